@@ -1,0 +1,315 @@
+// Secure<Handshake, Record, Transport, Crypto>: one composition of the survey's
+// three axes. It checks the composition at compile time (each failed dependency is
+// a one-line static_assert naming it), computes the composition's features, and
+// drives the sans-I/O engine over the transport with the Section 6 interface.
+#pragma once
+
+#include <algorithm>
+#include <deque>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "../crypto/botan.hpp"
+#include "dependencies.hpp"
+#include "engine.hpp"
+#include "errors.hpp"
+#include "features.hpp"
+
+namespace tapsec {
+
+/// The composition's features: what the handshake, record and transport declare,
+/// minus what the transport makes impossible. Connection mobility (5.2 CM) needs a
+/// transport whose 5-tuple may change under a live connection, i.e. datagrams
+/// (the survey marks TLS "U*: on TCP").
+template <class H, class R, class T>
+constexpr FeatureSet composition_features() noexcept {
+    FeatureSet set = declared_features<H>() | declared_features<R>() | declared_features<T>();
+    if constexpr (!offers<T, dependency::datagram>())
+        set = set.without(std::uint64_t{1} << feature::connection_mobility::bit);
+    return set;
+}
+
+namespace detail {
+struct InvalidEngine {
+    template <class... A>
+    explicit InvalidEngine(A&&...) {}
+};
+template <bool Valid, class H, class R, class C>
+struct engine_for { using type = InvalidEngine; };
+template <class H, class R, class C>
+struct engine_for<true, H, R, C> { using type = typename H::template engine<R, C>; };
+struct InvalidConfig {};
+template <bool Valid, class H>
+struct config_for { using type = InvalidConfig; };
+template <class H>
+struct config_for<true, H> { using type = typename H::Config; };
+}  // namespace detail
+
+/// Whether H, R, T and Crypto fit together; usable in requires-clauses and
+/// static_assert. Secure<> itself reports *which* dependency is missing.
+template <class H, class R, class T, class Crypto = crypto::DefaultProvider>
+concept Composable = HandshakePolicy<H> && RecordPolicy<R> && Transport<T> && crypto::CryptoProvider<Crypto> &&
+                     TransportMeets<H, T> && TransportMeets<R, T> && KeysFlowFromHandshakeToRecord<H, R> &&
+                     (!needs<H, dependency::pki_trust_store>() || crypto::PkiProvider<Crypto>);
+
+template <class H, class R, class T, class Crypto = crypto::DefaultProvider>
+class Secure {
+    // ---- the composition's dependencies, one readable line each --------------------
+    static_assert(HandshakePolicy<H>,
+                  "tapsec: Secure<H, R, T>: H is not a handshake policy (needs name, provides, exported_keys, key_export, Config)");
+    static_assert(RecordPolicy<R>,
+                  "tapsec: Secure<H, R, T>: R is not a record policy (needs name, provides, imported_keys, key_import)");
+    static_assert(Transport<T>, "tapsec: Secure<H, R, T>: T is not a transport (neither a reliable byte stream nor a datagram service)");
+    static_assert(crypto::CryptoProvider<Crypto>, "tapsec: Secure<H, R, T, C>: C is not a crypto provider");
+
+    static constexpr bool policies_ok = HandshakePolicy<H> && RecordPolicy<R> && Transport<T>;
+
+    static_assert(!policies_ok || !needs<H, dependency::reliable_byte_stream>() || ReliableByteStream<T>,
+                  "tapsec: this handshake needs a reliable, in-order byte stream (survey 4.x.3), but the transport is a datagram service");
+    static_assert(!policies_ok || !needs<R, dependency::reliable_byte_stream>() || ReliableByteStream<T>,
+                  "tapsec: this record protocol needs a reliable, in-order byte stream (survey 4.x.3), but the transport is a datagram service");
+    static_assert(!policies_ok || !needs<H, dependency::datagram>() || DatagramTransport<T>,
+                  "tapsec: this handshake needs a datagram transport (survey 4.x.3), but the transport is a byte stream");
+    static_assert(!policies_ok || !needs<R, dependency::datagram>() || DatagramTransport<T>,
+                  "tapsec: this record protocol needs a datagram transport (survey 4.x.3), but the transport is a byte stream");
+    static_assert(!policies_ok || !needs<H, dependency::tcp_option_negotiation>() || TcpWithOptionNegotiation<T>,
+                  "tapsec: this handshake needs TCP option negotiation (TCP-ENO, survey 4.6.3), which the transport does not offer");
+    static_assert(!policies_ok || !needs<H, dependency::pki_trust_store>() || crypto::PkiProvider<Crypto>,
+                  "tapsec: this handshake needs a PKI trust store (X.509 path validation), which the crypto provider does not offer");
+    static_assert(!policies_ok || !(HandshakePolicy<H> && RecordPolicy<R>) ||
+                      std::is_same_v<typename H::exported_keys, typename R::imported_keys>,
+                  "tapsec: the handshake exports a kind of key material that this record protocol does not import");
+    static_assert(!policies_ok || !(HandshakePolicy<H> && RecordPolicy<R>) || H::key_export != KeyExport::non_exportable ||
+                      R::key_import == KeyImport::non_importable,
+                  "tapsec: the handshake's keys are non-exportable (survey 6.3): only its own record protocol can use them");
+    static_assert(!policies_ok || !(HandshakePolicy<H> && RecordPolicy<R>) || R::key_import != KeyImport::non_importable ||
+                      H::key_export == KeyExport::non_exportable,
+                  "tapsec: the record protocol's keys are non-importable (survey 6.1): only its own handshake can key it");
+    static_assert(!policies_ok || !(HandshakePolicy<H> && RecordPolicy<R>) || R::key_import != KeyImport::explicit_import ||
+                      H::key_export != KeyExport::direct,
+                  "tapsec: the record protocol imports keys explicitly, but the handshake only exports directly to its own record (survey 6.3)");
+
+    static constexpr bool valid = Composable<H, R, T, Crypto>;
+
+public:
+    using handshake_type = H;
+    using record_type = R;
+    using transport_type = T;
+    using crypto_type = Crypto;
+    using Engine = typename detail::engine_for<valid, H, R, Crypto>::type;
+    using Config = typename detail::config_for<valid, H>::type;
+
+    /// What this composition offers, computed from the three policies' declarations.
+    static constexpr FeatureSet features = composition_features<H, R, T>();
+    template <Feature F>
+    static constexpr bool has = features.template has<F>();
+
+    Secure(Role role, Config config, T transport)
+        : role_(role), config_(std::move(config)), engine_(role, config_), transport_(std::move(transport)) {}
+
+    Secure(Secure&&) = default;
+
+    // ---- connection (6.2) ------------------------------------------------------------
+
+    /// Runs the handshake to completion (or failure, or the configured timeout).
+    std::error_code handshake() {
+        if (auto ec = ensure_started()) return ec;
+        const Instant deadline = Clock::now() + config_.handshake_timeout;
+        while (!engine_.is_established()) {
+            if (auto ec = pump(deadline)) return ec;
+        }
+        return {};
+    }
+
+    bool is_established() const { return engine_.is_established(); }
+
+    // ---- data --------------------------------------------------------------------------
+
+    /// Protects and sends application data (one datagram per call on datagram compositions).
+    std::error_code send(ByteView data) {
+        if (failed_) return failed_;
+        if (auto ec = engine_.send(data, Clock::now())) return fail(ec);
+        return flush();
+    }
+
+    /// The next unit of application data: a datagram, or the next decrypted chunk of a
+    /// stream. An empty result with no error means the peer closed cleanly.
+    Result<Bytes> receive_message(std::chrono::milliseconds timeout = std::chrono::hours(24)) {
+        if (!pending_.empty()) {
+            Bytes out(pending_.begin() + static_cast<std::ptrdiff_t>(pending_offset_), pending_.end());
+            pending_.clear();
+            pending_offset_ = 0;
+            return out;
+        }
+        const Instant deadline = Clock::now() + timeout;
+        for (;;) {
+            if (auto data = engine_.poll_application_data()) return std::move(*data);
+            if (engine_.is_closed()) return Bytes{};
+            if (failed_) return failed_;
+            if (auto ec = pump(deadline)) return ec;
+        }
+    }
+
+    /// Stream-style read into `out`; returns 0 at a clean close.
+    Result<std::size_t> receive(MutableByteView out, std::chrono::milliseconds timeout = std::chrono::hours(24)) {
+        if (pending_.empty()) {
+            auto message = receive_message(timeout);
+            if (!message) return message.error();
+            pending_ = std::move(*message);
+            pending_offset_ = 0;
+            if (pending_.empty()) return std::size_t{0};
+        }
+        const std::size_t n = std::min(out.size(), pending_.size() - pending_offset_);
+        std::copy_n(pending_.begin() + static_cast<std::ptrdiff_t>(pending_offset_), n, out.begin());
+        pending_offset_ += n;
+        if (pending_offset_ == pending_.size()) {
+            pending_.clear();
+            pending_offset_ = 0;
+        }
+        return n;
+    }
+
+    // ---- post-connection (6.3) ---------------------------------------------------------
+
+    /// Connection termination: sends the protocol's authenticated close.
+    std::error_code close() {
+        if (closed_locally_) return {};
+        closed_locally_ = true;
+        auto ec = engine_.close(Clock::now());
+        auto flushed = flush();
+        transport_.close();
+        return ec ? ec : flushed;
+    }
+
+    /// Key update (6.3), where the composition re-keys in band.
+    std::error_code update_keys(bool request_peer_update = true)
+        requires(features.template has<feature::rekeying>()) &&
+                requires(Engine& e) { { e.update_keys(true, Instant{}) } -> std::same_as<std::error_code>; }
+    {
+        if (auto ec = engine_.update_keys(request_peer_update, Clock::now())) return fail(ec);
+        return flush();
+    }
+
+    /// Keying-material export (6.3 explicit export), e.g. RFC 5705 / RFC 8446 7.5.
+    Result<SecretBytes> export_keying_material(std::string_view label, ByteView context, std::size_t length) const
+        requires(H::key_export == KeyExport::explicit_export) &&
+                requires(const Engine& e) {
+                    { e.export_keying_material(label, context, length) } -> std::same_as<Result<SecretBytes>>;
+                }
+    {
+        return engine_.export_keying_material(label, context, length);
+    }
+
+    /// Early data (5.2 ED): queue data to go with the first flight.
+    std::error_code send_early_data(ByteView data)
+        requires(features.template has<feature::early_data>()) &&
+                requires(Engine& e) { { e.send_early_data(data, Instant{}) } -> std::same_as<std::error_code>; }
+    {
+        return engine_.send_early_data(data, Clock::now());
+    }
+
+    bool early_data_accepted() const requires(features.template has<feature::early_data>()) {
+        return engine_.session_info().early_data_accepted;
+    }
+
+    /// Connection mobility (5.2 CM): continue the connection from/to a new address.
+    std::error_code migrate(const Endpoint& new_peer)
+        requires(features.template has<feature::connection_mobility>()) &&
+                requires(T& t) { t.set_peer_endpoint(new_peer); }
+    {
+        transport_.set_peer_endpoint(new_peer);
+        return {};
+    }
+
+    // ---- introspection -----------------------------------------------------------------
+
+    SessionInfo info() const { return engine_.session_info(); }
+    PeerIdentity peer() const { return engine_.session_info().peer; }
+    std::optional<Event> next_event() {
+        drain_events();
+        if (events_.empty()) return std::nullopt;
+        Event e = std::move(events_.front());
+        events_.pop_front();
+        return e;
+    }
+    Role role() const { return role_; }
+    Engine& engine() { return engine_; }
+    T& transport() { return transport_; }
+    const Config& config() const { return config_; }
+
+private:
+    std::error_code ensure_started() {
+        if (failed_) return failed_;
+        if (started_) return {};
+        started_ = true;
+        if (auto ec = engine_.start(Clock::now())) return fail(ec);
+        return flush();
+    }
+
+    std::error_code fail(std::error_code ec) {
+        flush();  // an alert may be waiting
+        drain_events();
+        if (!failed_) failed_ = ec;
+        return failed_;
+    }
+
+    void drain_events() {
+        while (auto e = engine_.poll_event()) events_.push_back(std::move(*e));
+    }
+
+    std::error_code flush() {
+        while (auto t = engine_.poll_transmit()) {
+            std::error_code ec;
+            if constexpr (DatagramTransport<T>)
+                ec = transport_.send_to(t->data, t->to ? *t->to : transport_.peer_endpoint());
+            else
+                ec = transport_.write_all(t->data);
+            if (ec) {
+                if (!failed_) failed_ = ec;
+                return ec;
+            }
+        }
+        drain_events();
+        return {};
+    }
+
+    /// Waits for input or the engine's next timer (whichever is first, capped by
+    /// `deadline`), feeds it to the engine and sends whatever it produces.
+    std::error_code pump(Instant deadline) {
+        if (auto ec = ensure_started()) return ec;
+        Instant wake = deadline;
+        if (auto t = engine_.next_timeout()) wake = std::min(wake, *t);
+        Result<std::size_t> got = std::size_t{0};
+        Endpoint from = transport_.peer_endpoint();
+        if constexpr (DatagramTransport<T>)
+            got = transport_.receive_from(buffer_, wake, from);
+        else
+            got = transport_.read_some(buffer_, wake);
+        const Instant now = Clock::now();
+        if (!got) {
+            if (got.error() != make_error_code(Errc::timed_out)) return fail(got.error());
+            if (now >= deadline) return make_error_code(Errc::timed_out);
+            if (auto ec = engine_.on_timeout(now)) return fail(ec);
+            return flush();
+        }
+        // For streams, zero bytes means end of stream; the engine decides whether that
+        // was a clean close or a truncation.
+        if (auto ec = engine_.receive(ByteView(buffer_.data(), *got), from, now)) return fail(ec);
+        return flush();
+    }
+
+    Role role_;
+    Config config_;
+    Engine engine_;
+    T transport_;
+    Bytes buffer_ = Bytes(65536 + 2048);  // one read: a full TLS record or the largest datagram
+    Bytes pending_;
+    std::size_t pending_offset_ = 0;
+    std::deque<Event> events_;
+    std::error_code failed_;
+    bool started_ = false;
+    bool closed_locally_ = false;
+};
+
+}  // namespace tapsec

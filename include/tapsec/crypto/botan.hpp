@@ -1,0 +1,492 @@
+// The default crypto provider: Botan 2 (Debian libbotan-2-dev). The only file of the
+// protocol-independent library that names Botan; protocols see the CryptoProvider
+// interface. (The TLS 1.2 / DTLS 1.2 compositions use Botan's own TLS stack and so
+// necessarily name Botan in their folders; they say so.)
+#pragma once
+
+#include <botan/aead.h>
+#include <botan/auto_rng.h>
+#include <botan/block_cipher.h>
+#include <botan/certstor.h>
+#include <botan/certstor_system.h>
+#include <botan/curve25519.h>
+#include <botan/data_src.h>
+#include <botan/ec_group.h>
+#include <botan/ecdh.h>
+#include <botan/ecdsa.h>
+#include <botan/ed25519.h>
+#include <botan/hash.h>
+#include <botan/mac.h>
+#include <botan/pk_keys.h>
+#include <botan/pkcs8.h>
+#include <botan/pubkey.h>
+#include <botan/stream_cipher.h>
+#include <botan/system_rng.h>
+#include <botan/x509cert.h>
+#include <botan/x509path.h>
+
+#include <memory>
+#include <mutex>
+
+#include "provider.hpp"
+
+namespace tapsec::crypto {
+
+struct Botan2 {
+    static constexpr std::string_view name = "Botan 2";
+
+    static Botan::RandomNumberGenerator& rng() {
+        // The system RNG is thread-safe and needs no seeding.
+        return Botan::system_rng();
+    }
+    static void random(MutableByteView out) { rng().randomize(out.data(), out.size()); }
+
+    static const char* botan_name(AeadAlgorithm a) {
+        switch (a) {
+            case AeadAlgorithm::aes_128_gcm: return "AES-128/GCM";
+            case AeadAlgorithm::aes_256_gcm: return "AES-256/GCM";
+            case AeadAlgorithm::chacha20_poly1305:
+            case AeadAlgorithm::xchacha20_poly1305: return "ChaCha20Poly1305";  // 24-byte nonce = XChaCha
+        }
+        return "";
+    }
+    static const char* botan_name(HashAlgorithm h) {
+        switch (h) {
+            case HashAlgorithm::sha1: return "SHA-1";
+            case HashAlgorithm::sha256: return "SHA-256";
+            case HashAlgorithm::sha384: return "SHA-384";
+            case HashAlgorithm::sha512: return "SHA-512";
+        }
+        return "";
+    }
+
+    /// An AEAD keyed once, used for many records. seal/open work in place on the
+    /// caller's buffer: no copy of the payload beyond the sub-block tail.
+    class Aead {
+    public:
+        static Result<Aead> create(AeadAlgorithm alg, ByteView key) {
+            if (key.size() != key_size(alg)) return Errc::invalid_configuration;
+            Aead a;
+            a.alg_ = alg;
+            a.enc_ = Botan::AEAD_Mode::create_or_throw(botan_name(alg), Botan::ENCRYPTION);
+            a.dec_ = Botan::AEAD_Mode::create_or_throw(botan_name(alg), Botan::DECRYPTION);
+            a.enc_->set_key(key.data(), key.size());
+            a.dec_->set_key(key.data(), key.size());
+            return a;
+        }
+        AeadAlgorithm algorithm() const noexcept { return alg_; }
+        static constexpr std::size_t tag_size = 16;
+
+        /// Encrypts buffer[offset, end) in place and appends the 16-byte tag.
+        void seal(ByteView nonce, ByteView aad, Bytes& buffer, std::size_t offset = 0) const {
+            const std::size_t length = buffer.size() - offset;
+            buffer.resize(buffer.size() + tag_size);
+            seal_in_place(nonce, aad, MutableByteView(buffer.data() + offset, length),
+                          MutableByteView(buffer.data() + offset + length, tag_size));
+        }
+
+        /// Encrypts `text` in place and writes the tag to `tag` (16 bytes).
+        void seal_in_place(ByteView nonce, ByteView aad, MutableByteView text, MutableByteView tag) const {
+            enc_->set_associated_data(aad.data(), aad.size());
+            enc_->start(nonce.data(), nonce.size());
+            const std::size_t granularity = enc_->update_granularity();
+            const std::size_t bulk = text.size() - text.size() % granularity;
+            if (bulk) enc_->process(text.data(), bulk);
+            Botan::secure_vector<std::uint8_t> tail(text.begin() + bulk, text.end());
+            enc_->finish(tail);
+            std::copy_n(tail.begin(), text.size() - bulk, text.begin() + bulk);
+            std::copy_n(tail.end() - tag_size, tag_size, tag.begin());
+        }
+
+        /// Verifies and decrypts buffer[offset, end) (ciphertext || tag) in place; on
+        /// success the tag is removed. On failure returns false; the buffer is then garbage.
+        bool open(ByteView nonce, ByteView aad, Bytes& buffer, std::size_t offset = 0) const {
+            if (buffer.size() < offset + tag_size) return false;
+            const std::size_t length = buffer.size() - offset - tag_size;
+            if (!open_in_place(nonce, aad, MutableByteView(buffer.data() + offset, length),
+                               ByteView(buffer.data() + offset + length, tag_size)))
+                return false;
+            buffer.resize(offset + length);
+            return true;
+        }
+
+        bool open_in_place(ByteView nonce, ByteView aad, MutableByteView text, ByteView tag) const {
+            try {
+                dec_->set_associated_data(aad.data(), aad.size());
+                dec_->start(nonce.data(), nonce.size());
+                const std::size_t granularity = dec_->update_granularity();
+                std::size_t bulk = text.size() - text.size() % granularity;
+                if (bulk) dec_->process(text.data(), bulk);
+                Botan::secure_vector<std::uint8_t> tail(text.begin() + bulk, text.end());
+                tail.insert(tail.end(), tag.begin(), tag.end());
+                dec_->finish(tail);  // throws Invalid_Authentication_Tag on a bad tag
+                std::copy(tail.begin(), tail.end(), text.begin() + bulk);
+                return true;
+            } catch (const Botan::Exception&) {
+                return false;
+            }
+        }
+
+    private:
+        AeadAlgorithm alg_{};
+        std::shared_ptr<Botan::AEAD_Mode> enc_, dec_;
+    };
+
+    /// Incremental hash with a cheap snapshot (TLS transcript hashes need both).
+    class Hash {
+    public:
+        explicit Hash(HashAlgorithm alg) : alg_(alg), h_(Botan::HashFunction::create_or_throw(botan_name(alg))) {}
+        Hash(const Hash& o) : alg_(o.alg_), h_(o.h_->copy_state()) {}
+        Hash& operator=(const Hash& o) {
+            alg_ = o.alg_;
+            h_ = o.h_->copy_state();
+            return *this;
+        }
+        Hash(Hash&&) = default;
+        Hash& operator=(Hash&&) = default;
+        void update(ByteView data) { h_->update(data.data(), data.size()); }
+        /// The digest of everything so far, without disturbing the running state.
+        Bytes peek() const {
+            auto copy = h_->copy_state();
+            Bytes out(copy->output_length());
+            copy->final(out.data());
+            return out;
+        }
+        Bytes final() {
+            Bytes out(h_->output_length());
+            h_->final(out.data());
+            return out;
+        }
+        HashAlgorithm algorithm() const noexcept { return alg_; }
+
+    private:
+        HashAlgorithm alg_;
+        std::unique_ptr<Botan::HashFunction> h_;
+    };
+
+    static Bytes hash(HashAlgorithm alg, ByteView data) {
+        Hash h(alg);
+        h.update(data);
+        return h.final();
+    }
+
+    static SecretBytes hmac(HashAlgorithm alg, ByteView key, ByteView data) {
+        auto mac = Botan::MessageAuthenticationCode::create_or_throw(std::string("HMAC(") + botan_name(alg) + ")");
+        mac->set_key(key.data(), key.size());
+        mac->update(data.data(), data.size());
+        SecretBytes out(mac->output_length());
+        mac->final(out.data());
+        return out;
+    }
+
+    /// RFC 5869 HKDF-Extract. An empty salt means HashLen zero bytes.
+    static SecretBytes hkdf_extract(HashAlgorithm alg, ByteView salt, ByteView ikm) {
+        Bytes zeros;
+        if (salt.empty()) {
+            zeros.assign(digest_size(alg), 0);
+            salt = zeros;
+        }
+        return hmac(alg, salt, ikm);
+    }
+
+    /// RFC 5869 HKDF-Expand.
+    static SecretBytes hkdf_expand(HashAlgorithm alg, ByteView prk, ByteView info, std::size_t length) {
+        auto mac = Botan::MessageAuthenticationCode::create_or_throw(std::string("HMAC(") + botan_name(alg) + ")");
+        mac->set_key(prk.data(), prk.size());
+        SecretBytes out;
+        out.reserve(length);
+        Botan::secure_vector<std::uint8_t> block;
+        for (std::uint8_t counter = 1; out.size() < length; ++counter) {
+            mac->update(block);
+            mac->update(info.data(), info.size());
+            mac->update(counter);
+            block = mac->final();
+            const std::size_t take = std::min(block.size(), length - out.size());
+            out.insert(out.end(), block.begin(), block.begin() + take);
+        }
+        return out;
+    }
+
+    /// An ephemeral key-agreement key: X25519 (32-byte public) or NIST P-256/P-384
+    /// (uncompressed point, as TLS sends it).
+    class KeyShare {
+    public:
+        static Result<KeyShare> generate(KeyExchangeGroup group) {
+            KeyShare k;
+            k.group_ = group;
+            if (group == KeyExchangeGroup::x25519)
+                k.key_ = std::make_shared<Botan::Curve25519_PrivateKey>(rng());
+            else
+                k.key_ = std::make_shared<Botan::ECDH_PrivateKey>(
+                    rng(), Botan::EC_Group(group == KeyExchangeGroup::secp256r1 ? "secp256r1" : "secp384r1"));
+            return k;
+        }
+        /// X25519 from a fixed private scalar (test vectors, WireGuard static keys).
+        static Result<KeyShare> from_x25519_private(ByteView scalar) {
+            if (scalar.size() != 32) return Errc::invalid_private_key;
+            KeyShare k;
+            k.group_ = KeyExchangeGroup::x25519;
+            Botan::secure_vector<std::uint8_t> s(scalar.begin(), scalar.end());
+            k.key_ = std::make_shared<Botan::Curve25519_PrivateKey>(s);
+            return k;
+        }
+        KeyExchangeGroup group() const noexcept { return group_; }
+        Bytes public_key() const {
+            auto v = dynamic_cast<const Botan::PK_Key_Agreement_Key&>(*key_).public_value();
+            return Bytes(v.begin(), v.end());
+        }
+        /// Shared secret with the peer's public value; errors on a malformed or
+        /// low-order point (an all-zero X25519 output is rejected, RFC 7748 6.1).
+        Result<SecretBytes> agree(ByteView peer_public) const {
+            try {
+                if (group_ == KeyExchangeGroup::x25519 && peer_public.size() != 32) return Errc::decode_error;
+                if (group_ == KeyExchangeGroup::secp256r1 && (peer_public.size() != 65 || peer_public[0] != 4))
+                    return Errc::decode_error;
+                if (group_ == KeyExchangeGroup::secp384r1 && (peer_public.size() != 97 || peer_public[0] != 4))
+                    return Errc::decode_error;
+                Botan::PK_Key_Agreement ka(*key_, rng(), "Raw");
+                auto secret = ka.derive_key(0, peer_public.data(), peer_public.size()).bits_of();
+                SecretBytes out(secret.begin(), secret.end());
+                std::uint8_t any = 0;
+                for (auto b : out) any |= b;
+                if (any == 0) return Errc::handshake_failure;
+                return out;
+            } catch (const Botan::Exception&) {
+                return Errc::decode_error;
+            }
+        }
+
+    private:
+        KeyExchangeGroup group_{};
+        std::shared_ptr<Botan::Private_Key> key_;
+    };
+
+    /// A raw block cipher (AES-128/192/256 by key length): SRTP's AES-CM keystream
+    /// and QUIC header protection are built on single-block encryption.
+    class BlockCipher {
+    public:
+        static Result<BlockCipher> aes(ByteView key) {
+            const char* n = key.size() == 16 ? "AES-128" : key.size() == 24 ? "AES-192" : key.size() == 32 ? "AES-256" : nullptr;
+            if (!n) return Errc::invalid_configuration;
+            BlockCipher c;
+            c.cipher_ = Botan::BlockCipher::create_or_throw(n);
+            c.cipher_->set_key(key.data(), key.size());
+            return c;
+        }
+        /// Encrypts `blocks` consecutive 16-byte blocks from `in` to `out` (may alias).
+        void encrypt_blocks(const std::uint8_t* in, std::uint8_t* out, std::size_t blocks) const {
+            cipher_->encrypt_n(in, out, blocks);
+        }
+
+    private:
+        std::shared_ptr<Botan::BlockCipher> cipher_;
+    };
+
+    /// A keyed stream cipher: "CTR(AES-128)" etc. or "ChaCha(20)". XORs keystream in place.
+    class StreamCipher {
+    public:
+        static Result<StreamCipher> create(std::string_view botan_algorithm, ByteView key) {
+            StreamCipher c;
+            c.cipher_ = Botan::StreamCipher::create(std::string(botan_algorithm));
+            if (!c.cipher_ || !c.cipher_->valid_keylength(key.size())) return Errc::unsupported_algorithm;
+            c.cipher_->set_key(key.data(), key.size());
+            return c;
+        }
+        void set_iv(ByteView iv) { cipher_->set_iv(iv.data(), iv.size()); }
+        void seek(std::uint64_t offset) { cipher_->seek(offset); }
+        void apply(MutableByteView data) { cipher_->cipher1(data.data(), data.size()); }
+
+    private:
+        std::shared_ptr<Botan::StreamCipher> cipher_;
+    };
+
+    // ---- certificates, private keys, signatures -------------------------------------
+
+    static std::string emsa_for(SignatureScheme s) {
+        switch (s) {
+            case SignatureScheme::rsa_pkcs1_sha256: return "EMSA3(SHA-256)";
+            case SignatureScheme::rsa_pkcs1_sha384: return "EMSA3(SHA-384)";
+            case SignatureScheme::rsa_pkcs1_sha512: return "EMSA3(SHA-512)";
+            case SignatureScheme::ecdsa_secp256r1_sha256: return "EMSA1(SHA-256)";
+            case SignatureScheme::ecdsa_secp384r1_sha384: return "EMSA1(SHA-384)";
+            case SignatureScheme::ecdsa_secp521r1_sha512: return "EMSA1(SHA-512)";
+            case SignatureScheme::rsa_pss_rsae_sha256:
+            case SignatureScheme::rsa_pss_pss_sha256: return "PSSR(SHA-256,MGF1,32)";
+            case SignatureScheme::rsa_pss_rsae_sha384: return "PSSR(SHA-384,MGF1,48)";
+            case SignatureScheme::rsa_pss_rsae_sha512: return "PSSR(SHA-512,MGF1,64)";
+            case SignatureScheme::ed25519: return "Pure";
+        }
+        return "";
+    }
+
+    static bool scheme_fits_key(SignatureScheme s, const Botan::Public_Key& key) {
+        const auto algo = key.algo_name();
+        switch (s) {
+            case SignatureScheme::ed25519: return algo == "Ed25519";
+            case SignatureScheme::ecdsa_secp256r1_sha256:
+            case SignatureScheme::ecdsa_secp384r1_sha384:
+            case SignatureScheme::ecdsa_secp521r1_sha512: {
+                if (algo != "ECDSA") return false;
+                const auto& ec = dynamic_cast<const Botan::EC_PublicKey&>(key);
+                const auto oid = ec.domain().get_curve_oid().to_formatted_string();
+                return (s == SignatureScheme::ecdsa_secp256r1_sha256 && oid == "secp256r1") ||
+                       (s == SignatureScheme::ecdsa_secp384r1_sha384 && oid == "secp384r1") ||
+                       (s == SignatureScheme::ecdsa_secp521r1_sha512 && oid == "secp521r1");
+            }
+            case SignatureScheme::rsa_pkcs1_sha256:
+            case SignatureScheme::rsa_pkcs1_sha384:
+            case SignatureScheme::rsa_pkcs1_sha512:
+            case SignatureScheme::rsa_pss_rsae_sha256:
+            case SignatureScheme::rsa_pss_rsae_sha384:
+            case SignatureScheme::rsa_pss_rsae_sha512: return algo == "RSA";
+            case SignatureScheme::rsa_pss_pss_sha256: return false;
+        }
+        return false;
+    }
+
+    class PrivateKey {
+    public:
+        static Result<PrivateKey> from_pem(std::string_view pem) {
+            try {
+                Botan::DataSource_Memory source(reinterpret_cast<const std::uint8_t*>(pem.data()), pem.size());
+                PrivateKey k;
+                k.key_ = std::shared_ptr<Botan::Private_Key>(Botan::PKCS8::load_key(source));
+                return k;
+            } catch (const std::exception&) {
+                return Errc::invalid_private_key;
+            }
+        }
+        /// Schemes this key can produce, in preference order.
+        std::vector<SignatureScheme> schemes() const {
+            std::vector<SignatureScheme> out;
+            for (auto s : {SignatureScheme::ed25519, SignatureScheme::ecdsa_secp256r1_sha256,
+                           SignatureScheme::ecdsa_secp384r1_sha384, SignatureScheme::ecdsa_secp521r1_sha512,
+                           SignatureScheme::rsa_pss_rsae_sha256, SignatureScheme::rsa_pss_rsae_sha384,
+                           SignatureScheme::rsa_pss_rsae_sha512})
+                if (scheme_fits_key(s, *key_)) out.push_back(s);
+            return out;
+        }
+        Result<Bytes> sign(SignatureScheme scheme, ByteView message) const {
+            if (!scheme_fits_key(scheme, *key_)) return Errc::unsupported_algorithm;
+            try {
+                Botan::PK_Signer signer(*key_, rng(), emsa_for(scheme),
+                                        key_->algo_name() == "ECDSA" ? Botan::DER_SEQUENCE : Botan::IEEE_1363);
+                auto sig = signer.sign_message(message.data(), message.size(), rng());
+                return Bytes(sig.begin(), sig.end());
+            } catch (const Botan::Exception&) {
+                return Errc::internal_error;
+            }
+        }
+        const Botan::Private_Key& botan_key() const { return *key_; }
+        std::shared_ptr<Botan::Private_Key> shared_botan_key() const { return key_; }
+
+    private:
+        std::shared_ptr<Botan::Private_Key> key_;
+    };
+
+    class Certificate {
+    public:
+        static Result<Certificate> from_der(ByteView der) {
+            try {
+                Certificate c;
+                c.cert_ = std::make_shared<Botan::X509_Certificate>(der.data(), der.size());
+                return c;
+            } catch (const std::exception&) {
+                return Errc::invalid_certificate;
+            }
+        }
+        /// Every certificate in a PEM bundle, in order. Errors if there are none.
+        static Result<std::vector<Certificate>> chain_from_pem(std::string_view pem) {
+            std::vector<Certificate> chain;
+            try {
+                Botan::DataSource_Memory source(reinterpret_cast<const std::uint8_t*>(pem.data()), pem.size());
+                while (!source.end_of_data()) {
+                    try {
+                        Certificate c;
+                        c.cert_ = std::make_shared<Botan::X509_Certificate>(source);
+                        chain.push_back(std::move(c));
+                    } catch (const Botan::Decoding_Error&) {
+                        break;
+                    }
+                }
+            } catch (const std::exception&) {
+                return Errc::invalid_certificate;
+            }
+            if (chain.empty()) return Errc::invalid_certificate;
+            return chain;
+        }
+        Bytes der() const {
+            auto v = cert_->BER_encode();
+            return Bytes(v.begin(), v.end());
+        }
+        std::string subject() const { return cert_->subject_dn().to_string(); }
+        /// Verifies a signature made by this certificate's key.
+        bool verify(SignatureScheme scheme, ByteView message, ByteView signature) const {
+            try {
+                auto key = cert_->load_subject_public_key();
+                if (!scheme_fits_key(scheme, *key)) return false;
+                Botan::PK_Verifier verifier(*key, emsa_for(scheme),
+                                            key->algo_name() == "ECDSA" ? Botan::DER_SEQUENCE : Botan::IEEE_1363);
+                return verifier.verify_message(message.data(), message.size(), signature.data(), signature.size());
+            } catch (const std::exception&) {
+                return false;
+            }
+        }
+        const Botan::X509_Certificate& botan_certificate() const { return *cert_; }
+
+    private:
+        std::shared_ptr<Botan::X509_Certificate> cert_;
+    };
+
+    /// PKIX path validation of `chain_der` (leaf first) against `trust`, checking
+    /// `hostname` when it is not empty. Maps Botan's verdicts to distinct error codes.
+    static std::error_code validate_chain(const std::vector<Bytes>& chain_der, const TrustStore& trust,
+                                          std::string_view hostname, std::chrono::system_clock::time_point now) {
+        if (chain_der.empty()) return Errc::certificate_untrusted;
+        std::vector<Botan::X509_Certificate> chain;
+        try {
+            for (const auto& der : chain_der) chain.emplace_back(der.data(), der.size());
+        } catch (const std::exception&) {
+            return Errc::invalid_certificate;
+        }
+        Botan::Certificate_Store_In_Memory store;
+        for (const auto& pem : trust.ca_certificates_pem) {
+            auto cas = Certificate::chain_from_pem(pem);
+            if (!cas) return Errc::invalid_certificate;
+            for (const auto& ca : *cas) store.add_certificate(ca.botan_certificate());
+        }
+        std::vector<Botan::Certificate_Store*> stores{&store};
+        std::unique_ptr<Botan::Certificate_Store> system;
+        if (trust.use_system_store) {
+            try {
+                system = std::make_unique<Botan::System_Certificate_Store>();
+                stores.push_back(system.get());
+            } catch (const std::exception&) {
+            }
+        }
+        Botan::Path_Validation_Restrictions restrictions(false, 110);
+        auto result = Botan::x509_path_validate(chain, restrictions, stores, std::string(hostname),
+                                                Botan::Usage_Type::UNSPECIFIED, now);
+        return map_validation(result.result());
+    }
+
+    static std::error_code map_validation(Botan::Certificate_Status_Code code) {
+        using C = Botan::Certificate_Status_Code;
+        if (code == C::OK || code == C::VERIFIED) return {};
+        switch (code) {
+            case C::CERT_NAME_NOMATCH: return Errc::certificate_name_mismatch;
+            case C::CERT_HAS_EXPIRED:
+            case C::CERT_NOT_YET_VALID:
+            case C::CA_CERT_NOT_FOR_CERT_ISSUER:
+                return code == C::CA_CERT_NOT_FOR_CERT_ISSUER ? Errc::certificate_untrusted : Errc::certificate_expired;
+            default: return Errc::certificate_untrusted;
+        }
+    }
+};
+
+static_assert(PkiProvider<Botan2>);
+
+/// The provider a composition uses unless told otherwise.
+using DefaultProvider = Botan2;
+
+}  // namespace tapsec::crypto

@@ -1,0 +1,86 @@
+// The crypto-provider seam. Protocol code names algorithms with these enums and
+// reaches primitives only through a provider type that satisfies CryptoProvider;
+// it never includes a crypto library's headers. The default provider is Botan 2
+// (crypto/botan.hpp). A second provider (e.g. OpenSSL libcrypto) implements the same
+// members and is passed as Secure<>'s fourth template argument.
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "../core/bytes.hpp"
+#include "../core/config.hpp"
+#include "../core/errors.hpp"
+
+namespace tapsec::crypto {
+
+enum class AeadAlgorithm { aes_128_gcm, aes_256_gcm, chacha20_poly1305, xchacha20_poly1305 };
+enum class HashAlgorithm { sha1, sha256, sha384, sha512 };
+enum class KeyExchangeGroup { x25519, secp256r1, secp384r1 };
+/// TLS SignatureScheme code points (RFC 8446 4.2.3), also used by other protocols.
+enum class SignatureScheme : std::uint16_t {
+    rsa_pkcs1_sha256 = 0x0401,
+    rsa_pkcs1_sha384 = 0x0501,
+    rsa_pkcs1_sha512 = 0x0601,
+    ecdsa_secp256r1_sha256 = 0x0403,
+    ecdsa_secp384r1_sha384 = 0x0503,
+    ecdsa_secp521r1_sha512 = 0x0603,
+    rsa_pss_rsae_sha256 = 0x0804,
+    rsa_pss_rsae_sha384 = 0x0805,
+    rsa_pss_rsae_sha512 = 0x0806,
+    ed25519 = 0x0807,
+    rsa_pss_pss_sha256 = 0x0809,
+};
+
+constexpr std::size_t digest_size(HashAlgorithm h) noexcept {
+    switch (h) {
+        case HashAlgorithm::sha1: return 20;
+        case HashAlgorithm::sha256: return 32;
+        case HashAlgorithm::sha384: return 48;
+        case HashAlgorithm::sha512: return 64;
+    }
+    return 0;
+}
+
+constexpr std::size_t key_size(AeadAlgorithm a) noexcept {
+    return a == AeadAlgorithm::aes_128_gcm ? 16 : 32;
+}
+constexpr std::size_t nonce_size(AeadAlgorithm a) noexcept {
+    return a == AeadAlgorithm::xchacha20_poly1305 ? 24 : 12;
+}
+constexpr std::size_t tag_size(AeadAlgorithm) noexcept { return 16; }
+
+/// What every provider offers. (Types are nested so one template argument carries all.)
+template <class P>
+concept CryptoProvider = requires(MutableByteView out, ByteView in, const typename P::Aead& aead) {
+    { P::name } -> std::convertible_to<std::string_view>;
+    { P::random(out) };
+    // AEAD: P::Aead::create(alg, key) -> Result<Aead>; seal/open in place.
+    { P::Aead::create(AeadAlgorithm::aes_128_gcm, in) } -> std::same_as<Result<typename P::Aead>>;
+    // hashing, HMAC, HKDF (RFC 5869)
+    { P::hash(HashAlgorithm::sha256, in) } -> std::same_as<Bytes>;
+    { P::hmac(HashAlgorithm::sha256, in, in) } -> std::same_as<SecretBytes>;
+    { P::hkdf_extract(HashAlgorithm::sha256, in, in) } -> std::same_as<SecretBytes>;
+    { P::hkdf_expand(HashAlgorithm::sha256, in, in, std::size_t{}) } -> std::same_as<SecretBytes>;
+    typename P::Hash;
+    // key agreement
+    { P::KeyShare::generate(KeyExchangeGroup::x25519) } -> std::same_as<Result<typename P::KeyShare>>;
+    // raw block / stream ciphers (SRTP AES-CM, QUIC header protection)
+    typename P::BlockCipher;
+};
+
+/// Providers that can validate X.509 certificate paths against a trust store
+/// (the "PKI trust store" dependency of TLS, DTLS, QUIC and certificate-based IKEv2).
+template <class P>
+concept PkiProvider = CryptoProvider<P> && requires(const std::vector<Bytes>& chain, const TrustStore& trust) {
+    typename P::Certificate;
+    typename P::PrivateKey;
+    { P::validate_chain(chain, trust, std::string_view{}, std::chrono::system_clock::now()) } -> std::same_as<std::error_code>;
+};
+
+}  // namespace tapsec::crypto

@@ -1,0 +1,3 @@
+// Every implemented protocol, one include per folder. Add yours here.
+#pragma once
+
