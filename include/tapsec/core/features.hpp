@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include <boost/hana/basic_tuple.hpp>
+#include <boost/hana/for_each.hpp>
 #include <boost/hana/set.hpp>
 #include <boost/hana/type.hpp>
 #include <boost/hana/unpack.hpp>

@@ -289,9 +289,12 @@ private:
         const Instant now = Clock::now();
         if (!got) {
             if (got.error() != make_error_code(Errc::timed_out)) return fail(got.error());
+            if (auto t = engine_.next_timeout(); t && *t <= now) {
+                if (auto ec = engine_.on_timeout(now)) return fail(ec);
+                if (auto ec = flush()) return ec;
+            }
             if (now >= deadline) return make_error_code(Errc::timed_out);
-            if (auto ec = engine_.on_timeout(now)) return fail(ec);
-            return flush();
+            return {};
         }
         // For streams, zero bytes means end of stream; the engine decides whether that
         // was a clean close or a truncation.

@@ -91,10 +91,10 @@ public:
         return {};
     }
 
-    /// Half-closes our side (the peer sees end of stream) and releases the socket.
+    /// Half-closes our side: the peer sees end of stream, and we can still read its
+    /// reply (e.g. its close_notify). The socket is released on destruction.
     void close() {
         if (fd_.valid()) ::shutdown(fd_.get(), SHUT_WR);
-        fd_.reset();
     }
 
     Endpoint peer_endpoint() const {
