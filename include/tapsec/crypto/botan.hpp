@@ -179,6 +179,25 @@ struct Botan2 {
         return out;
     }
 
+    /// A MAC keyed once and reused for many messages (SRTP's per-packet HMAC-SHA1):
+    /// the key schedule runs once; after final() it is ready for the next message.
+    class Hmac {
+    public:
+        static Result<Hmac> create(HashAlgorithm alg, ByteView key) {
+            Hmac h;
+            h.mac_ = Botan::MessageAuthenticationCode::create_or_throw(std::string("HMAC(") + botan_name(alg) + ")");
+            h.mac_->set_key(key.data(), key.size());
+            return h;
+        }
+        std::size_t output_length() const { return mac_->output_length(); }
+        void update(ByteView data) { mac_->update(data.data(), data.size()); }
+        /// Writes the whole MAC to out[0, output_length()) and resets to the keyed state.
+        void final(MutableByteView out) { mac_->final(out.data()); }
+
+    private:
+        std::shared_ptr<Botan::MessageAuthenticationCode> mac_;
+    };
+
     /// RFC 5869 HKDF-Extract. An empty salt means HashLen zero bytes.
     static SecretBytes hkdf_extract(HashAlgorithm alg, ByteView salt, ByteView ikm) {
         Bytes zeros;
