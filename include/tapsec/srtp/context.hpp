@@ -151,7 +151,6 @@ public:
             // RFC 7714 9.2: AAD = first 8 octets || E||index (encrypted), or the whole
             // packet || E||index (authentication only, empty plaintext).
             const auto nonce = gcm_rtcp_nonce(ssrc, index);
-            const std::size_t clear = encrypt ? 8 : length;
             std::uint8_t* trailer = packet + length + tag_length_;
             std::memcpy(trailer, e_index_bytes, 4);
             // The AAD must be contiguous: build it on the stack when it is only 12 bytes,
