@@ -356,3 +356,22 @@ TEST_CASE("SrtpRecord policy: explicit import of srtp::MasterKeys") {
     CHECK(make_error_code(Error::replayed).message() == "replayed SRTP/SRTCP packet");
     CHECK(std::string(make_error_code(Error::replayed).category().name()) == "tapsec.srtp");
 }
+
+TEST_CASE("SRTP negative: oversized packets; index space exhaustion") {
+    auto [client, server] = pair_for(Profile::aes_cm_128_hmac_sha1_80);
+    Bytes huge = rtp(1, 0x11223344, max_packet_size);  // header + 65535 bytes of payload
+    CHECK(client.protect_rtp(huge) == Error::packet_too_large);
+    CHECK(server.unprotect_rtp(huge) == Error::packet_too_large);
+    Bytes huge_rtcp = rtcp();
+    huge_rtcp.resize(max_packet_size + 1);
+    CHECK(client.protect_rtcp(huge_rtcp) == Error::packet_too_large);
+    CHECK(server.unprotect_rtcp(huge_rtcp) == Error::packet_too_large);
+    CHECK(server.statistics().other_refusals == 2);
+
+    RolloverTracker last(0xffffffffu);
+    last.update(last.estimate(40000));
+    const auto beyond = last.estimate(100);  // would be ROC 2^32: past the 2^48 index space
+    CHECK_FALSE(beyond.valid);
+    CHECK(beyond.exhausted);
+    CHECK(last.estimate(40001).valid);
+}

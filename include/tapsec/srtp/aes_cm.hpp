@@ -16,8 +16,9 @@ namespace tapsec::srtp {
 
 /// XORs the AES-CM keystream for `iv` (16 bytes; low 16 bits the block counter)
 /// into `data`. `data` may be at most 2^16 blocks (1 MiB), far above any datagram.
+/// `wipe` clears the stack copy of the keystream afterwards (the KDF's keystream is a key).
 template <class BlockCipher>
-inline void aes_cm_apply(const BlockCipher& cipher, const std::uint8_t* iv, MutableByteView data) {
+inline void aes_cm_apply(const BlockCipher& cipher, const std::uint8_t* iv, MutableByteView data, bool wipe = false) {
     constexpr std::size_t batch_blocks = 32;
     alignas(16) std::uint8_t keystream[batch_blocks * 16];
     std::uint32_t counter = static_cast<std::uint32_t>(iv[14]) << 8 | iv[15];
@@ -44,6 +45,7 @@ inline void aes_cm_apply(const BlockCipher& cipher, const std::uint8_t* iv, Muta
         out += n;
         remaining -= n;
     }
+    if (wipe) secure_zero(keystream, sizeof keystream);
 }
 
 }  // namespace tapsec::srtp

@@ -21,6 +21,7 @@ enum class Error {
     unsupported_profile,       // a protection profile this implementation does not implement
     buffer_too_small,          // no room after the packet for the tag (see srtp::max_overhead)
     too_many_streams,          // more SSRCs than SessionOptions::max_streams
+    packet_too_large,          // larger than any datagram (and than AES-CM's 2^16-block keystream)
 };
 
 inline const char* describe(Error e) {
@@ -38,6 +39,7 @@ inline const char* describe(Error e) {
         case Error::unsupported_profile: return "unsupported SRTP protection profile";
         case Error::buffer_too_small: return "no room in the buffer for the SRTP/SRTCP trailer";
         case Error::too_many_streams: return "too many SSRCs in one SRTP session";
+        case Error::packet_too_large: return "packet larger than the largest datagram";
     }
     return "unknown SRTP error";
 }

@@ -44,7 +44,7 @@ public:
         std::memcpy(iv.data(), salt_.data(), 14);
         iv[7] ^= static_cast<std::uint8_t>(label);  // key_id = label || 48 zero bits, right-aligned in 112
         SecretBytes out(length, 0);
-        aes_cm_apply(aes_, iv.data(), out);
+        aes_cm_apply(aes_, iv.data(), out, /*wipe=*/true);
         return out;
     }
 

@@ -67,4 +67,8 @@ constexpr std::optional<Profile> profile_from_name(std::string_view name) noexce
 /// (tag + 4-byte SRTCP index): size buffers with this much headroom.
 inline constexpr std::size_t max_overhead = 16 + 4;
 
+/// The largest packet protect_* / unprotect_* accept: a UDP datagram's limit. (It also
+/// keeps every AES-CM keystream below its 2^16-block counter.)
+inline constexpr std::size_t max_packet_size = 65535;
+
 }  // namespace tapsec::srtp

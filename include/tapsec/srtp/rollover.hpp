@@ -12,7 +12,8 @@ namespace tapsec::srtp {
 struct IndexEstimate {
     std::uint64_t index = 0;  // ROC * 65536 + SEQ
     std::uint32_t roc = 0;
-    bool valid = true;        // false: the guess lies before ROC 0 (behind the stream's start)
+    bool valid = true;        // false: the guess lies outside ROC 0 .. 2^32-1
+    bool exhausted = false;   // (invalid because) the index would pass 2^48: the key is used up
 };
 
 class RolloverTracker {
@@ -36,6 +37,7 @@ public:
         if (v < 0 || v > 0xffffffffLL) {
             IndexEstimate e = make(0, seq);
             e.valid = false;
+            e.exhausted = v > 0;
             return e;
         }
         return make(static_cast<std::uint32_t>(v), seq);

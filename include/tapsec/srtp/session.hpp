@@ -71,6 +71,12 @@ public:
                        std::move(*in_rtcp));
     }
 
+    // Move-only: two copies would protect the same indexes with the same keystream.
+    Session(Session&&) noexcept = default;
+    Session& operator=(Session&&) noexcept = default;
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
     Profile profile() const noexcept { return profile_; }
     const Statistics& statistics() const noexcept { return stats_; }
     /// Bytes protect_rtp / protect_rtcp add to a packet.
@@ -83,14 +89,14 @@ public:
     /// rtp_overhead() bytes of room after it. Returns the SRTP packet's length.
     Result<std::size_t> protect_rtp(MutableByteView buffer, std::size_t length) {
         if (length > buffer.size()) return refuse(Error::buffer_too_small);
+        if (length > max_packet_size) return refuse(Error::packet_too_large);
         auto header = parse_rtp_header(ByteView(buffer.data(), length));
         if (!header) return refuse(Error::malformed_rtp_header);
         if (buffer.size() - length < out_rtp_.tag_length()) return refuse(Error::buffer_too_small);
         OutboundStream* s = outbound(header->ssrc);
         if (!s) return refuse(Error::too_many_streams);
         const IndexEstimate e = s->rollover.estimate(header->sequence);
-        if (!e.valid) return refuse(Error::key_reuse);
-        if (e.roc == 0xffffffffu && header->sequence == 0xffff) return refuse(Error::key_exhausted);
+        if (!e.valid) return refuse(e.exhausted ? Error::key_exhausted : Error::key_reuse);
         if (s->sent.check(e.index) != ReplayVerdict::fresh) return refuse(Error::key_reuse);
         s->sent.commit(e.index);
         s->rollover.update(e);
@@ -101,6 +107,7 @@ public:
     /// Verifies, replay-checks and decrypts an SRTP packet in place. Returns the
     /// length of the RTP packet now at packet[0, n).
     Result<std::size_t> unprotect_rtp(MutableByteView packet) {
+        if (packet.size() > max_packet_size) return refuse(Error::packet_too_large);
         auto header = parse_rtp_header(packet);
         if (!header) return refuse(Error::malformed_rtp_header);
         if (packet.size() < header->length + in_rtp_.tag_length()) return refuse(Error::truncated_packet);
@@ -109,7 +116,7 @@ public:
         if (!existing) fresh.emplace(InboundStream{header->ssrc});
         InboundStream& s = existing ? *existing : *fresh;
         const IndexEstimate e = s.rollover.estimate(header->sequence);
-        if (!e.valid) return refuse(Error::too_old);
+        if (!e.valid) return refuse(e.exhausted ? Error::key_exhausted : Error::too_old);
         switch (s.rtp_replay.check(e.index)) {
             case ReplayVerdict::replayed: return refuse(Error::replayed);
             case ReplayVerdict::too_old: return refuse(Error::too_old);
@@ -132,6 +139,7 @@ public:
     /// rtcp_overhead() bytes of room after it. Returns the SRTCP packet's length.
     Result<std::size_t> protect_rtcp(MutableByteView buffer, std::size_t length) {
         if (length > buffer.size()) return refuse(Error::buffer_too_small);
+        if (length > max_packet_size) return refuse(Error::packet_too_large);
         auto header = parse_rtcp_header(ByteView(buffer.data(), length));
         if (!header) return refuse(Error::malformed_rtcp_header);
         if (buffer.size() - length < out_rtcp_.rtcp_overhead()) return refuse(Error::buffer_too_small);
@@ -146,6 +154,7 @@ public:
     /// Verifies, replay-checks and (if the E flag is set) decrypts an SRTCP packet in
     /// place. Returns the length of the RTCP compound packet now at packet[0, n).
     Result<std::size_t> unprotect_rtcp(MutableByteView packet) {
+        if (packet.size() > max_packet_size) return refuse(Error::packet_too_large);
         auto header = parse_rtcp_header(packet);
         if (!header) return refuse(Error::malformed_rtcp_header);
         auto trailer = in_rtcp_.parse_rtcp_trailer(packet.data(), packet.size());
