@@ -11,23 +11,11 @@ cat <<'HEAD'
 #include <tapsec/transport/tcp.hpp>
 #include <tapsec/transport/udp.hpp>
 
+#include "support/declared_engine.hpp"
+
 namespace gen {
 using namespace tapsec;
-struct Engine {
-    Engine(Role, const CommonConfig&) {}
-    std::error_code start(Instant) { return {}; }
-    std::error_code receive(ByteView, const Endpoint&, Instant) { return {}; }
-    std::optional<Transmit> poll_transmit() { return std::nullopt; }
-    std::optional<Bytes> poll_application_data() { return std::nullopt; }
-    std::optional<Event> poll_event() { return std::nullopt; }
-    std::error_code send(ByteView, Instant) { return {}; }
-    std::optional<Instant> next_timeout() { return std::nullopt; }
-    std::error_code on_timeout(Instant) { return {}; }
-    std::error_code close(Instant) { return {}; }
-    bool is_established() const { return false; }
-    bool is_closed() const { return false; }
-    SessionInfo session_info() const { return {}; }
-};
+using Engine = tapsec::test::DeclaredOnlyEngine;
 template <int I> struct Keys {};
 using F = tapsec::features<feature::AN, feature::MA, feature::SC, feature::ED, feature::AFN, feature::CX>;
 template <int I, class Provides, class Needs>

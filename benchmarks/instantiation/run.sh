@@ -10,7 +10,7 @@ out="$root/docs/benchmarks"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
-flags="-std=c++20 -O2 -c -I$root/include $(pkg-config --cflags botan-2)"
+flags="-std=c++20 -O2 -c -I$root/include -I$root/tests $(pkg-config --cflags botan-2)"
 csv="$out/instantiation.csv"
 echo "compositions,seconds,peak_mb" > "$csv"
 for n in 0 1 10 50 100; do

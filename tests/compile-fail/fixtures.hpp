@@ -7,27 +7,13 @@
 #include <tapsec/core/secure.hpp>
 #include <tapsec/transport/tcp.hpp>
 
+#include "../support/declared_engine.hpp"
+
 namespace fixture {
 
 using namespace tapsec;
 
-/// Satisfies SansIoEngine so a composition type can be instantiated; never run.
-struct DeclaredOnlyEngine {
-    DeclaredOnlyEngine(Role, const CommonConfig&) {}
-    std::error_code start(Instant) { return {}; }
-    std::error_code receive(ByteView, const Endpoint&, Instant) { return {}; }
-    std::optional<Transmit> poll_transmit() { return std::nullopt; }
-    std::optional<Bytes> poll_application_data() { return std::nullopt; }
-    std::optional<Event> poll_event() { return std::nullopt; }
-    std::error_code send(ByteView, Instant) { return {}; }
-    std::optional<Instant> next_timeout() { return std::nullopt; }
-    std::error_code on_timeout(Instant) { return {}; }
-    std::error_code close(Instant) { return {}; }
-    bool is_established() const { return false; }
-    bool is_closed() const { return false; }
-    SessionInfo session_info() const { return {}; }
-};
-static_assert(SansIoEngine<DeclaredOnlyEngine>);
+using DeclaredOnlyEngine = tapsec::test::DeclaredOnlyEngine;
 
 struct EnoKeys {};
 /// Declares tcpcrypt's dependency (survey 4.6.3): TCP with option negotiation.
