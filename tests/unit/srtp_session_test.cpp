@@ -132,7 +132,14 @@ TEST_CASE("SRTP negative: replayed, tampered tag, tampered header, tampered payl
         CHECK(server.unprotect_rtp(bad_timestamp) == Error::authentication_failed);
         Bytes bad_payload = next;
         bad_payload[20] ^= 0x01;
+        const Bytes as_sent = bad_payload;
         CHECK(server.unprotect_rtp(bad_payload) == Error::authentication_failed);
+        // A refused packet never exposes unverified plaintext: AES-CM leaves the
+        // ciphertext as it was, GCM zeroes the payload.
+        if (parameters(p).aead)
+            CHECK(std::all_of(bad_payload.begin() + 12, bad_payload.end() - 16, [](std::uint8_t b) { return b == 0; }));
+        else
+            CHECK(bad_payload == as_sent);
         CHECK(server.statistics().authentication_failures == 4);
         // None of the failures consumed index 501.
         REQUIRE(server.unprotect_rtp(next) == std::error_code{});
