@@ -16,6 +16,7 @@
 #include "../core/config.hpp"
 #include "../core/errors.hpp"
 #include "../core/replay_window.hpp"
+#include "../crypto/botan.hpp"  // the default provider
 #include "../crypto/provider.hpp"
 #include "context.hpp"
 #include "errors.hpp"
