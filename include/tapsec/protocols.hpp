@@ -2,3 +2,5 @@
 #pragma once
 
 #include "srtp/record.hpp"
+#include "tls13/record.hpp"
+#include "wireguard/policies.hpp"
