@@ -65,7 +65,7 @@ struct PeerStatistics {
 template <class Crypto>
 class Engine {
     using Session = wireguard::Session<Crypto>;
-    static constexpr std::size_t error_count = static_cast<std::size_t>(Error::invalid_configuration) + 1;
+    static constexpr std::size_t error_count = static_cast<std::size_t>(Error::invalid_configuration) + 1;  // the last
 
     struct Peer {
         PeerKeys keys;
@@ -394,7 +394,26 @@ private:
             ++cookie_replies_sent_;
             return make_error_code(Error::cookie_required);
         }
+        if (under_load(now) && !allow_from(from, now)) return make_error_code(Error::handshake_rate_limited);
         return {};
+    }
+
+    /// Under load, a proven address (valid mac2) still gets at most 20 handshake
+    /// messages per second with a burst of 5 (a token bucket per address, as wireguard-go).
+    bool allow_from(const Endpoint& from, Instant now) {
+        constexpr double rate = 20, burst = 5;
+        if (rate_buckets_.size() > 4096) {
+            std::erase_if(rate_buckets_, [&](const auto& entry) { return now - entry.second.last > std::chrono::seconds(1); });
+        }
+        auto [it, inserted] = rate_buckets_.try_emplace(from.address(), RateBucket{burst, now});
+        RateBucket& bucket = it->second;
+        if (!inserted) {
+            bucket.tokens = std::min(burst, bucket.tokens + std::chrono::duration<double>(now - bucket.last).count() * rate);
+            bucket.last = now;
+        }
+        if (bucket.tokens < 1) return false;
+        bucket.tokens -= 1;
+        return true;
     }
 
     std::error_code on_initiation(ByteView d, const Endpoint& from, Instant now) {
@@ -535,14 +554,12 @@ private:
             handshake_completed(index, now);
             flush_staged(index, now);
         }
-        Session& session = *p.current;
         // Keep keys fresh on the receive side (initiator only, once per session).
         if (p.current && p.current->initiator() && now - p.current->created() >= config_.timers.rekey_on_receive_age() &&
             !p.rekey_requested_by_receive) {
             p.rekey_requested_by_receive = true;
             initiate(index, now, false);
         }
-        (void)session;
         p.stats.received_bytes += d.size();
         if (plaintext_.empty()) return {};  // keepalive
         auto info = inspect_ip_packet(plaintext_);
@@ -623,6 +640,11 @@ private:
     std::array<std::uint64_t, error_count> drop_counts_{};
     std::uint64_t cookie_replies_sent_ = 0;
     std::deque<Instant> recent_handshakes_;
+    struct RateBucket {
+        double tokens;
+        Instant last;
+    };
+    std::unordered_map<std::string, RateBucket> rate_buckets_;
     std::optional<Instant> load_until_;
     bool forced_load_ = false;
     std::optional<std::size_t> last_peer_;
