@@ -46,12 +46,14 @@ struct Peers {
 
 /// One full handshake: initiation, response, confirming keepalive.
 bool handshake(WgEngine& a, WgEngine& b, const Peers& p, Instant now) {
+    const auto before_a = a.statistics(0).handshakes_completed, before_b = b.statistics(0).handshakes_completed;
     a.initiate_handshake(0, now);
     for (int i = 0; i < 4; ++i) {
         while (auto t = a.poll_transmit()) b.receive(t->data, p.a_ep, now);
         while (auto t = b.poll_transmit()) a.receive(t->data, p.b_ep, now);
     }
-    return a.is_established() && b.is_established();
+    // Both sides must have completed a new handshake (not merely kept an old session).
+    return a.statistics(0).handshakes_completed == before_a + 1 && b.statistics(0).handshakes_completed == before_b + 1;
 }
 
 void run(bench::Report& report) {
@@ -113,7 +115,12 @@ void run(bench::Report& report) {
     Instant hnow = Clock::now();
     auto handshakes = bench::measure([&] {
         hnow += std::chrono::milliseconds(25);  // the responder's 50/s flood limit
-        if (!handshake(ha, hb, hp, hnow)) std::abort();
+        if (!handshake(ha, hb, hp, hnow)) {
+            std::fprintf(stderr, "handshake failed: %llu drops\n", static_cast<unsigned long long>(ha.total_drops() + hb.total_drops()));
+            while (auto e = ha.poll_event()) std::fprintf(stderr, "a: %s\n", e->detail.c_str());
+            while (auto e = hb.poll_event()) std::fprintf(stderr, "b: %s\n", e->detail.c_str());
+            std::abort();
+        }
     });
     report.value("WireGuard handshakes (both sides)", handshakes.per_second(), "handshakes/s");
     auto share = Provider::KeyShare::generate(crypto::KeyExchangeGroup::x25519);

@@ -389,12 +389,13 @@ private:
     std::error_code check_macs(ByteView d, std::size_t mac1_offset, std::size_t mac2_offset, std::uint32_t sender_index,
                                const Endpoint& from, Instant now) {
         if (!checker_->mac1_valid(d, mac1_offset)) return make_error_code(Error::bad_mac1);
-        if (under_load(now) && !checker_->mac2_valid(d, mac2_offset, from, now)) {
+        const bool loaded = under_load(now);  // (counts this message once)
+        if (loaded && !checker_->mac2_valid(d, mac2_offset, from, now)) {
             transmits_.push_back(Transmit{checker_->make_reply(d, mac1_offset, sender_index, from, now), from});
             ++cookie_replies_sent_;
             return make_error_code(Error::cookie_required);
         }
-        if (under_load(now) && !allow_from(from, now)) return make_error_code(Error::handshake_rate_limited);
+        if (loaded && !allow_from(from, now)) return make_error_code(Error::handshake_rate_limited);
         return {};
     }
 
