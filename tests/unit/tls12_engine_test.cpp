@@ -384,3 +384,34 @@ TEST_CASE("tls12: Secure<Tls12Handshake, Tls12Record, MemoryStream> end to end")
     REQUIRE(end);
     CHECK(end->empty());  // close_notify: clean end
 }
+
+TEST_CASE("tls12: a self-signed server certificate given as its own CA file") {
+    test::TempDir dir;
+    const auto key = dir.file("self.key"), crt = dir.file("self.crt");
+    REQUIRE(test::run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + key + " -out " +
+                      crt + " -days 30 -subj /CN=localhost >/dev/null 2>&1") == 0);
+    botan_tls::Config sc;
+    sc.identity = {test::read_file(crt), test::read_file(key)};
+    sc.verify_peer = false;
+    botan_tls::Config cc;
+    cc.server_name = "localhost";
+    SUBCASE("trusted when it is the anchor itself") {
+        cc.trust.ca_certificates_pem = {test::read_file(crt)};
+        Engine client(Role::client, cc), server(Role::server, sc);
+        auto o = handshake(client, server);
+        CHECK_MESSAGE(!o.client, o.client.message());
+        CHECK(client.session_info().peer.authenticated);
+    }
+    SUBCASE("still checked for the name") {
+        cc.trust.ca_certificates_pem = {test::read_file(crt)};
+        cc.server_name = "other.example";
+        Engine client(Role::client, cc), server(Role::server, sc);
+        CHECK(handshake(client, server).client == Errc::certificate_name_mismatch);
+    }
+    SUBCASE("untrusted when another certificate is the anchor") {
+        Pki p;
+        cc.trust.ca_certificates_pem = {p.pki.ca().certificate_pem()};
+        Engine client(Role::client, cc), server(Role::server, sc);
+        CHECK(handshake(client, server).client == Errc::certificate_untrusted);
+    }
+}

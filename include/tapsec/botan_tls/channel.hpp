@@ -382,7 +382,7 @@ private:
                                                               credentials.anchors(), "", usage,
                                                               std::chrono::system_clock::now(),
                                                               std::chrono::milliseconds(0), ocsp);
-                if (!result.successful_validation())
+                if (!result.successful_validation() && !directly_trusted(chain.front()))
                     reject(detail::path_error(result.result()), "certificate verification failed: " + result.result_string());
                 if (role == Role::client && !server_name.empty() && !name_matches(chain.front()))
                     reject(Errc::certificate_name_mismatch,
@@ -439,6 +439,29 @@ private:
             verify_error = ec;
             verify_detail = std::move(detail);
             throw Botan::TLS::TLS_Exception(detail::alert_for(ec), verify_detail);
+        }
+
+        /// A self-signed leaf that is itself one of the trust anchors (the usual
+        /// `openssl req -x509` test certificate given as its own --CAfile). Botan's path
+        /// validation refuses it ("cannot establish trust"); OpenSSL and GnuTLS accept an
+        /// exact match with the anchor, and so do we, still checking its validity period
+        /// and that its signature verifies with its own key.
+        bool directly_trusted(const Botan::X509_Certificate& leaf) {
+            bool anchored = false;
+            for (auto* store : credentials.anchors())
+                for (const auto& candidate : store->find_all_certs(leaf.subject_dn(), leaf.subject_key_id()))
+                    anchored |= candidate && *candidate == leaf;
+            if (!anchored || !leaf.is_self_signed()) return false;
+            const Botan::X509_Time now(std::chrono::system_clock::now());
+            if (now < leaf.not_before() || now > leaf.not_after())
+                reject(Errc::certificate_expired, "certificate expired or not yet valid");
+            try {
+                auto key = leaf.load_subject_public_key();
+                if (!leaf.check_signature(*key)) return false;
+            } catch (const std::exception&) {
+                return false;
+            }
+            return true;
         }
 
         bool name_matches(const Botan::X509_Certificate& leaf) const {
