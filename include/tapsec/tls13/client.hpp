@@ -159,15 +159,18 @@ private:
     }
 
     std::error_code on_hello_retry_request(const ServerHello& hrr, const CipherSuite* suite, const RawMessage& m) {
-        if (retried_ || !hrr.selected_group) return Error::invalid_hello_retry_request;
-        const auto g = *hrr.selected_group;
-        if (g == share_group_ || std::find(groups_.begin(), groups_.end(), g) == groups_.end())
+        // 4.1.4: one retry at most, and it must change something: a new group we offered
+        // but sent no share for, or a cookie.
+        if (retried_ || (!hrr.selected_group && !hrr.cookie)) return Error::invalid_hello_retry_request;
+        if (hrr.selected_group && (*hrr.selected_group == share_group_ ||
+                                   std::find(groups_.begin(), groups_.end(), *hrr.selected_group) == groups_.end()))
             return Error::invalid_hello_retry_request;
         retried_ = true;
         // Transcript: message_hash(ClientHello1) || HelloRetryRequest (4.4.1).
         this->restart_for_hello_retry(suite);
         this->transcript_update(m.bytes);
-        if (auto ec = make_key_share(g)) return ec;
+        if (hrr.selected_group)
+            if (auto ec = make_key_share(*hrr.selected_group)) return ec;
         hello_.cookie = hrr.cookie;
         if (early_offered_) {  // 4.2.10: no early data after a HelloRetryRequest
             hello_.early_data = false;

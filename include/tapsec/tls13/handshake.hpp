@@ -253,9 +253,10 @@ class Engine;
 
 struct Tls13Handshake {
     static constexpr std::string_view name = "TLS 1.3 (RFC 8446)";
-    using provides = features<feature::AN, feature::MA, feature::AFN, feature::CX, feature::forward_secrecy,
-                              feature::public_key_authentication, feature::responder_authentication,
-                              feature::rekeying>;
+    using provides = features<feature::AN, feature::AD, feature::MA, feature::AFN, feature::CX, feature::SC,
+                              feature::ED, feature::forward_secrecy, feature::public_key_authentication,
+                              feature::responder_authentication, feature::pre_shared_key,
+                              feature::session_resumption, feature::rekeying>;
     using intrinsic = features<feature::forward_secrecy, feature::responder_authentication>;
     using needs = dependencies<dependency::reliable_byte_stream, dependency::pki_trust_store>;
     static constexpr KeyExport key_export = KeyExport::explicit_export;

@@ -129,7 +129,8 @@ private:
                 if (k.group == *chosen_group) client_share = &k;
             if (!client_share || (config_.force_hello_retry && !retried_)) {
                 if (retried_) return Error::illegal_parameter;  // 4.1.4: the second hello must carry the share
-                return send_hello_retry_request(suite, *chosen_group, m);
+                // A forced retry when the share fits carries only the cookie (4.1.4).
+                return send_hello_retry_request(suite, client_share ? std::optional<std::uint16_t>{} : chosen_group, m);
             }
         } else if (!psk) {
             return Error::missing_extension;
@@ -233,7 +234,8 @@ private:
         return {};
     }
 
-    std::error_code send_hello_retry_request(const CipherSuite* suite, std::uint16_t g, const RawMessage& client_hello1) {
+    std::error_code send_hello_retry_request(const CipherSuite* suite, std::optional<std::uint16_t> g,
+                                             const RawMessage& client_hello1) {
         retried_ = true;
         this->transcript_update(client_hello1.bytes);
         this->restart_for_hello_retry(suite);
