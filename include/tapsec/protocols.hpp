@@ -1,4 +1,7 @@
 // Every implemented protocol, one include per folder. Add yours here.
 #pragma once
 
+#include "srtp/record.hpp"
 #include "tls13/engine.hpp"
+#include "tls13/record.hpp"
+#include "wireguard/policies.hpp"

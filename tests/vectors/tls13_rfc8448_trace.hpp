@@ -186,4 +186,73 @@ inline Bytes ticket_nonce(const Bytes& new_session_ticket) {
     return Bytes(nonce.begin(), nonce.end());
 }
 
+/// The part every full (certificate-authenticated, no PSK) trace shares, from the
+/// ServerHello on: `transcript` holds everything through ServerHello; the server sends
+/// `server_messages` then Finished in its `server_record`-th handshake record, the client
+/// `client_messages` then Finished in its `client_record`-th; both then send
+/// close_notify as their first application-epoch record.
+inline void check_full_handshake_after_hello(const Trace& t, const CipherSuite& suite,
+                                             Transcript<crypto::DefaultProvider>& transcript, ByteView shared_secret,
+                                             const std::vector<std::string>& server_messages,
+                                             const std::vector<std::string>& client_messages, int server_record,
+                                             int client_record) {
+    using Crypto = crypto::DefaultProvider;
+    auto early = EarlySecret<Crypto>::without_psk(suite);
+    CHECK(hex(early.secret()) == hex(value(t, "server", "extract secret \"early\"", "secret")));
+    CHECK(hex(shared_secret) == hex(value(t, "server", "extract secret \"handshake\"", "IKM")));
+    const Bytes th_hello = transcript.current_hash();
+    CHECK(hex(th_hello) == hex(value(t, "server", "derive secret \"tls13 c hs traffic\"", "hash")));
+
+    auto hs = std::move(early).into_handshake(shared_secret);
+    CHECK(hex(hs.secret()) == hex(value(t, "server", "extract secret \"handshake\"", "secret")));
+    const auto chts = hs.client_handshake_traffic_secret(th_hello);
+    const auto shts = hs.server_handshake_traffic_secret(th_hello);
+    CHECK(hex(chts.secret) == hex(value(t, "server", "derive secret \"tls13 c hs traffic\"", "expanded")));
+    CHECK(hex(shts.secret) == hex(value(t, "server", "derive secret \"tls13 s hs traffic\"", "expanded")));
+    CHECK(hex(traffic_keys<Crypto>(shts).key) == hex(value(t, "server", "derive write traffic keys for handshake data", "key expanded")));
+    CHECK(hex(traffic_keys<Crypto>(shts).iv) == hex(value(t, "server", "derive write traffic keys for handshake data", "iv expanded")));
+    CHECK(hex(traffic_keys<Crypto>(chts).key) == hex(value(t, "server", "derive read traffic keys for handshake data", "key expanded")));
+    CHECK(hex(traffic_keys<Crypto>(chts).iv) == hex(value(t, "server", "derive read traffic keys for handshake data", "iv expanded")));
+
+    for (const auto& m : server_messages) transcript.add(value(t, "server", "construct a " + m + " handshake", m));
+    const auto server_finished = finished_verify_data<Crypto>(shts, transcript.current_hash());
+    CHECK(hex(server_finished) == hex(value(t, "server", "calculate finished \"tls13 finished\":", "finished")));
+    const Bytes server_finished_message = value(t, "server", "construct a Finished", "Finished");
+    CHECK(hex(ByteView(server_finished_message).subspan(4)) == hex(server_finished));
+    transcript.add(server_finished_message);
+    ProtectedDirection(shts).check(ContentType::handshake, step(t, "server", "send handshake record", server_record));
+
+    const Bytes th_server_finished = transcript.current_hash();
+    CHECK(hex(th_server_finished) == hex(value(t, "server", "derive secret \"tls13 c ap traffic\"", "hash")));
+    auto master = std::move(hs).into_master();
+    CHECK(hex(master.secret()) == hex(value(t, "server", "extract secret \"master\"", "secret")));
+    const auto cats = master.client_application_traffic_secret(th_server_finished);
+    const auto sats = master.server_application_traffic_secret(th_server_finished);
+    CHECK(hex(cats.secret) == hex(value(t, "server", "derive secret \"tls13 c ap traffic\"", "expanded")));
+    CHECK(hex(sats.secret) == hex(value(t, "server", "derive secret \"tls13 s ap traffic\"", "expanded")));
+    CHECK(hex(master.exporter_master_secret(th_server_finished).secret) ==
+          hex(value(t, "server", "derive secret \"tls13 exp master\"", "expanded")));
+    CHECK(hex(traffic_keys<Crypto>(sats).key) == hex(value(t, "server", "derive write traffic keys for application data", "key expanded")));
+    CHECK(hex(traffic_keys<Crypto>(sats).iv) == hex(value(t, "server", "derive write traffic keys for application data", "iv expanded")));
+    CHECK(hex(traffic_keys<Crypto>(cats).key) == hex(value(t, "client", "derive write traffic keys for application data", "key expanded")));
+    CHECK(hex(traffic_keys<Crypto>(cats).iv) == hex(value(t, "client", "derive write traffic keys for application data", "iv expanded")));
+
+    for (const auto& m : client_messages) transcript.add(value(t, "client", "construct a " + m + " handshake", m));
+    const auto client_finished = finished_verify_data<Crypto>(chts, transcript.current_hash());
+    CHECK(hex(client_finished) == hex(value(t, "client", "calculate finished \"tls13 finished\":", "finished")));
+    const Bytes client_finished_message = value(t, "client", "construct a Finished", "Finished");
+    CHECK(hex(ByteView(client_finished_message).subspan(4)) == hex(client_finished));
+    CHECK(verify_finished<Crypto>(chts, transcript.current_hash(), ByteView(client_finished_message).subspan(4)));
+    transcript.add(client_finished_message);
+    ProtectedDirection(chts).check(ContentType::handshake, step(t, "client", "send handshake record", client_record));
+
+    const Bytes th_client_finished = transcript.current_hash();
+    CHECK(hex(th_client_finished) == hex(value(t, "client", "derive secret \"tls13 res master\"", "hash")));
+    CHECK(hex(master.resumption_master_secret(th_client_finished).secret) ==
+          hex(value(t, "client", "derive secret \"tls13 res master\"", "expanded")));
+
+    ProtectedDirection(cats).check(ContentType::alert, step(t, "client", "send alert record"));
+    ProtectedDirection(sats).check(ContentType::alert, step(t, "server", "send alert record"));
+}
+
 }  // namespace rfc8448
