@@ -145,9 +145,11 @@ TEST_CASE("tapsec CLI listening, framed stdin/stdout, wireguard-go initiates") {
                                     "import socket\n"
                                     "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
                                     "s.bind(('10.77.0.1',7777)); s.settimeout(8)\n"
+                                    "print('bound', flush=True)\n"
                                     "print(s.recv(2000).decode(), flush=True)\n"}),
                            dir.file("receiver.log"));
-    std::this_thread::sleep_for(300ms);
+    // Send only once the socket is bound: on a loaded machine interpreter start-up takes a while.
+    REQUIRE(receiver.wait_for_output("bound", 10s));
     Bytes packet = make_ipv4_udp_packet(*IpAddress::parse("10.77.0.2"), *IpAddress::parse("10.77.0.1"), 4000, 7777,
                                         as_bytes("out-of-the-tunnel"));
     std::string frame{static_cast<char>(packet.size() >> 8), static_cast<char>(packet.size() & 0xff)};
