@@ -543,3 +543,26 @@ TEST_CASE("tls13 record: KeyUpdate through the record layer, both directions") {
         CHECK(fresh.update_read_key() == make_error_code(Error::record_layer_not_keyed));
     }
 }
+
+// The record policy as Secure<> sees it.
+namespace {
+struct HandshakeExportingTrafficSecrets {
+    static constexpr std::string_view name = "test handshake";
+    using provides = features<feature::forward_secrecy>;
+    using exported_keys = TrafficSecrets;
+    static constexpr KeyExport key_export = KeyExport::direct;
+    struct Config : CommonConfig {};
+};
+}  // namespace
+static_assert(RecordPolicy<AeadRecord>);
+static_assert(std::is_same_v<tapsec::AeadRecord, tls13::AeadRecord>);
+static_assert(AeadRecord::key_import == KeyImport::direct);
+static_assert(std::is_same_v<AeadRecord::imported_keys, TrafficSecrets>);
+static_assert(KeysFlowFromHandshakeToRecord<HandshakeExportingTrafficSecrets, AeadRecord>);
+static_assert(declared_features<AeadRecord>().has<feature::record_protection>());
+static_assert(declared_features<AeadRecord>().has<feature::length_hiding_padding>());
+static_assert(declared_features<AeadRecord>().has<feature::rekeying>());
+static_assert(declared_features<AeadRecord>().has<feature::replay_protection>());
+static_assert(!declared_features<AeadRecord>().has<feature::out_of_order_receipt>());
+static_assert(needs<AeadRecord, dependency::reliable_byte_stream>());
+static_assert(std::is_same_v<AeadRecord::layer<>, RecordLayer<crypto::DefaultProvider>>);
