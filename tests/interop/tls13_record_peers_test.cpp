@@ -1,6 +1,7 @@
 // The TLS 1.3 crypto layer against OpenSSL and GnuTLS, with no handshake of ours
 // involved: `openssl s_client` or `gnutls-cli` talks to an `openssl s_server` through a
-// relay in this test, which records both directions. From the secrets the client logs
+// relay in this test, which records both directions (OpenSSL pads its records with
+// -record_padding, so padding removal is exercised too). From the secrets the client logs
 // (-keylogfile / SSLKEYLOGFILE), tapsec's record layer decrypts every protected record
 // both ways (handshake epoch, application epoch, KeyUpdate in both directions,
 // NewSessionTicket, close_notify), tapsec's Transcript and verify_finished check both
@@ -185,6 +186,17 @@ Decrypted decrypt(ByteView wire, const TrafficSecret& handshake_secret,
     return d;
 }
 
+/// Lengths of the protected records (outer type application_data) on a recorded stream.
+std::vector<std::size_t> protected_lengths(ByteView wire) {
+    std::vector<std::size_t> out;
+    for (std::size_t at = 0; at + 5 <= wire.size();) {
+        const std::size_t length = std::size_t{wire[at + 3]} << 8 | wire[at + 4];
+        if (wire[at] == 23) out.push_back(length);
+        at += 5 + length;
+    }
+    return out;
+}
+
 const Bytes* find_message(const std::vector<Bytes>& messages, std::uint8_t type) {
     for (const auto& m : messages)
         if (m[0] == type) return &m;
@@ -204,7 +216,7 @@ void check_connection(const test::TempDir& dir, const std::string& key, const st
     const std::uint16_t relay_port = test::free_port();
     const std::string client_keys = dir.file(tag + ".keys");
     test::Process server({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(server_port), "-cert", cert, "-key",
-                          key, "-tls1_3", "-ciphersuites", name, "-naccept", "1", "-rev"},
+                          key, "-tls1_3", "-ciphersuites", name, "-naccept", "1", "-rev", "-record_padding", "256"},
                          dir.file(tag + "-server.log"));
     REQUIRE_MESSAGE(server.wait_for_output("ACCEPT", 10s), server.output());
 
@@ -218,7 +230,7 @@ void check_connection(const test::TempDir& dir, const std::string& key, const st
     if (kind == Client::openssl) {
         // s_client treats a line "K" as "send KeyUpdate, ask the peer to update too".
         argv = {"openssl", "s_client", "-connect", "127.0.0.1:" + port, "-tls1_3", "-keylogfile", client_keys,
-                "-keymatexport", label, "-keymatexportlen", "40"};
+                "-keymatexport", label, "-keymatexportlen", "40", "-record_padding", "64"};
         key_update_line = "K\n";
     } else {
         argv = {"env", "SSLKEYLOGFILE=" + client_keys, "gnutls-cli", "--insecure", "--port", port, "127.0.0.1", "--priority",
@@ -265,6 +277,11 @@ void check_connection(const test::TempDir& dir, const std::string& key, const st
     CHECK(from_server.key_updates == 1);  // both clients ask the server to update too
     CHECK(from_client.alerts == std::vector<AlertDescription>{AlertDescription::close_notify});
     CHECK(from_client.protected_records >= 4);
+    // OpenSSL padded its records (-record_padding): TLSInnerPlaintext lengths are
+    // multiples of the block, so the padding removal above really ran.
+    for (std::size_t length : protected_lengths(capture.server_to_client)) CHECK((length - 16) % 256 == 0);
+    if (kind == Client::openssl)
+        for (std::size_t length : protected_lengths(capture.client_to_server)) CHECK((length - 16) % 64 == 0);
 
     // The transcript and both Finished messages.
     const Bytes* client_hello = find_message(from_client.handshake_messages, 1);
