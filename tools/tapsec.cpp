@@ -148,7 +148,7 @@ int connect_or_listen(bool is_connect, int argc, char** argv) {
                     is_connect ? "HOST:PORT" : "[ADDR:]PORT", entry->composition.c_str(), entry->usage.c_str());
         return 0;
     }
-    if (args.target.empty()) return fail(std::string(verb) + " " + entry->name + ": missing " + (is_connect ? "HOST:PORT" : "PORT"));
+    if (args.target.empty() && !entry->target_optional) return fail(std::string(verb) + " " + entry->name + ": missing " + (is_connect ? "HOST:PORT" : "PORT"));
     const auto& run = is_connect ? entry->connect : entry->listen;
     if (!run) return fail(entry->name + " does not support " + verb);
     return run(args);

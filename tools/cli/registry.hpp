@@ -64,6 +64,7 @@ struct ProtocolEntry {
     std::function<int(Arguments&)> connect;
     std::function<int(Arguments&)> listen;
     std::function<DemoResult()> demo;
+    bool target_optional = false;  // the protocol's own configuration may supply HOST:PORT / PORT
 };
 
 inline std::vector<ProtocolEntry>& registry() {
