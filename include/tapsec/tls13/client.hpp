@@ -289,7 +289,8 @@ private:
         state_ = Connected{};
         if (early_offered_)
             this->emit(early_accepted_ ? EventKind::early_data_accepted : EventKind::early_data_rejected);
-        this->emit(EventKind::handshake_complete, info_.cipher_suite + ", " + info_.group);
+        this->emit(EventKind::handshake_complete,
+                   info_.cipher_suite + ", " + info_.group + (retried_ ? ", after HelloRetryRequest" : ""));
         return {};
     }
 

@@ -337,7 +337,8 @@ private:
         this->established_ = true;
         state_ = Connected{};
         send_tickets();
-        this->emit(EventKind::handshake_complete, info_.cipher_suite + ", " + info_.group);
+        this->emit(EventKind::handshake_complete,
+                   info_.cipher_suite + ", " + info_.group + (retried_ ? ", after HelloRetryRequest" : ""));
         return {};
     }
 
