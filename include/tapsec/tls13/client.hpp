@@ -272,16 +272,11 @@ private:
             switch_to_handshake_write();
         }
         if (certificate_request_) {
-            std::vector<Bytes> chain;
-            std::optional<typename Crypto::PrivateKey> key;
             if (!config_.identity.empty()) {
-                chain = Base::der_chain(config_.identity.certificate_chain_pem);
-                auto k = Crypto::PrivateKey::from_pem(config_.identity.private_key_pem);
-                if (!k || chain.empty()) return Errc::invalid_configuration;
-                key = std::move(*k);
-            }
-            if (key) {
-                if (auto ec = this->send_certificate_and_verify(false, *key, chain, certificate_request_->request_context,
+                auto parsed = ParsedIdentity<Crypto>::get(config_.identity);
+                if (!parsed) return parsed.error();
+                if (auto ec = this->send_certificate_and_verify(false, (*parsed)->key, (*parsed)->chain_der,
+                                                                certificate_request_->request_context,
                                                                 certificate_request_->signature_algorithms))
                     return ec;
             } else {
