@@ -313,3 +313,15 @@ TEST_CASE("tls13 interop: 100 MB from openssl s_client to tapsec listen, hashes 
     CHECK(run("cmp -s " + data + " " + received) == 0);
     CHECK(run("test $(sha256sum < " + data + " | cut -c1-64) = $(sha256sum < " + received + " | cut -c1-64)") == 0);
 }
+
+TEST_CASE("tls13 interop: ALPN and external PSK, both directions") {
+    Fixture f;
+    connect_and_echo(f, f.p256, {"-alpn", "h2,http/1.1"}, {"--alpn", "http/1.1"}, "ALPN http/1.1");
+    listen_and_exchange(f, f.p256, {"--alpn", "h2"}, {"-alpn", "http/1.1,h2"}, "ALPN h2");
+    // External PSK (openssl's -psk uses identity "Client_identity" and SHA-256 suites).
+    const std::string key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    connect_and_echo(f, f.p256, {"-psk", key, "-ciphersuites", "TLS_AES_128_GCM_SHA256"},
+                     {"--psk", key, "--psk-identity", "Client_identity"}, "PSK Client_identity");
+    listen_and_exchange(f, f.p256, {"--psk", key, "--psk-identity", "Client_identity"},
+                        {"-psk", key, "-ciphersuites", "TLS_AES_128_GCM_SHA256"}, "PSK Client_identity");
+}

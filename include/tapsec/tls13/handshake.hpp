@@ -27,6 +27,7 @@
 #include "errors.hpp"
 #include "key_schedule.hpp"
 #include "messages.hpp"
+#include "record.hpp"
 #include "session.hpp"
 
 namespace tapsec::tls13 {
@@ -60,6 +61,9 @@ struct Config : CommonConfig {
     /// expiration, survey 6.3). 0 disables a limit.
     std::uint64_t key_update_after_records = 0;
     std::uint64_t key_update_after_bytes = 0;
+    /// Length-hiding padding of protected records (RFC 8446 5.4), e.g.
+    /// PaddingPolicy::to_multiple_of(256) or PaddingPolicy::full_record().
+    PaddingPolicy padding{};
 };
 
 /// Encryption levels of a TLS 1.3 connection (key_schedule.hpp's epochs).
