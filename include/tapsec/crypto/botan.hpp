@@ -175,14 +175,7 @@ struct Botan2 {
         return h.final();
     }
 
-    static SecretBytes hmac(HashAlgorithm alg, ByteView key, ByteView data) {
-        auto mac = Botan::MessageAuthenticationCode::create_or_throw(std::string("HMAC(") + botan_name(alg) + ")");
-        mac->set_key(key.data(), key.size());
-        mac->update(data.data(), data.size());
-        SecretBytes out(mac->output_length());
-        mac->final(out.data());
-        return out;
-    }
+    static SecretBytes hmac(HashAlgorithm alg, ByteView key, ByteView data) { return hmac_with<Botan2>(alg, key, data); }
 
     /// A MAC keyed once and reused for many messages (SRTP's per-packet HMAC-SHA1):
     /// the key schedule runs once; after final() it is ready for the next message.
@@ -203,32 +196,11 @@ struct Botan2 {
         std::shared_ptr<Botan::MessageAuthenticationCode> mac_;
     };
 
-    /// RFC 5869 HKDF-Extract. An empty salt means HashLen zero bytes.
     static SecretBytes hkdf_extract(HashAlgorithm alg, ByteView salt, ByteView ikm) {
-        Bytes zeros;
-        if (salt.empty()) {
-            zeros.assign(digest_size(alg), 0);
-            salt = zeros;
-        }
-        return hmac(alg, salt, ikm);
+        return hkdf_extract_with<Botan2>(alg, salt, ikm);
     }
-
-    /// RFC 5869 HKDF-Expand.
     static SecretBytes hkdf_expand(HashAlgorithm alg, ByteView prk, ByteView info, std::size_t length) {
-        auto mac = Botan::MessageAuthenticationCode::create_or_throw(std::string("HMAC(") + botan_name(alg) + ")");
-        mac->set_key(prk.data(), prk.size());
-        SecretBytes out;
-        out.reserve(length);
-        Botan::secure_vector<std::uint8_t> block;
-        for (std::uint8_t counter = 1; out.size() < length; ++counter) {
-            mac->update(block);
-            mac->update(info.data(), info.size());
-            mac->update(counter);
-            block = mac->final();
-            const std::size_t take = std::min(block.size(), length - out.size());
-            out.insert(out.end(), block.begin(), block.begin() + take);
-        }
-        return out;
+        return hkdf_expand_with<Botan2>(alg, prk, info, length);
     }
 
     /// An ephemeral key-agreement key: X25519 (32-byte public) or NIST P-256/P-384

@@ -65,7 +65,7 @@ struct PeerStatistics {
 template <class Crypto>
 class Engine {
     using Session = wireguard::Session<Crypto>;
-    static constexpr std::size_t error_count = static_cast<std::size_t>(Error::invalid_configuration) + 1;
+    static constexpr std::size_t error_count = static_cast<std::size_t>(Error::invalid_configuration) + 1;  // the last
 
     struct Peer {
         PeerKeys keys;
@@ -389,12 +389,32 @@ private:
     std::error_code check_macs(ByteView d, std::size_t mac1_offset, std::size_t mac2_offset, std::uint32_t sender_index,
                                const Endpoint& from, Instant now) {
         if (!checker_->mac1_valid(d, mac1_offset)) return make_error_code(Error::bad_mac1);
-        if (under_load(now) && !checker_->mac2_valid(d, mac2_offset, from, now)) {
+        const bool loaded = under_load(now);  // (counts this message once)
+        if (loaded && !checker_->mac2_valid(d, mac2_offset, from, now)) {
             transmits_.push_back(Transmit{checker_->make_reply(d, mac1_offset, sender_index, from, now), from});
             ++cookie_replies_sent_;
             return make_error_code(Error::cookie_required);
         }
+        if (loaded && !allow_from(from, now)) return make_error_code(Error::handshake_rate_limited);
         return {};
+    }
+
+    /// Under load, a proven address (valid mac2) still gets at most 20 handshake
+    /// messages per second with a burst of 5 (a token bucket per address, as wireguard-go).
+    bool allow_from(const Endpoint& from, Instant now) {
+        constexpr double rate = 20, burst = 5;
+        if (rate_buckets_.size() > 4096) {
+            std::erase_if(rate_buckets_, [&](const auto& entry) { return now - entry.second.last > std::chrono::seconds(1); });
+        }
+        auto [it, inserted] = rate_buckets_.try_emplace(from.address(), RateBucket{burst, now});
+        RateBucket& bucket = it->second;
+        if (!inserted) {
+            bucket.tokens = std::min(burst, bucket.tokens + std::chrono::duration<double>(now - bucket.last).count() * rate);
+            bucket.last = now;
+        }
+        if (bucket.tokens < 1) return false;
+        bucket.tokens -= 1;
+        return true;
     }
 
     std::error_code on_initiation(ByteView d, const Endpoint& from, Instant now) {
@@ -535,14 +555,12 @@ private:
             handshake_completed(index, now);
             flush_staged(index, now);
         }
-        Session& session = *p.current;
         // Keep keys fresh on the receive side (initiator only, once per session).
         if (p.current && p.current->initiator() && now - p.current->created() >= config_.timers.rekey_on_receive_age() &&
             !p.rekey_requested_by_receive) {
             p.rekey_requested_by_receive = true;
             initiate(index, now, false);
         }
-        (void)session;
         p.stats.received_bytes += d.size();
         if (plaintext_.empty()) return {};  // keepalive
         auto info = inspect_ip_packet(plaintext_);
@@ -623,6 +641,11 @@ private:
     std::array<std::uint64_t, error_count> drop_counts_{};
     std::uint64_t cookie_replies_sent_ = 0;
     std::deque<Instant> recent_handshakes_;
+    struct RateBucket {
+        double tokens;
+        Instant last;
+    };
+    std::unordered_map<std::string, RateBucket> rate_buckets_;
     std::optional<Instant> load_until_;
     bool forced_load_ = false;
     std::optional<std::size_t> last_peer_;

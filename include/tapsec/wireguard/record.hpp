@@ -1,8 +1,9 @@
 // Transport data messages (whitepaper section 5.4.6): one session (keypair) seals and
 // opens datagrams with ChaCha20-Poly1305, the nonce being 32 zero bits and the 64-bit
 // little-endian counter, empty associated data, plaintext zero-padded to a multiple of
-// 16 bytes. Received counters go through the shared ReplayWindow (2048 bits: 1984
-// packets of reordering) after authentication.
+// 16 bytes. Received counters go through the shared ReplayWindow after authentication:
+// 2112 bits, so each of the newest 2048 counters is accepted once, in any order
+// (wireguard-go keeps 1984).
 #pragma once
 
 #include <chrono>
@@ -23,7 +24,8 @@ template <class Crypto>
 class Session {
 public:
     using Aead = typename Crypto::Aead;
-    static constexpr std::size_t replay_window_bits = 2048;
+    static constexpr std::size_t replay_window_bits = 2112;
+    static_assert(ReplayWindow<replay_window_bits>::size >= 2048);
 
     static Result<Session> create(const TransportKeys& keys, bool initiator, std::uint32_t local_index,
                                   std::uint32_t remote_index, Instant now) {
