@@ -4,9 +4,14 @@
 //   Transcript<Crypto> th;                    // 4.4.1; buffers until the suite is known
 //   th.add(client_hello_bytes);               // whole handshake messages, 4-byte header included
 //   auto early = EarlySecret<Crypto>::without_psk(suite);           // or ::with_psk(suite, psk)
-//     early.psk_binder(PskKind::resumption, th.hash_with(truncated_ch))    // 4.2.11.2
+//     early.psk_binder(PskKind::resumption, th.hash_with(truncated_ch))    // 4.2.11.2 (client)
+//     early.verify_psk_binder(kind, th.hash_with(truncated_ch), binder)    // (server, constant time)
 //     early.client_early_traffic_secret(th.current_hash())         // after ClientHello (0-RTT)
-//   th.set_hash(suite.hash); th.add(server_hello_bytes);
+//     early.early_exporter_master_secret(th.current_hash())
+//   th.set_hash(suite.hash);
+//   HelloRetryRequest: th.restart_for_hello_retry() (transcript = ClientHello1 only), then
+//     th.add(hrr); th.add(client_hello2); (binders of ClientHello2 hash over this prefix)
+//   th.add(server_hello_bytes);
 //   auto hs = std::move(early).into_handshake(ecdhe_shared_secret); // empty span for psk_ke
 //     TrafficSecret chts = hs.client_handshake_traffic_secret(th.current_hash());
 //     TrafficSecret shts = hs.server_handshake_traffic_secret(th.current_hash());

@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <optional>
 
 #include "../core/bytes.hpp"
@@ -121,8 +122,15 @@ struct Plaintext {
 // ---- the stream reassembler ---------------------------------------------------------------
 
 /// Bytes in, whole records out. Holds at most `max_buffered` unprocessed bytes; checks
-/// each header as soon as its 5 bytes arrive (unknown type, bad version, oversized
-/// length fail at once, before the body is read).
+/// each header as soon as its bytes arrive (unknown type, bad version, oversized length
+/// are reported at once, before the body is read; records complete before the bad
+/// header are still returned first).
+///
+/// Placement: the bytes are copied in once (a sans-I/O engine's input is borrowed), and
+/// while copying, each record is placed so that its fragment starts on a 16-byte
+/// boundary (a few junk bytes between records). Botan 2's AES-GCM runs 10-15% slower
+/// on buffers at some misaligned addresses; decrypting in place at an aligned address
+/// avoids that at no extra copy.
 class RecordReassembler {
 public:
     explicit RecordReassembler(std::size_t max_buffered = 4 * (record_header_size + max_ciphertext_length) + 65536)
@@ -130,45 +138,97 @@ public:
 
     /// Appends transport bytes. Views returned by next() are invalidated.
     std::error_code feed(ByteView data) {
-        if (start_ > 0) {
-            buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(start_));
-            start_ = 0;
+        compact();
+        if (unread_ + data.size() > max_buffered_) return make_error_code(Error::reassembly_buffer_full);
+        while (!data.empty() && !error_) {
+            if (tail_start_ == none) begin_record();
+            const std::size_t have = buffer_.size() - tail_start_;
+            std::size_t take;
+            if (have < record_header_size) {
+                take = std::min(record_header_size - have, data.size());
+            } else {
+                take = std::min(tail_total_ - have, data.size());
+            }
+            buffer_.insert(buffer_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
+            data = data.subspan(take);
+            unread_ += take;
+            if (tail_total_ == 0) check_header();
+            if (!error_ && tail_total_ != 0 && buffer_.size() - tail_start_ == tail_total_) {
+                complete_.push_back(tail_start_);
+                tail_start_ = none;
+            }
         }
-        if (buffer_.size() + data.size() > max_buffered_) return make_error_code(Error::reassembly_buffer_full);
-        buffer_.insert(buffer_.end(), data.begin(), data.end());
         return {};
     }
 
-    /// The next complete record, nothing if more bytes are needed, or an error for a
+    /// The next complete record, nothing if more bytes are needed, or the error of a
     /// malformed header. The view stays valid until the next feed().
     Result<std::optional<RecordView>> next() {
-        const std::size_t available = buffer_.size() - start_;
-        if (available == 0) return std::optional<RecordView>{};
-        const std::uint8_t* h = buffer_.data() + start_;
-        if (!is_tls13_content_type(h[0])) return make_error_code(Error::unknown_content_type);
-        if (available < 2) return std::optional<RecordView>{};
-        if (h[1] != 0x03) return make_error_code(Error::malformed_record_header);
-        if (available < record_header_size) return std::optional<RecordView>{};
+        if (complete_.empty()) {
+            if (error_) return error_;
+            return std::optional<RecordView>{};
+        }
+        const std::size_t at = complete_.front();
+        complete_.pop_front();
+        const std::uint8_t* h = buffer_.data() + at;
         const std::size_t length = std::size_t{h[3]} << 8 | h[4];
-        if (length > max_ciphertext_length) return make_error_code(Error::record_overflow);
-        if (available < record_header_size + length) return std::optional<RecordView>{};
         RecordView r;
         r.type = static_cast<ContentType>(h[0]);
         r.legacy_version = static_cast<std::uint16_t>(h[1] << 8 | h[2]);
         r.header = ByteView(h, record_header_size);
-        r.fragment = MutableByteView(buffer_.data() + start_ + record_header_size, length);
-        start_ += record_header_size + length;
+        r.fragment = MutableByteView(buffer_.data() + at + record_header_size, length);
+        unread_ -= record_header_size + length;
         return std::optional<RecordView>{r};
     }
 
     /// Bytes received but not yet returned as records (a partial record at end of stream
     /// means the stream was truncated).
-    std::size_t buffered() const noexcept { return buffer_.size() - start_; }
+    std::size_t buffered() const noexcept { return unread_; }
 
 private:
+    static constexpr std::size_t none = ~std::size_t{0};
+    static constexpr std::size_t alignment = 16;
+
+    /// Starts the next record where its fragment will be 16-byte aligned.
+    void begin_record() {
+        const auto address = reinterpret_cast<std::uintptr_t>(buffer_.data()) + buffer_.size() + record_header_size;
+        const std::size_t gap = (alignment - address % alignment) % alignment;
+        buffer_.resize(buffer_.size() + gap);
+        tail_start_ = buffer_.size();
+        tail_total_ = 0;
+    }
+
+    /// Checks what has arrived of the current header; sets tail_total_ once it is whole.
+    void check_header() {
+        const std::size_t have = buffer_.size() - tail_start_;
+        const std::uint8_t* h = buffer_.data() + tail_start_;
+        if (have >= 1 && !is_tls13_content_type(h[0])) error_ = make_error_code(Error::unknown_content_type);
+        else if (have >= 2 && h[1] != 0x03) error_ = make_error_code(Error::malformed_record_header);
+        else if (have == record_header_size) {
+            const std::size_t length = std::size_t{h[3]} << 8 | h[4];
+            if (length > max_ciphertext_length) error_ = make_error_code(Error::record_overflow);
+            else tail_total_ = record_header_size + length;
+        }
+    }
+
+    /// Drops what next() already returned, moving the rest by a multiple of the
+    /// alignment so that placed records stay aligned (the allocator's blocks are).
+    void compact() {
+        std::size_t live = complete_.empty() ? (tail_start_ == none ? buffer_.size() : tail_start_) : complete_.front();
+        live -= live % alignment;
+        if (live == 0) return;
+        buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(live));
+        for (auto& at : complete_) at -= live;
+        if (tail_start_ != none) tail_start_ -= live;
+    }
+
     Bytes buffer_;
-    std::size_t start_ = 0;
+    std::deque<std::size_t> complete_;  // header offsets of whole records not yet returned
+    std::size_t tail_start_ = none;     // header offset of the record being received
+    std::size_t tail_total_ = 0;        // its size once its header is whole
+    std::size_t unread_ = 0;            // wire bytes held and not yet returned
     std::size_t max_buffered_;
+    std::error_code error_;
 };
 
 // ---- per-direction protection ----------------------------------------------------------------
