@@ -249,3 +249,54 @@ TEST_CASE("TLS 1.3 KeyUpdate on request and after a record limit") {
     CHECK(client_updates >= 5);  // 1 requested + automatic ones every 5 records + reads
     CHECK(server_updates >= 5);
 }
+
+TEST_CASE("TLS 1.3 ALPN, SNI, padding, and delegated authentication") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    auto p = configs(pki, test::KeyType::ed25519);
+    p.client.alpn = {"h2", "http/1.1"};
+    p.server.alpn = {"http/1.1", "h2"};
+    p.client.padding = tls13::PaddingPolicy::to_multiple_of(256);
+    p.server.padding = tls13::PaddingPolicy::full_record();
+    {
+        auto [a, b] = MemoryStream::pair();
+        Tls client(Role::client, p.client, std::move(a));
+        Tls server(Role::server, p.server, std::move(b));
+        auto [c, s] = connect(client, server);
+        REQUIRE_MESSAGE(!c, c.message());
+        REQUIRE_MESSAGE(!s, s.message());
+        CHECK(client.info().alpn == "http/1.1");  // the server's preference
+        CHECK(server.info().alpn == "http/1.1");
+        CHECK(server.info().server_name == "localhost");
+        echo_round_trip(client, server);
+    }
+    // No protocol in common: no_application_protocol at the server, alert at the client.
+    p.server.alpn = {"imap"};
+    {
+        auto [a, b] = MemoryStream::pair();
+        Tls client(Role::client, p.client, std::move(a));
+        Tls server(Role::server, p.server, std::move(b));
+        auto [c, s] = connect(client, server);
+        CHECK(s == make_error_code(tls13::Error::no_application_protocol));
+        CHECK(c == tls13::peer_alert_error(tls13::AlertDescription::no_application_protocol));
+    }
+    // Delegated authentication (survey AD): no trust store, the application decides.
+    p.server.alpn = {};
+    p.client.trust = {};
+    p.client.delegate_authentication = true;
+    int calls = 0;
+    p.client.validate_peer = [&](const PeerIdentity& peer) {
+        ++calls;
+        return peer.certificate_chain_der.empty() ? make_error_code(Errc::certificate_untrusted) : std::error_code{};
+    };
+    {
+        auto [a, b] = MemoryStream::pair();
+        Tls client(Role::client, p.client, std::move(a));
+        Tls server(Role::server, p.server, std::move(b));
+        auto [c, s] = connect(client, server);
+        REQUIRE_MESSAGE(!c, c.message());
+        REQUIRE_MESSAGE(!s, s.message());
+        CHECK(calls == 1);
+        CHECK(client.peer().authenticated);
+    }
+}

@@ -153,6 +153,10 @@ void print_events(Tls13& connection, bool quiet) {
             case EventKind::early_data_accepted: std::fprintf(stderr, "tapsec: early data accepted\n"); break;
             case EventKind::early_data_rejected: std::fprintf(stderr, "tapsec: early data rejected (sent again after the handshake)\n"); break;
             case EventKind::session_ticket: std::fprintf(stderr, "tapsec: session ticket stored\n"); break;
+            case EventKind::handshake_complete:
+                if (e->detail.find("HelloRetryRequest") != std::string::npos)
+                    std::fprintf(stderr, "tapsec: handshake needed a HelloRetryRequest\n");
+                break;
             case EventKind::key_updated: std::fprintf(stderr, "tapsec: key update (%s)\n", e->detail.c_str()); break;
             default: break;
         }

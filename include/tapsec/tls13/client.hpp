@@ -154,6 +154,9 @@ private:
         client_hs_ = hs_->client_handshake_traffic_secret(h);
         server_hs_ = hs_->server_handshake_traffic_secret(h);
         this->install(false, Level::handshake, server_hs_);
+        // Our writes (alerts included) move to the handshake key now, unless 0-RTT data
+        // may still be flowing under the early key.
+        if (!early_offered_) switch_to_handshake_write();
         state_ = ExpectEncryptedExtensions{};
         return {};
     }
@@ -199,7 +202,10 @@ private:
         if (ee->early_data && !early_offered_) return Error::unsupported_extension;
         early_accepted_ = early_offered_ && ee->early_data;
         info_.early_data_accepted = early_accepted_;
-        if (early_offered_ && !early_accepted_) rejected_early_ = std::move(early_sent_);
+        if (early_offered_ && !early_accepted_) {
+            rejected_early_ = std::move(early_sent_);
+            switch_to_handshake_write();
+        }
         this->transcript_update(m.bytes);
         if (psk_accepted_) state_ = ExpectFinished{};
         else state_ = ExpectCertificateOrRequest{};
@@ -261,20 +267,16 @@ private:
         this->install(false, Level::application, read_secret_);
 
         // Second flight.
-        if (early_accepted_) this->send(Level::early_data, encode_end_of_early_data());
-        if (config_.middlebox_compatibility) send_ccs_once();
-        this->install(true, Level::handshake, client_hs_);
+        if (early_accepted_) {
+            this->send(Level::early_data, encode_end_of_early_data());
+            switch_to_handshake_write();
+        }
         if (certificate_request_) {
-            std::vector<Bytes> chain;
-            std::optional<typename Crypto::PrivateKey> key;
             if (!config_.identity.empty()) {
-                chain = Base::der_chain(config_.identity.certificate_chain_pem);
-                auto k = Crypto::PrivateKey::from_pem(config_.identity.private_key_pem);
-                if (!k || chain.empty()) return Errc::invalid_configuration;
-                key = std::move(*k);
-            }
-            if (key) {
-                if (auto ec = this->send_certificate_and_verify(false, *key, chain, certificate_request_->request_context,
+                auto parsed = ParsedIdentity<Crypto>::get(config_.identity);
+                if (!parsed) return parsed.error();
+                if (auto ec = this->send_certificate_and_verify(false, (*parsed)->key, (*parsed)->chain_der,
+                                                                certificate_request_->request_context,
                                                                 certificate_request_->signature_algorithms))
                     return ec;
             } else {
@@ -289,7 +291,8 @@ private:
         state_ = Connected{};
         if (early_offered_)
             this->emit(early_accepted_ ? EventKind::early_data_accepted : EventKind::early_data_rejected);
-        this->emit(EventKind::handshake_complete, info_.cipher_suite + ", " + info_.group);
+        this->emit(EventKind::handshake_complete,
+                   info_.cipher_suite + ", " + info_.group + (retried_ ? ", after HelloRetryRequest" : ""));
         return {};
     }
 
@@ -394,6 +397,11 @@ private:
         }
         this->send(Level::initial, std::move(encoded));
         return {};
+    }
+
+    void switch_to_handshake_write() {
+        if (config_.middlebox_compatibility) send_ccs_once();
+        this->install(true, Level::handshake, client_hs_);
     }
 
     void send_ccs_once() {

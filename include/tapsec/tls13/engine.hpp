@@ -24,7 +24,7 @@ public:
         : role_(role),
           config_(std::make_shared<const Config>(config)),
           records_(typename RecordLayer<Crypto>::Options{
-              {}, KeyUsageLimits{config.key_update_after_records, config.key_update_after_bytes, 64}}) {
+              config.padding, KeyUsageLimits{config.key_update_after_records, config.key_update_after_bytes, 64}}) {
         if (role == Role::client) handshake_.template emplace<ClientHandshake<Crypto>>(*config_);
         else handshake_.template emplace<ServerHandshake<Crypto>>(*config_);
     }

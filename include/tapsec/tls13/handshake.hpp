@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +27,7 @@
 #include "errors.hpp"
 #include "key_schedule.hpp"
 #include "messages.hpp"
+#include "record.hpp"
 #include "session.hpp"
 
 namespace tapsec::tls13 {
@@ -58,6 +61,9 @@ struct Config : CommonConfig {
     /// expiration, survey 6.3). 0 disables a limit.
     std::uint64_t key_update_after_records = 0;
     std::uint64_t key_update_after_bytes = 0;
+    /// Length-hiding padding of protected records (RFC 8446 5.4), e.g.
+    /// PaddingPolicy::to_multiple_of(256) or PaddingPolicy::full_record().
+    PaddingPolicy padding{};
 };
 
 /// Encryption levels of a TLS 1.3 connection (key_schedule.hpp's epochs).
@@ -71,6 +77,37 @@ struct Action {
     Bytes message;        // send: a handshake message; send_application_data: 0-RTT data
     TrafficSecret secret;  // install_*
     Event event{};         // event
+};
+
+/// Our identity parsed once per process and reused by every connection that has the
+/// same PEM (parsing a PKCS#8 key and a chain costs more than a signature).
+template <class Crypto>
+struct ParsedIdentity {
+    std::vector<Bytes> chain_der;
+    typename Crypto::PrivateKey key;
+
+    static Result<std::shared_ptr<const ParsedIdentity>> get(const Identity& identity) {
+        static std::mutex mutex;
+        static std::map<std::string, std::shared_ptr<const ParsedIdentity>> cache;
+        // The key is not kept in the cache's index: a digest of both PEMs identifies them.
+        typename Crypto::Hash h(crypto::HashAlgorithm::sha256);  // no copy of the key PEM is made
+        h.update(as_bytes(identity.certificate_chain_pem));
+        h.update(as_bytes(identity.private_key_pem));
+        const Bytes digest = h.final();
+        const std::string id(digest.begin(), digest.end());
+        std::lock_guard lock(mutex);
+        if (auto it = cache.find(id); it != cache.end()) return it->second;
+        auto chain = Crypto::Certificate::chain_from_pem(identity.certificate_chain_pem);
+        if (!chain) return Errc::invalid_certificate;
+        auto key = Crypto::PrivateKey::from_pem(identity.private_key_pem);
+        if (!key) return Errc::invalid_private_key;
+        std::vector<Bytes> der;
+        for (const auto& c : *chain) der.push_back(c.der());
+        auto parsed = std::make_shared<const ParsedIdentity>(ParsedIdentity{std::move(der), std::move(*key)});
+        if (cache.size() > 64) cache.clear();
+        cache.emplace(id, parsed);
+        return std::shared_ptr<const ParsedIdentity>(parsed);
+    }
 };
 
 /// Shared machinery for the two roles: transcript, action queue, signature content.
@@ -163,9 +200,8 @@ protected:
         const auto accepted = accepted_signature_schemes();
         if (std::find(accepted.begin(), accepted.end(), cv.algorithm) == accepted.end())
             return Error::bad_certificate_verify;
-        auto leaf = Crypto::Certificate::from_der(chain.front());
-        if (!leaf) return Errc::invalid_certificate;
-        if (!leaf->verify(static_cast<crypto::SignatureScheme>(cv.algorithm),
+        if (!peer_leaf_) return Errc::invalid_certificate;
+        if (!peer_leaf_->verify(static_cast<crypto::SignatureScheme>(cv.algorithm),
                           signed_content(peer_is_server, transcript_hash()), cv.signature))
             return Error::bad_certificate_verify;
         return {};
@@ -175,8 +211,10 @@ protected:
     std::error_code validate_peer(const Config& config, const std::vector<Bytes>& chain, std::string_view host) {
         PeerIdentity& peer = info_.peer;
         peer.certificate_chain_der = chain;
-        if (auto leaf = Crypto::Certificate::from_der(chain.front())) peer.subject = leaf->subject();
-        else return Errc::invalid_certificate;
+        auto leaf = Crypto::Certificate::from_der(chain.front());
+        if (!leaf) return Errc::invalid_certificate;
+        peer.subject = leaf->subject();
+        peer_leaf_.emplace(std::move(*leaf));
         if (!config.delegate_authentication) {
             if (auto ec = Crypto::validate_chain(chain, config.trust, host, std::chrono::system_clock::now())) return ec;
         }
@@ -198,6 +236,7 @@ protected:
 
     std::deque<Action> actions_;
     Transcript<Crypto> transcript_;
+    std::optional<typename Crypto::Certificate> peer_leaf_;
     const CipherSuite* suite_ = nullptr;
     SessionInfo info_;
     bool established_ = false;

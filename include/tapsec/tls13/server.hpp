@@ -28,11 +28,9 @@ public:
         groups_ = *groups;
         info_.protocol = "TLS 1.3";
         if (!config_.identity.empty()) {
-            chain_ = Base::der_chain(config_.identity.certificate_chain_pem);
-            if (chain_.empty()) return Errc::invalid_certificate;
-            auto key = Crypto::PrivateKey::from_pem(config_.identity.private_key_pem);
-            if (!key) return Errc::invalid_private_key;
-            key_.emplace(std::move(*key));
+            auto parsed = ParsedIdentity<Crypto>::get(config_.identity);
+            if (!parsed) return parsed.error();
+            identity_ = std::move(*parsed);
         } else if (config_.pre_shared_keys.empty()) {
             return Errc::invalid_configuration;  // nothing to authenticate with
         }
@@ -201,7 +199,7 @@ private:
         this->send(Level::handshake, encode(ee));
 
         if (!psk) {
-            if (!key_) return Error::no_common_signature_scheme;
+            if (!identity_) return Error::no_common_signature_scheme;
             request_client_certificate_ =
                 config_.require_client_certificate || (config_.verify_peer && !config_.trust.empty());
             if (request_client_certificate_) {
@@ -209,7 +207,7 @@ private:
                 cr.signature_algorithms = Base::accepted_signature_schemes();
                 this->send(Level::handshake, encode(cr));
             }
-            if (auto ec = this->send_certificate_and_verify(true, *key_, chain_, {}, ch.signature_algorithms)) return ec;
+            if (auto ec = this->send_certificate_and_verify(true, identity_->key, identity_->chain_der, {}, ch.signature_algorithms)) return ec;
         } else {
             info_.resumed = !psk_is_external_;
             info_.peer.authenticated = true;
@@ -337,7 +335,8 @@ private:
         this->established_ = true;
         state_ = Connected{};
         send_tickets();
-        this->emit(EventKind::handshake_complete, info_.cipher_suite + ", " + info_.group);
+        this->emit(EventKind::handshake_complete,
+                   info_.cipher_suite + ", " + info_.group + (retried_ ? ", after HelloRetryRequest" : ""));
         return {};
     }
 
@@ -385,8 +384,7 @@ private:
     State state_ = Idle{};
     std::vector<const CipherSuite*> suites_;
     std::vector<std::uint16_t> groups_;
-    std::vector<Bytes> chain_;
-    std::optional<typename Crypto::PrivateKey> key_;
+    std::shared_ptr<const ParsedIdentity<Crypto>> identity_;
     std::shared_ptr<TicketKey> ticket_key_;
     Bytes session_id_, cookie_;
     bool retried_ = false, ccs_sent_ = false;

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
-#include <set>
+#include <map>
 #include <string>
 
 #include "../core/bytes.hpp"
@@ -139,17 +139,15 @@ public:
         std::lock_guard lock(mutex_);
         const auto now = unix_millis();
         for (auto it = used_.begin(); it != used_.end();) {
-            if (it->first < now) it = used_.erase(it);
+            if (it->second < now) it = used_.erase(it);  // expired tickets cannot come back
             else ++it;
         }
-        return used_.emplace(expires_ms, Bytes(unique_id.begin(), unique_id.end())).second &&
-               ids_.insert(Bytes(unique_id.begin(), unique_id.end())).second;
+        return used_.emplace(Bytes(unique_id.begin(), unique_id.end()), expires_ms).second;
     }
 
 private:
     std::mutex mutex_;
-    std::set<std::pair<std::uint64_t, Bytes>> used_;
-    std::set<Bytes> ids_;
+    std::map<Bytes, std::uint64_t> used_;  // ticket id -> when the ticket expires
 };
 
 }  // namespace tapsec::tls13
