@@ -168,6 +168,25 @@ TEST_CASE("wireguard: either side initiates; data sent before a session is stage
     CHECK(p.b->is_established());
 }
 
+TEST_CASE("wireguard: simultaneous initiations settle and deliver the staged packets") {
+    Pair p;
+    REQUIRE_FALSE(p.a->send(p.a_to_b("from A"), p.now));
+    REQUIRE_FALSE(p.b->send(p.b_to_a("from B"), p.now));
+    p.exchange();
+    // Both responses were to abandoned initiations; the retransmissions (REKEY_TIMEOUT
+    // plus independent jitter) settle it.
+    for (int i = 0; i < 600 && !(p.a->is_established() && p.b->is_established()); ++i) {
+        p.step(50ms);
+        p.a->on_timeout(p.now);
+        p.b->on_timeout(p.now);
+        p.exchange();
+    }
+    CHECK(p.a->is_established());
+    CHECK(p.b->is_established());
+    CHECK(p.a->poll_application_data());
+    CHECK(p.b->poll_application_data());
+}
+
 TEST_CASE("wireguard: pre-shared key, and a mismatched one fails the response") {
     SecretArray<32> psk;
     crypto::Botan2::random(psk);

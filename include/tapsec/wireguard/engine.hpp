@@ -456,9 +456,12 @@ private:
         p.latest_timestamp = consumed->timestamp;
         p.last_initiation_consumed = now;
         // Respond. Our own initiation in flight (if any) is abandoned: the peer's wins.
+        // If packets wait for a session, the retransmission timer stays: after
+        // simultaneous initiations neither response matches, and a later initiation
+        // (REKEY_TIMEOUT) settles it, as in the kernel implementation.
         if (p.stage != Peer::Stage::none) forget_index(p.handshake.local_index);
         p.stage = Peer::Stage::none;
-        p.retransmit_at.reset();
+        if (p.staged.empty()) p.retransmit_at.reset();
         const std::uint32_t local = new_index(index);
         TransportKeys keys;
         auto response = create_response(p.keys, local, hs, keys);
@@ -590,6 +593,8 @@ private:
         Peer& p = peers_[index];
         ++p.stats.handshakes_completed;
         p.stats.last_handshake = now;
+        p.retransmit_at.reset();
+        p.attempt_started.reset();
         p.zero_keys_at = now + config_.timers.zero_keys_after();
         p.rekey_requested_by_receive = false;
         last_peer_ = index;
