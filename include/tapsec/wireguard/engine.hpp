@@ -250,6 +250,9 @@ public:
     /// The current sending session of a peer (tests inspect counters and indices).
     Session* current_session(std::size_t peer) { return peers_.at(peer).current.get(); }
     const Key& public_key() const { return identity_->public_key; }
+    /// Points a peer at a new endpoint (like `wg set ... peer K endpoint E`); the peer's
+    /// own roaming still moves it to wherever its authenticated packets come from.
+    void set_endpoint(std::size_t peer, const Endpoint& endpoint) { peers_.at(peer).endpoint = endpoint; }
     /// Forces (or stops forcing) the under-load state in which handshakes need a cookie.
     void set_under_load(bool on) { forced_load_ = on; }
     /// Starts a handshake with a peer now (an application-requested rekey).
