@@ -152,6 +152,17 @@ TEST_CASE("wireguard: handshake sizes, transport both ways, padding") {
     CHECK(p.b->session_info().peer.raw_public_key == Bytes(a_public.begin(), a_public.end()));
 }
 
+TEST_CASE("wireguard: padding never exceeds the MTU") {
+    Pair p([](Config& a, Config&) { a.interface.mtu = 1000; });
+    p.handshake();
+    REQUIRE_FALSE(p.a->send(p.a_to_b(std::string(1000 - 28 - 2, 'x')), p.now));  // 998 bytes
+    auto t = p.a->poll_transmit();
+    REQUIRE(t);
+    CHECK(t->data.size() == transport_min_size + 1000);  // padded to the MTU, not to 1008
+    p.b->receive(t->data, p.a_ep, p.now);
+    CHECK(p.b->poll_application_data()->size() == 998);
+}
+
 TEST_CASE("wireguard: either side initiates; data sent before a session is staged") {
     Pair p;
     // B (the "server") has data for A first: it stages it and initiates.

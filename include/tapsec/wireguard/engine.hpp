@@ -626,7 +626,7 @@ private:
             return;
         }
         Bytes wire;
-        if (p.current->seal(packet, wire, now, config_.timers)) return;
+        if (p.current->seal(packet, wire, now, config_.timers, config_.interface.mtu.value_or(0))) return;
         p.stats.sent_bytes += wire.size();
         if (!packet.empty() && !p.new_handshake_at)
             p.new_handshake_at = now + config_.timers.keepalive_timeout + config_.timers.rekey_timeout;
