@@ -248,6 +248,34 @@ TEST_CASE("wireguard-go interop: over IPv6 loopback, tapsec initiates") {
     CHECK(go.wg_show("endpoints").find("[::1]:" + std::to_string(go.tapsec_port)) != std::string::npos);
 }
 
+TEST_CASE("wireguard-go interop: roaming: wireguard-go moves to a new port, tapsec follows") {
+    WireGuardGoPeer go;
+    WireGuard conn = go.open_tapsec(Role::client, go.tapsec_config());
+    REQUIRE_FALSE(conn.handshake());
+    auto tun_side = inside(go.ns, [] { return PlainUdp::bind("10.77.0.1", 7777); });
+    tun_side.send_to("10.77.0.2", 9999, text("before"));
+    REQUIRE(next_udp(conn, 5s));
+    CHECK(conn.engine().endpoint(0)->port() == go.go_port);
+    // wireguard-go rebinds to another port: its next packet comes from there.
+    std::uint16_t new_port = test::free_port(SOCK_DGRAM);
+    while (new_port == go.go_port || new_port == go.tapsec_port) new_port = test::free_port(SOCK_DGRAM);
+    REQUIRE(test::run("ip netns exec " + go.ns.name() + " wg set wg0 listen-port " + std::to_string(new_port)) == 0);
+    tun_side.send_to("10.77.0.2", 9999, text("after the move"));
+    auto in = next_udp(conn, 5s);
+    REQUIRE(in);
+    CHECK(in->payload == text("after the move"));
+    CHECK(conn.engine().endpoint(0)->port() == new_port);
+    bool roamed = false;
+    while (auto e = conn.next_event()) roamed |= e->kind == EventKind::peer_address_changed;
+    CHECK(roamed);
+    // tapsec's packets now go to the new port (the old one has nobody listening).
+    REQUIRE_FALSE(conn.send(make_ipv4_udp_packet(*IpAddress::parse("10.77.0.2"), *IpAddress::parse("10.77.0.1"), 4000, 7777,
+                                                 text("followed"))));
+    auto out = tun_side.receive(5s);
+    REQUIRE_MESSAGE(out, "wireguard-go log:\n" << go.log());
+    CHECK(*out == text("followed"));
+}
+
 TEST_CASE("wireguard-go interop: rekeying while traffic flows (tapsec limits: 3 s, 40 messages)") {
     WireGuardGoPeer go;
     Config config = go.tapsec_config();
