@@ -78,7 +78,7 @@ struct Pair {
             while (auto t = b->poll_transmit()) {
                 moved = true;
                 seen.push_back(t->data);
-                if (!filter || filter(t->data, false)) a->receive(t->data, t->to == a_ep ? b_ep : b_ep, now);
+                if (!filter || filter(t->data, false)) a->receive(t->data, b_ep, now);
             }
             if (!moved) break;
         }
