@@ -549,7 +549,8 @@ private:
         for (auto* s : {&p.current, &p.previous, &p.next})
             if (*s && (*s)->local_index() == header->receiver_index) slot = s;
         if (!slot) return make_error_code(Error::unknown_receiver_index);
-        if (auto ec = (*slot)->open(d, header->counter, plaintext_, now, config_.timers)) return ec;
+        Bytes plaintext;  // decrypted straight into the buffer handed to the application
+        if (auto ec = (*slot)->open(d, header->counter, plaintext, now, config_.timers)) return ec;
         // Authenticated: roaming and timers follow this packet.
         roam(p, from);
         authenticated_received(p, now);
@@ -568,14 +569,15 @@ private:
             initiate(index, now, false);
         }
         p.stats.received_bytes += d.size();
-        if (plaintext_.empty()) return {};  // keepalive
-        auto info = inspect_ip_packet(plaintext_);
+        if (plaintext.empty()) return {};  // keepalive
+        auto info = inspect_ip_packet(plaintext);
         if (!info) return make_error_code(Error::not_an_ip_packet);
         auto owner = routes_.lookup(info->source);
         if (!owner || *owner != index) return make_error_code(Error::disallowed_source_address);
         // Data received: answer with a keepalive if we send nothing for KEEPALIVE_TIMEOUT.
         if (!p.keepalive_at) p.keepalive_at = now + config_.timers.keepalive_timeout;
-        inbound_.emplace_back(plaintext_.begin(), plaintext_.begin() + static_cast<std::ptrdiff_t>(info->length));
+        plaintext.resize(info->length);  // strip the padding
+        inbound_.push_back(std::move(plaintext));
         return {};
     }
 
@@ -657,7 +659,6 @@ private:
     std::optional<Instant> load_until_;
     bool forced_load_ = false;
     std::optional<std::size_t> last_peer_;
-    Bytes plaintext_;
     bool closed_ = false;
 };
 
