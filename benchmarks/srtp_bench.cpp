@@ -9,6 +9,9 @@
 
 #include "harness.hpp"
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+
 #ifdef TAPSEC_HAVE_LIBSRTP2
 #include <srtp2/srtp.h>
 #endif
@@ -98,6 +101,68 @@ double libsrtp_rate(Profile profile, std::size_t payload) {
 }
 #endif
 
+/// The same per-packet cryptography done with OpenSSL 3's EVP primitives and nothing
+/// else (no header parsing, no ROC, no replay list): a floor for what any SRTP stack
+/// built on libcrypto would cost, e.g. libsrtp2 built with OpenSSL instead of NSS.
+double openssl_rate(Profile profile, std::size_t payload) {
+    const bool gcm = profile == Profile::aead_aes_128_gcm;
+    unsigned char key[16], iv[16] = {0}, auth_key[20], tag[20], check[20];
+    std::memset(key, 0x42, sizeof key);
+    std::memset(auth_key, 0x17, sizeof auth_key);
+    EVP_CIPHER_CTX* enc = EVP_CIPHER_CTX_new();
+    EVP_CIPHER_CTX* dec = EVP_CIPHER_CTX_new();
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    EVP_MAC_CTX* hmac = EVP_MAC_CTX_new(mac);
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA1"), 0),
+                           OSSL_PARAM_construct_end()};
+    bool ok = EVP_MAC_init(hmac, auth_key, sizeof auth_key, params) == 1;
+    const EVP_CIPHER* cipher = gcm ? EVP_aes_128_gcm() : EVP_aes_128_ctr();
+    ok = ok && EVP_EncryptInit_ex(enc, cipher, nullptr, key, nullptr) == 1;
+    ok = ok && EVP_DecryptInit_ex(dec, cipher, nullptr, key, nullptr) == 1;
+    Bytes packet = rtp_template(payload);
+    std::uint32_t counter = 0;
+    int len = 0;
+    auto m = bench::measure([&] {
+        ++counter;
+        std::memcpy(iv + 8, &counter, 4);
+        unsigned char* body = packet.data() + 12;
+        const int n = static_cast<int>(payload);
+        if (gcm) {
+            ok = ok && EVP_EncryptInit_ex(enc, nullptr, nullptr, nullptr, iv) == 1;
+            ok = ok && EVP_EncryptUpdate(enc, nullptr, &len, packet.data(), 12) == 1;
+            ok = ok && EVP_EncryptUpdate(enc, body, &len, body, n) == 1;
+            ok = ok && EVP_EncryptFinal_ex(enc, body + len, &len) == 1;
+            ok = ok && EVP_CIPHER_CTX_ctrl(enc, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
+            ok = ok && EVP_DecryptInit_ex(dec, nullptr, nullptr, nullptr, iv) == 1;
+            ok = ok && EVP_DecryptUpdate(dec, nullptr, &len, packet.data(), 12) == 1;
+            ok = ok && EVP_DecryptUpdate(dec, body, &len, body, n) == 1;
+            ok = ok && EVP_CIPHER_CTX_ctrl(dec, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1;
+            ok = ok && EVP_DecryptFinal_ex(dec, body + len, &len) == 1;
+        } else {
+            std::size_t out = 0;
+            const unsigned char roc[4] = {0, 0, 0, 0};
+            ok = ok && EVP_EncryptInit_ex(enc, nullptr, nullptr, nullptr, iv) == 1;
+            ok = ok && EVP_EncryptUpdate(enc, body, &len, body, n) == 1;
+            ok = ok && EVP_MAC_init(hmac, nullptr, 0, nullptr) == 1;
+            ok = ok && EVP_MAC_update(hmac, packet.data(), packet.size()) == 1;
+            ok = ok && EVP_MAC_update(hmac, roc, 4) == 1;
+            ok = ok && EVP_MAC_final(hmac, tag, &out, sizeof tag) == 1;
+            ok = ok && EVP_MAC_init(hmac, nullptr, 0, nullptr) == 1;
+            ok = ok && EVP_MAC_update(hmac, packet.data(), packet.size()) == 1;
+            ok = ok && EVP_MAC_update(hmac, roc, 4) == 1;
+            ok = ok && EVP_MAC_final(hmac, check, &out, sizeof check) == 1;
+            ok = ok && CRYPTO_memcmp(tag, check, 10) == 0;
+            ok = ok && EVP_DecryptInit_ex(dec, nullptr, nullptr, nullptr, iv) == 1;
+            ok = ok && EVP_DecryptUpdate(dec, body, &len, body, n) == 1;
+        }
+    });
+    EVP_MAC_CTX_free(hmac);
+    EVP_MAC_free(mac);
+    EVP_CIPHER_CTX_free(enc);
+    EVP_CIPHER_CTX_free(dec);
+    return ok ? m.per_second() : 0;
+}
+
 void run(bench::Report& r) {
     for (Profile profile : {Profile::aes_cm_128_hmac_sha1_80, Profile::aead_aes_128_gcm}) {
         for (std::size_t payload : {std::size_t{160}, std::size_t{1200}}) {
@@ -109,6 +174,9 @@ void run(bench::Report& r) {
             r.value("libsrtp2 " + label, theirs, "packets/s", "protect + unprotect (Debian build, NSS crypto)");
             r.ratio("tapsec/libsrtp2 " + label, ours, theirs, "target >= 1.0");
 #endif
+            const double floor = openssl_rate(profile, payload);
+            r.value("OpenSSL EVP crypto only " + label, floor, "packets/s", "same per-packet crypto, no SRTP logic");
+            r.ratio("tapsec/OpenSSL-crypto-only " + label, ours, floor, "what a libcrypto-based SRTP stack could reach");
         }
     }
 }

@@ -65,9 +65,14 @@ int print_table() {
             const char mine = cells[static_cast<std::size_t>(column)];
             const bool differs = survey && survey->cells[static_cast<std::size_t>(column)] != mine;
             std::printf(" %c%-3s", mine, differs ? "!" : "");
-            if (differs)
-                notes.push_back(e.name + " " + std::string(decltype(tag)::type::code) + ": survey says " +
-                                survey->cells[static_cast<std::size_t>(column)] + ", tapsec provides " + mine);
+            if (differs) {
+                const std::string code(decltype(tag)::type::code);
+                std::string why = "unexplained";
+                for (const auto& [column_code, reason] : e.survey_differences)
+                    if (column_code == code) why = reason;
+                notes.push_back(e.name + " " + code + ": survey " + survey->cells[static_cast<std::size_t>(column)] +
+                                ", tapsec " + mine + ": " + why);
+            }
             ++column;
         });
         std::printf("\n");

@@ -2,5 +2,7 @@
 #pragma once
 
 #include "srtp/record.hpp"
+#include "tls12/tls12.hpp"
+#include "tls13/engine.hpp"
 #include "tls13/record.hpp"
 #include "wireguard/policies.hpp"

@@ -1,8 +1,8 @@
 // Interop with libsrtp2 (Debian libsrtp2-dev, linked by this test only): for every
 // profile, packets protected by tapsec are unprotected by libsrtp2 and the reverse,
 // over 70,000 RTP packets per direction (the sequence number wraps, ROC reaches 1)
-// with reordering, CSRC lists and header extensions, plus SRTCP both ways (with and
-// without the E flag).
+// with reordering, CSRC lists and header extensions, a second SSRC sharing the keys,
+// plus SRTCP both ways (with and without the E flag).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -135,7 +135,7 @@ void run_profile(Profile profile, bool encrypt_rtcp) {
     make_libsrtp(lib_tx, profile, keys.server_write, ssrc_any_outbound, encrypt_rtcp);
 
     std::mt19937 rng(static_cast<unsigned>(profile) * 7919u + (encrypt_rtcp ? 1 : 0));
-    const std::uint32_t our_ssrc = 0xCAFEBABE, their_ssrc = 0x0BADF00D;
+    const std::uint32_t our_ssrc = 0xCAFEBABE, our_second_ssrc = 0x5EC0DD55, their_ssrc = 0x0BADF00D;
     std::size_t rtcp_count = 0;
 
     // tapsec -> libsrtp2: protect in order, deliver with adjacent swaps (reordering).
@@ -166,6 +166,13 @@ void run_profile(Profile profile, bool encrypt_rtcp) {
                 sent.clear();
                 originals.clear();
             }
+            if (i % 10 == 0) {  // a second SSRC, starting just before its own wrap
+                const auto seq2 = static_cast<std::uint16_t>(65'000 + i / 10);
+                Bytes plain2 = make_rtp(seq2, our_second_ssrc, rng);
+                Bytes packet2 = plain2;
+                REQUIRE(ours->protect_rtp(packet2) == std::error_code{});
+                deliver(packet2, plain2);
+            }
             if (i % 37 == 0) {  // SRTCP tapsec -> libsrtp2
                 Bytes rtcp = make_rtcp(our_ssrc, static_cast<std::uint32_t>(i));
                 Bytes p = rtcp;
@@ -180,8 +187,9 @@ void run_profile(Profile profile, bool encrypt_rtcp) {
                 ++rtcp_count;
             }
         }
-        CHECK(delivered == rtp_packets);
+        CHECK(delivered == rtp_packets + rtp_packets / 10);
         CHECK(ours->rollover_counter(our_ssrc, true) == 1u);
+        CHECK(ours->rollover_counter(our_second_ssrc, true) == 1u);
     }
 
     // libsrtp2 -> tapsec: libsrtp2 protects in order; tapsec receives with adjacent swaps.
@@ -226,7 +234,7 @@ void run_profile(Profile profile, bool encrypt_rtcp) {
         CHECK(ours->rollover_counter(their_ssrc, false) == 1u);
     }
     const auto& stats = ours->statistics();
-    CHECK(stats.rtp_protected == rtp_packets);
+    CHECK(stats.rtp_protected == rtp_packets + rtp_packets / 10);
     CHECK(stats.rtp_unprotected == rtp_packets);
     CHECK(stats.rtcp_protected + stats.rtcp_unprotected == rtcp_count);
     CHECK(stats.refused() == 0);

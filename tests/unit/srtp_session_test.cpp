@@ -6,6 +6,8 @@
 
 #include <tapsec/tapsec.hpp>
 
+#include "support/declared_engine.hpp"
+
 using namespace tapsec;
 using namespace tapsec::srtp;
 
@@ -130,7 +132,14 @@ TEST_CASE("SRTP negative: replayed, tampered tag, tampered header, tampered payl
         CHECK(server.unprotect_rtp(bad_timestamp) == Error::authentication_failed);
         Bytes bad_payload = next;
         bad_payload[20] ^= 0x01;
+        const Bytes as_sent = bad_payload;
         CHECK(server.unprotect_rtp(bad_payload) == Error::authentication_failed);
+        // A refused packet never exposes unverified plaintext: AES-CM leaves the
+        // ciphertext as it was, GCM zeroes the payload.
+        if (parameters(p).aead)
+            CHECK(std::all_of(bad_payload.begin() + 12, bad_payload.end() - 16, [](std::uint8_t b) { return b == 0; }));
+        else
+            CHECK(bad_payload == as_sent);
         CHECK(server.statistics().authentication_failures == 4);
         // None of the failures consumed index 501.
         REQUIRE(server.unprotect_rtp(next) == std::error_code{});
@@ -374,4 +383,52 @@ TEST_CASE("SRTP negative: oversized packets; index space exhaustion") {
     CHECK_FALSE(beyond.valid);
     CHECK(beyond.exhausted);
     CHECK(last.estimate(40001).valid);
+}
+
+TEST_CASE("SRTP: protect()/unprotect() multiplex RTP and RTCP on one flow (RFC 5761)") {
+    auto [client, server] = pair_for(Profile::aead_aes_256_gcm);
+    const Bytes media = rtp(77), control = rtcp();
+    Bytes a = media, b = control;
+    REQUIRE(client.protect(a) == std::error_code{});
+    REQUIRE(client.protect(b) == std::error_code{});
+    REQUIRE(server.unprotect(b) == std::error_code{});
+    REQUIRE(server.unprotect(a) == std::error_code{});
+    CHECK(a == media);
+    CHECK(b == control);
+    Bytes dtls{0x16, 0xfe, 0xfd, 0, 0};
+    CHECK(server.unprotect(dtls) == Error::not_rtp_or_rtcp);
+    CHECK(client.protect(dtls) == Error::not_rtp_or_rtcp);
+}
+
+namespace {
+// Stands in for DtlsSrtpHandshake: a handshake that exports srtp::MasterKeys explicitly.
+struct SrtpKeyingHandshake {
+    static constexpr std::string_view name = "SRTP-keying handshake (test)";
+    using provides = features<feature::mutual_authentication>;
+    using needs = dependencies<dependency::datagram>;
+    static constexpr KeyExport key_export = KeyExport::explicit_export;
+    using exported_keys = srtp::MasterKeys;
+    using Config = CommonConfig;
+    template <class Record, class Crypto>
+    using engine = test::DeclaredOnlyEngine;
+};
+struct DirectOnlyHandshake : SrtpKeyingHandshake {
+    static constexpr KeyExport key_export = KeyExport::direct;
+};
+struct OtherKeysHandshake : SrtpKeyingHandshake {
+    struct OtherKeys {};
+    using exported_keys = OtherKeys;
+};
+}  // namespace
+
+TEST_CASE("SrtpRecord composes only with a handshake exporting srtp::MasterKeys explicitly, over datagrams") {
+    static_assert(Composable<SrtpKeyingHandshake, SrtpRecord, MemoryDatagram>);
+    static_assert(!Composable<SrtpKeyingHandshake, SrtpRecord, MemoryStream>);  // SRTP needs datagrams
+    static_assert(!Composable<DirectOnlyHandshake, SrtpRecord, MemoryDatagram>);  // 6.3: direct export only
+    static_assert(!Composable<OtherKeysHandshake, SrtpRecord, MemoryDatagram>);   // another kind of key
+    using Composition = Secure<SrtpKeyingHandshake, SrtpRecord, MemoryDatagram>;
+    static_assert(Composition::has<feature::partial_record_confidentiality>);
+    static_assert(Composition::has<feature::replay_protection>);
+    static_assert(Composition::has<feature::mutual_authentication>);
+    CHECK(Composition::features.has<feature::out_of_order_receipt>());
 }

@@ -505,3 +505,41 @@ TEST_CASE("tls13 errors: distinct messages, alerts, peer alerts") {
     CHECK_FALSE(parse_alert(Bytes{2}).ok());
     CHECK_FALSE(parse_alert(Bytes{3, 0}).ok());
 }
+
+TEST_CASE("tls13 record: change_cipher_spec is written in plaintext even after keys") {
+    Pipe p;
+    Bytes wire;
+    REQUIRE_FALSE(p.writer.write(ContentType::change_cipher_spec, Bytes{1}, wire));
+    CHECK(wire == Bytes{20, 3, 3, 0, 1, 1});
+    CHECK(p.writer.write_state()->sequence() == 0);  // no sequence number consumed
+    ContentType type{};
+    auto got = read_one(p.reader, wire, &type);
+    REQUIRE(got.ok());
+    CHECK(type == ContentType::change_cipher_spec);
+    CHECK(p.writer.write(ContentType::change_cipher_spec, Bytes{2}, wire) == make_error_code(Errc::invalid_configuration));
+}
+
+TEST_CASE("tls13 record: KeyUpdate through the record layer, both directions") {
+    Pipe p;
+    REQUIRE(read_one(p.reader, p.seal(ContentType::application_data, as_bytes("before"))).ok());
+    // The KeyUpdate message itself goes under the old key; then both sides move on.
+    REQUIRE(read_one(p.reader, p.seal(ContentType::handshake, Bytes{24, 0, 0, 1, 0})).ok());
+    REQUIRE_FALSE(p.writer.update_write_key());
+    const Bytes after = p.seal(ContentType::application_data, as_bytes("after"));
+    SUBCASE("a reader that did not update fails authentication") {
+        auto got = read_one(p.reader, after);
+        REQUIRE_FALSE(got.ok());
+        CHECK(got.error() == make_error_code(Error::bad_record_mac));
+    }
+    SUBCASE("a reader that updated opens it with sequence number 0") {
+        REQUIRE_FALSE(p.reader.update_read_key());
+        auto got = read_one(p.reader, after);
+        REQUIRE(got.ok());
+        CHECK(p.reader.read_state()->sequence() == 1);
+    }
+    SUBCASE("updating before any key is an error") {
+        RecordLayer<> fresh;
+        CHECK(fresh.update_write_key() == make_error_code(Error::record_layer_not_keyed));
+        CHECK(fresh.update_read_key() == make_error_code(Error::record_layer_not_keyed));
+    }
+}

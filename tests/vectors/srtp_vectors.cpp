@@ -1,6 +1,7 @@
 // SRTP / SRTCP published test vectors, byte for byte:
 //  - RFC 3711 Appendix B.2 (AES-CM keystream) and B.3 (key derivation);
-//  - RFC 7714 Sections 16 and 17 (AEAD_AES_128_GCM / AEAD_AES_256_GCM SRTP and SRTCP).
+//  - RFC 7714 Sections 16 and 17 (AEAD_AES_128_GCM / AEAD_AES_256_GCM SRTP and SRTCP);
+//  - libsrtp's own reference packets (test/srtp_driver.c), which go through the KDF.
 #include <doctest/doctest.h>
 
 #include <tapsec/tapsec.hpp>
@@ -150,4 +151,50 @@ TEST_CASE("RFC 5764 4.2: exporter output splits into client/server key and salt"
     CHECK(MasterKeys::exporter_length(Profile::aead_aes_128_gcm) == 56);
     CHECK(MasterKeys::exporter_length(Profile::aead_aes_256_gcm) == 88);
     CHECK(MasterKeys::from_dtls_srtp_exporter(Profile::aead_aes_128_gcm, material).error() == Error::invalid_key_length);
+}
+
+namespace {
+// libsrtp's reference packets (test/srtp_driver.c, srtp_validate and srtp_validate_gcm):
+// master keys through the KDF, SSRC 0xcafebabe, SEQ 0x1234, SRTCP index 1.
+constexpr std::string_view ref_rtp = "800f1234decafbadcafebabeabababababababababababababababab";
+constexpr std::string_view ref_rtcp = "81c8000bcafebabeabababababababababababababababab";
+
+void check_reference(Profile p, std::string_view key, std::string_view master_salt, std::string_view srtp,
+                     std::string_view srtcp) {
+    MasterKeys keys;
+    keys.profile = p;
+    keys.client_write = {secret(key), secret(master_salt)};
+    keys.server_write = keys.client_write;
+    auto sender = Session<>::create(keys, Role::client);
+    auto receiver = Session<>::create(keys, Role::server);
+    REQUIRE(sender);
+    REQUIRE(receiver);
+    Bytes packet = hex(ref_rtp);
+    REQUIRE(sender->protect_rtp(packet) == std::error_code{});
+    CHECK(to_hex(packet) == srtp);
+    REQUIRE(receiver->unprotect_rtp(packet) == std::error_code{});
+    CHECK(to_hex(packet) == ref_rtp);
+
+    // libsrtp numbers SRTCP from 1; the context takes the index explicitly.
+    auto ctx = CryptoContext<Crypto>::derive(p, Stream::rtcp, hex(key), hex(master_salt));
+    REQUIRE(ctx);
+    Bytes control = hex(ref_rtcp);
+    const std::size_t length = control.size();
+    control.resize(length + ctx->rtcp_overhead());
+    CHECK(ctx->protect_rtcp(control.data(), length, 0xcafebabe, 1, true) == control.size());
+    CHECK(to_hex(control) == srtcp);
+    Bytes received = hex(srtcp);
+    REQUIRE(receiver->unprotect_rtcp(received) == std::error_code{});
+    CHECK(to_hex(received) == ref_rtcp);
+}
+}  // namespace
+
+TEST_CASE("libsrtp reference packets: AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM through the KDF") {
+    // master key/salt as RFC 3711 B.3
+    check_reference(Profile::aes_cm_128_hmac_sha1_80, "e1f97a0d3e018be0d64fa32c06de4139", "0ec675ad498afeebb6960b3aabe6",
+                    "800f1234decafbadcafebabe4e55dc4ce79978d88ca4d215949d2402b78d6acc99ea179b8dbb",
+                    "81c8000bcafebabe7128035be487b9bdbef89041f977a5a880000001993e08cd54d6c1230798");
+    check_reference(Profile::aead_aes_128_gcm, "000102030405060708090a0b0c0d0e0f", "a0a1a2a3a4a5a6a7a8a9aaab",
+                    "800f1234decafbadcafebabec5002ede04cfdd2eb91159e0880aa06ed2976826f796b201df3131a127e8a392",
+                    "81c8000bcafebabec98b8b5df0392a55852b6c21ac8e7025c52c6fbea2b3b446ea31123ba88ce61e80000001");
 }

@@ -357,6 +357,8 @@ const Registration registration{ProtocolEntry{
     [](Arguments& a) { return run(a, false); },
     demo,
     /*target_optional=*/true,
+    {{"CM", "roaming is part of WireGuard and implemented: a peer's endpoint follows the latest authenticated "
+            "packet (docs/wireguard.md)"}},
 }};
 
 }  // namespace

@@ -120,14 +120,18 @@ public:
     }
 
     /// Verifies and decrypts packet[0, length) (which ends with the tag) in place.
-    /// Returns false, leaving the payload unchanged for AES-CM, if the tag is wrong.
+    /// Returns false if the tag is wrong; the payload is then unchanged (AES-CM verifies
+    /// before decrypting) or zeroed (GCM decrypts while verifying): never unverified plaintext.
     bool unprotect_rtp(std::uint8_t* packet, std::size_t header_length, std::size_t length, std::uint32_t ssrc,
                        std::uint32_t roc, std::uint16_t seq) {
         const std::size_t body = length - tag_length_;
         MutableByteView payload(packet + header_length, body - header_length);
         if (aead_mode_) {
             const auto nonce = gcm_nonce(ssrc, roc, seq);
-            return aead_->open_in_place(nonce, ByteView(packet, header_length), payload, ByteView(packet + body, tag_length_));
+            if (aead_->open_in_place(nonce, ByteView(packet, header_length), payload, ByteView(packet + body, tag_length_)))
+                return true;
+            secure_zero(payload.data(), payload.size());
+            return false;
         }
         std::uint8_t expected[20];
         write_hmac_tag(ByteView(packet, body), roc, expected);
@@ -205,7 +209,9 @@ public:
                 std::uint8_t aad[12];
                 std::memcpy(aad, packet, 8);
                 std::memcpy(aad + 8, e_index, 4);
-                return aead_->open_in_place(nonce, ByteView(aad, 12), MutableByteView(packet + 8, body - 8), tag);
+                if (aead_->open_in_place(nonce, ByteView(aad, 12), MutableByteView(packet + 8, body - 8), tag)) return true;
+                secure_zero(packet + 8, body - 8);  // no unverified plaintext left behind
+                return false;
             }
             aad_scratch_.assign(packet, packet + body);
             aad_scratch_.insert(aad_scratch_.end(), e_index, e_index + 4);

@@ -22,6 +22,7 @@ enum class Error {
     buffer_too_small,          // no room after the packet for the tag (see srtp::max_overhead)
     too_many_streams,          // more SSRCs than SessionOptions::max_streams
     packet_too_large,          // larger than any datagram (and than AES-CM's 2^16-block keystream)
+    not_rtp_or_rtcp,           // protect()/unprotect(): the first bytes are neither RTP nor RTCP (RFC 7983)
 };
 
 inline const char* describe(Error e) {
@@ -40,6 +41,7 @@ inline const char* describe(Error e) {
         case Error::buffer_too_small: return "no room in the buffer for the SRTP/SRTCP trailer";
         case Error::too_many_streams: return "too many SSRCs in one SRTP session";
         case Error::packet_too_large: return "packet larger than the largest datagram";
+        case Error::not_rtp_or_rtcp: return "not an RTP or RTCP packet";
     }
     return "unknown SRTP error";
 }

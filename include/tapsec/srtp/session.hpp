@@ -16,6 +16,7 @@
 #include "../core/config.hpp"
 #include "../core/errors.hpp"
 #include "../core/replay_window.hpp"
+#include "../crypto/botan.hpp"  // the default provider
 #include "../crypto/provider.hpp"
 #include "context.hpp"
 #include "errors.hpp"
@@ -183,6 +184,24 @@ public:
     std::error_code protect_rtcp(Bytes& packet) { return grow_and(packet, rtcp_overhead(), &Session::protect_rtcp); }
     std::error_code unprotect_rtp(Bytes& packet) { return shrink_after(packet, unprotect_rtp(MutableByteView(packet))); }
     std::error_code unprotect_rtcp(Bytes& packet) { return shrink_after(packet, unprotect_rtcp(MutableByteView(packet))); }
+
+    /// RTP and RTCP multiplexed on one flow (RFC 5761): picks SRTP or SRTCP by the
+    /// packet's first two octets (srtp::classify), so an engine can pass its
+    /// application's packets and its peer's datagrams straight through.
+    std::error_code protect(Bytes& packet) {
+        switch (classify(packet)) {
+            case PacketKind::rtp: return protect_rtp(packet);
+            case PacketKind::rtcp: return protect_rtcp(packet);
+            default: return refuse(Error::not_rtp_or_rtcp);
+        }
+    }
+    std::error_code unprotect(Bytes& packet) {
+        switch (classify(packet)) {
+            case PacketKind::rtp: return unprotect_rtp(packet);
+            case PacketKind::rtcp: return unprotect_rtcp(packet);
+            default: return refuse(Error::not_rtp_or_rtcp);
+        }
+    }
 
     // ---- introspection ---------------------------------------------------------------
 

@@ -14,7 +14,8 @@
 //   records.install_read(peer_secret);           // at each epoch change (seq restarts at 0)
 //   records.set_send_record_size_limit(peer_ext_value);      // RFC 8449, after EE
 //   records.set_receive_record_size_limit(our_ext_value);    // what we advertised
-//   if (records.take_key_expiring()) -> send KeyUpdate, install_write(next_traffic_secret(..))
+//   if (records.take_key_expiring()) -> write a KeyUpdate, then records.update_write_key()
+//   on receiving a KeyUpdate: records.update_read_key()   (both derive "traffic upd", 7.2)
 //   Errors are tls13::Error codes; send tls13::alert_for(ec) before closing.
 //   A change_cipher_spec record comes out of next() as {change_cipher_spec, unprotected}
 //   after its one byte was checked; whether one is allowed *now* is the handshake's call.
@@ -341,11 +342,13 @@ public:
 
     // ---- keys --------------------------------------------------------------------
 
-    /// New write key (an epoch change or KeyUpdate): sequence number restarts at 0.
+    /// New write key (an epoch change): sequence number restarts at 0. The secret is
+    /// kept (wiped when replaced) so that update_write_key can derive the next one.
     std::error_code install_write(const TrafficSecret& secret) {
         auto s = RecordSealer<Crypto>::create(secret, options_.limits);
         if (!s) return s.error();
         write_.emplace(std::move(*s));
+        write_secret_ = {secret.suite, secret.secret};
         expiring_reported_ = false;
         return {};
     }
@@ -353,7 +356,19 @@ public:
         auto o = RecordOpener<Crypto>::create(secret);
         if (!o) return o.error();
         read_.emplace(std::move(*o));
+        read_secret_ = {secret.suite, secret.secret};
         return {};
+    }
+    /// KeyUpdate (4.6.3, 7.2): after sending a KeyUpdate under the current key, switch
+    /// the write side to application_traffic_secret_N+1.
+    std::error_code update_write_key() {
+        if (!write_secret_) return make_error_code(Error::record_layer_not_keyed);
+        return install_write(next_traffic_secret<Crypto>(write_secret_));
+    }
+    /// KeyUpdate received: the peer's records from now on use its next secret.
+    std::error_code update_read_key() {
+        if (!read_secret_) return make_error_code(Error::record_layer_not_keyed);
+        return install_read(next_traffic_secret<Crypto>(read_secret_));
     }
     bool write_protected() const noexcept { return write_.has_value(); }
     bool read_protected() const noexcept { return read_.has_value(); }
@@ -387,9 +402,18 @@ public:
 
     /// Frames `data` as records of `type` and appends them to `out`: plaintext records
     /// before a write key is installed (`legacy_version` 0x0301 is allowed for a first
-    /// ClientHello), protected and padded records after.
+    /// ClientHello), protected and padded records after. change_cipher_spec (middlebox
+    /// compatibility, D.4) is always a plaintext record.
     std::error_code write(ContentType type, ByteView data, Bytes& out, std::uint16_t legacy_version = legacy_record_version) {
         if (type == ContentType::invalid) return Errc::invalid_configuration;
+        if (type == ContentType::change_cipher_spec) {
+            if (data.size() != 1 || data[0] != 1) return Errc::invalid_configuration;
+            const std::size_t at = out.size();
+            out.resize(at + record_header_size);
+            detail::write_header(out.data() + at, type, legacy_record_version, 1);
+            out.push_back(1);
+            return {};
+        }
         const std::size_t fragment = max_fragment_length();
         const std::size_t records = data.empty() ? 1 : (data.size() + fragment - 1) / fragment;
         out.reserve(out.size() + data.size() +
@@ -485,6 +509,7 @@ private:
     std::optional<RecordOpener<Crypto>> read_;
     std::size_t send_limit_ = max_record_size_limit;
     std::size_t receive_limit_ = max_record_size_limit;
+    TrafficSecret write_secret_, read_secret_;
     bool expiring_reported_ = false;
 };
 

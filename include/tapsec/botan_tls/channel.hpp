@@ -1,0 +1,520 @@
+// The one adapter between tapsec's sans-I/O engine contract and Botan 2's TLS
+// stack, shared by TLS 1.2 (stream) and DTLS 1.2 (datagram) compositions.
+//
+// Botan's Channel is already sans-I/O in the sense that matters: bytes go in through
+// received_data(), bytes come out through Callbacks::tls_emit_data(). This engine
+// supplies the Callbacks, a Policy built from the Config, Credentials from the
+// Identity/TrustStore, a Session_Manager over the application's SessionCache, and
+// turns Botan's exceptions and alerts into distinct tapsec error codes.
+//
+// Botan specifics (see docs/tls12.md): the handshake, key schedule and record
+// protection all run inside Botan, so tapsec's crypto-provider seam does not apply
+// to these compositions; Botan reads the wall clock for certificate validity and
+// session lifetimes. DTLS retransmission timing is NOT left to Botan's clock: the
+// policy sets Botan's retransmission timeout to zero and this engine decides when
+// to retransmit from the time passed in (next_timeout / on_timeout).
+#pragma once
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <arpa/inet.h>
+
+#include <botan/system_rng.h>
+#include <botan/tls_callbacks.h>
+#include <botan/tls_client.h>
+#include <botan/tls_exceptn.h>
+#include <botan/tls_extensions.h>
+#include <botan/tls_messages.h>
+#include <botan/tls_server.h>
+#include <botan/x509path.h>
+
+#include "../core/engine.hpp"
+#include "../core/errors.hpp"
+#include "config.hpp"
+#include "credentials.hpp"
+#include "errors.hpp"
+#include "policy.hpp"
+#include "session_bridge.hpp"
+
+namespace tapsec::botan_tls {
+
+/// Which of Botan's two channel flavours an engine drives.
+enum class Carrier { stream, datagram };
+
+namespace detail {
+
+inline bool is_ip_literal(const std::string& name) {
+    in6_addr v6{};
+    in_addr v4{};
+    return inet_pton(AF_INET, name.c_str(), &v4) == 1 || inet_pton(AF_INET6, name.c_str(), &v6) == 1;
+}
+
+/// A failed certificate path as a tapsec error: the cause, not just "bad certificate".
+inline std::error_code path_error(Botan::Certificate_Status_Code code) {
+    using C = Botan::Certificate_Status_Code;
+    switch (code) {
+        case C::CERT_NAME_NOMATCH: return Errc::certificate_name_mismatch;
+        case C::CERT_HAS_EXPIRED:
+        case C::CERT_NOT_YET_VALID: return Errc::certificate_expired;
+        default: return Errc::certificate_untrusted;
+    }
+}
+
+/// IANA TLS Supported Groups names (Botan does not export its own mapping).
+inline std::string group_name(std::uint16_t id) {
+    switch (id) {
+        case 23: return "secp256r1";
+        case 24: return "secp384r1";
+        case 25: return "secp521r1";
+        case 26: return "brainpoolP256r1";
+        case 27: return "brainpoolP384r1";
+        case 28: return "brainpoolP512r1";
+        case 29: return "x25519";
+        default: return "group " + std::to_string(id);
+    }
+}
+
+/// The alert we send for that cause (RFC 5246 7.2.2).
+inline Botan::TLS::Alert::Type alert_for(std::error_code ec) {
+    using A = Botan::TLS::Alert;
+    if (ec == Errc::certificate_untrusted) return A::UNKNOWN_CA;
+    if (ec == Errc::certificate_expired) return A::CERTIFICATE_EXPIRED;
+    return A::BAD_CERTIFICATE;
+}
+
+}  // namespace detail
+
+template <Carrier carrier>
+class ChannelEngine {
+    static constexpr bool datagram = carrier == Carrier::datagram;
+
+public:
+    ChannelEngine(Role role, const Config& config) : state_(std::make_unique<State>(role, config)) {}
+    ChannelEngine(ChannelEngine&&) noexcept = default;
+    ChannelEngine& operator=(ChannelEngine&&) noexcept = default;
+
+    // ---- SansIoEngine ----------------------------------------------------------------
+
+    std::error_code start(Instant now) { return state_->start(now); }
+
+    std::error_code receive(ByteView in, const Endpoint& from, Instant now) { return state_->receive(in, from, now); }
+
+    std::optional<Transmit> poll_transmit() {
+        auto& out = state_->outgoing;
+        if (out.empty()) return std::nullopt;
+        Transmit t{std::move(out.front()), std::nullopt};
+        out.pop_front();
+        return t;
+    }
+    std::optional<Bytes> poll_application_data() {
+        auto& in = state_->application;
+        if (in.empty()) return std::nullopt;
+        Bytes b = std::move(in.front());
+        in.pop_front();
+        return b;
+    }
+    std::optional<Event> poll_event() {
+        auto& events = state_->events;
+        if (events.empty()) return std::nullopt;
+        Event e = std::move(events.front());
+        events.pop_front();
+        return e;
+    }
+
+    std::error_code send(ByteView data, Instant now) { return state_->send(data, now); }
+    std::optional<Instant> next_timeout() const { return state_->retransmit_at; }
+    std::error_code on_timeout(Instant now) { return state_->on_timeout(now); }
+    std::error_code close(Instant now) { return state_->close(now); }
+    bool is_established() const { return state_->established && !state_->failure; }
+    bool is_closed() const { return state_->is_closed(); }
+    SessionInfo session_info() const { return state_->info; }
+
+    // ---- 6.3 keying-material export (RFC 5705) ---------------------------------------
+
+    /// RFC 5705 exporter. An empty context means "no context" (as OpenSSL's
+    /// -keymatexport without -keymatexportcontext, and as RFC 5764 uses it).
+    Result<SecretBytes> export_keying_material(std::string_view label, ByteView context, std::size_t length) const {
+        if (!state_->channel || !state_->established || state_->failure) return Errc::not_connected;
+        try {
+            const auto key = state_->channel->key_material_export(
+                std::string(label), std::string(reinterpret_cast<const char*>(context.data()), context.size()), length);
+            return SecretBytes(key.begin(), key.end());
+        } catch (const std::exception&) {
+            return Errc::internal_error;
+        }
+    }
+
+    // ---- for compositions built on this engine (DTLS-SRTP) ----------------------------
+
+    /// RFC 5764 protection profile id the handshake agreed on (0 = none).
+    std::uint16_t srtp_profile() const { return state_->srtp_profile; }
+    /// Why construction or the handshake failed, in words (for the CLI's one line).
+    std::string failure_detail() const { return state_->failure_detail; }
+    /// Retransmissions this engine triggered (DTLS), for tests and benchmarks.
+    std::size_t retransmissions() const { return state_->retransmissions; }
+
+private:
+    struct State final : Botan::TLS::Callbacks {
+        State(Role r, const Config& config)
+            : role(r),
+              server_name(config.server_name),
+              server_port(config.server_port),
+              alpn(config.alpn),
+              validate_peer(config.validate_peer),
+              delegate_authentication(config.delegate_authentication),
+              verify_peer(config.verify_peer),
+              initial_rto(config.initial_retransmit_timeout),
+              max_rto(config.maximum_retransmit_timeout),
+              policy(config, r, datagram),
+              credentials(config, r),
+              sessions(config.session_cache, datagram ? "dtls12/" : "tls12/", [this] {
+                  events.push_back({EventKind::session_ticket, "session stored in the session cache"});
+              }) {
+            info.protocol = datagram ? "DTLS 1.2" : "TLS 1.2";
+            if (credentials.error()) configuration_error(credentials.error(), credentials.error_detail());
+            else if (policy.error()) configuration_error(policy.error(), policy.error_detail());
+            else if (delegate_authentication && !validate_peer)
+                configuration_error(Errc::invalid_configuration, "delegated authentication needs validate_peer");
+            else if (r == Role::client && verify_peer && !delegate_authentication && credentials.anchors().size() == 1 &&
+                     config.trust.ca_certificates_pem.empty())
+                configuration_error(Errc::invalid_configuration,
+                                    "no trust anchors: set trust.ca_certificates_pem or trust.use_system_store");
+        }
+
+        void configuration_error(std::error_code ec, std::string detail) {
+            failure = ec;
+            failure_detail = std::move(detail);
+        }
+
+        // ---- driving Botan -------------------------------------------------------------
+
+        std::error_code start(Instant t) {
+            if (failure) return failure;
+            if (channel) return {};
+            now = t;
+            return guarded([&] {
+                if (role == Role::client) {
+                    // RFC 6066 3: no IP literals in SNI; Botan keys its session lookup on
+                    // Server_Information, so the literal goes in the "service" slot instead.
+                    const bool literal = detail::is_ip_literal(server_name);
+                    Botan::TLS::Server_Information server(literal ? "" : server_name, literal ? server_name : "",
+                                                          server_port);
+                    channel = std::make_unique<Botan::TLS::Client>(
+                        *this, sessions, credentials, policy, Botan::system_rng(), server,
+                        datagram ? Botan::TLS::Protocol_Version::DTLS_V12 : Botan::TLS::Protocol_Version::TLS_V12, alpn);
+                    arm_retransmission();
+                } else {
+                    channel = std::make_unique<Botan::TLS::Server>(*this, sessions, credentials, policy,
+                                                                   Botan::system_rng(), datagram);
+                }
+            });
+        }
+
+        std::error_code receive(ByteView in, const Endpoint& from, Instant t) {
+            if (failure) return failure;
+            if (!channel)
+                if (auto ec = start(t)) return ec;
+            now = t;
+            if (!datagram && in.empty()) return end_of_stream();
+            if (datagram) peer = from;
+            const std::size_t sent_before = emitted;
+            auto ec = guarded([&] { channel->received_data(in.data(), in.size()); });
+            if (ec) return ec;
+            if (failure) return failure;  // a fatal alert from the peer
+            if constexpr (datagram) {
+                // A new flight from us restarts the RFC 6347 timer at its initial value.
+                if (!established && emitted != sent_before && timers_armed) {
+                    rto = initial_rto;
+                    arm_retransmission();
+                }
+                if (retransmit_at && *retransmit_at <= t) return on_timeout(t);
+            }
+            return {};
+        }
+
+        std::error_code send(ByteView data, Instant t) {
+            if (failure) return failure;
+            now = t;
+            if (!channel || !established || !channel->is_active()) return Errc::not_connected;
+            return guarded([&] { channel->send(data.data(), data.size()); });
+        }
+
+        std::error_code on_timeout(Instant t) {
+            if (failure) return failure;
+            now = t;
+            if (!retransmit_at || *retransmit_at > t) return {};
+            if (established || !channel) {
+                retransmit_at.reset();
+                return {};
+            }
+            // Botan's own retransmission timeout is zero (ConfiguredPolicy), so this
+            // retransmits the last complete flight now; Botan declines mid-flight.
+            bool retransmitted = false;
+            auto ec = guarded([&] { retransmitted = channel->timeout_check(); });
+            if (ec) return ec;
+            if (retransmitted) ++retransmissions;
+            rto = std::min(rto * 2, max_rto);
+            arm_retransmission();
+            return {};
+        }
+
+        std::error_code close(Instant t) {
+            now = t;
+            if (!channel || close_sent || channel->is_closed()) return {};
+            close_sent = true;
+            retransmit_at.reset();
+            return guarded([&] { channel->close(); });
+        }
+
+        bool is_closed() const {
+            return close_notify_received || static_cast<bool>(failure) || (channel && channel->is_closed());
+        }
+
+        std::error_code end_of_stream() {
+            if (close_notify_received) return {};
+            if (close_sent) {  // we closed first; the peer may end without answering (RFC 5246 7.2.1)
+                close_notify_received = true;
+                return {};
+            }
+            return fail(established ? Errc::truncated : Errc::handshake_failure,
+                        established ? "stream ended without close_notify" : "peer closed the connection during the handshake");
+        }
+
+        void arm_retransmission() {
+            if constexpr (datagram) {
+                timers_armed = true;
+                retransmit_at = now + rto;
+            }
+        }
+
+        std::error_code fail(std::error_code ec, std::string detail = {}) {
+            if (!failure) {
+                failure = ec;
+                failure_detail = detail.empty() ? ec.message() : std::move(detail);
+            }
+            retransmit_at.reset();
+            return failure;
+        }
+
+        /// Runs a Botan call and turns whatever it throws into one tapsec error. A
+        /// cause recorded by a callback (certificate, application veto) wins over the
+        /// alert Botan derived from it.
+        template <class F>
+        std::error_code guarded(F&& call) {
+            try {
+                call();
+                return {};
+            } catch (const Botan::TLS::TLS_Exception& e) {
+                if (verify_error) return fail(verify_error, verify_detail);
+                return fail(local_alert_error(e.type()), e.what());
+            } catch (const Botan::Invalid_Authentication_Tag& e) {  // also Integrity_Failure (an alias in Botan 2.19)
+                return fail(Errc::bad_record_mac, e.what());
+            } catch (const Botan::Decoding_Error& e) {
+                if (verify_error) return fail(verify_error, verify_detail);
+                return fail(Errc::decode_error, e.what());
+            } catch (const std::exception& e) {
+                if (verify_error) return fail(verify_error, verify_detail);
+                return fail(Errc::handshake_failure, e.what());
+            }
+        }
+
+        // ---- Botan::TLS::Callbacks -------------------------------------------------------
+
+        void tls_emit_data(const std::uint8_t data[], std::size_t size) override {
+            ++emitted;
+            if (!datagram && !outgoing.empty()) outgoing.back().insert(outgoing.back().end(), data, data + size);
+            else outgoing.emplace_back(data, data + size);  // one record = one datagram for DTLS
+        }
+
+        void tls_record_received(std::uint64_t, const std::uint8_t data[], std::size_t size) override {
+            if (size) application.emplace_back(data, data + size);
+        }
+
+        void tls_alert(Botan::TLS::Alert alert) override {
+            if (alert.type() == Botan::TLS::Alert::CLOSE_NOTIFY) {
+                close_notify_received = true;
+                retransmit_at.reset();
+                events.push_back({EventKind::peer_closed, "close_notify"});
+            } else if (alert.is_fatal()) {
+                fail(peer_alert_error(alert.type()), "peer sent fatal alert: " + alert.type_string());
+            }
+        }
+
+        bool tls_session_established(const Botan::TLS::Session& session) override {
+            info.cipher_suite = "TLS_" + session.ciphersuite().to_string();
+            info.resumed = !saw_key_exchange;
+            srtp_profile = session.dtls_srtp_profile();
+            fill_peer(session.peer_certs());
+            // Resumption skips certificate validation: the application still decides.
+            if (info.resumed && validate_peer) {
+                if (auto ec = validate_peer(info.peer)) {
+                    verify_error = ec;
+                    verify_detail = "peer rejected by the application: " + ec.message();
+                    throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::ACCESS_DENIED, verify_detail);
+                }
+            }
+            return true;  // let Botan offer it to the session manager (a no-op without a cache)
+        }
+
+        void tls_session_activated() override {
+            established = true;
+            retransmit_at.reset();
+            info.alpn = channel ? channel->application_protocol() : std::string{};
+            if (role == Role::client) info.server_name = server_name;
+            events.push_back({EventKind::handshake_complete, info.protocol + " " + info.cipher_suite});
+        }
+
+        void tls_verify_cert_chain(const std::vector<Botan::X509_Certificate>& chain,
+                                   const std::vector<std::shared_ptr<const Botan::OCSP::Response>>& ocsp,
+                                   const std::vector<Botan::Certificate_Store*>&, Botan::Usage_Type usage,
+                                   const std::string&, const Botan::TLS::Policy&) override {
+            fill_peer(chain);
+            if (!delegate_authentication && (role == Role::server || verify_peer)) {
+                if (chain.empty()) reject(Errc::certificate_untrusted, "the peer sent no certificate");
+                const auto result = Botan::x509_path_validate(chain, Botan::Path_Validation_Restrictions(false, 110),
+                                                              credentials.anchors(), "", usage,
+                                                              std::chrono::system_clock::now(),
+                                                              std::chrono::milliseconds(0), ocsp);
+                if (!result.successful_validation() && !directly_trusted(chain.front()))
+                    reject(detail::path_error(result.result()), "certificate verification failed: " + result.result_string());
+                if (role == Role::client && !server_name.empty() && !name_matches(chain.front()))
+                    reject(Errc::certificate_name_mismatch,
+                           "certificate name mismatch: the certificate is not for '" + server_name + "'");
+                info.peer.authenticated = true;
+            }
+            if (validate_peer) {
+                if (auto ec = validate_peer(info.peer)) {
+                    verify_error = ec;
+                    verify_detail = "peer rejected by the application: " + ec.message();
+                    throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::BAD_CERTIFICATE, verify_detail);
+                }
+                info.peer.authenticated = true;
+            }
+        }
+
+        std::chrono::milliseconds tls_verify_cert_chain_ocsp_timeout() const override {
+            return std::chrono::milliseconds(0);  // no network I/O from inside the engine
+        }
+
+        std::string tls_server_choose_app_protocol(const std::vector<std::string>& offered) override {
+            if (alpn.empty()) return "";
+            for (const auto& mine : alpn)
+                if (std::find(offered.begin(), offered.end(), mine) != offered.end()) return mine;
+            // RFC 7301 3.2: no overlap is fatal.
+            throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::NO_APPLICATION_PROTOCOL, "no common ALPN protocol");
+        }
+
+        void tls_examine_extensions(const Botan::TLS::Extensions& extensions, Botan::TLS::Connection_Side side) override {
+            if (side == Botan::TLS::CLIENT && role == Role::server)
+                if (auto* sni = extensions.get<Botan::TLS::Server_Name_Indicator>()) info.server_name = sni->host_name();
+        }
+
+        void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& message) override {
+            using namespace Botan::TLS;
+            if (message.type() == CLIENT_KEX) saw_key_exchange = true;
+            if (message.type() == SERVER_HELLO && role == Role::server && !timers_armed) {
+                // The server's state begins with its ServerHello (after the cookie round
+                // trip): from here on it retransmits its flights too.
+                arm_retransmission();
+            }
+            if (message.type() == SERVER_KEX) {
+                const auto& params = static_cast<const Server_Key_Exchange&>(message).params();
+                if (params.size() >= 3 && params[0] == 3)  // ECParameters: named_curve (RFC 8422 5.4)
+                    info.group = detail::group_name(static_cast<std::uint16_t>(params[1] << 8 | params[2]));
+            }
+        }
+
+        std::string tls_peer_network_identity() override { return peer.to_string(); }
+
+        // ---- helpers ---------------------------------------------------------------------
+
+        [[noreturn]] void reject(std::error_code ec, std::string detail) {
+            verify_error = ec;
+            verify_detail = std::move(detail);
+            throw Botan::TLS::TLS_Exception(detail::alert_for(ec), verify_detail);
+        }
+
+        /// A self-signed leaf that is itself one of the trust anchors (the usual
+        /// `openssl req -x509` test certificate given as its own --CAfile). Botan's path
+        /// validation refuses it ("cannot establish trust"); OpenSSL and GnuTLS accept an
+        /// exact match with the anchor, and so do we, still checking its validity period
+        /// and that its signature verifies with its own key.
+        bool directly_trusted(const Botan::X509_Certificate& leaf) {
+            bool anchored = false;
+            for (auto* store : credentials.anchors())
+                for (const auto& candidate : store->find_all_certs(leaf.subject_dn(), leaf.subject_key_id()))
+                    anchored |= candidate && *candidate == leaf;
+            if (!anchored || !leaf.is_self_signed()) return false;
+            const Botan::X509_Time now(std::chrono::system_clock::now());
+            if (now < leaf.not_before() || now > leaf.not_after())
+                reject(Errc::certificate_expired, "certificate expired or not yet valid");
+            try {
+                auto key = leaf.load_subject_public_key();
+                if (!leaf.check_signature(*key)) return false;
+            } catch (const std::exception&) {
+                return false;
+            }
+            return true;
+        }
+
+        bool name_matches(const Botan::X509_Certificate& leaf) const {
+            if (!detail::is_ip_literal(server_name)) return leaf.matches_dns_name(server_name);
+            for (const auto& ip : leaf.subject_info("IP"))
+                if (ip == server_name) return true;
+            return false;
+        }
+
+        void fill_peer(const std::vector<Botan::X509_Certificate>& chain) {
+            if (chain.empty()) return;
+            info.peer.certificate_chain_der.clear();
+            for (const auto& cert : chain) info.peer.certificate_chain_der.push_back(cert.BER_encode());
+            info.peer.subject = chain.front().subject_dn().to_string();
+        }
+
+        // configuration
+        Role role;
+        std::string server_name;
+        std::uint16_t server_port;
+        std::vector<std::string> alpn;
+        IdentityValidator validate_peer;
+        bool delegate_authentication;
+        bool verify_peer;
+        std::chrono::milliseconds initial_rto, max_rto;
+        ConfiguredPolicy policy;
+        Credentials credentials;
+        SessionCacheBridge sessions;
+        std::unique_ptr<Botan::TLS::Channel> channel;
+        // queues
+        std::deque<Bytes> outgoing;
+        std::deque<Bytes> application;
+        std::deque<Event> events;
+        // state
+        SessionInfo info;
+        Instant now{};
+        Endpoint peer;
+        std::error_code failure;
+        std::string failure_detail;
+        std::error_code verify_error;
+        std::string verify_detail;
+        bool established = false;
+        bool close_notify_received = false;
+        bool close_sent = false;
+        bool saw_key_exchange = false;
+        std::uint16_t srtp_profile = 0;
+        // DTLS retransmission (RFC 6347 4.2.4.1), on the caller's clock
+        std::size_t emitted = 0;
+        bool timers_armed = false;
+        std::chrono::milliseconds rto = initial_rto;
+        std::optional<Instant> retransmit_at;
+        std::size_t retransmissions = 0;
+    };
+
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace tapsec::botan_tls
