@@ -2,3 +2,4 @@
 #pragma once
 
 #include "tls12/tls12.hpp"
+#include "dtls/dtls12.hpp"
