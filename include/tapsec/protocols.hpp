@@ -3,3 +3,6 @@
 
 #include "tls12/tls12.hpp"
 #include "dtls/dtls12.hpp"
+#include "srtp/record.hpp"
+#include "tls13/record.hpp"
+#include "wireguard/policies.hpp"

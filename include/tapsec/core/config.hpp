@@ -120,6 +120,11 @@ struct CommonConfig {
     // 6.2 identity validation; authentication delegation (AD) when delegate_authentication.
     IdentityValidator validate_peer;
     bool delegate_authentication = false;
+    // 6.2 source address validation (cookies): `under_load` lets the protocol decide
+    // (WireGuard's cookie reply), `always` demands proof of the source address before any
+    // state is kept (DTLS HelloVerifyRequest, QUIC Retry), `never` turns it off where the
+    // protocol allows.
+    enum class SourceValidation { under_load, always, never } source_validation = SourceValidation::always;
     // AFN
     std::vector<std::string> alpn;
     // timing

@@ -222,6 +222,11 @@ public:
         return {};
     }
 
+    /// Session resumption (survey 3): whether this connection resumed an earlier session.
+    bool resumed() const requires(features.template has<feature::session_resumption>()) {
+        return engine_.session_info().resumed;
+    }
+
     // ---- introspection -----------------------------------------------------------------
 
     SessionInfo info() const { return engine_.session_info(); }

@@ -92,7 +92,10 @@ struct Botan2 {
             const std::size_t granularity = enc_->update_granularity();
             const std::size_t bulk = text.size() - text.size() % granularity;
             if (bulk) enc_->process(text.data(), bulk);
-            Botan::secure_vector<std::uint8_t> tail(text.begin() + bulk, text.end());
+            // The sub-granularity tail goes through a buffer kept across calls: a fresh
+            // secure_vector per record costs a locked pool allocation (SRTP: per packet).
+            auto& tail = scratch_;
+            tail.assign(text.begin() + bulk, text.end());
             enc_->finish(tail);
             std::copy_n(tail.begin(), text.size() - bulk, text.begin() + bulk);
             std::copy_n(tail.end() - tag_size, tag_size, tag.begin());
@@ -117,7 +120,8 @@ struct Botan2 {
                 const std::size_t granularity = dec_->update_granularity();
                 std::size_t bulk = text.size() - text.size() % granularity;
                 if (bulk) dec_->process(text.data(), bulk);
-                Botan::secure_vector<std::uint8_t> tail(text.begin() + bulk, text.end());
+                auto& tail = scratch_;
+                tail.assign(text.begin() + bulk, text.end());
                 tail.insert(tail.end(), tag.begin(), tag.end());
                 dec_->finish(tail);  // throws Invalid_Authentication_Tag on a bad tag
                 std::copy(tail.begin(), tail.end(), text.begin() + bulk);
@@ -130,6 +134,7 @@ struct Botan2 {
     private:
         AeadAlgorithm alg_{};
         std::shared_ptr<Botan::AEAD_Mode> enc_, dec_;
+        mutable Botan::secure_vector<std::uint8_t> scratch_;  // reused tail buffer (see seal_in_place)
     };
 
     /// Incremental hash with a cheap snapshot (TLS transcript hashes need both).
@@ -178,6 +183,25 @@ struct Botan2 {
         mac->final(out.data());
         return out;
     }
+
+    /// A MAC keyed once and reused for many messages (SRTP's per-packet HMAC-SHA1):
+    /// the key schedule runs once; after final() it is ready for the next message.
+    class Hmac {
+    public:
+        static Result<Hmac> create(HashAlgorithm alg, ByteView key) {
+            Hmac h;
+            h.mac_ = Botan::MessageAuthenticationCode::create_or_throw(std::string("HMAC(") + botan_name(alg) + ")");
+            h.mac_->set_key(key.data(), key.size());
+            return h;
+        }
+        std::size_t output_length() const { return mac_->output_length(); }
+        void update(ByteView data) { mac_->update(data.data(), data.size()); }
+        /// Writes the whole MAC to out[0, output_length()) and resets to the keyed state.
+        void final(MutableByteView out) { mac_->final(out.data()); }
+
+    private:
+        std::shared_ptr<Botan::MessageAuthenticationCode> mac_;
+    };
 
     /// RFC 5869 HKDF-Extract. An empty salt means HashLen zero bytes.
     static SecretBytes hkdf_extract(HashAlgorithm alg, ByteView salt, ByteView ikm) {

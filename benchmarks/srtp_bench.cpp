@@ -1,0 +1,186 @@
+// SRTP protect + unprotect packets per second, tapsec vs libsrtp2 in the same run,
+// at 160 and 1200 bytes of payload, for AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM.
+// One iteration = the sender protects one RTP packet in place and the receiver
+// verifies and decrypts it (replay list and rollover counter included on both sides).
+#include <cstring>
+#include <string>
+
+#include <tapsec/tapsec.hpp>
+
+#include "harness.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+
+#ifdef TAPSEC_HAVE_LIBSRTP2
+#include <srtp2/srtp.h>
+#endif
+
+namespace {
+
+using namespace tapsec;
+using namespace tapsec::srtp;
+
+MasterKeys bench_keys(Profile p) {
+    const auto params = parameters(p);
+    MasterKeys k;
+    k.profile = p;
+    for (MasterKey* m : {&k.client_write, &k.server_write}) {
+        m->key.assign(params.master_key_length, 0x42);
+        m->salt.assign(params.master_salt_length, 0x17);
+    }
+    return k;
+}
+
+Bytes rtp_template(std::size_t payload) {
+    Bytes p{0x80, 0x60, 0, 0, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef};
+    p.resize(12 + payload, 0xab);
+    return p;
+}
+
+double tapsec_rate(Profile profile, std::size_t payload) {
+    const auto keys = bench_keys(profile);
+    auto tx = Session<>::create(keys, Role::client);
+    auto rx = Session<>::create(keys, Role::server);
+    if (!tx || !rx) return 0;
+    const Bytes plain = rtp_template(payload);
+    Bytes buffer(plain.size() + max_overhead);
+    std::uint16_t seq = 0;
+    bool ok = true;
+    auto m = bench::measure([&] {
+        std::memcpy(buffer.data(), plain.data(), plain.size());
+        buffer[2] = static_cast<std::uint8_t>(seq >> 8);
+        buffer[3] = static_cast<std::uint8_t>(seq);
+        ++seq;
+        auto n = tx->protect_rtp(buffer, plain.size());
+        auto back = rx->unprotect_rtp(MutableByteView(buffer.data(), *n));
+        ok = ok && back.ok();
+    });
+    return ok ? m.per_second() : 0;
+}
+
+#ifdef TAPSEC_HAVE_LIBSRTP2
+double libsrtp_rate(Profile profile, std::size_t payload) {
+    static const srtp_err_status_t initialised = srtp_init();
+    if (initialised != srtp_err_status_ok) return 0;
+    const auto keys = bench_keys(profile);
+    std::vector<unsigned char> material(keys.client_write.key.begin(), keys.client_write.key.end());
+    material.insert(material.end(), keys.client_write.salt.begin(), keys.client_write.salt.end());
+    srtp_t tx = nullptr, rx = nullptr;
+    for (auto [session, type] : {std::pair{&tx, ssrc_any_outbound}, std::pair{&rx, ssrc_any_inbound}}) {
+        srtp_policy_t policy;
+        std::memset(&policy, 0, sizeof policy);
+        if (profile == Profile::aead_aes_128_gcm) {
+            srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
+            srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
+        } else {
+            srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
+            srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
+        }
+        policy.ssrc.type = type;
+        policy.key = material.data();
+        policy.window_size = 1024;
+        if (srtp_create(session, &policy) != srtp_err_status_ok) return 0;
+    }
+    const Bytes plain = rtp_template(payload);
+    Bytes buffer(plain.size() + SRTP_MAX_TRAILER_LEN);
+    std::uint16_t seq = 0;
+    bool ok = true;
+    auto m = bench::measure([&] {
+        std::memcpy(buffer.data(), plain.data(), plain.size());
+        buffer[2] = static_cast<std::uint8_t>(seq >> 8);
+        buffer[3] = static_cast<std::uint8_t>(seq);
+        ++seq;
+        int len = static_cast<int>(plain.size());
+        ok = ok && srtp_protect(tx, buffer.data(), &len) == srtp_err_status_ok;
+        ok = ok && srtp_unprotect(rx, buffer.data(), &len) == srtp_err_status_ok;
+    });
+    srtp_dealloc(tx);
+    srtp_dealloc(rx);
+    return ok ? m.per_second() : 0;
+}
+#endif
+
+/// The same per-packet cryptography done with OpenSSL 3's EVP primitives and nothing
+/// else (no header parsing, no ROC, no replay list): a floor for what any SRTP stack
+/// built on libcrypto would cost, e.g. libsrtp2 built with OpenSSL instead of NSS.
+double openssl_rate(Profile profile, std::size_t payload) {
+    const bool gcm = profile == Profile::aead_aes_128_gcm;
+    unsigned char key[16], iv[16] = {0}, auth_key[20], tag[20], check[20];
+    std::memset(key, 0x42, sizeof key);
+    std::memset(auth_key, 0x17, sizeof auth_key);
+    EVP_CIPHER_CTX* enc = EVP_CIPHER_CTX_new();
+    EVP_CIPHER_CTX* dec = EVP_CIPHER_CTX_new();
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    EVP_MAC_CTX* hmac = EVP_MAC_CTX_new(mac);
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA1"), 0),
+                           OSSL_PARAM_construct_end()};
+    bool ok = EVP_MAC_init(hmac, auth_key, sizeof auth_key, params) == 1;
+    const EVP_CIPHER* cipher = gcm ? EVP_aes_128_gcm() : EVP_aes_128_ctr();
+    ok = ok && EVP_EncryptInit_ex(enc, cipher, nullptr, key, nullptr) == 1;
+    ok = ok && EVP_DecryptInit_ex(dec, cipher, nullptr, key, nullptr) == 1;
+    Bytes packet = rtp_template(payload);
+    std::uint32_t counter = 0;
+    int len = 0;
+    auto m = bench::measure([&] {
+        ++counter;
+        std::memcpy(iv + 8, &counter, 4);
+        unsigned char* body = packet.data() + 12;
+        const int n = static_cast<int>(payload);
+        if (gcm) {
+            ok = ok && EVP_EncryptInit_ex(enc, nullptr, nullptr, nullptr, iv) == 1;
+            ok = ok && EVP_EncryptUpdate(enc, nullptr, &len, packet.data(), 12) == 1;
+            ok = ok && EVP_EncryptUpdate(enc, body, &len, body, n) == 1;
+            ok = ok && EVP_EncryptFinal_ex(enc, body + len, &len) == 1;
+            ok = ok && EVP_CIPHER_CTX_ctrl(enc, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
+            ok = ok && EVP_DecryptInit_ex(dec, nullptr, nullptr, nullptr, iv) == 1;
+            ok = ok && EVP_DecryptUpdate(dec, nullptr, &len, packet.data(), 12) == 1;
+            ok = ok && EVP_DecryptUpdate(dec, body, &len, body, n) == 1;
+            ok = ok && EVP_CIPHER_CTX_ctrl(dec, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1;
+            ok = ok && EVP_DecryptFinal_ex(dec, body + len, &len) == 1;
+        } else {
+            std::size_t out = 0;
+            const unsigned char roc[4] = {0, 0, 0, 0};
+            ok = ok && EVP_EncryptInit_ex(enc, nullptr, nullptr, nullptr, iv) == 1;
+            ok = ok && EVP_EncryptUpdate(enc, body, &len, body, n) == 1;
+            ok = ok && EVP_MAC_init(hmac, nullptr, 0, nullptr) == 1;
+            ok = ok && EVP_MAC_update(hmac, packet.data(), packet.size()) == 1;
+            ok = ok && EVP_MAC_update(hmac, roc, 4) == 1;
+            ok = ok && EVP_MAC_final(hmac, tag, &out, sizeof tag) == 1;
+            ok = ok && EVP_MAC_init(hmac, nullptr, 0, nullptr) == 1;
+            ok = ok && EVP_MAC_update(hmac, packet.data(), packet.size()) == 1;
+            ok = ok && EVP_MAC_update(hmac, roc, 4) == 1;
+            ok = ok && EVP_MAC_final(hmac, check, &out, sizeof check) == 1;
+            ok = ok && CRYPTO_memcmp(tag, check, 10) == 0;
+            ok = ok && EVP_DecryptInit_ex(dec, nullptr, nullptr, nullptr, iv) == 1;
+            ok = ok && EVP_DecryptUpdate(dec, body, &len, body, n) == 1;
+        }
+    });
+    EVP_MAC_CTX_free(hmac);
+    EVP_MAC_free(mac);
+    EVP_CIPHER_CTX_free(enc);
+    EVP_CIPHER_CTX_free(dec);
+    return ok ? m.per_second() : 0;
+}
+
+void run(bench::Report& r) {
+    for (Profile profile : {Profile::aes_cm_128_hmac_sha1_80, Profile::aead_aes_128_gcm}) {
+        for (std::size_t payload : {std::size_t{160}, std::size_t{1200}}) {
+            const std::string label = std::string(parameters(profile).name) + " " + std::to_string(payload) + " B";
+            const double ours = tapsec_rate(profile, payload);
+            r.value("tapsec " + label, ours, "packets/s", "protect + unprotect");
+#ifdef TAPSEC_HAVE_LIBSRTP2
+            const double theirs = libsrtp_rate(profile, payload);
+            r.value("libsrtp2 " + label, theirs, "packets/s", "protect + unprotect (Debian build, NSS crypto)");
+            r.ratio("tapsec/libsrtp2 " + label, ours, theirs, "target >= 1.0");
+#endif
+            const double floor = openssl_rate(profile, payload);
+            r.value("OpenSSL EVP crypto only " + label, floor, "packets/s", "same per-packet crypto, no SRTP logic");
+            r.ratio("tapsec/OpenSSL-crypto-only " + label, ours, floor, "what a libcrypto-based SRTP stack could reach");
+        }
+    }
+}
+
+const bench::Registration registration{bench::Suite{"srtp", "SRTP protect+unprotect vs libsrtp2", run}};
+
+}  // namespace

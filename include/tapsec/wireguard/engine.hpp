@@ -1,0 +1,633 @@
+// The WireGuard engine: one interface (our static key) and several peers, the
+// cryptokey routing table between them, the handshake, sessions, cookies and timers.
+// Sans-I/O: datagrams and the time come in; datagrams (each addressed to a peer's
+// current endpoint) and inner IP packets go out. Bad input never fails the engine:
+// every dropped datagram is counted under its reason (drops(Error)) and reported as a
+// dropped_packet event.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "../core/config.hpp"
+#include "../core/engine.hpp"
+#include "../core/errors.hpp"
+#include "allowed_ips.hpp"
+#include "config.hpp"
+#include "cookie.hpp"
+#include "errors.hpp"
+#include "noise.hpp"
+#include "record.hpp"
+#include "timers.hpp"
+#include "wire.hpp"
+
+namespace tapsec::wireguard {
+
+/// The handshake's configuration: WireGuard's own interface/peer settings plus the
+/// common fields it honours (validate_peer: called with each peer's static key after
+/// its handshake authenticated; handshake_timeout for Secure<>::handshake()).
+struct Config : CommonConfig {
+    InterfaceSettings interface;
+    TimerSettings timers;
+    LoadSettings load;
+    /// Wall clock for TAI64N timestamps (the only use of real time; tests may replace it).
+    std::function<std::chrono::system_clock::time_point()> wall_clock;
+    /// Authentication delegation (5.2 AD), used when `delegate_authentication` is set:
+    /// an initiation that authenticates a static key no [Peer] names is offered to this
+    /// module, which may admit the key as a new peer (returning its settings: allowed
+    /// IPs, PSK) or refuse it (nullopt). Without delegation unknown keys are dropped.
+    std::function<std::optional<PeerSettings>(const Key& public_key)> authorize_unknown_peer;
+
+    static Config from(InterfaceSettings settings) {
+        Config c;
+        c.interface = std::move(settings);
+        return c;
+    }
+};
+
+/// Counters an operator can read (like `wg show` transfer and handshake figures).
+struct PeerStatistics {
+    std::uint64_t received_bytes = 0, sent_bytes = 0;
+    std::uint64_t handshakes_completed = 0;
+    std::uint64_t handshake_initiations_sent = 0;
+    std::uint64_t cookie_replies_received = 0;
+    std::optional<Instant> last_handshake;
+};
+
+template <class Crypto>
+class Engine {
+    using Session = wireguard::Session<Crypto>;
+    static constexpr std::size_t error_count = static_cast<std::size_t>(Error::invalid_configuration) + 1;
+
+    struct Peer {
+        PeerKeys keys;
+        CookieJar<Crypto> cookies;
+        std::optional<Endpoint> endpoint;
+        std::chrono::seconds persistent_keepalive{0};
+        // handshake
+        enum class Stage { none, initiation_sent } stage = Stage::none;
+        HandshakeState<Crypto> handshake;
+        std::optional<Timestamp> latest_timestamp;
+        std::optional<Instant> last_initiation_consumed;
+        // sessions: current (sending), previous (still receiving), next (responder's,
+        // unconfirmed until the initiator's first transport message arrives)
+        std::unique_ptr<Session> current, previous, next;
+        std::deque<Bytes> staged;  // inner packets waiting for a session
+        // timers
+        std::optional<Instant> last_initiation_sent, attempt_started;
+        std::optional<Instant> retransmit_at, keepalive_at, new_handshake_at, zero_keys_at, persistent_at;
+        bool rekey_requested_by_receive = false;
+        PeerStatistics stats;
+    };
+
+public:
+    Engine(Role role, const Config& config) : role_(role), config_(config) {
+        auto identity = StaticIdentity<Crypto>::from_private(config.interface.private_key);
+        if (!config.interface.has_private_key || !identity) {
+            setup_error_ = make_error_code(Error::invalid_configuration);
+            return;
+        }
+        identity_.emplace(std::move(*identity));
+        checker_.emplace(identity_->mac1_key, identity_->cookie_key);
+        for (const auto& settings : config.interface.peers) add_peer(settings);
+    }
+
+    // ---- SansIoEngine ---------------------------------------------------------------
+
+    std::error_code start(Instant now) {
+        if (setup_error_) return setup_error_;
+        if (role_ == Role::client) {
+            bool any = false;
+            for (std::size_t i = 0; i < peers_.size(); ++i)
+                if (peers_[i].endpoint) {
+                    initiate(i, now, false);
+                    any = true;
+                }
+            if (!any) return make_error_code(Error::invalid_configuration);  // nobody to connect to
+        }
+        return {};
+    }
+
+    std::error_code receive(ByteView datagram, const Endpoint& from, Instant now) {
+        if (setup_error_) return setup_error_;
+        if (closed_) return {};
+        std::error_code ec;
+        switch (message_type(datagram).value_or(MessageType{0})) {
+            case MessageType::initiation: ec = on_initiation(datagram, from, now); break;
+            case MessageType::response: ec = on_response(datagram, from, now); break;
+            case MessageType::cookie_reply: ec = on_cookie_reply(datagram, now); break;
+            case MessageType::transport: ec = on_transport(datagram, from, now); break;
+            default: ec = make_error_code(Error::malformed_message);
+        }
+        if (ec) drop(ec);
+        return {};
+    }
+
+    std::optional<Transmit> poll_transmit() { return pop(transmits_); }
+    std::optional<Bytes> poll_application_data() { return pop(inbound_); }
+    std::optional<Event> poll_event() { return pop(events_); }
+
+    /// Sends one inner IP packet to the peer whose allowed IPs hold its destination.
+    /// A packet that is not IP, or has no route, is dropped and counted (as a kernel
+    /// interface would), not a failure of the tunnel.
+    std::error_code send(ByteView packet, Instant now) {
+        if (setup_error_) return setup_error_;
+        if (closed_) return make_error_code(Errc::closed);
+        auto info = inspect_ip_packet(packet);
+        if (!info) return drop(make_error_code(Error::not_an_ip_packet)), std::error_code{};
+        auto peer = routes_.lookup(info->destination);
+        if (!peer) return drop(make_error_code(Error::no_route)), std::error_code{};
+        send_to_peer(*peer, packet.first(info->length), now);
+        return {};
+    }
+
+    std::optional<Instant> next_timeout() const {
+        std::optional<Instant> earliest;
+        auto consider = [&](const std::optional<Instant>& t) {
+            if (t && (!earliest || *t < *earliest)) earliest = t;
+        };
+        for (const auto& p : peers_) {
+            consider(p.retransmit_at);
+            consider(p.keepalive_at);
+            consider(p.new_handshake_at);
+            consider(p.zero_keys_at);
+            consider(p.persistent_at);
+        }
+        return earliest;
+    }
+
+    std::error_code on_timeout(Instant now) {
+        if (setup_error_ || closed_) return {};
+        for (std::size_t i = 0; i < peers_.size(); ++i) {
+            Peer& p = peers_[i];
+            if (due(p.retransmit_at, now)) {
+                p.retransmit_at.reset();
+                if (p.attempt_started && now - *p.attempt_started >= config_.timers.rekey_attempt_time) {
+                    // Give up: REKEY_ATTEMPT_TIME passed without a response.
+                    p.stage = Peer::Stage::none;
+                    forget_index(p.handshake.local_index);
+                    p.attempt_started.reset();
+                    p.staged.clear();
+                    drop(make_error_code(Error::handshake_timeout));
+                } else {
+                    initiate(i, now, true);
+                }
+            }
+            if (due(p.keepalive_at, now)) {
+                p.keepalive_at.reset();
+                send_to_peer(i, {}, now);
+            }
+            if (due(p.new_handshake_at, now)) {
+                // We sent data and heard nothing for KEEPALIVE + REKEY_TIMEOUT.
+                p.new_handshake_at.reset();
+                initiate(i, now, false);
+            }
+            if (due(p.persistent_at, now)) {
+                p.persistent_at.reset();
+                send_to_peer(i, {}, now);
+            }
+            if (due(p.zero_keys_at, now)) {
+                p.zero_keys_at.reset();
+                erase_keys(p);
+                events_.push_back({EventKind::key_expiring, "session keys erased after 3 * REJECT_AFTER_TIME"});
+            }
+        }
+        return {};
+    }
+
+    /// WireGuard has no close message: closing erases every key locally.
+    std::error_code close(Instant) {
+        for (auto& p : peers_) erase_keys(p);
+        closed_ = true;
+        return {};
+    }
+
+    bool is_established() const {
+        return std::any_of(peers_.begin(), peers_.end(), [](const Peer& p) { return p.current != nullptr; });
+    }
+    bool is_closed() const { return closed_; }
+
+    SessionInfo session_info() const {
+        SessionInfo info;
+        info.protocol = "WireGuard";
+        info.cipher_suite = std::string(construction);
+        info.group = "x25519";
+        if (last_peer_) {
+            info.peer.raw_public_key.assign(peers_[*last_peer_].keys.public_key.begin(), peers_[*last_peer_].keys.public_key.end());
+            info.peer.subject = encode_key(peers_[*last_peer_].keys.public_key);
+            info.peer.authenticated = true;
+        }
+        return info;
+    }
+
+    // ---- WireGuard-specific ------------------------------------------------------------
+
+    /// Datagrams dropped for `reason` since the engine started.
+    std::uint64_t drops(Error reason) const { return drop_counts_[static_cast<std::size_t>(reason)]; }
+    std::uint64_t total_drops() const {
+        std::uint64_t n = 0;
+        for (auto c : drop_counts_) n += c;
+        return n;
+    }
+    std::uint64_t cookie_replies_sent() const { return cookie_replies_sent_; }
+    std::size_t peer_count() const { return peers_.size(); }
+    std::optional<std::size_t> find_peer(const Key& public_key) const {
+        for (std::size_t i = 0; i < peers_.size(); ++i)
+            if (peers_[i].keys.public_key == public_key) return i;
+        return std::nullopt;
+    }
+    const PeerStatistics& statistics(std::size_t peer) const { return peers_.at(peer).stats; }
+    std::optional<Endpoint> endpoint(std::size_t peer) const { return peers_.at(peer).endpoint; }
+    bool has_session(std::size_t peer) const { return peers_.at(peer).current != nullptr; }
+    /// The current sending session of a peer (tests inspect counters and indices).
+    Session* current_session(std::size_t peer) { return peers_.at(peer).current.get(); }
+    const Key& public_key() const { return identity_->public_key; }
+    /// Forces (or stops forcing) the under-load state in which handshakes need a cookie.
+    void set_under_load(bool on) { forced_load_ = on; }
+    /// Starts a handshake with a peer now (an application-requested rekey).
+    void initiate_handshake(std::size_t peer, Instant now) { initiate(peer, now, false); }
+    /// Key update in Secure<> terms: a new handshake with every peer that has a session.
+    std::error_code update_keys(bool, Instant now) {
+        for (std::size_t i = 0; i < peers_.size(); ++i)
+            if (peers_[i].current) initiate(i, now, false);
+        return {};
+    }
+
+private:
+    template <class Q>
+    static auto pop(Q& q) -> std::optional<typename Q::value_type> {
+        if (q.empty()) return std::nullopt;
+        auto v = std::move(q.front());
+        q.pop_front();
+        return v;
+    }
+    static bool due(const std::optional<Instant>& t, Instant now) { return t && *t <= now; }
+
+    void add_peer(const PeerSettings& s) {
+        Peer p;
+        p.keys.public_key = s.public_key;
+        if (s.preshared_key) p.keys.preshared_key = *s.preshared_key;
+        if (auto ss = noise::dh<Crypto>(identity_->private_key, s.public_key)) {
+            p.keys.static_static = *ss;
+            p.keys.static_static_valid = true;
+        }
+        p.keys.mac1_key = noise::hash(as_bytes(label_mac1), s.public_key);
+        p.keys.cookie_key = noise::hash(as_bytes(label_cookie), s.public_key);
+        p.cookies = CookieJar<Crypto>(p.keys.mac1_key, p.keys.cookie_key);
+        p.endpoint = s.endpoint;
+        p.persistent_keepalive = s.persistent_keepalive;
+        const std::size_t index = peers_.size();
+        for (const auto& prefix : s.allowed_ips) routes_.insert(prefix, index);
+        peers_.push_back(std::move(p));
+    }
+
+    void drop(std::error_code ec) {
+        if (ec.category() == category()) ++drop_counts_[static_cast<std::size_t>(ec.value())];
+        else ++drop_counts_[static_cast<std::size_t>(Error::malformed_message)];
+        events_.push_back({EventKind::dropped_packet, ec.message()});
+    }
+
+    std::uint32_t new_index(std::size_t peer) {
+        for (;;) {
+            std::uint32_t index = 0;
+            Crypto::random(MutableByteView(reinterpret_cast<std::uint8_t*>(&index), sizeof index));
+            if (index != 0 && !indices_.count(index)) {
+                indices_[index] = peer;
+                return index;
+            }
+        }
+    }
+    void forget_index(std::uint32_t index) {
+        if (index) indices_.erase(index);
+    }
+    void forget_session(std::unique_ptr<Session>& s) {
+        if (!s) return;
+        forget_index(s->local_index());
+        s.reset();
+    }
+    void erase_keys(Peer& p) {
+        forget_session(p.current);
+        forget_session(p.previous);
+        forget_session(p.next);
+        if (p.stage != Peer::Stage::none) forget_index(p.handshake.local_index);
+        p.stage = Peer::Stage::none;
+        p.handshake = HandshakeState<Crypto>{};
+        p.staged.clear();
+        p.retransmit_at.reset();
+        p.keepalive_at.reset();
+        p.new_handshake_at.reset();
+        p.attempt_started.reset();
+    }
+
+    void transmit(Peer& p, Bytes data, Instant now) {
+        if (!p.endpoint) return;
+        transmits_.push_back(Transmit{std::move(data), *p.endpoint});
+        // Any authenticated packet sent: the passive keepalive is no longer needed.
+        p.keepalive_at.reset();
+        if (p.persistent_keepalive.count()) p.persistent_at = now + p.persistent_keepalive;
+    }
+
+    std::chrono::milliseconds jitter() const {
+        std::uint16_t r = 0;
+        Crypto::random(MutableByteView(reinterpret_cast<std::uint8_t*>(&r), sizeof r));
+        const auto max = config_.timers.max_jitter.count();
+        return std::chrono::milliseconds(max > 0 ? r % (max + 1) : 0);
+    }
+
+    Timestamp timestamp_now() const {
+        return noise::tai64n(config_.wall_clock ? config_.wall_clock() : std::chrono::system_clock::now());
+    }
+
+    /// Sends a handshake initiation (`retry`: a retransmission of the same attempt).
+    void initiate(std::size_t index, Instant now, bool retry) {
+        Peer& p = peers_[index];
+        if (!p.endpoint) return;
+        if (!retry) {
+            // Not more than one initiation per REKEY_TIMEOUT unless retransmitting.
+            if (p.stage == Peer::Stage::initiation_sent && p.last_initiation_sent &&
+                now - *p.last_initiation_sent < config_.timers.rekey_timeout)
+                return;
+            if (!p.attempt_started || p.stage == Peer::Stage::none) p.attempt_started = now;
+        }
+        if (p.stage != Peer::Stage::none) forget_index(p.handshake.local_index);
+        const std::uint32_t local = new_index(index);
+        auto msg = create_initiation(*identity_, p.keys, local, timestamp_now(), p.handshake);
+        if (!msg) {
+            forget_index(local);
+            p.stage = Peer::Stage::none;
+            drop(msg.error());
+            return;
+        }
+        p.stage = Peer::Stage::initiation_sent;
+        Bytes wire = serialize(*msg);
+        p.cookies.add_macs(wire, Initiation::mac1_offset, Initiation::mac2_offset, now);
+        p.last_initiation_sent = now;
+        p.retransmit_at = now + config_.timers.rekey_timeout + jitter();
+        ++p.stats.handshake_initiations_sent;
+        transmit(p, std::move(wire), now);
+    }
+
+    bool under_load(Instant now) {
+        if (forced_load_ || config_.load.always_under_load) return true;
+        recent_handshakes_.push_back(now);
+        while (!recent_handshakes_.empty() && now - recent_handshakes_.front() > std::chrono::seconds(1))
+            recent_handshakes_.pop_front();
+        if (recent_handshakes_.size() > config_.load.handshakes_per_second) load_until_ = now + std::chrono::seconds(1);
+        return load_until_ && now < *load_until_;
+    }
+
+    /// mac1 always; mac2 when under load (else a cookie reply goes back and the message
+    /// is dropped with cookie_required).
+    std::error_code check_macs(ByteView d, std::size_t mac1_offset, std::size_t mac2_offset, std::uint32_t sender_index,
+                               const Endpoint& from, Instant now) {
+        if (!checker_->mac1_valid(d, mac1_offset)) return make_error_code(Error::bad_mac1);
+        if (under_load(now) && !checker_->mac2_valid(d, mac2_offset, from, now)) {
+            transmits_.push_back(Transmit{checker_->make_reply(d, mac1_offset, sender_index, from, now), from});
+            ++cookie_replies_sent_;
+            return make_error_code(Error::cookie_required);
+        }
+        return {};
+    }
+
+    std::error_code on_initiation(ByteView d, const Endpoint& from, Instant now) {
+        auto msg = parse_initiation(d);
+        if (!msg) return make_error_code(Error::malformed_message);
+        if (auto ec = check_macs(d, Initiation::mac1_offset, Initiation::mac2_offset, msg->sender_index, from, now)) return ec;
+        HandshakeState<Crypto> hs;
+        auto consumed = consume_initiation(
+            *identity_, *msg,
+            [this](const Key& key) -> std::optional<std::pair<std::size_t, const PeerKeys*>> {
+                auto i = find_peer(key);
+                if (!i && config_.delegate_authentication && config_.authorize_unknown_peer) {
+                    if (auto admitted = config_.authorize_unknown_peer(key)) {
+                        admitted->public_key = key;
+                        add_peer(*admitted);
+                        i = peers_.size() - 1;
+                    }
+                }
+                if (!i) return std::nullopt;
+                return std::pair<std::size_t, const PeerKeys*>{*i, &peers_[*i].keys};
+            },
+            hs);
+        if (!consumed) return consumed.error();
+        const std::size_t index = consumed->peer;
+        Peer& p = peers_[index];
+        // Replay: the timestamp must be newer than any accepted before (big-endian bytes).
+        if (p.latest_timestamp && !std::lexicographical_compare(p.latest_timestamp->begin(), p.latest_timestamp->end(),
+                                                                consumed->timestamp.begin(), consumed->timestamp.end()))
+            return make_error_code(Error::replayed_initiation);
+        if (p.last_initiation_consumed && now - *p.last_initiation_consumed < initiation_min_interval)
+            return make_error_code(Error::initiation_flood);
+        if (config_.validate_peer) {
+            PeerIdentity id;
+            id.raw_public_key.assign(p.keys.public_key.begin(), p.keys.public_key.end());
+            id.subject = encode_key(p.keys.public_key);
+            id.authenticated = true;
+            if (config_.validate_peer(id)) return make_error_code(Error::rejected_by_application);
+        }
+        p.latest_timestamp = consumed->timestamp;
+        p.last_initiation_consumed = now;
+        // Respond. Our own initiation in flight (if any) is abandoned: the peer's wins.
+        if (p.stage != Peer::Stage::none) forget_index(p.handshake.local_index);
+        p.stage = Peer::Stage::none;
+        p.retransmit_at.reset();
+        const std::uint32_t local = new_index(index);
+        TransportKeys keys;
+        auto response = create_response(p.keys, local, hs, keys);
+        if (!response) {
+            forget_index(local);
+            return response.error();
+        }
+        auto session = Session::create(keys, false, local, hs.remote_index, now);
+        if (!session) {
+            forget_index(local);
+            return session.error();
+        }
+        forget_session(p.next);
+        p.next = std::make_unique<Session>(std::move(*session));
+        roam(p, from);
+        Bytes wire = serialize(*response);
+        p.cookies.add_macs(wire, Response::mac1_offset, Response::mac2_offset, now);
+        authenticated_received(p, now);
+        p.zero_keys_at = now + config_.timers.zero_keys_after();
+        transmit(p, std::move(wire), now);
+        return {};
+    }
+
+    std::error_code on_response(ByteView d, const Endpoint& from, Instant now) {
+        auto msg = parse_response(d);
+        if (!msg) return make_error_code(Error::malformed_message);
+        if (auto ec = check_macs(d, Response::mac1_offset, Response::mac2_offset, msg->sender_index, from, now)) return ec;
+        auto it = indices_.find(msg->receiver_index);
+        if (it == indices_.end()) return make_error_code(Error::unknown_receiver_index);
+        const std::size_t index = it->second;
+        Peer& p = peers_[index];
+        if (p.stage != Peer::Stage::initiation_sent || p.handshake.local_index != msg->receiver_index)
+            return make_error_code(Error::unexpected_response);
+        TransportKeys keys;
+        if (auto ec = consume_response(*identity_, p.keys, *msg, p.handshake, keys)) return ec;
+        if (config_.validate_peer) {
+            PeerIdentity id;
+            id.raw_public_key.assign(p.keys.public_key.begin(), p.keys.public_key.end());
+            id.subject = encode_key(p.keys.public_key);
+            id.authenticated = true;
+            if (config_.validate_peer(id)) return make_error_code(Error::rejected_by_application);
+        }
+        auto session = Session::create(keys, true, p.handshake.local_index, msg->sender_index, now);
+        if (!session) return session.error();
+        p.stage = Peer::Stage::none;
+        p.handshake.ephemeral.reset();
+        p.retransmit_at.reset();
+        p.attempt_started.reset();
+        forget_session(p.next);
+        forget_session(p.previous);
+        p.previous = std::move(p.current);
+        p.current = std::make_unique<Session>(std::move(*session));
+        roam(p, from);
+        authenticated_received(p, now);
+        handshake_completed(index, now);
+        // Confirm the session to the responder: queued packets, or a keepalive.
+        if (p.staged.empty()) send_to_peer(index, {}, now);
+        flush_staged(index, now);
+        return {};
+    }
+
+    std::error_code on_cookie_reply(ByteView d, Instant now) {
+        auto msg = parse_cookie_reply(d);
+        if (!msg) return make_error_code(Error::malformed_message);
+        auto it = indices_.find(msg->receiver_index);
+        if (it == indices_.end()) return make_error_code(Error::unknown_receiver_index);
+        Peer& p = peers_[it->second];
+        if (auto ec = p.cookies.consume_reply(*msg, now)) return ec;
+        ++p.stats.cookie_replies_received;
+        // The next retransmission (REKEY_TIMEOUT) carries mac2, as the whitepaper says.
+        return {};
+    }
+
+    std::error_code on_transport(ByteView d, const Endpoint& from, Instant now) {
+        auto header = parse_transport_header(d);
+        if (!header) return make_error_code(Error::malformed_message);
+        auto it = indices_.find(header->receiver_index);
+        if (it == indices_.end()) return make_error_code(Error::unknown_receiver_index);
+        const std::size_t index = it->second;
+        Peer& p = peers_[index];
+        std::unique_ptr<Session>* slot = nullptr;
+        for (auto* s : {&p.current, &p.previous, &p.next})
+            if (*s && (*s)->local_index() == header->receiver_index) slot = s;
+        if (!slot) return make_error_code(Error::unknown_receiver_index);
+        if (auto ec = (*slot)->open(d, header->counter, plaintext_, now, config_.timers)) return ec;
+        // Authenticated: roaming and timers follow this packet.
+        roam(p, from);
+        authenticated_received(p, now);
+        if (slot == &p.next) {
+            // The initiator confirmed the session: it becomes current.
+            forget_session(p.previous);
+            p.previous = std::move(p.current);
+            p.current = std::move(p.next);
+            handshake_completed(index, now);
+            flush_staged(index, now);
+        }
+        Session& session = *p.current;
+        // Keep keys fresh on the receive side (initiator only, once per session).
+        if (p.current && p.current->initiator() && now - p.current->created() >= config_.timers.rekey_on_receive_age() &&
+            !p.rekey_requested_by_receive) {
+            p.rekey_requested_by_receive = true;
+            initiate(index, now, false);
+        }
+        (void)session;
+        p.stats.received_bytes += d.size();
+        if (plaintext_.empty()) return {};  // keepalive
+        auto info = inspect_ip_packet(plaintext_);
+        if (!info) return make_error_code(Error::not_an_ip_packet);
+        auto owner = routes_.lookup(info->source);
+        if (!owner || *owner != index) return make_error_code(Error::disallowed_source_address);
+        // Data received: answer with a keepalive if we send nothing for KEEPALIVE_TIMEOUT.
+        if (!p.keepalive_at) p.keepalive_at = now + config_.timers.keepalive_timeout;
+        inbound_.emplace_back(plaintext_.begin(), plaintext_.begin() + static_cast<std::ptrdiff_t>(info->length));
+        return {};
+    }
+
+    void roam(Peer& p, const Endpoint& from) {
+        if (!from.valid()) return;
+        if (p.endpoint && *p.endpoint == from) return;
+        const bool changed = p.endpoint.has_value();
+        p.endpoint = from;
+        if (changed) events_.push_back({EventKind::peer_address_changed, from.to_string()});
+    }
+
+    void authenticated_received(Peer& p, Instant now) {
+        p.new_handshake_at.reset();
+        if (p.persistent_keepalive.count()) p.persistent_at = now + p.persistent_keepalive;
+    }
+
+    void handshake_completed(std::size_t index, Instant now) {
+        Peer& p = peers_[index];
+        ++p.stats.handshakes_completed;
+        p.stats.last_handshake = now;
+        p.zero_keys_at = now + config_.timers.zero_keys_after();
+        p.rekey_requested_by_receive = false;
+        last_peer_ = index;
+        events_.push_back({p.stats.handshakes_completed == 1 ? EventKind::handshake_complete : EventKind::key_updated,
+                           "peer " + encode_key(p.keys.public_key)});
+    }
+
+    void flush_staged(std::size_t index, Instant now) {
+        Peer& p = peers_[index];
+        while (p.current && !p.staged.empty()) {
+            Bytes packet = std::move(p.staged.front());
+            p.staged.pop_front();
+            send_to_peer(index, packet, now);
+        }
+    }
+
+    /// Seals `packet` (empty: a keepalive) for a peer, or stages it and starts a handshake.
+    void send_to_peer(std::size_t index, ByteView packet, Instant now) {
+        Peer& p = peers_[index];
+        if (!p.current || !p.current->can_send(now, config_.timers)) {
+            if (!packet.empty()) {
+                if (p.staged.size() >= 128) p.staged.pop_front();  // bounded, like wireguard-go's queue
+                p.staged.emplace_back(packet.begin(), packet.end());
+            }
+            initiate(index, now, false);
+            return;
+        }
+        Bytes wire;
+        if (p.current->seal(packet, wire, now, config_.timers)) return;
+        p.stats.sent_bytes += wire.size();
+        if (!packet.empty() && !p.new_handshake_at)
+            p.new_handshake_at = now + config_.timers.keepalive_timeout + config_.timers.rekey_timeout;
+        const bool rekey = p.current->wants_rekey(now, config_.timers);
+        transmit(p, std::move(wire), now);
+        if (rekey) initiate(index, now, false);
+    }
+
+    Role role_;
+    Config config_;
+    std::error_code setup_error_;
+    std::optional<StaticIdentity<Crypto>> identity_;
+    std::optional<CookieChecker<Crypto>> checker_;
+    std::vector<Peer> peers_;
+    AllowedIps routes_;
+    std::unordered_map<std::uint32_t, std::size_t> indices_;  // our sender index -> peer
+    std::deque<Transmit> transmits_;
+    std::deque<Bytes> inbound_;
+    std::deque<Event> events_;
+    std::array<std::uint64_t, error_count> drop_counts_{};
+    std::uint64_t cookie_replies_sent_ = 0;
+    std::deque<Instant> recent_handshakes_;
+    std::optional<Instant> load_until_;
+    bool forced_load_ = false;
+    std::optional<std::size_t> last_peer_;
+    Bytes plaintext_;
+    bool closed_ = false;
+};
+
+}  // namespace tapsec::wireguard

@@ -1,0 +1,11 @@
+// Survey 6.3: CurveCP's keys are non-exportable; no other record may use them.
+// expect: the handshake's keys are non-exportable (survey 6.3)
+#include "fixtures.hpp"
+#include <tapsec/transport/udp.hpp>
+
+#ifdef TAPSEC_EXPECT_REJECTION
+using Composition = tapsec::Secure<fixture::SealedHandshake, fixture::OpenRecord, tapsec::Udp>;
+#else
+using Composition = tapsec::Secure<fixture::SealedHandshake, fixture::SealedRecord, tapsec::Udp>;
+#endif
+static_assert(Composition::has<tapsec::feature::record_protection>);

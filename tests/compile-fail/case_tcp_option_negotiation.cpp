@@ -1,0 +1,10 @@
+// tcpcrypt's dependency (survey 4.6.3): TCP with option negotiation. Plain Tcp lacks it.
+// expect: needs TCP option negotiation (TCP-ENO, survey 4.6.3)
+#include "fixtures.hpp"
+
+#ifdef TAPSEC_EXPECT_REJECTION
+using Composition = tapsec::Secure<fixture::EnoHandshake, fixture::EnoRecord, tapsec::Tcp>;
+#else
+using Composition = tapsec::Secure<fixture::EnoHandshake, fixture::EnoRecord, fixture::TcpWithEno>;
+#endif
+static_assert(Composition::has<tapsec::feature::forward_secrecy>);

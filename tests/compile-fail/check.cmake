@@ -1,0 +1,33 @@
+# Compiles SOURCE (syntax only). MODE=reject: must fail and print the `// expect:` text.
+# MODE=accept: must compile cleanly with -Wall -Wextra -Werror.
+file(STRINGS ${SOURCE} expect_lines REGEX "^// expect: ")
+if(NOT expect_lines)
+  message(FATAL_ERROR "${SOURCE} has no '// expect: ' line")
+endif()
+list(GET expect_lines 0 expect_line)
+string(REPLACE "// expect: " "" expected "${expect_line}")
+separate_arguments(flag_list UNIX_COMMAND "${FLAGS}")
+set(defines)
+if(MODE STREQUAL "reject")
+  set(defines -DTAPSEC_EXPECT_REJECTION)
+endif()
+execute_process(
+  COMMAND ${COMPILER} -std=c++20 -fsyntax-only -Wall -Wextra -Werror ${defines} ${flag_list} ${SOURCE}
+  RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(MODE STREQUAL "reject")
+  if(status EQUAL 0)
+    message(FATAL_ERROR "expected a compile error, but ${SOURCE} compiled")
+  endif()
+  string(FIND "${err}" "${expected}" found)
+  if(found EQUAL -1)
+    message(FATAL_ERROR "compile failed, but without the expected message:\n  ${expected}\ncompiler said:\n${err}")
+  endif()
+  # The first error line is what a person reads: show it.
+  string(REGEX MATCH "error: [^\n]*" first "${err}")
+  message(STATUS "rejected as expected: ${first}")
+else()
+  if(NOT status EQUAL 0)
+    message(FATAL_ERROR "the sibling with its dependency met must compile, but:\n${err}")
+  endif()
+  message(STATUS "sibling compiles")
+endif()
