@@ -6,3 +6,4 @@
 #include "srtp/record.hpp"
 #include "tls13/record.hpp"
 #include "wireguard/policies.hpp"
+#include "dtls_srtp/dtls_srtp.hpp"
