@@ -216,6 +216,8 @@ struct CommandSpec {
     std::function<std::string(Arguments&, botan_tls::Config&, Role)> extra_options;
     /// Called once the handshake is done (e.g. to print exported keys on stderr).
     std::function<void(Conn&)> after_handshake;
+    /// Moves stdin/stdout over the connection; pump_stdio when empty.
+    std::function<int(Conn&, int)> pump;
 };
 
 /// `tapsec connect <name> HOST:PORT`: dial(host, port) gives the transport.
@@ -261,7 +263,7 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
         std::fprintf(stderr, "tapsec: connected: %s; server %s\n", describe(connection.info()).c_str(),
                      connection.peer().subject.empty() ? "(unverified)" : connection.peer().subject.c_str());
     if (spec.after_handshake) spec.after_handshake(connection);
-    return pump_stdio(connection, fd);
+    return spec.pump ? spec.pump(connection, fd) : pump_stdio(connection, fd);
 }
 
 /// `tapsec listen <name> [ADDR:]PORT`: bind(address, port) gives an acceptor whose
@@ -319,7 +321,7 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
                          describe(connection.info()).c_str(),
                          connection.peer().subject.empty() ? "(no certificate)" : connection.peer().subject.c_str());
         if (spec.after_handshake) spec.after_handshake(connection);
-        if (int rc = pump_stdio(connection, fd)) status = rc;
+        if (int rc = spec.pump ? spec.pump(connection, fd) : pump_stdio(connection, fd)) status = rc;
     }
     return status;
 }

@@ -9,7 +9,7 @@ namespace {
 
 using Dtls12OverUdp = Secure<Dtls12Handshake, DtlsRecord, Udp>;
 
-const botan_common::CommandSpec<Dtls12OverUdp> spec{"dtls12", "DTLS 1.2", {}, {}};
+const botan_common::CommandSpec<Dtls12OverUdp> spec{"dtls12", "DTLS 1.2", {}, {}, {}};
 
 int connect(Arguments& args) { return botan_common::run_connect<Dtls12OverUdp>(args, spec, botan_common::dial_udp); }
 

@@ -12,7 +12,7 @@ namespace {
 
 using Tls12OverTcp = Secure<Tls12Handshake, Tls12Record, Tcp>;
 
-const botan_common::CommandSpec<Tls12OverTcp> spec{"tls12", "TLS 1.2", {}, {}};
+const botan_common::CommandSpec<Tls12OverTcp> spec{"tls12", "TLS 1.2", {}, {}, {}};
 
 int connect(Arguments& args) {
     return botan_common::run_connect<Tls12OverTcp>(args, spec, [](const std::string& host, std::uint16_t port) {
