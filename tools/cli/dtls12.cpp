@@ -34,6 +34,10 @@ const Registration registration{ProtocolEntry{
     connect,
     listen,
     demo,
+    false,
+    {{"CM", "DTLS 1.2 connection IDs (RFC 9146) are not in Botan 2: a connection is tied to its 5-tuple"},
+     {"CX", "Botan 2's TLS stack offers no application-defined extensions through this composition"},
+     {"LHP", "DTLS 1.2 records have no padding"}},
 }};
 
 }  // namespace

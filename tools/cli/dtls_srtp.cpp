@@ -137,6 +137,9 @@ const Registration registration{ProtocolEntry{
     connect,
     listen,
     demo,
+    false,
+    {{"CX", "Botan 2's TLS stack offers no application-defined extensions through this composition"},
+     {"SC", "Botan keeps the SRTP profile in its sessions, but resumption with use_srtp is untested here, so not declared"}},
 }};
 
 }  // namespace
