@@ -2,6 +2,7 @@
 // ratio to the provider's raw ChaCha20-Poly1305 seal+open of the same 1420 bytes in
 // the same run; at two levels (the session alone, and the whole engine with routing,
 // replay window and queues); and complete handshakes per second (two engines in memory).
+#include <tapsec/crypto/openssl.hpp>
 #include <tapsec/tapsec.hpp>
 
 #include "harness.hpp"
@@ -10,13 +11,11 @@ namespace {
 
 using namespace tapsec;
 using namespace tapsec::wireguard;
-using Provider = crypto::Botan2;
-using WgEngine = wireguard::Engine<Provider>;
 constexpr std::size_t payload_size = 1420;
 
 SecretArray<32> random_key() {
     SecretArray<32> k;
-    Provider::random(k);
+    crypto::Botan2::random(k);
     return k;
 }
 
@@ -30,10 +29,10 @@ struct Peers {
         b.interface.private_key = bk;
         b.interface.has_private_key = true;
         PeerSettings to_b, to_a;
-        to_b.public_key = StaticIdentity<Provider>::from_private(bk)->public_key;
+        to_b.public_key = StaticIdentity<crypto::Botan2>::from_private(bk)->public_key;
         to_b.endpoint = b_ep;
         to_b.allowed_ips = {*IpPrefix::parse("10.0.0.2/32")};
-        to_a.public_key = StaticIdentity<Provider>::from_private(ak)->public_key;
+        to_a.public_key = StaticIdentity<crypto::Botan2>::from_private(ak)->public_key;
         to_a.endpoint = a_ep;
         to_a.allowed_ips = {*IpPrefix::parse("10.0.0.1/32")};
         a.interface.peers.push_back(to_b);
@@ -45,6 +44,7 @@ struct Peers {
 };
 
 /// One full handshake: initiation, response, confirming keepalive.
+template <class WgEngine>
 bool handshake(WgEngine& a, WgEngine& b, const Peers& p, Instant now) {
     const auto before_a = a.statistics(0).handshakes_completed, before_b = b.statistics(0).handshakes_completed;
     a.initiate_handshake(0, now);
@@ -68,7 +68,11 @@ std::array<double, sizeof...(Bodies)> best_of_interleaved(int rounds, Bodies&...
     return best;
 }
 
-void run(bench::Report& report) {
+/// The suite for one provider; rows are prefixed with `tag` when it is not empty.
+template <class Provider>
+void run_with(bench::Report& report, const std::string& prefix) {
+    using WgEngine = wireguard::Engine<Provider>;
+    auto label = [&](const std::string& text) { return prefix.empty() ? text : prefix + ": " + text; };
     // Reference: the provider's ChaCha20-Poly1305, seal then open, 1420 bytes in place.
     Bytes key(32, 7);
     auto aead = Provider::Aead::create(crypto::AeadAlgorithm::chacha20_poly1305, key);
@@ -116,11 +120,11 @@ void run(bench::Report& report) {
     };
 
     const auto [raw, session, engine] = best_of_interleaved(5, raw_body, session_body, engine_body);
-    report.value("raw ChaCha20-Poly1305 seal+open, 1420 B", raw, "packets/s", std::string(Provider::name) + ", best of 5 interleaved rounds");
-    report.value("WireGuard session seal+open, 1420 B", session, "packets/s");
-    report.ratio("session / raw AEAD", session, raw, "target >= 0.9");
-    report.value("WireGuard engine send+receive, 1420 B IP packet", engine, "packets/s", "routing, replay window, queues");
-    report.ratio("engine / raw AEAD", engine, raw, "target >= 0.9");
+    report.value(label("raw ChaCha20-Poly1305 seal+open, 1420 B"), raw, "packets/s", std::string(Provider::name) + ", best of 5 interleaved rounds");
+    report.value(label("WireGuard session seal+open, 1420 B"), session, "packets/s");
+    report.ratio(label("session / raw AEAD"), session, raw, "target >= 0.9");
+    report.value(label("WireGuard engine send+receive, 1420 B IP packet"), engine, "packets/s", "routing, replay window, queues");
+    report.ratio(label("engine / raw AEAD"), engine, raw, "target >= 0.9");
 
     // Handshakes per second: 148-byte initiation, 92-byte response, keepalive; four
     // X25519 per side plus BLAKE2s/HKDF.
@@ -136,14 +140,19 @@ void run(bench::Report& report) {
             std::abort();
         }
     });
-    report.value("WireGuard handshakes (both sides)", handshakes.per_second(), "handshakes/s");
+    report.value(label("WireGuard handshakes (both sides)"), handshakes.per_second(), "handshakes/s");
     auto share = Provider::KeyShare::generate(crypto::KeyExchangeGroup::x25519);
     auto peer_share = Provider::KeyShare::generate(crypto::KeyExchangeGroup::x25519);
     const Bytes peer_public = peer_share->public_key();
     auto x25519 = bench::measure([&] {
         if (!share->agree(peer_public)) std::abort();
     });
-    report.value("raw X25519 agreement", x25519.per_second(), "ops/s", "a handshake: 6 agreements + 2 key generations");
+    report.value(label("raw X25519 agreement"), x25519.per_second(), "ops/s", "a handshake: 6 agreements + 2 key generations");
+}
+
+void run(bench::Report& report) {
+    run_with<crypto::Botan2>(report, "");
+    run_with<crypto::OpenSsl3>(report, "OpenSSL 3 provider");
 }
 
 const bench::Registration registration{{"wireguard", "WireGuard transport seal+open vs raw AEAD; handshakes/s", run}};

@@ -44,12 +44,15 @@ public:
         if (!can_send(now, limits)) return make_error_code(Error::key_expired);
         std::size_t padded = (plaintext.size() + padding_multiple - 1) / padding_multiple * padding_multiple;
         if (mtu && plaintext.size() <= mtu) padded = std::min(padded, mtu);
-        out.resize(transport_header_size + padded + aead_tag_size);
+        // Built by appending, so only the padding and the tag are zero-filled.
+        out.clear();
+        out.reserve(transport_header_size + padded + aead_tag_size);
+        out.resize(transport_header_size);
         const std::uint64_t counter = send_counter_++;
         write_transport_header(out.data(), TransportHeader{remote_index_, counter});
+        out.insert(out.end(), plaintext.begin(), plaintext.end());
+        out.resize(transport_header_size + padded + aead_tag_size);
         std::uint8_t* body = out.data() + transport_header_size;
-        if (!plaintext.empty()) std::memcpy(body, plaintext.data(), plaintext.size());
-        std::memset(body + plaintext.size(), 0, padded - plaintext.size());
         send_.seal_in_place(nonce(counter), {}, MutableByteView(body, padded),
                             MutableByteView(body + padded, aead_tag_size));
         return {};
@@ -66,8 +69,7 @@ public:
             case ReplayVerdict::fresh: break;
         }
         const std::size_t length = message.size() - transport_min_size;
-        plaintext.resize(length);
-        if (length) std::memcpy(plaintext.data(), message.data() + transport_header_size, length);
+        plaintext.assign(message.begin() + transport_header_size, message.begin() + transport_header_size + length);
         if (!receive_.open_in_place(nonce(counter), {}, MutableByteView(plaintext.data(), length),
                                     message.subspan(transport_header_size + length, aead_tag_size)))
             return make_error_code(Error::transport_decrypt_failed);
