@@ -56,6 +56,18 @@ bool handshake(WgEngine& a, WgEngine& b, const Peers& p, Instant now) {
     return a.statistics(0).handshakes_completed == before_a + 1 && b.statistics(0).handshakes_completed == before_b + 1;
 }
 
+/// The machine is shared: measure the candidates in interleaved rounds and keep each
+/// one's best, so a burst of load elsewhere does not skew one side of a ratio.
+template <class... Bodies>
+std::array<double, sizeof...(Bodies)> best_of_interleaved(int rounds, Bodies&... bodies) {
+    std::array<double, sizeof...(Bodies)> best{};
+    for (int r = 0; r < rounds; ++r) {
+        std::size_t i = 0;
+        ((best[i] = std::max(best[i], bench::measure(bodies, std::chrono::milliseconds(300)).per_second()), ++i), ...);
+    }
+    return best;
+}
+
 void run(bench::Report& report) {
     // Reference: the provider's ChaCha20-Poly1305, seal then open, 1420 bytes in place.
     Bytes key(32, 7);
@@ -64,13 +76,12 @@ void run(bench::Report& report) {
     std::array<std::uint8_t, 16> tag{};
     std::array<std::uint8_t, 12> nonce{};
     std::uint64_t counter = 0;
-    auto raw = bench::measure([&] {
+    auto raw_body = [&] {
         ++counter;
         std::memcpy(nonce.data() + 4, &counter, 8);
         aead->seal_in_place(nonce, {}, text, tag);
         if (!aead->open_in_place(nonce, {}, text, tag)) std::abort();
-    });
-    report.value("raw ChaCha20-Poly1305 seal+open, 1420 B", raw.per_second(), "packets/s", Provider::name.data());
+    };
 
     // Session level: Session::seal on one side, Session::open on the other.
     TransportKeys ka, kb;
@@ -84,13 +95,11 @@ void run(bench::Report& report) {
     auto receiver = Session<Provider>::create(kb, false, 2, 1, t0);
     Bytes wire, plain;
     const Bytes packet(payload_size, 0x42);
-    auto session = bench::measure([&] {
+    auto session_body = [&] {
         if (sender->seal(packet, wire, t0, limits)) std::abort();
         auto header = parse_transport_header(wire);
         if (receiver->open(wire, header->counter, plain, t0, limits)) std::abort();
-    });
-    report.value("WireGuard session seal+open, 1420 B", session.per_second(), "packets/s");
-    report.ratio("session / raw AEAD", session.per_second(), raw.per_second(), "target >= 0.9");
+    };
 
     // Engine level: send() an IPv4 packet, move the datagram, receive(), poll it out.
     Peers peers;
@@ -99,14 +108,19 @@ void run(bench::Report& report) {
     if (!handshake(a, b, peers, now)) std::abort();
     const Bytes inner = make_ipv4_udp_packet(*IpAddress::parse("10.0.0.1"), *IpAddress::parse("10.0.0.2"), 1, 2,
                                              Bytes(payload_size - 28, 0x42));
-    auto engine = bench::measure([&] {
+    auto engine_body = [&] {
         a.send(inner, now);
         auto t = a.poll_transmit();
         b.receive(t->data, peers.a_ep, now);
         if (!b.poll_application_data()) std::abort();
-    });
-    report.value("WireGuard engine send+receive, 1420 B IP packet", engine.per_second(), "packets/s");
-    report.ratio("engine / raw AEAD", engine.per_second(), raw.per_second(), "target >= 0.9");
+    };
+
+    const auto [raw, session, engine] = best_of_interleaved(5, raw_body, session_body, engine_body);
+    report.value("raw ChaCha20-Poly1305 seal+open, 1420 B", raw, "packets/s", std::string(Provider::name) + ", best of 5 interleaved rounds");
+    report.value("WireGuard session seal+open, 1420 B", session, "packets/s");
+    report.ratio("session / raw AEAD", session, raw, "target >= 0.9");
+    report.value("WireGuard engine send+receive, 1420 B IP packet", engine, "packets/s", "routing, replay window, queues");
+    report.ratio("engine / raw AEAD", engine, raw, "target >= 0.9");
 
     // Handshakes per second: 148-byte initiation, 92-byte response, keepalive; four
     // X25519 per side plus BLAKE2s/HKDF.

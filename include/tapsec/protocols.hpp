@@ -1,6 +1,8 @@
 // Every implemented protocol, one include per folder. Add yours here.
 #pragma once
 
+#include "dtls/dtls12.hpp"
+#include "dtls_srtp/dtls_srtp.hpp"
 #include "srtp/record.hpp"
 #include "tls12/tls12.hpp"
 #include "tls13/engine.hpp"

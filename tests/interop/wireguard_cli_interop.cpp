@@ -130,7 +130,7 @@ TEST_CASE("tapsec CLI listening, framed stdin/stdout, wireguard-go initiates") {
     // Into wg0 from the namespace: the kernel routes 10.77.0.2 through wireguard-go.
     test::Process sender(ns.exec({"bash", "-c", "echo into-the-tunnel > /dev/udp/10.77.0.2/9999"}), dir.file("send.log"));
     CHECK(sender.wait(5s) == 0);
-    REQUIRE_MESSAGE(wait_until([&] { return tapsec.output().size() >= 2 + 28 + 16; }, 10s),
+    REQUIRE_MESSAGE(wait_until([&] { return tapsec.output().size() >= 2 + 28 + 16; }, 20s),
                     "nothing framed on tapsec's stdout; wireguard-go: " << daemon->output());
     const std::string out = tapsec.output();
     const std::size_t length = std::size_t{static_cast<std::uint8_t>(out[0])} << 8 | static_cast<std::uint8_t>(out[1]);
@@ -145,9 +145,10 @@ TEST_CASE("tapsec CLI listening, framed stdin/stdout, wireguard-go initiates") {
                                     "import socket\n"
                                     "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
                                     "s.bind(('10.77.0.1',7777)); s.settimeout(8)\n"
+                                    "print('ready', flush=True)\n"
                                     "print(s.recv(2000).decode(), flush=True)\n"}),
                            dir.file("receiver.log"));
-    std::this_thread::sleep_for(300ms);
+    REQUIRE(receiver.wait_for_output("ready", 10s));
     Bytes packet = make_ipv4_udp_packet(*IpAddress::parse("10.77.0.2"), *IpAddress::parse("10.77.0.1"), 4000, 7777,
                                         as_bytes("out-of-the-tunnel"));
     std::string frame{static_cast<char>(packet.size() >> 8), static_cast<char>(packet.size() & 0xff)};

@@ -118,9 +118,9 @@ struct WireGuardGoPeer {
     }
 
     /// tapsec's configuration, in the wg INI format (parsed by tapsec's own parser).
-    Config tapsec_config(const std::string& extra_peer_lines = "") const {
+    Config tapsec_config(const std::string& extra_peer_lines = "", const std::string& go_host = "127.0.0.1") const {
         std::string ini = "[Interface]\nPrivateKey = " + tapsec_private_b64 + "\nListenPort = " + std::to_string(tapsec_port) +
-                          "\n\n[Peer]\nPublicKey = " + go_public + "\nEndpoint = 127.0.0.1:" + std::to_string(go_port) +
+                          "\n\n[Peer]\nPublicKey = " + go_public + "\nEndpoint = " + go_host + ":" + std::to_string(go_port) +
                           "\nAllowedIPs = 10.77.0.0/24\n" + extra_peer_lines;
         if (!psk.empty()) ini += "PresharedKey = " + psk + "\n";
         auto parsed = parse_config(ini, "tapsec.conf");
@@ -128,8 +128,8 @@ struct WireGuardGoPeer {
         return Config::from(std::move(*parsed.settings));
     }
 
-    WireGuard open_tapsec(Role role, Config config) {
-        auto udp = inside(ns, [&] { return Udp::bind("127.0.0.1", tapsec_port); });
+    WireGuard open_tapsec(Role role, Config config, const std::string& address = "127.0.0.1") {
+        auto udp = inside(ns, [&] { return Udp::bind(address, tapsec_port); });
         REQUIRE(udp.ok());
         return WireGuard(role, std::move(config), std::move(*udp));
     }
@@ -233,6 +233,47 @@ TEST_CASE("wireguard-go interop: tapsec initiates (with a pre-shared key)") {
     const std::string transfer = go.wg_show("transfer");
     CHECK(transfer.find(go.tapsec_public) != std::string::npos);
     CHECK(transfer.find("\t0\t") == std::string::npos);
+}
+
+TEST_CASE("wireguard-go interop: over IPv6 loopback, tapsec initiates") {
+    WireGuardGoPeer go;
+    WireGuard conn = go.open_tapsec(Role::client, go.tapsec_config("", "[::1]"), "::1");
+    REQUIRE_FALSE(conn.handshake());
+    auto tun_side = inside(go.ns, [] { return PlainUdp::bind("10.77.0.1", 7777); });
+    REQUIRE_FALSE(conn.send(make_ipv4_udp_packet(*IpAddress::parse("10.77.0.2"), *IpAddress::parse("10.77.0.1"), 4000, 7777,
+                                                 text("over ::1"))));
+    auto out = tun_side.receive(5s);
+    REQUIRE_MESSAGE(out, "nothing delivered on wg0; wireguard-go log:\n" << go.log());
+    CHECK(*out == text("over ::1"));
+    CHECK(go.wg_show("endpoints").find("[::1]:" + std::to_string(go.tapsec_port)) != std::string::npos);
+}
+
+TEST_CASE("wireguard-go interop: roaming: wireguard-go moves to a new port, tapsec follows") {
+    WireGuardGoPeer go;
+    WireGuard conn = go.open_tapsec(Role::client, go.tapsec_config());
+    REQUIRE_FALSE(conn.handshake());
+    auto tun_side = inside(go.ns, [] { return PlainUdp::bind("10.77.0.1", 7777); });
+    tun_side.send_to("10.77.0.2", 9999, text("before"));
+    REQUIRE(next_udp(conn, 5s));
+    CHECK(conn.engine().endpoint(0)->port() == go.go_port);
+    // wireguard-go rebinds to another port: its next packet comes from there.
+    std::uint16_t new_port = test::free_port(SOCK_DGRAM);
+    while (new_port == go.go_port || new_port == go.tapsec_port) new_port = test::free_port(SOCK_DGRAM);
+    REQUIRE(test::run("ip netns exec " + go.ns.name() + " wg set wg0 listen-port " + std::to_string(new_port)) == 0);
+    tun_side.send_to("10.77.0.2", 9999, text("after the move"));
+    auto in = next_udp(conn, 5s);
+    REQUIRE(in);
+    CHECK(in->payload == text("after the move"));
+    CHECK(conn.engine().endpoint(0)->port() == new_port);
+    bool roamed = false;
+    while (auto e = conn.next_event()) roamed |= e->kind == EventKind::peer_address_changed;
+    CHECK(roamed);
+    // tapsec's packets now go to the new port (the old one has nobody listening).
+    REQUIRE_FALSE(conn.send(make_ipv4_udp_packet(*IpAddress::parse("10.77.0.2"), *IpAddress::parse("10.77.0.1"), 4000, 7777,
+                                                 text("followed"))));
+    auto out = tun_side.receive(5s);
+    REQUIRE_MESSAGE(out, "wireguard-go log:\n" << go.log());
+    CHECK(*out == text("followed"));
 }
 
 TEST_CASE("wireguard-go interop: rekeying while traffic flows (tapsec limits: 3 s, 40 messages)") {

@@ -135,3 +135,38 @@ TEST_CASE("a protocol's record layer runs unchanged on either provider (TLS 1.3 
         CHECK(received == message);
     }
 }
+
+#include "support/pki.hpp"
+
+TEST_CASE_TEMPLATE("certificate validation verdicts are distinct", P, Botan2, OpenSsl3) {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    auto leaf = pki.issue("server");
+    auto expired = pki.issue("old", test::KeyType::ecdsa_p256, "localhost", -1);
+    REQUIRE(!leaf.certificate.empty());
+    REQUIRE(!expired.certificate.empty());
+    auto der = [](const std::string& pem) {
+        std::vector<Bytes> out;
+        auto certificates = P::Certificate::chain_from_pem(pem);
+        for (const auto& c : certificates.value()) out.push_back(c.der());
+        return out;
+    };
+    TrustStore trust{{pki.ca().certificate_pem()}};
+    const auto now = std::chrono::system_clock::now();
+    CHECK_FALSE(P::validate_chain(der(leaf.certificate_pem()), trust, "localhost", now));
+    CHECK(P::validate_chain(der(leaf.certificate_pem()), trust, "example.org", now) == make_error_code(Errc::certificate_name_mismatch));
+    CHECK(P::validate_chain(der(expired.certificate_pem()), trust, "localhost", now) == make_error_code(Errc::certificate_expired));
+    CHECK(P::validate_chain(der(leaf.certificate_pem()), TrustStore{}, "localhost", now) == make_error_code(Errc::certificate_untrusted));
+
+    // A self-signed certificate trusted as itself (`openssl req -x509 ...` used as its own CA file).
+    test::TempDir dir;
+    REQUIRE(test::run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + dir.file("k.pem") +
+                      " -out " + dir.file("c.pem") + " -days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost >/dev/null 2>&1") == 0);
+    const auto self = test::read_file(dir.file("c.pem"));
+    CHECK_FALSE(P::validate_chain(der(self), TrustStore{{self}}, "localhost", now));
+    CHECK(P::validate_chain(der(self), TrustStore{{self}}, "other.example", now) == make_error_code(Errc::certificate_name_mismatch));
+    CHECK(P::validate_chain(der(self), TrustStore{{pki.ca().certificate_pem()}}, "localhost", now) ==
+          make_error_code(Errc::certificate_untrusted));
+    CHECK(P::validate_chain(der(self), TrustStore{{self}}, "localhost", now + std::chrono::hours(24 * 400)) ==
+          make_error_code(Errc::certificate_expired));
+}

@@ -78,7 +78,7 @@ struct Pair {
             while (auto t = b->poll_transmit()) {
                 moved = true;
                 seen.push_back(t->data);
-                if (!filter || filter(t->data, false)) a->receive(t->data, t->to == a_ep ? b_ep : b_ep, now);
+                if (!filter || filter(t->data, false)) a->receive(t->data, b_ep, now);
             }
             if (!moved) break;
         }
@@ -152,6 +152,17 @@ TEST_CASE("wireguard: handshake sizes, transport both ways, padding") {
     CHECK(p.b->session_info().peer.raw_public_key == Bytes(a_public.begin(), a_public.end()));
 }
 
+TEST_CASE("wireguard: padding never exceeds the MTU") {
+    Pair p([](Config& a, Config&) { a.interface.mtu = 1000; });
+    p.handshake();
+    REQUIRE_FALSE(p.a->send(p.a_to_b(std::string(1000 - 28 - 2, 'x')), p.now));  // 998 bytes
+    auto t = p.a->poll_transmit();
+    REQUIRE(t);
+    CHECK(t->data.size() == transport_min_size + 1000);  // padded to the MTU, not to 1008
+    p.b->receive(t->data, p.a_ep, p.now);
+    CHECK(p.b->poll_application_data()->size() == 998);
+}
+
 TEST_CASE("wireguard: either side initiates; data sent before a session is staged") {
     Pair p;
     // B (the "server") has data for A first: it stages it and initiates.
@@ -166,6 +177,25 @@ TEST_CASE("wireguard: either side initiates; data sent before a session is stage
     CHECK(parse_ipv4_udp_packet(*got)->payload.size() == 6);
     CHECK(p.a->is_established());
     CHECK(p.b->is_established());
+}
+
+TEST_CASE("wireguard: simultaneous initiations settle and deliver the staged packets") {
+    Pair p;
+    REQUIRE_FALSE(p.a->send(p.a_to_b("from A"), p.now));
+    REQUIRE_FALSE(p.b->send(p.b_to_a("from B"), p.now));
+    p.exchange();
+    // Both responses were to abandoned initiations; the retransmissions (REKEY_TIMEOUT
+    // plus independent jitter) settle it.
+    for (int i = 0; i < 600 && !(p.a->is_established() && p.b->is_established()); ++i) {
+        p.step(50ms);
+        p.a->on_timeout(p.now);
+        p.b->on_timeout(p.now);
+        p.exchange();
+    }
+    CHECK(p.a->is_established());
+    CHECK(p.b->is_established());
+    CHECK(p.a->poll_application_data());
+    CHECK(p.b->poll_application_data());
 }
 
 TEST_CASE("wireguard: pre-shared key, and a mismatched one fails the response") {

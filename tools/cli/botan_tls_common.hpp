@@ -23,7 +23,16 @@
 #include <tapsec/botan_tls/config.hpp>
 #include <tapsec/botan_tls/credentials.hpp>
 
+#include <netdb.h>
+
+#include <functional>
+#include <thread>
+
+#include <tapsec/transport/tcp.hpp>
+#include <tapsec/transport/udp.hpp>
+
 #include "registry.hpp"
+#include "stdio.hpp"
 
 namespace tapsec::cli::botan_common {
 
@@ -35,6 +44,7 @@ inline constexpr const char* client_usage =
     "  --alpn P1,P2          offer these application protocols (ALPN)\n"
     "  --groups G1,G2        key-exchange groups (x25519, secp256r1, secp384r1, secp521r1)\n"
     "  --ciphers S1,S2       cipher suites by IANA name (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)\n"
+    "  --timeout SECONDS     give up the handshake after this long (default 30)\n"
     "  --insecure            do not verify the server's certificate (testing only)\n"
     "  --quiet               do not print the negotiated parameters on stderr\n";
 
@@ -160,12 +170,280 @@ struct DemoPki {
     }
 };
 
+inline std::string failure_line(std::error_code ec, const std::string& detail) {
+    std::string line = ec.message();
+    if (!detail.empty() && detail != line) line += " (" + detail + ")";
+    return line;
+}
+
+/// "HOST:PORT", "[V6]:PORT" -> host (without brackets) and port.
+inline bool split_target(const std::string& target, std::string& host, std::uint16_t& port) {
+    const auto colon = target.rfind(':');
+    if (colon == std::string::npos || colon == 0) return false;
+    host = target.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    try {
+        std::size_t used = 0;
+        const unsigned long p = std::stoul(target.substr(colon + 1), &used);
+        if (used != target.size() - colon - 1 || p == 0 || p > 65535) return false;
+        port = static_cast<std::uint16_t>(p);
+    } catch (const std::exception&) {
+        return false;
+    }
+    return true;
+}
+
+inline std::string check_identity(const botan_tls::Config& config, Role role) {
+    botan_tls::Credentials credentials(config, role);
+    if (credentials.error() && !config.identity.empty()) return credentials.error_detail();
+    return {};
+}
+
 inline std::string describe(const SessionInfo& info) {
     std::string out = info.protocol + ", " + info.cipher_suite;
     if (!info.group.empty()) out += ", " + info.group;
     if (!info.alpn.empty()) out += ", ALPN " + info.alpn;
     if (info.resumed) out += ", resumed";
     return out;
+}
+
+/// What differs between the Botan-based protocols on the command line.
+template <class Conn>
+struct CommandSpec {
+    std::string name;   // "tls12"
+    std::string label;  // "TLS 1.2"
+    /// Extra options (e.g. DTLS-SRTP profiles); returns an error line or "".
+    std::function<std::string(Arguments&, botan_tls::Config&, Role)> extra_options;
+    /// Called once the handshake is done (e.g. to print exported keys on stderr).
+    std::function<void(Conn&)> after_handshake;
+    /// Moves stdin/stdout over the connection; pump_stdio when empty.
+    std::function<int(Conn&, int)> pump;
+};
+
+/// `tapsec connect <name> HOST:PORT`: dial(host, port) gives the transport.
+template <class Conn, class Dial>
+int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
+    std::string host;
+    std::uint16_t port = 0;
+    if (!split_target(args.target, host, port))
+        return fail("connect " + spec.name + ": expected HOST:PORT, got '" + args.target + "'");
+    botan_tls::Config config;
+    if (auto error = read_common(args, config, Role::client); !error.empty()) return fail(error);
+    config.server_name = args.take("--servername").value_or(host);
+    config.server_port = port;
+    if (args.flag("--insecure")) config.verify_peer = false;
+    const auto sess_in = args.take("--sess-in").value_or(""), sess_out = args.take("--sess-out").value_or("");
+    if (!sess_in.empty() || !sess_out.empty()) config.session_cache = std::make_shared<SessionFile>(sess_in, sess_out);
+    if (auto timeout = args.take("--timeout")) {
+        try {
+            config.handshake_timeout = std::chrono::milliseconds(static_cast<long>(std::stod(*timeout) * 1000));
+        } catch (const std::exception&) {
+            return fail("--timeout needs a number of seconds");
+        }
+    }
+    if (spec.extra_options)
+        if (auto error = spec.extra_options(args, config, Role::client); !error.empty()) return fail(error);
+    const bool quiet = args.flag("--quiet");
+    if (auto unknown = args.unknown()) return fail("connect " + spec.name + ": unknown option " + *unknown + " (see --help)");
+    if (config.verify_peer && config.trust.ca_certificates_pem.empty()) config.trust.use_system_store = true;
+    if (auto error = check_identity(config, Role::client); !error.empty()) return fail(error);
+    if (!config.verify_peer && !quiet) std::fprintf(stderr, "tapsec: warning: --insecure: the server is not authenticated\n");
+
+    auto transport = dial(host, port);
+    if (!transport) return fail("cannot connect to " + args.target + ": " + transport.error().message());
+    const int fd = transport->native_handle();
+    Conn connection(Role::client, std::move(config), std::move(*transport));
+    if (auto ec = connection.handshake()) {
+        std::string line = failure_line(ec, connection.engine().failure_detail());
+        if (ec == Errc::certificate_name_mismatch) line += "; --servername NAME checks another name";
+        if (ec == Errc::timed_out) line = "no answer (timed out)";
+        return fail(spec.label + " handshake with " + args.target + " failed: " + line);
+    }
+    if (!quiet)
+        std::fprintf(stderr, "tapsec: connected: %s; server %s\n", describe(connection.info()).c_str(),
+                     connection.peer().subject.empty() ? "(unverified)" : connection.peer().subject.c_str());
+    if (spec.after_handshake) spec.after_handshake(connection);
+    return spec.pump ? spec.pump(connection, fd) : pump_stdio(connection, fd);
+}
+
+/// `tapsec listen <name> [ADDR:]PORT`: bind(address, port) gives an acceptor whose
+/// next() yields one transport per connection, and port() the bound port.
+template <class Conn, class Bind>
+int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
+    std::string address = "0.0.0.0";
+    std::uint16_t port = 0;
+    const bool has_address = args.target.find(':') != std::string::npos;
+    if (!split_target(has_address ? args.target : "x:" + args.target, address, port))
+        return fail("listen " + spec.name + ": expected [ADDR:]PORT, got '" + args.target + "'");
+    if (!has_address) address = "0.0.0.0";
+    botan_tls::Config config;
+    if (auto error = read_common(args, config, Role::server); !error.empty()) return fail(error);
+    // openssl s_server spells these -verify N and -Verify N; the depth is accepted and ignored.
+    const bool request = args.flag("--verify") || args.take("--verify").has_value();
+    const bool require = args.flag("--require-client-cert") || args.flag("--Verify") || args.take("--Verify").has_value();
+    config.verify_peer = request || require;
+    config.require_client_certificate = require;
+    if (config.verify_peer && config.trust.ca_certificates_pem.empty())
+        return fail("--verify / --require-client-cert need --CAfile FILE to verify client certificates");
+    int accepts = 1;
+    if (auto n = args.take("--naccept")) {
+        try {
+            accepts = std::stoi(*n);
+        } catch (const std::exception&) {
+            accepts = 0;
+        }
+        if (accepts < 1) return fail("--naccept needs a positive number");
+    }
+    if (spec.extra_options)
+        if (auto error = spec.extra_options(args, config, Role::server); !error.empty()) return fail(error);
+    const bool quiet = args.flag("--quiet");
+    if (auto unknown = args.unknown()) return fail("listen " + spec.name + ": unknown option " + *unknown + " (see --help)");
+    if (auto error = check_identity(config, Role::server); !error.empty()) return fail(error);
+    config.session_cache = std::make_shared<InMemorySessionCache>();
+    config.handshake_timeout = std::chrono::hours(24 * 365);  // a listener waits for its client
+
+    auto acceptor = bind(address, port);
+    if (!acceptor) return fail("cannot listen on " + address + ":" + std::to_string(port) + ": " + acceptor.error().message());
+    if (!quiet) std::fprintf(stderr, "tapsec: listening on %s:%u (%s)\n", address.c_str(), acceptor->port(), spec.label.c_str());
+    int status = 0;
+    for (int i = 0; i < accepts; ++i) {
+        auto transport = acceptor->next();
+        if (!transport) return fail("accept failed: " + transport.error().message());
+        const int fd = transport->native_handle();
+        Conn connection(Role::server, config, std::move(*transport));
+        if (auto ec = connection.handshake()) {
+            status = fail(spec.label + " handshake with " + connection.transport().peer_endpoint().to_string() +
+                          " failed: " + failure_line(ec, connection.engine().failure_detail()));
+            continue;
+        }
+        if (!quiet)
+            std::fprintf(stderr, "tapsec: accepted %s: %s; client %s\n", connection.transport().peer_endpoint().to_string().c_str(),
+                         describe(connection.info()).c_str(),
+                         connection.peer().subject.empty() ? "(no certificate)" : connection.peer().subject.c_str());
+        if (spec.after_handshake) spec.after_handshake(connection);
+        if (int rc = spec.pump ? spec.pump(connection, fd) : pump_stdio(connection, fd)) status = rc;
+    }
+    return status;
+}
+
+/// A TCP listening socket as an acceptor.
+struct TcpAcceptor {
+    TcpListener listener;
+    Result<Tcp> next() { return listener.accept(); }
+    std::uint16_t port() const { return listener.port(); }
+    static Result<TcpAcceptor> bind(const std::string& address, std::uint16_t port) {
+        auto l = TcpListener::bind(address, port);
+        if (!l) return l.error();
+        return TcpAcceptor{std::move(*l)};
+    }
+};
+
+/// A UDP socket per connection: the first bound at once (so errors show before any
+/// client comes), the next ones bound again on the same port after the previous
+/// connection ended. The socket answers whichever client speaks first.
+struct UdpAcceptor {
+    std::string address;
+    std::uint16_t bound_port = 0;
+    std::optional<Udp> first;
+    Result<Udp> next() {
+        if (first) {
+            Udp u = std::move(*first);
+            first.reset();
+            return u;
+        }
+        return Udp::bind(address, bound_port);
+    }
+    std::uint16_t port() const { return bound_port; }
+    static Result<UdpAcceptor> bind(const std::string& address, std::uint16_t port) {
+        auto u = Udp::bind(address, port);
+        if (!u) return u.error();
+        UdpAcceptor a{address, u->local_port(), std::move(*u)};
+        return a;
+    }
+};
+
+/// Resolves HOST (numeric, "localhost", or a name) to an endpoint for UDP.
+inline Result<Udp> dial_udp(const std::string& host, std::uint16_t port) {
+    auto endpoint = Endpoint::parse(host, port);
+    if (!endpoint) {
+        addrinfo hints{};
+        hints.ai_socktype = SOCK_DGRAM;
+        addrinfo* list = nullptr;
+        if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &list) != 0 || !list)
+            return Errc::address_invalid;
+        endpoint = Endpoint::from_sockaddr(list->ai_addr, list->ai_addrlen);
+        ::freeaddrinfo(list);
+        if (!endpoint) return Errc::address_invalid;
+    }
+    return Udp::connect(*endpoint);
+}
+
+/// `tapsec demo` for one Botan-based composition: a server thread and a client on
+/// loopback, certificates made in memory, one echo; times the handshake and echo.
+template <class Conn, class Bind, class Dial>
+DemoResult run_demo(const std::string& ping, Bind bind, Dial dial,
+                    std::function<void(botan_tls::Config&, botan_tls::Config&)> adjust = {},
+                    std::function<std::string(Conn&)> extra_description = {}) {
+    DemoResult result;
+    try {
+        const auto pki = DemoPki::make();
+        botan_tls::Config server_config;
+        server_config.identity = Identity(pki.leaf_pem, pki.leaf_key_pem);
+        server_config.verify_peer = false;
+        botan_tls::Config client_config;
+        client_config.trust.ca_certificates_pem = {pki.ca_pem};
+        client_config.server_name = "localhost";
+        client_config.handshake_timeout = server_config.handshake_timeout = std::chrono::seconds(10);
+        if (adjust) adjust(client_config, server_config);
+
+        auto acceptor = bind("127.0.0.1", 0);
+        if (!acceptor) return {false, {}, 0, 0, "listen: " + acceptor.error().message()};
+        const auto port = acceptor->port();
+        std::string server_error;
+        std::thread server_thread([&] {
+            auto transport = acceptor->next();
+            if (!transport) return void(server_error = "accept: " + transport.error().message());
+            Conn server(Role::server, server_config, std::move(*transport));
+            if (auto ec = server.handshake()) return void(server_error = ec.message());
+            auto message = server.receive_message(std::chrono::seconds(10));
+            if (!message) return void(server_error = message.error().message());
+            server.send(*message);
+            // Stay a moment for a lost final flight or the client's close_notify.
+            auto end = server.receive_message(std::chrono::seconds(2));
+            (void)end;
+            server.close();
+        });
+        const auto t0 = Clock::now();
+        auto transport = dial(port);
+        if (!transport) {
+            server_thread.join();
+            return {false, {}, 0, 0, "connect: " + transport.error().message()};
+        }
+        Conn client(Role::client, client_config, std::move(*transport));
+        auto ec = client.handshake();
+        const auto t1 = Clock::now();
+        Result<Bytes> echo = Errc::not_connected;
+        if (!ec) {
+            ec = client.send(as_bytes(ping));
+            if (!ec) echo = client.receive_message(std::chrono::seconds(10));
+            if (!ec && echo && std::string(echo->begin(), echo->end()) != ping) ec = Errc::internal_error;
+        }
+        const auto t2 = Clock::now();
+        std::string extra;
+        if (!ec && extra_description) extra = extra_description(client);
+        client.close();
+        server_thread.join();
+        if (ec || !echo || !server_error.empty())
+            return {false, {}, 0, 0, ec ? ec.message() : !echo ? echo.error().message() : "server: " + server_error};
+        result.ok = true;
+        result.negotiated = describe(client.info()) + extra;
+        result.handshake_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+        result.echo_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
+    } catch (const std::exception& e) {
+        result.ok = false;
+        result.error = e.what();
+    }
+    return result;
 }
 
 }  // namespace tapsec::cli::botan_common

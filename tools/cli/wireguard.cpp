@@ -118,6 +118,9 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         }
     }
     if (peers.empty()) return std::string("the configuration has no [Peer]");
+    if (out.tun.empty() && !out.udp_to && ::isatty(0))
+        return std::string("stdin is a terminal, but the default data path is framed IP packets: "
+                           "give --udp-to IP:PORT to type datagrams, or --tun NAME");
     if (is_connect && std::none_of(peers.begin(), peers.end(), [](const auto& p) { return p.endpoint.has_value(); }))
         return std::string("connect needs a peer Endpoint (in the file, or as HOST:PORT)");
     return std::nullopt;

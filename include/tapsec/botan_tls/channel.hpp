@@ -34,6 +34,7 @@
 #include <botan/x509path.h>
 
 #include "../core/engine.hpp"
+#include "../dtls/wire.hpp"
 #include "../core/errors.hpp"
 #include "config.hpp"
 #include "credentials.hpp"
@@ -157,6 +158,9 @@ public:
     std::string failure_detail() const { return state_->failure_detail; }
     /// Retransmissions this engine triggered (DTLS), for tests and benchmarks.
     std::size_t retransmissions() const { return state_->retransmissions; }
+    /// Datagrams or records dropped before Botan saw them (DTLS), and the last reason.
+    std::size_t dropped() const { return state_->dropped; }
+    std::error_code last_drop() const { return state_->last_drop; }
 
 private:
     struct State final : Botan::TLS::Callbacks {
@@ -221,8 +225,15 @@ private:
                 if (auto ec = start(t)) return ec;
             now = t;
             if (!datagram && in.empty()) return end_of_stream();
-            if (datagram) peer = from;
+            Bytes kept;
+            if constexpr (datagram) {
+                peer = from;
+                const auto verdict = admit(in, kept);
+                if (verdict == Admission::none) return {};
+                if (verdict == Admission::some) in = kept;
+            }
             const std::size_t sent_before = emitted;
+            const bool established_before = established;
             auto ec = guarded([&] { channel->received_data(in.data(), in.size()); });
             if (ec) return ec;
             if (failure) return failure;  // a fatal alert from the peer
@@ -232,9 +243,113 @@ private:
                     rto = initial_rto;
                     arm_retransmission();
                 }
+                if (role == Role::server && !timers_armed && emitted != sent_before) remember_hello_verify(in, emitted - sent_before);
+                // The flight that completed the handshake on our side (the server's
+                // CCS+Finished, or the client's in an abbreviated handshake): kept to
+                // answer the peer's retransmissions, see admit().
+                if (established && !established_before && emitted != sent_before) {
+                    const std::size_t count = std::min(emitted - sent_before, outgoing.size());
+                    final_flight.assign(outgoing.end() - static_cast<std::ptrdiff_t>(count), outgoing.end());
+                }
                 if (retransmit_at && *retransmit_at <= t) return on_timeout(t);
             }
             return {};
+        }
+
+        /// RFC 6347 4.1.2.7: invalid records are silently discarded. Botan discards
+        /// them without telling anyone; we discard (and count) what we can recognise
+        /// first: datagrams that are not DTLS, and records from an epoch this
+        /// connection can never reach (0 and 1 only: renegotiation is disabled).
+        enum class Admission { none, some, all };
+        Admission admit(ByteView datagram_in, Bytes& kept) {
+            auto records = dtls::parse_datagram(datagram_in);
+            if (!records) {
+                note_drop(records.error());
+                return Admission::none;
+            }
+            bool all = true;
+            bool peer_retransmitted = false;
+            for (const auto& record : *records) {
+                if (record.epoch > 1) {
+                    note_drop(dtls::DtlsErrc::unknown_epoch);
+                    all = false;
+                    continue;
+                }
+                // Handshake records after our side is established can only be the peer
+                // retransmitting its last flight because ours was lost (renegotiation is
+                // off). Botan 2 neither answers them (its "detect retransmitted flight"
+                // is a TODO) nor tolerates an epoch-1 one (it would start a new
+                // handshake and fail), so they stop here and we replay our final
+                // flight, as RFC 6347 4.2.4 asks.
+                // Botan fails the connection on a record whose version differs from the
+                // negotiated one ("unexpected record version"); after ServerHello that can
+                // only be a stale ClientHello/HelloVerifyRequest (record version DTLS 1.0)
+                // delayed or duplicated by the network: drop it.
+                if (version_negotiated && record.version != dtls::version_dtls12) {
+                    all = false;
+                    continue;
+                }
+                if (!hello_verify_reply.empty() && record.type == dtls::ContentType::handshake &&
+                    std::equal(record.fragment.begin(), record.fragment.end(), hello_verify_trigger.begin(),
+                               hello_verify_trigger.end())) {
+                    // The ClientHello we answered with a HelloVerifyRequest, again: our
+                    // HelloVerifyRequest was lost. Botan 2 ignores an old message_seq,
+                    // which would deadlock the handshake; the cookie is a pure function
+                    // of this ClientHello and the address, so the same answer is right.
+                    if (peer == hello_verify_peer)
+                        for (const auto& d : hello_verify_reply) outgoing.push_back(d);
+                    all = false;
+                    continue;
+                }
+                if (established && (record.type == dtls::ContentType::handshake ||
+                                    record.type == dtls::ContentType::change_cipher_spec)) {
+                    peer_retransmitted = true;
+                    all = false;
+                    continue;
+                }
+                kept.insert(kept.end(), record.header_and_fragment.begin(), record.header_and_fragment.end());
+            }
+            if (peer_retransmitted) replay_final_flight();
+            if (all) return Admission::all;
+            return kept.empty() ? Admission::none : Admission::some;
+        }
+
+        /// Server, before its ServerHello: if what we just sent is a HelloVerifyRequest,
+        /// keep it with the ClientHello that caused it.
+        void remember_hello_verify(ByteView incoming, std::size_t new_datagrams) {
+            const std::size_t count = std::min(new_datagrams, outgoing.size());
+            std::vector<Bytes> reply(outgoing.end() - static_cast<std::ptrdiff_t>(count), outgoing.end());
+            bool is_verify = false;
+            for (const auto& d : reply)
+                if (auto recs = dtls::parse_datagram(d))
+                    for (const auto& r : *recs)
+                        is_verify |= r.type == dtls::ContentType::handshake && r.epoch == 0 && !r.fragment.empty() &&
+                                     r.fragment[0] == 3;
+            if (!is_verify) return;
+            auto recs = dtls::parse_datagram(incoming);
+            if (!recs) return;
+            for (const auto& r : *recs)
+                if (r.type == dtls::ContentType::handshake && !r.fragment.empty() && r.fragment[0] == 1) {
+                    hello_verify_trigger.assign(r.fragment.begin(), r.fragment.end());
+                    hello_verify_reply = std::move(reply);
+                    hello_verify_peer = peer;
+                    return;
+                }
+        }
+
+        void replay_final_flight() {
+            // Once per peer flight: the peer's flight arrives as several datagrams at
+            // about the same time, and each would otherwise trigger a full replay.
+            if (final_flight.empty() || (last_replay && now - *last_replay < initial_rto / 2)) return;
+            last_replay = now;
+            ++retransmissions;
+            for (const auto& datagram_out : final_flight) outgoing.push_back(datagram_out);
+        }
+
+        void note_drop(std::error_code why) {
+            ++dropped;
+            last_drop = why;
+            events.push_back({EventKind::dropped_packet, why.message()});
         }
 
         std::error_code send(ByteView data, Instant t) {
@@ -417,6 +532,7 @@ private:
         void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& message) override {
             using namespace Botan::TLS;
             if (message.type() == CLIENT_KEX) saw_key_exchange = true;
+            if (message.type() == SERVER_HELLO) version_negotiated = true;
             if (message.type() == SERVER_HELLO && role == Role::server && !timers_armed) {
                 // The server's state begins with its ServerHello (after the cookie round
                 // trip): from here on it retransmits its flights too.
@@ -505,6 +621,7 @@ private:
         bool close_notify_received = false;
         bool close_sent = false;
         bool saw_key_exchange = false;
+        bool version_negotiated = false;
         std::uint16_t srtp_profile = 0;
         // DTLS retransmission (RFC 6347 4.2.4.1), on the caller's clock
         std::size_t emitted = 0;
@@ -512,6 +629,13 @@ private:
         std::chrono::milliseconds rto = initial_rto;
         std::optional<Instant> retransmit_at;
         std::size_t retransmissions = 0;
+        std::size_t dropped = 0;
+        std::error_code last_drop;
+        std::vector<Bytes> final_flight;
+        Bytes hello_verify_trigger;
+        std::vector<Bytes> hello_verify_reply;
+        Endpoint hello_verify_peer;
+        std::optional<Instant> last_replay;
     };
 
     std::unique_ptr<State> state_;

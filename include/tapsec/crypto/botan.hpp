@@ -463,7 +463,34 @@ struct Botan2 {
         Botan::Path_Validation_Restrictions restrictions(false, 110);
         auto result = Botan::x509_path_validate(chain, restrictions, stores, std::string(hostname),
                                                 Botan::Usage_Type::UNSPECIFIED, now);
-        return map_validation(result.result());
+        auto verdict = map_validation(result.result());
+        if (verdict == make_error_code(Errc::certificate_untrusted) && is_trust_anchor_itself(chain.front(), store))
+            return check_anchor_leaf(chain.front(), hostname, now);
+        return verdict;
+    }
+
+    /// A self-signed leaf that is exactly one of the configured anchors (the usual
+    /// `openssl req -x509` certificate given as its own CA file). Botan's path validation
+    /// refuses it; OpenSSL and GnuTLS accept an exact match with an anchor, and so do we.
+    static bool is_trust_anchor_itself(const Botan::X509_Certificate& leaf, const Botan::Certificate_Store& anchors) {
+        if (!leaf.is_self_signed()) return false;
+        for (const auto& candidate : anchors.find_all_certs(leaf.subject_dn(), leaf.subject_key_id()))
+            if (candidate && *candidate == leaf) return true;
+        return false;
+    }
+
+    /// What still applies to such a leaf: its own signature, its validity period, the name.
+    static std::error_code check_anchor_leaf(const Botan::X509_Certificate& leaf, std::string_view hostname,
+                                             std::chrono::system_clock::time_point now) {
+        try {
+            if (!leaf.check_signature(*leaf.load_subject_public_key())) return Errc::certificate_untrusted;
+        } catch (const std::exception&) {
+            return Errc::certificate_untrusted;
+        }
+        const Botan::X509_Time at(now);
+        if (at < leaf.not_before() || at > leaf.not_after()) return Errc::certificate_expired;
+        if (!hostname.empty() && !leaf.matches_dns_name(std::string(hostname))) return Errc::certificate_name_mismatch;
+        return {};
     }
 
     static std::error_code map_validation(Botan::Certificate_Status_Code code) {

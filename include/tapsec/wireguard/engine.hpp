@@ -250,6 +250,9 @@ public:
     /// The current sending session of a peer (tests inspect counters and indices).
     Session* current_session(std::size_t peer) { return peers_.at(peer).current.get(); }
     const Key& public_key() const { return identity_->public_key; }
+    /// Points a peer at a new endpoint (like `wg set ... peer K endpoint E`); the peer's
+    /// own roaming still moves it to wherever its authenticated packets come from.
+    void set_endpoint(std::size_t peer, const Endpoint& endpoint) { peers_.at(peer).endpoint = endpoint; }
     /// Forces (or stops forcing) the under-load state in which handshakes need a cookie.
     void set_under_load(bool on) { forced_load_ = on; }
     /// Starts a handshake with a peer now (an application-requested rekey).
@@ -456,9 +459,12 @@ private:
         p.latest_timestamp = consumed->timestamp;
         p.last_initiation_consumed = now;
         // Respond. Our own initiation in flight (if any) is abandoned: the peer's wins.
+        // If packets wait for a session, the retransmission timer stays: after
+        // simultaneous initiations neither response matches, and a later initiation
+        // (REKEY_TIMEOUT) settles it, as in the kernel implementation.
         if (p.stage != Peer::Stage::none) forget_index(p.handshake.local_index);
         p.stage = Peer::Stage::none;
-        p.retransmit_at.reset();
+        if (p.staged.empty()) p.retransmit_at.reset();
         const std::uint32_t local = new_index(index);
         TransportKeys keys;
         auto response = create_response(p.keys, local, hs, keys);
@@ -543,7 +549,8 @@ private:
         for (auto* s : {&p.current, &p.previous, &p.next})
             if (*s && (*s)->local_index() == header->receiver_index) slot = s;
         if (!slot) return make_error_code(Error::unknown_receiver_index);
-        if (auto ec = (*slot)->open(d, header->counter, plaintext_, now, config_.timers)) return ec;
+        Bytes plaintext;  // decrypted straight into the buffer handed to the application
+        if (auto ec = (*slot)->open(d, header->counter, plaintext, now, config_.timers)) return ec;
         // Authenticated: roaming and timers follow this packet.
         roam(p, from);
         authenticated_received(p, now);
@@ -562,14 +569,15 @@ private:
             initiate(index, now, false);
         }
         p.stats.received_bytes += d.size();
-        if (plaintext_.empty()) return {};  // keepalive
-        auto info = inspect_ip_packet(plaintext_);
+        if (plaintext.empty()) return {};  // keepalive
+        auto info = inspect_ip_packet(plaintext);
         if (!info) return make_error_code(Error::not_an_ip_packet);
         auto owner = routes_.lookup(info->source);
         if (!owner || *owner != index) return make_error_code(Error::disallowed_source_address);
         // Data received: answer with a keepalive if we send nothing for KEEPALIVE_TIMEOUT.
         if (!p.keepalive_at) p.keepalive_at = now + config_.timers.keepalive_timeout;
-        inbound_.emplace_back(plaintext_.begin(), plaintext_.begin() + static_cast<std::ptrdiff_t>(info->length));
+        plaintext.resize(info->length);  // strip the padding
+        inbound_.push_back(std::move(plaintext));
         return {};
     }
 
@@ -590,6 +598,8 @@ private:
         Peer& p = peers_[index];
         ++p.stats.handshakes_completed;
         p.stats.last_handshake = now;
+        p.retransmit_at.reset();
+        p.attempt_started.reset();
         p.zero_keys_at = now + config_.timers.zero_keys_after();
         p.rekey_requested_by_receive = false;
         last_peer_ = index;
@@ -618,7 +628,7 @@ private:
             return;
         }
         Bytes wire;
-        if (p.current->seal(packet, wire, now, config_.timers)) return;
+        if (p.current->seal(packet, wire, now, config_.timers, config_.interface.mtu.value_or(0))) return;
         p.stats.sent_bytes += wire.size();
         if (!packet.empty() && !p.new_handshake_at)
             p.new_handshake_at = now + config_.timers.keepalive_timeout + config_.timers.rekey_timeout;
@@ -649,7 +659,6 @@ private:
     std::optional<Instant> load_until_;
     bool forced_load_ = false;
     std::optional<std::size_t> last_peer_;
-    Bytes plaintext_;
     bool closed_ = false;
 };
 

@@ -6,6 +6,7 @@
 // (wireguard-go keeps 1984).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -37,9 +38,12 @@ public:
 
     /// Seals `plaintext` into a transport message. Returns key_expired when the
     /// session may not send any more (REJECT_AFTER_TIME / REJECT_AFTER_MESSAGES).
-    std::error_code seal(ByteView plaintext, Bytes& out, Instant now, const TimerSettings& limits) {
+    /// `mtu` (0: none) caps the padding as the kernel and wireguard-go do: a packet that
+    /// fits the MTU is never padded beyond it.
+    std::error_code seal(ByteView plaintext, Bytes& out, Instant now, const TimerSettings& limits, std::size_t mtu = 0) {
         if (!can_send(now, limits)) return make_error_code(Error::key_expired);
-        const std::size_t padded = (plaintext.size() + padding_multiple - 1) / padding_multiple * padding_multiple;
+        std::size_t padded = (plaintext.size() + padding_multiple - 1) / padding_multiple * padding_multiple;
+        if (mtu && plaintext.size() <= mtu) padded = std::min(padded, mtu);
         out.resize(transport_header_size + padded + aead_tag_size);
         const std::uint64_t counter = send_counter_++;
         write_transport_header(out.data(), TransportHeader{remote_index_, counter});

@@ -1,0 +1,147 @@
+// DTLS-SRTP interop: OpenSSL (`-use_srtp SRTP_AES128_CM_SHA1_80 -keymatexport
+// EXTRACTOR-dtls_srtp -keymatexportlen 60`) and GnuTLS (`--srtp-profiles
+// --keymatexport --keymatexportsize 60`) print the 60 bytes of RFC 5764 keying
+// material; tapsec must derive the same bytes, both as client and as server. Then
+// two `tapsec` commands carry stdin over SRTP.
+#include <doctest/doctest.h>
+
+#include <tapsec/tapsec.hpp>
+
+#include "support/pki.hpp"
+#include "support/process.hpp"
+
+using namespace tapsec;
+using namespace std::chrono_literals;
+using DtlsSrtp = Secure<DtlsSrtpHandshake, SrtpRecord, Udp>;
+
+namespace {
+
+struct Fixture {
+    Fixture() {
+        REQUIRE_MESSAGE(test::have_program("openssl"), "openssl is not installed (apt-get install openssl)");
+        REQUIRE_MESSAGE(test::have_program("gnutls-cli"), "gnutls-cli is not installed (apt-get install gnutls-bin)");
+    }
+    test::TestPki pki;
+    test::CertificateFiles server = pki.issue("server");
+    test::TempDir dir;
+};
+
+std::string upper(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+std::vector<std::string> tapsec_command(std::vector<std::string> args) {
+    args.insert(args.begin(), TAPSEC_TOOL_PATH);
+    return args;
+}
+
+}  // namespace
+
+TEST_CASE("dtls-srtp interop: tapsec client -> openssl s_server -use_srtp, same 60 bytes") {
+    Fixture f;
+    const auto port = test::free_port(SOCK_DGRAM);
+    test::Process server({"openssl", "s_server", "-dtls1_2", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
+                          f.server.certificate, "-key", f.server.key, "-use_srtp", "SRTP_AES128_CM_SHA1_80",
+                          "-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", "60", "-naccept", "1"},
+                         f.dir.file("s.log"));
+    REQUIRE(server.wait_for_output("ACCEPT", 10s));
+    botan_tls::Config config;
+    config.trust.ca_certificates_pem = {f.pki.ca().certificate_pem()};
+    config.server_name = "localhost";
+    auto udp = Udp::connect(*Endpoint::parse("127.0.0.1", port));
+    REQUIRE(udp);
+    DtlsSrtp c(Role::client, config, std::move(*udp));
+    auto ec = c.handshake();
+    REQUIRE_MESSAGE(!ec, ec.message() << " " << c.engine().failure_detail() << "\n" << server.output());
+    REQUIRE(c.engine().srtp_profile());
+    CHECK(*c.engine().srtp_profile() == srtp::Profile::aes_cm_128_hmac_sha1_80);
+    auto material = c.export_keying_material("EXTRACTOR-dtls_srtp", {}, 60);
+    REQUIRE(material);
+    CHECK(server.wait_for_output("Keying material: " + upper(to_hex(*material)), 10s));
+    CHECK(server.output().find("SRTP Extension negotiated, profile=SRTP_AES128_CM_SHA1_80") != std::string::npos);
+    c.close();
+}
+
+TEST_CASE("dtls-srtp interop: openssl s_client -use_srtp -> tapsec server, same 60 bytes") {
+    Fixture f;
+    auto udp = Udp::bind("127.0.0.1", 0);
+    REQUIRE(udp);
+    const auto port = udp->local_port();
+    botan_tls::Config config;
+    config.identity = {f.server.certificate_pem(), f.server.key_pem()};
+    config.verify_peer = false;
+    DtlsSrtp server(Role::server, config, std::move(*udp));
+    test::Process client({"openssl", "s_client", "-dtls1_2", "-connect", "127.0.0.1:" + std::to_string(port), "-CAfile",
+                          f.pki.ca().certificate, "-servername", "localhost", "-verify_return_error", "-use_srtp",
+                          "SRTP_AES128_CM_SHA1_80", "-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", "60"},
+                         f.dir.file("c.log"));
+    auto ec = server.handshake();
+    REQUIRE_MESSAGE(!ec, ec.message() << "\n" << client.output());
+    auto material = server.export_keying_material("EXTRACTOR-dtls_srtp", {}, 60);
+    REQUIRE(material);
+    CHECK_MESSAGE(client.wait_for_output("Keying material: " + upper(to_hex(*material)), 10s), client.output());
+    server.close();
+}
+
+TEST_CASE("dtls-srtp interop: GnuTLS in a network namespace against the tapsec command") {
+    Fixture f;
+    test::NetworkNamespace ns("tapsec-srtp");
+    REQUIRE_MESSAGE(ns.ok(), "cannot create a network namespace (needs root and iproute2)");
+    const std::string port = "5004";
+    SUBCASE("gnutls-cli -u -> tapsec listen dtls-srtp: same 60 bytes") {
+        test::Process server(ns.exec(tapsec_command({"listen", "dtls-srtp", "127.0.0.1:" + port, "--cert",
+                                                     f.server.certificate, "--key", f.server.key, "--keymatexport",
+                                                     "EXTRACTOR-dtls_srtp", "--keymatexportlen", "60"})),
+                             f.dir.file("l.log"));
+        REQUIRE(server.wait_for_output("listening", 10s));
+        test::Process client(ns.exec({"gnutls-cli", "-u", "--x509cafile", f.pki.ca().certificate, "--port", port,
+                                      "127.0.0.1", "--verify-hostname", "localhost",
+                                      "--srtp-profiles=SRTP_AES128_CM_HMAC_SHA1_80", "--keymatexport",
+                                      "EXTRACTOR-dtls_srtp", "--keymatexportsize", "60"}),
+                             f.dir.file("g.log"));
+        REQUIRE_MESSAGE(client.wait_for_output("- Key material: ", 15s), client.output() << server.output());
+        REQUIRE(server.wait_for_output("Keying material (EXTRACTOR-dtls_srtp, 60 bytes): ", 10s));
+        const auto theirs = client.output();
+        const auto at = theirs.find("- Key material: ") + 16;
+        const auto hex = upper(theirs.substr(at, 120));
+        CHECK(hex.size() == 120);
+        CHECK_MESSAGE(server.output().find(hex) != std::string::npos, server.output() << theirs);
+        CHECK(theirs.find("SRTP profile: SRTP_AES128_CM_HMAC_SHA1_80") != std::string::npos);
+        client.kill();
+        server.kill();
+    }
+    SUBCASE("tapsec connect dtls-srtp -> gnutls-serv -u --srtp-profiles") {
+        test::Process server(ns.exec({"gnutls-serv", "-u", "--echo", "-p", port, "--x509certfile", f.server.certificate,
+                                      "--x509keyfile", f.server.key, "--disable-client-cert",
+                                      "--srtp-profiles=SRTP_AES128_CM_HMAC_SHA1_80"}),
+                             f.dir.file("gs.log"));
+        REQUIRE(server.wait_for_output("listening", 10s));
+        test::Process client(ns.exec(tapsec_command({"connect", "dtls-srtp", "127.0.0.1:" + port, "--CAfile",
+                                                     f.pki.ca().certificate, "--servername", "localhost"})),
+                             f.dir.file("c.log"));
+        CHECK_MESSAGE(client.wait_for_output("SRTP profile SRTP_AES128_CM_HMAC_SHA1_80", 15s), client.output() << server.output());
+        CHECK(server.wait_for_output("DTLS profile set to SRTP_AES128_CM_HMAC_SHA1_80", 10s));
+        client.kill();
+    }
+}
+
+TEST_CASE("dtls-srtp cli: two tapsec commands carry stdin over SRTP both ways") {
+    Fixture f;
+    const auto port = std::to_string(test::free_port(SOCK_DGRAM));
+    test::Process server(tapsec_command({"listen", "dtls-srtp", "127.0.0.1:" + port, "--cert", f.server.certificate,
+                                         "--key", f.server.key}),
+                         f.dir.file("l.log"));
+    REQUIRE(server.wait_for_output("listening", 10s));
+    test::Process client(tapsec_command({"connect", "dtls-srtp", "127.0.0.1:" + port, "--CAfile", f.pki.ca().certificate,
+                                         "--servername", "localhost", "--srtp-profiles", "SRTP_AEAD_AES_256_GCM"}),
+                         f.dir.file("c.log"));
+    REQUIRE_MESSAGE(client.wait_for_output("SRTP profile SRTP_AEAD_AES_256_GCM", 15s), client.output() << server.output());
+    client.write_stdin("media from the client\n");
+    CHECK_MESSAGE(server.wait_for_output("media from the client", 10s), server.output());
+    server.write_stdin("media from the server\n");
+    CHECK_MESSAGE(client.wait_for_output("media from the server", 10s), client.output());
+    client.close_stdin();
+    CHECK(client.wait(15s) == 0);
+    server.kill();
+}

@@ -1,0 +1,388 @@
+// DTLS 1.2 through Botan: the datagram engine driven in memory with time passed in.
+// Cookie exchange (and its binding to the client's address), retransmission from
+// the caller's clock, fragment reassembly with reordering, anti-replay, out-of-order
+// records, unknown epochs and malformed datagrams counted, mutual authentication,
+// close; and the whole composition over MemoryDatagram at 20% loss.
+#include <doctest/doctest.h>
+
+#include <set>
+#include <thread>
+
+#include <tapsec/tapsec.hpp>
+
+#include "support/pki.hpp"
+
+using namespace tapsec;
+using namespace std::chrono_literals;
+using Engine = botan_tls::ChannelEngine<botan_tls::Carrier::datagram>;
+
+namespace {
+
+struct Pki {
+    test::TestPki pki;
+    test::CertificateFiles server = pki.issue("server");
+    test::CertificateFiles client = pki.issue("client", test::KeyType::ecdsa_p256, "alice");
+};
+
+botan_tls::Config client_config(Pki& p) {
+    botan_tls::Config c;
+    c.trust.ca_certificates_pem = {p.pki.ca().certificate_pem()};
+    c.server_name = "localhost";
+    c.initial_retransmit_timeout = 100ms;
+    return c;
+}
+
+botan_tls::Config server_config(Pki& p) {
+    botan_tls::Config c;
+    c.identity = {p.server.certificate_pem(), p.server.key_pem()};
+    c.verify_peer = false;
+    c.initial_retransmit_timeout = 100ms;
+    return c;
+}
+
+const Endpoint client_address = *Endpoint::parse("127.0.0.1:5000");
+const Endpoint server_address = *Endpoint::parse("127.0.0.1:4444");
+
+std::vector<Bytes> drain(Engine& e) {
+    std::vector<Bytes> out;
+    while (auto t = e.poll_transmit()) out.push_back(std::move(t->data));
+    return out;
+}
+
+std::error_code feed(Engine& to, const std::vector<Bytes>& datagrams, const Endpoint& from, Instant now = Clock::now()) {
+    for (const auto& d : datagrams)
+        if (auto ec = to.receive(d, from, now)) return ec;
+    return {};
+}
+
+/// First handshake message type in a datagram of epoch-0 handshake records.
+int handshake_type(const Bytes& datagram) {
+    auto records = dtls::parse_datagram(datagram);
+    if (!records || records->front().type != dtls::ContentType::handshake || records->front().fragment.empty()) return -1;
+    return records->front().fragment[0];
+}
+
+/// Runs a handshake on a virtual clock: when neither side has anything to send, time
+/// jumps to the earliest retransmission timer (the engines never read a clock).
+std::error_code run_handshake(Engine& client, Engine& server, bool reverse_each_flight = false) {
+    Instant now = Clock::now();
+    if (auto ec = client.start(now)) return ec;
+    if (auto ec = server.start(now)) return ec;
+    for (int i = 0; i < 40 && !(client.is_established() && server.is_established()); ++i) {
+        auto to_server = drain(client);
+        if (reverse_each_flight) std::reverse(to_server.begin(), to_server.end());
+        if (auto ec = feed(server, to_server, client_address, now)) return ec;
+        auto to_client = drain(server);
+        if (reverse_each_flight) std::reverse(to_client.begin(), to_client.end());
+        if (auto ec = feed(client, to_client, server_address, now)) return ec;
+        if (to_server.empty() && to_client.empty()) {
+            std::optional<Instant> next = client.next_timeout();
+            if (auto s = server.next_timeout(); s && (!next || *s < *next)) next = s;
+            if (!next) break;
+            now = *next;
+            if (auto ec = client.on_timeout(now)) return ec;
+            if (auto ec = server.on_timeout(now)) return ec;
+        }
+    }
+    feed(server, drain(client), client_address, now);
+    return client.is_established() && server.is_established() ? std::error_code{} : make_error_code(Errc::timed_out);
+}
+
+Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+}  // namespace
+
+TEST_CASE("dtls12: handshake with a cookie exchange, data both ways, close") {
+    Pki p;
+    REQUIRE(p.pki.ok());
+    Engine client(Role::client, client_config(p)), server(Role::server, server_config(p));
+    REQUIRE(!client.start(Clock::now()));
+    REQUIRE(!server.start(Clock::now()));
+    auto hello = drain(client);
+    REQUIRE(hello.size() == 1);
+    CHECK(handshake_type(hello[0]) == 1);  // ClientHello
+    REQUIRE(!feed(server, hello, client_address));
+    auto verify = drain(server);
+    REQUIRE(verify.size() == 1);
+    CHECK(handshake_type(verify[0]) == 3);  // HelloVerifyRequest: no state kept yet
+    REQUIRE(!feed(client, verify, server_address));
+
+    auto ec = run_handshake(client, server);
+    REQUIRE_MESSAGE(!ec, ec.message());
+    CHECK(client.session_info().protocol == "DTLS 1.2");
+    CHECK(client.session_info().group == "x25519");
+    CHECK(client.session_info().peer.authenticated);
+
+    REQUIRE(!client.send(text("datagram one"), Clock::now()));
+    REQUIRE(!feed(server, drain(client), client_address));
+    auto got = server.poll_application_data();
+    REQUIRE(got);
+    CHECK(*got == text("datagram one"));
+    REQUIRE(!server.send(text("reply"), Clock::now()));
+    REQUIRE(!feed(client, drain(server), server_address));
+    CHECK(client.poll_application_data() == text("reply"));
+
+    auto a = client.export_keying_material("EXPERIMENTAL-dtls", {}, 32);
+    auto b = server.export_keying_material("EXPERIMENTAL-dtls", {}, 32);
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(*a == *b);
+
+    REQUIRE(!client.close(Clock::now()));
+    REQUIRE(!feed(server, drain(client), client_address));
+    CHECK(server.is_closed());
+}
+
+TEST_CASE("dtls12: cookies are bound to the client's address and checked") {
+    Pki p;
+    Engine client(Role::client, client_config(p)), server(Role::server, server_config(p));
+    REQUIRE(!client.start(Clock::now()));
+    REQUIRE(!server.start(Clock::now()));
+    REQUIRE(!feed(server, drain(client), client_address));
+    REQUIRE(!feed(client, drain(server), server_address));  // HelloVerifyRequest
+    auto with_cookie = drain(client);
+    REQUIRE(with_cookie.size() == 1);
+    CHECK(handshake_type(with_cookie[0]) == 1);
+
+    SUBCASE("the right cookie from the right address gets a ServerHello") {
+        REQUIRE(!feed(server, with_cookie, client_address));
+        auto reply = drain(server);
+        REQUIRE(!reply.empty());
+        CHECK(handshake_type(reply[0]) == 2);
+    }
+    SUBCASE("the same ClientHello from another address is sent back to verify") {
+        REQUIRE(!feed(server, with_cookie, *Endpoint::parse("10.9.8.7:5000")));
+        auto reply = drain(server);
+        REQUIRE(reply.size() == 1);
+        CHECK(handshake_type(reply[0]) == 3);
+    }
+    SUBCASE("a tampered cookie is sent back to verify") {
+        // ClientHello body: version(2) random(32) session_id<1> cookie<1>; after the
+        // 13-byte record header and the 12-byte handshake header.
+        Bytes forged = with_cookie[0];
+        const std::size_t body = 13 + 12;
+        const std::size_t cookie_length_at = body + 2 + 32 + 1 + forged[body + 34];
+        REQUIRE(forged[cookie_length_at] > 0);
+        forged[cookie_length_at + 1] ^= 0xff;
+        REQUIRE(!feed(server, {forged}, client_address));
+        auto reply = drain(server);
+        REQUIRE(reply.size() == 1);
+        CHECK(handshake_type(reply[0]) == 3);
+    }
+}
+
+TEST_CASE("dtls12: retransmission is driven by the time passed in") {
+    Pki p;
+    auto cc = client_config(p);
+    cc.initial_retransmit_timeout = 1000ms;
+    cc.maximum_retransmit_timeout = 4000ms;
+    Engine client(Role::client, cc);
+    const Instant t0 = Clock::now();
+    REQUIRE(!client.start(t0));
+    REQUIRE(drain(client).size() == 1);  // lost
+    REQUIRE(client.next_timeout());
+    CHECK(*client.next_timeout() == t0 + 1000ms);
+    REQUIRE(!client.on_timeout(t0 + 999ms));
+    CHECK(drain(client).empty());  // not yet
+    // The caller's clock, not Botan's: this runs long before a real second has passed.
+    REQUIRE(!client.on_timeout(t0 + 1000ms));
+    auto again = drain(client);
+    REQUIRE(again.size() == 1);
+    CHECK(handshake_type(again[0]) == 1);
+    CHECK(client.retransmissions() == 1);
+    CHECK(*client.next_timeout() == t0 + 1000ms + 2000ms);  // doubled
+    REQUIRE(!client.on_timeout(t0 + 3000ms));
+    CHECK(drain(client).size() == 1);
+    CHECK(*client.next_timeout() == t0 + 3000ms + 4000ms);  // capped at the maximum
+    REQUIRE(!client.on_timeout(t0 + 7000ms));
+    CHECK(*client.next_timeout() == t0 + 7000ms + 4000ms);
+    CHECK(client.retransmissions() == 3);
+}
+
+TEST_CASE("dtls12: fragmented flights reassembled when every flight arrives reversed") {
+    Pki p;
+    auto rsa = p.pki.issue("rsa", test::KeyType::rsa2048);
+    auto sc = server_config(p);
+    sc.identity = {rsa.certificate_pem(), rsa.key_pem()};
+    sc.mtu = 256;  // forces the certificate across several fragments
+    auto cc = client_config(p);
+    cc.mtu = 256;
+    Engine client(Role::client, cc), server(Role::server, sc);
+    auto ec = run_handshake(client, server, true);
+    REQUIRE_MESSAGE(!ec, ec.message() << " / " << client.failure_detail() << " / " << server.failure_detail());
+    CHECK(client.session_info().cipher_suite.find("ECDHE_RSA") != std::string::npos);
+}
+
+TEST_CASE("dtls12: records out of order, replayed, tampered, from an unknown epoch, or not DTLS") {
+    Pki p;
+    Engine client(Role::client, client_config(p)), server(Role::server, server_config(p));
+    REQUIRE(!run_handshake(client, server));
+    for (const char* m : {"first", "second", "third"}) REQUIRE(!client.send(text(m), Clock::now()));
+    auto records = drain(client);
+    REQUIRE(records.size() == 3);
+
+    SUBCASE("out of order: each record stands alone") {
+        std::reverse(records.begin(), records.end());
+        REQUIRE(!feed(server, records, client_address));
+        CHECK(server.poll_application_data() == text("third"));
+        CHECK(server.poll_application_data() == text("second"));
+        CHECK(server.poll_application_data() == text("first"));
+    }
+    SUBCASE("a replayed record is delivered once") {
+        REQUIRE(!feed(server, {records[0], records[0], records[1], records[0]}, client_address));
+        CHECK(server.poll_application_data() == text("first"));
+        CHECK(server.poll_application_data() == text("second"));
+        CHECK_FALSE(server.poll_application_data());
+    }
+    SUBCASE("a tampered record is discarded and the connection lives on") {
+        Bytes bad = records[0];
+        bad.back() ^= 1;
+        REQUIRE(!feed(server, {bad}, client_address));
+        CHECK_FALSE(server.poll_application_data());
+        CHECK_FALSE(server.is_closed());
+        REQUIRE(!feed(server, {records[1]}, client_address));
+        CHECK(server.poll_application_data() == text("second"));
+    }
+    SUBCASE("a record from an epoch this connection never had is dropped and counted") {
+        Bytes future = records[0];
+        future[3] = 0;
+        future[4] = 7;  // epoch 7
+        REQUIRE(!feed(server, {future}, client_address));
+        CHECK_FALSE(server.poll_application_data());
+        CHECK(server.dropped() == 1);
+        CHECK(server.last_drop() == dtls::DtlsErrc::unknown_epoch);
+    }
+    SUBCASE("a datagram that is not DTLS is dropped and counted") {
+        REQUIRE(!feed(server, {text("\x80 plainly not DTLS")}, client_address));
+        REQUIRE(!feed(server, {Bytes(records[0].begin(), records[0].begin() + 20)}, client_address));
+        CHECK(server.dropped() == 2);
+        CHECK(server.last_drop() == dtls::DtlsErrc::malformed_record);
+        REQUIRE(!feed(server, {records[2]}, client_address));
+        CHECK(server.poll_application_data() == text("third"));
+    }
+}
+
+TEST_CASE("dtls12: mutual authentication and certificate failures") {
+    Pki p;
+    auto sc = server_config(p);
+    sc.require_client_certificate = true;
+    sc.trust.ca_certificates_pem = {p.pki.ca().certificate_pem()};
+    SUBCASE("accepted") {
+        auto cc = client_config(p);
+        cc.identity = {p.client.certificate_pem(), p.client.key_pem()};
+        Engine client(Role::client, cc), server(Role::server, sc);
+        REQUIRE(!run_handshake(client, server));
+        CHECK(server.session_info().peer.subject.find("alice") != std::string::npos);
+    }
+    SUBCASE("refused without a certificate") {
+        Engine client(Role::client, client_config(p)), server(Role::server, sc);
+        CHECK(run_handshake(client, server));
+        CHECK_FALSE(server.is_established());
+    }
+    SUBCASE("wrong name") {
+        auto cc = client_config(p);
+        cc.server_name = "elsewhere.example";
+        Engine client(Role::client, cc), server(Role::server, server_config(p));
+        CHECK(run_handshake(client, server) == Errc::certificate_name_mismatch);
+    }
+}
+
+TEST_CASE("dtls12: Secure<Dtls12Handshake, DtlsRecord, MemoryDatagram> at 20% loss with reordering and duplication") {
+    using Conn = Secure<Dtls12Handshake, DtlsRecord, MemoryDatagram>;
+    static_assert(Conn::has<feature::dos_mitigation>);
+    static_assert(Conn::has<feature::out_of_order_receipt>);
+    static_assert(!Conn::has<feature::connection_mobility>);
+    Pki p;
+    for (std::uint64_t seed : {1u, 2u, 3u, 4u, 5u}) {
+        CAPTURE(seed);
+        auto [a, b] = MemoryDatagram::pair({0.20, 0.20, 0.10, seed});
+        Conn client(Role::client, client_config(p), std::move(a));
+        Conn server(Role::server, server_config(p), std::move(b));
+        std::error_code server_ec;
+        std::set<std::string> server_got;
+        std::atomic<bool> done{false};
+        std::thread t([&] {
+            server_ec = server.handshake();
+            while (!server_ec && !done) {
+                auto m = server.receive_message(50ms);
+                if (!m) {
+                    if (m.error() != Errc::timed_out) server_ec = m.error();
+                    continue;
+                }
+                if (m->empty()) break;
+                server_got.insert(std::string(m->begin(), m->end()));
+                server.send(*m);
+            }
+        });
+        const auto start = Clock::now();
+        auto ec = client.handshake();
+        CHECK_MESSAGE(!ec, ec.message());
+        std::set<std::string> echoed;
+        int duplicates = 0;
+        if (!ec) {
+            for (int i = 0; i < 40; ++i) {
+                REQUIRE(!client.send(as_bytes("message " + std::to_string(i))));
+                auto m = client.receive_message(30ms);
+                if (m && !m->empty()) duplicates += !echoed.insert(std::string(m->begin(), m->end())).second;
+            }
+            for (int i = 0; i < 10; ++i) {
+                auto m = client.receive_message(30ms);
+                if (m && !m->empty()) duplicates += !echoed.insert(std::string(m->begin(), m->end())).second;
+            }
+        }
+        done = true;
+        t.join();
+        CHECK_MESSAGE(!server_ec, server_ec.message() << ": " << server.engine().failure_detail());
+        MESSAGE("seed " << seed << ": handshake+echo " << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()
+                        << " ms, retransmissions client " << client.engine().retransmissions() << " server "
+                        << server.engine().retransmissions() << ", echoed " << echoed.size() << "/40");
+        CHECK(duplicates == 0);  // the network duplicated; the replay window did not let it through
+        CHECK(echoed.size() >= 10);  // about 0.8 * 0.8 of 40 expected
+        for (const auto& e : echoed) CHECK(server_got.count(e) == 1);
+    }
+}
+
+TEST_CASE("dtls12: losses Botan 2 alone would not survive") {
+    Pki p;
+    Engine client(Role::client, client_config(p)), server(Role::server, server_config(p));
+    const Instant t0 = Clock::now();
+    REQUIRE(!client.start(t0));
+    REQUIRE(!server.start(t0));
+    auto first_hello = drain(client);
+    REQUIRE(!feed(server, first_hello, client_address, t0));
+    REQUIRE(drain(server).size() == 1);  // HelloVerifyRequest, lost
+
+    // The client retransmits its ClientHello; the server must answer it again.
+    REQUIRE(!client.on_timeout(t0 + 100ms));
+    auto again = drain(client);
+    REQUIRE(again.size() == 1);
+    REQUIRE(!feed(server, again, client_address, t0 + 100ms));
+    auto verify = drain(server);
+    REQUIRE(verify.size() == 1);
+    CHECK(handshake_type(verify[0]) == 3);
+
+    REQUIRE(!feed(client, verify, server_address, t0 + 100ms));
+    REQUIRE(!feed(server, drain(client), client_address, t0 + 100ms));  // ClientHello with cookie
+    auto server_flight = drain(server);
+    REQUIRE(!server_flight.empty());
+    CHECK(handshake_type(server_flight[0]) == 2);
+    // A ClientHello the network delayed or duplicated arrives after the ServerHello:
+    // dropped, not fatal (Botan would fail on its record version).
+    CHECK(!feed(server, first_hello, client_address, t0 + 100ms));
+    CHECK_FALSE(server.is_closed());
+
+    REQUIRE(!feed(client, server_flight, server_address, t0 + 100ms));
+    REQUIRE(!feed(server, drain(client), client_address, t0 + 100ms));
+    REQUIRE(server.is_established());
+    drain(server);  // the server's final flight (CCS, Finished), lost
+    CHECK_FALSE(client.is_established());
+    // The client retransmits its last flight; the established server replays its own.
+    REQUIRE(client.next_timeout());
+    REQUIRE(!client.on_timeout(*client.next_timeout()));
+    REQUIRE(!feed(server, drain(client), client_address, t0 + 300ms));
+    auto replay = drain(server);
+    REQUIRE(!replay.empty());
+    REQUIRE(!feed(client, replay, server_address, t0 + 300ms));
+    CHECK(client.is_established());
+    CHECK_FALSE(server.is_closed());
+}
