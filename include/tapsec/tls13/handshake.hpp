@@ -213,9 +213,9 @@ protected:
         return {};
     }
 
-    /// Verifies the peer's CertificateVerify against the leaf of `chain`.
+    /// Verifies the peer's CertificateVerify with its leaf certificate (parsed by validate_peer).
     std::error_code verify_certificate_verify(bool peer_is_server, const CertificateVerify& cv,
-                                              const std::vector<Bytes>& chain) const {
+                                              const std::vector<Bytes>& /*chain*/) const {
         const auto accepted = accepted_signature_schemes();
         if (std::find(accepted.begin(), accepted.end(), cv.algorithm) == accepted.end())
             return Error::bad_certificate_verify;
