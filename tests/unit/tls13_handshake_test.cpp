@@ -300,3 +300,47 @@ TEST_CASE("TLS 1.3 ALPN, SNI, padding, and delegated authentication") {
         CHECK(client.peer().authenticated);
     }
 }
+
+TEST_CASE("TLS 1.3 record_size_limit (RFC 8449) is negotiated and honoured") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    auto p = configs(pki, test::KeyType::ed25519);
+    p.client.record_size_limit = 512;
+    p.server.record_size_limit = 1024;
+    using E = tls13::Engine<AeadRecord, crypto::Botan2>;
+    E client(Role::client, p.client), server(Role::server, p.server);
+    const Endpoint none;
+    const auto now = Clock::now();
+    REQUIRE_FALSE(client.start(now));
+    for (int i = 0; i < 6; ++i) {
+        while (auto t = client.poll_transmit()) REQUIRE_FALSE(server.receive(t->data, none, now));
+        while (auto t = server.poll_transmit()) REQUIRE_FALSE(client.receive(t->data, none, now));
+    }
+    REQUIRE(client.is_established());
+    REQUIRE(server.is_established());
+    // Largest TLSCiphertext each side may now send: limit (inner plaintext) + 16-byte tag.
+    auto largest_record = [](const Bytes& wire) {
+        std::size_t largest = 0;
+        for (std::size_t at = 0; at + 5 <= wire.size();) {
+            const std::size_t length = std::size_t{wire[at + 3]} << 8 | wire[at + 4];
+            largest = std::max(largest, length);
+            at += 5 + length;
+        }
+        return largest;
+    };
+    const Bytes big(20000, 0x5a);
+    REQUIRE_FALSE(server.send(big, now));
+    auto to_client = server.poll_transmit();
+    REQUIRE(to_client);
+    CHECK(largest_record(to_client->data) <= 512 + 16);
+    REQUIRE_FALSE(client.receive(to_client->data, none, now));
+    std::size_t received = 0;
+    while (auto d = client.poll_application_data()) received += d->size();
+    CHECK(received == big.size());
+    REQUIRE_FALSE(client.send(big, now));
+    auto to_server = client.poll_transmit();
+    REQUIRE(to_server);
+    CHECK(largest_record(to_server->data) <= 1024 + 16);
+    CHECK(largest_record(to_server->data) > 512 + 16);
+    REQUIRE_FALSE(server.receive(to_server->data, none, now));
+}

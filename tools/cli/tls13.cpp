@@ -28,6 +28,7 @@ constexpr const char* usage =
     "  --no-middlebox          no middlebox compatibility mode (no fake session id / CCS)\n"
     "  --keyupdate             after the handshake, send a KeyUpdate asking the peer to update too\n"
     "  --keyupdate-after N     KeyUpdate automatically after N records under one key\n"
+    "  --record-size-limit N   advertise an RFC 8449 record_size_limit (64..16385)\n"
     "  --quiet                 no connection summary on stderr\n"
     "connect only:\n"
     "  --servername NAME       SNI and the name checked in the certificate (default: HOST)\n"
@@ -124,6 +125,15 @@ std::string common_options(Arguments& args, tls13::Config& config) {
     }
     config.psk_only_key_exchange = args.flag("--psk-only");
     config.middlebox_compatibility = !args.flag("--no-middlebox");
+    if (auto n = args.take("--record-size-limit")) {
+        unsigned long v = 0;
+        try {
+            v = std::stoul(*n);
+        } catch (...) {
+        }
+        if (v < 64 || v > 16385) return "--record-size-limit must be 64..16385";
+        config.record_size_limit = static_cast<std::uint16_t>(v);
+    }
     if (auto n = args.take("--keyupdate-after")) {
         try {
             config.key_update_after_records = std::stoull(*n);

@@ -40,6 +40,7 @@ public:
         hello_.supported_groups = groups_;
         hello_.signature_algorithms = Base::accepted_signature_schemes();
         hello_.alpn = config_.alpn;
+        if (config_.record_size_limit) hello_.record_size_limit = config_.record_size_limit;
         if (auto ec = make_key_share(groups_.front())) return ec;
         choose_psk();
         if (psk_) {
@@ -200,6 +201,11 @@ private:
             info_.alpn = *ee->alpn;
         }
         if (ee->early_data && !early_offered_) return Error::unsupported_extension;
+        if (ee->record_size_limit) {  // RFC 8449: limits apply once both sides sent the extension
+            if (*ee->record_size_limit < 64 || !config_.record_size_limit) return Error::illegal_parameter;
+            this->record_size_limit(true, *ee->record_size_limit);
+            this->record_size_limit(false, config_.record_size_limit);
+        }
         early_accepted_ = early_offered_ && ee->early_data;
         info_.early_data_accepted = early_accepted_;
         if (early_offered_ && !early_accepted_) {

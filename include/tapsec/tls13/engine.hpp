@@ -226,6 +226,10 @@ private:
                     ec = records_.install_read(a->secret);
                     break;
                 case Action::Kind::install_write_key: ec = records_.install_write(a->secret); break;
+                case Action::Kind::limit_sent_records: ec = records_.set_send_record_size_limit(a->limit); break;
+                case Action::Kind::limit_received_records:
+                    ec = records_.set_receive_record_size_limit(a->limit);
+                    break;
                 case Action::Kind::event:
                     if (a->event.kind == EventKind::handshake_complete && c) {
                         // 0-RTT data the server refused goes again under 1-RTT keys.

@@ -64,6 +64,9 @@ struct Config : CommonConfig {
     /// Length-hiding padding of protected records (RFC 8446 5.4), e.g.
     /// PaddingPolicy::to_multiple_of(256) or PaddingPolicy::full_record().
     PaddingPolicy padding{};
+    /// RFC 8449 record_size_limit to advertise (64..16385; 0 = do not send the extension).
+    /// The peer's limit is always honoured.
+    std::uint16_t record_size_limit = 0;
 };
 
 /// Encryption levels of a TLS 1.3 connection (key_schedule.hpp's epochs).
@@ -71,12 +74,22 @@ using Level = Epoch;
 
 /// What a handshake state machine asks the engine to do, in order.
 struct Action {
-    enum class Kind { send, send_application_data, send_change_cipher_spec, install_read_key, install_write_key, event };
+    enum class Kind {
+        send,
+        send_application_data,
+        send_change_cipher_spec,
+        install_read_key,
+        install_write_key,
+        event,
+        limit_sent_records,      // RFC 8449: the peer's record_size_limit (in `limit`)
+        limit_received_records,  // RFC 8449: the limit we advertised and the peer accepted
+    };
     Kind kind;
     Level level = Level::initial;
     Bytes message;        // send: a handshake message; send_application_data: 0-RTT data
     TrafficSecret secret;  // install_*
     Event event{};         // event
+    std::uint16_t limit = 0;  // limit_*
 };
 
 /// Our identity parsed once per process and reused by every connection that has the
@@ -137,6 +150,12 @@ protected:
         actions_.push_back({write ? Action::Kind::install_write_key : Action::Kind::install_read_key, level, {},
                             secret, {}});
     }
+    void record_size_limit(bool sent_records, std::uint16_t limit) {
+        Action a{sent_records ? Action::Kind::limit_sent_records : Action::Kind::limit_received_records,
+                 Level::initial, {}, {}, {}};
+        a.limit = limit;
+        actions_.push_back(std::move(a));
+    }
     void emit(EventKind kind, std::string detail = {}) {
         actions_.push_back({Action::Kind::event, Level::initial, {}, {}, Event{kind, std::move(detail)}});
     }
@@ -194,9 +213,9 @@ protected:
         return {};
     }
 
-    /// Verifies the peer's CertificateVerify against the leaf of `chain`.
+    /// Verifies the peer's CertificateVerify with its leaf certificate (parsed by validate_peer).
     std::error_code verify_certificate_verify(bool peer_is_server, const CertificateVerify& cv,
-                                              const std::vector<Bytes>& chain) const {
+                                              const std::vector<Bytes>& /*chain*/) const {
         const auto accepted = accepted_signature_schemes();
         if (std::find(accepted.begin(), accepted.end(), cv.algorithm) == accepted.end())
             return Error::bad_certificate_verify;

@@ -194,6 +194,14 @@ private:
 
         EncryptedExtensions ee;
         ee.alpn = alpn;
+        if (ch.record_size_limit) {  // RFC 8449: honour the client's limit from EncryptedExtensions on
+            if (*ch.record_size_limit < 64) return Error::illegal_parameter;
+            this->record_size_limit(true, *ch.record_size_limit);
+            if (config_.record_size_limit) {
+                ee.record_size_limit = config_.record_size_limit;
+                this->record_size_limit(false, config_.record_size_limit);
+            }
+        }
         ee.early_data = early_accepted_;
         ee.server_name_acknowledged = ch.server_name.has_value() && !psk;
         this->send(Level::handshake, encode(ee));
