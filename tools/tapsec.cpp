@@ -65,9 +65,14 @@ int print_table() {
             const char mine = cells[static_cast<std::size_t>(column)];
             const bool differs = survey && survey->cells[static_cast<std::size_t>(column)] != mine;
             std::printf(" %c%-3s", mine, differs ? "!" : "");
-            if (differs)
-                notes.push_back(e.name + " " + std::string(decltype(tag)::type::code) + ": survey says " +
-                                survey->cells[static_cast<std::size_t>(column)] + ", tapsec provides " + mine);
+            if (differs) {
+                const std::string code(decltype(tag)::type::code);
+                std::string why = "unexplained";
+                for (const auto& [column_code, reason] : e.survey_differences)
+                    if (column_code == code) why = reason;
+                notes.push_back(e.name + " " + code + ": survey " + survey->cells[static_cast<std::size_t>(column)] +
+                                ", tapsec " + mine + ": " + why);
+            }
             ++column;
         });
         std::printf("\n");
@@ -148,7 +153,7 @@ int connect_or_listen(bool is_connect, int argc, char** argv) {
                     is_connect ? "HOST:PORT" : "[ADDR:]PORT", entry->composition.c_str(), entry->usage.c_str());
         return 0;
     }
-    if (args.target.empty()) return fail(std::string(verb) + " " + entry->name + ": missing " + (is_connect ? "HOST:PORT" : "PORT"));
+    if (args.target.empty() && !entry->target_optional) return fail(std::string(verb) + " " + entry->name + ": missing " + (is_connect ? "HOST:PORT" : "PORT"));
     const auto& run = is_connect ? entry->connect : entry->listen;
     if (!run) return fail(entry->name + " does not support " + verb);
     return run(args);

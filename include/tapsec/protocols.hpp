@@ -1,9 +1,10 @@
 // Every implemented protocol, one include per folder. Add yours here.
 #pragma once
 
-#include "tls12/tls12.hpp"
 #include "dtls/dtls12.hpp"
+#include "dtls_srtp/dtls_srtp.hpp"
 #include "srtp/record.hpp"
+#include "tls12/tls12.hpp"
+#include "tls13/engine.hpp"
 #include "tls13/record.hpp"
 #include "wireguard/policies.hpp"
-#include "dtls_srtp/dtls_srtp.hpp"

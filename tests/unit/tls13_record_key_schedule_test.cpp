@@ -170,3 +170,16 @@ TEST_CASE("tls13 transcript: buffering before the hash is known changes nothing"
     CHECK(to_hex(early.hash_with(m1)) != to_hex(early.current_hash()));
     CHECK(to_hex(early.current_hash()) == to_hex(late.current_hash()));  // hash_with left it alone
 }
+
+TEST_CASE("tls13 key schedule: a consumed stage holds no secret; misuse of the transcript is loud") {
+    auto early = EarlySecret<Crypto>::without_psk(TLS_AES_128_GCM_SHA256);
+    auto hs = std::move(early).into_handshake(Bytes(32, 1));
+    CHECK(early.secret().empty());  // NOLINT(bugprone-use-after-move): checking the wipe
+    CHECK(early.secret().capacity() == 0);
+    auto ms = std::move(hs).into_master();
+    CHECK(hs.secret().empty());  // NOLINT(bugprone-use-after-move)
+    CHECK(ms.secret().size() == 32);
+    Transcript<Crypto> t;
+    t.add(Bytes{1, 0, 0, 0});
+    CHECK_THROWS_AS(t.current_hash(), std::logic_error);
+}

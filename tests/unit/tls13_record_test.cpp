@@ -4,6 +4,7 @@
 // record_size_limit, malformed headers, key-usage limits.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -345,8 +346,11 @@ TEST_CASE("tls13 record: the reassembler is bounded") {
     RecordLayer<>::Options options;
     options.max_buffered = 1000;
     RecordLayer<> reader(options);
-    CHECK_FALSE(reader.feed(Bytes(600, 22)));
-    CHECK(reader.feed(Bytes(600, 22)) == error_of(Error::reassembly_buffer_full));
+    Bytes start{22, 3, 3, 0x40, 0x00};  // a 16 KiB record announced
+    start.resize(600, 0x55);
+    CHECK_FALSE(reader.feed(start));
+    CHECK(reader.feed(Bytes(600, 0x55)) == error_of(Error::reassembly_buffer_full));
+    CHECK(reader.buffered() == 600);
 }
 
 TEST_CASE("tls13 record: length-hiding padding policies") {
@@ -504,4 +508,108 @@ TEST_CASE("tls13 errors: distinct messages, alerts, peer alerts") {
     CHECK(parsed->description == AlertDescription::handshake_failure);
     CHECK_FALSE(parse_alert(Bytes{2}).ok());
     CHECK_FALSE(parse_alert(Bytes{3, 0}).ok());
+}
+
+TEST_CASE("tls13 record: change_cipher_spec is written in plaintext even after keys") {
+    Pipe p;
+    Bytes wire;
+    REQUIRE_FALSE(p.writer.write(ContentType::change_cipher_spec, Bytes{1}, wire));
+    CHECK(wire == Bytes{20, 3, 3, 0, 1, 1});
+    CHECK(p.writer.write_state()->sequence() == 0);  // no sequence number consumed
+    ContentType type{};
+    auto got = read_one(p.reader, wire, &type);
+    REQUIRE(got.ok());
+    CHECK(type == ContentType::change_cipher_spec);
+    CHECK(p.writer.write(ContentType::change_cipher_spec, Bytes{2}, wire) == make_error_code(Errc::invalid_configuration));
+}
+
+TEST_CASE("tls13 record: KeyUpdate through the record layer, both directions") {
+    Pipe p;
+    REQUIRE(read_one(p.reader, p.seal(ContentType::application_data, as_bytes("before"))).ok());
+    // The KeyUpdate message itself goes under the old key; then both sides move on.
+    REQUIRE(read_one(p.reader, p.seal(ContentType::handshake, Bytes{24, 0, 0, 1, 0})).ok());
+    REQUIRE_FALSE(p.writer.update_write_key());
+    const Bytes after = p.seal(ContentType::application_data, as_bytes("after"));
+    SUBCASE("a reader that did not update fails authentication") {
+        auto got = read_one(p.reader, after);
+        REQUIRE_FALSE(got.ok());
+        CHECK(got.error() == make_error_code(Error::bad_record_mac));
+    }
+    SUBCASE("a reader that updated opens it with sequence number 0") {
+        REQUIRE_FALSE(p.reader.update_read_key());
+        auto got = read_one(p.reader, after);
+        REQUIRE(got.ok());
+        CHECK(p.reader.read_state()->sequence() == 1);
+    }
+    SUBCASE("updating before any key is an error") {
+        RecordLayer<> fresh;
+        CHECK(fresh.update_write_key() == make_error_code(Error::record_layer_not_keyed));
+        CHECK(fresh.update_read_key() == make_error_code(Error::record_layer_not_keyed));
+    }
+}
+
+// The record policy as Secure<> sees it.
+namespace {
+struct HandshakeExportingTrafficSecrets {
+    static constexpr std::string_view name = "test handshake";
+    using provides = features<feature::forward_secrecy>;
+    using exported_keys = TrafficSecrets;
+    static constexpr KeyExport key_export = KeyExport::direct;
+    struct Config : CommonConfig {};
+};
+}  // namespace
+static_assert(RecordPolicy<AeadRecord>);
+static_assert(std::is_same_v<tapsec::AeadRecord, tls13::AeadRecord>);
+static_assert(AeadRecord::key_import == KeyImport::direct);
+static_assert(std::is_same_v<AeadRecord::imported_keys, TrafficSecrets>);
+static_assert(KeysFlowFromHandshakeToRecord<HandshakeExportingTrafficSecrets, AeadRecord>);
+static_assert(declared_features<AeadRecord>().has<feature::record_protection>());
+static_assert(declared_features<AeadRecord>().has<feature::length_hiding_padding>());
+static_assert(declared_features<AeadRecord>().has<feature::rekeying>());
+static_assert(declared_features<AeadRecord>().has<feature::replay_protection>());
+static_assert(!declared_features<AeadRecord>().has<feature::out_of_order_receipt>());
+static_assert(needs<AeadRecord, dependency::reliable_byte_stream>());
+static_assert(std::is_same_v<AeadRecord::layer<>, RecordLayer<crypto::DefaultProvider>>);
+
+TEST_CASE("tls13 record: the reassembler places every fragment on a 16-byte boundary") {
+    Pipe p;
+    Bytes wire;
+    for (std::size_t n : {std::size_t{1}, std::size_t{100}, std::size_t{16384}, std::size_t{7}, std::size_t{3000}}) {
+        Bytes chunk;
+        REQUIRE_FALSE(p.writer.write(ContentType::application_data, Bytes(n, static_cast<std::uint8_t>(n)), chunk));
+        append(wire, chunk);
+    }
+    // Fed in odd-sized pieces, returned in order, each fragment aligned, contents intact.
+    std::size_t offset = 0, step = 1;
+    std::vector<std::size_t> sizes;
+    while (offset < wire.size()) {
+        const std::size_t n = std::min(step, wire.size() - offset);
+        REQUIRE_FALSE(p.reader.feed(ByteView(wire).subspan(offset, n)));
+        offset += n;
+        step = step * 3 + 1;
+        for (;;) {
+            auto r = p.reader.next();
+            REQUIRE(r.ok());
+            if (!*r) break;
+            CHECK(reinterpret_cast<std::uintptr_t>((*r)->data.data()) % 16 == 0);
+            CHECK(std::all_of((*r)->data.begin(), (*r)->data.end(),
+                              [&](std::uint8_t b) { return b == static_cast<std::uint8_t>((*r)->data.size()); }));
+            sizes.push_back((*r)->data.size());
+        }
+    }
+    CHECK(sizes == std::vector<std::size_t>{1, 100, 16384, 7, 3000});
+    CHECK(p.reader.buffered() == 0);
+}
+
+TEST_CASE("tls13 record: records before a malformed header are still returned") {
+    Pipe p;
+    Bytes wire = p.seal(ContentType::application_data, as_bytes("good"));
+    append(wire, Bytes{22, 2, 0, 0, 1, 0});  // bad version
+    REQUIRE_FALSE(p.reader.feed(wire));
+    auto first = p.reader.next();
+    REQUIRE(first.ok());
+    REQUIRE(first->has_value());
+    auto second = p.reader.next();
+    REQUIRE_FALSE(second.ok());
+    CHECK(second.error() == error_of(Error::malformed_record_header));
 }

@@ -78,7 +78,7 @@ struct Pair {
             while (auto t = b->poll_transmit()) {
                 moved = true;
                 seen.push_back(t->data);
-                if (!filter || filter(t->data, false)) a->receive(t->data, t->to == a_ep ? b_ep : b_ep, now);
+                if (!filter || filter(t->data, false)) a->receive(t->data, b_ep, now);
             }
             if (!moved) break;
         }
@@ -152,6 +152,17 @@ TEST_CASE("wireguard: handshake sizes, transport both ways, padding") {
     CHECK(p.b->session_info().peer.raw_public_key == Bytes(a_public.begin(), a_public.end()));
 }
 
+TEST_CASE("wireguard: padding never exceeds the MTU") {
+    Pair p([](Config& a, Config&) { a.interface.mtu = 1000; });
+    p.handshake();
+    REQUIRE_FALSE(p.a->send(p.a_to_b(std::string(1000 - 28 - 2, 'x')), p.now));  // 998 bytes
+    auto t = p.a->poll_transmit();
+    REQUIRE(t);
+    CHECK(t->data.size() == transport_min_size + 1000);  // padded to the MTU, not to 1008
+    p.b->receive(t->data, p.a_ep, p.now);
+    CHECK(p.b->poll_application_data()->size() == 998);
+}
+
 TEST_CASE("wireguard: either side initiates; data sent before a session is staged") {
     Pair p;
     // B (the "server") has data for A first: it stages it and initiates.
@@ -166,6 +177,25 @@ TEST_CASE("wireguard: either side initiates; data sent before a session is stage
     CHECK(parse_ipv4_udp_packet(*got)->payload.size() == 6);
     CHECK(p.a->is_established());
     CHECK(p.b->is_established());
+}
+
+TEST_CASE("wireguard: simultaneous initiations settle and deliver the staged packets") {
+    Pair p;
+    REQUIRE_FALSE(p.a->send(p.a_to_b("from A"), p.now));
+    REQUIRE_FALSE(p.b->send(p.b_to_a("from B"), p.now));
+    p.exchange();
+    // Both responses were to abandoned initiations; the retransmissions (REKEY_TIMEOUT
+    // plus independent jitter) settle it.
+    for (int i = 0; i < 600 && !(p.a->is_established() && p.b->is_established()); ++i) {
+        p.step(50ms);
+        p.a->on_timeout(p.now);
+        p.b->on_timeout(p.now);
+        p.exchange();
+    }
+    CHECK(p.a->is_established());
+    CHECK(p.b->is_established());
+    CHECK(p.a->poll_application_data());
+    CHECK(p.b->poll_application_data());
 }
 
 TEST_CASE("wireguard: pre-shared key, and a mismatched one fails the response") {
@@ -289,9 +319,14 @@ TEST_CASE("wireguard: transport replay, too-old counters, tampering, reordering"
     while (p.b->poll_application_data()) ++delivered;
     CHECK(delivered == 1900);
     CHECK(p.b->total_drops() == 0);
-    // Old: more than the window (1984) behind the highest counter.
+    // Old: more than the window (2048) behind the highest counter.
     p.b->receive(sent[10], p.a_ep, p.now);
     CHECK(p.b->drops(Error::counter_too_old) == 1);
+    // Exactly the newest 2048 counters (2999 - 2047 = 952) are inside the window.
+    p.b->receive(sent[951], p.a_ep, p.now);
+    CHECK(p.b->drops(Error::counter_too_old) == 2);
+    p.b->receive(sent[952], p.a_ep, p.now);
+    CHECK(p.b->poll_application_data());
     // Replayed.
     p.b->receive(sent[2999], p.a_ep, p.now);
     p.b->receive(sent[1200], p.a_ep, p.now);
@@ -311,6 +346,36 @@ TEST_CASE("wireguard: transport replay, too-old counters, tampering, reordering"
     CHECK(p.b->drops(Error::transport_decrypt_failed) == 3);
     p.b->receive(fresh, p.a_ep, p.now);
     CHECK(p.b->poll_application_data());
+}
+
+TEST_CASE("wireguard: inner IPv6 packets are routed and checked like IPv4") {
+    Pair p([](Config& a, Config& b) {
+        a.interface.peers[0].allowed_ips.push_back(prefix("fd00::2/128"));
+        b.interface.peers[0].allowed_ips.push_back(prefix("fd00::1/128"));
+    });
+    p.handshake();
+    auto ipv6 = [](const char* src, const char* dst, std::size_t payload) {
+        Bytes packet(40 + payload, 0xab);
+        packet[0] = 0x60;
+        packet[1] = packet[2] = packet[3] = 0;
+        packet[4] = static_cast<std::uint8_t>(payload >> 8);
+        packet[5] = static_cast<std::uint8_t>(payload);
+        packet[6] = 59;  // no next header
+        packet[7] = 64;
+        auto s = ip(src), d = ip(dst);
+        std::copy(s.bytes.begin(), s.bytes.end(), packet.begin() + 8);
+        std::copy(d.bytes.begin(), d.bytes.end(), packet.begin() + 24);
+        return packet;
+    };
+    const Bytes packet = ipv6("fd00::1", "fd00::2", 21);
+    REQUIRE_FALSE(p.a->send(packet, p.now));
+    p.exchange();
+    auto got = p.b->poll_application_data();
+    REQUIRE(got);
+    CHECK(*got == packet);
+    REQUIRE_FALSE(p.a->send(ipv6("fd00::77", "fd00::2", 3), p.now));
+    p.exchange();
+    CHECK(p.b->drops(Error::disallowed_source_address) == 1);
 }
 
 TEST_CASE("wireguard: inner source outside the peer's allowed IPs is dropped") {
@@ -347,9 +412,24 @@ TEST_CASE("wireguard: under load the responder sends a cookie and the retry carr
     CHECK(p.a->is_established());
     CHECK(p.b->is_established());
     CHECK(p.b->drops(Error::cookie_required) == 1);
-    // A cookie reply that does not decrypt is counted.
-    Bytes forged = seen.size() > 1 ? seen[1] : Bytes(cookie_reply_size, 0);
-    p.b->set_under_load(false);
+    // Still under load, an address that proved itself is rate-limited: 20/s, burst 5.
+    // (The retransmission with mac2 is replayed; the limiter runs before decryption.)
+    Bytes with_mac2 = seen.front();
+    REQUIRE(with_mac2.size() == initiation_size);
+    for (int i = 0; i < 10; ++i) p.b->receive(with_mac2, p.a_ep, p.now);
+    CHECK(p.b->drops(Error::replayed_initiation) == 4);
+    CHECK(p.b->drops(Error::handshake_rate_limited) == 6);
+    // A tampered cookie reply does not decrypt: counted, and no cookie is stored.
+    Pair q;
+    q.b->set_under_load(true);
+    REQUIRE_FALSE(q.a->start(q.now));
+    q.b->receive(q.a->poll_transmit()->data, q.a_ep, q.now);
+    Bytes reply = q.b->poll_transmit()->data;
+    REQUIRE(reply.size() == cookie_reply_size);
+    reply[40] ^= 1;
+    q.a->receive(reply, q.b_ep, q.now);
+    CHECK(q.a->drops(Error::bad_cookie_reply) == 1);
+    CHECK(q.a->statistics(0).cookie_replies_received == 0);
 }
 
 TEST_CASE("wireguard: load is detected from the handshake rate") {

@@ -64,6 +64,10 @@ struct ProtocolEntry {
     std::function<int(Arguments&)> connect;
     std::function<int(Arguments&)> listen;
     std::function<DemoResult()> demo;
+    bool target_optional = false;  // the protocol's own configuration may supply HOST:PORT / PORT
+    /// Why a cell differs from the survey's table: {column code, reason}. `tapsec table`
+    /// prints each difference with its reason (or "unexplained").
+    std::vector<std::pair<std::string, std::string>> survey_differences;
 };
 
 inline std::vector<ProtocolEntry>& registry() {

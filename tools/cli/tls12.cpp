@@ -42,6 +42,11 @@ const Registration registration{ProtocolEntry{
     connect,
     listen,
     demo,
+    false,
+    {{"DM", "TLS 1.2 over TCP has no cookie or puzzle of its own (the survey's S is TLS 1.3's HelloRetryRequest cookie)"},
+     {"CX", "Botan 2's TLS 1.2 stack offers no application-defined extensions through this composition"},
+     {"LHP", "TLS 1.2 records have no padding (record padding is TLS 1.3's)"},
+     {"ED", "early data exists only in TLS 1.3"}},
 }};
 
 }  // namespace

@@ -427,9 +427,7 @@ private:
             } catch (const Botan::TLS::TLS_Exception& e) {
                 if (verify_error) return fail(verify_error, verify_detail);
                 return fail(local_alert_error(e.type()), e.what());
-            } catch (const Botan::Invalid_Authentication_Tag& e) {
-                return fail(Errc::bad_record_mac, e.what());
-            } catch (const Botan::Integrity_Failure& e) {
+            } catch (const Botan::Invalid_Authentication_Tag& e) {  // also Integrity_Failure (an alias in Botan 2.19)
                 return fail(Errc::bad_record_mac, e.what());
             } catch (const Botan::Decoding_Error& e) {
                 if (verify_error) return fail(verify_error, verify_detail);

@@ -175,14 +175,7 @@ struct Botan2 {
         return h.final();
     }
 
-    static SecretBytes hmac(HashAlgorithm alg, ByteView key, ByteView data) {
-        auto mac = Botan::MessageAuthenticationCode::create_or_throw(std::string("HMAC(") + botan_name(alg) + ")");
-        mac->set_key(key.data(), key.size());
-        mac->update(data.data(), data.size());
-        SecretBytes out(mac->output_length());
-        mac->final(out.data());
-        return out;
-    }
+    static SecretBytes hmac(HashAlgorithm alg, ByteView key, ByteView data) { return hmac_with<Botan2>(alg, key, data); }
 
     /// A MAC keyed once and reused for many messages (SRTP's per-packet HMAC-SHA1):
     /// the key schedule runs once; after final() it is ready for the next message.
@@ -203,32 +196,11 @@ struct Botan2 {
         std::shared_ptr<Botan::MessageAuthenticationCode> mac_;
     };
 
-    /// RFC 5869 HKDF-Extract. An empty salt means HashLen zero bytes.
     static SecretBytes hkdf_extract(HashAlgorithm alg, ByteView salt, ByteView ikm) {
-        Bytes zeros;
-        if (salt.empty()) {
-            zeros.assign(digest_size(alg), 0);
-            salt = zeros;
-        }
-        return hmac(alg, salt, ikm);
+        return hkdf_extract_with<Botan2>(alg, salt, ikm);
     }
-
-    /// RFC 5869 HKDF-Expand.
     static SecretBytes hkdf_expand(HashAlgorithm alg, ByteView prk, ByteView info, std::size_t length) {
-        auto mac = Botan::MessageAuthenticationCode::create_or_throw(std::string("HMAC(") + botan_name(alg) + ")");
-        mac->set_key(prk.data(), prk.size());
-        SecretBytes out;
-        out.reserve(length);
-        Botan::secure_vector<std::uint8_t> block;
-        for (std::uint8_t counter = 1; out.size() < length; ++counter) {
-            mac->update(block);
-            mac->update(info.data(), info.size());
-            mac->update(counter);
-            block = mac->final();
-            const std::size_t take = std::min(block.size(), length - out.size());
-            out.insert(out.end(), block.begin(), block.begin() + take);
-        }
-        return out;
+        return hkdf_expand_with<Botan2>(alg, prk, info, length);
     }
 
     /// An ephemeral key-agreement key: X25519 (32-byte public) or NIST P-256/P-384
@@ -491,7 +463,34 @@ struct Botan2 {
         Botan::Path_Validation_Restrictions restrictions(false, 110);
         auto result = Botan::x509_path_validate(chain, restrictions, stores, std::string(hostname),
                                                 Botan::Usage_Type::UNSPECIFIED, now);
-        return map_validation(result.result());
+        auto verdict = map_validation(result.result());
+        if (verdict == make_error_code(Errc::certificate_untrusted) && is_trust_anchor_itself(chain.front(), store))
+            return check_anchor_leaf(chain.front(), hostname, now);
+        return verdict;
+    }
+
+    /// A self-signed leaf that is exactly one of the configured anchors (the usual
+    /// `openssl req -x509` certificate given as its own CA file). Botan's path validation
+    /// refuses it; OpenSSL and GnuTLS accept an exact match with an anchor, and so do we.
+    static bool is_trust_anchor_itself(const Botan::X509_Certificate& leaf, const Botan::Certificate_Store& anchors) {
+        if (!leaf.is_self_signed()) return false;
+        for (const auto& candidate : anchors.find_all_certs(leaf.subject_dn(), leaf.subject_key_id()))
+            if (candidate && *candidate == leaf) return true;
+        return false;
+    }
+
+    /// What still applies to such a leaf: its own signature, its validity period, the name.
+    static std::error_code check_anchor_leaf(const Botan::X509_Certificate& leaf, std::string_view hostname,
+                                             std::chrono::system_clock::time_point now) {
+        try {
+            if (!leaf.check_signature(*leaf.load_subject_public_key())) return Errc::certificate_untrusted;
+        } catch (const std::exception&) {
+            return Errc::certificate_untrusted;
+        }
+        const Botan::X509_Time at(now);
+        if (at < leaf.not_before() || at > leaf.not_after()) return Errc::certificate_expired;
+        if (!hostname.empty() && !leaf.matches_dns_name(std::string(hostname))) return Errc::certificate_name_mismatch;
+        return {};
     }
 
     static std::error_code map_validation(Botan::Certificate_Status_Code code) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <stdexcept>
 #include <concepts>
 #include <cstddef>
 #include <string>
@@ -82,5 +83,49 @@ concept PkiProvider = CryptoProvider<P> && requires(const std::vector<Bytes>& ch
     typename P::PrivateKey;
     { P::validate_chain(chain, trust, std::string_view{}, std::chrono::system_clock::now()) } -> std::same_as<std::error_code>;
 };
+
+/// One-shot HMAC over any provider's keyed `Hmac`.
+template <class P>
+SecretBytes hmac_with(HashAlgorithm alg, ByteView key, ByteView data) {
+    auto mac = P::Hmac::create(alg, key);
+    SecretBytes out(mac->output_length());
+    mac->update(data);
+    mac->final(out);
+    return out;
+}
+
+/// RFC 5869 HKDF, written once over any provider's keyed `Hmac` (every provider's
+/// hkdf_extract / hkdf_expand forward here).
+template <class P>
+SecretBytes hkdf_extract_with(HashAlgorithm alg, ByteView salt, ByteView ikm) {
+    const Bytes zeros(digest_size(alg), 0);
+    if (salt.empty()) salt = zeros;  // "if not provided, [salt] is set to a string of HashLen zeros"
+    auto mac = P::Hmac::create(alg, salt);
+    SecretBytes prk(mac->output_length());
+    mac->update(ikm);
+    mac->final(prk);
+    return prk;
+}
+
+template <class P>
+SecretBytes hkdf_expand_with(HashAlgorithm alg, ByteView prk, ByteView info, std::size_t length) {
+    // A caller asking for more than 255 blocks is a programming error, not network input.
+    if (length > 255 * digest_size(alg)) throw std::length_error("HKDF-Expand: length exceeds 255 * HashLen");
+    auto mac = P::Hmac::create(alg, prk);
+    SecretBytes out;
+    out.reserve(length);
+    SecretBytes block(mac->output_length());
+    bool first = true;
+    for (std::uint8_t counter = 1; out.size() < length; ++counter) {
+        if (!first) mac->update(block);  // T(i) = HMAC(PRK, T(i-1) | info | i)
+        first = false;
+        mac->update(info);
+        mac->update(ByteView(&counter, 1));
+        mac->final(block);
+        const std::size_t take = std::min(block.size(), length - out.size());
+        out.insert(out.end(), block.begin(), block.begin() + static_cast<std::ptrdiff_t>(take));
+    }
+    return out;
+}
 
 }  // namespace tapsec::crypto

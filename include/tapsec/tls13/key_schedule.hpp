@@ -4,9 +4,14 @@
 //   Transcript<Crypto> th;                    // 4.4.1; buffers until the suite is known
 //   th.add(client_hello_bytes);               // whole handshake messages, 4-byte header included
 //   auto early = EarlySecret<Crypto>::without_psk(suite);           // or ::with_psk(suite, psk)
-//     early.psk_binder(PskKind::resumption, th.hash_with(truncated_ch))    // 4.2.11.2
+//     early.psk_binder(PskKind::resumption, th.hash_with(truncated_ch))    // 4.2.11.2 (client)
+//     early.verify_psk_binder(kind, th.hash_with(truncated_ch), binder)    // (server, constant time)
 //     early.client_early_traffic_secret(th.current_hash())         // after ClientHello (0-RTT)
-//   th.set_hash(suite.hash); th.add(server_hello_bytes);
+//     early.early_exporter_master_secret(th.current_hash())
+//   th.set_hash(suite.hash);
+//   HelloRetryRequest: th.restart_for_hello_retry() (transcript = ClientHello1 only), then
+//     th.add(hrr); th.add(client_hello2); (binders of ClientHello2 hash over this prefix)
+//   th.add(server_hello_bytes);
 //   auto hs = std::move(early).into_handshake(ecdhe_shared_secret); // empty span for psk_ke
 //     TrafficSecret chts = hs.client_handshake_traffic_secret(th.current_hash());
 //     TrafficSecret shts = hs.server_handshake_traffic_secret(th.current_hash());
@@ -27,6 +32,7 @@
 #pragma once
 
 #include <optional>
+#include <stdexcept>
 #include <string_view>
 #include <utility>
 
@@ -76,6 +82,13 @@ struct TrafficKeys {
 
 enum class PskKind { external, resumption };  // "ext binder" / "res binder"
 
+/// Wipes a secret and gives its memory back (clear() alone would keep the bytes in the
+/// vector's capacity until it is destroyed).
+inline void wipe(SecretBytes& secret) noexcept {
+    secure_zero(secret.data(), secret.size());
+    SecretBytes().swap(secret);
+}
+
 // ---- HKDF-Expand-Label and Derive-Secret (7.1) ----------------------------------------
 
 /// The HkdfLabel structure: uint16 length, opaque label<7..255> = "tls13 " + label,
@@ -122,7 +135,7 @@ public:
     explicit Transcript(crypto::HashAlgorithm hash) { set_hash(hash); }
 
     bool has_hash() const noexcept { return hash_.has_value(); }
-    crypto::HashAlgorithm algorithm() const { return hash_->algorithm(); }
+    crypto::HashAlgorithm algorithm() const { return require_hash().algorithm(); }
 
     void set_hash(crypto::HashAlgorithm alg) {
         if (hash_ && hash_->algorithm() == alg) return;
@@ -136,13 +149,14 @@ public:
         else buffered_.insert(buffered_.end(), message.begin(), message.end());
     }
 
-    /// Transcript-Hash of everything added so far.
-    Bytes current_hash() const { return hash_->peek(); }
+    /// Transcript-Hash of everything added so far. Asking before set_hash is a
+    /// programming error (std::logic_error), not something the network can cause.
+    Bytes current_hash() const { return require_hash().peek(); }
 
     /// Hash of the transcript followed by `extra`, without adding it (PSK binders hash
     /// a ClientHello truncated before its binders, 4.2.11.2).
     Bytes hash_with(ByteView extra) const {
-        auto copy = *hash_;
+        auto copy = require_hash();
         copy.update(extra);
         return copy.final();
     }
@@ -151,7 +165,7 @@ public:
     /// message_hash(254) || 00 00 Hash.length || Hash(ClientHello1). Call it when the
     /// transcript holds exactly ClientHello1; add the HRR afterwards.
     void restart_for_hello_retry() {
-        const Bytes ch1_hash = hash_->peek();
+        const Bytes ch1_hash = require_hash().peek();
         Bytes synthetic{254, 0, 0, static_cast<std::uint8_t>(ch1_hash.size())};
         append(synthetic, ch1_hash);
         const auto alg = hash_->algorithm();
@@ -162,6 +176,11 @@ public:
     }
 
 private:
+    const typename Crypto::Hash& require_hash() const {
+        if (!hash_) throw std::logic_error("tls13::Transcript: hash algorithm not set yet");
+        return *hash_;
+    }
+
     std::optional<typename Crypto::Hash> hash_;
     Bytes buffered_;  // messages added before the hash was known (a client's ClientHello)
 };
@@ -278,7 +297,7 @@ public:
         const auto salt = derive_secret<Crypto>(suite_->hash, secret_, "derived", empty_hash<Crypto>(suite_->hash));
         SecretBytes zeros(suite_->hash_length, 0);
         auto hs = Crypto::hkdf_extract(suite_->hash, salt, shared_secret.empty() ? ByteView(zeros) : shared_secret);
-        secret_.clear();
+        wipe(secret_);
         return HandshakeSecret<Crypto>(*suite_, std::move(hs));
     }
 
@@ -310,7 +329,7 @@ public:
         const auto salt = derive_secret<Crypto>(suite_->hash, secret_, "derived", empty_hash<Crypto>(suite_->hash));
         SecretBytes zeros(suite_->hash_length, 0);
         auto ms = Crypto::hkdf_extract(suite_->hash, salt, zeros);
-        secret_.clear();
+        wipe(secret_);
         return MasterSecret<Crypto>(*suite_, std::move(ms));
     }
 

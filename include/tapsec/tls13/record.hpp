@@ -14,7 +14,8 @@
 //   records.install_read(peer_secret);           // at each epoch change (seq restarts at 0)
 //   records.set_send_record_size_limit(peer_ext_value);      // RFC 8449, after EE
 //   records.set_receive_record_size_limit(our_ext_value);    // what we advertised
-//   if (records.take_key_expiring()) -> send KeyUpdate, install_write(next_traffic_secret(..))
+//   if (records.take_key_expiring()) -> write a KeyUpdate, then records.update_write_key()
+//   on receiving a KeyUpdate: records.update_read_key()   (both derive "traffic upd", 7.2)
 //   Errors are tls13::Error codes; send tls13::alert_for(ec) before closing.
 //   A change_cipher_spec record comes out of next() as {change_cipher_spec, unprotected}
 //   after its one byte was checked; whether one is allowed *now* is the handshake's call.
@@ -30,6 +31,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <optional>
 
 #include "../core/bytes.hpp"
@@ -120,8 +122,15 @@ struct Plaintext {
 // ---- the stream reassembler ---------------------------------------------------------------
 
 /// Bytes in, whole records out. Holds at most `max_buffered` unprocessed bytes; checks
-/// each header as soon as its 5 bytes arrive (unknown type, bad version, oversized
-/// length fail at once, before the body is read).
+/// each header as soon as its bytes arrive (unknown type, bad version, oversized length
+/// are reported at once, before the body is read; records complete before the bad
+/// header are still returned first).
+///
+/// Placement: the bytes are copied in once (a sans-I/O engine's input is borrowed), and
+/// while copying, each record is placed so that its fragment starts on a 16-byte
+/// boundary (a few junk bytes between records). Botan 2's AES-GCM runs 10-15% slower
+/// on buffers at some misaligned addresses; decrypting in place at an aligned address
+/// avoids that at no extra copy.
 class RecordReassembler {
 public:
     explicit RecordReassembler(std::size_t max_buffered = 4 * (record_header_size + max_ciphertext_length) + 65536)
@@ -129,45 +138,97 @@ public:
 
     /// Appends transport bytes. Views returned by next() are invalidated.
     std::error_code feed(ByteView data) {
-        if (start_ > 0) {
-            buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(start_));
-            start_ = 0;
+        compact();
+        if (unread_ + data.size() > max_buffered_) return make_error_code(Error::reassembly_buffer_full);
+        while (!data.empty() && !error_) {
+            if (tail_start_ == none) begin_record();
+            const std::size_t have = buffer_.size() - tail_start_;
+            std::size_t take;
+            if (have < record_header_size) {
+                take = std::min(record_header_size - have, data.size());
+            } else {
+                take = std::min(tail_total_ - have, data.size());
+            }
+            buffer_.insert(buffer_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
+            data = data.subspan(take);
+            unread_ += take;
+            if (tail_total_ == 0) check_header();
+            if (!error_ && tail_total_ != 0 && buffer_.size() - tail_start_ == tail_total_) {
+                complete_.push_back(tail_start_);
+                tail_start_ = none;
+            }
         }
-        if (buffer_.size() + data.size() > max_buffered_) return make_error_code(Error::reassembly_buffer_full);
-        buffer_.insert(buffer_.end(), data.begin(), data.end());
         return {};
     }
 
-    /// The next complete record, nothing if more bytes are needed, or an error for a
+    /// The next complete record, nothing if more bytes are needed, or the error of a
     /// malformed header. The view stays valid until the next feed().
     Result<std::optional<RecordView>> next() {
-        const std::size_t available = buffer_.size() - start_;
-        if (available == 0) return std::optional<RecordView>{};
-        const std::uint8_t* h = buffer_.data() + start_;
-        if (!is_tls13_content_type(h[0])) return make_error_code(Error::unknown_content_type);
-        if (available < 2) return std::optional<RecordView>{};
-        if (h[1] != 0x03) return make_error_code(Error::malformed_record_header);
-        if (available < record_header_size) return std::optional<RecordView>{};
+        if (complete_.empty()) {
+            if (error_) return error_;
+            return std::optional<RecordView>{};
+        }
+        const std::size_t at = complete_.front();
+        complete_.pop_front();
+        const std::uint8_t* h = buffer_.data() + at;
         const std::size_t length = std::size_t{h[3]} << 8 | h[4];
-        if (length > max_ciphertext_length) return make_error_code(Error::record_overflow);
-        if (available < record_header_size + length) return std::optional<RecordView>{};
         RecordView r;
         r.type = static_cast<ContentType>(h[0]);
         r.legacy_version = static_cast<std::uint16_t>(h[1] << 8 | h[2]);
         r.header = ByteView(h, record_header_size);
-        r.fragment = MutableByteView(buffer_.data() + start_ + record_header_size, length);
-        start_ += record_header_size + length;
+        r.fragment = MutableByteView(buffer_.data() + at + record_header_size, length);
+        unread_ -= record_header_size + length;
         return std::optional<RecordView>{r};
     }
 
     /// Bytes received but not yet returned as records (a partial record at end of stream
     /// means the stream was truncated).
-    std::size_t buffered() const noexcept { return buffer_.size() - start_; }
+    std::size_t buffered() const noexcept { return unread_; }
 
 private:
+    static constexpr std::size_t none = ~std::size_t{0};
+    static constexpr std::size_t alignment = 16;
+
+    /// Starts the next record where its fragment will be 16-byte aligned.
+    void begin_record() {
+        const auto address = reinterpret_cast<std::uintptr_t>(buffer_.data()) + buffer_.size() + record_header_size;
+        const std::size_t gap = (alignment - address % alignment) % alignment;
+        buffer_.resize(buffer_.size() + gap);
+        tail_start_ = buffer_.size();
+        tail_total_ = 0;
+    }
+
+    /// Checks what has arrived of the current header; sets tail_total_ once it is whole.
+    void check_header() {
+        const std::size_t have = buffer_.size() - tail_start_;
+        const std::uint8_t* h = buffer_.data() + tail_start_;
+        if (have >= 1 && !is_tls13_content_type(h[0])) error_ = make_error_code(Error::unknown_content_type);
+        else if (have >= 2 && h[1] != 0x03) error_ = make_error_code(Error::malformed_record_header);
+        else if (have == record_header_size) {
+            const std::size_t length = std::size_t{h[3]} << 8 | h[4];
+            if (length > max_ciphertext_length) error_ = make_error_code(Error::record_overflow);
+            else tail_total_ = record_header_size + length;
+        }
+    }
+
+    /// Drops what next() already returned, moving the rest by a multiple of the
+    /// alignment so that placed records stay aligned (the allocator's blocks are).
+    void compact() {
+        std::size_t live = complete_.empty() ? (tail_start_ == none ? buffer_.size() : tail_start_) : complete_.front();
+        live -= live % alignment;
+        if (live == 0) return;
+        buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(live));
+        for (auto& at : complete_) at -= live;
+        if (tail_start_ != none) tail_start_ -= live;
+    }
+
     Bytes buffer_;
-    std::size_t start_ = 0;
+    std::deque<std::size_t> complete_;  // header offsets of whole records not yet returned
+    std::size_t tail_start_ = none;     // header offset of the record being received
+    std::size_t tail_total_ = 0;        // its size once its header is whole
+    std::size_t unread_ = 0;            // wire bytes held and not yet returned
     std::size_t max_buffered_;
+    std::error_code error_;
 };
 
 // ---- per-direction protection ----------------------------------------------------------------
@@ -341,11 +402,13 @@ public:
 
     // ---- keys --------------------------------------------------------------------
 
-    /// New write key (an epoch change or KeyUpdate): sequence number restarts at 0.
+    /// New write key (an epoch change): sequence number restarts at 0. The secret is
+    /// kept (wiped when replaced) so that update_write_key can derive the next one.
     std::error_code install_write(const TrafficSecret& secret) {
         auto s = RecordSealer<Crypto>::create(secret, options_.limits);
         if (!s) return s.error();
         write_.emplace(std::move(*s));
+        write_secret_ = {secret.suite, secret.secret};
         expiring_reported_ = false;
         return {};
     }
@@ -353,7 +416,19 @@ public:
         auto o = RecordOpener<Crypto>::create(secret);
         if (!o) return o.error();
         read_.emplace(std::move(*o));
+        read_secret_ = {secret.suite, secret.secret};
         return {};
+    }
+    /// KeyUpdate (4.6.3, 7.2): after sending a KeyUpdate under the current key, switch
+    /// the write side to application_traffic_secret_N+1.
+    std::error_code update_write_key() {
+        if (!write_secret_) return make_error_code(Error::record_layer_not_keyed);
+        return install_write(next_traffic_secret<Crypto>(write_secret_));
+    }
+    /// KeyUpdate received: the peer's records from now on use its next secret.
+    std::error_code update_read_key() {
+        if (!read_secret_) return make_error_code(Error::record_layer_not_keyed);
+        return install_read(next_traffic_secret<Crypto>(read_secret_));
     }
     bool write_protected() const noexcept { return write_.has_value(); }
     bool read_protected() const noexcept { return read_.has_value(); }
@@ -387,9 +462,18 @@ public:
 
     /// Frames `data` as records of `type` and appends them to `out`: plaintext records
     /// before a write key is installed (`legacy_version` 0x0301 is allowed for a first
-    /// ClientHello), protected and padded records after.
+    /// ClientHello), protected and padded records after. change_cipher_spec (middlebox
+    /// compatibility, D.4) is always a plaintext record.
     std::error_code write(ContentType type, ByteView data, Bytes& out, std::uint16_t legacy_version = legacy_record_version) {
         if (type == ContentType::invalid) return Errc::invalid_configuration;
+        if (type == ContentType::change_cipher_spec) {
+            if (data.size() != 1 || data[0] != 1) return Errc::invalid_configuration;
+            const std::size_t at = out.size();
+            out.resize(at + record_header_size);
+            detail::write_header(out.data() + at, type, legacy_record_version, 1);
+            out.push_back(1);
+            return {};
+        }
         const std::size_t fragment = max_fragment_length();
         const std::size_t records = data.empty() ? 1 : (data.size() + fragment - 1) / fragment;
         out.reserve(out.size() + data.size() +
@@ -485,6 +569,7 @@ private:
     std::optional<RecordOpener<Crypto>> read_;
     std::size_t send_limit_ = max_record_size_limit;
     std::size_t receive_limit_ = max_record_size_limit;
+    TrafficSecret write_secret_, read_secret_;
     bool expiring_reported_ = false;
 };
 

@@ -19,7 +19,10 @@ class Tcp {
 public:
     static constexpr std::string_view name = "TCP";
     using offers = dependencies<dependency::reliable_byte_stream>;
-    using provides = features<>;
+    // TCP's three-way handshake proves the peer receives at its source address before
+    // any secure handshake state exists: the survey's "M" for SV on TLS and tcpcrypt.
+    using provides = features<feature::SV>;
+    using intrinsic = features<feature::SV>;
 
     /// Connects to host:port (numeric address or a resolvable name), bounded by `timeout`.
     static Result<Tcp> connect(const std::string& host, std::uint16_t port,

@@ -65,7 +65,7 @@ struct PeerStatistics {
 template <class Crypto>
 class Engine {
     using Session = wireguard::Session<Crypto>;
-    static constexpr std::size_t error_count = static_cast<std::size_t>(Error::invalid_configuration) + 1;
+    static constexpr std::size_t error_count = static_cast<std::size_t>(Error::invalid_configuration) + 1;  // the last
 
     struct Peer {
         PeerKeys keys;
@@ -250,6 +250,9 @@ public:
     /// The current sending session of a peer (tests inspect counters and indices).
     Session* current_session(std::size_t peer) { return peers_.at(peer).current.get(); }
     const Key& public_key() const { return identity_->public_key; }
+    /// Points a peer at a new endpoint (like `wg set ... peer K endpoint E`); the peer's
+    /// own roaming still moves it to wherever its authenticated packets come from.
+    void set_endpoint(std::size_t peer, const Endpoint& endpoint) { peers_.at(peer).endpoint = endpoint; }
     /// Forces (or stops forcing) the under-load state in which handshakes need a cookie.
     void set_under_load(bool on) { forced_load_ = on; }
     /// Starts a handshake with a peer now (an application-requested rekey).
@@ -389,12 +392,32 @@ private:
     std::error_code check_macs(ByteView d, std::size_t mac1_offset, std::size_t mac2_offset, std::uint32_t sender_index,
                                const Endpoint& from, Instant now) {
         if (!checker_->mac1_valid(d, mac1_offset)) return make_error_code(Error::bad_mac1);
-        if (under_load(now) && !checker_->mac2_valid(d, mac2_offset, from, now)) {
+        const bool loaded = under_load(now);  // (counts this message once)
+        if (loaded && !checker_->mac2_valid(d, mac2_offset, from, now)) {
             transmits_.push_back(Transmit{checker_->make_reply(d, mac1_offset, sender_index, from, now), from});
             ++cookie_replies_sent_;
             return make_error_code(Error::cookie_required);
         }
+        if (loaded && !allow_from(from, now)) return make_error_code(Error::handshake_rate_limited);
         return {};
+    }
+
+    /// Under load, a proven address (valid mac2) still gets at most 20 handshake
+    /// messages per second with a burst of 5 (a token bucket per address, as wireguard-go).
+    bool allow_from(const Endpoint& from, Instant now) {
+        constexpr double rate = 20, burst = 5;
+        if (rate_buckets_.size() > 4096) {
+            std::erase_if(rate_buckets_, [&](const auto& entry) { return now - entry.second.last > std::chrono::seconds(1); });
+        }
+        auto [it, inserted] = rate_buckets_.try_emplace(from.address(), RateBucket{burst, now});
+        RateBucket& bucket = it->second;
+        if (!inserted) {
+            bucket.tokens = std::min(burst, bucket.tokens + std::chrono::duration<double>(now - bucket.last).count() * rate);
+            bucket.last = now;
+        }
+        if (bucket.tokens < 1) return false;
+        bucket.tokens -= 1;
+        return true;
     }
 
     std::error_code on_initiation(ByteView d, const Endpoint& from, Instant now) {
@@ -436,9 +459,12 @@ private:
         p.latest_timestamp = consumed->timestamp;
         p.last_initiation_consumed = now;
         // Respond. Our own initiation in flight (if any) is abandoned: the peer's wins.
+        // If packets wait for a session, the retransmission timer stays: after
+        // simultaneous initiations neither response matches, and a later initiation
+        // (REKEY_TIMEOUT) settles it, as in the kernel implementation.
         if (p.stage != Peer::Stage::none) forget_index(p.handshake.local_index);
         p.stage = Peer::Stage::none;
-        p.retransmit_at.reset();
+        if (p.staged.empty()) p.retransmit_at.reset();
         const std::uint32_t local = new_index(index);
         TransportKeys keys;
         auto response = create_response(p.keys, local, hs, keys);
@@ -523,7 +549,8 @@ private:
         for (auto* s : {&p.current, &p.previous, &p.next})
             if (*s && (*s)->local_index() == header->receiver_index) slot = s;
         if (!slot) return make_error_code(Error::unknown_receiver_index);
-        if (auto ec = (*slot)->open(d, header->counter, plaintext_, now, config_.timers)) return ec;
+        Bytes plaintext;  // decrypted straight into the buffer handed to the application
+        if (auto ec = (*slot)->open(d, header->counter, plaintext, now, config_.timers)) return ec;
         // Authenticated: roaming and timers follow this packet.
         roam(p, from);
         authenticated_received(p, now);
@@ -535,23 +562,22 @@ private:
             handshake_completed(index, now);
             flush_staged(index, now);
         }
-        Session& session = *p.current;
         // Keep keys fresh on the receive side (initiator only, once per session).
         if (p.current && p.current->initiator() && now - p.current->created() >= config_.timers.rekey_on_receive_age() &&
             !p.rekey_requested_by_receive) {
             p.rekey_requested_by_receive = true;
             initiate(index, now, false);
         }
-        (void)session;
         p.stats.received_bytes += d.size();
-        if (plaintext_.empty()) return {};  // keepalive
-        auto info = inspect_ip_packet(plaintext_);
+        if (plaintext.empty()) return {};  // keepalive
+        auto info = inspect_ip_packet(plaintext);
         if (!info) return make_error_code(Error::not_an_ip_packet);
         auto owner = routes_.lookup(info->source);
         if (!owner || *owner != index) return make_error_code(Error::disallowed_source_address);
         // Data received: answer with a keepalive if we send nothing for KEEPALIVE_TIMEOUT.
         if (!p.keepalive_at) p.keepalive_at = now + config_.timers.keepalive_timeout;
-        inbound_.emplace_back(plaintext_.begin(), plaintext_.begin() + static_cast<std::ptrdiff_t>(info->length));
+        plaintext.resize(info->length);  // strip the padding
+        inbound_.push_back(std::move(plaintext));
         return {};
     }
 
@@ -572,6 +598,8 @@ private:
         Peer& p = peers_[index];
         ++p.stats.handshakes_completed;
         p.stats.last_handshake = now;
+        p.retransmit_at.reset();
+        p.attempt_started.reset();
         p.zero_keys_at = now + config_.timers.zero_keys_after();
         p.rekey_requested_by_receive = false;
         last_peer_ = index;
@@ -600,7 +628,7 @@ private:
             return;
         }
         Bytes wire;
-        if (p.current->seal(packet, wire, now, config_.timers)) return;
+        if (p.current->seal(packet, wire, now, config_.timers, config_.interface.mtu.value_or(0))) return;
         p.stats.sent_bytes += wire.size();
         if (!packet.empty() && !p.new_handshake_at)
             p.new_handshake_at = now + config_.timers.keepalive_timeout + config_.timers.rekey_timeout;
@@ -623,10 +651,14 @@ private:
     std::array<std::uint64_t, error_count> drop_counts_{};
     std::uint64_t cookie_replies_sent_ = 0;
     std::deque<Instant> recent_handshakes_;
+    struct RateBucket {
+        double tokens;
+        Instant last;
+    };
+    std::unordered_map<std::string, RateBucket> rate_buckets_;
     std::optional<Instant> load_until_;
     bool forced_load_ = false;
     std::optional<std::size_t> last_peer_;
-    Bytes plaintext_;
     bool closed_ = false;
 };
 

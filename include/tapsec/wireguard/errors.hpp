@@ -30,6 +30,7 @@ enum class Error {
     rejected_by_application,    // the application's identity validator said no
     invalid_public_key,         // X25519 produced the all-zero output (low-order point)
     handshake_timeout,          // no response after REKEY_ATTEMPT_TIME
+    handshake_rate_limited,     // under load: more than 20 handshakes/s (burst 5) from one address
     invalid_configuration,
 };
 
@@ -56,6 +57,7 @@ inline const char* describe(Error e) {
         case Error::rejected_by_application: return "peer rejected by the application";
         case Error::invalid_public_key: return "invalid public key (all-zero shared secret)";
         case Error::handshake_timeout: return "handshake did not complete (REKEY_ATTEMPT_TIME)";
+        case Error::handshake_rate_limited: return "under load: handshake rate from this address exceeded";
         case Error::invalid_configuration: return "invalid WireGuard configuration";
     }
     return "unknown WireGuard error";

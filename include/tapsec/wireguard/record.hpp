@@ -1,10 +1,12 @@
 // Transport data messages (whitepaper section 5.4.6): one session (keypair) seals and
 // opens datagrams with ChaCha20-Poly1305, the nonce being 32 zero bits and the 64-bit
 // little-endian counter, empty associated data, plaintext zero-padded to a multiple of
-// 16 bytes. Received counters go through the shared ReplayWindow (2048 bits: 1984
-// packets of reordering) after authentication.
+// 16 bytes. Received counters go through the shared ReplayWindow after authentication:
+// 2112 bits, so each of the newest 2048 counters is accepted once, in any order
+// (wireguard-go keeps 1984).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -23,7 +25,8 @@ template <class Crypto>
 class Session {
 public:
     using Aead = typename Crypto::Aead;
-    static constexpr std::size_t replay_window_bits = 2048;
+    static constexpr std::size_t replay_window_bits = 2112;
+    static_assert(ReplayWindow<replay_window_bits>::size >= 2048);
 
     static Result<Session> create(const TransportKeys& keys, bool initiator, std::uint32_t local_index,
                                   std::uint32_t remote_index, Instant now) {
@@ -35,9 +38,12 @@ public:
 
     /// Seals `plaintext` into a transport message. Returns key_expired when the
     /// session may not send any more (REJECT_AFTER_TIME / REJECT_AFTER_MESSAGES).
-    std::error_code seal(ByteView plaintext, Bytes& out, Instant now, const TimerSettings& limits) {
+    /// `mtu` (0: none) caps the padding as the kernel and wireguard-go do: a packet that
+    /// fits the MTU is never padded beyond it.
+    std::error_code seal(ByteView plaintext, Bytes& out, Instant now, const TimerSettings& limits, std::size_t mtu = 0) {
         if (!can_send(now, limits)) return make_error_code(Error::key_expired);
-        const std::size_t padded = (plaintext.size() + padding_multiple - 1) / padding_multiple * padding_multiple;
+        std::size_t padded = (plaintext.size() + padding_multiple - 1) / padding_multiple * padding_multiple;
+        if (mtu && plaintext.size() <= mtu) padded = std::min(padded, mtu);
         out.resize(transport_header_size + padded + aead_tag_size);
         const std::uint64_t counter = send_counter_++;
         write_transport_header(out.data(), TransportHeader{remote_index_, counter});

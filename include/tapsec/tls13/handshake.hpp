@@ -1,0 +1,312 @@
+// The Tls13Handshake policy, its Config, and what the client and server state
+// machines share: the actions they hand to the engine (messages to send at an
+// encryption level, traffic secrets to install, events), the transcript, and the
+// certificate signing/verification rules of RFC 8446 4.4.
+//
+// The handshake never touches records: it exports one traffic secret per epoch and
+// direction, and the record layer (AeadRecord, or QUIC packet protection later)
+// imports them. Include <tapsec/tls13/engine.hpp> (or <tapsec/protocols.hpp>) to use it
+// in Secure<>.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../core/config.hpp"
+#include "../core/dependencies.hpp"
+#include "../core/engine.hpp"
+#include "../core/features.hpp"
+#include "../crypto/provider.hpp"
+#include "cipher_suites.hpp"
+#include "errors.hpp"
+#include "key_schedule.hpp"
+#include "messages.hpp"
+#include "record.hpp"
+#include "session.hpp"
+
+namespace tapsec::tls13 {
+
+/// TLS 1.3 configuration (6.1): CommonConfig plus what only TLS 1.3 has.
+/// cipher_suites use IANA names ("TLS_AES_128_GCM_SHA256"); groups "x25519"/"X25519",
+/// "secp256r1"/"P-256"; the client sends a key share for the first group only, so a
+/// server preferring another group answers with a HelloRetryRequest.
+struct Config : CommonConfig {
+    /// Middlebox compatibility mode (RFC 8446 D.4): a fake session id and a
+    /// ChangeCipherSpec record after the first flight.
+    bool middlebox_compatibility = true;
+    /// Server: always answer the first ClientHello with a HelloRetryRequest carrying a
+    /// cookie (a stateless-retry / source-validation check), even when a share fits.
+    bool force_hello_retry = false;
+    /// Server: how many NewSessionTickets to send after the handshake (0 disables
+    /// resumption). Tickets are AEAD-sealed with `ticket_key`.
+    unsigned tickets_to_send = 1;
+    std::chrono::seconds ticket_lifetime{7200};
+    std::shared_ptr<TicketKey> ticket_key;  // made at random when null
+    /// Server: largest 0-RTT payload accepted (0 refuses early data). Tickets used with
+    /// early data are single-use through `anti_replay`, shared by all connections.
+    std::uint32_t max_early_data = 0;
+    std::shared_ptr<AntiReplay> anti_replay;
+    /// Client: key for the session cache (defaults to server_name).
+    std::string session_key;
+    /// Client: psk_ke (no (EC)DHE, no forward secrecy) instead of psk_dhe_ke when resuming
+    /// or using an external PSK. Server: accept psk_ke when the client offers only that.
+    bool psk_only_key_exchange = false;
+    /// Automatic KeyUpdate after this many records / bytes sent under one key (key
+    /// expiration, survey 6.3). 0 disables a limit.
+    std::uint64_t key_update_after_records = 0;
+    std::uint64_t key_update_after_bytes = 0;
+    /// Length-hiding padding of protected records (RFC 8446 5.4), e.g.
+    /// PaddingPolicy::to_multiple_of(256) or PaddingPolicy::full_record().
+    PaddingPolicy padding{};
+};
+
+/// Encryption levels of a TLS 1.3 connection (key_schedule.hpp's epochs).
+using Level = Epoch;
+
+/// What a handshake state machine asks the engine to do, in order.
+struct Action {
+    enum class Kind { send, send_application_data, send_change_cipher_spec, install_read_key, install_write_key, event };
+    Kind kind;
+    Level level = Level::initial;
+    Bytes message;        // send: a handshake message; send_application_data: 0-RTT data
+    TrafficSecret secret;  // install_*
+    Event event{};         // event
+};
+
+/// Our identity parsed once per process and reused by every connection that has the
+/// same PEM (parsing a PKCS#8 key and a chain costs more than a signature).
+template <class Crypto>
+struct ParsedIdentity {
+    std::vector<Bytes> chain_der;
+    typename Crypto::PrivateKey key;
+
+    static Result<std::shared_ptr<const ParsedIdentity>> get(const Identity& identity) {
+        static std::mutex mutex;
+        static std::map<std::string, std::shared_ptr<const ParsedIdentity>> cache;
+        // The key is not kept in the cache's index: a digest of both PEMs identifies them.
+        typename Crypto::Hash h(crypto::HashAlgorithm::sha256);  // no copy of the key PEM is made
+        h.update(as_bytes(identity.certificate_chain_pem));
+        h.update(as_bytes(identity.private_key_pem));
+        const Bytes digest = h.final();
+        const std::string id(digest.begin(), digest.end());
+        std::lock_guard lock(mutex);
+        if (auto it = cache.find(id); it != cache.end()) return it->second;
+        auto chain = Crypto::Certificate::chain_from_pem(identity.certificate_chain_pem);
+        if (!chain) return Errc::invalid_certificate;
+        auto key = Crypto::PrivateKey::from_pem(identity.private_key_pem);
+        if (!key) return Errc::invalid_private_key;
+        std::vector<Bytes> der;
+        for (const auto& c : *chain) der.push_back(c.der());
+        auto parsed = std::make_shared<const ParsedIdentity>(ParsedIdentity{std::move(der), std::move(*key)});
+        if (cache.size() > 64) cache.clear();
+        cache.emplace(id, parsed);
+        return std::shared_ptr<const ParsedIdentity>(parsed);
+    }
+};
+
+/// Shared machinery for the two roles: transcript, action queue, signature content.
+template <class Crypto>
+class HandshakeCommon {
+public:
+    std::optional<Action> poll_action() {
+        if (actions_.empty()) return std::nullopt;
+        Action a = std::move(actions_.front());
+        actions_.pop_front();
+        return a;
+    }
+    const SessionInfo& info() const { return info_; }
+    bool established() const { return established_; }
+    std::error_code alert_error() const { return alert_error_; }
+
+protected:
+    void send(Level level, Bytes message) {
+        transcript_update(message);
+        actions_.push_back({Action::Kind::send, level, std::move(message), {}, {}});
+    }
+    void send_untranscribed(Level level, Bytes message) {
+        actions_.push_back({Action::Kind::send, level, std::move(message), {}, {}});
+    }
+    void send_ccs() { actions_.push_back({Action::Kind::send_change_cipher_spec, Level::initial, {}, {}, {}}); }
+    void install(bool write, Level level, const TrafficSecret& secret) {
+        actions_.push_back({write ? Action::Kind::install_write_key : Action::Kind::install_read_key, level, {},
+                            secret, {}});
+    }
+    void emit(EventKind kind, std::string detail = {}) {
+        actions_.push_back({Action::Kind::event, Level::initial, {}, {}, Event{kind, std::move(detail)}});
+    }
+
+    // ---- transcript ----------------------------------------------------------------------
+    void transcript_update(ByteView message) { transcript_.add(message); }
+    void start_transcript(const CipherSuite* suite) {
+        suite_ = suite;
+        transcript_.set_hash(suite->hash);
+    }
+    Bytes transcript_hash() const { return transcript_.current_hash(); }
+    /// RFC 8446 4.4.1: after a HelloRetryRequest, ClientHello1 (already in the
+    /// transcript) is replaced by message_hash(Hash(ClientHello1)).
+    void restart_for_hello_retry(const CipherSuite* suite) {
+        start_transcript(suite);
+        transcript_.restart_for_hello_retry();
+    }
+
+    /// RFC 8446 4.4.3: the content a CertificateVerify signs.
+    static Bytes signed_content(bool server, ByteView transcript_hash) {
+        Bytes content(64, 0x20);
+        append(content, as_bytes(server ? "TLS 1.3, server CertificateVerify" : "TLS 1.3, client CertificateVerify"));
+        content.push_back(0);
+        append(content, transcript_hash);
+        return content;
+    }
+
+    /// Signature schemes we accept in TLS 1.3 CertificateVerify (no PKCS#1 v1.5, 4.2.3).
+    static std::vector<std::uint16_t> accepted_signature_schemes() {
+        return {0x0403, 0x0804, 0x0805, 0x0806, 0x0807, 0x0503};
+    }
+
+    /// Builds a Certificate + CertificateVerify pair for our identity, choosing a scheme
+    /// the peer listed. Returns an error when none fits.
+    std::error_code send_certificate_and_verify(bool server, const typename Crypto::PrivateKey& key,
+                                                const std::vector<Bytes>& chain, ByteView context,
+                                                const std::vector<std::uint16_t>& peer_schemes) {
+        CertificateMessage cert;
+        cert.request_context.assign(context.begin(), context.end());
+        for (const auto& der : chain) cert.entries.push_back({der, {}});
+        send(Level::handshake, encode(cert));
+        if (chain.empty()) return {};
+        std::optional<crypto::SignatureScheme> scheme;
+        for (auto s : key.schemes())
+            if (std::find(peer_schemes.begin(), peer_schemes.end(), static_cast<std::uint16_t>(s)) != peer_schemes.end() &&
+                s != crypto::SignatureScheme::rsa_pkcs1_sha256 && s != crypto::SignatureScheme::rsa_pkcs1_sha384 &&
+                s != crypto::SignatureScheme::rsa_pkcs1_sha512) {
+                scheme = s;
+                break;
+            }
+        if (!scheme) return Error::no_common_signature_scheme;
+        auto signature = key.sign(*scheme, signed_content(server, transcript_hash()));
+        if (!signature) return signature.error();
+        send(Level::handshake, encode(CertificateVerify{static_cast<std::uint16_t>(*scheme), std::move(*signature)}));
+        return {};
+    }
+
+    /// Verifies the peer's CertificateVerify against the leaf of `chain`.
+    std::error_code verify_certificate_verify(bool peer_is_server, const CertificateVerify& cv,
+                                              const std::vector<Bytes>& chain) const {
+        const auto accepted = accepted_signature_schemes();
+        if (std::find(accepted.begin(), accepted.end(), cv.algorithm) == accepted.end())
+            return Error::bad_certificate_verify;
+        if (!peer_leaf_) return Errc::invalid_certificate;
+        if (!peer_leaf_->verify(static_cast<crypto::SignatureScheme>(cv.algorithm),
+                          signed_content(peer_is_server, transcript_hash()), cv.signature))
+            return Error::bad_certificate_verify;
+        return {};
+    }
+
+    /// Path validation + host name, then the application's validator (6.2).
+    std::error_code validate_peer(const Config& config, const std::vector<Bytes>& chain, std::string_view host) {
+        PeerIdentity& peer = info_.peer;
+        peer.certificate_chain_der = chain;
+        auto leaf = Crypto::Certificate::from_der(chain.front());
+        if (!leaf) return Errc::invalid_certificate;
+        peer.subject = leaf->subject();
+        peer_leaf_.emplace(std::move(*leaf));
+        if (!config.delegate_authentication) {
+            if (auto ec = Crypto::validate_chain(chain, config.trust, host, std::chrono::system_clock::now())) return ec;
+        }
+        if (config.validate_peer) {
+            if (auto ec = config.validate_peer(peer)) return Errc::peer_rejected_by_application;
+        } else if (config.delegate_authentication) {
+            return Errc::invalid_configuration;  // delegation without a validator would accept anyone
+        }
+        peer.authenticated = true;
+        return {};
+    }
+
+    static std::vector<Bytes> der_chain(const std::string& pem) {
+        std::vector<Bytes> out;
+        if (auto chain = Crypto::Certificate::chain_from_pem(pem))
+            for (const auto& c : *chain) out.push_back(c.der());
+        return out;
+    }
+
+    std::deque<Action> actions_;
+    Transcript<Crypto> transcript_;
+    std::optional<typename Crypto::Certificate> peer_leaf_;
+    const CipherSuite* suite_ = nullptr;
+    SessionInfo info_;
+    bool established_ = false;
+    std::error_code alert_error_;
+};
+
+/// Parses the configured suites / groups (empty = all, in our preference order).
+inline Result<std::vector<const CipherSuite*>> configured_suites(const CommonConfig& config) {
+    if (config.cipher_suites.empty())
+        return std::vector<const CipherSuite*>(all_cipher_suites.begin(), all_cipher_suites.end());
+    std::vector<const CipherSuite*> out;
+    for (const auto& name : config.cipher_suites) {
+        auto s = find_cipher_suite(name);
+        if (!s) return Errc::unsupported_algorithm;
+        out.push_back(s);
+    }
+    return out;
+}
+
+inline std::optional<std::uint16_t> group_from_name(std::string_view name) {
+    if (name == "x25519" || name == "X25519") return group::x25519;
+    if (name == "secp256r1" || name == "P-256" || name == "prime256v1" || name == "p256") return group::secp256r1;
+    return std::nullopt;
+}
+
+inline const char* group_name(std::uint16_t g) {
+    switch (g) {
+        case group::x25519: return "x25519";
+        case group::secp256r1: return "secp256r1";
+        default: return "unknown";
+    }
+}
+
+inline std::optional<crypto::KeyExchangeGroup> provider_group(std::uint16_t g) {
+    if (g == group::x25519) return crypto::KeyExchangeGroup::x25519;
+    if (g == group::secp256r1) return crypto::KeyExchangeGroup::secp256r1;
+    return std::nullopt;
+}
+
+inline Result<std::vector<std::uint16_t>> configured_groups(const CommonConfig& config) {
+    if (config.groups.empty()) return std::vector<std::uint16_t>{group::x25519, group::secp256r1};
+    std::vector<std::uint16_t> out;
+    for (const auto& name : config.groups) {
+        auto g = group_from_name(name);
+        if (!g) return Errc::unsupported_algorithm;
+        out.push_back(*g);
+    }
+    return out;
+}
+
+template <class Record, class Crypto>
+class Engine;
+
+struct Tls13Handshake {
+    static constexpr std::string_view name = "TLS 1.3 (RFC 8446)";
+    using provides = features<feature::AN, feature::AD, feature::MA, feature::AFN, feature::CX, feature::SC,
+                              feature::ED, feature::forward_secrecy, feature::public_key_authentication,
+                              feature::responder_authentication, feature::pre_shared_key,
+                              feature::session_resumption, feature::rekeying>;
+    using intrinsic = features<feature::forward_secrecy, feature::responder_authentication>;
+    using needs = dependencies<dependency::reliable_byte_stream, dependency::pki_trust_store>;
+    static constexpr KeyExport key_export = KeyExport::explicit_export;
+    using exported_keys = TrafficSecrets;
+    using Config = tls13::Config;
+    template <class Record, class Crypto>
+    using engine = tls13::Engine<Record, Crypto>;
+};
+
+}  // namespace tapsec::tls13
+
+namespace tapsec {
+using tls13::Tls13Handshake;
+}

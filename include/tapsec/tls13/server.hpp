@@ -1,0 +1,402 @@
+// The TLS 1.3 server handshake (RFC 8446 2, 4): negotiation by server preference,
+// HelloRetryRequest with a cookie, certificate or PSK authentication, optional client
+// certificates, stateless tickets and single-use 0-RTT. States are types, as in the
+// client: each accepts only the messages legal in it.
+#pragma once
+
+#include <variant>
+
+#include "handshake.hpp"
+
+namespace tapsec::tls13 {
+
+template <class Crypto>
+class ServerHandshake : public HandshakeCommon<Crypto> {
+    using Base = HandshakeCommon<Crypto>;
+    using Base::actions_;
+    using Base::info_;
+    using Base::suite_;
+
+public:
+    explicit ServerHandshake(const Config& config) : config_(config) {}
+
+    std::error_code start() {
+        auto suites = configured_suites(config_);
+        auto groups = configured_groups(config_);
+        if (!suites || !groups || groups->empty() || suites->empty()) return Errc::invalid_configuration;
+        suites_ = *suites;
+        groups_ = *groups;
+        info_.protocol = "TLS 1.3";
+        if (!config_.identity.empty()) {
+            auto parsed = ParsedIdentity<Crypto>::get(config_.identity);
+            if (!parsed) return parsed.error();
+            identity_ = std::move(*parsed);
+        } else if (config_.pre_shared_keys.empty()) {
+            return Errc::invalid_configuration;  // nothing to authenticate with
+        }
+        ticket_key_ = config_.ticket_key;
+        if (!ticket_key_ && config_.tickets_to_send > 0) ticket_key_ = TicketKey::generate<Crypto>();
+        state_ = ExpectClientHello{};
+        return {};
+    }
+
+    std::error_code handle(const RawMessage& m) {
+        return std::visit([&](auto& s) { return on(s, m); }, state_);
+    }
+
+    std::error_code update_keys(bool request_peer) {
+        if (!this->established_) return Errc::not_connected;
+        this->send_untranscribed(Level::application, encode_key_update(request_peer ? KeyUpdateRequest::update_requested
+                                                                                  : KeyUpdateRequest::update_not_requested));
+        write_secret_ = next_traffic_secret<Crypto>(write_secret_);
+        this->install(true, Level::application, write_secret_);
+        this->emit(EventKind::key_updated, "write");
+        return {};
+    }
+
+    Result<SecretBytes> export_keying_material(std::string_view label, ByteView context, std::size_t length) const {
+        if (!this->established_) return Errc::not_connected;
+        return tls13::export_keying_material<Crypto>(exporter_master_, label, context, length);
+    }
+
+    /// True while 0-RTT records that fail to decrypt must be skipped (early data was
+    /// offered and refused, RFC 8446 4.2.10), up to max_early_data bytes.
+    bool skipping_rejected_early_data() const { return early_offered_ && !early_accepted_ && !this->established_; }
+    bool receiving_early_data() const { return std::holds_alternative<ExpectEndOfEarlyData>(state_); }
+    std::uint32_t max_early_data() const { return config_.max_early_data; }
+
+private:
+    struct Idle {};
+    struct ExpectClientHello {};
+    struct ExpectEndOfEarlyData {};
+    struct ExpectCertificate {};
+    struct ExpectCertificateVerify {};
+    struct ExpectFinished {};
+    struct Connected {};
+    using State = std::variant<Idle, ExpectClientHello, ExpectEndOfEarlyData, ExpectCertificate, ExpectCertificateVerify,
+                               ExpectFinished, Connected>;
+
+    static std::error_code unexpected() { return make_error_code(Error::unexpected_handshake_message); }
+    std::error_code on(Idle&, const RawMessage&) { return unexpected(); }
+
+    std::error_code on(ExpectClientHello&, const RawMessage& m) {
+        if (m.type != HandshakeType::client_hello) return unexpected();
+        auto decoded = decode_client_hello(m.body());
+        if (!decoded) return decoded.error();
+        ClientHello& ch = *decoded;
+        if (std::find(ch.supported_versions.begin(), ch.supported_versions.end(), tls13_version) ==
+            ch.supported_versions.end())
+            return Error::protocol_version_mismatch;
+
+        // Cipher suite: ours in preference order.
+        const CipherSuite* suite = nullptr;
+        for (auto s : suites_)
+            if (std::find(ch.cipher_suites.begin(), ch.cipher_suites.end(), s->code()) != ch.cipher_suites.end()) {
+                suite = s;
+                break;
+            }
+        if (!suite) return Error::no_common_cipher_suite;
+        if (retried_) {
+            if (suite != suite_ || !ch.cookie || *ch.cookie != cookie_ || ch.early_data) return Error::illegal_parameter;
+        } else {
+            session_id_ = ch.legacy_session_id;
+        }
+
+        // PSK (resumption ticket or external), before the group: psk_ke needs no share.
+        std::optional<SessionState> psk;
+        if (!ch.psk_identities.empty() && !ch.psk_modes.empty()) {
+            if (auto ec = select_psk(ch, m, suite, psk)) return ec;
+        }
+        const bool dhe_allowed = !psk || std::find(ch.psk_modes.begin(), ch.psk_modes.end(), 1) != ch.psk_modes.end();
+        const bool psk_ke_allowed =
+            psk && std::find(ch.psk_modes.begin(), ch.psk_modes.end(), 0) != ch.psk_modes.end();
+        const bool use_dhe = dhe_allowed && !(psk_ke_allowed && (config_.psk_only_key_exchange || !dhe_allowed));
+
+        // Group: ours in preference order among those the client supports.
+        std::optional<std::uint16_t> chosen_group;
+        const KeyShareEntry* client_share = nullptr;
+        if (use_dhe) {
+            if (!ch.key_shares || ch.supported_groups.empty()) return Error::missing_extension;
+            for (auto g : groups_)
+                if (std::find(ch.supported_groups.begin(), ch.supported_groups.end(), g) != ch.supported_groups.end()) {
+                    chosen_group = g;
+                    break;
+                }
+            if (!chosen_group) return Error::no_common_group;
+            for (const auto& k : *ch.key_shares)
+                if (k.group == *chosen_group) client_share = &k;
+            if (!client_share || (config_.force_hello_retry && !retried_)) {
+                if (retried_) return Error::illegal_parameter;  // 4.1.4: the second hello must carry the share
+                // A forced retry when the share fits carries only the cookie (4.1.4).
+                return send_hello_retry_request(suite, client_share ? std::optional<std::uint16_t>{} : chosen_group, m);
+            }
+        } else if (!psk) {
+            return Error::missing_extension;
+        }
+        this->start_transcript(suite);
+        this->transcript_update(m.bytes);
+        info_.cipher_suite = std::string(suite->name);
+        if (ch.server_name) info_.server_name = *ch.server_name;
+
+        // ALPN (RFC 7301): our preference among what the client offers.
+        std::optional<std::string> alpn;
+        if (!ch.alpn.empty() && !config_.alpn.empty()) {
+            for (const auto& p : config_.alpn)
+                if (std::find(ch.alpn.begin(), ch.alpn.end(), p) != ch.alpn.end()) {
+                    alpn = p;
+                    break;
+                }
+            if (!alpn) return Error::no_application_protocol;
+            info_.alpn = *alpn;
+        }
+
+        // Key schedule: early secret (PSK or zeros), then 0-RTT decision.
+        auto early = psk ? EarlySecret<Crypto>::with_psk(*suite, psk->psk) : EarlySecret<Crypto>::without_psk(*suite);
+        early_offered_ = ch.early_data;
+        if (ch.early_data && psk && psk_index_ == 0 && !retried_ && config_.max_early_data > 0 &&
+            psk->max_early_data > 0 && psk->suite == suite && psk->alpn == info_.alpn && !psk->unique_id.empty() &&
+            config_.anti_replay &&
+            config_.anti_replay->first_use(psk->unique_id, psk->issued_ms + std::uint64_t{psk->lifetime_s} * 1000)) {
+            early_accepted_ = true;
+            info_.early_data_accepted = true;
+            this->install(false, Level::early_data, early.client_early_traffic_secret(this->transcript_hash()));
+        }
+
+        // ServerHello.
+        ServerHello sh;
+        Crypto::random(sh.random);
+        sh.legacy_session_id_echo = session_id_;
+        sh.cipher_suite = suite->code();
+        sh.selected_version = tls13_version;
+        SecretBytes shared;
+        if (use_dhe) {
+            auto share = Crypto::KeyShare::generate(*provider_group(*chosen_group));
+            if (!share) return share.error();
+            auto agreed = share->agree(client_share->key_exchange);
+            if (!agreed) return Error::illegal_parameter;
+            shared = std::move(*agreed);
+            sh.key_share = KeyShareEntry{*chosen_group, share->public_key()};
+            info_.group = group_name(*chosen_group);
+        }
+        if (psk) sh.selected_psk = static_cast<std::uint16_t>(psk_index_);
+        this->send(Level::initial, encode(sh));
+        if (!session_id_.empty() && !ccs_sent_) {  // middlebox compatibility (D.4)
+            ccs_sent_ = true;
+            this->send_ccs();
+        }
+        auto hs = std::move(early).into_handshake(shared);
+        {
+            const Bytes h = this->transcript_hash();
+            client_hs_ = hs.client_handshake_traffic_secret(h);
+            server_hs_ = hs.server_handshake_traffic_secret(h);
+        }
+        this->install(true, Level::handshake, server_hs_);
+
+        EncryptedExtensions ee;
+        ee.alpn = alpn;
+        ee.early_data = early_accepted_;
+        ee.server_name_acknowledged = ch.server_name.has_value() && !psk;
+        this->send(Level::handshake, encode(ee));
+
+        if (!psk) {
+            if (!identity_) return Error::no_common_signature_scheme;
+            request_client_certificate_ =
+                config_.require_client_certificate || (config_.verify_peer && !config_.trust.empty());
+            if (request_client_certificate_) {
+                CertificateRequest cr;
+                cr.signature_algorithms = Base::accepted_signature_schemes();
+                this->send(Level::handshake, encode(cr));
+            }
+            if (auto ec = this->send_certificate_and_verify(true, identity_->key, identity_->chain_der, {}, ch.signature_algorithms)) return ec;
+        } else {
+            info_.resumed = !psk_is_external_;
+            info_.peer.authenticated = true;
+            if (psk_is_external_) info_.peer.psk_identity = std::string(ch.psk_identities[psk_index_].identity.begin(),
+                                                                        ch.psk_identities[psk_index_].identity.end());
+        }
+        this->send(Level::handshake, encode_finished(finished_verify_data<Crypto>(server_hs_, this->transcript_hash())));
+        ms_.emplace(std::move(hs).into_master());
+        {
+            const Bytes h = this->transcript_hash();
+            write_secret_ = ms_->server_application_traffic_secret(h);
+            read_secret_ = ms_->client_application_traffic_secret(h);
+            exporter_master_ = ms_->exporter_master_secret(h);
+        }
+        this->install(true, Level::application, write_secret_);
+        if (early_accepted_) {
+            state_ = ExpectEndOfEarlyData{};
+        } else {
+            this->install(false, Level::handshake, client_hs_);
+            state_ = request_client_certificate_ ? State{ExpectCertificate{}} : State{ExpectFinished{}};
+        }
+        return {};
+    }
+
+    std::error_code send_hello_retry_request(const CipherSuite* suite, std::optional<std::uint16_t> g,
+                                             const RawMessage& client_hello1) {
+        retried_ = true;
+        this->transcript_update(client_hello1.bytes);
+        this->restart_for_hello_retry(suite);
+        ServerHello hrr;
+        std::copy(hello_retry_request_random.begin(), hello_retry_request_random.end(), hrr.random.begin());
+        hrr.legacy_session_id_echo = session_id_;
+        hrr.cipher_suite = suite->code();
+        hrr.selected_version = tls13_version;
+        hrr.selected_group = g;
+        cookie_.resize(32);
+        Crypto::random(cookie_);
+        hrr.cookie = cookie_;
+        this->send(Level::initial, encode(hrr));
+        if (!session_id_.empty()) {
+            ccs_sent_ = true;
+            this->send_ccs();
+        }
+        hrr_early_skip_ = true;  // 0-RTT records from the first flight must be skipped
+        return {};
+    }
+
+    /// Finds the first usable PSK identity and verifies its binder (4.2.11).
+    std::error_code select_psk(const ClientHello& ch, const RawMessage& m, const CipherSuite* suite,
+                               std::optional<SessionState>& out) {
+        for (std::size_t i = 0; i < ch.psk_identities.size(); ++i) {
+            const auto& id = ch.psk_identities[i];
+            std::optional<SessionState> s;
+            bool external = false;
+            if (ticket_key_) s = ticket_key_->open<Crypto>(id.identity);
+            if (s) {
+                if (s->expired()) s.reset();
+            } else {
+                for (const auto& p : config_.pre_shared_keys)
+                    if (as_bytes(p.identity).size() == id.identity.size() &&
+                        std::equal(id.identity.begin(), id.identity.end(), p.identity.begin())) {
+                        s.emplace();
+                        s->suite = &TLS_AES_128_GCM_SHA256;
+                        s->psk.assign(p.key.begin(), p.key.end());
+                        external = true;
+                    }
+            }
+            if (!s || s->suite->hash != suite->hash) continue;
+            // Binder over the hello truncated before the binders list (4.2.11.2).
+            const ByteView truncated = ByteView(m.bytes).first(m.bytes.size() - binders_length(ch));
+            const Bytes partial = retried_ ? this->transcript_.hash_with(truncated) : Crypto::hash(suite->hash, truncated);
+            const auto early = EarlySecret<Crypto>::with_psk(*suite, s->psk);
+            if (!early.verify_psk_binder(external ? PskKind::external : PskKind::resumption, partial, ch.psk_binders[i]))
+                return Error::bad_psk_binder;
+            psk_index_ = i;
+            psk_is_external_ = external;
+            out = std::move(s);
+            return {};
+        }
+        return {};  // none usable: full handshake
+    }
+
+    std::error_code on(ExpectEndOfEarlyData&, const RawMessage& m) {
+        if (m.type != HandshakeType::end_of_early_data || !m.body().empty()) return unexpected();
+        this->transcript_update(m.bytes);
+        this->install(false, Level::handshake, client_hs_);
+        state_ = request_client_certificate_ ? State{ExpectCertificate{}} : State{ExpectFinished{}};
+        return {};
+    }
+
+    std::error_code on(ExpectCertificate&, const RawMessage& m) {
+        if (m.type != HandshakeType::certificate) return unexpected();
+        auto cert = decode_certificate(m.body());
+        if (!cert) return cert.error();
+        if (!cert->request_context.empty()) return Error::illegal_parameter;
+        this->transcript_update(m.bytes);
+        if (cert->entries.empty()) {
+            if (config_.require_client_certificate) return Error::certificate_required;
+            state_ = ExpectFinished{};
+            return {};
+        }
+        client_chain_.clear();
+        for (auto& e : cert->entries) client_chain_.push_back(std::move(e.data));
+        if (auto ec = this->validate_peer(config_, client_chain_, {})) return ec;
+        state_ = ExpectCertificateVerify{};
+        return {};
+    }
+
+    std::error_code on(ExpectCertificateVerify&, const RawMessage& m) {
+        if (m.type != HandshakeType::certificate_verify) return unexpected();
+        auto cv = decode_certificate_verify(m.body());
+        if (!cv) return cv.error();
+        if (auto ec = this->verify_certificate_verify(false, *cv, client_chain_)) return ec;
+        this->transcript_update(m.bytes);
+        state_ = ExpectFinished{};
+        return {};
+    }
+
+    std::error_code on(ExpectFinished&, const RawMessage& m) {
+        if (m.type != HandshakeType::finished) return unexpected();
+        if (!verify_finished<Crypto>(client_hs_, this->transcript_hash(), m.body())) return Error::bad_finished;
+        this->transcript_update(m.bytes);
+        this->install(false, Level::application, read_secret_);
+        resumption_master_ = ms_->resumption_master_secret(this->transcript_hash());
+        this->established_ = true;
+        state_ = Connected{};
+        send_tickets();
+        this->emit(EventKind::handshake_complete,
+                   info_.cipher_suite + ", " + info_.group + (retried_ ? ", after HelloRetryRequest" : ""));
+        return {};
+    }
+
+    void send_tickets() {
+        if (!ticket_key_) return;
+        for (unsigned i = 0; i < config_.tickets_to_send; ++i) {
+            NewSessionTicket t;
+            t.lifetime = static_cast<std::uint32_t>(config_.ticket_lifetime.count());
+            std::array<std::uint8_t, 4> add{};
+            Crypto::random(add);
+            t.age_add = std::uint32_t{add[0]} << 24 | std::uint32_t{add[1]} << 16 | std::uint32_t{add[2]} << 8 | add[3];
+            t.nonce = {static_cast<std::uint8_t>(i)};
+            SessionState s;
+            s.suite = suite_;
+            s.psk = resumption_psk<Crypto>(resumption_master_, t.nonce);
+            s.issued_ms = unix_millis();
+            s.lifetime_s = t.lifetime;
+            s.age_add = t.age_add;
+            s.max_early_data = config_.max_early_data;
+            s.alpn = info_.alpn;
+            s.unique_id.resize(16);
+            Crypto::random(s.unique_id);
+            t.ticket = ticket_key_->seal<Crypto>(s);
+            if (config_.max_early_data > 0) t.max_early_data_size = config_.max_early_data;
+            this->send_untranscribed(Level::application, encode(t));
+        }
+    }
+
+    std::error_code on(Connected&, const RawMessage& m) {
+        if (m.type != HandshakeType::key_update) return unexpected();
+        auto request = decode_key_update(m.body());
+        if (!request) return Error::invalid_key_update;
+        read_secret_ = next_traffic_secret<Crypto>(read_secret_);
+        this->install(false, Level::application, read_secret_);
+        this->emit(EventKind::key_updated, "read");
+        if (*request == KeyUpdateRequest::update_requested) return update_keys(false);
+        return {};
+    }
+
+public:
+    bool skipping_after_retry() const { return hrr_early_skip_ && !this->established_; }
+
+private:
+    const Config& config_;
+    State state_ = Idle{};
+    std::vector<const CipherSuite*> suites_;
+    std::vector<std::uint16_t> groups_;
+    std::shared_ptr<const ParsedIdentity<Crypto>> identity_;
+    std::shared_ptr<TicketKey> ticket_key_;
+    Bytes session_id_, cookie_;
+    bool retried_ = false, ccs_sent_ = false;
+    bool early_offered_ = false, early_accepted_ = false, hrr_early_skip_ = false;
+    bool request_client_certificate_ = false;
+    std::size_t psk_index_ = 0;
+    bool psk_is_external_ = false;
+    std::vector<Bytes> client_chain_;
+    std::optional<MasterSecret<Crypto>> ms_;
+    TrafficSecret client_hs_, server_hs_, write_secret_, read_secret_;
+    ExporterMasterSecret exporter_master_;
+    ResumptionMasterSecret resumption_master_;
+};
+
+}  // namespace tapsec::tls13

@@ -1,0 +1,172 @@
+// The crypto-provider seam: both providers (Botan 2, the default, and OpenSSL 3 +
+// Botan) give the same answers for published vectors, interoperate with each other,
+// and run a protocol's record layer unchanged.
+#include <doctest/doctest.h>
+
+#include <tapsec/crypto/openssl.hpp>
+#include <tapsec/tapsec.hpp>
+
+using namespace tapsec;
+using namespace tapsec::crypto;
+
+TEST_CASE_TEMPLATE("published vectors through each provider", P, Botan2, OpenSsl3) {
+    // FIPS 180-2: SHA-256("abc"); SHA-384("abc")
+    CHECK(to_hex(P::hash(HashAlgorithm::sha256, as_bytes("abc"))) ==
+          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(to_hex(P::hash(HashAlgorithm::sha384, as_bytes("abc"))) ==
+          "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7");
+    // RFC 4231 test case 2: HMAC-SHA-256 with key "Jefe"
+    CHECK(to_hex(P::hmac(HashAlgorithm::sha256, as_bytes("Jefe"), as_bytes("what do ya want for nothing?"))) ==
+          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    // RFC 5869 A.1: HKDF-SHA-256 basic test case
+    const auto ikm = from_hex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b");
+    const auto salt = from_hex("000102030405060708090a0b0c");
+    const auto info = from_hex("f0f1f2f3f4f5f6f7f8f9");
+    const auto prk = P::hkdf_extract(HashAlgorithm::sha256, salt, ikm);
+    CHECK(to_hex(prk) == "077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5");
+    CHECK(to_hex(P::hkdf_expand(HashAlgorithm::sha256, prk, info, 42)) ==
+          "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+    // RFC 5869 A.3: zero-length salt and info
+    const auto prk3 = P::hkdf_extract(HashAlgorithm::sha256, {}, ikm);
+    CHECK(to_hex(prk3) == "19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04");
+    CHECK(to_hex(P::hkdf_expand(HashAlgorithm::sha256, prk3, {}, 42)) ==
+          "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
+    // FIPS-197 C.1: AES-128 single block
+    auto aes = P::BlockCipher::aes(from_hex("000102030405060708090a0b0c0d0e0f"));
+    REQUIRE(aes.ok());
+    auto block = from_hex("00112233445566778899aabbccddeeff");
+    aes->encrypt_blocks(block.data(), block.data(), 1);
+    CHECK(to_hex(block) == "69c4e0d86a7b0430d8cdb78070b4c55a");
+    // RFC 7748 6.1: X25519 Diffie-Hellman
+    auto alice = P::KeyShare::from_x25519_private(from_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"));
+    REQUIRE(alice.ok());
+    CHECK(to_hex(alice->public_key()) == "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+    auto shared = alice->agree(from_hex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"));
+    REQUIRE(shared.ok());
+    CHECK(to_hex(*shared) == "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+    // RFC 8439 2.8.2: ChaCha20-Poly1305 AEAD
+    auto chacha = P::Aead::create(AeadAlgorithm::chacha20_poly1305,
+                                  from_hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"));
+    REQUIRE(chacha.ok());
+    const std::string sunscreen =
+        "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+    Bytes text(sunscreen.begin(), sunscreen.end());
+    const auto nonce = from_hex("070000004041424344454647");
+    const auto aad = from_hex("50515253c0c1c2c3c4c5c6c7");
+    chacha->seal(nonce, aad, text);
+    CHECK(to_hex(ByteView(text).last(16)) == "1ae10b594f09e26a7e902ecbd0600691");
+    CHECK(chacha->open(nonce, aad, text));
+    CHECK(std::string(text.begin(), text.end()) == sunscreen);
+}
+
+TEST_CASE("the two providers interoperate: AEAD, key agreement, hashing state") {
+    for (auto alg : {AeadAlgorithm::aes_128_gcm, AeadAlgorithm::aes_256_gcm, AeadAlgorithm::chacha20_poly1305,
+                     AeadAlgorithm::xchacha20_poly1305}) {
+        Bytes key(key_size(alg), 0x42), nonce(nonce_size(alg), 0x07), aad{1, 2, 3};
+        auto sealer = Botan2::Aead::create(alg, key);
+        auto opener = OpenSsl3::Aead::create(alg, key);
+        REQUIRE(sealer.ok());
+        REQUIRE(opener.ok());
+        for (std::size_t size : {0u, 1u, 15u, 16u, 63u, 64u, 1420u, 16384u}) {
+            CAPTURE(size);
+            Bytes plain(size, 0x5a), a = plain, b = plain;
+            sealer->seal(nonce, aad, a);
+            opener->seal(nonce, aad, b);
+            CHECK(a == b);  // same key and nonce: byte-identical ciphertext and tag
+            CHECK(opener->open(nonce, aad, a));
+            CHECK(a == plain);
+            b.back() ^= 1;  // tampered tag
+            CHECK_FALSE(sealer->open(nonce, aad, b));
+            CHECK_FALSE(opener->open(nonce, aad, b));
+        }
+    }
+    for (auto group : {KeyExchangeGroup::x25519, KeyExchangeGroup::secp256r1, KeyExchangeGroup::secp384r1}) {
+        auto a = Botan2::KeyShare::generate(group);
+        auto b = OpenSsl3::KeyShare::generate(group);
+        REQUIRE(a.ok());
+        REQUIRE(b.ok());
+        auto ab = a->agree(b->public_key());
+        auto ba = b->agree(a->public_key());
+        REQUIRE(ab.ok());
+        REQUIRE(ba.ok());
+        CHECK(*ab == *ba);
+        // malformed peer values are errors, never crashes
+        CHECK_FALSE(b->agree(Bytes(3, 1)).ok());
+        Bytes off_curve = a->public_key();
+        if (group != KeyExchangeGroup::x25519) {
+            off_curve.back() ^= 1;
+            CHECK_FALSE(b->agree(off_curve).ok());
+            CHECK_FALSE(a->agree(off_curve).ok());
+        }
+    }
+    // X25519 low-order point (all zero): the shared secret would be zero, refused
+    auto x = OpenSsl3::KeyShare::generate(KeyExchangeGroup::x25519);
+    CHECK_FALSE(x->agree(Bytes(32, 0)).ok());
+    auto y = Botan2::KeyShare::generate(KeyExchangeGroup::x25519);
+    CHECK_FALSE(y->agree(Bytes(32, 0)).ok());
+
+    OpenSsl3::Hash h(HashAlgorithm::sha256);
+    h.update(as_bytes("ab"));
+    const auto peeked = h.peek();
+    h.update(as_bytes("c"));
+    CHECK(peeked == Botan2::hash(HashAlgorithm::sha256, as_bytes("ab")));
+    CHECK(h.final() == Botan2::hash(HashAlgorithm::sha256, as_bytes("abc")));
+}
+
+TEST_CASE("a protocol's record layer runs unchanged on either provider (TLS 1.3 records across providers)") {
+    for (const tls13::CipherSuite* suite : tls13::all_cipher_suites) {
+        CAPTURE(suite->name);
+        tls13::TrafficSecret secret{suite, SecretBytes(crypto::digest_size(suite->hash), 0x11)};
+        tls13::RecordLayer<Botan2> botan_side;
+        tls13::RecordLayer<OpenSsl3> openssl_side;
+        REQUIRE_FALSE(botan_side.install_write(secret));
+        REQUIRE_FALSE(openssl_side.install_read(secret));
+        Bytes wire;
+        const Bytes message(40000, 0x61);  // three records
+        REQUIRE_FALSE(botan_side.write(tls13::ContentType::application_data, message, wire));
+        REQUIRE_FALSE(openssl_side.feed(wire));
+        Bytes received;
+        for (;;) {
+            auto r = openssl_side.next();
+            REQUIRE(r.ok());
+            if (!*r) break;
+            append(received, (*r)->data);
+        }
+        CHECK(received == message);
+    }
+}
+
+#include "support/pki.hpp"
+
+TEST_CASE_TEMPLATE("certificate validation verdicts are distinct", P, Botan2, OpenSsl3) {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    auto leaf = pki.issue("server");
+    auto expired = pki.issue("old", test::KeyType::ecdsa_p256, "localhost", -1);
+    REQUIRE(!leaf.certificate.empty());
+    REQUIRE(!expired.certificate.empty());
+    auto der = [](const std::string& pem) {
+        std::vector<Bytes> out;
+        auto certificates = P::Certificate::chain_from_pem(pem);
+        for (const auto& c : certificates.value()) out.push_back(c.der());
+        return out;
+    };
+    TrustStore trust{{pki.ca().certificate_pem()}};
+    const auto now = std::chrono::system_clock::now();
+    CHECK_FALSE(P::validate_chain(der(leaf.certificate_pem()), trust, "localhost", now));
+    CHECK(P::validate_chain(der(leaf.certificate_pem()), trust, "example.org", now) == make_error_code(Errc::certificate_name_mismatch));
+    CHECK(P::validate_chain(der(expired.certificate_pem()), trust, "localhost", now) == make_error_code(Errc::certificate_expired));
+    CHECK(P::validate_chain(der(leaf.certificate_pem()), TrustStore{}, "localhost", now) == make_error_code(Errc::certificate_untrusted));
+
+    // A self-signed certificate trusted as itself (`openssl req -x509 ...` used as its own CA file).
+    test::TempDir dir;
+    REQUIRE(test::run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + dir.file("k.pem") +
+                      " -out " + dir.file("c.pem") + " -days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost >/dev/null 2>&1") == 0);
+    const auto self = test::read_file(dir.file("c.pem"));
+    CHECK_FALSE(P::validate_chain(der(self), TrustStore{{self}}, "localhost", now));
+    CHECK(P::validate_chain(der(self), TrustStore{{self}}, "other.example", now) == make_error_code(Errc::certificate_name_mismatch));
+    CHECK(P::validate_chain(der(self), TrustStore{{pki.ca().certificate_pem()}}, "localhost", now) ==
+          make_error_code(Errc::certificate_untrusted));
+    CHECK(P::validate_chain(der(self), TrustStore{{self}}, "localhost", now + std::chrono::hours(24 * 400)) ==
+          make_error_code(Errc::certificate_expired));
+}

@@ -1,0 +1,302 @@
+// TLS 1.3 handshake: client and server of this project against each other over
+// MemoryStream (the in-process transport), for each suite, group and certificate type.
+#include <doctest/doctest.h>
+
+#include <future>
+#include <thread>
+
+#include <tapsec/tapsec.hpp>
+#include <tapsec/transport/memory.hpp>
+
+#include "support/pki.hpp"
+
+using namespace tapsec;
+using Tls = Secure<Tls13Handshake, AeadRecord, MemoryStream>;
+
+namespace {
+
+struct Pair {
+    tls13::Config client, server;
+};
+
+Pair configs(test::TestPki& pki, test::KeyType type) {
+    auto leaf = pki.issue("server" + std::to_string(static_cast<int>(type)), type);
+    Pair p;
+    p.server.identity = Identity(leaf.certificate_pem(), leaf.key_pem());
+    p.client.trust.ca_certificates_pem = {pki.ca().certificate_pem()};
+    p.client.server_name = "localhost";
+    return p;
+}
+
+/// Runs both ends; returns {client error, server error}.
+std::pair<std::error_code, std::error_code> connect(Tls& client, Tls& server) {
+    auto server_done = std::async(std::launch::async, [&] { return server.handshake(); });
+    auto c = client.handshake();
+    auto s = server_done.get();
+    return {c, s};
+}
+
+void echo_round_trip(Tls& client, Tls& server) {
+    const std::string text = "hello over TLS 1.3";
+    REQUIRE_FALSE(client.send(as_bytes(text)));
+    auto got = server.receive_message(std::chrono::seconds(5));
+    REQUIRE(got.ok());
+    CHECK(std::string(got->begin(), got->end()) == text);
+    REQUIRE_FALSE(server.send(as_bytes(text + "!")));
+    auto back = client.receive_message(std::chrono::seconds(5));
+    REQUIRE(back.ok());
+    CHECK(std::string(back->begin(), back->end()) == text + "!");
+}
+
+}  // namespace
+
+TEST_CASE("TLS 1.3 1-RTT over MemoryStream: every suite, both groups, three key types") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    for (auto type : {test::KeyType::ecdsa_p256, test::KeyType::ed25519, test::KeyType::rsa2048}) {
+        auto p = configs(pki, type);
+        for (const char* suite : {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}) {
+            for (const char* group : {"x25519", "secp256r1"}) {
+                CAPTURE(suite);
+                CAPTURE(group);
+                CAPTURE(static_cast<int>(type));
+                auto [a, b] = MemoryStream::pair();
+                p.client.cipher_suites = {suite};
+                p.client.groups = {group};
+                Tls client(Role::client, p.client, std::move(a));
+                Tls server(Role::server, p.server, std::move(b));
+                auto [c, s] = connect(client, server);
+                REQUIRE_MESSAGE(!c, c.message());
+                REQUIRE_MESSAGE(!s, s.message());
+                CHECK(client.info().cipher_suite == suite);
+                CHECK(client.info().group == group);
+                CHECK(server.info().cipher_suite == suite);
+                CHECK(client.peer().authenticated);
+                echo_round_trip(client, server);
+                // Exporters agree (RFC 8446 7.5).
+                auto ec_ = client.export_keying_material("EXPORTER-test", as_bytes("ctx"), 32);
+                auto es = server.export_keying_material("EXPORTER-test", as_bytes("ctx"), 32);
+                REQUIRE(ec_.ok());
+                REQUIRE(es.ok());
+                CHECK(*ec_ == *es);
+                // close_notify: the reader sees a clean end.
+                CHECK_FALSE(client.close());
+                auto end = server.receive_message(std::chrono::seconds(5));
+                REQUIRE(end.ok());
+                CHECK(end->empty());
+            }
+        }
+    }
+}
+
+TEST_CASE("TLS 1.3 resumption with a stateless ticket, then 0-RTT accepted once and refused on replay") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    auto p = configs(pki, test::KeyType::ed25519);
+    auto cache = std::make_shared<InMemorySessionCache>();
+    p.client.session_cache = cache;
+    p.server.max_early_data = 16384;
+    p.server.anti_replay = std::make_shared<tls13::AntiReplay>();
+    p.server.ticket_key = tls13::TicketKey::generate<crypto::Botan2>();
+    Bytes stored;
+    {
+        auto [a, b] = MemoryStream::pair();
+        Tls client(Role::client, p.client, std::move(a));
+        Tls server(Role::server, p.server, std::move(b));
+        auto [c, s] = connect(client, server);
+        REQUIRE_MESSAGE(!c, c.message());
+        REQUIRE_MESSAGE(!s, s.message());
+        CHECK_FALSE(client.info().resumed);
+        echo_round_trip(client, server);  // the ticket arrives with the server's data
+        REQUIRE(cache->size() == 1);
+        stored = *cache->load("localhost");
+    }
+    // Resumption with 0-RTT.
+    {
+        auto [a, b] = MemoryStream::pair();
+        Tls client(Role::client, p.client, std::move(a));
+        Tls server(Role::server, p.server, std::move(b));
+        const std::string early = "early bird";
+        REQUIRE_FALSE(client.send_early_data(as_bytes(early)));
+        auto [c, s] = connect(client, server);
+        REQUIRE_MESSAGE(!c, c.message());
+        REQUIRE_MESSAGE(!s, s.message());
+        CHECK(client.info().resumed);
+        CHECK(server.info().resumed);
+        CHECK(client.early_data_accepted());
+        CHECK(server.info().early_data_accepted);
+        auto got = server.receive_message(std::chrono::seconds(5));
+        REQUIRE(got.ok());
+        CHECK(std::string(got->begin(), got->end()) == early);
+        bool accepted_event = false;
+        while (auto e = client.next_event()) accepted_event |= e->kind == EventKind::early_data_accepted;
+        CHECK(accepted_event);
+        echo_round_trip(client, server);
+    }
+    // Replay the same ticket: resumption works, 0-RTT is refused, data comes after the handshake.
+    {
+        cache->store("localhost", stored);
+        auto [a, b] = MemoryStream::pair();
+        Tls client(Role::client, p.client, std::move(a));
+        Tls server(Role::server, p.server, std::move(b));
+        const std::string early = "replayed early data";
+        REQUIRE_FALSE(client.send_early_data(as_bytes(early)));
+        auto [c, s] = connect(client, server);
+        REQUIRE_MESSAGE(!c, c.message());
+        REQUIRE_MESSAGE(!s, s.message());
+        CHECK(client.info().resumed);
+        CHECK_FALSE(client.early_data_accepted());
+        CHECK_FALSE(server.info().early_data_accepted);
+        bool rejected_event = false;
+        while (auto e = client.next_event()) rejected_event |= e->kind == EventKind::early_data_rejected;
+        CHECK(rejected_event);
+        auto got = server.receive_message(std::chrono::seconds(5));
+        REQUIRE(got.ok());
+        CHECK(std::string(got->begin(), got->end()) == early);  // sent again under 1-RTT keys
+    }
+}
+
+TEST_CASE("TLS 1.3 external PSK: psk_dhe_ke and psk_ke") {
+    for (bool psk_only : {false, true}) {
+        tls13::Config client, server;
+        Bytes key(32, 0x42);
+        client.pre_shared_keys.push_back({"client1", SecretBytes(key.begin(), key.end())});
+        server.pre_shared_keys = client.pre_shared_keys;
+        client.psk_only_key_exchange = psk_only;
+        server.psk_only_key_exchange = psk_only;
+        auto [a, b] = MemoryStream::pair();
+        Tls c(Role::client, client, std::move(a));
+        Tls s(Role::server, server, std::move(b));
+        auto [ce, se] = connect(c, s);
+        REQUIRE_MESSAGE(!ce, ce.message());
+        REQUIRE_MESSAGE(!se, se.message());
+        CHECK(s.peer().psk_identity == "client1");
+        CHECK(c.info().group == (psk_only ? "" : "x25519"));
+        echo_round_trip(c, s);
+    }
+}
+
+TEST_CASE("TLS 1.3 HelloRetryRequest (group mismatch, forced cookie) and mutual authentication") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    auto p = configs(pki, test::KeyType::ecdsa_p256);
+    auto client_leaf = pki.issue("client", test::KeyType::ed25519, "client.example");
+    p.client.groups = {"x25519", "secp256r1"};
+    p.server.groups = {"secp256r1"};
+    p.client.identity = Identity(client_leaf.certificate_pem(), client_leaf.key_pem());
+    p.server.require_client_certificate = true;
+    p.server.trust.ca_certificates_pem = {pki.ca().certificate_pem()};
+    std::string seen_subject;
+    p.server.validate_peer = [&](const PeerIdentity& peer) {
+        seen_subject = peer.subject;
+        return std::error_code{};
+    };
+    {
+        auto [a, b] = MemoryStream::pair();
+        Tls client(Role::client, p.client, std::move(a));
+        Tls server(Role::server, p.server, std::move(b));
+        auto [c, s] = connect(client, server);
+        REQUIRE_MESSAGE(!c, c.message());
+        REQUIRE_MESSAGE(!s, s.message());
+        CHECK(client.info().group == "secp256r1");
+        CHECK(server.peer().authenticated);
+        CHECK(seen_subject.find("client.example") != std::string::npos);
+        echo_round_trip(client, server);
+    }
+    p.server.groups = {};
+    p.server.force_hello_retry = true;
+    {
+        auto [a, b] = MemoryStream::pair();
+        Tls client(Role::client, p.client, std::move(a));
+        Tls server(Role::server, p.server, std::move(b));
+        auto [c, s] = connect(client, server);
+        REQUIRE_MESSAGE(!c, c.message());
+        REQUIRE_MESSAGE(!s, s.message());
+        echo_round_trip(client, server);
+    }
+    // The application's validator says no: access_denied at the client.
+    p.server.force_hello_retry = false;
+    p.server.validate_peer = [](const PeerIdentity&) { return make_error_code(Errc::peer_rejected_by_application); };
+    {
+        auto [a, b] = MemoryStream::pair();
+        Tls client(Role::client, p.client, std::move(a));
+        Tls server(Role::server, p.server, std::move(b));
+        auto [c, s] = connect(client, server);
+        CHECK(s == make_error_code(Errc::peer_rejected_by_application));
+        auto r = client.receive_message(std::chrono::seconds(5));
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error() == tls13::peer_alert_error(tls13::AlertDescription::access_denied));
+    }
+}
+
+TEST_CASE("TLS 1.3 KeyUpdate on request and after a record limit") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    auto p = configs(pki, test::KeyType::ed25519);
+    p.client.key_update_after_records = 5;
+    auto [a, b] = MemoryStream::pair();
+    Tls client(Role::client, p.client, std::move(a));
+    Tls server(Role::server, p.server, std::move(b));
+    auto [c, s] = connect(client, server);
+    REQUIRE_MESSAGE(!c, c.message());
+    REQUIRE_MESSAGE(!s, s.message());
+    REQUIRE_FALSE(client.update_keys(true));
+    echo_round_trip(client, server);  // server updated its read key, answered with its own update
+    for (int i = 0; i < 20; ++i) echo_round_trip(client, server);
+    int client_updates = 0, server_updates = 0;
+    while (auto e = client.next_event()) client_updates += e->kind == EventKind::key_updated;
+    while (auto e = server.next_event()) server_updates += e->kind == EventKind::key_updated;
+    CHECK(client_updates >= 5);  // 1 requested + automatic ones every 5 records + reads
+    CHECK(server_updates >= 5);
+}
+
+TEST_CASE("TLS 1.3 ALPN, SNI, padding, and delegated authentication") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    auto p = configs(pki, test::KeyType::ed25519);
+    p.client.alpn = {"h2", "http/1.1"};
+    p.server.alpn = {"http/1.1", "h2"};
+    p.client.padding = tls13::PaddingPolicy::to_multiple_of(256);
+    p.server.padding = tls13::PaddingPolicy::full_record();
+    {
+        auto [a, b] = MemoryStream::pair();
+        Tls client(Role::client, p.client, std::move(a));
+        Tls server(Role::server, p.server, std::move(b));
+        auto [c, s] = connect(client, server);
+        REQUIRE_MESSAGE(!c, c.message());
+        REQUIRE_MESSAGE(!s, s.message());
+        CHECK(client.info().alpn == "http/1.1");  // the server's preference
+        CHECK(server.info().alpn == "http/1.1");
+        CHECK(server.info().server_name == "localhost");
+        echo_round_trip(client, server);
+    }
+    // No protocol in common: no_application_protocol at the server, alert at the client.
+    p.server.alpn = {"imap"};
+    {
+        auto [a, b] = MemoryStream::pair();
+        Tls client(Role::client, p.client, std::move(a));
+        Tls server(Role::server, p.server, std::move(b));
+        auto [c, s] = connect(client, server);
+        CHECK(s == make_error_code(tls13::Error::no_application_protocol));
+        CHECK(c == tls13::peer_alert_error(tls13::AlertDescription::no_application_protocol));
+    }
+    // Delegated authentication (survey AD): no trust store, the application decides.
+    p.server.alpn = {};
+    p.client.trust = {};
+    p.client.delegate_authentication = true;
+    int calls = 0;
+    p.client.validate_peer = [&](const PeerIdentity& peer) {
+        ++calls;
+        return peer.certificate_chain_der.empty() ? make_error_code(Errc::certificate_untrusted) : std::error_code{};
+    };
+    {
+        auto [a, b] = MemoryStream::pair();
+        Tls client(Role::client, p.client, std::move(a));
+        Tls server(Role::server, p.server, std::move(b));
+        auto [c, s] = connect(client, server);
+        REQUIRE_MESSAGE(!c, c.message());
+        REQUIRE_MESSAGE(!s, s.message());
+        CHECK(calls == 1);
+        CHECK(client.peer().authenticated);
+    }
+}
