@@ -34,6 +34,10 @@ const Registration registration{ProtocolEntry{
     connect,
     listen,
     demo,
+    false,
+    {{"CM", "DTLS 1.2 connection IDs (RFC 9146), which let a connection survive a new 5-tuple, are not in Botan 2"},
+     {"CX", "Botan 2's DTLS stack offers no application-defined extensions through this composition"},
+     {"LHP", "DTLS 1.2 records have no padding"}},
 }};
 
 }  // namespace
