@@ -386,3 +386,24 @@ TEST_CASE("dtls12: losses Botan 2 alone would not survive") {
     CHECK(client.is_established());
     CHECK_FALSE(server.is_closed());
 }
+
+TEST_CASE("dtls12: session resumption through the session cache") {
+    Pki p;
+    auto cc = client_config(p);
+    auto sc = server_config(p);
+    cc.session_cache = std::make_shared<InMemorySessionCache>();
+    cc.server_port = 4444;
+    sc.session_cache = std::make_shared<InMemorySessionCache>();
+    {
+        Engine client(Role::client, cc), server(Role::server, sc);
+        REQUIRE(!run_handshake(client, server));
+        CHECK_FALSE(client.session_info().resumed);
+    }
+    Engine client(Role::client, cc), server(Role::server, sc);
+    REQUIRE(!run_handshake(client, server));
+    CHECK(client.session_info().resumed);
+    CHECK(server.session_info().resumed);
+    REQUIRE(!client.send(text("after resumption"), Clock::now()));
+    REQUIRE(!feed(server, drain(client), client_address));
+    CHECK(server.poll_application_data() == text("after resumption"));
+}

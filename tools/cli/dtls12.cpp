@@ -35,8 +35,8 @@ const Registration registration{ProtocolEntry{
     listen,
     demo,
     false,
-    {{"CM", "DTLS 1.2 connection IDs (RFC 9146) are not in Botan 2: a connection is tied to its 5-tuple"},
-     {"CX", "Botan 2's TLS stack offers no application-defined extensions through this composition"},
+    {{"CM", "DTLS 1.2 connection IDs (RFC 9146), which let a connection survive a new 5-tuple, are not in Botan 2"},
+     {"CX", "Botan 2's DTLS stack offers no application-defined extensions through this composition"},
      {"LHP", "DTLS 1.2 records have no padding"}},
 }};
 

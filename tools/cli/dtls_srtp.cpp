@@ -138,8 +138,8 @@ const Registration registration{ProtocolEntry{
     listen,
     demo,
     false,
-    {{"CX", "Botan 2's TLS stack offers no application-defined extensions through this composition"},
-     {"SC", "Botan keeps the SRTP profile in its sessions, but resumption with use_srtp is untested here, so not declared"}},
+    {{"CX", "Botan 2's DTLS stack offers no application-defined extensions through this composition"},
+     {"SC", "DTLS session resumption works (dtls12), but resumption carrying use_srtp is not tested here, so not declared"}},
 }};
 
 }  // namespace

@@ -20,8 +20,7 @@ struct Dtls12Handshake {
     using provides = features<feature::AN, feature::AD, feature::MA, feature::DM, feature::SV, feature::AFN, feature::SC,
                               feature::forward_secrecy, feature::public_key_authentication,
                               feature::responder_authentication, feature::session_resumption>;
-    // Botan 2's DTLS server always answers a first ClientHello with a HelloVerifyRequest:
-    // source validation cannot be switched off (the survey's M).
+    // This engine always runs the cookie exchange (the server always has a cookie key).
     using intrinsic = features<feature::SV>;
     using needs = dependencies<dependency::datagram, dependency::pki_trust_store>;
     static constexpr KeyExport key_export = KeyExport::explicit_export;  // RFC 5705 exporters

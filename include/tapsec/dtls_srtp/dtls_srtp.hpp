@@ -191,7 +191,8 @@ struct DtlsSrtpHandshake {
     using provides = features<feature::AN, feature::AD, feature::MA, feature::DM, feature::SV, feature::AFN,
                               feature::forward_secrecy, feature::public_key_authentication,
                               feature::responder_authentication>;
-    using intrinsic = features<feature::SV>;  // Botan's DTLS server always sends HelloVerifyRequest
+    // This engine always runs the cookie exchange (the server always has a cookie key).
+    using intrinsic = features<feature::SV>;
     using needs = dependencies<dependency::datagram, dependency::pki_trust_store>;
     static constexpr KeyExport key_export = KeyExport::explicit_export;
     using exported_keys = srtp::MasterKeys;
