@@ -279,7 +279,7 @@ private:
         }
         if (certificate_request_) {
             if (!config_.identity.empty()) {
-                auto parsed = ParsedIdentity<Crypto>::get(config_.identity);
+                auto parsed = ParsedIdentity<Crypto>::get(config_.identity, *config_.parsed_identity);
                 if (!parsed) return parsed.error();
                 if (auto ec = this->send_certificate_and_verify(false, (*parsed)->key, (*parsed)->chain_der,
                                                                 certificate_request_->request_context,

@@ -32,6 +32,15 @@
 
 namespace tapsec::tls13 {
 
+/// Where a configuration keeps its identity once parsed: shared by every copy of that
+/// Config (and so by every connection made from it), freed with the last copy, so the
+/// private key lives no longer than the configuration that holds it.
+struct ParsedIdentitySlot {
+    std::mutex mutex;
+    Bytes fingerprint;                 // SHA-256 over provider name and both PEMs
+    std::shared_ptr<const void> parsed;  // a ParsedIdentity<Crypto>
+};
+
 /// TLS 1.3 configuration (6.1): CommonConfig plus what only TLS 1.3 has.
 /// cipher_suites use IANA names ("TLS_AES_128_GCM_SHA256"); groups "x25519"/"X25519",
 /// "secp256r1"/"P-256"; the client sends a key share for the first group only, so a
@@ -67,6 +76,8 @@ struct Config : CommonConfig {
     /// RFC 8449 record_size_limit to advertise (64..16385; 0 = do not send the extension).
     /// The peer's limit is always honoured.
     std::uint16_t record_size_limit = 0;
+    /// Our identity once parsed, shared by the copies of this Config (see ParsedIdentity).
+    std::shared_ptr<ParsedIdentitySlot> parsed_identity = std::make_shared<ParsedIdentitySlot>();
 };
 
 /// Encryption levels of a TLS 1.3 connection (key_schedule.hpp's epochs).
@@ -92,24 +103,22 @@ struct Action {
     std::uint16_t limit = 0;  // limit_*
 };
 
-/// Our identity parsed once per process and reused by every connection that has the
-/// same PEM (parsing a PKCS#8 key and a chain costs more than a signature).
+/// Our identity, parsed once per configuration rather than per connection (parsing a
+/// PKCS#8 key and a chain costs more than a signature).
 template <class Crypto>
 struct ParsedIdentity {
     std::vector<Bytes> chain_der;
     typename Crypto::PrivateKey key;
 
-    static Result<std::shared_ptr<const ParsedIdentity>> get(const Identity& identity) {
-        static std::mutex mutex;
-        static std::map<std::string, std::shared_ptr<const ParsedIdentity>> cache;
-        // The key is not kept in the cache's index: a digest of both PEMs identifies them.
-        typename Crypto::Hash h(crypto::HashAlgorithm::sha256);  // no copy of the key PEM is made
+    static Result<std::shared_ptr<const ParsedIdentity>> get(const Identity& identity, ParsedIdentitySlot& slot) {
+        typename Crypto::Hash h(crypto::HashAlgorithm::sha256);  // identifies the PEMs without keeping a copy
+        h.update(as_bytes(Crypto::name));
         h.update(as_bytes(identity.certificate_chain_pem));
         h.update(as_bytes(identity.private_key_pem));
-        const Bytes digest = h.final();
-        const std::string id(digest.begin(), digest.end());
-        std::lock_guard lock(mutex);
-        if (auto it = cache.find(id); it != cache.end()) return it->second;
+        const Bytes fingerprint = h.final();
+        std::lock_guard lock(slot.mutex);
+        if (slot.parsed && slot.fingerprint == fingerprint)
+            return std::static_pointer_cast<const ParsedIdentity>(slot.parsed);
         auto chain = Crypto::Certificate::chain_from_pem(identity.certificate_chain_pem);
         if (!chain) return Errc::invalid_certificate;
         auto key = Crypto::PrivateKey::from_pem(identity.private_key_pem);
@@ -117,8 +126,8 @@ struct ParsedIdentity {
         std::vector<Bytes> der;
         for (const auto& c : *chain) der.push_back(c.der());
         auto parsed = std::make_shared<const ParsedIdentity>(ParsedIdentity{std::move(der), std::move(*key)});
-        if (cache.size() > 64) cache.clear();
-        cache.emplace(id, parsed);
+        slot.fingerprint = fingerprint;
+        slot.parsed = parsed;
         return std::shared_ptr<const ParsedIdentity>(parsed);
     }
 };

@@ -28,7 +28,7 @@ public:
         groups_ = *groups;
         info_.protocol = "TLS 1.3";
         if (!config_.identity.empty()) {
-            auto parsed = ParsedIdentity<Crypto>::get(config_.identity);
+            auto parsed = ParsedIdentity<Crypto>::get(config_.identity, *config_.parsed_identity);
             if (!parsed) return parsed.error();
             identity_ = std::move(*parsed);
         } else if (config_.pre_shared_keys.empty()) {
