@@ -71,21 +71,8 @@ public:
 
     // ---- post-handshake (application level) ------------------------------------------------
 
-    /// Sends a KeyUpdate and switches our write key (6.3 key update on request).
-    std::error_code update_keys(bool request_peer) {
-        if (!this->established_) return Errc::not_connected;
-        this->send_untranscribed(Level::application, encode_key_update(request_peer ? KeyUpdateRequest::update_requested
-                                                                                  : KeyUpdateRequest::update_not_requested));
-        write_secret_ = next_traffic_secret<Crypto>(write_secret_);
-        this->install(true, Level::application, write_secret_);
-        this->emit(EventKind::key_updated, "write");
-        return {};
-    }
-
-    Result<SecretBytes> export_keying_material(std::string_view label, ByteView context, std::size_t length) const {
-        if (!this->established_) return Errc::not_connected;
-        return tls13::export_keying_material<Crypto>(exporter_master_, label, context, length);
-    }
+    using Base::export_keying_material;
+    using Base::update_keys;
 
     bool early_data_accepted() const { return early_accepted_; }
     /// 0-RTT data the server refused (to be sent again under 1-RTT keys).
@@ -324,13 +311,7 @@ private:
                 return {};
             }
             case HandshakeType::key_update: {
-                auto request = decode_key_update(m.body());
-                if (!request) return Error::invalid_key_update;
-                read_secret_ = next_traffic_secret<Crypto>(read_secret_);
-                this->install(false, Level::application, read_secret_);
-                this->emit(EventKind::key_updated, "read");
-                if (*request == KeyUpdateRequest::update_requested) return update_keys(false);
-                return {};
+                return this->on_peer_key_update(m);
             }
             case HandshakeType::certificate_request:  // post-handshake auth: we never offered it
             default: return unexpected();
@@ -437,8 +418,10 @@ private:
     std::optional<EarlySecret<Crypto>> early_;
     std::optional<HandshakeSecret<Crypto>> hs_;
     std::optional<MasterSecret<Crypto>> ms_;
-    TrafficSecret client_hs_, server_hs_, write_secret_, read_secret_;
-    ExporterMasterSecret exporter_master_;
+    TrafficSecret client_hs_, server_hs_;
+    using Base::exporter_master_;
+    using Base::read_secret_;
+    using Base::write_secret_;
     ResumptionMasterSecret resumption_master_;
 };
 

@@ -146,7 +146,40 @@ public:
     bool established() const { return established_; }
     std::error_code alert_error() const { return alert_error_; }
 
+    // ---- post-handshake: the same for both roles ----------------------------------------
+
+    /// Sends a KeyUpdate and switches our write key (6.3 key update on request).
+    std::error_code update_keys(bool request_peer) {
+        if (!established_) return Errc::not_connected;
+        send_untranscribed(Level::application, encode_key_update(request_peer ? KeyUpdateRequest::update_requested
+                                                                             : KeyUpdateRequest::update_not_requested));
+        write_secret_ = next_traffic_secret<Crypto>(write_secret_);
+        install(true, Level::application, write_secret_);
+        emit(EventKind::key_updated, "write");
+        return {};
+    }
+
+    /// RFC 8446 7.5 exporter (6.3 explicit key export).
+    Result<SecretBytes> export_keying_material(std::string_view label, ByteView context, std::size_t length) const {
+        if (!established_) return Errc::not_connected;
+        return tls13::export_keying_material<Crypto>(exporter_master_, label, context, length);
+    }
+
 protected:
+    /// The peer's KeyUpdate: its next read key, and ours too when it asks.
+    std::error_code on_peer_key_update(const RawMessage& m) {
+        auto request = decode_key_update(m.body());
+        if (!request) return Error::invalid_key_update;
+        read_secret_ = next_traffic_secret<Crypto>(read_secret_);
+        install(false, Level::application, read_secret_);
+        emit(EventKind::key_updated, "read");
+        if (*request == KeyUpdateRequest::update_requested) return update_keys(false);
+        return {};
+    }
+
+    TrafficSecret write_secret_, read_secret_;  // application traffic, current generation
+    ExporterMasterSecret exporter_master_;
+
     void send(Level level, Bytes message) {
         transcript_update(message);
         actions_.push_back({Action::Kind::send, level, std::move(message), {}, {}});

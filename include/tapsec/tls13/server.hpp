@@ -44,20 +44,8 @@ public:
         return std::visit([&](auto& s) { return on(s, m); }, state_);
     }
 
-    std::error_code update_keys(bool request_peer) {
-        if (!this->established_) return Errc::not_connected;
-        this->send_untranscribed(Level::application, encode_key_update(request_peer ? KeyUpdateRequest::update_requested
-                                                                                  : KeyUpdateRequest::update_not_requested));
-        write_secret_ = next_traffic_secret<Crypto>(write_secret_);
-        this->install(true, Level::application, write_secret_);
-        this->emit(EventKind::key_updated, "write");
-        return {};
-    }
-
-    Result<SecretBytes> export_keying_material(std::string_view label, ByteView context, std::size_t length) const {
-        if (!this->established_) return Errc::not_connected;
-        return tls13::export_keying_material<Crypto>(exporter_master_, label, context, length);
-    }
+    using Base::export_keying_material;
+    using Base::update_keys;
 
     /// True while 0-RTT records that fail to decrypt must be skipped (early data was
     /// offered and refused, RFC 8446 4.2.10), up to max_early_data bytes.
@@ -375,13 +363,7 @@ private:
 
     std::error_code on(Connected&, const RawMessage& m) {
         if (m.type != HandshakeType::key_update) return unexpected();
-        auto request = decode_key_update(m.body());
-        if (!request) return Error::invalid_key_update;
-        read_secret_ = next_traffic_secret<Crypto>(read_secret_);
-        this->install(false, Level::application, read_secret_);
-        this->emit(EventKind::key_updated, "read");
-        if (*request == KeyUpdateRequest::update_requested) return update_keys(false);
-        return {};
+        return this->on_peer_key_update(m);
     }
 
 public:
@@ -402,8 +384,10 @@ private:
     bool psk_is_external_ = false;
     std::vector<Bytes> client_chain_;
     std::optional<MasterSecret<Crypto>> ms_;
-    TrafficSecret client_hs_, server_hs_, write_secret_, read_secret_;
-    ExporterMasterSecret exporter_master_;
+    TrafficSecret client_hs_, server_hs_;
+    using Base::exporter_master_;
+    using Base::read_secret_;
+    using Base::write_secret_;
     ResumptionMasterSecret resumption_master_;
 };
 
