@@ -36,6 +36,7 @@
 #include "../core/engine.hpp"
 #include "../dtls/wire.hpp"
 #include "../core/errors.hpp"
+#include "../crypto/botan.hpp"
 #include "config.hpp"
 #include "credentials.hpp"
 #include "errors.hpp"
@@ -561,21 +562,11 @@ private:
         /// exact match with the anchor, and so do we, still checking its validity period
         /// and that its signature verifies with its own key.
         bool directly_trusted(const Botan::X509_Certificate& leaf) {
-            bool anchored = false;
-            for (auto* store : credentials.anchors())
-                for (const auto& candidate : store->find_all_certs(leaf.subject_dn(), leaf.subject_key_id()))
-                    anchored |= candidate && *candidate == leaf;
-            if (!anchored || !leaf.is_self_signed()) return false;
-            const Botan::X509_Time now(std::chrono::system_clock::now());
-            if (now < leaf.not_before() || now > leaf.not_after())
-                reject(Errc::certificate_expired, "certificate expired or not yet valid");
-            try {
-                auto key = leaf.load_subject_public_key();
-                if (!leaf.check_signature(*key)) return false;
-            } catch (const std::exception&) {
-                return false;
-            }
-            return true;
+            if (!crypto::Botan2::is_trust_anchor_itself(leaf, credentials.anchors())) return false;
+            // The name is checked by the caller, as for every chain.
+            const auto ec = crypto::Botan2::check_anchor_leaf(leaf, {}, std::chrono::system_clock::now());
+            if (ec == make_error_code(Errc::certificate_expired)) reject(ec, "certificate expired or not yet valid");
+            return !ec;
         }
 
         bool name_matches(const Botan::X509_Certificate& leaf) const {

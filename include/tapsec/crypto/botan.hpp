@@ -464,7 +464,7 @@ struct Botan2 {
         auto result = Botan::x509_path_validate(chain, restrictions, stores, std::string(hostname),
                                                 Botan::Usage_Type::UNSPECIFIED, now);
         auto verdict = map_validation(result.result());
-        if (verdict == make_error_code(Errc::certificate_untrusted) && is_trust_anchor_itself(chain.front(), store))
+        if (verdict == make_error_code(Errc::certificate_untrusted) && is_trust_anchor_itself(chain.front(), stores))
             return check_anchor_leaf(chain.front(), hostname, now);
         return verdict;
     }
@@ -472,10 +472,12 @@ struct Botan2 {
     /// A self-signed leaf that is exactly one of the configured anchors (the usual
     /// `openssl req -x509` certificate given as its own CA file). Botan's path validation
     /// refuses it; OpenSSL and GnuTLS accept an exact match with an anchor, and so do we.
-    static bool is_trust_anchor_itself(const Botan::X509_Certificate& leaf, const Botan::Certificate_Store& anchors) {
+    static bool is_trust_anchor_itself(const Botan::X509_Certificate& leaf,
+                                       const std::vector<Botan::Certificate_Store*>& anchors) {
         if (!leaf.is_self_signed()) return false;
-        for (const auto& candidate : anchors.find_all_certs(leaf.subject_dn(), leaf.subject_key_id()))
-            if (candidate && *candidate == leaf) return true;
+        for (const auto* store : anchors)
+            for (const auto& candidate : store->find_all_certs(leaf.subject_dn(), leaf.subject_key_id()))
+                if (candidate && *candidate == leaf) return true;
         return false;
     }
 
