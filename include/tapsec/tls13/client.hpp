@@ -298,7 +298,7 @@ private:
                     SessionState s;
                     s.suite = suite_;
                     s.psk = resumption_psk<Crypto>(resumption_master_, t->nonce);
-                    s.issued_ms = unix_millis();
+                    s.issued_us = unix_micros();
                     s.lifetime_s = t->lifetime;
                     s.age_add = t->age_add;
                     s.max_early_data = t->max_early_data_size.value_or(0);
@@ -344,7 +344,7 @@ private:
                 auto s = SessionState::parse(*stored);
                 if (s && !s->expired() &&
                     std::find(suites_.begin(), suites_.end(), s->suite) != suites_.end()) {
-                    const auto age_ms = static_cast<std::uint32_t>(unix_millis() - s->issued_ms);
+                    const auto age_ms = static_cast<std::uint32_t>(s->age_ms());
                     hello_.psk_identities = {{s->ticket, age_ms + s->age_add}};
                     psk_ = std::move(*s);
                     resumption_ = true;

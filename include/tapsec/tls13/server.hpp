@@ -144,7 +144,7 @@ private:
         if (ch.early_data && psk && psk_index_ == 0 && !retried_ && config_.max_early_data > 0 &&
             psk->max_early_data > 0 && psk->suite == suite && psk->alpn == info_.alpn && !psk->unique_id.empty() &&
             config_.anti_replay &&
-            config_.anti_replay->first_use(psk->unique_id, psk->issued_ms + std::uint64_t{psk->lifetime_s} * 1000)) {
+            config_.anti_replay->first_use(psk->unique_id, psk->expires_ms())) {
             early_accepted_ = true;
             info_.early_data_accepted = true;
             this->install(false, Level::early_data, early.client_early_traffic_secret(this->transcript_hash()));
@@ -348,7 +348,7 @@ private:
             SessionState s;
             s.suite = suite_;
             s.psk = resumption_psk<Crypto>(resumption_master_, t.nonce);
-            s.issued_ms = unix_millis();
+            s.issued_us = unix_micros();
             s.lifetime_s = t.lifetime;
             s.age_add = t.age_add;
             s.max_early_data = config_.max_early_data;

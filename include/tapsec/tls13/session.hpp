@@ -20,12 +20,18 @@ namespace tapsec::tls13 {
 inline std::uint64_t unix_millis(std::chrono::system_clock::time_point t = std::chrono::system_clock::now()) {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
 }
+inline std::uint64_t unix_micros(std::chrono::system_clock::time_point t = std::chrono::system_clock::now()) {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+}
 
 /// What a ticket (server) or a stored session (client) carries.
 struct SessionState {
     const CipherSuite* suite = nullptr;
     SecretBytes psk;                 // the resumption PSK (RFC 8446 4.6.1)
-    std::uint64_t issued_ms = 0;     // wall clock, ms since the epoch
+    // Wall clock in microseconds, so the ticket age we report is the true age rounded
+    // down: with both ends in whole milliseconds the client could claim 1 ms more than
+    // the server has seen, and GnuTLS rejects 0-RTT when the client's age exceeds its own.
+    std::uint64_t issued_us = 0;
     std::uint32_t lifetime_s = 0;
     std::uint32_t age_add = 0;
     std::uint32_t max_early_data = 0;
@@ -37,10 +43,10 @@ struct SessionState {
     Bytes serialize() const {
         Bytes out;
         wire::Writer w(out);
-        w.u8(1);  // format version
+        w.u8(2);  // format version (2: issue time in microseconds)
         w.u16(suite->code());
         w.prefixed(1, psk);
-        w.u64(issued_ms);
+        w.u64(issued_us);
         w.u32(lifetime_s);
         w.u32(age_add);
         w.u32(max_early_data);
@@ -53,10 +59,10 @@ struct SessionState {
     static std::optional<SessionState> parse(ByteView data) {
         wire::Reader r(data);
         SessionState s;
-        if (r.u8() != 1) return std::nullopt;
+        if (r.u8() != 2) return std::nullopt;
         auto suite = find_cipher_suite(r.u16());
         auto psk = r.prefixed(1);
-        s.issued_ms = r.u64();
+        s.issued_us = r.u64();
         s.lifetime_s = r.u32();
         s.age_add = r.u32();
         s.max_early_data = r.u32();
@@ -73,8 +79,13 @@ struct SessionState {
         s.unique_id.assign(id.begin(), id.end());
         return s;
     }
-    bool expired(std::uint64_t now_ms = unix_millis()) const {
-        return now_ms < issued_ms || now_ms - issued_ms > std::uint64_t{lifetime_s} * 1000;
+    /// Milliseconds since issue, rounded down (the ticket age of RFC 8446 4.2.11).
+    std::uint64_t age_ms(std::uint64_t now_us = unix_micros()) const {
+        return now_us < issued_us ? 0 : (now_us - issued_us) / 1000;
+    }
+    std::uint64_t expires_ms() const { return issued_us / 1000 + std::uint64_t{lifetime_s} * 1000; }
+    bool expired(std::uint64_t now_us = unix_micros()) const {
+        return now_us < issued_us || now_us - issued_us > std::uint64_t{lifetime_s} * 1'000'000;
     }
 };
 
