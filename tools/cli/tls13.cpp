@@ -395,8 +395,7 @@ const Registration registration{ProtocolEntry{
     run_listen,
     run_demo,
     false,
-    {{"DM", "the HelloRetryRequest cookie is sent and checked, but against per-connection server state: "
-            "not yet a stateless DoS defence"}},
+    {},
 }};
 
 }  // namespace

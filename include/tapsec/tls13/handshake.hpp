@@ -369,7 +369,9 @@ class Engine;
 
 struct Tls13Handshake {
     static constexpr std::string_view name = "TLS 1.3 (RFC 8446)";
-    using provides = features<feature::AN, feature::AD, feature::MA, feature::AFN, feature::CX, feature::SC,
+    // DM: a server under load answers with a stateless HelloRetryRequest cookie
+    // (force_hello_retry + cookie_key): the retry's state travels sealed in the cookie.
+    using provides = features<feature::AN, feature::AD, feature::MA, feature::DM, feature::AFN, feature::CX, feature::SC,
                               feature::ED, feature::forward_secrecy, feature::public_key_authentication,
                               feature::responder_authentication, feature::pre_shared_key,
                               feature::session_resumption, feature::rekeying>;
