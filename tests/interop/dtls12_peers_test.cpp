@@ -8,7 +8,7 @@
 
 #include <tapsec/tapsec.hpp>
 
-#include "support/pki.hpp"
+#include "support/botan_tls_fixture.hpp"
 #include "support/process.hpp"
 
 using namespace tapsec;
@@ -17,36 +17,24 @@ using Dtls = Secure<Dtls12Handshake, DtlsRecord, Udp>;
 
 namespace {
 
-struct Fixture {
+struct Fixture : test::BotanTlsPki {
     Fixture() {
         REQUIRE_MESSAGE(test::have_program("openssl"), "openssl is not installed (apt-get install openssl)");
         REQUIRE_MESSAGE(test::have_program("gnutls-serv"), "gnutls-serv is not installed (apt-get install gnutls-bin)");
     }
-    test::TestPki pki;
-    test::CertificateFiles server = pki.issue("server");
-    test::CertificateFiles client = pki.issue("client", test::KeyType::ecdsa_p256, "alice");
     test::TempDir dir;
 
-    botan_tls::Config client_config() const {
-        botan_tls::Config c;
-        c.trust.ca_certificates_pem = {pki.ca().certificate_pem()};
-        c.server_name = "localhost";
+    /// With the client certificate, for servers that ask for one.
+    botan_tls::Config mutual_client_config() const {
+        auto c = client_config();
         c.identity = {client.certificate_pem(), client.key_pem()};
         c.handshake_timeout = 15s;
         return c;
     }
 };
 
-std::string upper_hex(ByteView b) {
-    std::string s = to_hex(b);
-    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-}
-
-std::vector<std::string> tapsec_command(std::vector<std::string> args) {
-    args.insert(args.begin(), TAPSEC_TOOL_PATH);
-    return args;
-}
+using test::tapsec_command;
+using test::upper_hex;
 
 }  // namespace
 
@@ -61,7 +49,7 @@ TEST_CASE("dtls12 interop: tapsec client -> openssl s_server -dtls1_2 (mutual au
     REQUIRE(server.wait_for_output("ACCEPT", 10s));
     auto udp = Udp::connect(*Endpoint::parse("127.0.0.1", port));
     REQUIRE(udp);
-    Dtls c(Role::client, f.client_config(), std::move(*udp));
+    Dtls c(Role::client, f.mutual_client_config(), std::move(*udp));
     auto ec = c.handshake();
     REQUIRE_MESSAGE(!ec, ec.message() << " " << c.engine().failure_detail() << "\n" << server.output());
     CHECK(c.info().protocol == "DTLS 1.2");

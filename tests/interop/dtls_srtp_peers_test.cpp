@@ -7,7 +7,7 @@
 
 #include <tapsec/tapsec.hpp>
 
-#include "support/pki.hpp"
+#include "support/botan_tls_fixture.hpp"
 #include "support/process.hpp"
 
 using namespace tapsec;
@@ -16,25 +16,16 @@ using DtlsSrtp = Secure<DtlsSrtpHandshake, SrtpRecord, Udp>;
 
 namespace {
 
-struct Fixture {
+struct Fixture : test::BotanTlsPki {
     Fixture() {
         REQUIRE_MESSAGE(test::have_program("openssl"), "openssl is not installed (apt-get install openssl)");
         REQUIRE_MESSAGE(test::have_program("gnutls-cli"), "gnutls-cli is not installed (apt-get install gnutls-bin)");
     }
-    test::TestPki pki;
-    test::CertificateFiles server = pki.issue("server");
     test::TempDir dir;
 };
 
-std::string upper(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-}
-
-std::vector<std::string> tapsec_command(std::vector<std::string> args) {
-    args.insert(args.begin(), TAPSEC_TOOL_PATH);
-    return args;
-}
+using test::tapsec_command;
+using test::upper_hex;
 
 }  // namespace
 
@@ -46,9 +37,7 @@ TEST_CASE("dtls-srtp interop: tapsec client -> openssl s_server -use_srtp, same 
                           "-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", "60", "-naccept", "1"},
                          f.dir.file("s.log"));
     REQUIRE(server.wait_for_output("ACCEPT", 10s));
-    botan_tls::Config config;
-    config.trust.ca_certificates_pem = {f.pki.ca().certificate_pem()};
-    config.server_name = "localhost";
+    auto config = f.client_config();
     auto udp = Udp::connect(*Endpoint::parse("127.0.0.1", port));
     REQUIRE(udp);
     DtlsSrtp c(Role::client, config, std::move(*udp));
@@ -58,7 +47,7 @@ TEST_CASE("dtls-srtp interop: tapsec client -> openssl s_server -use_srtp, same 
     CHECK(*c.engine().srtp_profile() == srtp::Profile::aes_cm_128_hmac_sha1_80);
     auto material = c.export_keying_material("EXTRACTOR-dtls_srtp", {}, 60);
     REQUIRE(material);
-    CHECK(server.wait_for_output("Keying material: " + upper(to_hex(*material)), 10s));
+    CHECK(server.wait_for_output("Keying material: " + upper_hex(*material), 10s));
     CHECK(server.output().find("SRTP Extension negotiated, profile=SRTP_AES128_CM_SHA1_80") != std::string::npos);
     c.close();
 }
@@ -68,9 +57,7 @@ TEST_CASE("dtls-srtp interop: openssl s_client -use_srtp -> tapsec server, same 
     auto udp = Udp::bind("127.0.0.1", 0);
     REQUIRE(udp);
     const auto port = udp->local_port();
-    botan_tls::Config config;
-    config.identity = {f.server.certificate_pem(), f.server.key_pem()};
-    config.verify_peer = false;
+    auto config = f.server_config();
     DtlsSrtp server(Role::server, config, std::move(*udp));
     test::Process client({"openssl", "s_client", "-dtls1_2", "-connect", "127.0.0.1:" + std::to_string(port), "-CAfile",
                           f.pki.ca().certificate, "-servername", "localhost", "-verify_return_error", "-use_srtp",
@@ -80,7 +67,7 @@ TEST_CASE("dtls-srtp interop: openssl s_client -use_srtp -> tapsec server, same 
     REQUIRE_MESSAGE(!ec, ec.message() << "\n" << client.output());
     auto material = server.export_keying_material("EXTRACTOR-dtls_srtp", {}, 60);
     REQUIRE(material);
-    CHECK_MESSAGE(client.wait_for_output("Keying material: " + upper(to_hex(*material)), 10s), client.output());
+    CHECK_MESSAGE(client.wait_for_output("Keying material: " + upper_hex(*material), 10s), client.output());
     server.close();
 }
 
@@ -104,7 +91,8 @@ TEST_CASE("dtls-srtp interop: GnuTLS in a network namespace against the tapsec c
         REQUIRE(server.wait_for_output("Keying material (EXTRACTOR-dtls_srtp, 60 bytes): ", 10s));
         const auto theirs = client.output();
         const auto at = theirs.find("- Key material: ") + 16;
-        const auto hex = upper(theirs.substr(at, 120));
+        auto hex = theirs.substr(at, 120);
+        for (auto& c : hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         CHECK(hex.size() == 120);
         CHECK_MESSAGE(server.output().find(hex) != std::string::npos, server.output() << theirs);
         CHECK(theirs.find("SRTP profile: SRTP_AES128_CM_HMAC_SHA1_80") != std::string::npos);

@@ -10,7 +10,7 @@
 
 #include <tapsec/tapsec.hpp>
 
-#include "support/pki.hpp"
+#include "support/botan_tls_fixture.hpp"
 
 using namespace tapsec;
 using namespace std::chrono_literals;
@@ -18,42 +18,12 @@ using Engine = botan_tls::ChannelEngine<botan_tls::Carrier::datagram>;
 
 namespace {
 
-struct Pki {
-    test::TestPki pki;
-    test::CertificateFiles server = pki.issue("server");
-    test::CertificateFiles client = pki.issue("client", test::KeyType::ecdsa_p256, "alice");
-};
-
-botan_tls::Config client_config(Pki& p) {
-    botan_tls::Config c;
-    c.trust.ca_certificates_pem = {p.pki.ca().certificate_pem()};
-    c.server_name = "localhost";
-    c.initial_retransmit_timeout = 100ms;
-    return c;
-}
-
-botan_tls::Config server_config(Pki& p) {
-    botan_tls::Config c;
-    c.identity = {p.server.certificate_pem(), p.server.key_pem()};
-    c.verify_peer = false;
-    c.initial_retransmit_timeout = 100ms;
-    return c;
-}
+using Pki = test::BotanTlsPki;
+using test::drain;
+using test::feed;
 
 const Endpoint client_address = *Endpoint::parse("127.0.0.1:5000");
 const Endpoint server_address = *Endpoint::parse("127.0.0.1:4444");
-
-std::vector<Bytes> drain(Engine& e) {
-    std::vector<Bytes> out;
-    while (auto t = e.poll_transmit()) out.push_back(std::move(t->data));
-    return out;
-}
-
-std::error_code feed(Engine& to, const std::vector<Bytes>& datagrams, const Endpoint& from, Instant now = Clock::now()) {
-    for (const auto& d : datagrams)
-        if (auto ec = to.receive(d, from, now)) return ec;
-    return {};
-}
 
 /// First handshake message type in a datagram of epoch-0 handshake records.
 int handshake_type(const Bytes& datagram) {
@@ -95,7 +65,7 @@ Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
 TEST_CASE("dtls12: handshake with a cookie exchange, data both ways, close") {
     Pki p;
     REQUIRE(p.pki.ok());
-    Engine client(Role::client, client_config(p)), server(Role::server, server_config(p));
+    Engine client(Role::client, p.client_config()), server(Role::server, p.server_config());
     REQUIRE(!client.start(Clock::now()));
     REQUIRE(!server.start(Clock::now()));
     auto hello = drain(client);
@@ -135,7 +105,7 @@ TEST_CASE("dtls12: handshake with a cookie exchange, data both ways, close") {
 
 TEST_CASE("dtls12: cookies are bound to the client's address and checked") {
     Pki p;
-    Engine client(Role::client, client_config(p)), server(Role::server, server_config(p));
+    Engine client(Role::client, p.client_config()), server(Role::server, p.server_config());
     REQUIRE(!client.start(Clock::now()));
     REQUIRE(!server.start(Clock::now()));
     REQUIRE(!feed(server, drain(client), client_address));
@@ -173,7 +143,7 @@ TEST_CASE("dtls12: cookies are bound to the client's address and checked") {
 
 TEST_CASE("dtls12: retransmission is driven by the time passed in") {
     Pki p;
-    auto cc = client_config(p);
+    auto cc = p.client_config();
     cc.initial_retransmit_timeout = 1000ms;
     cc.maximum_retransmit_timeout = 4000ms;
     Engine client(Role::client, cc);
@@ -202,10 +172,10 @@ TEST_CASE("dtls12: retransmission is driven by the time passed in") {
 TEST_CASE("dtls12: fragmented flights reassembled when every flight arrives reversed") {
     Pki p;
     auto rsa = p.pki.issue("rsa", test::KeyType::rsa2048);
-    auto sc = server_config(p);
+    auto sc = p.server_config();
     sc.identity = {rsa.certificate_pem(), rsa.key_pem()};
     sc.mtu = 256;  // forces the certificate across several fragments
-    auto cc = client_config(p);
+    auto cc = p.client_config();
     cc.mtu = 256;
     Engine client(Role::client, cc), server(Role::server, sc);
     auto ec = run_handshake(client, server, true);
@@ -215,7 +185,7 @@ TEST_CASE("dtls12: fragmented flights reassembled when every flight arrives reve
 
 TEST_CASE("dtls12: records out of order, replayed, tampered, from an unknown epoch, or not DTLS") {
     Pki p;
-    Engine client(Role::client, client_config(p)), server(Role::server, server_config(p));
+    Engine client(Role::client, p.client_config()), server(Role::server, p.server_config());
     REQUIRE(!run_handshake(client, server));
     for (const char* m : {"first", "second", "third"}) REQUIRE(!client.send(text(m), Clock::now()));
     auto records = drain(client);
@@ -264,25 +234,25 @@ TEST_CASE("dtls12: records out of order, replayed, tampered, from an unknown epo
 
 TEST_CASE("dtls12: mutual authentication and certificate failures") {
     Pki p;
-    auto sc = server_config(p);
+    auto sc = p.server_config();
     sc.require_client_certificate = true;
     sc.trust.ca_certificates_pem = {p.pki.ca().certificate_pem()};
     SUBCASE("accepted") {
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         cc.identity = {p.client.certificate_pem(), p.client.key_pem()};
         Engine client(Role::client, cc), server(Role::server, sc);
         REQUIRE(!run_handshake(client, server));
         CHECK(server.session_info().peer.subject.find("alice") != std::string::npos);
     }
     SUBCASE("refused without a certificate") {
-        Engine client(Role::client, client_config(p)), server(Role::server, sc);
+        Engine client(Role::client, p.client_config()), server(Role::server, sc);
         CHECK(run_handshake(client, server));
         CHECK_FALSE(server.is_established());
     }
     SUBCASE("wrong name") {
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         cc.server_name = "elsewhere.example";
-        Engine client(Role::client, cc), server(Role::server, server_config(p));
+        Engine client(Role::client, cc), server(Role::server, p.server_config());
         CHECK(run_handshake(client, server) == Errc::certificate_name_mismatch);
     }
 }
@@ -296,8 +266,8 @@ TEST_CASE("dtls12: Secure<Dtls12Handshake, DtlsRecord, MemoryDatagram> at 20% lo
     for (std::uint64_t seed : {1u, 2u, 3u, 4u, 5u}) {
         CAPTURE(seed);
         auto [a, b] = MemoryDatagram::pair({0.20, 0.20, 0.10, seed});
-        Conn client(Role::client, client_config(p), std::move(a));
-        Conn server(Role::server, server_config(p), std::move(b));
+        Conn client(Role::client, p.client_config(), std::move(a));
+        Conn server(Role::server, p.server_config(), std::move(b));
         std::error_code server_ec;
         std::set<std::string> server_got;
         std::atomic<bool> done{false};
@@ -344,7 +314,7 @@ TEST_CASE("dtls12: Secure<Dtls12Handshake, DtlsRecord, MemoryDatagram> at 20% lo
 
 TEST_CASE("dtls12: losses Botan 2 alone would not survive") {
     Pki p;
-    Engine client(Role::client, client_config(p)), server(Role::server, server_config(p));
+    Engine client(Role::client, p.client_config()), server(Role::server, p.server_config());
     const Instant t0 = Clock::now();
     REQUIRE(!client.start(t0));
     REQUIRE(!server.start(t0));
@@ -389,8 +359,8 @@ TEST_CASE("dtls12: losses Botan 2 alone would not survive") {
 
 TEST_CASE("dtls12: session resumption through the session cache") {
     Pki p;
-    auto cc = client_config(p);
-    auto sc = server_config(p);
+    auto cc = p.client_config();
+    auto sc = p.server_config();
     cc.session_cache = std::make_shared<InMemorySessionCache>();
     cc.server_port = 4444;
     sc.session_cache = std::make_shared<InMemorySessionCache>();

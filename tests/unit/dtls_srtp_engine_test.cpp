@@ -6,7 +6,7 @@
 
 #include <tapsec/tapsec.hpp>
 
-#include "support/pki.hpp"
+#include "support/botan_tls_fixture.hpp"
 
 #ifdef TAPSEC_HAVE_LIBSRTP2
 #include <srtp2/srtp.h>
@@ -18,41 +18,12 @@ using Engine = dtls_srtp::Engine<crypto::DefaultProvider>;
 
 namespace {
 
-struct Pki {
-    test::TestPki pki;
-    test::CertificateFiles server = pki.issue("server");
-    test::CertificateFiles client = pki.issue("client", test::KeyType::ecdsa_p256, "alice");
-};
-
-botan_tls::Config client_config(Pki& p) {
-    botan_tls::Config c;
-    c.trust.ca_certificates_pem = {p.pki.ca().certificate_pem()};
-    c.server_name = "localhost";
-    c.initial_retransmit_timeout = 100ms;
-    return c;
-}
-
-botan_tls::Config server_config(Pki& p) {
-    botan_tls::Config c;
-    c.identity = {p.server.certificate_pem(), p.server.key_pem()};
-    c.verify_peer = false;
-    return c;
-}
+using Pki = test::BotanTlsPki;
+using test::drain;
+using test::feed;
 
 const Endpoint client_address = *Endpoint::parse("127.0.0.1:5000");
 const Endpoint server_address = *Endpoint::parse("127.0.0.1:4444");
-
-std::vector<Bytes> drain(Engine& e) {
-    std::vector<Bytes> out;
-    while (auto t = e.poll_transmit()) out.push_back(std::move(t->data));
-    return out;
-}
-
-std::error_code feed(Engine& to, const std::vector<Bytes>& datagrams, const Endpoint& from) {
-    for (const auto& d : datagrams)
-        if (auto ec = to.receive(d, from, Clock::now())) return ec;
-    return {};
-}
 
 std::error_code run_handshake(Engine& client, Engine& server) {
     if (auto ec = client.start(Clock::now())) return ec;
@@ -82,7 +53,7 @@ Bytes rtp_packet(std::uint16_t sequence, std::string_view payload, std::uint32_t
 TEST_CASE("dtls-srtp: handshake keys SRTP on both sides; media flows both ways") {
     Pki p;
     REQUIRE(p.pki.ok());
-    Engine client(Role::client, client_config(p)), server(Role::server, server_config(p));
+    Engine client(Role::client, p.client_config()), server(Role::server, p.server_config());
     CHECK(client.send(rtp_packet(1, "early"), Clock::now()) == dtls_srtp::DtlsSrtpErrc::not_keyed);
     auto ec = run_handshake(client, server);
     REQUIRE_MESSAGE(!ec, ec.message());
@@ -136,9 +107,9 @@ TEST_CASE("dtls-srtp: handshake keys SRTP on both sides; media flows both ways")
 TEST_CASE("dtls-srtp: use_srtp negotiation picks a common profile or fails clearly") {
     Pki p;
     SUBCASE("client offers only SRTP_AES128_CM_HMAC_SHA1_80") {
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         cc.srtp_profiles = {0x0001};
-        Engine client(Role::client, cc), server(Role::server, server_config(p));
+        Engine client(Role::client, cc), server(Role::server, p.server_config());
         REQUIRE(!run_handshake(client, server));
         CHECK(*client.srtp_profile() == srtp::Profile::aes_cm_128_hmac_sha1_80);
         CHECK(*server.srtp_profile() == srtp::Profile::aes_cm_128_hmac_sha1_80);
@@ -150,9 +121,9 @@ TEST_CASE("dtls-srtp: use_srtp negotiation picks a common profile or fails clear
         CHECK(server.poll_application_data() == sent);
     }
     SUBCASE("no profile in common") {
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         cc.srtp_profiles = {0x0008};
-        auto sc = server_config(p);
+        auto sc = p.server_config();
         sc.srtp_profiles = {0x0001};
         Engine client(Role::client, cc), server(Role::server, sc);
         CHECK(run_handshake(client, server) == dtls_srtp::DtlsSrtpErrc::no_srtp_profile_negotiated);
@@ -166,12 +137,12 @@ TEST_CASE("dtls-srtp: RFC 5763 fingerprint binding through the identity-validati
     REQUIRE(leaf);
     const auto fingerprint = dtls_srtp::fingerprint_sha256(leaf->front().BER_encode());
     CHECK(fingerprint.size() == 32 * 3 - 1);
-    auto cc = client_config(p);
+    auto cc = p.client_config();
     cc.trust = {};  // no CA at all: the fingerprint from signalling is the authentication
     cc.delegate_authentication = true;
     SUBCASE("the expected certificate") {
         cc.validate_peer = dtls_srtp::expect_fingerprint_sha256(fingerprint);
-        Engine client(Role::client, cc), server(Role::server, server_config(p));
+        Engine client(Role::client, cc), server(Role::server, p.server_config());
         REQUIRE(!run_handshake(client, server));
         CHECK(client.session_info().peer.authenticated);
     }
@@ -179,7 +150,7 @@ TEST_CASE("dtls-srtp: RFC 5763 fingerprint binding through the identity-validati
         std::string wrong = fingerprint;
         wrong[0] = wrong[0] == 'A' ? 'B' : 'A';
         cc.validate_peer = dtls_srtp::expect_fingerprint_sha256(wrong);
-        Engine client(Role::client, cc), server(Role::server, server_config(p));
+        Engine client(Role::client, cc), server(Role::server, p.server_config());
         CHECK(run_handshake(client, server) == Errc::peer_rejected_by_application);
     }
 }
@@ -187,9 +158,9 @@ TEST_CASE("dtls-srtp: RFC 5763 fingerprint binding through the identity-validati
 #ifdef TAPSEC_HAVE_LIBSRTP2
 TEST_CASE("dtls-srtp: libsrtp2 keyed with the RFC 5764 4.2 split unprotects what the engine sent") {
     Pki p;
-    auto cc = client_config(p);
+    auto cc = p.client_config();
     cc.srtp_profiles = {0x0001};
-    Engine client(Role::client, cc), server(Role::server, server_config(p));
+    Engine client(Role::client, cc), server(Role::server, p.server_config());
     REQUIRE(!run_handshake(client, server));
     // The test plays the application doing an explicit export (6.3) to key a third party.
     auto material = client.export_keying_material("EXTRACTOR-dtls_srtp", {}, 60);
@@ -225,8 +196,8 @@ TEST_CASE("dtls-srtp: libsrtp2 keyed with the RFC 5764 4.2 split unprotects what
 
 TEST_CASE("dtls-srtp: a resumed session (session continuation) negotiates use_srtp again and keys SRTP afresh") {
     Pki p;
-    auto cc = client_config(p);
-    auto sc = server_config(p);
+    auto cc = p.client_config();
+    auto sc = p.server_config();
     cc.session_cache = std::make_shared<InMemorySessionCache>();
     cc.server_port = 4444;
     sc.session_cache = std::make_shared<InMemorySessionCache>();

@@ -5,32 +5,14 @@
 
 #include <tapsec/tapsec.hpp>
 
-#include "support/pki.hpp"
+#include "support/botan_tls_fixture.hpp"
 
 using namespace tapsec;
 using Engine = botan_tls::ChannelEngine<botan_tls::Carrier::stream>;
 
 namespace {
 
-struct Pki {
-    test::TestPki pki;
-    test::CertificateFiles server = pki.issue("server");
-    test::CertificateFiles client = pki.issue("client", test::KeyType::ecdsa_p256, "alice");
-};
-
-botan_tls::Config client_config(Pki& p) {
-    botan_tls::Config c;
-    c.trust.ca_certificates_pem = {p.pki.ca().certificate_pem()};
-    c.server_name = "localhost";
-    return c;
-}
-
-botan_tls::Config server_config(Pki& p) {
-    botan_tls::Config c;
-    c.identity = {p.server.certificate_pem(), p.server.key_pem()};
-    c.verify_peer = false;
-    return c;
-}
+using Pki = test::BotanTlsPki;
 
 /// Moves everything one engine wants to send into the other; `tamper` may change it.
 std::error_code deliver(Engine& from, Engine& to, const std::function<void(Bytes&)>& tamper = {}) {
@@ -73,9 +55,9 @@ Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
 TEST_CASE("tls12: handshake, echo, negotiated suite, group, ALPN and SNI") {
     Pki p;
     REQUIRE(p.pki.ok());
-    auto cc = client_config(p);
+    auto cc = p.client_config();
     cc.alpn = {"h2", "http/1.1"};
-    auto sc = server_config(p);
+    auto sc = p.server_config();
     sc.alpn = {"http/1.1"};
     Engine client(Role::client, cc), server(Role::server, sc);
     auto o = handshake(client, server);
@@ -108,16 +90,16 @@ TEST_CASE("tls12: handshake, echo, negotiated suite, group, ALPN and SNI") {
 
 TEST_CASE("tls12: configured groups and suites are what gets negotiated") {
     Pki p;
-    auto cc = client_config(p);
+    auto cc = p.client_config();
     cc.groups = {"secp256r1"};
     cc.cipher_suites = {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"};
-    Engine client(Role::client, cc), server(Role::server, server_config(p));
+    Engine client(Role::client, cc), server(Role::server, p.server_config());
     auto o = handshake(client, server);
     REQUIRE_MESSAGE(!o.client, o.client.message());
     CHECK(client.session_info().group == "secp256r1");
     CHECK(client.session_info().cipher_suite == "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256");
 
-    auto bad = client_config(p);
+    auto bad = p.client_config();
     bad.groups = {"curve9000"};
     Engine rejected(Role::client, bad);
     CHECK(rejected.start(Clock::now()) == Errc::unsupported_algorithm);
@@ -125,7 +107,7 @@ TEST_CASE("tls12: configured groups and suites are what gets negotiated") {
 
 TEST_CASE("tls12: keying-material export (RFC 5705) agrees on both sides") {
     Pki p;
-    Engine client(Role::client, client_config(p)), server(Role::server, server_config(p));
+    Engine client(Role::client, p.client_config()), server(Role::server, p.server_config());
     CHECK(client.export_keying_material("EXPERIMENTAL-x", {}, 32).error() == Errc::not_connected);
     REQUIRE(!handshake(client, server).client);
     auto a = client.export_keying_material("EXPERIMENTAL-tapsec", {}, 48);
@@ -142,19 +124,19 @@ TEST_CASE("tls12: keying-material export (RFC 5705) agrees on both sides") {
 
 TEST_CASE("tls12: mutual authentication") {
     Pki p;
-    auto sc = server_config(p);
+    auto sc = p.server_config();
     sc.require_client_certificate = true;
     sc.trust.ca_certificates_pem = {p.pki.ca().certificate_pem()};
 
     SUBCASE("client without a certificate is refused") {
-        Engine client(Role::client, client_config(p)), server(Role::server, sc);
+        Engine client(Role::client, p.client_config()), server(Role::server, sc);
         auto o = handshake(client, server);
         CHECK(o.server);
         CHECK(o.client);  // the server's alert
         CHECK_FALSE(server.is_established());
     }
     SUBCASE("client certificate from the trusted CA is accepted and reported") {
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         cc.identity = {p.client.certificate_pem(), p.client.key_pem()};
         Engine client(Role::client, cc), server(Role::server, sc);
         auto o = handshake(client, server);
@@ -167,7 +149,7 @@ TEST_CASE("tls12: mutual authentication") {
     SUBCASE("client certificate from another CA is untrusted") {
         test::TestPki other;
         auto stranger = other.issue("stranger");
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         cc.identity = {stranger.certificate_pem(), stranger.key_pem()};
         Engine client(Role::client, cc), server(Role::server, sc);
         auto o = handshake(client, server);
@@ -181,40 +163,40 @@ TEST_CASE("tls12: certificate failures are distinct errors") {
     Pki p;
     SUBCASE("untrusted CA") {
         test::TestPki other;
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         cc.trust.ca_certificates_pem = {other.ca().certificate_pem()};
-        Engine client(Role::client, cc), server(Role::server, server_config(p));
+        Engine client(Role::client, cc), server(Role::server, p.server_config());
         auto o = handshake(client, server);
         CHECK(o.client == Errc::certificate_untrusted);
         CHECK(o.server == botan_tls::peer_alert_error(Botan::TLS::Alert::UNKNOWN_CA));
     }
     SUBCASE("wrong host name") {
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         cc.server_name = "example.org";
-        Engine client(Role::client, cc), server(Role::server, server_config(p));
+        Engine client(Role::client, cc), server(Role::server, p.server_config());
         auto o = handshake(client, server);
         CHECK(o.client == Errc::certificate_name_mismatch);
         CHECK(o.client != Errc::certificate_untrusted);
     }
     SUBCASE("IP address checked against the certificate's IP SAN") {
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         cc.server_name = "127.0.0.1";
-        Engine client(Role::client, cc), server(Role::server, server_config(p));
+        Engine client(Role::client, cc), server(Role::server, p.server_config());
         CHECK(!handshake(client, server).client);
         cc.server_name = "127.0.0.2";
-        Engine client2(Role::client, cc), server2(Role::server, server_config(p));
+        Engine client2(Role::client, cc), server2(Role::server, p.server_config());
         CHECK(handshake(client2, server2).client == Errc::certificate_name_mismatch);
     }
     SUBCASE("expired certificate") {
         auto old = p.pki.issue("old", test::KeyType::ecdsa_p256, "localhost", -1);
         REQUIRE(!old.certificate.empty());
-        auto sc = server_config(p);
+        auto sc = p.server_config();
         sc.identity = {old.certificate_pem(), old.key_pem()};
-        Engine client(Role::client, client_config(p)), server(Role::server, sc);
+        Engine client(Role::client, p.client_config()), server(Role::server, sc);
         CHECK(handshake(client, server).client == Errc::certificate_expired);
     }
     SUBCASE("no trust anchors is a configuration error, not a silent accept") {
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         cc.trust = {};
         Engine client(Role::client, cc);
         CHECK(client.start(Clock::now()) == Errc::invalid_configuration);
@@ -224,19 +206,19 @@ TEST_CASE("tls12: certificate failures are distinct errors") {
 TEST_CASE("tls12: identity validation callback and authentication delegation") {
     Pki p;
     SUBCASE("the application vetoes a valid certificate") {
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         std::string seen;
         cc.validate_peer = [&](const PeerIdentity& peer) -> std::error_code {
             seen = peer.subject;
             return Errc::peer_rejected_by_application;
         };
-        Engine client(Role::client, cc), server(Role::server, server_config(p));
+        Engine client(Role::client, cc), server(Role::server, p.server_config());
         CHECK(handshake(client, server).client == Errc::peer_rejected_by_application);
         CHECK(seen.find("localhost") != std::string::npos);
     }
     SUBCASE("delegated: no CA, the callback alone decides (pinning the leaf)") {
         const auto pinned = p.server.certificate_pem();
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         cc.trust = {};
         cc.delegate_authentication = true;
         int calls = 0;
@@ -247,14 +229,14 @@ TEST_CASE("tls12: identity validation callback and authentication delegation") {
                 return Errc::peer_rejected_by_application;
             return {};
         };
-        Engine client(Role::client, cc), server(Role::server, server_config(p));
+        Engine client(Role::client, cc), server(Role::server, p.server_config());
         auto o = handshake(client, server);
         CHECK_MESSAGE(!o.client, o.client.message());
         CHECK(calls == 1);
         CHECK(client.session_info().peer.authenticated);
     }
     SUBCASE("delegation without a callback is refused") {
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         cc.delegate_authentication = true;
         Engine client(Role::client, cc);
         CHECK(client.start(Clock::now()) == Errc::invalid_configuration);
@@ -265,10 +247,10 @@ TEST_CASE("tls12: session resumption through the application's session cache") {
     Pki p;
     auto client_cache = std::make_shared<InMemorySessionCache>();
     auto server_cache = std::make_shared<InMemorySessionCache>();
-    auto cc = client_config(p);
+    auto cc = p.client_config();
     cc.session_cache = client_cache;
     cc.server_port = 443;
-    auto sc = server_config(p);
+    auto sc = p.server_config();
     sc.session_cache = server_cache;
     {
         Engine client(Role::client, cc), server(Role::server, sc);
@@ -302,7 +284,7 @@ TEST_CASE("tls12: session resumption through the application's session cache") {
 TEST_CASE("tls12: tampered record, truncation, ALPN mismatch and bad configuration") {
     Pki p;
     SUBCASE("a flipped ciphertext bit is a bad record MAC") {
-        Engine client(Role::client, client_config(p)), server(Role::server, server_config(p));
+        Engine client(Role::client, p.client_config()), server(Role::server, p.server_config());
         REQUIRE(!handshake(client, server).client);
         REQUIRE(!client.send(text("secret"), Clock::now()));
         auto ec = deliver(client, server, [](Bytes& record) { record.back() ^= 0x01; });
@@ -313,17 +295,17 @@ TEST_CASE("tls12: tampered record, truncation, ALPN mismatch and bad configurati
         CHECK(deliver(server, client) == botan_tls::peer_alert_error(Botan::TLS::Alert::BAD_RECORD_MAC));
     }
     SUBCASE("end of stream without close_notify is a truncation") {
-        Engine client(Role::client, client_config(p)), server(Role::server, server_config(p));
+        Engine client(Role::client, p.client_config()), server(Role::server, p.server_config());
         REQUIRE(!handshake(client, server).client);
         CHECK(server.receive({}, Endpoint{}, Clock::now()) == Errc::truncated);
     }
     SUBCASE("end of stream during the handshake") {
-        Engine client(Role::client, client_config(p));
+        Engine client(Role::client, p.client_config());
         REQUIRE(!client.start(Clock::now()));
         CHECK(client.receive({}, Endpoint{}, Clock::now()) == Errc::handshake_failure);
     }
     SUBCASE("garbage instead of a TLS record") {
-        Engine server(Role::server, server_config(p));
+        Engine server(Role::server, p.server_config());
         REQUIRE(!server.start(Clock::now()));
         const Bytes junk = text("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         auto ec = server.receive(junk, Endpoint{}, Clock::now());
@@ -331,9 +313,9 @@ TEST_CASE("tls12: tampered record, truncation, ALPN mismatch and bad configurati
         CHECK(ec != Errc::bad_record_mac);
     }
     SUBCASE("no common ALPN protocol") {
-        auto cc = client_config(p);
+        auto cc = p.client_config();
         cc.alpn = {"h2"};
-        auto sc = server_config(p);
+        auto sc = p.server_config();
         sc.alpn = {"imap"};
         Engine client(Role::client, cc), server(Role::server, sc);
         auto o = handshake(client, server);
@@ -341,13 +323,13 @@ TEST_CASE("tls12: tampered record, truncation, ALPN mismatch and bad configurati
         CHECK(o.client == botan_tls::peer_alert_error(Botan::TLS::Alert::NO_APPLICATION_PROTOCOL));
     }
     SUBCASE("unreadable certificate or key") {
-        auto sc = server_config(p);
+        auto sc = p.server_config();
         sc.identity.certificate_chain_pem = "not a certificate";
         CHECK(Engine(Role::server, sc).start(Clock::now()) == Errc::invalid_certificate);
-        sc = server_config(p);
+        sc = p.server_config();
         sc.identity.private_key_pem = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
         CHECK(Engine(Role::server, sc).start(Clock::now()) == Errc::invalid_private_key);
-        sc = server_config(p);
+        sc = p.server_config();
         sc.identity.private_key_pem = p.client.key_pem();  // someone else's key
         CHECK(Engine(Role::server, sc).start(Clock::now()) == Errc::invalid_private_key);
     }
@@ -361,8 +343,8 @@ TEST_CASE("tls12: Secure<Tls12Handshake, Tls12Record, MemoryStream> end to end")
     static_assert(!Conn::has<feature::connection_mobility>);
     Pki p;
     auto [a, b] = MemoryStream::pair();
-    Conn client(Role::client, client_config(p), std::move(a));
-    Conn server(Role::server, server_config(p), std::move(b));
+    Conn client(Role::client, p.client_config(), std::move(a));
+    Conn server(Role::server, p.server_config(), std::move(b));
     std::error_code server_ec;
     std::thread t([&] {
         server_ec = server.handshake();
