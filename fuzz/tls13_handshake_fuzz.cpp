@@ -1,5 +1,6 @@
 // libFuzzer target: the TLS 1.3 handshake message parser (messages.hpp) and the state
-// machines behind it. Input = handshake bytes as they would arrive in records; every
+// machines behind it (a ClientHello's cookie goes through the server's stateless-retry
+// check). Input = handshake bytes as they would arrive in records; every
 // decoder runs on every complete message, then the message goes to a fresh server
 // (expects ClientHello) and a started client (expects ServerHello). Nothing may crash,
 // read out of bounds or throw.
@@ -43,6 +44,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         (void)decode_certificate_verify(body);
         (void)decode_new_session_ticket(body);
         (void)decode_key_update(body);
+        // What a ticket or a HelloRetryRequest cookie holds once unsealed (only authentic
+        // data reaches these, but they must hold up on any bytes).
+        (void)SessionState::parse(body);
+        (void)HelloRetryCookie::parse(body);
         if (auto ch = decode_client_hello(body)) (void)encode(*ch);
         (void)server.handle(m);
         (void)client.handle(m);

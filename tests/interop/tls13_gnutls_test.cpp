@@ -1,11 +1,15 @@
 // TLS 1.3 interop with GnuTLS (gnutls-bin) on loopback, both directions:
 // `tapsec connect tls13` against `gnutls-serv --echo` and `tapsec listen tls13` against
 // `gnutls-cli`, for each suite and group, the three certificate key types, a
-// HelloRetryRequest and resumption. gnutls-serv binds the wildcard address, so every
-// process of a case runs inside a network namespace of the test's own (PEERS.md).
+// HelloRetryRequest, resumption, 0-RTT, mutual authentication, record_size_limit,
+// KeyUpdate (gnutls-cli --inline-commands ^rekey^ / ^rekey1^ and ours), ALPN, external
+// PSK and large transfers compared by sha256. gnutls-serv binds the wildcard address, so
+// every process of a case runs inside a network namespace of the test's own (PEERS.md).
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "support/pki.hpp"
@@ -58,13 +62,76 @@ struct Fixture {
     std::string log(const std::string& name) { return pki.directory() + "/" + name + "-" + std::to_string(++logs) + ".log"; }
 };
 
+std::size_t count_of(const std::string& text, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+    return n;
+}
+
+/// Waits until `needle` occurs at least `times` times in the output (bounded).
+bool wait_for_count(Process& p, const std::string& needle, std::size_t times,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (count_of(p.output(), needle) >= times) return true;
+        if (!p.running()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return count_of(p.output(), needle) >= times;
+}
+
+/// sha256sum of a file, hex; empty when it cannot be computed.
+std::string sha256_of(const std::string& path) {
+    std::string out;
+    if (FILE* pipe = ::popen(("sha256sum < '" + path + "'").c_str(), "r")) {
+        char buffer[128];
+        while (std::fgets(buffer, sizeof buffer, pipe)) out += buffer;
+        ::pclose(pipe);
+    }
+    return out.size() >= 64 ? out.substr(0, 64) : std::string{};
+}
+
+std::vector<std::string> gnutls_cli_argv(Fixture& f, std::uint16_t port, const std::string& priority_string,
+                                         std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{"gnutls-cli", "--x509cafile", f.pki.ca().certificate, "--port", std::to_string(port),
+                                  "127.0.0.1", "--priority", priority_string, "--verify-hostname", "localhost"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return f.ns.exec(argv);
+}
+
+std::vector<std::string> tapsec_listen_argv(Fixture& f, std::uint16_t port, std::vector<std::string> extra) {
+    std::vector<std::string> argv{tapsec_tool, "listen", "tls13", std::to_string(port)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return f.ns.exec(argv);
+}
+
+std::vector<std::string> tapsec_connect_argv(Fixture& f, std::uint16_t port, std::vector<std::string> extra) {
+    std::vector<std::string> argv{tapsec_tool, "connect", "tls13", "127.0.0.1:" + std::to_string(port), "--servername",
+                                  "localhost", "--CAfile", f.pki.ca().certificate};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return f.ns.exec(argv);
+}
+
+/// Writes each line to `client` and waits for it to come back before the next; false at
+/// the first line that does not.
+bool echo_lines(Process& client, const std::vector<std::string>& lines) {
+    for (const auto& line : lines) {
+        client.write_stdin(line);
+        if (!client.wait_for_output(line)) return false;
+    }
+    return true;
+}
+
 /// tapsec connect -> gnutls-serv --echo.
 void connect_and_echo(Fixture& f, const CertificateFiles& cert, const std::string& server_priority,
-                      std::vector<std::string> client_extra, const std::string& expect = {}) {
+                      std::vector<std::string> client_extra, const std::string& expect = {},
+                      std::vector<std::string> server_extra = {}) {
     const auto port = free_port();
-    Process server(f.ns.exec({"gnutls-serv", "--echo", "-p", std::to_string(port), "--x509certfile", cert.certificate,
-                              "--x509keyfile", cert.key, "--priority", server_priority, "--disable-client-cert"}),
-                   f.log("gnutls-serv"));
+    std::vector<std::string> server_argv{"gnutls-serv", "--echo", "-p", std::to_string(port), "--x509certfile",
+                                         cert.certificate, "--x509keyfile", cert.key, "--priority", server_priority,
+                                         "--disable-client-cert"};
+    server_argv.insert(server_argv.end(), server_extra.begin(), server_extra.end());
+    Process server(f.ns.exec(server_argv), f.log("gnutls-serv"));
     REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
     std::vector<std::string> argv{tapsec_tool, "connect", "tls13", "127.0.0.1:" + std::to_string(port), "--servername",
                                   "localhost", "--CAfile", f.pki.ca().certificate};
@@ -81,16 +148,19 @@ void connect_and_echo(Fixture& f, const CertificateFiles& cert, const std::strin
 
 /// gnutls-cli -> tapsec listen: a line each way.
 void listen_and_exchange(Fixture& f, const CertificateFiles& cert, std::vector<std::string> server_extra,
-                         const std::string& client_priority, const std::string& expect = {}) {
+                         const std::string& client_priority, const std::string& expect = {},
+                         std::vector<std::string> client_extra = {}) {
     const auto port = free_port();
     std::vector<std::string> argv{tapsec_tool, "listen", "tls13", std::to_string(port), "--cert", cert.certificate,
                                   "--key", cert.key};
     argv.insert(argv.end(), server_extra.begin(), server_extra.end());
     Process server(f.ns.exec(argv), f.log("tapsec-listen"));
     REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
-    Process client(f.ns.exec({"gnutls-cli", "--x509cafile", f.pki.ca().certificate, "--port", std::to_string(port),
-                              "127.0.0.1", "--priority", client_priority, "--verify-hostname", "localhost"}),
-                   f.log("gnutls-cli"));
+    std::vector<std::string> client_argv{"gnutls-cli", "--x509cafile", f.pki.ca().certificate, "--port",
+                                         std::to_string(port), "127.0.0.1", "--priority", client_priority,
+                                         "--verify-hostname", "localhost"};
+    client_argv.insert(client_argv.end(), client_extra.begin(), client_extra.end());
+    Process client(f.ns.exec(client_argv), f.log("gnutls-cli"));
     client.write_stdin("from gnutls-cli\n");
     const bool got = server.wait_for_output("from gnutls-cli");
     server.write_stdin("from tapsec\n");
@@ -287,4 +357,263 @@ TEST_CASE("tls13 interop with GnuTLS: record_size_limit (RFC 8449), both directi
     client.close_stdin();
     server.close_stdin();
     server.wait(std::chrono::seconds(10));
+}
+
+TEST_CASE("tls13 interop with GnuTLS: KeyUpdate from gnutls-cli (^rekey^, ^rekey1^), data both ways after each") {
+    Fixture f;
+    const auto port = free_port();
+    Process server(tapsec_listen_argv(f, port, {"--cert", f.p256.certificate, "--key", f.p256.key}),
+                   f.log("tapsec-listen"));
+    REQUIRE(server.wait_for_output("listening"));
+    Process client(gnutls_cli_argv(f, port, priority(), {"--inline-commands"}), f.log("gnutls-cli"));
+    client.write_stdin("before any update\n");
+    REQUIRE_MESSAGE(server.wait_for_output("before any update"), (server.output() + "\n--- gnutls-cli:\n" + client.output()));
+    CHECK(count_of(server.output(), "key update") == 0);
+
+    // ^rekey^: KeyUpdate(update_requested). We take the new receive key and answer with
+    // our own KeyUpdate; the data after it only decrypts on each side if both happened.
+    client.write_stdin("^rekey^\n");
+    REQUIRE_MESSAGE(wait_for_count(client, "Rekey was completed", 1), client.output());
+    client.write_stdin("client after update_requested\n");
+    CHECK_MESSAGE(server.wait_for_output("client after update_requested\n"), server.output());
+    server.write_stdin("server after update_requested\n");
+    CHECK_MESSAGE(client.wait_for_output("server after update_requested\n"), client.output());
+    CHECK_MESSAGE(count_of(server.output(), "key update (read)") == 1, server.output());
+    CHECK_MESSAGE(count_of(server.output(), "key update (write)") == 1, server.output());
+
+    // ^rekey1^: KeyUpdate(update_not_requested): a new receive key, no answer.
+    client.write_stdin("^rekey1^\n");
+    REQUIRE_MESSAGE(wait_for_count(client, "Rekey was completed", 2), client.output());
+    client.write_stdin("client after update_not_requested\n");
+    CHECK_MESSAGE(server.wait_for_output("client after update_not_requested\n"), server.output());
+    server.write_stdin("server after update_not_requested\n");
+    CHECK_MESSAGE(client.wait_for_output("server after update_not_requested\n"), client.output());
+    CHECK_MESSAGE(count_of(server.output(), "key update (read)") == 2, server.output());
+    CHECK_MESSAGE(count_of(server.output(), "key update (write)") == 1, server.output());
+    // Neither side saw anything it could not decrypt.
+    CHECK(client.output().find("rror") == std::string::npos);
+    client.close_stdin();
+    CHECK(server.wait(std::chrono::seconds(10)) == 0);
+    client.wait(std::chrono::seconds(5));
+}
+
+TEST_CASE("tls13 interop with GnuTLS: KeyUpdate from tapsec listen to gnutls-cli, requested and automatic") {
+    Fixture f;
+    {
+        // --keyupdate: update_requested right after the handshake. GnuTLS answers lazily,
+        // with its next record, so the answer arrives in front of the client's next line.
+        const auto port = free_port();
+        Process server(tapsec_listen_argv(f, port, {"--cert", f.p256.certificate, "--key", f.p256.key, "--keyupdate"}),
+                       f.log("tapsec-listen"));
+        REQUIRE(server.wait_for_output("listening"));
+        Process client(gnutls_cli_argv(f, port, priority()), f.log("gnutls-cli"));
+        REQUIRE_MESSAGE(server.wait_for_output("key update (write)"), server.output());
+        server.write_stdin("server under its second key\n");
+        CHECK_MESSAGE(client.wait_for_output("server under its second key\n"), client.output());
+        client.write_stdin("client under its second key\n");
+        CHECK_MESSAGE(server.wait_for_output("client under its second key\n"), server.output());
+        CHECK_MESSAGE(count_of(server.output(), "key update (read)") == 1, server.output());
+        client.close_stdin();
+        CHECK(server.wait(std::chrono::seconds(10)) == 0);
+    }
+    // --keyupdate-after 2: our write key changes every 2 records. (GnuTLS allows at most
+    // 8 KeyUpdates a second and answers more with internal_error: hence the pace.)
+    const auto port = free_port();
+    Process server(tapsec_listen_argv(f, port, {"--cert", f.p256.certificate, "--key", f.p256.key, "--keyupdate-after", "2"}),
+                   f.log("tapsec-listen"));
+    REQUIRE(server.wait_for_output("listening"));
+    Process client(gnutls_cli_argv(f, port, priority()), f.log("gnutls-cli"));
+    client.write_stdin("hello\n");
+    REQUIRE_MESSAGE(server.wait_for_output("hello"), (server.output() + client.output()));
+    for (int i = 1; i <= 6; ++i) {
+        const std::string line = "server line " + std::to_string(i) + "\n";
+        server.write_stdin(line);
+        CHECK_MESSAGE(client.wait_for_output(line), client.output());
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    }
+    CHECK_MESSAGE(count_of(server.output(), "key update (write)") >= 2, server.output());
+    client.write_stdin("client after automatic updates\n");
+    CHECK_MESSAGE(server.wait_for_output("client after automatic updates\n"), server.output());
+    client.close_stdin();
+    CHECK(server.wait(std::chrono::seconds(10)) == 0);
+}
+
+TEST_CASE("tls13 interop with GnuTLS: KeyUpdate from tapsec connect to gnutls-serv --echo") {
+    Fixture f;
+    const auto port = free_port();
+    Process server(f.ns.exec({"gnutls-serv", "--echo", "-p", std::to_string(port), "--x509certfile", f.p256.certificate,
+                              "--x509keyfile", f.p256.key, "--priority", priority(), "--disable-client-cert"}),
+                   f.log("gnutls-serv"));
+    REQUIRE(server.wait_for_output("listening"));
+    {
+        // update_requested right after the handshake: the echo comes back under GnuTLS's
+        // new key, which we only read after its answering KeyUpdate.
+        Process client(tapsec_connect_argv(f, port, {"--keyupdate"}), f.log("tapsec"));
+        CHECK_MESSAGE(echo_lines(client, {"first after update\n", "second after update\n"}),
+                      (client.output() + "\n--- gnutls-serv:\n" + server.output()));
+        CHECK_MESSAGE(count_of(client.output(), "key update (write)") == 1, client.output());
+        CHECK_MESSAGE(count_of(client.output(), "key update (read)") == 1, client.output());
+        client.close_stdin();
+        CHECK(client.wait(std::chrono::seconds(10)) == 0);
+    }
+    // Automatic: a new write key every 2 records, paced under GnuTLS's 8 updates a second.
+    Process client(tapsec_connect_argv(f, port, {"--keyupdate-after", "2"}), f.log("tapsec"));
+    for (int i = 1; i <= 6; ++i) {
+        CHECK_MESSAGE(echo_lines(client, {"automatic " + std::to_string(i) + "\n"}), client.output());
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    }
+    CHECK_MESSAGE(count_of(client.output(), "key update (write)") >= 2, client.output());
+    client.close_stdin();
+    CHECK(client.wait(std::chrono::seconds(10)) == 0);
+}
+
+TEST_CASE("tls13 interop with GnuTLS: ALPN both directions, and no protocol in common") {
+    Fixture f;
+    // gnutls-serv takes --alpn once per protocol.
+    connect_and_echo(f, f.p256, priority(), {"--alpn", "http/1.1"}, "ALPN http/1.1", {"--alpn", "h2", "--alpn", "http/1.1"});
+    listen_and_exchange(f, f.p256, {"--alpn", "h2"}, priority(), "ALPN h2", {"--alpn", "http/1.1", "--alpn", "h2"});
+    {
+        // No common protocol: gnutls-serv --alpn-fatal sends no_application_protocol.
+        const auto port = free_port();
+        Process server(f.ns.exec({"gnutls-serv", "--echo", "-p", std::to_string(port), "--x509certfile", f.p256.certificate,
+                                  "--x509keyfile", f.p256.key, "--priority", priority(), "--disable-client-cert", "--alpn",
+                                  "h2", "--alpn-fatal"}),
+                       f.log("gnutls-serv"));
+        REQUIRE(server.wait_for_output("listening"));
+        Process client(tapsec_connect_argv(f, port, {"--alpn", "http/1.1"}), f.log("tapsec"));
+        CHECK(client.wait(std::chrono::seconds(10)) == 1);
+        CHECK_MESSAGE(client.output().find("no_application_protocol") != std::string::npos, client.output());
+    }
+    // tapsec listen refuses a ClientHello whose protocols it does not serve.
+    const auto port = free_port();
+    Process server(tapsec_listen_argv(f, port, {"--cert", f.p256.certificate, "--key", f.p256.key, "--alpn", "h2"}),
+                   f.log("tapsec-listen"));
+    REQUIRE(server.wait_for_output("listening"));
+    Process client(gnutls_cli_argv(f, port, priority(), {"--alpn", "spdy/1"}), f.log("gnutls-cli"));
+    CHECK(server.wait(std::chrono::seconds(10)) == 1);
+    CHECK_MESSAGE(server.output().find("no application protocol (ALPN) in common") != std::string::npos, server.output());
+    CHECK_MESSAGE(client.wait_for_output("Received alert [120]"), client.output());
+}
+
+TEST_CASE("tls13 interop with GnuTLS: external PSK, psk_dhe_ke and psk_ke, both directions") {
+    Fixture f;
+    const std::string key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    const std::string wrong_key = "ff112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    const std::string passwd = f.pki.directory() + "/psk.passwd";
+    write_file(passwd, "tapsec-client:" + key + "\n");
+    // GnuTLS names the TLS 1.3 modes by key exchange: ECDHE-PSK is psk_dhe_ke, PSK is psk_ke.
+    const std::string dhe = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-KX-ALL:+ECDHE-PSK";
+    const std::string psk_only = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-KX-ALL:+PSK";
+    struct Mode {
+        const char* gnutls_priority;
+        std::vector<std::string> ours;
+        const char* summary;
+    };
+    const Mode modes[] = {{dhe.c_str(), {}, "x25519, PSK tapsec-client"},
+                          {psk_only.c_str(), {"--psk-only"}, "psk_ke, PSK tapsec-client"}};
+    for (const auto& mode : modes) {
+        CAPTURE(mode.gnutls_priority);
+        {
+            const auto port = free_port();
+            Process server(f.ns.exec({"gnutls-serv", "--echo", "-p", std::to_string(port), "--pskpasswd", passwd,
+                                      "--priority", mode.gnutls_priority}),
+                           f.log("gnutls-serv"));
+            REQUIRE(server.wait_for_output("listening"));
+            auto extra = mode.ours;
+            extra.insert(extra.end(), {"--psk", key, "--psk-identity", "tapsec-client"});
+            Process client(tapsec_connect_argv(f, port, extra), f.log("tapsec"));
+            CHECK_MESSAGE(echo_lines(client, {"under an external PSK\n"}), (client.output() + server.output()));
+            CHECK_MESSAGE(client.output().find(mode.summary) != std::string::npos, client.output());
+            CHECK_MESSAGE(server.wait_for_output("PSK authentication. Connected as 'tapsec-client'"), server.output());
+            client.close_stdin();
+            CHECK(client.wait(std::chrono::seconds(10)) == 0);
+        }
+        const auto port = free_port();
+        Process server(tapsec_listen_argv(f, port, {"--psk", key, "--psk-identity", "tapsec-client"}), f.log("tapsec-listen"));
+        REQUIRE(server.wait_for_output("listening"));
+        Process client(f.ns.exec({"gnutls-cli", "--port", std::to_string(port), "127.0.0.1", "--priority",
+                                  mode.gnutls_priority, "--pskusername", "tapsec-client", "--pskkey", key}),
+                       f.log("gnutls-cli"));
+        client.write_stdin("from gnutls-cli under a PSK\n");
+        CHECK_MESSAGE(server.wait_for_output("from gnutls-cli under a PSK\n"), (server.output() + client.output()));
+        server.write_stdin("from tapsec under a PSK\n");
+        CHECK_MESSAGE(client.wait_for_output("from tapsec under a PSK\n"), client.output());
+        CHECK_MESSAGE(server.output().find(mode.summary) != std::string::npos, server.output());
+        client.close_stdin();
+        CHECK(server.wait(std::chrono::seconds(10)) == 0);
+    }
+    {
+        // A wrong key fails the binder: GnuTLS 3.7 answers illegal_parameter.
+        const auto port = free_port();
+        Process server(f.ns.exec({"gnutls-serv", "--echo", "-p", std::to_string(port), "--pskpasswd", passwd,
+                                  "--priority", dhe}),
+                       f.log("gnutls-serv"));
+        REQUIRE(server.wait_for_output("listening"));
+        Process client(tapsec_connect_argv(f, port, {"--psk", wrong_key, "--psk-identity", "tapsec-client"}),
+                       f.log("tapsec"));
+        CHECK(client.wait(std::chrono::seconds(10)) == 1);
+        CHECK_MESSAGE(client.output().find("handshake failed") != std::string::npos, client.output());
+    }
+    // ...and we answer a wrong binder with decrypt_error.
+    const auto port = free_port();
+    Process server(tapsec_listen_argv(f, port, {"--psk", key, "--psk-identity", "tapsec-client"}), f.log("tapsec-listen"));
+    REQUIRE(server.wait_for_output("listening"));
+    Process client(f.ns.exec({"gnutls-cli", "--port", std::to_string(port), "127.0.0.1", "--priority", dhe,
+                              "--pskusername", "tapsec-client", "--pskkey", wrong_key}),
+                   f.log("gnutls-cli"));
+    CHECK(server.wait(std::chrono::seconds(10)) == 1);
+    CHECK_MESSAGE(server.output().find("PSK binder verification failed") != std::string::npos, server.output());
+    CHECK_MESSAGE(client.wait_for_output("Received alert [51]"), client.output());
+}
+
+TEST_CASE("tls13 interop with GnuTLS: 100 MB gnutls-cli -> tapsec listen, 8 MB tapsec connect -> gnutls-serv --echo, sha256 compared") {
+    Fixture f;
+    const std::string dir = f.pki.directory();
+    {
+        const std::string data = dir + "/big.bin", received = dir + "/received.bin";
+        REQUIRE(run("head -c 100000000 /dev/urandom > " + data) == 0);
+        const auto port = free_port();
+        Process server(f.ns.exec({"sh", "-c", "exec " + tapsec_tool + " listen tls13 " + std::to_string(port) + " --cert " +
+                                                  f.p256.certificate + " --key " + f.p256.key +
+                                                  " --ciphersuites TLS_AES_256_GCM_SHA384 > " + received}),
+                       f.log("tapsec-big"));
+        REQUIRE(server.wait_for_output("listening"));
+        // gnutls-cli sends stdin as it reads it and a close_notify at its end.
+        Process client(f.ns.exec({"sh", "-c", "exec gnutls-cli --x509cafile " + f.pki.ca().certificate + " --port " +
+                                                  std::to_string(port) + " 127.0.0.1 --priority " + priority() +
+                                                  " --verify-hostname localhost < " + data}),
+                       f.log("gnutls-cli-big"));
+        CHECK_MESSAGE(server.wait(std::chrono::seconds(90)) == 0, (server.output() + client.output()));
+        client.wait(std::chrono::seconds(10));
+        CHECK(server.output().find("TLS_AES_256_GCM_SHA384") != std::string::npos);
+        CHECK(std::filesystem::file_size(received) == 100000000u);
+        const auto sent_hash = sha256_of(data);
+        CHECK(!sent_hash.empty());
+        CHECK(sha256_of(received) == sent_hash);
+        std::filesystem::remove(data);
+        std::filesystem::remove(received);
+    }
+    // gnutls-serv --echo handles its input as text (it stops at a NUL byte), so this
+    // direction carries base64: 6 MB of random bytes, 8.1 MB of lines, echoed back.
+    const std::string text = dir + "/echo.txt", echoed = dir + "/echoed.txt";
+    REQUIRE(run("head -c 6000000 /dev/urandom | base64 > " + text) == 0);
+    const auto port = free_port();
+    Process server(f.ns.exec({"gnutls-serv", "--echo", "-p", std::to_string(port), "--x509certfile", f.p256.certificate,
+                              "--x509keyfile", f.p256.key, "--priority", priority(), "--disable-client-cert"}),
+                   dir + "/gnutls-serv-echo.log");
+    REQUIRE(server.wait_for_output("listening"));
+    Process client(f.ns.exec({"sh", "-c", "exec " + tapsec_tool + " connect tls13 127.0.0.1:" + std::to_string(port) +
+                                              " --servername localhost --CAfile " + f.pki.ca().certificate +
+                                              " --ciphersuites TLS_CHACHA20_POLY1305_SHA256 < " + text + " > " + echoed}),
+                   f.log("tapsec-echo"));
+    CHECK_MESSAGE(client.wait(std::chrono::seconds(60)) == 0, client.output());
+    CHECK(client.output().find("TLS_CHACHA20_POLY1305_SHA256") != std::string::npos);
+    const auto sent_hash = sha256_of(text);
+    CHECK(!sent_hash.empty());
+    CHECK_MESSAGE(sha256_of(echoed) == sent_hash, ("echoed " + std::to_string(std::filesystem::file_size(echoed)) +
+                                                   " of " + std::to_string(std::filesystem::file_size(text)) + " bytes"));
+    server.kill();
+    std::filesystem::remove(text);
+    std::filesystem::remove(echoed);
+    std::filesystem::remove(dir + "/gnutls-serv-echo.log");
 }

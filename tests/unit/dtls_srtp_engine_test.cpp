@@ -222,3 +222,46 @@ TEST_CASE("dtls-srtp: libsrtp2 keyed with the RFC 5764 4.2 split unprotects what
     secure_zero(key, sizeof key);
 }
 #endif
+
+TEST_CASE("dtls-srtp: a resumed session (session continuation) negotiates use_srtp again and keys SRTP afresh") {
+    Pki p;
+    auto cc = client_config(p);
+    auto sc = server_config(p);
+    cc.session_cache = std::make_shared<InMemorySessionCache>();
+    cc.server_port = 4444;
+    sc.session_cache = std::make_shared<InMemorySessionCache>();
+    cc.srtp_profiles = {0x0001};  // SRTP_AES128_CM_HMAC_SHA1_80
+    std::optional<SecretBytes> first_keys;
+    {
+        Engine client(Role::client, cc), server(Role::server, sc);
+        REQUIRE(!run_handshake(client, server));
+        CHECK_FALSE(client.session_info().resumed);
+        auto material = client.export_keying_material("EXTRACTOR-dtls_srtp", {}, 60);
+        REQUIRE(material);
+        first_keys = std::move(*material);
+    }
+    Engine client(Role::client, cc), server(Role::server, sc);
+    auto ec = run_handshake(client, server);
+    REQUIRE_MESSAGE(!ec, ec.message());
+    CHECK(client.session_info().resumed);
+    CHECK(server.session_info().resumed);
+    REQUIRE(client.srtp_profile());
+    CHECK(*client.srtp_profile() == srtp::Profile::aes_cm_128_hmac_sha1_80);
+    CHECK(server.srtp_profile() == client.srtp_profile());
+    // Same master secret, new randoms: the exporter (RFC 5705) gives new SRTP keys.
+    auto second_keys = client.export_keying_material("EXTRACTOR-dtls_srtp", {}, 60);
+    REQUIRE(second_keys);
+    CHECK_FALSE(constant_time_equal(*first_keys, *second_keys));
+    auto server_keys = server.export_keying_material("EXTRACTOR-dtls_srtp", {}, 60);
+    REQUIRE(server_keys);
+    CHECK(constant_time_equal(*second_keys, *server_keys));
+
+    const Bytes sent = rtp_packet(42, "after resumption");
+    REQUIRE(!client.send(sent, Clock::now()));
+    REQUIRE(!feed(server, drain(client), client_address));
+    CHECK(server.poll_application_data() == sent);
+    const Bytes back = rtp_packet(9, "reply", 0x55667788);
+    REQUIRE(!server.send(back, Clock::now()));
+    REQUIRE(!feed(client, drain(server), server_address));
+    CHECK(client.poll_application_data() == back);
+}

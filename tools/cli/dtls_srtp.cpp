@@ -138,8 +138,7 @@ const Registration registration{ProtocolEntry{
     listen,
     demo,
     false,
-    {{"CX", "Botan 2's DTLS stack offers no application-defined extensions through this composition"},
-     {"SC", "DTLS session resumption works (dtls12), but resumption carrying use_srtp is not tested here, so not declared"}},
+    {{"CX", "Botan 2's DTLS stack offers no application-defined extensions through this composition"}},
 }};
 
 }  // namespace

@@ -465,6 +465,9 @@ private:
             info.cipher_suite = "TLS_" + session.ciphersuite().to_string();
             info.resumed = !saw_key_exchange;
             srtp_profile = session.dtls_srtp_profile();
+            if (info.resumed && srtp_profile_sent && srtp_profile_sent != srtp_profile)
+                throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::HANDSHAKE_FAILURE,
+                                                "resumed session's SRTP profile is no longer the one this server prefers");
             fill_peer(session.peer_certs());
             // Resumption skips certificate validation: the application still decides.
             if (info.resumed && validate_peer) {
@@ -526,8 +529,32 @@ private:
         }
 
         void tls_examine_extensions(const Botan::TLS::Extensions& extensions, Botan::TLS::Connection_Side side) override {
-            if (side == Botan::TLS::CLIENT && role == Role::server)
+            if (side == Botan::TLS::CLIENT && role == Role::server) {
                 if (auto* sni = extensions.get<Botan::TLS::Server_Name_Indicator>()) info.server_name = sni->host_name();
+                if (auto* srtp = extensions.get<Botan::TLS::SRTP_Protection_Profiles>()) client_srtp_offer = srtp->profiles();
+            }
+        }
+
+        // Botan 2 builds the ClientHello and ServerHello of a resumption without use_srtp,
+        // so a resumed DTLS-SRTP session would have no profile, although RFC 5764 4.1.1
+        // negotiates it on every handshake. We add it: the client offers its list, the
+        // server picks as Botan does for a new session (server preference), and
+        // tls_session_established checks the pick against the resumed session's profile.
+        void tls_modify_extensions(Botan::TLS::Extensions& extensions, Botan::TLS::Connection_Side side) override {
+            if constexpr (datagram) {
+                if (extensions.has<Botan::TLS::SRTP_Protection_Profiles>() || policy.srtp_profiles().empty()) return;
+                if (side == Botan::TLS::CLIENT && role == Role::client) {
+                    extensions.add(new Botan::TLS::SRTP_Protection_Profiles(policy.srtp_profiles()));
+                    return;
+                }
+                if (side != Botan::TLS::SERVER || role != Role::server || client_srtp_offer.empty()) return;
+                for (auto mine : policy.srtp_profiles())
+                    if (std::find(client_srtp_offer.begin(), client_srtp_offer.end(), mine) != client_srtp_offer.end()) {
+                        extensions.add(new Botan::TLS::SRTP_Protection_Profiles(mine));
+                        srtp_profile_sent = mine;
+                        return;
+                    }
+            }
         }
 
         void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& message) override {
@@ -614,6 +641,8 @@ private:
         bool saw_key_exchange = false;
         bool version_negotiated = false;
         std::uint16_t srtp_profile = 0;
+        std::vector<std::uint16_t> client_srtp_offer;  // server: the client's use_srtp list
+        std::uint16_t srtp_profile_sent = 0;           // server: what we added to a resumed ServerHello
         // DTLS retransmission (RFC 6347 4.2.4.1), on the caller's clock
         std::size_t emitted = 0;
         bool timers_armed = false;

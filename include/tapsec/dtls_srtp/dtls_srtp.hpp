@@ -187,8 +187,9 @@ private:
 struct DtlsSrtpHandshake {
     static constexpr std::string_view name = "DTLS-SRTP handshake (Botan DTLS 1.2 + use_srtp)";
     // AN (suites, groups and SRTP profiles), AD (validate_peer + delegate_authentication:
-    // RFC 5763 fingerprint binding), MA, DM and SV (DTLS cookie), AFN (ALPN).
-    using provides = features<feature::AN, feature::AD, feature::MA, feature::DM, feature::SV, feature::AFN,
+    // RFC 5763 fingerprint binding), MA, DM and SV (DTLS cookie), AFN (ALPN), SC (resumption
+    // through the session cache; use_srtp is negotiated again, see botan_tls/channel.hpp).
+    using provides = features<feature::AN, feature::AD, feature::MA, feature::DM, feature::SV, feature::AFN, feature::SC,
                               feature::forward_secrecy, feature::public_key_authentication,
                               feature::responder_authentication>;
     // This engine always runs the cookie exchange (the server always has a cookie key).

@@ -25,6 +25,8 @@ public:
           config_(std::make_shared<const Config>(config)),
           records_(typename RecordLayer<Crypto>::Options{
               config.padding, KeyUsageLimits{config.key_update_after_records, config.key_update_after_bytes, 64}}) {
+        // Only a client's initial ClientHello may carry legacy_record_version 0x0301 (5.1).
+        first_record_ = role == Role::client;
         if (role == Role::client) handshake_.template emplace<ClientHandshake<Crypto>>(*config_);
         else handshake_.template emplace<ServerHandshake<Crypto>>(*config_);
     }

@@ -134,6 +134,13 @@ enum class Error {
     invalid_key_update,               // KeyUpdate with a bad request_update value (illegal_parameter)
     insufficient_security,
     internal_error,
+    // ---- stateless HelloRetryRequest cookie (RFC 8446 4.2.2), appended: values are stable ----
+    hello_retry_cookie_missing,       // a second ClientHello after our HRR without the cookie (missing_extension)
+    hello_retry_cookie_unknown_key,   // cookie sealed under a key we do not hold (illegal_parameter)
+    hello_retry_cookie_invalid,       // cookie fails authentication: altered (decrypt_error)
+    hello_retry_cookie_expired,       // cookie older than its lifetime, or from the future (illegal_parameter)
+    hello_retry_cookie_mismatch,      // ClientHello2's suite, group or session id differ from the cookie's (illegal_parameter)
+    early_data_stale,                 // 0-RTT refused: ticket age outside the freshness window (not fatal)
 };
 
 }  // namespace tapsec::tls13
@@ -188,6 +195,13 @@ inline const char* describe(Error e) noexcept {
         case Error::invalid_key_update: return "invalid KeyUpdate message";
         case Error::insufficient_security: return "insufficient security";
         case Error::internal_error: return "internal error";
+        case Error::hello_retry_cookie_missing: return "second ClientHello without the HelloRetryRequest cookie";
+        case Error::hello_retry_cookie_unknown_key: return "HelloRetryRequest cookie sealed under an unknown key";
+        case Error::hello_retry_cookie_invalid: return "HelloRetryRequest cookie failed authentication (altered)";
+        case Error::hello_retry_cookie_expired: return "HelloRetryRequest cookie expired";
+        case Error::hello_retry_cookie_mismatch:
+            return "second ClientHello does not match the HelloRetryRequest cookie (suite, group or session id)";
+        case Error::early_data_stale: return "early data refused: ticket age outside the freshness window";
     }
     return "unknown TLS 1.3 error";
 }
@@ -239,6 +253,12 @@ inline AlertDescription alert_for(Error e) noexcept {
         case Error::invalid_key_update: return A::illegal_parameter;
         case Error::insufficient_security: return A::insufficient_security;
         case Error::internal_error: return A::internal_error;
+        case Error::hello_retry_cookie_missing: return A::missing_extension;
+        case Error::hello_retry_cookie_unknown_key: return A::illegal_parameter;
+        case Error::hello_retry_cookie_invalid: return A::decrypt_error;
+        case Error::hello_retry_cookie_expired:
+        case Error::hello_retry_cookie_mismatch: return A::illegal_parameter;
+        case Error::early_data_stale: return A::internal_error;  // not fatal: data is refused, handshake goes on
     }
     return A::internal_error;
 }

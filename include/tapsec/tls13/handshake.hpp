@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <memory>
@@ -62,6 +63,21 @@ struct Config : CommonConfig {
     /// Server: always answer the first ClientHello with a HelloRetryRequest carrying a
     /// cookie (a stateless-retry / source-validation check), even when a share fits.
     bool force_hello_retry = false;
+    /// Server: the key sealing HelloRetryRequest cookies (RFC 8446 4.2.2). A cookie
+    /// carries everything needed to continue (Hash(ClientHello1), suite, group, issue
+    /// time), so any server holding this key takes the second ClientHello, on this
+    /// connection or another. When null, `ticket_key` seals cookies (under a different
+    /// associated data, so a cookie never opens as a ticket); when that is null too, a
+    /// key made per connection (the retry then works only on the same connection).
+    std::shared_ptr<TicketKey> cookie_key;
+    /// Server: how long a HelloRetryRequest cookie is accepted after it was issued.
+    std::chrono::seconds hello_retry_cookie_lifetime{60};
+    /// Server: 0-RTT freshness (RFC 8446 8.3). Early data is refused (the handshake goes
+    /// on in 1-RTT) when the client's ticket age and the server's differ by more than this.
+    std::chrono::milliseconds early_data_age_window{10'000};
+    /// Server: the wall clock for ticket and cookie times (null: the system clock). The
+    /// times outlive a connection (tickets, cookies), so they are wall-clock, not Instant.
+    std::function<std::chrono::system_clock::time_point()> wall_clock;
     /// Server: how many NewSessionTickets to send after the handshake (0 disables
     /// resumption). Tickets are AEAD-sealed with `ticket_key`.
     unsigned tickets_to_send = 1;

@@ -1,7 +1,9 @@
 // The TLS 1.3 server handshake (RFC 8446 2, 4): negotiation by server preference,
-// HelloRetryRequest with a cookie, certificate or PSK authentication, optional client
-// certificates, stateless tickets and single-use 0-RTT. States are types, as in the
-// client: each accepts only the messages legal in it.
+// stateless HelloRetryRequest (the cookie carries all the server needs to continue, so
+// a fresh server holding the cookie key can take the second ClientHello), certificate
+// or PSK authentication, optional client certificates, stateless tickets, and 0-RTT
+// that is single-use and bounded by ticket age. States are types, as in the client:
+// each accepts only the messages legal in it.
 #pragma once
 
 #include <variant>
@@ -36,6 +38,8 @@ public:
         }
         ticket_key_ = config_.ticket_key;
         if (!ticket_key_ && config_.tickets_to_send > 0) ticket_key_ = TicketKey::generate<Crypto>();
+        cookie_key_ = config_.cookie_key ? config_.cookie_key : ticket_key_;
+        if (!cookie_key_) cookie_key_ = TicketKey::generate<Crypto>();
         state_ = ExpectClientHello{};
         return {};
     }
@@ -84,11 +88,31 @@ private:
                 break;
             }
         if (!suite) return Error::no_common_cipher_suite;
-        if (retried_) {
-            if (suite != suite_ || !ch.cookie || *ch.cookie != cookie_ || ch.early_data) return Error::illegal_parameter;
-        } else {
-            session_id_ = ch.legacy_session_id;
+
+        // A cookie makes this the second ClientHello of a retry, whoever sent the
+        // HelloRetryRequest: what to continue with comes from the cookie alone.
+        std::optional<HelloRetryCookie> cookie;
+        if (ch.cookie) {
+            auto opened = open_cookie(*ch.cookie);
+            if (!opened) return opened.error();
+            cookie = std::move(*opened);
+            const CipherSuite* retry_suite = find_cipher_suite(cookie->cipher_suite);
+            if (!retry_suite || std::find(suites_.begin(), suites_.end(), retry_suite) == suites_.end() ||
+                std::find(ch.cipher_suites.begin(), ch.cipher_suites.end(), cookie->cipher_suite) == ch.cipher_suites.end() ||
+                !std::equal(ch.legacy_session_id.begin(), ch.legacy_session_id.end(), cookie->session_id.begin(),
+                            cookie->session_id.end()))
+                return Error::hello_retry_cookie_mismatch;
+            if (cookie->client_hello1_hash.size() != crypto::digest_size(retry_suite->hash))
+                return Error::hello_retry_cookie_invalid;
+            if (ch.early_data) return Error::illegal_parameter;  // 4.2.10: no early data after a retry
+            suite = retry_suite;
+            retried_ = true;
+            if (cookie->change_cipher_spec_sent) ccs_sent_ = true;
+            restore_transcript_after_retry(*cookie, *ch.cookie, suite);
+        } else if (retry_sent_) {
+            return Error::hello_retry_cookie_missing;
         }
+        session_id_ = ch.legacy_session_id;
 
         // PSK (resumption ticket or external), before the group: psk_ke needs no share.
         std::optional<SessionState> psk;
@@ -110,13 +134,21 @@ private:
                     chosen_group = g;
                     break;
                 }
+            if (cookie) {  // the group of the retry, which the client must now offer a share for
+                if (std::find(groups_.begin(), groups_.end(), cookie->group) == groups_.end() ||
+                    std::find(ch.supported_groups.begin(), ch.supported_groups.end(), cookie->group) ==
+                        ch.supported_groups.end())
+                    return Error::hello_retry_cookie_mismatch;
+                chosen_group = cookie->group;
+            }
             if (!chosen_group) return Error::no_common_group;
             for (const auto& k : *ch.key_shares)
                 if (k.group == *chosen_group) client_share = &k;
             if (!client_share || (config_.force_hello_retry && !retried_)) {
-                if (retried_) return Error::illegal_parameter;  // 4.1.4: the second hello must carry the share
+                // 4.1.4: the second hello must carry a share for the group of the retry.
+                if (retried_) return Error::hello_retry_cookie_mismatch;
                 // A forced retry when the share fits carries only the cookie (4.1.4).
-                return send_hello_retry_request(suite, client_share ? std::optional<std::uint16_t>{} : chosen_group, m);
+                return send_hello_retry_request(suite, *chosen_group, client_share == nullptr, m);
             }
         } else if (!psk) {
             return Error::missing_extension;
@@ -141,13 +173,15 @@ private:
         // Key schedule: early secret (PSK or zeros), then 0-RTT decision.
         auto early = psk ? EarlySecret<Crypto>::with_psk(*suite, psk->psk) : EarlySecret<Crypto>::without_psk(*suite);
         early_offered_ = ch.early_data;
-        if (ch.early_data && psk && psk_index_ == 0 && !retried_ && config_.max_early_data > 0 &&
-            psk->max_early_data > 0 && psk->suite == suite && psk->alpn == info_.alpn && !psk->unique_id.empty() &&
-            config_.anti_replay &&
-            config_.anti_replay->first_use(psk->unique_id, psk->expires_ms())) {
-            early_accepted_ = true;
-            info_.early_data_accepted = true;
-            this->install(false, Level::early_data, early.client_early_traffic_secret(this->transcript_hash()));
+        if (early_offered_) {
+            if (auto refused = early_data_refusal(ch, psk, suite)) {
+                this->emit(EventKind::early_data_rejected, std::move(*refused));
+            } else {
+                early_accepted_ = true;
+                info_.early_data_accepted = true;
+                this->install(false, Level::early_data, early.client_early_traffic_secret(this->transcript_hash()));
+                this->emit(EventKind::early_data_accepted);
+            }
         }
 
         // ServerHello.
@@ -228,27 +262,93 @@ private:
         return {};
     }
 
-    std::error_code send_hello_retry_request(const CipherSuite* suite, std::optional<std::uint16_t> g,
-                                             const RawMessage& client_hello1) {
-        retried_ = true;
-        this->transcript_update(client_hello1.bytes);
-        this->restart_for_hello_retry(suite);
+    /// Why 0-RTT is refused (the handshake goes on in 1-RTT, 4.2.10), or nothing to accept it.
+    std::optional<std::string> early_data_refusal(const ClientHello& ch, const std::optional<SessionState>& psk,
+                                                  const CipherSuite* suite) const {
+        if (!psk || psk_index_ != 0 || psk_is_external_ || psk->unique_id.empty())
+            return "early data refused: not offered with a ticket of ours as the first PSK";
+        if (config_.max_early_data == 0 || psk->max_early_data == 0) return "early data refused: not enabled";
+        if (psk->suite != suite || psk->alpn != info_.alpn)
+            return "early data refused: cipher suite or ALPN differs from the ticket's";
+        if (!config_.anti_replay) return "early data refused: no anti-replay store configured";
+        // Freshness (8.3) before single use, so a stale replay does not spend the ticket.
+        const std::uint32_t client_age =
+            client_ticket_age_ms(ch.psk_identities[psk_index_].obfuscated_ticket_age, psk->age_add);
+        const std::uint64_t now = now_us();
+        if (!ticket_age_fresh(psk->issued_us, client_age, now, config_.early_data_age_window))
+            return std::string(describe(Error::early_data_stale)) + " (client " + std::to_string(client_age) +
+                   " ms, server " + std::to_string(psk->age_ms(now)) + " ms)";
+        if (!config_.anti_replay->first_use(psk->unique_id, psk->expires_ms()))
+            return describe(Error::early_data_replayed);
+        return std::nullopt;
+    }
+
+    std::uint64_t now_us() const {
+        return unix_micros(config_.wall_clock ? config_.wall_clock() : std::chrono::system_clock::now());
+    }
+
+    /// The HelloRetryRequest a cookie stands for, byte for byte (the cookie is its own
+    /// extension, so the bytes are rebuilt from it and the cookie the client echoes).
+    static ServerHello hello_retry_request(const HelloRetryCookie& c, ByteView cookie) {
         ServerHello hrr;
         std::copy(hello_retry_request_random.begin(), hello_retry_request_random.end(), hrr.random.begin());
-        hrr.legacy_session_id_echo = session_id_;
-        hrr.cipher_suite = suite->code();
+        hrr.legacy_session_id_echo = c.session_id;
+        hrr.cipher_suite = c.cipher_suite;
         hrr.selected_version = tls13_version;
-        hrr.selected_group = g;
-        cookie_.resize(32);
-        Crypto::random(cookie_);
-        hrr.cookie = cookie_;
-        this->send(Level::initial, encode(hrr));
-        if (!session_id_.empty()) {
+        if (c.group_in_retry) hrr.selected_group = c.group;
+        hrr.cookie = Bytes(cookie.begin(), cookie.end());
+        return hrr;
+    }
+
+    /// Answers ClientHello1 with a HelloRetryRequest whose cookie carries all that is
+    /// needed to continue; nothing of ClientHello1 is kept here (4.2.2 stateless retry).
+    std::error_code send_hello_retry_request(const CipherSuite* suite, std::uint16_t group, bool name_group,
+                                             const RawMessage& client_hello1) {
+        HelloRetryCookie c;
+        c.issued_us = now_us();
+        c.cipher_suite = suite->code();
+        c.group = group;
+        c.group_in_retry = name_group;
+        c.session_id = session_id_;
+        c.change_cipher_spec_sent = !session_id_.empty();  // middlebox compatibility (D.4)
+        c.client_hello1_hash = Crypto::hash(suite->hash, client_hello1.bytes);
+        Bytes plain = c.serialize();
+        const Bytes cookie = cookie_key_->template seal_bytes<Crypto>(plain, HelloRetryCookie::purpose);
+        secure_zero(plain.data(), plain.size());
+        this->send_untranscribed(Level::initial, encode(hello_retry_request(c, cookie)));
+        if (c.change_cipher_spec_sent) {
             ccs_sent_ = true;
             this->send_ccs();
         }
+        retry_sent_ = true;
         hrr_early_skip_ = true;  // 0-RTT records from the first flight must be skipped
         return {};
+    }
+
+    /// Opens and checks a cookie: ours (key name), authentic (AEAD), and within its lifetime.
+    Result<HelloRetryCookie> open_cookie(ByteView sealed) const {
+        auto opened = cookie_key_->template open_bytes<Crypto>(sealed, HelloRetryCookie::purpose);
+        if (!opened.our_key) return make_error_code(Error::hello_retry_cookie_unknown_key);
+        if (!opened.plaintext) return make_error_code(Error::hello_retry_cookie_invalid);
+        auto c = HelloRetryCookie::parse(*opened.plaintext);
+        if (!c) return make_error_code(Error::hello_retry_cookie_invalid);
+        const std::uint64_t now = now_us();
+        const auto lifetime_us = static_cast<std::uint64_t>(config_.hello_retry_cookie_lifetime.count()) * 1'000'000;
+        constexpr std::uint64_t skew_us = 1'000'000;  // servers sharing the key may disagree a little
+        if (c->issued_us > now + skew_us || (now > c->issued_us && now - c->issued_us > lifetime_us))
+            return make_error_code(Error::hello_retry_cookie_expired);
+        return std::move(*c);
+    }
+
+    /// Transcript after a retry (4.4.1): message_hash(Hash(ClientHello1)) || HelloRetryRequest.
+    void restore_transcript_after_retry(const HelloRetryCookie& c, ByteView cookie, const CipherSuite* suite) {
+        this->transcript_ = Transcript<Crypto>();
+        this->start_transcript(suite);
+        Bytes synthetic{static_cast<std::uint8_t>(HandshakeType::message_hash), 0, 0,
+                        static_cast<std::uint8_t>(c.client_hello1_hash.size())};
+        append(synthetic, c.client_hello1_hash);
+        this->transcript_update(synthetic);
+        this->transcript_update(encode(hello_retry_request(c, cookie)));
     }
 
     /// Finds the first usable PSK identity and verifies its binder (4.2.11).
@@ -260,7 +360,7 @@ private:
             bool external = false;
             if (ticket_key_) s = ticket_key_->open<Crypto>(id.identity);
             if (s) {
-                if (s->expired()) s.reset();
+                if (s->expired(now_us())) s.reset();
             } else {
                 for (const auto& p : config_.pre_shared_keys)
                     if (as_bytes(p.identity).size() == id.identity.size() &&
@@ -348,7 +448,7 @@ private:
             SessionState s;
             s.suite = suite_;
             s.psk = resumption_psk<Crypto>(resumption_master_, t.nonce);
-            s.issued_us = unix_micros();
+            s.issued_us = now_us();
             s.lifetime_s = t.lifetime;
             s.age_add = t.age_add;
             s.max_early_data = config_.max_early_data;
@@ -375,9 +475,11 @@ private:
     std::vector<const CipherSuite*> suites_;
     std::vector<std::uint16_t> groups_;
     std::shared_ptr<const ParsedIdentity<Crypto>> identity_;
-    std::shared_ptr<TicketKey> ticket_key_;
-    Bytes session_id_, cookie_;
-    bool retried_ = false, ccs_sent_ = false;
+    std::shared_ptr<TicketKey> ticket_key_, cookie_key_;
+    Bytes session_id_;
+    bool retry_sent_ = false;  // we answered with a HelloRetryRequest: the next hello must carry its cookie
+    bool retried_ = false;     // this handshake continues a retry (a valid cookie came back)
+    bool ccs_sent_ = false;
     bool early_offered_ = false, early_accepted_ = false, hrr_early_skip_ = false;
     bool request_client_certificate_ = false;
     std::size_t psk_index_ = 0;

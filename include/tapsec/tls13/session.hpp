@@ -9,6 +9,7 @@
 #include <optional>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "../core/bytes.hpp"
 #include "../core/wire.hpp"
@@ -112,33 +113,129 @@ public:
     /// ticket = key_name(16) || nonce(12) || AES-256-GCM(state), AAD = key_name.
     template <class Crypto>
     Bytes seal(const SessionState& state) const {
+        auto plain = state.serialize();
+        Bytes out = seal_bytes<Crypto>(plain, {});
+        secure_zero(plain.data(), plain.size());
+        return out;
+    }
+    template <class Crypto>
+    std::optional<SessionState> open(ByteView ticket) const {
+        auto opened = open_bytes<Crypto>(ticket, {});
+        if (!opened.plaintext) return std::nullopt;
+        return SessionState::parse(*opened.plaintext);
+    }
+
+    /// What open_bytes found: the plaintext, or whether the blob was sealed under
+    /// another key (its key name differs) rather than altered.
+    struct Opened {
+        std::optional<SecretBytes> plaintext;
+        bool our_key = false;
+    };
+
+    /// key_name(16) || nonce(12) || AES-256-GCM(plaintext), AAD = key_name || purpose.
+    /// The purpose keeps uses of one key apart: a HelloRetryRequest cookie never opens
+    /// as a ticket, nor a ticket as a cookie (tickets use an empty purpose).
+    template <class Crypto>
+    Bytes seal_bytes(ByteView plaintext, std::string_view purpose) const {
         Bytes out(name_.begin(), name_.end());
         Bytes nonce(12);
         Crypto::random(nonce);
         append(out, nonce);
         const std::size_t at = out.size();
-        auto plain = state.serialize();
-        append(out, plain);
-        secure_zero(plain.data(), plain.size());
+        append(out, plaintext);
         auto aead = Crypto::Aead::create(crypto::AeadAlgorithm::aes_256_gcm, key_);
-        aead->seal(nonce, name_, out, at);
+        aead->seal(nonce, associated_data(purpose), out, at);
         return out;
     }
     template <class Crypto>
-    std::optional<SessionState> open(ByteView ticket) const {
-        if (ticket.size() < 16 + 12 + 16 || !constant_time_equal(ticket.first(16), name_)) return std::nullopt;
-        Bytes buffer(ticket.begin() + 28, ticket.end());
+    Opened open_bytes(ByteView sealed, std::string_view purpose) const {
+        Opened result;
+        if (sealed.size() < 16 + 12 + 16) return result;
+        result.our_key = constant_time_equal(sealed.first(16), name_);
+        if (!result.our_key) return result;
+        const std::size_t length = sealed.size() - 28 - 16;
+        SecretBytes text(sealed.begin() + 28, sealed.end() - 16);
         auto aead = Crypto::Aead::create(crypto::AeadAlgorithm::aes_256_gcm, key_);
-        if (!aead->open(ticket.subspan(16, 12), name_, buffer)) return std::nullopt;
-        auto s = SessionState::parse(buffer);
-        secure_zero(buffer.data(), buffer.size());
-        return s;
+        if (!aead->open_in_place(sealed.subspan(16, 12), associated_data(purpose), MutableByteView(text.data(), length),
+                                 sealed.last(16)))
+            return result;
+        result.plaintext = std::move(text);
+        return result;
     }
 
 private:
+    Bytes associated_data(std::string_view purpose) const {
+        Bytes aad(name_.begin(), name_.end());
+        append(aad, as_bytes(purpose));
+        return aad;
+    }
+
     Bytes name_;
     SecretBytes key_;
 };
+
+/// What a stateless HelloRetryRequest cookie (RFC 8446 4.2.2) carries, so that any
+/// server holding the cookie key can take the second ClientHello without having kept
+/// anything: Hash(ClientHello1) for the synthetic message_hash of the transcript (4.4.1),
+/// and what the HelloRetryRequest said, so its exact bytes can be rebuilt.
+struct HelloRetryCookie {
+    static constexpr std::string_view purpose = "tls13 hello retry cookie";
+    std::uint64_t issued_us = 0;       // wall clock, for the cookie lifetime
+    std::uint16_t cipher_suite = 0;    // the suite of the HelloRetryRequest
+    std::uint16_t group = 0;           // the group the server chose
+    bool group_in_retry = false;       // the HelloRetryRequest named it (key_share extension)
+    bool change_cipher_spec_sent = false;  // middlebox compatibility CCS already sent
+    Bytes session_id;                  // ClientHello1.legacy_session_id (echoed in the HRR)
+    Bytes client_hello1_hash;
+
+    Bytes serialize() const {
+        Bytes out;
+        wire::Writer w(out);
+        w.u8(1);  // format version
+        w.u64(issued_us);
+        w.u16(cipher_suite);
+        w.u16(group);
+        w.u8(static_cast<std::uint8_t>((group_in_retry ? 1 : 0) | (change_cipher_spec_sent ? 2 : 0)));
+        w.prefixed(1, session_id);
+        w.prefixed(1, client_hello1_hash);
+        return out;
+    }
+    static std::optional<HelloRetryCookie> parse(ByteView data) {
+        wire::Reader r(data);
+        HelloRetryCookie c;
+        if (r.u8() != 1) return std::nullopt;
+        c.issued_us = r.u64();
+        c.cipher_suite = r.u16();
+        c.group = r.u16();
+        const auto flags = r.u8();
+        auto id = r.prefixed(1);
+        auto hash = r.prefixed(1);
+        if (!r.at_end() || flags > 3 || id.size() > 32 || hash.empty()) return std::nullopt;
+        c.group_in_retry = flags & 1;
+        c.change_cipher_spec_sent = flags & 2;
+        c.session_id.assign(id.begin(), id.end());
+        c.client_hello1_hash.assign(hash.begin(), hash.end());
+        return c;
+    }
+};
+
+/// 0-RTT freshness (RFC 8446 8.3): the client's view of the ticket age (its reported
+/// age, de-obfuscated) and the server's (now - issue time) must agree within `window`.
+/// A client that rounds its age down never reports more than the server has seen; one
+/// reporting much less (a replay captured long ago) or much more is refused.
+inline bool ticket_age_fresh(std::uint64_t issued_us, std::uint32_t client_age_ms, std::uint64_t now_us,
+                             std::chrono::milliseconds window) {
+    if (now_us < issued_us || window.count() < 0) return false;
+    const std::uint64_t server_age_us = now_us - issued_us;
+    const std::uint64_t client_age_us = std::uint64_t{client_age_ms} * 1000;
+    const std::uint64_t gap = server_age_us > client_age_us ? server_age_us - client_age_us : client_age_us - server_age_us;
+    return gap <= static_cast<std::uint64_t>(window.count()) * 1000;
+}
+
+/// The ticket age a client reports in obfuscated form (4.2.11.1), de-obfuscated.
+inline std::uint32_t client_ticket_age_ms(std::uint32_t obfuscated_age, std::uint32_t age_add) {
+    return obfuscated_age - age_add;  // modulo 2^32
+}
 
 /// Server-side 0-RTT anti-replay (RFC 8446 8.1): a ticket admits early data at most once.
 /// Entries are forgotten once their ticket has expired, so memory is bounded by the
