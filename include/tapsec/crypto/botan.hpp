@@ -64,14 +64,23 @@ struct Botan2 {
     /// caller's buffer: no copy of the payload beyond the sub-block tail.
     class Aead {
     public:
-        static Result<Aead> create(AeadAlgorithm alg, ByteView key) {
+        /// Which directions a key is used for. A TLS record sealer never opens and an
+        /// opener never seals: keying only the one needed halves the per-epoch setup
+        /// (GCM's GHASH table, the AES key schedule) that every handshake pays.
+        enum class Use { seal_and_open, seal_only, open_only };
+
+        static Result<Aead> create(AeadAlgorithm alg, ByteView key, Use use = Use::seal_and_open) {
             if (key.size() != key_size(alg)) return Errc::invalid_configuration;
             Aead a;
             a.alg_ = alg;
-            a.enc_ = Botan::AEAD_Mode::create_or_throw(botan_name(alg), Botan::ENCRYPTION);
-            a.dec_ = Botan::AEAD_Mode::create_or_throw(botan_name(alg), Botan::DECRYPTION);
-            a.enc_->set_key(key.data(), key.size());
-            a.dec_->set_key(key.data(), key.size());
+            if (use != Use::open_only) {
+                a.enc_ = Botan::AEAD_Mode::create_or_throw(botan_name(alg), Botan::ENCRYPTION);
+                a.enc_->set_key(key.data(), key.size());
+            }
+            if (use != Use::seal_only) {
+                a.dec_ = Botan::AEAD_Mode::create_or_throw(botan_name(alg), Botan::DECRYPTION);
+                a.dec_->set_key(key.data(), key.size());
+            }
             return a;
         }
         AeadAlgorithm algorithm() const noexcept { return alg_; }
@@ -87,6 +96,7 @@ struct Botan2 {
 
         /// Encrypts `text` in place and writes the tag to `tag` (16 bytes).
         void seal_in_place(ByteView nonce, ByteView aad, MutableByteView text, MutableByteView tag) const {
+            if (!enc_) throw std::logic_error("Aead: created open_only, asked to seal");
             enc_->set_associated_data(aad.data(), aad.size());
             enc_->start(nonce.data(), nonce.size());
             const std::size_t granularity = enc_->update_granularity();
@@ -114,6 +124,7 @@ struct Botan2 {
         }
 
         bool open_in_place(ByteView nonce, ByteView aad, MutableByteView text, ByteView tag) const {
+            if (!dec_) throw std::logic_error("Aead: created seal_only, asked to open");
             try {
                 dec_->set_associated_data(aad.data(), aad.size());
                 dec_->start(nonce.data(), nonce.size());
@@ -434,32 +445,70 @@ struct Botan2 {
         std::shared_ptr<Botan::X509_Certificate> cert_;
     };
 
+    /// A TrustStore parsed once: the configured CA certificates in an in-memory store and,
+    /// when asked for, the system store. Copies share the parsed stores (read-only during
+    /// validation, so connections on several threads may share them). Keep it in a
+    /// configuration, never in a process-wide static: Botan objects must not outlive
+    /// Botan's allocator at exit.
+    class TrustAnchors {
+    public:
+        static Result<TrustAnchors> load(const TrustStore& trust) {
+            TrustAnchors anchors;
+            auto configured = std::make_shared<Botan::Certificate_Store_In_Memory>();
+            for (const auto& pem : trust.ca_certificates_pem) {
+                auto cas = Certificate::chain_from_pem(pem);
+                if (!cas) return Errc::invalid_certificate;
+                for (const auto& ca : *cas) configured->add_certificate(ca.botan_certificate());
+            }
+            anchors.configured_ = std::move(configured);
+            if (trust.use_system_store) {
+                try {
+                    anchors.system_ = std::make_shared<Botan::System_Certificate_Store>();
+                } catch (const std::exception&) {
+                }
+            }
+            return anchors;
+        }
+        /// The stores in the order path validation consults them.
+        std::vector<Botan::Certificate_Store*> stores() const {
+            std::vector<Botan::Certificate_Store*> out;
+            if (configured_) out.push_back(configured_.get());
+            if (system_) out.push_back(system_.get());
+            return out;
+        }
+
+    private:
+        std::shared_ptr<Botan::Certificate_Store_In_Memory> configured_;
+        std::shared_ptr<Botan::Certificate_Store> system_;
+    };
+
     /// PKIX path validation of `chain_der` (leaf first) against `trust`, checking
     /// `hostname` when it is not empty. Maps Botan's verdicts to distinct error codes.
+    /// Parses the trust store on every call: a caller validating many chains against one
+    /// store should load TrustAnchors once and use the overload below.
     static std::error_code validate_chain(const std::vector<Bytes>& chain_der, const TrustStore& trust,
                                           std::string_view hostname, std::chrono::system_clock::time_point now) {
         if (chain_der.empty()) return Errc::certificate_untrusted;
+        std::vector<Certificate> chain;
+        for (const auto& der : chain_der) {
+            auto cert = Certificate::from_der(der);
+            if (!cert) return Errc::invalid_certificate;
+            chain.push_back(std::move(*cert));
+        }
+        auto anchors = TrustAnchors::load(trust);
+        if (!anchors) return anchors.error();
+        return validate_chain(chain, *anchors, hostname, now);
+    }
+
+    /// The same validation over certificates already parsed and anchors already loaded.
+    static std::error_code validate_chain(const std::vector<Certificate>& parsed_chain, const TrustAnchors& anchors,
+                                          std::string_view hostname, std::chrono::system_clock::time_point now) {
+        if (parsed_chain.empty()) return Errc::certificate_untrusted;
+        // Botan's X509_Certificate shares its decoded data between copies: no re-parse.
         std::vector<Botan::X509_Certificate> chain;
-        try {
-            for (const auto& der : chain_der) chain.emplace_back(der.data(), der.size());
-        } catch (const std::exception&) {
-            return Errc::invalid_certificate;
-        }
-        Botan::Certificate_Store_In_Memory store;
-        for (const auto& pem : trust.ca_certificates_pem) {
-            auto cas = Certificate::chain_from_pem(pem);
-            if (!cas) return Errc::invalid_certificate;
-            for (const auto& ca : *cas) store.add_certificate(ca.botan_certificate());
-        }
-        std::vector<Botan::Certificate_Store*> stores{&store};
-        std::unique_ptr<Botan::Certificate_Store> system;
-        if (trust.use_system_store) {
-            try {
-                system = std::make_unique<Botan::System_Certificate_Store>();
-                stores.push_back(system.get());
-            } catch (const std::exception&) {
-            }
-        }
+        chain.reserve(parsed_chain.size());
+        for (const auto& c : parsed_chain) chain.push_back(c.botan_certificate());
+        const auto stores = anchors.stores();
         Botan::Path_Validation_Restrictions restrictions(false, 110);
         auto result = Botan::x509_path_validate(chain, restrictions, stores, std::string(hostname),
                                                 Botan::Usage_Type::UNSPECIFIED, now);

@@ -42,6 +42,16 @@ struct ParsedIdentitySlot {
     std::shared_ptr<const void> parsed;  // a ParsedIdentity<Crypto>
 };
 
+/// Where a configuration keeps its trust anchors once parsed (Crypto::TrustAnchors, for
+/// providers that have it): parsing the CA file per handshake cost more than verifying
+/// the CA's signature. Shared and freed like ParsedIdentitySlot; never process-wide.
+struct ParsedTrustSlot {
+    std::mutex mutex;
+    std::string_view provider;             // Crypto::name of the parsed anchors
+    TrustStore source;                     // what was parsed (public certificates only)
+    std::shared_ptr<const void> anchors;   // a Crypto::TrustAnchors
+};
+
 /// TLS 1.3 configuration (6.1): CommonConfig plus what only TLS 1.3 has.
 /// cipher_suites use IANA names ("TLS_AES_128_GCM_SHA256"); groups "x25519"/"X25519",
 /// "secp256r1"/"P-256"; the client sends a key share for the first group only, so a
@@ -94,6 +104,8 @@ struct Config : CommonConfig {
     std::uint16_t record_size_limit = 0;
     /// Our identity once parsed, shared by the copies of this Config (see ParsedIdentity).
     std::shared_ptr<ParsedIdentitySlot> parsed_identity = std::make_shared<ParsedIdentitySlot>();
+    /// The trust store once parsed, shared by the copies of this Config (see ParsedTrustSlot).
+    std::shared_ptr<ParsedTrustSlot> parsed_trust = std::make_shared<ParsedTrustSlot>();
 };
 
 /// Encryption levels of a TLS 1.3 connection (key_schedule.hpp's epochs).
@@ -288,12 +300,33 @@ protected:
     std::error_code validate_peer(const Config& config, const std::vector<Bytes>& chain, std::string_view host) {
         PeerIdentity& peer = info_.peer;
         peer.certificate_chain_der = chain;
-        auto leaf = Crypto::Certificate::from_der(chain.front());
-        if (!leaf) return Errc::invalid_certificate;
-        peer.subject = leaf->subject();
-        peer_leaf_.emplace(std::move(*leaf));
-        if (!config.delegate_authentication) {
-            if (auto ec = Crypto::validate_chain(chain, config.trust, host, std::chrono::system_clock::now())) return ec;
+        if constexpr (requires { typename Crypto::TrustAnchors; }) {
+            // Each certificate parsed once (the leaf is also the CertificateVerify key),
+            // and the trust store once per configuration.
+            std::vector<typename Crypto::Certificate> parsed;
+            parsed.reserve(chain.size());
+            for (const auto& der : chain) {
+                auto cert = Crypto::Certificate::from_der(der);
+                if (!cert) return Errc::invalid_certificate;
+                parsed.push_back(std::move(*cert));
+            }
+            peer.subject = parsed.front().subject();
+            peer_leaf_.emplace(parsed.front());
+            if (!config.delegate_authentication) {
+                auto anchors = trust_anchors(config);
+                if (!anchors) return anchors.error();
+                if (auto ec = Crypto::validate_chain(parsed, **anchors, host, std::chrono::system_clock::now()))
+                    return ec;
+            }
+        } else {
+            auto leaf = Crypto::Certificate::from_der(chain.front());
+            if (!leaf) return Errc::invalid_certificate;
+            peer.subject = leaf->subject();
+            peer_leaf_.emplace(std::move(*leaf));
+            if (!config.delegate_authentication) {
+                if (auto ec = Crypto::validate_chain(chain, config.trust, host, std::chrono::system_clock::now()))
+                    return ec;
+            }
         }
         if (config.validate_peer) {
             if (auto ec = config.validate_peer(peer)) return Errc::peer_rejected_by_application;
@@ -302,6 +335,26 @@ protected:
         }
         peer.authenticated = true;
         return {};
+    }
+
+    /// The configuration's trust anchors, parsed on first use and again only when the
+    /// configured trust store (or the provider) changed since.
+    template <class P = Crypto>
+    static Result<std::shared_ptr<const typename P::TrustAnchors>> trust_anchors(const Config& config) {
+        using Anchors = typename P::TrustAnchors;
+        auto& slot = *config.parsed_trust;
+        std::lock_guard lock(slot.mutex);
+        if (slot.anchors && slot.provider == P::name &&
+            slot.source.ca_certificates_pem == config.trust.ca_certificates_pem &&
+            slot.source.use_system_store == config.trust.use_system_store)
+            return std::static_pointer_cast<const Anchors>(slot.anchors);
+        auto loaded = Anchors::load(config.trust);
+        if (!loaded) return loaded.error();
+        auto anchors = std::make_shared<const Anchors>(std::move(*loaded));
+        slot.provider = P::name;
+        slot.source = config.trust;
+        slot.anchors = anchors;
+        return std::shared_ptr<const Anchors>(anchors);
     }
 
     static std::vector<Bytes> der_chain(const std::string& pem) {

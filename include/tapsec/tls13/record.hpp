@@ -240,6 +240,16 @@ inline std::array<std::uint8_t, 12> record_nonce(const std::array<std::uint8_t, 
     for (std::size_t i = 0; i < 8; ++i) nonce[11 - i] ^= static_cast<std::uint8_t>(seq >> (8 * i));
     return nonce;
 }
+/// An AEAD keyed for one direction where the provider can (a record sealer never
+/// opens, an opener never seals); both directions otherwise.
+template <class Crypto>
+auto create_aead(crypto::AeadAlgorithm alg, ByteView key, bool seal) {
+    if constexpr (requires { Crypto::Aead::create(alg, key, Crypto::Aead::Use::seal_only); })
+        return Crypto::Aead::create(alg, key, seal ? Crypto::Aead::Use::seal_only : Crypto::Aead::Use::open_only);
+    else
+        return Crypto::Aead::create(alg, key);
+}
+
 inline void write_header(std::uint8_t* at, ContentType type, std::uint16_t version, std::size_t length) noexcept {
     at[0] = static_cast<std::uint8_t>(type);
     at[1] = static_cast<std::uint8_t>(version >> 8);
@@ -260,7 +270,7 @@ public:
     }
     static Result<RecordSealer> from_keys(const CipherSuite& suite, ByteView key, ByteView iv, KeyUsageLimits limits = {}) {
         if (iv.size() != 12) return Errc::invalid_configuration;
-        auto aead = Crypto::Aead::create(suite.aead, key);
+        auto aead = detail::create_aead<Crypto>(suite.aead, key, /*seal=*/true);
         if (!aead) return aead.error();
         RecordSealer s(suite, std::move(*aead), limits);
         std::copy(iv.begin(), iv.end(), s.iv_.begin());
@@ -337,7 +347,7 @@ public:
     }
     static Result<RecordOpener> from_keys(const CipherSuite& suite, ByteView key, ByteView iv) {
         if (iv.size() != 12) return Errc::invalid_configuration;
-        auto aead = Crypto::Aead::create(suite.aead, key);
+        auto aead = detail::create_aead<Crypto>(suite.aead, key, /*seal=*/false);
         if (!aead) return aead.error();
         RecordOpener o(suite, std::move(*aead));
         std::copy(iv.begin(), iv.end(), o.iv_.begin());
