@@ -278,6 +278,30 @@ TEST_CASE("TLS 1.3 negative: certificate failures reach both ends as distinct er
     (void)c2;  // the client finished its flight; it learns of the alert on its next read
 }
 
+TEST_CASE("TLS 1.3 negative: the parsed trust store follows the configuration it was parsed from") {
+    // The anchors are parsed once and shared by copies of a Config (handshake speed);
+    // a copy given another CA must not validate against the cached one, and back.
+    Pki p;
+    const auto server = Pki::server(p.good);
+    auto client = p.client();
+    auto [ok_client, ok_server] = failing_connection(client, server);
+    CHECK_FALSE(ok_client);
+    CHECK_FALSE(ok_server);
+    auto other_ca = client;  // shares the parsed-trust slot
+    other_ca.trust.ca_certificates_pem = {p.other.ca().certificate_pem()};
+    auto [untrusted_client, untrusted_server] = failing_connection(other_ca, server);
+    CHECK(untrusted_client == make_error_code(Errc::certificate_untrusted));
+    CHECK(untrusted_server == peer_alert_error(AlertDescription::unknown_ca));
+    auto [again_client, again_server] = failing_connection(client, server);
+    CHECK_FALSE(again_client);
+    CHECK_FALSE(again_server);
+    auto wrong_name = client;
+    wrong_name.server_name = "elsewhere.example";
+    auto [name_client, name_server] = failing_connection(wrong_name, server);
+    CHECK(name_client == make_error_code(Errc::certificate_name_mismatch));
+    (void)name_server;
+}
+
 TEST_CASE("TLS 1.3 negative: tampered record, truncation, data after close") {
     Pki p;
     SUBCASE("a flipped bit in an application record: bad_record_mac, alert to the peer") {
