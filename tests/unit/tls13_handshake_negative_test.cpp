@@ -302,6 +302,30 @@ TEST_CASE("TLS 1.3 negative: the parsed trust store follows the configuration it
     (void)name_server;
 }
 
+TEST_CASE("TLS 1.3: a self-signed server certificate given as its own CA file (openssl req -x509)") {
+    test::TempDir dir;
+    const auto key = dir.file("self.key"), crt = dir.file("self.crt");
+    REQUIRE(test::run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + key + " -out " +
+                      crt + " -days 30 -subj /CN=localhost >/dev/null 2>&1") == 0);
+    Config server;
+    server.identity = Identity(test::read_file(crt), test::read_file(key));
+    Config client;
+    client.server_name = "localhost";
+    client.trust.ca_certificates_pem = {test::read_file(crt)};
+    auto [trusted_client, trusted_server] = failing_connection(client, server);
+    CHECK_MESSAGE(!trusted_client, trusted_client.message());
+    CHECK_FALSE(trusted_server);
+    client.server_name = "other.example";  // the name is still checked
+    auto [name_client, name_server] = failing_connection(client, server);
+    CHECK(name_client == make_error_code(Errc::certificate_name_mismatch));
+    (void)name_server;
+    Pki p;  // another certificate as the anchor: untrusted
+    auto other = p.client();
+    auto [untrusted_client, untrusted_server] = failing_connection(other, server);
+    CHECK(untrusted_client == make_error_code(Errc::certificate_untrusted));
+    (void)untrusted_server;
+}
+
 TEST_CASE("TLS 1.3 negative: tampered record, truncation, data after close") {
     Pki p;
     SUBCASE("a flipped bit in an application record: bad_record_mac, alert to the peer") {
