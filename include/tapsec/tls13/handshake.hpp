@@ -283,16 +283,19 @@ protected:
         return {};
     }
 
-    /// Verifies the peer's CertificateVerify with its leaf certificate (parsed by validate_peer).
-    std::error_code verify_certificate_verify(bool peer_is_server, const CertificateVerify& cv,
-                                              const std::vector<Bytes>& /*chain*/) const {
+    /// The peer's CertificateVerify: decoded, verified with its leaf certificate (parsed by
+    /// validate_peer) over the transcript so far, then added to the transcript.
+    std::error_code accept_certificate_verify(bool peer_is_server, const RawMessage& m) {
+        auto cv = decode_certificate_verify(m.body());
+        if (!cv) return cv.error();
         const auto accepted = accepted_signature_schemes();
-        if (std::find(accepted.begin(), accepted.end(), cv.algorithm) == accepted.end())
+        if (std::find(accepted.begin(), accepted.end(), cv->algorithm) == accepted.end())
             return Error::bad_certificate_verify;
         if (!peer_leaf_) return Errc::invalid_certificate;
-        if (!peer_leaf_->verify(static_cast<crypto::SignatureScheme>(cv.algorithm),
-                          signed_content(peer_is_server, transcript_hash()), cv.signature))
+        if (!peer_leaf_->verify(static_cast<crypto::SignatureScheme>(cv->algorithm),
+                                signed_content(peer_is_server, transcript_hash()), cv->signature))
             return Error::bad_certificate_verify;
+        transcript_update(m.bytes);
         return {};
     }
 

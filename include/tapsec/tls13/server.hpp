@@ -414,10 +414,7 @@ private:
 
     std::error_code on(ExpectCertificateVerify&, const RawMessage& m) {
         if (m.type != HandshakeType::certificate_verify) return unexpected();
-        auto cv = decode_certificate_verify(m.body());
-        if (!cv) return cv.error();
-        if (auto ec = this->verify_certificate_verify(false, *cv, client_chain_)) return ec;
-        this->transcript_update(m.bytes);
+        if (auto ec = this->accept_certificate_verify(false, m)) return ec;
         state_ = ExpectFinished{};
         return {};
     }
