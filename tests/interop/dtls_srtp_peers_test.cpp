@@ -91,8 +91,7 @@ TEST_CASE("dtls-srtp interop: GnuTLS in a network namespace against the tapsec c
         REQUIRE(server.wait_for_output("Keying material (EXTRACTOR-dtls_srtp, 60 bytes): ", 10s));
         const auto theirs = client.output();
         const auto at = theirs.find("- Key material: ") + 16;
-        auto hex = theirs.substr(at, 120);
-        for (auto& c : hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        const auto hex = test::upper(theirs.substr(at, 120));
         CHECK(hex.size() == 120);
         CHECK_MESSAGE(server.output().find(hex) != std::string::npos, server.output() << theirs);
         CHECK(theirs.find("SRTP profile: SRTP_AES128_CM_HMAC_SHA1_80") != std::string::npos);

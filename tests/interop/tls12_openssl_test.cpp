@@ -8,7 +8,7 @@
 
 #include <tapsec/tapsec.hpp>
 
-#include "support/pki.hpp"
+#include "support/botan_tls_fixture.hpp"
 #include "support/process.hpp"
 
 using namespace tapsec;
@@ -17,24 +17,14 @@ using Tls12OverTcp = Secure<Tls12Handshake, Tls12Record, Tcp>;
 
 namespace {
 
-struct Fixture {
+struct Fixture : test::BotanTlsPki {
     Fixture() { REQUIRE_MESSAGE(test::have_program("openssl"), "openssl is not installed (apt-get install openssl)"); }
-    test::TestPki pki;
-    test::CertificateFiles server = pki.issue("server");
-    test::CertificateFiles client = pki.issue("client", test::KeyType::ecdsa_p256, "alice");
     test::TempDir dir;
 
+    /// For the session cache, which keys sessions by server name and port.
     botan_tls::Config client_config(std::uint16_t port) const {
-        botan_tls::Config c;
-        c.trust.ca_certificates_pem = {pki.ca().certificate_pem()};
-        c.server_name = "localhost";
+        auto c = BotanTlsPki::client_config();
         c.server_port = port;
-        return c;
-    }
-    botan_tls::Config server_config() const {
-        botan_tls::Config c;
-        c.identity = {server.certificate_pem(), server.key_pem()};
-        c.verify_peer = false;
         return c;
     }
 };

@@ -62,24 +62,6 @@ struct Fixture {
     std::string log(const std::string& name) { return pki.directory() + "/" + name + "-" + std::to_string(++logs) + ".log"; }
 };
 
-std::size_t count_of(const std::string& text, const std::string& needle) {
-    std::size_t n = 0;
-    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
-    return n;
-}
-
-/// Waits until `needle` occurs at least `times` times in the output (bounded).
-bool wait_for_count(Process& p, const std::string& needle, std::size_t times,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (count_of(p.output(), needle) >= times) return true;
-        if (!p.running()) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return count_of(p.output(), needle) >= times;
-}
-
 /// sha256sum of a file, hex; empty when it cannot be computed.
 std::string sha256_of(const std::string& path) {
     std::string out;
@@ -370,26 +352,24 @@ TEST_CASE("tls13 interop with GnuTLS: KeyUpdate from gnutls-cli (^rekey^, ^rekey
     REQUIRE_MESSAGE(server.wait_for_output("before any update"), (server.output() + "\n--- gnutls-cli:\n" + client.output()));
     CHECK(count_of(server.output(), "key update") == 0);
 
+    // gnutls-cli sends a KeyUpdate (`command`); a line then crosses each way, and our
+    // update events must have reached the expected totals.
+    auto rekey = [&](const std::string& command, std::size_t rekeys, const std::string& label,
+                     std::size_t reads, std::size_t writes) {
+        client.write_stdin(command + "\n");
+        REQUIRE_MESSAGE(client.wait_for_count("Rekey was completed", rekeys), client.output());
+        client.write_stdin("client after " + label + "\n");
+        CHECK_MESSAGE(server.wait_for_output("client after " + label + "\n"), server.output());
+        server.write_stdin("server after " + label + "\n");
+        CHECK_MESSAGE(client.wait_for_output("server after " + label + "\n"), client.output());
+        CHECK_MESSAGE(count_of(server.output(), "key update (read)") == reads, server.output());
+        CHECK_MESSAGE(count_of(server.output(), "key update (write)") == writes, server.output());
+    };
     // ^rekey^: KeyUpdate(update_requested). We take the new receive key and answer with
     // our own KeyUpdate; the data after it only decrypts on each side if both happened.
-    client.write_stdin("^rekey^\n");
-    REQUIRE_MESSAGE(wait_for_count(client, "Rekey was completed", 1), client.output());
-    client.write_stdin("client after update_requested\n");
-    CHECK_MESSAGE(server.wait_for_output("client after update_requested\n"), server.output());
-    server.write_stdin("server after update_requested\n");
-    CHECK_MESSAGE(client.wait_for_output("server after update_requested\n"), client.output());
-    CHECK_MESSAGE(count_of(server.output(), "key update (read)") == 1, server.output());
-    CHECK_MESSAGE(count_of(server.output(), "key update (write)") == 1, server.output());
-
+    rekey("^rekey^", 1, "update_requested", 1, 1);
     // ^rekey1^: KeyUpdate(update_not_requested): a new receive key, no answer.
-    client.write_stdin("^rekey1^\n");
-    REQUIRE_MESSAGE(wait_for_count(client, "Rekey was completed", 2), client.output());
-    client.write_stdin("client after update_not_requested\n");
-    CHECK_MESSAGE(server.wait_for_output("client after update_not_requested\n"), server.output());
-    server.write_stdin("server after update_not_requested\n");
-    CHECK_MESSAGE(client.wait_for_output("server after update_not_requested\n"), client.output());
-    CHECK_MESSAGE(count_of(server.output(), "key update (read)") == 2, server.output());
-    CHECK_MESSAGE(count_of(server.output(), "key update (write)") == 1, server.output());
+    rekey("^rekey1^", 2, "update_not_requested", 2, 1);
     // Neither side saw anything it could not decrypt.
     CHECK(client.output().find("rror") == std::string::npos);
     client.close_stdin();

@@ -38,6 +38,10 @@ struct BotanTlsPki {
     }
 };
 
+/// The addresses the in-memory engine tests give their two ends.
+inline const Endpoint client_address = *Endpoint::parse("127.0.0.1:5000");
+inline const Endpoint server_address = *Endpoint::parse("127.0.0.1:4444");
+
 /// Everything a datagram engine wants to send, one datagram per entry.
 template <class Engine>
 std::vector<Bytes> drain(Engine& e) {
@@ -54,12 +58,12 @@ std::error_code feed(Engine& to, const std::vector<Bytes>& datagrams, const Endp
     return {};
 }
 
-/// Hex as OpenSSL prints keying material (upper case).
-inline std::string upper_hex(ByteView b) {
-    std::string s = to_hex(b);
+/// `s` in upper case (OpenSSL and GnuTLS print keying material in upper-case hex).
+inline std::string upper(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return s;
 }
+inline std::string upper_hex(ByteView b) { return upper(to_hex(b)); }
 
 /// argv for the `tapsec` command built with these tests.
 inline std::vector<std::string> tapsec_command(std::vector<std::string> args) {

@@ -49,6 +49,13 @@ inline std::string read_file(const std::string& path) {
     return s.str();
 }
 
+/// How many times `needle` occurs in `text` (without overlaps).
+inline std::size_t count_of(const std::string& text, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+    return n;
+}
+
 inline void write_file(const std::string& path, const std::string& data) {
     std::ofstream out(path, std::ios::binary);
     out << data;
@@ -91,15 +98,25 @@ public:
     }
     std::string output() const { return read_file(log_path_); }
 
-    /// Waits until the output contains `text` (true) or `timeout` passes / the child dies (false).
-    bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    /// Waits until `done(output())` holds (true) or `timeout` passes / the child dies (false).
+    template <class Predicate>
+    bool wait_until(Predicate done, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         while (std::chrono::steady_clock::now() < deadline) {
-            if (output().find(text) != std::string::npos) return true;
-            if (!running()) return output().find(text) != std::string::npos;
+            if (done(output())) return true;
+            if (!running()) return done(output());
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
         return false;
+    }
+    /// Waits until the output contains `text`.
+    bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+        return wait_until([&](const std::string& out) { return out.find(text) != std::string::npos; }, timeout);
+    }
+    /// Waits until `text` occurs at least `times` times in the output.
+    bool wait_for_count(const std::string& text, std::size_t times,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+        return wait_until([&](const std::string& out) { return count_of(out, text) >= times; }, timeout);
     }
 
     bool running() {

@@ -22,8 +22,8 @@ using Pki = test::BotanTlsPki;
 using test::drain;
 using test::feed;
 
-const Endpoint client_address = *Endpoint::parse("127.0.0.1:5000");
-const Endpoint server_address = *Endpoint::parse("127.0.0.1:4444");
+using test::client_address;
+using test::server_address;
 
 /// First handshake message type in a datagram of epoch-0 handshake records.
 int handshake_type(const Bytes& datagram) {

@@ -22,8 +22,8 @@ using Pki = test::BotanTlsPki;
 using test::drain;
 using test::feed;
 
-const Endpoint client_address = *Endpoint::parse("127.0.0.1:5000");
-const Endpoint server_address = *Endpoint::parse("127.0.0.1:4444");
+using test::client_address;
+using test::server_address;
 
 std::error_code run_handshake(Engine& client, Engine& server) {
     if (auto ec = client.start(Clock::now())) return ec;

@@ -303,34 +303,18 @@ protected:
     std::error_code validate_peer(const Config& config, const std::vector<Bytes>& chain, std::string_view host) {
         PeerIdentity& peer = info_.peer;
         peer.certificate_chain_der = chain;
-        if constexpr (requires { typename Crypto::TrustAnchors; }) {
-            // Each certificate parsed once (the leaf is also the CertificateVerify key),
-            // and the trust store once per configuration.
-            std::vector<typename Crypto::Certificate> parsed;
-            parsed.reserve(chain.size());
-            for (const auto& der : chain) {
-                auto cert = Crypto::Certificate::from_der(der);
-                if (!cert) return Errc::invalid_certificate;
-                parsed.push_back(std::move(*cert));
-            }
-            peer.subject = parsed.front().subject();
-            peer_leaf_.emplace(parsed.front());
-            if (!config.delegate_authentication) {
-                auto anchors = trust_anchors(config);
-                if (!anchors) return anchors.error();
-                if (auto ec = Crypto::validate_chain(parsed, **anchors, host, std::chrono::system_clock::now()))
-                    return ec;
-            }
-        } else {
-            auto leaf = Crypto::Certificate::from_der(chain.front());
-            if (!leaf) return Errc::invalid_certificate;
-            peer.subject = leaf->subject();
-            peer_leaf_.emplace(std::move(*leaf));
-            if (!config.delegate_authentication) {
-                if (auto ec = Crypto::validate_chain(chain, config.trust, host, std::chrono::system_clock::now()))
-                    return ec;
-            }
+        // Each certificate parsed once (the leaf is also the CertificateVerify key).
+        std::vector<typename Crypto::Certificate> parsed;
+        parsed.reserve(chain.size());
+        for (const auto& der : chain) {
+            auto cert = Crypto::Certificate::from_der(der);
+            if (!cert) return Errc::invalid_certificate;
+            parsed.push_back(std::move(*cert));
         }
+        peer.subject = parsed.front().subject();
+        peer_leaf_.emplace(parsed.front());
+        if (!config.delegate_authentication)
+            if (auto ec = validate_path(config, chain, parsed, host)) return ec;
         if (config.validate_peer) {
             if (auto ec = config.validate_peer(peer)) return Errc::peer_rejected_by_application;
         } else if (config.delegate_authentication) {
@@ -338,6 +322,20 @@ protected:
         }
         peer.authenticated = true;
         return {};
+    }
+
+    /// PKIX path validation against the configured trust store: parsed once per
+    /// configuration where the provider can keep parsed anchors, per call otherwise.
+    static std::error_code validate_path(const Config& config, const std::vector<Bytes>& chain,
+                                         const std::vector<typename Crypto::Certificate>& parsed, std::string_view host) {
+        const auto now = std::chrono::system_clock::now();
+        if constexpr (requires { typename Crypto::TrustAnchors; }) {
+            auto anchors = trust_anchors(config);
+            if (!anchors) return anchors.error();
+            return Crypto::validate_chain(parsed, **anchors, host, now);
+        } else {
+            return Crypto::validate_chain(chain, config.trust, host, now);
+        }
     }
 
     /// The configuration's trust anchors, parsed on first use and again only when the
