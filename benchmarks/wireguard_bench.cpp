@@ -135,8 +135,8 @@ void run_with(bench::Report& report, const std::string& prefix) {
         hnow += std::chrono::milliseconds(25);  // the responder's 50/s flood limit
         if (!handshake(ha, hb, hp, hnow)) {
             std::fprintf(stderr, "handshake failed: %llu drops\n", static_cast<unsigned long long>(ha.total_drops() + hb.total_drops()));
-            while (auto e = ha.poll_event()) std::fprintf(stderr, "a: %s\n", e->detail.c_str());
-            while (auto e = hb.poll_event()) std::fprintf(stderr, "b: %s\n", e->detail.c_str());
+            while (auto e = ha.poll_event()) std::fprintf(stderr, "a: %s\n", e->reason.message().c_str());
+            while (auto e = hb.poll_event()) std::fprintf(stderr, "b: %s\n", e->reason.message().c_str());
             std::abort();
         }
     });

@@ -163,7 +163,7 @@ void report_events(WireGuard& conn, bool verbose) {
                            : e->kind == EventKind::peer_address_changed ? "peer roamed to"
                            : e->kind == EventKind::dropped_packet    ? "dropped packet"
                                                                      : "event";
-        std::fprintf(stderr, "tapsec: %s: %s\n", what, e->detail.c_str());
+        std::fprintf(stderr, "tapsec: %s: %s\n", what, e->reason ? e->reason.message().c_str() : e->detail.c_str());
     }
 }
 

@@ -350,7 +350,7 @@ private:
         void note_drop(std::error_code why) {
             ++dropped;
             last_drop = why;
-            events.push_back({EventKind::dropped_packet, why.message()});
+            events.push_back(Event{.kind = EventKind::dropped_packet, .detail = {}, .reason = why});
         }
 
         std::error_code send(ByteView data, Instant t) {

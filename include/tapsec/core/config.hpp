@@ -129,6 +129,25 @@ struct CommonConfig {
     std::vector<std::string> alpn;
     // timing
     std::chrono::milliseconds handshake_timeout{30'000};
+    // Injected sources, one mechanism for every protocol: no protocol core reads the
+    // system clock or draws randomness behind the caller's back. Null means the system
+    // wall clock and the crypto provider's CSPRNG. Tests replay published traces with
+    // them (fixed randoms and ephemeral keys, a fixed time). Monotonic time is not here:
+    // engines receive it as the `Instant now` argument of every call.
+    std::function<std::chrono::system_clock::time_point()> wall_clock;
+    std::function<void(MutableByteView)> random;
 };
+
+/// The configuration's wall clock (certificate validity, ticket ages, timestamps).
+inline std::chrono::system_clock::time_point wall_now(const CommonConfig& config) {
+    return config.wall_clock ? config.wall_clock() : std::chrono::system_clock::now();
+}
+
+/// Fills `out` from the configuration's random source, or the provider's CSPRNG.
+template <class Crypto>
+void draw_random(const CommonConfig& config, MutableByteView out) {
+    if (config.random) config.random(out);
+    else Crypto::random(out);
+}
 
 }  // namespace tapsec

@@ -30,6 +30,18 @@ struct Transmit {
     std::optional<Endpoint> to;
 };
 
+/// What `poll_transmit(MutableByteView out)` wrote into the caller's buffer: `size`
+/// bytes at the front of `out` (one datagram, or a run of stream bytes), and where to.
+/// The caller-buffer form is the allocation-free contract (quinn-proto's
+/// poll_transmit): the caller owns and reuses `out`; an engine that offers it never
+/// allocates per record on its data path once warmed up. `out` must hold at least
+/// `max_transmit_size` bytes.
+struct TransmitInfo {
+    std::size_t size = 0;
+    std::optional<Endpoint> to;
+};
+inline constexpr std::size_t max_transmit_size = 65536 + 2048;
+
 /// Things the application may want to know (Section 6.3 events among them).
 enum class EventKind {
     handshake_complete,
@@ -43,9 +55,13 @@ enum class EventKind {
     dropped_packet,       // a datagram was discarded (detail says why)
 };
 
+/// An event carries an enum and, where there is one, the error code that explains it
+/// (a dropped packet's reason, for instance): no strings are built on a packet path.
+/// `reason.message()` formats it when, and only if, the application asks.
 struct Event {
     EventKind kind;
-    std::string detail;
+    std::string detail;          // being retired (Core v2): engines move to `reason`
+    std::error_code reason{};
 };
 
 /// What was negotiated, for the application and for `tapsec demo`.
@@ -74,6 +90,20 @@ concept SansIoEngine = requires(E e, const E ce, ByteView in, const Endpoint& fr
     { ce.is_established() } -> std::same_as<bool>;
     { ce.is_closed() } -> std::same_as<bool>;
     { ce.session_info() } -> std::convertible_to<SessionInfo>;
+};
+
+/// The allocation-free form of the contract: outgoing bytes into a buffer the caller
+/// owns (see TransmitInfo). Secure<> uses it whenever an engine offers it.
+template <class E>
+concept CallerBufferEngine = SansIoEngine<E> && requires(E e, MutableByteView out) {
+    { e.poll_transmit(out) } -> std::same_as<std::optional<TransmitInfo>>;
+};
+
+/// Received plaintext handed out as a view into the engine's own buffer, valid until
+/// the next call on the engine (no copy, no allocation). Secure<> uses it when offered.
+template <class E>
+concept ViewReceiveEngine = SansIoEngine<E> && requires(E e) {
+    { e.poll_plaintext() } -> std::same_as<std::optional<ByteView>>;
 };
 
 }  // namespace tapsec

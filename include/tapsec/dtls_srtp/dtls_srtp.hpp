@@ -167,7 +167,7 @@ private:
     std::error_code drop(std::error_code why) {
         ++dropped_;
         last_drop_ = why;
-        events_.push_back({EventKind::dropped_packet, why.message()});
+        events_.push_back(Event{.kind = EventKind::dropped_packet, .detail = {}, .reason = why});
         return {};
     }
 

@@ -295,7 +295,7 @@ private:
     void drop(std::error_code ec) {
         if (ec.category() == category()) ++drop_counts_[static_cast<std::size_t>(ec.value())];
         else ++drop_counts_[static_cast<std::size_t>(Error::malformed_message)];
-        events_.push_back({EventKind::dropped_packet, ec.message()});
+        events_.push_back(Event{.kind = EventKind::dropped_packet, .detail = {}, .reason = ec});
     }
 
     std::uint32_t new_index(std::size_t peer) {

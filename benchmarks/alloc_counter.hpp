@@ -1,0 +1,25 @@
+// Heap allocations counted by a global operator new hook (defined once, in
+// benchmarks/alloc_counter.cpp). Suites read the counter around a measured loop and
+// print allocations per record next to throughput: the Core v2 contract is zero
+// allocations per record on the data paths once warmed up.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace tapsec::bench {
+
+/// Every operator new (all forms) since the program started, on any thread.
+std::uint64_t allocations() noexcept;
+
+/// Counts the allocations made while it lives.
+class AllocationScope {
+public:
+    AllocationScope() noexcept : start_(allocations()) {}
+    std::uint64_t count() const noexcept { return allocations() - start_; }
+
+private:
+    std::uint64_t start_;
+};
+
+}  // namespace tapsec::bench
