@@ -10,7 +10,8 @@
 #include <string_view>
 #include <utility>
 
-#include "../crypto/botan.hpp"
+#include "../crypto/provider.hpp"
+#include "compiled_engine.hpp"
 #include "dependencies.hpp"
 #include "engine.hpp"
 #include "errors.hpp"
@@ -38,7 +39,11 @@ struct InvalidEngine {
 template <bool Valid, class H, class R, class C>
 struct engine_for { using type = InvalidEngine; };
 template <class H, class R, class C>
-struct engine_for<true, H, R, C> { using type = typename H::template engine<R, C>; };
+struct engine_for<true, H, R, C> {
+    // Separate compilation: a shipped composition's engine comes from tapsec::compiled.
+    using type = std::conditional_t<compiled_composition<H, R, C>, CompiledEngine<H, R, C>,
+                                    typename H::template engine<R, C>>;
+};
 struct InvalidConfig {};
 template <bool Valid, class H>
 struct config_for { using type = InvalidConfig; };
@@ -48,10 +53,22 @@ struct config_for<true, H> { using type = typename H::Config; };
 
 /// Whether H, R, T and Crypto fit together; usable in requires-clauses and
 /// static_assert. Secure<> itself reports *which* dependency is missing.
+/// The provider's part of the rules: Crypto is a provider with what H needs of it.
+template <class H, class R, class Crypto>
+concept ProviderFits = crypto::CryptoProvider<Crypto> &&
+                       (!needs<H, dependency::pki_trust_store>() || crypto::PkiProvider<Crypto>);
+
+/// Where the provider is checked: here, or (separate compilation) in the tapsec::compiled
+/// library, where the provider is a complete type.
+template <class H, class R, class Crypto>
+constexpr bool provider_checked() {
+    if constexpr (compiled_composition<H, R, Crypto>) return true;
+    else return ProviderFits<H, R, Crypto>;
+}
+
 template <class H, class R, class T, class Crypto = crypto::DefaultProvider>
-concept Composable = HandshakePolicy<H> && RecordPolicy<R> && Transport<T> && crypto::CryptoProvider<Crypto> &&
-                     TransportMeets<H, T> && TransportMeets<R, T> && KeysFlowFromHandshakeToRecord<H, R> &&
-                     (!needs<H, dependency::pki_trust_store>() || crypto::PkiProvider<Crypto>);
+concept Composable = HandshakePolicy<H> && RecordPolicy<R> && Transport<T> && provider_checked<H, R, Crypto>() &&
+                     TransportMeets<H, T> && TransportMeets<R, T> && KeysFlowFromHandshakeToRecord<H, R>;
 
 template <class H, class R, class T, class Crypto = crypto::DefaultProvider>
 class Secure {
@@ -61,7 +78,7 @@ class Secure {
     static_assert(RecordPolicy<R>,
                   "tapsec: Secure<H, R, T>: R is not a record policy (needs name, provides, imported_keys, key_import)");
     static_assert(Transport<T>, "tapsec: Secure<H, R, T>: T is not a transport (neither a reliable byte stream nor a datagram service)");
-    static_assert(crypto::CryptoProvider<Crypto>, "tapsec: Secure<H, R, T, C>: C is not a crypto provider");
+    static_assert(compiled_composition<H, R, Crypto> || crypto::CryptoProvider<Crypto>, "tapsec: Secure<H, R, T, C>: C is not a crypto provider");
 
     static constexpr bool policies_ok = HandshakePolicy<H> && RecordPolicy<R> && Transport<T>;
 
@@ -75,7 +92,8 @@ class Secure {
                   "tapsec: this record protocol needs a datagram transport (survey 4.x.3), but the transport is a byte stream");
     static_assert(!policies_ok || !needs<H, dependency::tcp_option_negotiation>() || TcpWithOptionNegotiation<T>,
                   "tapsec: this handshake needs TCP option negotiation (TCP-ENO, survey 4.6.3), which the transport does not offer");
-    static_assert(!policies_ok || !needs<H, dependency::pki_trust_store>() || crypto::PkiProvider<Crypto>,
+    static_assert(!policies_ok || compiled_composition<H, R, Crypto> || !needs<H, dependency::pki_trust_store>() ||
+                      crypto::PkiProvider<Crypto>,
                   "tapsec: this handshake needs a PKI trust store (X.509 path validation), which the crypto provider does not offer");
     static_assert(!policies_ok || !(HandshakePolicy<H> && RecordPolicy<R>) ||
                       std::is_same_v<typename H::exported_keys, typename R::imported_keys>,

@@ -20,6 +20,12 @@
 
 namespace tapsec::crypto {
 
+/// The default provider (crypto/botan.hpp defines it). Declared here so that a default
+/// template argument can name it without pulling Botan's headers into every header:
+/// code that instantiates with it includes crypto/botan.hpp.
+struct Botan2;
+using DefaultProvider = Botan2;
+
 enum class AeadAlgorithm { aes_128_gcm, aes_256_gcm, chacha20_poly1305, xchacha20_poly1305 };
 enum class HashAlgorithm { sha1, sha256, sha384, sha512 };
 enum class KeyExchangeGroup { x25519, secp256r1, secp384r1 };

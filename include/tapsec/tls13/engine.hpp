@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "../core/engine.hpp"
+#include "../crypto/botan.hpp"  // the default provider
 #include "client.hpp"
 #include "record.hpp"
 #include "server.hpp"

@@ -38,7 +38,7 @@
 
 #include "../core/bytes.hpp"
 #include "../core/wire.hpp"
-#include "../crypto/botan.hpp"
+#include "../crypto/provider.hpp"
 #include "cipher_suites.hpp"
 
 namespace tapsec::tls13 {

@@ -38,7 +38,7 @@
 #include "../core/dependencies.hpp"
 #include "../core/errors.hpp"
 #include "../core/features.hpp"
-#include "../crypto/botan.hpp"
+#include "../crypto/provider.hpp"
 #include "cipher_suites.hpp"
 #include "errors.hpp"
 #include "key_schedule.hpp"
