@@ -1,7 +1,7 @@
 // Secure<Handshake, Record, Transport, Crypto>: one composition of the survey's
-// three axes. It checks the composition at compile time (each failed dependency is
-// a one-line static_assert naming it), computes the composition's features, and
-// drives the sans-I/O engine over the transport with the Section 6 interface.
+// three axes. It checks the composition at compile time against the one list of
+// rules in composition.hpp (a broken rule is one static_assert line naming it),
+// computes the composition's features, and drives the sans-I/O engine over the transport with the Section 6 interface.
 #pragma once
 
 #include <algorithm>
@@ -10,7 +10,8 @@
 #include <string_view>
 #include <utility>
 
-#include "../crypto/botan.hpp"
+#include "../crypto/provider.hpp"
+#include "composition.hpp"
 #include "dependencies.hpp"
 #include "engine.hpp"
 #include "errors.hpp"
@@ -46,51 +47,13 @@ template <class H>
 struct config_for<true, H> { using type = typename H::Config; };
 }  // namespace detail
 
-/// Whether H, R, T and Crypto fit together; usable in requires-clauses and
-/// static_assert. Secure<> itself reports *which* dependency is missing.
-template <class H, class R, class T, class Crypto = crypto::DefaultProvider>
-concept Composable = HandshakePolicy<H> && RecordPolicy<R> && Transport<T> && crypto::CryptoProvider<Crypto> &&
-                     TransportMeets<H, T> && TransportMeets<R, T> && KeysFlowFromHandshakeToRecord<H, R> &&
-                     (!needs<H, dependency::pki_trust_store>() || crypto::PkiProvider<Crypto>);
-
 template <class H, class R, class T, class Crypto = crypto::DefaultProvider>
 class Secure {
-    // ---- the composition's dependencies, one readable line each --------------------
-    static_assert(HandshakePolicy<H>,
-                  "tapsec: Secure<H, R, T>: H is not a handshake policy (needs name, provides, exported_keys, key_export, Config)");
-    static_assert(RecordPolicy<R>,
-                  "tapsec: Secure<H, R, T>: R is not a record policy (needs name, provides, imported_keys, key_import)");
-    static_assert(Transport<T>, "tapsec: Secure<H, R, T>: T is not a transport (neither a reliable byte stream nor a datagram service)");
-    static_assert(crypto::CryptoProvider<Crypto>, "tapsec: Secure<H, R, T, C>: C is not a crypto provider");
-
-    static constexpr bool policies_ok = HandshakePolicy<H> && RecordPolicy<R> && Transport<T>;
-
-    static_assert(!policies_ok || !needs<H, dependency::reliable_byte_stream>() || ReliableByteStream<T>,
-                  "tapsec: this handshake needs a reliable, in-order byte stream (survey 4.x.3), but the transport is a datagram service");
-    static_assert(!policies_ok || !needs<R, dependency::reliable_byte_stream>() || ReliableByteStream<T>,
-                  "tapsec: this record protocol needs a reliable, in-order byte stream (survey 4.x.3), but the transport is a datagram service");
-    static_assert(!policies_ok || !needs<H, dependency::datagram>() || DatagramTransport<T>,
-                  "tapsec: this handshake needs a datagram transport (survey 4.x.3), but the transport is a byte stream");
-    static_assert(!policies_ok || !needs<R, dependency::datagram>() || DatagramTransport<T>,
-                  "tapsec: this record protocol needs a datagram transport (survey 4.x.3), but the transport is a byte stream");
-    static_assert(!policies_ok || !needs<H, dependency::tcp_option_negotiation>() || TcpWithOptionNegotiation<T>,
-                  "tapsec: this handshake needs TCP option negotiation (TCP-ENO, survey 4.6.3), which the transport does not offer");
-    static_assert(!policies_ok || !needs<H, dependency::pki_trust_store>() || crypto::PkiProvider<Crypto>,
-                  "tapsec: this handshake needs a PKI trust store (X.509 path validation), which the crypto provider does not offer");
-    static_assert(!policies_ok || !(HandshakePolicy<H> && RecordPolicy<R>) ||
-                      std::is_same_v<typename H::exported_keys, typename R::imported_keys>,
-                  "tapsec: the handshake exports a kind of key material that this record protocol does not import");
-    static_assert(!policies_ok || !(HandshakePolicy<H> && RecordPolicy<R>) || H::key_export != KeyExport::non_exportable ||
-                      R::key_import == KeyImport::non_importable,
-                  "tapsec: the handshake's keys are non-exportable (survey 6.3): only its own record protocol can use them");
-    static_assert(!policies_ok || !(HandshakePolicy<H> && RecordPolicy<R>) || R::key_import != KeyImport::non_importable ||
-                      H::key_export == KeyExport::non_exportable,
-                  "tapsec: the record protocol's keys are non-importable (survey 6.1): only its own handshake can key it");
-    static_assert(!policies_ok || !(HandshakePolicy<H> && RecordPolicy<R>) || R::key_import != KeyImport::explicit_import ||
-                      H::key_export != KeyExport::direct,
-                  "tapsec: the record protocol imports keys explicitly, but the handshake only exports directly to its own record (survey 6.3)");
-
-    static constexpr bool valid = Composable<H, R, T, Crypto>;
+    // ---- the composition rules (core/composition.hpp): the first broken one, if any,
+    // fails with its one-line diagnostic ----------------------------------------------
+    static constexpr rules::Id broken_rule = rules::first_broken<H, R, T, Crypto>();
+    TAPSEC_COMPOSITION_ASSERTS()
+    static constexpr bool valid = broken_rule == rules::Id::none;
 
 public:
     using handshake_type = H;

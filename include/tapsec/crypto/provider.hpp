@@ -20,6 +20,11 @@
 
 namespace tapsec::crypto {
 
+/// The default provider, declared here so that core/ (Secure<>'s default template
+/// argument) names it without including Botan; crypto/botan.hpp defines it.
+struct Botan2;
+using DefaultProvider = Botan2;
+
 enum class AeadAlgorithm { aes_128_gcm, aes_256_gcm, chacha20_poly1305, xchacha20_poly1305 };
 enum class HashAlgorithm { sha1, sha256, sha384, sha512 };
 enum class KeyExchangeGroup { x25519, secp256r1, secp384r1 };
