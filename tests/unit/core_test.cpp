@@ -479,6 +479,9 @@ static_assert(rules::first_broken<Tls12Handshake, Tls12Record, Tcp, crypto::Open
               rules::Id::handshake_runs_on_provider);
 static_assert(rules::first_broken<Dtls12Handshake, DtlsRecord, Udp, crypto::OpenSsl3>() ==
               rules::Id::handshake_runs_on_provider);
+static_assert(rules::first_broken<DtlsSrtpHandshake, SrtpRecord, Udp, crypto::OpenSsl3>() ==
+              rules::Id::handshake_runs_on_provider);
+static_assert(Composable<DtlsSrtpHandshake, SrtpRecord, Udp, crypto::Botan2>);
 static_assert(rules::first_broken<Tls13Handshake, AeadRecord, Udp, crypto::Botan2>() == rules::Id::handshake_stream_met);
 static_assert(rules::first_broken<WireGuardHandshake, SrtpRecord, Udp, crypto::Botan2>() == rules::Id::keys_same_kind);
 static_assert(!Composable<Tcp, AeadRecord, Tcp>);

@@ -210,6 +210,10 @@ struct DtlsSrtpHandshake {
     using Config = botan_tls::Config;
     template <class Record, class Crypto>
     using engine = dtls_srtp::Engine<Crypto>;
+    // The DTLS half is Botan's TLS stack whatever the provider: naming another one
+    // would run Botan silently (a composition rule, core/composition.hpp).
+    template <class Crypto>
+    static constexpr bool runs_on = botan_tls::runs_on_botan<Crypto>;
 };
 
 }  // namespace tapsec
