@@ -229,10 +229,10 @@ TEST_CASE("every enumerator of every category maps to a tapsec::condition") {
         std::size_t at_least;  // guards the enumeration itself against finding nothing
     };
     const Category categories[] = {
-        {&core_category(), 100, 20},
-        {&tls13::error_category(), 300, 50},
-        {&wireguard::category(), 100, 20},
-        {&srtp::error_category(), 100, 14},
+        {&core_category(), 100, 15},
+        {&tls13::error_category(), 300, 30},
+        {&wireguard::category(), 100, 15},
+        {&srtp::error_category(), 100, 10},
         {&dtls::dtls_category(), 100, 5},
         {&dtls_srtp::dtls_srtp_category(), 100, 3},
         {&tls13::peer_alert_category(), 256, 256},
