@@ -18,14 +18,14 @@ using namespace tapsec;
 
 template <class E>
 void pump(E& from, E& to, const Endpoint& source) {
-    while (auto t = from.poll_transmit()) to.receive(t->data, source, Clock::now());
+    while (auto t = from.poll_transmit())
+        if (to.receive(t->data, source, Clock::now())) std::abort();
 }
 
 template <class E>
 bool handshake(E& client, E& server) {
     const Endpoint a = *Endpoint::parse("127.0.0.1:1"), b = *Endpoint::parse("127.0.0.1:2");
-    client.start(Clock::now());
-    server.start(Clock::now());
+    if (client.start(Clock::now()) || server.start(Clock::now())) return false;
     for (int i = 0; i < 10 && !(client.is_established() && server.is_established()); ++i) {
         pump(client, server, a);
         pump(server, client, b);
@@ -82,7 +82,7 @@ void run(bench::Report& report) {
         const Bytes payload(size, 0x44);
         const Endpoint from = *Endpoint::parse("127.0.0.1:1");
         auto dtls_records = bench::measure([&] {
-            c.send(payload, Clock::now());
+            if (c.send(payload, Clock::now())) std::abort();
             pump(c, s, from);
             if (!s.poll_application_data()) std::abort();
         });

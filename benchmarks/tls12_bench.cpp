@@ -50,12 +50,12 @@ Pem make_pki() {
 }
 
 void pump(Engine& from, Engine& to) {
-    while (auto t = from.poll_transmit()) to.receive(t->data, Endpoint{}, Clock::now());
+    while (auto t = from.poll_transmit())
+        if (to.receive(t->data, Endpoint{}, Clock::now())) die("tapsec engine failed");
 }
 
 bool handshake(Engine& client, Engine& server) {
-    client.start(Clock::now());
-    server.start(Clock::now());
+    if (client.start(Clock::now()) || server.start(Clock::now())) return false;
     for (int i = 0; i < 10 && !(client.is_established() && server.is_established()); ++i) {
         pump(client, server);
         pump(server, client);
@@ -215,7 +215,7 @@ void run(bench::Report& report) {
     handshake(c, s);
     Bytes record(16384, 0x5a);
     auto tapsec_bulk = bench::measure([&] {
-        c.send(record, Clock::now());
+        if (c.send(record, Clock::now())) die("tapsec send failed");
         pump(c, s);
         if (!s.poll_application_data()) die("tapsec record lost");
     });

@@ -22,7 +22,7 @@ int main() {
         if (auto ec = server.handshake()) return (void)std::fprintf(stderr, "server: %s\n", ec.message().c_str());
         while (auto message = server.receive_message()) {
             if (message->empty()) break;  // the client closed
-            server.send(*message);
+            if (server.send(*message)) break;
         }
         server.close();
     });
@@ -35,12 +35,13 @@ int main() {
     auto info = client.info();
     std::printf("negotiated %s, %s, %s\n", info.protocol.c_str(), info.cipher_suite.c_str(), info.group.c_str());
 
-    client.send(as_bytes("hello"));
+    if (auto ec = client.send(as_bytes("hello"))) return std::fprintf(stderr, "send: %s\n", ec.message().c_str()), 1;
     auto echo = client.receive_message();
     std::printf("echo: %.*s\n", int(echo->size()), reinterpret_cast<const char*>(echo->data()));
 
-    client.update_keys(/*request_peer_update=*/true);  // both directions re-key
-    client.send(as_bytes("after KeyUpdate"));
+    if (auto ec = client.update_keys(/*request_peer_update=*/true))  // both directions re-key
+        return std::fprintf(stderr, "key update: %s\n", ec.message().c_str()), 1;
+    if (auto ec = client.send(as_bytes("after KeyUpdate"))) return std::fprintf(stderr, "send: %s\n", ec.message().c_str()), 1;
     echo = client.receive_message();
     std::printf("echo: %.*s\n", int(echo->size()), reinterpret_cast<const char*>(echo->data()));
 

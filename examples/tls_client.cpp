@@ -23,7 +23,7 @@ int run(const std::string& host, std::uint16_t port, const std::string& ca_file,
     if (auto ec = connection.handshake()) return std::fprintf(stderr, "handshake: %s\n", ec.message().c_str()), 1;
     const auto info = connection.info();
     std::fprintf(stderr, "%s %s with %s\n", info.protocol.c_str(), info.cipher_suite.c_str(), info.peer.subject.c_str());
-    connection.send(as_bytes("hello from tapsec\n"));
+    if (auto ec = connection.send(as_bytes("hello from tapsec\n"))) return std::fprintf(stderr, "send: %s\n", ec.message().c_str()), 1;
     for (;;) {
         auto data = connection.receive_message(std::chrono::seconds(5));
         if (!data) return data.error() == make_error_code(Errc::timed_out) ? 0 : (std::fprintf(stderr, "%s\n", data.error().message().c_str()), 1);

@@ -1,5 +1,5 @@
 // Secure<Handshake, Record, Transport>: a transport in the handshake's place is named as such.
-// expect: H is not a handshake policy
+// expect: tapsec: Secure<H, R, T>: H is not a handshake policy (needs name, provides, Config derived from CommonConfig)
 #include "fixtures.hpp"
 
 #ifdef TAPSEC_EXPECT_REJECTION

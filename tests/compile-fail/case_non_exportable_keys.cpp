@@ -1,5 +1,5 @@
 // Survey 6.3: CurveCP's keys are non-exportable; no other record may use them.
-// expect: the handshake's keys are non-exportable (survey 6.3)
+// expect: tapsec: the handshake's keys are non-exportable (survey 6.3): only its own record protocol can use them
 #include "fixtures.hpp"
 #include <tapsec/transport/udp.hpp>
 

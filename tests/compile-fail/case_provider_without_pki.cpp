@@ -1,5 +1,5 @@
 // A certificate-based handshake needs X.509 path validation from the crypto provider.
-// expect: needs a PKI trust store (X.509 path validation), which the crypto provider does not offer
+// expect: tapsec: this handshake needs a PKI trust store (X.509 path validation), which the crypto provider does not offer
 #include "fixtures.hpp"
 
 #ifdef TAPSEC_EXPECT_REJECTION

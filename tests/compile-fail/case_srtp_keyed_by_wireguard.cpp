@@ -1,6 +1,6 @@
 // SRTP imports SRTP master keys (from DTLS-SRTP or the application); WireGuard's handshake
 // exports none: its session keys go to its own transport-data record only.
-// expect: the handshake exports a kind of key material that this record protocol does not import
+// expect: tapsec: the handshake exports a kind of key material that this record protocol does not import
 #include <tapsec/tapsec.hpp>
 
 #ifdef TAPSEC_EXPECT_REJECTION

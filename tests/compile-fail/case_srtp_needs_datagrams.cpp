@@ -1,6 +1,6 @@
 // Survey 4.x.3: SRTP runs over an unreliable datagram service; over a byte stream the
 // composition is rejected with one line naming the missing dependency.
-// expect: this record protocol needs a datagram transport
+// expect: tapsec: this record protocol needs a datagram transport (survey 4.x.3), but the transport is a byte stream
 #include <tapsec/core/secure.hpp>
 #include <tapsec/srtp/record.hpp>
 #include <tapsec/transport/tcp.hpp>

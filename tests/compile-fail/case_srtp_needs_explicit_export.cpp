@@ -1,7 +1,7 @@
 // Survey 6.1 / 6.3: SrtpRecord imports srtp::MasterKeys explicitly, so only a handshake
 // that exports them explicitly (DTLS-SRTP) can key it; one that hands its keys only to
 // its own record cannot.
-// expect: the record protocol imports keys explicitly, but the handshake only exports directly
+// expect: tapsec: the record protocol imports keys explicitly, but the handshake only exports directly to its own record (survey 6.3)
 #include <tapsec/core/secure.hpp>
 #include <tapsec/srtp/record.hpp>
 #include <tapsec/transport/udp.hpp>

@@ -1,5 +1,5 @@
 // tcpcrypt's dependency (survey 4.6.3): TCP with option negotiation. Plain Tcp lacks it.
-// expect: needs TCP option negotiation (TCP-ENO, survey 4.6.3)
+// expect: tapsec: this handshake needs TCP option negotiation (TCP-ENO, survey 4.6.3), which the transport does not offer
 #include "fixtures.hpp"
 
 #ifdef TAPSEC_EXPECT_REJECTION

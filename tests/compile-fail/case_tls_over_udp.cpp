@@ -1,5 +1,5 @@
 // TLS needs a reliable, in-order byte stream (survey 4.1.3); over UDP it would be DTLS.
-// expect: this handshake needs a reliable, in-order byte stream (survey 4.x.3), but the transport is a datagram service
+// expect: tapsec: this handshake needs a reliable, in-order byte stream (survey 4.x.3), but the transport is a datagram service
 #include <tapsec/tapsec.hpp>
 
 #ifdef TAPSEC_EXPECT_REJECTION

@@ -1,5 +1,5 @@
 // WireGuard runs over datagrams (survey 4.7.3); a TCP stream cannot carry it.
-// expect: this handshake needs a datagram transport (survey 4.x.3), but the transport is a byte stream
+// expect: tapsec: this handshake needs a datagram transport (survey 4.x.3), but the transport is a byte stream
 #include <tapsec/tapsec.hpp>
 
 #ifdef TAPSEC_EXPECT_REJECTION

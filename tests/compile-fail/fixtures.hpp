@@ -5,6 +5,7 @@
 #pragma once
 
 #include <tapsec/core/secure.hpp>
+#include <tapsec/crypto/botan.hpp>
 #include <tapsec/transport/tcp.hpp>
 
 #include "../support/declared_engine.hpp"
@@ -62,6 +63,56 @@ struct OpenRecord {
     using provides = features<feature::record_protection>;
     static constexpr KeyImport key_import = KeyImport::explicit_import;
     using imported_keys = BoxKeys;
+};
+
+/// A record that declares what it is but no key interface (no imported_keys / key_import).
+struct KeylessRecord {
+    static constexpr std::string_view name = "fixture record without a key interface";
+    using provides = features<feature::record_protection>;
+};
+/// A handshake that declares no key interface (no exported_keys / key_export).
+struct KeylessHandshake {
+    static constexpr std::string_view name = "fixture handshake without a key interface";
+    using provides = features<feature::forward_secrecy>;
+    using needs = dependencies<dependency::reliable_byte_stream>;
+    using Config = CommonConfig;
+    template <class R, class C>
+    using engine = DeclaredOnlyEngine;
+};
+/// A handshake with everything but an engine.
+struct HandshakeWithoutEngine {
+    static constexpr std::string_view name = "fixture handshake without an engine";
+    using provides = features<feature::forward_secrecy>;
+    static constexpr KeyExport key_export = KeyExport::direct;
+    using exported_keys = EnoKeys;
+    using Config = CommonConfig;
+};
+/// A stream handshake without TCP-ENO, and a record that needs TCP-ENO on its own.
+struct StreamHandshake {
+    static constexpr std::string_view name = "fixture stream handshake";
+    using provides = features<feature::forward_secrecy>;
+    using needs = dependencies<dependency::reliable_byte_stream>;
+    static constexpr KeyExport key_export = KeyExport::direct;
+    using exported_keys = EnoKeys;
+    using Config = CommonConfig;
+    template <class R, class C>
+    using engine = DeclaredOnlyEngine;
+};
+struct EnoOnlyRecord {
+    static constexpr std::string_view name = "fixture record needing TCP-ENO";
+    using provides = features<feature::record_protection>;
+    using needs = dependencies<dependency::reliable_byte_stream, dependency::tcp_option_negotiation>;
+    static constexpr KeyImport key_import = KeyImport::direct;
+    using imported_keys = EnoKeys;
+};
+/// A record bound to one library's stack, as Botan's TLS 1.2 record is.
+struct BotanBoundRecord {
+    static constexpr std::string_view name = "fixture Botan-bound record";
+    using provides = features<feature::record_protection>;
+    static constexpr KeyImport key_import = KeyImport::direct;
+    using imported_keys = EnoKeys;
+    template <class C>
+    static constexpr bool runs_on = std::is_same_v<C, crypto::Botan2>;
 };
 
 /// A certificate-based handshake (needs the PKI trust store dependency).

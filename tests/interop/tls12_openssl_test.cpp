@@ -192,7 +192,7 @@ TEST_CASE("tls12 interop: openssl s_client -> tapsec server (mutual auth, ALPN, 
             out.received.append(m->begin(), m->end());
             std::string up(m->begin(), m->end());
             for (auto& ch : up) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-            s.send(as_bytes(up));
+            if (auto ec = s.send(as_bytes(up))) return void(out.end = ec);
         }
     };
     const auto sess = f.dir.file("sess.pem");

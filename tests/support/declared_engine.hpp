@@ -4,6 +4,9 @@
 #pragma once
 
 #include <tapsec/core/engine.hpp>
+// Compositions built on this engine use Secure<>'s default provider, which core/ only
+// declares (core/ includes no Botan header): define it here for them.
+#include <tapsec/crypto/botan.hpp>
 
 namespace tapsec::test {
 

@@ -5,6 +5,9 @@
 // close; and the whole composition over MemoryDatagram at 20% loss.
 #include <doctest/doctest.h>
 
+#include <malloc.h>
+
+#include <random>
 #include <set>
 #include <thread>
 
@@ -281,7 +284,7 @@ TEST_CASE("dtls12: Secure<Dtls12Handshake, DtlsRecord, MemoryDatagram> at 20% lo
                 }
                 if (m->empty()) break;
                 server_got.insert(std::string(m->begin(), m->end()));
-                server.send(*m);
+                if (auto send_ec = server.send(*m)) server_ec = send_ec;
             }
         });
         const auto start = Clock::now();
@@ -376,4 +379,63 @@ TEST_CASE("dtls12: session resumption through the session cache") {
     REQUIRE(!client.send(text("after resumption"), Clock::now()));
     REQUIRE(!feed(server, drain(client), client_address));
     CHECK(server.poll_application_data() == text("after resumption"));
+}
+
+TEST_CASE("dtls12: a listener flooded with a million junk datagrams stays within a fixed memory bound") {
+    Pki p;
+    Engine server(Role::server, p.server_config());
+    Instant now = Clock::now();
+    REQUIRE(!server.start(now));
+
+    // Junk of every kind the adapter recognises before Botan: random bytes, truncated
+    // headers, unknown content types and versions, oversized lengths, epochs this
+    // connection can never have. Each is dropped and counted, nothing is kept.
+    std::mt19937_64 rng(20261130);
+    auto junk = [&](std::uint64_t i) {
+        Bytes d(13 + rng() % 64);
+        for (auto& b : d) b = static_cast<std::uint8_t>(rng());
+        switch (i % 5) {
+            case 0: break;                                  // random bytes
+            case 1: d.resize(1 + rng() % 12); d[0] = 22; break;  // a header cut short
+            case 2: d[0] = 22; d[1] = 0xfe; d[2] = 0xfd; d[3] = 0x00; d[4] = static_cast<std::uint8_t>(2 + rng() % 250);
+                    d[11] = 0; d[12] = static_cast<std::uint8_t>(d.size() - 13); break;  // an unknown epoch
+            case 3: d[0] = 22; d[1] = 0x03; d[2] = 0x03; break;  // a TLS, not DTLS, version
+            case 4: d[0] = 23; d[1] = 0xfe; d[2] = 0xfd; d[11] = 0xff; d[12] = 0xff; break;  // length past the datagram
+        }
+        return d;
+    };
+
+    constexpr std::uint64_t flood = 1'000'000;
+    std::size_t heap_before = 0, largest_queue = 0;
+    for (std::uint64_t i = 0; i < flood; ++i) {
+        if (i == 10'000) heap_before = mallinfo2().uordblks;  // after warm-up
+        const Bytes d = junk(i);
+        REQUIRE_FALSE(server.receive(d, client_address, now));
+        largest_queue = std::max(largest_queue, server.pending_events());
+    }
+    const std::size_t heap_after = mallinfo2().uordblks;
+
+    CHECK(server.dropped() == flood);
+    CHECK_FALSE(server.poll_transmit());  // junk is never answered
+    // Coalesced by reason: a handful of dropped_packet events, not a million.
+    CHECK(largest_queue <= 5);
+    CHECK(largest_queue <= Engine::max_pending_events);
+    CHECK(server.discarded_events() == 0);
+    std::set<std::error_code> reasons;
+    while (auto e = server.poll_event()) {
+        CHECK(e->kind == EventKind::dropped_packet);
+        CHECK(e->detail.empty());  // reason codes, no strings
+        reasons.insert(e->reason);
+    }
+    CHECK(reasons.count(make_error_code(dtls::DtlsErrc::unknown_epoch)) == 1);
+    CHECK(reasons.count(make_error_code(dtls::DtlsErrc::malformed_record)) == 1);
+    CHECK(reasons.count(make_error_code(dtls::DtlsErrc::unsupported_version)) == 1);
+    // The heap in use after 990,000 more junk datagrams: within 64 KiB of where it was.
+    const auto growth = heap_after > heap_before ? heap_after - heap_before : 0;
+    CAPTURE(growth);
+    CHECK(growth < 64 * 1024);
+
+    // And the listener still serves a real client.
+    Engine client(Role::client, p.client_config());
+    CHECK_FALSE(run_handshake(client, server));
 }

@@ -350,7 +350,7 @@ TEST_CASE("tls12: Secure<Tls12Handshake, Tls12Record, MemoryStream> end to end")
         server_ec = server.handshake();
         if (server_ec) return;
         auto m = server.receive_message(std::chrono::seconds(10));
-        if (m) server.send(*m);
+        if (m) server_ec = server.send(*m);
         server.close();
     });
     REQUIRE(!client.handshake());

@@ -407,7 +407,7 @@ DemoResult run_demo(const std::string& ping, Bind bind, Dial dial,
             if (auto ec = server.handshake()) return void(server_error = ec.message());
             auto message = server.receive_message(std::chrono::seconds(10));
             if (!message) return void(server_error = message.error().message());
-            server.send(*message);
+            if (auto ec = server.send(*message)) return void(server_error = ec.message());
             // Stay a moment for a lost final flight or the client's close_notify.
             auto end = server.receive_message(std::chrono::seconds(2));
             (void)end;

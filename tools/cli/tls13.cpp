@@ -233,7 +233,8 @@ int run_connect(Arguments& args) {
     if (!tcp) return fail("cannot connect to " + args.target + ": " + tcp.error().message());
     const int fd = tcp->native_handle();
     Tls13 connection(Role::client, config, std::move(*tcp));
-    if (early && !early->empty()) connection.send_early_data(as_bytes(*early));
+    if (early && !early->empty())
+        if (auto ec = connection.send_early_data(as_bytes(*early))) return fail("early data: " + ec.message());
     if (auto ec = connection.handshake()) {
         print_events(connection, quiet);
         return fail("TLS 1.3 handshake failed: " + ec.message());
@@ -347,7 +348,7 @@ DemoResult run_demo() {
         Tls13 s(Role::server, config, std::move(*tcp));
         if (s.handshake()) return;
         auto m = s.receive_message(std::chrono::seconds(10));
-        if (m && !m->empty()) s.send(*m);
+        if (m && !m->empty() && s.send(*m)) return;
         auto end = s.receive_message(std::chrono::seconds(10));
         (void)end;
         s.close();

@@ -320,9 +320,10 @@ DemoResult demo() {
         if (!packet) return;
         auto udp = wireguard::parse_ipv4_udp_packet(*packet);
         if (!udp) return;
-        conn.send(wireguard::make_ipv4_udp_packet(*wireguard::IpAddress::parse("10.9.0.2"),
-                                                  *wireguard::IpAddress::parse("10.9.0.1"), udp->destination_port,
-                                                  udp->source_port, udp->payload));
+        if (conn.send(wireguard::make_ipv4_udp_packet(*wireguard::IpAddress::parse("10.9.0.2"),
+                                                      *wireguard::IpAddress::parse("10.9.0.1"), udp->destination_port,
+                                                      udp->source_port, udp->payload)))
+            return;
         (void)conn.receive_message(300ms);  // let the reply go out before closing
     });
     WireGuard client(Role::client, client_config, std::move(*client_udp));

@@ -102,23 +102,52 @@ public:
 
     // ---- SansIoEngine ----------------------------------------------------------------
 
-    std::error_code start(Instant now) { return state_->start(now); }
+    [[nodiscard]] std::error_code start(Instant now) { return state_->start(now); }
 
-    std::error_code receive(ByteView in, const Endpoint& from, Instant now) { return state_->receive(in, from, now); }
+    [[nodiscard]] std::error_code receive(ByteView in, const Endpoint& from, Instant now) { return state_->receive(in, from, now); }
 
     std::optional<Transmit> poll_transmit() {
         auto& out = state_->outgoing;
         if (out.empty()) return std::nullopt;
         Transmit t{std::move(out.front()), std::nullopt};
+        if (state_->outgoing_offset) t.data.erase(t.data.begin(), t.data.begin() + static_cast<std::ptrdiff_t>(state_->outgoing_offset));
+        state_->outgoing_offset = 0;
         out.pop_front();
         return t;
     }
+    /// CallerBufferEngine: the next datagram (DTLS), or the next run of stream bytes
+    /// (TLS), copied into the caller's buffer. `out` holds at least max_transmit_size
+    /// bytes, more than any DTLS record, so a datagram is never split.
+    std::optional<TransmitInfo> poll_transmit(MutableByteView out) {
+        auto& queue = state_->outgoing;
+        if (queue.empty()) return std::nullopt;
+        const Bytes& front = queue.front();
+        std::size_t& offset = state_->outgoing_offset;
+        const std::size_t n = std::min(out.size(), front.size() - offset);
+        std::copy_n(front.begin() + static_cast<std::ptrdiff_t>(offset), n, out.begin());
+        offset += n;
+        if (offset == front.size()) {
+            queue.pop_front();
+            offset = 0;
+        }
+        return TransmitInfo{n, std::nullopt};
+    }
     std::optional<Bytes> poll_application_data() {
         auto& in = state_->application;
+        release_lent_plaintext();
         if (in.empty()) return std::nullopt;
         Bytes b = std::move(in.front());
         in.pop_front();
         return b;
+    }
+    /// ViewReceiveEngine: the next plaintext record as a view into the engine's queue,
+    /// valid until the next poll_plaintext / poll_application_data call.
+    std::optional<ByteView> poll_plaintext() {
+        auto& in = state_->application;
+        release_lent_plaintext();
+        if (in.empty()) return std::nullopt;
+        state_->plaintext_lent = true;
+        return ByteView(in.front());
     }
     std::optional<Event> poll_event() {
         auto& events = state_->events;
@@ -128,10 +157,10 @@ public:
         return e;
     }
 
-    std::error_code send(ByteView data, Instant now) { return state_->send(data, now); }
+    [[nodiscard]] std::error_code send(ByteView data, Instant now) { return state_->send(data, now); }
     std::optional<Instant> next_timeout() const { return state_->retransmit_at; }
-    std::error_code on_timeout(Instant now) { return state_->on_timeout(now); }
-    std::error_code close(Instant now) { return state_->close(now); }
+    [[nodiscard]] std::error_code on_timeout(Instant now) { return state_->on_timeout(now); }
+    std::error_code close(Instant now) { return state_->close(now); }  // best effort on teardown, as Secure<>::close
     bool is_established() const { return state_->established && !state_->failure; }
     bool is_closed() const { return state_->is_closed(); }
     SessionInfo session_info() const { return state_->info; }
@@ -162,8 +191,20 @@ public:
     /// Datagrams or records dropped before Botan saw them (DTLS), and the last reason.
     std::size_t dropped() const { return state_->dropped; }
     std::error_code last_drop() const { return state_->last_drop; }
+    /// Events queued for poll_event, and events not queued because the queue was full
+    /// (a flood is coalesced into one dropped_packet event per reason; see push_event).
+    std::size_t pending_events() const { return state_->events.size(); }
+    std::size_t discarded_events() const { return state_->discarded_events; }
+
+    /// At most this many events wait for poll_event: an attacker's junk cannot grow them.
+    static constexpr std::size_t max_pending_events = 64;
 
 private:
+    void release_lent_plaintext() {
+        if (state_->plaintext_lent && !state_->application.empty()) state_->application.pop_front();
+        state_->plaintext_lent = false;
+    }
+
     struct State final : Botan::TLS::Callbacks {
         State(Role r, const Config& config)
             : role(r),
@@ -178,7 +219,7 @@ private:
               policy(config, r, datagram),
               credentials(config, r),
               sessions(config.session_cache, datagram ? "dtls12/" : "tls12/", [this] {
-                  events.push_back({EventKind::session_ticket, "session stored in the session cache"});
+                  push_event({.kind = EventKind::session_ticket, .detail = {}, .reason = {}});
               }) {
             info.protocol = datagram ? "DTLS 1.2" : "TLS 1.2";
             if (credentials.error()) configuration_error(credentials.error(), credentials.error_detail());
@@ -347,10 +388,27 @@ private:
             for (const auto& datagram_out : final_flight) outgoing.push_back(datagram_out);
         }
 
+        /// Queues an event for the application, bounded: a dropped_packet event whose
+        /// reason is already queued is coalesced into it (dropped() has the count), and
+        /// past max_pending_events further events are counted, not queued. The scan is
+        /// over at most max_pending_events entries.
+        void push_event(Event event) {
+            if (event.kind == EventKind::dropped_packet &&
+                std::any_of(events.begin(), events.end(), [&](const Event& queued) {
+                    return queued.kind == EventKind::dropped_packet && queued.reason == event.reason;
+                }))
+                return;
+            if (events.size() >= max_pending_events) {
+                ++discarded_events;
+                return;
+            }
+            events.push_back(std::move(event));
+        }
+
         void note_drop(std::error_code why) {
             ++dropped;
             last_drop = why;
-            events.push_back(Event{.kind = EventKind::dropped_packet, .detail = {}, .reason = why});
+            push_event({.kind = EventKind::dropped_packet, .detail = {}, .reason = why});
         }
 
         std::error_code send(ByteView data, Instant t) {
@@ -455,7 +513,7 @@ private:
             if (alert.type() == Botan::TLS::Alert::CLOSE_NOTIFY) {
                 close_notify_received = true;
                 retransmit_at.reset();
-                events.push_back({EventKind::peer_closed, "close_notify"});
+                push_event({.kind = EventKind::peer_closed, .detail = {}, .reason = make_error_code(Errc::closed)});
             } else if (alert.is_fatal()) {
                 fail(peer_alert_error(alert.type()), "peer sent fatal alert: " + alert.type_string());
             }
@@ -485,7 +543,7 @@ private:
             retransmit_at.reset();
             info.alpn = channel ? channel->application_protocol() : std::string{};
             if (role == Role::client) info.server_name = server_name;
-            events.push_back({EventKind::handshake_complete, info.protocol + " " + info.cipher_suite});
+            push_event({.kind = EventKind::handshake_complete, .detail = {}, .reason = {}});  // details: session_info()
         }
 
         void tls_verify_cert_chain(const std::vector<Botan::X509_Certificate>& chain,
@@ -625,8 +683,11 @@ private:
         std::unique_ptr<Botan::TLS::Channel> channel;
         // queues
         std::deque<Bytes> outgoing;
+        std::size_t outgoing_offset = 0;  // bytes of outgoing.front() already handed out
         std::deque<Bytes> application;
+        bool plaintext_lent = false;      // application.front() is lent out as a view
         std::deque<Event> events;
+        std::size_t discarded_events = 0;
         // state
         SessionInfo info;
         Instant now{};

@@ -4,9 +4,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "../core/config.hpp"
+#include "../crypto/provider.hpp"
 
 namespace tapsec::botan_tls {
 
@@ -14,6 +16,12 @@ namespace tapsec::botan_tls {
 /// its own record layer. They never leave Botan; the record policy that "imports"
 /// them directly is the record layer inside the same Botan channel.
 struct ChannelKeys {};
+
+/// The only provider these compositions run on: Botan's TLS stack does all of their
+/// cryptography. Another provider (even one built on Botan, as crypto::OpenSsl3 is)
+/// would be ignored, so the policies refuse it (a composition rule, core/composition.hpp).
+template <class Crypto>
+inline constexpr bool runs_on_botan = std::is_same_v<Crypto, crypto::Botan2>;
 
 struct Config : CommonConfig {
     /// Client: the server's port, part of the session-cache key (host:port).

@@ -23,6 +23,10 @@ public:
         Botan::TLS::Alert alert(static_cast<Botan::TLS::Alert::Type>(value), true);
         return "peer sent fatal alert: " + alert.type_string();
     }
+    /// A received close_notify is a clean close; any other alert the peer's abort.
+    std::error_condition default_error_condition(int value) const noexcept override {
+        return make_error_condition(value == Botan::TLS::Alert::CLOSE_NOTIFY ? condition::closed : condition::peer_aborted);
+    }
 };
 
 inline const std::error_category& peer_alert_category() noexcept {
@@ -31,12 +35,12 @@ inline const std::error_category& peer_alert_category() noexcept {
 }
 
 /// A fatal alert that the peer sent us.
-inline std::error_code peer_alert_error(Botan::TLS::Alert::Type type) noexcept {
+[[nodiscard]] inline std::error_code peer_alert_error(Botan::TLS::Alert::Type type) noexcept {
     return {static_cast<int>(type), peer_alert_category()};
 }
 
 /// The alert Botan sends (or would send) for a local failure, as a tapsec error.
-inline std::error_code local_alert_error(Botan::TLS::Alert::Type type) noexcept {
+[[nodiscard]] inline std::error_code local_alert_error(Botan::TLS::Alert::Type type) noexcept {
     using A = Botan::TLS::Alert;
     switch (type) {
         case A::BAD_RECORD_MAC: return Errc::bad_record_mac;

@@ -25,8 +25,9 @@ template <class H, class R, class T, class C>
 constexpr bool compiled_composition_checked() {
     using Engine = typename H::template engine<R, C>;
     using caps = compiled_capabilities<H, R, C>;
-    static_assert(Composable<H, R, T, C>, "tapsec: a compiled composition must be composable");
-    static_assert(ProviderFits<H, R, C>, "tapsec: a compiled composition's provider must fit it");
+    // Every rule of core/composition.hpp, the provider rules included (InLibrary).
+    static_assert(rules::first_broken<H, R, T, C, /*InLibrary=*/true>() == rules::Id::none,
+                  "tapsec: a compiled composition must satisfy every composition rule");
     static_assert(SansIoEngine<Engine>);
     static_assert(caps::update_keys == requires(Engine& e) { e.update_keys(true, Instant{}); },
                   "tapsec: compiled_capabilities::update_keys disagrees with the engine");

@@ -14,6 +14,7 @@
 #include <boost/hana/type.hpp>
 
 #include "bytes.hpp"
+#include "config.hpp"
 #include "endpoint.hpp"
 #include "engine.hpp"
 #include "errors.hpp"
@@ -100,44 +101,55 @@ enum class KeyImport {
 
 // ---- policies ----------------------------------------------------------------------
 
+/// What every handshake policy declares about itself: a name, the features it
+/// provides (a Hana set), and its configuration (CommonConfig plus its own knobs).
 template <class H>
-concept HandshakePolicy = requires {
+concept HandshakeDescription = requires {
     { H::name } -> std::convertible_to<std::string_view>;
     typename H::provides;
+    typename H::Config;
+} && std::derived_from<typename H::Config, CommonConfig>;
+
+/// The handshake's side of the key interface (6.3): which kind of keys it exports, and how.
+template <class H>
+concept HandshakeKeyInterface = requires {
     typename H::exported_keys;
     { H::key_export } -> std::convertible_to<KeyExport>;
-    typename H::Config;
 };
 
+template <class H>
+concept HandshakePolicy = HandshakeDescription<H> && HandshakeKeyInterface<H>;
+
 template <class R>
-concept RecordPolicy = requires {
+concept RecordDescription = requires {
     { R::name } -> std::convertible_to<std::string_view>;
     typename R::provides;
+};
+
+/// The record's side of the key interface (6.1): which kind of keys it imports, and how.
+template <class R>
+concept RecordKeyInterface = requires {
     typename R::imported_keys;
     { R::key_import } -> std::convertible_to<KeyImport>;
 };
 
-/// Keys can flow from H to R when both speak of the same kind of key and the 6.1/6.3
-/// interfaces allow it: a record of the handshake's own protocol takes keys directly;
-/// a record of another protocol only by explicit export into explicit import.
-template <class H, class R>
-constexpr bool keys_flow() {
-    if constexpr (!std::is_same_v<typename H::exported_keys, typename R::imported_keys>) return false;
-    else if constexpr (H::key_export == KeyExport::non_exportable || R::key_import == KeyImport::non_importable)
-        return H::key_export == KeyExport::non_exportable && R::key_import == KeyImport::non_importable;
-    else if constexpr (R::key_import == KeyImport::explicit_import)
-        return H::key_export == KeyExport::explicit_export;
+template <class R>
+concept RecordPolicy = RecordDescription<R> && RecordKeyInterface<R>;
+
+/// Whether a policy runs on crypto provider C. A policy that uses the provider seam
+/// runs on any provider and declares nothing; one bound to a particular library's stack
+/// (Botan's TLS 1.2) says so with `template <class C> static constexpr bool runs_on`.
+template <class Policy, class C>
+constexpr bool runs_on() {
+    if constexpr (requires { { Policy::template runs_on<C> } -> std::convertible_to<bool>; })
+        return Policy::template runs_on<C>;
     else
         return true;
 }
 
-template <class H, class R>
-concept KeysFlowFromHandshakeToRecord = HandshakePolicy<H> && RecordPolicy<R> && keys_flow<H, R>();
-
-template <class Policy, class T>
-concept TransportMeets =
-    (!needs<Policy, dependency::reliable_byte_stream>() || ReliableByteStream<T>) &&
-    (!needs<Policy, dependency::datagram>() || DatagramTransport<T>) &&
-    (!needs<Policy, dependency::tcp_option_negotiation>() || TcpWithOptionNegotiation<T>);
-
 }  // namespace tapsec
+
+// The composition rules built on these declarations, so that every policy header that
+// includes this one can check a handshake/record pair (KeysFlowFromHandshakeToRecord).
+// Included last: composition.hpp includes this file, and finds it complete either way.
+#include "composition.hpp"

@@ -1,7 +1,7 @@
 // Secure<Handshake, Record, Transport, Crypto>: one composition of the survey's
-// three axes. It checks the composition at compile time (each failed dependency is
-// a one-line static_assert naming it), computes the composition's features, and
-// drives the sans-I/O engine over the transport with the Section 6 interface.
+// three axes. It checks the composition at compile time against the one list of
+// rules in composition.hpp (a broken rule is one static_assert line naming it),
+// computes the composition's features, and drives the sans-I/O engine over the transport with the Section 6 interface.
 #pragma once
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 
 #include "../crypto/provider.hpp"
 #include "compiled_engine.hpp"
+#include "composition.hpp"
 #include "dependencies.hpp"
 #include "engine.hpp"
 #include "errors.hpp"
@@ -51,64 +52,13 @@ template <class H>
 struct config_for<true, H> { using type = typename H::Config; };
 }  // namespace detail
 
-/// Whether H, R, T and Crypto fit together; usable in requires-clauses and
-/// static_assert. Secure<> itself reports *which* dependency is missing.
-/// The provider's part of the rules: Crypto is a provider with what H needs of it.
-template <class H, class R, class Crypto>
-concept ProviderFits = crypto::CryptoProvider<Crypto> &&
-                       (!needs<H, dependency::pki_trust_store>() || crypto::PkiProvider<Crypto>);
-
-/// Where the provider is checked: here, or (separate compilation) in the tapsec::compiled
-/// library, where the provider is a complete type.
-template <class H, class R, class Crypto>
-constexpr bool provider_checked() {
-    if constexpr (compiled_composition<H, R, Crypto>) return true;
-    else return ProviderFits<H, R, Crypto>;
-}
-
-template <class H, class R, class T, class Crypto = crypto::DefaultProvider>
-concept Composable = HandshakePolicy<H> && RecordPolicy<R> && Transport<T> && provider_checked<H, R, Crypto>() &&
-                     TransportMeets<H, T> && TransportMeets<R, T> && KeysFlowFromHandshakeToRecord<H, R>;
-
 template <class H, class R, class T, class Crypto = crypto::DefaultProvider>
 class Secure {
-    // ---- the composition's dependencies, one readable line each --------------------
-    static_assert(HandshakePolicy<H>,
-                  "tapsec: Secure<H, R, T>: H is not a handshake policy (needs name, provides, exported_keys, key_export, Config)");
-    static_assert(RecordPolicy<R>,
-                  "tapsec: Secure<H, R, T>: R is not a record policy (needs name, provides, imported_keys, key_import)");
-    static_assert(Transport<T>, "tapsec: Secure<H, R, T>: T is not a transport (neither a reliable byte stream nor a datagram service)");
-    static_assert(compiled_composition<H, R, Crypto> || crypto::CryptoProvider<Crypto>, "tapsec: Secure<H, R, T, C>: C is not a crypto provider");
-
-    static constexpr bool policies_ok = HandshakePolicy<H> && RecordPolicy<R> && Transport<T>;
-
-    static_assert(!policies_ok || !needs<H, dependency::reliable_byte_stream>() || ReliableByteStream<T>,
-                  "tapsec: this handshake needs a reliable, in-order byte stream (survey 4.x.3), but the transport is a datagram service");
-    static_assert(!policies_ok || !needs<R, dependency::reliable_byte_stream>() || ReliableByteStream<T>,
-                  "tapsec: this record protocol needs a reliable, in-order byte stream (survey 4.x.3), but the transport is a datagram service");
-    static_assert(!policies_ok || !needs<H, dependency::datagram>() || DatagramTransport<T>,
-                  "tapsec: this handshake needs a datagram transport (survey 4.x.3), but the transport is a byte stream");
-    static_assert(!policies_ok || !needs<R, dependency::datagram>() || DatagramTransport<T>,
-                  "tapsec: this record protocol needs a datagram transport (survey 4.x.3), but the transport is a byte stream");
-    static_assert(!policies_ok || !needs<H, dependency::tcp_option_negotiation>() || TcpWithOptionNegotiation<T>,
-                  "tapsec: this handshake needs TCP option negotiation (TCP-ENO, survey 4.6.3), which the transport does not offer");
-    static_assert(!policies_ok || compiled_composition<H, R, Crypto> || !needs<H, dependency::pki_trust_store>() ||
-                      crypto::PkiProvider<Crypto>,
-                  "tapsec: this handshake needs a PKI trust store (X.509 path validation), which the crypto provider does not offer");
-    static_assert(!policies_ok || !(HandshakePolicy<H> && RecordPolicy<R>) ||
-                      std::is_same_v<typename H::exported_keys, typename R::imported_keys>,
-                  "tapsec: the handshake exports a kind of key material that this record protocol does not import");
-    static_assert(!policies_ok || !(HandshakePolicy<H> && RecordPolicy<R>) || H::key_export != KeyExport::non_exportable ||
-                      R::key_import == KeyImport::non_importable,
-                  "tapsec: the handshake's keys are non-exportable (survey 6.3): only its own record protocol can use them");
-    static_assert(!policies_ok || !(HandshakePolicy<H> && RecordPolicy<R>) || R::key_import != KeyImport::non_importable ||
-                      H::key_export == KeyExport::non_exportable,
-                  "tapsec: the record protocol's keys are non-importable (survey 6.1): only its own handshake can key it");
-    static_assert(!policies_ok || !(HandshakePolicy<H> && RecordPolicy<R>) || R::key_import != KeyImport::explicit_import ||
-                      H::key_export != KeyExport::direct,
-                  "tapsec: the record protocol imports keys explicitly, but the handshake only exports directly to its own record (survey 6.3)");
-
-    static constexpr bool valid = Composable<H, R, T, Crypto>;
+    // ---- the composition rules (core/composition.hpp): the first broken one, if any,
+    // fails with its one-line diagnostic ----------------------------------------------
+    static constexpr rules::Id broken_rule = rules::first_broken<H, R, T, Crypto>();
+    TAPSEC_COMPOSITION_ASSERTS()
+    static constexpr bool valid = broken_rule == rules::Id::none;
 
 public:
     using handshake_type = H;
@@ -131,7 +81,7 @@ public:
     // ---- connection (6.2) ------------------------------------------------------------
 
     /// Runs the handshake to completion (or failure, or the configured timeout).
-    std::error_code handshake() {
+    [[nodiscard]] std::error_code handshake() {
         if (auto ec = ensure_started()) return ec;
         const Instant deadline = Clock::now() + config_.handshake_timeout;
         while (!engine_.is_established()) {
@@ -145,7 +95,7 @@ public:
     // ---- data --------------------------------------------------------------------------
 
     /// Protects and sends application data (one datagram per call on datagram compositions).
-    std::error_code send(ByteView data) {
+    [[nodiscard]] std::error_code send(ByteView data) {
         if (failed_) return failed_;
         if (auto ec = engine_.send(data, Clock::now())) return fail(ec);
         return flush();
@@ -154,43 +104,69 @@ public:
     /// The next unit of application data: a datagram, or the next decrypted chunk of a
     /// stream. An empty result with no error means the peer closed cleanly.
     Result<Bytes> receive_message(std::chrono::milliseconds timeout = std::chrono::hours(24)) {
-        if (!pending_.empty()) {
+        if (pending_offset_ < pending_.size()) {
             Bytes out(pending_.begin() + static_cast<std::ptrdiff_t>(pending_offset_), pending_.end());
-            pending_.clear();
-            pending_offset_ = 0;
+            clear_pending();
             return out;
         }
         const Instant deadline = Clock::now() + timeout;
         for (;;) {
-            if (auto data = engine_.poll_application_data()) return std::move(*data);
+            if constexpr (ViewReceiveEngine<Engine>) {
+                if (auto view = engine_.poll_plaintext()) {
+                    if (view->empty()) continue;
+                    return Bytes(view->begin(), view->end());
+                }
+            } else {
+                if (auto data = engine_.poll_application_data()) return std::move(*data);
+            }
             if (engine_.is_closed()) return Bytes{};
             if (failed_) return failed_;
             if (auto ec = pump(deadline)) return ec;
         }
     }
 
-    /// Stream-style read into `out`; returns 0 at a clean close.
+    /// Stream-style read into `out`; returns 0 at a clean close. With an engine that
+    /// lends its plaintext (ViewReceiveEngine) the bytes are copied once, from the
+    /// engine's buffer into `out`; only what does not fit is kept here for the next call.
     Result<std::size_t> receive(MutableByteView out, std::chrono::milliseconds timeout = std::chrono::hours(24)) {
-        if (pending_.empty()) {
-            auto message = receive_message(timeout);
-            if (!message) return message.error();
-            pending_ = std::move(*message);
-            pending_offset_ = 0;
-            if (pending_.empty()) return std::size_t{0};
+        if (pending_offset_ == pending_.size()) {
+            if constexpr (ViewReceiveEngine<Engine>) {
+                const Instant deadline = Clock::now() + timeout;
+                for (;;) {
+                    if (auto view = engine_.poll_plaintext()) {
+                        if (view->empty()) continue;
+                        const std::size_t n = std::min(out.size(), view->size());
+                        std::copy_n(view->begin(), n, out.begin());
+                        // The view ends at the next engine call: keep the rest (the
+                        // buffer's capacity is reused, so no allocation after warm-up).
+                        pending_.assign(view->begin() + static_cast<std::ptrdiff_t>(n), view->end());
+                        pending_offset_ = 0;
+                        return n;
+                    }
+                    if (engine_.is_closed()) return std::size_t{0};
+                    if (failed_) return failed_;
+                    if (auto ec = pump(deadline)) return ec;
+                }
+            } else {
+                auto message = receive_message(timeout);
+                if (!message) return message.error();
+                pending_ = std::move(*message);
+                pending_offset_ = 0;
+                if (pending_.empty()) return std::size_t{0};
+            }
         }
         const std::size_t n = std::min(out.size(), pending_.size() - pending_offset_);
         std::copy_n(pending_.begin() + static_cast<std::ptrdiff_t>(pending_offset_), n, out.begin());
         pending_offset_ += n;
-        if (pending_offset_ == pending_.size()) {
-            pending_.clear();
-            pending_offset_ = 0;
-        }
+        if (pending_offset_ == pending_.size()) clear_pending();
         return n;
     }
 
     // ---- post-connection (6.3) ---------------------------------------------------------
 
-    /// Connection termination: sends the protocol's authenticated close.
+    /// Connection termination: sends the protocol's authenticated close. Not
+    /// [[nodiscard]], unlike the other operations: closing is best effort on teardown
+    /// paths, where the connection is abandoned whatever the result.
     std::error_code close() {
         if (closed_locally_) return {};
         closed_locally_ = true;
@@ -201,7 +177,7 @@ public:
     }
 
     /// Key update (6.3), where the composition re-keys in band.
-    std::error_code update_keys(bool request_peer_update = true)
+    [[nodiscard]] std::error_code update_keys(bool request_peer_update = true)
         requires(features.template has<feature::rekeying>()) &&
                 requires(Engine& e) { { e.update_keys(true, Instant{}) } -> std::same_as<std::error_code>; }
     {
@@ -220,7 +196,7 @@ public:
     }
 
     /// Early data (5.2 ED): queue data to go with the first flight.
-    std::error_code send_early_data(ByteView data)
+    [[nodiscard]] std::error_code send_early_data(ByteView data)
         requires(features.template has<feature::early_data>()) &&
                 requires(Engine& e) { { e.send_early_data(data, Instant{}) } -> std::same_as<std::error_code>; }
     {
@@ -232,7 +208,7 @@ public:
     }
 
     /// Connection mobility (5.2 CM): continue the connection from/to a new address.
-    std::error_code migrate(const Endpoint& new_peer)
+    [[nodiscard]] std::error_code migrate(const Endpoint& new_peer)
         requires(features.template has<feature::connection_mobility>()) &&
                 requires(T& t) { t.set_peer_endpoint(new_peer); }
     {
@@ -256,6 +232,9 @@ public:
         events_.pop_front();
         return e;
     }
+    /// Events not queued because max_queued_events were waiting (see queue_event).
+    std::size_t discarded_events() const { return discarded_events_; }
+    static constexpr std::size_t max_queued_events = 256;
     Role role() const { return role_; }
     Engine& engine() { return engine_; }
     T& transport() { return transport_; }
@@ -278,16 +257,55 @@ private:
     }
 
     void drain_events() {
-        while (auto e = engine_.poll_event()) events_.push_back(std::move(*e));
+        while (auto e = engine_.poll_event()) queue_event(std::move(*e));
     }
 
+    /// Bounded like the engines' own queues: a dropped_packet event whose reason is
+    /// already queued is coalesced into it (engines count drops), and past
+    /// max_queued_events events are counted in discarded_events_ instead of queued.
+    void queue_event(Event e) {
+        if (e.kind == EventKind::dropped_packet &&
+            std::any_of(events_.begin(), events_.end(), [&](const Event& queued) {
+                return queued.kind == EventKind::dropped_packet && queued.reason == e.reason;
+            }))
+            return;
+        if (events_.size() >= max_queued_events) {
+            ++discarded_events_;
+            return;
+        }
+        events_.push_back(std::move(e));
+    }
+
+    void clear_pending() {
+        pending_.clear();  // keeps the capacity for the next partial read
+        pending_offset_ = 0;
+    }
+
+    /// Sends everything the engine has queued: through the reused transmit buffer
+    /// when the engine writes into a caller's buffer (CallerBufferEngine), else as
+    /// the engine's own Transmit values.
     std::error_code flush() {
-        while (auto t = engine_.poll_transmit()) {
+        for (;;) {
+            ByteView data;
+            std::optional<Endpoint> to;
+            std::optional<Transmit> owned;
+            if constexpr (CallerBufferEngine<Engine>) {
+                if (transmit_buffer_.size() < max_transmit_size) transmit_buffer_.resize(max_transmit_size);
+                auto t = engine_.poll_transmit(MutableByteView(transmit_buffer_));
+                if (!t) break;
+                data = ByteView(transmit_buffer_.data(), t->size);
+                to = std::move(t->to);
+            } else {
+                owned = engine_.poll_transmit();
+                if (!owned) break;
+                data = owned->data;
+                to = std::move(owned->to);
+            }
             std::error_code ec;
             if constexpr (DatagramTransport<T>)
-                ec = transport_.send_to(t->data, t->to ? *t->to : transport_.peer_endpoint());
+                ec = transport_.send_to(data, to ? *to : transport_.peer_endpoint());
             else
-                ec = transport_.write_all(t->data);
+                ec = transport_.write_all(data);
             if (ec) {
                 if (!failed_) failed_ = ec;
                 return ec;
@@ -330,9 +348,11 @@ private:
     Engine engine_;
     T transport_;
     Bytes buffer_ = Bytes(65536 + 2048);  // one read: a full TLS record or the largest datagram
-    Bytes pending_;
+    Bytes transmit_buffer_;  // CallerBufferEngine: every outgoing unit, reused
+    Bytes pending_;          // received bytes that did not fit the caller's buffer
     std::size_t pending_offset_ = 0;
     std::deque<Event> events_;
+    std::size_t discarded_events_ = 0;
     std::error_code failed_;
     bool started_ = false;
     bool closed_locally_ = false;

@@ -20,9 +20,8 @@
 
 namespace tapsec::crypto {
 
-/// The default provider (crypto/botan.hpp defines it). Declared here so that a default
-/// template argument can name it without pulling Botan's headers into every header:
-/// code that instantiates with it includes crypto/botan.hpp.
+/// The default provider, declared here so that core/ (Secure<>'s default template
+/// argument) names it without including Botan; crypto/botan.hpp defines it.
 struct Botan2;
 using DefaultProvider = Botan2;
 

@@ -28,6 +28,11 @@ struct Dtls12Handshake {
     using Config = botan_tls::Config;
     template <class Record, class Crypto>
     using engine = botan_tls::ChannelEngine<botan_tls::Carrier::datagram>;
+    // Botan's TLS stack does the handshake, key schedule and record protection itself:
+    // no other provider can stand in for it, and a composition naming one must not
+    // compile (it would silently run Botan).
+    template <class Crypto>
+    static constexpr bool runs_on = botan_tls::runs_on_botan<Crypto>;
 };
 
 /// DTLS 1.2 records (RFC 6347 4.1): explicit epoch and sequence number, each record
@@ -39,6 +44,8 @@ struct DtlsRecord {
     using needs = dependencies<dependency::datagram>;
     using imported_keys = botan_tls::ChannelKeys;
     static constexpr KeyImport key_import = KeyImport::direct;
+    template <class Crypto>
+    static constexpr bool runs_on = botan_tls::runs_on_botan<Crypto>;  // Botan's record layer
 };
 
 }  // namespace tapsec

@@ -34,6 +34,18 @@ inline const char* describe(DtlsErrc e) {
     return "unknown DTLS error";
 }
 
+/// The shared vocabulary (core/errors.hpp); no default, so a new value must be mapped.
+constexpr condition condition_of(DtlsErrc e) noexcept {
+    switch (e) {
+        case DtlsErrc::malformed_record:
+        case DtlsErrc::unknown_content_type:
+        case DtlsErrc::record_too_large:
+        case DtlsErrc::unknown_epoch: return condition::peer_misbehaved;
+        case DtlsErrc::unsupported_version: return condition::peer_incompatible;
+    }
+    return condition::internal;
+}
+
 inline const std::error_category& dtls_category() noexcept {
     static const ProtocolErrorCategory<DtlsErrc> category("dtls");
     return category;

@@ -35,6 +35,16 @@ inline const char* describe(DtlsSrtpErrc e) {
     return "unknown DTLS-SRTP error";
 }
 
+/// The shared vocabulary (core/errors.hpp); no default, so a new value must be mapped.
+constexpr condition condition_of(DtlsSrtpErrc e) noexcept {
+    switch (e) {
+        case DtlsSrtpErrc::no_srtp_profile_negotiated: return condition::peer_incompatible;
+        case DtlsSrtpErrc::not_keyed: return condition::not_ready;
+        case DtlsSrtpErrc::not_rtp_or_rtcp: return condition::invalid_argument;
+    }
+    return condition::internal;
+}
+
 inline const std::error_category& dtls_srtp_category() noexcept {
     static const ProtocolErrorCategory<DtlsSrtpErrc> category("dtls-srtp");
     return category;
@@ -200,6 +210,10 @@ struct DtlsSrtpHandshake {
     using Config = botan_tls::Config;
     template <class Record, class Crypto>
     using engine = dtls_srtp::Engine<Crypto>;
+    // The DTLS half is Botan's TLS stack whatever the provider: naming another one
+    // would run Botan silently (a composition rule, core/composition.hpp).
+    template <class Crypto>
+    static constexpr bool runs_on = botan_tls::runs_on_botan<Crypto>;
 };
 
 }  // namespace tapsec

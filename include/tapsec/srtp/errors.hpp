@@ -46,6 +46,29 @@ inline const char* describe(Error e) {
     return "unknown SRTP error";
 }
 
+/// The shared vocabulary (core/errors.hpp) for each reason. No default: a new reason
+/// must be mapped (-Wswitch).
+constexpr condition condition_of(Error e) noexcept {
+    switch (e) {
+        case Error::ok: return condition::internal;  // not an error; never in an error_code
+        case Error::authentication_failed: return condition::authentication_failed;
+        case Error::malformed_rtp_header:
+        case Error::malformed_rtcp_header:
+        case Error::truncated_packet:
+        case Error::packet_too_large:
+        case Error::not_rtp_or_rtcp: return condition::peer_misbehaved;
+        case Error::replayed:
+        case Error::too_old: return condition::replayed;
+        case Error::key_reuse:
+        case Error::key_exhausted:
+        case Error::too_many_streams: return condition::resource_exhausted;
+        case Error::buffer_too_small: return condition::invalid_argument;
+        case Error::invalid_key_length:
+        case Error::unsupported_profile: return condition::configuration;
+    }
+    return condition::internal;
+}
+
 inline const std::error_category& error_category() noexcept {
     static const ProtocolErrorCategory<Error> category("tapsec.srtp");
     return category;

@@ -27,6 +27,11 @@ struct Tls12Handshake {
     using Config = botan_tls::Config;
     template <class Record, class Crypto>
     using engine = botan_tls::ChannelEngine<botan_tls::Carrier::stream>;
+    // Botan's TLS stack does the handshake, key schedule and record protection itself:
+    // no other provider can stand in for it, and a composition naming one must not
+    // compile (it would silently run Botan).
+    template <class Crypto>
+    static constexpr bool runs_on = botan_tls::runs_on_botan<Crypto>;
 };
 
 /// The TLS 1.2 record layer (RFC 5246 6.2): AEAD (or encrypt-then-MAC CBC) records
@@ -38,6 +43,8 @@ struct Tls12Record {
     using needs = dependencies<dependency::reliable_byte_stream>;
     using imported_keys = botan_tls::ChannelKeys;
     static constexpr KeyImport key_import = KeyImport::direct;
+    template <class Crypto>
+    static constexpr bool runs_on = botan_tls::runs_on_botan<Crypto>;  // Botan's record layer
 };
 
 }  // namespace tapsec

@@ -206,6 +206,63 @@ inline const char* describe(Error e) noexcept {
     return "unknown TLS 1.3 error";
 }
 
+/// The shared vocabulary (core/errors.hpp) for each cause. No default: a new cause
+/// must be mapped (-Wswitch).
+constexpr condition condition_of(Error e) noexcept {
+    switch (e) {
+        case Error::bad_record_mac:
+        case Error::bad_finished:
+        case Error::bad_certificate_verify:
+        case Error::bad_psk_binder:
+        case Error::hello_retry_cookie_invalid: return condition::authentication_failed;
+        case Error::record_overflow:
+        case Error::record_size_limit_exceeded:
+        case Error::malformed_record_header:
+        case Error::unknown_content_type:
+        case Error::missing_content_type:
+        case Error::unexpected_record:
+        case Error::invalid_change_cipher_spec:
+        case Error::malformed_handshake_message:
+        case Error::unexpected_handshake_message:
+        case Error::handshake_message_too_large:
+        case Error::illegal_parameter:
+        case Error::missing_extension:
+        case Error::unsupported_extension:
+        case Error::duplicate_extension:
+        case Error::downgrade_detected:
+        case Error::invalid_hello_retry_request:
+        case Error::early_data_too_large:
+        case Error::invalid_key_update:
+        case Error::hello_retry_cookie_missing:
+        case Error::hello_retry_cookie_unknown_key:
+        case Error::hello_retry_cookie_mismatch: return condition::peer_misbehaved;
+        case Error::no_common_cipher_suite:
+        case Error::no_common_group:
+        case Error::no_common_signature_scheme:
+        case Error::protocol_version_mismatch:
+        case Error::unsupported_certificate:
+        case Error::no_application_protocol:
+        case Error::unrecognized_name:
+        case Error::insufficient_security: return condition::peer_incompatible;
+        case Error::unknown_psk_identity:
+        case Error::bad_certificate:
+        case Error::certificate_expired:
+        case Error::certificate_untrusted:
+        case Error::certificate_name_mismatch:
+        case Error::certificate_required:
+        case Error::peer_rejected_by_application: return condition::peer_not_trusted;
+        case Error::early_data_replayed:
+        case Error::early_data_stale:
+        case Error::hello_retry_cookie_expired: return condition::replayed;
+        case Error::sequence_number_exhausted:
+        case Error::key_usage_exhausted:
+        case Error::reassembly_buffer_full: return condition::resource_exhausted;
+        case Error::record_layer_not_keyed: return condition::not_ready;
+        case Error::internal_error: return condition::internal;
+    }
+    return condition::internal;
+}
+
 /// The alert RFC 8446 prescribes for each cause.
 inline AlertDescription alert_for(Error e) noexcept {
     using A = AlertDescription;
@@ -277,6 +334,12 @@ public:
     const char* name() const noexcept override { return "tls13-peer-alert"; }
     std::string message(int value) const override {
         return std::string("peer sent alert ") + to_string(static_cast<AlertDescription>(value));
+    }
+    /// A received close_notify is a clean close; any other alert the peer's abort.
+    std::error_condition default_error_condition(int value) const noexcept override {
+        return make_error_condition(static_cast<AlertDescription>(value) == AlertDescription::close_notify
+                                        ? condition::closed
+                                        : condition::peer_aborted);
     }
 };
 

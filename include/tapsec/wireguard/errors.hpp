@@ -63,6 +63,37 @@ inline const char* describe(Error e) {
     return "unknown WireGuard error";
 }
 
+/// The shared vocabulary (core/errors.hpp) for each reason. No default: a new reason
+/// must be mapped (-Wswitch).
+constexpr condition condition_of(Error e) noexcept {
+    switch (e) {
+        case Error::ok: return condition::internal;  // not an error; never in an error_code
+        case Error::bad_mac1:
+        case Error::handshake_decrypt_failed:
+        case Error::bad_cookie_reply:
+        case Error::transport_decrypt_failed: return condition::authentication_failed;
+        case Error::malformed_message:
+        case Error::unknown_receiver_index:
+        case Error::unexpected_response:
+        case Error::not_an_ip_packet:
+        case Error::disallowed_source_address:
+        case Error::invalid_public_key: return condition::peer_misbehaved;
+        case Error::unknown_peer:
+        case Error::rejected_by_application: return condition::peer_not_trusted;
+        case Error::replayed_initiation:
+        case Error::replayed_counter:
+        case Error::counter_too_old: return condition::replayed;
+        case Error::cookie_required:
+        case Error::initiation_flood:
+        case Error::handshake_rate_limited:
+        case Error::key_expired: return condition::resource_exhausted;
+        case Error::no_route: return condition::not_ready;
+        case Error::handshake_timeout: return condition::timed_out;
+        case Error::invalid_configuration: return condition::configuration;
+    }
+    return condition::internal;
+}
+
 inline const std::error_category& category() noexcept {
     static const ProtocolErrorCategory<Error> instance("wireguard");
     return instance;
