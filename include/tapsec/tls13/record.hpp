@@ -5,13 +5,14 @@
 //   RecordLayer<Crypto> records({.padding = PaddingPolicy::to_multiple_of(256)});
 //   // sending: plaintext records until a write key is installed, protected records after
 //   records.write(ContentType::handshake, client_hello, out, /*legacy_version=*/0x0301);
-//   records.install_write(traffic_secret);      // a TrafficSecret from key_schedule.hpp
+//   records.install_key(Epoch::handshake, Direction::write, traffic_secret);  // a TrafficSecret
+//                                   // from key_schedule.hpp (install_write / install_read alike)
 //   records.write(ContentType::application_data, data, out);   // fragments, pads, seals
 //   // receiving: bytes from the transport in, opened records out
 //   if (auto ec = records.feed(bytes)) fail(ec);
 //   for (;;) { auto r = records.next(); if (!r) fail(r.error()); if (!*r) break;
 //              (*r)->type, (*r)->data, (*r)->protected_record ... }
-//   records.install_read(peer_secret);           // at each epoch change (seq restarts at 0)
+//   records.install_key(level, Direction::read, peer_secret);  // each epoch change (seq restarts at 0)
 //   records.set_send_record_size_limit(peer_ext_value);      // RFC 8449, after EE
 //   records.set_receive_record_size_limit(our_ext_value);    // what we advertised
 //   if (records.take_key_expiring()) -> write a KeyUpdate, then records.update_write_key()
@@ -21,6 +22,9 @@
 //   after its one byte was checked; whether one is allowed *now* is the handshake's call.
 //   Trial decryption for rejected 0-RTT (4.2.10): `open()` leaves the read sequence
 //   number unchanged when authentication fails, so the engine may drop such records.
+//
+// tls13::Engine uses only what the TlsRecordLayer concept (below) names, so another
+// record policy with that key interface is keyed by the same handshake.
 //
 // Zero copy: `RecordSealer::seal_in_place` protects a record where it lies (the caller
 // leaves 5 bytes for the header in front of the content); `RecordOpener::open_in_place`
