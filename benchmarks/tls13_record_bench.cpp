@@ -8,6 +8,11 @@
 // open_in_place, what an engine writing into its own transmit buffer uses) and the
 // convenience path (RecordLayer::write from the caller's bytes + feed + next, which
 // copies the data once each way, as a sans-I/O engine must).
+// Through the engine: a connected client/server pair of tls13::Engine (external PSK, in
+// memory), one 16 KiB record from client to server per iteration, once with the owning
+// API (poll_transmit() / poll_application_data(), what Secure<> uses) and once with the
+// allocation-free one (poll_transmit(out) into a reused buffer / poll_plaintext() view),
+// each with its heap allocations per record (benchmarks/alloc_counter.hpp) once warmed up.
 // Each iteration seals and opens one record; rates are in plaintext bytes per second.
 #include <openssl/evp.h>
 
@@ -19,9 +24,12 @@
 #include <string>
 #include <vector>
 
+#include <tapsec/tls13/engine.hpp>
 #include <tapsec/tls13/record.hpp>
 
+#include "alloc_counter.hpp"
 #include "harness.hpp"
+#include "support/pki.hpp"
 
 namespace {
 
@@ -137,6 +145,88 @@ Paired paired(A& a, B& b) {
     return p;
 }
 
+using EnginePair = tls13::Engine<AeadRecord, Crypto>;
+
+/// An Ed25519 certificate for the engine pair (an external PSK would rule out the
+/// SHA-384 suite: its hash defaults to SHA-256, RFC 8446 4.2.11).
+struct EngineIdentity {
+    test::TestPki pki{test::KeyType::ed25519};
+    test::CertificateFiles leaf = pki.issue("bench", test::KeyType::ed25519);
+};
+
+/// A client and a server engine with a finished handshake, suite fixed.
+template <class E>
+std::pair<E, E> connected_engines(const CipherSuite& suite, const EngineIdentity& identity) {
+    check(identity.pki.ok() && !identity.leaf.certificate.empty(), "test PKI");
+    tls13::Config client_config, server_config;
+    client_config.trust.ca_certificates_pem = {identity.pki.ca().certificate_pem()};
+    client_config.server_name = "localhost";
+    server_config.identity = Identity(identity.leaf.certificate_pem(), identity.leaf.key_pem());
+    server_config.tickets_to_send = 0;
+    for (auto* config : {&client_config, &server_config}) config->cipher_suites = {std::string(suite.name)};
+    E client(Role::client, client_config), server(Role::server, server_config);
+    check(!client.start(Instant{}), "engine start");
+    for (int i = 0; i < 8 && !(client.is_established() && server.is_established()); ++i) {
+        while (auto t = client.poll_transmit()) check(!server.receive(t->data, Endpoint{}, Instant{}), "handshake");
+        while (auto t = server.poll_transmit()) check(!client.receive(t->data, Endpoint{}, Instant{}), "handshake");
+    }
+    check(client.is_established() && server.is_established(), "engine handshake");
+    return {std::move(client), std::move(server)};
+}
+
+/// Heap allocations per call of `body`, after a warm-up.
+template <class Body>
+double allocations_per_record(Body& body) {
+    for (int i = 0; i < 64; ++i) body();
+    constexpr int records = 1024;
+    bench::AllocationScope scope;
+    for (int i = 0; i < records; ++i) body();
+    return static_cast<double>(scope.count()) / records;
+}
+
+/// Through the engines: the owning API (one Bytes per transmit and per record received)
+/// and, where the engine offers it, the caller-buffer API (the engines' buffers reused).
+/// A template so that the same file also measures an engine without the Core v2 forms.
+template <class E, class Raw>
+void engine_rows(bench::Report& report, const std::string& name, const CipherSuite& suite, const Bytes& message,
+                 Raw& raw_body) {
+    static const EngineIdentity identity;
+    auto [owning_client, owning_server] = connected_engines<E>(suite, identity);
+    auto owning_body = [&, &c = owning_client, &s = owning_server] {
+        check(!c.send(message, Instant{}), "engine send");
+        auto t = c.poll_transmit();
+        check(t && !s.receive(t->data, Endpoint{}, Instant{}), "engine receive");
+        auto data = s.poll_application_data();
+        check(data && data->size() == record_size, "engine data");
+    };
+    const double owning_allocations = allocations_per_record(owning_body);
+    const Paired owning_vs_raw = paired(owning_body, raw_body);
+    report.value(name + " engine pair, owning API", owning_vs_raw.best_a / 1e6, "MB/s",
+                 "send + poll_transmit() + receive + poll_application_data()");
+    report.value(name + " engine pair (owning) / raw AEAD", owning_vs_raw.ratio, "x", "median of paired slices");
+    report.value(name + " engine pair (owning) allocations per record", owning_allocations, "allocs", "after warm-up");
+    if constexpr (CallerBufferEngine<E> && ViewReceiveEngine<E>) {
+        auto [client, server] = connected_engines<E>(suite, identity);
+        Bytes transmit_buffer(max_transmit_size);
+        auto caller_buffer_body = [&, &c = client, &s = server] {
+            check(!c.send(message, Instant{}), "engine send");
+            while (auto t = c.poll_transmit(MutableByteView(transmit_buffer)))
+                check(!s.receive(ByteView(transmit_buffer.data(), t->size), Endpoint{}, Instant{}), "engine receive");
+            auto data = s.poll_plaintext();
+            check(data && data->size() == record_size, "engine plaintext");
+        };
+        const double caller_buffer_allocations = allocations_per_record(caller_buffer_body);
+        const Paired caller_vs_raw = paired(caller_buffer_body, raw_body);
+        const Paired caller_vs_owning = paired(caller_buffer_body, owning_body);
+        report.value(name + " engine pair, caller buffer + view", caller_vs_raw.best_a / 1e6, "MB/s",
+                     "send + poll_transmit(out) + receive + poll_plaintext()");
+        report.value(name + " engine pair (caller buffer) / raw AEAD", caller_vs_raw.ratio, "x", "median of paired slices");
+        report.value(name + " engine pair (caller buffer) / (owning)", caller_vs_owning.ratio, "x", "median of paired slices");
+        report.value(name + " engine pair (caller buffer) allocations per record", caller_buffer_allocations, "allocs",
+                     "after warm-up; target 0");
+    }
+}
+
 void run(bench::Report& report) {
     for (const CipherSuite* suite : all_cipher_suites) {
         const std::string name(suite->name);
@@ -211,6 +301,8 @@ void run(bench::Report& report) {
             check(opened.ok() && opened->has_value() && (*opened)->data.size() == record_size, "next");
         };
 
+        engine_rows<EnginePair>(report, name, *suite, message, raw_body);
+
         const Paired zero_copy_vs_raw = paired(zero_copy_body, raw_body);
         const Paired layer_vs_raw = paired(layer_body, raw_body);
         const Paired zero_copy_vs_openssl = paired(zero_copy_body, openssl_body);
@@ -224,6 +316,8 @@ void run(bench::Report& report) {
         report.value(name + " record (write/feed/next) / raw AEAD", layer_vs_raw.ratio, "x", "median of paired slices");
         report.value(name + " record (zero copy) / OpenSSL EVP", zero_copy_vs_openssl.ratio, "x", "median of paired slices");
         report.value(name + " raw provider AEAD / OpenSSL EVP", raw_vs_openssl.ratio, "x", "median of paired slices");
+        report.value(name + " record write+feed+next allocations per record", allocations_per_record(layer_body), "allocs",
+                     "after warm-up");
     }
 }
 

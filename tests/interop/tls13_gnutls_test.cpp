@@ -149,8 +149,9 @@ void listen_and_exchange(Fixture& f, const CertificateFiles& cert, std::vector<s
     const bool back = client.wait_for_output("from tapsec");
     client.close_stdin();
     server.close_stdin();
-    server.wait(std::chrono::seconds(10));
+    const int code = server.wait(std::chrono::seconds(10));
     CHECK_MESSAGE(got, (server.output() + "\n--- gnutls-cli:\n" + client.output()));
+    CHECK_MESSAGE(code == 0, server.output());  // issue 9: the listener exited 1 here
     CHECK_MESSAGE(back, client.output());
     if (!expect.empty()) CHECK_MESSAGE(server.output().find(expect) != std::string::npos, server.output());
 }

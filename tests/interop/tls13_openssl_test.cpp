@@ -100,8 +100,9 @@ void listen_and_exchange(Fixture& f, const CertificateFiles& cert, std::vector<s
     const bool back = client.wait_for_output("from tapsec");
     client.close_stdin();
     server.close_stdin();
-    server.wait(std::chrono::seconds(10));
+    const int code = server.wait(std::chrono::seconds(10));
     CHECK_MESSAGE((got), (server.output() + "\n--- s_client:\n" + client.output()));
+    CHECK_MESSAGE((code == 0), (server.output()));  // a clean close, whichever close_notify went first
     CHECK_MESSAGE((back), (client.output()));
     if (!expect_in_server.empty()) CHECK_MESSAGE((server.output().find(expect_in_server) != std::string::npos), (server.output()));
 }

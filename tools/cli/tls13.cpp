@@ -185,13 +185,31 @@ public:
     Result<Bytes> receive_message(std::chrono::milliseconds timeout) {
         auto r = c_.receive_message(timeout);
         print_events(c_, quiet_);
+        if (r) return r;
+        // The peer's close_notify arrived and was answered (RFC 8446 6.1): a clean close,
+        // even if the peer, done, already dropped the socket under our answer.
+        if (peer_closed_cleanly()) return Bytes{};
+        // We closed first (all our data went before our close_notify) and the peer then
+        // ended the stream without answering, as gnutls-cli does: a close, but not an
+        // authenticated one on its side, so say so.
+        if (closed_ && r.error() == make_error_code(Errc::truncated)) {
+            if (!quiet_) std::fprintf(stderr, "tapsec: the peer ended the stream without answering our close_notify\n");
+            return Bytes{};
+        }
         return r;
     }
-    std::error_code close() { return c_.close(); }
+    std::error_code close() {
+        closed_ = true;
+        auto ec = c_.close();
+        return ec && peer_closed_cleanly() ? std::error_code{} : ec;
+    }
 
 private:
+    bool peer_closed_cleanly() { return c_.engine().is_closed(); }
+
     Tls13& c_;
     bool quiet_;
+    bool closed_ = false;  // our close_notify went out (stdin ended)
 };
 
 int run_connect(Arguments& args) {

@@ -1,14 +1,28 @@
-// The TLS 1.3 SansIoEngine: the client or server handshake joined to the record
-// layer (record.hpp). Bytes in, records out; the handshake hands over traffic secrets
-// per epoch, the record layer installs them. Alerts: every local failure sends the
-// alert tls13::alert_for names, every fatal alert received becomes a distinct
-// "tls13-peer-alert" error, and an end of stream without close_notify is
-// Errc::truncated.
+// The TLS 1.3 SansIoEngine: the client or server handshake joined to the record layer
+// of the `Record` policy (`Record::layer<Crypto>`, e.g. AeadRecord's RecordLayer). Bytes
+// in, records out; the handshake hands over one traffic secret per (level, direction)
+// and the engine passes it to the layer's install_key: the engine reaches the layer
+// only through tls13::TlsRecordLayer (record.hpp), so another record policy with that
+// key interface is keyed by the same handshake code.
+//
+// Alerts: every local failure sends the alert tls13::alert_for names, every fatal alert
+// received becomes a distinct "tls13-peer-alert" error, and an end of stream without
+// close_notify is Errc::truncated. A close_notify received is answered with our own
+// before our write side closes (6.1), so both ends see a clean close.
+//
+// Data path without allocation once warmed up: records are sealed into one reused
+// buffer and copied out by poll_transmit(out); received application data is handed out
+// by poll_plaintext() as a view into the record layer's buffer, where it was decrypted.
+// The owning poll_transmit() / poll_application_data() remain for Secure<>.
 #pragma once
 
+#include <algorithm>
+#include <cstring>
 #include <deque>
 #include <memory>
+#include <type_traits>
 #include <variant>
+#include <vector>
 
 #include "../core/engine.hpp"
 #include "../crypto/botan.hpp"  // the default provider
@@ -21,11 +35,15 @@ namespace tapsec::tls13 {
 template <class Record, class Crypto>
 class Engine {
 public:
+    using Layer = typename Record::template layer<Crypto>;
+    static_assert(std::is_same_v<typename Record::imported_keys, TrafficSecrets>,
+                  "tapsec: tls13::Engine: the record policy does not import TLS 1.3 traffic secrets");
+    static_assert(TlsRecordLayer<Layer>,
+                  "tapsec: tls13::Engine: Record::layer<Crypto> does not meet tls13::TlsRecordLayer "
+                  "(install_key, write, feed/next, record size limits, take_key_expiring)");
+
     Engine(Role role, const Config& config)
-        : role_(role),
-          config_(std::make_shared<const Config>(config)),
-          records_(typename RecordLayer<Crypto>::Options{
-              config.padding, KeyUsageLimits{config.key_update_after_records, config.key_update_after_bytes, 64}}) {
+        : role_(role), config_(std::make_shared<const Config>(config)), records_(layer_options(config)) {
         // Only a client's initial ClientHello may carry legacy_record_version 0x0301 (5.1).
         first_record_ = role == Role::client;
         if (role == Role::client) handshake_.template emplace<ClientHandshake<Crypto>>(*config_);
@@ -44,6 +62,7 @@ public:
     }
 
     std::error_code receive(ByteView in, const Endpoint&, Instant now) {
+        reclaim_lent_plaintext();
         if (failed_) return failed_;
         if (!started_ && role_ == Role::server)
             if (auto ec = start(now)) return ec;
@@ -53,6 +72,8 @@ public:
             return failed_ = make_error_code(Errc::truncated);
         }
         if (peer_closed_) return {};  // nothing is read after close_notify
+        // feed() moves the layer's buffer: plaintext not yet polled is copied out first.
+        carry_unpolled_plaintext();
         if (auto ec = records_.feed(in)) return fail(ec);
         for (;;) {
             auto next = records_.next();
@@ -70,17 +91,47 @@ public:
         return {};
     }
 
+    /// Everything queued for the wire, as bytes the caller takes over.
     std::optional<Transmit> poll_transmit() {
-        if (out_.empty()) return std::nullopt;
-        Transmit t{std::move(out_), std::nullopt};
+        if (out_sent_ == out_.size()) return std::nullopt;
+        Transmit t;
+        if (out_sent_ == 0) t.data = std::move(out_);
+        else t.data.assign(out_.begin() + static_cast<std::ptrdiff_t>(out_sent_), out_.end());
         out_.clear();
+        out_sent_ = 0;
         return t;
     }
+    /// The next run of queued wire bytes, copied into the caller's buffer (up to its
+    /// size; the rest comes with the next call). The engine's own buffer keeps its
+    /// capacity, so steady-state sending allocates nothing.
+    std::optional<TransmitInfo> poll_transmit(MutableByteView out) {
+        const std::size_t n = std::min(out.size(), out_.size() - out_sent_);
+        if (n == 0) return std::nullopt;
+        std::memcpy(out.data(), out_.data() + out_sent_, n);
+        out_sent_ += n;
+        if (out_sent_ == out_.size()) {
+            out_.clear();
+            out_sent_ = 0;
+        }
+        return TransmitInfo{n, std::nullopt};
+    }
+    /// The next record's application data as a view, valid until the next call on the
+    /// engine: decrypted in place in the record layer's buffer, not copied.
+    std::optional<ByteView> poll_plaintext() {
+        reclaim_lent_plaintext();
+        if (carried_next_ < carried_sizes_.size()) {
+            const ByteView view(carried_.data() + carried_offset_, carried_sizes_[carried_next_++]);
+            carried_offset_ += view.size();
+            return view;
+        }
+        if (fresh_next_ < fresh_.size()) return fresh_[fresh_next_++];
+        return std::nullopt;
+    }
+    /// The next record's application data, copied (for callers that keep it).
     std::optional<Bytes> poll_application_data() {
-        if (received_.empty()) return std::nullopt;
-        Bytes b = std::move(received_.front());
-        received_.pop_front();
-        return b;
+        auto view = poll_plaintext();
+        if (!view) return std::nullopt;
+        return Bytes(view->begin(), view->end());
     }
     std::optional<Event> poll_event() {
         if (events_.empty()) return std::nullopt;
@@ -93,7 +144,7 @@ public:
         if (failed_) return failed_;
         if (closed_locally_) return Errc::closed;
         if (!is_established()) return Errc::not_connected;
-        if (auto ec = records_.write(ContentType::application_data, data, out_)) return fail(ec);
+        if (auto ec = records_.write(ContentType::application_data, data, out_, legacy_record_version)) return fail(ec);
         return maybe_rotate_keys();
     }
 
@@ -108,7 +159,7 @@ public:
     }
 
     bool is_established() const { return !failed_ && common().established(); }
-    bool is_closed() const { return peer_closed_ && received_.empty(); }
+    bool is_closed() const { return peer_closed_ && !plaintext_pending(); }
     SessionInfo session_info() const { return common().info(); }
 
     // ---- optional members Secure<> exposes -----------------------------------------------
@@ -135,10 +186,46 @@ public:
         return {};
     }
 
-    /// The records layer, for tests that tamper with or inspect it.
-    RecordLayer<Crypto>& record_layer() { return records_; }
+    /// The record layer, for tests that tamper with or inspect it.
+    Layer& record_layer() { return records_; }
+    const Layer& record_layer() const { return records_; }
 
 private:
+    static typename Layer::Options layer_options(const Config& config) {
+        typename Layer::Options options;
+        options.padding = config.padding;
+        options.limits = KeyUsageLimits{config.key_update_after_records, config.key_update_after_bytes, 64};
+        return options;
+    }
+
+    bool plaintext_pending() const noexcept {
+        return carried_next_ < carried_sizes_.size() || fresh_next_ < fresh_.size();
+    }
+    /// A view handed out by the previous call is no longer in use: drop what was
+    /// delivered (clear() keeps the capacity).
+    void reclaim_lent_plaintext() noexcept {
+        if (carried_next_ == carried_sizes_.size() && !carried_sizes_.empty()) {
+            carried_.clear();
+            carried_sizes_.clear();
+            carried_next_ = carried_offset_ = 0;
+        }
+        if (fresh_next_ == fresh_.size() && !fresh_.empty()) {
+            fresh_.clear();
+            fresh_next_ = 0;
+        }
+    }
+    /// Before the layer's buffer moves (feed), plaintext the application has not polled
+    /// yet is copied into a buffer of the engine's own, in order. Only a caller that
+    /// feeds again without polling pays this copy.
+    void carry_unpolled_plaintext() {
+        for (; fresh_next_ < fresh_.size(); ++fresh_next_) {
+            append(carried_, fresh_[fresh_next_]);
+            carried_sizes_.push_back(fresh_[fresh_next_].size());
+        }
+        fresh_.clear();
+        fresh_next_ = 0;
+    }
+
     ClientHandshake<Crypto>* client() { return std::get_if<ClientHandshake<Crypto>>(&handshake_); }
     ServerHandshake<Crypto>* server() { return std::get_if<ServerHandshake<Crypto>>(&handshake_); }
     const HandshakeCommon<Crypto>& common() const {
@@ -169,6 +256,12 @@ private:
                 if (alert->description == AlertDescription::close_notify) {
                     peer_closed_ = true;
                     events_.push_back({EventKind::peer_closed, {}});
+                    // 6.1: each party sends close_notify before closing its write side;
+                    // answering here lets the peer, too, see a clean close.
+                    if (!closed_locally_) {
+                        closed_locally_ = true;
+                        send_alert(AlertDescription::close_notify);
+                    }
                     return {};
                 }
                 if (alert->description == AlertDescription::user_canceled) return {};
@@ -195,7 +288,7 @@ private:
                     early_received_ += record.data.size();
                     if (early_received_ > s->max_early_data()) return Error::early_data_too_large;
                 }
-                if (!record.data.empty()) received_.emplace_back(record.data.begin(), record.data.end());
+                if (!record.data.empty()) fresh_.push_back(record.data);
                 return {};
             }
             default: return Error::unknown_content_type;
@@ -216,19 +309,21 @@ private:
                     first_record_ = false;
                     break;
                 case Action::Kind::send_application_data:
-                    ec = records_.write(ContentType::application_data, a->message, out_);
+                    ec = records_.write(ContentType::application_data, a->message, out_, legacy_record_version);
                     break;
                 case Action::Kind::send_change_cipher_spec: {
                     const std::uint8_t one = 1;
-                    ec = records_.write(ContentType::change_cipher_spec, ByteView(&one, 1), out_);
+                    ec = records_.write(ContentType::change_cipher_spec, ByteView(&one, 1), out_, legacy_record_version);
                     break;
                 }
                 case Action::Kind::install_read_key:
                     // A handshake message may not span a key change (5.1).
                     if (!messages_.empty()) return Error::unexpected_handshake_message;
-                    ec = records_.install_read(a->secret);
+                    ec = records_.install_key(a->level, Direction::read, a->secret);
                     break;
-                case Action::Kind::install_write_key: ec = records_.install_write(a->secret); break;
+                case Action::Kind::install_write_key:
+                    ec = records_.install_key(a->level, Direction::write, a->secret);
+                    break;
                 case Action::Kind::limit_sent_records: ec = records_.set_send_record_size_limit(a->limit); break;
                 case Action::Kind::limit_received_records:
                     ec = records_.set_receive_record_size_limit(a->limit);
@@ -238,7 +333,7 @@ private:
                         // 0-RTT data the server refused goes again under 1-RTT keys.
                         Bytes again = c->take_rejected_early_data();
                         events_.push_back(std::move(a->event));
-                        if (!again.empty()) ec = records_.write(ContentType::application_data, again, out_);
+                        if (!again.empty()) ec = records_.write(ContentType::application_data, again, out_, legacy_record_version);
                         break;
                     }
                     events_.push_back(std::move(a->event));
@@ -258,7 +353,7 @@ private:
 
     void send_alert(AlertDescription description) {
         // Before any write key (a failed ClientHello), alerts go in plaintext (6).
-        records_.write(ContentType::alert, encode_alert(description), out_);
+        records_.write(ContentType::alert, encode_alert(description), out_, legacy_record_version);
     }
 
     /// Records the first error; sends the matching alert unless the peer sent one.
@@ -271,11 +366,18 @@ private:
 
     Role role_;
     std::shared_ptr<const Config> config_;
-    RecordLayer<Crypto> records_;
+    Layer records_;
     std::variant<std::monostate, ClientHandshake<Crypto>, ServerHandshake<Crypto>> handshake_;
     MessageBuffer messages_;
-    Bytes out_;
-    std::deque<Bytes> received_;
+    Bytes out_;                  // sealed records not yet polled; reused, never shrunk
+    std::size_t out_sent_ = 0;   // how much of out_ poll_transmit(out) already copied out
+    // Received application data, oldest first: views into the record layer's buffer
+    // (fresh_, valid until its next feed) after what had to be carried out of it.
+    std::vector<ByteView> fresh_;
+    std::size_t fresh_next_ = 0;
+    Bytes carried_;
+    std::vector<std::size_t> carried_sizes_;
+    std::size_t carried_next_ = 0, carried_offset_ = 0;
     std::deque<Event> events_;
     Bytes early_data_;
     std::error_code failed_;

@@ -5,13 +5,14 @@
 //   RecordLayer<Crypto> records({.padding = PaddingPolicy::to_multiple_of(256)});
 //   // sending: plaintext records until a write key is installed, protected records after
 //   records.write(ContentType::handshake, client_hello, out, /*legacy_version=*/0x0301);
-//   records.install_write(traffic_secret);      // a TrafficSecret from key_schedule.hpp
+//   records.install_key(Epoch::handshake, Direction::write, traffic_secret);  // a TrafficSecret
+//                                   // from key_schedule.hpp (install_write / install_read alike)
 //   records.write(ContentType::application_data, data, out);   // fragments, pads, seals
 //   // receiving: bytes from the transport in, opened records out
 //   if (auto ec = records.feed(bytes)) fail(ec);
 //   for (;;) { auto r = records.next(); if (!r) fail(r.error()); if (!*r) break;
 //              (*r)->type, (*r)->data, (*r)->protected_record ... }
-//   records.install_read(peer_secret);           // at each epoch change (seq restarts at 0)
+//   records.install_key(level, Direction::read, peer_secret);  // each epoch change (seq restarts at 0)
 //   records.set_send_record_size_limit(peer_ext_value);      // RFC 8449, after EE
 //   records.set_receive_record_size_limit(our_ext_value);    // what we advertised
 //   if (records.take_key_expiring()) -> write a KeyUpdate, then records.update_write_key()
@@ -22,6 +23,9 @@
 //   Trial decryption for rejected 0-RTT (4.2.10): `open()` leaves the read sequence
 //   number unchanged when authentication fails, so the engine may drop such records.
 //
+// tls13::Engine uses only what the TlsRecordLayer concept (below) names, so another
+// record policy with that key interface is keyed by the same handshake.
+//
 // Zero copy: `RecordSealer::seal_in_place` protects a record where it lies (the caller
 // leaves 5 bytes for the header in front of the content); `RecordOpener::open_in_place`
 // decrypts inside the reassembler's buffer. Both go through Crypto::Aead::seal_in_place
@@ -30,9 +34,10 @@
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cstdint>
-#include <deque>
 #include <optional>
+#include <vector>
 
 #include "../core/bytes.hpp"
 #include "../core/dependencies.hpp"
@@ -54,6 +59,9 @@ enum class ContentType : std::uint8_t {
 };
 
 constexpr bool is_tls13_content_type(std::uint8_t t) noexcept { return t >= 20 && t <= 23; }
+
+/// Which records a traffic secret protects: the peer's (read) or ours (write).
+enum class Direction : std::uint8_t { read, write };
 
 inline constexpr std::size_t record_header_size = 5;
 inline constexpr std::size_t max_plaintext_length = std::size_t{1} << 14;               // 5.1
@@ -164,12 +172,11 @@ public:
     /// The next complete record, nothing if more bytes are needed, or the error of a
     /// malformed header. The view stays valid until the next feed().
     Result<std::optional<RecordView>> next() {
-        if (complete_.empty()) {
+        if (complete_head_ == complete_.size()) {
             if (error_) return error_;
             return std::optional<RecordView>{};
         }
-        const std::size_t at = complete_.front();
-        complete_.pop_front();
+        const std::size_t at = complete_[complete_head_++];
         const std::uint8_t* h = buffer_.data() + at;
         const std::size_t length = std::size_t{h[3]} << 8 | h[4];
         RecordView r;
@@ -214,6 +221,8 @@ private:
     /// Drops what next() already returned, moving the rest by a multiple of the
     /// alignment so that placed records stay aligned (the allocator's blocks are).
     void compact() {
+        complete_.erase(complete_.begin(), complete_.begin() + static_cast<std::ptrdiff_t>(complete_head_));
+        complete_head_ = 0;
         std::size_t live = complete_.empty() ? (tail_start_ == none ? buffer_.size() : tail_start_) : complete_.front();
         live -= live % alignment;
         if (live == 0) return;
@@ -223,7 +232,10 @@ private:
     }
 
     Bytes buffer_;
-    std::deque<std::size_t> complete_;  // header offsets of whole records not yet returned
+    // Header offsets of whole records; those before complete_head_ were returned. A
+    // vector with a head index, not a deque: a deque allocates a node every 64 records.
+    std::vector<std::size_t> complete_;
+    std::size_t complete_head_ = 0;
     std::size_t tail_start_ = none;     // header offset of the record being received
     std::size_t tail_total_ = 0;        // its size once its header is whole
     std::size_t unread_ = 0;            // wire bytes held and not yet returned
@@ -429,6 +441,14 @@ public:
         read_secret_ = {secret.suite, secret.secret};
         return {};
     }
+    /// The key interface the handshake drives (TlsRecordLayer): one traffic secret for one
+    /// level and direction, as Action{install_read_key / install_write_key} carries it.
+    /// On a TLS stream the level needs no state of its own: each key takes over at a
+    /// record boundary and the sequence number restarts (5.1, 5.3); a QUIC-style layer
+    /// would keep one packet-number space per level instead.
+    std::error_code install_key(Epoch, Direction direction, const TrafficSecret& secret) {
+        return direction == Direction::write ? install_write(secret) : install_read(secret);
+    }
     /// KeyUpdate (4.6.3, 7.2): after sending a KeyUpdate under the current key, switch
     /// the write side to application_traffic_secret_N+1.
     std::error_code update_write_key() {
@@ -582,6 +602,35 @@ private:
     TrafficSecret write_secret_, read_secret_;
     bool expiring_reported_ = false;
 };
+
+// ---- the record-layer contract --------------------------------------------------------------
+
+/// What tls13::Engine needs from `Record::layer<Crypto>`, and all it uses: a record
+/// policy whose layer meets this can be keyed by the TLS 1.3 handshake unchanged
+/// (RecordLayer here; a test's logging layer; QUIC packet protection later).
+///  - constructed from its `Options` (the engine sets `padding` and `limits`);
+///  - install_key(level, direction, secret): the handshake's per-epoch key export;
+///  - write(type, data, out, legacy_version): frame (and protect, once keyed) onto `out`;
+///  - feed(bytes) / next(): bytes in, opened records out; a record's `data` view stays
+///    valid until the next feed() (the engine lends it to the application until then);
+///  - set_send/receive_record_size_limit (RFC 8449) and take_key_expiring (5.5).
+template <class L>
+concept TlsRecordLayer = requires(L layer, typename L::Options options, Epoch level, Direction direction,
+                                  const TrafficSecret& secret, ContentType type, ByteView data, Bytes& out,
+                                  std::uint16_t value) {
+    requires std::constructible_from<L, typename L::Options>;
+    options.padding = PaddingPolicy{};
+    options.limits = KeyUsageLimits{};
+    { layer.install_key(level, direction, secret) } -> std::same_as<std::error_code>;
+    { layer.write(type, data, out, value) } -> std::same_as<std::error_code>;
+    { layer.feed(data) } -> std::same_as<std::error_code>;
+    { layer.next() } -> std::same_as<Result<std::optional<Plaintext>>>;
+    { layer.set_send_record_size_limit(value) } -> std::same_as<std::error_code>;
+    { layer.set_receive_record_size_limit(value) } -> std::same_as<std::error_code>;
+    { layer.take_key_expiring() } -> std::same_as<bool>;
+};
+
+static_assert(TlsRecordLayer<RecordLayer<>>);
 
 // ---- the record policy -------------------------------------------------------------------
 
