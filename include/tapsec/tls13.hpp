@@ -19,8 +19,8 @@ struct compiled_capabilities<Tls13Handshake, AeadRecord, crypto::DefaultProvider
     static constexpr bool update_keys = true;
     static constexpr bool export_keying_material = true;
     static constexpr bool send_early_data = true;
-    static constexpr bool caller_buffer = false;
-    static constexpr bool view_receive = false;
+    static constexpr bool caller_buffer = true;
+    static constexpr bool view_receive = true;
 };
 }  // namespace tapsec
 #else
