@@ -630,7 +630,8 @@ concept TlsRecordLayer = requires(L layer, typename L::Options options, Epoch le
     { layer.take_key_expiring() } -> std::same_as<bool>;
 };
 
-static_assert(TlsRecordLayer<RecordLayer<>>);
+// RecordLayer<Crypto> meets TlsRecordLayer: checked by every tls13::Engine that uses it
+// (engine.hpp), not here, so this header needs no provider definition.
 
 // ---- the record policy -------------------------------------------------------------------
 
