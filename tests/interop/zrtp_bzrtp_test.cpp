@@ -15,6 +15,7 @@
 
 #ifdef TAPSEC_HAVE_BZRTP
 #include <bzrtp/bzrtp.h>
+#include <sqlite3.h>
 #endif
 #ifdef TAPSEC_HAVE_LIBSRTP2
 #include <srtp2/srtp.h>
@@ -46,9 +47,16 @@ struct BzrtpPeer {
     static constexpr std::string_view export_label = "interop label";
     Bytes exported;  // bzrtp_exportKey(export_label), taken while bzrtp still holds s0
 
-    BzrtpPeer() {
+    bool cache_mismatch = false;
+
+    /// `zid_cache`: an sqlite database bzrtp keeps its ZID and retained secrets in.
+    explicit BzrtpPeer(sqlite3* zid_cache = nullptr) {
         context = bzrtp_createBzrtpContext();
         REQUIRE(context);
+        if (zid_cache) {
+            const int r = bzrtp_setZIDCache(context, zid_cache, "sip:bzrtp@example.org", "sip:tapsec@example.org");
+            REQUIRE((r == 0 || r == BZRTP_CACHE_SETUP));
+        }
         bzrtpCallbacks_t callbacks{};
         callbacks.bzrtp_sendData = &BzrtpPeer::send;
         callbacks.bzrtp_srtpSecretsAvailable = &BzrtpPeer::secrets;
@@ -78,6 +86,7 @@ struct BzrtpPeer {
         }
         if (s->sas) p.sas = s->sas;
         p.auth_tag = s->authTagAlgo;
+        p.cache_mismatch = s->cacheMismatch != 0;
         p.key_agreement = s->keyAgreementAlgo;
     }
     static int secrets(void* self, const bzrtpSrtpSecrets_t* s, std::uint8_t) {
@@ -111,7 +120,7 @@ struct Call {
     double loss = 0.0;
     const Endpoint peer_ep = *Endpoint::parse("127.0.0.1:7078");
 
-    explicit Call(Config c) : ours(Role::client, c) {}
+    explicit Call(Config c, sqlite3* zid_cache = nullptr) : ours(Role::client, c), bz(zid_cache) {}
 
     Instant now() const { return Instant{} + std::chrono::milliseconds(ms); }
     bool lost() { return loss > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < loss; }
@@ -159,7 +168,9 @@ struct LibSrtp {
     ~LibSrtp() { srtp_dealloc(session); }
 };
 
-void check_agreement(Call& call) {
+/// `bzrtp_exports`: bzrtp offers its export callback only when it updates its cache,
+/// which it delays after a cache mismatch until the users confirm the SAS.
+void check_agreement(Call& call, bool bzrtp_exports = true) {
     ZrtpEngine& ours = call.ours;
     BzrtpPeer& bz = call.bz;
     const std::size_t drops_before = ours.dropped();
@@ -206,6 +217,10 @@ void check_agreement(Call& call) {
     CHECK(ours.dropped() == drops_before);
 
     // Exported keys (RFC 6189 4.5.2): bzrtp_exportKey and ours agree.
+    if (!bzrtp_exports) {
+        CHECK(bz.exported.empty());
+        return;
+    }
     REQUIRE(bz.exported.size() == 32);
     auto mine = ours.export_keying_material(BzrtpPeer::export_label, {}, bz.exported.size());
     REQUIRE(mine);
@@ -250,6 +265,41 @@ TEST_CASE("ZRTP interop: 20% loss on the link, recovered by both sides' retransm
         call.loss = 0;
         check_agreement(call);
     }
+}
+
+TEST_CASE("ZRTP interop: later calls reuse retained secrets (bzrtp's sqlite cache, tapsec's SessionCache)") {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
+    const int init = bzrtp_initCache_lock(db, nullptr);
+    REQUIRE((init == 0 || init == BZRTP_CACHE_SETUP || init == BZRTP_CACHE_UPDATE));
+    auto cache = std::make_shared<InMemorySessionCache>();
+    Config c;
+    c.session_cache = cache;
+    c.zid = Zid{0x74, 0x61, 0x70, 0x73, 0x65, 0x63, 1, 2, 3, 4, 5, 6};
+    std::optional<Zid> bzrtp_zid;
+    for (int n = 0; n < 3; ++n) {
+        CAPTURE(n);
+        c.commit = n != 1;  // tapsec initiator, then responder, then initiator again
+        Call call(c, db);
+        REQUIRE(call.run());
+        CHECK(call.ours.zrtp_role() == (n == 1 ? ZrtpRole::responder : ZrtpRole::initiator));
+        CHECK(call.ours.retained_secret_matched() == (n > 0));  // s1 = rs1 on both sides, or the keys would differ
+        CHECK_FALSE(call.ours.cache_mismatch());
+        CHECK_FALSE(call.bz.cache_mismatch);
+        check_agreement(call);
+        if (bzrtp_zid) CHECK(*call.ours.peer_zid() == *bzrtp_zid);  // bzrtp keeps its ZID in its cache
+        bzrtp_zid = call.ours.peer_zid();
+    }
+    // tapsec forgets the peer: bzrtp still has rs1, finds no match and reports the mismatch.
+    cache->remove(retained_cache_key(*c.zid, *bzrtp_zid));
+    {
+        Call call(c, db);
+        REQUIRE(call.run());
+        CHECK_FALSE(call.ours.retained_secret_matched());
+        CHECK(call.bz.cache_mismatch);
+        check_agreement(call, false);
+    }
+    sqlite3_close(db);
 }
 
 #endif

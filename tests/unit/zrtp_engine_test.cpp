@@ -187,7 +187,7 @@ TEST_CASE("zrtp: negotiation prefers the faster common key agreement and honours
     test::ZrtpEngine refused(Role::client, bad);
     CHECK(refused.start({}) == make_error_code(Error::invalid_configuration));
     Config with_cert;
-    with_cert.identity = Identity("-----BEGIN CERTIFICATE-----", "key");
+    with_cert.identity = Identity("-----BEGIN CERTIFICATE-----", "key");  // the SAS authenticates, not certificates
     test::ZrtpEngine refused_cert(Role::client, with_cert);
     CHECK(refused_cert.start({}) == make_error_code(Error::invalid_configuration));
 }
@@ -298,4 +298,44 @@ TEST_CASE("zrtp: Secure<ZrtpHandshake, SrtpRecord, MemoryDatagram> runs ZRTP the
     CHECK(Bytes(got->begin() + 12, got->end()) == Bytes(expected.begin() + 12, expected.end()));
     CHECK(alice.engine().sas()->rendering == bob.engine().sas()->rendering);
     CHECK(alice.info().protocol == "ZRTP + SRTP SRTP_AES128_CM_HMAC_SHA1_80");
+}
+
+TEST_CASE("zrtp: retained secrets carry key continuity from one exchange to the next") {
+    auto cache_a = std::make_shared<InMemorySessionCache>(), cache_b = std::make_shared<InMemorySessionCache>();
+    Config ca, cb;
+    ca.session_cache = cache_a;
+    cb.session_cache = cache_b;
+    ca.zid = Zid{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    cb.zid = Zid{12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
+    std::vector<std::uint32_t> sas_values;
+    auto call = [&](bool verify) {
+        ZrtpPair p(ca, cb);
+        p.start();
+        REQUIRE(p.run());
+        check_same_keys(p.a, p.b);
+        sas_values.push_back(p.a.sas()->value);
+        if (verify) {
+            p.a.sas_verified();
+            p.b.sas_verified();
+        }
+        return std::array<bool, 6>{p.a.retained_secret_matched(), p.b.retained_secret_matched(), p.a.cache_mismatch(),
+                                   p.b.cache_mismatch(), p.a.sas_previously_verified(), p.b.sas_previously_verified()};
+    };
+    // First call: nothing cached yet.
+    CHECK(call(false) == std::array<bool, 6>{false, false, false, false, false, false});
+    CHECK(cache_a->size() == 1);
+    CHECK(cache_b->size() == 1);
+    // Second call: rs1 matches on both sides; the users verify the SAS this time.
+    CHECK(call(true) == std::array<bool, 6>{true, true, false, false, false, false});
+    // Third call: both Confirms carry V, so the SAS was verified before.
+    CHECK(call(false) == std::array<bool, 6>{true, true, false, false, true, true});
+    // B loses its cache: A notices the mismatch (and V is gone), the exchange still completes.
+    cache_b->remove(retained_cache_key(*cb.zid, *ca.zid));
+    CHECK(call(false) == std::array<bool, 6>{false, false, true, false, false, false});
+    CHECK(sas_values.size() == 4);
+    // A cache without a stable ZID cannot give continuity: refused.
+    Config no_zid;
+    no_zid.session_cache = cache_a;
+    test::ZrtpEngine refused(Role::client, no_zid);
+    CHECK(refused.start({}) == make_error_code(Error::invalid_configuration));
 }

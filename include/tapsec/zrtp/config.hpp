@@ -50,6 +50,9 @@ struct Config : CommonConfig {
     TimerSettings timers;
     /// Called once the SAS is known (the initiator on Confirm1, the responder on Confirm2).
     std::function<void(const Sas&)> on_sas;
+    // Retained secrets (RFC 6189 4.3, 4.6.1, key continuity) live in CommonConfig::
+    // session_cache, one entry per (our ZID, peer ZID). Continuity needs a stable `zid`:
+    // with a cache and no zid, the engine refuses the configuration.
 };
 
 inline bool is_supported_key_agreement(AlgorithmCode c) { return c == algo::x255 || c == algo::ec25; }
@@ -60,8 +63,8 @@ inline bool is_supported_sas(AlgorithmCode c) { return c == algo::b32; }
 inline std::error_code resolve(Config& c) {
     auto invalid = [] { return make_error_code(Error::invalid_configuration); };
     if (!c.identity.empty() || !c.trust.empty() || !c.pre_shared_keys.empty() || !c.alpn.empty() ||
-        c.require_client_certificate || c.session_cache || !c.signature_schemes.empty())
-        return invalid();  // certificates, PSKs, ALPN, retained-secret cache: not in this implementation
+        c.require_client_certificate || !c.signature_schemes.empty())
+        return invalid();  // certificates, PSKs, ALPN: not ZRTP's (the SAS authenticates)
     if (!c.groups.empty()) {
         c.key_agreements.clear();
         for (const auto& g : c.groups) {
@@ -82,7 +85,7 @@ inline std::error_code resolve(Config& c) {
         return !v.empty() && v.size() <= AlgorithmList::capacity && std::all_of(v.begin(), v.end(), ok);
     };
     if (!all(c.key_agreements, is_supported_key_agreement) || !all(c.auth_tags, is_supported_auth_tag) ||
-        !all(c.sas_types, is_supported_sas) || c.client_id.size() > 16)
+        !all(c.sas_types, is_supported_sas) || c.client_id.size() > 16 || (c.session_cache && !c.zid))
         return invalid();
     return {};
 }

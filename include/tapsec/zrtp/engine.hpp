@@ -26,6 +26,7 @@
 #include "config.hpp"
 #include "errors.hpp"
 #include "kdf.hpp"
+#include "retained.hpp"
 #include "wire.hpp"
 
 namespace tapsec::zrtp {
@@ -223,7 +224,20 @@ public:
     const std::optional<Sas>& sas() const { return sas_; }
     /// The users confirmed that the SAS matched: the peer is now authenticated (MA).
     void sas_verified() {
-        if (sas_) sas_verified_ = true;
+        if (!sas_) return;
+        sas_verified_ = true;
+        if (stored_) {  // remember it for the next exchange's V flag
+            stored_->verified = true;
+            config_.session_cache->store(retained_cache_key(zid_, peer_hello_->zid), stored_->encode());
+        }
+    }
+    /// Retained secrets (key continuity): whether this exchange used one the peer also had,
+    /// whether we had one that the peer did not match (a possible MiTM: verify the SAS),
+    /// and whether both ends had verified the SAS before (both Confirms carried V).
+    bool retained_secret_matched() const { return cache_match_; }
+    bool cache_mismatch() const { return cache_mismatch_; }
+    bool sas_previously_verified() const {
+        return cache_match_ && retained_ && retained_->verified && peer_confirm_ && peer_confirm_->sas_verified;
     }
     bool is_sas_verified() const { return sas_verified_; }
     ZrtpRole zrtp_role() const { return zrtp_role_; }
@@ -293,9 +307,13 @@ private:
     Bytes build_dh_part(MessageType type) {
         DhPart d;
         d.h1 = chain_.h1;
-        // No retained, auxiliary or PBX secret: the IDs are random (RFC 6189 4.3).
+        // Retained secrets are named by their IDs under our role's label; absent ones,
+        // and the auxiliary and PBX secrets we never have, by random IDs (RFC 6189 4.3.1).
+        const std::string_view label = type == MessageType::dh_part1 ? "Responder" : "Initiator";
         draw_random<Crypto>(config_, d.rs1_id);
         draw_random<Crypto>(config_, d.rs2_id);
+        if (retained_ && !retained_->rs1.empty()) d.rs1_id = retained_secret_id<Crypto>(retained_->rs1, label);
+        if (retained_ && !retained_->rs2.empty()) d.rs2_id = retained_secret_id<Crypto>(retained_->rs2, label);
         draw_random<Crypto>(config_, d.aux_secret_id);
         draw_random<Crypto>(config_, d.pbx_secret_id);
         d.pv = own_pv_;
@@ -307,8 +325,10 @@ private:
     Bytes build_confirm(MessageType type, ByteView zrtp_key, ByteView mac_key) {
         ConfirmBody body;
         std::copy(chain_.h0.begin(), chain_.h0.end(), body.h0.begin());
-        body.sas_verified = false;   // no retained-secret cache to remember a verification
-        body.cache_expiration = 0;   // and nothing to retain
+        // V: the users verified a SAS earlier in this chain of retained secrets.
+        body.sas_verified = cache_match_ && retained_ && retained_->verified;
+        // Without a cache nothing is retained: 0 asks the peer not to keep rs1 either.
+        body.cache_expiration = config_.session_cache ? 0xffffffffu : 0;
         Bytes encrypted = encode_confirm_body(body);
         Confirm c;
         draw_random<Crypto>(config_, c.iv);
@@ -410,6 +430,7 @@ private:
         suite_ = *suite;
         peer_hello_ = *hello;
         peer_hello_message_.assign(message.begin(), message.end());
+        load_retained(now_);
         if (commits_) return send_commit();  // the Commit acknowledges the Hello
         transmit(encode_ack(MessageType::hello_ack));
         return {};
@@ -506,7 +527,7 @@ private:
         transcript.reserve(responder_hello.size() + commit.size() + dh_part1.size() + dh_part2.size());
         for (ByteView m : {responder_hello, commit, dh_part1, dh_part2}) transcript.insert(transcript.end(), m.begin(), m.end());
         const Bytes total_hash = Crypto::hash(negotiated_hash, transcript);
-        keys_ = derive_keys<Crypto>(dh_result, zid_i, zid_r, total_hash);
+        keys_ = derive_keys<Crypto>(dh_result, zid_i, zid_r, total_hash, matched_secret_);
         key_share_.reset();  // the ephemeral key is no longer needed (forward secrecy)
     }
 
@@ -526,6 +547,7 @@ private:
         if (!verify_message_mac<Crypto>(h2, peer_hello_message_)) return make_error_code(Error::bad_hello_mac);
         auto shared = agree(part->pv);
         if (!shared) return shared.error();
+        match_retained(part->rs1_id, part->rs2_id, "Responder");
         derive(*shared, peer_hello_message_, commit_message_, message, own_dh_part_, zid_, peer_hello_->zid);
         peer_h1_ = part->h1;
         peer_dh_part_message_.assign(message.begin(), message.end());
@@ -556,6 +578,7 @@ private:
         if (!constant_time_equal(sha256_image<Crypto>(committed), peer_commit_->hvi)) return make_error_code(Error::hvi_mismatch);
         auto shared = agree(part->pv);
         if (!shared) return shared.error();
+        match_retained(part->rs1_id, part->rs2_id, "Initiator");
         derive(*shared, hello_, peer_commit_message_, own_dh_part_, message, peer_hello_->zid, zid_);
         peer_h1_ = part->h1;
         peer_dh_part_message_.assign(message.begin(), message.end());
@@ -666,12 +689,58 @@ private:
         stage_ = Stage::secure;
         message_timer_.deadline.reset();
         hello_timer_.deadline.reset();
+        store_retained();
         if (config_.validate_peer) {
             PeerIdentity peer = session_info().peer;
             if (auto ec = config_.validate_peer(peer)) return fail(ec);
         }
         events_.push_back(Event{EventKind::handshake_complete, {}, {}});
         return {};
+    }
+
+    // ---- retained secrets (RFC 6189 4.3, 4.6.1) ---------------------------------------------
+
+    std::uint64_t wall_seconds() const {
+        return static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::seconds>(wall_now(config_).time_since_epoch()).count());
+    }
+
+    void load_retained(Instant) {
+        if (!config_.session_cache) return;
+        auto entry = config_.session_cache->load(retained_cache_key(zid_, peer_hello_->zid));
+        if (!entry) return;
+        auto decoded = RetainedSecrets::decode(*entry);
+        if (decoded && decoded->expires > wall_seconds()) retained_ = std::move(*decoded);
+    }
+
+    /// s1 is our rs1 if it matches either ID the peer sent, else our rs2 if it does.
+    void match_retained(const SecretId& peer_rs1_id, const SecretId& peer_rs2_id, std::string_view peer_label) {
+        if (!retained_) return;
+        for (const SecretBytes* rs : {&retained_->rs1, &retained_->rs2}) {
+            if (rs->empty()) continue;
+            const SecretId id = retained_secret_id<Crypto>(*rs, peer_label);
+            if (constant_time_equal(id, peer_rs1_id) || constant_time_equal(id, peer_rs2_id)) {
+                matched_secret_ = *rs;
+                cache_match_ = true;
+                return;
+            }
+        }
+        cache_mismatch_ = !retained_->rs1.empty() || !retained_->rs2.empty();
+    }
+
+    /// After a completed exchange: rs2 = rs1, rs1 = KDF(s0, "retained secret", ...), for
+    /// the shorter of both ends' cache expiration intervals (4.9; 0 means do not retain).
+    void store_retained() {
+        if (!config_.session_cache || !keys_ || !peer_confirm_ || peer_confirm_->cache_expiration == 0) return;
+        RetainedSecrets next;
+        next.rs1 = keys_->new_rs1;
+        if (retained_) next.rs2 = retained_->rs1;
+        next.verified = cache_match_ && retained_ && retained_->verified;
+        const std::uint32_t interval = peer_confirm_->cache_expiration;
+        next.expires = interval == 0xffffffffu ? RetainedSecrets::never : wall_seconds() + interval;
+        config_.session_cache->store(retained_cache_key(zid_, peer_hello_->zid), next.encode());
+        stored_ = std::move(next);
+        secure_zero(matched_secret_.data(), matched_secret_.size());
     }
 
     // ---- sending, timers, failures ------------------------------------------------------
@@ -756,6 +825,10 @@ private:
     std::optional<DerivedKeys> keys_;
     std::optional<Sas> sas_;
     bool sas_verified_ = false;
+    // retained secrets
+    std::optional<RetainedSecrets> retained_, stored_;
+    SecretBytes matched_secret_;
+    bool cache_match_ = false, cache_mismatch_ = false;
     // the record
     std::optional<Layer> layer_;
     // timers and queues

@@ -98,27 +98,32 @@ struct DerivedKeys {
     SecretBytes mac_key_i, mac_key_r;         // Confirm MACs
     SecretBytes zrtp_key_i, zrtp_key_r;       // Confirm encryption (AES1)
     SecretBytes kdf_context;                  // ZIDi || ZIDr || total_hash
+    SecretBytes new_rs1;                      // the next retained secret (RFC 6189 4.6.1)
 };
 
 /// s0 = hash(counter || DHResult || "ZRTP-HMAC-KDF" || ZIDi || ZIDr || total_hash ||
-///           len(s1) || s1 || len(s2) || s2 || len(s3) || s3), with no retained, auxiliary
-/// or PBX secret (s1 = s2 = s3 = null, each length 0), then every key derived from it.
+///           len(s1) || s1 || len(s2) || s2 || len(s3) || s3), where s1 is the matched
+/// retained secret (or null) and s2, s3 (auxiliary and PBX secrets) are always null,
+/// then every key derived from it.
 template <class Crypto>
-DerivedKeys derive_keys(ByteView dh_result, const Zid& zid_i, const Zid& zid_r, ByteView total_hash) {
+DerivedKeys derive_keys(ByteView dh_result, const Zid& zid_i, const Zid& zid_r, ByteView total_hash, ByteView s1 = {}) {
     DerivedKeys k;
     k.kdf_context.assign(zid_i.begin(), zid_i.end());
     k.kdf_context.insert(k.kdf_context.end(), zid_r.begin(), zid_r.end());
     k.kdf_context.insert(k.kdf_context.end(), total_hash.begin(), total_hash.end());
 
     SecretBytes s0_input;
-    s0_input.reserve(4 + dh_result.size() + 13 + k.kdf_context.size() + 12);
+    s0_input.reserve(4 + dh_result.size() + 13 + k.kdf_context.size() + 12 + s1.size());
     const std::uint8_t counter[4] = {0, 0, 0, 1};
     s0_input.insert(s0_input.end(), counter, counter + 4);
     s0_input.insert(s0_input.end(), dh_result.begin(), dh_result.end());
     const auto label = as_bytes("ZRTP-HMAC-KDF");
     s0_input.insert(s0_input.end(), label.begin(), label.end());
     s0_input.insert(s0_input.end(), k.kdf_context.begin(), k.kdf_context.end());
-    s0_input.insert(s0_input.end(), 12, 0);  // len(s1) = len(s2) = len(s3) = 0
+    const std::uint32_t s1_length = static_cast<std::uint32_t>(s1.size());
+    for (int shift = 24; shift >= 0; shift -= 8) s0_input.push_back(static_cast<std::uint8_t>(s1_length >> shift));
+    s0_input.insert(s0_input.end(), s1.begin(), s1.end());
+    s0_input.insert(s0_input.end(), 8, 0);  // len(s2) = len(s3) = 0
     Bytes s0_digest = Crypto::hash(negotiated_hash, s0_input);
     SecretBytes s0(s0_digest.begin(), s0_digest.end());
     secure_zero(s0_digest.data(), s0_digest.size());
@@ -137,7 +142,18 @@ DerivedKeys derive_keys(ByteView dh_result, const Zid& zid_i, const Zid& zid_r, 
     k.mac_key_r = kdf<Crypto>(s0, "Responder HMAC key", ctx, hash_length);
     k.zrtp_key_i = kdf<Crypto>(s0, "Initiator ZRTP key", ctx, aes1_key_length);
     k.zrtp_key_r = kdf<Crypto>(s0, "Responder ZRTP key", ctx, aes1_key_length);
+    k.new_rs1 = kdf<Crypto>(s0, "retained secret", ctx, 32);
     return k;  // s0 is wiped by its allocator here
+}
+
+/// A retained secret's ID as one role sends it: HMAC(rs, "Initiator" or "Responder")
+/// truncated to 64 bits (RFC 6189 4.3.1).
+template <class Crypto>
+SecretId retained_secret_id(ByteView rs, std::string_view role_label) {
+    const auto full = crypto::hmac_with<Crypto>(negotiated_hash, rs, as_bytes(role_label));
+    SecretId out{};
+    std::copy_n(full.begin(), out.size(), out.begin());
+    return out;
 }
 
 /// The Confirm MAC: HMAC-SHA256(mackey, encrypted part) truncated to 64 bits.
