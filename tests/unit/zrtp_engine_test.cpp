@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <tapsec/crypto/openssl.hpp>
 #include <tapsec/dtls_srtp/dtls_srtp.hpp>
 
 #include "unit/zrtp_pair.hpp"
@@ -338,4 +339,32 @@ TEST_CASE("zrtp: retained secrets carry key continuity from one exchange to the 
     no_zid.session_cache = cache_a;
     test::ZrtpEngine refused(Role::client, no_zid);
     CHECK(refused.start({}) == make_error_code(Error::invalid_configuration));
+}
+
+TEST_CASE("zrtp: the OpenSSL 3 provider drops in, and interoperates with the Botan 2 one") {
+    for (AlgorithmCode ka : {algo::x255, algo::ec25}) {
+        CAPTURE(algorithm_name(ka));
+        Config config;
+        config.key_agreements = {ka};
+        zrtp::Engine<SrtpRecord, crypto::OpenSsl3> a(Role::client, config);
+        test::ZrtpEngine b(Role::server, config);
+        const Endpoint ep = *Endpoint::parse("127.0.0.1:1");
+        REQUIRE_FALSE(a.start({}));
+        REQUIRE_FALSE(b.start({}));
+        for (int i = 0; i < 10; ++i) {
+            while (auto t = a.poll_transmit()) (void)b.receive(t->data, ep, {});
+            while (auto t = b.poll_transmit()) (void)a.receive(t->data, ep, {});
+        }
+        REQUIRE(a.is_established());
+        REQUIRE(b.is_established());
+        CHECK(a.sas()->rendering == b.sas()->rendering);
+        CHECK(a.exported_keys()->server_write.key == b.exported_keys()->server_write.key);
+        REQUIRE_FALSE(a.send(rtp_packet(9, 9, "openssl to botan"), {}));
+        auto t = a.poll_transmit();
+        REQUIRE(t);
+        REQUIRE_FALSE(b.receive(t->data, ep, {}));
+        auto got = b.poll_application_data();
+        REQUIRE(got);
+        CHECK(*got == rtp_packet(9, 9, "openssl to botan"));
+    }
 }
