@@ -368,3 +368,37 @@ TEST_CASE("zrtp: the OpenSSL 3 provider drops in, and interoperates with the Bot
         CHECK(*got == rtp_packet(9, 9, "openssl to botan"));
     }
 }
+
+TEST_CASE("zrtp: Secure<ZrtpHandshake, SrtpRecord, Udp> over loopback sockets, ZRTP and SRTP on one port") {
+    using Zrtp = Secure<ZrtpHandshake, SrtpRecord, Udp>;
+    auto ua = Udp::bind("127.0.0.1", 0);
+    auto ub = Udp::bind("127.0.0.1", 0);
+    REQUIRE(ua.ok());
+    REQUIRE(ub.ok());
+    ua->set_peer_endpoint(*Endpoint::parse("127.0.0.1", ub->local_port()));
+    ub->set_peer_endpoint(*Endpoint::parse("127.0.0.1", ua->local_port()));
+    Config ca, cb;
+    ca.handshake_timeout = cb.handshake_timeout = std::chrono::seconds(10);
+    std::optional<Sas> bob_sas;
+    cb.on_sas = [&](const Sas& s) { bob_sas = s; };
+    Zrtp alice(Role::client, ca, std::move(*ua));
+    Zrtp bob(Role::server, cb, std::move(*ub));
+    auto bob_done = std::async(std::launch::async, [&]() -> Result<Bytes> {
+        if (auto ec = bob.handshake()) return ec;
+        auto got = bob.receive_message(std::chrono::seconds(10));
+        if (!got) return got;
+        if (auto ec = bob.send(rtp_packet(0xb0b, 1, "over UDP"))) return ec;
+        return got;
+    });
+    REQUIRE_FALSE(alice.handshake());
+    REQUIRE_FALSE(alice.send(rtp_packet(0xa11ce, 1, "over UDP")));
+    auto from_bob = alice.receive_message(std::chrono::seconds(10));
+    auto at_bob = bob_done.get();
+    REQUIRE(at_bob);
+    REQUIRE(from_bob);
+    CHECK(*at_bob == rtp_packet(0xa11ce, 1, "over UDP"));
+    CHECK(*from_bob == rtp_packet(0xb0b, 1, "over UDP"));
+    REQUIRE(bob_sas);
+    CHECK(alice.engine().sas()->rendering == bob_sas->rendering);
+    CHECK(alice.engine().zrtp_role() == ZrtpRole::initiator);
+}
