@@ -131,6 +131,13 @@ public:
         media_.pop_front();
         return b;
     }
+    /// The same packets as views valid until the next call on the engine (Core v2).
+    std::optional<ByteView> poll_plaintext() {
+        if (media_.empty()) return std::nullopt;
+        plaintext_ = std::move(media_.front());
+        media_.pop_front();
+        return ByteView(plaintext_);
+    }
     std::optional<Event> poll_event() {
         if (events_.empty()) return std::nullopt;
         Event e = std::move(events_.front());
@@ -836,6 +843,7 @@ private:
     Pending pending_ = Pending::commit;  // what T2 repeats
     Instant now_{};
     std::deque<Bytes> outgoing_, media_;
+    Bytes plaintext_;  // what poll_plaintext's view shows
     std::deque<Event> events_;
     std::error_code failure_, last_drop_;
     bool closed_ = false;
