@@ -6,8 +6,9 @@
 //
 // Sans-I/O: datagrams and the time come in, datagrams go out. A packet that fails a
 // check is dropped, counted under its reason and reported (dropped_packet with a
-// zrtp::Error); the exchange only fails on the peer's Error message, an algorithm the
-// peer must not have chosen, or exhausted retransmissions.
+// zrtp::Error); the exchange only fails on the peer's Error message, a Hello we cannot
+// work with (our own ZID, nothing in common), a Commit choosing what we did not offer,
+// exhausted retransmissions, or the application's validate_peer.
 #pragma once
 
 #include <algorithm>
@@ -57,7 +58,7 @@ inline std::size_t public_value_size(AlgorithmCode ka) { return ka == algo::ec25
 /// Relative cost, for RFC 6189 4.1.2's "choose the faster" rule.
 inline int key_agreement_cost(AlgorithmCode ka) { return ka == algo::x255 ? 1 : ka == algo::ec25 ? 2 : 9; }
 
-/// Counters of every dropped packet, by reason.
+/// What the engine sent, received, repeated and dropped (per reason: Engine::drops(Error)).
 struct Statistics {
     std::uint64_t packets_received = 0, packets_sent = 0, retransmissions = 0, dropped = 0;
 };
