@@ -11,6 +11,8 @@ packages=(
   libbotan-2-dev libboost-dev doctest-dev
   # peers and peer libraries (linked by tests and benchmarks only)
   openssl libssl-dev gnutls-bin libsrtp2-dev wireguard-go wireguard-tools iproute2 iputils-ping python3
+  # ZRTP peer library (tests/interop/zrtp_bzrtp_test.cpp)
+  libbzrtp-dev libbctoolbox-dev libsqlite3-dev
   # fuzzing (libFuzzer ships with clang 14) and the benchmark plot
   clang-14 libclang-rt-14-dev gnuplot-nox time
 )
