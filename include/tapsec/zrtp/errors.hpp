@@ -94,6 +94,49 @@ inline const char* describe(Error e) {
     return "unknown ZRTP error";
 }
 
+/// Each cause's place in tapsec's one error vocabulary (core/errors.hpp). No default:
+/// a new enumerator must be mapped.
+constexpr condition condition_of(Error e) noexcept {
+    switch (e) {
+        case Error::ok: return condition::internal;  // not an error; never in an error_code
+        case Error::truncated_packet:
+        case Error::oversized_packet:
+        case Error::not_zrtp:
+        case Error::bad_crc:
+        case Error::bad_preamble:
+        case Error::length_mismatch:
+        case Error::unknown_message_type:
+        case Error::malformed_message:
+        case Error::ssrc_changed:
+        case Error::unexpected_message:
+        case Error::hello_changed:
+        case Error::commit_changed:
+        case Error::equal_zids:
+        case Error::bad_public_value: return condition::peer_misbehaved;
+        case Error::replayed_packet: return condition::replayed;
+        case Error::unsupported_version:
+        case Error::no_common_algorithm:
+        case Error::unsupported_hash:
+        case Error::unsupported_cipher:
+        case Error::unsupported_key_agreement:
+        case Error::unsupported_auth_tag:
+        case Error::unsupported_sas:
+        case Error::unsupported_mode: return condition::peer_incompatible;
+        case Error::bad_hash_chain:
+        case Error::bad_hello_mac:
+        case Error::bad_commit_mac:
+        case Error::bad_dhpart_mac:
+        case Error::hvi_mismatch:
+        case Error::bad_confirm_mac: return condition::authentication_failed;
+        case Error::peer_error: return condition::peer_aborted;
+        case Error::handshake_timeout: return condition::timed_out;
+        case Error::not_keyed: return condition::not_ready;
+        case Error::not_rtp_or_rtcp: return condition::invalid_argument;
+        case Error::invalid_configuration: return condition::configuration;
+    }
+    return condition::internal;
+}
+
 inline const std::error_category& category() noexcept {
     static const ProtocolErrorCategory<Error> instance("zrtp");
     return instance;
