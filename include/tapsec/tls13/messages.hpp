@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -236,7 +237,7 @@ namespace detail {
 /// True when two extensions share a type (RFC 8446 4.2: "MUST NOT" appear twice). Sorts
 /// a copy of the types: O(n log n) for the up to 16383 extensions a 64 KiB block holds,
 /// where comparing each with all before it would let a peer buy a quadratic scan.
-inline bool has_duplicate_extension(const std::vector<Extension>& extensions) {
+inline bool has_duplicate_extension(std::span<const Extension> extensions) {
     std::vector<std::uint16_t> types;
     types.reserve(extensions.size());
     for (const auto& x : extensions) types.push_back(x.type);
@@ -257,9 +258,7 @@ inline bool parse_extensions(wire::Reader& r, std::vector<Extension>& out) {
         x.data.assign(data.begin(), data.end());
         out.push_back(std::move(x));
     }
-    if (!e.ok()) return false;
-    if (first == 0) return !has_duplicate_extension(out);
-    return !has_duplicate_extension(std::vector<Extension>(out.begin() + static_cast<std::ptrdiff_t>(first), out.end()));
+    return e.ok() && !has_duplicate_extension(std::span<const Extension>(out).subspan(first));
 }
 
 inline void write_extensions(wire::Writer& w, const std::vector<Extension>& extensions) {
