@@ -4,6 +4,8 @@
 // decoder runs on every complete message, then the message goes to a fresh server
 // (expects ClientHello) and a started client (expects ServerHello). Nothing may crash,
 // read out of bounds or throw.
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -18,6 +20,10 @@ const Config& psk_config() {
         Config c;
         c.pre_shared_keys.push_back({"fuzz", SecretBytes(32, 7)});
         c.server_name = "localhost";
+        // Injected sources: the same input takes the same path on every run (keys, randoms,
+        // cookie and ticket times), so a finding reproduces exactly.
+        c.random = [](MutableByteView out) { std::fill(out.begin(), out.end(), std::uint8_t{0x5a}); };
+        c.wall_clock = [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000)); };
         return c;
     }();
     return config;

@@ -410,3 +410,80 @@ TEST_CASE("TLS 1.3 negative: garbage instead of a ClientHello, never a crash or 
         CHECK(ec != make_error_code(Errc::timed_out));
     }
 }
+
+TEST_CASE("TLS 1.3 0-RTT anti-replay: single use, forgotten in expiry order, bounded") {
+    AntiReplay store(3);
+    const Bytes a{1}, b{2}, c{3}, d{4};
+    // Expiry times out of insertion order: b expires first, then a, then c.
+    CHECK(store.check(a, 2000, 0) == AntiReplay::Verdict::first_use);
+    CHECK(store.check(b, 1000, 0) == AntiReplay::Verdict::first_use);
+    CHECK(store.check(c, 3000, 0) == AntiReplay::Verdict::first_use);
+    CHECK(store.check(a, 2000, 10) == AntiReplay::Verdict::replayed);
+    // Full: a fourth live ticket is refused rather than a live one forgotten.
+    CHECK(store.check(d, 4000, 10) == AntiReplay::Verdict::store_full);
+    CHECK(store.size() == 3);
+    // Past b's expiry only b goes; a and c are still single-use.
+    CHECK(store.check(d, 4000, 1500) == AntiReplay::Verdict::first_use);
+    CHECK(store.size() == 3);
+    CHECK(store.check(a, 2000, 1500) == AntiReplay::Verdict::replayed);
+    CHECK(store.check(c, 3000, 1500) == AntiReplay::Verdict::replayed);
+    // Past a's and c's expiry both go, d stays.
+    CHECK(store.check(b, 5000, 3500) == AntiReplay::Verdict::first_use);
+    CHECK(store.size() == 2);
+    CHECK_FALSE(store.first_use(d, 4000, 3500));
+    // Many tickets expiring in turn keep the store at the live ones only.
+    AntiReplay big;
+    for (std::uint64_t i = 0; i < 20000; ++i) {
+        const Bytes id{static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i), 0x55};
+        REQUIRE(big.first_use(id, i + 100, i));
+    }
+    CHECK(big.size() <= 101);
+}
+
+TEST_CASE("TLS 1.3 negative: duplicate extensions found however far apart, in O(n log n)") {
+    // A ClientHello whose extension block holds 16000 distinct unknown extensions (the
+    // most a 64 KiB block allows), then the same with its first type repeated at the end.
+    auto hello_with = [](std::size_t count, bool repeat_first) {
+        ClientHello ch;
+        ch.cipher_suites = {0x1301};
+        ch.supported_versions = {tls13_version};
+        Bytes body;
+        wire::Writer w(body);
+        w.u16(legacy_tls12_version);
+        w.bytes(ch.random);
+        w.prefixed(1, {});
+        w.prefixed(2, Bytes{0x13, 0x01});
+        w.u8(1);
+        w.u8(0);
+        const auto at = w.begin_prefixed(2);
+        for (std::size_t i = 0; i < count; ++i) {
+            w.u16(static_cast<std::uint16_t>(0x1000 + i));
+            w.u16(0);
+        }
+        if (repeat_first) {
+            w.u16(0x1000);
+            w.u16(0);
+        }
+        w.end_prefixed(at, 2);
+        return body;
+    };
+    const auto distinct = hello_with(16000, false);
+    const auto started = std::chrono::steady_clock::now();
+    auto ok = decode_client_hello(distinct);
+    const auto took = std::chrono::steady_clock::now() - started;
+    REQUIRE(ok.ok());
+    CHECK(ok->extensions.size() == 16000);
+    MESSAGE("16000 extensions decoded in " << std::chrono::duration_cast<std::chrono::microseconds>(took).count() << " us");
+    auto dup = decode_client_hello(hello_with(15999, true));
+    REQUIRE_FALSE(dup.ok());
+    CHECK(dup.error() == Error::malformed_handshake_message);
+    // The same rule in every extension list: EncryptedExtensions, and key_share groups.
+    CHECK_FALSE(decode_encrypted_extensions(Bytes{0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}).ok());
+    ClientHello two_shares;
+    two_shares.cipher_suites = {0x1301};
+    two_shares.supported_versions = {tls13_version};
+    two_shares.key_shares = std::vector<KeyShareEntry>{{group::x25519, Bytes(32, 1)}, {group::secp256r1, Bytes(65, 4)},
+                                                       {group::x25519, Bytes(32, 2)}};
+    const Bytes encoded = encode(two_shares);
+    CHECK_FALSE(decode_client_hello(ByteView(encoded).subspan(4)).ok());
+}

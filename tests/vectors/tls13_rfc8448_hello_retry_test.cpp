@@ -394,3 +394,124 @@ TEST_CASE("RFC 8448 section 5: HelloRetryRequest transcript, key schedule and re
     check_full_handshake_after_hello(t, suite, transcript, shared, {"EncryptedExtensions", "Certificate", "CertificateVerify"},
                                      {}, 2, 2);
 }
+
+// ---- Section 5 through the real state machines (see tls13_rfc8448_replay_test.cpp for
+// Section 3 and docs/tls13-key-schedule.md for where byte-for-byte stops and why) ----
+
+TEST_CASE("RFC 8448 section 5: the trace's HelloRetryRequest and server flight through the real ClientHandshake") {
+    using Crypto = crypto::DefaultProvider;
+    const auto& t = section5;
+    const Bytes trace_hello1 = value(t, "client", "construct a ClientHello", "ClientHello", 0);
+    const Bytes trace_hello2 = value(t, "client", "construct a ClientHello", "ClientHello", 1);
+    auto random = std::make_shared<ScriptedRandom>();
+    random->script = {Bytes(trace_hello1.begin() + 6, trace_hello1.begin() + 38),
+                      value(t, "client", "create an ephemeral x25519", "private key"),
+                      value(t, "client", "create an ephemeral P-256", "private key")};
+    tls13::Config config;
+    config.server_name = "server";
+    config.cipher_suites = {"TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_256_GCM_SHA384"};
+    config.groups = {"x25519", "secp256r1"};
+    config.record_size_limit = 16385;
+    config.middlebox_compatibility = false;
+    config.random = ScriptedRandom::install(random);
+    config.wall_clock = during_trace;
+    config.delegate_authentication = true;  // the trace's certificate names "rsa", not "server"
+    const Bytes trace_leaf = certificate_der(value(t, "server", "construct a Certificate", "Certificate"));
+    config.validate_peer = [&](const PeerIdentity& peer) -> std::error_code {
+        if (peer.certificate_chain_der == std::vector<Bytes>{trace_leaf}) return {};
+        return Errc::certificate_untrusted;
+    };
+    ClientHandshake<Crypto> client(config);
+    REQUIRE_FALSE(client.start({}));
+    auto first = drain(client);
+    REQUIRE(first.sent.size() == 1);
+    const Bytes hello1 = first.sent[0].second;
+
+    // The trace's HelloRetryRequest (P-256 and a cookie): the second ClientHello carries the
+    // P-256 share made from the injected key, byte for byte, and echoes the cookie.
+    const Bytes hello_retry = value(t, "server", "construct a ServerHello", "ServerHello", 0);
+    REQUIRE_FALSE(client.handle(raw(hello_retry)));
+    auto second = drain(client);
+    REQUIRE(second.sent.size() == 1);
+    const Bytes hello2 = second.sent[0].second;
+    CHECK(random->draws == std::vector<std::size_t>{32, 32, 32});
+    auto ours = decode_client_hello(ByteView(hello2).subspan(4));
+    auto trace = decode_client_hello(ByteView(trace_hello2).subspan(4));
+    auto retry = decode_server_hello(ByteView(hello_retry).subspan(4));
+    REQUIRE(ours.ok());
+    REQUIRE(trace.ok());
+    REQUIRE(retry.ok());
+    CHECK(ours->random == trace->random);
+    CHECK(ours->cipher_suites == trace->cipher_suites);
+    REQUIRE(ours->key_shares);
+    REQUIRE(trace->key_shares);
+    REQUIRE(ours->key_shares->size() == 1);
+    CHECK(ours->key_shares->front().group == group::secp256r1);
+    CHECK(hex(ours->key_shares->front().key_exchange) == hex(trace->key_shares->front().key_exchange));
+    CHECK(hex(ours->key_shares->front().key_exchange) == hex(value(t, "client", "create an ephemeral P-256", "public key")));
+    REQUIRE(ours->cookie);
+    REQUIRE(trace->cookie);
+    CHECK(hex(*ours->cookie) == hex(*trace->cookie));
+    CHECK(hex(*ours->cookie) == hex(*retry->cookie));
+
+    // The trace's ServerHello: the P-256 agreement gives the trace's shared secret (checked
+    // through the installed keys over our transcript).
+    const Bytes server_hello = value(t, "server", "construct a ServerHello", "ServerHello", 1);
+    REQUIRE_FALSE(client.handle(raw(server_hello)));
+    auto keys = drain(client);
+    REQUIRE(keys.read_keys.size() == 1);
+    Transcript<Crypto> transcript;
+    transcript.add(hello1);
+    transcript.set_hash(crypto::HashAlgorithm::sha256);
+    transcript.restart_for_hello_retry();
+    for (const auto* m : {&hello_retry, &hello2, &server_hello}) transcript.add(*m);
+    auto hs = EarlySecret<Crypto>::without_psk(TLS_AES_128_GCM_SHA256)
+                  .into_handshake(value(t, "server", "extract secret \"handshake\"", "IKM"));
+    CHECK(hex(keys.read_keys[0].secret) == hex(hs.server_handshake_traffic_secret(transcript.current_hash()).secret));
+
+    // EncryptedExtensions (its supported_groups are ours here) and Certificate: accepted;
+    // CertificateVerify signs the trace's transcript, not ours: refused.
+    REQUIRE_FALSE(client.handle(raw(value(t, "server", "construct a EncryptedExtensions", "EncryptedExtensions"))));
+    REQUIRE_FALSE(client.handle(raw(value(t, "server", "construct a Certificate", "Certificate"))));
+    CHECK(client.handle(raw(value(t, "server", "construct a CertificateVerify", "CertificateVerify"))) ==
+          Error::bad_certificate_verify);
+}
+
+TEST_CASE("RFC 8448 section 5: the trace's first ClientHello through the real ServerHandshake") {
+    using Crypto = crypto::DefaultProvider;
+    const auto& t = section5;
+    const Bytes certificate = value(t, "server", "construct a Certificate", "Certificate");
+    tls13::Config config;
+    config.identity = Identity(certificate_pem(certificate_der(certificate)), rfc8448_rsa_key_pem());
+    config.groups = {"secp256r1", "x25519"};  // the trace's server prefers P-256
+    config.middlebox_compatibility = false;
+    config.tickets_to_send = 0;
+    config.cookie_key = TicketKey::from_bytes(Bytes(16, 0x42), Bytes(32, 0x24));
+    config.wall_clock = during_trace;
+    auto random = std::make_shared<ScriptedRandom>();
+    config.random = ScriptedRandom::install(random);
+    ServerHandshake<Crypto> server(config);
+    REQUIRE_FALSE(server.start());
+    REQUIRE_FALSE(server.handle(raw(value(t, "client", "construct a ClientHello", "ClientHello", 0))));
+    auto flight = drain(server);
+    REQUIRE(flight.sent.size() == 1);
+    // The HelloRetryRequest is the trace's but for the cookie, which is each server's own
+    // sealed state (NSS's format versus ours): with the trace's cookie put in, our encoding
+    // is the trace's byte for byte.
+    const Bytes trace_retry = value(t, "server", "construct a ServerHello", "ServerHello", 0);
+    auto ours = decode_server_hello(ByteView(flight.sent[0].second).subspan(4));
+    auto trace = decode_server_hello(ByteView(trace_retry).subspan(4));
+    REQUIRE(ours.ok());
+    REQUIRE(trace.ok());
+    CHECK(ours->is_hello_retry_request());
+    CHECK(ours->selected_group == trace->selected_group);
+    REQUIRE(ours->cookie);
+    ours->cookie = trace->cookie;
+    CHECK(hex(encode(*ours)) == hex(trace_retry));
+    // The only draw was the cookie's sealing nonce.
+    CHECK(random->draws == std::vector<std::size_t>{12});
+    // The trace's second ClientHello brings NSS's cookie back, sealed under a key this
+    // server does not hold: refused as such.
+    CHECK(server.handle(raw(value(t, "client", "construct a ClientHello", "ClientHello", 1))) ==
+          Error::hello_retry_cookie_unknown_key);
+}

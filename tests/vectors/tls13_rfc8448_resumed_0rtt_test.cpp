@@ -435,3 +435,95 @@ TEST_CASE("RFC 8448 section 4: resumed 0-RTT key schedule and records, byte for 
     client_app.check(ContentType::alert, step(t, "client", "send alert record"));
     server_app.check(ContentType::alert, step(t, "server", "send alert record"));
 }
+
+// ---- Section 4 through the real ClientHandshake (see tls13_rfc8448_replay_test.cpp and
+// docs/tls13-key-schedule.md for where byte-for-byte stops and why) ----
+
+TEST_CASE("RFC 8448 section 4: resumption with 0-RTT through the real ClientHandshake, ticket age from the injected clock") {
+    using Crypto = crypto::DefaultProvider;
+    const auto& t = section4;
+    const Bytes trace_hello = value(t, "client", "send handshake record", "payload");
+    auto trace = decode_client_hello(ByteView(trace_hello).subspan(4));
+    REQUIRE(trace.ok());
+    REQUIRE(trace->psk_identities.size() == 1);
+
+    // The session Section 3 left behind: its ticket (the identity the trace presents), its
+    // resumption PSK, and its ticket_age_add (Section 3's NewSessionTicket: 0x933d0932).
+    const std::uint32_t age_add = 0x933d0932;
+    const std::uint32_t trace_age_ms = client_ticket_age_ms(trace->psk_identities[0].obfuscated_ticket_age, age_add);
+    REQUIRE(trace_age_ms < 30'000);  // within the ticket's 30 s lifetime
+    SessionState session;
+    session.suite = &TLS_AES_128_GCM_SHA256;
+    const Bytes psk = from_hex(section3_resumption_psk);
+    session.psk.assign(psk.begin(), psk.end());
+    const auto issued = during_trace();
+    session.issued_us = unix_micros(issued);
+    session.lifetime_s = 30;
+    session.age_add = age_add;
+    session.max_early_data = 1024;
+    session.server_name = "server";
+    session.ticket = trace->psk_identities[0].identity;
+    auto cache = std::make_shared<InMemorySessionCache>();
+    cache->store("server", session.serialize());
+
+    auto random = std::make_shared<ScriptedRandom>();
+    random->script = {Bytes(trace_hello.begin() + 6, trace_hello.begin() + 38),
+                      value(t, "client", "create an ephemeral x25519", "private key")};
+    tls13::Config config;
+    config.server_name = "server";
+    config.cipher_suites = {"TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_256_GCM_SHA384"};
+    config.groups = {"x25519", "secp256r1"};
+    config.record_size_limit = 16385;
+    config.middlebox_compatibility = false;
+    config.session_cache = cache;
+    config.random = ScriptedRandom::install(random);
+    // The clock the trace's client read: issue time + the age it reported (+ 0.4 ms, rounded down).
+    config.wall_clock = [&] { return issued + std::chrono::milliseconds(trace_age_ms) + std::chrono::microseconds(400); };
+    const Bytes early_data = value(t, "client", "send application_data record", "payload");
+
+    ClientHandshake<Crypto> client(config);
+    REQUIRE_FALSE(client.start(early_data));
+    Bytes hello;
+    Bytes sent_early;
+    while (auto a = client.poll_action()) {
+        if (a->kind == Action::Kind::send) hello = a->message;
+        if (a->kind == Action::Kind::send_application_data) sent_early = a->message;
+    }
+    CHECK(random->draws == std::vector<std::size_t>{32, 32});
+    auto ours = decode_client_hello(ByteView(hello).subspan(4));
+    REQUIRE(ours.ok());
+    // The PSK identity byte for byte: the ticket, and the obfuscated age computed from the
+    // injected clock; then the fields we send, the 0-RTT offer and its data.
+    REQUIRE(ours->psk_identities.size() == 1);
+    CHECK(hex(ours->psk_identities[0].identity) == hex(trace->psk_identities[0].identity));
+    CHECK(ours->psk_identities[0].obfuscated_ticket_age == trace->psk_identities[0].obfuscated_ticket_age);
+    CHECK(ours->psk_modes == trace->psk_modes);
+    CHECK(ours->early_data == trace->early_data);
+    CHECK(ours->random == trace->random);
+    CHECK(ours->cipher_suites == trace->cipher_suites);
+    REQUIRE(ours->key_shares);
+    CHECK(hex(ours->key_shares->front().key_exchange) == hex(trace->key_shares->front().key_exchange));
+    CHECK(hex(sent_early) == hex(early_data));
+    // The binder covers our ClientHello, which lacks the trace's TLS 1.2 extensions: it differs,
+    // and verifies under the trace's PSK over ours.
+    const std::size_t binders = binders_length(*ours);
+    const Bytes partial = Crypto::hash(crypto::HashAlgorithm::sha256, ByteView(hello).first(hello.size() - binders));
+    CHECK(EarlySecret<Crypto>::with_psk(TLS_AES_128_GCM_SHA256, psk)
+              .verify_psk_binder(PskKind::resumption, partial, ours->psk_binders[0]));
+
+    // The trace's ServerHello (PSK 0 with X25519) and EncryptedExtensions (0-RTT accepted):
+    // accepted; the trace's Finished covers the trace's ClientHello, not ours: refused.
+    REQUIRE_FALSE(client.handle(raw(value(t, "server", "construct a ServerHello", "ServerHello"))));
+    auto keys = drain(client);
+    REQUIRE(keys.read_keys.size() == 1);
+    Transcript<Crypto> transcript;
+    transcript.set_hash(crypto::HashAlgorithm::sha256);
+    transcript.add(hello);
+    transcript.add(value(t, "server", "construct a ServerHello", "ServerHello"));
+    auto hs = EarlySecret<Crypto>::with_psk(TLS_AES_128_GCM_SHA256, psk)
+                  .into_handshake(value(t, "server", "extract secret \"handshake\"", "IKM"));
+    CHECK(hex(keys.read_keys[0].secret) == hex(hs.server_handshake_traffic_secret(transcript.current_hash()).secret));
+    REQUIRE_FALSE(client.handle(raw(value(t, "server", "construct a EncryptedExtensions", "EncryptedExtensions"))));
+    CHECK(client.early_data_accepted());
+    CHECK(client.handle(raw(value(t, "server", "construct a Finished", "Finished"))) == Error::bad_finished);
+}

@@ -14,12 +14,24 @@
 
 #include <doctest/doctest.h>
 
+#include <botan/bigint.h>
+#include <botan/pem.h>
+#include <botan/pkcs8.h>
+#include <botan/rsa.h>
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <iterator>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <tapsec/tls13/key_schedule.hpp>
+#include <tapsec/tls13/client.hpp>
 #include <tapsec/tls13/record.hpp>
+#include <tapsec/tls13/server.hpp>
 
 namespace rfc8448 {
 
@@ -253,6 +265,118 @@ inline void check_full_handshake_after_hello(const Trace& t, const CipherSuite& 
 
     ProtectedDirection(cats).check(ContentType::alert, step(t, "client", "send alert record"));
     ProtectedDirection(sats).check(ContentType::alert, step(t, "server", "send alert record"));
+}
+
+// ---- driving the real state machines with a trace (tls13_rfc8448_replay_test.cpp) ----
+
+/// RFC 8448 Section 2: the server's RSA key.
+inline Botan::BigInt big(const char* hex_value) {
+    const Bytes b = from_hex(hex_value);
+    return Botan::BigInt(b.data(), b.size());
+}
+inline const char* const rsa_modulus =
+    "b4bb498f8279303d980836399b36c6988c0c68de55e1bdb826d3901a2461eafd2de49a91d015abbc9a95137ace6c1af19eaa6af98c7ced43"
+    "120998e187a80ee0ccb0524b1b018c3e0b63264d449a6d38e22a5fda430846748030530ef0461c8ca9d9efbfae8ea6d1d03e2bd193eff0ab"
+    "9a8002c47428a6d35a8d88d79f7f1e3f";
+inline const char* const rsa_private_exponent =
+    "04dea705d43a6ea7209dd8072111a83c81e322a59278b33480641eaf7c0a6985b8e31c44f6de62e1b4c2309f6126e77b7c41e923314bbfa3"
+    "881305dc1217f16c819ce538e922f369828d0e57195d8c8488460207b2faa726bcf708bbd7db7f679f893492fc2a622e08970aac441ce4e0"
+    "c3088df25ae679233df8a3bda2ff9941";
+inline const char* const rsa_prime1 =
+    "e435fb7cc83737756dacea96ab7f59a2cc1069db7deb190e17e33a532b273f30a327aa0aaabc58cd67466af9845fadc675fe094af92c4bd1"
+    "f2c1bc33dd2e0515";
+inline const char* const rsa_prime2 =
+    "cabd3bc0e0438664c8d4cc9f99977a94d9bbfead8e43870abae3f7eb8b4e0eee8af1d9b4719ba6196cf2cbbaeeebf8b3490afe9e9ffa74a8"
+    "8aa51fc645629303";
+
+inline std::string rfc8448_rsa_key_pem() {
+    Botan::RSA_PrivateKey key(big(rsa_prime1), big(rsa_prime2), Botan::BigInt(65537), big(rsa_private_exponent),
+                              big(rsa_modulus));
+    return Botan::PKCS8::PEM_encode(key);
+}
+
+/// The one certificate of a Certificate message (empty context, one entry, no extensions).
+inline Bytes certificate_der(const Bytes& certificate_message) {
+    wire::Reader r(ByteView(certificate_message).subspan(4));
+    r.prefixed(1);
+    wire::Reader list(r.prefixed(3));
+    auto der = list.prefixed(3);
+    REQUIRE(list.ok());
+    return Bytes(der.begin(), der.end());
+}
+
+inline std::string certificate_pem(const Bytes& der) { return Botan::PEM_Code::encode(der.data(), der.size(), "CERTIFICATE"); }
+
+/// A time inside the trace certificate's validity (2016-07-30 .. 2026-07-30).
+inline std::chrono::system_clock::time_point during_trace() {
+    return std::chrono::system_clock::time_point(std::chrono::seconds(1'500'000'000));  // 2017-07-14
+}
+
+/// A random source that hands out the trace's values in the order the state machine
+/// draws them (each draw must have the expected size), then a fixed filler pattern for
+/// draws the trace does not show (ticket ids and sealing nonces).
+struct ScriptedRandom {
+    std::deque<Bytes> script;
+    std::vector<std::size_t> draws;  // the size of every draw, in order
+    std::uint8_t filler = 0;
+
+    static std::function<void(MutableByteView)> install(std::shared_ptr<ScriptedRandom> self) {
+        return [self](MutableByteView out) {
+            self->draws.push_back(out.size());
+            if (self->script.empty()) {
+                for (auto& b : out) b = self->filler++;
+                return;
+            }
+            const Bytes next = std::move(self->script.front());
+            self->script.pop_front();
+            REQUIRE_MESSAGE(next.size() == out.size(), "scripted draw of " << next.size() << " bytes, asked " << out.size());
+            std::copy(next.begin(), next.end(), out.begin());
+        };
+    }
+};
+
+/// One whole handshake message as the state machines take it.
+inline RawMessage raw(const Bytes& message) {
+    MessageBuffer buffer;
+    buffer.add(message);
+    auto next = buffer.next();
+    REQUIRE(next.ok());
+    REQUIRE(next->has_value());
+    return std::move(**next);
+}
+
+/// What a state machine asked for, in order, by kind.
+struct Drained {
+    std::vector<std::pair<Level, Bytes>> sent;
+    std::vector<TrafficSecret> read_keys, write_keys;
+    std::vector<Event> events;
+};
+inline Drained drain(HandshakeCommon<crypto::DefaultProvider>& machine) {
+    Drained d;
+    while (auto a = machine.poll_action()) {
+        switch (a->kind) {
+            case Action::Kind::send: d.sent.emplace_back(a->level, std::move(a->message)); break;
+            case Action::Kind::install_read_key: d.read_keys.push_back(std::move(a->secret)); break;
+            case Action::Kind::install_write_key: d.write_keys.push_back(std::move(a->secret)); break;
+            case Action::Kind::event: d.events.push_back(a->event); break;
+            default: break;
+        }
+    }
+    return d;
+}
+
+inline std::vector<std::uint16_t> extension_types(const std::vector<Extension>& list) {
+    std::vector<std::uint16_t> out;
+    for (const auto& x : list) out.push_back(x.type);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+/// Types in `all` that are not in `some` (both sorted).
+inline std::vector<std::uint16_t> missing_from(const std::vector<std::uint16_t>& all, const std::vector<std::uint16_t>& some) {
+    std::vector<std::uint16_t> out;
+    std::set_difference(all.begin(), all.end(), some.begin(), some.end(), std::back_inserter(out));
+    return out;
 }
 
 }  // namespace rfc8448

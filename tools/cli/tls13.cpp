@@ -164,10 +164,12 @@ void print_events(Tls13& connection, bool quiet) {
             case EventKind::early_data_rejected: std::fprintf(stderr, "tapsec: early data rejected (sent again after the handshake)\n"); break;
             case EventKind::session_ticket: std::fprintf(stderr, "tapsec: session ticket stored\n"); break;
             case EventKind::handshake_complete:
-                if (e->detail.find("HelloRetryRequest") != std::string::npos)
+                if (e->reason == tls13::Error::completed_after_hello_retry)
                     std::fprintf(stderr, "tapsec: handshake needed a HelloRetryRequest\n");
                 break;
-            case EventKind::key_updated: std::fprintf(stderr, "tapsec: key update (%s)\n", e->detail.c_str()); break;
+            case EventKind::key_updated:
+                std::fprintf(stderr, "tapsec: key update (%s)\n", e->reason == tls13::Error::read_key_updated ? "read" : "write");
+                break;
             default: break;
         }
     }

@@ -25,6 +25,7 @@
 #include <botan/x509cert.h>
 #include <botan/x509path.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -237,6 +238,25 @@ struct Botan2 {
             k.key_ = std::make_shared<Botan::Curve25519_PrivateKey>(s);
             return k;
         }
+        /// A key share from private-key bytes the caller drew (an injected random source,
+        /// or a published trace): the X25519 scalar (32 bytes, clamped by X25519 itself), or
+        /// the big-endian NIST scalar (32 / 48 bytes), which must lie in [1, n-1].
+        static Result<KeyShare> from_private(KeyExchangeGroup group, ByteView private_key) {
+            if (group == KeyExchangeGroup::x25519) return from_x25519_private(private_key);
+            const bool p256 = group == KeyExchangeGroup::secp256r1;
+            if (private_key.size() != (p256 ? 32u : 48u)) return Errc::invalid_private_key;
+            try {
+                Botan::EC_Group curve(p256 ? "secp256r1" : "secp384r1");
+                const Botan::BigInt x(private_key.data(), private_key.size());
+                if (x.is_zero() || x >= curve.get_order()) return Errc::invalid_private_key;
+                KeyShare k;
+                k.group_ = group;
+                k.key_ = std::make_shared<Botan::ECDH_PrivateKey>(rng(), curve, x);
+                return k;
+            } catch (const std::exception&) {
+                return Errc::invalid_private_key;
+            }
+        }
         KeyExchangeGroup group() const noexcept { return group_; }
         Bytes public_key() const {
             auto v = dynamic_cast<const Botan::PK_Key_Agreement_Key&>(*key_).public_value();
@@ -373,21 +393,48 @@ struct Botan2 {
                 if (scheme_fits_key(s, *key_)) out.push_back(s);
             return out;
         }
-        Result<Bytes> sign(SignatureScheme scheme, ByteView message) const {
-            if (!scheme_fits_key(scheme, *key_)) return Errc::unsupported_algorithm;
-            try {
-                Botan::PK_Signer signer(*key_, rng(), emsa_for(scheme),
-                                        key_->algo_name() == "ECDSA" ? Botan::DER_SEQUENCE : Botan::IEEE_1363);
-                auto sig = signer.sign_message(message.data(), message.size(), rng());
-                return Bytes(sig.begin(), sig.end());
-            } catch (const Botan::Exception&) {
-                return Errc::internal_error;
-            }
+        Result<Bytes> sign(SignatureScheme scheme, ByteView message) const { return sign(scheme, message, rng()); }
+        /// Signs with the randomness of the signature itself (the RSA-PSS salt, ECDSA's
+        /// per-signature blinding) drawn from `random`, an injected source such as
+        /// CommonConfig::random. RSA's private-key blinding stays on the system RNG: it
+        /// never reaches the wire, and a fixed injected source must not weaken it.
+        Result<Bytes> sign(SignatureScheme scheme, ByteView message,
+                           const std::function<void(MutableByteView)>& random) const {
+            if (!random) return sign(scheme, message);
+            CallbackRng source(random);
+            return sign(scheme, message, source);
         }
         const Botan::Private_Key& botan_key() const { return *key_; }
         std::shared_ptr<Botan::Private_Key> shared_botan_key() const { return key_; }
 
     private:
+        /// A Botan RNG that reads from a caller's random source.
+        class CallbackRng final : public Botan::RandomNumberGenerator {
+        public:
+            explicit CallbackRng(const std::function<void(MutableByteView)>& random) : random_(random) {}
+            void randomize(std::uint8_t out[], std::size_t length) override { random_(MutableByteView(out, length)); }
+            bool accepts_input() const override { return false; }
+            void add_entropy(const std::uint8_t[], std::size_t) override {}
+            std::string name() const override { return "tapsec injected random"; }
+            void clear() override {}
+            bool is_seeded() const override { return true; }
+
+        private:
+            const std::function<void(MutableByteView)>& random_;
+        };
+
+        Result<Bytes> sign(SignatureScheme scheme, ByteView message, Botan::RandomNumberGenerator& signature_rng) const {
+            if (!scheme_fits_key(scheme, *key_)) return Errc::unsupported_algorithm;
+            try {
+                Botan::PK_Signer signer(*key_, rng(), emsa_for(scheme),
+                                        key_->algo_name() == "ECDSA" ? Botan::DER_SEQUENCE : Botan::IEEE_1363);
+                auto sig = signer.sign_message(message.data(), message.size(), signature_rng);
+                return Bytes(sig.begin(), sig.end());
+            } catch (const Botan::Exception&) {
+                return Errc::internal_error;
+            }
+        }
+
         std::shared_ptr<Botan::Private_Key> key_;
     };
 

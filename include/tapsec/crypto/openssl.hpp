@@ -14,6 +14,8 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <bit>
 #include <memory>
 #include <variant>
 
@@ -213,6 +215,37 @@ struct OpenSsl3 : Botan2 {
             k.group_ = KeyExchangeGroup::x25519;
             k.key_ = own(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, scalar.data(), scalar.size()));
             if (!k.key_) return Errc::invalid_private_key;
+            return k;
+        }
+        /// A key share from private-key bytes the caller drew (see Botan2::KeyShare::
+        /// from_private). The NIST public point is computed by Botan (this provider's
+        /// base); OpenSSL then holds the pair for the agreement.
+        static Result<KeyShare> from_private(KeyExchangeGroup group, ByteView private_key) {
+            if (group == KeyExchangeGroup::x25519) return from_x25519_private(private_key);
+            auto reference = Botan2::KeyShare::from_private(group, private_key);  // checks the range
+            if (!reference) return reference.error();
+            Bytes point = reference->public_key();
+            // OSSL_PARAM BIGNUMs are native-endian.
+            SecretBytes scalar(private_key.rbegin(), private_key.rend());
+            if constexpr (std::endian::native == std::endian::big) std::reverse(scalar.begin(), scalar.end());
+            char curve[] = "P-256";
+            char curve384[] = "P-384";
+            const OSSL_PARAM params[] = {
+                OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                 group == KeyExchangeGroup::secp256r1 ? curve : curve384, 0),
+                OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_PRIV_KEY, scalar.data(), scalar.size()),
+                OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
+                OSSL_PARAM_construct_end()};
+            std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr),
+                                                                           EVP_PKEY_CTX_free);
+            EVP_PKEY* raw = nullptr;
+            const bool made = ctx && EVP_PKEY_fromdata_init(ctx.get()) == 1 &&
+                              EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, const_cast<OSSL_PARAM*>(params)) == 1;
+            secure_zero(scalar.data(), scalar.size());
+            if (!made) return Errc::invalid_private_key;
+            KeyShare k;
+            k.group_ = group;
+            k.key_ = own(raw);
             return k;
         }
         KeyExchangeGroup group() const noexcept { return group_; }

@@ -29,10 +29,11 @@ public:
         early_data_ = std::move(early_data);
         info_.protocol = "TLS 1.3";
         info_.server_name = config_.server_name;
-        Crypto::random(hello_.random);
+        // Every random value, the ephemeral key included, from the injected source.
+        draw_random<Crypto>(config_, hello_.random);
         if (config_.middlebox_compatibility) {
             hello_.legacy_session_id.resize(32);
-            Crypto::random(hello_.legacy_session_id);
+            draw_random<Crypto>(config_, hello_.legacy_session_id);
         }
         for (auto s : suites_) hello_.cipher_suites.push_back(s->code());
         if (!config_.server_name.empty() && !is_ip_literal(config_.server_name)) hello_.server_name = config_.server_name;
@@ -166,6 +167,7 @@ private:
         if (early_offered_) {  // 4.2.10: no early data after a HelloRetryRequest
             hello_.early_data = false;
             early_offered_ = false;
+            early_dropped_for_retry_ = true;
             rejected_early_ = std::move(early_sent_);
         }
         if (psk_ && psk_->suite->hash != suite->hash) {
@@ -265,7 +267,7 @@ private:
             if (!config_.identity.empty()) {
                 auto parsed = ParsedIdentity<Crypto>::get(config_.identity, *config_.parsed_identity);
                 if (!parsed) return parsed.error();
-                if (auto ec = this->send_certificate_and_verify(false, (*parsed)->key, (*parsed)->chain_der,
+                if (auto ec = this->send_certificate_and_verify(config_, false, (*parsed)->key, (*parsed)->chain_der,
                                                                 certificate_request_->request_context,
                                                                 certificate_request_->signature_algorithms))
                     return ec;
@@ -279,10 +281,14 @@ private:
         resumption_master_ = ms_->resumption_master_secret(this->transcript_hash());
         this->established_ = true;
         state_ = Connected{};
-        if (early_offered_)
-            this->emit(early_accepted_ ? EventKind::early_data_accepted : EventKind::early_data_rejected);
-        this->emit(EventKind::handshake_complete,
-                   info_.cipher_suite + ", " + info_.group + (retried_ ? ", after HelloRetryRequest" : ""));
+        if (early_offered_) {
+            if (early_accepted_) this->emit(EventKind::early_data_accepted);
+            else this->emit(EventKind::early_data_rejected, Error::early_data_refused_by_server);
+        } else if (early_dropped_for_retry_) {
+            this->emit(EventKind::early_data_rejected, Error::early_data_after_hello_retry);
+        }
+        if (retried_) this->emit(EventKind::handshake_complete, Error::completed_after_hello_retry);
+        else this->emit(EventKind::handshake_complete);
         return {};
     }
 
@@ -295,7 +301,7 @@ private:
                     SessionState s;
                     s.suite = suite_;
                     s.psk = resumption_psk<Crypto>(resumption_master_, t->nonce);
-                    s.issued_us = unix_micros();
+                    s.issued_us = unix_micros(wall_now(config_));
                     s.lifetime_s = t->lifetime;
                     s.age_add = t->age_add;
                     s.max_early_data = t->max_early_data_size.value_or(0);
@@ -324,9 +330,7 @@ private:
     std::string cache_key() const { return config_.session_key.empty() ? config_.server_name : config_.session_key; }
 
     std::error_code make_key_share(std::uint16_t g) {
-        auto pg = provider_group(g);
-        if (!pg) return Errc::unsupported_algorithm;
-        auto share = Crypto::KeyShare::generate(*pg);
+        auto share = ephemeral_key_share<Crypto>(config_, g);
         if (!share) return share.error();
         share_.emplace(std::move(*share));
         share_group_ = g;
@@ -339,9 +343,10 @@ private:
         if (config_.session_cache) {
             if (auto stored = config_.session_cache->load(cache_key())) {
                 auto s = SessionState::parse(*stored);
-                if (s && !s->expired() &&
+                const std::uint64_t now_us = unix_micros(wall_now(config_));
+                if (s && !s->expired(now_us) &&
                     std::find(suites_.begin(), suites_.end(), s->suite) != suites_.end()) {
-                    const auto age_ms = static_cast<std::uint32_t>(s->age_ms());
+                    const auto age_ms = static_cast<std::uint32_t>(s->age_ms(now_us));
                     hello_.psk_identities = {{s->ticket, age_ms + s->age_add}};
                     psk_ = std::move(*s);
                     resumption_ = true;
@@ -409,7 +414,7 @@ private:
     bool retried_ = false;
     bool ccs_sent_ = false;
     Bytes early_data_, early_sent_, rejected_early_;
-    bool early_offered_ = false, early_accepted_ = false;
+    bool early_offered_ = false, early_accepted_ = false, early_dropped_for_retry_ = false;
     std::optional<CertificateRequest> certificate_request_;
     std::vector<Bytes> server_chain_;
     std::optional<EarlySecret<Crypto>> early_;

@@ -141,6 +141,18 @@ enum class Error {
     hello_retry_cookie_expired,       // cookie older than its lifetime, or from the future (illegal_parameter)
     hello_retry_cookie_mismatch,      // ClientHello2's suite, group or session id differ from the cookie's (illegal_parameter)
     early_data_stale,                 // 0-RTT refused: ticket age outside the freshness window (not fatal)
+    // ---- why 0-RTT was refused (Event::reason of early_data_rejected; never fatal), appended ----
+    early_data_not_with_ticket,       // not offered with one of our tickets as the first PSK
+    early_data_disabled,              // max_early_data is 0 here or in the ticket
+    early_data_parameters_differ,     // cipher suite or ALPN differs from the ticket's
+    early_data_no_anti_replay,        // no anti-replay store configured: refused rather than replayable
+    early_data_anti_replay_full,      // the anti-replay store is full: refused rather than forget a ticket
+    early_data_refused_by_server,     // client: the server did not accept our 0-RTT data
+    early_data_after_hello_retry,     // client: a HelloRetryRequest came, so no 0-RTT (4.2.10)
+    // ---- informational Event::reason values (not failures), appended ----
+    completed_after_hello_retry,      // handshake_complete: the server asked for a HelloRetryRequest
+    write_key_updated,                // key_updated: our sending key changed
+    read_key_updated,                 // key_updated: the peer's sending key changed
 };
 
 }  // namespace tapsec::tls13
@@ -202,6 +214,16 @@ inline const char* describe(Error e) noexcept {
         case Error::hello_retry_cookie_mismatch:
             return "second ClientHello does not match the HelloRetryRequest cookie (suite, group or session id)";
         case Error::early_data_stale: return "early data refused: ticket age outside the freshness window";
+        case Error::early_data_not_with_ticket: return "early data refused: not offered with a ticket of ours as the first PSK";
+        case Error::early_data_disabled: return "early data refused: not enabled";
+        case Error::early_data_parameters_differ: return "early data refused: cipher suite or ALPN differs from the ticket's";
+        case Error::early_data_no_anti_replay: return "early data refused: no anti-replay store configured";
+        case Error::early_data_anti_replay_full: return "early data refused: anti-replay store full";
+        case Error::early_data_refused_by_server: return "early data refused by the server";
+        case Error::early_data_after_hello_retry: return "early data dropped: the server sent a HelloRetryRequest";
+        case Error::completed_after_hello_retry: return "handshake completed after a HelloRetryRequest";
+        case Error::write_key_updated: return "sending key updated";
+        case Error::read_key_updated: return "receiving key updated";
     }
     return "unknown TLS 1.3 error";
 }
@@ -315,7 +337,17 @@ inline AlertDescription alert_for(Error e) noexcept {
         case Error::hello_retry_cookie_invalid: return A::decrypt_error;
         case Error::hello_retry_cookie_expired:
         case Error::hello_retry_cookie_mismatch: return A::illegal_parameter;
-        case Error::early_data_stale: return A::internal_error;  // not fatal: data is refused, handshake goes on
+        case Error::early_data_stale:  // not fatal: data is refused, handshake goes on
+        case Error::early_data_not_with_ticket:
+        case Error::early_data_disabled:
+        case Error::early_data_parameters_differ:
+        case Error::early_data_no_anti_replay:
+        case Error::early_data_anti_replay_full:
+        case Error::early_data_refused_by_server:
+        case Error::early_data_after_hello_retry:
+        case Error::completed_after_hello_retry:  // informational: never sent as an alert
+        case Error::write_key_updated:
+        case Error::read_key_updated: return A::internal_error;
     }
     return A::internal_error;
 }

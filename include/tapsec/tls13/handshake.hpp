@@ -75,9 +75,10 @@ struct Config : CommonConfig {
     /// Server: 0-RTT freshness (RFC 8446 8.3). Early data is refused (the handshake goes
     /// on in 1-RTT) when the client's ticket age and the server's differ by more than this.
     std::chrono::milliseconds early_data_age_window{10'000};
-    /// Server: the wall clock for ticket and cookie times (null: the system clock). The
-    /// times outlive a connection (tickets, cookies), so they are wall-clock, not Instant.
-    std::function<std::chrono::system_clock::time_point()> wall_clock;
+    // The wall clock (ticket, cookie and 0-RTT times, certificate validity) and the random
+    // source (hello randoms, session ids, ephemeral keys, signature salts, ticket and cookie
+    // keys and nonces) are CommonConfig::wall_clock and CommonConfig::random: every read
+    // goes through wall_now(config) / draw_random<Crypto>(config, out).
     /// Server: how many NewSessionTickets to send after the handshake (0 disables
     /// resumption). Tickets are AEAD-sealed with `ticket_key`.
     unsigned tickets_to_send = 1;
@@ -183,7 +184,7 @@ public:
                                                                              : KeyUpdateRequest::update_not_requested));
         write_secret_ = next_traffic_secret<Crypto>(write_secret_);
         install(true, Level::application, write_secret_);
-        emit(EventKind::key_updated, "write");
+        emit(EventKind::key_updated, Error::write_key_updated);
         return {};
     }
 
@@ -200,7 +201,7 @@ protected:
         if (!request) return Error::invalid_key_update;
         read_secret_ = next_traffic_secret<Crypto>(read_secret_);
         install(false, Level::application, read_secret_);
-        emit(EventKind::key_updated, "read");
+        emit(EventKind::key_updated, Error::read_key_updated);
         if (*request == KeyUpdateRequest::update_requested) return update_keys(false);
         return {};
     }
@@ -226,9 +227,11 @@ protected:
         a.limit = limit;
         actions_.push_back(std::move(a));
     }
-    void emit(EventKind kind, std::string detail = {}) {
-        actions_.push_back({Action::Kind::event, Level::initial, {}, {}, Event{kind, std::move(detail)}});
+    /// Events carry an enum and a reason code, never a formatted string.
+    void emit(EventKind kind, std::error_code reason = {}) {
+        actions_.push_back({Action::Kind::event, Level::initial, {}, {}, Event{kind, {}, reason}});
     }
+    void emit(EventKind kind, Error reason) { emit(kind, make_error_code(reason)); }
 
     // ---- transcript ----------------------------------------------------------------------
     void transcript_update(ByteView message) { transcript_.add(message); }
@@ -260,7 +263,8 @@ protected:
 
     /// Builds a Certificate + CertificateVerify pair for our identity, choosing a scheme
     /// the peer listed. Returns an error when none fits.
-    std::error_code send_certificate_and_verify(bool server, const typename Crypto::PrivateKey& key,
+    std::error_code send_certificate_and_verify(const CommonConfig& config, bool server,
+                                                const typename Crypto::PrivateKey& key,
                                                 const std::vector<Bytes>& chain, ByteView context,
                                                 const std::vector<std::uint16_t>& peer_schemes) {
         CertificateMessage cert;
@@ -277,7 +281,9 @@ protected:
                 break;
             }
         if (!scheme) return Error::no_common_signature_scheme;
-        auto signature = key.sign(*scheme, signed_content(server, transcript_hash()));
+        // The signature's own randomness (the RSA-PSS salt) comes from the injected source.
+        auto signature = key.sign(*scheme, signed_content(server, transcript_hash()),
+                                  [&config](MutableByteView out) { draw_random<Crypto>(config, out); });
         if (!signature) return signature.error();
         send(Level::handshake, encode(CertificateVerify{static_cast<std::uint16_t>(*scheme), std::move(*signature)}));
         return {};
@@ -328,7 +334,7 @@ protected:
     /// configuration where the provider can keep parsed anchors, per call otherwise.
     static std::error_code validate_path(const Config& config, const std::vector<Bytes>& chain,
                                          const std::vector<typename Crypto::Certificate>& parsed, std::string_view host) {
-        const auto now = std::chrono::system_clock::now();
+        const auto now = wall_now(config);
         if constexpr (requires { typename Crypto::TrustAnchors; }) {
             auto anchors = trust_anchors(config);
             if (!anchors) return anchors.error();
@@ -405,6 +411,22 @@ inline std::optional<crypto::KeyExchangeGroup> provider_group(std::uint16_t g) {
     if (g == group::x25519) return crypto::KeyExchangeGroup::x25519;
     if (g == group::secp256r1) return crypto::KeyExchangeGroup::secp256r1;
     return std::nullopt;
+}
+
+/// An ephemeral key share whose private key is drawn from the configuration's random
+/// source, so a replay with a fixed source (a published trace) makes the same share.
+/// NIST scalars are drawn whole and redrawn when outside [1, n-1] (odds below 2^-32).
+template <class Crypto>
+Result<typename Crypto::KeyShare> ephemeral_key_share(const CommonConfig& config, std::uint16_t group_code) {
+    const auto group = provider_group(group_code);
+    if (!group) return Errc::unsupported_algorithm;
+    SecretBytes private_key(*group == crypto::KeyExchangeGroup::secp384r1 ? 48 : 32);
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        draw_random<Crypto>(config, private_key);
+        auto share = Crypto::KeyShare::from_private(*group, private_key);
+        if (share) return share;
+    }
+    return Errc::internal_error;  // a random source that keeps returning out-of-range scalars
 }
 
 inline Result<std::vector<std::uint16_t>> configured_groups(const CommonConfig& config) {

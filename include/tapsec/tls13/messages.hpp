@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -233,21 +234,31 @@ private:
 
 namespace detail {
 
+/// True when two extensions share a type (RFC 8446 4.2: "MUST NOT" appear twice). Sorts
+/// a copy of the types: O(n log n) for the up to 16383 extensions a 64 KiB block holds,
+/// where comparing each with all before it would let a peer buy a quadratic scan.
+inline bool has_duplicate_extension(std::span<const Extension> extensions) {
+    std::vector<std::uint16_t> types;
+    types.reserve(extensions.size());
+    for (const auto& x : extensions) types.push_back(x.type);
+    std::sort(types.begin(), types.end());
+    return std::adjacent_find(types.begin(), types.end()) != types.end();
+}
+
 inline bool parse_extensions(wire::Reader& r, std::vector<Extension>& out) {
     auto block = r.prefixed(2);
     if (!r.ok()) return false;
     wire::Reader e(block);
+    const std::size_t first = out.size();
     while (e.ok() && !e.at_end()) {
         Extension x;
         x.type = e.u16();
         auto data = e.prefixed(2);
         if (!e.ok()) return false;
-        for (const auto& seen : out)
-            if (seen.type == x.type) return false;  // RFC 8446 4.2: no duplicates
         x.data.assign(data.begin(), data.end());
         out.push_back(std::move(x));
     }
-    return e.ok();
+    return e.ok() && !has_duplicate_extension(std::span<const Extension>(out).subspan(first));
 }
 
 inline void write_extensions(wire::Writer& w, const std::vector<Extension>& extensions) {
@@ -390,116 +401,144 @@ inline Bytes encode(const ClientHello& ch, std::size_t* binders_length_out = nul
     return frame(HandshakeType::client_hello, body);
 }
 
-/// Decodes a ClientHello body. Unknown extensions are kept but ignored.
-inline Result<ClientHello> decode_client_hello(ByteView body) {
-    ClientHello ch;
-    wire::Reader r(body);
+// ClientHello decoding, one named step per part: the fixed fields, then each extension
+// we act on. Every step checks its own lengths and returns false on malformed input.
+namespace detail {
+
+/// legacy_version .. legacy_compression_methods (4.1.2).
+inline bool read_client_hello_fixed_fields(wire::Reader& r, ClientHello& ch) {
     r.u16();  // legacy_version: ignored in TLS 1.3 (supported_versions decides)
     auto random = r.bytes(32);
     auto session = r.prefixed(1);
     auto suites = r.prefixed(2);
     auto compression = r.prefixed(1);
-    if (!r.ok() || session.size() > 32 || suites.size() % 2 || suites.empty()) return malformed();
+    if (!r.ok() || session.size() > 32 || suites.size() % 2 || suites.empty()) return false;
     std::copy(random.begin(), random.end(), ch.random.begin());
     ch.legacy_session_id.assign(session.begin(), session.end());
     for (wire::Reader s(suites); !s.at_end();) ch.cipher_suites.push_back(s.u16());
-    if (std::find(compression.begin(), compression.end(), 0) == compression.end()) return malformed();
+    return std::find(compression.begin(), compression.end(), 0) != compression.end();  // "null" must be offered
+}
+
+/// RFC 6066 3: the first host_name entry; other name types are skipped.
+inline bool read_server_name(ByteView data, std::optional<std::string>& out) {
+    wire::Reader e(data);
+    auto list = e.prefixed(2);
+    if (!e.at_end()) return false;
+    wire::Reader l(list);
+    while (l.ok() && !l.at_end()) {
+        const auto type = l.u8();
+        auto name = l.prefixed(2);
+        if (!l.ok() || name.empty()) return false;
+        if (type == 0 && !out) out = std::string(name.begin(), name.end());
+    }
+    return l.ok();
+}
+
+inline bool read_record_size_limit(ByteView data, std::optional<std::uint16_t>& out) {
+    wire::Reader e(data);
+    out = e.u16();
+    return e.at_end();
+}
+
+inline bool read_cookie(ByteView data, std::optional<Bytes>& out) {
+    wire::Reader e(data);
+    auto c = e.prefixed(2);
+    if (!e.at_end() || c.empty()) return false;
+    out = Bytes(c.begin(), c.end());
+    return true;
+}
+
+/// 4.2.8: KeyShareEntry list, at most one share per group (checked by sorting, not by
+/// comparing each share with every other).
+inline bool read_client_key_shares(ByteView data, std::optional<std::vector<KeyShareEntry>>& out) {
+    wire::Reader e(data);
+    auto list = e.prefixed(2);
+    if (!e.at_end()) return false;
+    std::vector<KeyShareEntry> shares;
+    wire::Reader l(list);
+    while (l.ok() && !l.at_end()) {
+        KeyShareEntry k;
+        k.group = l.u16();
+        auto key = l.prefixed(2);
+        if (!l.ok() || key.empty()) return false;
+        k.key_exchange.assign(key.begin(), key.end());
+        shares.push_back(std::move(k));
+    }
+    if (!l.ok()) return false;
+    std::vector<std::uint16_t> groups;
+    groups.reserve(shares.size());
+    for (const auto& k : shares) groups.push_back(k.group);
+    std::sort(groups.begin(), groups.end());
+    if (std::adjacent_find(groups.begin(), groups.end()) != groups.end()) return false;
+    out = std::move(shares);
+    return true;
+}
+
+inline bool read_psk_modes(ByteView data, std::vector<std::uint8_t>& out) {
+    wire::Reader e(data);
+    auto modes = e.prefixed(1);
+    if (!e.at_end() || modes.empty()) return false;
+    out.assign(modes.begin(), modes.end());
+    return true;
+}
+
+/// 4.2.11: identities and binders, one binder per identity, each at least 32 bytes.
+inline bool read_pre_shared_key(ByteView data, ClientHello& ch) {
+    wire::Reader e(data);
+    auto ids = e.prefixed(2);
+    auto binders = e.prefixed(2);
+    if (!e.at_end() || ids.empty() || binders.empty()) return false;
+    wire::Reader l(ids);
+    while (l.ok() && !l.at_end()) {
+        PskIdentity id;
+        auto identity = l.prefixed(2);
+        id.obfuscated_ticket_age = l.u32();
+        if (!l.ok() || identity.empty()) return false;
+        id.identity.assign(identity.begin(), identity.end());
+        ch.psk_identities.push_back(std::move(id));
+    }
+    wire::Reader b(binders);
+    while (l.ok() && b.ok() && !b.at_end()) {
+        auto binder = b.prefixed(1);
+        if (!b.ok() || binder.size() < 32) return false;
+        ch.psk_binders.emplace_back(binder.begin(), binder.end());
+    }
+    return l.ok() && b.ok() && ch.psk_binders.size() == ch.psk_identities.size();
+}
+
+/// One ClientHello extension into its decoded field; `last` says whether it ends the
+/// list (pre_shared_key must). Unknown extensions are kept in ch.extensions, ignored here.
+inline bool read_client_hello_extension(const Extension& x, bool last, ClientHello& ch) {
+    switch (x.type) {
+        case ext::server_name: return read_server_name(x.data, ch.server_name);
+        case ext::supported_groups: return read_u16_list(x.data, 2, ch.supported_groups);
+        case ext::signature_algorithms: return read_u16_list(x.data, 2, ch.signature_algorithms);
+        case ext::alpn: return read_alpn(x.data, ch.alpn);
+        case ext::record_size_limit: return read_record_size_limit(x.data, ch.record_size_limit);
+        case ext::supported_versions: return read_u16_list(x.data, 1, ch.supported_versions);
+        case ext::cookie: return read_cookie(x.data, ch.cookie);
+        case ext::key_share: return read_client_key_shares(x.data, ch.key_shares);
+        case ext::psk_key_exchange_modes: return read_psk_modes(x.data, ch.psk_modes);
+        case ext::early_data:
+            ch.early_data = true;
+            return x.data.empty();
+        case ext::pre_shared_key: return last && read_pre_shared_key(x.data, ch);
+        default: return true;
+    }
+}
+
+}  // namespace detail
+
+/// Decodes a ClientHello body. Unknown extensions are kept but ignored.
+inline Result<ClientHello> decode_client_hello(ByteView body) {
+    ClientHello ch;
+    wire::Reader r(body);
+    if (!detail::read_client_hello_fixed_fields(r, ch)) return malformed();
     if (r.at_end()) return ch;  // a TLS 1.2-style hello without extensions
     if (!detail::parse_extensions(r, ch.extensions) || !r.at_end()) return malformed();
-    for (std::size_t i = 0; i < ch.extensions.size(); ++i) {
-        const auto& x = ch.extensions[i];
-        wire::Reader e(x.data);
-        switch (x.type) {
-            case ext::server_name: {
-                auto list = e.prefixed(2);
-                if (!e.at_end()) return malformed();
-                wire::Reader l(list);
-                while (l.ok() && !l.at_end()) {
-                    const auto type = l.u8();
-                    auto name = l.prefixed(2);
-                    if (!l.ok() || name.empty()) return malformed();
-                    if (type == 0 && !ch.server_name) ch.server_name = std::string(name.begin(), name.end());
-                }
-                if (!l.ok()) return malformed();
-                break;
-            }
-            case ext::supported_groups:
-                if (!detail::read_u16_list(x.data, 2, ch.supported_groups)) return malformed();
-                break;
-            case ext::signature_algorithms:
-                if (!detail::read_u16_list(x.data, 2, ch.signature_algorithms)) return malformed();
-                break;
-            case ext::alpn:
-                if (!detail::read_alpn(x.data, ch.alpn)) return malformed();
-                break;
-            case ext::record_size_limit:
-                ch.record_size_limit = e.u16();
-                if (!e.at_end()) return malformed();
-                break;
-            case ext::supported_versions:
-                if (!detail::read_u16_list(x.data, 1, ch.supported_versions)) return malformed();
-                break;
-            case ext::cookie: {
-                auto c = e.prefixed(2);
-                if (!e.at_end() || c.empty()) return malformed();
-                ch.cookie = Bytes(c.begin(), c.end());
-                break;
-            }
-            case ext::key_share: {
-                auto list = e.prefixed(2);
-                if (!e.at_end()) return malformed();
-                std::vector<KeyShareEntry> shares;
-                wire::Reader l(list);
-                while (l.ok() && !l.at_end()) {
-                    KeyShareEntry k;
-                    k.group = l.u16();
-                    auto key = l.prefixed(2);
-                    if (!l.ok() || key.empty()) return malformed();
-                    for (const auto& s : shares)
-                        if (s.group == k.group) return malformed();  // 4.2.8: one share per group
-                    k.key_exchange.assign(key.begin(), key.end());
-                    shares.push_back(std::move(k));
-                }
-                if (!l.ok()) return malformed();
-                ch.key_shares = std::move(shares);
-                break;
-            }
-            case ext::psk_key_exchange_modes: {
-                auto modes = e.prefixed(1);
-                if (!e.at_end() || modes.empty()) return malformed();
-                ch.psk_modes.assign(modes.begin(), modes.end());
-                break;
-            }
-            case ext::early_data:
-                if (!x.data.empty()) return malformed();
-                ch.early_data = true;
-                break;
-            case ext::pre_shared_key: {
-                if (i + 1 != ch.extensions.size()) return malformed();  // must be last
-                auto ids = e.prefixed(2);
-                auto binders = e.prefixed(2);
-                if (!e.at_end() || ids.empty() || binders.empty()) return malformed();
-                wire::Reader l(ids);
-                while (l.ok() && !l.at_end()) {
-                    PskIdentity id;
-                    auto identity = l.prefixed(2);
-                    id.obfuscated_ticket_age = l.u32();
-                    if (!l.ok() || identity.empty()) return malformed();
-                    id.identity.assign(identity.begin(), identity.end());
-                    ch.psk_identities.push_back(std::move(id));
-                }
-                wire::Reader b(binders);
-                while (l.ok() && b.ok() && !b.at_end()) {
-                    auto binder = b.prefixed(1);
-                    if (!b.ok() || binder.size() < 32) return malformed();
-                    ch.psk_binders.emplace_back(binder.begin(), binder.end());
-                }
-                if (!l.ok() || !b.ok() || ch.psk_binders.size() != ch.psk_identities.size()) return malformed();
-                break;
-            }
-            default: break;
-        }
-    }
+    for (std::size_t i = 0; i < ch.extensions.size(); ++i)
+        if (!detail::read_client_hello_extension(ch.extensions[i], i + 1 == ch.extensions.size(), ch))
+            return malformed();
     return ch;
 }
 
@@ -514,11 +553,13 @@ inline std::size_t binders_length(const ClientHello& ch) {
 // ---- ServerHello / HelloRetryRequest ---------------------------------------------------
 
 inline Bytes encode(const ServerHello& sh) {
+    // Extension order is free (RFC 8446 4.2); this is NSS's, so RFC 8448's traces come
+    // out byte for byte.
     std::vector<Extension> x;
-    {
+    if (sh.selected_psk) {
         Bytes d;
-        wire::Writer(d).u16(sh.selected_version.value_or(tls13_version));
-        x.push_back({ext::supported_versions, std::move(d)});
+        wire::Writer(d).u16(*sh.selected_psk);
+        x.push_back({ext::pre_shared_key, std::move(d)});
     }
     if (sh.key_share) {
         Bytes d;
@@ -536,10 +577,10 @@ inline Bytes encode(const ServerHello& sh) {
         wire::Writer(d).prefixed(2, *sh.cookie);
         x.push_back({ext::cookie, std::move(d)});
     }
-    if (sh.selected_psk) {
+    {
         Bytes d;
-        wire::Writer(d).u16(*sh.selected_psk);
-        x.push_back({ext::pre_shared_key, std::move(d)});
+        wire::Writer(d).u16(sh.selected_version.value_or(tls13_version));
+        x.push_back({ext::supported_versions, std::move(d)});
     }
     Bytes body;
     wire::Writer w(body);
@@ -607,13 +648,13 @@ inline Result<ServerHello> decode_server_hello(ByteView body) {
 
 inline Bytes encode(const EncryptedExtensions& ee) {
     std::vector<Extension> x = ee.extensions;
-    if (ee.server_name_acknowledged) x.push_back({ext::server_name, {}});
-    if (ee.alpn) x.push_back({ext::alpn, detail::alpn_list({*ee.alpn})});
-    if (ee.record_size_limit) {
+    if (ee.record_size_limit) {  // NSS's order (see encode(ServerHello))
         Bytes d;
         wire::Writer(d).u16(*ee.record_size_limit);
         x.push_back({ext::record_size_limit, std::move(d)});
     }
+    if (ee.server_name_acknowledged) x.push_back({ext::server_name, {}});
+    if (ee.alpn) x.push_back({ext::alpn, detail::alpn_list({*ee.alpn})});
     if (ee.early_data) x.push_back({ext::early_data, {}});
     Bytes body;
     wire::Writer w(body);

@@ -37,9 +37,9 @@ public:
             return Errc::invalid_configuration;  // nothing to authenticate with
         }
         ticket_key_ = config_.ticket_key;
-        if (!ticket_key_ && config_.tickets_to_send > 0) ticket_key_ = TicketKey::generate<Crypto>();
+        if (!ticket_key_ && config_.tickets_to_send > 0) ticket_key_ = TicketKey::generate<Crypto>(config_);
         cookie_key_ = config_.cookie_key ? config_.cookie_key : ticket_key_;
-        if (!cookie_key_) cookie_key_ = TicketKey::generate<Crypto>();
+        if (!cookie_key_) cookie_key_ = TicketKey::generate<Crypto>(config_);
         state_ = ExpectClientHello{};
         return {};
     }
@@ -71,188 +71,54 @@ private:
     static std::error_code unexpected() { return make_error_code(Error::unexpected_handshake_message); }
     std::error_code on(Idle&, const RawMessage&) { return unexpected(); }
 
+    // ---- ClientHello: one named step per decision, in the order RFC 8446 4.1.1 takes them ----
+
+    /// What the server settled on for the key exchange (4.1.1): (EC)DHE with the client's
+    /// share of `group`, or psk_ke alone.
+    struct KeyExchangeChoice {
+        bool use_dhe = false;
+        std::uint16_t group = 0;
+        const KeyShareEntry* client_share = nullptr;  // into the ClientHello being handled
+        bool needs_retry = false;                     // answer with a HelloRetryRequest instead
+        bool name_group_in_retry = false;             // the retry must ask for `group`'s share
+    };
+
     std::error_code on(ExpectClientHello&, const RawMessage& m) {
         if (m.type != HandshakeType::client_hello) return unexpected();
         auto decoded = decode_client_hello(m.body());
         if (!decoded) return decoded.error();
-        ClientHello& ch = *decoded;
-        if (std::find(ch.supported_versions.begin(), ch.supported_versions.end(), tls13_version) ==
-            ch.supported_versions.end())
-            return Error::protocol_version_mismatch;
-
-        // Cipher suite: ours in preference order.
-        const CipherSuite* suite = nullptr;
-        for (auto s : suites_)
-            if (std::find(ch.cipher_suites.begin(), ch.cipher_suites.end(), s->code()) != ch.cipher_suites.end()) {
-                suite = s;
-                break;
-            }
-        if (!suite) return Error::no_common_cipher_suite;
-
-        // A cookie makes this the second ClientHello of a retry, whoever sent the
-        // HelloRetryRequest: what to continue with comes from the cookie alone.
-        std::optional<HelloRetryCookie> cookie;
-        if (ch.cookie) {
-            auto opened = open_cookie(*ch.cookie);
-            if (!opened) return opened.error();
-            cookie = std::move(*opened);
-            const CipherSuite* retry_suite = find_cipher_suite(cookie->cipher_suite);
-            if (!retry_suite || std::find(suites_.begin(), suites_.end(), retry_suite) == suites_.end() ||
-                std::find(ch.cipher_suites.begin(), ch.cipher_suites.end(), cookie->cipher_suite) == ch.cipher_suites.end() ||
-                !std::equal(ch.legacy_session_id.begin(), ch.legacy_session_id.end(), cookie->session_id.begin(),
-                            cookie->session_id.end()))
-                return Error::hello_retry_cookie_mismatch;
-            if (cookie->client_hello1_hash.size() != crypto::digest_size(retry_suite->hash))
-                return Error::hello_retry_cookie_invalid;
-            if (ch.early_data) return Error::illegal_parameter;  // 4.2.10: no early data after a retry
-            suite = retry_suite;
-            retried_ = true;
-            if (cookie->change_cipher_spec_sent) ccs_sent_ = true;
-            restore_transcript_after_retry(*cookie, *ch.cookie, suite);
-        } else if (retry_sent_) {
-            return Error::hello_retry_cookie_missing;
-        }
+        const ClientHello& ch = *decoded;
+        if (!offers_tls13(ch)) return Error::protocol_version_mismatch;
+        auto suite = choose_cipher_suite(ch);
+        if (!suite) return suite.error();
+        if (auto ec = resume_retry_from_cookie(ch, *suite)) return ec;
         session_id_ = ch.legacy_session_id;
 
         // PSK (resumption ticket or external), before the group: psk_ke needs no share.
         std::optional<SessionState> psk;
-        if (!ch.psk_identities.empty() && !ch.psk_modes.empty()) {
-            if (auto ec = select_psk(ch, m, suite, psk)) return ec;
-        }
-        const bool dhe_allowed = !psk || std::find(ch.psk_modes.begin(), ch.psk_modes.end(), 1) != ch.psk_modes.end();
-        const bool psk_ke_allowed =
-            psk && std::find(ch.psk_modes.begin(), ch.psk_modes.end(), 0) != ch.psk_modes.end();
-        const bool use_dhe = dhe_allowed && !(psk_ke_allowed && (config_.psk_only_key_exchange || !dhe_allowed));
+        if (!ch.psk_identities.empty() && !ch.psk_modes.empty())
+            if (auto ec = select_psk(ch, m, *suite, psk)) return ec;
+        auto exchange = choose_key_exchange(ch, psk);
+        if (!exchange) return exchange.error();
+        if (exchange->needs_retry)
+            return send_hello_retry_request(*suite, exchange->group, exchange->name_group_in_retry, m);
 
-        // Group: ours in preference order among those the client supports.
-        std::optional<std::uint16_t> chosen_group;
-        const KeyShareEntry* client_share = nullptr;
-        if (use_dhe) {
-            if (!ch.key_shares || ch.supported_groups.empty()) return Error::missing_extension;
-            for (auto g : groups_)
-                if (std::find(ch.supported_groups.begin(), ch.supported_groups.end(), g) != ch.supported_groups.end()) {
-                    chosen_group = g;
-                    break;
-                }
-            if (cookie) {  // the group of the retry, which the client must now offer a share for
-                if (std::find(groups_.begin(), groups_.end(), cookie->group) == groups_.end() ||
-                    std::find(ch.supported_groups.begin(), ch.supported_groups.end(), cookie->group) ==
-                        ch.supported_groups.end())
-                    return Error::hello_retry_cookie_mismatch;
-                chosen_group = cookie->group;
-            }
-            if (!chosen_group) return Error::no_common_group;
-            for (const auto& k : *ch.key_shares)
-                if (k.group == *chosen_group) client_share = &k;
-            if (!client_share || (config_.force_hello_retry && !retried_)) {
-                // 4.1.4: the second hello must carry a share for the group of the retry.
-                if (retried_) return Error::hello_retry_cookie_mismatch;
-                // A forced retry when the share fits carries only the cookie (4.1.4).
-                return send_hello_retry_request(suite, *chosen_group, client_share == nullptr, m);
-            }
-        } else if (!psk) {
-            return Error::missing_extension;
-        }
-        this->start_transcript(suite);
+        this->start_transcript(*suite);
         this->transcript_update(m.bytes);
-        info_.cipher_suite = std::string(suite->name);
+        info_.cipher_suite = std::string((*suite)->name);
         if (ch.server_name) info_.server_name = *ch.server_name;
+        auto alpn = choose_application_protocol(ch);
+        if (!alpn) return alpn.error();
 
-        // ALPN (RFC 7301): our preference among what the client offers.
-        std::optional<std::string> alpn;
-        if (!ch.alpn.empty() && !config_.alpn.empty()) {
-            for (const auto& p : config_.alpn)
-                if (std::find(ch.alpn.begin(), ch.alpn.end(), p) != ch.alpn.end()) {
-                    alpn = p;
-                    break;
-                }
-            if (!alpn) return Error::no_application_protocol;
-            info_.alpn = *alpn;
-        }
-
-        // Key schedule: early secret (PSK or zeros), then 0-RTT decision.
-        auto early = psk ? EarlySecret<Crypto>::with_psk(*suite, psk->psk) : EarlySecret<Crypto>::without_psk(*suite);
-        early_offered_ = ch.early_data;
-        if (early_offered_) {
-            if (auto refused = early_data_refusal(ch, psk, suite)) {
-                this->emit(EventKind::early_data_rejected, std::move(*refused));
-            } else {
-                early_accepted_ = true;
-                info_.early_data_accepted = true;
-                this->install(false, Level::early_data, early.client_early_traffic_secret(this->transcript_hash()));
-                this->emit(EventKind::early_data_accepted);
-            }
-        }
-
-        // ServerHello.
-        ServerHello sh;
-        Crypto::random(sh.random);
-        sh.legacy_session_id_echo = session_id_;
-        sh.cipher_suite = suite->code();
-        sh.selected_version = tls13_version;
-        SecretBytes shared;
-        if (use_dhe) {
-            auto share = Crypto::KeyShare::generate(*provider_group(*chosen_group));
-            if (!share) return share.error();
-            auto agreed = share->agree(client_share->key_exchange);
-            if (!agreed) return Error::illegal_parameter;
-            shared = std::move(*agreed);
-            sh.key_share = KeyShareEntry{*chosen_group, share->public_key()};
-            info_.group = group_name(*chosen_group);
-        }
-        if (psk) sh.selected_psk = static_cast<std::uint16_t>(psk_index_);
-        this->send(Level::initial, encode(sh));
-        if (!session_id_.empty() && !ccs_sent_) {  // middlebox compatibility (D.4)
-            ccs_sent_ = true;
-            this->send_ccs();
-        }
-        auto hs = std::move(early).into_handshake(shared);
-        {
-            const Bytes h = this->transcript_hash();
-            client_hs_ = hs.client_handshake_traffic_secret(h);
-            server_hs_ = hs.server_handshake_traffic_secret(h);
-        }
-        this->install(true, Level::handshake, server_hs_);
-
-        EncryptedExtensions ee;
-        ee.alpn = alpn;
-        if (ch.record_size_limit) {  // RFC 8449: honour the client's limit from EncryptedExtensions on
-            if (*ch.record_size_limit < 64) return Error::illegal_parameter;
-            this->record_size_limit(true, *ch.record_size_limit);
-            if (config_.record_size_limit) {
-                ee.record_size_limit = config_.record_size_limit;
-                this->record_size_limit(false, config_.record_size_limit);
-            }
-        }
-        ee.early_data = early_accepted_;
-        ee.server_name_acknowledged = ch.server_name.has_value() && !psk;
-        this->send(Level::handshake, encode(ee));
-
-        if (!psk) {
-            if (!identity_) return Error::no_common_signature_scheme;
-            request_client_certificate_ =
-                config_.require_client_certificate || (config_.verify_peer && !config_.trust.empty());
-            if (request_client_certificate_) {
-                CertificateRequest cr;
-                cr.signature_algorithms = Base::accepted_signature_schemes();
-                this->send(Level::handshake, encode(cr));
-            }
-            if (auto ec = this->send_certificate_and_verify(true, identity_->key, identity_->chain_der, {}, ch.signature_algorithms)) return ec;
-        } else {
-            info_.resumed = !psk_is_external_;
-            info_.peer.authenticated = true;
-            if (psk_is_external_) info_.peer.psk_identity = std::string(ch.psk_identities[psk_index_].identity.begin(),
-                                                                        ch.psk_identities[psk_index_].identity.end());
-        }
-        this->send(Level::handshake, encode_finished(finished_verify_data<Crypto>(server_hs_, this->transcript_hash())));
-        ms_.emplace(std::move(hs).into_master());
-        {
-            const Bytes h = this->transcript_hash();
-            write_secret_ = ms_->server_application_traffic_secret(h);
-            read_secret_ = ms_->client_application_traffic_secret(h);
-            exporter_master_ = ms_->exporter_master_secret(h);
-        }
-        this->install(true, Level::application, write_secret_);
+        auto early = psk ? EarlySecret<Crypto>::with_psk(**suite, psk->psk) : EarlySecret<Crypto>::without_psk(**suite);
+        decide_early_data(ch, psk, *suite, early);
+        auto shared = send_server_hello(*suite, *exchange, psk.has_value());
+        if (!shared) return shared.error();
+        auto hs = std::move(early).into_handshake(*shared);
+        derive_handshake_traffic_secrets(hs);
+        if (auto ec = send_encrypted_extensions(ch, *alpn, psk.has_value())) return ec;
+        if (auto ec = authenticate_server(ch, psk.has_value())) return ec;
+        send_finished_and_derive_application_secrets(std::move(hs));
         if (early_accepted_) {
             state_ = ExpectEndOfEarlyData{};
         } else {
@@ -262,30 +128,226 @@ private:
         return {};
     }
 
+    static bool offers_tls13(const ClientHello& ch) {
+        return std::find(ch.supported_versions.begin(), ch.supported_versions.end(), tls13_version) !=
+               ch.supported_versions.end();
+    }
+
+    /// Ours in preference order among the client's.
+    Result<const CipherSuite*> choose_cipher_suite(const ClientHello& ch) const {
+        for (auto s : suites_)
+            if (std::find(ch.cipher_suites.begin(), ch.cipher_suites.end(), s->code()) != ch.cipher_suites.end())
+                return s;
+        return make_error_code(Error::no_common_cipher_suite);
+    }
+
+    /// A cookie makes this the second ClientHello of a retry, whoever sent the
+    /// HelloRetryRequest: what to continue with (suite, transcript) comes from the cookie
+    /// alone, and `suite` becomes the retry's.
+    std::error_code resume_retry_from_cookie(const ClientHello& ch, const CipherSuite*& suite) {
+        if (!ch.cookie) return retry_sent_ ? make_error_code(Error::hello_retry_cookie_missing) : std::error_code{};
+        auto opened = open_cookie(*ch.cookie);
+        if (!opened) return opened.error();
+        retry_cookie_ = std::move(*opened);
+        const HelloRetryCookie& cookie = *retry_cookie_;
+        const CipherSuite* retry_suite = find_cipher_suite(cookie.cipher_suite);
+        if (!retry_suite || std::find(suites_.begin(), suites_.end(), retry_suite) == suites_.end() ||
+            std::find(ch.cipher_suites.begin(), ch.cipher_suites.end(), cookie.cipher_suite) == ch.cipher_suites.end() ||
+            !std::equal(ch.legacy_session_id.begin(), ch.legacy_session_id.end(), cookie.session_id.begin(),
+                        cookie.session_id.end()))
+            return Error::hello_retry_cookie_mismatch;
+        if (cookie.client_hello1_hash.size() != crypto::digest_size(retry_suite->hash))
+            return Error::hello_retry_cookie_invalid;
+        if (ch.early_data) return Error::illegal_parameter;  // 4.2.10: no early data after a retry
+        suite = retry_suite;
+        retried_ = true;
+        if (cookie.change_cipher_spec_sent) ccs_sent_ = true;
+        restore_transcript_after_retry(cookie, *ch.cookie, suite);
+        return {};
+    }
+
+    /// psk_dhe_ke or psk_ke (4.2.9), then the group: ours in preference order among
+    /// those the client supports, or the retry's; a retry is needed when the client sent
+    /// no share for it (or when every first hello must be retried).
+    Result<KeyExchangeChoice> choose_key_exchange(const ClientHello& ch, const std::optional<SessionState>& psk) const {
+        const auto offers_mode = [&](std::uint8_t mode) {
+            return std::find(ch.psk_modes.begin(), ch.psk_modes.end(), mode) != ch.psk_modes.end();
+        };
+        const bool dhe_allowed = !psk || offers_mode(1);
+        const bool psk_ke_allowed = psk && offers_mode(0);
+        KeyExchangeChoice choice;
+        choice.use_dhe = dhe_allowed && !(psk_ke_allowed && (config_.psk_only_key_exchange || !dhe_allowed));
+        if (!choice.use_dhe) {
+            if (!psk) return make_error_code(Error::missing_extension);
+            return choice;
+        }
+        if (!ch.key_shares || ch.supported_groups.empty()) return make_error_code(Error::missing_extension);
+        const auto client_supports = [&](std::uint16_t g) {
+            return std::find(ch.supported_groups.begin(), ch.supported_groups.end(), g) != ch.supported_groups.end();
+        };
+        std::optional<std::uint16_t> chosen;
+        for (auto g : groups_)
+            if (client_supports(g)) {
+                chosen = g;
+                break;
+            }
+        if (retry_cookie_) {  // the group of the retry, which the client must now offer a share for
+            if (std::find(groups_.begin(), groups_.end(), retry_cookie_->group) == groups_.end() ||
+                !client_supports(retry_cookie_->group))
+                return make_error_code(Error::hello_retry_cookie_mismatch);
+            chosen = retry_cookie_->group;
+        }
+        if (!chosen) return make_error_code(Error::no_common_group);
+        choice.group = *chosen;
+        for (const auto& k : *ch.key_shares)
+            if (k.group == *chosen) choice.client_share = &k;
+        if (!choice.client_share || (config_.force_hello_retry && !retried_)) {
+            // 4.1.4: the second hello must carry a share for the group of the retry.
+            if (retried_) return make_error_code(Error::hello_retry_cookie_mismatch);
+            // A forced retry when the share fits carries only the cookie (4.1.4).
+            choice.needs_retry = true;
+            choice.name_group_in_retry = choice.client_share == nullptr;
+        }
+        return choice;
+    }
+
+    /// ALPN (RFC 7301): our preference among what the client offers; none in common is fatal.
+    Result<std::optional<std::string>> choose_application_protocol(const ClientHello& ch) {
+        if (ch.alpn.empty() || config_.alpn.empty()) return std::optional<std::string>{};
+        for (const auto& p : config_.alpn)
+            if (std::find(ch.alpn.begin(), ch.alpn.end(), p) != ch.alpn.end()) {
+                info_.alpn = p;
+                return std::optional<std::string>{p};
+            }
+        return make_error_code(Error::no_application_protocol);
+    }
+
+    /// 0-RTT: accepted (its read key installed) or refused with the reason (4.2.10).
+    void decide_early_data(const ClientHello& ch, const std::optional<SessionState>& psk, const CipherSuite* suite,
+                           const EarlySecret<Crypto>& early) {
+        early_offered_ = ch.early_data;
+        if (!early_offered_) return;
+        if (auto refused = early_data_refusal(ch, psk, suite)) {
+            this->emit(EventKind::early_data_rejected, *refused);
+            return;
+        }
+        early_accepted_ = true;
+        info_.early_data_accepted = true;
+        this->install(false, Level::early_data, early.client_early_traffic_secret(this->transcript_hash()));
+        this->emit(EventKind::early_data_accepted);
+    }
+
+    /// ServerHello (and the middlebox-compatibility CCS, D.4); returns the (EC)DHE shared
+    /// secret, empty for psk_ke.
+    Result<SecretBytes> send_server_hello(const CipherSuite* suite, const KeyExchangeChoice& exchange, bool with_psk) {
+        ServerHello sh;
+        draw_random<Crypto>(config_, sh.random);
+        sh.legacy_session_id_echo = session_id_;
+        sh.cipher_suite = suite->code();
+        sh.selected_version = tls13_version;
+        SecretBytes shared;
+        if (exchange.use_dhe) {
+            auto share = ephemeral_key_share<Crypto>(config_, exchange.group);
+            if (!share) return share.error();
+            auto agreed = share->agree(exchange.client_share->key_exchange);
+            if (!agreed) return make_error_code(Error::illegal_parameter);
+            shared = std::move(*agreed);
+            sh.key_share = KeyShareEntry{exchange.group, share->public_key()};
+            info_.group = group_name(exchange.group);
+        }
+        if (with_psk) sh.selected_psk = static_cast<std::uint16_t>(psk_index_);
+        this->send(Level::initial, encode(sh));
+        if (!session_id_.empty() && !ccs_sent_) {  // middlebox compatibility (D.4)
+            ccs_sent_ = true;
+            this->send_ccs();
+        }
+        return shared;
+    }
+
+    void derive_handshake_traffic_secrets(const HandshakeSecret<Crypto>& hs) {
+        const Bytes h = this->transcript_hash();
+        client_hs_ = hs.client_handshake_traffic_secret(h);
+        server_hs_ = hs.server_handshake_traffic_secret(h);
+        this->install(true, Level::handshake, server_hs_);
+    }
+
+    /// EncryptedExtensions: ALPN, RFC 8449 record_size_limit (honoured from here on),
+    /// early_data acceptance, and the server_name acknowledgement (RFC 6066 3).
+    std::error_code send_encrypted_extensions(const ClientHello& ch, const std::optional<std::string>& alpn,
+                                              bool with_psk) {
+        EncryptedExtensions ee;
+        ee.alpn = alpn;
+        if (ch.record_size_limit) {
+            if (*ch.record_size_limit < 64) return Error::illegal_parameter;
+            this->record_size_limit(true, *ch.record_size_limit);
+            if (config_.record_size_limit) {
+                ee.record_size_limit = config_.record_size_limit;
+                this->record_size_limit(false, config_.record_size_limit);
+            }
+        }
+        ee.early_data = early_accepted_;
+        ee.server_name_acknowledged = ch.server_name.has_value() && !with_psk;
+        this->send(Level::handshake, encode(ee));
+        return {};
+    }
+
+    /// Certificate authentication (with an optional CertificateRequest first), or what a
+    /// PSK handshake records about the peer instead.
+    std::error_code authenticate_server(const ClientHello& ch, bool with_psk) {
+        if (with_psk) {
+            info_.resumed = !psk_is_external_;
+            info_.peer.authenticated = true;
+            if (psk_is_external_) {
+                const auto& identity = ch.psk_identities[psk_index_].identity;
+                info_.peer.psk_identity = std::string(identity.begin(), identity.end());
+            }
+            return {};
+        }
+        if (!identity_) return Error::no_common_signature_scheme;
+        request_client_certificate_ =
+            config_.require_client_certificate || (config_.verify_peer && !config_.trust.empty());
+        if (request_client_certificate_) {
+            CertificateRequest cr;
+            cr.signature_algorithms = Base::accepted_signature_schemes();
+            this->send(Level::handshake, encode(cr));
+        }
+        return this->send_certificate_and_verify(config_, true, identity_->key, identity_->chain_der, {},
+                                                 ch.signature_algorithms);
+    }
+
+    void send_finished_and_derive_application_secrets(HandshakeSecret<Crypto> hs) {
+        this->send(Level::handshake, encode_finished(finished_verify_data<Crypto>(server_hs_, this->transcript_hash())));
+        ms_.emplace(std::move(hs).into_master());
+        const Bytes h = this->transcript_hash();
+        write_secret_ = ms_->server_application_traffic_secret(h);
+        read_secret_ = ms_->client_application_traffic_secret(h);
+        exporter_master_ = ms_->exporter_master_secret(h);
+        this->install(true, Level::application, write_secret_);
+    }
+
     /// Why 0-RTT is refused (the handshake goes on in 1-RTT, 4.2.10), or nothing to accept it.
-    std::optional<std::string> early_data_refusal(const ClientHello& ch, const std::optional<SessionState>& psk,
-                                                  const CipherSuite* suite) const {
+    std::optional<Error> early_data_refusal(const ClientHello& ch, const std::optional<SessionState>& psk,
+                                            const CipherSuite* suite) const {
         if (!psk || psk_index_ != 0 || psk_is_external_ || psk->unique_id.empty())
-            return "early data refused: not offered with a ticket of ours as the first PSK";
-        if (config_.max_early_data == 0 || psk->max_early_data == 0) return "early data refused: not enabled";
-        if (psk->suite != suite || psk->alpn != info_.alpn)
-            return "early data refused: cipher suite or ALPN differs from the ticket's";
-        if (!config_.anti_replay) return "early data refused: no anti-replay store configured";
+            return Error::early_data_not_with_ticket;
+        if (config_.max_early_data == 0 || psk->max_early_data == 0) return Error::early_data_disabled;
+        if (psk->suite != suite || psk->alpn != info_.alpn) return Error::early_data_parameters_differ;
+        if (!config_.anti_replay) return Error::early_data_no_anti_replay;
         // Freshness (8.3) before single use, so a stale replay does not spend the ticket.
         const std::uint32_t client_age =
             client_ticket_age_ms(ch.psk_identities[psk_index_].obfuscated_ticket_age, psk->age_add);
         const std::uint64_t now = now_us();
         if (!ticket_age_fresh(psk->issued_us, client_age, now, config_.early_data_age_window))
-            return std::string(describe(Error::early_data_stale)) + " (client " + std::to_string(client_age) +
-                   " ms, server " + std::to_string(psk->age_ms(now)) + " ms)";
-        if (!config_.anti_replay->first_use(psk->unique_id, psk->expires_ms()))
-            return describe(Error::early_data_replayed);
-        return std::nullopt;
+            return Error::early_data_stale;
+        switch (config_.anti_replay->check(psk->unique_id, psk->expires_ms(), now / 1000)) {
+            case AntiReplay::Verdict::first_use: return std::nullopt;
+            case AntiReplay::Verdict::replayed: return Error::early_data_replayed;
+            case AntiReplay::Verdict::store_full: return Error::early_data_anti_replay_full;
+        }
+        return Error::early_data_replayed;
     }
 
-    std::uint64_t now_us() const {
-        return unix_micros(config_.wall_clock ? config_.wall_clock() : std::chrono::system_clock::now());
-    }
+    std::uint64_t now_us() const { return unix_micros(wall_now(config_)); }
 
     /// The HelloRetryRequest a cookie stands for, byte for byte (the cookie is its own
     /// extension, so the bytes are rebuilt from it and the cookie the client echoes).
@@ -313,7 +375,7 @@ private:
         c.change_cipher_spec_sent = !session_id_.empty();  // middlebox compatibility (D.4)
         c.client_hello1_hash = Crypto::hash(suite->hash, client_hello1.bytes);
         Bytes plain = c.serialize();
-        const Bytes cookie = cookie_key_->template seal_bytes<Crypto>(plain, HelloRetryCookie::purpose);
+        const Bytes cookie = cookie_key_->template seal_bytes<Crypto>(plain, HelloRetryCookie::purpose, config_);
         secure_zero(plain.data(), plain.size());
         this->send_untranscribed(Level::initial, encode(hello_retry_request(c, cookie)));
         if (c.change_cipher_spec_sent) {
@@ -428,8 +490,8 @@ private:
         this->established_ = true;
         state_ = Connected{};
         send_tickets();
-        this->emit(EventKind::handshake_complete,
-                   info_.cipher_suite + ", " + info_.group + (retried_ ? ", after HelloRetryRequest" : ""));
+        if (retried_) this->emit(EventKind::handshake_complete, Error::completed_after_hello_retry);
+        else this->emit(EventKind::handshake_complete);
         return {};
     }
 
@@ -439,7 +501,7 @@ private:
             NewSessionTicket t;
             t.lifetime = static_cast<std::uint32_t>(config_.ticket_lifetime.count());
             std::array<std::uint8_t, 4> add{};
-            Crypto::random(add);
+            draw_random<Crypto>(config_, add);
             t.age_add = std::uint32_t{add[0]} << 24 | std::uint32_t{add[1]} << 16 | std::uint32_t{add[2]} << 8 | add[3];
             t.nonce = {static_cast<std::uint8_t>(i)};
             SessionState s;
@@ -451,8 +513,8 @@ private:
             s.max_early_data = config_.max_early_data;
             s.alpn = info_.alpn;
             s.unique_id.resize(16);
-            Crypto::random(s.unique_id);
-            t.ticket = ticket_key_->seal<Crypto>(s);
+            draw_random<Crypto>(config_, s.unique_id);
+            t.ticket = ticket_key_->seal<Crypto>(s, config_);
             if (config_.max_early_data > 0) t.max_early_data_size = config_.max_early_data;
             this->send_untranscribed(Level::application, encode(t));
         }
@@ -473,6 +535,7 @@ private:
     std::vector<std::uint16_t> groups_;
     std::shared_ptr<const ParsedIdentity<Crypto>> identity_;
     std::shared_ptr<TicketKey> ticket_key_, cookie_key_;
+    std::optional<HelloRetryCookie> retry_cookie_;  // the cookie a second ClientHello brought back
     Bytes session_id_;
     bool retry_sent_ = false;  // we answered with a HelloRetryRequest: the next hello must carry its cookie
     bool retried_ = false;     // this handshake continues a retry (a valid cookie came back)

@@ -7,21 +7,28 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
-#include <map>
+#include <queue>
+#include <unordered_set>
+#include <vector>
 #include <string>
 #include <string_view>
 
 #include "../core/bytes.hpp"
+#include "../core/config.hpp"
 #include "../core/wire.hpp"
 #include "cipher_suites.hpp"
 #include "key_schedule.hpp"
 
 namespace tapsec::tls13 {
 
-inline std::uint64_t unix_millis(std::chrono::system_clock::time_point t = std::chrono::system_clock::now()) {
+// Times are read from the configuration's wall clock (wall_now) by the caller and passed
+// in: nothing here reads a clock.
+template <class Duration>
+std::uint64_t unix_millis(std::chrono::sys_time<Duration> t) {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
 }
-inline std::uint64_t unix_micros(std::chrono::system_clock::time_point t = std::chrono::system_clock::now()) {
+template <class Duration>
+std::uint64_t unix_micros(std::chrono::sys_time<Duration> t) {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
 }
 
@@ -81,11 +88,11 @@ struct SessionState {
         return s;
     }
     /// Milliseconds since issue, rounded down (the ticket age of RFC 8446 4.2.11).
-    std::uint64_t age_ms(std::uint64_t now_us = unix_micros()) const {
+    std::uint64_t age_ms(std::uint64_t now_us) const {
         return now_us < issued_us ? 0 : (now_us - issued_us) / 1000;
     }
     std::uint64_t expires_ms() const { return issued_us / 1000 + std::uint64_t{lifetime_s} * 1000; }
-    bool expired(std::uint64_t now_us = unix_micros()) const {
+    bool expired(std::uint64_t now_us) const {
         return now_us < issued_us || now_us - issued_us > std::uint64_t{lifetime_s} * 1'000'000;
     }
 };
@@ -94,14 +101,21 @@ struct SessionState {
 /// accept each other's tickets; rotate by replacing it.
 class TicketKey {
 public:
+    /// A fresh key from the configuration's random source (CommonConfig::random, else
+    /// the provider's CSPRNG).
     template <class Crypto>
-    static std::shared_ptr<TicketKey> generate() {
+    static std::shared_ptr<TicketKey> generate(const CommonConfig& random_source) {
         auto k = std::make_shared<TicketKey>();
         k->key_.resize(32);
-        Crypto::random(k->key_);
+        draw_random<Crypto>(random_source, k->key_);
         k->name_.resize(16);
-        Crypto::random(k->name_);
+        draw_random<Crypto>(random_source, k->name_);
         return k;
+    }
+    /// A fresh key from the provider's CSPRNG.
+    template <class Crypto>
+    static std::shared_ptr<TicketKey> generate() {
+        return generate<Crypto>(CommonConfig{});
     }
     static std::shared_ptr<TicketKey> from_bytes(ByteView key_name16, ByteView key32) {
         auto k = std::make_shared<TicketKey>();
@@ -111,10 +125,11 @@ public:
     }
 
     /// ticket = key_name(16) || nonce(12) || AES-256-GCM(state), AAD = key_name.
+    /// The nonce is drawn from `random_source` (CommonConfig::random, else the provider).
     template <class Crypto>
-    Bytes seal(const SessionState& state) const {
+    Bytes seal(const SessionState& state, const CommonConfig& random_source) const {
         auto plain = state.serialize();
-        Bytes out = seal_bytes<Crypto>(plain, {});
+        Bytes out = seal_bytes<Crypto>(plain, {}, random_source);
         secure_zero(plain.data(), plain.size());
         return out;
     }
@@ -136,10 +151,10 @@ public:
     /// The purpose keeps uses of one key apart: a HelloRetryRequest cookie never opens
     /// as a ticket, nor a ticket as a cookie (tickets use an empty purpose).
     template <class Crypto>
-    Bytes seal_bytes(ByteView plaintext, std::string_view purpose) const {
+    Bytes seal_bytes(ByteView plaintext, std::string_view purpose, const CommonConfig& random_source) const {
         Bytes out(name_.begin(), name_.end());
         Bytes nonce(12);
-        Crypto::random(nonce);
+        draw_random<Crypto>(random_source, nonce);
         append(out, nonce);
         const std::size_t at = out.size();
         append(out, plaintext);
@@ -239,23 +254,56 @@ inline std::uint32_t client_ticket_age_ms(std::uint32_t obfuscated_age, std::uin
 
 /// Server-side 0-RTT anti-replay (RFC 8446 8.1): a ticket admits early data at most once.
 /// Entries are forgotten once their ticket has expired, so memory is bounded by the
-/// number of tickets used for 0-RTT within one ticket lifetime.
+/// number of tickets used for 0-RTT within one ticket lifetime, and by `capacity`: a
+/// full store refuses early data (fail closed) rather than forget a live ticket.
+/// Expiry runs in time order: a min-heap by expiry time beside a hash set of the ids, so
+/// each call costs O(log n) amortised, never a scan of every entry.
 class AntiReplay {
 public:
-    /// True the first time a ticket id is presented with early data; false after.
-    bool first_use(ByteView unique_id, std::uint64_t expires_ms) {
+    enum class Verdict { first_use, replayed, store_full };
+
+    explicit AntiReplay(std::size_t capacity = 1u << 20) : capacity_(capacity) {}
+
+    /// First presentation of `unique_id` with early data (remembered until `expires_ms`),
+    /// a replay, or no room left. `now_ms` is the caller's wall clock (wall_now).
+    Verdict check(ByteView unique_id, std::uint64_t expires_ms, std::uint64_t now_ms) {
         std::lock_guard lock(mutex_);
-        const auto now = unix_millis();
-        for (auto it = used_.begin(); it != used_.end();) {
-            if (it->second < now) it = used_.erase(it);  // expired tickets cannot come back
-            else ++it;
-        }
-        return used_.emplace(Bytes(unique_id.begin(), unique_id.end()), expires_ms).second;
+        forget_expired(now_ms);
+        std::string id(unique_id.begin(), unique_id.end());
+        if (used_.count(id)) return Verdict::replayed;
+        if (used_.size() >= capacity_) return Verdict::store_full;
+        used_.insert(id);
+        by_expiry_.push({expires_ms, std::move(id)});
+        return Verdict::first_use;
+    }
+    /// True the first time a ticket id is presented with early data; false after (or when full).
+    bool first_use(ByteView unique_id, std::uint64_t expires_ms, std::uint64_t now_ms) {
+        return check(unique_id, expires_ms, now_ms) == Verdict::first_use;
+    }
+    std::size_t size() const {
+        std::lock_guard lock(mutex_);
+        return used_.size();
     }
 
 private:
-    std::mutex mutex_;
-    std::map<Bytes, std::uint64_t> used_;  // ticket id -> when the ticket expires
+    struct Entry {
+        std::uint64_t expires_ms;
+        std::string id;
+        bool operator>(const Entry& other) const { return expires_ms > other.expires_ms; }
+    };
+    /// Expired tickets cannot come back (the server refuses them first), so their ids go,
+    /// earliest expiry first, stopping at the first live one.
+    void forget_expired(std::uint64_t now_ms) {
+        while (!by_expiry_.empty() && by_expiry_.top().expires_ms < now_ms) {
+            used_.erase(by_expiry_.top().id);
+            by_expiry_.pop();
+        }
+    }
+
+    mutable std::mutex mutex_;
+    std::size_t capacity_;
+    std::unordered_set<std::string> used_;
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> by_expiry_;
 };
 
 }  // namespace tapsec::tls13
