@@ -281,6 +281,19 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::reassembly_buffer_full: return condition::resource_exhausted;
         case Error::record_layer_not_keyed: return condition::not_ready;
         case Error::internal_error: return condition::internal;
+        // why 0-RTT was refused (event reasons; the handshake goes on in 1-RTT)
+        case Error::early_data_not_with_ticket:
+        case Error::early_data_parameters_differ:
+        case Error::early_data_refused_by_server:
+        case Error::early_data_after_hello_retry: return condition::peer_incompatible;
+        case Error::early_data_disabled:
+        case Error::early_data_no_anti_replay: return condition::configuration;
+        case Error::early_data_anti_replay_full: return condition::resource_exhausted;
+        // informational event reasons, never carried by a failure: no condition fits,
+        // and none of them may compare equal to one.
+        case Error::completed_after_hello_retry:
+        case Error::write_key_updated:
+        case Error::read_key_updated: return condition::internal;
     }
     return condition::internal;
 }
