@@ -289,8 +289,8 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::early_data_disabled:
         case Error::early_data_no_anti_replay: return condition::configuration;
         case Error::early_data_anti_replay_full: return condition::resource_exhausted;
-        // informational event reasons, never carried by a failure: no condition fits,
-        // and none of them may compare equal to one.
+        // informational event reasons, never carried by a failure: no condition fits
+        // (the switch must return one; internal is never tested against an event reason).
         case Error::completed_after_hello_retry:
         case Error::write_key_updated:
         case Error::read_key_updated: return condition::internal;
