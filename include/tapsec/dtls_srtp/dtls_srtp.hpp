@@ -103,7 +103,11 @@ public:
     }
 
     std::optional<Transmit> poll_transmit() {
-        if (auto media = outgoing_.take_front()) return Transmit{std::move(*media), std::nullopt};
+        if (!outgoing_.empty()) {
+            Transmit t{Bytes(outgoing_.front().begin(), outgoing_.front().end()), std::nullopt};  // the slot keeps its buffer
+            outgoing_.pop_front();
+            return t;
+        }
         auto t = dtls_.poll_transmit();
         absorb_dtls_events({});
         return t;
@@ -125,7 +129,12 @@ public:
         return TransmitInfo{t->data.size(), t->to};
     }
     /// Unprotected RTP / RTCP packets from the peer.
-    std::optional<Bytes> poll_application_data() { return received_.take_front(); }
+    std::optional<Bytes> poll_application_data() {
+        if (received_.empty()) return std::nullopt;
+        Bytes packet(received_.front().begin(), received_.front().end());  // a copy: the slot keeps its buffer
+        received_.pop_front();
+        return packet;
+    }
     /// The next unprotected RTP / RTCP packet as a view valid until the next call.
     std::optional<ByteView> poll_plaintext() {
         if (received_.empty()) return std::nullopt;

@@ -148,8 +148,8 @@ public:
 
     std::optional<Transmit> poll_transmit() {
         if (transmits_.empty()) return std::nullopt;
-        Outgoing& o = transmits_.front();
-        Transmit t{std::move(o.data), o.to};
+        const Outgoing& o = transmits_.front();
+        Transmit t{Bytes(o.data.begin(), o.data.end()), o.to};  // a copy: the slot keeps its buffer
         transmits_.pop_front();
         return t;
     }
@@ -163,7 +163,12 @@ public:
         transmits_.pop_front();
         return info;
     }
-    std::optional<Bytes> poll_application_data() { return inbound_.take_front(); }
+    std::optional<Bytes> poll_application_data() {
+        if (inbound_.empty()) return std::nullopt;
+        Bytes packet(inbound_.front().begin(), inbound_.front().end());  // a copy: the slot keeps its buffer
+        inbound_.pop_front();
+        return packet;
+    }
     /// The next inner IP packet as a view valid until the next call on the engine.
     std::optional<ByteView> poll_plaintext() {
         if (inbound_.empty()) return std::nullopt;
