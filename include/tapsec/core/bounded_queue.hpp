@@ -103,12 +103,13 @@ public:
     /// none is pending and none was reported in the last interval; the engine's drop
     /// counters have every one.
     void note_drop(std::error_code reason, Instant now) {
-        if (drop_pending_ || (last_drop_report_ && now - *last_drop_report_ < drop_report_interval)) {
+        if (drop_pending_ || (drop_reported_ && now - last_drop_report_ < drop_report_interval)) {
             ++coalesced_drops_;
             return;
         }
         store(Event{.kind = EventKind::dropped_packet, .detail = {}, .reason = reason});
         drop_pending_ = true;
+        drop_reported_ = true;
         last_drop_report_ = now;
     }
 
@@ -144,7 +145,8 @@ private:
 
     BoundedQueue<Event> events_;
     bool drop_pending_ = false;
-    std::optional<Instant> last_drop_report_;
+    bool drop_reported_ = false;  // (a flag, not an optional: GCC 12 misreads the latter as uninitialized)
+    Instant last_drop_report_{};
     std::uint64_t coalesced_drops_ = 0, discarded_ = 0;
 };
 
