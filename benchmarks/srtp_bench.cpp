@@ -2,11 +2,20 @@
 // at 160 and 1200 bytes of payload, for AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM.
 // One iteration = the sender protects one RTP packet in place and the receiver
 // verifies and decrypts it (replay list and rollover counter included on both sides).
+// Next to each rate: heap allocations per packet (global operator new hook), for the
+// session and for the DTLS-SRTP engine's media path, owning and caller-buffer forms.
 #include <cstring>
 #include <string>
 
+#include <botan/ec_group.h>
+#include <botan/ecdsa.h>
+#include <botan/pkcs8.h>
+#include <botan/system_rng.h>
+#include <botan/x509self.h>
+
 #include <tapsec/tapsec.hpp>
 
+#include "alloc_counter.hpp"
 #include "harness.hpp"
 
 #include <openssl/core_names.h>
@@ -38,16 +47,30 @@ Bytes rtp_template(std::size_t payload) {
     return p;
 }
 
-double tapsec_rate(Profile profile, std::size_t payload) {
+/// Heap allocations per call of `body`, after a warm-up.
+template <class Body>
+double allocations_per_call(Body&& body, std::size_t calls = 10000) {
+    for (int i = 0; i < 16; ++i) body();
+    bench::AllocationScope scope;
+    for (std::size_t i = 0; i < calls; ++i) body();
+    return static_cast<double>(scope.count()) / static_cast<double>(calls);
+}
+
+struct Rate {
+    double per_second = 0;
+    double allocations = 0;  // per packet
+};
+
+Rate tapsec_rate(Profile profile, std::size_t payload) {
     const auto keys = bench_keys(profile);
     auto tx = Session<>::create(keys, Role::client);
     auto rx = Session<>::create(keys, Role::server);
-    if (!tx || !rx) return 0;
+    if (!tx || !rx) return {};
     const Bytes plain = rtp_template(payload);
     Bytes buffer(plain.size() + max_overhead);
     std::uint16_t seq = 0;
     bool ok = true;
-    auto m = bench::measure([&] {
+    auto body = [&] {
         std::memcpy(buffer.data(), plain.data(), plain.size());
         buffer[2] = static_cast<std::uint8_t>(seq >> 8);
         buffer[3] = static_cast<std::uint8_t>(seq);
@@ -55,8 +78,58 @@ double tapsec_rate(Profile profile, std::size_t payload) {
         auto n = tx->protect_rtp(buffer, plain.size());
         auto back = rx->unprotect_rtp(MutableByteView(buffer.data(), *n));
         ok = ok && back.ok();
-    });
-    return ok ? m.per_second() : 0;
+    };
+    auto m = bench::measure(body);
+    const double allocations = allocations_per_call(body);
+    return ok ? Rate{m.per_second(), allocations} : Rate{};
+}
+
+/// The DTLS-SRTP engine's media path after an in-memory handshake (AEAD_AES_128_GCM):
+/// send, move the datagram, receive, take the plaintext. `caller_buffers` uses
+/// poll_transmit(out) and poll_plaintext(); otherwise the owning forms.
+Rate dtls_srtp_rate(std::size_t payload, bool caller_buffers) {
+    using DtlsSrtp = dtls_srtp::Engine<crypto::DefaultProvider>;
+    auto& rng = Botan::system_rng();
+    Botan::ECDSA_PrivateKey key(rng, Botan::EC_Group("secp256r1"));
+    const auto cert = Botan::X509::create_self_signed_cert(Botan::X509_Cert_Options("localhost"), key, "SHA-256", rng);
+    botan_tls::Config client, server;
+    client.trust.ca_certificates_pem = {cert.PEM_encode()};
+    client.server_name = "localhost";
+    client.srtp_profiles = {static_cast<std::uint16_t>(Profile::aead_aes_128_gcm)};
+    server.identity = Identity(cert.PEM_encode(), Botan::PKCS8::PEM_encode(key));
+    server.verify_peer = false;
+    DtlsSrtp c(Role::client, client), s(Role::server, server);
+    const Endpoint from = *Endpoint::parse("127.0.0.1:1"), to = *Endpoint::parse("127.0.0.1:2");
+    c.start(Clock::now());
+    s.start(Clock::now());
+    for (int i = 0; i < 10 && !(c.is_established() && s.is_established()); ++i) {
+        while (auto t = c.poll_transmit()) s.receive(t->data, from, Clock::now());
+        while (auto t = s.poll_transmit()) c.receive(t->data, to, Clock::now());
+    }
+    if (!c.is_established() || !s.is_established()) return {};
+    Bytes packet = rtp_template(payload);
+    Bytes out(max_transmit_size);
+    std::uint16_t seq = 0;
+    const Instant now = Clock::now();
+    bool ok = true;
+    auto body = [&] {
+        ++seq;
+        packet[2] = static_cast<std::uint8_t>(seq >> 8);
+        packet[3] = static_cast<std::uint8_t>(seq);
+        ok = ok && !c.send(packet, now);
+        if (caller_buffers) {
+            auto info = c.poll_transmit(MutableByteView(out));
+            ok = ok && info && !s.receive(ByteView(out.data(), info->size), from, now);
+            ok = ok && s.poll_plaintext().has_value();
+        } else {
+            auto t = c.poll_transmit();
+            ok = ok && t && !s.receive(t->data, from, now);
+            ok = ok && s.poll_application_data().has_value();
+        }
+    };
+    auto m = bench::measure(body);
+    const double allocations = allocations_per_call(body);
+    return ok ? Rate{m.per_second(), allocations} : Rate{};
 }
 
 #ifdef TAPSEC_HAVE_LIBSRTP2
@@ -167,8 +240,10 @@ void run(bench::Report& r) {
     for (Profile profile : {Profile::aes_cm_128_hmac_sha1_80, Profile::aead_aes_128_gcm}) {
         for (std::size_t payload : {std::size_t{160}, std::size_t{1200}}) {
             const std::string label = std::string(parameters(profile).name) + " " + std::to_string(payload) + " B";
-            const double ours = tapsec_rate(profile, payload);
+            const Rate rate = tapsec_rate(profile, payload);
+            const double ours = rate.per_second;
             r.value("tapsec " + label, ours, "packets/s", "protect + unprotect");
+            r.value("tapsec " + label + " allocations", rate.allocations, "allocs/packet", "after warm-up; target 0");
 #ifdef TAPSEC_HAVE_LIBSRTP2
             const double theirs = libsrtp_rate(profile, payload);
             r.value("libsrtp2 " + label, theirs, "packets/s", "protect + unprotect (Debian build, NSS crypto)");
@@ -178,6 +253,16 @@ void run(bench::Report& r) {
             r.value("OpenSSL EVP crypto only " + label, floor, "packets/s", "same per-packet crypto, no SRTP logic");
             r.ratio("tapsec/OpenSSL-crypto-only " + label, ours, floor, "what a libcrypto-based SRTP stack could reach");
         }
+    }
+    for (std::size_t payload : {std::size_t{160}, std::size_t{1200}}) {
+        const std::string size = std::to_string(payload) + " B";
+        const Rate owning = dtls_srtp_rate(payload, false), views = dtls_srtp_rate(payload, true);
+        const Rate bare = tapsec_rate(Profile::aead_aes_128_gcm, payload);
+        r.value("DTLS-SRTP engine media, owning forms, " + size, owning.per_second, "packets/s", "send, poll_transmit(), receive, poll_application_data()");
+        r.value("DTLS-SRTP engine media, owning forms, " + size + " allocations", owning.allocations, "allocs/packet");
+        r.value("DTLS-SRTP engine media, caller buffers, " + size, views.per_second, "packets/s", "send, poll_transmit(out), receive, poll_plaintext()");
+        r.value("DTLS-SRTP engine media, caller buffers, " + size + " allocations", views.allocations, "allocs/packet", "after warm-up; target 0");
+        r.ratio("DTLS-SRTP engine (caller buffers) / srtp::Session " + size, views.per_second, bare.per_second, "GCM-128; demux, queues, copies");
     }
 }
 

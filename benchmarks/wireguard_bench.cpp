@@ -2,9 +2,13 @@
 // ratio to the provider's raw ChaCha20-Poly1305 seal+open of the same 1420 bytes in
 // the same run; at two levels (the session alone, and the whole engine with routing,
 // replay window and queues); and complete handshakes per second (two engines in memory).
+// Next to the rates: heap allocations per packet (global operator new hook), for the
+// session, the engine's owning forms and its caller-buffer forms (poll_transmit(out),
+// poll_plaintext()), the last being the allocation-free data path.
 #include <tapsec/crypto/openssl.hpp>
 #include <tapsec/tapsec.hpp>
 
+#include "alloc_counter.hpp"
 #include "harness.hpp"
 
 namespace {
@@ -54,6 +58,15 @@ bool handshake(WgEngine& a, WgEngine& b, const Peers& p, Instant now) {
     }
     // Both sides must have completed a new handshake (not merely kept an old session).
     return a.statistics(0).handshakes_completed == before_a + 1 && b.statistics(0).handshakes_completed == before_b + 1;
+}
+
+/// Heap allocations per call of `body`, after a warm-up.
+template <class Body>
+double allocations_per_call(Body&& body, std::size_t calls = 10000) {
+    for (int i = 0; i < 16; ++i) body();
+    bench::AllocationScope scope;
+    for (std::size_t i = 0; i < calls; ++i) body();
+    return static_cast<double>(scope.count()) / static_cast<double>(calls);
 }
 
 /// The machine is shared: measure the candidates in interleaved rounds and keep each
@@ -119,12 +132,30 @@ void run_with(bench::Report& report, const std::string& prefix) {
         if (!b.poll_application_data()) std::abort();
     };
 
-    const auto [raw, session, engine] = best_of_interleaved(5, raw_body, session_body, engine_body);
+    // The same through the caller-buffer forms: nothing allocated per packet.
+    Bytes out(max_transmit_size);
+    auto engine_views_body = [&] {
+        a.send(inner, now);
+        auto info = a.poll_transmit(MutableByteView(out));
+        b.receive(ByteView(out.data(), info->size), peers.a_ep, now);
+        if (!b.poll_plaintext()) std::abort();
+    };
+
+    const auto [raw, session, engine, engine_views] =
+        best_of_interleaved(5, raw_body, session_body, engine_body, engine_views_body);
     report.value(label("raw ChaCha20-Poly1305 seal+open, 1420 B"), raw, "packets/s", std::string(Provider::name) + ", best of 5 interleaved rounds");
     report.value(label("WireGuard session seal+open, 1420 B"), session, "packets/s");
+    report.value(label("WireGuard session allocations"), allocations_per_call(session_body), "allocs/packet", "after warm-up; target 0");
     report.ratio(label("session / raw AEAD"), session, raw, "target >= 0.9");
     report.value(label("WireGuard engine send+receive, 1420 B IP packet"), engine, "packets/s", "routing, replay window, queues");
+    report.value(label("WireGuard engine allocations, owning forms"), allocations_per_call(engine_body), "allocs/packet",
+                 "poll_transmit(), poll_application_data()");
     report.ratio(label("engine / raw AEAD"), engine, raw, "target >= 0.9");
+    report.value(label("WireGuard engine send+receive, caller buffers"), engine_views, "packets/s",
+                 "poll_transmit(out), poll_plaintext()");
+    report.value(label("WireGuard engine allocations, caller buffers"), allocations_per_call(engine_views_body),
+                 "allocs/packet", "after warm-up; target 0");
+    report.ratio(label("engine (caller buffers) / raw AEAD"), engine_views, raw, "target >= 0.9");
 
     // Handshakes per second: 148-byte initiation, 92-byte response, keepalive; four
     // X25519 per side plus BLAKE2s/HKDF.

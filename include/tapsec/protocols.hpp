@@ -8,3 +8,4 @@
 #include "tls13/engine.hpp"
 #include "tls13/record.hpp"
 #include "wireguard/policies.hpp"
+#include "zrtp/policy.hpp"

@@ -778,3 +778,45 @@ TEST_CASE("wireguard: the OpenSSL 3 provider drops in, and interoperates with th
     CHECK(a.statistics(0).cookie_replies_received == 1);
     CHECK(a.total_drops() == 0);
 }
+
+TEST_CASE("wireguard: randomness and wall-clock time come only from the configuration") {
+    // A counting random source and a fixed wall clock (CommonConfig::random / wall_clock):
+    // the initiation is then a pure function of the configuration.
+    const auto fixed_key = [](std::uint8_t first) {
+        SecretArray<32> k;
+        for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(first + i);
+        return k;
+    };
+    const Instant now = Instant{} + 1000s;
+    auto config = [&](std::uint8_t random_start) {
+        Config c;
+        c.interface.private_key = fixed_key(1);
+        c.interface.has_private_key = true;
+        PeerSettings peer;
+        peer.public_key = public_of(fixed_key(101));
+        peer.endpoint = *Endpoint::parse("127.0.0.1:40002");
+        peer.allowed_ips = {prefix("10.0.0.2/32")};
+        c.interface.peers.push_back(peer);
+        auto next = std::make_shared<std::uint8_t>(random_start);
+        c.random = [next](MutableByteView out) {
+            for (auto& b : out) b = (*next)++;
+        };
+        c.wall_clock = [] { return std::chrono::system_clock::time_point{} + std::chrono::seconds(1'700'000'000); };
+        return c;
+    };
+    WgEngine first(Role::client, config(0)), second(Role::client, config(0)), other(Role::client, config(7));
+    for (auto* e : {&first, &second, &other}) REQUIRE_FALSE(e->start(now));
+    auto a = first.poll_transmit(), b = second.poll_transmit(), c = other.poll_transmit();
+    REQUIRE(a);
+    REQUIRE(b);
+    REQUIRE(c);
+    CHECK(a->data == b->data);  // ephemeral key, sender index, timestamp, macs: all injected
+    CHECK(a->data != c->data);
+    CHECK(first.next_timeout() == second.next_timeout());  // the retransmission jitter too
+    // The draws in order: the sender index (bytes 0-3), then the ephemeral private key (4-35).
+    CHECK(to_hex(ByteView(a->data).subspan(4, 4)) == "00010203");
+    SecretArray<32> ephemeral;
+    for (std::size_t i = 0; i < ephemeral.size(); ++i) ephemeral[i] = static_cast<std::uint8_t>(4 + i);
+    const Key ephemeral_public = public_of(ephemeral);
+    CHECK(to_hex(ByteView(a->data).subspan(8, 32)) == to_hex(ephemeral_public));
+}

@@ -155,15 +155,26 @@ int open_tun(const std::string& name, const InterfaceSettings& settings, std::st
     return fd;
 }
 
+/// Events carry codes, not text: the words are made here, and only with --verbose.
+/// Dropped packets arrive coalesced (at most one event a second); the counts are the
+/// engine's drop counters.
 void report_events(WireGuard& conn, bool verbose) {
     while (auto e = conn.next_event()) {
         if (!verbose) continue;
-        const char* what = e->kind == EventKind::handshake_complete ? "handshake complete"
-                           : e->kind == EventKind::key_updated       ? "new session"
-                           : e->kind == EventKind::peer_address_changed ? "peer roamed to"
-                           : e->kind == EventKind::dropped_packet    ? "dropped packet"
-                                                                     : "event";
-        std::fprintf(stderr, "tapsec: %s: %s\n", what, e->reason ? e->reason.message().c_str() : e->detail.c_str());
+        auto& engine = conn.engine();
+        switch (e->kind) {
+            case EventKind::handshake_complete: std::fprintf(stderr, "tapsec: handshake complete\n"); break;
+            case EventKind::key_updated: std::fprintf(stderr, "tapsec: new session\n"); break;
+            case EventKind::peer_address_changed:
+                for (std::size_t i = 0; i < engine.peer_count(); ++i)
+                    if (auto ep = engine.endpoint(i)) std::fprintf(stderr, "tapsec: peer %zu at %s\n", i, ep->to_string().c_str());
+                break;
+            case EventKind::dropped_packet:
+                std::fprintf(stderr, "tapsec: dropped packet: %s (%llu dropped in all)\n", e->reason.message().c_str(),
+                             static_cast<unsigned long long>(engine.total_drops()));
+                break;
+            default: std::fprintf(stderr, "tapsec: event: %s\n", e->reason ? e->reason.message().c_str() : "-"); break;
+        }
     }
 }
 

@@ -1,21 +1,25 @@
 // Secure<DtlsSrtpHandshake, SrtpRecord, Udp>: DTLS-SRTP (RFC 5764). DTLS 1.2
 // (Botan, through the shared botan_tls adapter) negotiates use_srtp and
 // authenticates; the engine then exports 2 * (key + salt) bytes with the label
-// "EXTRACTOR-dtls_srtp" (RFC 5705, no context), splits them as RFC 5764 4.2 says, and
-// keys this project's own SRTP (srtp::Session) with them. The keys go from the
-// exporter into the SRTP session inside the engine: application code never sees them.
+// "EXTRACTOR-dtls_srtp" (RFC 5705, no context), splits them as RFC 5764 4.2 says into
+// srtp::MasterKeys, and hands them to the record's layer (SrtpRecord::layer, this
+// project's SRTP) through its import. The keys go from the exporter into the record
+// inside the engine: application code never sees them.
 // DTLS and SRTP/SRTCP share the UDP flow (RFC 7983, demux.hpp).
 #pragma once
 
-#include <deque>
+#include <cstring>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "../botan_tls/channel.hpp"
+#include "../core/bounded_queue.hpp"
 #include "../core/dependencies.hpp"
 #include "../core/features.hpp"
 #include "../srtp/keys.hpp"
 #include "../srtp/profiles.hpp"
+#include "../srtp/record.hpp"
 #include "../srtp/session.hpp"
 #include "demux.hpp"
 #include "fingerprint.hpp"
@@ -54,77 +58,139 @@ inline std::error_code make_error_code(DtlsSrtpErrc e) noexcept { return {static
 /// The RFC 5764 exporter label.
 inline constexpr std::string_view exporter_label = "EXTRACTOR-dtls_srtp";
 
-/// The DTLS 1.2 engine plus an SRTP session keyed from its exporter.
-template <class Crypto>
-class Engine {
-public:
-    Engine(Role role, const botan_tls::Config& config) : role_(role), dtls_(role, with_profiles(config)) {}
+/// How many protected or unprotected media packets the engine holds for the
+/// application at most; the newest beyond that is dropped and counted.
+inline constexpr std::size_t queue_limit = 4096;
 
-    std::error_code start(Instant now) { return dtls_.start(now); }
+/// The DTLS 1.2 engine plus the record's layer (SRTP for SrtpRecord) keyed from its
+/// exporter. The engine knows the record only through its key interface: it builds
+/// `Record::imported_keys` (srtp::MasterKeys) from the RFC 5764 exporter and hands them
+/// to `Record::layer<Crypto>::import`; after that it only protects and unprotects.
+/// The media path (send, receive, poll_transmit(out), poll_plaintext) allocates
+/// nothing once warmed up.
+template <class Crypto, class Record = SrtpRecord>
+class Engine {
+    using Media = typename Record::template layer<Crypto>;
+    static_assert(std::is_same_v<typename Record::imported_keys, srtp::MasterKeys>,
+                  "tapsec: DTLS-SRTP exports srtp::MasterKeys; the record must import them");
+    static_assert(srtp::MediaLayer<Media>, "tapsec: Record::layer<Crypto> lacks the SRTP record interface");
+
+public:
+    Engine(Role role, const botan_tls::Config& config) : role_(role), dtls_(role, with_profiles(config)) { absorb_dtls_events({}); }
+
+    std::error_code start(Instant now) {
+        auto ec = dtls_.start(now);
+        absorb_dtls_events(now);
+        return ec;
+    }
 
     std::error_code receive(ByteView in, const Endpoint& from, Instant now) {
         switch (route(in)) {
             case Route::dtls: {
-                if (auto ec = dtls_.receive(in, from, now)) return ec;
-                return key_srtp_when_ready();
+                auto ec = dtls_.receive(in, from, now);
+                absorb_dtls_events(now);
+                if (ec) return ec;
+                return key_media_when_ready();
             }
             case Route::srtp:
             case Route::srtcp: {
-                if (!session_) return drop(make_error_code(DtlsSrtpErrc::not_keyed));
-                Bytes packet(in.begin(), in.end());
-                if (auto ec = session_->unprotect(packet)) return drop(ec);  // counted by the session too
-                media_.push_back(std::move(packet));
+                if (!media_) return drop(make_error_code(DtlsSrtpErrc::not_keyed), now);
+                // Unprotected in place in the queue's slot (its storage is reused); a full
+                // queue still verifies (into scratch) so that statistics stay exact.
+                Bytes* slot = received_.reserve_back();
+                Bytes& packet = slot ? *slot : scratch_;
+                packet.assign(in.begin(), in.end());
+                auto n = media_->unprotect(MutableByteView(packet));
+                if (!n) return drop(n.error(), now);  // counted by the layer too
+                packet.resize(*n);
+                if (!slot) return overflow();
+                received_.commit_back();
                 return {};
             }
-            case Route::drop: return drop(make_error_code(dtls::DtlsErrc::malformed_record));
+            case Route::drop: return drop(make_error_code(dtls::DtlsErrc::malformed_record), now);
         }
         return {};
     }
 
     std::optional<Transmit> poll_transmit() {
         if (!outgoing_.empty()) {
-            Transmit t{std::move(outgoing_.front()), std::nullopt};
+            Transmit t{Bytes(outgoing_.front().begin(), outgoing_.front().end()), std::nullopt};  // the slot keeps its buffer
             outgoing_.pop_front();
             return t;
         }
-        return dtls_.poll_transmit();
+        auto t = dtls_.poll_transmit();
+        absorb_dtls_events({});
+        return t;
+    }
+    /// The next datagram into the caller's buffer (at least max_transmit_size bytes).
+    std::optional<TransmitInfo> poll_transmit(MutableByteView out) {
+        if (!outgoing_.empty()) {
+            const Bytes& media = outgoing_.front();
+            if (out.size() < media.size()) return std::nullopt;
+            std::memcpy(out.data(), media.data(), media.size());
+            TransmitInfo info{media.size(), std::nullopt};
+            outgoing_.pop_front();
+            return info;
+        }
+        auto t = dtls_.poll_transmit();  // handshake flights: not the media path
+        if (!t) return std::nullopt;
+        if (out.size() < t->data.size()) return std::nullopt;
+        std::memcpy(out.data(), t->data.data(), t->data.size());
+        return TransmitInfo{t->data.size(), t->to};
     }
     /// Unprotected RTP / RTCP packets from the peer.
     std::optional<Bytes> poll_application_data() {
-        if (media_.empty()) return std::nullopt;
-        Bytes b = std::move(media_.front());
-        media_.pop_front();
-        return b;
+        if (received_.empty()) return std::nullopt;
+        Bytes packet(received_.front().begin(), received_.front().end());  // a copy: the slot keeps its buffer
+        received_.pop_front();
+        return packet;
+    }
+    /// The next unprotected RTP / RTCP packet as a view valid until the next call.
+    std::optional<ByteView> poll_plaintext() {
+        if (received_.empty()) return std::nullopt;
+        std::swap(delivered_, received_.front());  // the slot keeps the old buffer's storage
+        received_.pop_front();
+        return ByteView(delivered_);
     }
     std::optional<Event> poll_event() {
-        if (!events_.empty()) {
-            Event e = std::move(events_.front());
-            events_.pop_front();
-            return e;
-        }
-        return dtls_.poll_event();
+        absorb_dtls_events({});
+        return events_.pop();
     }
 
     /// Protects one RTP or RTCP packet (RFC 5761 muxing) and queues it as a datagram.
     std::error_code send(ByteView packet, Instant) {
-        if (!session_) return make_error_code(DtlsSrtpErrc::not_keyed);
-        Bytes out(packet.begin(), packet.end());
-        if (srtp::classify(out) != srtp::PacketKind::rtp && srtp::classify(out) != srtp::PacketKind::rtcp)
+        if (!media_) return make_error_code(DtlsSrtpErrc::not_keyed);
+        const auto kind = srtp::classify(packet);
+        if (kind != srtp::PacketKind::rtp && kind != srtp::PacketKind::rtcp)
             return make_error_code(DtlsSrtpErrc::not_rtp_or_rtcp);
-        if (auto ec = session_->protect(out)) return ec;
-        outgoing_.push_back(std::move(out));
+        Bytes* slot = outgoing_.reserve_back();
+        if (!slot) return overflow(), std::make_error_code(std::errc::no_buffer_space);  // the application polls nothing
+        slot->resize(packet.size() + srtp::max_overhead);  // capacity kept between packets
+        std::memcpy(slot->data(), packet.data(), packet.size());
+        auto n = media_->protect(MutableByteView(*slot), packet.size());
+        if (!n) return n.error();
+        slot->resize(*n);
+        outgoing_.commit_back();
         return {};
     }
 
     std::optional<Instant> next_timeout() const { return dtls_.next_timeout(); }
-    std::error_code on_timeout(Instant now) { return dtls_.on_timeout(now); }
-    std::error_code close(Instant now) { return dtls_.close(now); }
+    std::error_code on_timeout(Instant now) {
+        auto ec = dtls_.on_timeout(now);
+        absorb_dtls_events(now);
+        return ec;
+    }
+    std::error_code close(Instant now) {
+        auto ec = dtls_.close(now);
+        absorb_dtls_events(now);
+        return ec;
+    }
     /// Established once SRTP is keyed, not merely when DTLS is.
-    bool is_established() const { return dtls_.is_established() && session_.has_value(); }
+    bool is_established() const { return dtls_.is_established() && media_.has_value(); }
     bool is_closed() const { return dtls_.is_closed() || static_cast<bool>(failure_); }
     SessionInfo session_info() const {
         SessionInfo info = dtls_.session_info();
-        if (session_) info.protocol += " + SRTP " + std::string(srtp::parameters(session_->profile()).name);
+        if (media_) info.protocol += " + SRTP " + std::string(srtp::parameters(media_->profile()).name);
         return info;
     }
 
@@ -134,13 +200,23 @@ public:
 
     // ---- introspection for tests, the CLI and the benchmarks --------------------------
     std::optional<srtp::Profile> srtp_profile() const {
-        return session_ ? std::optional<srtp::Profile>(session_->profile()) : std::nullopt;
+        return media_ ? std::optional<srtp::Profile>(media_->profile()) : std::nullopt;
     }
-    const srtp::Statistics* srtp_statistics() const { return session_ ? &session_->statistics() : nullptr; }
+    const srtp::Statistics* srtp_statistics() const
+        requires requires(const Media& m) { { m.statistics() } -> std::convertible_to<const srtp::Statistics&>; }
+    {
+        return media_ ? &media_->statistics() : nullptr;
+    }
     std::size_t dropped() const { return dropped_ + dtls_.dropped(); }
     std::error_code last_drop() const { return last_drop_; }
     std::string failure_detail() const { return failure_detail_.empty() ? dtls_.failure_detail() : failure_detail_; }
     std::size_t retransmissions() const { return dtls_.retransmissions(); }
+    /// Media packets dropped because the application left a queue full.
+    std::uint64_t queue_overflows() const { return queue_overflows_; }
+    std::size_t queued_transmits() const { return outgoing_.size(); }
+    std::size_t queued_plaintexts() const { return received_.size(); }
+    std::size_t queued_events() const { return events_.size(); }
+    std::uint64_t coalesced_drop_events() const { return events_.coalesced_drops(); }
 
 private:
     /// RFC 5764 4.1.1: offer (or accept) the SRTP profiles this implementation has,
@@ -151,19 +227,26 @@ private:
         return config;
     }
 
-    std::error_code key_srtp_when_ready() {
-        if (session_ || !dtls_.is_established()) return {};
+    /// The handshake's side of the key interface: RFC 5764 4.2 exporter output as
+    /// srtp::MasterKeys, imported by the record's layer.
+    std::error_code key_media_when_ready() {
+        if (media_ || !dtls_.is_established()) return {};
         const auto profile = srtp::profile_from_code(dtls_.srtp_profile());
         if (!profile) return fail(make_error_code(DtlsSrtpErrc::no_srtp_profile_negotiated));
         auto material = dtls_.export_keying_material(exporter_label, {}, srtp::MasterKeys::exporter_length(*profile));
         if (!material) return fail(material.error());
         auto keys = srtp::MasterKeys::from_dtls_srtp_exporter(*profile, *material);
         if (!keys) return fail(keys.error());
-        auto session = srtp::Session<Crypto>::create(*keys, role_);
-        if (!session) return fail(session.error());
-        session_.emplace(std::move(*session));
-        events_.push_back({EventKind::key_updated, std::string("SRTP keyed: ") + std::string(srtp::parameters(*profile).name)});
+        auto media = Media::import(*keys, role_);
+        if (!media) return fail(media.error());
+        media_.emplace(std::move(*media));
+        events_.push(EventKind::key_updated);  // the profile: srtp_profile()
         return {};
+    }
+
+    /// The DTLS channel's events go through this engine's bounded, coalescing queue.
+    void absorb_dtls_events(Instant now) {
+        while (auto e = dtls_.poll_event()) events_.absorb(std::move(*e), now);
     }
 
     std::error_code fail(std::error_code ec) {
@@ -174,21 +257,28 @@ private:
         return failure_;
     }
 
-    std::error_code drop(std::error_code why) {
+    std::error_code drop(std::error_code why, Instant now) {
         ++dropped_;
         last_drop_ = why;
-        events_.push_back(Event{.kind = EventKind::dropped_packet, .detail = {}, .reason = why});
+        events_.note_drop(why, now);
+        return {};
+    }
+    std::error_code overflow() {
+        ++queue_overflows_;
         return {};
     }
 
     Role role_;
     botan_tls::ChannelEngine<botan_tls::Carrier::datagram> dtls_;
-    std::optional<srtp::Session<Crypto>> session_;
-    std::deque<Bytes> outgoing_, media_;
-    std::deque<Event> events_;
+    std::optional<Media> media_;
+    BoundedQueue<Bytes> outgoing_{queue_limit}, received_{queue_limit};
+    Bytes delivered_;  // what poll_plaintext() last handed out
+    Bytes scratch_;    // unprotect target when received_ is full
+    EventQueue events_;
     std::error_code failure_;
     std::string failure_detail_;
     std::size_t dropped_ = 0;
+    std::uint64_t queue_overflows_ = 0;
     std::error_code last_drop_;
 };
 
@@ -208,8 +298,9 @@ struct DtlsSrtpHandshake {
     static constexpr KeyExport key_export = KeyExport::explicit_export;
     using exported_keys = srtp::MasterKeys;
     using Config = botan_tls::Config;
+    // Keys whatever record imports srtp::MasterKeys, through the record's layer.
     template <class Record, class Crypto>
-    using engine = dtls_srtp::Engine<Crypto>;
+    using engine = dtls_srtp::Engine<Crypto, Record>;
     // The DTLS half is Botan's TLS stack whatever the provider: naming another one
     // would run Botan silently (a composition rule, core/composition.hpp).
     template <class Crypto>

@@ -54,8 +54,15 @@ using SrtpReplayWindow = ReplayWindow<1024>;
 template <class Crypto = crypto::DefaultProvider>
 class Session {
 public:
-    /// Keys a session. `local_role` picks the direction: a DTLS client sends with
-    /// client_write and receives with server_write (RFC 5764 4.2).
+    /// The record's import of its key material (SrtpRecord::imported_keys), the one way
+    /// any keying (DTLS-SRTP, ZRTP, keys the application holds) reaches SRTP. `local_role`
+    /// picks the direction: the client side sends with client_write and receives with
+    /// server_write (RFC 5764 4.2 names; a ZRTP initiator is the client side).
+    static Result<Session> import(const MasterKeys& keys, Role local_role, SessionOptions options = {}) {
+        return create(keys, local_role, options);
+    }
+
+    /// Keys a session (import() under its older name).
     static Result<Session> create(const MasterKeys& keys, Role local_role, SessionOptions options = {}) {
         if (auto ec = keys.validate()) return ec;
         const MasterKey& out = local_role == Role::client ? keys.client_write : keys.server_write;
@@ -196,6 +203,22 @@ public:
         }
     }
     std::error_code unprotect(Bytes& packet) {
+        switch (classify(packet)) {
+            case PacketKind::rtp: return unprotect_rtp(packet);
+            case PacketKind::rtcp: return unprotect_rtcp(packet);
+            default: return refuse(Error::not_rtp_or_rtcp);
+        }
+    }
+    /// The multiplexed forms on caller buffers (in place, no allocation): protect
+    /// buffer[0, length), which needs max_overhead bytes of room after it.
+    Result<std::size_t> protect(MutableByteView buffer, std::size_t length) {
+        switch (classify(ByteView(buffer.data(), std::min(length, buffer.size())))) {
+            case PacketKind::rtp: return protect_rtp(buffer, length);
+            case PacketKind::rtcp: return protect_rtcp(buffer, length);
+            default: return refuse(Error::not_rtp_or_rtcp);
+        }
+    }
+    Result<std::size_t> unprotect(MutableByteView packet) {
         switch (classify(packet)) {
             case PacketKind::rtp: return unprotect_rtp(packet);
             case PacketKind::rtcp: return unprotect_rtcp(packet);

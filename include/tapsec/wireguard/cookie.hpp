@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "../core/bytes.hpp"
+#include "../core/config.hpp"
 #include "../core/endpoint.hpp"
 #include "../core/engine.hpp"
 #include "../crypto/blake2s.hpp"
@@ -55,19 +56,20 @@ public:
         return constant_time_equal(expected, message.subspan(mac1_offset, 16));
     }
 
-    bool mac2_valid(ByteView message, std::size_t mac2_offset, const Endpoint& from, Instant now) {
-        const auto cookie = current_cookie(from, now);
+    /// `config` supplies the random source (the cookie secret is drawn from it).
+    bool mac2_valid(ByteView message, std::size_t mac2_offset, const Endpoint& from, Instant now, const CommonConfig& config) {
+        const auto cookie = current_cookie(from, now, config);
         const Mac expected = compute_mac(cookie, message.first(mac2_offset));
         return constant_time_equal(expected, message.subspan(mac2_offset, 16));
     }
 
     /// A cookie reply to `message` (an initiation or response) from `from`.
     Bytes make_reply(ByteView message, std::size_t mac1_offset, std::uint32_t sender_index, const Endpoint& from,
-                     Instant now) {
-        const auto cookie = current_cookie(from, now);
+                     Instant now, const CommonConfig& config) {
+        const auto cookie = current_cookie(from, now, config);
         CookieReply reply;
         reply.receiver_index = sender_index;
-        Crypto::random(reply.nonce);
+        draw_random<Crypto>(config, reply.nonce);
         auto aead = Crypto::Aead::create(crypto::AeadAlgorithm::xchacha20_poly1305, cookie_key_);
         Bytes sealed(cookie.begin(), cookie.end());
         aead->seal(reply.nonce, message.subspan(mac1_offset, 16), sealed);
@@ -76,9 +78,9 @@ public:
     }
 
 private:
-    std::array<std::uint8_t, 16> current_cookie(const Endpoint& from, Instant now) {
+    std::array<std::uint8_t, 16> current_cookie(const Endpoint& from, Instant now, const CommonConfig& config) {
         if (!secret_born_ || now - *secret_born_ >= cookie_secret_lifetime) {
-            Crypto::random(secret_);
+            draw_random<Crypto>(config, secret_);
             secret_born_ = now;
         }
         return compute_mac(secret_, source_bytes(from));

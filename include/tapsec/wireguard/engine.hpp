@@ -2,21 +2,29 @@
 // cryptokey routing table between them, the handshake, sessions, cookies and timers.
 // Sans-I/O: datagrams and the time come in; datagrams (each addressed to a peer's
 // current endpoint) and inner IP packets go out. Bad input never fails the engine:
-// every dropped datagram is counted under its reason (drops(Error)) and reported as a
-// dropped_packet event.
+// every dropped datagram is counted under its reason (drops(Error)); dropped_packet
+// events are coalesced (core/bounded_queue.hpp), and every queue is bounded.
+//
+// The record is a policy: sessions are `Record::layer<Crypto>`, keyed only through
+// the record's key interface (import of Record::imported_keys, SessionKeyMaterial).
+// The data path (send, receive, poll_transmit(out), poll_plaintext) allocates nothing
+// once warmed up: queue slots keep their buffers.
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
+#include "../core/bounded_queue.hpp"
 #include "../core/config.hpp"
 #include "../core/engine.hpp"
 #include "../core/errors.hpp"
@@ -38,8 +46,8 @@ struct Config : CommonConfig {
     InterfaceSettings interface;
     TimerSettings timers;
     LoadSettings load;
-    /// Wall clock for TAI64N timestamps (the only use of real time; tests may replace it).
-    std::function<std::chrono::system_clock::time_point()> wall_clock;
+    // Time and randomness: CommonConfig::wall_clock (TAI64N timestamps, the only use of
+    // real time) and CommonConfig::random (ephemeral keys, indices, jitter, cookies).
     /// Authentication delegation (5.2 AD), used when `delegate_authentication` is set:
     /// an initiation that authenticates a static key no [Peer] names is offered to this
     /// module, which may admit the key as a new peer (returning its settings: allowed
@@ -62,9 +70,16 @@ struct PeerStatistics {
     std::optional<Instant> last_handshake;
 };
 
-template <class Crypto>
+/// How many datagrams, inner packets and events an engine holds for the application
+/// at most; beyond that the newest is dropped and counted (queue_overflows()).
+inline constexpr std::size_t queue_limit = 4096;
+
+template <class Crypto, class Record = WireGuardRecord>
 class Engine {
-    using Session = wireguard::Session<Crypto>;
+    using Session = typename Record::template layer<Crypto>;
+    static_assert(std::is_same_v<typename Record::imported_keys, SessionKeyMaterial>,
+                  "tapsec: the WireGuard engine keys records that import wireguard::SessionKeyMaterial");
+    static_assert(TransportLayer<Session>, "tapsec: Record::layer<Crypto> lacks the WireGuard record interface");
     static constexpr std::size_t error_count = static_cast<std::size_t>(Error::invalid_configuration) + 1;  // the last
 
     struct Peer {
@@ -127,13 +142,41 @@ public:
             case MessageType::transport: ec = on_transport(datagram, from, now); break;
             default: ec = make_error_code(Error::malformed_message);
         }
-        if (ec) drop(ec);
+        if (ec) drop(ec, now);
         return {};
     }
 
-    std::optional<Transmit> poll_transmit() { return pop(transmits_); }
-    std::optional<Bytes> poll_application_data() { return pop(inbound_); }
-    std::optional<Event> poll_event() { return pop(events_); }
+    std::optional<Transmit> poll_transmit() {
+        if (transmits_.empty()) return std::nullopt;
+        const Outgoing& o = transmits_.front();
+        Transmit t{Bytes(o.data.begin(), o.data.end()), o.to};  // a copy: the slot keeps its buffer
+        transmits_.pop_front();
+        return t;
+    }
+    /// The next datagram, copied into the caller's buffer (which must hold
+    /// max_transmit_size bytes; a smaller one receives nothing).
+    std::optional<TransmitInfo> poll_transmit(MutableByteView out) {
+        if (transmits_.empty() || out.size() < transmits_.front().data.size()) return std::nullopt;
+        const Outgoing& o = transmits_.front();
+        std::memcpy(out.data(), o.data.data(), o.data.size());
+        TransmitInfo info{o.data.size(), o.to};
+        transmits_.pop_front();
+        return info;
+    }
+    std::optional<Bytes> poll_application_data() {
+        if (inbound_.empty()) return std::nullopt;
+        Bytes packet(inbound_.front().begin(), inbound_.front().end());  // a copy: the slot keeps its buffer
+        inbound_.pop_front();
+        return packet;
+    }
+    /// The next inner IP packet as a view valid until the next call on the engine.
+    std::optional<ByteView> poll_plaintext() {
+        if (inbound_.empty()) return std::nullopt;
+        std::swap(delivered_, inbound_.front());  // the slot keeps the old buffer's storage
+        inbound_.pop_front();
+        return ByteView(delivered_);
+    }
+    std::optional<Event> poll_event() { return events_.pop(); }
 
     /// Sends one inner IP packet to the peer whose allowed IPs hold its destination.
     /// A packet that is not IP, or has no route, is dropped and counted (as a kernel
@@ -142,9 +185,9 @@ public:
         if (setup_error_) return setup_error_;
         if (closed_) return make_error_code(Errc::closed);
         auto info = inspect_ip_packet(packet);
-        if (!info) return drop(make_error_code(Error::not_an_ip_packet)), std::error_code{};
+        if (!info) return drop(make_error_code(Error::not_an_ip_packet), now), std::error_code{};
         auto peer = routes_.lookup(info->destination);
-        if (!peer) return drop(make_error_code(Error::no_route)), std::error_code{};
+        if (!peer) return drop(make_error_code(Error::no_route), now), std::error_code{};
         send_to_peer(*peer, packet.first(info->length), now);
         return {};
     }
@@ -176,7 +219,7 @@ public:
                     forget_index(p.handshake.local_index);
                     p.attempt_started.reset();
                     p.staged.clear();
-                    drop(make_error_code(Error::handshake_timeout));
+                    drop(make_error_code(Error::handshake_timeout), now);
                 } else {
                     initiate(i, now, true);
                 }
@@ -197,7 +240,7 @@ public:
             if (due(p.zero_keys_at, now)) {
                 p.zero_keys_at.reset();
                 erase_keys(p);
-                events_.push_back({EventKind::key_expiring, "session keys erased after 3 * REJECT_AFTER_TIME"});
+                events_.push(EventKind::key_expiring, make_error_code(Error::key_expired));
             }
         }
         return {};
@@ -238,6 +281,14 @@ public:
         return n;
     }
     std::uint64_t cookie_replies_sent() const { return cookie_replies_sent_; }
+    /// Datagrams or inner packets dropped because the application left a queue full.
+    std::uint64_t queue_overflows() const { return queue_overflows_; }
+    /// What the engine holds for the application now (bounded by queue_limit each).
+    std::size_t queued_transmits() const { return transmits_.size(); }
+    std::size_t queued_plaintexts() const { return inbound_.size(); }
+    std::size_t queued_events() const { return events_.size(); }
+    /// Drops folded into an earlier dropped_packet event.
+    std::uint64_t coalesced_drop_events() const { return events_.coalesced_drops(); }
     std::size_t peer_count() const { return peers_.size(); }
     std::optional<std::size_t> find_peer(const Key& public_key) const {
         for (std::size_t i = 0; i < peers_.size(); ++i)
@@ -265,13 +316,11 @@ public:
     }
 
 private:
-    template <class Q>
-    static auto pop(Q& q) -> std::optional<typename Q::value_type> {
-        if (q.empty()) return std::nullopt;
-        auto v = std::move(q.front());
-        q.pop_front();
-        return v;
-    }
+    struct Outgoing {
+        Bytes data;
+        std::optional<Endpoint> to;
+    };
+
     static bool due(const std::optional<Instant>& t, Instant now) { return t && *t <= now; }
 
     void add_peer(const PeerSettings& s) {
@@ -292,16 +341,16 @@ private:
         peers_.push_back(std::move(p));
     }
 
-    void drop(std::error_code ec) {
+    void drop(std::error_code ec, Instant now) {
         if (ec.category() == category()) ++drop_counts_[static_cast<std::size_t>(ec.value())];
         else ++drop_counts_[static_cast<std::size_t>(Error::malformed_message)];
-        events_.push_back(Event{.kind = EventKind::dropped_packet, .detail = {}, .reason = ec});
+        events_.note_drop(ec, now);
     }
 
     std::uint32_t new_index(std::size_t peer) {
         for (;;) {
             std::uint32_t index = 0;
-            Crypto::random(MutableByteView(reinterpret_cast<std::uint8_t*>(&index), sizeof index));
+            draw_random<Crypto>(config_, MutableByteView(reinterpret_cast<std::uint8_t*>(&index), sizeof index));
             if (index != 0 && !indices_.count(index)) {
                 indices_[index] = peer;
                 return index;
@@ -330,23 +379,46 @@ private:
         p.attempt_started.reset();
     }
 
-    void transmit(Peer& p, Bytes data, Instant now) {
-        if (!p.endpoint) return;
-        transmits_.push_back(Transmit{std::move(data), *p.endpoint});
+    /// Queues a handshake message (or cookie reply) for `to`.
+    void queue_datagram(ByteView data, const Endpoint& to) {
+        Outgoing* slot = transmits_.reserve_back();
+        if (!slot) {
+            ++queue_overflows_;
+            return;
+        }
+        slot->data.assign(data.begin(), data.end());
+        slot->to = to;
+        transmits_.commit_back();
+    }
+
+    void transmitted(Peer& p, Instant now) {
         // Any authenticated packet sent: the passive keepalive is no longer needed.
         p.keepalive_at.reset();
         if (p.persistent_keepalive.count()) p.persistent_at = now + p.persistent_keepalive;
     }
 
+    void transmit(Peer& p, ByteView data, Instant now) {
+        if (!p.endpoint) return;
+        queue_datagram(data, *p.endpoint);
+        transmitted(p, now);
+    }
+
     std::chrono::milliseconds jitter() const {
         std::uint16_t r = 0;
-        Crypto::random(MutableByteView(reinterpret_cast<std::uint8_t*>(&r), sizeof r));
+        draw_random<Crypto>(config_, MutableByteView(reinterpret_cast<std::uint8_t*>(&r), sizeof r));
         const auto max = config_.timers.max_jitter.count();
         return std::chrono::milliseconds(max > 0 ? r % (max + 1) : 0);
     }
 
+    /// An ephemeral private key from the configuration's random source (X25519 clamps it).
+    SecretArray<32> fresh_ephemeral() const {
+        SecretArray<32> key;
+        draw_random<Crypto>(config_, key);
+        return key;
+    }
+
     Timestamp timestamp_now() const {
-        return noise::tai64n(config_.wall_clock ? config_.wall_clock() : std::chrono::system_clock::now());
+        return noise::tai64n(wall_now(config_));
     }
 
     /// Sends a handshake initiation (`retry`: a retransmission of the same attempt).
@@ -362,11 +434,11 @@ private:
         }
         if (p.stage != Peer::Stage::none) forget_index(p.handshake.local_index);
         const std::uint32_t local = new_index(index);
-        auto msg = create_initiation(*identity_, p.keys, local, timestamp_now(), p.handshake);
+        auto msg = create_initiation(*identity_, p.keys, local, timestamp_now(), fresh_ephemeral(), p.handshake);
         if (!msg) {
             forget_index(local);
             p.stage = Peer::Stage::none;
-            drop(msg.error());
+            drop(msg.error(), now);
             return;
         }
         p.stage = Peer::Stage::initiation_sent;
@@ -375,7 +447,7 @@ private:
         p.last_initiation_sent = now;
         p.retransmit_at = now + config_.timers.rekey_timeout + jitter();
         ++p.stats.handshake_initiations_sent;
-        transmit(p, std::move(wire), now);
+        transmit(p, wire, now);
     }
 
     bool under_load(Instant now) {
@@ -383,6 +455,8 @@ private:
         recent_handshakes_.push_back(now);
         while (!recent_handshakes_.empty() && now - recent_handshakes_.front() > std::chrono::seconds(1))
             recent_handshakes_.pop_front();
+        // Knowing that the limit was passed is enough: a flood does not grow the list.
+        while (recent_handshakes_.size() > config_.load.handshakes_per_second + 1) recent_handshakes_.pop_front();
         if (recent_handshakes_.size() > config_.load.handshakes_per_second) load_until_ = now + std::chrono::seconds(1);
         return load_until_ && now < *load_until_;
     }
@@ -393,8 +467,8 @@ private:
                                const Endpoint& from, Instant now) {
         if (!checker_->mac1_valid(d, mac1_offset)) return make_error_code(Error::bad_mac1);
         const bool loaded = under_load(now);  // (counts this message once)
-        if (loaded && !checker_->mac2_valid(d, mac2_offset, from, now)) {
-            transmits_.push_back(Transmit{checker_->make_reply(d, mac1_offset, sender_index, from, now), from});
+        if (loaded && !checker_->mac2_valid(d, mac2_offset, from, now, config_)) {
+            queue_datagram(checker_->make_reply(d, mac1_offset, sender_index, from, now, config_), from);
             ++cookie_replies_sent_;
             return make_error_code(Error::cookie_required);
         }
@@ -406,9 +480,14 @@ private:
     /// messages per second with a burst of 5 (a token bucket per address, as wireguard-go).
     bool allow_from(const Endpoint& from, Instant now) {
         constexpr double rate = 20, burst = 5;
-        if (rate_buckets_.size() > 4096) {
+        constexpr std::size_t max_buckets = 4096;
+        if (rate_buckets_.size() >= max_buckets) {
             std::erase_if(rate_buckets_, [&](const auto& entry) { return now - entry.second.last > std::chrono::seconds(1); });
         }
+        auto known = rate_buckets_.find(from.address());
+        // A table full of addresses seen in the last second admits no new one: a flood
+        // from many sources cannot grow it.
+        if (known == rate_buckets_.end() && rate_buckets_.size() >= max_buckets) return false;
         auto [it, inserted] = rate_buckets_.try_emplace(from.address(), RateBucket{burst, now});
         RateBucket& bucket = it->second;
         if (!inserted) {
@@ -467,12 +546,12 @@ private:
         if (p.staged.empty()) p.retransmit_at.reset();
         const std::uint32_t local = new_index(index);
         TransportKeys keys;
-        auto response = create_response(p.keys, local, hs, keys);
+        auto response = create_response(p.keys, local, fresh_ephemeral(), hs, keys);
         if (!response) {
             forget_index(local);
             return response.error();
         }
-        auto session = Session::create(keys, false, local, hs.remote_index, now);
+        auto session = Session::import(SessionKeyMaterial{keys, false, local, hs.remote_index}, now);
         if (!session) {
             forget_index(local);
             return session.error();
@@ -484,7 +563,7 @@ private:
         p.cookies.add_macs(wire, Response::mac1_offset, Response::mac2_offset, now);
         authenticated_received(p, now);
         p.zero_keys_at = now + config_.timers.zero_keys_after();
-        transmit(p, std::move(wire), now);
+        transmit(p, wire, now);
         return {};
     }
 
@@ -507,7 +586,7 @@ private:
             id.authenticated = true;
             if (config_.validate_peer(id)) return make_error_code(Error::rejected_by_application);
         }
-        auto session = Session::create(keys, true, p.handshake.local_index, msg->sender_index, now);
+        auto session = Session::import(SessionKeyMaterial{keys, true, p.handshake.local_index, msg->sender_index}, now);
         if (!session) return session.error();
         p.stage = Peer::Stage::none;
         p.handshake.ephemeral.reset();
@@ -549,8 +628,14 @@ private:
         for (auto* s : {&p.current, &p.previous, &p.next})
             if (*s && (*s)->local_index() == header->receiver_index) slot = s;
         if (!slot) return make_error_code(Error::unknown_receiver_index);
-        Bytes plaintext;  // decrypted straight into the buffer handed to the application
-        if (auto ec = (*slot)->open(d, header->counter, plaintext, now, config_.timers)) return ec;
+        // Decrypted straight into the queue slot handed to the application (its storage
+        // is reused); a full queue still authenticates, into scratch, then drops.
+        Bytes* target = inbound_.reserve_back();
+        Bytes& plaintext = target ? *target : scratch_;
+        plaintext.resize(d.size() - transport_min_size);
+        auto opened = (*slot)->open(d, header->counter, MutableByteView(plaintext), now, config_.timers);
+        if (!opened) return opened.error();
+        plaintext.resize(*opened);
         // Authenticated: roaming and timers follow this packet.
         roam(p, from);
         authenticated_received(p, now);
@@ -577,7 +662,11 @@ private:
         // Data received: answer with a keepalive if we send nothing for KEEPALIVE_TIMEOUT.
         if (!p.keepalive_at) p.keepalive_at = now + config_.timers.keepalive_timeout;
         plaintext.resize(info->length);  // strip the padding
-        inbound_.push_back(std::move(plaintext));
+        if (!target) {
+            ++queue_overflows_;
+            return {};
+        }
+        inbound_.commit_back();
         return {};
     }
 
@@ -586,7 +675,7 @@ private:
         if (p.endpoint && *p.endpoint == from) return;
         const bool changed = p.endpoint.has_value();
         p.endpoint = from;
-        if (changed) events_.push_back({EventKind::peer_address_changed, from.to_string()});
+        if (changed) events_.push(EventKind::peer_address_changed);  // the endpoint: endpoint(peer)
     }
 
     void authenticated_received(Peer& p, Instant now) {
@@ -603,8 +692,7 @@ private:
         p.zero_keys_at = now + config_.timers.zero_keys_after();
         p.rekey_requested_by_receive = false;
         last_peer_ = index;
-        events_.push_back({p.stats.handshakes_completed == 1 ? EventKind::handshake_complete : EventKind::key_updated,
-                           "peer " + encode_key(p.keys.public_key)});
+        events_.push(p.stats.handshakes_completed == 1 ? EventKind::handshake_complete : EventKind::key_updated);
     }
 
     void flush_staged(std::size_t index, Instant now) {
@@ -627,14 +715,24 @@ private:
             initiate(index, now, false);
             return;
         }
-        Bytes wire;
-        if (p.current->seal(packet, wire, now, config_.timers, config_.interface.mtu.value_or(0))) return;
-        p.stats.sent_bytes += wire.size();
+        if (!p.endpoint) return;
+        // Sealed straight into the transmit queue's slot (its buffer is reused).
+        Outgoing* slot = transmits_.reserve_back();
+        if (!slot) {
+            ++queue_overflows_;
+            return;
+        }
+        slot->data.resize(Session::sealed_size(packet.size()));
+        auto sealed = p.current->seal(packet, MutableByteView(slot->data), now, config_.timers, config_.interface.mtu.value_or(0));
+        if (!sealed) return;
+        slot->data.resize(*sealed);
+        slot->to = *p.endpoint;
+        transmits_.commit_back();
+        transmitted(p, now);
+        p.stats.sent_bytes += *sealed;
         if (!packet.empty() && !p.new_handshake_at)
             p.new_handshake_at = now + config_.timers.keepalive_timeout + config_.timers.rekey_timeout;
-        const bool rekey = p.current->wants_rekey(now, config_.timers);
-        transmit(p, std::move(wire), now);
-        if (rekey) initiate(index, now, false);
+        if (p.current->wants_rekey(now, config_.timers)) initiate(index, now, false);
     }
 
     Role role_;
@@ -645,9 +743,12 @@ private:
     std::vector<Peer> peers_;
     AllowedIps routes_;
     std::unordered_map<std::uint32_t, std::size_t> indices_;  // our sender index -> peer
-    std::deque<Transmit> transmits_;
-    std::deque<Bytes> inbound_;
-    std::deque<Event> events_;
+    BoundedQueue<Outgoing> transmits_{queue_limit};
+    BoundedQueue<Bytes> inbound_{queue_limit};
+    Bytes delivered_;  // what poll_plaintext() last handed out
+    Bytes scratch_;    // decryption target when inbound_ is full
+    EventQueue events_;
+    std::uint64_t queue_overflows_ = 0;
     std::array<std::uint64_t, error_count> drop_counts_{};
     std::uint64_t cookie_replies_sent_ = 0;
     std::deque<Instant> recent_handshakes_;

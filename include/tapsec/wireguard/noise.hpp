@@ -176,14 +176,16 @@ inline TransportKeys derive_transport_keys(const Secret& chaining_key, bool init
 }
 
 /// Initiator: builds the initiation (without macs) and leaves the state in `hs`.
+/// `ephemeral_private` is 32 fresh random bytes (the caller draws them, from the
+/// configuration's random source).
 template <class Crypto>
 Result<Initiation> create_initiation(const StaticIdentity<Crypto>& self, const PeerKeys& peer, std::uint32_t local_index,
-                                     const Timestamp& timestamp, HandshakeState<Crypto>& hs) {
+                                     const Timestamp& timestamp, ByteView ephemeral_private, HandshakeState<Crypto>& hs) {
     if (!peer.static_static_valid) return make_error_code(Error::invalid_public_key);
     hs = HandshakeState<Crypto>{};
     hs.symmetric = noise::SymmetricState::initial(peer.public_key);
     hs.local_index = local_index;
-    auto ephemeral = Crypto::KeyShare::generate(crypto::KeyExchangeGroup::x25519);
+    auto ephemeral = Crypto::KeyShare::from_x25519_private(ephemeral_private);
     if (!ephemeral) return ephemeral.error();
     Initiation msg;
     msg.sender_index = local_index;
@@ -246,10 +248,11 @@ Result<ConsumedInitiation> consume_initiation(const StaticIdentity<Crypto>& self
 }
 
 /// Responder: builds the response (without macs) and derives the transport keys.
+/// `ephemeral_private` as for create_initiation.
 template <class Crypto>
-Result<Response> create_response(const PeerKeys& peer, std::uint32_t local_index, HandshakeState<Crypto>& hs,
-                                  TransportKeys& keys) {
-    auto ephemeral = Crypto::KeyShare::generate(crypto::KeyExchangeGroup::x25519);
+Result<Response> create_response(const PeerKeys& peer, std::uint32_t local_index, ByteView ephemeral_private,
+                                  HandshakeState<Crypto>& hs, TransportKeys& keys) {
+    auto ephemeral = Crypto::KeyShare::from_x25519_private(ephemeral_private);
     if (!ephemeral) return ephemeral.error();
     hs.local_index = local_index;
     Response msg;

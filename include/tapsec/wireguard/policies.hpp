@@ -6,13 +6,9 @@
 #include "../core/dependencies.hpp"
 #include "../core/features.hpp"
 #include "engine.hpp"
+#include "record.hpp"
 
 namespace tapsec {
-
-namespace wireguard {
-/// The key material its handshake hands its record layer (never exported further).
-struct SessionKeyMaterial {};
-}  // namespace wireguard
 
 struct WireGuardHandshake {
     static constexpr std::string_view name = "WireGuard (Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s)";
@@ -31,20 +27,10 @@ struct WireGuardHandshake {
     static constexpr KeyExport key_export = KeyExport::direct;
     using exported_keys = wireguard::SessionKeyMaterial;
     using Config = wireguard::Config;
+    // The engine runs this handshake and keys the record's layer (Record::layer<Crypto>)
+    // through Record::imported_keys: a record with WireGuard's key interface plugs in.
     template <class Record, class Crypto>
-    using engine = wireguard::Engine<Crypto>;
-};
-
-struct WireGuardRecord {
-    static constexpr std::string_view name = "WireGuard transport data";
-    // LHP: every transport plaintext is zero-padded to a multiple of 16 bytes (the
-    // survey's "S+: for transport packets only").
-    using provides = features<feature::LHP, feature::record_protection, feature::replay_protection,
-                              feature::out_of_order_receipt>;
-    using intrinsic = features<feature::record_protection, feature::replay_protection>;
-    using needs = dependencies<dependency::datagram>;
-    static constexpr KeyImport key_import = KeyImport::direct;
-    using imported_keys = wireguard::SessionKeyMaterial;
+    using engine = wireguard::Engine<Crypto, Record>;
 };
 
 }  // namespace tapsec

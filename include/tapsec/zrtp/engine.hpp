@@ -33,11 +33,11 @@
 namespace tapsec::zrtp {
 
 // ---- the one place this engine touches SRTP --------------------------------------------
-// ZRTP reaches the record only through the srtp::MasterKeys import and the layer's
-// create / protect / unprotect. When SrtpRecord exposes `template <class Crypto> using
-// layer`, this alias becomes `typename Record::template layer<Crypto>`; nothing else changes.
+// ZRTP reaches the record only through the interface the record declares
+// (srtp::MediaLayer: import of srtp::MasterKeys, protect / unprotect in place), the same
+// one DTLS-SRTP keys: the record does not know which handshake keyed it.
 template <class Record, class Crypto>
-using RecordLayer = typename Record::template session<Crypto>;
+using RecordLayer = typename Record::template layer<Crypto>;
 
 /// RFC 6189 5.1.4: the SRTP auth tag type picks the SRTP protection profile (AES1 keys AES-CM-128).
 inline srtp::Profile srtp_profile_for(AlgorithmCode auth_tag) {
@@ -66,6 +66,7 @@ struct Statistics {
 template <class Record, class Crypto>
 class Engine {
     using Layer = RecordLayer<Record, Crypto>;
+    static_assert(srtp::MediaLayer<Layer>, "tapsec: Record::layer<Crypto> lacks the SRTP record interface");
     using KeyShare = typename Crypto::KeyShare;
 
 public:
@@ -151,8 +152,11 @@ public:
         if (stage_ != Stage::secure || !layer_) return make_error_code(Error::not_keyed);
         const auto kind = srtp::classify(packet);
         if (kind != srtp::PacketKind::rtp && kind != srtp::PacketKind::rtcp) return make_error_code(Error::not_rtp_or_rtcp);
-        Bytes out(packet.begin(), packet.end());
-        if (auto ec = layer_->protect(out)) return ec;
+        Bytes out(packet.size() + srtp::max_overhead);
+        std::copy(packet.begin(), packet.end(), out.begin());
+        auto n = layer_->protect(MutableByteView(out), packet.size());
+        if (!n) return n.error();
+        out.resize(*n);
         outgoing_.push_back(std::move(out));
         return {};
     }
@@ -330,7 +334,7 @@ private:
         return m;
     }
 
-    Bytes build_confirm(MessageType type, ByteView zrtp_key, ByteView mac_key) {
+    Result<Bytes> build_confirm(MessageType type, ByteView zrtp_key, ByteView mac_key) {
         ConfirmBody body;
         std::copy(chain_.h0.begin(), chain_.h0.end(), body.h0.begin());
         // V: the users verified a SAS earlier in this chain of retained secrets.
@@ -340,7 +344,7 @@ private:
         Bytes encrypted = encode_confirm_body(body);
         Confirm c;
         draw_random<Crypto>(config_, c.iv);
-        aes_cfb<Crypto>(zrtp_key, c.iv, encrypted, true);
+        if (auto sealed = aes_cfb<Crypto>(zrtp_key, c.iv, encrypted, true); !sealed) return sealed.error();
         c.confirm_mac = confirm_mac<Crypto>(mac_key, encrypted);
         c.encrypted = encrypted;
         Bytes m = encode_confirm(type, c);
@@ -590,7 +594,9 @@ private:
         derive(*shared, hello_, peer_commit_message_, own_dh_part_, message, peer_hello_->zid, zid_);
         peer_h1_ = part->h1;
         peer_dh_part_message_.assign(message.begin(), message.end());
-        confirm_message_ = build_confirm(MessageType::confirm1, keys_->zrtp_key_r, keys_->mac_key_r);
+        auto confirm1 = build_confirm(MessageType::confirm1, keys_->zrtp_key_r, keys_->mac_key_r);
+        if (!confirm1) return confirm1.error();
+        confirm_message_ = std::move(*confirm1);
         stage_ = Stage::responder_confirm1_sent;
         transmit(confirm_message_);
         return {};
@@ -604,7 +610,7 @@ private:
         if (!constant_time_equal(confirm_mac<Crypto>(mac_key, confirm->encrypted), confirm->confirm_mac))
             return std::error_code(make_error_code(Error::bad_confirm_mac));
         SecretBytes plain(confirm->encrypted.begin(), confirm->encrypted.end());
-        aes_cfb<Crypto>(zrtp_key, confirm->iv, plain, false);
+        if (auto opened = aes_cfb<Crypto>(zrtp_key, confirm->iv, plain, false); !opened) return opened.error();
         auto body = parse_confirm_body(plain);
         if (!body) return body.error();
         // H0 reveals the key of the peer's DHPart MAC.
@@ -623,7 +629,9 @@ private:
         if (!body) return body.error();
         peer_confirm_ = *body;
         if (auto ec = key_record()) return fail(ec);
-        confirm_message_ = build_confirm(MessageType::confirm2, keys_->zrtp_key_i, keys_->mac_key_i);
+        auto confirm2 = build_confirm(MessageType::confirm2, keys_->zrtp_key_i, keys_->mac_key_i);
+        if (!confirm2) return fail(confirm2.error());
+        confirm_message_ = std::move(*confirm2);
         stage_ = Stage::initiator_confirm2_sent;
         retransmit(Pending::confirm2);
         return {};
@@ -665,7 +673,9 @@ private:
     std::error_code receive_media(ByteView in) {
         if (!layer_) return drop(Error::not_keyed);
         Bytes packet(in.begin(), in.end());
-        if (auto ec = layer_->unprotect(packet)) return drop(ec);
+        auto n = layer_->unprotect(MutableByteView(packet));
+        if (!n) return drop(n.error());
+        packet.resize(*n);
         // Media the responder could only send after verifying our Confirm2: an implicit
         // Conf2ACK (the real one may have been lost).
         if (stage_ == Stage::initiator_confirm2_sent) become_secure();
@@ -684,7 +694,7 @@ private:
     }
 
     std::error_code key_record() {
-        auto layer = Layer::create(master_keys(), zrtp_role_ == ZrtpRole::initiator ? Role::client : Role::server);
+        auto layer = Layer::import(master_keys(), zrtp_role_ == ZrtpRole::initiator ? Role::client : Role::server);
         if (!layer) return layer.error();
         layer_.emplace(std::move(*layer));
         sas_ = Sas{render_sas_b32(keys_->sas_value), keys_->sas_value, suite_.sas};
