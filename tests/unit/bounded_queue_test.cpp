@@ -90,8 +90,8 @@ TEST_CASE("event queue: drops coalesce and are rate-limited; other events are ca
     // An absorbed event keeps its content; an absorbed drop is coalesced like any other.
     EventQueue inner;
     inner.absorb(Event{.kind = EventKind::peer_closed, .detail = "close_notify", .reason = {}}, t0);
-    inner.absorb(Event{.kind = EventKind::dropped_packet, .detail = {}, .reason = make_error_code(Errc::replayed)}, t0);
-    inner.absorb(Event{.kind = EventKind::dropped_packet, .detail = {}, .reason = make_error_code(Errc::replayed)}, t0);
+    inner.absorb(Event{.kind = EventKind::dropped_packet, .detail = {}, .reason = make_error_code(Errc::bad_record_mac)}, t0);
+    inner.absorb(Event{.kind = EventKind::dropped_packet, .detail = {}, .reason = make_error_code(Errc::bad_record_mac)}, t0);
     CHECK(inner.size() == 2);
     CHECK(inner.pop()->detail == "close_notify");
     CHECK(inner.coalesced_drops() == 1);

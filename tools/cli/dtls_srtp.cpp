@@ -2,51 +2,16 @@
 // Each chunk of stdin goes out as the payload of one RTP packet (version 2, payload
 // type 96, one SSRC), protected with SRTP; the payloads of SRTP packets received are
 // written to stdout. DTLS and SRTP share the UDP socket (RFC 7983).
-#include <botan/system_rng.h>
-
 #include <tapsec/tapsec.hpp>
 
 #include "botan_tls_common.hpp"
 #include "registry.hpp"
+#include "rtp_stdio.hpp"
 
 namespace tapsec::cli {
 namespace {
 
 using DtlsSrtpOverUdp = Secure<DtlsSrtpHandshake, SrtpRecord, Udp>;
-
-/// Wraps stdin chunks in RTP and unwraps received RTP, for pump_stdio.
-class RtpStdio {
-public:
-    explicit RtpStdio(DtlsSrtpOverUdp& connection) : connection_(connection) {
-        Botan::system_rng().randomize(reinterpret_cast<std::uint8_t*>(&ssrc_), sizeof ssrc_);
-        Botan::system_rng().randomize(reinterpret_cast<std::uint8_t*>(&sequence_), sizeof sequence_);
-    }
-    std::error_code send(ByteView payload) {
-        Bytes packet;
-        wire::Writer w(packet);
-        w.u8(0x80);
-        w.u8(96);
-        w.u16(sequence_++);
-        w.u32(timestamp_ += 160);
-        w.u32(ssrc_);
-        w.bytes(payload);
-        return connection_.send(packet);
-    }
-    Result<Bytes> receive_message(std::chrono::milliseconds timeout) {
-        auto packet = connection_.receive_message(timeout);
-        if (!packet || packet->empty()) return packet;
-        if (srtp::classify(*packet) != srtp::PacketKind::rtp) return Bytes{};  // RTCP: nothing to print
-        auto header = srtp::parse_rtp_header(*packet);
-        if (!header) return header.error();
-        return Bytes(packet->begin() + static_cast<std::ptrdiff_t>(header->length), packet->end());
-    }
-    std::error_code close() { return connection_.close(); }
-
-private:
-    DtlsSrtpOverUdp& connection_;
-    std::uint32_t ssrc_ = 0, timestamp_ = 0;
-    std::uint16_t sequence_ = 0;
-};
 
 struct Export {
     std::string label;
@@ -93,7 +58,7 @@ void report(DtlsSrtpOverUdp& connection) {
 }
 
 int pump(DtlsSrtpOverUdp& connection, int fd) {
-    RtpStdio media(connection);
+    RtpStdio<DtlsSrtpOverUdp> media(connection);
     return pump_stdio(media, fd);
 }
 

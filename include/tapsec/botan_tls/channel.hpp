@@ -33,6 +33,7 @@
 #include <botan/tls_server.h>
 #include <botan/x509path.h>
 
+#include "../core/bounded_queue.hpp"
 #include "../core/engine.hpp"
 #include "../dtls/wire.hpp"
 #include "../core/errors.hpp"
@@ -150,11 +151,7 @@ public:
         return ByteView(in.front());
     }
     std::optional<Event> poll_event() {
-        auto& events = state_->events;
-        if (events.empty()) return std::nullopt;
-        Event e = std::move(events.front());
-        events.pop_front();
-        return e;
+        return state_->events.pop();
     }
 
     [[nodiscard]] std::error_code send(ByteView data, Instant now) { return state_->send(data, now); }
@@ -194,7 +191,7 @@ public:
     /// Events queued for poll_event, and events not queued because the queue was full
     /// (a flood is coalesced into one dropped_packet event per reason; see push_event).
     std::size_t pending_events() const { return state_->events.size(); }
-    std::size_t discarded_events() const { return state_->discarded_events; }
+    std::size_t discarded_events() const { return static_cast<std::size_t>(state_->events.discarded()); }
 
     /// At most this many events wait for poll_event: an attacker's junk cannot grow them.
     static constexpr std::size_t max_pending_events = 64;
@@ -388,22 +385,10 @@ private:
             for (const auto& datagram_out : final_flight) outgoing.push_back(datagram_out);
         }
 
-        /// Queues an event for the application, bounded: a dropped_packet event whose
-        /// reason is already queued is coalesced into it (dropped() has the count), and
-        /// past max_pending_events further events are counted, not queued. The scan is
-        /// over at most max_pending_events entries.
-        void push_event(Event event) {
-            if (event.kind == EventKind::dropped_packet &&
-                std::any_of(events.begin(), events.end(), [&](const Event& queued) {
-                    return queued.kind == EventKind::dropped_packet && queued.reason == event.reason;
-                }))
-                return;
-            if (events.size() >= max_pending_events) {
-                ++discarded_events;
-                return;
-            }
-            events.push_back(std::move(event));
-        }
+        /// Queues an event for the application in the shared bounded queue
+        /// (core/bounded_queue.hpp): drops are coalesced, and an application that never
+        /// reads events cannot grow it (dropped() counts every drop).
+        void push_event(Event event) { events.absorb(std::move(event), now); }
 
         void note_drop(std::error_code why) {
             ++dropped;
@@ -686,8 +671,7 @@ private:
         std::size_t outgoing_offset = 0;  // bytes of outgoing.front() already handed out
         std::deque<Bytes> application;
         bool plaintext_lent = false;      // application.front() is lent out as a view
-        std::deque<Event> events;
-        std::size_t discarded_events = 0;
+        EventQueue events{max_pending_events};
         // state
         SessionInfo info;
         Instant now{};

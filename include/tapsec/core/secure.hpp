@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "../crypto/provider.hpp"
+#include "bounded_queue.hpp"
 #include "compiled_engine.hpp"
 #include "composition.hpp"
 #include "dependencies.hpp"
@@ -227,13 +228,10 @@ public:
     PeerIdentity peer() const { return engine_.session_info().peer; }
     std::optional<Event> next_event() {
         drain_events();
-        if (events_.empty()) return std::nullopt;
-        Event e = std::move(events_.front());
-        events_.pop_front();
-        return e;
+        return events_.pop();
     }
-    /// Events not queued because max_queued_events were waiting (see queue_event).
-    std::size_t discarded_events() const { return discarded_events_; }
+    /// Events pushed out because max_queued_events were waiting unread (core/bounded_queue.hpp).
+    std::size_t discarded_events() const { return static_cast<std::size_t>(events_.discarded()); }
     static constexpr std::size_t max_queued_events = 256;
     Role role() const { return role_; }
     Engine& engine() { return engine_; }
@@ -257,23 +255,10 @@ private:
     }
 
     void drain_events() {
-        while (auto e = engine_.poll_event()) queue_event(std::move(*e));
-    }
-
-    /// Bounded like the engines' own queues: a dropped_packet event whose reason is
-    /// already queued is coalesced into it (engines count drops), and past
-    /// max_queued_events events are counted in discarded_events_ instead of queued.
-    void queue_event(Event e) {
-        if (e.kind == EventKind::dropped_packet &&
-            std::any_of(events_.begin(), events_.end(), [&](const Event& queued) {
-                return queued.kind == EventKind::dropped_packet && queued.reason == e.reason;
-            }))
-            return;
-        if (events_.size() >= max_queued_events) {
-            ++discarded_events_;
-            return;
-        }
-        events_.push_back(std::move(e));
+        // The same bounded, coalescing queue the engines use: a flood of drops costs one
+        // pending event, and an application that never reads events cannot grow it.
+        const Instant now = Clock::now();
+        while (auto e = engine_.poll_event()) events_.absorb(std::move(*e), now);
     }
 
     void clear_pending() {
@@ -351,8 +336,7 @@ private:
     Bytes transmit_buffer_;  // CallerBufferEngine: every outgoing unit, reused
     Bytes pending_;          // received bytes that did not fit the caller's buffer
     std::size_t pending_offset_ = 0;
-    std::deque<Event> events_;
-    std::size_t discarded_events_ = 0;
+    EventQueue events_{max_queued_events};
     std::error_code failed_;
     bool started_ = false;
     bool closed_locally_ = false;

@@ -1,0 +1,177 @@
+// `tapsec connect|listen zrtp` and its demo: Secure<ZrtpHandshake, SrtpRecord, Udp>.
+// ZRTP (RFC 6189) agrees keys in the media path and keys the same SRTP record that
+// DTLS-SRTP keys. Each chunk of stdin goes out as the payload of one SRTP packet (RTP
+// payload type 96); received payloads go to stdout. The SAS is printed on stderr for
+// the users to compare: only a matching SAS proves there was no man in the middle.
+// ZRTP has no close message: each side ends when its stdin has ended and the peer has
+// been quiet for a moment (as the DTLS-SRTP command does after close_notify).
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <random>
+#include <string>
+#include <thread>
+
+#include <tapsec/tapsec.hpp>
+#include <tapsec/zrtp.hpp>
+
+#include "botan_tls_common.hpp"
+#include "registry.hpp"
+#include "rtp_stdio.hpp"
+#include "stdio.hpp"
+
+namespace tapsec::cli {
+namespace {
+
+using ZrtpOverUdp = Secure<ZrtpHandshake, SrtpRecord, Udp>;
+
+/// Options both roles share; an error message, or empty.
+std::string read_options(Arguments& args, zrtp::Config& config) {
+    if (auto list = args.take("--groups")) config.groups = botan_common::split_list(*list);
+    if (auto list = args.take("--ciphers")) config.cipher_suites = botan_common::split_list(*list);
+    if (auto timeout = args.take("--timeout")) {
+        try {
+            config.handshake_timeout = std::chrono::milliseconds(static_cast<long>(std::stod(*timeout) * 1000));
+        } catch (const std::exception&) {
+            return "--timeout needs a number of seconds";
+        }
+    }
+    config.on_sas = [](const zrtp::Sas& sas) { std::fprintf(stderr, "tapsec: SAS %s (compare it with the peer's)\n", sas.rendering.c_str()); };
+    return {};
+}
+
+/// Both ZRTP endpoints send Hello from the start, so the responder must know its peer
+/// before it starts: it waits for the first datagram and reads its source without
+/// consuming it (the engine then reads it as the peer's Hello).
+std::error_code learn_peer_from_first_datagram(Udp& socket) {
+    pollfd fd{socket.native_handle(), POLLIN, 0};
+    while (::poll(&fd, 1, -1) < 0)
+        if (errno != EINTR) return std::error_code(errno, std::generic_category());
+    sockaddr_storage from{};
+    socklen_t length = sizeof from;
+    std::uint8_t byte = 0;
+    if (::recvfrom(socket.native_handle(), &byte, 1, MSG_PEEK, reinterpret_cast<sockaddr*>(&from), &length) < 0)
+        return std::error_code(errno, std::generic_category());
+    auto peer = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&from), length);
+    if (!peer) return make_error_code(Errc::address_invalid);
+    socket.set_peer_endpoint(*peer);
+    return {};
+}
+
+int run(ZrtpOverUdp& connection, const std::string& peer) {
+    if (auto ec = connection.handshake()) return fail("ZRTP with " + peer + " failed: " + ec.message());
+    const auto info = connection.info();
+    std::fprintf(stderr, "tapsec: %s with %s\n", info.protocol.c_str(), peer.c_str());
+    const int fd = connection.transport().native_handle();
+    RtpStdio<ZrtpOverUdp> media(connection);
+    return pump_stdio(media, fd);
+}
+
+int connect(Arguments& args) {
+    std::string host;
+    std::uint16_t port = 0;
+    if (!botan_common::split_target(args.target, host, port))
+        return fail("connect zrtp: expected HOST:PORT, got '" + args.target + "'");
+    zrtp::Config config;
+    if (auto error = read_options(args, config); !error.empty()) return fail(error);
+    if (auto unknown = args.unknown()) return fail("connect zrtp: unknown option " + *unknown + " (see --help)");
+    auto transport = botan_common::dial_udp(host, port);
+    if (!transport) return fail("cannot reach " + args.target + ": " + transport.error().message());
+    ZrtpOverUdp connection(Role::client, std::move(config), std::move(*transport));
+    return run(connection, args.target);
+}
+
+int listen(Arguments& args) {
+    std::string address;
+    std::uint16_t port = 0;
+    const bool has_address = args.target.find(':') != std::string::npos;
+    if (!botan_common::split_target(has_address ? args.target : "x:" + args.target, address, port))
+        return fail("listen zrtp: expected [ADDR:]PORT, got '" + args.target + "'");
+    if (!has_address) address = "0.0.0.0";
+    zrtp::Config config;
+    if (auto error = read_options(args, config); !error.empty()) return fail(error);
+    if (auto unknown = args.unknown()) return fail("listen zrtp: unknown option " + *unknown + " (see --help)");
+    auto transport = Udp::bind(address, port);
+    if (!transport) return fail("cannot bind " + args.target + ": " + transport.error().message());
+    std::fprintf(stderr, "tapsec: listening for ZRTP on %s:%u\n", address.c_str(), transport->local_port());
+    if (auto ec = learn_peer_from_first_datagram(*transport)) return fail("listen zrtp: " + ec.message());
+    const std::string peer = transport->peer_endpoint().to_string();
+    ZrtpOverUdp connection(Role::server, std::move(config), std::move(*transport));
+    return run(connection, peer);
+}
+
+DemoResult demo() {
+    DemoResult result;
+    // Both sides send Hello from the start: each socket knows its peer beforehand.
+    auto client_socket = Udp::bind("127.0.0.1", 0);
+    if (!client_socket) return result.error = "bind: " + client_socket.error().message(), result;
+    auto server_socket = Udp::bind("127.0.0.1", 0, *Endpoint::parse("127.0.0.1", client_socket->local_port()));
+    if (!server_socket) return result.error = "bind: " + server_socket.error().message(), result;
+    client_socket->set_peer_endpoint(*Endpoint::parse("127.0.0.1", server_socket->local_port()));
+
+    zrtp::Config config;
+    std::string server_sas, client_sas;
+    zrtp::Config server_config = config, client_config = config;
+    server_config.on_sas = [&](const zrtp::Sas& s) { server_sas = s.rendering; };
+    client_config.on_sas = [&](const zrtp::Sas& s) { client_sas = s.rendering; };
+    Bytes rtp;
+    wire::Writer w(rtp);
+    w.u8(0x80);
+    w.u8(96);
+    w.u16(1);
+    w.u32(160);
+    w.u32(0x7a9c0002);
+    w.bytes(as_bytes("hello over ZRTP-keyed SRTP"));
+
+    std::error_code server_error;
+    std::thread server([&, socket = std::move(*server_socket)]() mutable {
+        ZrtpOverUdp s(Role::server, server_config, std::move(socket));
+        if ((server_error = s.handshake())) return;
+        auto m = s.receive_message(std::chrono::seconds(5));
+        if (!m) server_error = m.error();
+        else server_error = s.send(*m);
+    });
+    const auto start = Clock::now();
+    ZrtpOverUdp client(Role::client, client_config, std::move(*client_socket));
+    auto ec = client.handshake();
+    const auto handshaken = Clock::now();
+    Result<Bytes> echo = ec ? Result<Bytes>(ec) : Result<Bytes>(Bytes{});
+    if (!ec) {
+        if ((ec = client.send(rtp))) echo = ec;
+        else echo = client.receive_message(std::chrono::seconds(5));
+    }
+    const auto done = Clock::now();
+    server.join();
+    if (!echo) return result.error = echo.error().message(), result;
+    if (server_error) return result.error = "server: " + server_error.message(), result;
+    if (*echo != rtp) return result.error = "the echo differs from what was sent", result;
+    if (client_sas.empty() || client_sas != server_sas) return result.error = "the two SAS differ", result;
+    result.ok = true;
+    result.negotiated = client.info().protocol + ", SAS " + client_sas + " on both sides";
+    result.handshake_ms = std::chrono::duration<double, std::milli>(handshaken - start).count();
+    result.echo_ms = std::chrono::duration<double, std::milli>(done - handshaken).count();
+    return result;
+}
+
+const Registration registration{ProtocolEntry{
+    "zrtp",
+    "Secure<ZrtpHandshake, SrtpRecord, Udp>",
+    "ZRTP",
+    ZrtpOverUdp::features,
+    "ZRTP (RFC 6189): DH mode (X25519 or P-256) in the media path, keying the same SRTP record\n"
+    "DTLS-SRTP keys. The SAS is printed on stderr for the users to compare. Each stdin chunk is\n"
+    "sent as one SRTP packet (RTP payload type 96); received payloads go to stdout.\n\n"
+    "options (connect and listen):\n"
+    "  --groups G1,G2       key agreements in preference order: X255 (x25519), EC25 (P-256)\n"
+    "  --ciphers T1,T2      SRTP auth tags: HS80, HS32 (or the SRTP profile names)\n"
+    "  --timeout SECONDS    handshake timeout (connect; default 30)\n",
+    connect,
+    listen,
+    demo,
+    false,
+    {},
+}};
+
+}  // namespace
+}  // namespace tapsec::cli
