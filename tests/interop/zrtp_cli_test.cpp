@@ -28,7 +28,7 @@ TEST_CASE("tapsec zrtp: listen and connect agree on the SAS, carry media both wa
     Process server({tapsec_tool, "listen", "zrtp", "127.0.0.1:" + port}, dir.file("server.log"));
     REQUIRE(server.wait_for_output("listening for ZRTP"));
     Process client({tapsec_tool, "connect", "zrtp", "127.0.0.1:" + port, "--groups", "X255"}, dir.file("client.log"));
-    REQUIRE_MESSAGE(client.wait_for_output("SAS "), client.output() + "\n--- server:\n" + server.output());
+    REQUIRE_MESSAGE(client.wait_for_output("SAS "), (client.output() + "\n--- server:\n" + server.output()));
     REQUIRE_MESSAGE(server.wait_for_output("SAS "), server.output());
     const std::string client_sas = sas_in(client.output()), server_sas = sas_in(server.output());
     CHECK(!client_sas.empty());
