@@ -417,8 +417,9 @@ TEST_CASE("dtls12: a listener flooded with a million junk datagrams stays within
 
     CHECK(server.dropped() == flood);
     CHECK_FALSE(server.poll_transmit());  // junk is never answered
-    // Coalesced by reason: a handful of dropped_packet events, not a million.
-    CHECK(largest_queue <= 5);
+    // Coalesced (core/bounded_queue.hpp): one pending dropped_packet event at a time, at
+    // most one a second; dropped() has every one.
+    CHECK(largest_queue <= 1);
     CHECK(largest_queue <= Engine::max_pending_events);
     CHECK(server.discarded_events() == 0);
     std::set<std::error_code> reasons;
@@ -427,9 +428,8 @@ TEST_CASE("dtls12: a listener flooded with a million junk datagrams stays within
         CHECK(e->detail.empty());  // reason codes, no strings
         reasons.insert(e->reason);
     }
-    CHECK(reasons.count(make_error_code(dtls::DtlsErrc::unknown_epoch)) == 1);
-    CHECK(reasons.count(make_error_code(dtls::DtlsErrc::malformed_record)) == 1);
-    CHECK(reasons.count(make_error_code(dtls::DtlsErrc::unsupported_version)) == 1);
+    CHECK(reasons.size() == 1);  // the flood's first reason; the injected clock never advanced a second
+    CHECK(server.last_drop());   // the latest reason stays readable
     // The heap in use after 990,000 more junk datagrams: within 64 KiB of where it was.
     const auto growth = heap_after > heap_before ? heap_after - heap_before : 0;
     CAPTURE(growth);

@@ -388,7 +388,10 @@ private:
         /// Queues an event for the application in the shared bounded queue
         /// (core/bounded_queue.hpp): drops are coalesced, and an application that never
         /// reads events cannot grow it (dropped() counts every drop).
-        void push_event(Event event) { events.absorb(std::move(event), now); }
+        void push_event(Event event) {
+            if (event.kind == EventKind::dropped_packet) events.note_drop(event.reason, now);
+            else events.push(event.kind, event.reason);
+        }
 
         void note_drop(std::error_code why) {
             ++dropped;

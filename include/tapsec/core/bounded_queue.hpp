@@ -113,11 +113,18 @@ public:
         last_drop_report_ = now;
     }
 
-    /// An event from an engine this one is built on (e.g. the DTLS channel under
-    /// DTLS-SRTP): drops go through the same coalescing, the rest keep their content.
+    /// An event from an engine this one is built on (the DTLS channel under DTLS-SRTP,
+    /// any engine under Secure<>): that engine rate-limited its drops already, so a drop
+    /// is only folded into one still pending here; the rest keep their content.
     void absorb(Event e, Instant now) {
-        if (e.kind == EventKind::dropped_packet) return note_drop(e.reason, now);
+        if (e.kind != EventKind::dropped_packet) return store(std::move(e));
+        if (drop_pending_) {
+            ++coalesced_drops_;
+            return;
+        }
         store(std::move(e));
+        drop_pending_ = drop_reported_ = true;
+        last_drop_report_ = now;
     }
 
     std::optional<Event> pop() {
