@@ -51,8 +51,6 @@ struct compiled_capabilities {
 
 template <class H, class R, class C>
 class CompiledEngine {
-    using caps = compiled_capabilities<H, R, C>;
-
 public:
     using Config = typename H::Config;
 
@@ -77,16 +75,16 @@ public:
 
     // ---- optional members, present when the engine has them ----------------------------
     [[nodiscard]] std::error_code update_keys(bool request_peer_update, Instant now)
-        requires(caps::update_keys);
+        requires(compiled_capabilities<H, R, C>::update_keys);
     [[nodiscard]] Result<SecretBytes> export_keying_material(std::string_view label, ByteView context,
                                                              std::size_t length) const
-        requires(caps::export_keying_material);
+        requires(compiled_capabilities<H, R, C>::export_keying_material);
     [[nodiscard]] std::error_code send_early_data(ByteView data, Instant now)
-        requires(caps::send_early_data);
+        requires(compiled_capabilities<H, R, C>::send_early_data);
     std::optional<TransmitInfo> poll_transmit(MutableByteView out)
-        requires(caps::caller_buffer);
+        requires(compiled_capabilities<H, R, C>::caller_buffer);
     std::optional<ByteView> poll_plaintext()
-        requires(caps::view_receive);
+        requires(compiled_capabilities<H, R, C>::view_receive);
 
 private:
     struct Impl;

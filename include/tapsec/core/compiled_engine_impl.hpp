@@ -84,32 +84,32 @@ SessionInfo CompiledEngine<H, R, C>::session_info() const { return impl_->engine
 
 template <class H, class R, class C>
 std::error_code CompiledEngine<H, R, C>::update_keys(bool request_peer_update, Instant now)
-    requires(caps::update_keys)
+    requires(compiled_capabilities<H, R, C>::update_keys)
 {
     return impl_->engine.update_keys(request_peer_update, now);
 }
 template <class H, class R, class C>
 Result<SecretBytes> CompiledEngine<H, R, C>::export_keying_material(std::string_view label, ByteView context,
                                                                     std::size_t length) const
-    requires(caps::export_keying_material)
+    requires(compiled_capabilities<H, R, C>::export_keying_material)
 {
     return impl_->engine.export_keying_material(label, context, length);
 }
 template <class H, class R, class C>
 std::error_code CompiledEngine<H, R, C>::send_early_data(ByteView data, Instant now)
-    requires(caps::send_early_data)
+    requires(compiled_capabilities<H, R, C>::send_early_data)
 {
     return impl_->engine.send_early_data(data, now);
 }
 template <class H, class R, class C>
 std::optional<TransmitInfo> CompiledEngine<H, R, C>::poll_transmit(MutableByteView out)
-    requires(caps::caller_buffer)
+    requires(compiled_capabilities<H, R, C>::caller_buffer)
 {
     return impl_->engine.poll_transmit(out);
 }
 template <class H, class R, class C>
 std::optional<ByteView> CompiledEngine<H, R, C>::poll_plaintext()
-    requires(caps::view_receive)
+    requires(compiled_capabilities<H, R, C>::view_receive)
 {
     return impl_->engine.poll_plaintext();
 }
