@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include <tapsec/crypto/botan.hpp>  // the default provider the record layer is instantiated with
 #include <tapsec/tls13/record.hpp>
 
 using namespace tapsec;
