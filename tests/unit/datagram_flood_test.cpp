@@ -15,8 +15,10 @@
 #include <tapsec/tapsec.hpp>
 
 #include "support/botan_tls_fixture.hpp"
+#include "support/rtp.hpp"
 
 using namespace tapsec;
+using test::rtp_packet;
 using namespace std::chrono_literals;
 
 namespace {
@@ -166,19 +168,6 @@ ByteView wireguard_junk(Junk& junk, std::uint32_t index, wireguard::CookieJar<cr
 
 using DtlsSrtp = dtls_srtp::Engine<crypto::DefaultProvider>;
 
-Bytes rtp(std::uint16_t sequence, std::string_view payload, std::uint32_t ssrc) {
-    Bytes p;
-    p.reserve(12 + payload.size());
-    wire::Writer w(p);
-    w.u8(0x80);  // version 2
-    w.u8(96);    // dynamic payload type
-    w.u16(sequence);
-    w.u32(0x1000);  // timestamp
-    w.u32(ssrc);
-    w.bytes(as_bytes(payload));
-    return p;
-}
-
 /// One junk datagram on an RTP/RTCP/DTLS flow whose live SSRC is `ssrc`.
 ByteView media_junk(Junk& junk, std::uint32_t ssrc, std::size_t n, bool with_dtls) {
     Bytes& b = junk.buffer();
@@ -278,9 +267,9 @@ TEST_CASE("flood: DTLS-SRTP engine drops and counts 1,000,000 junk datagrams in 
     }
     REQUIRE(server.is_established());
     const std::uint32_t ssrc = 0x0badcafe;
-    REQUIRE_FALSE(client.send(rtp(1, "before", ssrc), Clock::now()));
+    REQUIRE_FALSE(client.send(rtp_packet(1, "before", ssrc), Clock::now()));
     REQUIRE_FALSE(test::feed(server, test::drain(client), test::client_address));
-    REQUIRE(server.poll_application_data() == rtp(1, "before", ssrc));
+    REQUIRE(server.poll_application_data() == rtp_packet(1, "before", ssrc));
 
     while (server.poll_event()) {
     }
@@ -315,13 +304,13 @@ TEST_CASE("flood: DTLS-SRTP engine drops and counts 1,000,000 junk datagrams in 
     CHECK(server.queued_transmits() == 0);
 
     // Still working both ways.
-    const Bytes voice = rtp(2, "after the flood", ssrc);
+    const Bytes voice = rtp_packet(2, "after the flood", ssrc);
     REQUIRE_FALSE(client.send(voice, Clock::now()));
     REQUIRE_FALSE(test::feed(server, test::drain(client), test::client_address));
     std::optional<Bytes> got;
     while (auto d = server.poll_application_data()) got = std::move(d);
     CHECK(got == voice);
-    const Bytes reply = rtp(9, "reply", 0x12345678);
+    const Bytes reply = rtp_packet(9, "reply", 0x12345678);
     REQUIRE_FALSE(server.send(reply, Clock::now()));
     REQUIRE_FALSE(test::feed(client, test::drain(server), test::server_address));
     CHECK(client.poll_application_data() == reply);
@@ -337,7 +326,7 @@ TEST_CASE("flood: SRTP session refuses 1,000,000 junk packets in bounded memory,
     REQUIRE(sender);
     REQUIRE(receiver);
     const std::uint32_t ssrc = 0x51515151;
-    Bytes first = rtp(1, "before", ssrc);
+    Bytes first = rtp_packet(1, "before", ssrc);
     REQUIRE_FALSE(sender->protect(first));
     REQUIRE_FALSE(receiver->unprotect(first));
 
@@ -359,7 +348,7 @@ TEST_CASE("flood: SRTP session refuses 1,000,000 junk packets in bounded memory,
     CHECK(receiver->statistics().refused() == flood_size);
     CHECK(receiver->statistics().rtp_unprotected == 1);
 
-    Bytes next = rtp(2, "after the flood", ssrc);
+    Bytes next = rtp_packet(2, "after the flood", ssrc);
     const Bytes plain = next;
     REQUIRE_FALSE(sender->protect(next));
     REQUIRE_FALSE(receiver->unprotect(next));

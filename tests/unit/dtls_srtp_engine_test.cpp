@@ -7,12 +7,14 @@
 #include <tapsec/tapsec.hpp>
 
 #include "support/botan_tls_fixture.hpp"
+#include "support/rtp.hpp"
 
 #ifdef TAPSEC_HAVE_LIBSRTP2
 #include <srtp2/srtp.h>
 #endif
 
 using namespace tapsec;
+using test::rtp_packet;
 using namespace std::chrono_literals;
 using Engine = dtls_srtp::Engine<crypto::DefaultProvider>;
 
@@ -33,19 +35,6 @@ std::error_code run_handshake(Engine& client, Engine& server) {
         if (auto ec = feed(client, drain(server), server_address)) return ec;
     }
     return client.is_established() && server.is_established() ? std::error_code{} : make_error_code(Errc::timed_out);
-}
-
-Bytes rtp_packet(std::uint16_t sequence, std::string_view payload, std::uint32_t ssrc = 0x11223344) {
-    Bytes p;
-    p.reserve(12 + payload.size());
-    wire::Writer w(p);
-    w.u8(0x80);  // version 2
-    w.u8(96);    // dynamic payload type
-    w.u16(sequence);
-    w.u32(0x1000);  // timestamp
-    w.u32(ssrc);
-    w.bytes(as_bytes(payload));
-    return p;
 }
 
 }  // namespace

@@ -10,8 +10,10 @@
 #include <tapsec/tapsec.hpp>
 
 #include "support/botan_tls_fixture.hpp"
+#include "support/rtp.hpp"
 
 using namespace tapsec;
+using test::rtp_packet;
 using namespace std::chrono_literals;
 
 namespace {
@@ -141,19 +143,6 @@ Bytes hex(std::string_view text) {
 SecretBytes secret(std::string_view text) {
     const Bytes b = hex(text);
     return SecretBytes(b.begin(), b.end());
-}
-
-Bytes rtp_packet(std::uint16_t sequence, std::string_view payload, std::uint32_t ssrc) {
-    Bytes p;
-    p.reserve(12 + payload.size());
-    wire::Writer w(p);
-    w.u8(0x80);  // version 2
-    w.u8(96);    // dynamic payload type
-    w.u16(sequence);
-    w.u32(0x1000);  // timestamp
-    w.u32(ssrc);
-    w.bytes(as_bytes(payload));
-    return p;
 }
 
 std::error_code dtls_handshake(DtlsSrtp& client, DtlsSrtp& server) {
