@@ -13,6 +13,11 @@ packages=(
   openssl libssl-dev gnutls-bin libsrtp2-dev wireguard-go wireguard-tools iproute2 iputils-ping python3
   # ZRTP peer library (tests/interop/zrtp_bzrtp_test.cpp)
   libbzrtp-dev libbctoolbox-dev libsqlite3-dev
+  # CurveCP peer (curvecpserver/curvecpclient/curvecpmessage), QUIC peer (ngtcp2 over GnuTLS),
+  # IKEv2 peer (strongSwan's charon with ESP in user space), packet captures (tcpcrypt's ENO)
+  nacl-tools ngtcp2-client ngtcp2-server
+  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
+  tcpdump
   # fuzzing (libFuzzer ships with clang 14) and the benchmark plot
   clang-14 libclang-rt-14-dev gnuplot-nox time
 )
