@@ -96,3 +96,34 @@ TEST_CASE("event queue: drops coalesce and are rate-limited; other events are ca
     CHECK(inner.pop()->detail == "close_notify");
     CHECK(inner.coalesced_drops() == 1);
 }
+
+TEST_CASE("PlaintextInbox: opened in place, handed out as view or copy, a full inbox still opens into scratch") {
+    PlaintextInbox inbox(2);
+    auto fill = [&](std::uint8_t value, std::size_t n) {
+        Bytes& target = inbox.target();
+        target.assign(n, value);
+        return inbox.commit();
+    };
+    CHECK(fill(1, 3));
+    CHECK(fill(2, 4));
+    CHECK(inbox.size() == 2);
+    // Full: the packet is still written (into scratch), but commit() says it was not queued.
+    CHECK_FALSE(fill(3, 5));
+    CHECK(inbox.size() == 2);
+
+    auto view = inbox.poll_view();
+    REQUIRE(view);
+    CHECK(Bytes(view->begin(), view->end()) == Bytes(3, 1));
+    auto copy = inbox.poll_copy();
+    REQUIRE(copy);
+    CHECK(*copy == Bytes(4, 2));
+    CHECK(inbox.empty());
+    CHECK_FALSE(inbox.poll_view());
+    CHECK_FALSE(inbox.poll_copy());
+
+    // A target reserved but never committed (the packet failed to open) is not delivered.
+    inbox.target().assign(7, 9);
+    CHECK(inbox.empty());
+    CHECK(fill(4, 2));
+    CHECK(*inbox.poll_copy() == Bytes(2, 4));
+}

@@ -86,6 +86,51 @@ private:
     std::size_t head_ = 0, size_ = 0;
 };
 
+/// Received plaintexts waiting for the application (WireGuard's inner packets, SRTP's
+/// media): each is opened straight into its queue slot, whose storage is reused, and
+/// handed out as a view (poll_view) or a copy (poll_copy). When the queue is full a
+/// packet is still opened, into scratch, so that authentication, replay state and
+/// statistics stay exact; commit() then reports that it was not queued.
+class PlaintextInbox {
+public:
+    explicit PlaintextInbox(std::size_t capacity) : queue_(capacity) {}
+
+    /// Where to open the next packet: the next queue slot, or scratch when full.
+    Bytes& target() {
+        slot_ = queue_.reserve_back();
+        return slot_ ? *slot_ : scratch_;
+    }
+    /// Queues what was opened into target(); false when it went to scratch (queue full).
+    [[nodiscard]] bool commit() {
+        if (!slot_) return false;
+        queue_.commit_back();
+        slot_ = nullptr;
+        return true;
+    }
+    /// The next plaintext as a view valid until the next call on the inbox.
+    std::optional<ByteView> poll_view() {
+        if (queue_.empty()) return std::nullopt;
+        std::swap(delivered_, queue_.front());  // the slot keeps the old buffer's storage
+        queue_.pop_front();
+        return ByteView(delivered_);
+    }
+    /// The next plaintext as an owned copy (the slot keeps its buffer).
+    std::optional<Bytes> poll_copy() {
+        if (queue_.empty()) return std::nullopt;
+        Bytes packet(queue_.front().begin(), queue_.front().end());
+        queue_.pop_front();
+        return packet;
+    }
+    std::size_t size() const noexcept { return queue_.size(); }
+    bool empty() const noexcept { return queue_.empty(); }
+
+private:
+    BoundedQueue<Bytes> queue_;
+    Bytes delivered_;        // what poll_view() last handed out
+    Bytes scratch_;          // open target when the queue is full
+    Bytes* slot_ = nullptr;  // the slot target() reserved
+};
+
 /// An engine's events: bounded, and attacker-driven ones coalesced.
 class EventQueue {
 public:

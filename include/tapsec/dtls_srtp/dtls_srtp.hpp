@@ -97,14 +97,12 @@ public:
                 if (!media_) return drop(make_error_code(DtlsSrtpErrc::not_keyed), now);
                 // Unprotected in place in the queue's slot (its storage is reused); a full
                 // queue still verifies (into scratch) so that statistics stay exact.
-                Bytes* slot = received_.reserve_back();
-                Bytes& packet = slot ? *slot : scratch_;
+                Bytes& packet = received_.target();
                 packet.assign(in.begin(), in.end());
                 auto n = media_->unprotect(MutableByteView(packet));
                 if (!n) return drop(n.error(), now);  // counted by the layer too
                 packet.resize(*n);
-                if (!slot) return overflow();
-                received_.commit_back();
+                if (!received_.commit()) return overflow();
                 return {};
             }
             case Route::drop: return drop(make_error_code(dtls::DtlsErrc::malformed_record), now);
@@ -139,19 +137,9 @@ public:
         return TransmitInfo{t->data.size(), t->to};
     }
     /// Unprotected RTP / RTCP packets from the peer.
-    std::optional<Bytes> poll_application_data() {
-        if (received_.empty()) return std::nullopt;
-        Bytes packet(received_.front().begin(), received_.front().end());  // a copy: the slot keeps its buffer
-        received_.pop_front();
-        return packet;
-    }
+    std::optional<Bytes> poll_application_data() { return received_.poll_copy(); }
     /// The next unprotected RTP / RTCP packet as a view valid until the next call.
-    std::optional<ByteView> poll_plaintext() {
-        if (received_.empty()) return std::nullopt;
-        std::swap(delivered_, received_.front());  // the slot keeps the old buffer's storage
-        received_.pop_front();
-        return ByteView(delivered_);
-    }
+    std::optional<ByteView> poll_plaintext() { return received_.poll_view(); }
     std::optional<Event> poll_event() {
         absorb_dtls_events({});
         return events_.pop();
@@ -271,9 +259,8 @@ private:
     Role role_;
     botan_tls::ChannelEngine<botan_tls::Carrier::datagram> dtls_;
     std::optional<Media> media_;
-    BoundedQueue<Bytes> outgoing_{queue_limit}, received_{queue_limit};
-    Bytes delivered_;  // what poll_plaintext() last handed out
-    Bytes scratch_;    // unprotect target when received_ is full
+    BoundedQueue<Bytes> outgoing_{queue_limit};
+    PlaintextInbox received_{queue_limit};
     EventQueue events_;
     std::error_code failure_;
     std::string failure_detail_;

@@ -163,19 +163,9 @@ public:
         transmits_.pop_front();
         return info;
     }
-    std::optional<Bytes> poll_application_data() {
-        if (inbound_.empty()) return std::nullopt;
-        Bytes packet(inbound_.front().begin(), inbound_.front().end());  // a copy: the slot keeps its buffer
-        inbound_.pop_front();
-        return packet;
-    }
+    std::optional<Bytes> poll_application_data() { return inbound_.poll_copy(); }
     /// The next inner IP packet as a view valid until the next call on the engine.
-    std::optional<ByteView> poll_plaintext() {
-        if (inbound_.empty()) return std::nullopt;
-        std::swap(delivered_, inbound_.front());  // the slot keeps the old buffer's storage
-        inbound_.pop_front();
-        return ByteView(delivered_);
-    }
+    std::optional<ByteView> poll_plaintext() { return inbound_.poll_view(); }
     std::optional<Event> poll_event() { return events_.pop(); }
 
     /// Sends one inner IP packet to the peer whose allowed IPs hold its destination.
@@ -630,8 +620,7 @@ private:
         if (!slot) return make_error_code(Error::unknown_receiver_index);
         // Decrypted straight into the queue slot handed to the application (its storage
         // is reused); a full queue still authenticates, into scratch, then drops.
-        Bytes* target = inbound_.reserve_back();
-        Bytes& plaintext = target ? *target : scratch_;
+        Bytes& plaintext = inbound_.target();
         plaintext.resize(d.size() - transport_min_size);
         auto opened = (*slot)->open(d, header->counter, MutableByteView(plaintext), now, config_.timers);
         if (!opened) return opened.error();
@@ -662,11 +651,7 @@ private:
         // Data received: answer with a keepalive if we send nothing for KEEPALIVE_TIMEOUT.
         if (!p.keepalive_at) p.keepalive_at = now + config_.timers.keepalive_timeout;
         plaintext.resize(info->length);  // strip the padding
-        if (!target) {
-            ++queue_overflows_;
-            return {};
-        }
-        inbound_.commit_back();
+        if (!inbound_.commit()) ++queue_overflows_;
         return {};
     }
 
@@ -744,9 +729,7 @@ private:
     AllowedIps routes_;
     std::unordered_map<std::uint32_t, std::size_t> indices_;  // our sender index -> peer
     BoundedQueue<Outgoing> transmits_{queue_limit};
-    BoundedQueue<Bytes> inbound_{queue_limit};
-    Bytes delivered_;  // what poll_plaintext() last handed out
-    Bytes scratch_;    // decryption target when inbound_ is full
+    PlaintextInbox inbound_{queue_limit};
     EventQueue events_;
     std::uint64_t queue_overflows_ = 0;
     std::array<std::uint64_t, error_count> drop_counts_{};
