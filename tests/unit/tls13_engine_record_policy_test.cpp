@@ -360,3 +360,149 @@ TEST_CASE("tls13 engine: a close_notify received is answered with our own (RFC 8
     // And the client's end of stream after it is not a truncation.
     CHECK_FALSE(client.receive(ByteView{}, Endpoint{}, Instant{}));
 }
+
+// ---- RFC 8446 5.1 and 6.2 on post-handshake messages, record by record -----------------
+//
+// The client's application write secret is taken from its LoggingLayer; the test seals
+// records of its own choosing under it (continuing the client's sequence numbers) and
+// feeds them to the server, so any record sequence a peer could send can be tried.
+
+namespace {
+
+using LoggedEngine = tls13::Engine<LoggingRecord, crypto::DefaultProvider>;
+
+struct ForgedRecordCase {
+    const char* name;
+    // (type, payload) records sealed in order under the client's application key
+    std::vector<std::pair<ContentType, Bytes>> records;
+    std::error_code expected;
+    AlertDescription alert;
+};
+
+Bytes key_update_body(std::initializer_list<std::uint8_t> body) {
+    Bytes m{static_cast<std::uint8_t>(HandshakeType::key_update), 0, 0, static_cast<std::uint8_t>(body.size())};
+    for (const std::uint8_t b : body) m.push_back(b);  // (insert of an empty list trips GCC 12's -Warray-bounds)
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("tls13 engine: post-handshake records checked per class (5.1 interleaving, 6.2 alert classes)") {
+    const Bytes key_update = key_update_body({0});  // update_not_requested
+    const Bytes head(key_update.begin(), key_update.begin() + 2), tail(key_update.begin() + 2, key_update.end());
+    const std::uint8_t user_canceled[] = {1, 90};
+    const std::uint8_t ccs[] = {1};
+    Bytes key_update_then_partial = key_update;  // a key change with bytes of the next message behind it
+    key_update_then_partial.push_back(static_cast<std::uint8_t>(HandshakeType::key_update));
+    const std::vector<ForgedRecordCase> cases = {
+        {"application data between the fragments of a KeyUpdate",
+         {{ContentType::handshake, head}, {ContentType::application_data, Bytes{'x'}}, {ContentType::handshake, tail}},
+         make_error_code(Error::interleaved_record), AlertDescription::unexpected_message},
+        {"an alert between the fragments of a KeyUpdate",
+         {{ContentType::handshake, head}, {ContentType::alert, Bytes(user_canceled, user_canceled + 2)}},
+         make_error_code(Error::interleaved_record), AlertDescription::unexpected_message},
+        {"a change_cipher_spec between the fragments of a KeyUpdate",
+         {{ContentType::handshake, head}, {ContentType::change_cipher_spec, Bytes(ccs, ccs + 1)}},
+         make_error_code(Error::interleaved_record), AlertDescription::unexpected_message},
+        {"a key change not on a record boundary",
+         {{ContentType::handshake, key_update_then_partial}},
+         make_error_code(Error::unexpected_handshake_message), AlertDescription::unexpected_message},
+        {"KeyUpdate with an empty body", {{ContentType::handshake, key_update_body({})}},
+         make_error_code(Error::malformed_handshake_message), AlertDescription::decode_error},
+        {"KeyUpdate with a two-byte body", {{ContentType::handshake, key_update_body({0, 0})}},
+         make_error_code(Error::malformed_handshake_message), AlertDescription::decode_error},
+        {"KeyUpdate with an undefined request value", {{ContentType::handshake, key_update_body({2})}},
+         make_error_code(Error::invalid_key_update), AlertDescription::illegal_parameter},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        tls13::Config config;
+        config.pre_shared_keys.push_back({"forged-record-test", SecretBytes(32, 0x44)});
+        config.server_name = "localhost";
+        LoggedEngine client(Role::client, config), server(Role::server, config);
+        REQUIRE_FALSE(client.start(Instant{}));
+        Bytes buffer(max_transmit_size);
+        auto move_all = [&](LoggedEngine& from, LoggedEngine& to) {
+            while (auto t = from.poll_transmit(MutableByteView(buffer)))
+                REQUIRE_FALSE(to.receive(ByteView(buffer.data(), t->size), Endpoint{}, Instant{}));
+        };
+        for (int i = 0; i < 8 && !(client.is_established() && server.is_established()); ++i) {
+            move_all(client, server);
+            move_all(server, client);
+        }
+        REQUIRE(server.is_established());
+        move_all(server, client);  // the session ticket
+
+        const InstalledKey* client_write = nullptr;
+        for (const auto& k : client.record_layer().log())
+            if (k.direction == Direction::write && k.level == Epoch::application) client_write = &k;
+        REQUIRE(client_write);
+        RecordLayer<> forger(RecordLayer<>::Options{});
+        REQUIRE_FALSE(forger.install_key(Epoch::application, Direction::write,
+                                         TrafficSecret{client_write->suite, client_write->secret}));
+        Bytes wire;
+        for (const auto& [type, payload] : c.records) REQUIRE_FALSE(forger.write(type, payload, wire));
+
+        CHECK(server.receive(wire, Endpoint{}, Instant{}) == c.expected);
+        CHECK(alert_for(static_cast<Error>(c.expected.value())) == c.alert);
+        CHECK(server.poll_plaintext() == std::nullopt);  // nothing interleaved reached the application
+        // The alert the server sent is the one 6.2 names for the class.
+        auto sent = server.poll_transmit(MutableByteView(buffer));
+        REQUIRE(sent);
+        CHECK(client.receive(ByteView(buffer.data(), sent->size), Endpoint{}, Instant{}) == peer_alert_error(c.alert));
+    }
+}
+
+TEST_CASE("tls13 handshake: a Finished of the wrong length is decode_error, a wrong verify_data decrypt_error") {
+    tls13::Config config;
+    config.pre_shared_keys.push_back({"finished-length-test", SecretBytes(32, 0x55)});
+    config.server_name = "localhost";
+    struct Case {
+        const char* name;
+        std::function<void(Bytes&)> alter;  // on the Finished message, header included
+        Error expected;
+    };
+    auto set_length = [](Bytes& m) {
+        const std::size_t n = m.size() - 4;
+        m[1] = static_cast<std::uint8_t>(n >> 16), m[2] = static_cast<std::uint8_t>(n >> 8), m[3] = static_cast<std::uint8_t>(n);
+    };
+    const std::vector<Case> cases = {
+        {"empty", [&](Bytes& m) { m.resize(4), set_length(m); }, Error::malformed_handshake_message},
+        {"truncated", [&](Bytes& m) { m.pop_back(), set_length(m); }, Error::malformed_handshake_message},
+        {"padded", [&](Bytes& m) { m.push_back(0), set_length(m); }, Error::malformed_handshake_message},
+        {"right length, wrong value", [](Bytes& m) { m.back() ^= 1; }, Error::bad_finished},
+    };
+    for (const bool server_finished : {true, false})
+        for (const auto& c : cases) {
+            CAPTURE(c.name);
+            CAPTURE(server_finished);
+            ClientHandshake<crypto::DefaultProvider> client(config);
+            ServerHandshake<crypto::DefaultProvider> server(config);
+            REQUIRE_FALSE(server.start());
+            REQUIRE_FALSE(client.start({}));
+            std::error_code failure;
+            bool failed_at_client = false;
+            for (int round = 0; round < 10 && !failure; ++round)
+                for (const bool from_server : {false, true}) {
+                    HandshakeCommon<crypto::DefaultProvider>& sender =
+                        from_server ? static_cast<HandshakeCommon<crypto::DefaultProvider>&>(server) : client;
+                    while (auto a = sender.poll_action()) {
+                        if (a->kind != Action::Kind::send || failure) continue;
+                        Bytes m = a->message;
+                        if (m[0] == static_cast<std::uint8_t>(HandshakeType::finished) && from_server == server_finished) c.alter(m);
+                        MessageBuffer messages;
+                        messages.add(m);
+                        auto raw = messages.next();
+                        REQUIRE(raw.ok());
+                        REQUIRE(raw->has_value());
+                        failure = from_server ? client.handle(**raw) : server.handle(**raw);
+                        failed_at_client = from_server;
+                    }
+                    if (failure) break;
+                }
+            CHECK(failure == make_error_code(c.expected));
+            CHECK(failed_at_client == server_finished);
+            CHECK(alert_for(c.expected) == (c.expected == Error::bad_finished ? AlertDescription::decrypt_error
+                                                                               : AlertDescription::decode_error));
+        }
+}

@@ -244,7 +244,7 @@ private:
 
     std::error_code on(ExpectFinished&, const RawMessage& m) {
         if (m.type != HandshakeType::finished) return unexpected();
-        if (!verify_finished<Crypto>(server_hs_, this->transcript_hash(), m.body())) return Error::bad_finished;
+        if (auto ec = this->accept_finished(server_hs_, m)) return ec;
         this->transcript_update(m.bytes);
         if (psk_accepted_) {
             info_.peer.authenticated = true;

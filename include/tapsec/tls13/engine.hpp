@@ -245,6 +245,9 @@ private:
     }
 
     std::error_code on_record(const Plaintext& record) {
+        // 5.1: once a handshake message has begun, only handshake records may follow
+        // until it is complete (no data, alert or CCS between its fragments).
+        if (record.type != ContentType::handshake && !messages_.empty()) return Error::interleaved_record;
         switch (record.type) {
             case ContentType::change_cipher_spec:
                 // Middlebox compatibility: ignored while the handshake runs, never after.

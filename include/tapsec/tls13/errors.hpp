@@ -153,6 +153,8 @@ enum class Error {
     completed_after_hello_retry,      // handshake_complete: the server asked for a HelloRetryRequest
     write_key_updated,                // key_updated: our sending key changed
     read_key_updated,                 // key_updated: the peer's sending key changed
+    // ---- record layer, appended ----
+    interleaved_record,               // another record type between the fragments of one handshake message (5.1)
 };
 
 }  // namespace tapsec::tls13
@@ -224,6 +226,8 @@ inline const char* describe(Error e) noexcept {
         case Error::completed_after_hello_retry: return "handshake completed after a HelloRetryRequest";
         case Error::write_key_updated: return "sending key updated";
         case Error::read_key_updated: return "receiving key updated";
+        case Error::interleaved_record:
+            return "record of another type between the fragments of a handshake message (RFC 8446 5.1)";
     }
     return "unknown TLS 1.3 error";
 }
@@ -243,6 +247,7 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::unknown_content_type:
         case Error::missing_content_type:
         case Error::unexpected_record:
+        case Error::interleaved_record:
         case Error::invalid_change_cipher_spec:
         case Error::malformed_handshake_message:
         case Error::unexpected_handshake_message:
@@ -309,6 +314,7 @@ inline AlertDescription alert_for(Error e) noexcept {
         case Error::unknown_content_type:
         case Error::missing_content_type:
         case Error::unexpected_record:
+        case Error::interleaved_record:
         case Error::invalid_change_cipher_spec: return A::unexpected_message;
         case Error::sequence_number_exhausted:
         case Error::key_usage_exhausted:

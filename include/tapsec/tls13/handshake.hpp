@@ -198,7 +198,7 @@ protected:
     /// The peer's KeyUpdate: its next read key, and ours too when it asks.
     std::error_code on_peer_key_update(const RawMessage& m) {
         auto request = decode_key_update(m.body());
-        if (!request) return Error::invalid_key_update;
+        if (!request) return request.error();
         read_secret_ = next_traffic_secret<Crypto>(read_secret_);
         install(false, Level::application, read_secret_);
         emit(EventKind::key_updated, Error::read_key_updated);
@@ -291,6 +291,14 @@ protected:
 
     /// The peer's CertificateVerify: decoded, verified with its leaf certificate (parsed by
     /// validate_peer) over the transcript so far, then added to the transcript.
+    /// The peer's Finished (4.4.4): a verify_data that is not Hash.length bytes cannot be
+    /// parsed (decode_error); one of the right length that does not match is decrypt_error.
+    std::error_code accept_finished(const TrafficSecret& peer_handshake_secret, const RawMessage& m) {
+        if (m.body().size() != peer_handshake_secret.suite->hash_length) return Error::malformed_handshake_message;
+        if (!verify_finished<Crypto>(peer_handshake_secret, transcript_hash(), m.body())) return Error::bad_finished;
+        return {};
+    }
+
     std::error_code accept_certificate_verify(bool peer_is_server, const RawMessage& m) {
         auto cv = decode_certificate_verify(m.body());
         if (!cv) return cv.error();

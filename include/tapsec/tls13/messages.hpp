@@ -785,8 +785,11 @@ inline Bytes encode_key_update(KeyUpdateRequest request) {
     return frame(HandshakeType::key_update, ByteView(&b, 1));
 }
 
+/// 6.2's classes: a body that is not one byte cannot be parsed (decode_error); a byte
+/// that is neither defined value is a parsed but illegal value (illegal_parameter).
 inline Result<KeyUpdateRequest> decode_key_update(ByteView body) {
-    if (body.size() != 1 || body[0] > 1) return malformed();
+    if (body.size() != 1) return malformed();
+    if (body[0] > 1) return make_error_code(Error::invalid_key_update);
     return static_cast<KeyUpdateRequest>(body[0]);
 }
 

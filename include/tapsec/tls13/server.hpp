@@ -483,7 +483,7 @@ private:
 
     std::error_code on(ExpectFinished&, const RawMessage& m) {
         if (m.type != HandshakeType::finished) return unexpected();
-        if (!verify_finished<Crypto>(client_hs_, this->transcript_hash(), m.body())) return Error::bad_finished;
+        if (auto ec = this->accept_finished(client_hs_, m)) return ec;
         this->transcript_update(m.bytes);
         this->install(false, Level::application, read_secret_);
         resumption_master_ = ms_->resumption_master_secret(this->transcript_hash());
