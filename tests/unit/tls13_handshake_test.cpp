@@ -344,3 +344,99 @@ TEST_CASE("TLS 1.3 record_size_limit (RFC 8449) is negotiated and honoured") {
     CHECK(largest_record(to_server->data) > 512 + 16);
     REQUIRE_FALSE(server.receive(to_server->data, none, now));
 }
+
+namespace {
+
+/// MemoryStream whose first write (the client's ClientHello and 0-RTT flight) is
+/// followed by records of junk the server cannot open, as a client's rejected early
+/// data looks to a server that cannot decrypt it.
+class JunkAfterFirstFlight {
+public:
+    static constexpr std::string_view name = "MemoryStream (junk after the first flight)";
+    using offers = MemoryStream::offers;
+    using provides = features<>;
+
+    JunkAfterFirstFlight(MemoryStream inner, std::vector<std::size_t> junk_sizes)
+        : inner_(std::move(inner)), junk_sizes_(std::move(junk_sizes)) {}
+    Result<std::size_t> read_some(MutableByteView out, Instant deadline) { return inner_.read_some(out, deadline); }
+    std::error_code write_all(ByteView data) {
+        if (auto ec = inner_.write_all(data)) return ec;
+        if (writes_++ != 0) return {};
+        for (const std::size_t size : junk_sizes_) {
+            Bytes record{23, 3, 3, static_cast<std::uint8_t>(size >> 8), static_cast<std::uint8_t>(size)};
+            record.resize(5 + size, 0xa5);
+            if (auto ec = inner_.write_all(record)) return ec;
+        }
+        return {};
+    }
+    void close() { inner_.close(); }
+    Endpoint peer_endpoint() const { return inner_.peer_endpoint(); }
+
+private:
+    MemoryStream inner_;
+    std::vector<std::size_t> junk_sizes_;
+    int writes_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("TLS 1.3 rejected 0-RTT: the server skips undecryptable records up to max_early_data_size bytes (4.2.10)") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    auto p = configs(pki, test::KeyType::ed25519);
+    auto cache = std::make_shared<InMemorySessionCache>();
+    p.client.session_cache = cache;
+    p.server.max_early_data = 1000;
+    p.server.anti_replay = std::make_shared<tls13::AntiReplay>();
+    p.server.ticket_key = tls13::TicketKey::generate<crypto::Botan2>();
+    {  // a first connection leaves a ticket that allows 0-RTT
+        auto [a, b] = MemoryStream::pair();
+        Tls client(Role::client, p.client, std::move(a));
+        Tls server(Role::server, p.server, std::move(b));
+        auto [c, s] = connect(client, server);
+        REQUIRE_FALSE(c);
+        REQUIRE_FALSE(s);
+        echo_round_trip(client, server);
+    }
+    REQUIRE(cache->size() == 1);
+    const Bytes ticket = *cache->load("localhost");
+    p.server.anti_replay.reset();  // no anti-replay store: every 0-RTT offer is refused
+
+    // Sizes are protected lengths; each counts its length less 17 (tag and content type),
+    // added to the client's own 19 bytes of early data, against the server's 1000.
+    struct Case {
+        const char* name;
+        std::vector<std::size_t> junk;
+        bool completes;
+    };
+    const std::vector<Case> cases = {
+        {"no junk", {}, true},
+        {"two small records", {40, 40}, true},
+        {"thirty small records, 90 bytes in all", std::vector<std::size_t>(30, 20), true},
+        {"one record larger than the whole budget", {2000}, false},
+        {"ten records, together over the budget", std::vector<std::size_t>(10, 120), false},
+    };
+    using JunkTls = Secure<Tls13Handshake, AeadRecord, JunkAfterFirstFlight>;
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        cache->store("localhost", ticket);
+        auto [a, b] = MemoryStream::pair();
+        JunkTls client(Role::client, p.client, JunkAfterFirstFlight(std::move(a), c.junk));
+        Tls server(Role::server, p.server, std::move(b));
+        const std::string early = "rejected early data";
+        REQUIRE_FALSE(client.send_early_data(as_bytes(early)));
+        auto server_done = std::async(std::launch::async, [&] { return server.handshake(); });
+        const auto client_result = client.handshake();
+        const auto server_result = server_done.get();
+        if (c.completes) {
+            REQUIRE_MESSAGE(!server_result, server_result.message());
+            REQUIRE_MESSAGE(!client_result, client_result.message());
+            CHECK_FALSE(server.info().early_data_accepted);
+            auto got = server.receive_message(std::chrono::seconds(5));
+            REQUIRE(got.ok());
+            CHECK(std::string(got->begin(), got->end()) == early);  // delivered again under 1-RTT keys
+        } else {
+            CHECK(server_result == make_error_code(tls13::Error::bad_record_mac));
+        }
+    }
+}

@@ -78,13 +78,16 @@ public:
         for (;;) {
             auto next = records_.next();
             if (!next) {
-                if (next.error() == make_error_code(Error::bad_record_mac) && skip_rejected_early(0)) continue;
+                if (next.error() == make_error_code(Error::bad_record_mac) && skip_rejected_early()) continue;
                 if (next.error() == make_error_code(Error::unexpected_record) && server() &&
                     server()->skipping_after_retry())
                     continue;  // 0-RTT records behind a first ClientHello we retried
                 return fail(next.error());
             }
             if (!*next) break;
+            // 4.2.10: once a record opens under the handshake key, the client's 0-RTT is
+            // over; a record failing after that is an attack or a fault, not early data.
+            if ((*next)->protected_record) rejected_early_over_ = true;
             if (auto ec = on_record(**next)) return fail(ec);
             if (peer_closed_) break;
         }
@@ -237,11 +240,19 @@ private:
 
     /// 0-RTT refused by the server (4.2.10): records it cannot open are skipped, up to
     /// max_early_data bytes.
-    bool skip_rejected_early(std::size_t) {
+    /// A server that rejected 0-RTT skips the records it cannot open, up to
+    /// max_early_data_size bytes (4.2.10). Each record counts its protected length less
+    /// the tag and content type: an upper bound on the early data it held. A layer that
+    /// cannot tell a refused record's size has each count as a full record.
+    bool skip_rejected_early() {
         auto* s = server();
-        if (!s || !s->skipping_rejected_early_data()) return false;
-        if (++skipped_records_ > 1 + s->max_early_data() / 16) return false;
-        return true;
+        if (!s || !s->skipping_rejected_early_data() || rejected_early_over_) return false;
+        std::size_t size = max_ciphertext_length;
+        if constexpr (requires(const Layer& l) { { l.last_rejected_record_size() } -> std::convertible_to<std::size_t>; })
+            size = records_.last_rejected_record_size();
+        constexpr std::size_t tag_and_type = 16 + 1;  // every TLS 1.3 suite's tag, the inner content type
+        skipped_early_bytes_ += size > tag_and_type ? size - tag_and_type : 0;
+        return skipped_early_bytes_ <= s->max_early_data();
     }
 
     std::error_code on_record(const Plaintext& record) {
@@ -384,7 +395,8 @@ private:
     std::deque<Event> events_;
     Bytes early_data_;
     std::error_code failed_;
-    std::size_t early_received_ = 0, skipped_records_ = 0;
+    std::size_t early_received_ = 0, skipped_early_bytes_ = 0;
+    bool rejected_early_over_ = false;  // a record opened after 0-RTT was rejected: skipping ends
     bool started_ = false, first_record_ = true, peer_closed_ = false, peer_alert_ = false, closed_locally_ = false,
          eof_ = false;
 };

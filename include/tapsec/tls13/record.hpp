@@ -560,9 +560,16 @@ public:
         if (!framed) return framed.error();
         if (!*framed) return std::optional<Plaintext>{};
         auto opened = open(**framed);
-        if (!opened) return opened.error();
+        if (!opened) {
+            last_rejected_size_ = (*framed)->fragment.size();
+            return opened.error();
+        }
         return std::optional<Plaintext>{*opened};
     }
+
+    /// The protected length of the last record next() refused: a server skipping 0-RTT
+    /// data it rejected counts bytes against max_early_data_size with it (4.2.10).
+    std::size_t last_rejected_record_size() const noexcept { return last_rejected_size_; }
 
     /// Opens one framed record (5.1-5.4): plaintext before a read key, protected after.
     Result<Plaintext> open(const RecordView& r) {
@@ -598,6 +605,7 @@ private:
     std::optional<RecordSealer<Crypto>> write_;
     std::optional<RecordOpener<Crypto>> read_;
     std::size_t send_limit_ = max_record_size_limit;
+    std::size_t last_rejected_size_ = 0;
     std::size_t receive_limit_ = max_record_size_limit;
     TrafficSecret write_secret_, read_secret_;
     bool expiring_reported_ = false;
