@@ -3,6 +3,7 @@
 
 #include <tapsec/tapsec.hpp>
 
+#include "support/pki.hpp"
 #include "support/process.hpp"
 
 namespace {
@@ -49,4 +50,18 @@ TEST_CASE("tapsec table prints the survey's columns") {
     CHECK(r.status == 0);
     for (const char* column : {"AN", "AD", "MA", "DM", "CM", "SV", "AFN", "CX", "SC", "LHP", "ED"})
         CHECK(r.output.find(column) != std::string::npos);
+}
+
+TEST_CASE("listen tls13 refuses, at startup, a key that is not the certificate's") {
+    tapsec::test::TestPki pki;
+    REQUIRE(pki.ok());
+    const auto leaf = pki.issue("leaf");
+    const auto other = pki.issue("other");
+    REQUIRE_FALSE(leaf.certificate.empty());
+    REQUIRE_FALSE(other.key.empty());
+    // Port 0 would listen: the check must come before, so the command ends at once.
+    auto r = tapsec_command("listen tls13 127.0.0.1:0 --cert " + leaf.certificate + " --key " + other.key);
+    CHECK(r.status != 0);
+    CHECK(line_count(r.output) == 1);
+    CHECK(r.output.find("does not match the certificate") != std::string::npos);
 }

@@ -487,3 +487,20 @@ TEST_CASE("TLS 1.3 negative: duplicate extensions found however far apart, in O(
     const Bytes encoded = encode(two_shares);
     CHECK_FALSE(decode_client_hello(ByteView(encoded).subspan(4)).ok());
 }
+
+TEST_CASE("TLS 1.3: a server whose key is not its certificate's refuses to start (Errc::private_key_mismatch)") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    for (auto type : {test::KeyType::ecdsa_p256, test::KeyType::ed25519, test::KeyType::rsa2048}) {
+        CAPTURE(static_cast<int>(type));
+        const auto leaf = pki.issue("leaf" + std::to_string(static_cast<int>(type)), type);
+        const auto other = pki.issue("other" + std::to_string(static_cast<int>(type)), type);
+        Config good, bad;
+        good.identity = Identity(leaf.certificate_pem(), leaf.key_pem());
+        bad.identity = Identity(leaf.certificate_pem(), other.key_pem());
+        CHECK_FALSE(ServerHandshake<Crypto>(good).start());
+        const auto ec = ServerHandshake<Crypto>(bad).start();
+        CHECK(ec == make_error_code(Errc::private_key_mismatch));
+        CHECK(ec == condition::configuration);
+    }
+}

@@ -108,6 +108,9 @@ std::string common_options(Arguments& args, tls13::Config& config) {
         if (!crypto::Botan2::Certificate::chain_from_pem(*c)) return "no certificate in " + *cert;
         if (!crypto::Botan2::PrivateKey::from_pem(*k)) return "cannot load private key " + *key;
         config.identity = Identity(*c, *k);
+        // Refused at startup, not at every client: the key must be the certificate's.
+        if (auto parsed = tls13::ParsedIdentity<crypto::Botan2>::get(config.identity, *config.parsed_identity); !parsed)
+            return "--key " + *key + " does not fit --cert " + *cert + ": " + parsed.error().message();
     }
     if (auto ca = args.take("--CAfile")) {
         auto c = slurp(*ca);

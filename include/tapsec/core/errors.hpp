@@ -24,6 +24,7 @@ enum class Errc {
     unsupported_algorithm,
     not_connected,
     already_connected,
+    private_key_mismatch,  // the private key is not the one the (leaf) certificate certifies
     // generic protocol outcomes shared by every protocol
     handshake_failure = 40,
     decode_error,
@@ -123,6 +124,7 @@ constexpr condition condition_of(Errc e) noexcept {
         case Errc::invalid_configuration:
         case Errc::invalid_certificate:
         case Errc::invalid_private_key:
+        case Errc::private_key_mismatch:
         case Errc::unsupported_algorithm: return condition::configuration;
         case Errc::not_connected:
         case Errc::already_connected: return condition::not_ready;
@@ -158,6 +160,7 @@ public:
             case Errc::unsupported_algorithm: return "unsupported algorithm";
             case Errc::not_connected: return "not connected";
             case Errc::already_connected: return "already connected";
+            case Errc::private_key_mismatch: return "the private key does not match the certificate";
             case Errc::handshake_failure: return "handshake failure";
             case Errc::decode_error: return "malformed message";
             case Errc::unexpected_message: return "unexpected message";

@@ -152,12 +152,27 @@ struct ParsedIdentity {
         if (!chain) return Errc::invalid_certificate;
         auto key = Crypto::PrivateKey::from_pem(identity.private_key_pem);
         if (!key) return Errc::invalid_private_key;
+        // A key that is not the leaf's would fail every handshake with a misleading
+        // error at the peer: refuse it here, once per configuration.
+        if (auto ec = check_key_matches(chain->front(), *key)) return ec;
         std::vector<Bytes> der;
         for (const auto& c : *chain) der.push_back(c.der());
         auto parsed = std::make_shared<const ParsedIdentity>(ParsedIdentity{std::move(der), std::move(*key)});
         slot.fingerprint = fingerprint;
         slot.parsed = parsed;
         return std::shared_ptr<const ParsedIdentity>(parsed);
+    }
+
+    /// Signs a fixed message with `key` and verifies it with the leaf's public key.
+    static std::error_code check_key_matches(const typename Crypto::Certificate& leaf,
+                                             const typename Crypto::PrivateKey& key) {
+        const auto schemes = key.schemes();
+        if (schemes.empty()) return Errc::unsupported_algorithm;
+        static constexpr std::string_view probe = "tapsec: does this key belong to this certificate?";
+        auto signature = key.sign(schemes.front(), as_bytes(probe));
+        if (!signature) return signature.error();
+        if (!leaf.verify(schemes.front(), as_bytes(probe), *signature)) return Errc::private_key_mismatch;
+        return {};
     }
 };
 
