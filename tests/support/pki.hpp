@@ -35,11 +35,14 @@ public:
     std::string directory() const { return dir_.path().string(); }
 
     /// A leaf for `name` signed by the CA. `days` < 0 makes it already expired.
+    /// `subject_alt_names` replaces the default "DNS:<name>,IP:127.0.0.1" when not empty.
     CertificateFiles issue(const std::string& stem, KeyType type = KeyType::ecdsa_p256,
-                           const std::string& name = "localhost", int days = 30) {
+                           const std::string& name = "localhost", int days = 30,
+                           const std::string& subject_alt_names = "") {
         CertificateFiles leaf{dir_.file(stem + ".crt"), dir_.file(stem + ".key")};
         const std::string csr = dir_.file(stem + ".csr"), ext = dir_.file(stem + ".ext");
-        write_file(ext, "subjectAltName=DNS:" + name + ",IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+        const std::string sans = subject_alt_names.empty() ? "DNS:" + name + ",IP:127.0.0.1" : subject_alt_names;
+        write_file(ext, "subjectAltName=" + sans + "\nbasicConstraints=CA:FALSE\n"
                         "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n");
         std::string validity = days >= 0 ? " -days " + std::to_string(days)
                                          : " -not_before 20200101000000Z -not_after 20200201000000Z";

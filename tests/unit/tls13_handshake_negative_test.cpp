@@ -504,3 +504,42 @@ TEST_CASE("TLS 1.3: a server whose key is not its certificate's refuses to start
         CHECK(ec == condition::configuration);
     }
 }
+
+TEST_CASE("certificate names: IPv4 and IPv6 iPAddress SANs, DNS names and wildcards (RFC 6125)") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    const std::string sans = "IP:127.0.0.1,IP:::1,IP:2001:db8::7,DNS:localhost,DNS:*.example.test";
+    const auto issued = pki.issue("names", test::KeyType::ecdsa_p256, "localhost", 30, sans);
+    REQUIRE_FALSE(issued.certificate.empty());
+    // The same names on a self-signed certificate given as its own trust anchor (a
+    // different code path: Botan refuses such a leaf, tapsec checks it itself).
+    test::TempDir dir;
+    const std::string self_key = dir.file("self.key"), self_crt = dir.file("self.crt");
+    REQUIRE(test::run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + self_key +
+                      " -out " + self_crt + " -days 3 -subj /CN=self -addext 'subjectAltName=" + sans + "'" +
+                      " >/dev/null 2>&1") == 0);
+    struct Case {
+        const char* name;
+        bool matches;
+    };
+    const std::vector<Case> cases = {
+        {"127.0.0.1", true},     {"127.0.0.2", false},          {"::1", true},
+        {"0:0:0:0:0:0:0:1", true}, {"::2", false},              {"2001:db8::7", true},
+        {"2001:DB8:0::7", true},   {"2001:db8::8", false},      {"::ffff:127.0.0.1", false},  // v4-mapped is another address
+        {"localhost", true},       {"host.example.test", true}, {"example.test", false},
+        {"a.b.example.test", false},                            // one label per wildcard
+    };
+    for (const auto& [leaf_pem, anchor_pem] : {std::pair{issued.certificate_pem(), pki.ca().certificate_pem()},
+                                               std::pair{test::read_file(self_crt), test::read_file(self_crt)}}) {
+        auto chain = Crypto::Certificate::chain_from_pem(leaf_pem);
+        REQUIRE(chain);
+        TrustStore trust;
+        trust.ca_certificates_pem = {anchor_pem};
+        for (const auto& c : cases) {
+            CAPTURE(c.name);
+            const auto ec = Crypto::validate_chain({chain->front().der()}, trust, c.name, std::chrono::system_clock::now());
+            if (c.matches) CHECK_FALSE(ec);
+            else CHECK(ec == make_error_code(Errc::certificate_name_mismatch));
+        }
+    }
+}

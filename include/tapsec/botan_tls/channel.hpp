@@ -643,10 +643,7 @@ private:
         }
 
         bool name_matches(const Botan::X509_Certificate& leaf) const {
-            if (!detail::is_ip_literal(server_name)) return leaf.matches_dns_name(server_name);
-            for (const auto& ip : leaf.subject_info("IP"))
-                if (ip == server_name) return true;
-            return false;
+            return crypto::Botan2::certificate_matches_name(leaf, server_name);
         }
 
         void fill_peer(const std::vector<Botan::X509_Certificate>& chain) {

@@ -4,7 +4,10 @@
 // necessarily name Botan in their folders; they say so.)
 #pragma once
 
+#include <arpa/inet.h>
+
 #include <botan/aead.h>
+#include <botan/ber_dec.h>
 #include <botan/auto_rng.h>
 #include <botan/block_cipher.h>
 #include <botan/certstor.h>
@@ -557,12 +560,43 @@ struct Botan2 {
         for (const auto& c : parsed_chain) chain.push_back(c.botan_certificate());
         const auto stores = anchors.stores();
         Botan::Path_Validation_Restrictions restrictions(false, 110);
-        auto result = Botan::x509_path_validate(chain, restrictions, stores, std::string(hostname),
-                                                Botan::Usage_Type::UNSPECIFIED, now);
+        // The name is checked here, not by Botan: Botan 2 ignores IPv6 iPAddress SANs.
+        auto result = Botan::x509_path_validate(chain, restrictions, stores, "", Botan::Usage_Type::UNSPECIFIED, now);
         auto verdict = map_validation(result.result());
         if (verdict == make_error_code(Errc::certificate_untrusted) && is_trust_anchor_itself(chain.front(), stores))
             return check_anchor_leaf(chain.front(), hostname, now);
-        return verdict;
+        if (verdict) return verdict;
+        if (!hostname.empty() && !certificate_matches_name(chain.front(), hostname)) return Errc::certificate_name_mismatch;
+        return {};
+    }
+
+    /// RFC 6125 / RFC 5280 reference identity check: an IPv4 or IPv6 literal matches an
+    /// iPAddress subjectAltName of the same bytes (however the literal is written: "::1"
+    /// and "0:0:0:0:0:0:0:1" are one address); any other name goes to Botan's DNS-name
+    /// match (SAN dNSName, wildcards, CN only without SANs).
+    static bool certificate_matches_name(const Botan::X509_Certificate& leaf, std::string_view name) {
+        const std::string text(name);
+        std::uint8_t address[16];
+        std::size_t address_length = 0;
+        if (::inet_pton(AF_INET, text.c_str(), address) == 1) address_length = 4;
+        else if (::inet_pton(AF_INET6, text.c_str(), address) == 1) address_length = 16;
+        if (address_length == 0) return leaf.matches_dns_name(text);
+        try {
+            const auto raw = leaf.v3_extensions().extensions_raw();
+            const auto san = raw.find(Botan::OID("2.5.29.17"));
+            if (san == raw.end()) return false;
+            Botan::BER_Decoder extension(san->second.first);
+            Botan::BER_Decoder names = extension.start_cons(Botan::SEQUENCE);
+            while (names.more_items()) {
+                const Botan::BER_Object entry = names.get_next_object();
+                if (entry.is_a(7, Botan::CONTEXT_SPECIFIC) && entry.length() == address_length &&
+                    std::equal(address, address + address_length, entry.bits()))
+                    return true;
+            }
+        } catch (const std::exception&) {
+            return false;  // an undecodable SAN matches nothing
+        }
+        return false;
     }
 
     /// A self-signed leaf that is exactly one of the configured anchors (the usual
@@ -587,7 +621,7 @@ struct Botan2 {
         }
         const Botan::X509_Time at(now);
         if (at < leaf.not_before() || at > leaf.not_after()) return Errc::certificate_expired;
-        if (!hostname.empty() && !leaf.matches_dns_name(std::string(hostname))) return Errc::certificate_name_mismatch;
+        if (!hostname.empty() && !certificate_matches_name(leaf, hostname)) return Errc::certificate_name_mismatch;
         return {};
     }
 
