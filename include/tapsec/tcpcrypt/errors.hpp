@@ -73,10 +73,11 @@ constexpr condition condition_of(Error e) noexcept {
     return condition::internal;
 }
 
-inline std::error_code make_error_code(Error e) {
+inline const std::error_category& error_category() {
     static const ProtocolErrorCategory<Error> category("tcpcrypt");
-    return {static_cast<int>(e), category};
+    return category;
 }
+inline std::error_code make_error_code(Error e) { return {static_cast<int>(e), error_category()}; }
 
 }  // namespace tapsec::tcpcrypt
 
