@@ -35,6 +35,7 @@ struct TcpcryptPair {
     /// Called on every chunk from `from_client` (true) or the server; may change it.
     std::function<void(bool from_client, tapsec::Bytes& chunk)> on_wire;
     tapsec::Bytes client_to_server, server_to_client;  // everything sent, as sent
+    bool byte_at_a_time = false;  // deliver each chunk one byte per receive() (TCP may split anywhere)
     std::error_code client_error, server_error;
 
     TcpcryptPair(const tapsec::tcpcrypt::Config& c, const tapsec::tcpcrypt::Config& s)
@@ -73,7 +74,13 @@ private:
             if (on_wire) on_wire(from_client, chunk);
             moved = true;
             if (chunk.empty()) continue;
-            auto ec = to.receive(chunk, tapsec::Endpoint{}, now);
+            std::error_code ec;
+            if (byte_at_a_time) {
+                for (std::size_t i = 0; i < chunk.size() && !ec; ++i)
+                    ec = to.receive(tapsec::ByteView(chunk.data() + i, 1), tapsec::Endpoint{}, now);
+            } else {
+                ec = to.receive(chunk, tapsec::Endpoint{}, now);
+            }
             if (ec) (from_client ? server_error : client_error) = ec;
         }
         return moved;

@@ -431,6 +431,26 @@ TEST_CASE("every TEP with every AEAD: same session ID, data both ways, rekeying"
     }
 }
 
+TEST_CASE("every message split into single bytes: preamble, Init1/Init2, frames, rekey, resumption") {
+    auto client_cache = std::make_shared<InMemorySessionCache>();
+    tcpcrypt::Config c, s;
+    c.session_cache = client_cache;
+    c.resumption_peer = "peer";
+    s.session_cache = std::make_shared<InMemorySessionCache>();
+    for (int i = 0; i < 2; ++i) {
+        CAPTURE(i);
+        TcpcryptPair pair(c, s);
+        pair.byte_at_a_time = true;
+        REQUIRE(pair.start());
+        CHECK(pair.client.resumed() == (i == 1));
+        CHECK(pair.client.session_id() == pair.server.session_id());
+        REQUIRE_FALSE(pair.server.update_keys(true, Clock::now()));
+        CHECK(send_and_deliver(pair, false, "one byte at a time"));
+        CHECK(send_and_deliver(pair, true, "and back"));
+        CHECK(pair.client.record().receive_generation() == 1);
+    }
+}
+
 TEST_CASE("a payload larger than one frame is split and reassembled") {
     TcpcryptPair pair(tcpcrypt::Config{}, tcpcrypt::Config{});
     REQUIRE(pair.start());
