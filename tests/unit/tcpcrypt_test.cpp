@@ -758,6 +758,18 @@ TEST_CASE("TCP-ENO downgrade attempts are caught, table-driven") {
     }
 }
 
+TEST_CASE("application-aware bits travel in the global suboption and are reported to the peer") {
+    tcpcrypt::Config c, s;
+    c.application_aware = 1;
+    TcpcryptPair pair(c, s);
+    REQUIRE(pair.start());
+    CHECK(pair.server.eno_outcome().peer_aa == 1);
+    CHECK(pair.client.eno_outcome().peer_aa == 0);
+    const Sent sent = split_preamble(pair.client_to_server);
+    REQUIRE_FALSE(sent.segments.empty());
+    CHECK(sent.segments[0][7] == 0x02);  // global suboption 000 zz aa=01 b=0, first in A's option
+}
+
 TEST_CASE("oversized input is bounded: preamble option area, Init length, ENO option") {
     test::TcpcryptEngine server(Role::server, tcpcrypt::Config{});
     CHECK(server.receive(Bytes{'E', 'N', 'O', eno::preamble::flag_syn, 200}, {}, Clock::now()) ==
