@@ -6,6 +6,7 @@
 #include "srtp/record.hpp"
 #include "tls12/tls12.hpp"
 #include "tls13/engine.hpp"
+#include "tcpcrypt/policy.hpp"
 #include "tls13/record.hpp"
 #include "wireguard/policies.hpp"
 #include "zrtp/policy.hpp"

@@ -238,6 +238,8 @@ TEST_CASE("every enumerator of every category maps to a tapsec::condition") {
         {&srtp::error_category(), 100, 10},
         {&dtls::dtls_category(), 100, 5},
         {&dtls_srtp::dtls_srtp_category(), 100, 3},
+        {&tcpcrypt::error_category(), 100, 15},
+        {&tcp_eno::error_category(), 100, 5},
         {&tls13::peer_alert_category(), 256, 256},
         {&botan_tls::peer_alert_category(), 256, 256},
     };

@@ -1,0 +1,181 @@
+// `tapsec connect|listen tcpcrypt` and its demo: Secure<TcpcryptHandshake, TcpcryptRecord, TcpEno>.
+// stdin goes out in tcpcrypt frames, received data goes to stdout (like the TLS modes).
+// The session ID is printed on stderr: tcpcrypt authenticates no one, the application
+// (or the users, comparing it) does (authentication delegation). When TCP-ENO does not
+// negotiate, the command refuses plain TCP unless --allow-plain is given, and then warns.
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+
+#include <tapsec/tapsec.hpp>
+#include <tapsec/tcpcrypt.hpp>
+
+#include "botan_tls_common.hpp"
+#include "registry.hpp"
+#include "stdio.hpp"
+
+namespace tapsec::cli {
+namespace {
+
+using TcpcryptOverEno = Secure<TcpcryptHandshake, TcpcryptRecord, TcpEno>;
+
+std::optional<std::uint8_t> tep_named(const std::string& name) {
+    if (name == "curve25519" || name == "x25519" || name == "TCPCRYPT_ECDHE_Curve25519") return tcp_eno::tep::tcpcrypt_ecdhe_curve25519;
+    if (name == "p256" || name == "P-256" || name == "TCPCRYPT_ECDHE_P256") return tcp_eno::tep::tcpcrypt_ecdhe_p256;
+    return std::nullopt;
+}
+std::optional<std::uint8_t> aead_named(const std::string& name) {
+    if (name == "aes128gcm" || name == "AEAD_AES_128_GCM") return tcpcrypt::aead_id::aes_128_gcm;
+    if (name == "aes256gcm" || name == "AEAD_AES_256_GCM") return tcpcrypt::aead_id::aes_256_gcm;
+    if (name == "chacha20poly1305" || name == "AEAD_CHACHA20_POLY1305") return tcpcrypt::aead_id::chacha20_poly1305;
+    return std::nullopt;
+}
+
+/// Options both roles share; an error message, or empty.
+std::string read_options(Arguments& args, tcpcrypt::Config& config) {
+    if (auto list = args.take("--teps")) {
+        config.teps.clear();
+        for (auto& n : botan_common::split_list(*list)) {
+            auto id = tep_named(n);
+            if (!id) return "unknown TEP '" + n + "' (curve25519, p256)";
+            config.teps.push_back(*id);
+        }
+    }
+    if (auto list = args.take("--aeads")) {
+        config.aeads.clear();
+        for (auto& n : botan_common::split_list(*list)) {
+            auto id = aead_named(n);
+            if (!id) return "unknown AEAD '" + n + "' (aes128gcm, aes256gcm, chacha20poly1305)";
+            config.aeads.push_back(*id);
+        }
+    }
+    config.allow_plain_fallback = args.flag("--allow-plain");
+    config.enable_eno = !args.flag("--no-eno");
+    if (!config.enable_eno) config.allow_plain_fallback = true;  // a host without ENO is plain TCP by definition
+    if (auto timeout = args.take("--timeout")) {
+        try {
+            config.handshake_timeout = std::chrono::milliseconds(static_cast<long>(std::stod(*timeout) * 1000));
+        } catch (const std::exception&) {
+            return "--timeout needs a number of seconds";
+        }
+    }
+    return {};
+}
+
+int run(TcpcryptOverEno& connection, const std::string& peer) {
+    if (auto ec = connection.handshake()) return fail("tcpcrypt with " + peer + " failed: " + ec.message());
+    const auto& engine = connection.engine();
+    if (!engine.is_encrypted()) {
+        std::fprintf(stderr, "tapsec: WARNING: %s with %s: data is NOT encrypted\n", connection.info().protocol.c_str(),
+                     peer.c_str());
+    } else {
+        const auto info = connection.info();
+        std::fprintf(stderr, "tapsec: %s with %s, %s, %s\n", info.protocol.c_str(), peer.c_str(), info.group.c_str(),
+                     info.cipher_suite.c_str());
+        std::fprintf(stderr, "tapsec: session ID %s (authenticate it: compare it with the peer's)\n",
+                     to_hex(engine.session_id()).c_str());
+    }
+    return pump_stdio(connection, connection.transport().native_handle());
+}
+
+int connect(Arguments& args) {
+    std::string host;
+    std::uint16_t port = 0;
+    if (!botan_common::split_target(args.target, host, port))
+        return fail("connect tcpcrypt: expected HOST:PORT, got '" + args.target + "'");
+    tcpcrypt::Config config;
+    if (auto error = read_options(args, config); !error.empty()) return fail(error);
+    if (auto unknown = args.unknown()) return fail("connect tcpcrypt: unknown option " + *unknown + " (see --help)");
+    auto transport = TcpEno::connect(host, port);
+    if (!transport) return fail("cannot reach " + args.target + ": " + transport.error().message());
+    TcpcryptOverEno connection(Role::client, std::move(config), std::move(*transport));
+    return run(connection, args.target);
+}
+
+int listen(Arguments& args) {
+    std::string address;
+    std::uint16_t port = 0;
+    const bool has_address = args.target.find(':') != std::string::npos;
+    if (!botan_common::split_target(has_address ? args.target : "x:" + args.target, address, port))
+        return fail("listen tcpcrypt: expected [ADDR:]PORT, got '" + args.target + "'");
+    if (!has_address) address = "0.0.0.0";
+    tcpcrypt::Config config;
+    if (auto error = read_options(args, config); !error.empty()) return fail(error);
+    if (auto unknown = args.unknown()) return fail("listen tcpcrypt: unknown option " + *unknown + " (see --help)");
+    auto listener = TcpEnoListener::bind(address, port);
+    if (!listener) return fail("cannot bind " + args.target + ": " + listener.error().message());
+    std::fprintf(stderr, "tapsec: listening for tcpcrypt (TCP-ENO) on %s:%u\n", address.c_str(), listener->port());
+    auto transport = listener->accept();
+    if (!transport) return fail("accept: " + transport.error().message());
+    const std::string peer = transport->peer_endpoint().to_string();
+    TcpcryptOverEno connection(Role::server, std::move(config), std::move(*transport));
+    return run(connection, peer);
+}
+
+DemoResult demo() {
+    DemoResult result;
+    auto listener = TcpEnoListener::bind("127.0.0.1", 0);
+    if (!listener) return result.error = "bind: " + listener.error().message(), result;
+    const Bytes message = Bytes{'h', 'e', 'l', 'l', 'o', ' ', 't', 'c', 'p', 'c', 'r', 'y', 'p', 't'};
+    auto server = std::async(std::launch::async, [&]() -> std::pair<std::error_code, Bytes> {
+        auto socket = listener->accept(std::chrono::seconds(5));
+        if (!socket) return {socket.error(), {}};
+        TcpcryptOverEno s(Role::server, tcpcrypt::Config{}, std::move(*socket));
+        if (auto ec = s.handshake()) return {ec, {}};
+        auto m = s.receive_message(std::chrono::seconds(5));
+        if (!m) return {m.error(), {}};
+        if (auto ec = s.send(*m)) return {ec, {}};
+        return {std::error_code{}, s.engine().session_id()};
+    });
+    const auto start = Clock::now();
+    auto socket = TcpEno::connect("127.0.0.1", listener->port());
+    if (!socket) return result.error = "connect: " + socket.error().message(), result;
+    TcpcryptOverEno client(Role::client, tcpcrypt::Config{}, std::move(*socket));
+    auto ec = client.handshake();
+    const auto handshaken = Clock::now();
+    Result<Bytes> echo = ec ? Result<Bytes>(ec) : Result<Bytes>(Bytes{});
+    if (!ec) {
+        if ((ec = client.send(message))) echo = ec;
+        else echo = client.receive_message(std::chrono::seconds(5));
+    }
+    const auto done = Clock::now();
+    client.close();
+    auto [server_error, server_sid] = server.get();
+    if (!echo) return result.error = echo.error().message(), result;
+    if (server_error) return result.error = "server: " + server_error.message(), result;
+    if (*echo != message) return result.error = "the echo differs from what was sent", result;
+    if (server_sid != client.engine().session_id()) return result.error = "the session IDs differ", result;
+    result.ok = true;
+    const auto info = client.info();
+    result.negotiated = info.protocol + ", " + info.group + ", " + info.cipher_suite + ", session ID " +
+                        to_hex(client.engine().session_id()).substr(0, 16) + "... on both sides";
+    result.handshake_ms = std::chrono::duration<double, std::milli>(handshaken - start).count();
+    result.echo_ms = std::chrono::duration<double, std::milli>(done - handshaken).count();
+    return result;
+}
+
+const Registration registration{ProtocolEntry{
+    "tcpcrypt",
+    "Secure<TcpcryptHandshake, TcpcryptRecord, TcpEno>",
+    "tcpcrypt",
+    TcpcryptOverEno::features,
+    "tcpcrypt (RFC 8548) negotiated by TCP-ENO (RFC 8547). The ENO options travel in a framed\n"
+    "preamble at the start of the TCP stream (Linux keeps TCP options to the kernel; see\n"
+    "docs/tcpcrypt.md). The session ID is printed on stderr: compare it with the peer's to\n"
+    "authenticate the connection. stdin goes out in frames; received data goes to stdout.\n\n"
+    "options (connect and listen):\n"
+    "  --teps T1,T2         TEPs in preference order: curve25519, p256 (default both)\n"
+    "  --aeads A1,A2        aes128gcm, aes256gcm, chacha20poly1305 (default all three)\n"
+    "  --allow-plain        if TCP-ENO does not negotiate, continue as plain TCP (with a warning)\n"
+    "  --no-eno             behave as a host without TCP-ENO (plain TCP; for trying the fallback)\n"
+    "  --timeout SECONDS    handshake timeout (default 30)\n",
+    connect,
+    listen,
+    demo,
+    false,
+    {},
+}};
+
+}  // namespace
+}  // namespace tapsec::cli
