@@ -162,6 +162,8 @@ int run(Arguments& args, bool is_connect) {
     auto udp = Udp::bind(address, static_cast<std::uint16_t>(port));
     if (!udp) return fail("cannot bind " + args.target + ": " + udp.error().message());
     config.handshake_timeout = 24h;
+    std::fprintf(stderr, "tapsec: curvecp: listening on %s:%u as %s\n", address.c_str(), udp->local_port(),
+                 to_hex(config.long_term_key->public_key).c_str());
     CurveCp conn(Role::server, config, std::move(*udp));
     if (auto ec = conn.handshake()) return fail("no connection: " + ec.message());
     if (verbose) std::fprintf(stderr, "tapsec: curvecp: client %s connected\n", conn.info().peer.subject.c_str());
