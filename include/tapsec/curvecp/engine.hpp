@@ -164,6 +164,8 @@ public:
     /// exhausted, no answer to the Hellos).
     std::error_code failure() const noexcept { return failure_; }
     std::uint64_t dropped() const noexcept { return dropped_; }
+    /// Why the latest packet was dropped (the counter and this, not a message per drop).
+    std::error_code last_drop() const noexcept { return last_drop_; }
     const message::Stream& stream() const noexcept { return stream_; }
     const std::optional<Endpoint>& peer_endpoint() const noexcept { return peer_; }
 
@@ -185,6 +187,7 @@ private:
 
     void drop(std::error_code reason, Instant now) {
         ++dropped_;
+        last_drop_ = reason;
         events_.note_drop(reason, now);
     }
     void drop(Error e, Instant now) { drop(make_error_code(e), now); }
@@ -339,7 +342,7 @@ private:
     Bytes rx_ = Bytes(wire::max_packet);
     Bytes scratch_;
     EventQueue events_;
-    std::error_code failure_;
+    std::error_code failure_, last_drop_;
     Instant next_hello_{};
     unsigned hellos_ = 0;
     bool hello_sent_ = false, established_ = false, done_ = false, lent_ = false;
