@@ -401,7 +401,7 @@ private:
     std::uint64_t receive_read_limit() const noexcept { return receive_bytes_ - (delivered_.size() - delivered_offset_); }
 
     // send side
-    std::array<std::uint8_t, send_capacity> send_ring_{};
+    Bytes send_ring_ = Bytes(send_capacity);
     std::uint64_t send_acked_ = 0;      // stream bytes acknowledged (and dropped from the ring)
     std::uint64_t send_bytes_ = 0;      // bytes in the ring after send_acked_
     std::uint64_t send_processed_ = 0;  // of those, bytes already cut into blocks
