@@ -207,6 +207,9 @@ TEST_CASE("curvecp negative: wrong server name, bad vouch, client refused by the
         Pair pair(c);
         CHECK_FALSE(pair.handshake());
         CHECK(pair.server.last_drop() == Error::wrong_server_name);
+        // The client gives up with a clear reason once initiate_timeout passed.
+        CHECK(pair.client.failure() == Error::initiate_unanswered);
+        CHECK(pair.client.failure() == condition::timed_out);
     }
     {
         auto c = make_configs();

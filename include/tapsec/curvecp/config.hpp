@@ -68,6 +68,9 @@ struct Config : CommonConfig {
     // Hellos, each delay plus up to itself of random jitter); after the last, no_answer.
     std::chrono::nanoseconds first_hello_interval = std::chrono::seconds(1);
     unsigned hello_attempts = 8;
+    // Client: how long the server may leave the Initiates unanswered after its Cookie
+    // before the client gives up (initiate_unanswered).
+    std::chrono::nanoseconds initiate_timeout = std::chrono::seconds(10);
 };
 
 }  // namespace tapsec::curvecp

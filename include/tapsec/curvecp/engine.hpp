@@ -126,7 +126,9 @@ public:
         if (failure_ || done_) return std::nullopt;
         if (role_ == Role::client && !record_.keyed()) return hello_sent_ ? std::optional<Instant>(next_hello_) : std::nullopt;
         if (!record_.keyed()) return std::nullopt;
-        return stream_.next_timeout();
+        auto t = stream_.next_timeout();
+        if (role_ == Role::client && !established_ && (!t || initiate_deadline_ < *t)) return initiate_deadline_;
+        return t;
     }
 
     std::error_code on_timeout(Instant now) {
@@ -221,6 +223,7 @@ private:
                 return;
             }
             if (!stream_.has_unsent_or_unacked()) stream_.want_ping();  // the Initiate carries a block
+            initiate_deadline_ = now + config_.initiate_timeout;
             return;
         }
         if (type != wire::PacketType::server_message || !record_.keyed()) return drop(Error::unexpected_packet, now);
@@ -308,6 +311,10 @@ private:
             return {};
         }
         if (!record_.keyed()) return {};
+        if (role_ == Role::client && !established_ && now >= initiate_deadline_) {
+            failure_ = make_error_code(Error::initiate_unanswered);
+            return failure_;
+        }
         while (!outgoing_.full()) {
             const std::size_t n = stream_.poll_message(now, MutableByteView(scratch_));
             if (n == 0) break;
@@ -343,7 +350,7 @@ private:
     Bytes scratch_;
     EventQueue events_;
     std::error_code failure_, last_drop_;
-    Instant next_hello_{};
+    Instant next_hello_{}, initiate_deadline_{};
     unsigned hellos_ = 0;
     bool hello_sent_ = false, established_ = false, done_ = false, lent_ = false;
     std::uint64_t dropped_ = 0;

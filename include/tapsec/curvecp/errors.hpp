@@ -26,6 +26,7 @@ enum class Error {
     rejected_by_application,  // the application's validator refused the client's long-term key
     nonce_exhausted,          // the 64-bit nonce counter would wrap
     no_answer,                // the server never answered a Hello (wrong key, name, extension, or down)
+    initiate_unanswered,      // the server answered the Hello but never an Initiate (wrong name, refused, stale cookie)
     send_buffer_full,         // the application wrote faster than the stream drains
     invalid_configuration,    // missing or malformed keys, name or extension
 };
@@ -48,6 +49,8 @@ inline const char* describe(Error e) {
         case Error::rejected_by_application: return "client key rejected by the application";
         case Error::nonce_exhausted: return "CurveCP nonce space exhausted";
         case Error::no_answer: return "no answer from the CurveCP server (wrong server key, name or extension, or not running)";
+        case Error::initiate_unanswered:
+            return "the CurveCP server answered the Hello but not the Initiate (wrong server name, client refused, or an expired cookie)";
         case Error::send_buffer_full: return "CurveCP send buffer full";
         case Error::invalid_configuration: return "invalid CurveCP configuration";
     }
@@ -73,7 +76,8 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::send_buffer_full: return condition::resource_exhausted;
         case Error::peer_failed: return condition::peer_aborted;
         case Error::rejected_by_application: return condition::peer_not_trusted;
-        case Error::no_answer: return condition::timed_out;
+        case Error::no_answer:
+        case Error::initiate_unanswered: return condition::timed_out;
         case Error::invalid_configuration: return condition::configuration;
     }
     return condition::internal;
