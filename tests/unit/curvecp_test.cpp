@@ -120,3 +120,59 @@ TEST_CASE("curvecp: a wrong server key gets no answer and the client gives up (n
     CHECK(pair.client_sent.size() == 3);  // hello_attempts Hellos
     CHECK(pair.server.dropped() == 3);
 }
+
+TEST_CASE("curvecp: a junk flood is dropped and counted, queues stay bounded, the connection lives on") {
+    Pair pair(make_configs());
+    REQUIRE(pair.handshake());
+    std::uint64_t x = 88172645463325252ull;
+    auto next = [&] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    };
+    const Bytes& real_message = pair.client_sent.back();  // a client packet with our C'
+    const std::size_t before = pair.server.dropped();
+    constexpr std::size_t flood = 20000;
+    for (std::size_t i = 0; i < flood; ++i) {
+        Bytes junk;
+        switch (i % 4) {
+            case 0: junk.resize(next() % 1500); break;  // anything
+            case 1: junk.assign(pair.client_sent[0].begin(), pair.client_sent[0].end()); break;  // Hellos after the connection
+            case 2: junk = real_message; break;  // our C', replayed or with a bad box
+            default: junk.resize(224); std::memcpy(junk.data(), "QvnQ5XlM", 8); break;
+        }
+        for (std::size_t k = (i % 4 == 1 ? junk.size() : 0); k < junk.size(); k += 7)
+            if (i % 4 != 2 || k > 80) junk[k] ^= static_cast<std::uint8_t>(next());
+        (void)pair.server.receive(junk, pair.client_address, pair.now);
+    }
+    CHECK(pair.server.dropped() - before == flood);
+    std::size_t transmits = 0;
+    Bytes out(max_transmit_size);
+    while (pair.server.poll_transmit(MutableByteView(out))) ++transmits;
+    CHECK(transmits == 0);  // nothing answered: no amplification, nothing queued
+    std::size_t events = 0;
+    while (pair.server.poll_event()) ++events;
+    CHECK(events <= 2);  // drops are coalesced, the counter has the figures
+    REQUIRE_FALSE(pair.client.send(pattern(4000), pair.now));
+    REQUIRE(pair.run_until([&] { return pair.server_received.size() == 4000; }));
+}
+
+TEST_CASE("curvecp: a Hello flood to a listening server: Cookies only, no state, a bounded queue") {
+    auto c = make_configs();
+    Pair pair(c);
+    REQUIRE_FALSE(pair.client.start(pair.now));
+    Bytes out(max_transmit_size);
+    auto hello = pair.client.poll_transmit(MutableByteView(out));
+    REQUIRE(hello);
+    const Bytes valid(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(hello->size));
+    for (int i = 0; i < 1000; ++i) (void)pair.server.receive(valid, pair.client_address, pair.now);
+    std::size_t cookies = 0;
+    while (auto t = pair.server.poll_transmit(MutableByteView(out))) {
+        CHECK(t->size == 200);
+        ++cookies;
+    }
+    CHECK(cookies == Engine::max_queued_packets);  // the rest were dropped, not queued
+    CHECK(pair.server.dropped() == 1000 - Engine::max_queued_packets);
+    CHECK_FALSE(pair.server.is_established());  // a Hello creates no connection
+}
