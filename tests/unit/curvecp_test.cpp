@@ -3,6 +3,8 @@
 // keys, connection mobility and the clean end of both streams.
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include "support/curvecp_pair.hpp"
 
 using namespace curvecp_test;
@@ -175,4 +177,59 @@ TEST_CASE("curvecp: a Hello flood to a listening server: Cookies only, no state,
     CHECK(cookies == Engine::max_queued_packets);  // the rest were dropped, not queued
     CHECK(pair.server.dropped() == 1000 - Engine::max_queued_packets);
     CHECK_FALSE(pair.server.is_established());  // a Hello creates no connection
+}
+
+TEST_CASE("curvecp: over real UDP the client changes its socket (address) mid-transfer; the server follows") {
+    auto c = make_configs();
+    c.client.handshake_timeout = c.server.handshake_timeout = std::chrono::seconds(10);
+    auto server_udp = Udp::bind("127.0.0.1", 0);
+    REQUIRE(server_udp);
+    const auto server_ep = *Endpoint::parse("127.0.0.1", server_udp->local_port());
+    const Bytes first = pattern(60'000, 5), second = pattern(60'000, 6);
+    Bytes got;
+    bool moved_seen = false;
+    std::thread server([&] {
+        Composition conn(Role::server, c.server, std::move(*server_udp));
+        if (conn.handshake()) return;
+        const auto deadline = Clock::now() + std::chrono::seconds(30);
+        while (Clock::now() < deadline && !conn.engine().stream().peer_finished()) {
+            auto m = conn.receive_message(std::chrono::milliseconds(50));
+            if (m) got.insert(got.end(), m->begin(), m->end());
+            while (auto e = conn.next_event()) moved_seen |= e->kind == EventKind::peer_address_changed;
+        }
+        (void)conn.send(as_bytes("done"));
+        (void)conn.engine().close(Clock::now());
+        while (Clock::now() < deadline && !conn.engine().is_closed()) (void)conn.receive_message(std::chrono::milliseconds(50));
+    });
+    auto client_udp = Udp::connect(server_ep);
+    REQUIRE(client_udp);
+    Composition client(Role::client, c.client, std::move(*client_udp));
+    REQUIRE_FALSE(client.handshake());
+    const auto old_port = client.transport().local_port();
+    auto drain = [&](auto until) {
+        const auto deadline = Clock::now() + std::chrono::seconds(30);
+        Bytes reply;
+        while (Clock::now() < deadline && !until()) {
+            auto m = client.receive_message(std::chrono::milliseconds(20));
+            if (m) reply.insert(reply.end(), m->begin(), m->end());
+        }
+        return reply;
+    };
+    REQUIRE_FALSE(client.send(first));
+    drain([&] { return client.engine().stream().bytes_acknowledged() == first.size(); });
+    // A new socket: a new source port, as after a NAT rebinding or a network change.
+    auto moved_udp = Udp::connect(server_ep);
+    REQUIRE(moved_udp);
+    client.transport() = std::move(*moved_udp);
+    CHECK(client.transport().local_port() != old_port);
+    REQUIRE_FALSE(client.send(second));
+    (void)client.engine().close(Clock::now());
+    const Bytes reply = drain([&] { return client.engine().is_closed(); });
+    server.join();
+    CHECK(client.engine().is_closed());
+    CHECK(std::string(reply.begin(), reply.end()) == "done");  // the server's answer found the new address
+    Bytes both = first;
+    both.insert(both.end(), second.begin(), second.end());
+    CHECK(got == both);
+    CHECK(moved_seen);
 }
