@@ -24,6 +24,7 @@
 #include <map>
 #include <optional>
 #include <system_error>
+#include <vector>
 
 #include "../core/bytes.hpp"
 #include "../core/engine.hpp"
