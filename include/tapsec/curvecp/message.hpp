@@ -114,6 +114,8 @@ public:
     std::error_code write(ByteView data) {
         if (send_end_) return make_error_code(Errc::closed);
         if (data.size() > send_space()) return make_error_code(Error::send_buffer_full);
+        if (data.empty()) return {};
+        if (send_ring_.empty()) send_ring_.resize(send_capacity);  // on first use: a handshake needs none
         for (std::size_t i = 0; i < data.size();) {
             const std::size_t at = (send_acked_ + send_bytes_) % send_capacity;
             const std::size_t n = std::min(data.size() - i, send_capacity - at);
@@ -402,7 +404,7 @@ private:
     std::uint64_t receive_read_limit() const noexcept { return receive_bytes_ - (delivered_.size() - delivered_offset_); }
 
     // send side
-    Bytes send_ring_ = Bytes(send_capacity);
+    Bytes send_ring_;  // send_capacity bytes once anything was written
     std::uint64_t send_acked_ = 0;      // stream bytes acknowledged (and dropped from the ring)
     std::uint64_t send_bytes_ = 0;      // bytes in the ring after send_acked_
     std::uint64_t send_processed_ = 0;  // of those, bytes already cut into blocks
