@@ -233,3 +233,15 @@ TEST_CASE("curvecp: over real UDP the client changes its socket (address) mid-tr
     CHECK(got == both);
     CHECK(moved_seen);
 }
+
+TEST_CASE("curvecp: a stream ended with the failure flag fails the peer's connection (peer_failed)") {
+    Pair pair(make_configs());
+    REQUIRE(pair.handshake());
+    REQUIRE_FALSE(pair.client.send(pattern(2500), pair.now));
+    REQUIRE_FALSE(pair.client.abort(pair.now));
+    REQUIRE(pair.run_until([&] { return bool(pair.server.failure()); }));
+    CHECK(pair.server.failure() == curvecp::Error::peer_failed);
+    CHECK(pair.server.failure() == condition::peer_aborted);
+    CHECK(pair.server_received == pattern(2500));  // the data before the end still arrived
+    CHECK(pair.server.is_closed());
+}

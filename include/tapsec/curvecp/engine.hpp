@@ -87,6 +87,16 @@ public:
         return run(now);
     }
 
+    /// Ends our stream with the failure flag (4096) instead of success: the peer learns
+    /// that what it received is incomplete on purpose (curvecpmessage sends it when its
+    /// child's output fails).
+    std::error_code abort(Instant now) {
+        settle();
+        stream_.finish(/*failure=*/true);
+        if (failure_) return {};
+        return run(now);
+    }
+
     std::optional<TransmitInfo> poll_transmit(MutableByteView out) {
         if (outgoing_.empty()) return std::nullopt;
         Outgoing& packet = outgoing_.front();
