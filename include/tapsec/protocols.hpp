@@ -10,3 +10,4 @@
 #include "tls13/record.hpp"
 #include "wireguard/policies.hpp"
 #include "zrtp/policy.hpp"
+#include "curvecp/policies.hpp"

@@ -1,0 +1,241 @@
+// `tapsec connect|listen curvecp` and its demo: Secure<CurveCpHandshake, CurveCpRecord, Udp>.
+// stdin is sent as the connection's stream, the peer's stream is written to stdout; the
+// end of stdin ends our stream (curvecpmessage's success end), and the command exits 0
+// once both streams have ended and ours was acknowledged. Keys use curvecpmakekey's
+// directory format; the server key on the command line is curvecpprintkey's hex.
+#include <poll.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include <tapsec/curvecp.hpp>
+
+#include "registry.hpp"
+
+namespace tapsec::cli {
+namespace {
+
+using CurveCp = Secure<CurveCpHandshake, CurveCpRecord, Udp>;
+using namespace std::chrono_literals;
+
+constexpr const char* usage =
+    "options:\n"
+    "  connect HOST:PORT --server-key HEX64 | --server-key-dir DIR\n"
+    "                         the server's long-term public key (curvecpprintkey's hex, or a\n"
+    "                         curvecpmakekey directory)\n"
+    "  listen [ADDR:]PORT --key-dir DIR\n"
+    "                         the server's key directory (curvecpmakekey DIR)\n"
+    "  --key-dir DIR          connect: the client's long-term key, vouched for in the Initiate\n"
+    "                         (default: a fresh key per connection)\n"
+    "  --name NAME            the server's name (default localhost)\n"
+    "  --extension HEX32      the server extension (default 32 zeros)\n"
+    "  --client-extension HEX32  connect: the client extension (default 32 zeros)\n"
+    "  --hellos N             connect: Hellos sent before giving up (default 5: about 8 to 16 s)\n"
+    "  --verbose              report the handshake and the transfer on stderr\n"
+    "\n"
+    "stdin goes to the peer as one stream, the peer's stream to stdout. Interoperates with\n"
+    "curvecpclient/curvecpserver running curvecpmessage.\n";
+
+bool parse_hex(const std::string& text, MutableByteView out) {
+    bool ok = false;
+    Bytes b = from_hex(text, &ok);
+    if (!ok || b.size() != out.size()) return false;
+    std::copy(b.begin(), b.end(), out.begin());
+    return true;
+}
+
+/// Moves stdin to the stream and the stream to stdout until both ends are done.
+int run_stream(CurveCp& conn, bool verbose) {
+    auto& engine = conn.engine();
+    bool stdin_open = true;
+    std::uint64_t sent = 0, received = 0;
+    const auto t0 = Clock::now();
+    Bytes buffer(1 << 16);
+    for (;;) {
+        if (engine.failure()) return fail("connection failed: " + engine.failure().message());
+        if (engine.is_closed()) break;
+        int wait_ms = 200;
+        if (auto t = engine.next_timeout()) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*t - Clock::now()).count();
+            wait_ms = static_cast<int>(std::clamp<long long>(left, 0, 200));
+        }
+        const bool want_stdin = stdin_open && engine.send_space() >= 4096;
+        pollfd fds[2] = {{conn.transport().native_handle(), POLLIN, 0}, {want_stdin ? 0 : -1, POLLIN, 0}};
+        ::poll(fds, 2, wait_ms);
+        if (want_stdin && (fds[1].revents & (POLLIN | POLLHUP))) {
+            const ssize_t n = ::read(0, buffer.data(), std::min(buffer.size(), engine.send_space()));
+            if (n <= 0) {
+                stdin_open = false;
+                (void)engine.close(Clock::now());  // our stream ends: the success flag
+            } else {
+                sent += static_cast<std::uint64_t>(n);
+                if (auto ec = conn.send(ByteView(buffer.data(), static_cast<std::size_t>(n))))
+                    return fail("send failed: " + ec.message());
+            }
+        }
+        for (;;) {  // everything that arrived, and every timer that is due
+            auto data = conn.receive_message(0ms);
+            if (!data) {
+                if (data.error() == make_error_code(Errc::timed_out)) break;
+                return fail("receive failed: " + data.error().message());
+            }
+            if (data->empty()) break;  // both streams ended
+            received += data->size();
+            if (std::fwrite(data->data(), 1, data->size(), stdout) != data->size()) return fail("cannot write stdout");
+        }
+        std::fflush(stdout);
+    }
+    std::fflush(stdout);
+    if (verbose) {
+        const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+        std::fprintf(stderr, "tapsec: curvecp: sent %llu bytes, received %llu bytes in %.2f s; %llu retransmissions\n",
+                     static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received), s,
+                     static_cast<unsigned long long>(engine.stream().retransmissions()));
+    }
+    return 0;
+}
+
+int run(Arguments& args, bool is_connect) {
+    curvecp::Config config;
+    auto key_dir = args.take("--key-dir");
+    auto server_key = args.take("--server-key");
+    auto server_key_dir = args.take("--server-key-dir");
+    auto name = args.take("--name");
+    auto ext = args.take("--extension");
+    auto client_ext = args.take("--client-extension");
+    auto hellos = args.take("--hellos");
+    const bool verbose = args.flag("--verbose");
+    if (auto unknown = args.unknown())
+        return fail("unknown option " + *unknown + " (see `tapsec " + (is_connect ? "connect" : "listen") + " curvecp --help`)");
+    config.server_name = name.value_or("localhost");
+    if (!curvecp::wire::encode_name(config.server_name)) return fail("--name: labels of at most 63 bytes, 255 in all");
+    if (ext && !parse_hex(*ext, config.server_extension)) return fail("--extension: 32 hex digits expected");
+    if (client_ext && !parse_hex(*client_ext, config.client_extension)) return fail("--client-extension: 32 hex digits expected");
+    if (key_dir) {
+        auto k = curvecp::load_key_directory(*key_dir);
+        if (!k) return fail("cannot read a key directory (publickey, .expertsonly/secretkey) from " + *key_dir);
+        config.long_term_key = *k;
+    }
+    if (is_connect) {
+        auto server = Endpoint::parse(args.target);
+        if (!server) return fail("'" + args.target + "' is not HOST:PORT (a numeric address or localhost)");
+        if (server_key) {
+            curvecp::PublicKey pk{};
+            if (!parse_hex(*server_key, pk)) return fail("--server-key: 64 hex digits expected (curvecpprintkey DIR)");
+            config.server_public_key = pk;
+        } else if (server_key_dir) {
+            auto k = curvecp::load_key_directory(*server_key_dir);
+            if (!k) {
+                std::FILE* f = std::fopen((*server_key_dir + "/publickey").c_str(), "rb");
+                curvecp::PublicKey pk{};
+                const bool ok = f && std::fread(pk.data(), 1, 32, f) == 32;
+                if (f) std::fclose(f);
+                if (!ok) return fail("cannot read " + *server_key_dir + "/publickey");
+                config.server_public_key = pk;
+            } else {
+                config.server_public_key = k->public_key;
+            }
+        } else {
+            return fail("connect needs the server's key: --server-key HEX64 or --server-key-dir DIR");
+        }
+        unsigned n = 5;
+        if (hellos && (std::sscanf(hellos->c_str(), "%u", &n) != 1 || n == 0 || n > 8)) return fail("--hellos: 1 to 8");
+        config.hello_attempts = n;
+        config.handshake_timeout = 120s;  // the Hello schedule decides; its end is a clear no_answer
+        auto udp = Udp::connect(*server);
+        if (!udp) return fail("cannot open a UDP socket: " + udp.error().message());
+        CurveCp conn(Role::client, config, std::move(*udp));
+        if (auto ec = conn.handshake())
+            return fail("handshake with " + server->to_string() + " failed: " + ec.message());
+        if (verbose) std::fprintf(stderr, "tapsec: curvecp: connected to %s\n", server->to_string().c_str());
+        return run_stream(conn, verbose);
+    }
+    if (!config.long_term_key) return fail("listen needs the server's key directory: --key-dir DIR (curvecpmakekey DIR)");
+    std::string address = "0.0.0.0", port_text = args.target;
+    if (auto colon = port_text.rfind(':'); colon != std::string::npos) {
+        address = port_text.substr(0, colon);
+        port_text = port_text.substr(colon + 1);
+    }
+    unsigned port = 0;
+    if (std::sscanf(port_text.c_str(), "%u", &port) != 1 || port > 65535) return fail("'" + args.target + "' is not [ADDR:]PORT");
+    auto udp = Udp::bind(address, static_cast<std::uint16_t>(port));
+    if (!udp) return fail("cannot bind " + args.target + ": " + udp.error().message());
+    config.handshake_timeout = 24h;
+    std::fprintf(stderr, "tapsec: curvecp: listening on %s:%u as %s\n", address.c_str(), udp->local_port(),
+                 to_hex(config.long_term_key->public_key).c_str());
+    CurveCp conn(Role::server, config, std::move(*udp));
+    if (auto ec = conn.handshake()) return fail("no connection: " + ec.message());
+    if (verbose) std::fprintf(stderr, "tapsec: curvecp: client %s connected\n", conn.info().peer.subject.c_str());
+    return run_stream(conn, verbose);
+}
+
+/// Two CurveCP endpoints over loopback UDP: handshake, a message echoed, both streams ended.
+DemoResult demo() {
+    DemoResult result;
+    curvecp::Config server_config, client_config;
+    auto key = curvecp::generate_key_pair([](MutableByteView out) { crypto::Botan2::random(out); });
+    server_config.long_term_key = key;
+    server_config.server_name = client_config.server_name = "demo.tapsec";
+    client_config.server_public_key = key.public_key;
+    client_config.first_hello_interval = 200ms;
+    client_config.hello_attempts = 3;
+    server_config.handshake_timeout = client_config.handshake_timeout = 5s;
+    auto server_udp = Udp::bind("127.0.0.1", 0);
+    if (!server_udp) return result.error = "cannot bind loopback UDP", result;
+    auto client_udp = Udp::connect(*Endpoint::parse("127.0.0.1", server_udp->local_port()));
+    if (!client_udp) return result.error = "cannot open UDP", result;
+    std::thread server([&] {
+        CurveCp conn(Role::server, server_config, std::move(*server_udp));
+        if (conn.handshake()) return;
+        Bytes got;
+        const auto deadline = Clock::now() + 3s;
+        while (Clock::now() < deadline && !conn.engine().stream().peer_finished()) {
+            auto m = conn.receive_message(50ms);
+            if (m) got.insert(got.end(), m->begin(), m->end());
+        }
+        if (conn.send(got)) return;
+        (void)conn.engine().close(Clock::now());
+        while (Clock::now() < deadline && !conn.engine().is_closed()) (void)conn.receive_message(50ms);
+    });
+    CurveCp client(Role::client, client_config, std::move(*client_udp));
+    const auto t0 = Clock::now();
+    auto ec = client.handshake();
+    const auto t1 = Clock::now();
+    const std::string message = "hello through CurveCP";
+    Bytes echo;
+    if (!ec) ec = client.send(as_bytes(message));
+    if (!ec) (void)client.engine().close(Clock::now());
+    const auto deadline = Clock::now() + 3s;
+    while (!ec && Clock::now() < deadline && !client.engine().is_closed()) {
+        auto m = client.receive_message(50ms);
+        if (m) echo.insert(echo.end(), m->begin(), m->end());
+        else if (m.error() != make_error_code(Errc::timed_out)) ec = m.error();
+    }
+    const auto t2 = Clock::now();
+    server.join();
+    if (ec) return result.error = "CurveCP demo failed: " + ec.message(), result;
+    if (std::string(echo.begin(), echo.end()) != message) return result.error = "CurveCP demo: echo did not match", result;
+    if (!client.engine().is_closed()) return result.error = "CurveCP demo: the streams did not end cleanly", result;
+    result.ok = true;
+    result.handshake_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    result.echo_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
+    result.negotiated = "Curve25519 XSalsa20-Poly1305, Hello 224 / Cookie 200 / Initiate 736, curvecpmessage stream";
+    return result;
+}
+
+const Registration registration{ProtocolEntry{
+    "curvecp",
+    "Secure<CurveCpHandshake, CurveCpRecord, Udp>",
+    "CurveCP",
+    CurveCp::features,
+    usage,
+    [](Arguments& a) { return run(a, true); },
+    [](Arguments& a) { return run(a, false); },
+    demo,
+    /*target_optional=*/false,
+    {},
+}};
+
+}  // namespace
+}  // namespace tapsec::cli
