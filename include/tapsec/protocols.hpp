@@ -9,3 +9,4 @@
 #include "tls13/record.hpp"
 #include "wireguard/policies.hpp"
 #include "zrtp/policy.hpp"
+#include "minimalt/policies.hpp"
