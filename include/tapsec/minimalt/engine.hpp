@@ -54,6 +54,9 @@ struct Counters {
 
 /// The congestion state of a host pair (a packet-counting Reno).
 struct CongestionState {
+    /// 128 packets (about 180 KB) stay inside a default Linux UDP receive buffer, so the
+    /// window never outgrows what a receiver on the same host can hold.
+    static constexpr double max_window = 128;
     double window = 10;       // packets in flight allowed
     double slow_start_threshold = 1e9;
     std::optional<std::chrono::microseconds> smoothed_rtt;
@@ -62,7 +65,7 @@ struct CongestionState {
 
     void on_ack(std::size_t packets) {
         for (std::size_t i = 0; i < packets; ++i) window += window < slow_start_threshold ? 1.0 : 1.0 / window;
-        window = std::min(window, 4096.0);
+        window = std::min(window, max_window);
     }
     void on_loss() {
         slow_start_threshold = std::max(window / 2, 2.0);
