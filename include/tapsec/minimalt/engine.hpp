@@ -90,6 +90,42 @@ struct CongestionState {
     }
 };
 
+/// A FIFO whose slots keep their storage (a popped Bytes keeps its capacity for the
+/// next push), with indexed access for retransmission; grows by doubling up to its
+/// capacity. After warm-up the data path pushes and pops without allocating.
+template <class T>
+class SlotRing {
+public:
+    explicit SlotRing(std::size_t capacity) : capacity_(capacity) {}
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
+    bool full() const noexcept { return size_ == capacity_; }
+    /// The next slot, appended (holding whatever its last use left); null when full.
+    T* push_slot() {
+        if (full()) return nullptr;
+        if (size_ == slots_.size()) grow();
+        return &slots_[(head_ + size_++) % slots_.size()];
+    }
+    T& front() noexcept { return slots_[head_]; }
+    const T& front() const noexcept { return slots_[head_]; }
+    T& operator[](std::size_t i) noexcept { return slots_[(head_ + i) % slots_.size()]; }
+    void pop_front() noexcept {
+        head_ = (head_ + 1) % slots_.size();
+        --size_;
+    }
+
+private:
+    void grow() {
+        std::vector<T> bigger(std::min(capacity_, std::max<std::size_t>(8, slots_.size() * 2)));
+        for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move((*this)[i]);
+        slots_ = std::move(bigger);
+        head_ = 0;
+    }
+    std::size_t capacity_;
+    std::vector<T> slots_;
+    std::size_t head_ = 0, size_ = 0;
+};
+
 template <class Crypto, class Record>
 class Engine {
 public:
@@ -197,7 +233,8 @@ public:
         }
         if (!record_.keyed() || state_ == State::idle) return std::nullopt;
         // Retransmissions first, then new data within the window, then a pure ack.
-        for (auto& s : unacked_) {
+        for (std::size_t i = 0; i < unacked_.size(); ++i) {
+            Sent& s = unacked_[i];
             if (!s.resend) continue;
             s.resend = false;
             ++s.transmissions;
@@ -206,13 +243,13 @@ public:
             return seal_payload(s.payload, out);
         }
         if (!outbox_.empty() && unacked_.size() < static_cast<std::size_t>(congestion_.window) && state_ != State::closed) {
-            Sent s;
+            Sent& s = *unacked_.push_slot();  // window <= max_window < capacity
             s.seq = next_seq_++;
             s.sent = now;
+            s.transmissions = 1;
+            s.resend = false;
             build_payload(s.seq, s.payload);
-            auto info = seal_payload(s.payload, out);
-            unacked_.push_back(std::move(s));
-            return info;
+            return seal_payload(s.payload, out);
         }
         if (ack_pending_) {
             Bytes& p = pure_ack_;
@@ -234,7 +271,7 @@ public:
     std::optional<ByteView> poll_plaintext(std::uint32_t id) {
         auto it = connections_.find(id);
         if (it == connections_.end() || it->second.received.empty()) return std::nullopt;
-        delivered_ = std::move(it->second.received.front());
+        std::swap(delivered_, it->second.received.front());  // the slot keeps the old buffer
         it->second.received.pop_front();
         received_bytes_ -= delivered_.size();
         return ByteView(delivered_);
@@ -275,10 +312,12 @@ public:
             return make_error_code(Error::unknown_connection);
         if (queued_bytes_ + data.size() > config_.max_send_queue) return make_error_code(Error::send_window_full);
         const std::size_t chunk = max_frame_data();
+        if (outbox_.size() + (data.size() + chunk - 1) / chunk > outbox_capacity) return make_error_code(Error::send_window_full);
         for (std::size_t at = 0; at < data.size(); at += chunk) {
-            Bytes frame;
+            Bytes& frame = *outbox_.push_slot();
+            frame.clear();
             write_frame(frame, id, FrameType::data, data.subspan(at, std::min(chunk, data.size() - at)));
-            queue_frame(std::move(frame));
+            queued_bytes_ += frame.size();
         }
         return {};
     }
@@ -347,7 +386,7 @@ public:
             if (unacked_.front().transmissions >= config_.max_retransmissions)
                 return fail(make_error_code(Error::retransmission_limit));
             congestion_.on_timeout();
-            for (auto& s : unacked_) s.resend = true;
+            for (std::size_t i = 0; i < unacked_.size(); ++i) unacked_[i].resend = true;
         }
         return {};
     }
@@ -421,9 +460,10 @@ public:
 private:
     enum class State { idle, requesting, established, closing, closed };
 
+    static constexpr std::size_t receive_slots = 1u << 14;  // packets of data per connection
     struct Connection {
         std::string service;
-        std::deque<Bytes> received;
+        SlotRing<Bytes> received{receive_slots};
         bool peer_closed = false, local_closed = false, refused = false;
     };
     struct Sent {
@@ -450,9 +490,15 @@ private:
         // Sized for a tunnel request (key and solution in the clear) so a frame fits any packet.
         return max_packet_size - Layer::overhead(true, true) - payload_header_size - frame_header_size;
     }
-    void queue_frame(Bytes frame) {
+    /// Control frames: room is kept for them beyond what data may fill.
+    void queue_frame(const Bytes& frame) {
+        Bytes* slot = outbox_.push_slot();
+        if (!slot) {
+            fail(make_error_code(Error::send_window_full));
+            return;
+        }
+        slot->assign(frame.begin(), frame.end());
         queued_bytes_ += frame.size();
-        outbox_.push_back(std::move(frame));
     }
 
     /// seq | ack | as many whole frames as fit | padding (tunnel requests).
@@ -550,7 +596,7 @@ private:
         s.solution = *r;
         solution_ = s;
         ++counters_.puzzles_solved;
-        for (auto& sent : unacked_) sent.resend = true;  // the request again, with the solution
+        for (std::size_t i = 0; i < unacked_.size(); ++i) unacked_[i].resend = true;  // the request again, with the solution
         return {};
     }
 
@@ -578,9 +624,27 @@ private:
         }
         ack_pending_ = true;
         if (seq != expected_seq_) return {};  // duplicate or out of order: acknowledged, not delivered
-        if (received_bytes_ + frames.size() > config_.max_receive_queue) return {};  // no room: the peer resends later
+        if (!room_for(frames)) return {};  // no room: not acknowledged, the peer resends later
         ++expected_seq_;
         return for_each_frame(frames, [&](const Frame& f) { return on_frame(f, now); });
+    }
+
+    /// Can the application's queues take this packet's data?
+    bool room_for(ByteView frames) {
+        if (received_bytes_ + frames.size() > config_.max_receive_queue) return false;
+        std::size_t data_frames = 0;
+        for_each_frame(frames, [&](const Frame& f) {
+            data_frames += f.type == FrameType::data;
+            return std::error_code{};
+        });
+        bool room = true;
+        for_each_frame(frames, [&](const Frame& f) {
+            if (f.type != FrameType::data) return std::error_code{};
+            auto it = connections_.find(f.connection);
+            if (it != connections_.end() && it->second.received.size() + data_frames > receive_slots) room = false;
+            return std::error_code{};
+        });
+        return room;
     }
 
     void on_ack(std::uint32_t ack, Instant now) {
@@ -598,7 +662,7 @@ private:
             if (sample) congestion_.on_rtt_sample(*sample);
         } else if (!unacked_.empty() && ack == last_ack_ && ++duplicate_acks_ == 3) {
             congestion_.on_loss();  // fast retransmit: the receiver is missing what follows `ack`
-            for (auto& s : unacked_) s.resend = true;
+            for (std::size_t i = 0; i < unacked_.size(); ++i) unacked_[i].resend = true;
             duplicate_acks_ = 0;
         }
         last_ack_ = ack;
@@ -612,7 +676,9 @@ private:
                 if (it == connections_.end() || it->second.refused || it->second.peer_closed)
                     return drop(Error::unknown_connection, now);
                 if (f.body.empty()) return {};
-                it->second.received.emplace_back(f.body.begin(), f.body.end());
+                Bytes* slot = it->second.received.push_slot();
+                if (!slot) return drop(Error::send_window_full, now);
+                slot->assign(f.body.begin(), f.body.end());
                 received_bytes_ += f.body.size();
                 return {};
             }
@@ -679,9 +745,10 @@ private:
     std::optional<Endpoint> peer_;
     // the tunnel
     std::map<std::uint32_t, Connection> connections_;
-    std::deque<Bytes> outbox_;
+    static constexpr std::size_t outbox_capacity = 1u << 16;  // frames; control frames may use the rest
+    SlotRing<Bytes> outbox_{outbox_capacity + 1024};
     std::size_t queued_bytes_ = 0, received_bytes_ = 0;
-    std::deque<Sent> unacked_;
+    SlotRing<Sent> unacked_{static_cast<std::size_t>(CongestionState::max_window) + 1};
     std::uint32_t next_seq_ = 1, expected_seq_ = 1, last_ack_ = 0;
     unsigned duplicate_acks_ = 0;
     bool ack_pending_ = false, peer_closed_ = false, final_ack_ = false;
