@@ -25,6 +25,23 @@ std::string random_text(std::size_t n, std::uint32_t seed) {
 
 }  // namespace
 
+TEST_CASE("minimalt: every error maps into the shared vocabulary") {
+    int named = 0;
+    for (int v = 1; v < 64; ++v) {
+        const std::error_code ec(v, minimalt::category());
+        if (ec.message() == "unknown MinimaLT error") continue;
+        ++named;
+        const auto c = ec.default_error_condition();
+        CHECK(c.category() == tapsec::condition_category());
+        CHECK(ec == static_cast<tapsec::condition>(c.value()));
+    }
+    CHECK(named == static_cast<int>(Error::invalid_configuration));
+    CHECK(make_error_code(Error::box_failed) == tapsec::condition::authentication_failed);
+    CHECK(make_error_code(Error::replayed_packet) == tapsec::condition::replayed);
+    CHECK(make_error_code(Error::puzzle_required) == tapsec::condition::resource_exhausted);
+    CHECK(make_error_code(Error::record_untrusted) == tapsec::condition::peer_not_trusted);
+}
+
 TEST_CASE("minimalt: the directory record is signed, checked, and a tampered one is rejected") {
     Directory d;
     const auto now = d.wall;
