@@ -298,7 +298,9 @@ int run(Arguments& args, bool is_connect) {
             return fail("tunnel to " + options.server.to_string() + " failed: " + ec.message());
         }
         report_events(conn, options.verbose);
-        if (options.verbose) std::fprintf(stderr, "minimalt: connected to %s\n", conn.info().peer.subject.c_str());
+        if (options.verbose)
+            std::fprintf(stderr, "minimalt: connected to %s%s\n", conn.info().peer.subject.c_str(),
+                         conn.engine().counters().puzzles_solved ? " (after solving its puzzle)" : "");
         return run_data_path(conn, options, true);
     }
     auto udp = Udp::bind(options.bind_address, options.port);
@@ -329,9 +331,21 @@ int run(Arguments& args, bool is_connect) {
     Minimalt conn(Role::server, options.config, std::move(*udp));
     if (auto ec = conn.handshake()) return fail("accepting a tunnel failed: " + ec.message());
     report_events(conn, options.verbose);
-    if (options.verbose)
-        std::fprintf(stderr, "minimalt: tunnel from %s\n", conn.engine().peer_endpoint().value_or(Endpoint{}).to_string().c_str());
-    return run_data_path(conn, options, false);
+    if (options.verbose) {
+        const auto& c = conn.engine().counters();
+        std::fprintf(stderr, "minimalt: tunnel from %s (before it: %llu puzzles sent, %llu key agreements, %llu packets dropped)\n",
+                     conn.engine().peer_endpoint().value_or(Endpoint{}).to_string().c_str(),
+                     static_cast<unsigned long long>(c.puzzles_sent), static_cast<unsigned long long>(c.key_agreements),
+                     static_cast<unsigned long long>(c.dropped));
+    }
+    const int status = run_data_path(conn, options, false);
+    if (options.verbose) {
+        const auto& c = conn.engine().counters();
+        std::fprintf(stderr, "minimalt: %llu puzzles sent, %llu key agreements, %llu packets dropped, %llu retransmissions\n",
+                     static_cast<unsigned long long>(c.puzzles_sent), static_cast<unsigned long long>(c.key_agreements),
+                     static_cast<unsigned long long>(c.dropped), static_cast<unsigned long long>(c.retransmissions));
+    }
+    return status;
 }
 
 /// A server and a client over loopback UDP: the record signed and checked, a tunnel,
