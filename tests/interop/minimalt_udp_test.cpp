@@ -214,3 +214,41 @@ TEST_CASE("tapsec connect minimalt: a record signed by another key is refused wi
     CHECK(client.wait(10s) == 1);
     CHECK_MESSAGE(client.output().find("directory record signed by an untrusted key") != std::string::npos, client.output());
 }
+
+TEST_CASE("tapsec listen --require-user: the user proven by --user-key is served, another is refused") {
+    test::TempDir dir;
+    // The user's key file is created on first use and its public key printed.
+    test::Process keygen({tapsec_tool, "connect", "minimalt", "127.0.0.1:9", "--user-key", dir.file("alice.key")},
+                         dir.file("keygen.log"));
+    keygen.wait(10s);
+    const std::string keygen_log = keygen.output();
+    const auto at = keygen_log.find("user key ");
+    REQUIRE_MESSAGE(at != std::string::npos, keygen_log);
+    const std::string alice = keygen_log.substr(at + 9, 64);
+    for (const bool as_alice : {true, false}) {
+        CAPTURE(as_alice);
+        const std::string run = as_alice ? "alice" : "mallory";  // fresh files per run: no stale log is read
+        const auto port = std::to_string(test::free_port(SOCK_DGRAM));
+        test::Process server({"sh", "-c",
+                              tapsec_tool + " listen minimalt 127.0.0.1:" + port + " --directory " + dir.file(run + ".hex") +
+                                  " --require-user " + alice + " --verbose < /dev/null"},
+                             dir.file(run + "-server.log"));
+        REQUIRE_MESSAGE(server.wait_for_output("connect with"), server.output());
+        const std::string log = server.output();
+        const std::string key = log.substr(log.find("--server-key ") + 13, 64);
+        test::Process client({"sh", "-c",
+                              tapsec_tool + " connect minimalt 127.0.0.1:" + port + " --directory " + dir.file(run + ".hex") +
+                                  " --server-key " + key + " --user-key " + dir.file(run + ".key") + " < /dev/null"},
+                             dir.file(run + "-client.log"));
+        if (as_alice) {
+            CHECK_MESSAGE(client.wait(20s) == 0, client.output());
+            CHECK_MESSAGE(server.wait(20s) == 0, server.output());
+            CHECK_MESSAGE(server.output().find("user " + alice.substr(0, 16)) != std::string::npos, server.output());
+        } else {
+            CHECK_MESSAGE(client.wait(20s) == 1, client.output());
+            CHECK_MESSAGE(server.wait(20s) == 1, server.output());
+            CHECK_MESSAGE(client.output().find("connection refused by the server") != std::string::npos, client.output());
+            CHECK_MESSAGE(server.output().find("user not authorized") != std::string::npos, server.output());
+        }
+    }
+}

@@ -327,6 +327,120 @@ TEST_CASE("minimalt: puzzles: wrong, expired, replayed from another address, har
     CHECK(p.client->is_established());
 }
 
+TEST_CASE("minimalt: user authentication (createAuth): proven, listed, vetoed, required, forged") {
+    auto user_secret = [] {
+        SecretBytes k(32);
+        crypto::Botan2::random(k);
+        return k;
+    };
+    const SecretBytes alice = user_secret(), mallory = user_secret();
+    const auto alice_public = crypto::nacl::public_key_of(alice);
+    SUBCASE("a proven user is the server's peer identity, per connection") {
+        Pair p([&](minimalt::Config& server, minimalt::Config& client) {
+            client.user_secret = alice;
+            server.authorized_users = {alice_public};
+            server.require_client_certificate = true;
+        });
+        p.establish();
+        CHECK(p.server->user_of(1) == alice_public);
+        const auto info = p.server->session_info();
+        CHECK(info.peer.authenticated);
+        CHECK(info.peer.raw_public_key == Bytes(alice_public.begin(), alice_public.end()));
+        auto second = p.client->open_connection("tapsec", p.now);
+        REQUIRE(second);
+        REQUIRE_FALSE(p.client->send_on(*second, text("as alice"), p.now));
+        p.pump();
+        CHECK(p.server->user_of(*second) == alice_public);
+        CHECK(drain(*p.server, *second) == "as alice");
+        CHECK(p.server->counters().refused_users == 0);
+    }
+    SUBCASE("a user not on the list is refused; the client fails with connection_refused") {
+        Pair p([&](minimalt::Config& server, minimalt::Config& client) {
+            client.user_secret = mallory;
+            server.authorized_users = {alice_public};
+        });
+        REQUIRE_FALSE(p.client->start(p.now));
+        p.client_may_fail = true;
+        p.pump();
+        CHECK(p.server->counters().refused_users == 1);
+        CHECK(p.server->counters().last_refusal == Error::user_not_authorized);
+        CHECK(p.client->send(text("x"), p.now) == Error::connection_refused);
+    }
+    SUBCASE("the application's validator may veto a proven user") {
+        Pair p([&](minimalt::Config& server, minimalt::Config& client) {
+            client.user_secret = alice;
+            server.validate_peer = [](const PeerIdentity& id) -> std::error_code {
+                CHECK(id.authenticated);
+                return make_error_code(Errc::certificate_untrusted);
+            };
+        });
+        REQUIRE_FALSE(p.client->start(p.now));
+        p.client_may_fail = true;
+        p.pump();
+        CHECK(p.server->counters().last_refusal == tapsec::condition::peer_not_trusted);
+        CHECK(p.client->send(text("x"), p.now) == Error::connection_refused);
+    }
+    SUBCASE("anonymous clients refused when users are required") {
+        Pair p([&](minimalt::Config& server, minimalt::Config&) { server.require_client_certificate = true; });
+        REQUIRE_FALSE(p.client->start(p.now));
+        p.client_may_fail = true;
+        p.pump();
+        CHECK(p.server->counters().refused_users == 1);
+        CHECK(p.server->counters().last_refusal == Error::user_not_authorized);
+        CHECK(p.client->send(text("x"), p.now) == Error::connection_refused);
+    }
+    SUBCASE("a proof from another tunnel, or for another user key, is refused") {
+        Pair first([&](minimalt::Config&, minimalt::Config& client) { client.user_secret = alice; });
+        first.establish();
+        // Alice's createAuth frame of the first tunnel, replayed by a keyed peer in a second one.
+        const Bytes& request = first.wire_to_server.front();
+        auto key = crypto::nacl::box_beforenm(ByteView(request).subspan(16, 32), first.directory.server.ephemeral_secret);
+        REQUIRE(key);
+        minimalt::TunnelRecord<crypto::Botan2> opener;
+        minimalt::TunnelKeys keys;
+        keys.box_key = *key;
+        keys.tid = first.client->tunnel_id();
+        keys.client = false;
+        REQUIRE_FALSE(opener.import(keys));
+        Bytes copy = request;
+        auto header = minimalt::parse_packet_header(copy);
+        REQUIRE(header);
+        auto payload = opener.open(*header, copy);
+        REQUIRE(payload);
+        Bytes create_auth_frame(payload->begin() + 8, payload->end());  // seq/ack stripped; frames follow
+        Pair second;  // anonymous client, so the test can inject the stolen frame
+        second.directory.server.ephemeral_secret = first.directory.server.ephemeral_secret;
+        second.server = std::make_unique<MltEngine>(Role::server, first.directory.server);
+        second.client = std::make_unique<MltEngine>(Role::client, [&] {
+            auto c = second.directory.client;
+            c.directory_record = first.directory.client.directory_record;
+            c.trusted_server_key = first.directory.client.trusted_server_key;
+            return c;
+        }());
+        second.directory.server = first.directory.server;
+        second.establish();
+        Bytes forged{0, 0, 0, 2, 0, 0, 0, 1};
+        // Renumber the stolen create_auth to connection 9 so it is new in this tunnel.
+        wire::Reader r(create_auth_frame);
+        bool injected = false;
+        while (r.remaining() > 0) {
+            auto f = minimalt::parse_frame(r);
+            REQUIRE(f);
+            if (f->type == minimalt::FrameType::create_auth) {
+                Bytes body(f->body.begin(), f->body.end());
+                body[3] = 9;
+                minimalt::write_frame(forged, 0, minimalt::FrameType::create_auth, body);
+                injected = true;
+            }
+        }
+        REQUIRE(injected);
+        CHECK_FALSE(second.server->receive(second.forge_client_packet(forged), second.client_ep, second.now));
+        CHECK(second.server->counters().refused_users == 1);
+        CHECK(second.server->counters().last_refusal == Error::user_proof_invalid);
+        CHECK_FALSE(second.server->user_of(9));
+    }
+}
+
 TEST_CASE("minimalt: rekey walks the hash chain; old keys are gone") {
     Pair p;
     p.establish();
@@ -570,7 +684,7 @@ TEST_CASE("minimalt: through Secure<> over MemoryDatagram") {
     using Mlt = Secure<MinimaltHandshake, MinimaltRecord, MemoryDatagram>;
     static_assert(CallerBufferEngine<Mlt::Engine> && ViewReceiveEngine<Mlt::Engine>);
     static_assert(Mlt::has<feature::CM> && Mlt::has<feature::DM> && Mlt::has<feature::rekeying>);
-    static_assert(!Mlt::has<feature::MA>);
+    static_assert(Mlt::has<feature::MA> && Mlt::features.availability<feature::MA>() == Availability::supported);
     Directory d;
     auto [a, b] = MemoryDatagram::pair();
     Mlt client(Role::client, d.client, std::move(a)), server(Role::server, d.server, std::move(b));

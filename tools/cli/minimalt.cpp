@@ -42,11 +42,15 @@ constexpr const char* usage =
     "  --puzzles MODE          under-load (default), always or never\n"
     "  --puzzle-difficulty N   bits a puzzle hides (1-28, default 16)\n"
     "  --puzzle-threshold N    tunnel requests per second before puzzles (default 100)\n"
+    "  --require-user HEX      accept only connections proven (createAuth) by this user's\n"
+    "                          Curve25519 public key (the client prints it)\n"
     "connect options:\n"
     "  --directory FILE        the server's signed directory record (required)\n"
     "  --server-key HEX        the server's long-term Ed25519 public key (required;\n"
     "                          the listener prints it)\n"
     "  --service NAME          the service connection 1 asks for (default: tapsec)\n"
+    "  --user-key FILE         authenticate as the user whose Curve25519 secret (hex) is\n"
+    "                          in FILE (created if missing); prints the public key\n"
     "  --roam-after BYTES      after sending BYTES, move to a new UDP port and rekey\n"
     "                          (connection mobility by tunnel ID)\n"
     "both:\n"
@@ -84,12 +88,14 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     auto directory = args.take("--directory");
     auto timeout = args.take("--handshake-timeout");
     out.verbose = args.flag("--verbose");
-    std::optional<std::string> key, name, puzzles, difficulty, threshold, server_key, service, roam;
+    std::optional<std::string> key, name, puzzles, difficulty, threshold, server_key, service, roam, user_key, require_user;
     if (is_connect) {
         server_key = args.take("--server-key");
         service = args.take("--service");
         roam = args.take("--roam-after");
+        user_key = args.take("--user-key");
     } else {
+        require_user = args.take("--require-user");
         key = args.take("--key");
         name = args.take("--name");
         puzzles = args.take("--puzzles");
@@ -97,6 +103,23 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         threshold = args.take("--puzzle-threshold");
     }
     if (auto unknown = args.unknown()) return "unknown option " + *unknown + " (see `tapsec " + verb + " minimalt --help`)";
+    if (user_key) {
+        if (auto text = read_file(*user_key)) {
+            bool ok = false;
+            auto secret = from_hex(*text, &ok);
+            if (!ok || secret.size() != 32) return "--user-key " + *user_key + ": not a 32-byte hex Curve25519 secret";
+            out.config.user_secret.assign(secret.begin(), secret.end());
+            secure_zero(secret.data(), secret.size());
+        } else {
+            out.config.user_secret.resize(32);
+            crypto::Botan2::random(out.config.user_secret);
+            std::ofstream file(*user_key, std::ios::binary | std::ios::trunc);
+            ::chmod(user_key->c_str(), 0600);
+            file << to_hex(out.config.user_secret) << "\n";
+            if (!file) return "cannot write --user-key " + *user_key;
+        }
+        std::fprintf(stderr, "minimalt: user key %s\n", to_hex(crypto::nacl::public_key_of(out.config.user_secret)).c_str());
+    }
     if (!directory) return std::string("--directory FILE is required (the signed directory record)");
     out.directory_file = *directory;
     out.config.handshake_timeout = 10s;
@@ -106,11 +129,11 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         out.config.handshake_timeout = std::chrono::seconds(*s);
     }
     if (is_connect) {
+        bool ok = false;
         auto ep = Endpoint::parse(args.target);
         if (!ep) return "'" + args.target + "' is not HOST:PORT (a numeric address or localhost)";
         out.server = *ep;
         if (!server_key) return std::string("--server-key HEX is required (the listener prints it)");
-        bool ok = false;
         out.config.trusted_server_key = from_hex(*server_key, &ok);
         if (!ok || out.config.trusted_server_key.size() != 32) return std::string("--server-key: not 32 bytes of hex");
         auto record = read_file(*directory);
@@ -134,6 +157,15 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     if (!port || *port > 65535) return "'" + args.target + "' is not [ADDR:]PORT";
     out.port = static_cast<std::uint16_t>(*port);
     if (name) out.name = *name;
+    if (require_user) {
+        bool ok = false;
+        auto user = from_hex(*require_user, &ok);
+        if (!ok || user.size() != 32) return std::string("--require-user: not 32 bytes of hex");
+        minimalt::PublicKey u{};
+        std::copy(user.begin(), user.end(), u.begin());
+        out.config.authorized_users.push_back(u);
+        out.config.require_client_certificate = true;
+    }
     if (puzzles) {
         if (*puzzles == "under-load") out.config.source_validation = CommonConfig::SourceValidation::under_load;
         else if (*puzzles == "always") out.config.source_validation = CommonConfig::SourceValidation::always;
@@ -333,10 +365,19 @@ int run(Arguments& args, bool is_connect) {
     report_events(conn, options.verbose);
     if (options.verbose) {
         const auto& c = conn.engine().counters();
+        std::fprintf(stderr, "minimalt: %s\n", conn.info().peer.subject.c_str());
         std::fprintf(stderr, "minimalt: tunnel from %s (before it: %llu puzzles sent, %llu key agreements, %llu packets dropped)\n",
                      conn.engine().peer_endpoint().value_or(Endpoint{}).to_string().c_str(),
                      static_cast<unsigned long long>(c.puzzles_sent), static_cast<unsigned long long>(c.key_agreements),
                      static_cast<unsigned long long>(c.dropped));
+    }
+    const auto ids = conn.engine().connection_ids();
+    if (std::find(ids.begin(), ids.end(), 1u) == ids.end()) {
+        // Connection 1 was refused (user proof, user list, service): tell the client, then say why.
+        std::array<std::uint8_t, max_transmit_size> out{};
+        while (auto t = conn.engine().poll_transmit(MutableByteView(out)))
+            (void)conn.transport().send_to(ByteView(out.data(), t->size), t->to.value_or(Endpoint{}));
+        return fail("refused the client's connection: " + conn.engine().counters().last_refusal.message());
     }
     const int status = run_data_path(conn, options, false);
     if (options.verbose) {

@@ -22,6 +22,10 @@ struct Config : CommonConfig {
     Bytes trusted_server_key;
     /// The service the client's first connection (connection 1) is created for.
     std::string service = "tapsec";
+    /// The user's long-term Curve25519 secret: when set, connections are created with
+    /// createAuth, proving the user key U to the server (the paper's user
+    /// authentication); empty, the client is anonymous.
+    SecretBytes user_secret;
 
     // ---- server ----
     /// Ed25519 seed of the long-term key that signs the directory record.
@@ -36,6 +40,11 @@ struct Config : CommonConfig {
     std::chrono::seconds puzzle_lifetime{10};
     /// Services the server accepts connections for; empty accepts any name.
     std::vector<std::string> services;
+    /// User keys (U) allowed to create connections; empty allows any proven user. With
+    /// CommonConfig::require_client_certificate set, anonymous create() is refused (the
+    /// name is the shared "mutual authentication" switch). CommonConfig::validate_peer is
+    /// called with each proven user key and may refuse it.
+    std::vector<PublicKey> authorized_users;
 
     // ---- both ----
     /// Bytes the application may queue for sending beyond what the congestion window

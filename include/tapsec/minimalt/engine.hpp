@@ -50,6 +50,8 @@ struct Counters {
     std::uint64_t packets_sent = 0;
     std::uint64_t packets_received = 0;
     std::error_code last_drop;          // the reason of the latest drop
+    std::uint64_t refused_users = 0;    // server: creates refused for a missing or bad user proof
+    std::error_code last_refusal;       // server: why the latest of them was refused
 };
 
 /// The congestion state of a host pair (a packet-counting Reno).
@@ -173,13 +175,17 @@ public:
         state_ = State::requesting;
         request_deadline_ = now + config_.handshake_timeout;
         // The first packet creates the application's connection; data may follow at once.
+        if (!config_.user_secret.empty()) {
+            if (config_.user_secret.size() != 32) return fail(make_error_code(Error::invalid_configuration));
+            auto user_key = crypto::nacl::box_beforenm(directory_->ephemeral_key, config_.user_secret);
+            if (!user_key) return fail(make_error_code(Error::invalid_configuration));
+            user_public_ = crypto::nacl::public_key_of(config_.user_secret);
+            crypto::nacl::Nonce n{};
+            std::copy(user_proof_nonce.begin(), user_proof_nonce.end(), n.begin());
+            crypto::nacl::SecretBox(*user_key).seal(n, client_public_, user_proof_.data());
+        }
         connections_[primary_connection].service = config_.service;
-        Bytes create;
-        const std::array<std::uint8_t, 4> id{0, 0, 0, primary_connection};
-        Bytes body(id.begin(), id.end());
-        append(body, as_bytes(config_.service));
-        write_frame(create, 0, FrameType::create, body);
-        queue_frame(std::move(create));
+        queue_create(primary_connection, config_.service);
         return {};
     }
 
@@ -332,12 +338,7 @@ public:
         if (service.empty() || service.size() > max_service_name) return make_error_code(Error::invalid_configuration);
         const std::uint32_t id = next_connection_++;
         connections_[id].service = std::string(service);
-        Bytes body{static_cast<std::uint8_t>(id >> 24), static_cast<std::uint8_t>(id >> 16), static_cast<std::uint8_t>(id >> 8),
-                   static_cast<std::uint8_t>(id)};
-        append(body, as_bytes(service));
-        Bytes frame;
-        write_frame(frame, 0, FrameType::create, body);
-        queue_frame(std::move(frame));
+        queue_create(id, service);
         return id;
     }
 
@@ -359,6 +360,11 @@ public:
         for (auto& [id, c] : connections_)
             if (!c.refused) out.push_back(id);
         return out;
+    }
+    /// Server: the user key connection `id` was created with (createAuth), if any.
+    std::optional<PublicKey> user_of(std::uint32_t id) const {
+        auto it = connections_.find(id);
+        return it == connections_.end() ? std::nullopt : it->second.user;
     }
     std::string service_of(std::uint32_t id) const {
         auto it = connections_.find(id);
@@ -439,8 +445,15 @@ public:
             info.peer.subject = directory_->name + " (Ed25519 " + to_hex(directory_->long_term_key).substr(0, 16) + "...)";
             info.peer.authenticated = state_ == State::established || state_ == State::closing;
         } else if (role_ == Role::server) {
-            info.peer.raw_public_key.assign(client_public_.begin(), client_public_.end());
-            info.peer.subject = "anonymous client (ephemeral key)";
+            auto it = connections_.find(primary_connection);
+            if (it != connections_.end() && it->second.user) {
+                info.peer.raw_public_key.assign(it->second.user->begin(), it->second.user->end());
+                info.peer.subject = "user " + to_hex(*it->second.user).substr(0, 16) + "...";
+                info.peer.authenticated = true;
+            } else {
+                info.peer.raw_public_key.assign(client_public_.begin(), client_public_.end());
+                info.peer.subject = "anonymous client (ephemeral key)";
+            }
         }
         return info;
     }
@@ -465,6 +478,7 @@ private:
         std::string service;
         SlotRing<Bytes> received{receive_slots};
         bool peer_closed = false, local_closed = false, refused = false;
+        std::optional<PublicKey> user;  // server: the user this connection's createAuth proved
     };
     struct Sent {
         std::uint32_t seq = 0;
@@ -490,6 +504,44 @@ private:
         // Sized for a tunnel request (key and solution in the clear) so a frame fits any packet.
         return max_packet_size - Layer::overhead(true, true) - payload_header_size - frame_header_size;
     }
+    /// create(c, service), or createAuth(c, service, U, proof) when the client has a user key.
+    void queue_create(std::uint32_t id, std::string_view service) {
+        Bytes body{static_cast<std::uint8_t>(id >> 24), static_cast<std::uint8_t>(id >> 16), static_cast<std::uint8_t>(id >> 8),
+                   static_cast<std::uint8_t>(id)};
+        const bool auth = !config_.user_secret.empty();
+        if (auth) {
+            append(body, user_public_);
+            append(body, user_proof_);
+        }
+        append(body, as_bytes(service));
+        Bytes frame;
+        write_frame(frame, 0, auth ? FrameType::create_auth : FrameType::create, body);
+        queue_frame(frame);
+    }
+
+    /// Server: checks a createAuth proof against this tunnel's C' and our S', then the
+    /// configured users and the application's validator.
+    std::error_code check_user(const PublicKey& user, ByteView proof) {
+        auto key = crypto::nacl::box_beforenm(user, config_.ephemeral_secret);
+        if (!key) return make_error_code(Error::user_proof_invalid);
+        crypto::nacl::Nonce n{};
+        std::copy(user_proof_nonce.begin(), user_proof_nonce.end(), n.begin());
+        PublicKey opened{};
+        if (!crypto::nacl::SecretBox(*key).open(n, proof, opened.data()) || !constant_time_equal(opened, client_public_))
+            return make_error_code(Error::user_proof_invalid);
+        const auto& allowed = config_.authorized_users;
+        if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), user) == allowed.end())
+            return make_error_code(Error::user_not_authorized);
+        if (config_.validate_peer) {
+            PeerIdentity id;
+            id.raw_public_key.assign(user.begin(), user.end());
+            id.subject = "user " + to_hex(user).substr(0, 16);
+            id.authenticated = true;
+            if (auto ec = config_.validate_peer(id)) return ec;
+        }
+        return {};
+    }
+
     /// Control frames: room is kept for them beyond what data may fill.
     void queue_frame(const Bytes& frame) {
         Bytes* slot = outbox_.push_slot();
@@ -682,14 +734,33 @@ private:
                 received_bytes_ += f.body.size();
                 return {};
             }
-            case FrameType::create: {
+            case FrameType::create:
+            case FrameType::create_auth: {
                 const std::uint32_t id = body_u32(f.body);
                 if (role_ != Role::server || id == 0 || connections_.count(id)) return drop(Error::malformed_frame, now);
-                const std::string service(f.body.begin() + 4, f.body.end());
+                const bool auth = f.type == FrameType::create_auth;
+                const std::size_t name_at = auth ? create_auth_fixed : 4;
+                const std::string service(f.body.begin() + static_cast<std::ptrdiff_t>(name_at), f.body.end());
                 auto& c = connections_[id];
                 c.service = service;
                 const auto& allowed = config_.services;
-                if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), service) == allowed.end()) {
+                bool refuse = !allowed.empty() && std::find(allowed.begin(), allowed.end(), service) == allowed.end();
+                if (auth) {
+                    PublicKey user;
+                    std::copy_n(f.body.begin() + 4, 32, user.begin());
+                    if (auto ec = check_user(user, f.body.subspan(36, user_proof_size))) {
+                        refuse = true;
+                        counters_.last_refusal = ec;  // why, for the application and the tests
+                        ++counters_.refused_users;
+                    } else {
+                        c.user = user;
+                    }
+                } else if (config_.require_client_certificate) {
+                    refuse = true;  // anonymous connections not accepted
+                    counters_.last_refusal = make_error_code(Error::user_not_authorized);
+                    ++counters_.refused_users;
+                }
+                if (refuse) {
                     c.refused = true;
                     Bytes frame;
                     write_u32_frame(frame, FrameType::refuse, id);
@@ -734,6 +805,8 @@ private:
     std::optional<DirectoryRecord> directory_;
     SecretBytes client_secret_;
     PublicKey client_public_{};
+    PublicKey user_public_{};
+    std::array<std::uint8_t, user_proof_size> user_proof_{};
     std::optional<PuzzleSolution> solution_;
     Instant request_deadline_{};
     std::uint32_t next_connection_ = primary_connection + 1;

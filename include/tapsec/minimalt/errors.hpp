@@ -22,7 +22,9 @@ enum class Error {
     puzzle_too_hard,            // a puzzle harder than the signed directory record allows
     malformed_frame,            // an RPC inside an opened box does not parse
     unknown_connection,         // a frame for a connection that is not open
-    connection_refused,         // the server refused a create() for a service
+    connection_refused,         // the server refused a create() for a service (or the user)
+    user_proof_invalid,         // a createAuth proof did not open to this tunnel's key
+    user_not_authorized,        // a proven user the server does not accept (list, or anonymous when users are required)
     malformed_record,           // a directory record does not parse
     record_signature_invalid,   // the Ed25519 signature over a directory record failed
     record_expired,             // the record's ephemeral key is past its expiry
@@ -53,6 +55,8 @@ inline const char* describe(Error e) {
         case Error::malformed_frame: return "malformed RPC frame";
         case Error::unknown_connection: return "frame for a connection that is not open";
         case Error::connection_refused: return "connection refused by the server";
+        case Error::user_proof_invalid: return "user authentication proof invalid";
+        case Error::user_not_authorized: return "user not authorized by the server";
         case Error::malformed_record: return "malformed directory record";
         case Error::record_signature_invalid: return "directory record signature invalid";
         case Error::record_expired: return "directory record expired";
@@ -72,6 +76,7 @@ inline const char* describe(Error e) {
 constexpr condition condition_of(Error e) noexcept {
     switch (e) {
         case Error::box_failed:
+        case Error::user_proof_invalid:
         case Error::record_signature_invalid: return condition::authentication_failed;
         case Error::malformed_packet:
         case Error::oversized_packet:
@@ -87,6 +92,7 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::nonce_too_old:
         case Error::puzzle_expired: return condition::replayed;
         case Error::record_expired:
+        case Error::user_not_authorized:
         case Error::record_untrusted: return condition::peer_not_trusted;
         case Error::puzzle_required:
         case Error::tunnel_busy:

@@ -13,9 +13,9 @@ struct MinimaltHandshake {
     // DM: puzzles under load. CM: the tunnel follows its ID across addresses, and is
     // intrinsic (no address is part of a tunnel). SV: a puzzle solution is bound to the
     // request's source address (under load, or always per configuration).
-    // MA is the survey's M through the paper's user authentication (createAuth), which
-    // is not implemented here: the client is anonymous (docs/minimalt.md).
-    using provides = features<feature::DM, feature::CM, feature::SV, feature::forward_secrecy,
+    // MA: the paper's user authentication (createAuth: the user's long-term key proven
+    // per connection); optional, so S where the survey says M (docs/minimalt.md).
+    using provides = features<feature::MA, feature::DM, feature::CM, feature::SV, feature::forward_secrecy,
                               feature::public_key_authentication, feature::responder_authentication,
                               feature::rekeying>;
     using intrinsic = features<feature::CM, feature::forward_secrecy, feature::public_key_authentication,

@@ -175,7 +175,17 @@ enum class FrameType : std::uint8_t {
     close = 4,         // control: body = connection (4): no more data on it
     rekey = 5,         // control: body = generation (4): the sender moved to this key generation
     close_tunnel = 6,  // control: empty: the tunnel ends (authenticated close)
+    create_auth = 7,   // control: body = connection (4) | user key U (32) | proof (48) | service name
 };
+
+/// createAuth's proof: crypto_box from the user's key U to the server's ephemeral key
+/// S' of the tunnel's client key C' (authenticator 16 + 32), under a fixed nonce. Only
+/// the holder of U's secret can make it, and it is bound to this tunnel (C') and this
+/// server key (S'); it travels inside the tunnel's box, so observers never see U.
+inline constexpr std::size_t user_proof_size = 16 + 32;
+inline constexpr std::string_view user_proof_nonce = "minimaLT user auth nonce";
+static_assert(user_proof_nonce.size() == 24);
+inline constexpr std::size_t create_auth_fixed = 4 + 32 + user_proof_size;
 
 struct Frame {
     std::uint32_t connection = 0;
@@ -193,7 +203,7 @@ inline Result<Frame> parse_frame(wire::Reader& r) {
     const std::uint8_t type = r.u8();
     f.body = r.prefixed(2);
     if (!r.ok()) return make_error_code(Error::malformed_frame);
-    if (type > static_cast<std::uint8_t>(FrameType::close_tunnel)) return make_error_code(Error::malformed_frame);
+    if (type > static_cast<std::uint8_t>(FrameType::create_auth)) return make_error_code(Error::malformed_frame);
     f.type = static_cast<FrameType>(type);
     const bool control = f.connection == 0;
     switch (f.type) {
@@ -207,6 +217,10 @@ inline Result<Frame> parse_frame(wire::Reader& r) {
             break;
         case FrameType::create:
             if (!control || f.body.size() < 5 || f.body.size() > 4 + max_service_name) return make_error_code(Error::malformed_frame);
+            break;
+        case FrameType::create_auth:
+            if (!control || f.body.size() < create_auth_fixed + 1 || f.body.size() > create_auth_fixed + max_service_name)
+                return make_error_code(Error::malformed_frame);
             break;
         case FrameType::refuse:
         case FrameType::close:
