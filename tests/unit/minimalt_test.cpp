@@ -496,6 +496,32 @@ TEST_CASE("minimalt: clean close both ways") {
     CHECK(closed_event);
 }
 
+TEST_CASE("minimalt: keepalives hold an idle tunnel; a silent peer ends it") {
+    Pair p;
+    p.establish();
+    // Five minutes of silence from the application: keepalives keep the tunnel.
+    const auto start = p.now;
+    while (p.now - start < std::chrono::minutes(5)) p.tick();
+    CHECK(p.client->is_established());
+    CHECK_FALSE(p.client->send(text("still here"), p.now));
+    p.pump();
+    CHECK(drain(*p.server) == "still here");
+    // The server vanishes: the client fails after the idle timeout, with timed_out.
+    std::array<std::uint8_t, 2048> out{};
+    std::error_code ec;
+    const auto silent_from = p.now;
+    for (int i = 0; i < 1000 && !ec; ++i) {
+        while (p.client->poll_transmit(MutableByteView(out))) {}
+        auto t = p.client->next_timeout();
+        REQUIRE(t);
+        p.now = std::max(p.now, *t);
+        ec = p.client->on_timeout(p.now);
+    }
+    CHECK((ec == Error::idle_timeout || ec == Error::retransmission_limit));
+    CHECK(ec == tapsec::condition::timed_out);
+    CHECK(p.now - silent_from <= p.directory.client.idle_timeout + 1s);
+}
+
 TEST_CASE("minimalt: the client gives up when nobody answers") {
     Pair p;
     REQUIRE_FALSE(p.client->start(p.now));

@@ -312,6 +312,9 @@ int run_data_path(Minimalt& conn, const Options& options, bool is_client) {
         }
         if (tunnel_close_sent && now > close_deadline) return 0;  // our close went unacknowledged: we are done anyway
     }
+    // Interrupted: end the tunnel (best effort) so the peer need not wait for its idle timeout.
+    (void)engine.close(Clock::now());
+    (void)flush();
     return 1;
 }
 

@@ -52,6 +52,11 @@ struct Config : CommonConfig {
     std::size_t max_send_queue = 4u << 20;
     std::size_t max_receive_queue = 4u << 20;
     unsigned max_retransmissions = 12;
+    /// A side with nothing to send sends a keepalive (a padding frame, which the peer
+    /// acknowledges) after this long; a tunnel that hears nothing authentic for
+    /// idle_timeout fails. Zero turns each off.
+    std::chrono::milliseconds keepalive_interval{15'000};
+    std::chrono::milliseconds idle_timeout{60'000};
 };
 
 /// What a server publishes: fresh keys where the configuration has none, and the

@@ -212,9 +212,11 @@ public:
             return drop(payload.error(), now);
         }
         ++counters_.packets_received;
+        last_heard_ = now;
         if (role_ == Role::server) {
             if (state_ == State::requesting) {
                 state_ = State::established;
+                last_sent_ = now;
                 events_.push(EventKind::handshake_complete);
                 peer_ = from;
             } else if (peer_ && !(from == *peer_)) {
@@ -223,6 +225,7 @@ public:
             }
         } else if (state_ == State::requesting) {
             state_ = State::established;
+            last_sent_ = now;
             events_.push(EventKind::handshake_complete);
         }
         return on_payload(*payload, now);
@@ -378,8 +381,13 @@ public:
     std::optional<Instant> next_timeout() {
         std::optional<Instant> t;
         if (failure_) return t;
-        if (!unacked_.empty()) t = unacked_.front().sent + congestion_.timeout;
-        if (role_ == Role::client && state_ == State::requesting) t = t ? std::min(*t, request_deadline_) : request_deadline_;
+        auto earliest = [&t](Instant at) { t = t ? std::min(*t, at) : at; };
+        if (!unacked_.empty()) earliest(unacked_.front().sent + congestion_.timeout);
+        if (role_ == Role::client && state_ == State::requesting) earliest(request_deadline_);
+        if (live()) {
+            if (config_.idle_timeout.count() > 0) earliest(last_heard_ + config_.idle_timeout);
+            if (config_.keepalive_interval.count() > 0 && unacked_.empty()) earliest(last_sent_ + config_.keepalive_interval);
+        }
         return t;
     }
 
@@ -388,6 +396,15 @@ public:
         if (failure_) return failure_;
         if (role_ == Role::client && state_ == State::requesting && now >= request_deadline_)
             return fail(make_error_code(Error::handshake_timeout));
+        if (live() && config_.idle_timeout.count() > 0 && now >= last_heard_ + config_.idle_timeout)
+            return fail(make_error_code(Error::idle_timeout));
+        if (live() && config_.keepalive_interval.count() > 0 && unacked_.empty() && outbox_.empty() &&
+            now >= last_sent_ + config_.keepalive_interval) {
+            Bytes ping;
+            write_frame(ping, 0, FrameType::padding, {});
+            queue_frame(ping);  // sequenced, so the peer answers with an acknowledgement
+            last_sent_ = now;
+        }
         if (!unacked_.empty() && now >= unacked_.front().sent + congestion_.timeout) {
             if (unacked_.front().transmissions >= config_.max_retransmissions)
                 return fail(make_error_code(Error::retransmission_limit));
@@ -472,6 +489,8 @@ public:
 
 private:
     enum class State { idle, requesting, established, closing, closed };
+    /// An established tunnel that has not ended: the idle and keepalive timers run.
+    bool live() const noexcept { return (state_ == State::established || state_ == State::closing) && !peer_closed_; }
 
     static constexpr std::size_t receive_slots = 1u << 14;  // packets of data per connection
     struct Connection {
@@ -594,6 +613,7 @@ private:
             return std::nullopt;
         }
         ++counters_.packets_sent;
+        last_sent_ = last_now_;
         return TransmitInfo{*n, role_ == Role::server ? peer_ : std::nullopt};
     }
 
@@ -800,7 +820,7 @@ private:
     State state_ = State::idle;
     std::error_code failure_;
     bool started_ = false;
-    Instant last_now_{};
+    Instant last_now_{}, last_heard_{}, last_sent_{};
     // client
     std::optional<DirectoryRecord> directory_;
     SecretBytes client_secret_;

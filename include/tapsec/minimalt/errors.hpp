@@ -34,6 +34,7 @@ enum class Error {
     send_window_full,           // congestion window and send queue full: try after acks arrive
     handshake_timeout,          // no answer to the tunnel request
     retransmission_limit,       // a packet went unacknowledged too many times
+    idle_timeout,               // nothing authentic from the peer for the idle timeout
     not_established,            // data before the tunnel exists
     rekey_in_progress,          // a rekey before the peer followed the previous one
     invalid_configuration,
@@ -66,6 +67,7 @@ inline const char* describe(Error e) {
         case Error::send_window_full: return "send window full";
         case Error::handshake_timeout: return "no answer to the tunnel request";
         case Error::retransmission_limit: return "packet unacknowledged after the retransmission limit";
+        case Error::idle_timeout: return "nothing heard from the peer for the idle timeout";
         case Error::not_established: return "tunnel not established";
         case Error::rekey_in_progress: return "previous rekey not yet followed by the peer";
         case Error::invalid_configuration: return "invalid MinimaLT configuration";
@@ -99,6 +101,7 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::send_window_full: return condition::resource_exhausted;
         case Error::connection_refused: return condition::peer_aborted;
         case Error::handshake_timeout:
+        case Error::idle_timeout:
         case Error::retransmission_limit: return condition::timed_out;
         case Error::not_established:
         case Error::rekey_in_progress: return condition::not_ready;
