@@ -602,6 +602,8 @@ TEST_CASE("minimalt: negative: tunnel requests") {
         {"tampered box", [](Bytes& b) { b.back() ^= 1; }, Error::box_failed},
         {"truncated client key", [](Bytes& b) { b.resize(minimalt::header_size + 20); }, Error::malformed_packet},
         {"solution flag without a solution", [](Bytes& b) { b[0] |= 0x40; b.resize(minimalt::header_size + 32 + 30); }, Error::malformed_packet},
+        {"unpadded (smaller than a puzzle reply)", [](Bytes& b) { b.resize(minimalt::puzzle_packet_size - 1); }, Error::malformed_packet},
+        {"one byte short of the minimum request", [](Bytes& b) { b.resize(minimalt::min_request_size - 1); }, Error::malformed_packet},
         {"oversized", [](Bytes& b) { b.resize(minimalt::max_packet_size + 100); }, Error::oversized_packet},
     };
     for (const auto& m : table) expect_drop(*p.server, request, m, p.client_ep, p.now);

@@ -204,6 +204,8 @@ public:
             // No tunnel yet (a forged request may have keyed the layer: it is replaced),
             // or a request for another tunnel.
             if (!header->client_key) return drop(Error::unknown_tunnel, now);
+            // Unpadded requests get nothing: a puzzle reply must never outweigh its request.
+            if (rx_.size() < min_request_size) return drop(Error::malformed_packet, now);
             if (auto ec = accept_request(*header, from, now)) return drop(ec, now);
         }
         auto payload = record_.open(*header, rx_);
