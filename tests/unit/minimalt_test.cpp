@@ -196,6 +196,23 @@ TEST_CASE("minimalt: a client changes address mid-transfer and the tunnel contin
     while (auto e = p.server->poll_event())
         if (e->kind == EventKind::peer_address_changed) moved_event = true;
     CHECK(moved_event);
+    // A late packet from the old address (delayed in the network) does not pull the
+    // tunnel back: only the newest packet moves it.
+    {
+        REQUIRE_FALSE(p.client->send(text("late"), p.now));
+        REQUIRE_FALSE(p.client->send(text(random_text(3000, 9)), p.now));
+        std::array<std::uint8_t, 2048> out{};
+        auto late = p.client->poll_transmit(MutableByteView(out));
+        REQUIRE(late);
+        const Bytes late_packet(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(late->size));
+        auto newer = p.client->poll_transmit(MutableByteView(out));
+        REQUIRE(newer);
+        CHECK_FALSE(p.server->receive(ByteView(out.data(), newer->size), p.client_ep, p.now));
+        CHECK_FALSE(p.server->receive(late_packet, *Endpoint::parse("127.0.0.1:40001"), p.now));
+        CHECK(p.server->peer_endpoint() == p.client_ep);
+        for (int i = 0; i < 20; ++i) p.tick();
+        drain(*p.server);
+    }
     // Replies go to the new address.
     REQUIRE_FALSE(p.server->send(text("found you"), p.now));
     p.pump();

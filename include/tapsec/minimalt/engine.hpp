@@ -208,6 +208,7 @@ public:
             if (rx_.size() < min_request_size) return drop(Error::malformed_packet, now);
             if (auto ec = accept_request(*header, from, now)) return drop(ec, now);
         }
+        const bool newest = record_.is_newest(header->nonce);
         auto payload = record_.open(*header, rx_);
         if (!payload) {
             if (role_ == Role::server && state_ == State::requesting) state_ = State::idle;  // a forged request keyed nothing
@@ -221,8 +222,10 @@ public:
                 last_sent_ = now;
                 events_.push(EventKind::handshake_complete);
                 peer_ = from;
-            } else if (peer_ && !(from == *peer_)) {
-                peer_ = from;  // the tunnel follows its ID: the client moved
+            } else if (newest && peer_ && !(from == *peer_)) {
+                // The tunnel follows its ID: the client moved. Only the newest packet moves
+                // it, so a late packet from the old address does not pull it back.
+                peer_ = from;
                 events_.push(EventKind::peer_address_changed);
             }
         } else if (state_ == State::requesting) {

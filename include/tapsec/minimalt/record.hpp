@@ -70,6 +70,9 @@ public:
         return keyed() && (tid == current_.tid || tid == next_.tid || (previous_ && tid == previous_->tid));
     }
 
+    /// Would a packet with this nonce be the newest the peer has sent (so far)?
+    bool is_newest(std::uint64_t nonce) const noexcept { return replay_.empty() || (nonce >> 1) > replay_.highest(); }
+
     static constexpr std::size_t overhead(bool with_key, bool with_solution) {
         return header_length(with_key, with_solution) + tag_size;
     }
