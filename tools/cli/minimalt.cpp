@@ -487,8 +487,8 @@ const Registration registration{ProtocolEntry{
     [](Arguments& a) { return run(a, false); },
     demo,
     /*target_optional=*/false,
-    {{"MA", "the paper's user authentication (createAuth with the user's long-term key) is not implemented: "
-            "clients are anonymous (docs/minimalt.md)"},
+    {{"MA", "the paper's user authentication (createAuth: the user's long-term key proven per connection) is "
+            "implemented but optional: anonymous clients are served unless the server requires users"},
      {"SV", "a puzzle solution is bound to the request's source address; puzzles are demanded under load "
             "(or always, by configuration), so SV is Supported rather than Mandatory"}},
 }};
