@@ -237,7 +237,7 @@ public:
     }
 
     std::optional<TransmitInfo> poll_transmit(MutableByteView out) {
-        if (failure_ && !final_ack_) return std::nullopt;
+        if (failure_) return std::nullopt;  // a failed tunnel sends nothing more
         const Instant now = last_now_;
         if (auto* reply = puzzle_replies_.empty() ? nullptr : &puzzle_replies_.front()) {
             std::copy(reply->first.begin(), reply->first.end(), out.begin());
@@ -272,7 +272,6 @@ public:
             w.u32(0);
             w.u32(expected_seq_ - 1);
             ack_pending_ = false;
-            final_ack_ = false;
             if (role_ == Role::client && state_ == State::requesting) return std::nullopt;  // requests carry data
             return seal_payload(p, out);
         }
@@ -812,7 +811,6 @@ private:
                 return {};
             case FrameType::close_tunnel:
                 peer_closed_ = true;
-                final_ack_ = true;
                 events_.push(EventKind::peer_closed);
                 return {};
         }
@@ -849,7 +847,7 @@ private:
     SlotRing<Sent> unacked_{static_cast<std::size_t>(CongestionState::max_window) + 1};
     std::uint32_t next_seq_ = 1, expected_seq_ = 1, last_ack_ = 0;
     unsigned duplicate_acks_ = 0;
-    bool ack_pending_ = false, peer_closed_ = false, final_ack_ = false;
+    bool ack_pending_ = false, peer_closed_ = false;
     CongestionState congestion_;
     Bytes rx_, delivered_, pure_ack_;
     EventQueue events_;
