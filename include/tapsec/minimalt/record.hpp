@@ -187,9 +187,10 @@ namespace tapsec {
 
 struct MinimaltRecord {
     static constexpr std::string_view name = "MinimaLT tunnel packets (XSalsa20-Poly1305 box)";
-    // LHP: the padding frame hides lengths (tunnel requests are always padded).
+    // LHP: the padding frame hides lengths (tunnel requests are always padded). Not OOO:
+    // the layer opens packets in any order, but the tunnel delivers in order (go-back-N).
     using provides = features<feature::LHP, feature::record_protection, feature::replay_protection,
-                              feature::out_of_order_receipt, feature::rekeying>;
+                              feature::rekeying>;
     using intrinsic = features<feature::record_protection, feature::replay_protection>;
     using needs = dependencies<dependency::datagram>;
     static constexpr KeyImport key_import = KeyImport::direct;
