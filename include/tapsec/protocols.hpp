@@ -11,3 +11,4 @@
 #include "wireguard/policies.hpp"
 #include "zrtp/policy.hpp"
 #include "curvecp/policies.hpp"
+#include "minimalt/policies.hpp"

@@ -236,6 +236,7 @@ TEST_CASE("every enumerator of every category maps to a tapsec::condition") {
         {&tls13::error_category(), 300, 30},
         {&wireguard::category(), 100, 15},
         {&curvecp::category(), 100, 15},
+        {&minimalt::category(), 100, 20},
         {&srtp::error_category(), 100, 10},
         {&dtls::dtls_category(), 100, 5},
         {&dtls_srtp::dtls_srtp_category(), 100, 3},

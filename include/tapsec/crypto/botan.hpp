@@ -330,6 +330,39 @@ struct Botan2 {
         std::shared_ptr<Botan::StreamCipher> cipher_;
     };
 
+    /// Raw Ed25519 (RFC 8032): 32-byte seeds and public keys, for protocols that sign
+    /// without certificates (MinimaLT's directory records).
+    struct Ed25519 {
+        static constexpr std::size_t seed_size = 32, public_key_size = 32, signature_size = 64;
+        static Result<Bytes> public_key(ByteView seed) {
+            if (seed.size() != seed_size) return Errc::invalid_private_key;
+            Botan::Ed25519_PrivateKey key(Botan::secure_vector<std::uint8_t>(seed.begin(), seed.end()));
+            auto pub = key.get_public_key();
+            return Bytes(pub.begin(), pub.end());
+        }
+        static Result<Bytes> sign(ByteView seed, ByteView message) {
+            if (seed.size() != seed_size) return Errc::invalid_private_key;
+            try {
+                Botan::Ed25519_PrivateKey key(Botan::secure_vector<std::uint8_t>(seed.begin(), seed.end()));
+                Botan::PK_Signer signer(key, rng(), "Pure");
+                auto sig = signer.sign_message(message.data(), message.size(), rng());
+                return Bytes(sig.begin(), sig.end());
+            } catch (const Botan::Exception&) {
+                return Errc::internal_error;
+            }
+        }
+        static bool verify(ByteView public_key, ByteView message, ByteView signature) {
+            if (public_key.size() != public_key_size || signature.size() != signature_size) return false;
+            try {
+                Botan::Ed25519_PublicKey key(std::vector<std::uint8_t>(public_key.begin(), public_key.end()));
+                Botan::PK_Verifier verifier(key, "Pure");
+                return verifier.verify_message(message.data(), message.size(), signature.data(), signature.size());
+            } catch (const Botan::Exception&) {
+                return false;
+            }
+        }
+    };
+
     // ---- certificates, private keys, signatures -------------------------------------
 
     static std::string emsa_for(SignatureScheme s) {
