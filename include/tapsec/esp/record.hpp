@@ -192,7 +192,11 @@ private:
             if (low == 0) return std::nullopt;  // sequence numbers start at 1
             return low;
         }
-        const std::uint64_t top = replay_.empty() ? 0 : replay_.highest();
+        if (replay_.empty()) {  // nothing received yet: the first subspace
+            if (low == 0) return std::nullopt;
+            return low;
+        }
+        const std::uint64_t top = replay_.highest();
         const std::uint32_t th = static_cast<std::uint32_t>(top >> 32), tl = static_cast<std::uint32_t>(top);
         const std::uint32_t bottom = tl - static_cast<std::uint32_t>(window_size) + 1;  // mod 2^32
         std::uint64_t high = th;

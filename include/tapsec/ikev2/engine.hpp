@@ -534,8 +534,8 @@ private:
         put64(input, spi_i);
         append(input, cookie_secret_);
         const Bytes digest = Crypto::hash(crypto::HashAlgorithm::sha256, input);
-        Bytes cookie{0};
-        cookie.insert(cookie.end(), digest.begin(), digest.begin() + 16);
+        Bytes cookie(17, 0);  // version octet 0, then 16 octets of the digest
+        std::copy_n(digest.begin(), 16, cookie.begin() + 1);
         return cookie;
     }
 
