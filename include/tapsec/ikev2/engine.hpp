@@ -98,7 +98,9 @@ public:
         std::error_code ec;
         if (datagram.size() >= non_esp_marker_size && datagram[0] == 0 && datagram[1] == 0 && datagram[2] == 0 &&
             datagram[3] == 0)
-            ec = on_ike(datagram.subspan(non_esp_marker_size), from, now);
+            ec = on_ike(datagram.subspan(non_esp_marker_size), from, now, true);
+        else if (plain_ike(datagram))
+            ec = on_ike(datagram, from, now, false);
         else
             ec = on_esp(datagram, now);
         if (ec) drop(ec, now);
@@ -220,6 +222,9 @@ public:
     std::error_code failure() const { return fatal_; }
     std::uint64_t spi_initiator() const { return spi_i_; }
     std::uint64_t spi_responder() const { return spi_r_; }
+    /// For the strongSwan interop test only, which compares it with charon's `ike 4`
+    /// log: SK_d (never logged by tapsec).
+    ByteView sk_d_for_interop_tests() const { return keys_.sk_d; }
     /// For tests: the Child SA's record layer.
     Esp* child_sa() { return esp_ ? &*esp_ : nullptr; }
 
@@ -284,9 +289,10 @@ private:
     void queue(const Bytes& message) {
         Outgoing* slot = transmits_.reserve_back();
         if (!slot) return;  // the caller stopped draining; a retransmission will follow
-        slot->data.resize(non_esp_marker_size + message.size());
-        std::memset(slot->data.data(), 0, non_esp_marker_size);
-        std::memcpy(slot->data.data() + non_esp_marker_size, message.data(), message.size());
+        const std::size_t marker = peer_marker_ ? non_esp_marker_size : 0;
+        slot->data.resize(marker + message.size());
+        std::memset(slot->data.data(), 0, marker);
+        std::memcpy(slot->data.data() + marker, message.data(), message.size());
         slot->to = peer_;
         transmits_.commit_back();
     }
@@ -375,7 +381,18 @@ private:
 
     // ---- input -----------------------------------------------------------------------
 
-    std::error_code on_ike(ByteView data, const Endpoint& from, Instant now) {
+    /// An IKE message without the non-ESP marker: what a peer sends from port 500 even
+    /// to our port 4500 (charon's first message when configured with remote_port 4500).
+    /// Told apart from ESP by the SPI (not one of our inbound SAs) and by an IKE header
+    /// whose version, exchange type and length all fit the datagram.
+    bool plain_ike(ByteView d) const {
+        if (d.size() < header_size || d[17] != version_2_0 || d[18] < 34 || d[18] > 37) return false;
+        const std::size_t length = std::size_t{d[24]} << 24 | std::size_t{d[25]} << 16 | std::size_t{d[26]} << 8 | d[27];
+        if (length != d.size()) return false;
+        return !esp_ || esp::spi_of(d) != esp_->inbound_spi();
+    }
+
+    std::error_code on_ike(ByteView data, const Endpoint& from, Instant now, bool marker) {
         auto parsed = parse_message(data);
         if (!parsed) return parsed.error();
         Message& m = *parsed;
@@ -392,8 +409,11 @@ private:
                 return on_init_response(data, m, now);
             }
             if (h.is_response() || h.spi_r != 0) return make_error_code(Error::unexpected_message);
-            if (state_ == State::idle) return on_init_request(data, m, from, now);
-            if (h.spi_i == spi_i_ && !init_response_.empty()) {  // a retransmitted request
+            if (state_ == State::idle) {
+                peer_marker_ = marker;  // answer in the framing the request came in
+                return on_init_request(data, m, from, now);
+            }
+            if (h.spi_i == spi_i_ && !init_response_.empty() && marker == peer_marker_) {  // a retransmitted request
                 ++stats_.responses_resent;
                 queue(init_response_);
                 return {};
@@ -406,6 +426,7 @@ private:
             if (!retransmit_at_ || h.message_id != pending_request_id_) return make_error_code(Error::unexpected_message);
             auto inner = in_cipher_->open(data, m);
             if (!inner) return inner.error();
+            follow_peer(from, marker);
             retransmit_at_.reset();
             if (h.exchange == ExchangeType::ike_auth && state_ == State::auth_sent) return on_auth_response(*inner, now);
             if (h.exchange == ExchangeType::informational && state_ == State::deleting) {
@@ -418,6 +439,7 @@ private:
         if (h.message_id + 1 == expected_peer_id_ && !last_response_.empty() && h.message_id == last_response_id_) {
             auto inner = in_cipher_->open(data, m);  // only an authentic copy earns the cached answer
             if (!inner) return inner.error();
+            follow_peer(from, marker);
             ++stats_.responses_resent;
             queue(last_response_);
             return {};
@@ -425,6 +447,7 @@ private:
         if (h.message_id != expected_peer_id_) return make_error_code(Error::unexpected_message);
         auto inner = in_cipher_->open(data, m);
         if (!inner) return inner.error();
+        follow_peer(from, marker);
         ++expected_peer_id_;
         if (h.exchange == ExchangeType::ike_auth && !initiator() && state_ == State::init_answered)
             return on_auth_request(*inner, h.message_id, now);
@@ -436,6 +459,13 @@ private:
         }
         send_response(h.exchange, h.message_id, {notify(NotifyType::invalid_syntax)});
         return make_error_code(Error::unexpected_message);
+    }
+
+    /// RFC 7296 2.23: the peer's address and port are those of its latest authenticated
+    /// message (it floats from 500 to 4500 once a NAT is detected, as charon does).
+    void follow_peer(const Endpoint& from, bool marker) {
+        peer_ = from;
+        peer_marker_ = marker;
     }
 
     // Responder: IKE_SA_INIT request.
@@ -520,7 +550,7 @@ private:
         const Bytes message = serialize_message(h, payloads);
         Outgoing* slot = transmits_.reserve_back();
         if (!slot) return;
-        slot->data.assign(non_esp_marker_size, 0);
+        slot->data.assign(peer_marker_ ? non_esp_marker_size : 0, 0);
         append(slot->data, message);
         slot->to = to;
         transmits_.commit_back();
@@ -949,6 +979,7 @@ private:
     unsigned cookie_rounds_ = 0, ke_rounds_ = 0;
     PeerIdentity peer_identity_;
     std::optional<Endpoint> peer_;
+    bool peer_marker_ = true;  // frame IKE messages with the non-ESP marker (the peer's framing)
 
     // exchanges (window size 1 each way)
     std::uint32_t next_request_id_ = 0, pending_request_id_ = 0, expected_peer_id_ = 0, last_response_id_ = 0;
