@@ -76,8 +76,8 @@ public:
         const auto alg = keys.algorithm == Algorithm::aes_128_gcm_16 ? crypto::AeadAlgorithm::aes_128_gcm
                                                                       : crypto::AeadAlgorithm::aes_256_gcm;
         const std::size_t k = key_length(keys.algorithm);
-        auto seal = Crypto::Aead::create(alg, ByteView(keys.outbound_key).first(k), Crypto::Aead::Use::seal_only);
-        auto open = Crypto::Aead::create(alg, ByteView(keys.inbound_key).first(k), Crypto::Aead::Use::open_only);
+        auto seal = Crypto::Aead::create(alg, ByteView(keys.outbound_key).first(k));
+        auto open = Crypto::Aead::create(alg, ByteView(keys.inbound_key).first(k));
         if (!seal || !open) return make_error_code(Error::invalid_keys);
         SecurityAssociation sa(std::move(*seal), std::move(*open));
         std::memcpy(sa.out_salt_.data(), keys.outbound_key.data() + k, salt_length);
