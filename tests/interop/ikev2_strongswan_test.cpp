@@ -309,3 +309,27 @@ TEST_CASE("strongSwan interop: charon initiates to tapsec (ECP-256, AES-GCM-16-2
     const bool charon_deleted = charon.daemon->wait_for_output("IKE_SA deleted", 5s);
     CHECK_MESSAGE(charon_deleted, charon.log());
 }
+
+TEST_CASE("strongSwan interop: `tapsec connect ikev2` to charon, stdin lines through the tunnel and back, exit 0 on delete") {
+    Charon charon(false, "aes128gcm16-prfsha256-x25519");
+    test::write_file(charon.dir.file("psk.txt"), psk_text + "\n");
+    auto inner_socket = inside(charon.ns, [] { return PlainUdp::bind("10.200.1.1", 7777); });
+    test::Process cli(charon.tapsec_ns.exec({TAPSEC_TOOL_PATH, "connect", "ikev2", "10.99.0.1:4500", "--psk-file",
+                                             charon.dir.file("psk.txt"), "--local-id", "a@test", "--remote-id", "b.test",
+                                             "--local-ts", "10.200.2.1", "--remote-ts", "10.200.1.1", "--udp-to",
+                                             "10.200.1.1:7777", "--verbose"}),
+                      charon.dir.file("cli.log"));
+    REQUIRE_MESSAGE(cli.wait_for_output("IKE SA and Child SA established", 15s), cli.output() << "\ncharon log:\n" << charon.log());
+    cli.write_stdin("line one from the tapsec command\n");
+    auto got = inner_socket.receive(5s);
+    REQUIRE_MESSAGE(got, cli.output() << "\ncharon log:\n" << charon.log());
+    CHECK(*got == "line one from the tapsec command\n");
+    // Back through charon: the CLI prints the UDP payload on stdout.
+    inner_socket.send_to("10.200.2.1", 7777, "answer from charon's side\n");
+    CHECK_MESSAGE(cli.wait_for_output("answer from charon's side", 5s), cli.output());
+    cli.close_stdin();  // two quiet seconds later the CLI deletes the IKE SA and exits
+    CHECK(cli.wait(15s) == 0);
+    CHECK_MESSAGE(cli.output().find("IKE SA deleted") != std::string::npos, cli.output());
+    const bool charon_deleted = charon.daemon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s);
+    CHECK_MESSAGE(charon_deleted, charon.log());
+}
