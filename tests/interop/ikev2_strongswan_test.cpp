@@ -76,7 +76,7 @@ struct Charon {
     test::NetworkNamespace ns{"tapsec-ikc"}, tapsec_ns{"tapsec-ikt"};
     std::unique_ptr<test::Process> daemon;
 
-    Charon(bool charon_initiates, const std::string& proposals) {
+    Charon(bool charon_initiates, const std::string& proposals, const std::string& esp_proposals = "aes128gcm16") {
         REQUIRE_MESSAGE(std::filesystem::exists("/usr/lib/ipsec/charon"), "strongSwan is not installed (strongswan-charon)");
         REQUIRE_MESSAGE(test::have_program("swanctl"), "swanctl is not installed (strongswan-swanctl)");
         const bool namespaces = ns.ok() && tapsec_ns.ok();
@@ -134,7 +134,7 @@ struct Charon {
                              "      net {\n"
                              "        local_ts = 10.200.1.1/32\n"
                              "        remote_ts = 10.200.2.1/32\n"
-                             "        esp_proposals = aes128gcm16\n"
+                             "        esp_proposals = " + esp_proposals + "\n"
                              "        mode = tunnel\n"
                              "      }\n"
                              "    }\n"
@@ -277,6 +277,17 @@ TEST_CASE("strongSwan interop: tapsec initiates to charon (X25519, AES-GCM-16-12
     close_from_tapsec(conn);
     const bool charon_deleted = charon.daemon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s);
     CHECK_MESSAGE(charon_deleted, charon.log());
+}
+
+TEST_CASE("strongSwan interop: tapsec initiates to charon with ChaCha20-Poly1305 (RFC 7634) for IKE and ESP") {
+    Charon charon(false, "chacha20poly1305-prfsha256-x25519", "chacha20poly1305");
+    Ikev2 conn = charon.open_tapsec(Role::client);
+    auto ec = conn.handshake();
+    REQUIRE_MESSAGE(!ec, ec.message() << "; charon log:\n" << charon.log());
+    CHECK(conn.info().cipher_suite == "IKE CHACHA20_POLY1305/PRF_HMAC_SHA2_256, ESP CHACHA20_POLY1305/NO_ESN");
+    exchange_datagrams(charon, conn);
+    check_keys_match_charon(charon, conn);
+    close_from_tapsec(conn);
 }
 
 TEST_CASE("strongSwan interop: charon initiates to tapsec (ECP-256, AES-GCM-16-256), cookie, datagrams both ways, delete") {

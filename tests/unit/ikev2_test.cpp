@@ -87,8 +87,8 @@ Bytes marker_stripped(const Bytes& d) { return Bytes(d.begin() + 4, d.end()); }
 
 TEST_CASE("ikev2: initiator and responder establish an IKE SA and a Child SA for every group and cipher") {
     for (auto group : {Group::curve25519, Group::ecp_256})
-        for (auto cipher : {IkeCipher::aes_128_gcm_16, IkeCipher::aes_256_gcm_16})
-            for (auto esp_cipher : {esp::Algorithm::aes_128_gcm_16, esp::Algorithm::aes_256_gcm_16}) {
+        for (auto cipher : {IkeCipher::aes_128_gcm_16, IkeCipher::aes_256_gcm_16, IkeCipher::chacha20_poly1305})
+            for (auto esp_cipher : {esp::Algorithm::aes_128_gcm_16, esp::Algorithm::aes_256_gcm_16, esp::Algorithm::chacha20_poly1305}) {
                 CAPTURE(static_cast<int>(group));
                 Pair p([&](Config& i, Config& r) {
                     i.groups = r.groups = {group};

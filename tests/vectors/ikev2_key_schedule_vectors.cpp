@@ -43,17 +43,19 @@ Bytes filled(std::size_t n, std::uint8_t start) {
 
 Bytes bytes_of(const SecretBytes& s) { return Bytes(s.begin(), s.end()); }
 
-/// AES-GCM with OpenSSL: returns ciphertext | tag.
-Bytes openssl_gcm_seal(ByteView key, ByteView nonce, ByteView aad, ByteView plain) {
+/// AES-GCM or ChaCha20-Poly1305 with OpenSSL: returns ciphertext | tag.
+Bytes openssl_aead_seal(esp::Algorithm alg, ByteView key, ByteView nonce, ByteView aad, ByteView plain) {
     EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-    const EVP_CIPHER* cipher = key.size() == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
+    const EVP_CIPHER* cipher = alg == esp::Algorithm::aes_128_gcm_16   ? EVP_aes_128_gcm()
+                               : alg == esp::Algorithm::aes_256_gcm_16 ? EVP_aes_256_gcm()
+                                                                       : EVP_chacha20_poly1305();
     Bytes out(plain.size() + 16);
     int n = 0;
     REQUIRE(EVP_EncryptInit_ex(ctx, cipher, nullptr, key.data(), nonce.data()) == 1);
     REQUIRE(EVP_EncryptUpdate(ctx, nullptr, &n, aad.data(), static_cast<int>(aad.size())) == 1);
     REQUIRE(EVP_EncryptUpdate(ctx, out.data(), &n, plain.data(), static_cast<int>(plain.size())) == 1);
     REQUIRE(EVP_EncryptFinal_ex(ctx, out.data() + n, &n) == 1);
-    REQUIRE(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, out.data() + plain.size()) == 1);
+    REQUIRE(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, out.data() + plain.size()) == 1);
     EVP_CIPHER_CTX_free(ctx);
     return out;
 }
@@ -115,9 +117,9 @@ TEST_CASE("ikev2: the PSK AUTH value is RFC 7296 2.15's formula") {
     CHECK(to_hex(ours) == to_hex(openssl_hmac(pad, octets)));
 }
 
-TEST_CASE("esp: a sealed packet is RFC 4303 / RFC 4106 byte for byte (OpenSSL AES-GCM)") {
+TEST_CASE("esp: a sealed packet is RFC 4303 / RFC 4106 / RFC 7634 byte for byte (OpenSSL AES-GCM, ChaCha20-Poly1305)") {
     for (bool esn : {false, true})
-        for (auto alg : {esp::Algorithm::aes_128_gcm_16, esp::Algorithm::aes_256_gcm_16}) {
+        for (auto alg : {esp::Algorithm::aes_128_gcm_16, esp::Algorithm::aes_256_gcm_16, esp::Algorithm::chacha20_poly1305}) {
             CAPTURE(esn);
             const std::size_t klen = esp::key_length(alg);
             esp::ChildSaKeys keys;
@@ -148,7 +150,7 @@ TEST_CASE("esp: a sealed packet is RFC 4303 / RFC 4106 byte for byte (OpenSSL AE
             append(nonce, iv);
             Bytes expected{0xde, 0xca, 0xf0, 0x02, 0, 0, 0, 7};
             append(expected, iv);
-            append(expected, openssl_gcm_seal(Bytes(klen, 0x42), nonce, aad, expected_plain));
+            append(expected, openssl_aead_seal(alg, Bytes(klen, 0x42), nonce, aad, expected_plain));
             CHECK(to_hex(packet) == to_hex(expected));
         }
 }

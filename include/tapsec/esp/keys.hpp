@@ -6,14 +6,33 @@
 #include <cstdint>
 
 #include "../core/bytes.hpp"
+#include "../crypto/provider.hpp"
 
 namespace tapsec::esp {
 
-/// ESP transforms this record implements. AES-GCM with a 16-octet ICV (RFC 4106);
-/// each key is the AES key followed by the 4-octet salt, as KEYMAT delivers it.
-enum class Algorithm { aes_128_gcm_16, aes_256_gcm_16 };
+/// ESP transforms this record implements: AES-GCM with a 16-octet ICV (RFC 4106) and
+/// ChaCha20-Poly1305 (RFC 7634). Each key is the cipher key followed by the 4-octet
+/// salt, as KEYMAT delivers it; the nonce is salt | 8-octet IV for all three.
+enum class Algorithm { aes_128_gcm_16, aes_256_gcm_16, chacha20_poly1305 };
 
 constexpr std::size_t key_length(Algorithm a) noexcept { return a == Algorithm::aes_128_gcm_16 ? 16 : 32; }
+constexpr const char* name(Algorithm a) noexcept {
+    switch (a) {
+        case Algorithm::aes_128_gcm_16: return "AES_GCM_16_128";
+        case Algorithm::aes_256_gcm_16: return "AES_GCM_16_256";
+        case Algorithm::chacha20_poly1305: return "CHACHA20_POLY1305";
+    }
+    return "?";
+}
+/// The provider's AEAD for an algorithm.
+constexpr crypto::AeadAlgorithm aead_of(Algorithm a) noexcept {
+    switch (a) {
+        case Algorithm::aes_128_gcm_16: return crypto::AeadAlgorithm::aes_128_gcm;
+        case Algorithm::aes_256_gcm_16: return crypto::AeadAlgorithm::aes_256_gcm;
+        case Algorithm::chacha20_poly1305: return crypto::AeadAlgorithm::chacha20_poly1305;
+    }
+    return crypto::AeadAlgorithm::aes_128_gcm;
+}
 constexpr std::size_t salt_length = 4;
 constexpr std::size_t keymat_length(Algorithm a) noexcept { return key_length(a) + salt_length; }
 

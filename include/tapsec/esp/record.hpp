@@ -1,13 +1,14 @@
-// EspRecord: ESP (RFC 4303) with AES-GCM-16 (RFC 4106) as a tapsec record policy.
+// EspRecord: ESP (RFC 4303) with AES-GCM-16 (RFC 4106) or ChaCha20-Poly1305 (RFC 7634)
+// as a tapsec record policy.
 // It has no handshake of its own: it imports esp::ChildSaKeys explicitly (survey 6.1)
 // and never learns who produced them (IKEv2 through KEYMAT, a test, another protocol).
 //
 // One packet on the wire (tunnel mode carries a whole inner IP packet as payload):
 //   SPI (4) | sequence number, low 32 bits (4) | IV (8) | ciphertext | ICV (16)
 // where the ciphertext is payload | padding 1, 2, 3, ... | pad length | next header,
-// aligned to 4 octets. The GCM nonce is salt (4) | IV (8); the IV is the 64-bit
-// sequence number, unique per key. The associated data is SPI | sequence (8 octets),
-// or SPI | high 32 bits | low 32 bits with extended sequence numbers (RFC 4106 5).
+// aligned to 4 octets. The nonce is salt (4) | IV (8); the IV is the 64-bit sequence
+// number, unique per key. The associated data is SPI | sequence (8 octets), or
+// SPI | high 32 bits | low 32 bits with extended sequence numbers (RFC 4106 5, RFC 7634 2.1).
 // The receiver infers the high half (RFC 4303 Appendix A2) from the shared anti-replay
 // window, checks before decrypting and commits only after the ICV verified.
 #pragma once
@@ -73,8 +74,7 @@ public:
         if (keys.inbound_key.size() != expected || keys.outbound_key.size() != expected || keys.inbound_spi == 0 ||
             keys.outbound_spi == 0)
             return make_error_code(Error::invalid_keys);
-        const auto alg = keys.algorithm == Algorithm::aes_128_gcm_16 ? crypto::AeadAlgorithm::aes_128_gcm
-                                                                      : crypto::AeadAlgorithm::aes_256_gcm;
+        const auto alg = aead_of(keys.algorithm);
         const std::size_t k = key_length(keys.algorithm);
         auto seal = Crypto::Aead::create(alg, ByteView(keys.outbound_key).first(k));
         auto open = Crypto::Aead::create(alg, ByteView(keys.inbound_key).first(k));
@@ -235,7 +235,7 @@ concept PacketLayer = std::movable<L> && requires(L l, const L cl, const ChildSa
 namespace tapsec {
 
 struct EspRecord {
-    static constexpr std::string_view name = "ESP (AES-GCM-16, tunnel mode)";
+    static constexpr std::string_view name = "ESP (AES-GCM-16, ChaCha20-Poly1305; tunnel mode)";
     // Every packet is authenticated and encrypted; the anti-replay window accepts each
     // sequence number once in any order within 1984 packets.
     using provides = features<feature::record_protection, feature::replay_protection, feature::out_of_order_receipt>;

@@ -99,15 +99,34 @@ inline std::string to_string(const TrafficSelector& ts) {
     return s;
 }
 
-/// IKE SA encryption (AES-GCM with a 16-octet ICV, RFC 5282) and key-exchange groups.
-enum class IkeCipher { aes_128_gcm_16, aes_256_gcm_16 };
+/// IKE SA encryption: the same AEAD transforms as ESP (AES-GCM-16, RFC 5282;
+/// ChaCha20-Poly1305, RFC 7634), with the same key | salt layout.
+using IkeCipher = esp::Algorithm;
+
+/// The ENCR transform that names an AEAD (a Key Length attribute for AES only).
+inline Transform encr_transform(esp::Algorithm a) {
+    switch (a) {
+        case esp::Algorithm::aes_128_gcm_16: return {TransformType::encr, encr::aes_gcm_16, std::uint16_t{128}};
+        case esp::Algorithm::aes_256_gcm_16: return {TransformType::encr, encr::aes_gcm_16, std::uint16_t{256}};
+        case esp::Algorithm::chacha20_poly1305: return {TransformType::encr, encr::chacha20_poly1305, std::nullopt};
+    }
+    return {};
+}
+/// The first of `preferences` that transform `t` names.
+inline std::optional<esp::Algorithm> aead_named(const Transform& t, const std::vector<esp::Algorithm>& preferences) {
+    for (auto a : preferences)
+        if (encr_transform(a) == t) return a;
+    return std::nullopt;
+}
+/// Key-exchange groups.
 enum class Group : std::uint16_t { ecp_256 = dh::ecp_256, curve25519 = dh::curve25519 };
 
 struct Config : CommonConfig {
     Identification local_id, remote_id;  // remote_id empty: any identity with a matching PSK
     std::vector<Group> groups{Group::curve25519, Group::ecp_256};       // preference order; the first is sent in KE
-    std::vector<IkeCipher> ike_ciphers{IkeCipher::aes_128_gcm_16, IkeCipher::aes_256_gcm_16};
-    std::vector<esp::Algorithm> esp_ciphers{esp::Algorithm::aes_128_gcm_16, esp::Algorithm::aes_256_gcm_16};
+    std::vector<IkeCipher> ike_ciphers{IkeCipher::aes_128_gcm_16, IkeCipher::aes_256_gcm_16, IkeCipher::chacha20_poly1305};
+    std::vector<esp::Algorithm> esp_ciphers{esp::Algorithm::aes_128_gcm_16, esp::Algorithm::aes_256_gcm_16,
+                                            esp::Algorithm::chacha20_poly1305};
     bool allow_esn = true;     // offer / accept extended sequence numbers
     bool prefer_esn = false;   // responder: pick ESN when the initiator offers both
     TrafficSelector local_ts, remote_ts;  // this side's and the peer's inner addresses

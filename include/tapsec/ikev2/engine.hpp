@@ -202,10 +202,8 @@ public:
         SessionInfo info;
         info.protocol = "IKEv2 + ESP";
         if (esp_) {
-            info.cipher_suite = std::string(suite_.cipher == IkeCipher::aes_128_gcm_16 ? "IKE AES_GCM_16_128" : "IKE AES_GCM_16_256") +
-                                "/PRF_HMAC_SHA2_256, ESP " +
-                                (child_.cipher == esp::Algorithm::aes_128_gcm_16 ? "AES_GCM_16_128" : "AES_GCM_16_256") +
-                                (child_.esn ? "/ESN" : "/NO_ESN");
+            info.cipher_suite = std::string("IKE ") + esp::name(suite_.cipher) + "/PRF_HMAC_SHA2_256, ESP " +
+                                esp::name(child_.cipher) + (child_.esn ? "/ESN" : "/NO_ESN");
             info.group = suite_.group == Group::curve25519 ? "curve25519" : "ecp256";
         }
         info.peer = peer_identity_;
@@ -338,7 +336,7 @@ private:
         p.number = 1;
         p.protocol = ProtocolId::ike;
         for (auto c : config_.ike_ciphers)
-            p.transforms.push_back({TransformType::encr, encr::aes_gcm_16, std::uint16_t(c == IkeCipher::aes_128_gcm_16 ? 128 : 256)});
+            p.transforms.push_back(encr_transform(c));
         p.transforms.push_back({TransformType::prf, prf_id::hmac_sha2_256, std::nullopt});
         for (auto g : config_.groups) p.transforms.push_back({TransformType::dh, static_cast<std::uint16_t>(g), std::nullopt});
         return SaPayload{{p}};
@@ -349,8 +347,7 @@ private:
         p.protocol = ProtocolId::esp;
         p.spi = spi_bytes(child_inbound_spi_);
         for (auto c : config_.esp_ciphers)
-            p.transforms.push_back(
-                {TransformType::encr, encr::aes_gcm_16, std::uint16_t(c == esp::Algorithm::aes_128_gcm_16 ? 128 : 256)});
+            p.transforms.push_back(encr_transform(c));
         p.transforms.push_back({TransformType::esn, esn::no, std::nullopt});
         if (config_.allow_esn) p.transforms.push_back({TransformType::esn, esn::yes, std::nullopt});
         return SaPayload{{p}};
@@ -524,7 +521,7 @@ private:
         Proposal reply;
         reply.number = chosen->number;
         reply.protocol = ProtocolId::ike;
-        reply.transforms = {{TransformType::encr, encr::aes_gcm_16, std::uint16_t(suite_.cipher == IkeCipher::aes_128_gcm_16 ? 128 : 256)},
+        reply.transforms = {encr_transform(suite_.cipher),
                             {TransformType::prf, prf_id::hmac_sha2_256, std::nullopt},
                             {TransformType::dh, static_cast<std::uint16_t>(suite_.group), std::nullopt}};
         std::vector<RawPayload> payloads{payload(PayloadType::sa, SaPayload{{reply}}),
@@ -578,9 +575,7 @@ private:
         for (const auto& t : p.transforms) {
             switch (t.type) {
                 case TransformType::encr:
-                    for (auto c : config_.ike_ciphers)
-                        if (!cipher && t.id == encr::aes_gcm_16 && t.key_length == (c == IkeCipher::aes_128_gcm_16 ? 128 : 256))
-                            cipher = c;
+                    if (!cipher) cipher = aead_named(t, config_.ike_ciphers);
                     break;
                 case TransformType::prf: prf = prf || t.id == prf_id::hmac_sha2_256; break;
                 case TransformType::integ: integ_ok = integ_ok && t.id == integ::none; break;
@@ -600,10 +595,10 @@ private:
 
     std::error_code derive_keys(ByteView shared) {
         const SecretBytes seed = skeyseed<Crypto>(ni_, nr_, shared);
-        const std::size_t encryption = (suite_.cipher == IkeCipher::aes_128_gcm_16 ? 16 : 32) + sk_salt_size;
+        const std::size_t encryption = esp::keymat_length(suite_.cipher);
         keys_ = derive_ike_sa_keys<Crypto>(seed, ni_, nr_, spi_i_, spi_r_, encryption);
-        auto ei = SkCipher<Crypto>::create(keys_.sk_ei);
-        auto er = SkCipher<Crypto>::create(keys_.sk_er);
+        auto ei = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_ei);
+        auto er = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_er);
         if (!ei || !er) return make_error_code(Errc::internal_error);
         out_cipher_.emplace(std::move(initiator() ? *ei : *er));
         in_cipher_.emplace(std::move(initiator() ? *er : *ei));
@@ -729,9 +724,7 @@ private:
             std::optional<Transform> dh_choice;
             for (const auto& t : p.transforms) {
                 if (t.type == TransformType::encr) {
-                    for (auto c : config_.esp_ciphers)
-                        if (!cipher && t.id == encr::aes_gcm_16 && t.key_length == (c == esp::Algorithm::aes_128_gcm_16 ? 128 : 256))
-                            cipher = c;
+                    if (!cipher) cipher = aead_named(t, config_.esp_ciphers);
                 } else if (t.type == TransformType::integ) {
                     integ_ok = integ_ok && t.id == integ::none;
                 } else if (t.type == TransformType::esn) {
@@ -753,8 +746,7 @@ private:
             choice.reply.number = p.number;
             choice.reply.protocol = ProtocolId::esp;
             choice.reply.spi = spi_bytes(child_inbound_spi_);
-            choice.reply.transforms.push_back(
-                {TransformType::encr, encr::aes_gcm_16, std::uint16_t(*cipher == esp::Algorithm::aes_128_gcm_16 ? 128 : 256)});
+            choice.reply.transforms.push_back(encr_transform(*cipher));
             if (dh_choice) choice.reply.transforms.push_back(*dh_choice);
             if (any_esn) choice.reply.transforms.push_back({TransformType::esn, esn ? esn::yes : esn::no, std::nullopt});
             choice.suite = ChildSuite{*cipher, esn};

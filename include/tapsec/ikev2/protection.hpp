@@ -1,4 +1,5 @@
-// The Encrypted payload (SK, RFC 7296 3.14) with AES-GCM-16 (RFC 5282):
+// The Encrypted payload (SK, RFC 7296 3.14) with AES-GCM-16 (RFC 5282) or
+// ChaCha20-Poly1305 (RFC 7634), both AEADs of the same shape:
 //   IKE header | SK generic header | IV (8) | ciphertext | ICV (16)
 // The associated data is the IKE header and the SK generic header (everything before
 // the IV); the nonce is the 4-octet salt from SK_e followed by the IV. The plaintext is
@@ -12,6 +13,7 @@
 
 #include "../core/bytes.hpp"
 #include "../crypto/provider.hpp"
+#include "../esp/keys.hpp"
 #include "errors.hpp"
 #include "wire.hpp"
 
@@ -23,12 +25,10 @@ inline constexpr std::size_t sk_iv_size = 8, sk_icv_size = 16, sk_salt_size = 4;
 template <class Crypto>
 class SkCipher {
 public:
-    static Result<SkCipher> create(ByteView key_and_salt) {
-        if (key_and_salt.size() != 16 + sk_salt_size && key_and_salt.size() != 32 + sk_salt_size)
-            return make_error_code(Error::invalid_configuration);
-        const std::size_t k = key_and_salt.size() - sk_salt_size;
-        auto aead = Crypto::Aead::create(k == 16 ? crypto::AeadAlgorithm::aes_128_gcm : crypto::AeadAlgorithm::aes_256_gcm,
-                                         key_and_salt.first(k));
+    static Result<SkCipher> create(esp::Algorithm algorithm, ByteView key_and_salt) {
+        if (key_and_salt.size() != esp::keymat_length(algorithm)) return make_error_code(Error::invalid_configuration);
+        const std::size_t k = esp::key_length(algorithm);
+        auto aead = Crypto::Aead::create(esp::aead_of(algorithm), key_and_salt.first(k));
         if (!aead) return aead.error();
         SkCipher c(std::move(*aead));
         std::memcpy(c.salt_.data(), key_and_salt.data() + k, sk_salt_size);

@@ -54,7 +54,7 @@ enum class PayloadType : std::uint8_t {
 enum class ProtocolId : std::uint8_t { ike = 1, ah = 2, esp = 3 };
 
 enum class TransformType : std::uint8_t { encr = 1, prf = 2, integ = 3, dh = 4, esn = 5 };
-namespace encr { inline constexpr std::uint16_t aes_cbc = 12, aes_gcm_16 = 20; }
+namespace encr { inline constexpr std::uint16_t aes_cbc = 12, aes_gcm_16 = 20, chacha20_poly1305 = 28; }
 namespace prf_id { inline constexpr std::uint16_t hmac_sha2_256 = 5; }
 namespace integ { inline constexpr std::uint16_t none = 0, hmac_sha2_256_128 = 12; }
 namespace dh { inline constexpr std::uint16_t modp_2048 = 14, ecp_256 = 19, curve25519 = 31; }
