@@ -389,3 +389,55 @@ TEST_CASE("esp: the sequence number runs out without ESN and carries into the hi
         CHECK(late->sequence == 0xfffffffaull);
     }
 }
+
+TEST_CASE("ikev2: a junk flood leaves an established tunnel working and every queue bounded") {
+    Pair p([](Config&, Config& r) { r.source_validation = CommonConfig::SourceValidation::always; });
+    REQUIRE(p.connect());
+    const std::uint32_t spi = p.r->inbound_spi();
+    std::uint64_t seed = 12345;
+    auto next = [&] {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        return static_cast<std::uint8_t>(seed >> 56);
+    };
+    Bytes d;
+    for (int n = 0; n < 200000; ++n) {
+        d.assign(static_cast<std::size_t>(1 + next() % 200), 0);
+        for (auto& b : d) b = next();
+        switch (n % 4) {
+            case 0: break;                                  // random bytes
+            case 1: d.insert(d.begin(), 4, 0); break;       // behind a non-ESP marker: IKE-shaped junk
+            case 2:                                          // ESP with our SPI: fails the ICV
+                d.resize(std::max<std::size_t>(d.size(), 60) / 4 * 4);
+                for (int i = 0; i < 4; ++i) d[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(spi >> (24 - 8 * i));
+                break;
+            case 3: {  // a well-formed IKE_SA_INIT header from a stranger: a stateless answer at most
+                d.insert(d.begin(), 4, 0);
+                d.resize(std::max<std::size_t>(d.size(), 4 + header_size));
+                d[4 + 16] = 0;
+                d[4 + 17] = version_2_0;
+                d[4 + 18] = 34;
+                d[4 + 19] = flags::initiator;
+                for (int i = 0; i < 8; ++i) d[static_cast<std::size_t>(4 + 8 + i)] = 0;
+                const auto length = static_cast<std::uint32_t>(d.size() - 4);
+                for (int i = 0; i < 4; ++i) d[static_cast<std::size_t>(4 + 24 + i)] = static_cast<std::uint8_t>(length >> (24 - 8 * i));
+                break;
+            }
+        }
+        CHECK_FALSE(p.r->receive(d, p.i_ep, p.now));
+    }
+    CHECK(p.r->is_established());
+    CHECK(p.r->statistics().dropped > 150000);
+    std::size_t events = 0;
+    while (p.r->poll_event()) ++events;
+    CHECK(events <= EventQueue::default_capacity);
+    std::size_t queued = 0;
+    Bytes buffer(max_transmit_size);
+    while (p.r->poll_transmit(MutableByteView(buffer))) ++queued;
+    CHECK(queued == 0);  // an established responder answers no stranger
+    // The tunnel still carries traffic.
+    REQUIRE(!p.i->send(udp_packet(ipv4("10.200.2.1"), ipv4("10.200.1.1"), 1, 2, as_bytes("after the flood")), p.now));
+    p.pump();
+    auto got = p.r->poll_plaintext();
+    REQUIRE(got);
+    CHECK(udp_payload(*got) == "after the flood");
+}
