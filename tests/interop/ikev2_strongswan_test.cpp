@@ -229,7 +229,29 @@ void exchange_datagrams(Charon& charon, Ikev2& conn) {
         REQUIRE_MESSAGE(got, "no inner datagram from charon; charon log:\n" << charon.log());
         CHECK(*got == message);
     }
-    CHECK(conn.engine().statistics().esp_received == 3);
+}
+
+/// Drives the engine (answering charon) until charon's log shows `text`.
+bool pump_until(Charon& charon, Ikev2& conn, const std::string& text, std::chrono::seconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+        if (charon.log().find(text) != std::string::npos) return true;
+        auto packet = conn.receive_message(100ms);
+        if (!packet && packet.error() != make_error_code(Errc::timed_out)) return false;
+    }
+    return charon.log().find(text) != std::string::npos;
+}
+
+/// charon rekeys the Child SA (CREATE_CHILD_SA with N(REKEY_SA)); tapsec answers, and
+/// traffic flows on the new SAs both ways; charon deletes the old one.
+void rekey_child_by_charon(Charon& charon, Ikev2& conn) {
+    const std::uint32_t before = conn.engine().inbound_spi();
+    REQUIRE(charon.swanctl("--rekey --child net") == 0);  // queues the rekey and returns
+    REQUIRE_MESSAGE(pump_until(charon, conn, "CHILD_SA net{2} established", 15s), charon.log());
+    REQUIRE_MESSAGE(pump_until(charon, conn, "CHILD_SA net{1} state change: DELETING => DELETED", 15s), charon.log());
+    CHECK(conn.engine().child_rekeys() == 1);
+    CHECK(conn.engine().inbound_spi() != before);
+    exchange_datagrams(charon, conn);
 }
 
 /// Deletes the IKE SA from tapsec's side and waits for charon's answer.
@@ -274,6 +296,8 @@ TEST_CASE("strongSwan interop: tapsec initiates to charon (X25519, AES-GCM-16-12
     CHECK(ikev2::to_string(conn.engine().remote_selector()) == "10.200.1.1-10.200.1.1");
     exchange_datagrams(charon, conn);
     check_keys_match_charon(charon, conn);
+    rekey_child_by_charon(charon, conn);
+    CHECK(conn.engine().statistics().esp_received == 6);
     close_from_tapsec(conn);
     const bool charon_deleted = charon.daemon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s);
     CHECK_MESSAGE(charon_deleted, charon.log());
@@ -291,7 +315,7 @@ TEST_CASE("strongSwan interop: tapsec initiates to charon with ChaCha20-Poly1305
 }
 
 TEST_CASE("strongSwan interop: charon initiates to tapsec (ECP-256, AES-GCM-16-256), cookie, datagrams both ways, delete") {
-    Charon charon(true, "aes256gcm16-prfsha256-ecp256");
+    Charon charon(true, "aes256gcm16-prfsha256-ecp256", "aes128gcm16-x25519");  // PFS in rekeys
     Ikev2 conn = charon.open_tapsec(Role::server);
     test::Process initiate(charon.ns.exec({"swanctl", "--initiate", "--child", "net", "--timeout", "20", "--uri",
                                            "unix://" + charon.dir.file("charon.vici")}),
@@ -304,6 +328,7 @@ TEST_CASE("strongSwan interop: charon initiates to tapsec (ECP-256, AES-GCM-16-2
     CHECK(initiate.wait(15s) == 0);
     exchange_datagrams(charon, conn);
     check_keys_match_charon(charon, conn);
+    rekey_child_by_charon(charon, conn);  // with a fresh X25519 exchange (PFS)
     // charon deletes: tapsec answers and reports a clean close.
     test::Process terminate(charon.ns.exec({"swanctl", "--terminate", "--ike", "tapsec", "--timeout", "10", "--uri",
                                             "unix://" + charon.dir.file("charon.vici")}),

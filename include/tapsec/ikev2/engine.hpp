@@ -153,7 +153,8 @@ public:
         if (!slot) return drop(make_error_code(Errc::record_overflow), now), std::error_code{};
         const ByteView inner = packet.first(ip->length);
         slot->data.resize(esp::sealed_size(inner.size()));
-        auto n = esp_->protect(inner, esp::next_header_ipv4, slot->data);
+        Esp& sa = esp_old_ && send_on_old_ ? *esp_old_ : *esp_;  // until the rekey is confirmed
+        auto n = sa.protect(inner, esp::next_header_ipv4, slot->data);
         if (!n) return n.error();
         slot->data.resize(*n);
         slot->to = peer_;
@@ -223,6 +224,8 @@ public:
     /// For the strongSwan interop test only, which compares it with charon's `ike 4`
     /// log: SK_d (never logged by tapsec).
     ByteView sk_d_for_interop_tests() const { return keys_.sk_d; }
+    /// Child SA rekeys answered (CREATE_CHILD_SA with N(REKEY_SA)).
+    std::uint64_t child_rekeys() const { return child_rekeys_; }
     /// For tests: the Child SA's record layer.
     Esp* child_sa() { return esp_ ? &*esp_ : nullptr; }
 
@@ -449,11 +452,7 @@ private:
         if (h.exchange == ExchangeType::ike_auth && !initiator() && state_ == State::init_answered)
             return on_auth_request(*inner, h.message_id, now);
         if (h.exchange == ExchangeType::informational) return on_informational_request(*inner, h.message_id, now);
-        if (h.exchange == ExchangeType::create_child_sa) {
-            // Rekeying and further Child SAs are not implemented: refuse, keep the SA.
-            send_response(h.exchange, h.message_id, {notify(NotifyType::no_additional_sas)});
-            return {};
-        }
+        if (h.exchange == ExchangeType::create_child_sa) return on_create_child_sa_request(*inner, h.message_id, now);
         send_response(h.exchange, h.message_id, {notify(NotifyType::invalid_syntax)});
         return make_error_code(Error::unexpected_message);
     }
@@ -722,6 +721,7 @@ private:
             std::optional<esp::Algorithm> cipher;
             bool integ_ok = true, esn_no = false, esn_yes = false, any_esn = false;
             std::optional<Transform> dh_choice;
+            bool dh_ours = false;
             for (const auto& t : p.transforms) {
                 if (t.type == TransformType::encr) {
                     if (!cipher) cipher = aead_named(t, config_.esp_ciphers);
@@ -732,8 +732,14 @@ private:
                     esn_no = esn_no || t.id == esn::no;
                     esn_yes = esn_yes || t.id == esn::yes;
                 } else if (t.type == TransformType::dh) {
-                    // IKE_AUTH has no key exchange: a DH transform here is ignored (1.2).
-                    if (!dh_choice || t.id == 0) dh_choice = t;
+                    // NONE when offered, else a group of ours (PFS in CREATE_CHILD_SA; IKE_AUTH
+                    // has no key exchange, and a DH transform there is ignored, 1.2).
+                    bool ours = t.id == 0;
+                    for (auto g : config_.groups) ours = ours || t.id == static_cast<std::uint16_t>(g);
+                    if (!dh_choice || t.id == 0 || (ours && !dh_ours && dh_choice->id != 0)) {
+                        dh_choice = t;
+                        dh_ours = ours;
+                    }
                 }
             }
             if (!cipher || !integ_ok) continue;
@@ -875,6 +881,107 @@ private:
         events_.push(EventKind::handshake_complete);
     }
 
+    /// CREATE_CHILD_SA from the peer (RFC 7296 1.3.3): rekeying the Child SA, with or
+    /// without PFS, is answered; a new Child SA or an IKE SA rekey is refused.
+    std::error_code on_create_child_sa_request(const std::vector<RawPayload>& inner, std::uint32_t message_id, Instant) {
+        const auto refuse = [&](NotifyType why, ByteView data = {}) {
+            send_response(ExchangeType::create_child_sa, message_id, {notify(why, data)});
+            return std::error_code{};
+        };
+        auto rekey = find_notify(inner, NotifyType::rekey_sa);
+        if (!esp_ || !rekey || rekey->protocol != ProtocolId::esp || rekey->spi.size() != 4 ||
+            spi_value(rekey->spi) != esp_->outbound_spi())
+            return refuse(esp_ && rekey ? NotifyType::child_sa_not_found : NotifyType::no_additional_sas);
+        if (esp_old_) return refuse(NotifyType::temporary_failure);  // the previous rekey is not finished
+        const RawPayload* sa = find(inner, PayloadType::sa);
+        const RawPayload* nonce = find(inner, PayloadType::nonce);
+        const RawPayload* tsi = find(inner, PayloadType::tsi);
+        const RawPayload* tsr = find(inner, PayloadType::tsr);
+        if (!sa || !nonce || !tsi || !tsr || nonce->body.size() < 16 || nonce->body.size() > 256)
+            return refuse(NotifyType::invalid_syntax);
+        auto offer = decode_sa(sa->body);
+        auto their_tsi = decode_ts(tsi->body);
+        auto their_tsr = decode_ts(tsr->body);
+        if (!offer || !their_tsi || !their_tsr) return refuse(NotifyType::invalid_syntax);
+        const std::uint32_t previous_inbound = child_inbound_spi_;
+        child_inbound_spi_ = random_spi32();
+        auto chosen = select_esp(*offer);
+        if (!chosen) {
+            child_inbound_spi_ = previous_inbound;
+            return refuse(NotifyType::no_proposal_chosen);
+        }
+        auto narrowed_i = narrow(their_tsi->selectors, config_.remote_ts);
+        auto narrowed_r = narrow(their_tsr->selectors, config_.local_ts);
+        if (!narrowed_i || !narrowed_r) {
+            child_inbound_spi_ = previous_inbound;
+            return refuse(NotifyType::ts_unacceptable);
+        }
+        // PFS: a DH transform other than NONE in the accepted proposal needs a KE of that group.
+        std::vector<RawPayload> reply;
+        SecretBytes shared;
+        Bytes nr(nonce_size);
+        draw_random<Crypto>(config_, nr);
+        std::optional<Group> pfs;
+        for (const auto& t : chosen->reply.transforms)
+            if (t.type == TransformType::dh && t.id != 0) {
+                for (auto g : config_.groups)
+                    if (static_cast<std::uint16_t>(g) == t.id) pfs = g;
+                if (!pfs) {
+                    child_inbound_spi_ = previous_inbound;
+                    return refuse(NotifyType::no_proposal_chosen);
+                }
+            }
+        if (pfs) {
+            const RawPayload* ke = find(inner, PayloadType::ke);
+            auto their_ke = ke ? decode_ke(ke->body) : Result<KePayload>(make_error_code(Error::invalid_syntax));
+            if (!their_ke || their_ke->group != static_cast<std::uint16_t>(*pfs)) {
+                child_inbound_spi_ = previous_inbound;
+                const std::uint16_t g = static_cast<std::uint16_t>(*pfs);
+                const std::array<std::uint8_t, 2> hint{static_cast<std::uint8_t>(g >> 8), static_cast<std::uint8_t>(g)};
+                return refuse(NotifyType::invalid_ke_payload, hint);
+            }
+            const Group ike_group = suite_.group;
+            suite_.group = *pfs;  // our_public() and agree() speak the KE's group
+            auto kex = new_key_share(*pfs);
+            auto secret = kex ? Result<SecretBytes>(kex) : agree(their_ke->data);
+            const Bytes ours = secret ? our_public() : Bytes{};
+            suite_.group = ike_group;
+            key_share_.reset();
+            if (!secret) {
+                child_inbound_spi_ = previous_inbound;
+                return refuse(NotifyType::invalid_syntax);
+            }
+            shared = std::move(*secret);
+            reply.push_back(payload(PayloadType::sa, SaPayload{{chosen->reply}}));
+            reply.push_back(nonce_payload(nr));
+            reply.push_back(payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(*pfs), ours}));
+        } else {
+            reply.push_back(payload(PayloadType::sa, SaPayload{{chosen->reply}}));
+            reply.push_back(nonce_payload(nr));
+        }
+        const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(keys_.sk_d, nonce->body, nr, chosen->suite.cipher,
+                                                                   /*initiator of this exchange*/ false, child_inbound_spi_,
+                                                                   chosen->peer_spi, chosen->suite.esn, shared);
+        auto layer = Esp::import(keys);
+        if (!layer) {
+            child_inbound_spi_ = previous_inbound;
+            return refuse(NotifyType::temporary_failure);
+        }
+        reply.push_back(payload(PayloadType::tsi, TsPayload{{*narrowed_i}}));
+        reply.push_back(payload(PayloadType::tsr, TsPayload{{*narrowed_r}}));
+        send_response(ExchangeType::create_child_sa, message_id, reply);
+        // The old SA keeps receiving, and sending until the peer uses the new one (2.8).
+        esp_old_.emplace(std::move(*esp_));
+        esp_.emplace(std::move(*layer));
+        send_on_old_ = true;
+        child_ = chosen->suite;
+        ts_remote_ = *narrowed_i;
+        ts_local_ = *narrowed_r;
+        ++child_rekeys_;
+        events_.push(EventKind::key_updated);
+        return {};
+    }
+
     std::error_code on_informational_request(const std::vector<RawPayload>& inner, std::uint32_t message_id, Instant) {
         std::vector<RawPayload> reply;
         bool delete_ike = false;
@@ -886,6 +993,13 @@ private:
                 return d.error();
             }
             if (d->protocol == ProtocolId::ike) delete_ike = true;
+            if (d->protocol == ProtocolId::esp && esp_old_)
+                for (const auto& spi : d->spis)
+                    if (spi_value(spi) == esp_old_->outbound_spi()) {  // the rekeyed SA: the tunnel stays
+                        reply.push_back(payload(PayloadType::del, DeletePayload{ProtocolId::esp, 4, {spi_bytes(esp_old_->inbound_spi())}}));
+                        esp_old_.reset();
+                        send_on_old_ = false;
+                    }
             if (d->protocol == ProtocolId::esp && esp_)
                 for (const auto& spi : d->spis)
                     if (spi_value(spi) == esp_->outbound_spi()) {
@@ -907,12 +1021,17 @@ private:
     std::error_code on_esp(ByteView datagram, Instant now) {
         if (!esp_) return make_error_code(esp::Error::not_keyed);
         const auto spi = esp::spi_of(datagram);
-        if (!spi || *spi != esp_->inbound_spi()) return make_error_code(esp::Error::unknown_spi);
+        // SPI demultiplexing: the current Child SA, or the one it rekeyed until deleted.
+        Esp* sa = spi && *spi == esp_->inbound_spi() ? &*esp_
+                  : spi && esp_old_ && *spi == esp_old_->inbound_spi() ? &*esp_old_
+                                                                        : nullptr;
+        if (!sa) return make_error_code(esp::Error::unknown_spi);
         Bytes* slot = inbound_.reserve_back();
         if (!slot) return make_error_code(Errc::record_overflow);
         slot->assign(datagram.begin(), datagram.end());  // capacity reused after warm-up
-        auto opened = esp_->unprotect(MutableByteView(*slot));
+        auto opened = sa->unprotect(MutableByteView(*slot));
         if (!opened) return opened.error();
+        if (sa == &*esp_) send_on_old_ = false;  // the peer uses the new SA: so do we (2.8)
         if (opened->next_header == esp::next_header_dummy) return {};
         if (opened->next_header != esp::next_header_ipv4) return make_error_code(Error::not_an_ip_packet);
         auto ip = inspect_ipv4(opened->payload);
@@ -984,6 +1103,9 @@ private:
     std::uint32_t child_inbound_spi_ = 0;
     TrafficSelector ts_local_, ts_remote_;
     std::optional<Esp> esp_;
+    std::optional<Esp> esp_old_;  // the Child SA a rekey replaced, kept for inbound until deleted
+    bool send_on_old_ = false;
+    std::uint64_t child_rekeys_ = 0;
 
     BoundedQueue<Outgoing> transmits_;
     BoundedQueue<Bytes> inbound_;

@@ -102,14 +102,20 @@ SecretBytes psk_auth(ByteView psk, ByteView init_message, ByteView peer_nonce, B
     return prf<Crypto>(padded, octets);
 }
 
-/// KEYMAT = prf+(SK_d, Ni | Nr) for the Child SA created with IKE_AUTH (no PFS), split
-/// per RFC 7296 2.17: the initiator-to-responder key first, then the other direction.
-/// This is the explicit export: the result is EspRecord's imported key type.
+/// KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr) (RFC 7296 2.17; the new shared secret
+/// only for a CREATE_CHILD_SA with PFS), split: the key for traffic from the
+/// exchange's initiator first, then the other direction. This is the explicit export:
+/// the result is EspRecord's imported key type.
 template <class Crypto>
 esp::ChildSaKeys export_child_sa_keys(ByteView sk_d, ByteView ni, ByteView nr, esp::Algorithm algorithm, bool initiator,
-                                      std::uint32_t inbound_spi, std::uint32_t outbound_spi, bool esn) {
+                                      std::uint32_t inbound_spi, std::uint32_t outbound_spi, bool esn,
+                                      ByteView new_shared_secret = {}) {
     const std::size_t n = esp::keymat_length(algorithm);
-    const SecretBytes keymat = prf_plus<Crypto>(sk_d, concat(ni, nr), 2 * n);
+    Bytes seed(new_shared_secret.begin(), new_shared_secret.end());
+    append(seed, ni);
+    append(seed, nr);
+    const SecretBytes keymat = prf_plus<Crypto>(sk_d, seed, 2 * n);
+    secure_zero(seed.data(), seed.size());
     SecretBytes i_to_r(keymat.begin(), keymat.begin() + static_cast<std::ptrdiff_t>(n));
     SecretBytes r_to_i(keymat.begin() + static_cast<std::ptrdiff_t>(n), keymat.end());
     esp::ChildSaKeys keys;
