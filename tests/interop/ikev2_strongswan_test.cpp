@@ -162,7 +162,7 @@ struct Charon {
     }
     std::string log() const { return daemon ? daemon->output() : ""; }
 
-    Ikev2::Config tapsec_config(Role role) const {
+    Ikev2::Config tapsec_config(Role role, bool rekey_pfs) const {
         Ikev2::Config config;
         config.local_id = *ikev2::Identification::parse("a@test");
         config.remote_id = *ikev2::Identification::parse("b.test");
@@ -171,13 +171,14 @@ struct Charon {
         config.remote_ts = *ikev2::parse_selector("10.200.1.0/24");
         config.handshake_timeout = 20s;
         if (role == Role::server) config.source_validation = CommonConfig::SourceValidation::always;
+        config.rekey_pfs = rekey_pfs;  // as charon's esp_proposals say
         return config;
     }
-    Ikev2 open_tapsec(Role role) {
+    Ikev2 open_tapsec(Role role, bool rekey_pfs = false) {
         auto peer = role == Role::client ? *Endpoint::parse("10.99.0.1:4500") : Endpoint{};
         auto udp = inside(tapsec_ns, [&] { return Udp::bind("10.99.0.2", 4500, peer); });
         REQUIRE(udp.ok());
-        return Ikev2(role, tapsec_config(role), std::move(*udp));
+        return Ikev2(role, tapsec_config(role, rekey_pfs), std::move(*udp));
     }
 };
 
@@ -254,6 +255,21 @@ void rekey_child_by_charon(Charon& charon, Ikev2& conn) {
     exchange_datagrams(charon, conn);
 }
 
+/// tapsec rekeys the Child SA (Secure<>::update_keys: CREATE_CHILD_SA, then D(ESP) of
+/// the old SA); charon answers both; traffic flows on the newest SAs.
+void rekey_child_by_tapsec(Charon& charon, Ikev2& conn, int child_number) {
+    const std::uint32_t before = conn.engine().inbound_spi();
+    const auto rekeys = conn.engine().child_rekeys();
+    REQUIRE(!conn.update_keys());
+    const std::string established = "CHILD_SA net{" + std::to_string(child_number) + "} established";
+    REQUIRE_MESSAGE(pump_until(charon, conn, established, 15s), charon.log());
+    const std::string closed = "CHILD_SA net{" + std::to_string(child_number - 1) + "} state change: DELETING => DELETED";
+    REQUIRE_MESSAGE(pump_until(charon, conn, closed, 15s), charon.log());
+    CHECK(conn.engine().child_rekeys() == rekeys + 1);
+    CHECK(conn.engine().inbound_spi() != before);
+    exchange_datagrams(charon, conn);
+}
+
 /// Deletes the IKE SA from tapsec's side and waits for charon's answer.
 void close_from_tapsec(Ikev2& conn) {
     auto& engine = conn.engine();
@@ -297,7 +313,8 @@ TEST_CASE("strongSwan interop: tapsec initiates to charon (X25519, AES-GCM-16-12
     exchange_datagrams(charon, conn);
     check_keys_match_charon(charon, conn);
     rekey_child_by_charon(charon, conn);
-    CHECK(conn.engine().statistics().esp_received == 6);
+    rekey_child_by_tapsec(charon, conn, 3);
+    CHECK(conn.engine().statistics().esp_received == 9);
     close_from_tapsec(conn);
     const bool charon_deleted = charon.daemon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s);
     CHECK_MESSAGE(charon_deleted, charon.log());
@@ -315,8 +332,8 @@ TEST_CASE("strongSwan interop: tapsec initiates to charon with ChaCha20-Poly1305
 }
 
 TEST_CASE("strongSwan interop: charon initiates to tapsec (ECP-256, AES-GCM-16-256), cookie, datagrams both ways, delete") {
-    Charon charon(true, "aes256gcm16-prfsha256-ecp256", "aes128gcm16-x25519");  // PFS in rekeys
-    Ikev2 conn = charon.open_tapsec(Role::server);
+    Charon charon(true, "aes256gcm16-prfsha256-ecp256", "aes128gcm16-ecp256");  // PFS in rekeys
+    Ikev2 conn = charon.open_tapsec(Role::server, true);
     test::Process initiate(charon.ns.exec({"swanctl", "--initiate", "--child", "net", "--timeout", "20", "--uri",
                                            "unix://" + charon.dir.file("charon.vici")}),
                            charon.dir.file("initiate.log"));
@@ -328,7 +345,8 @@ TEST_CASE("strongSwan interop: charon initiates to tapsec (ECP-256, AES-GCM-16-2
     CHECK(initiate.wait(15s) == 0);
     exchange_datagrams(charon, conn);
     check_keys_match_charon(charon, conn);
-    rekey_child_by_charon(charon, conn);  // with a fresh X25519 exchange (PFS)
+    rekey_child_by_charon(charon, conn);  // with a fresh ECP-256 exchange (PFS)
+    rekey_child_by_tapsec(charon, conn, 3);  // the same, started by tapsec
     // charon deletes: tapsec answers and reports a clean close.
     test::Process terminate(charon.ns.exec({"swanctl", "--terminate", "--ike", "tapsec", "--timeout", "10", "--uri",
                                             "unix://" + charon.dir.file("charon.vici")}),

@@ -126,6 +126,51 @@ TEST_CASE("ikev2: initiator and responder establish an IKE SA and a Child SA for
             }
 }
 
+TEST_CASE("ikev2: either side rekeys the Child SA, with and without PFS, and traffic moves to the new SAs") {
+    for (bool pfs : {true, false})
+        for (bool initiator_rekeys : {true, false}) {
+            CAPTURE(pfs);
+            CAPTURE(initiator_rekeys);
+            Pair p([&](Config& i, Config& r) { i.rekey_pfs = r.rekey_pfs = pfs; });
+            REQUIRE(p.connect());
+            IkeEngine& rekeyer = initiator_rekeys ? *p.i : *p.r;
+            IkeEngine& other = initiator_rekeys ? *p.r : *p.i;
+            const auto old_i = p.i->inbound_spi(), old_r = p.r->inbound_spi();
+            // A packet sealed under the old SA, delivered after the rekey (reordering).
+            REQUIRE(!p.i->send(udp_packet(ipv4("10.200.2.1"), ipv4("10.200.1.1"), 1, 2, as_bytes("late")), p.now));
+            Bytes buffer(max_transmit_size);
+            auto t = p.i->poll_transmit(MutableByteView(buffer));
+            REQUIRE(t);
+            const Bytes late(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(t->size));
+            REQUIRE(!rekeyer.rekey_child(p.now));
+            CHECK(rekeyer.rekey_child(p.now));  // one exchange at a time
+            p.pump();
+            CHECK(rekeyer.child_rekeys() == 1);
+            CHECK(other.child_rekeys() == 1);
+            CHECK(p.i->inbound_spi() != old_i);
+            CHECK(p.r->inbound_spi() != old_r);
+            bool updated = false;
+            while (auto e = other.poll_event()) updated = updated || e->kind == EventKind::key_updated;
+            CHECK(updated);
+            // The old SA is deleted on both sides: the late packet is refused by SPI.
+            CHECK(!p.r->receive(late, p.i_ep, p.now));
+            CHECK(Pair::drop_reason(*p.r) == esp::Error::unknown_spi);
+            for (int round = 0; round < 2; ++round) {
+                REQUIRE(!p.i->send(udp_packet(ipv4("10.200.2.1"), ipv4("10.200.1.1"), 1, 2, as_bytes("new i")), p.now));
+                REQUIRE(!p.r->send(udp_packet(ipv4("10.200.1.1"), ipv4("10.200.2.1"), 2, 1, as_bytes("new r")), p.now));
+                p.pump();
+                auto at_r = p.r->poll_plaintext();
+                REQUIRE(at_r);
+                CHECK(udp_payload(*at_r) == "new i");
+                auto at_i = p.i->poll_plaintext();
+                REQUIRE(at_i);
+                CHECK(udp_payload(*at_i) == "new r");
+            }
+            CHECK(p.i->is_established());
+            CHECK(p.r->is_established());
+        }
+}
+
 TEST_CASE("ikev2: the responder closes cleanly too, and ESN is negotiated when preferred") {
     Pair p([](Config&, Config& r) { r.prefer_esn = true; });
     REQUIRE(p.connect());

@@ -129,6 +129,7 @@ struct Config : CommonConfig {
                                             esp::Algorithm::chacha20_poly1305};
     bool allow_esn = true;     // offer / accept extended sequence numbers
     bool prefer_esn = false;   // responder: pick ESN when the initiator offers both
+    bool rekey_pfs = true;     // Child SA rekeys we start run a fresh key exchange (the IKE SA's group)
     TrafficSelector local_ts, remote_ts;  // this side's and the peer's inner addresses
     std::chrono::milliseconds retransmit_initial{500};  // doubled after each retransmission
     unsigned retransmit_tries = 5;                      // then the exchange fails (timed out)

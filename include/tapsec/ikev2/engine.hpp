@@ -182,6 +182,39 @@ public:
         return {};
     }
 
+    /// Rekeys the Child SA (CREATE_CHILD_SA with N(REKEY_SA), RFC 7296 1.3.3), with a
+    /// fresh key exchange when Config::rekey_pfs. When the peer answers, traffic moves to
+    /// the new SA and the old one is deleted (INFORMATIONAL D(ESP)); a key_updated event
+    /// reports it. Refused (not_ready) while another exchange is outstanding.
+    std::error_code rekey_child(Instant now) {
+        if (!is_established() || retransmit_at_ || esp_old_ || rekey_) return make_error_code(Errc::not_connected);
+        RekeyState r;
+        r.inbound_spi = random_spi32();
+        r.nonce.resize(nonce_size);
+        draw_random<Crypto>(config_, r.nonce);
+        const std::uint32_t current = child_inbound_spi_;
+        child_inbound_spi_ = r.inbound_spi;
+        SaPayload proposal = esp_proposal();
+        child_inbound_spi_ = current;
+        std::vector<RawPayload> inner{notify(NotifyType::rekey_sa, {}, ProtocolId::esp, spi_bytes(esp_->inbound_spi()))};
+        if (config_.rekey_pfs) {
+            r.group = suite_.group;
+            if (auto ec = new_key_share(*r.group)) return ec;
+            proposal.proposals.front().transforms.push_back({TransformType::dh, static_cast<std::uint16_t>(*r.group), std::nullopt});
+        }
+        inner.push_back(payload(PayloadType::sa, proposal));
+        inner.push_back(nonce_payload(r.nonce));
+        if (r.group) inner.push_back(payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(*r.group), our_public()}));
+        inner.push_back(payload(PayloadType::tsi, TsPayload{{ts_local_}}));
+        inner.push_back(payload(PayloadType::tsr, TsPayload{{ts_remote_}}));
+        rekey_ = std::move(r);
+        send_request(ExchangeType::create_child_sa, inner, now);
+        return {};
+    }
+
+    /// Secure<>::update_keys: a Child SA rekey (the peer always answers with new keys).
+    std::error_code update_keys(bool /*request_peer_update*/, Instant now) { return rekey_child(now); }
+
     /// Deletes the IKE SA (and with it the Child SA): INFORMATIONAL SK{D(IKE)}. The
     /// engine is closed when the peer answers, or when the retransmissions run out.
     std::error_code close(Instant now) {
@@ -431,6 +464,12 @@ private:
             if (h.exchange == ExchangeType::ike_auth && state_ == State::auth_sent) return on_auth_response(*inner, now);
             if (h.exchange == ExchangeType::informational && state_ == State::deleting) {
                 state_ = State::closed;
+                return {};
+            }
+            if (h.exchange == ExchangeType::create_child_sa && rekey_) return on_rekey_response(*inner, now);
+            if (h.exchange == ExchangeType::informational && deleting_old_) {  // our D(ESP) of the rekeyed SA, answered
+                deleting_old_ = false;
+                esp_old_.reset();
                 return {};
             }
             return {};  // the answer to an informational we no longer wait for
@@ -881,6 +920,61 @@ private:
         events_.push(EventKind::handshake_complete);
     }
 
+    /// The peer's answer to our rekey: install the new SA, then delete the old one.
+    std::error_code on_rekey_response(const std::vector<RawPayload>& inner, Instant now) {
+        RekeyState r = std::move(*rekey_);
+        rekey_.reset();
+        if (auto error = first_error_notify(inner)) {  // the old SA stays; the caller may retry
+            key_share_.reset();
+            return from_notify(error->type);
+        }
+        const RawPayload* sa = find(inner, PayloadType::sa);
+        const RawPayload* nonce = find(inner, PayloadType::nonce);
+        const RawPayload* tsi = find(inner, PayloadType::tsi);
+        const RawPayload* tsr = find(inner, PayloadType::tsr);
+        if (!sa || !nonce || !tsi || !tsr || nonce->body.size() < 16 || nonce->body.size() > 256)
+            return make_error_code(Error::invalid_syntax);
+        auto accepted = decode_sa(sa->body);
+        auto their_tsi = decode_ts(tsi->body);
+        auto their_tsr = decode_ts(tsr->body);
+        if (!accepted || !their_tsi || !their_tsr || accepted->proposals.size() != 1 || their_tsi->selectors.empty() ||
+            their_tsr->selectors.empty())
+            return make_error_code(Error::malformed_message);
+        auto ours = select_esp(*accepted);
+        if (!ours) return make_error_code(Error::no_proposal_chosen);
+        if (!within(their_tsi->selectors.front(), config_.local_ts) || !within(their_tsr->selectors.front(), config_.remote_ts))
+            return make_error_code(Error::ts_unacceptable);
+        SecretBytes shared;
+        if (r.group) {
+            const RawPayload* ke = find(inner, PayloadType::ke);
+            auto their_ke = ke ? decode_ke(ke->body) : Result<KePayload>(make_error_code(Error::invalid_syntax));
+            if (!their_ke || their_ke->group != static_cast<std::uint16_t>(*r.group)) return make_error_code(Error::invalid_ke_payload);
+            auto secret = agree(their_ke->data);
+            key_share_.reset();
+            if (!secret) return secret.error();
+            shared = std::move(*secret);
+        }
+        const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(keys_.sk_d, r.nonce, nonce->body, ours->suite.cipher,
+                                                                   /*initiator of this exchange*/ true, r.inbound_spi,
+                                                                   ours->peer_spi, ours->suite.esn, shared);
+        auto layer = Esp::import(keys);
+        if (!layer) return layer.error();
+        const std::uint32_t old_inbound = esp_->inbound_spi();
+        esp_old_.emplace(std::move(*esp_));
+        esp_.emplace(std::move(*layer));
+        send_on_old_ = false;  // the responder has installed the new SA before answering
+        child_inbound_spi_ = r.inbound_spi;
+        child_ = ours->suite;
+        ts_local_ = their_tsi->selectors.front();
+        ts_remote_ = their_tsr->selectors.front();
+        ++child_rekeys_;
+        events_.push(EventKind::key_updated);
+        deleting_old_ = true;
+        send_request(ExchangeType::informational,
+                     {payload(PayloadType::del, DeletePayload{ProtocolId::esp, 4, {spi_bytes(old_inbound)}})}, now);
+        return {};
+    }
+
     /// CREATE_CHILD_SA from the peer (RFC 7296 1.3.3): rekeying the Child SA, with or
     /// without PFS, is answered; a new Child SA or an IKE SA rekey is refused.
     std::error_code on_create_child_sa_request(const std::vector<RawPayload>& inner, std::uint32_t message_id, Instant) {
@@ -1104,6 +1198,13 @@ private:
     TrafficSelector ts_local_, ts_remote_;
     std::optional<Esp> esp_;
     std::optional<Esp> esp_old_;  // the Child SA a rekey replaced, kept for inbound until deleted
+    struct RekeyState {
+        std::uint32_t inbound_spi = 0;
+        Bytes nonce;
+        std::optional<Group> group;  // PFS
+    };
+    std::optional<RekeyState> rekey_;  // our CREATE_CHILD_SA, awaiting its answer
+    bool deleting_old_ = false;        // our D(ESP) of the rekeyed SA, awaiting its answer
     bool send_on_old_ = false;
     std::uint64_t child_rekeys_ = 0;
 

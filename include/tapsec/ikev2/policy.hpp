@@ -16,9 +16,10 @@ struct Ikev2Handshake {
     static constexpr std::string_view name = "IKEv2 (RFC 7296, PSK)";
     // AN: SA proposals; MA: both peers prove the PSK (AUTH); FS: ephemeral Curve25519 /
     // ECP-256 per IKE SA; DM and SV: N(COOKIE) before any state when source validation
-    // is demanded (Config::source_validation = always).
+    // is demanded (Config::source_validation = always). Rekeying: Child SA rekeys, started
+    // (Secure<>::update_keys) or answered, with PFS.
     using provides = features<feature::AN, feature::MA, feature::DM, feature::SV, feature::forward_secrecy,
-                              feature::pre_shared_key>;
+                              feature::pre_shared_key, feature::rekeying>;
     using intrinsic = features<feature::MA, feature::forward_secrecy>;
     using needs = dependencies<dependency::datagram>;
     static constexpr KeyExport key_export = KeyExport::explicit_export;
