@@ -486,3 +486,45 @@ TEST_CASE("ikev2: a junk flood leaves an established tunnel working and every qu
     REQUIRE(got);
     CHECK(udp_payload(*got) == "after the flood");
 }
+
+TEST_CASE("ikev2: Child SA lifetime and liveness checks run from the engine's timers") {
+    SUBCASE("the Child SA is rekeyed when its lifetime ends") {
+        Pair p([](Config& i, Config&) { i.child_rekey_after = 60s; });
+        REQUIRE(p.connect());
+        auto t = p.i->next_timeout();
+        REQUIRE(t);
+        CHECK(*t - p.now == 60s);
+        p.now = *t;
+        REQUIRE(!p.i->on_timeout(p.now));
+        p.pump();
+        CHECK(p.i->child_rekeys() == 1);
+        CHECK(p.r->child_rekeys() == 1);
+        t = p.i->next_timeout();
+        REQUIRE(t);
+        CHECK(*t - p.now == 60s);  // the new SA's lifetime
+    }
+    SUBCASE("a live peer answers the empty INFORMATIONAL; a dead one is detected") {
+        Pair p([](Config& i, Config&) { i.dpd_interval = 10s; i.retransmit_tries = 2; });
+        REQUIRE(p.connect());
+        auto t = p.i->next_timeout();
+        REQUIRE(t);
+        CHECK(*t - p.now == 10s);
+        p.now = *t;
+        REQUIRE(!p.i->on_timeout(p.now));
+        p.pump();
+        CHECK(p.i->statistics().liveness_checks == 1);
+        CHECK(p.r->statistics().responses_resent == 0);
+        CHECK(p.i->is_established());
+        CHECK(*p.i->next_timeout() - p.now == 10s);  // heard from the peer just now
+        // The peer goes silent: the check is retransmitted, then the SA is declared dead.
+        p.on_wire = [](Bytes&, bool) { return false; };
+        while (auto next = p.i->next_timeout()) {
+            p.now = *next;
+            (void)p.i->on_timeout(p.now);
+            p.pump();
+            if (p.i->is_closed()) break;
+        }
+        CHECK(p.i->failure() == Error::retransmission_timeout);
+        CHECK(p.i->statistics().liveness_checks == 2);
+    }
+}

@@ -130,6 +130,10 @@ struct Config : CommonConfig {
     bool allow_esn = true;     // offer / accept extended sequence numbers
     bool prefer_esn = false;   // responder: pick ESN when the initiator offers both
     bool rekey_pfs = true;     // Child SA rekeys we start run a fresh key exchange (the IKE SA's group)
+    std::chrono::seconds child_rekey_after{0};  // rekey the Child SA this long after it was keyed (0: never)
+    std::chrono::seconds dpd_interval{0};       // after this long without an authenticated packet from the
+                                                // peer, send an empty INFORMATIONAL (0: never); unanswered,
+                                                // the exchange fails with retransmission_timeout (peer dead)
     TrafficSelector local_ts, remote_ts;  // this side's and the peer's inner addresses
     std::chrono::milliseconds retransmit_initial{500};  // doubled after each retransmission
     unsigned retransmit_tries = 5;                      // then the exchange fails (timed out)

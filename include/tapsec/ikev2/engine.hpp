@@ -42,6 +42,7 @@ struct Statistics {
     std::uint64_t retransmissions = 0;
     std::uint64_t responses_resent = 0;  // a repeated request answered from the cache
     std::uint64_t cookies_sent = 0;
+    std::uint64_t liveness_checks = 0;  // empty INFORMATIONAL requests sent (Config::dpd_interval)
 };
 
 template <class Crypto, class Record = EspRecord>
@@ -163,10 +164,32 @@ public:
         return {};
     }
 
-    std::optional<Instant> next_timeout() const { return retransmit_at_; }
+    /// The next retransmission, or, with no exchange outstanding, the next Child SA rekey
+    /// (Config::child_rekey_after) or liveness check (Config::dpd_interval).
+    std::optional<Instant> next_timeout() const {
+        if (retransmit_at_) return retransmit_at_;
+        if (state_ != State::established || !esp_) return std::nullopt;
+        std::optional<Instant> t;
+        if (config_.child_rekey_after.count() > 0 && !esp_old_) t = child_keyed_at_ + config_.child_rekey_after;
+        if (config_.dpd_interval.count() > 0) {
+            const Instant dpd = last_heard_ + config_.dpd_interval;
+            if (!t || dpd < *t) t = dpd;
+        }
+        return t;
+    }
 
     std::error_code on_timeout(Instant now) {
-        if (!retransmit_at_ || now < *retransmit_at_) return {};
+        if (!retransmit_at_) {
+            if (state_ != State::established || !esp_ || fatal_) return {};
+            if (config_.child_rekey_after.count() > 0 && !esp_old_ && now >= child_keyed_at_ + config_.child_rekey_after)
+                return rekey_child(now);
+            if (config_.dpd_interval.count() > 0 && now >= last_heard_ + config_.dpd_interval) {
+                send_request(ExchangeType::informational, {}, now);  // empty: "are you there?" (RFC 7296 1.4)
+                ++stats_.liveness_checks;
+            }
+            return {};
+        }
+        if (now < *retransmit_at_) return {};
         if (retransmits_done_ >= config_.retransmit_tries) {
             retransmit_at_.reset();
             if (state_ == State::deleting) {  // the peer is gone: the SA is closed anyway
@@ -459,7 +482,7 @@ private:
             if (!retransmit_at_ || h.message_id != pending_request_id_) return make_error_code(Error::unexpected_message);
             auto inner = in_cipher_->open(data, m);
             if (!inner) return inner.error();
-            follow_peer(from, marker);
+            follow_peer(from, marker, now);
             retransmit_at_.reset();
             if (h.exchange == ExchangeType::ike_auth && state_ == State::auth_sent) return on_auth_response(*inner, now);
             if (h.exchange == ExchangeType::informational && state_ == State::deleting) {
@@ -478,7 +501,7 @@ private:
         if (h.message_id + 1 == expected_peer_id_ && !last_response_.empty() && h.message_id == last_response_id_) {
             auto inner = in_cipher_->open(data, m);  // only an authentic copy earns the cached answer
             if (!inner) return inner.error();
-            follow_peer(from, marker);
+            follow_peer(from, marker, now);
             ++stats_.responses_resent;
             queue(last_response_);
             return {};
@@ -486,7 +509,7 @@ private:
         if (h.message_id != expected_peer_id_) return make_error_code(Error::unexpected_message);
         auto inner = in_cipher_->open(data, m);
         if (!inner) return inner.error();
-        follow_peer(from, marker);
+        follow_peer(from, marker, now);
         ++expected_peer_id_;
         if (h.exchange == ExchangeType::ike_auth && !initiator() && state_ == State::init_answered)
             return on_auth_request(*inner, h.message_id, now);
@@ -498,7 +521,8 @@ private:
 
     /// RFC 7296 2.23: the peer's address and port are those of its latest authenticated
     /// message (it floats from 500 to 4500 once a NAT is detected, as charon does).
-    void follow_peer(const Endpoint& from, bool marker) {
+    void follow_peer(const Endpoint& from, bool marker, Instant now) {
+        last_heard_ = now;
         peer_ = from;
         peer_marker_ = marker;
     }
@@ -914,7 +938,8 @@ private:
         return {};
     }
 
-    void established(Instant) {
+    void established(Instant now) {
+        child_keyed_at_ = last_heard_ = now;
         state_ = State::established;
         retransmit_at_.reset();
         events_.push(EventKind::handshake_complete);
@@ -968,6 +993,7 @@ private:
         ts_local_ = their_tsi->selectors.front();
         ts_remote_ = their_tsr->selectors.front();
         ++child_rekeys_;
+        child_keyed_at_ = now;
         events_.push(EventKind::key_updated);
         deleting_old_ = true;
         send_request(ExchangeType::informational,
@@ -977,7 +1003,7 @@ private:
 
     /// CREATE_CHILD_SA from the peer (RFC 7296 1.3.3): rekeying the Child SA, with or
     /// without PFS, is answered; a new Child SA or an IKE SA rekey is refused.
-    std::error_code on_create_child_sa_request(const std::vector<RawPayload>& inner, std::uint32_t message_id, Instant) {
+    std::error_code on_create_child_sa_request(const std::vector<RawPayload>& inner, std::uint32_t message_id, Instant now) {
         const auto refuse = [&](NotifyType why, ByteView data = {}) {
             send_response(ExchangeType::create_child_sa, message_id, {notify(why, data)});
             return std::error_code{};
@@ -1072,6 +1098,7 @@ private:
         ts_remote_ = *narrowed_i;
         ts_local_ = *narrowed_r;
         ++child_rekeys_;
+        child_keyed_at_ = now;
         events_.push(EventKind::key_updated);
         return {};
     }
@@ -1139,6 +1166,7 @@ private:
         slot->resize(ip->length);
         inbound_.commit_back();
         ++stats_.esp_received;
+        last_heard_ = now;
         (void)now;
         return {};
     }
@@ -1198,6 +1226,7 @@ private:
     TrafficSelector ts_local_, ts_remote_;
     std::optional<Esp> esp_;
     std::optional<Esp> esp_old_;  // the Child SA a rekey replaced, kept for inbound until deleted
+    Instant child_keyed_at_{}, last_heard_{};  // Child SA lifetime; liveness
     struct RekeyState {
         std::uint32_t inbound_spi = 0;
         Bytes nonce;
