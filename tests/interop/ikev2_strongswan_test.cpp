@@ -347,6 +347,16 @@ TEST_CASE("strongSwan interop: charon initiates to tapsec (ECP-256, AES-GCM-16-2
     check_keys_match_charon(charon, conn);
     rekey_child_by_charon(charon, conn);  // with a fresh ECP-256 exchange (PFS)
     rekey_child_by_tapsec(charon, conn, 3);  // the same, started by tapsec
+    // charon rekeys the IKE SA: new SPIs and keys; the Child SA moves over; the old IKE SA
+    // is deleted under its old keys and the tunnel stays up.
+    REQUIRE(charon.swanctl("--rekey --ike tapsec") == 0);
+    const auto deadline = Clock::now() + 15s;
+    while (Clock::now() < deadline && test::count_of(charon.log(), "IKE_SA deleted") < 1) (void)conn.receive_message(100ms);
+    REQUIRE_MESSAGE(test::count_of(charon.log(), "IKE_SA deleted") == 1, charon.log());
+    CHECK(conn.engine().ike_rekeys() == 1);
+    CHECK(conn.engine().is_established());
+    exchange_datagrams(charon, conn);
+    rekey_child_by_tapsec(charon, conn, 4);  // under the new IKE SA's SK_d
     // charon deletes: tapsec answers and reports a clean close.
     test::Process terminate(charon.ns.exec({"swanctl", "--terminate", "--ike", "tapsec", "--timeout", "10", "--uri",
                                             "unix://" + charon.dir.file("charon.vici")}),
@@ -360,7 +370,7 @@ TEST_CASE("strongSwan interop: charon initiates to tapsec (ECP-256, AES-GCM-16-2
     while (auto e = conn.next_event()) peer_closed = peer_closed || e->kind == EventKind::peer_closed;
     CHECK(peer_closed);
     CHECK_MESSAGE(terminate.wait(10s) == 0, test::read_file(charon.dir.file("terminate.log")));
-    const bool charon_deleted = charon.daemon->wait_for_output("IKE_SA deleted", 5s);
+    const bool charon_deleted = charon.daemon->wait_for_count("IKE_SA deleted", 2, 5s);
     CHECK_MESSAGE(charon_deleted, charon.log());
 }
 

@@ -72,6 +72,7 @@ class Engine {
 public:
     Engine(Role role, const Config& config)
         : role_(role), config_(config), transmits_(queue_limit), inbound_(queue_limit) {
+        ike_initiator_ = role == Role::client;
         if (config.local_id.empty() || config.groups.empty() || config.ike_ciphers.empty() || config.esp_ciphers.empty() ||
             config.pre_shared_keys.empty())
             setup_error_ = make_error_code(Error::invalid_configuration);
@@ -280,6 +281,8 @@ public:
     /// For the strongSwan interop test only, which compares it with charon's `ike 4`
     /// log: SK_d (never logged by tapsec).
     ByteView sk_d_for_interop_tests() const { return keys_.sk_d; }
+    /// IKE SA rekeys answered (CREATE_CHILD_SA with an IKE proposal).
+    std::uint64_t ike_rekeys() const { return ike_rekeys_; }
     /// Child SA rekeys answered (CREATE_CHILD_SA with N(REKEY_SA)).
     std::uint64_t child_rekeys() const { return child_rekeys_; }
     /// For tests: the Child SA's record layer.
@@ -359,7 +362,7 @@ private:
         h.spi_r = spi_r_;
         h.exchange = exchange;
         h.message_id = message_id;
-        h.flags = static_cast<std::uint8_t>((initiator() ? flags::initiator : 0) | (response ? flags::response : 0));
+        h.flags = static_cast<std::uint8_t>((ike_initiator_ ? flags::initiator : 0) | (response ? flags::response : 0));
         return h;
     }
     void arm_retransmit(Instant now) {
@@ -453,9 +456,12 @@ private:
         if (!parsed) return parsed.error();
         Message& m = *parsed;
         const Header& h = m.header;
+        // An IKE SA a rekey replaced, until the peer deletes it.
+        if (retired_ && h.exchange != ExchangeType::ike_sa_init && h.spi_i == retired_->spi_i && h.spi_r == retired_->spi_r)
+            return on_retired(data, m, from, now, marker);
         // The I flag names the original initiator: a message from our peer carries the
         // opposite of ours (2.21's first check; a reflected message is dropped here).
-        if (h.from_initiator() == initiator()) return make_error_code(Error::unexpected_message);
+        if (h.from_initiator() == ike_initiator_) return make_error_code(Error::unexpected_message);
 
         if (h.exchange == ExchangeType::ike_sa_init) {
             if (h.message_id != 0) return make_error_code(Error::unexpected_message);
@@ -629,8 +635,8 @@ private:
     }
 
     /// An IKE proposal we accept, with the peer's KE group preferred when we support it.
-    std::optional<IkeSuite> select_ike(const Proposal& p, std::uint16_t ke_group) const {
-        if (p.protocol != ProtocolId::ike || !p.spi.empty()) return std::nullopt;
+    std::optional<IkeSuite> select_ike(const Proposal& p, std::uint16_t ke_group, std::size_t spi_size = 0) const {
+        if (p.protocol != ProtocolId::ike || p.spi.size() != spi_size) return std::nullopt;
         std::optional<IkeCipher> cipher;
         bool prf = false, integ_ok = true;
         std::vector<Group> groups;
@@ -662,8 +668,8 @@ private:
         auto ei = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_ei);
         auto er = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_er);
         if (!ei || !er) return make_error_code(Errc::internal_error);
-        out_cipher_.emplace(std::move(initiator() ? *ei : *er));
-        in_cipher_.emplace(std::move(initiator() ? *er : *ei));
+        out_cipher_.emplace(std::move(ike_initiator_ ? *ei : *er));
+        in_cipher_.emplace(std::move(ike_initiator_ ? *er : *ei));
         return {};
     }
 
@@ -1001,6 +1007,121 @@ private:
         return {};
     }
 
+    /// The peer rekeys the IKE SA (RFC 7296 1.3.2, 2.18): new SPIs, a new key exchange,
+    /// SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr); the Child SA moves to the new IKE
+    /// SA, whose initiator is the peer; the old one answers until the peer deletes it.
+    std::error_code on_ike_rekey_request(const std::vector<RawPayload>& inner, const SaPayload& offer, std::uint32_t message_id,
+                                         Instant now) {
+        const auto refuse = [&](NotifyType why, ByteView data = {}) {
+            send_response(ExchangeType::create_child_sa, message_id, {notify(why, data)});
+            return std::error_code{};
+        };
+        if (retired_ || rekey_ || esp_old_ || retransmit_at_) return refuse(NotifyType::temporary_failure);
+        const RawPayload* nonce = find(inner, PayloadType::nonce);
+        const RawPayload* ke = find(inner, PayloadType::ke);
+        if (!nonce || !ke || nonce->body.size() < 16 || nonce->body.size() > 256) return refuse(NotifyType::invalid_syntax);
+        auto their_ke = decode_ke(ke->body);
+        if (!their_ke) return refuse(NotifyType::invalid_syntax);
+        std::optional<IkeSuite> chosen;
+        const Proposal* accepted = nullptr;
+        for (const auto& p : offer.proposals)
+            if (auto s = select_ike(p, their_ke->group, 8)) {
+                chosen = s;
+                accepted = &p;
+                break;
+            }
+        if (!chosen) return refuse(NotifyType::no_proposal_chosen);
+        if (their_ke->group != static_cast<std::uint16_t>(chosen->group)) {
+            const std::uint16_t g = static_cast<std::uint16_t>(chosen->group);
+            const std::array<std::uint8_t, 2> hint{static_cast<std::uint8_t>(g >> 8), static_cast<std::uint8_t>(g)};
+            return refuse(NotifyType::invalid_ke_payload, hint);
+        }
+        const IkeSuite previous = suite_;
+        suite_ = *chosen;  // our_public() and agree() speak the new group
+        auto kex = new_key_share(chosen->group);
+        auto shared = kex ? Result<SecretBytes>(kex) : agree(their_ke->data);
+        const Bytes ours = shared ? our_public() : Bytes{};
+        key_share_.reset();
+        if (!shared) {
+            suite_ = previous;
+            return refuse(NotifyType::invalid_syntax);
+        }
+        std::uint64_t new_spi_i = 0;
+        for (auto b : accepted->spi) new_spi_i = new_spi_i << 8 | b;
+        const std::uint64_t new_spi_r = random_spi64();
+        Bytes nr(nonce_size);
+        draw_random<Crypto>(config_, nr);
+        Proposal reply;
+        reply.number = accepted->number;
+        reply.protocol = ProtocolId::ike;
+        put64(reply.spi, new_spi_r);
+        reply.transforms = {encr_transform(chosen->cipher), {TransformType::prf, prf_id::hmac_sha2_256, std::nullopt},
+                            {TransformType::dh, static_cast<std::uint16_t>(chosen->group), std::nullopt}};
+        suite_ = previous;  // the answer goes out under the old IKE SA
+        send_response(ExchangeType::create_child_sa, message_id,
+                      {payload(PayloadType::sa, SaPayload{{reply}}), nonce_payload(nr),
+                       payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(chosen->group), ours})});
+        // SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), then the seven keys with the new SPIs.
+        Bytes seed_input(shared->begin(), shared->end());
+        append(seed_input, nonce->body);
+        append(seed_input, nr);
+        const SecretBytes seed = prf<Crypto>(keys_.sk_d, seed_input);
+        secure_zero(seed_input.data(), seed_input.size());
+        retired_.emplace(Retired{spi_i_, spi_r_, std::move(*in_cipher_), std::move(*out_cipher_), ike_initiator_,
+                                 expected_peer_id_, last_response_, last_response_id_});
+        suite_ = *chosen;
+        spi_i_ = new_spi_i;
+        spi_r_ = new_spi_r;
+        ike_initiator_ = false;  // the peer initiated the new IKE SA
+        keys_ = derive_ike_sa_keys<Crypto>(seed, nonce->body, nr, spi_i_, spi_r_, esp::keymat_length(suite_.cipher));
+        auto ei = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_ei);
+        auto er = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_er);
+        if (!ei || !er) return fail(make_error_code(Errc::internal_error));
+        out_cipher_.emplace(std::move(*er));
+        in_cipher_.emplace(std::move(*ei));
+        next_request_id_ = pending_request_id_ = expected_peer_id_ = last_response_id_ = 0;
+        last_response_.clear();
+        last_request_.clear();
+        ++ike_rekeys_;
+        events_.push(EventKind::key_updated);
+        (void)now;
+        return {};
+    }
+
+    /// A message on the IKE SA a rekey replaced: the peer's D(IKE) (or another
+    /// informational) is answered under the old keys; the tunnel stays up.
+    std::error_code on_retired(ByteView data, const Message& m, const Endpoint& from, Instant now, bool marker) {
+        Retired& old = *retired_;
+        const Header& h = m.header;
+        if (h.from_initiator() == old.ike_initiator || h.is_response()) return make_error_code(Error::unexpected_message);
+        auto inner = old.in.open(data, m);
+        if (!inner) return inner.error();
+        follow_peer(from, marker, now);
+        Header reply_header;
+        reply_header.spi_i = old.spi_i;
+        reply_header.spi_r = old.spi_r;
+        reply_header.exchange = h.exchange;
+        reply_header.message_id = h.message_id;
+        reply_header.flags = static_cast<std::uint8_t>((old.ike_initiator ? flags::initiator : 0) | flags::response);
+        if (h.message_id + 1 == old.expected_peer_id && h.message_id == old.last_response_id && !old.last_response.empty()) {
+            queue(old.last_response);
+            return {};
+        }
+        if (h.message_id != old.expected_peer_id) return make_error_code(Error::unexpected_message);
+        bool delete_ike = false;
+        for (const auto& p : *inner)
+            if (p.type == PayloadType::del)
+                if (auto d = decode_delete(p.body); d && d->protocol == ProtocolId::ike) delete_ike = true;
+        std::vector<RawPayload> none;
+        if (h.exchange != ExchangeType::informational) none.push_back(notify(NotifyType::temporary_failure));
+        old.last_response = old.out.seal(reply_header, none);
+        old.last_response_id = h.message_id;
+        ++old.expected_peer_id;
+        queue(old.last_response);
+        if (delete_ike) retired_.reset();  // the old IKE SA is gone; the Child SA lives on under the new one
+        return {};
+    }
+
     /// CREATE_CHILD_SA from the peer (RFC 7296 1.3.3): rekeying the Child SA, with or
     /// without PFS, is answered; a new Child SA or an IKE SA rekey is refused.
     std::error_code on_create_child_sa_request(const std::vector<RawPayload>& inner, std::uint32_t message_id, Instant now) {
@@ -1008,6 +1129,10 @@ private:
             send_response(ExchangeType::create_child_sa, message_id, {notify(why, data)});
             return std::error_code{};
         };
+        if (!find_notify(inner, NotifyType::rekey_sa))
+            if (const RawPayload* sa = find(inner, PayloadType::sa))
+                if (auto offer = decode_sa(sa->body); offer && offer->proposals.front().protocol == ProtocolId::ike)
+                    return on_ike_rekey_request(inner, *offer, message_id, now);
         auto rekey = find_notify(inner, NotifyType::rekey_sa);
         if (!esp_ || !rekey || rekey->protocol != ProtocolId::esp || rekey->spi.size() != 4 ||
             spi_value(rekey->spi) != esp_->outbound_spi())
@@ -1226,6 +1351,17 @@ private:
     TrafficSelector ts_local_, ts_remote_;
     std::optional<Esp> esp_;
     std::optional<Esp> esp_old_;  // the Child SA a rekey replaced, kept for inbound until deleted
+    bool ike_initiator_ = false;  // the original initiator of the current IKE SA (flips with a peer's rekey)
+    struct Retired {
+        std::uint64_t spi_i, spi_r;
+        SkCipher<Crypto> in, out;
+        bool ike_initiator;
+        std::uint32_t expected_peer_id;
+        Bytes last_response;
+        std::uint32_t last_response_id;
+    };
+    std::optional<Retired> retired_;  // the IKE SA a peer's rekey replaced, until it is deleted
+    std::uint64_t ike_rekeys_ = 0;
     Instant child_keyed_at_{}, last_heard_{};  // Child SA lifetime; liveness
     struct RekeyState {
         std::uint32_t inbound_spi = 0;
