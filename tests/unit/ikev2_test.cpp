@@ -528,3 +528,44 @@ TEST_CASE("ikev2: Child SA lifetime and liveness checks run from the engine's ti
         CHECK(p.i->statistics().liveness_checks == 2);
     }
 }
+
+TEST_CASE("ikev2: either side rekeys the IKE SA; the Child SA moves over and the old IKE SA is deleted") {
+    for (bool initiator_rekeys : {true, false}) {
+        CAPTURE(initiator_rekeys);
+        Pair p;
+        REQUIRE(p.connect());
+        IkeEngine& rekeyer = initiator_rekeys ? *p.i : *p.r;
+        IkeEngine& other = initiator_rekeys ? *p.r : *p.i;
+        const auto old_spi_i = p.i->spi_initiator(), old_spi_r = p.i->spi_responder();
+        const auto old_sk_d = to_hex(p.i->sk_d_for_interop_tests());
+        REQUIRE(!rekeyer.rekey_ike(p.now));
+        CHECK(rekeyer.rekey_ike(p.now));  // one exchange at a time
+        p.pump();
+        CHECK(rekeyer.ike_rekeys() == 1);
+        CHECK(other.ike_rekeys() == 1);
+        // Both sides agree on the new SPIs and keys; the rekeyer is the new SA's initiator.
+        CHECK(p.i->spi_initiator() == p.r->spi_initiator());
+        CHECK(p.i->spi_responder() == p.r->spi_responder());
+        CHECK(rekeyer.spi_initiator() != old_spi_i);
+        CHECK(rekeyer.spi_responder() != old_spi_r);
+        CHECK(to_hex(p.i->sk_d_for_interop_tests()) == to_hex(p.r->sk_d_for_interop_tests()));
+        CHECK(to_hex(p.i->sk_d_for_interop_tests()) != old_sk_d);
+        // The tunnel carries traffic, the Child SA rekeys under the new SK_d, and the new
+        // IKE SA closes cleanly.
+        REQUIRE(!p.i->send(udp_packet(ipv4("10.200.2.1"), ipv4("10.200.1.1"), 1, 2, as_bytes("after")), p.now));
+        p.pump();
+        auto got = p.r->poll_plaintext();
+        REQUIRE(got);
+        CHECK(udp_payload(*got) == "after");
+        REQUIRE(!other.rekey_child(p.now));
+        p.pump();
+        CHECK(other.child_rekeys() == 1);
+        CHECK(rekeyer.child_rekeys() == 1);
+        REQUIRE(!rekeyer.close(p.now));
+        p.pump();
+        CHECK(p.i->is_closed());
+        CHECK(p.r->is_closed());
+        CHECK(!p.i->failure());
+        CHECK(!p.r->failure());
+    }
+}

@@ -211,7 +211,7 @@ public:
     /// the new SA and the old one is deleted (INFORMATIONAL D(ESP)); a key_updated event
     /// reports it. Refused (not_ready) while another exchange is outstanding.
     std::error_code rekey_child(Instant now) {
-        if (!is_established() || retransmit_at_ || esp_old_ || rekey_) return make_error_code(Errc::not_connected);
+        if (!is_established() || retransmit_at_ || esp_old_ || rekey_ || ike_rekey_) return make_error_code(Errc::not_connected);
         RekeyState r;
         r.inbound_spi = random_spi32();
         r.nonce.resize(nonce_size);
@@ -232,6 +232,27 @@ public:
         inner.push_back(payload(PayloadType::tsi, TsPayload{{ts_local_}}));
         inner.push_back(payload(PayloadType::tsr, TsPayload{{ts_remote_}}));
         rekey_ = std::move(r);
+        send_request(ExchangeType::create_child_sa, inner, now);
+        return {};
+    }
+
+    /// Rekeys the IKE SA (RFC 7296 1.3.2): CREATE_CHILD_SA with an IKE proposal (a new SPI),
+    /// a nonce and a KE in the current group. When answered, the Child SA moves to the new
+    /// IKE SA (tapsec its initiator) and the old one is deleted with D(IKE) under its keys.
+    std::error_code rekey_ike(Instant now) {
+        if (!is_established() || retransmit_at_ || esp_old_ || rekey_ || ike_rekey_ || retired_)
+            return make_error_code(Errc::not_connected);
+        IkeRekeyState r;
+        r.spi_i = random_spi64();
+        r.nonce.resize(nonce_size);
+        draw_random<Crypto>(config_, r.nonce);
+        if (auto ec = new_key_share(suite_.group)) return ec;
+        SaPayload proposal = ike_proposal();
+        proposal.proposals.front().spi.clear();
+        put64(proposal.proposals.front().spi, r.spi_i);
+        std::vector<RawPayload> inner{payload(PayloadType::sa, proposal), nonce_payload(r.nonce),
+                                      payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(suite_.group), our_public()})};
+        ike_rekey_ = std::move(r);
         send_request(ExchangeType::create_child_sa, inner, now);
         return {};
     }
@@ -496,6 +517,7 @@ private:
                 return {};
             }
             if (h.exchange == ExchangeType::create_child_sa && rekey_) return on_rekey_response(*inner, now);
+            if (h.exchange == ExchangeType::create_child_sa && ike_rekey_) return on_ike_rekey_response(*inner, now);
             if (h.exchange == ExchangeType::informational && deleting_old_) {  // our D(ESP) of the rekeyed SA, answered
                 deleting_old_ = false;
                 esp_old_.reset();
@@ -1016,7 +1038,7 @@ private:
             send_response(ExchangeType::create_child_sa, message_id, {notify(why, data)});
             return std::error_code{};
         };
-        if (retired_ || rekey_ || esp_old_ || retransmit_at_) return refuse(NotifyType::temporary_failure);
+        if (retired_ || rekey_ || ike_rekey_ || esp_old_ || retransmit_at_) return refuse(NotifyType::temporary_failure);
         const RawPayload* nonce = find(inner, PayloadType::nonce);
         const RawPayload* ke = find(inner, PayloadType::ke);
         if (!nonce || !ke || nonce->body.size() < 16 || nonce->body.size() > 256) return refuse(NotifyType::invalid_syntax);
@@ -1088,15 +1110,73 @@ private:
         return {};
     }
 
+    /// The answer to our IKE SA rekey: switch to the new IKE SA, delete the old one.
+    std::error_code on_ike_rekey_response(const std::vector<RawPayload>& inner, Instant now) {
+        IkeRekeyState r = std::move(*ike_rekey_);
+        ike_rekey_.reset();
+        if (auto error = first_error_notify(inner)) {
+            key_share_.reset();
+            return from_notify(error->type);
+        }
+        const RawPayload* sa = find(inner, PayloadType::sa);
+        const RawPayload* nonce = find(inner, PayloadType::nonce);
+        const RawPayload* ke = find(inner, PayloadType::ke);
+        if (!sa || !nonce || !ke || nonce->body.size() < 16 || nonce->body.size() > 256) return make_error_code(Error::invalid_syntax);
+        auto accepted = decode_sa(sa->body);
+        auto their_ke = decode_ke(ke->body);
+        if (!accepted || !their_ke || accepted->proposals.size() != 1) return make_error_code(Error::malformed_message);
+        auto s = select_ike(accepted->proposals.front(), their_ke->group, 8);
+        if (!s || s->group != suite_.group || their_ke->group != static_cast<std::uint16_t>(suite_.group))
+            return make_error_code(Error::no_proposal_chosen);
+        auto shared = agree(their_ke->data);
+        key_share_.reset();
+        if (!shared) return shared.error();
+        std::uint64_t new_spi_r = 0;
+        for (auto b : accepted->proposals.front().spi) new_spi_r = new_spi_r << 8 | b;
+        Bytes seed_input(shared->begin(), shared->end());
+        append(seed_input, r.nonce);
+        append(seed_input, nonce->body);
+        const SecretBytes seed = prf<Crypto>(keys_.sk_d, seed_input);
+        secure_zero(seed_input.data(), seed_input.size());
+        // Retire the old IKE SA and delete it under its own keys (sent once, not retransmitted).
+        Retired old{spi_i_, spi_r_, std::move(*in_cipher_), std::move(*out_cipher_), ike_initiator_, expected_peer_id_,
+                    last_response_, last_response_id_};
+        const Bytes delete_old = old.out.seal(header(ExchangeType::informational, next_request_id_, false),
+                                              {payload(PayloadType::del, DeletePayload{ProtocolId::ike, 0, {}})});
+        retired_.emplace(std::move(old));
+        suite_.cipher = s->cipher;
+        spi_i_ = r.spi_i;
+        spi_r_ = new_spi_r;
+        ike_initiator_ = true;
+        keys_ = derive_ike_sa_keys<Crypto>(seed, r.nonce, nonce->body, spi_i_, spi_r_, esp::keymat_length(suite_.cipher));
+        auto ei = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_ei);
+        auto er = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_er);
+        if (!ei || !er) return fail(make_error_code(Errc::internal_error));
+        out_cipher_.emplace(std::move(*ei));
+        in_cipher_.emplace(std::move(*er));
+        next_request_id_ = pending_request_id_ = expected_peer_id_ = last_response_id_ = 0;
+        last_response_.clear();
+        last_request_.clear();
+        queue(delete_old);
+        ++ike_rekeys_;
+        events_.push(EventKind::key_updated);
+        (void)now;
+        return {};
+    }
+
     /// A message on the IKE SA a rekey replaced: the peer's D(IKE) (or another
     /// informational) is answered under the old keys; the tunnel stays up.
     std::error_code on_retired(ByteView data, const Message& m, const Endpoint& from, Instant now, bool marker) {
         Retired& old = *retired_;
         const Header& h = m.header;
-        if (h.from_initiator() == old.ike_initiator || h.is_response()) return make_error_code(Error::unexpected_message);
+        if (h.from_initiator() == old.ike_initiator) return make_error_code(Error::unexpected_message);
         auto inner = old.in.open(data, m);
         if (!inner) return inner.error();
         follow_peer(from, marker, now);
+        if (h.is_response()) {  // the answer to our D(IKE) of the old SA
+            if (h.exchange == ExchangeType::informational) retired_.reset();
+            return {};
+        }
         Header reply_header;
         reply_header.spi_i = old.spi_i;
         reply_header.spi_r = old.spi_r;
@@ -1360,7 +1440,12 @@ private:
         Bytes last_response;
         std::uint32_t last_response_id;
     };
-    std::optional<Retired> retired_;  // the IKE SA a peer's rekey replaced, until it is deleted
+    std::optional<Retired> retired_;  // the IKE SA a rekey replaced, until it is deleted
+    struct IkeRekeyState {
+        std::uint64_t spi_i = 0;
+        Bytes nonce;
+    };
+    std::optional<IkeRekeyState> ike_rekey_;  // our IKE SA rekey, awaiting its answer
     std::uint64_t ike_rekeys_ = 0;
     Instant child_keyed_at_{}, last_heard_{};  // Child SA lifetime; liveness
     struct RekeyState {
