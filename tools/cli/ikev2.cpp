@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstdio>
@@ -38,6 +39,12 @@ using namespace std::chrono_literals;
 
 constexpr const char* usage =
     "options:\n"
+    "  --config FILE         a swanctl-like file, one `key = value` per line (# comments):\n"
+    "                        local.id, remote.id, secret, local_ts, remote_ts, remote_addrs\n"
+    "                        (connect: HOST[:PORT]), local_addrs (listen: [ADDR:]PORT),\n"
+    "                        proposals (e.g. aes128gcm16-prfsha256-x25519), esp_proposals\n"
+    "                        (e.g. aes128gcm16-esn), cookies = yes, dpd_delay, rekey_time (s);\n"
+    "                        errors name the line; options below override the file\n"
     "  --psk-file FILE       the pre-shared key: the file's first line (required, or --psk)\n"
     "  --psk TEXT            the pre-shared key on the command line (visible in ps: tests only)\n"
     "  --local-id ID         our identity: user@domain (RFC822), host.domain or @host (FQDN),\n"
@@ -69,18 +76,137 @@ struct Options {
     Endpoint peer;
 };
 
+/// strongSwan's proposal keywords for what tapsec implements: "aes128gcm16-prfsha256-x25519"
+/// (IKE, `groups` given) or "aes128gcm16-esn" (ESP, `esn` given); several separated by ','.
+std::optional<std::string> parse_proposals(std::string_view text, std::vector<esp::Algorithm>& ciphers,
+                                           std::vector<ikev2::Group>* groups, std::pair<bool, bool>* esn) {
+    ciphers.clear();
+    if (groups) groups->clear();
+    bool esn_yes = false, esn_no = false;
+    auto add = [](auto& list, auto value) {
+        if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
+    };
+    std::string words(text);
+    for (char& c : words)
+        if (c == ',' || c == '-') c = ' ';
+    std::istringstream in(words);
+    for (std::string w; in >> w;) {
+        if (w == "aes128gcm16" || w == "aes128gcm128") add(ciphers, esp::Algorithm::aes_128_gcm_16);
+        else if (w == "aes256gcm16" || w == "aes256gcm128") add(ciphers, esp::Algorithm::aes_256_gcm_16);
+        else if (w == "chacha20poly1305") add(ciphers, esp::Algorithm::chacha20_poly1305);
+        else if (groups && (w == "prfsha256")) continue;
+        else if (groups && (w == "x25519" || w == "curve25519")) add(*groups, ikev2::Group::curve25519);
+        else if (groups && (w == "ecp256")) add(*groups, ikev2::Group::ecp_256);
+        else if (esn && w == "esn") esn_yes = true;
+        else if (esn && w == "noesn") esn_no = true;
+        else return "'" + w + "' is not an algorithm tapsec implements here";
+    }
+    if (ciphers.empty()) return std::string("no encryption algorithm (aes128gcm16, aes256gcm16, chacha20poly1305)");
+    if (groups && groups->empty()) return std::string("no key-exchange group (x25519, ecp256)");
+    if (esn) *esn = {esn_yes, esn_no || !esn_yes};
+    return std::nullopt;
+}
+
+/// The settings a --config file may hold (command-line options win over them).
+struct FileSettings {
+    std::optional<std::string> local_id, remote_id, secret, local_ts, remote_ts, remote, listen, proposals, esp_proposals;
+    bool cookies = false;
+    std::optional<std::uint32_t> dpd_delay, rekey_time;
+};
+
+/// A swanctl-like flat file: `key = value` per line, `#` comments, values optionally
+/// quoted. Every error names FILE:LINE.
+std::optional<std::string> read_config_file(const std::string& path, FileSettings& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return "cannot read configuration " + path;
+    std::string line;
+    for (int number = 1; std::getline(in, line); ++number) {
+        const std::string where = path + ":" + std::to_string(number) + ": ";
+        if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+        auto trim = [](std::string s) {
+            const auto first = s.find_first_not_of(" \t\r");
+            if (first == std::string::npos) return std::string();
+            return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
+        };
+        line = trim(line);
+        if (line.empty()) continue;
+        const auto eq = line.find('=');
+        if (eq == std::string::npos) return where + "expected `key = value`";
+        const std::string key = trim(line.substr(0, eq));
+        std::string value = trim(line.substr(eq + 1));
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+        if (value.empty()) return where + key + ": empty value";
+        auto seconds = [&](std::optional<std::uint32_t>& field) -> std::optional<std::string> {
+            std::uint32_t v = 0;
+            auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+            if (ec != std::errc{} || ptr != value.data() + value.size()) return where + key + ": '" + value + "' is not a number of seconds";
+            field = v;
+            return std::nullopt;
+        };
+        std::vector<esp::Algorithm> ciphers;
+        std::vector<ikev2::Group> groups;
+        std::pair<bool, bool> esn;
+        if (key == "local.id" || key == "local_id") out.local_id = value;
+        else if (key == "remote.id" || key == "remote_id") out.remote_id = value;
+        else if (key == "secret") out.secret = value;
+        else if (key == "local_ts") out.local_ts = value;
+        else if (key == "remote_ts") out.remote_ts = value;
+        else if (key == "remote_addrs") out.remote = value;
+        else if (key == "local_addrs") out.listen = value;
+        else if (key == "proposals") {
+            if (auto e = parse_proposals(value, ciphers, &groups, nullptr)) return where + "proposals: " + *e;
+            out.proposals = value;
+        } else if (key == "esp_proposals") {
+            if (auto e = parse_proposals(value, ciphers, nullptr, &esn)) return where + "esp_proposals: " + *e;
+            out.esp_proposals = value;
+        } else if (key == "cookies") {
+            if (value != "yes" && value != "no") return where + "cookies: 'yes' or 'no'";
+            out.cookies = value == "yes";
+        } else if (key == "dpd_delay") {
+            if (auto e = seconds(out.dpd_delay)) return e;
+        } else if (key == "rekey_time") {
+            if (auto e = seconds(out.rekey_time)) return e;
+        } else {
+            return where + "unknown key '" + key + "'";
+        }
+    }
+    return std::nullopt;
+}
+
 std::optional<std::string> read_options(Arguments& args, bool is_connect, Options& out) {
+    FileSettings file;
+    if (auto config_file = args.take("--config"))
+        if (auto error = read_config_file(*config_file, file)) return error;
     auto psk_file = args.take("--psk-file");
     auto psk = args.take("--psk");
     auto local_id = args.take("--local-id");
     auto remote_id = args.take("--remote-id");
     auto local_ts = args.take("--local-ts");
     auto remote_ts = args.take("--remote-ts");
+    if (!local_id) local_id = file.local_id;
+    if (!remote_id) remote_id = file.remote_id;
+    if (!local_ts) local_ts = file.local_ts;
+    if (!remote_ts) remote_ts = file.remote_ts;
+    if (!psk && !psk_file) psk = file.secret;
+    if (args.target.empty()) args.target = is_connect ? file.remote.value_or("") : file.listen.value_or("");
+    if (file.proposals) {
+        std::vector<ikev2::Group> groups;
+        (void)parse_proposals(*file.proposals, out.config.ike_ciphers, &groups, nullptr);
+        out.config.groups = groups;
+    }
+    if (file.esp_proposals) {
+        std::pair<bool, bool> esn;
+        (void)parse_proposals(*file.esp_proposals, out.config.esp_ciphers, nullptr, &esn);
+        out.config.allow_esn = esn.first;
+        out.config.prefer_esn = esn.first && !esn.second;
+    }
+    if (file.dpd_delay) out.config.dpd_interval = std::chrono::seconds(*file.dpd_delay);
+    if (file.rekey_time) out.config.child_rekey_after = std::chrono::seconds(*file.rekey_time);
     auto group = args.take("--group");
     auto tun = args.take("--tun");
     auto udp_to = args.take("--udp-to");
     auto timeout = args.take("--handshake-timeout");
-    const bool cookies = args.flag("--cookies");
+    const bool cookies = args.flag("--cookies") || (file.cookies && !is_connect);
     out.verbose = args.flag("--verbose");
     const std::string command = is_connect ? "connect" : "listen";
     if (auto unknown = args.unknown()) return "unknown option " + *unknown + " (see `tapsec " + command + " ikev2 --help`)";
@@ -96,9 +222,9 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     } else if (psk) {
         secret = *psk;
     } else {
-        return std::string("a pre-shared key is required: --psk-file FILE (or --psk TEXT)");
+        return std::string("a pre-shared key is required: --psk-file FILE, `secret = ...` in --config, or --psk TEXT");
     }
-    if (!local_id || !remote_id) return std::string("--local-id and --remote-id are required");
+    if (!local_id || !remote_id) return std::string("--local-id and --remote-id are required (or local.id / remote.id in --config)");
     auto lid = ikev2::Identification::parse(*local_id);
     auto rid = ikev2::Identification::parse(*remote_id);
     if (!lid) return "--local-id: '" + *local_id + "' is not an identity";
@@ -107,6 +233,8 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     out.config.remote_id = *rid;
     out.config.pre_shared_keys.push_back({rid->value, SecretBytes(secret.begin(), secret.end())});
     secure_zero(secret.data(), secret.size());
+    if (psk) secure_zero(psk->data(), psk->size());
+    if (file.secret) secure_zero(file.secret->data(), file.secret->size());
     if (!local_ts || !remote_ts) return std::string("--local-ts and --remote-ts are required (the tunnel's inner addresses)");
     auto lts = ikev2::parse_selector(*local_ts);
     auto rts = ikev2::parse_selector(*remote_ts);
