@@ -503,6 +503,21 @@ TEST_CASE("ikev2: Child SA lifetime and liveness checks run from the engine's ti
         REQUIRE(t);
         CHECK(*t - p.now == 60s);  // the new SA's lifetime
     }
+    SUBCASE("a quiet sender keeps the NAT mapping open with keepalives, which the peer ignores") {
+        Pair p([](Config& i, Config&) { i.nat_keepalive = 20s; });
+        REQUIRE(p.connect());
+        auto t = p.i->next_timeout();
+        REQUIRE(t);
+        CHECK(*t - p.now == 20s);
+        p.now = *t;
+        REQUIRE(!p.i->on_timeout(p.now));
+        const auto dropped = p.r->statistics().dropped;
+        p.pump();
+        CHECK(p.i->statistics().keepalives_sent == 1);
+        CHECK(p.i_to_r.back() == Bytes{0xff});
+        CHECK(p.r->statistics().dropped == dropped);  // ignored, not a drop
+        CHECK(*p.i->next_timeout() - p.now == 20s);
+    }
     SUBCASE("a live peer answers the empty INFORMATIONAL; a dead one is detected") {
         Pair p([](Config& i, Config&) { i.dpd_interval = 10s; i.retransmit_tries = 2; });
         REQUIRE(p.connect());

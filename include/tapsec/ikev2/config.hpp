@@ -131,6 +131,8 @@ struct Config : CommonConfig {
     bool prefer_esn = false;   // responder: pick ESN when the initiator offers both
     bool rekey_pfs = true;     // Child SA rekeys we start run a fresh key exchange (the IKE SA's group)
     std::chrono::seconds child_rekey_after{0};  // rekey the Child SA this long after it was keyed (0: never)
+    std::chrono::seconds nat_keepalive{0};      // send a NAT-T keepalive (0xFF, RFC 3948 2.3) after this long
+                                                // without sending anything (0: never)
     std::chrono::seconds dpd_interval{0};       // after this long without an authenticated packet from the
                                                 // peer, send an empty INFORMATIONAL (0: never); unanswered,
                                                 // the exchange fails with retransmission_timeout (peer dead)

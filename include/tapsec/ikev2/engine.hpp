@@ -43,6 +43,7 @@ struct Statistics {
     std::uint64_t responses_resent = 0;  // a repeated request answered from the cache
     std::uint64_t cookies_sent = 0;
     std::uint64_t liveness_checks = 0;  // empty INFORMATIONAL requests sent (Config::dpd_interval)
+    std::uint64_t keepalives_sent = 0;  // NAT-T keepalives (Config::nat_keepalive)
 };
 
 template <class Crypto, class Record = EspRecord>
@@ -162,6 +163,7 @@ public:
         slot->to = peer_;
         transmits_.commit_back();
         ++stats_.esp_sent;
+        last_sent_ = now;
         return {};
     }
 
@@ -176,6 +178,10 @@ public:
             const Instant dpd = last_heard_ + config_.dpd_interval;
             if (!t || dpd < *t) t = dpd;
         }
+        if (config_.nat_keepalive.count() > 0) {
+            const Instant keepalive = last_sent_ + config_.nat_keepalive;
+            if (!t || keepalive < *t) t = keepalive;
+        }
         return t;
     }
 
@@ -187,6 +193,14 @@ public:
             if (config_.dpd_interval.count() > 0 && now >= last_heard_ + config_.dpd_interval) {
                 send_request(ExchangeType::informational, {}, now);  // empty: "are you there?" (RFC 7296 1.4)
                 ++stats_.liveness_checks;
+            } else if (config_.nat_keepalive.count() > 0 && now >= last_sent_ + config_.nat_keepalive) {
+                if (Outgoing* slot = transmits_.reserve_back()) {  // keeps a NAT mapping open
+                    slot->data.assign(1, 0xff);
+                    slot->to = peer_;
+                    transmits_.commit_back();
+                    ++stats_.keepalives_sent;
+                }
+                last_sent_ = now;
             }
             return {};
         }
@@ -395,6 +409,7 @@ private:
         last_request_ = out_cipher_->seal(header(exchange, next_request_id_, false), inner);
         pending_request_id_ = next_request_id_++;
         queue(last_request_);
+        last_sent_ = now;
         arm_retransmit(now);
     }
     void send_response(ExchangeType exchange, std::uint32_t message_id, const std::vector<RawPayload>& inner) {
@@ -967,7 +982,7 @@ private:
     }
 
     void established(Instant now) {
-        child_keyed_at_ = last_heard_ = now;
+        child_keyed_at_ = last_heard_ = last_sent_ = now;
         state_ = State::established;
         retransmit_at_.reset();
         events_.push(EventKind::handshake_complete);
@@ -1447,7 +1462,7 @@ private:
     };
     std::optional<IkeRekeyState> ike_rekey_;  // our IKE SA rekey, awaiting its answer
     std::uint64_t ike_rekeys_ = 0;
-    Instant child_keyed_at_{}, last_heard_{};  // Child SA lifetime; liveness
+    Instant child_keyed_at_{}, last_heard_{}, last_sent_{};  // Child SA lifetime; liveness; NAT keepalives
     struct RekeyState {
         std::uint32_t inbound_spi = 0;
         Bytes nonce;
