@@ -17,6 +17,7 @@ packages=(
   # IKEv2 peer (strongSwan's charon with ESP in user space), packet captures (tcpcrypt's ENO)
   nacl-tools ngtcp2-client ngtcp2-server
   strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
+  libstrongswan-standard-plugins  # charon's gcm (AES-GCM) and openssl (ECP) plugins
   tcpdump
   # fuzzing (libFuzzer ships with clang 14) and the benchmark plot
   clang-14 libclang-rt-14-dev gnuplot-nox time

@@ -3,6 +3,7 @@
 
 #include "dtls/dtls12.hpp"
 #include "dtls_srtp/dtls_srtp.hpp"
+#include "ikev2/policy.hpp"
 #include "srtp/record.hpp"
 #include "tls12/tls12.hpp"
 #include "tls13/engine.hpp"

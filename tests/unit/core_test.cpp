@@ -242,6 +242,8 @@ TEST_CASE("every enumerator of every category maps to a tapsec::condition") {
         {&dtls_srtp::dtls_srtp_category(), 100, 3},
         {&tcpcrypt::error_category(), 100, 15},
         {&tcp_eno::error_category(), 100, 5},
+        {&ikev2::make_error_code(ikev2::Error::malformed_message).category(), 100, 20},
+        {&esp::make_error_code(esp::Error::malformed_packet).category(), 100, 10},
         {&tls13::peer_alert_category(), 256, 256},
         {&botan_tls::peer_alert_category(), 256, 256},
     };
@@ -270,6 +272,8 @@ TEST_CASE("one condition across protocols: authentication failures, replays, clo
     CHECK(make_error_code(wireguard::Error::transport_decrypt_failed) == condition::authentication_failed);
     CHECK(make_error_code(wireguard::Error::bad_mac1) == condition::authentication_failed);
     CHECK(make_error_code(srtp::Error::authentication_failed) == condition::authentication_failed);
+    CHECK(make_error_code(ikev2::Error::integrity_check_failed) == condition::authentication_failed);
+    CHECK(make_error_code(esp::Error::authentication_failed) == condition::authentication_failed);
     CHECK(botan_tls::local_alert_error(Botan::TLS::Alert::BAD_RECORD_MAC) == condition::authentication_failed);
     CHECK(make_error_code(Errc::bad_record_mac) == condition::authentication_failed);
 

@@ -1,0 +1,250 @@
+// EspRecord: ESP (RFC 4303) with AES-GCM-16 (RFC 4106) or ChaCha20-Poly1305 (RFC 7634)
+// as a tapsec record policy.
+// It has no handshake of its own: it imports esp::ChildSaKeys explicitly (survey 6.1)
+// and never learns who produced them (IKEv2 through KEYMAT, a test, another protocol).
+//
+// One packet on the wire (tunnel mode carries a whole inner IP packet as payload):
+//   SPI (4) | sequence number, low 32 bits (4) | IV (8) | ciphertext | ICV (16)
+// where the ciphertext is payload | padding 1, 2, 3, ... | pad length | next header,
+// aligned to 4 octets. The nonce is salt (4) | IV (8); the IV is the 64-bit sequence
+// number, unique per key. The associated data is SPI | sequence (8 octets), or
+// SPI | high 32 bits | low 32 bits with extended sequence numbers (RFC 4106 5, RFC 7634 2.1).
+// The receiver infers the high half (RFC 4303 Appendix A2) from the shared anti-replay
+// window, checks before decrypting and commits only after the ICV verified.
+#pragma once
+
+#include <array>
+#include <cstring>
+#include <optional>
+#include <string_view>
+
+#include "../core/bytes.hpp"
+#include "../core/config.hpp"
+#include "../core/dependencies.hpp"
+#include "../core/errors.hpp"
+#include "../core/features.hpp"
+#include "../core/replay_window.hpp"
+#include "../crypto/provider.hpp"
+#include "errors.hpp"
+#include "keys.hpp"
+
+namespace tapsec::esp {
+
+inline constexpr std::size_t header_size = 8;   // SPI | sequence
+inline constexpr std::size_t iv_size = 8;
+inline constexpr std::size_t icv_size = 16;
+inline constexpr std::size_t trailer_size = 2;  // pad length | next header
+/// The smallest valid packet: header, IV, an empty padded payload's trailer, ICV.
+inline constexpr std::size_t min_packet_size = header_size + iv_size + 4 + icv_size;
+
+inline constexpr std::uint8_t next_header_ipv4 = 4;
+inline constexpr std::uint8_t next_header_ipv6 = 41;
+inline constexpr std::uint8_t next_header_dummy = 59;  // RFC 4303 2.6: a dummy packet, discarded
+
+/// Bytes of padding so that payload | padding | trailer ends on a 4-octet boundary.
+constexpr std::size_t padding_for(std::size_t payload) noexcept { return (4 - (payload + trailer_size) % 4) % 4; }
+constexpr std::size_t sealed_size(std::size_t payload) noexcept {
+    return header_size + iv_size + payload + padding_for(payload) + trailer_size + icv_size;
+}
+
+/// The SPI of an ESP packet (for demultiplexing before any SA is chosen).
+inline std::optional<std::uint32_t> spi_of(ByteView packet) noexcept {
+    if (packet.size() < 4) return std::nullopt;
+    return std::uint32_t{packet[0]} << 24 | std::uint32_t{packet[1]} << 16 | std::uint32_t{packet[2]} << 8 | packet[3];
+}
+
+/// What unprotect found: the inner payload (a view into the caller's packet buffer)
+/// and its next header (4: IPv4, 41: IPv6; 59: a dummy packet, payload empty).
+struct Opened {
+    ByteView payload;
+    std::uint8_t next_header = 0;
+    std::uint64_t sequence = 0;
+};
+
+/// One pair of ESP SAs (inbound and outbound), the record layer EspRecord names.
+template <class Crypto>
+class SecurityAssociation {
+public:
+    using Window = ReplayWindow<2048>;
+    static constexpr std::uint64_t window_size = Window::size;
+
+    /// The only way keys get in (EspRecord::imported_keys).
+    static Result<SecurityAssociation> import(const ChildSaKeys& keys) {
+        const std::size_t expected = keymat_length(keys.algorithm);
+        if (keys.inbound_key.size() != expected || keys.outbound_key.size() != expected || keys.inbound_spi == 0 ||
+            keys.outbound_spi == 0)
+            return make_error_code(Error::invalid_keys);
+        const auto alg = aead_of(keys.algorithm);
+        const std::size_t k = key_length(keys.algorithm);
+        auto seal = Crypto::Aead::create(alg, ByteView(keys.outbound_key).first(k));
+        auto open = Crypto::Aead::create(alg, ByteView(keys.inbound_key).first(k));
+        if (!seal || !open) return make_error_code(Error::invalid_keys);
+        SecurityAssociation sa(std::move(*seal), std::move(*open));
+        std::memcpy(sa.out_salt_.data(), keys.outbound_key.data() + k, salt_length);
+        std::memcpy(sa.in_salt_.data(), keys.inbound_key.data() + k, salt_length);
+        sa.inbound_spi_ = keys.inbound_spi;
+        sa.outbound_spi_ = keys.outbound_spi;
+        sa.esn_ = keys.extended_sequence_numbers;
+        sa.algorithm_ = keys.algorithm;
+        return sa;
+    }
+
+    /// Seals `payload` (an inner IP packet in tunnel mode) into `out` (at least
+    /// sealed_size(payload.size()) bytes); returns the packet's size.
+    Result<std::size_t> protect(ByteView payload, std::uint8_t next_header, MutableByteView out) {
+        const std::size_t total = sealed_size(payload.size());
+        if (out.size() < total) return make_error_code(Error::payload_too_large);
+        const std::uint64_t limit = esn_ ? ~std::uint64_t{0} : std::uint64_t{0xffffffff};
+        if (next_sequence_ > limit || next_sequence_ == 0) return make_error_code(Error::sequence_exhausted);
+        const std::uint64_t seq = next_sequence_++;
+        std::uint8_t* p = out.data();
+        put32(p, outbound_spi_);
+        put32(p + 4, static_cast<std::uint32_t>(seq));
+        for (int i = 0; i < 8; ++i) p[header_size + i] = static_cast<std::uint8_t>(seq >> (56 - 8 * i));  // IV
+        std::uint8_t* text = p + header_size + iv_size;
+        if (!payload.empty()) std::memmove(text, payload.data(), payload.size());
+        const std::size_t pad = padding_for(payload.size());
+        for (std::size_t i = 0; i < pad; ++i) text[payload.size() + i] = static_cast<std::uint8_t>(i + 1);
+        text[payload.size() + pad] = static_cast<std::uint8_t>(pad);
+        text[payload.size() + pad + 1] = next_header;
+        const std::size_t text_size = payload.size() + pad + trailer_size;
+        std::array<std::uint8_t, 12> aad_bytes;
+        const ByteView aad = associated_data(outbound_spi_, seq, aad_bytes);
+        const auto n = nonce(out_salt_, ByteView(p + header_size, iv_size));
+        seal_.seal_in_place(n, aad, MutableByteView(text, text_size), MutableByteView(text + text_size, icv_size));
+        return total;
+    }
+
+    /// Opens `packet` in place. Nothing changes (replay window included) unless the
+    /// packet authenticates. The payload is a view into `packet`.
+    Result<Opened> unprotect(MutableByteView packet) {
+        if (packet.size() < min_packet_size || (packet.size() - header_size - iv_size - icv_size) % 4 != 0)
+            return make_error_code(Error::malformed_packet);
+        const std::uint32_t spi = *spi_of(packet);
+        if (spi != inbound_spi_) return make_error_code(Error::unknown_spi);
+        const std::uint32_t low = get32(packet.data() + 4);
+        const auto seq = infer_sequence(low);
+        if (!seq) return make_error_code(Error::too_old);
+        switch (replay_.check(*seq)) {
+            case ReplayVerdict::replayed: return make_error_code(Error::replayed);
+            case ReplayVerdict::too_old: return make_error_code(Error::too_old);
+            case ReplayVerdict::fresh: break;
+        }
+        std::array<std::uint8_t, 12> aad_bytes;
+        const ByteView aad = associated_data(spi, *seq, aad_bytes);
+        const auto n = nonce(in_salt_, ByteView(packet.data() + header_size, iv_size));
+        const std::size_t text_size = packet.size() - header_size - iv_size - icv_size;
+        MutableByteView text(packet.data() + header_size + iv_size, text_size);
+        if (!open_.open_in_place(n, aad, text, ByteView(text.data() + text_size, icv_size)))
+            return make_error_code(Error::authentication_failed);
+        const std::uint8_t pad = text[text_size - 2];
+        const std::uint8_t next_header = text[text_size - 1];
+        if (std::size_t{pad} + trailer_size > text_size) return make_error_code(Error::bad_padding);
+        const std::size_t payload_size = text_size - trailer_size - pad;
+        for (std::size_t i = 0; i < pad; ++i)
+            if (text[payload_size + i] != static_cast<std::uint8_t>(i + 1)) return make_error_code(Error::bad_padding);
+        if (!replay_.commit(*seq)) return make_error_code(Error::replayed);
+        if (next_header == next_header_dummy) return Opened{ByteView{}, next_header, *seq};
+        return Opened{ByteView(text.data(), payload_size), next_header, *seq};
+    }
+
+    std::uint32_t inbound_spi() const noexcept { return inbound_spi_; }
+    std::uint32_t outbound_spi() const noexcept { return outbound_spi_; }
+    bool extended_sequence_numbers() const noexcept { return esn_; }
+    Algorithm algorithm() const noexcept { return algorithm_; }
+    std::uint64_t next_sequence() const noexcept { return next_sequence_; }
+    /// For tests: jump the outbound counter (exercises exhaustion and the ESN wrap).
+    void set_next_sequence(std::uint64_t seq) noexcept { next_sequence_ = seq; }
+
+private:
+    using Aead = typename Crypto::Aead;
+    SecurityAssociation(Aead seal, Aead open) : seal_(std::move(seal)), open_(std::move(open)) {}
+
+    static void put32(std::uint8_t* p, std::uint32_t v) {
+        p[0] = static_cast<std::uint8_t>(v >> 24);
+        p[1] = static_cast<std::uint8_t>(v >> 16);
+        p[2] = static_cast<std::uint8_t>(v >> 8);
+        p[3] = static_cast<std::uint8_t>(v);
+    }
+    static std::uint32_t get32(const std::uint8_t* p) {
+        return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
+    }
+    static std::array<std::uint8_t, 12> nonce(const std::array<std::uint8_t, 4>& salt, ByteView iv) {
+        std::array<std::uint8_t, 12> n;
+        std::memcpy(n.data(), salt.data(), 4);
+        std::memcpy(n.data() + 4, iv.data(), 8);
+        return n;
+    }
+    ByteView associated_data(std::uint32_t spi, std::uint64_t seq, std::array<std::uint8_t, 12>& buffer) const {
+        put32(buffer.data(), spi);
+        if (!esn_) {
+            put32(buffer.data() + 4, static_cast<std::uint32_t>(seq));
+            return ByteView(buffer.data(), 8);
+        }
+        put32(buffer.data() + 4, static_cast<std::uint32_t>(seq >> 32));
+        put32(buffer.data() + 8, static_cast<std::uint32_t>(seq));
+        return ByteView(buffer.data(), 12);
+    }
+    /// The full sequence number from its low 32 bits (RFC 4303 Appendix A2.2), or
+    /// nullopt for a number that would lie before the first one.
+    std::optional<std::uint64_t> infer_sequence(std::uint32_t low) const {
+        if (!esn_) {
+            if (low == 0) return std::nullopt;  // sequence numbers start at 1
+            return low;
+        }
+        if (replay_.empty()) {  // nothing received yet: the first subspace
+            if (low == 0) return std::nullopt;
+            return low;
+        }
+        const std::uint64_t top = replay_.highest();
+        const std::uint32_t th = static_cast<std::uint32_t>(top >> 32), tl = static_cast<std::uint32_t>(top);
+        const std::uint32_t bottom = tl - static_cast<std::uint32_t>(window_size) + 1;  // mod 2^32
+        std::uint64_t high = th;
+        if (tl >= window_size - 1) {  // case A: the window lies within one 2^32 subspace
+            if (low < bottom) high = std::uint64_t{th} + 1;
+        } else if (low >= bottom) {  // case B: the window spans two subspaces
+            if (th == 0) return std::nullopt;
+            high = th - 1;
+        }
+        const std::uint64_t seq = high << 32 | low;
+        if (seq == 0) return std::nullopt;
+        return seq;
+    }
+
+    Aead seal_, open_;
+    std::array<std::uint8_t, 4> out_salt_{}, in_salt_{};
+    std::uint32_t inbound_spi_ = 0, outbound_spi_ = 0;
+    bool esn_ = false;
+    Algorithm algorithm_ = Algorithm::aes_128_gcm_16;
+    std::uint64_t next_sequence_ = 1;
+    Window replay_;
+};
+
+/// What an engine keying ESP may use of the record layer: import of ChildSaKeys, then
+/// protect/unprotect on caller buffers.
+template <class L>
+concept PacketLayer = std::movable<L> && requires(L l, const L cl, const ChildSaKeys& keys, ByteView in, MutableByteView buffer) {
+    { L::import(keys) } -> std::same_as<Result<L>>;
+    { l.protect(in, std::uint8_t{}, buffer) } -> std::same_as<Result<std::size_t>>;
+    { l.unprotect(buffer) } -> std::same_as<Result<Opened>>;
+    { cl.inbound_spi() } -> std::same_as<std::uint32_t>;
+};
+
+}  // namespace tapsec::esp
+
+namespace tapsec {
+
+struct EspRecord {
+    static constexpr std::string_view name = "ESP (AES-GCM-16, ChaCha20-Poly1305; tunnel mode)";
+    // Every packet is authenticated and encrypted; the anti-replay window accepts each
+    // sequence number once in any order within 1984 packets.
+    using provides = features<feature::record_protection, feature::replay_protection, feature::out_of_order_receipt>;
+    using intrinsic = features<feature::record_protection>;
+    using needs = dependencies<dependency::datagram, dependency::external_key_management>;
+    static constexpr KeyImport key_import = KeyImport::explicit_import;
+    using imported_keys = esp::ChildSaKeys;
+    template <class Crypto>
+    using layer = esp::SecurityAssociation<Crypto>;
+};
+
+}  // namespace tapsec

@@ -1,0 +1,154 @@
+// IKEv2's configuration: identities, the pre-shared key, algorithm preferences, the
+// traffic selectors of the one Child SA, and retransmission timing. It derives from
+// CommonConfig: pre_shared_keys (the PSK, matched by the peer's identity),
+// source_validation (always: the responder demands N(COOKIE) before keeping state),
+// random (SPIs, nonces, key shares) and handshake_timeout mean what they mean elsewhere.
+#pragma once
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../core/config.hpp"
+#include "../esp/keys.hpp"
+#include "wire.hpp"
+
+namespace tapsec::ikev2 {
+
+/// An IKE identity (RFC 7296 3.5) as strongSwan writes it: "a@example.org" is an
+/// RFC822 address, "@host.example" or "host.example" an FQDN, "192.0.2.1" an IPv4 address.
+struct Identification {
+    IdType type = IdType::fqdn;
+    std::string value;
+
+    static std::optional<Identification> parse(std::string_view text) {
+        if (text.empty()) return std::nullopt;
+        in_addr v4{};
+        if (inet_pton(AF_INET, std::string(text).c_str(), &v4) == 1) return Identification{IdType::ipv4_addr, std::string(text)};
+        if (text.front() == '@') {
+            if (text.size() == 1) return std::nullopt;
+            return Identification{IdType::fqdn, std::string(text.substr(1))};
+        }
+        if (text.find('@') != std::string_view::npos) return Identification{IdType::rfc822_addr, std::string(text)};
+        return Identification{IdType::fqdn, std::string(text)};
+    }
+    IdPayload payload() const {
+        IdPayload p;
+        p.type = type;
+        if (type == IdType::ipv4_addr) {
+            in_addr v4{};
+            inet_pton(AF_INET, value.c_str(), &v4);
+            const auto* b = reinterpret_cast<const std::uint8_t*>(&v4);
+            p.data.assign(b, b + 4);
+        } else {
+            p.data.assign(value.begin(), value.end());
+        }
+        return p;
+    }
+    bool empty() const { return value.empty(); }
+};
+
+/// Parses "10.0.0.0/24", "10.0.0.1" or "10.0.0.1-10.0.0.9" into an IPv4 selector
+/// (any protocol, any port).
+inline std::optional<TrafficSelector> parse_selector(std::string_view text) {
+    auto address = [](std::string_view s) -> std::optional<std::uint32_t> {
+        in_addr v4{};
+        if (inet_pton(AF_INET, std::string(s).c_str(), &v4) != 1) return std::nullopt;
+        return ntohl(v4.s_addr);
+    };
+    std::uint32_t first = 0, last = 0;
+    if (auto slash = text.find('/'); slash != std::string_view::npos) {
+        auto base = address(text.substr(0, slash));
+        unsigned bits = 0;
+        auto digits = text.substr(slash + 1);
+        auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), bits);
+        if (!base || ec != std::errc{} || ptr != digits.data() + digits.size() || bits > 32) return std::nullopt;
+        const std::uint32_t mask = bits == 0 ? 0 : ~std::uint32_t{0} << (32 - bits);
+        first = *base & mask;
+        last = first | ~mask;
+    } else if (auto dash = text.find('-'); dash != std::string_view::npos) {
+        auto a = address(text.substr(0, dash)), b = address(text.substr(dash + 1));
+        if (!a || !b || *a > *b) return std::nullopt;
+        first = *a;
+        last = *b;
+    } else {
+        auto a = address(text);
+        if (!a) return std::nullopt;
+        first = last = *a;
+    }
+    TrafficSelector ts;
+    for (int i = 0; i < 4; ++i) {
+        ts.start[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(first >> (24 - 8 * i));
+        ts.end[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(last >> (24 - 8 * i));
+    }
+    return ts;
+}
+
+inline std::string to_string(const TrafficSelector& ts) {
+    char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, ts.start.data(), a, sizeof a);
+    inet_ntop(AF_INET, ts.end.data(), b, sizeof b);
+    std::string s = std::string(a) + "-" + b;
+    if (ts.ip_protocol) s += " proto " + std::to_string(ts.ip_protocol);
+    if (ts.start_port != 0 || ts.end_port != 65535)
+        s += " ports " + std::to_string(ts.start_port) + "-" + std::to_string(ts.end_port);
+    return s;
+}
+
+/// IKE SA encryption: the same AEAD transforms as ESP (AES-GCM-16, RFC 5282;
+/// ChaCha20-Poly1305, RFC 7634), with the same key | salt layout.
+using IkeCipher = esp::Algorithm;
+
+/// The ENCR transform that names an AEAD (a Key Length attribute for AES only).
+inline Transform encr_transform(esp::Algorithm a) {
+    switch (a) {
+        case esp::Algorithm::aes_128_gcm_16: return {TransformType::encr, encr::aes_gcm_16, std::uint16_t{128}};
+        case esp::Algorithm::aes_256_gcm_16: return {TransformType::encr, encr::aes_gcm_16, std::uint16_t{256}};
+        case esp::Algorithm::chacha20_poly1305: return {TransformType::encr, encr::chacha20_poly1305, std::nullopt};
+    }
+    return {};
+}
+/// The first of `preferences` that transform `t` names.
+inline std::optional<esp::Algorithm> aead_named(const Transform& t, const std::vector<esp::Algorithm>& preferences) {
+    for (auto a : preferences)
+        if (encr_transform(a) == t) return a;
+    return std::nullopt;
+}
+/// Key-exchange groups.
+enum class Group : std::uint16_t { ecp_256 = dh::ecp_256, curve25519 = dh::curve25519 };
+
+struct Config : CommonConfig {
+    Identification local_id, remote_id;  // remote_id empty: any identity with a matching PSK
+    std::vector<Group> groups{Group::curve25519, Group::ecp_256};       // preference order; the first is sent in KE
+    std::vector<IkeCipher> ike_ciphers{IkeCipher::aes_128_gcm_16, IkeCipher::aes_256_gcm_16, IkeCipher::chacha20_poly1305};
+    std::vector<esp::Algorithm> esp_ciphers{esp::Algorithm::aes_128_gcm_16, esp::Algorithm::aes_256_gcm_16,
+                                            esp::Algorithm::chacha20_poly1305};
+    bool allow_esn = true;     // offer / accept extended sequence numbers
+    bool prefer_esn = false;   // responder: pick ESN when the initiator offers both
+    bool rekey_pfs = true;     // Child SA rekeys we start run a fresh key exchange (the IKE SA's group)
+    std::chrono::seconds child_rekey_after{0};  // rekey the Child SA this long after it was keyed (0: never)
+    std::chrono::seconds nat_keepalive{0};      // send a NAT-T keepalive (0xFF, RFC 3948 2.3) after this long
+                                                // without sending anything (0: never)
+    std::chrono::seconds dpd_interval{0};       // after this long without an authenticated packet from the
+                                                // peer, send an empty INFORMATIONAL (0: never); unanswered,
+                                                // the exchange fails with retransmission_timeout (peer dead)
+    TrafficSelector local_ts, remote_ts;  // this side's and the peer's inner addresses
+    std::chrono::milliseconds retransmit_initial{500};  // doubled after each retransmission
+    unsigned retransmit_tries = 5;                      // then the exchange fails (timed out)
+
+    Config() { source_validation = SourceValidation::never; }  // one SA per engine: no load to measure
+
+    /// The PSK for a peer identity: the entry whose identity names it, else the only one.
+    const SecretBytes* psk_for(const std::string& peer) const {
+        for (const auto& k : pre_shared_keys)
+            if (k.identity == peer) return &k.key;
+        if (pre_shared_keys.size() == 1 && pre_shared_keys.front().identity.empty()) return &pre_shared_keys.front().key;
+        return nullptr;
+    }
+};
+
+}  // namespace tapsec::ikev2

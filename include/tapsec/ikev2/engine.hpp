@@ -1,0 +1,1483 @@
+// The IKEv2 engine (RFC 7296): one IKE SA and the one Child SA created with it, as
+// initiator or responder, sans-I/O. Datagrams and the time come in; datagrams and inner
+// IPv4 packets go out. It speaks on a NAT-T socket (UDP 4500, RFC 3948): IKE messages
+// carry the four-octet non-ESP marker, everything else is ESP, so one socket carries
+// both. The exchanges:
+//   IKE_SA_INIT  SA, KE, Ni/Nr, NAT-D (and N(COOKIE) when the responder demands it)
+//   IKE_AUTH     SK{IDi, IDr, AUTH (PSK), SA (ESP), TSi, TSr}: the Child SA
+//   INFORMATIONAL SK{D} for a clean close; an empty one is answered (liveness)
+// Requests are retransmitted with exponential back-off (window size 1); a repeated
+// request is answered from the cached response, never processed twice.
+//
+// The record is a policy: the Child SA's keys leave the key schedule only as
+// `Record::imported_keys` (esp::ChildSaKeys, the explicit KEYMAT export) into
+// `Record::layer<Crypto>::import`. The data path (send, receive of ESP, the caller-
+// buffer poll_transmit and poll_plaintext) allocates nothing once warmed up.
+#pragma once
+
+#include <array>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../core/bounded_queue.hpp"
+#include "../core/config.hpp"
+#include "../core/engine.hpp"
+#include "../core/errors.hpp"
+#include "../esp/record.hpp"
+#include "config.hpp"
+#include "errors.hpp"
+#include "key_schedule.hpp"
+#include "protection.hpp"
+#include "selectors.hpp"
+#include "wire.hpp"
+
+namespace tapsec::ikev2 {
+
+/// Counters for what was refused (each reason also reaches the event queue, coalesced).
+struct Statistics {
+    std::uint64_t esp_received = 0, esp_sent = 0;
+    std::uint64_t dropped = 0;
+    std::uint64_t retransmissions = 0;
+    std::uint64_t responses_resent = 0;  // a repeated request answered from the cache
+    std::uint64_t cookies_sent = 0;
+    std::uint64_t liveness_checks = 0;  // empty INFORMATIONAL requests sent (Config::dpd_interval)
+    std::uint64_t keepalives_sent = 0;  // NAT-T keepalives (Config::nat_keepalive)
+};
+
+template <class Crypto, class Record = EspRecord>
+class Engine {
+    using Esp = typename Record::template layer<Crypto>;
+    static_assert(std::is_same_v<typename Record::imported_keys, esp::ChildSaKeys>,
+                  "tapsec: the IKEv2 engine keys records that import esp::ChildSaKeys");
+    static_assert(esp::PacketLayer<Esp>, "tapsec: Record::layer<Crypto> lacks the ESP record interface");
+    static constexpr std::size_t queue_limit = 1024;
+    static constexpr std::size_t nonce_size = 32;
+
+    enum class State { idle, init_sent, auth_sent, init_answered, established, deleting, closed, failed };
+
+    struct Outgoing {
+        Bytes data;
+        std::optional<Endpoint> to;
+    };
+    struct IkeSuite {
+        IkeCipher cipher = IkeCipher::aes_128_gcm_16;
+        Group group = Group::curve25519;
+    };
+    struct ChildSuite {
+        esp::Algorithm cipher = esp::Algorithm::aes_128_gcm_16;
+        bool esn = false;
+    };
+
+public:
+    Engine(Role role, const Config& config)
+        : role_(role), config_(config), transmits_(queue_limit), inbound_(queue_limit) {
+        ike_initiator_ = role == Role::client;
+        if (config.local_id.empty() || config.groups.empty() || config.ike_ciphers.empty() || config.esp_ciphers.empty() ||
+            config.pre_shared_keys.empty())
+            setup_error_ = make_error_code(Error::invalid_configuration);
+        draw_random<Crypto>(config_, cookie_secret_);
+    }
+
+    // ---- SansIoEngine ---------------------------------------------------------------
+
+    std::error_code start(Instant now) {
+        if (setup_error_) return setup_error_;
+        if (role_ == Role::server || state_ != State::idle) return {};
+        spi_i_ = random_spi64();
+        ni_.resize(nonce_size);
+        draw_random<Crypto>(config_, ni_);
+        suite_.group = config_.groups.front();
+        if (auto ec = new_key_share(suite_.group)) return fail(ec);
+        send_init_request(now);
+        return {};
+    }
+
+    std::error_code receive(ByteView datagram, const Endpoint& from, Instant now) {
+        if (setup_error_) return setup_error_;
+        if (state_ == State::closed || state_ == State::failed) return {};
+        if (datagram.size() == 1 && datagram[0] == 0xff) return {};  // NAT-T keepalive (RFC 3948 2.3)
+        std::error_code ec;
+        if (datagram.size() >= non_esp_marker_size && datagram[0] == 0 && datagram[1] == 0 && datagram[2] == 0 &&
+            datagram[3] == 0)
+            ec = on_ike(datagram.subspan(non_esp_marker_size), from, now, true);
+        else if (plain_ike(datagram))
+            ec = on_ike(datagram, from, now, false);
+        else
+            ec = on_esp(datagram, now);
+        if (ec) drop(ec, now);
+        return fatal_;
+    }
+
+    std::optional<Transmit> poll_transmit() {
+        if (transmits_.empty()) return std::nullopt;
+        const Outgoing& o = transmits_.front();
+        Transmit t{Bytes(o.data.begin(), o.data.end()), o.to};
+        transmits_.pop_front();
+        return t;
+    }
+    std::optional<TransmitInfo> poll_transmit(MutableByteView out) {
+        if (transmits_.empty() || out.size() < transmits_.front().data.size()) return std::nullopt;
+        const Outgoing& o = transmits_.front();
+        std::memcpy(out.data(), o.data.data(), o.data.size());
+        TransmitInfo info{o.data.size(), o.to};
+        transmits_.pop_front();
+        return info;
+    }
+    std::optional<Bytes> poll_application_data() {
+        if (inbound_.empty()) return std::nullopt;
+        Bytes packet(inbound_.front().begin(), inbound_.front().end());
+        inbound_.pop_front();
+        return packet;
+    }
+    /// The next inner IPv4 packet, a view valid until the next call on the engine.
+    std::optional<ByteView> poll_plaintext() {
+        if (inbound_.empty()) return std::nullopt;
+        std::swap(delivered_, inbound_.front());  // the slot keeps the old buffer's storage
+        inbound_.pop_front();
+        return ByteView(delivered_);
+    }
+    std::optional<Event> poll_event() { return events_.pop(); }
+
+    /// Sends one inner IPv4 packet through the Child SA. A packet outside the negotiated
+    /// selectors is dropped and counted, as a kernel's SPD would discard it.
+    std::error_code send(ByteView packet, Instant now) {
+        if (setup_error_) return setup_error_;
+        if (fatal_) return fatal_;
+        if (state_ == State::closed || state_ == State::deleting) return make_error_code(Errc::closed);
+        if (!esp_) return make_error_code(Errc::not_connected);
+        auto ip = inspect_ipv4(packet);
+        if (!ip) return drop(make_error_code(Error::not_an_ip_packet), now), std::error_code{};
+        if (!covers(ts_local_, ip->source, ip->protocol, ip->source_port) ||
+            !covers(ts_remote_, ip->destination, ip->protocol, ip->destination_port))
+            return drop(make_error_code(Error::inner_packet_rejected), now), std::error_code{};
+        Outgoing* slot = transmits_.reserve_back();
+        if (!slot) return drop(make_error_code(Errc::record_overflow), now), std::error_code{};
+        const ByteView inner = packet.first(ip->length);
+        slot->data.resize(esp::sealed_size(inner.size()));
+        Esp& sa = esp_old_ && send_on_old_ ? *esp_old_ : *esp_;  // until the rekey is confirmed
+        auto n = sa.protect(inner, esp::next_header_ipv4, slot->data);
+        if (!n) return n.error();
+        slot->data.resize(*n);
+        slot->to = peer_;
+        transmits_.commit_back();
+        ++stats_.esp_sent;
+        last_sent_ = now;
+        return {};
+    }
+
+    /// The next retransmission, or, with no exchange outstanding, the next Child SA rekey
+    /// (Config::child_rekey_after) or liveness check (Config::dpd_interval).
+    std::optional<Instant> next_timeout() const {
+        if (retransmit_at_) return retransmit_at_;
+        if (state_ != State::established || !esp_) return std::nullopt;
+        std::optional<Instant> t;
+        if (config_.child_rekey_after.count() > 0 && !esp_old_) t = child_keyed_at_ + config_.child_rekey_after;
+        if (config_.dpd_interval.count() > 0) {
+            const Instant dpd = last_heard_ + config_.dpd_interval;
+            if (!t || dpd < *t) t = dpd;
+        }
+        if (config_.nat_keepalive.count() > 0) {
+            const Instant keepalive = last_sent_ + config_.nat_keepalive;
+            if (!t || keepalive < *t) t = keepalive;
+        }
+        return t;
+    }
+
+    std::error_code on_timeout(Instant now) {
+        if (!retransmit_at_) {
+            if (state_ != State::established || !esp_ || fatal_) return {};
+            if (config_.child_rekey_after.count() > 0 && !esp_old_ && now >= child_keyed_at_ + config_.child_rekey_after)
+                return rekey_child(now);
+            if (config_.dpd_interval.count() > 0 && now >= last_heard_ + config_.dpd_interval) {
+                send_request(ExchangeType::informational, {}, now);  // empty: "are you there?" (RFC 7296 1.4)
+                ++stats_.liveness_checks;
+            } else if (config_.nat_keepalive.count() > 0 && now >= last_sent_ + config_.nat_keepalive) {
+                if (Outgoing* slot = transmits_.reserve_back()) {  // keeps a NAT mapping open
+                    slot->data.assign(1, 0xff);
+                    slot->to = peer_;
+                    transmits_.commit_back();
+                    ++stats_.keepalives_sent;
+                }
+                last_sent_ = now;
+            }
+            return {};
+        }
+        if (now < *retransmit_at_) return {};
+        if (retransmits_done_ >= config_.retransmit_tries) {
+            retransmit_at_.reset();
+            if (state_ == State::deleting) {  // the peer is gone: the SA is closed anyway
+                state_ = State::closed;
+                return {};
+            }
+            return fail(make_error_code(Error::retransmission_timeout));
+        }
+        ++retransmits_done_;
+        ++stats_.retransmissions;
+        queue(last_request_);
+        retransmit_at_ = now + config_.retransmit_initial * (1u << std::min(retransmits_done_, 16u));
+        return {};
+    }
+
+    /// Rekeys the Child SA (CREATE_CHILD_SA with N(REKEY_SA), RFC 7296 1.3.3), with a
+    /// fresh key exchange when Config::rekey_pfs. When the peer answers, traffic moves to
+    /// the new SA and the old one is deleted (INFORMATIONAL D(ESP)); a key_updated event
+    /// reports it. Refused (not_ready) while another exchange is outstanding.
+    std::error_code rekey_child(Instant now) {
+        if (!is_established() || retransmit_at_ || esp_old_ || rekey_ || ike_rekey_) return make_error_code(Errc::not_connected);
+        RekeyState r;
+        r.inbound_spi = random_spi32();
+        r.nonce.resize(nonce_size);
+        draw_random<Crypto>(config_, r.nonce);
+        const std::uint32_t current = child_inbound_spi_;
+        child_inbound_spi_ = r.inbound_spi;
+        SaPayload proposal = esp_proposal();
+        child_inbound_spi_ = current;
+        std::vector<RawPayload> inner{notify(NotifyType::rekey_sa, {}, ProtocolId::esp, spi_bytes(esp_->inbound_spi()))};
+        if (config_.rekey_pfs) {
+            r.group = suite_.group;
+            if (auto ec = new_key_share(*r.group)) return ec;
+            proposal.proposals.front().transforms.push_back({TransformType::dh, static_cast<std::uint16_t>(*r.group), std::nullopt});
+        }
+        inner.push_back(payload(PayloadType::sa, proposal));
+        inner.push_back(nonce_payload(r.nonce));
+        if (r.group) inner.push_back(payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(*r.group), our_public()}));
+        inner.push_back(payload(PayloadType::tsi, TsPayload{{ts_local_}}));
+        inner.push_back(payload(PayloadType::tsr, TsPayload{{ts_remote_}}));
+        rekey_ = std::move(r);
+        send_request(ExchangeType::create_child_sa, inner, now);
+        return {};
+    }
+
+    /// Rekeys the IKE SA (RFC 7296 1.3.2): CREATE_CHILD_SA with an IKE proposal (a new SPI),
+    /// a nonce and a KE in the current group. When answered, the Child SA moves to the new
+    /// IKE SA (tapsec its initiator) and the old one is deleted with D(IKE) under its keys.
+    std::error_code rekey_ike(Instant now) {
+        if (!is_established() || retransmit_at_ || esp_old_ || rekey_ || ike_rekey_ || retired_)
+            return make_error_code(Errc::not_connected);
+        IkeRekeyState r;
+        r.spi_i = random_spi64();
+        r.nonce.resize(nonce_size);
+        draw_random<Crypto>(config_, r.nonce);
+        if (auto ec = new_key_share(suite_.group)) return ec;
+        SaPayload proposal = ike_proposal();
+        proposal.proposals.front().spi.clear();
+        put64(proposal.proposals.front().spi, r.spi_i);
+        std::vector<RawPayload> inner{payload(PayloadType::sa, proposal), nonce_payload(r.nonce),
+                                      payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(suite_.group), our_public()})};
+        ike_rekey_ = std::move(r);
+        send_request(ExchangeType::create_child_sa, inner, now);
+        return {};
+    }
+
+    /// Secure<>::update_keys: a Child SA rekey (the peer always answers with new keys).
+    std::error_code update_keys(bool /*request_peer_update*/, Instant now) { return rekey_child(now); }
+
+    /// Deletes the IKE SA (and with it the Child SA): INFORMATIONAL SK{D(IKE)}. The
+    /// engine is closed when the peer answers, or when the retransmissions run out.
+    std::error_code close(Instant now) {
+        if (state_ == State::established) {
+            std::vector<RawPayload> inner{payload(PayloadType::del, DeletePayload{ProtocolId::ike, 0, {}})};
+            send_request(ExchangeType::informational, inner, now);
+            state_ = State::deleting;
+        } else if (state_ != State::deleting) {
+            state_ = State::closed;
+            retransmit_at_.reset();
+        }
+        return {};
+    }
+
+    bool is_established() const { return state_ == State::established && esp_.has_value(); }
+    bool is_closed() const { return state_ == State::closed || state_ == State::failed; }
+
+    SessionInfo session_info() const {
+        SessionInfo info;
+        info.protocol = "IKEv2 + ESP";
+        if (esp_) {
+            info.cipher_suite = std::string("IKE ") + esp::name(suite_.cipher) + "/PRF_HMAC_SHA2_256, ESP " +
+                                esp::name(child_.cipher) + (child_.esn ? "/ESN" : "/NO_ESN");
+            info.group = suite_.group == Group::curve25519 ? "curve25519" : "ecp256";
+        }
+        info.peer = peer_identity_;
+        return info;
+    }
+
+    // ---- beyond the contract: what tests, the CLI and operators read -------------------
+
+    const Statistics& statistics() const { return stats_; }
+    std::uint32_t inbound_spi() const { return esp_ ? esp_->inbound_spi() : 0; }
+    const TrafficSelector& local_selector() const { return ts_local_; }
+    const TrafficSelector& remote_selector() const { return ts_remote_; }
+    /// The error that ended the exchange (set when the engine failed).
+    std::error_code failure() const { return fatal_; }
+    std::uint64_t spi_initiator() const { return spi_i_; }
+    std::uint64_t spi_responder() const { return spi_r_; }
+    /// For the strongSwan interop test only, which compares it with charon's `ike 4`
+    /// log: SK_d (never logged by tapsec).
+    ByteView sk_d_for_interop_tests() const { return keys_.sk_d; }
+    /// IKE SA rekeys answered (CREATE_CHILD_SA with an IKE proposal).
+    std::uint64_t ike_rekeys() const { return ike_rekeys_; }
+    /// Child SA rekeys answered (CREATE_CHILD_SA with N(REKEY_SA)).
+    std::uint64_t child_rekeys() const { return child_rekeys_; }
+    /// For tests: the Child SA's record layer.
+    Esp* child_sa() { return esp_ ? &*esp_ : nullptr; }
+
+private:
+    bool initiator() const { return role_ == Role::client; }
+
+    std::uint64_t random_spi64() {
+        std::uint64_t v = 0;
+        while (v == 0) {
+            std::array<std::uint8_t, 8> b;
+            draw_random<Crypto>(config_, b);
+            for (auto x : b) v = v << 8 | x;
+        }
+        return v;
+    }
+    std::uint32_t random_spi32() {
+        std::uint32_t v = 0;
+        while (v < 256) {  // SPIs 1-255 are reserved (RFC 4303 2.1)
+            std::array<std::uint8_t, 4> b;
+            draw_random<Crypto>(config_, b);
+            for (auto x : b) v = v << 8 | x;
+        }
+        return v;
+    }
+
+    static crypto::KeyExchangeGroup provider_group(Group g) {
+        return g == Group::curve25519 ? crypto::KeyExchangeGroup::x25519 : crypto::KeyExchangeGroup::secp256r1;
+    }
+    static std::size_t public_size(Group g) { return g == Group::curve25519 ? 32 : 64; }
+
+    std::error_code new_key_share(Group g) {
+        // Drawn through the configuration's random source, so injected randomness
+        // reproduces a whole exchange.
+        Bytes secret(32);
+        Result<typename Crypto::KeyShare> share = make_error_code(Errc::internal_error);
+        for (int attempt = 0; attempt < 8 && !share; ++attempt) {
+            draw_random<Crypto>(config_, secret);
+            share = Crypto::KeyShare::from_private(provider_group(g), secret);
+        }
+        secure_zero(secret.data(), secret.size());
+        if (!share) return share.error();
+        key_share_.emplace(std::move(*share));
+        return {};
+    }
+    /// Our public value as IKE sends it: X25519's 32 octets; for ECP-256 x | y (RFC 5903 7).
+    Bytes our_public() const {
+        Bytes p = key_share_->public_key();
+        if (suite_.group == Group::ecp_256 && p.size() == 65) p.erase(p.begin());
+        return p;
+    }
+    Result<SecretBytes> agree(ByteView peer) const {
+        if (peer.size() != public_size(suite_.group)) return make_error_code(Error::invalid_key_exchange_data);
+        Bytes value(peer.begin(), peer.end());
+        if (suite_.group == Group::ecp_256) value.insert(value.begin(), 0x04);
+        auto shared = key_share_->agree(value);
+        if (!shared) return make_error_code(Error::invalid_key_exchange_data);
+        return shared;
+    }
+
+    // ---- output ----------------------------------------------------------------------
+
+    void queue(const Bytes& message) {
+        Outgoing* slot = transmits_.reserve_back();
+        if (!slot) return;  // the caller stopped draining; a retransmission will follow
+        const std::size_t marker = peer_marker_ ? non_esp_marker_size : 0;
+        slot->data.resize(marker + message.size());
+        std::memset(slot->data.data(), 0, marker);
+        std::memcpy(slot->data.data() + marker, message.data(), message.size());
+        slot->to = peer_;
+        transmits_.commit_back();
+    }
+    Header header(ExchangeType exchange, std::uint32_t message_id, bool response) const {
+        Header h;
+        h.spi_i = spi_i_;
+        h.spi_r = spi_r_;
+        h.exchange = exchange;
+        h.message_id = message_id;
+        h.flags = static_cast<std::uint8_t>((ike_initiator_ ? flags::initiator : 0) | (response ? flags::response : 0));
+        return h;
+    }
+    void arm_retransmit(Instant now) {
+        retransmits_done_ = 0;
+        retransmit_at_ = now + config_.retransmit_initial;
+    }
+    /// A protected request: sealed, remembered for retransmission, queued.
+    void send_request(ExchangeType exchange, const std::vector<RawPayload>& inner, Instant now) {
+        last_request_ = out_cipher_->seal(header(exchange, next_request_id_, false), inner);
+        pending_request_id_ = next_request_id_++;
+        queue(last_request_);
+        last_sent_ = now;
+        arm_retransmit(now);
+    }
+    void send_response(ExchangeType exchange, std::uint32_t message_id, const std::vector<RawPayload>& inner) {
+        last_response_ = out_cipher_->seal(header(exchange, message_id, true), inner);
+        last_response_id_ = message_id;
+        queue(last_response_);
+    }
+
+    /// NAT_DETECTION_*_IP with values that cannot match: the peer then sees a NAT on
+    /// both sides and carries ESP in UDP, which this engine always does (the same
+    /// forcing as strongSwan's `encap = yes`). kernel-libipsec peers need it.
+    void add_nat_detection(std::vector<RawPayload>& payloads) {
+        std::array<std::uint8_t, 20> fake;
+        draw_random<Crypto>(config_, fake);
+        payloads.push_back(notify(NotifyType::nat_detection_source_ip, fake));
+        draw_random<Crypto>(config_, fake);
+        payloads.push_back(notify(NotifyType::nat_detection_destination_ip, fake));
+    }
+
+    SaPayload ike_proposal() const {
+        Proposal p;
+        p.number = 1;
+        p.protocol = ProtocolId::ike;
+        for (auto c : config_.ike_ciphers)
+            p.transforms.push_back(encr_transform(c));
+        p.transforms.push_back({TransformType::prf, prf_id::hmac_sha2_256, std::nullopt});
+        for (auto g : config_.groups) p.transforms.push_back({TransformType::dh, static_cast<std::uint16_t>(g), std::nullopt});
+        return SaPayload{{p}};
+    }
+    SaPayload esp_proposal() const {
+        Proposal p;
+        p.number = 1;
+        p.protocol = ProtocolId::esp;
+        p.spi = spi_bytes(child_inbound_spi_);
+        for (auto c : config_.esp_ciphers)
+            p.transforms.push_back(encr_transform(c));
+        p.transforms.push_back({TransformType::esn, esn::no, std::nullopt});
+        if (config_.allow_esn) p.transforms.push_back({TransformType::esn, esn::yes, std::nullopt});
+        return SaPayload{{p}};
+    }
+    static Bytes spi_bytes(std::uint32_t spi) {
+        return Bytes{static_cast<std::uint8_t>(spi >> 24), static_cast<std::uint8_t>(spi >> 16),
+                     static_cast<std::uint8_t>(spi >> 8), static_cast<std::uint8_t>(spi)};
+    }
+    static std::uint32_t spi_value(ByteView b) {
+        return std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3];
+    }
+
+    void send_init_request(Instant now) {
+        std::vector<RawPayload> payloads;
+        if (!cookie_.empty()) payloads.push_back(notify(NotifyType::cookie, cookie_));  // must come first (2.6)
+        payloads.push_back(payload(PayloadType::sa, ike_proposal()));
+        payloads.push_back(payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(suite_.group), our_public()}));
+        payloads.push_back(nonce_payload(ni_));
+        add_nat_detection(payloads);
+        init_request_ = serialize_message(header(ExchangeType::ike_sa_init, 0, false), payloads);
+        last_request_ = init_request_;
+        pending_request_id_ = 0;
+        next_request_id_ = 1;
+        queue(init_request_);
+        arm_retransmit(now);
+        state_ = State::init_sent;
+    }
+
+    // ---- input -----------------------------------------------------------------------
+
+    /// An IKE message without the non-ESP marker: what a peer sends from port 500 even
+    /// to our port 4500 (charon's first message when configured with remote_port 4500).
+    /// Told apart from ESP by the SPI (not one of our inbound SAs) and by an IKE header
+    /// whose version, exchange type and length all fit the datagram.
+    bool plain_ike(ByteView d) const {
+        if (d.size() < header_size || d[17] != version_2_0 || d[18] < 34 || d[18] > 37) return false;
+        const std::size_t length = std::size_t{d[24]} << 24 | std::size_t{d[25]} << 16 | std::size_t{d[26]} << 8 | d[27];
+        if (length != d.size()) return false;
+        return !esp_ || esp::spi_of(d) != esp_->inbound_spi();
+    }
+
+    std::error_code on_ike(ByteView data, const Endpoint& from, Instant now, bool marker) {
+        auto parsed = parse_message(data);
+        if (!parsed) return parsed.error();
+        Message& m = *parsed;
+        const Header& h = m.header;
+        // An IKE SA a rekey replaced, until the peer deletes it.
+        if (retired_ && h.exchange != ExchangeType::ike_sa_init && h.spi_i == retired_->spi_i && h.spi_r == retired_->spi_r)
+            return on_retired(data, m, from, now, marker);
+        // The I flag names the original initiator: a message from our peer carries the
+        // opposite of ours (2.21's first check; a reflected message is dropped here).
+        if (h.from_initiator() == ike_initiator_) return make_error_code(Error::unexpected_message);
+
+        if (h.exchange == ExchangeType::ike_sa_init) {
+            if (h.message_id != 0) return make_error_code(Error::unexpected_message);
+            if (initiator()) {
+                if (!h.is_response() || state_ != State::init_sent || h.spi_i != spi_i_)
+                    return make_error_code(Error::unexpected_message);
+                return on_init_response(data, m, now);
+            }
+            if (h.is_response() || h.spi_r != 0) return make_error_code(Error::unexpected_message);
+            if (state_ == State::idle) {
+                peer_marker_ = marker;  // answer in the framing the request came in
+                return on_init_request(data, m, from, now);
+            }
+            if (h.spi_i == spi_i_ && !init_response_.empty() && marker == peer_marker_) {  // a retransmitted request
+                ++stats_.responses_resent;
+                queue(init_response_);
+                return {};
+            }
+            return make_error_code(Error::unexpected_message);
+        }
+
+        if (h.spi_i != spi_i_ || h.spi_r != spi_r_ || !in_cipher_) return make_error_code(Error::unknown_spi);
+        if (h.is_response()) {
+            if (!retransmit_at_ || h.message_id != pending_request_id_) return make_error_code(Error::unexpected_message);
+            auto inner = in_cipher_->open(data, m);
+            if (!inner) return inner.error();
+            follow_peer(from, marker, now);
+            retransmit_at_.reset();
+            if (h.exchange == ExchangeType::ike_auth && state_ == State::auth_sent) return on_auth_response(*inner, now);
+            if (h.exchange == ExchangeType::informational && state_ == State::deleting) {
+                state_ = State::closed;
+                return {};
+            }
+            if (h.exchange == ExchangeType::create_child_sa && rekey_) return on_rekey_response(*inner, now);
+            if (h.exchange == ExchangeType::create_child_sa && ike_rekey_) return on_ike_rekey_response(*inner, now);
+            if (h.exchange == ExchangeType::informational && deleting_old_) {  // our D(ESP) of the rekeyed SA, answered
+                deleting_old_ = false;
+                esp_old_.reset();
+                return {};
+            }
+            return {};  // the answer to an informational we no longer wait for
+        }
+        // A request from the peer: the next one in sequence, or the last one again.
+        if (h.message_id + 1 == expected_peer_id_ && !last_response_.empty() && h.message_id == last_response_id_) {
+            auto inner = in_cipher_->open(data, m);  // only an authentic copy earns the cached answer
+            if (!inner) return inner.error();
+            follow_peer(from, marker, now);
+            ++stats_.responses_resent;
+            queue(last_response_);
+            return {};
+        }
+        if (h.message_id != expected_peer_id_) return make_error_code(Error::unexpected_message);
+        auto inner = in_cipher_->open(data, m);
+        if (!inner) return inner.error();
+        follow_peer(from, marker, now);
+        ++expected_peer_id_;
+        if (h.exchange == ExchangeType::ike_auth && !initiator() && state_ == State::init_answered)
+            return on_auth_request(*inner, h.message_id, now);
+        if (h.exchange == ExchangeType::informational) return on_informational_request(*inner, h.message_id, now);
+        if (h.exchange == ExchangeType::create_child_sa) return on_create_child_sa_request(*inner, h.message_id, now);
+        send_response(h.exchange, h.message_id, {notify(NotifyType::invalid_syntax)});
+        return make_error_code(Error::unexpected_message);
+    }
+
+    /// RFC 7296 2.23: the peer's address and port are those of its latest authenticated
+    /// message (it floats from 500 to 4500 once a NAT is detected, as charon does).
+    void follow_peer(const Endpoint& from, bool marker, Instant now) {
+        last_heard_ = now;
+        peer_ = from;
+        peer_marker_ = marker;
+    }
+
+    // Responder: IKE_SA_INIT request.
+    std::error_code on_init_request(ByteView raw, const Message& m, const Endpoint& from, Instant now) {
+        const RawPayload* sa = find(m.payloads, PayloadType::sa);
+        const RawPayload* ke = find(m.payloads, PayloadType::ke);
+        const RawPayload* nonce = find(m.payloads, PayloadType::nonce);
+        if (!sa || !ke || !nonce) return make_error_code(Error::invalid_syntax);
+        if (nonce->body.size() < 16 || nonce->body.size() > 256) return make_error_code(Error::malformed_message);
+        auto offer = decode_sa(sa->body);
+        auto their_ke = decode_ke(ke->body);
+        if (!offer || !their_ke) return make_error_code(Error::malformed_message);
+
+        // Source validation first: no state, and no key agreement, before the cookie.
+        if (config_.source_validation == CommonConfig::SourceValidation::always) {
+            const Bytes expected = cookie_for(nonce->body, from, m.header.spi_i);
+            auto presented = find_notify(m.payloads, NotifyType::cookie);
+            if (!presented) {
+                ++stats_.cookies_sent;
+                answer_unprotected(m.header, {notify(NotifyType::cookie, expected)}, from);
+                return {};
+            }
+            if (!constant_time_equal(presented->data, expected)) return make_error_code(Error::invalid_cookie);
+        }
+
+        std::optional<Proposal> chosen;
+        for (const auto& p : offer->proposals) {
+            if (auto s = select_ike(p, their_ke->group)) {
+                chosen = p;
+                suite_ = *s;
+                break;
+            }
+        }
+        if (!chosen) {
+            answer_unprotected(m.header, {notify(NotifyType::no_proposal_chosen)}, from);
+            return make_error_code(Error::no_proposal_chosen);
+        }
+        if (their_ke->group != static_cast<std::uint16_t>(suite_.group)) {
+            const std::uint16_t g = static_cast<std::uint16_t>(suite_.group);
+            const std::array<std::uint8_t, 2> hint{static_cast<std::uint8_t>(g >> 8), static_cast<std::uint8_t>(g)};
+            answer_unprotected(m.header, {notify(NotifyType::invalid_ke_payload, hint)}, from);
+            return {};  // not an error of the peer's: it retries with the group we named
+        }
+        if (auto ec = new_key_share(suite_.group)) return ec;
+        auto shared = agree(their_ke->data);
+        if (!shared) return shared.error();
+
+        peer_ = from;
+        spi_i_ = m.header.spi_i;
+        spi_r_ = random_spi64();
+        ni_ = nonce->body;
+        nr_.resize(nonce_size);
+        draw_random<Crypto>(config_, nr_);
+        init_request_.assign(raw.begin(), raw.end());
+
+        Proposal reply;
+        reply.number = chosen->number;
+        reply.protocol = ProtocolId::ike;
+        reply.transforms = {encr_transform(suite_.cipher),
+                            {TransformType::prf, prf_id::hmac_sha2_256, std::nullopt},
+                            {TransformType::dh, static_cast<std::uint16_t>(suite_.group), std::nullopt}};
+        std::vector<RawPayload> payloads{payload(PayloadType::sa, SaPayload{{reply}}),
+                                         payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(suite_.group), our_public()}),
+                                         nonce_payload(nr_)};
+        add_nat_detection(payloads);
+        init_response_ = serialize_message(header(ExchangeType::ike_sa_init, 0, true), payloads);
+        queue(init_response_);
+        if (auto ec = derive_keys(*shared)) return fail(ec);
+        expected_peer_id_ = 1;
+        state_ = State::init_answered;
+        (void)now;
+        return {};
+    }
+
+    /// An unprotected IKE_SA_INIT answer that keeps no state (cookie, errors).
+    void answer_unprotected(const Header& request, const std::vector<RawPayload>& payloads, const Endpoint& to) {
+        Header h;
+        h.spi_i = request.spi_i;
+        h.spi_r = 0;
+        h.exchange = ExchangeType::ike_sa_init;
+        h.flags = flags::response;
+        const Bytes message = serialize_message(h, payloads);
+        Outgoing* slot = transmits_.reserve_back();
+        if (!slot) return;
+        slot->data.assign(peer_marker_ ? non_esp_marker_size : 0, 0);
+        append(slot->data, message);
+        slot->to = to;
+        transmits_.commit_back();
+    }
+
+    /// Cookie = 0 | SHA-256(Ni | address | port | SPIi | secret)[0..16) (RFC 7296 2.6's
+    /// recipe with a version octet): stateless, and bound to the source address.
+    Bytes cookie_for(ByteView ni, const Endpoint& from, std::uint64_t spi_i) const {
+        Bytes input(ni.begin(), ni.end());
+        append(input, as_bytes(from.to_string()));
+        put64(input, spi_i);
+        append(input, cookie_secret_);
+        const Bytes digest = Crypto::hash(crypto::HashAlgorithm::sha256, input);
+        Bytes cookie(17, 0);  // version octet 0, then 16 octets of the digest
+        std::copy_n(digest.begin(), 16, cookie.begin() + 1);
+        return cookie;
+    }
+
+    /// An IKE proposal we accept, with the peer's KE group preferred when we support it.
+    std::optional<IkeSuite> select_ike(const Proposal& p, std::uint16_t ke_group, std::size_t spi_size = 0) const {
+        if (p.protocol != ProtocolId::ike || p.spi.size() != spi_size) return std::nullopt;
+        std::optional<IkeCipher> cipher;
+        bool prf = false, integ_ok = true;
+        std::vector<Group> groups;
+        for (const auto& t : p.transforms) {
+            switch (t.type) {
+                case TransformType::encr:
+                    if (!cipher) cipher = aead_named(t, config_.ike_ciphers);
+                    break;
+                case TransformType::prf: prf = prf || t.id == prf_id::hmac_sha2_256; break;
+                case TransformType::integ: integ_ok = integ_ok && t.id == integ::none; break;
+                case TransformType::dh:
+                    for (auto g : config_.groups)
+                        if (t.id == static_cast<std::uint16_t>(g)) groups.push_back(g);
+                    break;
+                default: break;
+            }
+        }
+        if (!cipher || !prf || !integ_ok || groups.empty()) return std::nullopt;
+        IkeSuite s{*cipher, groups.front()};
+        for (auto g : groups)
+            if (static_cast<std::uint16_t>(g) == ke_group) s.group = g;
+        return s;
+    }
+
+    std::error_code derive_keys(ByteView shared) {
+        const SecretBytes seed = skeyseed<Crypto>(ni_, nr_, shared);
+        const std::size_t encryption = esp::keymat_length(suite_.cipher);
+        keys_ = derive_ike_sa_keys<Crypto>(seed, ni_, nr_, spi_i_, spi_r_, encryption);
+        auto ei = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_ei);
+        auto er = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_er);
+        if (!ei || !er) return make_error_code(Errc::internal_error);
+        out_cipher_.emplace(std::move(ike_initiator_ ? *ei : *er));
+        in_cipher_.emplace(std::move(ike_initiator_ ? *er : *ei));
+        return {};
+    }
+
+    // Initiator: IKE_SA_INIT response (or a cookie / INVALID_KE / error answer).
+    std::error_code on_init_response(ByteView raw, const Message& m, Instant now) {
+        if (auto cookie = find_notify(m.payloads, NotifyType::cookie)) {
+            if (cookie->data.empty() || cookie->data.size() > 64 || ++cookie_rounds_ > 2)
+                return make_error_code(Error::invalid_cookie);
+            cookie_ = cookie->data;
+            send_init_request(now);
+            return {};
+        }
+        if (auto hint = find_notify(m.payloads, NotifyType::invalid_ke_payload)) {
+            if (hint->data.size() != 2 || ++ke_rounds_ > 1) return fail(make_error_code(Error::invalid_ke_payload));
+            const std::uint16_t wanted = static_cast<std::uint16_t>(hint->data[0] << 8 | hint->data[1]);
+            bool supported = false;
+            for (auto g : config_.groups)
+                if (static_cast<std::uint16_t>(g) == wanted) supported = true;
+            if (!supported || wanted == static_cast<std::uint16_t>(suite_.group))
+                return fail(make_error_code(Error::invalid_ke_payload));
+            suite_.group = static_cast<Group>(wanted);
+            if (auto ec = new_key_share(suite_.group)) return fail(ec);
+            send_init_request(now);
+            return {};
+        }
+        if (auto error = first_error_notify(m.payloads)) return fail(from_notify(error->type));
+        const RawPayload* sa = find(m.payloads, PayloadType::sa);
+        const RawPayload* ke = find(m.payloads, PayloadType::ke);
+        const RawPayload* nonce = find(m.payloads, PayloadType::nonce);
+        if (!sa || !ke || !nonce || m.header.spi_r == 0) return make_error_code(Error::invalid_syntax);
+        if (nonce->body.size() < 16 || nonce->body.size() > 256) return make_error_code(Error::malformed_message);
+        auto accepted = decode_sa(sa->body);
+        auto their_ke = decode_ke(ke->body);
+        if (!accepted || !their_ke) return make_error_code(Error::malformed_message);
+        // The answer must be exactly one of the offered transforms of each type.
+        if (accepted->proposals.size() != 1) return fail(make_error_code(Error::no_proposal_chosen));
+        auto s = select_ike(accepted->proposals.front(), their_ke->group);
+        if (!s || s->group != suite_.group || their_ke->group != static_cast<std::uint16_t>(suite_.group) ||
+            count_type(accepted->proposals.front(), TransformType::encr) != 1 ||
+            count_type(accepted->proposals.front(), TransformType::dh) != 1)
+            return fail(make_error_code(Error::no_proposal_chosen));
+        suite_.cipher = s->cipher;
+        auto shared = agree(their_ke->data);
+        if (!shared) return fail(shared.error());
+        retransmit_at_.reset();
+        spi_r_ = m.header.spi_r;
+        nr_ = nonce->body;
+        init_response_.assign(raw.begin(), raw.end());
+        if (auto ec = derive_keys(*shared)) return fail(ec);
+        key_share_.reset();
+        send_auth_request(now);
+        return {};
+    }
+    static std::size_t count_type(const Proposal& p, TransformType t) {
+        std::size_t n = 0;
+        for (const auto& x : p.transforms) n += x.type == t;
+        return n;
+    }
+
+    void send_auth_request(Instant now) {
+        child_inbound_spi_ = random_spi32();
+        const IdPayload idi = config_.local_id.payload();
+        const SecretBytes* psk = config_.psk_for(config_.remote_id.value);
+        if (!psk) {
+            fail(make_error_code(Error::invalid_configuration));
+            return;
+        }
+        const SecretBytes auth = psk_auth<Crypto>(*psk, init_request_, nr_, keys_.sk_pi, idi.body());
+        std::vector<RawPayload> inner{payload(PayloadType::idi, idi), notify(NotifyType::initial_contact)};
+        if (!config_.remote_id.empty()) inner.push_back(payload(PayloadType::idr, config_.remote_id.payload()));
+        inner.push_back(payload(PayloadType::auth, AuthPayload{AuthMethod::shared_key_mic, Bytes(auth.begin(), auth.end())}));
+        inner.push_back(payload(PayloadType::sa, esp_proposal()));
+        inner.push_back(payload(PayloadType::tsi, TsPayload{{config_.local_ts}}));
+        inner.push_back(payload(PayloadType::tsr, TsPayload{{config_.remote_ts}}));
+        send_request(ExchangeType::ike_auth, inner, now);
+        state_ = State::auth_sent;
+    }
+
+    /// Checks the peer's AUTH (PSK MIC) for the identity it claimed.
+    std::error_code verify_peer_auth(const std::vector<RawPayload>& inner, PayloadType id_type, IdPayload& id_out) {
+        const RawPayload* id = find(inner, id_type);
+        const RawPayload* auth = find(inner, PayloadType::auth);
+        if (!id || !auth) return make_error_code(Error::invalid_syntax);
+        auto peer_id = decode_id(id->body);
+        auto peer_auth = decode_auth(auth->body);
+        if (!peer_id || !peer_auth) return make_error_code(Error::malformed_message);
+        id_out = *peer_id;
+        const std::string claimed(peer_id->data.begin(), peer_id->data.end());
+        if (!config_.remote_id.empty() && !(config_.remote_id.payload() == *peer_id))
+            return make_error_code(Error::identity_mismatch);
+        const SecretBytes* psk = config_.psk_for(config_.remote_id.empty() ? claimed : config_.remote_id.value);
+        if (!psk) return make_error_code(Error::identity_mismatch);
+        if (peer_auth->method != AuthMethod::shared_key_mic) return make_error_code(Error::authentication_failed);
+        // The peer signed its own IKE_SA_INIT message and our nonce.
+        const ByteView signed_message = initiator() ? ByteView(init_response_) : ByteView(init_request_);
+        const ByteView our_nonce = initiator() ? ByteView(ni_) : ByteView(nr_);
+        const SecretBytes expected =
+            psk_auth<Crypto>(*psk, signed_message, our_nonce, initiator() ? keys_.sk_pr : keys_.sk_pi, peer_id->body());
+        if (!constant_time_equal(expected, peer_auth->data)) return make_error_code(Error::authentication_failed);
+        peer_identity_.psk_identity = config_.remote_id.empty() ? claimed : config_.remote_id.value;
+        peer_identity_.subject = peer_identity_.psk_identity;
+        peer_identity_.authenticated = true;
+        if (config_.validate_peer)
+            if (auto ec = config_.validate_peer(peer_identity_)) return ec;
+        return {};
+    }
+
+    struct EspChoice {
+        Proposal reply;       // the accepted proposal as we answer it (our SPI)
+        ChildSuite suite;
+        std::uint32_t peer_spi = 0;
+    };
+    /// The first ESP proposal of `offer` we accept (initiator's offer, or a responder's
+    /// single accepted proposal checked against our preferences).
+    std::optional<EspChoice> select_esp(const SaPayload& offer) const {
+        for (const auto& p : offer.proposals) {
+            if (p.protocol != ProtocolId::esp || p.spi.size() != 4 || spi_value(p.spi) < 256) continue;
+            std::optional<esp::Algorithm> cipher;
+            bool integ_ok = true, esn_no = false, esn_yes = false, any_esn = false;
+            std::optional<Transform> dh_choice;
+            bool dh_ours = false;
+            for (const auto& t : p.transforms) {
+                if (t.type == TransformType::encr) {
+                    if (!cipher) cipher = aead_named(t, config_.esp_ciphers);
+                } else if (t.type == TransformType::integ) {
+                    integ_ok = integ_ok && t.id == integ::none;
+                } else if (t.type == TransformType::esn) {
+                    any_esn = true;
+                    esn_no = esn_no || t.id == esn::no;
+                    esn_yes = esn_yes || t.id == esn::yes;
+                } else if (t.type == TransformType::dh) {
+                    // NONE when offered, else a group of ours (PFS in CREATE_CHILD_SA; IKE_AUTH
+                    // has no key exchange, and a DH transform there is ignored, 1.2).
+                    bool ours = t.id == 0;
+                    for (auto g : config_.groups) ours = ours || t.id == static_cast<std::uint16_t>(g);
+                    if (!dh_choice || t.id == 0 || (ours && !dh_ours && dh_choice->id != 0)) {
+                        dh_choice = t;
+                        dh_ours = ours;
+                    }
+                }
+            }
+            if (!cipher || !integ_ok) continue;
+            bool esn = false;
+            if (any_esn) {
+                if (esn_yes && config_.allow_esn && (config_.prefer_esn || !esn_no)) esn = true;
+                else if (!esn_no) continue;
+            }
+            EspChoice choice;
+            choice.reply.number = p.number;
+            choice.reply.protocol = ProtocolId::esp;
+            choice.reply.spi = spi_bytes(child_inbound_spi_);
+            choice.reply.transforms.push_back(encr_transform(*cipher));
+            if (dh_choice) choice.reply.transforms.push_back(*dh_choice);
+            if (any_esn) choice.reply.transforms.push_back({TransformType::esn, esn ? esn::yes : esn::no, std::nullopt});
+            choice.suite = ChildSuite{*cipher, esn};
+            choice.peer_spi = spi_value(p.spi);
+            return choice;
+        }
+        return std::nullopt;
+    }
+
+    // Responder: IKE_AUTH request.
+    std::error_code on_auth_request(const std::vector<RawPayload>& inner, std::uint32_t message_id, Instant now) {
+        IdPayload idi;
+        if (auto ec = verify_peer_auth(inner, PayloadType::idi, idi)) {
+            send_response(ExchangeType::ike_auth, message_id, {notify(NotifyType::authentication_failed)});
+            return fail(ec == Error::identity_mismatch ? ec : make_error_code(Error::authentication_failed));
+        }
+        if (const RawPayload* idr = find(inner, PayloadType::idr)) {  // the identity the initiator expects of us
+            auto wanted = decode_id(idr->body);
+            if (!wanted || !(*wanted == config_.local_id.payload())) {
+                send_response(ExchangeType::ike_auth, message_id, {notify(NotifyType::authentication_failed)});
+                return fail(make_error_code(Error::identity_mismatch));
+            }
+        }
+        const IdPayload our_id = config_.local_id.payload();
+        const SecretBytes* psk = config_.psk_for(peer_identity_.psk_identity);
+        const SecretBytes auth = psk_auth<Crypto>(*psk, init_response_, ni_, keys_.sk_pr, our_id.body());
+        std::vector<RawPayload> reply{payload(PayloadType::idr, our_id),
+                                      payload(PayloadType::auth, AuthPayload{AuthMethod::shared_key_mic, Bytes(auth.begin(), auth.end())})};
+
+        // The Child SA. Failing it leaves an authenticated IKE SA, which this engine,
+        // existing for the one tunnel, then deletes.
+        const RawPayload* sa = find(inner, PayloadType::sa);
+        const RawPayload* tsi = find(inner, PayloadType::tsi);
+        const RawPayload* tsr = find(inner, PayloadType::tsr);
+        if (!sa || !tsi || !tsr) {
+            send_response(ExchangeType::ike_auth, message_id, {notify(NotifyType::invalid_syntax)});
+            return fail(make_error_code(Error::invalid_syntax));
+        }
+        auto offer = decode_sa(sa->body);
+        auto their_tsi = decode_ts(tsi->body);
+        auto their_tsr = decode_ts(tsr->body);
+        if (!offer || !their_tsi || !their_tsr) {
+            send_response(ExchangeType::ike_auth, message_id, {notify(NotifyType::invalid_syntax)});
+            return fail(make_error_code(Error::malformed_message));
+        }
+        child_inbound_spi_ = random_spi32();
+        auto chosen = select_esp(*offer);
+        if (!chosen) {
+            reply.push_back(notify(NotifyType::no_proposal_chosen));
+            send_response(ExchangeType::ike_auth, message_id, reply);
+            return fail(make_error_code(Error::no_proposal_chosen));
+        }
+        auto narrowed_i = narrow(their_tsi->selectors, config_.remote_ts);
+        auto narrowed_r = narrow(their_tsr->selectors, config_.local_ts);
+        if (!narrowed_i || !narrowed_r) {
+            reply.push_back(notify(NotifyType::ts_unacceptable));
+            send_response(ExchangeType::ike_auth, message_id, reply);
+            return fail(make_error_code(Error::ts_unacceptable));
+        }
+        child_ = chosen->suite;
+        ts_remote_ = *narrowed_i;
+        ts_local_ = *narrowed_r;
+        if (auto ec = install_child(chosen->peer_spi)) return fail(ec);
+        reply.push_back(payload(PayloadType::sa, SaPayload{{chosen->reply}}));
+        reply.push_back(payload(PayloadType::tsi, TsPayload{{ts_remote_}}));
+        reply.push_back(payload(PayloadType::tsr, TsPayload{{ts_local_}}));
+        send_response(ExchangeType::ike_auth, message_id, reply);
+        established(now);
+        return {};
+    }
+
+    // Initiator: IKE_AUTH response.
+    std::error_code on_auth_response(const std::vector<RawPayload>& inner, Instant now) {
+        if (auto n = find_notify(inner, NotifyType::authentication_failed)) return fail(make_error_code(Error::authentication_failed));
+        IdPayload idr;
+        if (auto ec = verify_peer_auth(inner, PayloadType::idr, idr)) {
+            // The IKE SA is not authenticated: nothing to delete (RFC 7296 2.21.2).
+            return fail(ec);
+        }
+        if (auto error = first_error_notify(inner)) {
+            auto ec = from_notify(error->type);
+            state_ = State::established;  // authenticated: delete it cleanly, then report
+            close(now);
+            fatal_ = ec;
+            return {};
+        }
+        const RawPayload* sa = find(inner, PayloadType::sa);
+        const RawPayload* tsi = find(inner, PayloadType::tsi);
+        const RawPayload* tsr = find(inner, PayloadType::tsr);
+        if (!sa || !tsi || !tsr) return fail(make_error_code(Error::invalid_syntax));
+        auto accepted = decode_sa(sa->body);
+        auto their_tsi = decode_ts(tsi->body);
+        auto their_tsr = decode_ts(tsr->body);
+        if (!accepted || !their_tsi || !their_tsr || accepted->proposals.size() != 1 || their_tsi->selectors.empty() ||
+            their_tsr->selectors.empty())
+            return fail(make_error_code(Error::malformed_message));
+        const Proposal& p = accepted->proposals.front();
+        auto ours = select_esp(SaPayload{{p}});
+        if (!ours || count_type(p, TransformType::encr) != 1 || count_type(p, TransformType::esn) > 1 ||
+            (ours->suite.esn && !config_.allow_esn))
+            return fail(make_error_code(Error::no_proposal_chosen));
+        // Narrowed selectors must lie within what we proposed.
+        if (!within(their_tsi->selectors.front(), config_.local_ts) || !within(their_tsr->selectors.front(), config_.remote_ts))
+            return fail(make_error_code(Error::ts_unacceptable));
+        child_ = ours->suite;
+        ts_local_ = their_tsi->selectors.front();
+        ts_remote_ = their_tsr->selectors.front();
+        if (auto ec = install_child(ours->peer_spi)) return fail(ec);
+        established(now);
+        return {};
+    }
+
+    /// The explicit export: KEYMAT into the record's key type, imported by the record.
+    std::error_code install_child(std::uint32_t outbound_spi) {
+        const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(keys_.sk_d, ni_, nr_, child_.cipher, initiator(),
+                                                                   child_inbound_spi_, outbound_spi, child_.esn);
+        auto layer = Esp::import(keys);
+        if (!layer) return layer.error();
+        esp_.emplace(std::move(*layer));
+        return {};
+    }
+
+    void established(Instant now) {
+        child_keyed_at_ = last_heard_ = last_sent_ = now;
+        state_ = State::established;
+        retransmit_at_.reset();
+        events_.push(EventKind::handshake_complete);
+    }
+
+    /// The peer's answer to our rekey: install the new SA, then delete the old one.
+    std::error_code on_rekey_response(const std::vector<RawPayload>& inner, Instant now) {
+        RekeyState r = std::move(*rekey_);
+        rekey_.reset();
+        if (auto error = first_error_notify(inner)) {  // the old SA stays; the caller may retry
+            key_share_.reset();
+            return from_notify(error->type);
+        }
+        const RawPayload* sa = find(inner, PayloadType::sa);
+        const RawPayload* nonce = find(inner, PayloadType::nonce);
+        const RawPayload* tsi = find(inner, PayloadType::tsi);
+        const RawPayload* tsr = find(inner, PayloadType::tsr);
+        if (!sa || !nonce || !tsi || !tsr || nonce->body.size() < 16 || nonce->body.size() > 256)
+            return make_error_code(Error::invalid_syntax);
+        auto accepted = decode_sa(sa->body);
+        auto their_tsi = decode_ts(tsi->body);
+        auto their_tsr = decode_ts(tsr->body);
+        if (!accepted || !their_tsi || !their_tsr || accepted->proposals.size() != 1 || their_tsi->selectors.empty() ||
+            their_tsr->selectors.empty())
+            return make_error_code(Error::malformed_message);
+        auto ours = select_esp(*accepted);
+        if (!ours) return make_error_code(Error::no_proposal_chosen);
+        if (!within(their_tsi->selectors.front(), config_.local_ts) || !within(their_tsr->selectors.front(), config_.remote_ts))
+            return make_error_code(Error::ts_unacceptable);
+        SecretBytes shared;
+        if (r.group) {
+            const RawPayload* ke = find(inner, PayloadType::ke);
+            auto their_ke = ke ? decode_ke(ke->body) : Result<KePayload>(make_error_code(Error::invalid_syntax));
+            if (!their_ke || their_ke->group != static_cast<std::uint16_t>(*r.group)) return make_error_code(Error::invalid_ke_payload);
+            auto secret = agree(their_ke->data);
+            key_share_.reset();
+            if (!secret) return secret.error();
+            shared = std::move(*secret);
+        }
+        const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(keys_.sk_d, r.nonce, nonce->body, ours->suite.cipher,
+                                                                   /*initiator of this exchange*/ true, r.inbound_spi,
+                                                                   ours->peer_spi, ours->suite.esn, shared);
+        auto layer = Esp::import(keys);
+        if (!layer) return layer.error();
+        const std::uint32_t old_inbound = esp_->inbound_spi();
+        esp_old_.emplace(std::move(*esp_));
+        esp_.emplace(std::move(*layer));
+        send_on_old_ = false;  // the responder has installed the new SA before answering
+        child_inbound_spi_ = r.inbound_spi;
+        child_ = ours->suite;
+        ts_local_ = their_tsi->selectors.front();
+        ts_remote_ = their_tsr->selectors.front();
+        ++child_rekeys_;
+        child_keyed_at_ = now;
+        events_.push(EventKind::key_updated);
+        deleting_old_ = true;
+        send_request(ExchangeType::informational,
+                     {payload(PayloadType::del, DeletePayload{ProtocolId::esp, 4, {spi_bytes(old_inbound)}})}, now);
+        return {};
+    }
+
+    /// The peer rekeys the IKE SA (RFC 7296 1.3.2, 2.18): new SPIs, a new key exchange,
+    /// SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr); the Child SA moves to the new IKE
+    /// SA, whose initiator is the peer; the old one answers until the peer deletes it.
+    std::error_code on_ike_rekey_request(const std::vector<RawPayload>& inner, const SaPayload& offer, std::uint32_t message_id,
+                                         Instant now) {
+        const auto refuse = [&](NotifyType why, ByteView data = {}) {
+            send_response(ExchangeType::create_child_sa, message_id, {notify(why, data)});
+            return std::error_code{};
+        };
+        if (retired_ || rekey_ || ike_rekey_ || esp_old_ || retransmit_at_) return refuse(NotifyType::temporary_failure);
+        const RawPayload* nonce = find(inner, PayloadType::nonce);
+        const RawPayload* ke = find(inner, PayloadType::ke);
+        if (!nonce || !ke || nonce->body.size() < 16 || nonce->body.size() > 256) return refuse(NotifyType::invalid_syntax);
+        auto their_ke = decode_ke(ke->body);
+        if (!their_ke) return refuse(NotifyType::invalid_syntax);
+        std::optional<IkeSuite> chosen;
+        const Proposal* accepted = nullptr;
+        for (const auto& p : offer.proposals)
+            if (auto s = select_ike(p, their_ke->group, 8)) {
+                chosen = s;
+                accepted = &p;
+                break;
+            }
+        if (!chosen) return refuse(NotifyType::no_proposal_chosen);
+        if (their_ke->group != static_cast<std::uint16_t>(chosen->group)) {
+            const std::uint16_t g = static_cast<std::uint16_t>(chosen->group);
+            const std::array<std::uint8_t, 2> hint{static_cast<std::uint8_t>(g >> 8), static_cast<std::uint8_t>(g)};
+            return refuse(NotifyType::invalid_ke_payload, hint);
+        }
+        const IkeSuite previous = suite_;
+        suite_ = *chosen;  // our_public() and agree() speak the new group
+        auto kex = new_key_share(chosen->group);
+        auto shared = kex ? Result<SecretBytes>(kex) : agree(their_ke->data);
+        const Bytes ours = shared ? our_public() : Bytes{};
+        key_share_.reset();
+        if (!shared) {
+            suite_ = previous;
+            return refuse(NotifyType::invalid_syntax);
+        }
+        std::uint64_t new_spi_i = 0;
+        for (auto b : accepted->spi) new_spi_i = new_spi_i << 8 | b;
+        const std::uint64_t new_spi_r = random_spi64();
+        Bytes nr(nonce_size);
+        draw_random<Crypto>(config_, nr);
+        Proposal reply;
+        reply.number = accepted->number;
+        reply.protocol = ProtocolId::ike;
+        put64(reply.spi, new_spi_r);
+        reply.transforms = {encr_transform(chosen->cipher), {TransformType::prf, prf_id::hmac_sha2_256, std::nullopt},
+                            {TransformType::dh, static_cast<std::uint16_t>(chosen->group), std::nullopt}};
+        suite_ = previous;  // the answer goes out under the old IKE SA
+        send_response(ExchangeType::create_child_sa, message_id,
+                      {payload(PayloadType::sa, SaPayload{{reply}}), nonce_payload(nr),
+                       payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(chosen->group), ours})});
+        // SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), then the seven keys with the new SPIs.
+        Bytes seed_input(shared->begin(), shared->end());
+        append(seed_input, nonce->body);
+        append(seed_input, nr);
+        const SecretBytes seed = prf<Crypto>(keys_.sk_d, seed_input);
+        secure_zero(seed_input.data(), seed_input.size());
+        retired_.emplace(Retired{spi_i_, spi_r_, std::move(*in_cipher_), std::move(*out_cipher_), ike_initiator_,
+                                 expected_peer_id_, last_response_, last_response_id_});
+        suite_ = *chosen;
+        spi_i_ = new_spi_i;
+        spi_r_ = new_spi_r;
+        ike_initiator_ = false;  // the peer initiated the new IKE SA
+        keys_ = derive_ike_sa_keys<Crypto>(seed, nonce->body, nr, spi_i_, spi_r_, esp::keymat_length(suite_.cipher));
+        auto ei = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_ei);
+        auto er = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_er);
+        if (!ei || !er) return fail(make_error_code(Errc::internal_error));
+        out_cipher_.emplace(std::move(*er));
+        in_cipher_.emplace(std::move(*ei));
+        next_request_id_ = pending_request_id_ = expected_peer_id_ = last_response_id_ = 0;
+        last_response_.clear();
+        last_request_.clear();
+        ++ike_rekeys_;
+        events_.push(EventKind::key_updated);
+        (void)now;
+        return {};
+    }
+
+    /// The answer to our IKE SA rekey: switch to the new IKE SA, delete the old one.
+    std::error_code on_ike_rekey_response(const std::vector<RawPayload>& inner, Instant now) {
+        IkeRekeyState r = std::move(*ike_rekey_);
+        ike_rekey_.reset();
+        if (auto error = first_error_notify(inner)) {
+            key_share_.reset();
+            return from_notify(error->type);
+        }
+        const RawPayload* sa = find(inner, PayloadType::sa);
+        const RawPayload* nonce = find(inner, PayloadType::nonce);
+        const RawPayload* ke = find(inner, PayloadType::ke);
+        if (!sa || !nonce || !ke || nonce->body.size() < 16 || nonce->body.size() > 256) return make_error_code(Error::invalid_syntax);
+        auto accepted = decode_sa(sa->body);
+        auto their_ke = decode_ke(ke->body);
+        if (!accepted || !their_ke || accepted->proposals.size() != 1) return make_error_code(Error::malformed_message);
+        auto s = select_ike(accepted->proposals.front(), their_ke->group, 8);
+        if (!s || s->group != suite_.group || their_ke->group != static_cast<std::uint16_t>(suite_.group))
+            return make_error_code(Error::no_proposal_chosen);
+        auto shared = agree(their_ke->data);
+        key_share_.reset();
+        if (!shared) return shared.error();
+        std::uint64_t new_spi_r = 0;
+        for (auto b : accepted->proposals.front().spi) new_spi_r = new_spi_r << 8 | b;
+        Bytes seed_input(shared->begin(), shared->end());
+        append(seed_input, r.nonce);
+        append(seed_input, nonce->body);
+        const SecretBytes seed = prf<Crypto>(keys_.sk_d, seed_input);
+        secure_zero(seed_input.data(), seed_input.size());
+        // Retire the old IKE SA and delete it under its own keys (sent once, not retransmitted).
+        Retired old{spi_i_, spi_r_, std::move(*in_cipher_), std::move(*out_cipher_), ike_initiator_, expected_peer_id_,
+                    last_response_, last_response_id_};
+        const Bytes delete_old = old.out.seal(header(ExchangeType::informational, next_request_id_, false),
+                                              {payload(PayloadType::del, DeletePayload{ProtocolId::ike, 0, {}})});
+        retired_.emplace(std::move(old));
+        suite_.cipher = s->cipher;
+        spi_i_ = r.spi_i;
+        spi_r_ = new_spi_r;
+        ike_initiator_ = true;
+        keys_ = derive_ike_sa_keys<Crypto>(seed, r.nonce, nonce->body, spi_i_, spi_r_, esp::keymat_length(suite_.cipher));
+        auto ei = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_ei);
+        auto er = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_er);
+        if (!ei || !er) return fail(make_error_code(Errc::internal_error));
+        out_cipher_.emplace(std::move(*ei));
+        in_cipher_.emplace(std::move(*er));
+        next_request_id_ = pending_request_id_ = expected_peer_id_ = last_response_id_ = 0;
+        last_response_.clear();
+        last_request_.clear();
+        queue(delete_old);
+        ++ike_rekeys_;
+        events_.push(EventKind::key_updated);
+        (void)now;
+        return {};
+    }
+
+    /// A message on the IKE SA a rekey replaced: the peer's D(IKE) (or another
+    /// informational) is answered under the old keys; the tunnel stays up.
+    std::error_code on_retired(ByteView data, const Message& m, const Endpoint& from, Instant now, bool marker) {
+        Retired& old = *retired_;
+        const Header& h = m.header;
+        if (h.from_initiator() == old.ike_initiator) return make_error_code(Error::unexpected_message);
+        auto inner = old.in.open(data, m);
+        if (!inner) return inner.error();
+        follow_peer(from, marker, now);
+        if (h.is_response()) {  // the answer to our D(IKE) of the old SA
+            if (h.exchange == ExchangeType::informational) retired_.reset();
+            return {};
+        }
+        Header reply_header;
+        reply_header.spi_i = old.spi_i;
+        reply_header.spi_r = old.spi_r;
+        reply_header.exchange = h.exchange;
+        reply_header.message_id = h.message_id;
+        reply_header.flags = static_cast<std::uint8_t>((old.ike_initiator ? flags::initiator : 0) | flags::response);
+        if (h.message_id + 1 == old.expected_peer_id && h.message_id == old.last_response_id && !old.last_response.empty()) {
+            queue(old.last_response);
+            return {};
+        }
+        if (h.message_id != old.expected_peer_id) return make_error_code(Error::unexpected_message);
+        bool delete_ike = false;
+        for (const auto& p : *inner)
+            if (p.type == PayloadType::del)
+                if (auto d = decode_delete(p.body); d && d->protocol == ProtocolId::ike) delete_ike = true;
+        std::vector<RawPayload> none;
+        if (h.exchange != ExchangeType::informational) none.push_back(notify(NotifyType::temporary_failure));
+        old.last_response = old.out.seal(reply_header, none);
+        old.last_response_id = h.message_id;
+        ++old.expected_peer_id;
+        queue(old.last_response);
+        if (delete_ike) retired_.reset();  // the old IKE SA is gone; the Child SA lives on under the new one
+        return {};
+    }
+
+    /// CREATE_CHILD_SA from the peer (RFC 7296 1.3.3): rekeying the Child SA, with or
+    /// without PFS, is answered; a new Child SA or an IKE SA rekey is refused.
+    std::error_code on_create_child_sa_request(const std::vector<RawPayload>& inner, std::uint32_t message_id, Instant now) {
+        const auto refuse = [&](NotifyType why, ByteView data = {}) {
+            send_response(ExchangeType::create_child_sa, message_id, {notify(why, data)});
+            return std::error_code{};
+        };
+        if (!find_notify(inner, NotifyType::rekey_sa))
+            if (const RawPayload* sa = find(inner, PayloadType::sa))
+                if (auto offer = decode_sa(sa->body); offer && offer->proposals.front().protocol == ProtocolId::ike)
+                    return on_ike_rekey_request(inner, *offer, message_id, now);
+        auto rekey = find_notify(inner, NotifyType::rekey_sa);
+        if (!esp_ || !rekey || rekey->protocol != ProtocolId::esp || rekey->spi.size() != 4 ||
+            spi_value(rekey->spi) != esp_->outbound_spi())
+            return refuse(esp_ && rekey ? NotifyType::child_sa_not_found : NotifyType::no_additional_sas);
+        if (esp_old_) return refuse(NotifyType::temporary_failure);  // the previous rekey is not finished
+        const RawPayload* sa = find(inner, PayloadType::sa);
+        const RawPayload* nonce = find(inner, PayloadType::nonce);
+        const RawPayload* tsi = find(inner, PayloadType::tsi);
+        const RawPayload* tsr = find(inner, PayloadType::tsr);
+        if (!sa || !nonce || !tsi || !tsr || nonce->body.size() < 16 || nonce->body.size() > 256)
+            return refuse(NotifyType::invalid_syntax);
+        auto offer = decode_sa(sa->body);
+        auto their_tsi = decode_ts(tsi->body);
+        auto their_tsr = decode_ts(tsr->body);
+        if (!offer || !their_tsi || !their_tsr) return refuse(NotifyType::invalid_syntax);
+        const std::uint32_t previous_inbound = child_inbound_spi_;
+        child_inbound_spi_ = random_spi32();
+        auto chosen = select_esp(*offer);
+        if (!chosen) {
+            child_inbound_spi_ = previous_inbound;
+            return refuse(NotifyType::no_proposal_chosen);
+        }
+        auto narrowed_i = narrow(their_tsi->selectors, config_.remote_ts);
+        auto narrowed_r = narrow(their_tsr->selectors, config_.local_ts);
+        if (!narrowed_i || !narrowed_r) {
+            child_inbound_spi_ = previous_inbound;
+            return refuse(NotifyType::ts_unacceptable);
+        }
+        // PFS: a DH transform other than NONE in the accepted proposal needs a KE of that group.
+        std::vector<RawPayload> reply;
+        SecretBytes shared;
+        Bytes nr(nonce_size);
+        draw_random<Crypto>(config_, nr);
+        std::optional<Group> pfs;
+        for (const auto& t : chosen->reply.transforms)
+            if (t.type == TransformType::dh && t.id != 0) {
+                for (auto g : config_.groups)
+                    if (static_cast<std::uint16_t>(g) == t.id) pfs = g;
+                if (!pfs) {
+                    child_inbound_spi_ = previous_inbound;
+                    return refuse(NotifyType::no_proposal_chosen);
+                }
+            }
+        if (pfs) {
+            const RawPayload* ke = find(inner, PayloadType::ke);
+            auto their_ke = ke ? decode_ke(ke->body) : Result<KePayload>(make_error_code(Error::invalid_syntax));
+            if (!their_ke || their_ke->group != static_cast<std::uint16_t>(*pfs)) {
+                child_inbound_spi_ = previous_inbound;
+                const std::uint16_t g = static_cast<std::uint16_t>(*pfs);
+                const std::array<std::uint8_t, 2> hint{static_cast<std::uint8_t>(g >> 8), static_cast<std::uint8_t>(g)};
+                return refuse(NotifyType::invalid_ke_payload, hint);
+            }
+            const Group ike_group = suite_.group;
+            suite_.group = *pfs;  // our_public() and agree() speak the KE's group
+            auto kex = new_key_share(*pfs);
+            auto secret = kex ? Result<SecretBytes>(kex) : agree(their_ke->data);
+            const Bytes ours = secret ? our_public() : Bytes{};
+            suite_.group = ike_group;
+            key_share_.reset();
+            if (!secret) {
+                child_inbound_spi_ = previous_inbound;
+                return refuse(NotifyType::invalid_syntax);
+            }
+            shared = std::move(*secret);
+            reply.push_back(payload(PayloadType::sa, SaPayload{{chosen->reply}}));
+            reply.push_back(nonce_payload(nr));
+            reply.push_back(payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(*pfs), ours}));
+        } else {
+            reply.push_back(payload(PayloadType::sa, SaPayload{{chosen->reply}}));
+            reply.push_back(nonce_payload(nr));
+        }
+        const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(keys_.sk_d, nonce->body, nr, chosen->suite.cipher,
+                                                                   /*initiator of this exchange*/ false, child_inbound_spi_,
+                                                                   chosen->peer_spi, chosen->suite.esn, shared);
+        auto layer = Esp::import(keys);
+        if (!layer) {
+            child_inbound_spi_ = previous_inbound;
+            return refuse(NotifyType::temporary_failure);
+        }
+        reply.push_back(payload(PayloadType::tsi, TsPayload{{*narrowed_i}}));
+        reply.push_back(payload(PayloadType::tsr, TsPayload{{*narrowed_r}}));
+        send_response(ExchangeType::create_child_sa, message_id, reply);
+        // The old SA keeps receiving, and sending until the peer uses the new one (2.8).
+        esp_old_.emplace(std::move(*esp_));
+        esp_.emplace(std::move(*layer));
+        send_on_old_ = true;
+        child_ = chosen->suite;
+        ts_remote_ = *narrowed_i;
+        ts_local_ = *narrowed_r;
+        ++child_rekeys_;
+        child_keyed_at_ = now;
+        events_.push(EventKind::key_updated);
+        return {};
+    }
+
+    std::error_code on_informational_request(const std::vector<RawPayload>& inner, std::uint32_t message_id, Instant) {
+        std::vector<RawPayload> reply;
+        bool delete_ike = false;
+        for (const auto& p : inner) {
+            if (p.type != PayloadType::del) continue;
+            auto d = decode_delete(p.body);
+            if (!d) {
+                send_response(ExchangeType::informational, message_id, {notify(NotifyType::invalid_syntax)});
+                return d.error();
+            }
+            if (d->protocol == ProtocolId::ike) delete_ike = true;
+            if (d->protocol == ProtocolId::esp && esp_old_)
+                for (const auto& spi : d->spis)
+                    if (spi_value(spi) == esp_old_->outbound_spi()) {  // the rekeyed SA: the tunnel stays
+                        reply.push_back(payload(PayloadType::del, DeletePayload{ProtocolId::esp, 4, {spi_bytes(esp_old_->inbound_spi())}}));
+                        esp_old_.reset();
+                        send_on_old_ = false;
+                    }
+            if (d->protocol == ProtocolId::esp && esp_)
+                for (const auto& spi : d->spis)
+                    if (spi_value(spi) == esp_->outbound_spi()) {
+                        reply.push_back(payload(PayloadType::del, DeletePayload{ProtocolId::esp, 4, {spi_bytes(esp_->inbound_spi())}}));
+                        esp_.reset();
+                    }
+        }
+        if (delete_ike) reply.clear();  // the answer to D(IKE) is empty (RFC 7296 1.4.1)
+        send_response(ExchangeType::informational, message_id, reply);
+        if (delete_ike || !esp_) {
+            // The tunnel is gone (the IKE SA, or its only Child SA): a clean close.
+            state_ = State::closed;
+            retransmit_at_.reset();
+            events_.push(EventKind::peer_closed, make_error_code(Error::deleted));
+        }
+        return {};
+    }
+
+    std::error_code on_esp(ByteView datagram, Instant now) {
+        if (!esp_) return make_error_code(esp::Error::not_keyed);
+        const auto spi = esp::spi_of(datagram);
+        // SPI demultiplexing: the current Child SA, or the one it rekeyed until deleted.
+        Esp* sa = spi && *spi == esp_->inbound_spi() ? &*esp_
+                  : spi && esp_old_ && *spi == esp_old_->inbound_spi() ? &*esp_old_
+                                                                        : nullptr;
+        if (!sa) return make_error_code(esp::Error::unknown_spi);
+        Bytes* slot = inbound_.reserve_back();
+        if (!slot) return make_error_code(Errc::record_overflow);
+        slot->assign(datagram.begin(), datagram.end());  // capacity reused after warm-up
+        auto opened = sa->unprotect(MutableByteView(*slot));
+        if (!opened) return opened.error();
+        if (sa == &*esp_) send_on_old_ = false;  // the peer uses the new SA: so do we (2.8)
+        if (opened->next_header == esp::next_header_dummy) return {};
+        if (opened->next_header != esp::next_header_ipv4) return make_error_code(Error::not_an_ip_packet);
+        auto ip = inspect_ipv4(opened->payload);
+        if (!ip) return make_error_code(Error::not_an_ip_packet);
+        // RFC 4301 5.2: the inner packet must match the SA's selectors.
+        if (!covers(ts_remote_, ip->source, ip->protocol, ip->source_port) ||
+            !covers(ts_local_, ip->destination, ip->protocol, ip->destination_port))
+            return make_error_code(Error::inner_packet_rejected);
+        const std::size_t offset = static_cast<std::size_t>(opened->payload.data() - slot->data());
+        std::memmove(slot->data(), slot->data() + offset, ip->length);  // drop TFC padding too
+        slot->resize(ip->length);
+        inbound_.commit_back();
+        ++stats_.esp_received;
+        last_heard_ = now;
+        (void)now;
+        return {};
+    }
+
+    static std::error_code from_notify(NotifyType t) {
+        switch (t) {
+            case NotifyType::no_proposal_chosen: return make_error_code(Error::no_proposal_chosen);
+            case NotifyType::invalid_ke_payload: return make_error_code(Error::invalid_ke_payload);
+            case NotifyType::authentication_failed: return make_error_code(Error::authentication_failed);
+            case NotifyType::ts_unacceptable: return make_error_code(Error::ts_unacceptable);
+            case NotifyType::invalid_syntax: return make_error_code(Error::invalid_syntax);
+            case NotifyType::unsupported_critical_payload: return make_error_code(Error::unsupported_critical_payload);
+            default: return make_error_code(Error::peer_error_notify);
+        }
+    }
+
+    void drop(std::error_code reason, Instant now) {
+        ++stats_.dropped;
+        events_.note_drop(reason, now);
+    }
+    std::error_code fail(std::error_code ec) {
+        if (!fatal_) fatal_ = ec;
+        state_ = State::failed;
+        retransmit_at_.reset();
+        return ec;
+    }
+
+    Role role_;
+    Config config_;
+    std::error_code setup_error_, fatal_;
+    State state_ = State::idle;
+
+    // IKE SA
+    std::uint64_t spi_i_ = 0, spi_r_ = 0;
+    Bytes ni_, nr_;
+    IkeSuite suite_;
+    std::optional<typename Crypto::KeyShare> key_share_;
+    Bytes init_request_, init_response_;  // the signed octets' messages, as sent
+    IkeSaKeys keys_;
+    std::optional<SkCipher<Crypto>> out_cipher_, in_cipher_;
+    Bytes cookie_;                        // initiator: the responder's cookie
+    std::array<std::uint8_t, 32> cookie_secret_{};
+    unsigned cookie_rounds_ = 0, ke_rounds_ = 0;
+    PeerIdentity peer_identity_;
+    std::optional<Endpoint> peer_;
+    bool peer_marker_ = true;  // frame IKE messages with the non-ESP marker (the peer's framing)
+
+    // exchanges (window size 1 each way)
+    std::uint32_t next_request_id_ = 0, pending_request_id_ = 0, expected_peer_id_ = 0, last_response_id_ = 0;
+    Bytes last_request_, last_response_;
+    std::optional<Instant> retransmit_at_;
+    unsigned retransmits_done_ = 0;
+
+    // Child SA
+    ChildSuite child_;
+    std::uint32_t child_inbound_spi_ = 0;
+    TrafficSelector ts_local_, ts_remote_;
+    std::optional<Esp> esp_;
+    std::optional<Esp> esp_old_;  // the Child SA a rekey replaced, kept for inbound until deleted
+    bool ike_initiator_ = false;  // the original initiator of the current IKE SA (flips with a peer's rekey)
+    struct Retired {
+        std::uint64_t spi_i, spi_r;
+        SkCipher<Crypto> in, out;
+        bool ike_initiator;
+        std::uint32_t expected_peer_id;
+        Bytes last_response;
+        std::uint32_t last_response_id;
+    };
+    std::optional<Retired> retired_;  // the IKE SA a rekey replaced, until it is deleted
+    struct IkeRekeyState {
+        std::uint64_t spi_i = 0;
+        Bytes nonce;
+    };
+    std::optional<IkeRekeyState> ike_rekey_;  // our IKE SA rekey, awaiting its answer
+    std::uint64_t ike_rekeys_ = 0;
+    Instant child_keyed_at_{}, last_heard_{}, last_sent_{};  // Child SA lifetime; liveness; NAT keepalives
+    struct RekeyState {
+        std::uint32_t inbound_spi = 0;
+        Bytes nonce;
+        std::optional<Group> group;  // PFS
+    };
+    std::optional<RekeyState> rekey_;  // our CREATE_CHILD_SA, awaiting its answer
+    bool deleting_old_ = false;        // our D(ESP) of the rekeyed SA, awaiting its answer
+    bool send_on_old_ = false;
+    std::uint64_t child_rekeys_ = 0;
+
+    BoundedQueue<Outgoing> transmits_;
+    BoundedQueue<Bytes> inbound_;
+    Bytes delivered_;
+    EventQueue events_;
+    Statistics stats_;
+};
+
+}  // namespace tapsec::ikev2

@@ -1,0 +1,98 @@
+// IKEv2's error category (RFC 7296): each reason a message is refused or an exchange
+// fails is its own code. The notify-derived ones name the error notification the
+// peer sent us (or we sent it).
+#pragma once
+
+#include <system_error>
+
+#include "../core/errors.hpp"
+
+namespace tapsec::ikev2 {
+
+enum class Error {
+    malformed_message = 1,      // header or payload chain does not parse (lengths, version, reserved)
+    unsupported_critical_payload,  // an unknown payload with the critical bit (RFC 7296 2.5)
+    invalid_syntax,             // a required payload missing or one that does not belong in this exchange
+    unknown_spi,                // the IKE SPIs name no SA of ours
+    unexpected_message,         // a response to no request, a message ID out of window, a wrong exchange
+    integrity_check_failed,     // the SK payload failed authentication (tampered, wrong keys)
+    no_proposal_chosen,         // no offered proposal is acceptable (sent or received NO_PROPOSAL_CHOSEN)
+    invalid_ke_payload,         // the KE group is not the one selected (sent or received INVALID_KE_PAYLOAD)
+    authentication_failed,      // the AUTH payload did not verify (sent or received AUTHENTICATION_FAILED)
+    identity_mismatch,          // the peer's ID is not the configured remote identity
+    ts_unacceptable,            // traffic selectors do not fit the policy (sent or received TS_UNACCEPTABLE)
+    invalid_key_exchange_data,  // the peer's public value is not a point of the group
+    cookie_required,            // the responder asked for a cookie (handled internally)
+    invalid_cookie,             // an IKE_SA_INIT carried a cookie we did not issue
+    peer_error_notify,          // the peer answered with another error notification
+    retransmission_timeout,     // no response after the last retransmission
+    child_sa_not_established,   // the IKE SA is up but the Child SA was refused
+    inner_packet_rejected,      // an inner packet outside the negotiated traffic selectors
+    not_an_ip_packet,           // an inner packet that is not a well-formed IPv4 packet
+    deleted,                    // the peer deleted the IKE SA (clean close)
+    invalid_configuration,      // identities, PSK or traffic selectors missing or unusable
+};
+
+inline const char* describe(Error e) {
+    switch (e) {
+        case Error::malformed_message: return "malformed IKEv2 message";
+        case Error::unsupported_critical_payload: return "unsupported critical payload";
+        case Error::invalid_syntax: return "IKEv2 message lacks a required payload or has one out of place";
+        case Error::unknown_spi: return "IKEv2 message for an unknown IKE SA";
+        case Error::unexpected_message: return "unexpected IKEv2 message (message ID or exchange)";
+        case Error::integrity_check_failed: return "IKEv2 encrypted payload failed authentication";
+        case Error::no_proposal_chosen: return "no acceptable proposal (NO_PROPOSAL_CHOSEN)";
+        case Error::invalid_ke_payload: return "key exchange group not accepted (INVALID_KE_PAYLOAD)";
+        case Error::authentication_failed: return "peer authentication failed (AUTHENTICATION_FAILED)";
+        case Error::identity_mismatch: return "peer identity is not the configured remote identity";
+        case Error::ts_unacceptable: return "traffic selectors unacceptable (TS_UNACCEPTABLE)";
+        case Error::invalid_key_exchange_data: return "invalid key exchange public value";
+        case Error::cookie_required: return "responder requires a cookie";
+        case Error::invalid_cookie: return "invalid or stale IKEv2 cookie";
+        case Error::peer_error_notify: return "peer sent an error notification";
+        case Error::retransmission_timeout: return "no IKEv2 response after all retransmissions";
+        case Error::child_sa_not_established: return "IKE SA established but the Child SA was refused";
+        case Error::inner_packet_rejected: return "inner packet outside the negotiated traffic selectors";
+        case Error::not_an_ip_packet: return "inner packet is not a valid IPv4 packet";
+        case Error::deleted: return "IKE SA deleted by the peer";
+        case Error::invalid_configuration: return "invalid IKEv2 configuration";
+    }
+    return "unknown IKEv2 error";
+}
+
+constexpr condition condition_of(Error e) noexcept {
+    switch (e) {
+        case Error::malformed_message:
+        case Error::invalid_syntax:
+        case Error::unknown_spi:
+        case Error::unexpected_message:
+        case Error::invalid_key_exchange_data:
+        case Error::invalid_cookie:
+        case Error::inner_packet_rejected:
+        case Error::not_an_ip_packet: return condition::peer_misbehaved;
+        case Error::unsupported_critical_payload:
+        case Error::no_proposal_chosen:
+        case Error::invalid_ke_payload:
+        case Error::ts_unacceptable:
+        case Error::child_sa_not_established: return condition::peer_incompatible;
+        case Error::integrity_check_failed:
+        case Error::authentication_failed: return condition::authentication_failed;
+        case Error::identity_mismatch: return condition::peer_not_trusted;
+        case Error::cookie_required: return condition::not_ready;
+        case Error::peer_error_notify: return condition::peer_aborted;
+        case Error::retransmission_timeout: return condition::timed_out;
+        case Error::deleted: return condition::closed;
+        case Error::invalid_configuration: return condition::configuration;
+    }
+    return condition::internal;
+}
+
+inline std::error_code make_error_code(Error e) {
+    static const ProtocolErrorCategory<Error> category("ikev2");
+    return {static_cast<int>(e), category};
+}
+
+}  // namespace tapsec::ikev2
+
+template <>
+struct std::is_error_code_enum<tapsec::ikev2::Error> : std::true_type {};

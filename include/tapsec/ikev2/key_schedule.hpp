@@ -1,0 +1,131 @@
+// The IKEv2 key schedule (RFC 7296 2.13, 2.14, 2.15, 2.17) over PRF_HMAC_SHA2_256
+// (RFC 4868): prf+, SKEYSEED, the seven SA keys, the PSK AUTH value, and the Child SA
+// KEYMAT that is exported to the record (esp::ChildSaKeys).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "../core/bytes.hpp"
+#include "../crypto/provider.hpp"
+#include "../esp/keys.hpp"
+#include "wire.hpp"
+
+namespace tapsec::ikev2 {
+
+/// The IKE SA's keys, in prf+ order.
+struct IkeSaKeys {
+    SecretBytes sk_d, sk_ai, sk_ar, sk_ei, sk_er, sk_pi, sk_pr;
+};
+
+inline constexpr crypto::HashAlgorithm prf_hash = crypto::HashAlgorithm::sha256;
+inline constexpr std::size_t prf_size = 32;
+
+template <class Crypto>
+SecretBytes prf(ByteView key, ByteView data) {
+    return Crypto::hmac(prf_hash, key, data);
+}
+
+/// prf+ (K, S) = T1 | T2 | ... with T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n).
+/// At most 255 blocks (RFC 7296 2.13).
+template <class Crypto>
+SecretBytes prf_plus(ByteView key, ByteView seed, std::size_t length) {
+    if (length > 255 * prf_size) throw std::length_error("IKEv2 prf+: more than 255 blocks");
+    auto mac = Crypto::Hmac::create(prf_hash, key);
+    SecretBytes out, block(prf_size);
+    out.reserve(length);
+    for (std::uint8_t n = 1; out.size() < length; ++n) {
+        if (n > 1) mac->update(block);
+        mac->update(seed);
+        mac->update(ByteView(&n, 1));
+        mac->final(block);
+        const std::size_t take = std::min(block.size(), length - out.size());
+        out.insert(out.end(), block.begin(), block.begin() + static_cast<std::ptrdiff_t>(take));
+    }
+    return out;
+}
+
+inline Bytes concat(ByteView a, ByteView b) {
+    Bytes out(a.begin(), a.end());
+    append(out, b);
+    return out;
+}
+
+inline void put64(Bytes& out, std::uint64_t v) {
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+/// SKEYSEED = prf(Ni | Nr, g^ir).
+template <class Crypto>
+SecretBytes skeyseed(ByteView ni, ByteView nr, ByteView shared_secret) {
+    return prf<Crypto>(concat(ni, nr), shared_secret);
+}
+
+/// {SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr).
+/// `integrity_key_size` is 0 for an AEAD; `encryption_key_size` includes a GCM salt.
+template <class Crypto>
+IkeSaKeys derive_ike_sa_keys(ByteView seed_key, ByteView ni, ByteView nr, std::uint64_t spi_i, std::uint64_t spi_r,
+                             std::size_t encryption_key_size, std::size_t integrity_key_size = 0) {
+    Bytes s = concat(ni, nr);
+    put64(s, spi_i);
+    put64(s, spi_r);
+    const std::size_t total = 3 * prf_size + 2 * integrity_key_size + 2 * encryption_key_size;
+    const SecretBytes stream = prf_plus<Crypto>(seed_key, s, total);
+    std::size_t at = 0;
+    auto take = [&](std::size_t n) {
+        SecretBytes k(stream.begin() + static_cast<std::ptrdiff_t>(at), stream.begin() + static_cast<std::ptrdiff_t>(at + n));
+        at += n;
+        return k;
+    };
+    IkeSaKeys k;
+    k.sk_d = take(prf_size);
+    k.sk_ai = take(integrity_key_size);
+    k.sk_ar = take(integrity_key_size);
+    k.sk_ei = take(encryption_key_size);
+    k.sk_er = take(encryption_key_size);
+    k.sk_pi = take(prf_size);
+    k.sk_pr = take(prf_size);
+    return k;
+}
+
+/// The PSK AUTH value (RFC 7296 2.15):
+///   prf(prf(Shared Secret, "Key Pad for IKEv2"), <message> | <peer's nonce> | prf(SK_p, ID body))
+/// where <message> is the signer's whole IKE_SA_INIT message as sent.
+template <class Crypto>
+SecretBytes psk_auth(ByteView psk, ByteView init_message, ByteView peer_nonce, ByteView sk_p, ByteView id_body) {
+    static constexpr std::string_view key_pad = "Key Pad for IKEv2";
+    const SecretBytes padded = prf<Crypto>(psk, as_bytes(key_pad));
+    const SecretBytes maced_id = prf<Crypto>(sk_p, id_body);
+    Bytes octets(init_message.begin(), init_message.end());
+    append(octets, peer_nonce);
+    append(octets, maced_id);
+    return prf<Crypto>(padded, octets);
+}
+
+/// KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr) (RFC 7296 2.17; the new shared secret
+/// only for a CREATE_CHILD_SA with PFS), split: the key for traffic from the
+/// exchange's initiator first, then the other direction. This is the explicit export:
+/// the result is EspRecord's imported key type.
+template <class Crypto>
+esp::ChildSaKeys export_child_sa_keys(ByteView sk_d, ByteView ni, ByteView nr, esp::Algorithm algorithm, bool initiator,
+                                      std::uint32_t inbound_spi, std::uint32_t outbound_spi, bool esn,
+                                      ByteView new_shared_secret = {}) {
+    const std::size_t n = esp::keymat_length(algorithm);
+    Bytes seed(new_shared_secret.begin(), new_shared_secret.end());
+    append(seed, ni);
+    append(seed, nr);
+    const SecretBytes keymat = prf_plus<Crypto>(sk_d, seed, 2 * n);
+    secure_zero(seed.data(), seed.size());
+    SecretBytes i_to_r(keymat.begin(), keymat.begin() + static_cast<std::ptrdiff_t>(n));
+    SecretBytes r_to_i(keymat.begin() + static_cast<std::ptrdiff_t>(n), keymat.end());
+    esp::ChildSaKeys keys;
+    keys.algorithm = algorithm;
+    keys.inbound_spi = inbound_spi;
+    keys.outbound_spi = outbound_spi;
+    keys.outbound_key = initiator ? i_to_r : r_to_i;
+    keys.inbound_key = initiator ? r_to_i : i_to_r;
+    keys.extended_sequence_numbers = esn;
+    return keys;
+}
+
+}  // namespace tapsec::ikev2

@@ -1,0 +1,32 @@
+// The IKEv2 composition's policies: Secure<Ikev2Handshake, EspRecord, Udp>.
+// IKEv2 negotiates and authenticates; the Child SA's keys leave it through an explicit
+// export (KEYMAT, RFC 7296 2.17) as esp::ChildSaKeys, which EspRecord imports: another
+// key-management protocol could key ESP the same way, and this handshake could key any
+// record that imports esp::ChildSaKeys.
+#pragma once
+
+#include "../core/dependencies.hpp"
+#include "../core/features.hpp"
+#include "../esp/record.hpp"
+#include "engine.hpp"
+
+namespace tapsec {
+
+struct Ikev2Handshake {
+    static constexpr std::string_view name = "IKEv2 (RFC 7296, PSK)";
+    // AN: SA proposals; MA: both peers prove the PSK (AUTH); FS: ephemeral Curve25519 /
+    // ECP-256 per IKE SA; DM and SV: N(COOKIE) before any state when source validation
+    // is demanded (Config::source_validation = always). Rekeying: Child SA rekeys, started
+    // (Secure<>::update_keys) or answered, with PFS.
+    using provides = features<feature::AN, feature::MA, feature::DM, feature::SV, feature::forward_secrecy,
+                              feature::pre_shared_key, feature::rekeying>;
+    using intrinsic = features<feature::MA, feature::forward_secrecy>;
+    using needs = dependencies<dependency::datagram>;
+    static constexpr KeyExport key_export = KeyExport::explicit_export;
+    using exported_keys = esp::ChildSaKeys;
+    using Config = ikev2::Config;
+    template <class Record, class Crypto>
+    using engine = ikev2::Engine<Crypto, Record>;
+};
+
+}  // namespace tapsec

@@ -1,0 +1,61 @@
+// `tapsec listen ikev2` and `tapsec connect ikev2` as processes on loopback, configured by
+// swanctl-like files: the IKE SA and Child SA come up (with a cookie, ECP-256 and
+// ChaCha20-Poly1305 with ESN), a stdin line crosses the tunnel as a UDP datagram, the
+// initiator deletes the IKE SA when stdin ends and both exit 0. A bad file names its line.
+#include <doctest/doctest.h>
+
+#include "support/process.hpp"
+
+using namespace tapsec;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string config(const std::string& first_line, const std::string& local, const std::string& remote,
+                   const std::string& local_ts, const std::string& remote_ts) {
+    return first_line + "\n"
+           "local.id = " + local + "\n"
+           "remote.id = " + remote + "\n"
+           "secret = \"cli-test-pre-shared-key-0123456789\"   # quoted\n"
+           "local_ts = " + local_ts + "\n"
+           "remote_ts = " + remote_ts + "\n"
+           "proposals = aes256gcm16-prfsha256-ecp256,aes128gcm16-prfsha256-x25519\n"
+           "esp_proposals = chacha20poly1305-esn\n";
+}
+
+}  // namespace
+
+TEST_CASE("tapsec listen|connect ikev2 with --config files: a datagram through the tunnel, delete, both exit 0") {
+    test::TempDir dir;
+    const std::uint16_t port = test::free_port(SOCK_DGRAM);
+    test::write_file(dir.file("listen.conf"),
+                     config("local_addrs = 127.0.0.1:" + std::to_string(port), "gw.test", "a@test", "10.200.1.1/32",
+                            "10.200.2.0/24") + "cookies = yes\n");
+    test::write_file(dir.file("connect.conf"),
+                     config("remote_addrs = 127.0.0.1:" + std::to_string(port), "a@test", "gw.test", "10.200.2.1",
+                            "10.200.1.1"));
+    test::Process listener({TAPSEC_TOOL_PATH, "listen", "ikev2", "--config", dir.file("listen.conf"), "--udp-to",
+                            "10.200.2.1:9000", "--verbose"},
+                           dir.file("listen.log"));
+    test::Process initiator({TAPSEC_TOOL_PATH, "connect", "ikev2", "--config", dir.file("connect.conf"), "--udp-to",
+                             "10.200.1.1:9000", "--verbose"},
+                            dir.file("connect.log"));
+    REQUIRE_MESSAGE(initiator.wait_for_output("IKE SA and Child SA established", 15s), initiator.output() << listener.output());
+    CHECK(initiator.output().find("IKE AES_GCM_16_256/PRF_HMAC_SHA2_256, ESP CHACHA20_POLY1305/ESN, ecp256") != std::string::npos);
+    initiator.write_stdin("a line through IKEv2 and ESP\n");
+    CHECK_MESSAGE(listener.wait_for_output("a line through IKEv2 and ESP", 10s), listener.output());
+    initiator.close_stdin();
+    CHECK_MESSAGE(initiator.wait(15s) == 0, initiator.output());
+    CHECK_MESSAGE(listener.wait(15s) == 0, listener.output());
+    CHECK(initiator.output().find("IKE SA deleted") != std::string::npos);
+    CHECK(listener.output().find("closed by the peer") != std::string::npos);
+}
+
+TEST_CASE("tapsec connect ikev2: a bad --config line is named, and the command fails") {
+    test::TempDir dir;
+    test::write_file(dir.file("bad.conf"), "local.id = a@test\n\n# a comment\nproposals = aes128cbc-sha256-modp2048\n");
+    test::Process cli({TAPSEC_TOOL_PATH, "connect", "ikev2", "--config", dir.file("bad.conf")}, dir.file("cli.log"));
+    CHECK(cli.wait(10s) == 1);
+    CHECK_MESSAGE(cli.output().find(dir.file("bad.conf") + ":4: proposals: 'aes128cbc' is not an algorithm") != std::string::npos,
+                  cli.output());
+}
