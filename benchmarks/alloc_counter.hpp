@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace tapsec::bench {
@@ -21,5 +22,14 @@ public:
 private:
     std::uint64_t start_;
 };
+
+/// Heap allocations per call of `body`, after a warm-up (what "allocs/record" columns print).
+template <class Body>
+double allocations_per_call(Body&& body, std::size_t calls = 10000) {
+    for (int i = 0; i < 64; ++i) body();
+    AllocationScope scope;
+    for (std::size_t i = 0; i < calls; ++i) body();
+    return static_cast<double>(scope.count()) / static_cast<double>(calls);
+}
 
 }  // namespace tapsec::bench

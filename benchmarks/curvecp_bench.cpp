@@ -9,19 +9,12 @@
 #include "harness.hpp"
 
 namespace {
+using tapsec::bench::allocations_per_call;
 
 using namespace tapsec;
 using Composition = Secure<CurveCpHandshake, CurveCpRecord, Udp>;
 using Layer = curvecp::CurveCpRecordLayer<crypto::Botan2>;
 constexpr std::size_t message_size = 1088;
-
-template <class Body>
-double allocations_per_call(Body&& body, std::size_t calls = 10000) {
-    for (int i = 0; i < 16; ++i) body();
-    bench::AllocationScope scope;
-    for (std::size_t i = 0; i < calls; ++i) body();
-    return static_cast<double>(scope.count()) / static_cast<double>(calls);
-}
 
 curvecp::KeyPair random_pair() {
     return curvecp::generate_key_pair([](MutableByteView out) { crypto::Botan2::random(out); });

@@ -4,6 +4,8 @@
 // as assertions. `tapsec_bench [suite...]` prints a Markdown table; --csv FILE too.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -33,6 +35,18 @@ Measurement measure(Body&& body, std::chrono::milliseconds min_time = std::chron
         if (m.seconds * 1000 >= static_cast<double>(min_time.count())) return m;
         if (batch < (1u << 20)) batch *= 2;
     }
+}
+
+/// The machine is shared: measure the candidates in interleaved rounds and keep each
+/// one's best rate, so a burst of load elsewhere does not skew one side of a ratio.
+template <class... Bodies>
+std::array<double, sizeof...(Bodies)> best_of_interleaved(int rounds, Bodies&... bodies) {
+    std::array<double, sizeof...(Bodies)> best{};
+    for (int r = 0; r < rounds; ++r) {
+        std::size_t i = 0;
+        ((best[i] = std::max(best[i], measure(bodies, std::chrono::milliseconds(300)).per_second()), ++i), ...);
+    }
+    return best;
 }
 
 struct Row {

@@ -12,28 +12,12 @@
 #include "harness.hpp"
 
 namespace {
+using tapsec::bench::allocations_per_call;
+using tapsec::bench::best_of_interleaved;
 
 using namespace tapsec;
 using Engine = minimalt::Engine<crypto::Botan2, MinimaltRecord>;
 constexpr std::size_t payload_size = 1200;
-
-template <class Body>
-double allocations_per_call(Body&& body, std::size_t calls = 10000) {
-    for (int i = 0; i < 64; ++i) body();
-    bench::AllocationScope scope;
-    for (std::size_t i = 0; i < calls; ++i) body();
-    return static_cast<double>(scope.count()) / static_cast<double>(calls);
-}
-
-template <class... Bodies>
-std::array<double, sizeof...(Bodies)> best_of_interleaved(int rounds, Bodies&... bodies) {
-    std::array<double, sizeof...(Bodies)> best{};
-    for (int r = 0; r < rounds; ++r) {
-        std::size_t i = 0;
-        ((best[i] = std::max(best[i], bench::measure(bodies, std::chrono::milliseconds(300)).per_second()), ++i), ...);
-    }
-    return best;
-}
 
 struct Keys {
     minimalt::Config server, client;

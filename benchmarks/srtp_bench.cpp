@@ -26,6 +26,7 @@
 #endif
 
 namespace {
+using tapsec::bench::allocations_per_call;
 
 using namespace tapsec;
 using namespace tapsec::srtp;
@@ -45,15 +46,6 @@ Bytes rtp_template(std::size_t payload) {
     Bytes p{0x80, 0x60, 0, 0, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef};
     p.resize(12 + payload, 0xab);
     return p;
-}
-
-/// Heap allocations per call of `body`, after a warm-up.
-template <class Body>
-double allocations_per_call(Body&& body, std::size_t calls = 10000) {
-    for (int i = 0; i < 16; ++i) body();
-    bench::AllocationScope scope;
-    for (std::size_t i = 0; i < calls; ++i) body();
-    return static_cast<double>(scope.count()) / static_cast<double>(calls);
 }
 
 struct Rate {

@@ -12,6 +12,8 @@
 #include "harness.hpp"
 
 namespace {
+using tapsec::bench::allocations_per_call;
+using tapsec::bench::best_of_interleaved;
 
 using namespace tapsec;
 using namespace tapsec::wireguard;
@@ -58,27 +60,6 @@ bool handshake(WgEngine& a, WgEngine& b, const Peers& p, Instant now) {
     }
     // Both sides must have completed a new handshake (not merely kept an old session).
     return a.statistics(0).handshakes_completed == before_a + 1 && b.statistics(0).handshakes_completed == before_b + 1;
-}
-
-/// Heap allocations per call of `body`, after a warm-up.
-template <class Body>
-double allocations_per_call(Body&& body, std::size_t calls = 10000) {
-    for (int i = 0; i < 16; ++i) body();
-    bench::AllocationScope scope;
-    for (std::size_t i = 0; i < calls; ++i) body();
-    return static_cast<double>(scope.count()) / static_cast<double>(calls);
-}
-
-/// The machine is shared: measure the candidates in interleaved rounds and keep each
-/// one's best, so a burst of load elsewhere does not skew one side of a ratio.
-template <class... Bodies>
-std::array<double, sizeof...(Bodies)> best_of_interleaved(int rounds, Bodies&... bodies) {
-    std::array<double, sizeof...(Bodies)> best{};
-    for (int r = 0; r < rounds; ++r) {
-        std::size_t i = 0;
-        ((best[i] = std::max(best[i], bench::measure(bodies, std::chrono::milliseconds(300)).per_second()), ++i), ...);
-    }
-    return best;
 }
 
 /// The suite for one provider; rows are prefixed with `tag` when it is not empty.
