@@ -463,6 +463,21 @@ inline Result<std::vector<std::uint16_t>> configured_groups(const CommonConfig& 
 template <class Record, class Crypto>
 class Engine;
 
+struct Tls13Handshake;
+
+/// The engine of a composition: tls13::Engine over a record layer, unless the record
+/// carries the handshake inside a connection of its own (it names that engine as
+/// `carrier_engine<Handshake, Crypto>`, which drives tls13::Engine itself).
+template <class Record, class Crypto>
+struct EngineFor {
+    using type = Engine<Record, Crypto>;
+};
+template <class Record, class Crypto>
+    requires requires { typename Record::template carrier_engine<Tls13Handshake, Crypto>; }
+struct EngineFor<Record, Crypto> {
+    using type = typename Record::template carrier_engine<Tls13Handshake, Crypto>;
+};
+
 struct Tls13Handshake {
     static constexpr std::string_view name = "TLS 1.3 (RFC 8446)";
     // DM: a server under load answers with a stateless HelloRetryRequest cookie
@@ -477,7 +492,7 @@ struct Tls13Handshake {
     using exported_keys = TrafficSecrets;
     using Config = tls13::Config;
     template <class Record, class Crypto>
-    using engine = tls13::Engine<Record, Crypto>;
+    using engine = typename EngineFor<Record, Crypto>::type;
 };
 
 }  // namespace tapsec::tls13
