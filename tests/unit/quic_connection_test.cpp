@@ -122,3 +122,47 @@ TEST_CASE("QUIC: 4 concurrent streams both ways with 5% loss, reordering and dup
     path.seed = 7;
     CHECK(transfer(pki, 300'000, path) > 0);  // losses were repaired by retransmission
 }
+
+// ---- the composition: Secure<Tls13Handshake, QuicPacketProtection, Udp> --------------------------
+
+#include <future>
+
+#include <tapsec/core/secure.hpp>
+#include <tapsec/transport/udp.hpp>
+
+using QuicOverUdp = Secure<Tls13Handshake, QuicPacketProtection, Udp>;
+static_assert(std::is_same_v<QuicOverUdp::Engine, quic::Connection<crypto::Botan2>>,
+              "the TLS 1.3 handshake policy runs inside the QUIC connection its record names");
+static_assert(CallerBufferEngine<QuicOverUdp::Engine> && ViewReceiveEngine<QuicOverUdp::Engine>);
+static_assert(!Composable<Tls13Handshake, QuicPacketProtection, Tcp>,
+              "QUIC packet protection needs a datagram transport");
+
+TEST_CASE("QUIC: Secure<Tls13Handshake, QuicPacketProtection, Udp> over UDP loopback, echo and clean close") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    auto configs = test::quic_configs(pki);
+    auto server_socket = Udp::bind("127.0.0.1", 0);
+    REQUIRE(server_socket);
+    const auto port = server_socket->local_port();
+    auto server_done = std::async(std::launch::async, [&]() -> std::string {
+        QuicOverUdp server(Role::server, configs.server, std::move(*server_socket));
+        if (auto ec = server.handshake()) return "server handshake: " + ec.message();
+        auto m = server.receive_message(std::chrono::seconds(10));
+        if (!m) return "server receive: " + m.error().message();
+        if (auto ec = server.send(*m)) return "server send: " + ec.message();
+        auto end = server.receive_message(std::chrono::seconds(10));  // the client's close
+        if (!end) return "server close: " + end.error().message();
+        return end->empty() ? "" : "data after the echo";
+    });
+    auto client_socket = Udp::connect(*Endpoint::parse("127.0.0.1", port));
+    REQUIRE(client_socket);
+    QuicOverUdp client(Role::client, configs.client, std::move(*client_socket));
+    REQUIRE_FALSE(client.handshake());
+    CHECK(client.info().alpn == "tapsec");
+    REQUIRE_FALSE(client.send(as_bytes("ping over QUIC")));
+    auto echo = client.receive_message(std::chrono::seconds(10));
+    REQUIRE(echo);
+    CHECK(std::string(echo->begin(), echo->end()) == "ping over QUIC");
+    client.close();
+    CHECK(server_done.get() == "");
+}

@@ -253,17 +253,18 @@ public:
         return {};
     }
 
-    /// Graceful close: the default stream is finished, and CONNECTION_CLOSE (application,
-    /// Settings::application_close_code) goes out once everything sent was acknowledged.
+    /// Graceful close: CONNECTION_CLOSE (application, Settings::application_close_code)
+    /// goes out as soon as everything sent on the streams was acknowledged — at once if
+    /// it already was. Until then the connection keeps running (retransmissions).
     std::error_code close(Instant now) {
         now_ = now;
         if (state_ != State::open || close_requested_) return {};
         close_requested_ = true;
-        if (auto it = streams_.find(0); it != streams_.end() && can_send_on(0) && !it->second.send.finished())
-            it->second.send.finish();
         maybe_start_closing();
         return {};
     }
+    /// Whether close() is still waiting for acknowledgements.
+    bool closing_pending() const noexcept { return close_requested_ && state_ == State::open; }
     /// Immediate close with an application error code.
     void abort(std::uint64_t application_code, Instant now) {
         now_ = now;
@@ -626,7 +627,7 @@ private:
             return make_error_code(Error::protocol_violation);
         const Bytes bytes(ready.begin(), ready.end());
         sp.crypto_recv.consume(ready.size());
-        if (auto ec = tls_->receive(bytes, peer_, now_)) return fail_tls(ec);
+        if (auto ec = tls_->receive(bytes, peer_.value_or(Endpoint{}), now_)) return fail_tls(ec);
         return collect_tls();
     }
     std::error_code handle(Space, const NewTokenFrame&) {
@@ -1403,7 +1404,7 @@ private:
     std::deque<std::uint64_t> retire_queue_;
     std::deque<std::array<std::uint8_t, 8>> path_responses_;
     std::optional<Bytes> vn_reply_;
-    Endpoint peer_;
+    std::optional<Endpoint> peer_;  // where the peer spoke from (unset: the transport's default)
     std::array<SpaceState, 3> spaces_;
     // 1-RTT keys by generation (header protection stays with the layer's first ones).
     std::optional<PacketKeys<Crypto>> app_write_, app_read_, app_read_prev_, app_read_next_;
