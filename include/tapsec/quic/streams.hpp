@@ -87,7 +87,7 @@ public:
     void write(ByteView data) { append(data_, data); }
     void finish() { fin_ = true; }
     bool finished() const noexcept { return fin_; }
-    std::uint64_t end() const noexcept { return base_ + data_.size(); }
+    std::uint64_t end() const noexcept { return base_ + (data_.size() - head_); }
     std::uint64_t sent_end() const noexcept { return next_; }
     /// Bytes written but not yet sent for the first time.
     std::uint64_t unsent() const noexcept { return end() - next_; }
@@ -123,18 +123,23 @@ public:
     bool blocked_by(std::uint64_t limit) const noexcept { return lost_.empty() && next_ < end() && next_ >= limit; }
 
     ByteView view(std::uint64_t offset, std::size_t length) const {
-        return ByteView(data_.data() + (offset - base_), length);
+        return ByteView(data_.data() + head_ + (offset - base_), length);
     }
 
     void on_acked(std::uint64_t offset, std::size_t length, bool fin) {
         acked_.insert(offset, offset + length);
         lost_.erase(offset, offset + length);
         if (fin) fin_acked_ = true;
-        // Drop the acknowledged prefix (keep memory bounded by what is in flight).
+        // Release the acknowledged prefix; the bytes move only when the released part
+        // is the larger half (amortised constant cost per byte, memory bounded).
         if (auto f = acked_.first(); f && f->first <= base_ && f->second > base_) {
-            const std::uint64_t drop = f->second - base_;
-            data_.erase(data_.begin(), data_.begin() + static_cast<std::ptrdiff_t>(drop));
-            base_ = f->second;
+            const std::uint64_t drop = std::min<std::uint64_t>(f->second, end()) - base_;
+            head_ += static_cast<std::size_t>(drop);
+            base_ += drop;
+            if (head_ > 65536 && head_ * 2 > data_.size()) {
+                data_.erase(data_.begin(), data_.begin() + static_cast<std::ptrdiff_t>(head_));
+                head_ = 0;
+            }
         }
     }
     void on_lost(std::uint64_t offset, std::size_t length, bool fin) {
@@ -145,10 +150,11 @@ public:
         for (const auto& [s, e] : again.ranges()) lost_.insert(s, e);
         if (fin && !fin_acked_) fin_lost_ = true;
     }
-    bool all_acked() const noexcept { return data_.empty() && (!fin_ || fin_acked_); }
+    bool all_acked() const noexcept { return data_.size() == head_ && (!fin_ || fin_acked_); }
 
 private:
     Bytes data_;
+    std::size_t head_ = 0;  // data_[head_] is the byte at stream offset base_
     std::uint64_t base_ = 0, next_ = 0;
     RangeSet acked_, lost_;
     bool fin_ = false, fin_sent_ = false, fin_acked_ = false, fin_lost_ = false;
