@@ -155,6 +155,7 @@ void print_summary(const Connection& c, bool quiet) {
     std::string line = "tapsec: " + info.protocol + ", " + info.cipher_suite + ", " + info.group;
     if (!info.alpn.empty()) line += ", ALPN " + info.alpn;
     if (!info.peer.subject.empty()) line += ", peer " + info.peer.subject;
+    if (c.retried()) line += ", after a Retry";
     std::fprintf(stderr, "%s\n", line.c_str());
 }
 

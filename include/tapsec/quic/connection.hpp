@@ -313,6 +313,8 @@ public:
     const ConnectionStats& stats() const noexcept { return stats_; }
     const std::optional<TransportParameters>& peer_transport_parameters() const { return peer_params_->params; }
     bool handshake_confirmed() const noexcept { return handshake_confirmed_; }
+    /// Client: the server answered our first Initial with a Retry (RFC 9000 8.1.2).
+    bool retried() const noexcept { return retried_; }
     std::error_code error() const noexcept { return failed_; }
     /// What the peer's CONNECTION_CLOSE said (error code, application or transport).
     std::optional<std::pair<bool, std::uint64_t>> peer_close() const { return peer_close_; }
