@@ -313,6 +313,12 @@ public:
     const ConnectionStats& stats() const noexcept { return stats_; }
     const std::optional<TransportParameters>& peer_transport_parameters() const { return peer_params_->params; }
     bool handshake_confirmed() const noexcept { return handshake_confirmed_; }
+    /// Tests only: raw frame bytes to put in the next packet of `space` as they are (a
+    /// peer that breaks the rules, for the negative tests).
+    void inject_frames_for_testing(Space space, Bytes frames) {
+        injected_[static_cast<std::size_t>(space)].push_back(std::move(frames));
+        spaces_[static_cast<std::size_t>(space)].probes = 1;
+    }
     /// Client: the server answered our first Initial with a Retry (RFC 9000 8.1.2).
     bool retried() const noexcept { return retried_; }
     std::error_code error() const noexcept { return failed_; }
@@ -1062,6 +1068,10 @@ private:
             eliciting = true;
         }
         if (eliciting && sp.probes > 0) --sp.probes;
+        // Tests only: injected frames go last, so a truncated one stays truncated.
+        for (auto& raw : injected_[static_cast<std::size_t>(space)])
+            if (raw.size() <= left()) append(payload, raw);
+        injected_[static_cast<std::size_t>(space)].clear();
         return eliciting;
     }
 
@@ -1432,6 +1442,7 @@ private:
     EventQueue events_;
     ConnectionStats stats_;
     Bytes scratch_, packet_;
+    std::array<std::vector<Bytes>, 3> injected_;
 };
 
 }  // namespace tapsec::quic
