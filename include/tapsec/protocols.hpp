@@ -7,6 +7,6 @@
 #include "tls12/tls12.hpp"
 #include "tls13/engine.hpp"
 #include "tls13/record.hpp"
-#include "quic/record.hpp"
+#include "quic/connection.hpp"
 #include "wireguard/policies.hpp"
 #include "zrtp/policy.hpp"
