@@ -461,14 +461,18 @@ DemoResult run_demo() {
 const Registration registration{ProtocolEntry{
     "quic",
     "Secure<Tls13Handshake, QuicPacketProtection, Udp>",
-    "QUIC",
+    "IETF QUIC",
     Quic::features,
     usage,
     run_connect,
     run_listen,
     run_demo,
     false,
-    {},
+    {{"DM", "the server sends no Retry (stateless address validation) yet; the client follows one"},
+     {"CM", "connection migration / path validation not implemented (PATH_RESPONSE only)"},
+     {"SV", "no server Retry or NEW_TOKEN yet: only the 3x anti-amplification limit before validation"},
+     {"LHP", "only Initial packets are padded; no padding policy for 1-RTT packets"},
+     {"ED", "0-RTT not carried over QUIC yet (the TLS 1.3 handshake has it)"}},
 }};
 
 }  // namespace

@@ -126,6 +126,9 @@ struct QuicPacketProtection {
                               feature::out_of_order_receipt>;
     using needs = dependencies<dependency::datagram>;
     using carries = dependencies<dependency::reliable_byte_stream>;
+    /// What TLS 1.3 offers that this QUIC does not carry yet (docs/quic.md): 0-RTT, and
+    /// the HelloRetryRequest-cookie DoS mitigation (QUIC's own is a server Retry, not sent).
+    using withholds = features<feature::ED, feature::DM>;
     using imported_keys = tls13::TrafficSecrets;
     static constexpr KeyImport key_import = KeyImport::direct;
     template <class Crypto = crypto::DefaultProvider>
