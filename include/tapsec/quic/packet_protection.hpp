@@ -10,14 +10,16 @@
 //   auto payload = open_payload(*keys, packet, u->header_length, u->packet_number);
 //
 // All primitives come from the provider: AEAD, HKDF (through tls13::hkdf_expand_label,
-// the same labelled expansion TLS uses) and the raw AES block cipher; ChaCha20 header
-// protection needs the provider's StreamCipher ("ChaCha(20)"), which Botan has.
+// the same labelled expansion TLS uses) and the raw AES block cipher. The ChaCha20
+// header-protection mask is one ChaCha20 block (crypto/chacha20_block.hpp): a stream
+// cipher API would prepare many blocks per packet for 5 bytes of mask.
 #pragma once
 
 #include <array>
 #include <optional>
 
 #include "../core/bytes.hpp"
+#include "../crypto/chacha20_block.hpp"
 #include "../crypto/provider.hpp"
 #include "../tls13/cipher_suites.hpp"
 #include "../tls13/key_schedule.hpp"
@@ -52,17 +54,6 @@ std::pair<tls13::TrafficSecret, tls13::TrafficSecret> initial_secrets(ByteView c
                                  tls13::hkdf_expand_label<Crypto>(hash, initial, "server in", {}, 32)}};
 }
 
-/// The provider's raw stream cipher where it has one (ChaCha20 header protection).
-template <class C>
-struct StreamCipherOf {
-    struct type {};
-};
-template <class C>
-    requires requires { typename C::StreamCipher; }
-struct StreamCipherOf<C> {
-    using type = typename C::StreamCipher;
-};
-
 /// The 5-byte header-protection mask for a 16-byte ciphertext sample (5.4.3 / 5.4.4).
 template <class Crypto>
 class HeaderProtector {
@@ -70,14 +61,9 @@ public:
     static Result<HeaderProtector> create(const CipherSuite& suite, ByteView hp_key) {
         HeaderProtector h;
         if (suite.aead == crypto::AeadAlgorithm::chacha20_poly1305) {
-            if constexpr (requires { typename Crypto::StreamCipher; }) {
-                auto c = Crypto::StreamCipher::create("ChaCha(20)", hp_key);
-                if (!c) return c.error();
-                h.chacha_.emplace(std::move(*c));
-                return h;
-            } else {
-                return make_error_code(Errc::unsupported_algorithm);
-            }
+            if (hp_key.size() != 32) return make_error_code(Errc::invalid_configuration);
+            h.chacha_key_.assign(hp_key.begin(), hp_key.end());
+            return h;
         }
         auto aes = Crypto::BlockCipher::aes(hp_key);
         if (!aes) return aes.error();
@@ -89,20 +75,19 @@ public:
         std::array<std::uint8_t, 16> block{};
         if (aes_) {
             aes_->encrypt_blocks(sample.data(), block.data(), 1);
-        } else if constexpr (requires { typename Crypto::StreamCipher; }) {
-            // ChaCha20 with counter = sample[0..4] (little endian), nonce = sample[4..16].
-            const std::uint32_t counter = std::uint32_t{sample[0]} | std::uint32_t{sample[1]} << 8 |
-                                          std::uint32_t{sample[2]} << 16 | std::uint32_t{sample[3]} << 24;
-            chacha_->set_iv(sample.subspan(4, 12));
-            chacha_->seek(std::uint64_t{counter} * 64);
-            chacha_->apply(MutableByteView(block.data(), 5));
+            return {block[0], block[1], block[2], block[3], block[4]};
         }
-        return {block[0], block[1], block[2], block[3], block[4]};
+        // ChaCha20 with counter = sample[0..4] (little endian), nonce = sample[4..16]:
+        // the first 5 bytes of that one keystream block.
+        const std::uint32_t counter = std::uint32_t{sample[0]} | std::uint32_t{sample[1]} << 8 |
+                                      std::uint32_t{sample[2]} << 16 | std::uint32_t{sample[3]} << 24;
+        const auto keystream = crypto::chacha20_block(chacha_key_, counter, sample.subspan(4, 12));
+        return {keystream[0], keystream[1], keystream[2], keystream[3], keystream[4]};
     }
 
 private:
     std::optional<typename Crypto::BlockCipher> aes_;
-    std::optional<typename StreamCipherOf<Crypto>::type> chacha_;
+    SecretBytes chacha_key_;
 };
 
 /// The packet protection keys of one encryption level and direction (5.1).
