@@ -9,6 +9,7 @@
 #include "tls13/engine.hpp"
 #include "tcpcrypt/policy.hpp"
 #include "tls13/record.hpp"
+#include "quic/connection.hpp"
 #include "wireguard/policies.hpp"
 #include "zrtp/policy.hpp"
 #include "curvecp/policies.hpp"

@@ -276,10 +276,12 @@ TEST_CASE("one condition across protocols: authentication failures, replays, clo
     CHECK(make_error_code(esp::Error::authentication_failed) == condition::authentication_failed);
     CHECK(botan_tls::local_alert_error(Botan::TLS::Alert::BAD_RECORD_MAC) == condition::authentication_failed);
     CHECK(make_error_code(Errc::bad_record_mac) == condition::authentication_failed);
+    CHECK(make_error_code(quic::Error::packet_authentication_failed) == condition::authentication_failed);
 
     CHECK(make_error_code(wireguard::Error::replayed_counter) == condition::replayed);
     CHECK(make_error_code(srtp::Error::replayed) == condition::replayed);
     CHECK(make_error_code(tls13::Error::early_data_replayed) == condition::replayed);
+    CHECK(make_error_code(quic::Error::duplicate_packet) == condition::replayed);
 
     CHECK(tls13::peer_alert_error(tls13::AlertDescription::close_notify) == condition::closed);
     CHECK(tls13::peer_alert_error(tls13::AlertDescription::bad_certificate) == condition::peer_aborted);

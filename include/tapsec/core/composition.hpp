@@ -131,7 +131,8 @@ constexpr bool record_has_key_interface() {
 
 template <class H, class R, class T, class C, bool InLibrary = false>
 constexpr bool handshake_stream_met() {
-    return !needs<H, dependency::reliable_byte_stream>() || ReliableByteStream<T>;
+    return !needs<H, dependency::reliable_byte_stream>() || ReliableByteStream<T> ||
+           carries<R, dependency::reliable_byte_stream>();
 }
 template <class H, class R, class T, class C, bool InLibrary = false>
 constexpr bool record_stream_met() {

@@ -43,6 +43,17 @@ constexpr bool needs() {
         return false;
 }
 
+/// True when a record policy declares `carries` containing D: a dependency it provides
+/// to the handshake it carries itself (a record that moves the handshake's bytes
+/// reliably and in order over a datagram transport carries a reliable byte stream).
+template <class Record, class D>
+constexpr bool carries() {
+    if constexpr (requires { typename Record::carries; })
+        return decltype(hana::contains(typename Record::carries{}, hana::type_c<D>))::value;
+    else
+        return false;
+}
+
 /// True when Transport declares `offers` containing D.
 template <class Transport, class D>
 constexpr bool offers() {

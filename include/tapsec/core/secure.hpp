@@ -24,12 +24,15 @@ namespace tapsec {
 /// The composition's features: what the handshake, record and transport declare,
 /// minus what the transport makes impossible. Connection mobility (5.2 CM) needs a
 /// transport whose 5-tuple may change under a live connection, i.e. datagrams
-/// (the survey marks TLS "U*: on TCP").
+/// (the survey marks TLS "U*: on TCP"). A record that carries its handshake may
+/// withhold handshake features it does not carry (`using withholds = features<...>`).
 template <class H, class R, class T>
 constexpr FeatureSet composition_features() noexcept {
     FeatureSet set = declared_features<H>() | declared_features<R>() | declared_features<T>();
     if constexpr (!offers<T, dependency::datagram>())
         set = set.without(std::uint64_t{1} << feature::connection_mobility::bit);
+    if constexpr (requires { typename R::withholds; })
+        set = set.without(feature_mask<typename R::withholds>());
     return set;
 }
 

@@ -42,6 +42,7 @@ public:
         hello_.signature_algorithms = Base::accepted_signature_schemes();
         hello_.alpn = config_.alpn;
         if (config_.record_size_limit) hello_.record_size_limit = config_.record_size_limit;
+        hello_.custom_extensions = config_.custom_extensions;
         if (auto ec = make_key_share(groups_.front())) return ec;
         choose_psk();
         if (psk_) {
@@ -184,6 +185,7 @@ private:
         if (m.type != HandshakeType::encrypted_extensions) return unexpected();
         auto ee = decode_encrypted_extensions(m.body());
         if (!ee) return ee.error();
+        if (auto ec = accept_custom_extensions(config_, ee->extensions)) return ec;
         if (ee->alpn) {
             if (std::find(config_.alpn.begin(), config_.alpn.end(), *ee->alpn) == config_.alpn.end())
                 return Error::illegal_parameter;

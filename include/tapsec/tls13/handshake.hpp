@@ -103,11 +103,31 @@ struct Config : CommonConfig {
     /// RFC 8449 record_size_limit to advertise (64..16385; 0 = do not send the extension).
     /// The peer's limit is always honoured.
     std::uint16_t record_size_limit = 0;
+    /// Extensions a protocol carried over this handshake defines (e.g. a transport's own
+    /// parameters): the client sends them in ClientHello, the server in
+    /// EncryptedExtensions. The peer must send each of these types back (else
+    /// missing_extension); its value goes to `on_custom_extension`, whose error aborts
+    /// the handshake.
+    std::vector<Extension> custom_extensions;
+    std::function<std::error_code(std::uint16_t type, ByteView value)> on_custom_extension;
     /// Our identity once parsed, shared by the copies of this Config (see ParsedIdentity).
     std::shared_ptr<ParsedIdentitySlot> parsed_identity = std::make_shared<ParsedIdentitySlot>();
     /// The trust store once parsed, shared by the copies of this Config (see ParsedTrustSlot).
     std::shared_ptr<ParsedTrustSlot> parsed_trust = std::make_shared<ParsedTrustSlot>();
 };
+
+/// The peer's values of the configured custom extensions (Config::custom_extensions),
+/// handed to Config::on_custom_extension; a configured type the peer left out is
+/// missing_extension.
+inline std::error_code accept_custom_extensions(const Config& config, const std::vector<Extension>& received) {
+    for (const auto& ours : config.custom_extensions) {
+        const Extension* theirs = find_extension(received, ours.type);
+        if (!theirs) return make_error_code(Error::missing_extension);
+        if (config.on_custom_extension)
+            if (auto ec = config.on_custom_extension(theirs->type, theirs->data)) return ec;
+    }
+    return {};
+}
 
 /// Encryption levels of a TLS 1.3 connection (key_schedule.hpp's epochs).
 using Level = Epoch;
@@ -466,6 +486,21 @@ inline Result<std::vector<std::uint16_t>> configured_groups(const CommonConfig& 
 template <class Record, class Crypto>
 class Engine;
 
+struct Tls13Handshake;
+
+/// The engine of a composition: tls13::Engine over a record layer, unless the record
+/// carries the handshake inside a connection of its own (it names that engine as
+/// `carrier_engine<Handshake, Crypto>`, which drives tls13::Engine itself).
+template <class Record, class Crypto>
+struct EngineFor {
+    using type = Engine<Record, Crypto>;
+};
+template <class Record, class Crypto>
+    requires requires { typename Record::template carrier_engine<Tls13Handshake, Crypto>; }
+struct EngineFor<Record, Crypto> {
+    using type = typename Record::template carrier_engine<Tls13Handshake, Crypto>;
+};
+
 struct Tls13Handshake {
     static constexpr std::string_view name = "TLS 1.3 (RFC 8446)";
     // DM: a server under load answers with a stateless HelloRetryRequest cookie
@@ -480,7 +515,7 @@ struct Tls13Handshake {
     using exported_keys = TrafficSecrets;
     using Config = tls13::Config;
     template <class Record, class Crypto>
-    using engine = tls13::Engine<Record, Crypto>;
+    using engine = typename EngineFor<Record, Crypto>::type;
 };
 
 }  // namespace tapsec::tls13

@@ -128,6 +128,9 @@ struct ClientHello {
     std::vector<PskIdentity> psk_identities;
     std::vector<Bytes> psk_binders;
     std::optional<std::uint16_t> record_size_limit;
+    /// Extensions of a protocol carried over this handshake (Config::custom_extensions),
+    /// sent as they are, before pre_shared_key.
+    std::vector<Extension> custom_extensions;
 };
 
 /// ServerHello and HelloRetryRequest (same wire shape, told apart by the random).
@@ -371,6 +374,7 @@ inline Bytes encode(const ClientHello& ch, std::size_t* binders_length_out = nul
         x.push_back({ext::psk_key_exchange_modes, std::move(d)});
     }
     if (ch.early_data) x.push_back({ext::early_data, {}});
+    x.insert(x.end(), ch.custom_extensions.begin(), ch.custom_extensions.end());
     std::size_t binders_length = 0;
     if (!ch.psk_identities.empty()) {  // must be last (RFC 8446 4.2.11)
         Bytes d;

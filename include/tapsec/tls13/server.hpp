@@ -102,6 +102,7 @@ private:
         if (!exchange) return exchange.error();
         if (exchange->needs_retry)
             return send_hello_retry_request(*suite, exchange->group, exchange->name_group_in_retry, m);
+        if (auto ec = accept_custom_extensions(config_, ch.extensions)) return ec;
 
         this->start_transcript(*suite);
         this->transcript_update(m.bytes);
@@ -276,6 +277,7 @@ private:
     std::error_code send_encrypted_extensions(const ClientHello& ch, const std::optional<std::string>& alpn,
                                               bool with_psk) {
         EncryptedExtensions ee;
+        ee.extensions = config_.custom_extensions;
         ee.alpn = alpn;
         if (ch.record_size_limit) {
             if (*ch.record_size_limit < 64) return Error::illegal_parameter;

@@ -1,0 +1,1448 @@
+// A QUIC v1 connection (RFC 9000, 9001, 9002) as a sans-I/O engine: datagrams in,
+// datagrams out, time passed in. The TLS 1.3 handshake is tls13::Engine, unchanged,
+// with QuicPacketProtection's layer as its record layer (record.hpp): TLS writes
+// handshake bytes per encryption level and installs one secret per level and
+// direction; this file turns them into CRYPTO frames and packet keys.
+//
+//   Connection<Crypto> c(Role::client, tls_config, settings);
+//   c.start(now);                                   // client: first Initial
+//   c.receive(datagram, from, now);                 // any number of coalesced packets
+//   while (auto t = c.poll_transmit(buffer)) send(buffer.first(t->size), t->to);
+//   auto id = c.open_stream(true); c.stream_send(*id, data, fin);
+//   while (auto s = c.poll_stream()) use(s->id, s->data, s->fin);
+//   timers: c.next_timeout() / c.on_timeout(now).
+// The Secure<> contract (send / poll_plaintext) is one bidirectional stream: stream 0.
+//
+// What it does: Initial / Handshake / 1-RTT packet number spaces with coalescing,
+// Retry (client), Version Negotiation (answered by the server, checked by the client),
+// transport parameters both ways, ACK ranges, loss detection and PTO with
+// retransmission of CRYPTO, STREAM and control frames, NewReno, the anti-amplification
+// limit, bidirectional and unidirectional streams with stream and connection flow
+// control, 1-RTT key update, CONNECTION_CLOSE and the idle timeout. What it does not
+// do is listed in docs/quic.md.
+#pragma once
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "../core/bounded_queue.hpp"
+#include "../core/config.hpp"
+#include "../core/engine.hpp"
+#include "../crypto/botan.hpp"
+#include "../tls13/engine.hpp"
+#include "errors.hpp"
+#include "frames.hpp"
+#include "recovery.hpp"
+#include "record.hpp"
+#include "streams.hpp"
+#include "transport_parameters.hpp"
+#include "wire.hpp"
+
+namespace tapsec::quic {
+
+/// QUIC's own settings (the TLS ones are tls13::Config).
+struct Settings {
+    std::uint64_t max_idle_timeout_ms = 30'000;
+    std::uint64_t initial_max_data = 32u << 20;
+    std::uint64_t initial_max_stream_data = 8u << 20;  // each stream, each kind
+    std::uint64_t initial_max_streams_bidi = 100;
+    std::uint64_t initial_max_streams_uni = 100;
+    std::size_t max_datagram_size = 1200;   // what we send (RFC 9000 14: 1200 is always safe)
+    std::uint8_t connection_id_length = 8;
+    std::uint64_t application_close_code = 0;  // sent by close() (HTTP/3: H3_NO_ERROR 0x100)
+    std::size_t max_crypto_buffer = 65536;     // out-of-order handshake data per level
+};
+
+enum class Space : std::uint8_t { initial, handshake, application };
+
+constexpr Space space_of(Level l) noexcept {
+    return l == Level::initial ? Space::initial : l == Level::handshake ? Space::handshake : Space::application;
+}
+constexpr Level level_of(Space s) noexcept {
+    return s == Space::initial ? Level::initial : s == Space::handshake ? Level::handshake : Level::application;
+}
+constexpr PacketType packet_type_of(Space s) noexcept {
+    return s == Space::initial ? PacketType::initial : s == Space::handshake ? PacketType::handshake : PacketType::one_rtt;
+}
+
+/// Data received on a stream, as a view valid until the next call on the connection.
+struct StreamChunk {
+    std::uint64_t id = 0;
+    ByteView data;
+    bool fin = false;
+};
+
+/// Counters for tests, the CLI and the benchmarks.
+struct ConnectionStats {
+    std::uint64_t packets_sent = 0, packets_received = 0, packets_lost = 0, packets_dropped = 0;
+    std::uint64_t bytes_retransmitted = 0, pto_count = 0, key_updates = 0;
+};
+
+template <class Crypto = crypto::DefaultProvider>
+class Connection {
+public:
+    using Tls = tls13::Engine<QuicPacketProtection, Crypto>;
+
+    Connection(Role role, const tls13::Config& config, const Settings& settings = {})
+        : role_(role), tls_config_(config), settings_(settings), peer_params_(std::make_shared<PeerParams>()) {
+        tls_config_.middlebox_compatibility = false;  // RFC 9001 8.4: no CCS, empty legacy_session_id
+        cc_.max_datagram = settings_.max_datagram_size;
+        cc_.window = 10 * settings_.max_datagram_size;
+        our_cid_ = random_cid();
+    }
+
+    // ---- the engine contract ------------------------------------------------------------------
+
+    std::error_code start(Instant now) {
+        if (started_) return {};
+        started_ = true;
+        now_ = now;
+        last_activity_ = now;
+        if (role_ == Role::server) return {};  // the server starts on the client's first Initial
+        original_dcid_ = random_cid();
+        peer_cid_ = original_dcid_;
+        if (auto ec = begin_tls(original_dcid_)) return fail_local(ec);
+        streams_.emplace(0, make_stream(0));  // the default stream (Secure<>'s send / receive)
+        next_bidi_ = 1;
+        if (auto ec = tls_->start(now)) return fail_tls(ec);
+        return collect_tls();
+    }
+
+    std::error_code receive(ByteView datagram, const Endpoint& from, Instant now) {
+        now_ = now;
+        if (state_ == State::closed || datagram.empty()) return {};
+        if (state_ == State::draining) return {};
+        if (!started_) {
+            if (role_ == Role::client) return {};
+            started_ = true;
+        }
+        bytes_received_ += datagram.size();
+        peer_ = from;
+        while (!datagram.empty()) {
+            auto h = parse_header(datagram, our_cid_.length);
+            if (!h) {
+                if (h.error() == make_error_code(Error::unknown_version)) answer_unknown_version(datagram);
+                drop(h.error());
+                return {};
+            }
+            MutableByteView packet(const_cast<std::uint8_t*>(datagram.data()), h->packet_size);
+            // Open in a copy: the caller's datagram is borrowed, decryption is in place.
+            scratch_.assign(packet.begin(), packet.end());
+            datagram = datagram.subspan(h->packet_size);
+            if (auto ec = on_packet(*h, scratch_)) {
+                if (!is_drop(ec)) return fail_local(ec);
+                drop(ec);
+            }
+            if (state_ != State::open) break;
+        }
+        return {};
+    }
+
+    std::optional<TransmitInfo> poll_transmit(MutableByteView out) {
+        if (state_ == State::closed || state_ == State::draining) return std::nullopt;
+        if (vn_reply_) {
+            const Bytes reply = std::move(*vn_reply_);
+            vn_reply_.reset();
+            std::copy(reply.begin(), reply.end(), out.begin());
+            return TransmitInfo{reply.size(), peer_};
+        }
+        if (!tls_) return std::nullopt;
+        if (state_ == State::closing) return close_datagram(out);
+        const std::size_t size = build_datagram(out);
+        if (size == 0) return std::nullopt;
+        return TransmitInfo{size, peer_};
+    }
+    std::optional<Transmit> poll_transmit() {
+        Bytes buffer(max_transmit_size);
+        auto info = poll_transmit(MutableByteView(buffer));
+        if (!info) return std::nullopt;
+        buffer.resize(info->size);
+        return Transmit{std::move(buffer), info->to};
+    }
+
+    /// Data of the default stream (0), as a view valid until the next call.
+    std::optional<ByteView> poll_plaintext() {
+        release_lent();
+        auto it = streams_.find(0);
+        if (it == streams_.end()) return std::nullopt;
+        auto view = it->second.recv.readable();
+        if (view.empty()) return std::nullopt;
+        lent_ = {0, view.size()};
+        return view;
+    }
+    std::optional<Bytes> poll_application_data() {
+        auto v = poll_plaintext();
+        if (!v) return std::nullopt;
+        return Bytes(v->begin(), v->end());
+    }
+
+    /// The next readable data on any stream (its FIN once all of it was read).
+    std::optional<StreamChunk> poll_stream() {
+        release_lent();
+        for (auto& [id, s] : streams_) {
+            auto view = s.recv.readable();
+            const bool fin_now = s.recv.final_size() && s.recv.read_offset() + view.size() == *s.recv.final_size();
+            if (view.empty() && !(fin_now && !s.fin_delivered)) continue;
+            if (fin_now) s.fin_delivered = true;
+            lent_ = {id, view.size()};
+            return StreamChunk{id, view, fin_now};
+        }
+        return std::nullopt;
+    }
+
+    std::optional<Event> poll_event() { return events_.pop(); }
+
+    /// Application data on the default stream.
+    std::error_code send(ByteView data, Instant now) { return stream_send(0, data, false, now); }
+
+    Result<std::uint64_t> open_stream(bool bidi) {
+        if (state_ != State::open) return make_error_code(Errc::closed);
+        std::uint64_t& next = bidi ? next_bidi_ : next_uni_;
+        const std::uint64_t limit = bidi ? peer_max_streams_bidi_ : peer_max_streams_uni_;
+        if (next >= limit) return make_error_code(Error::stream_blocked);
+        const std::uint64_t id = next++ * 4 + (role_ == Role::server ? 1 : 0) + (bidi ? 0 : 2);
+        streams_.emplace(id, make_stream(id));
+        return id;
+    }
+
+    std::error_code stream_send(std::uint64_t id, ByteView data, bool fin, Instant now) {
+        now_ = now;
+        if (failed_) return failed_;
+        if (state_ != State::open || close_requested_) return make_error_code(Errc::closed);
+        auto it = streams_.find(id);
+        if (it == streams_.end()) {
+            if (id == 0 && role_ == Role::server) it = streams_.emplace(0, make_stream(0)).first;
+            else return make_error_code(Error::unknown_stream);
+        }
+        if (!can_send_on(id) || it->second.send.finished()) return make_error_code(Error::stream_state_violation);
+        it->second.send.write(data);
+        if (fin) it->second.send.finish();
+        return {};
+    }
+
+    std::optional<Instant> next_timeout() const {
+        if (state_ == State::closed || !started_) return std::nullopt;
+        std::optional<Instant> t;
+        auto consider = [&](std::optional<Instant> x) {
+            if (x && (!t || *x < *t)) t = x;
+        };
+        consider(idle_deadline());
+        if (state_ != State::open) return t;
+        consider(loss_or_pto_time());
+        for (const auto& sp : spaces_)
+            if (sp.ack_pending) consider(sp.ack_deadline);
+        return t;
+    }
+
+    std::error_code on_timeout(Instant now) {
+        now_ = now;
+        if (state_ == State::closed) return {};
+        if (auto idle = idle_deadline(); idle && now >= *idle) {
+            state_ = State::closed;
+            if (!failed_ && !closed_cleanly_) failed_ = make_error_code(Error::idle_timeout);
+            return failed_ == make_error_code(Error::idle_timeout) ? failed_ : std::error_code{};
+        }
+        if (state_ != State::open) return {};
+        for (auto& sp : spaces_)
+            if (sp.ack_pending && sp.ack_deadline && now >= *sp.ack_deadline) sp.ack_now = true;
+        if (auto t = loss_or_pto_time(); t && now >= *t) on_loss_timer(now);
+        return {};
+    }
+
+    /// Graceful close: CONNECTION_CLOSE (application, Settings::application_close_code)
+    /// goes out as soon as everything sent on the streams was acknowledged — at once if
+    /// it already was. Until then the connection keeps running (retransmissions).
+    std::error_code close(Instant now) {
+        now_ = now;
+        if (state_ != State::open || close_requested_) return {};
+        close_requested_ = true;
+        maybe_start_closing();
+        return {};
+    }
+    /// Whether close() is still waiting for acknowledgements.
+    bool closing_pending() const noexcept { return close_requested_ && state_ == State::open; }
+    /// Immediate close with an application error code.
+    void abort(std::uint64_t application_code, Instant now) {
+        now_ = now;
+        if (state_ != State::open) return;
+        enter_closing(true, application_code, 0);
+    }
+
+    bool is_established() const { return handshake_complete_ && state_ == State::open && !failed_; }
+    bool is_closed() const {
+        if (state_ != State::closed && state_ != State::draining) return false;
+        auto it = streams_.find(0);
+        return it == streams_.end() || it->second.recv.readable().empty();
+    }
+    SessionInfo session_info() const {
+        SessionInfo info = tls_ ? tls_->session_info() : SessionInfo{};
+        info.protocol = "QUIC v1 (TLS 1.3)";
+        return info;
+    }
+
+    // ---- post-handshake ----------------------------------------------------------------------------
+
+    /// 1-RTT key update (RFC 9001 6): our next write keys and key phase. Allowed once the
+    /// handshake is confirmed and the previous update was acknowledged.
+    std::error_code update_keys(bool, Instant now) {
+        now_ = now;
+        if (!handshake_confirmed_ || !app_write_) return make_error_code(Errc::not_connected);
+        if (key_update_unacked_) return make_error_code(Errc::not_connected);
+        auto next = app_write_->next_generation();
+        if (!next) return next.error();
+        app_write_.emplace(std::move(*next));
+        write_phase_ ^= 1;
+        key_update_unacked_ = true;
+        key_update_first_pn_ = spaces_[2].next_pn;
+        ++stats_.key_updates;
+        events_.push(EventKind::key_updated);
+        return {};
+    }
+
+    Result<SecretBytes> export_keying_material(std::string_view label, ByteView context, std::size_t length) const {
+        if (!tls_) return make_error_code(Errc::not_connected);
+        return tls_->export_keying_material(label, context, length);
+    }
+
+    // ---- introspection ------------------------------------------------------------------------------
+
+    const ConnectionStats& stats() const noexcept { return stats_; }
+    const std::optional<TransportParameters>& peer_transport_parameters() const { return peer_params_->params; }
+    bool handshake_confirmed() const noexcept { return handshake_confirmed_; }
+    /// Tests only: raw frame bytes to put in the next packet of `space` as they are (a
+    /// peer that breaks the rules, for the negative tests).
+    void inject_frames_for_testing(Space space, Bytes frames) {
+        injected_[static_cast<std::size_t>(space)].push_back(std::move(frames));
+        spaces_[static_cast<std::size_t>(space)].probes = 1;
+    }
+    /// Client: the server answered our first Initial with a Retry (RFC 9000 8.1.2).
+    bool retried() const noexcept { return retried_; }
+    std::error_code error() const noexcept { return failed_; }
+    /// What the peer's CONNECTION_CLOSE said (error code, application or transport).
+    std::optional<std::pair<bool, std::uint64_t>> peer_close() const { return peer_close_; }
+    /// What our CONNECTION_CLOSE said.
+    std::optional<std::pair<bool, std::uint64_t>> local_close() const { return local_close_; }
+    const ConnectionId& local_cid() const noexcept { return our_cid_; }
+    std::size_t congestion_window() const noexcept { return cc_.window; }
+    bool stream_finished_sending(std::uint64_t id) const {
+        auto it = streams_.find(id);
+        return it != streams_.end() && it->second.send.all_acked();
+    }
+
+private:
+    enum class State { open, closing, draining, closed };
+
+    struct PeerParams {
+        std::optional<TransportParameters> params;
+        Bytes raw;
+    };
+
+    struct SentFrame {
+        enum class Kind : std::uint8_t {
+            crypto, stream, max_data, max_stream_data, max_streams_bidi, max_streams_uni, handshake_done, reset_stream,
+            retire_connection_id, ping
+        };
+        Kind kind;
+        std::uint64_t id = 0, offset = 0;
+        std::uint32_t length = 0;
+        bool fin = false;
+    };
+    struct SentPacket {
+        Instant time{};
+        std::size_t bytes = 0;
+        bool ack_eliciting = false, in_flight = false;
+        std::vector<SentFrame> frames;
+        std::optional<std::uint64_t> largest_ack;  // the largest we acknowledged in it
+    };
+    struct SpaceState {
+        std::uint64_t next_pn = 0;
+        std::optional<std::uint64_t> largest_acked;
+        std::map<std::uint64_t, SentPacket> sent;
+        RangeSet received;
+        std::optional<std::uint64_t> largest_received;
+        Instant largest_received_time{};
+        bool ack_pending = false, ack_now = false;
+        unsigned eliciting_since_ack = 0;
+        std::optional<Instant> ack_deadline;
+        SendBuffer crypto_send;
+        RecvBuffer crypto_recv;
+        std::optional<Instant> loss_time;
+        Instant last_eliciting_sent{};
+        unsigned probes = 0;
+        bool discarded = false;
+    };
+    struct Stream {
+        SendBuffer send;
+        RecvBuffer recv;
+        std::uint64_t send_limit = 0, recv_limit = 0, recv_window = 0;
+        bool max_stream_data_pending = false, fin_delivered = false;
+        std::optional<std::uint64_t> reset_code;  // RESET_STREAM to send
+        bool reset_sent = false;
+    };
+
+    // ---- setup --------------------------------------------------------------------------------------
+
+    ConnectionId random_cid() {
+        Bytes b(settings_.connection_id_length);
+        draw_random<Crypto>(tls_config_, b);
+        return ConnectionId(b);
+    }
+
+    TransportParameters our_parameters() const {
+        TransportParameters p;
+        p.max_idle_timeout_ms = settings_.max_idle_timeout_ms;
+        p.max_udp_payload_size = 65527;
+        p.initial_max_data = settings_.initial_max_data;
+        p.initial_max_stream_data_bidi_local = settings_.initial_max_stream_data;
+        p.initial_max_stream_data_bidi_remote = settings_.initial_max_stream_data;
+        p.initial_max_stream_data_uni = settings_.initial_max_stream_data;
+        p.initial_max_streams_bidi = settings_.initial_max_streams_bidi;
+        p.initial_max_streams_uni = settings_.initial_max_streams_uni;
+        p.active_connection_id_limit = 2;
+        p.initial_source_connection_id = our_cid_;
+        if (role_ == Role::server) {
+            p.original_destination_connection_id = original_dcid_;
+            if (retry_scid_) p.retry_source_connection_id = *retry_scid_;
+        }
+        return p;
+    }
+
+    /// The TLS engine with QUIC's extension: our transport parameters out, the peer's in.
+    std::error_code begin_tls(const ConnectionId& initial_dcid) {
+        tls13::Config config = tls_config_;
+        config.custom_extensions = {{transport_parameters_extension, encode(our_parameters())}};
+        auto slot = peer_params_;
+        const bool from_server = role_ == Role::client;
+        config.on_custom_extension = [slot, from_server](std::uint16_t, ByteView value) -> std::error_code {
+            auto p = decode_transport_parameters(value, from_server);
+            if (!p) return p.error();
+            slot->params = std::move(*p);
+            return {};
+        };
+        tls_.emplace(role_, config);
+        return tls_->record_layer().install_initial(initial_dcid.view(), role_ == Role::client);
+    }
+
+    Stream make_stream(std::uint64_t id) const {
+        Stream s;
+        const bool local = (id & 1) == (role_ == Role::server ? 1u : 0u);
+        const bool uni = id & 2;
+        s.recv_limit = s.recv_window = settings_.initial_max_stream_data;
+        const auto& p = peer_params_->params;
+        if (p) {
+            if (uni) s.send_limit = local ? p->initial_max_stream_data_uni : 0;
+            else s.send_limit = local ? p->initial_max_stream_data_bidi_remote : p->initial_max_stream_data_bidi_local;
+        }
+        return s;
+    }
+    bool is_local(std::uint64_t id) const { return (id & 1) == (role_ == Role::server ? 1u : 0u); }
+    bool can_send_on(std::uint64_t id) const { return !(id & 2) || is_local(id); }
+    bool can_receive_on(std::uint64_t id) const { return !(id & 2) || !is_local(id); }
+
+    // ---- receiving ----------------------------------------------------------------------------------
+
+    static bool is_drop(std::error_code ec) {
+        static const std::error_code drops[] = {
+            make_error_code(Error::malformed_header),        make_error_code(Error::unknown_version),
+            make_error_code(Error::packet_authentication_failed), make_error_code(Error::header_protection_failed),
+            make_error_code(Error::no_keys_for_level),       make_error_code(Error::unknown_connection_id),
+            make_error_code(Error::duplicate_packet),        make_error_code(Error::bad_retry_integrity)};
+        return std::find(std::begin(drops), std::end(drops), ec) != std::end(drops);
+    }
+    void drop(std::error_code reason) {
+        ++stats_.packets_dropped;
+        events_.note_drop(reason, now_);
+    }
+
+    /// A server answers a long header of an unknown version with Version Negotiation
+    /// (RFC 9000 6.1) — only to a datagram large enough to be a client's first.
+    void answer_unknown_version(ByteView datagram) {
+        if (role_ != Role::server || tls_ || datagram.size() < min_initial_datagram) return;
+        wire::Reader r(datagram);
+        r.u8();
+        r.u32();
+        auto dcid = r.prefixed(1);
+        auto scid = r.prefixed(1);
+        if (!r.ok() || dcid.size() > 255 || scid.size() > 255) return;
+        std::uint8_t random = 0;
+        draw_random<Crypto>(tls_config_, MutableByteView(&random, 1));
+        vn_reply_ = version_negotiation(ConnectionId(scid), ConnectionId(dcid), random);
+    }
+
+    std::error_code on_packet(const Header& h, Bytes& packet) {
+        switch (h.type) {
+            case PacketType::version_negotiation: return on_version_negotiation(h);
+            case PacketType::retry: return on_retry(h, packet);
+            case PacketType::zero_rtt: return make_error_code(Error::no_keys_for_level);  // 0-RTT is not accepted
+            default: break;
+        }
+        if (role_ == Role::server && !tls_) {
+            // The first packet must be a client Initial in a full-size datagram (14.1).
+            if (h.type != PacketType::initial || bytes_received_ < min_initial_datagram || h.dcid.length < 8)
+                return make_error_code(Error::malformed_header);
+            original_dcid_ = h.dcid;
+            peer_cid_ = h.scid;
+            if (auto ec = begin_tls(h.dcid)) return ec;
+        }
+        if (!(h.dcid == our_cid_) && !(role_ == Role::server && h.dcid == original_dcid_ && h.type == PacketType::initial))
+            return make_error_code(Error::unknown_connection_id);
+        const Space space = h.type == PacketType::initial     ? Space::initial
+                            : h.type == PacketType::handshake ? Space::handshake
+                                                              : Space::application;
+        SpaceState& sp = spaces_[static_cast<std::size_t>(space)];
+        if (sp.discarded) return make_error_code(Error::no_keys_for_level);
+        auto& layer = tls_->record_layer();
+        PacketKeys<Crypto>* keys = layer.read_keys(level_of(space));
+        if (!keys) return make_error_code(Error::no_keys_for_level);
+        MutableByteView view(packet);
+        auto u = unprotect_header(*keys->hp, view, h.pn_offset, sp.largest_received);
+        if (!u) return u.error();
+        const PacketKeys<Crypto>* open_with = keys;
+        bool phase_change = false;
+        if (space == Space::application) {
+            if (!app_read_) return make_error_code(Error::no_keys_for_level);
+            const unsigned phase = (u->first >> 2) & 1;
+            open_with = &*app_read_;
+            if (phase != read_phase_) {
+                if (app_read_prev_ && u->packet_number < read_phase_first_pn_) {
+                    open_with = &*app_read_prev_;
+                } else {
+                    if (!app_read_next_) {
+                        auto next = app_read_->next_generation();
+                        if (!next) return next.error();
+                        app_read_next_.emplace(std::move(*next));
+                    }
+                    open_with = &*app_read_next_;
+                    phase_change = true;
+                }
+            }
+        }
+        auto payload = open_payload(*open_with, view, u->header_length, u->packet_number);
+        if (!payload) return payload.error();
+        // Reserved bits must be zero once protection is removed (17.2, 17.3.1).
+        if ((h.type == PacketType::one_rtt ? (u->first & 0x18) : (u->first & 0x0c)) != 0)
+            return make_error_code(Error::protocol_violation);
+        if (sp.received.contains(u->packet_number)) return make_error_code(Error::duplicate_packet);
+        if (phase_change) {
+            if (!handshake_confirmed_) return make_error_code(Error::protocol_violation);  // 6.1: not before
+            app_read_prev_ = std::move(app_read_);
+            app_read_ = std::move(app_read_next_);
+            app_read_next_.reset();
+            read_phase_ ^= 1;
+            read_phase_first_pn_ = u->packet_number;
+            if (write_phase_ != read_phase_) {  // the peer initiated: we follow (6.2)
+                auto next = app_write_->next_generation();
+                if (!next) return next.error();
+                app_write_.emplace(std::move(*next));
+                write_phase_ = read_phase_;
+                ++stats_.key_updates;
+            }
+            key_update_unacked_ = false;
+            events_.push(EventKind::key_updated);
+        }
+        ++stats_.packets_received;
+        last_activity_ = now_;
+        if (role_ == Role::server && space == Space::handshake && !address_validated_) {
+            address_validated_ = true;  // 8.1: a Handshake packet proves the address
+            discard_space(Space::initial);
+        }
+        if (role_ == Role::client && space == Space::initial && !h.scid.empty() && !peer_cid_locked_) {
+            peer_cid_ = h.scid;  // the server's chosen CID (7.2)
+            peer_cid_locked_ = true;
+            server_initial_scid_ = h.scid;
+        }
+        if (payload->empty()) return make_error_code(Error::protocol_violation);  // 12.4: at least one frame
+        bool eliciting = false;
+        FrameReader frames(*payload);
+        while (auto f = frames.next()) {
+            if (!*f) return f->error();
+            if (!allowed_in(**f, h.type)) return make_error_code(Error::frame_not_allowed);
+            eliciting |= ack_eliciting(**f);
+            if (auto ec = on_frame(space, **f)) return ec;
+            if (state_ != State::open) return {};
+        }
+        if (sp.discarded) return {};
+        sp.received.insert(u->packet_number, u->packet_number + 1);
+        sp.received.keep_highest(32);
+        if (!sp.largest_received || u->packet_number > *sp.largest_received) {
+            sp.largest_received = u->packet_number;
+            sp.largest_received_time = now_;
+        }
+        if (eliciting) {
+            if (!sp.ack_pending) sp.ack_deadline = now_ + ack_delay_for(space);
+            sp.ack_pending = true;
+            ++sp.eliciting_since_ack;
+            if (space != Space::application || sp.eliciting_since_ack >= 2) sp.ack_now = true;
+        }
+        return {};
+    }
+
+    Duration ack_delay_for(Space s) const {
+        return s == Space::application ? std::chrono::milliseconds(25) : Duration(0);
+    }
+
+    std::error_code on_version_negotiation(const Header& h) {
+        if (role_ != Role::client || got_server_packet_) return {};
+        for (std::size_t i = 0; i + 4 <= h.versions.size(); i += 4) {
+            const std::uint32_t v = std::uint32_t{h.versions[i]} << 24 | std::uint32_t{h.versions[i + 1]} << 16 |
+                                    std::uint32_t{h.versions[i + 2]} << 8 | h.versions[i + 3];
+            if (v == version_1) return {};  // 6.2: a VN listing our version is ignored
+        }
+        failed_ = make_error_code(Error::unknown_version);
+        state_ = State::closed;
+        return {};
+    }
+
+    std::error_code on_retry(const Header& h, const Bytes& packet) {
+        if (role_ != Role::client || retried_ || got_server_packet_) return {};
+        if (!verify_retry<Crypto>(original_dcid_.view(), packet)) return make_error_code(Error::bad_retry_integrity);
+        if (h.token.empty() || h.scid == peer_cid_) return make_error_code(Error::malformed_header);
+        retried_ = true;
+        retry_scid_ = h.scid;
+        retry_token_.assign(h.token.begin(), h.token.end());
+        peer_cid_ = h.scid;
+        // New Initial keys from the new DCID; the first flight goes again from offset 0.
+        if (auto ec = tls_->record_layer().install_initial(peer_cid_.view(), true)) return ec;
+        SpaceState& sp = spaces_[0];
+        for (auto& [pn, p] : sp.sent)
+            if (p.in_flight) cc_.on_removed(p.bytes);
+        for (auto& [pn, p] : sp.sent) on_frames_lost(Space::initial, p, false);
+        sp.sent.clear();
+        return {};
+    }
+
+    std::error_code on_frame(Space space, const Frame& frame) {
+        return std::visit([&](const auto& f) { return handle(space, f); }, frame);
+    }
+    std::error_code handle(Space, const PaddingFrame&) { return {}; }
+    std::error_code handle(Space, const PingFrame&) { return {}; }
+    std::error_code handle(Space space, const AckFrame& f) { return on_ack(space, f); }
+    std::error_code handle(Space space, const CryptoFrame& f) {
+        if (role_ == Role::client) got_server_packet_ = true;
+        SpaceState& sp = spaces_[static_cast<std::size_t>(space)];
+        const std::uint64_t limit = sp.crypto_recv.read_offset() + settings_.max_crypto_buffer;
+        if (f.offset + f.data.size() > limit) return make_error_code(Error::crypto_buffer_exceeded);
+        if (auto ec = sp.crypto_recv.insert(f.offset, f.data, false, limit)) return ec;
+        auto ready = sp.crypto_recv.readable();
+        if (ready.empty()) return {};
+        // 4.1.3: handshake data must arrive at the level TLS is reading.
+        if (level_of(space) != tls_->record_layer().read_level() &&
+            !(space == Space::application && tls_->record_layer().read_level() == Level::application))
+            return make_error_code(Error::protocol_violation);
+        const Bytes bytes(ready.begin(), ready.end());
+        sp.crypto_recv.consume(ready.size());
+        if (auto ec = tls_->receive(bytes, peer_.value_or(Endpoint{}), now_)) return fail_tls(ec);
+        return collect_tls();
+    }
+    std::error_code handle(Space, const NewTokenFrame&) {
+        if (role_ == Role::server) return make_error_code(Error::protocol_violation);
+        return {};  // tokens are not kept for later connections (docs/quic.md)
+    }
+    std::error_code handle(Space, const StreamFrame& f) {
+        auto s = stream_for_peer_frame(f.stream_id, true);
+        if (!s) return s.error();
+        Stream& st = **s;
+        const std::uint64_t before = st.recv.highest();
+        if (auto ec = st.recv.insert(f.offset, f.data, f.fin, st.recv_limit)) return ec;
+        conn_recv_highest_ += st.recv.highest() - before;
+        if (conn_recv_highest_ > conn_recv_limit_) return make_error_code(Error::flow_control_violation);
+        return {};
+    }
+    std::error_code handle(Space, const ResetStreamFrame& f) {
+        auto s = stream_for_peer_frame(f.stream_id, true);
+        if (!s) return s.error();
+        Stream& st = **s;
+        const std::uint64_t before = st.recv.highest();
+        if (auto ec = st.recv.insert(f.final_size, {}, true, st.recv_limit)) return ec;
+        conn_recv_highest_ += st.recv.highest() - before;
+        if (conn_recv_highest_ > conn_recv_limit_) return make_error_code(Error::flow_control_violation);
+        return {};
+    }
+    std::error_code handle(Space, const StopSendingFrame& f) {
+        auto s = stream_for_peer_frame(f.stream_id, false);
+        if (!s) return s.error();
+        if (!(*s)->reset_code) (*s)->reset_code = f.error_code;  // answer with RESET_STREAM (3.5)
+        return {};
+    }
+    std::error_code handle(Space, const MaxDataFrame& f) {
+        conn_send_limit_ = std::max(conn_send_limit_, f.maximum);
+        return {};
+    }
+    std::error_code handle(Space, const MaxStreamDataFrame& f) {
+        auto s = stream_for_peer_frame(f.stream_id, false);
+        if (!s) return s.error();
+        (*s)->send_limit = std::max((*s)->send_limit, f.maximum);
+        return {};
+    }
+    std::error_code handle(Space, const MaxStreamsFrame& f) {
+        auto& limit = f.bidi ? peer_max_streams_bidi_ : peer_max_streams_uni_;
+        limit = std::max(limit, f.maximum);
+        return {};
+    }
+    std::error_code handle(Space, const DataBlockedFrame&) { return {}; }
+    std::error_code handle(Space, const StreamDataBlockedFrame&) { return {}; }
+    std::error_code handle(Space, const StreamsBlockedFrame&) { return {}; }
+    std::error_code handle(Space, const NewConnectionIdFrame& f) {
+        if (peer_cid_.empty()) return make_error_code(Error::protocol_violation);  // 19.15
+        // Kept for a future migration; only the active_connection_id_limit (2) are held.
+        if (f.sequence >= f.retire_prior_to) spare_cids_[f.sequence] = f.id;
+        for (auto it = spare_cids_.begin(); it != spare_cids_.end();) {
+            if (it->first < f.retire_prior_to) {
+                retire_queue_.push_back(it->first);
+                it = spare_cids_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        if (f.retire_prior_to > active_peer_cid_seq_) {  // our current one is retired: switch
+            retire_queue_.push_back(active_peer_cid_seq_);
+            auto next = spare_cids_.lower_bound(f.retire_prior_to);
+            if (next == spare_cids_.end()) return make_error_code(Error::protocol_violation);
+            active_peer_cid_seq_ = next->first;
+            peer_cid_ = next->second;
+        }
+        if (spare_cids_.size() > 3) return make_error_code(Error::protocol_violation);  // CONNECTION_ID_LIMIT
+        return {};
+    }
+    std::error_code handle(Space, const RetireConnectionIdFrame& f) {
+        if (f.sequence > 0) return make_error_code(Error::protocol_violation);  // we issued only sequence 0
+        return {};
+    }
+    std::error_code handle(Space, const PathChallengeFrame& f) {
+        path_responses_.push_back(f.data);
+        if (path_responses_.size() > 4) path_responses_.pop_front();
+        return {};
+    }
+    std::error_code handle(Space, const PathResponseFrame&) { return {}; }
+    std::error_code handle(Space, const ConnectionCloseFrame& f) {
+        peer_close_ = {f.application, f.error_code};
+        state_ = State::draining;  // 10.2.2: no more sending
+        if (f.error_code == 0 || (f.application && f.error_code == settings_.application_close_code)) {
+            closed_cleanly_ = true;
+            events_.push(EventKind::peer_closed);
+        } else {
+            failed_ = make_error_code(Error::peer_closed_with_error);
+        }
+        draining_since_ = now_;
+        return {};
+    }
+    std::error_code handle(Space, const HandshakeDoneFrame&) {
+        if (role_ == Role::server) return make_error_code(Error::protocol_violation);
+        if (!handshake_confirmed_) confirm_handshake();
+        return {};
+    }
+
+    /// The stream a frame from the peer names: created when the peer may open it
+    /// (limits checked), an error when the frame cannot apply to it.
+    Result<Stream*> stream_for_peer_frame(std::uint64_t id, bool receiving) {
+        if (receiving ? !can_receive_on(id) : !can_send_on(id)) return make_error_code(Error::stream_state_violation);
+        auto it = streams_.find(id);
+        if (it != streams_.end()) return &it->second;
+        const std::uint64_t index = id / 4;
+        const bool bidi = !(id & 2);
+        if (is_local(id)) {
+            const std::uint64_t opened = bidi ? next_bidi_ : next_uni_;
+            if (index >= opened) return make_error_code(Error::stream_state_violation);
+            return make_error_code(Error::unknown_stream);  // closed and forgotten: ignore
+        }
+        std::uint64_t& seen = bidi ? peer_opened_bidi_ : peer_opened_uni_;
+        const std::uint64_t limit = bidi ? our_max_streams_bidi_ : our_max_streams_uni_;
+        if (index >= limit) return make_error_code(Error::stream_limit_violation);
+        for (; seen <= index; ++seen) {
+            const std::uint64_t sid = seen * 4 + (id & 3);
+            streams_.emplace(sid, make_stream(sid));
+        }
+        return &streams_.find(id)->second;
+    }
+
+    // ---- TLS ---------------------------------------------------------------------------------------
+
+    /// Handshake bytes TLS wrote go to the CRYPTO send buffer of their level; keys it
+    /// installed become usable; completion is noticed here.
+    std::error_code collect_tls() {
+        auto& layer = tls_->record_layer();
+        for (Level l : {Level::initial, Level::handshake, Level::application}) {
+            Bytes out = layer.take_outgoing(l);
+            if (!out.empty()) spaces_[static_cast<std::size_t>(space_of(l))].crypto_send.write(out);
+        }
+        if (!app_write_ && layer.write_keys(Level::application) && layer.read_keys(Level::application)) {
+            auto w = PacketKeys<Crypto>::derive(*layer.suite(), layer.write_keys(Level::application)->secret, false);
+            auto r = PacketKeys<Crypto>::derive(*layer.suite(), layer.read_keys(Level::application)->secret, false);
+            if (!w) return w.error();
+            if (!r) return r.error();
+            app_write_.emplace(std::move(*w));
+            app_read_.emplace(std::move(*r));
+        }
+        if (!handshake_complete_ && tls_->is_established()) {
+            handshake_complete_ = true;
+            if (!tls_config_.alpn.empty() && tls_->session_info().alpn.empty())
+                return close_crypto(120, Error::no_application_protocol);  // RFC 9001 8.1
+            if (auto ec = validate_peer_parameters()) return ec;
+            apply_peer_parameters();
+            events_.push(EventKind::handshake_complete);
+            if (role_ == Role::server) {
+                handshake_done_pending_ = true;
+                confirm_handshake();
+            }
+        }
+        return {};
+    }
+
+    std::error_code validate_peer_parameters() {
+        const auto& p = peer_params_->params;
+        if (!p) return make_error_code(Error::malformed_transport_parameters);
+        // 7.3: the connection IDs both sides used must be authenticated here.
+        if (!p->initial_source_connection_id) return make_error_code(Error::invalid_transport_parameter);
+        if (role_ == Role::server) {
+            if (!(*p->initial_source_connection_id == peer_cid_)) return make_error_code(Error::invalid_transport_parameter);
+            return {};
+        }
+        if (!p->original_destination_connection_id || !(*p->original_destination_connection_id == original_dcid_))
+            return make_error_code(Error::invalid_transport_parameter);
+        if (!server_initial_scid_ || !(*p->initial_source_connection_id == *server_initial_scid_))
+            return make_error_code(Error::invalid_transport_parameter);
+        if (retried_ != p->retry_source_connection_id.has_value() ||
+            (retried_ && !(*p->retry_source_connection_id == *retry_scid_)))
+            return make_error_code(Error::invalid_transport_parameter);
+        return {};
+    }
+
+    void apply_peer_parameters() {
+        const auto& p = *peer_params_->params;
+        conn_send_limit_ = p.initial_max_data;
+        peer_max_streams_bidi_ = p.initial_max_streams_bidi;
+        peer_max_streams_uni_ = p.initial_max_streams_uni;
+        peer_ack_delay_exponent_ = p.ack_delay_exponent;
+        peer_max_ack_delay_ = std::chrono::milliseconds(p.max_ack_delay_ms);
+        if (p.max_idle_timeout_ms && (!settings_.max_idle_timeout_ms || p.max_idle_timeout_ms < settings_.max_idle_timeout_ms))
+            idle_timeout_ms_ = p.max_idle_timeout_ms;
+        else
+            idle_timeout_ms_ = settings_.max_idle_timeout_ms;
+        for (auto& [id, s] : streams_) {
+            const Stream fresh = make_stream(id);
+            s.send_limit = std::max(s.send_limit, fresh.send_limit);
+        }
+    }
+
+    void confirm_handshake() {
+        handshake_confirmed_ = true;
+        // 4.9.2: Handshake keys go once the handshake is confirmed.
+        discard_space(Space::handshake);
+        if (role_ == Role::client) discard_space(Space::initial);
+    }
+
+    void discard_space(Space s) {
+        SpaceState& sp = spaces_[static_cast<std::size_t>(s)];
+        if (sp.discarded) return;
+        sp.discarded = true;
+        for (auto& [pn, p] : sp.sent)
+            if (p.in_flight) cc_.on_removed(p.bytes);
+        sp.sent.clear();
+        sp.loss_time.reset();
+        sp.ack_pending = false;
+        tls_->record_layer().discard(level_of(s));
+        pto_count_ = 0;
+    }
+
+    // ---- acknowledgements and loss --------------------------------------------------------------------
+
+    std::error_code on_ack(Space space, const AckFrame& f) {
+        SpaceState& sp = spaces_[static_cast<std::size_t>(space)];
+        if (f.largest() >= sp.next_pn) return make_error_code(Error::protocol_violation);  // 13.1
+        if (!sp.largest_acked || f.largest() > *sp.largest_acked) sp.largest_acked = f.largest();
+        bool newly_eliciting = false;
+        std::optional<Instant> largest_time;
+        for (const auto& range : f.ranges) {
+            auto it = sp.sent.lower_bound(range.smallest);
+            while (it != sp.sent.end() && it->first <= range.largest) {
+                SentPacket& p = it->second;
+                if (it->first == f.largest()) largest_time = p.time;
+                newly_eliciting |= p.ack_eliciting;
+                if (p.in_flight) cc_.on_acked(p.bytes, p.time);
+                on_frames_acked(space, p);
+                if (space == Space::application && key_update_unacked_ && it->first >= key_update_first_pn_)
+                    key_update_unacked_ = false;
+                it = sp.sent.erase(it);
+            }
+        }
+        if (largest_time && newly_eliciting) {
+            Duration ack_delay{0};
+            if (space == Space::application)
+                ack_delay = std::chrono::microseconds(f.ack_delay << peer_ack_delay_exponent_);
+            rtt_.update(now_ - *largest_time, ack_delay, handshake_confirmed_, peer_max_ack_delay_);
+        }
+        detect_lost(space);
+        if (largest_time) pto_count_ = 0;
+        maybe_start_closing();
+        return {};
+    }
+
+    void on_frames_acked(Space space, const SentPacket& p) {
+        SpaceState& sp = spaces_[static_cast<std::size_t>(space)];
+        if (p.largest_ack) {
+            // 13.2.4: what we acknowledged in an acknowledged packet need not be repeated.
+            if (*p.largest_ack > 32) sp.received.erase(0, *p.largest_ack - 32);
+        }
+        for (const auto& fr : p.frames) {
+            switch (fr.kind) {
+                case SentFrame::Kind::crypto: sp.crypto_send.on_acked(fr.offset, fr.length, false); break;
+                case SentFrame::Kind::stream:
+                    if (auto it = streams_.find(fr.id); it != streams_.end())
+                        it->second.send.on_acked(fr.offset, fr.length, fr.fin);
+                    break;
+                default: break;
+            }
+        }
+    }
+
+    /// Frames of a lost packet are queued again (13.3); `count` says whether the bytes
+    /// count as retransmitted (not for a Retry's restart).
+    void on_frames_lost(Space space, const SentPacket& p, bool count = true) {
+        SpaceState& sp = spaces_[static_cast<std::size_t>(space)];
+        for (const auto& fr : p.frames) {
+            switch (fr.kind) {
+                case SentFrame::Kind::crypto:
+                    sp.crypto_send.on_lost(fr.offset, fr.length, false);
+                    if (count) stats_.bytes_retransmitted += fr.length;
+                    break;
+                case SentFrame::Kind::stream:
+                    if (auto it = streams_.find(fr.id); it != streams_.end()) {
+                        it->second.send.on_lost(fr.offset, fr.length, fr.fin);
+                        if (count) stats_.bytes_retransmitted += fr.length;
+                    }
+                    break;
+                case SentFrame::Kind::max_data: max_data_pending_ = true; break;
+                case SentFrame::Kind::max_stream_data:
+                    if (auto it = streams_.find(fr.id); it != streams_.end()) it->second.max_stream_data_pending = true;
+                    break;
+                case SentFrame::Kind::max_streams_bidi: max_streams_bidi_pending_ = true; break;
+                case SentFrame::Kind::max_streams_uni: max_streams_uni_pending_ = true; break;
+                case SentFrame::Kind::handshake_done: handshake_done_pending_ = true; break;
+                case SentFrame::Kind::reset_stream:
+                    if (auto it = streams_.find(fr.id); it != streams_.end()) it->second.reset_sent = false;
+                    break;
+                case SentFrame::Kind::retire_connection_id: retire_queue_.push_back(fr.id); break;
+                case SentFrame::Kind::ping: break;
+            }
+        }
+    }
+
+    /// RFC 9002 6.1: packet and time thresholds.
+    void detect_lost(Space space) {
+        SpaceState& sp = spaces_[static_cast<std::size_t>(space)];
+        sp.loss_time.reset();
+        if (!sp.largest_acked) return;
+        const Duration delay = rtt_.loss_delay();
+        for (auto it = sp.sent.begin(); it != sp.sent.end() && it->first < *sp.largest_acked;) {
+            const SentPacket& p = it->second;
+            if (p.time <= now_ - delay || *sp.largest_acked >= it->first + packet_threshold) {
+                ++stats_.packets_lost;
+                if (p.in_flight) cc_.on_lost(p.bytes, p.time, now_);
+                on_frames_lost(space, p);
+                it = sp.sent.erase(it);
+            } else {
+                const Instant when = p.time + delay;
+                if (!sp.loss_time || when < *sp.loss_time) sp.loss_time = when;
+                ++it;
+            }
+        }
+    }
+
+    bool eliciting_in_flight(const SpaceState& sp) const {
+        for (const auto& [pn, p] : sp.sent)
+            if (p.ack_eliciting) return true;
+        return false;
+    }
+
+    std::optional<Instant> loss_or_pto_time() const {
+        std::optional<Instant> t;
+        for (const auto& sp : spaces_)
+            if (sp.loss_time && (!t || *sp.loss_time < *t)) t = sp.loss_time;
+        if (t) return t;
+        // 6.2.1: the PTO of the earliest space with ack-eliciting data in flight.
+        for (std::size_t i = 0; i < 3; ++i) {
+            const SpaceState& sp = spaces_[i];
+            if (sp.discarded || !eliciting_in_flight(sp)) continue;
+            if (i == 2 && !handshake_complete_) continue;
+            const Duration max_ack = i == 2 ? Duration(peer_max_ack_delay_) : Duration(0);
+            const Instant when = sp.last_eliciting_sent + rtt_.pto(max_ack) * (1u << std::min(pto_count_, 16u));
+            if (!t || when < *t) t = when;
+        }
+        // Anti-deadlock (6.2.2.1): a client with nothing in flight before the handshake
+        // completes still probes, so the server can send more.
+        if (!t && role_ == Role::client && !handshake_complete_ && tls_)
+            t = last_activity_ + rtt_.pto(Duration(0)) * (1u << std::min(pto_count_, 16u));
+        return t;
+    }
+
+    void on_loss_timer(Instant now) {
+        for (std::size_t i = 0; i < 3; ++i)
+            if (spaces_[i].loss_time && now >= *spaces_[i].loss_time) {
+                detect_lost(static_cast<Space>(i));
+                return;
+            }
+        // PTO: probe in each space with ack-eliciting data in flight; the unacknowledged
+        // data goes again (6.2.4) and at least one ack-eliciting packet is sent.
+        ++pto_count_;
+        ++stats_.pto_count;
+        bool probed = false;
+        for (std::size_t i = 0; i < 3; ++i) {
+            SpaceState& sp = spaces_[i];
+            if (sp.discarded || !eliciting_in_flight(sp)) continue;
+            if (i == 2 && !handshake_complete_) continue;
+            for (auto& [pn, p] : sp.sent) on_frames_lost(static_cast<Space>(i), p);
+            sp.probes = 1;
+            probed = true;
+        }
+        if (!probed && role_ == Role::client && !handshake_complete_) {
+            const std::size_t i = tls_->record_layer().write_keys(Level::handshake) ? 1 : 0;
+            spaces_[i].probes = 1;
+        }
+        last_activity_ = std::max(last_activity_, now - std::chrono::milliseconds(0));
+    }
+
+    // ---- sending ---------------------------------------------------------------------------------
+
+    std::uint64_t conn_send_used() const {
+        std::uint64_t used = 0;
+        for (const auto& [id, s] : streams_) used += s.send.sent_end();
+        return used;
+    }
+
+    std::size_t amplification_budget() const {
+        if (role_ == Role::client || address_validated_) return ~std::size_t{0};
+        const std::size_t allowed = 3 * bytes_received_;
+        return allowed > bytes_sent_ ? allowed - bytes_sent_ : 0;
+    }
+
+    /// Frames for one packet of `space`, at most `room` bytes. Returns whether anything
+    /// ack-eliciting was added; records what was sent in `sent`.
+    bool fill_frames(Space space, Bytes& payload, std::size_t room, SentPacket& sent, bool congestion_limited) {
+        SpaceState& sp = spaces_[static_cast<std::size_t>(space)];
+        bool eliciting = false;
+        if (sp.ack_pending && !sp.received.empty()) {
+            std::vector<AckRange> ranges;
+            const auto& r = sp.received.ranges();
+            for (auto it = r.rbegin(); it != r.rend() && ranges.size() < 32; ++it)
+                ranges.push_back({it->first, it->second - 1});
+            const std::uint64_t delay_us = static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::microseconds>(now_ - sp.largest_received_time).count());
+            Bytes ack;
+            write_ack(ack, ranges, space == Space::application ? delay_us >> 3 : 0);
+            if (ack.size() <= room) {
+                append(payload, ack);
+                sent.largest_ack = ranges.front().largest;
+                sp.ack_pending = sp.ack_now = false;
+                sp.eliciting_since_ack = 0;
+                sp.ack_deadline.reset();
+            }
+        }
+        auto left = [&] { return room > payload.size() ? room - payload.size() : 0; };
+        if (congestion_limited && sp.probes == 0) return false;
+        if (space == Space::application) {
+            if (handshake_done_pending_ && left() >= 1) {
+                write_varint(payload, frame_type::handshake_done);
+                sent.frames.push_back({SentFrame::Kind::handshake_done});
+                handshake_done_pending_ = false;
+                eliciting = true;
+            }
+            eliciting |= fill_control_frames(payload, room, sent);
+        }
+        // CRYPTO data of this level.
+        while (left() > 16 && sp.crypto_send.has_data_to_send()) {
+            const std::size_t max = left() - 1 - 8 - 4;
+            auto c = sp.crypto_send.next_chunk(max);
+            if (!c) break;
+            write_crypto(payload, c->offset, sp.crypto_send.view(c->offset, c->length));
+            sent.frames.push_back({SentFrame::Kind::crypto, 0, c->offset, static_cast<std::uint32_t>(c->length)});
+            eliciting = true;
+        }
+        if (space == Space::application && handshake_complete_) eliciting |= fill_stream_frames(payload, room, sent);
+        if (sp.probes > 0 && !eliciting && left() >= 1) {
+            write_varint(payload, frame_type::ping);
+            sent.frames.push_back({SentFrame::Kind::ping});
+            eliciting = true;
+        }
+        if (eliciting && sp.probes > 0) --sp.probes;
+        // Tests only: injected frames go last, so a truncated one stays truncated.
+        for (auto& raw : injected_[static_cast<std::size_t>(space)])
+            if (raw.size() <= left()) append(payload, raw);
+        injected_[static_cast<std::size_t>(space)].clear();
+        return eliciting;
+    }
+
+    bool fill_control_frames(Bytes& payload, std::size_t room, SentPacket& sent) {
+        bool eliciting = false;
+        auto fits = [&](std::size_t n) { return payload.size() + n <= room; };
+        // Flow control credit: a new limit once half the window was consumed.
+        std::uint64_t consumed = 0;
+        for (const auto& [id, s] : streams_) consumed += s.recv.read_offset();
+        if (conn_recv_limit_ - consumed < settings_.initial_max_data / 2) {
+            conn_recv_limit_ = consumed + settings_.initial_max_data;
+            max_data_pending_ = true;
+        }
+        if (max_data_pending_ && fits(9)) {
+            write_varint_frame(payload, frame_type::max_data, conn_recv_limit_);
+            sent.frames.push_back({SentFrame::Kind::max_data});
+            max_data_pending_ = false;
+            eliciting = true;
+        }
+        for (auto& [id, s] : streams_) {
+            if (!can_receive_on(id) || s.recv.final_size()) continue;
+            if (s.recv_limit - s.recv.read_offset() < s.recv_window / 2) {
+                s.recv_limit = s.recv.read_offset() + s.recv_window;
+                s.max_stream_data_pending = true;
+            }
+            if (s.max_stream_data_pending && fits(17)) {
+                write_varint_frame(payload, frame_type::max_stream_data, id, s.recv_limit);
+                sent.frames.push_back({SentFrame::Kind::max_stream_data, id});
+                s.max_stream_data_pending = false;
+                eliciting = true;
+            }
+        }
+        for (auto& [id, s] : streams_) {
+            if (s.reset_code && !s.reset_sent && fits(25)) {
+                write_varint_frame(payload, frame_type::reset_stream, id, *s.reset_code, s.send.sent_end());
+                sent.frames.push_back({SentFrame::Kind::reset_stream, id});
+                s.reset_sent = true;
+                eliciting = true;
+            }
+        }
+        // Stream credit: peer streams that are done make room for new ones.
+        if (peer_opened_bidi_ + settings_.initial_max_streams_bidi / 2 > our_max_streams_bidi_) {
+            our_max_streams_bidi_ = peer_opened_bidi_ + settings_.initial_max_streams_bidi;
+            max_streams_bidi_pending_ = true;
+        }
+        if (peer_opened_uni_ + settings_.initial_max_streams_uni / 2 > our_max_streams_uni_) {
+            our_max_streams_uni_ = peer_opened_uni_ + settings_.initial_max_streams_uni;
+            max_streams_uni_pending_ = true;
+        }
+        if (max_streams_bidi_pending_ && fits(9)) {
+            write_varint_frame(payload, frame_type::max_streams_bidi, our_max_streams_bidi_);
+            sent.frames.push_back({SentFrame::Kind::max_streams_bidi});
+            max_streams_bidi_pending_ = false;
+            eliciting = true;
+        }
+        if (max_streams_uni_pending_ && fits(9)) {
+            write_varint_frame(payload, frame_type::max_streams_uni, our_max_streams_uni_);
+            sent.frames.push_back({SentFrame::Kind::max_streams_uni});
+            max_streams_uni_pending_ = false;
+            eliciting = true;
+        }
+        while (!retire_queue_.empty() && fits(9)) {
+            write_varint_frame(payload, frame_type::retire_connection_id, retire_queue_.front());
+            sent.frames.push_back({SentFrame::Kind::retire_connection_id, retire_queue_.front()});
+            retire_queue_.pop_front();
+            eliciting = true;
+        }
+        while (!path_responses_.empty() && fits(9)) {
+            write_varint(payload, frame_type::path_response);
+            append(payload, path_responses_.front());
+            path_responses_.pop_front();
+            eliciting = true;
+        }
+        return eliciting;
+    }
+
+    bool fill_stream_frames(Bytes& payload, std::size_t room, SentPacket& sent) {
+        bool eliciting = false;
+        std::uint64_t conn_used = conn_send_used();
+        // Round robin: start after the stream served last.
+        auto start = streams_.upper_bound(last_stream_served_);
+        for (std::size_t pass = 0; pass < 2; ++pass) {
+            auto begin = pass == 0 ? start : streams_.begin();
+            auto end = pass == 0 ? streams_.end() : start;
+            for (auto it = begin; it != end; ++it) {
+                auto& [id, s] = *it;
+                if (!can_send_on(id) || s.reset_code) continue;
+                while (s.send.has_data_to_send()) {
+                    const std::size_t left = room > payload.size() ? room - payload.size() : 0;
+                    const std::size_t overhead = stream_frame_overhead(id, s.send.sent_end(), left);
+                    if (left <= overhead + 1) return eliciting;
+                    // New bytes are bounded by stream and connection credit; lost bytes are not.
+                    const std::uint64_t conn_room = conn_send_limit_ > conn_used ? conn_send_limit_ - conn_used : 0;
+                    const std::uint64_t limit = std::min(s.send_limit, s.send.sent_end() + conn_room);
+                    const std::uint64_t before = s.send.sent_end();
+                    auto c = s.send.next_chunk(left - overhead, limit);
+                    if (!c) break;
+                    write_stream(payload, id, c->offset, s.send.view(c->offset, c->length), c->fin);
+                    sent.frames.push_back(
+                        {SentFrame::Kind::stream, id, c->offset, static_cast<std::uint32_t>(c->length), c->fin});
+                    conn_used += s.send.sent_end() - before;
+                    last_stream_served_ = id;
+                    eliciting = true;
+                }
+            }
+        }
+        return eliciting;
+    }
+
+    /// One datagram: the packets of each space with something to send, coalesced
+    /// (12.2), padded to 1200 bytes when it carries an ack-eliciting Initial (14.1).
+    std::size_t build_datagram(MutableByteView out) {
+        const std::size_t budget = std::min({out.size(), settings_.max_datagram_size, amplification_budget()});
+        if (budget < 64) return 0;
+        struct Built {
+            Space space;
+            Bytes payload;
+            SentPacket sent;
+            bool eliciting;
+        };
+        std::vector<Built> packets;
+        std::size_t used = 0;
+        const bool cwnd_full = !cc_.can_send(settings_.max_datagram_size);
+        auto& layer = tls_->record_layer();
+        for (Space s : {Space::initial, Space::handshake, Space::application}) {
+            SpaceState& sp = spaces_[static_cast<std::size_t>(s)];
+            if (sp.discarded) continue;
+            if (s == Space::application ? !app_write_ : !layer.write_keys(level_of(s))) continue;
+            const bool ack_due = sp.ack_pending && (sp.ack_now || s != Space::application);
+            const bool has_data = sp.crypto_send.has_data_to_send() || sp.probes > 0 ||
+                                  (s == Space::application && app_has_data());
+            if (!ack_due && !has_data && !(sp.ack_pending && !packets.empty())) continue;
+            const std::size_t overhead = header_overhead(s) + aead_tag_length;
+            if (used + overhead + 8 > budget) break;
+            Built b{s, {}, {}, false};
+            b.eliciting = fill_frames(s, b.payload, budget - used - overhead, b.sent, cwnd_full);
+            if (b.payload.empty()) continue;
+            used += overhead + b.payload.size();
+            packets.push_back(std::move(b));
+        }
+        if (packets.empty()) return 0;
+        // Padding: a datagram with an ack-eliciting Initial is at least 1200 bytes; every
+        // packet has 4 bytes of packet number + payload for the header-protection sample.
+        bool pad_datagram = false;
+        for (const auto& b : packets) pad_datagram |= b.space == Space::initial && b.eliciting;
+        if (role_ == Role::client)
+            for (const auto& b : packets) pad_datagram |= b.space == Space::initial;
+        std::size_t total = 0;
+        for (auto& b : packets) {
+            if (b.payload.size() < 4) b.payload.resize(4, 0);
+            total += header_overhead(b.space) + aead_tag_length + b.payload.size();
+        }
+        if (pad_datagram && total < min_initial_datagram) {
+            packets.back().payload.resize(packets.back().payload.size() + (min_initial_datagram - total), 0);
+            total = min_initial_datagram;
+        }
+        std::size_t at = 0;
+        for (auto& b : packets) {
+            const std::size_t n = seal_into(b.space, b.payload, out.subspan(at));
+            SentPacket& p = b.sent;
+            p.time = now_;
+            p.bytes = n;
+            p.ack_eliciting = b.eliciting;
+            p.in_flight = b.eliciting;
+            SpaceState& sp = spaces_[static_cast<std::size_t>(b.space)];
+            const std::uint64_t pn = sp.next_pn++;
+            if (p.in_flight) {
+                cc_.on_sent(n);
+                sp.last_eliciting_sent = now_;
+            }
+            if (p.ack_eliciting || p.largest_ack) sp.sent.emplace(pn, std::move(p));
+            ++stats_.packets_sent;
+            at += n;
+            // 4.9.1: a client discards Initial keys when it first sends a Handshake packet.
+            if (b.space == Space::handshake && role_ == Role::client) discard_space(Space::initial);
+        }
+        bytes_sent_ += at;
+        return at;
+    }
+
+    bool app_has_data() const {
+        if (!handshake_complete_) return false;
+        if (handshake_done_pending_ || max_data_pending_ || max_streams_bidi_pending_ || max_streams_uni_pending_ ||
+            !retire_queue_.empty() || !path_responses_.empty())
+            return true;
+        std::uint64_t consumed = 0;
+        for (const auto& [id, s] : streams_) {
+            consumed += s.recv.read_offset();
+            if (s.max_stream_data_pending || (s.reset_code && !s.reset_sent)) return true;
+            if (can_receive_on(id) && !s.recv.final_size() && s.recv_limit - s.recv.read_offset() < s.recv_window / 2)
+                return true;
+            if (can_send_on(id) && !s.reset_code && s.send.has_data_to_send() && !s.send.blocked_by(s.send_limit))
+                return true;
+        }
+        return conn_recv_limit_ - consumed < settings_.initial_max_data / 2;
+    }
+
+    std::size_t header_overhead(Space s) const {
+        if (s == Space::application) return 1 + peer_cid_.length + 4;
+        std::size_t n = 1 + 4 + 1 + peer_cid_.length + 1 + our_cid_.length + 2 + 4;
+        if (s == Space::initial) n += varint_size(retry_token_.size()) + retry_token_.size();
+        return n;
+    }
+
+    /// Header + payload, protected, written at `out`. Returns the packet's size.
+    std::size_t seal_into(Space s, const Bytes& payload, MutableByteView out) {
+        SpaceState& sp = spaces_[static_cast<std::size_t>(s)];
+        const std::uint64_t pn = sp.next_pn;
+        const std::size_t pn_length = 4;  // always 4: simple, and never ambiguous
+        Bytes& packet = packet_;
+        packet.clear();
+        std::size_t pn_offset;
+        auto& layer = tls_->record_layer();
+        if (s == Space::application) {
+            packet.push_back(static_cast<std::uint8_t>(0x40 | (write_phase_ << 2) | (pn_length - 1)));
+            append(packet, peer_cid_.view());
+            pn_offset = packet.size();
+        } else {
+            write_long_header_prefix(packet, packet_type_of(s), version_1, peer_cid_, our_cid_, pn_length,
+                                     s == Space::initial ? ByteView(retry_token_) : ByteView{});
+            const std::size_t length_at = packet.size();
+            packet.push_back(0);
+            packet.push_back(0);
+            patch_varint2(packet, length_at, pn_length + payload.size() + aead_tag_length);
+            pn_offset = packet.size();
+        }
+        for (int i = static_cast<int>(pn_length) - 1; i >= 0; --i) packet.push_back(static_cast<std::uint8_t>(pn >> (8 * i)));
+        append(packet, payload);
+        if (s == Space::application) {
+            seal_packet(*app_write_, *layer.write_keys(Level::application)->hp, packet, pn_offset, pn_length, pn);
+        } else {
+            auto* keys = layer.write_keys(level_of(s));
+            seal_packet(*keys, *keys->hp, packet, pn_offset, pn_length, pn);
+        }
+        std::copy(packet.begin(), packet.end(), out.begin());
+        return packet.size();
+    }
+
+    // ---- closing ----------------------------------------------------------------------------------
+
+    void maybe_start_closing() {
+        if (!close_requested_ || state_ != State::open) return;
+        for (const auto& [id, s] : streams_)
+            if (can_send_on(id) && !s.send.all_acked()) return;
+        enter_closing(true, settings_.application_close_code, 0);
+    }
+
+    void enter_closing(bool application, std::uint64_t code, std::uint64_t frame) {
+        if (state_ != State::open) return;
+        state_ = State::closing;
+        close_application_ = application;
+        close_code_ = code;
+        close_frame_type_ = frame;
+        local_close_ = {application, code};
+        if (!application && code == 0) closed_cleanly_ = true;
+        if (application && code == settings_.application_close_code) closed_cleanly_ = true;
+    }
+
+    /// The CONNECTION_CLOSE datagram (10.2.3: at every level the peer might be reading;
+    /// an application close becomes a transport one below 1-RTT).
+    std::optional<TransmitInfo> close_datagram(MutableByteView out) {
+        state_ = State::closed;
+        auto& layer = tls_->record_layer();
+        std::size_t at = 0;
+        for (Space s : {Space::initial, Space::handshake, Space::application}) {
+            SpaceState& sp = spaces_[static_cast<std::size_t>(s)];
+            if (sp.discarded) continue;
+            if (s == Space::application ? !app_write_ : !layer.write_keys(level_of(s))) continue;
+            if (s == Space::application && !handshake_complete_) continue;
+            Bytes payload;
+            if (s == Space::application || !close_application_)
+                write_connection_close(payload, close_application_, close_code_, close_frame_type_, {});
+            else
+                write_connection_close(payload, false, static_cast<std::uint64_t>(TransportError::application_error), 0, {});
+            if (payload.size() < 4) payload.resize(4, 0);
+            if (at + header_overhead(s) + payload.size() + aead_tag_length > out.size()) break;
+            at += seal_into(s, payload, out.subspan(at));
+            ++sp.next_pn;
+        }
+        if (at == 0) return std::nullopt;
+        return TransmitInfo{at, peer_};
+    }
+
+    /// A local error: CONNECTION_CLOSE with the RFC's code for it.
+    std::error_code fail_local(std::error_code ec) {
+        if (!failed_) failed_ = ec;
+        if (state_ == State::open && tls_) {
+            TransportError code = TransportError::internal_error;
+            if (ec.category() == make_error_code(Error::protocol_violation).category())
+                code = transport_error_for(static_cast<Error>(ec.value()));
+            enter_closing(false, static_cast<std::uint64_t>(code), 0);
+        } else if (!tls_) {
+            state_ = State::closed;
+        }
+        return failed_;
+    }
+    /// TLS failed: CRYPTO_ERROR with its alert (RFC 9001 4.8).
+    std::error_code fail_tls(std::error_code ec) {
+        if (!failed_) failed_ = ec;
+        auto alert = tls_->record_layer().take_alert();
+        const std::uint64_t code = static_cast<std::uint64_t>(TransportError::crypto_error_base) + alert.value_or(80);
+        enter_closing(false, code, frame_type::crypto);
+        return failed_;
+    }
+    std::error_code close_crypto(std::uint8_t alert, Error e) {
+        failed_ = make_error_code(e);
+        enter_closing(false, static_cast<std::uint64_t>(TransportError::crypto_error_base) + alert, frame_type::crypto);
+        return failed_;
+    }
+
+    std::optional<Instant> idle_deadline() const {
+        if (state_ == State::draining) return draining_since_ + 3 * rtt_.pto(Duration(0));
+        const std::uint64_t ms = idle_timeout_ms_ ? idle_timeout_ms_ : settings_.max_idle_timeout_ms;
+        if (!ms) return std::nullopt;
+        const Duration idle = std::max<Duration>(std::chrono::milliseconds(ms), 3 * rtt_.pto(Duration(0)));
+        return last_activity_ + idle;
+    }
+
+    void release_lent() {
+        if (!lent_) return;
+        if (auto it = streams_.find(lent_->first); it != streams_.end()) it->second.recv.consume(lent_->second);
+        lent_.reset();
+    }
+
+    Role role_;
+    tls13::Config tls_config_;
+    Settings settings_;
+    std::shared_ptr<PeerParams> peer_params_;
+    std::optional<Tls> tls_;
+    State state_ = State::open;
+    bool started_ = false, handshake_complete_ = false, handshake_confirmed_ = false, address_validated_ = false;
+    bool got_server_packet_ = false, retried_ = false, peer_cid_locked_ = false, closed_cleanly_ = false;
+    bool close_requested_ = false, handshake_done_pending_ = false, key_update_unacked_ = false;
+    bool max_data_pending_ = false, max_streams_bidi_pending_ = false, max_streams_uni_pending_ = false;
+    std::error_code failed_;
+    Instant now_{}, last_activity_{}, draining_since_{};
+    ConnectionId our_cid_, peer_cid_, original_dcid_;
+    std::optional<ConnectionId> retry_scid_, server_initial_scid_;
+    Bytes retry_token_;
+    std::map<std::uint64_t, ConnectionId> spare_cids_;
+    std::uint64_t active_peer_cid_seq_ = 0;
+    std::deque<std::uint64_t> retire_queue_;
+    std::deque<std::array<std::uint8_t, 8>> path_responses_;
+    std::optional<Bytes> vn_reply_;
+    std::optional<Endpoint> peer_;  // where the peer spoke from (unset: the transport's default)
+    std::array<SpaceState, 3> spaces_;
+    // 1-RTT keys by generation (header protection stays with the layer's first ones).
+    std::optional<PacketKeys<Crypto>> app_write_, app_read_, app_read_prev_, app_read_next_;
+    unsigned write_phase_ = 0, read_phase_ = 0;
+    std::uint64_t read_phase_first_pn_ = 0, key_update_first_pn_ = 0;
+    std::map<std::uint64_t, Stream> streams_;
+    std::uint64_t next_bidi_ = 0, next_uni_ = 0, peer_opened_bidi_ = 0, peer_opened_uni_ = 0;
+    std::uint64_t peer_max_streams_bidi_ = 0, peer_max_streams_uni_ = 0;
+    std::uint64_t our_max_streams_bidi_ = settings_.initial_max_streams_bidi,
+                  our_max_streams_uni_ = settings_.initial_max_streams_uni;
+    std::uint64_t conn_send_limit_ = 0, conn_recv_limit_ = settings_.initial_max_data, conn_recv_highest_ = 0;
+    std::uint64_t last_stream_served_ = 0;
+    std::uint64_t peer_ack_delay_exponent_ = 3, idle_timeout_ms_ = 0;
+    std::chrono::milliseconds peer_max_ack_delay_{25};
+    std::size_t bytes_received_ = 0, bytes_sent_ = 0;
+    unsigned pto_count_ = 0;
+    bool close_application_ = false;
+    std::uint64_t close_code_ = 0, close_frame_type_ = 0;
+    std::optional<std::pair<bool, std::uint64_t>> peer_close_, local_close_;
+    std::optional<std::pair<std::uint64_t, std::size_t>> lent_;
+    RttEstimator rtt_;
+    NewReno cc_;
+    EventQueue events_;
+    ConnectionStats stats_;
+    Bytes scratch_, packet_;
+    std::array<std::vector<Bytes>, 3> injected_;
+};
+
+}  // namespace tapsec::quic

@@ -1,0 +1,125 @@
+// QUIC interop with ngtcp2's GnuTLS peers (gtlsserver, gtlsclient; ALPN h3 only):
+// `tapsec connect quic --h3` fetches 10 MiB from gtlsserver, `tapsec listen quic --h3`
+// serves 10 MiB to gtlsclient; SHA-256 of every transfer compared. Variants: a server
+// that sends Retry (-V), ChaCha20-Poly1305, AES-256-GCM with P-256, and 1-RTT key
+// updates initiated by either side. Then tapsec against tapsec over loopback on
+// stdin/stdout, exiting 0 on both sides.
+#include <doctest/doctest.h>
+
+#include <tapsec/crypto/botan.hpp>
+
+#include "support/process.hpp"
+
+using namespace tapsec;
+using namespace tapsec::test;
+
+namespace {
+
+const std::string tapsec_tool = TAPSEC_TOOL_PATH;
+const std::string gtlsserver = "/usr/sbin/gtlsserver";
+
+std::string sha256_of(const std::string& path) {
+    const std::string data = read_file(path);
+    if (data.empty()) return "missing";
+    return to_hex(crypto::Botan2::hash(crypto::HashAlgorithm::sha256, as_bytes(data)));
+}
+
+struct Files {
+    TempDir dir;
+    std::string key = dir.file("p256.key"), cert = dir.file("p256.crt"), htdocs = dir.file("htdocs");
+    std::string digest;
+    bool ok = false;
+    Files() {
+        ok = run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + key + " -out " +
+                 cert + " -days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost >/dev/null 2>&1") == 0 &&
+             run("mkdir -p " + htdocs + " && head -c 10485760 /dev/urandom > " + htdocs + "/big.bin") == 0;
+        digest = sha256_of(htdocs + "/big.bin");
+    }
+};
+
+void fetch_from_gtlsserver(const std::vector<std::string>& server_options, const std::vector<std::string>& client_options,
+                           const std::string& expect_in_summary) {
+    REQUIRE_MESSAGE(have_program(gtlsserver), "ngtcp2-server (gtlsserver) is not installed");
+    Files f;
+    REQUIRE(f.ok);
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    std::vector<std::string> server_argv{gtlsserver, "-q"};
+    server_argv.insert(server_argv.end(), server_options.begin(), server_options.end());
+    server_argv.insert(server_argv.end(), {"-d", f.htdocs, "127.0.0.1", port, f.key, f.cert});
+    Process server(server_argv, f.dir.file("server.log"));
+    const std::string out = f.dir.file("download.bin");
+    std::vector<std::string> argv{tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--h3", "--path", "/big.bin",
+                                  "--output", out, "--CAfile", f.cert, "--servername", "localhost"};
+    argv.insert(argv.end(), client_options.begin(), client_options.end());
+    Process client(argv, f.dir.file("client.log"));
+    CHECK_MESSAGE(client.wait(std::chrono::seconds(60)) == 0, (client.output() + "\n--- server:\n" + server.output()));
+    CHECK(client.output().find("HTTP/3 200, 10485760 body bytes") != std::string::npos);
+    CHECK_MESSAGE(client.output().find(expect_in_summary) != std::string::npos, client.output());
+    CHECK(sha256_of(out) == f.digest);
+}
+
+void serve_to_gtlsclient(const std::vector<std::string>& client_options, const std::string& expect_in_server) {
+    REQUIRE_MESSAGE(have_program("gtlsclient"), "ngtcp2-client (gtlsclient) is not installed");
+    Files f;
+    REQUIRE(f.ok);
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--h3", "--htdocs", f.htdocs, "--cert", f.cert,
+                    "--key", f.key},
+                   f.dir.file("server.log"));
+    REQUIRE(server.wait_for_output("listening on"));
+    const std::string download = f.dir.file("dl");
+    REQUIRE(run("mkdir -p " + download) == 0);
+    std::vector<std::string> argv{"gtlsclient", "-q", "--exit-on-all-streams-close", "--download", download};
+    argv.insert(argv.end(), client_options.begin(), client_options.end());
+    argv.insert(argv.end(), {"127.0.0.1", port, "https://127.0.0.1:" + port + "/big.bin"});
+    Process client(argv, f.dir.file("client.log"));
+    CHECK_MESSAGE(client.wait(std::chrono::seconds(60)) == 0, (client.output() + "\n--- server:\n" + server.output()));
+    CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+    CHECK(server.output().find("GET /big.bin -> 200") != std::string::npos);
+    CHECK_MESSAGE(server.output().find(expect_in_server) != std::string::npos, server.output());
+    CHECK(sha256_of(download + "/big.bin") == f.digest);
+}
+
+}  // namespace
+
+TEST_CASE("QUIC interop: tapsec connect quic --h3 fetches 10 MiB from ngtcp2 gtlsserver") {
+    fetch_from_gtlsserver({}, {}, "TLS_AES_128_GCM_SHA256, x25519, ALPN h3");
+}
+
+TEST_CASE("QUIC interop: gtlsserver -V sends a Retry; ChaCha20-Poly1305 and a client key update") {
+    fetch_from_gtlsserver({"-V"}, {"--ciphersuites", "TLS_CHACHA20_POLY1305_SHA256", "--keyupdate"},
+                          "TLS_CHACHA20_POLY1305_SHA256, x25519, ALPN h3, peer CN=\"localhost\", after a Retry");
+}
+
+TEST_CASE("QUIC interop: AES-256-GCM with P-256 against gtlsserver") {
+    fetch_from_gtlsserver({}, {"--ciphersuites", "TLS_AES_256_GCM_SHA384", "--groups", "P-256"},
+                          "TLS_AES_256_GCM_SHA384, secp256r1");
+}
+
+TEST_CASE("QUIC interop: tapsec listen quic --h3 serves 10 MiB to ngtcp2 gtlsclient") {
+    serve_to_gtlsclient({}, "TLS_AES_128_GCM_SHA256, x25519, ALPN h3");
+}
+
+TEST_CASE("QUIC interop: gtlsclient with ChaCha20-Poly1305 and a key update it initiates") {
+    serve_to_gtlsclient({"--key-update=20ms", "--ciphers=NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305"},
+                        "1-RTT key update");
+}
+
+TEST_CASE("tapsec quic: listen and connect carry stdin/stdout both ways on one stream and exit 0") {
+    Files f;
+    REQUIRE(f.ok);
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--cert", f.cert, "--key", f.key},
+                   f.dir.file("server.log"));
+    REQUIRE(server.wait_for_output("listening on"));
+    Process client({tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--CAfile", f.cert, "--servername", "localhost"},
+                   f.dir.file("client.log"));
+    REQUIRE_MESSAGE(client.wait_for_output("ALPN tapsec"), (client.output() + "\n--- server:\n" + server.output()));
+    client.write_stdin("to the listener\n");
+    CHECK_MESSAGE(server.wait_for_output("to the listener"), server.output());
+    server.write_stdin("to the caller\n");
+    CHECK_MESSAGE(client.wait_for_output("to the caller"), client.output());
+    client.close_stdin();
+    CHECK_MESSAGE(client.wait(std::chrono::seconds(10)) == 0, client.output());
+    CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+}
