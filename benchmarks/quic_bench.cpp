@@ -17,15 +17,7 @@ using namespace tapsec::quic;
 using Provider = crypto::Botan2;
 constexpr std::size_t payload_size = 1200;
 
-template <class... Bodies>
-std::array<double, sizeof...(Bodies)> best_of_interleaved(int rounds, Bodies&... bodies) {
-    std::array<double, sizeof...(Bodies)> best{};
-    for (int r = 0; r < rounds; ++r) {
-        std::size_t i = 0;
-        ((best[i] = std::max(best[i], bench::measure(bodies, std::chrono::milliseconds(300)).per_second()), ++i), ...);
-    }
-    return best;
-}
+using tapsec::bench::best_of_interleaved;
 
 void packet_protection(bench::Report& report, const tls13::CipherSuite& suite, const std::string& name) {
     SecretBytes secret(suite.hash_length);
