@@ -20,6 +20,7 @@
 #include <tapsec/ikev2.hpp>
 
 #include "support/ikev2_ip.hpp"
+#include "support/netns.hpp"
 #include "support/process.hpp"
 
 using namespace tapsec;
@@ -30,45 +31,6 @@ using ikev2_test::ipv4;
 namespace {
 
 const std::string psk_text = "tapsec-interop-pre-shared-key-0123456789";
-
-/// Runs `f` with this thread inside the namespace (sockets created there stay there).
-template <class F>
-auto inside(const test::NetworkNamespace& ns, F&& f) {
-    const int self = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    const int target = ::open(("/run/netns/" + ns.name()).c_str(), O_RDONLY | O_CLOEXEC);
-    REQUIRE(self >= 0);
-    REQUIRE(target >= 0);
-    REQUIRE(::setns(target, CLONE_NEWNET) == 0);
-    auto result = f();
-    ::setns(self, CLONE_NEWNET);
-    ::close(self);
-    ::close(target);
-    return result;
-}
-
-/// A plain UDP socket for traffic at the inner address on charon's side.
-struct PlainUdp {
-    transport_detail::FileDescriptor fd;
-    static PlainUdp bind(const std::string& address, std::uint16_t port) {
-        PlainUdp u;
-        u.fd = transport_detail::FileDescriptor(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-        auto ep = Endpoint::parse(address, port);
-        REQUIRE(::bind(u.fd.get(), ep->sockaddr_ptr(), ep->sockaddr_length()) == 0);
-        return u;
-    }
-    void send_to(const std::string& address, std::uint16_t port, std::string_view data) {
-        auto ep = Endpoint::parse(address, port);
-        ::sendto(fd.get(), data.data(), data.size(), 0, ep->sockaddr_ptr(), ep->sockaddr_length());
-    }
-    std::optional<std::string> receive(std::chrono::milliseconds timeout) {
-        if (transport_detail::wait_for(fd.get(), POLLIN, Clock::now() + timeout)) return std::nullopt;
-        std::string b(65536, '\0');
-        auto n = ::recv(fd.get(), b.data(), b.size(), 0);
-        if (n < 0) return std::nullopt;
-        b.resize(static_cast<std::size_t>(n));
-        return b;
-    }
-};
 
 /// charon in its namespace, configured for one connection `tapsec`.
 struct Charon {
@@ -176,7 +138,7 @@ struct Charon {
     }
     Ikev2 open_tapsec(Role role, bool rekey_pfs = false) {
         auto peer = role == Role::client ? *Endpoint::parse("10.99.0.1:4500") : Endpoint{};
-        auto udp = inside(tapsec_ns, [&] { return Udp::bind("10.99.0.2", 4500, peer); });
+        auto udp = test::inside(tapsec_ns, [&] { return Udp::bind("10.99.0.2", 4500, peer); });
         REQUIRE(udp.ok());
         return Ikev2(role, tapsec_config(role, rekey_pfs), std::move(*udp));
     }
@@ -215,11 +177,11 @@ std::optional<std::string> next_udp(Ikev2& conn, std::chrono::milliseconds timeo
 
 /// Traffic both ways through the established tunnel.
 void exchange_datagrams(Charon& charon, Ikev2& conn) {
-    auto inner_socket = inside(charon.ns, [] { return PlainUdp::bind("10.200.1.1", 7777); });
+    auto inner_socket = test::inside(charon.ns, [] { return test::PlainUdp::bind("10.200.1.1", 7777); });
     for (int i = 0; i < 3; ++i) {
         const std::string message = "tapsec to charon #" + std::to_string(i);
         REQUIRE(!conn.send(ikev2_test::udp_packet(ipv4("10.200.2.1"), ipv4("10.200.1.1"), 9999, 7777, as_bytes(message))));
-        auto got = inner_socket.receive(5s);
+        auto got = inner_socket.receive_text(5s);
         REQUIRE_MESSAGE(got, "charon did not deliver tapsec's inner datagram; charon log:\n" << charon.log());
         CHECK(*got == message);
     }
@@ -390,7 +352,7 @@ TEST_CASE("strongSwan interop: charon initiates to tapsec (ECP-256, AES-GCM-16-2
 TEST_CASE("strongSwan interop: `tapsec connect ikev2` to charon, stdin lines through the tunnel and back, exit 0 on delete") {
     Charon charon(false, "aes128gcm16-prfsha256-x25519");
     test::write_file(charon.dir.file("psk.txt"), psk_text + "\n");
-    auto inner_socket = inside(charon.ns, [] { return PlainUdp::bind("10.200.1.1", 7777); });
+    auto inner_socket = test::inside(charon.ns, [] { return test::PlainUdp::bind("10.200.1.1", 7777); });
     test::Process cli(charon.tapsec_ns.exec({TAPSEC_TOOL_PATH, "connect", "ikev2", "10.99.0.1:4500", "--psk-file",
                                              charon.dir.file("psk.txt"), "--local-id", "a@test", "--remote-id", "b.test",
                                              "--local-ts", "10.200.2.1", "--remote-ts", "10.200.1.1", "--udp-to",
@@ -398,7 +360,7 @@ TEST_CASE("strongSwan interop: `tapsec connect ikev2` to charon, stdin lines thr
                       charon.dir.file("cli.log"));
     REQUIRE_MESSAGE(cli.wait_for_output("IKE SA and Child SA established", 15s), cli.output() << "\ncharon log:\n" << charon.log());
     cli.write_stdin("line one from the tapsec command\n");
-    auto got = inner_socket.receive(5s);
+    auto got = inner_socket.receive_text(5s);
     REQUIRE_MESSAGE(got, cli.output() << "\ncharon log:\n" << charon.log());
     CHECK(*got == "line one from the tapsec command\n");
     // Back through charon: the CLI prints the UDP payload on stdout.

@@ -20,6 +20,7 @@
 
 #include <tapsec/tapsec.hpp>
 
+#include "support/netns.hpp"
 #include "support/process.hpp"
 
 using namespace tapsec;
@@ -33,45 +34,6 @@ std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
     return s;
 }
-
-/// Runs `f` with this thread inside the namespace (sockets created there stay there).
-template <class F>
-auto inside(const test::NetworkNamespace& ns, F&& f) {
-    const int self = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    const int target = ::open(("/run/netns/" + ns.name()).c_str(), O_RDONLY | O_CLOEXEC);
-    REQUIRE(self >= 0);
-    REQUIRE(target >= 0);
-    REQUIRE(::setns(target, CLONE_NEWNET) == 0);
-    auto result = f();
-    ::setns(self, CLONE_NEWNET);
-    ::close(self);
-    ::close(target);
-    return result;
-}
-
-/// A plain UDP socket (for traffic in and out of wg0).
-struct PlainUdp {
-    transport_detail::FileDescriptor fd;
-    static PlainUdp bind(const std::string& address, std::uint16_t port) {
-        PlainUdp u;
-        u.fd = transport_detail::FileDescriptor(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-        auto ep = Endpoint::parse(address, port);
-        REQUIRE(::bind(u.fd.get(), ep->sockaddr_ptr(), ep->sockaddr_length()) == 0);
-        return u;
-    }
-    void send_to(const std::string& address, std::uint16_t port, ByteView data) {
-        auto ep = Endpoint::parse(address, port);
-        ::sendto(fd.get(), data.data(), data.size(), 0, ep->sockaddr_ptr(), ep->sockaddr_length());
-    }
-    std::optional<Bytes> receive(std::chrono::milliseconds timeout) {
-        if (transport_detail::wait_for(fd.get(), POLLIN, Clock::now() + timeout)) return std::nullopt;
-        Bytes b(65536);
-        auto n = ::recv(fd.get(), b.data(), b.size(), 0);
-        if (n < 0) return std::nullopt;
-        b.resize(static_cast<std::size_t>(n));
-        return b;
-    }
-};
 
 /// One wireguard-go instance in its own namespace, peered with a tapsec key.
 struct WireGuardGoPeer {
@@ -129,7 +91,7 @@ struct WireGuardGoPeer {
     }
 
     WireGuard open_tapsec(Role role, Config config, const std::string& address = "127.0.0.1") {
-        auto udp = inside(ns, [&] { return Udp::bind(address, tapsec_port); });
+        auto udp = test::inside(ns, [&] { return Udp::bind(address, tapsec_port); });
         REQUIRE(udp.ok());
         return WireGuard(role, std::move(config), std::move(*udp));
     }
@@ -167,7 +129,7 @@ TEST_CASE("wireguard-go interop: wireguard-go initiates, packets both ways, ping
     CHECK(encode_key(identity->public_key) == go.tapsec_public);
 
     WireGuard conn = go.open_tapsec(Role::server, go.tapsec_config());
-    auto tun_side = inside(go.ns, [] { return PlainUdp::bind("10.77.0.1", 7777); });
+    auto tun_side = test::inside(go.ns, [] { return test::PlainUdp::bind("10.77.0.1", 7777); });
     // A datagram into wg0: wireguard-go starts the handshake and sends it through the tunnel.
     tun_side.send_to("10.77.0.2", 9999, text("hello from the wireguard-go side"));
     auto in = next_udp(conn, 15s);
@@ -219,7 +181,7 @@ TEST_CASE("wireguard-go interop: tapsec initiates (with a pre-shared key)") {
     WireGuard conn = go.open_tapsec(Role::client, go.tapsec_config());
     REQUIRE_FALSE(conn.handshake());
     CHECK(conn.engine().statistics(0).handshakes_completed == 1);
-    auto tun_side = inside(go.ns, [] { return PlainUdp::bind("10.77.0.1", 7777); });
+    auto tun_side = test::inside(go.ns, [] { return test::PlainUdp::bind("10.77.0.1", 7777); });
     REQUIRE_FALSE(conn.send(make_ipv4_udp_packet(*IpAddress::parse("10.77.0.2"), *IpAddress::parse("10.77.0.1"), 4000, 7777,
                                                  text("initiated by tapsec"))));
     auto out = tun_side.receive(5s);
@@ -239,7 +201,7 @@ TEST_CASE("wireguard-go interop: over IPv6 loopback, tapsec initiates") {
     WireGuardGoPeer go;
     WireGuard conn = go.open_tapsec(Role::client, go.tapsec_config("", "[::1]"), "::1");
     REQUIRE_FALSE(conn.handshake());
-    auto tun_side = inside(go.ns, [] { return PlainUdp::bind("10.77.0.1", 7777); });
+    auto tun_side = test::inside(go.ns, [] { return test::PlainUdp::bind("10.77.0.1", 7777); });
     REQUIRE_FALSE(conn.send(make_ipv4_udp_packet(*IpAddress::parse("10.77.0.2"), *IpAddress::parse("10.77.0.1"), 4000, 7777,
                                                  text("over ::1"))));
     auto out = tun_side.receive(5s);
@@ -252,7 +214,7 @@ TEST_CASE("wireguard-go interop: roaming: wireguard-go moves to a new port, taps
     WireGuardGoPeer go;
     WireGuard conn = go.open_tapsec(Role::client, go.tapsec_config());
     REQUIRE_FALSE(conn.handshake());
-    auto tun_side = inside(go.ns, [] { return PlainUdp::bind("10.77.0.1", 7777); });
+    auto tun_side = test::inside(go.ns, [] { return test::PlainUdp::bind("10.77.0.1", 7777); });
     tun_side.send_to("10.77.0.2", 9999, text("before"));
     REQUIRE(next_udp(conn, 5s));
     CHECK(conn.engine().endpoint(0)->port() == go.go_port);
@@ -282,7 +244,7 @@ TEST_CASE("wireguard-go interop: rekeying while traffic flows (tapsec limits: 3 
     config.timers.rekey_after_time = 3s;
     WireGuard conn = go.open_tapsec(Role::client, config);
     REQUIRE_FALSE(conn.handshake());
-    auto tun_side = inside(go.ns, [] { return PlainUdp::bind("10.77.0.1", 7777); });
+    auto tun_side = test::inside(go.ns, [] { return test::PlainUdp::bind("10.77.0.1", 7777); });
     int sent = 0, delivered_out = 0, delivered_in = 0;
     const auto until = Clock::now() + 10s;
     while (Clock::now() < until) {
@@ -310,7 +272,7 @@ TEST_CASE("wireguard-go interop: rekey after REKEY_AFTER_MESSAGES on the tapsec 
     config.timers.rekey_after_messages = 40;
     WireGuard conn = go.open_tapsec(Role::client, config);
     REQUIRE_FALSE(conn.handshake());
-    auto tun_side = inside(go.ns, [] { return PlainUdp::bind("10.77.0.1", 7777); });
+    auto tun_side = test::inside(go.ns, [] { return test::PlainUdp::bind("10.77.0.1", 7777); });
     int delivered = 0;
     for (int i = 0; i < 130; ++i) {
         REQUIRE_FALSE(conn.send(make_ipv4_udp_packet(*IpAddress::parse("10.77.0.2"), *IpAddress::parse("10.77.0.1"), 4000,
@@ -327,7 +289,7 @@ TEST_CASE("wireguard-go interop: cookie reply from tapsec under load; wireguard-
     WireGuardGoPeer go;
     WireGuard conn = go.open_tapsec(Role::server, go.tapsec_config());
     conn.engine().set_under_load(true);
-    auto tun_side = inside(go.ns, [] { return PlainUdp::bind("10.77.0.1", 7777); });
+    auto tun_side = test::inside(go.ns, [] { return test::PlainUdp::bind("10.77.0.1", 7777); });
     tun_side.send_to("10.77.0.2", 9999, text("under load"));
     // wireguard-go's retry comes after REKEY_TIMEOUT (5 s) with the cookie's mac2.
     auto in = next_udp(conn, 15s);
@@ -345,7 +307,7 @@ TEST_CASE("wireguard-go interop: wireguard-go under load sends tapsec a cookie; 
     // it a DH before it fails) fills its handshake queue past 1/8 of its size, its load
     // threshold; load then lasts a second. tapsec's initiation right behind the burst is
     // answered with a cookie reply; tapsec's retransmission carries mac2 and is accepted.
-    auto flood = inside(go.ns, [] { return PlainUdp::bind("127.0.0.1", 0); });
+    auto flood = test::inside(go.ns, [] { return test::PlainUdp::bind("127.0.0.1", 0); });
     const Key go_public = *decode_key(go.go_public);
     const Key mac1_key = noise::hash(as_bytes(label_mac1), go_public);
     Bytes junk(initiation_size);

@@ -23,6 +23,7 @@
 
 #include "../core/bounded_queue.hpp"
 #include "../core/config.hpp"
+#include "../core/datagram_outbox.hpp"
 #include "../core/engine.hpp"
 #include "../core/errors.hpp"
 #include "../esp/record.hpp"
@@ -57,10 +58,6 @@ class Engine {
 
     enum class State { idle, init_sent, auth_sent, init_answered, established, deleting, closed, failed };
 
-    struct Outgoing {
-        Bytes data;
-        std::optional<Endpoint> to;
-    };
     struct IkeSuite {
         IkeCipher cipher = IkeCipher::aes_128_gcm_16;
         Group group = Group::curve25519;
@@ -110,34 +107,11 @@ public:
         return fatal_;
     }
 
-    std::optional<Transmit> poll_transmit() {
-        if (transmits_.empty()) return std::nullopt;
-        const Outgoing& o = transmits_.front();
-        Transmit t{Bytes(o.data.begin(), o.data.end()), o.to};
-        transmits_.pop_front();
-        return t;
-    }
-    std::optional<TransmitInfo> poll_transmit(MutableByteView out) {
-        if (transmits_.empty() || out.size() < transmits_.front().data.size()) return std::nullopt;
-        const Outgoing& o = transmits_.front();
-        std::memcpy(out.data(), o.data.data(), o.data.size());
-        TransmitInfo info{o.data.size(), o.to};
-        transmits_.pop_front();
-        return info;
-    }
-    std::optional<Bytes> poll_application_data() {
-        if (inbound_.empty()) return std::nullopt;
-        Bytes packet(inbound_.front().begin(), inbound_.front().end());
-        inbound_.pop_front();
-        return packet;
-    }
+    std::optional<Transmit> poll_transmit() { return transmits_.poll(); }
+    std::optional<TransmitInfo> poll_transmit(MutableByteView out) { return transmits_.poll_into(out); }
+    std::optional<Bytes> poll_application_data() { return inbound_.poll_copy(); }
     /// The next inner IPv4 packet, a view valid until the next call on the engine.
-    std::optional<ByteView> poll_plaintext() {
-        if (inbound_.empty()) return std::nullopt;
-        std::swap(delivered_, inbound_.front());  // the slot keeps the old buffer's storage
-        inbound_.pop_front();
-        return ByteView(delivered_);
-    }
+    std::optional<ByteView> poll_plaintext() { return inbound_.poll_view(); }
     std::optional<Event> poll_event() { return events_.pop(); }
 
     /// Sends one inner IPv4 packet through the Child SA. A packet outside the negotiated
@@ -152,7 +126,7 @@ public:
         if (!covers(ts_local_, ip->source, ip->protocol, ip->source_port) ||
             !covers(ts_remote_, ip->destination, ip->protocol, ip->destination_port))
             return drop(make_error_code(Error::inner_packet_rejected), now), std::error_code{};
-        Outgoing* slot = transmits_.reserve_back();
+        DatagramOutbox::Slot* slot = transmits_.reserve();
         if (!slot) return drop(make_error_code(Errc::record_overflow), now), std::error_code{};
         const ByteView inner = packet.first(ip->length);
         slot->data.resize(esp::sealed_size(inner.size()));
@@ -161,7 +135,7 @@ public:
         if (!n) return n.error();
         slot->data.resize(*n);
         slot->to = peer_;
-        transmits_.commit_back();
+        transmits_.commit();
         ++stats_.esp_sent;
         last_sent_ = now;
         return {};
@@ -194,10 +168,10 @@ public:
                 send_request(ExchangeType::informational, {}, now);  // empty: "are you there?" (RFC 7296 1.4)
                 ++stats_.liveness_checks;
             } else if (config_.nat_keepalive.count() > 0 && now >= last_sent_ + config_.nat_keepalive) {
-                if (Outgoing* slot = transmits_.reserve_back()) {  // keeps a NAT mapping open
+                if (DatagramOutbox::Slot* slot = transmits_.reserve()) {  // keeps a NAT mapping open
                     slot->data.assign(1, 0xff);
                     slot->to = peer_;
-                    transmits_.commit_back();
+                    transmits_.commit();
                     ++stats_.keepalives_sent;
                 }
                 last_sent_ = now;
@@ -382,14 +356,14 @@ private:
     // ---- output ----------------------------------------------------------------------
 
     void queue(const Bytes& message) {
-        Outgoing* slot = transmits_.reserve_back();
+        DatagramOutbox::Slot* slot = transmits_.reserve();
         if (!slot) return;  // the caller stopped draining; a retransmission will follow
         const std::size_t marker = peer_marker_ ? non_esp_marker_size : 0;
         slot->data.resize(marker + message.size());
         std::memset(slot->data.data(), 0, marker);
         std::memcpy(slot->data.data() + marker, message.data(), message.size());
         slot->to = peer_;
-        transmits_.commit_back();
+        transmits_.commit();
     }
     Header header(ExchangeType exchange, std::uint32_t message_id, bool response) const {
         Header h;
@@ -650,12 +624,12 @@ private:
         h.exchange = ExchangeType::ike_sa_init;
         h.flags = flags::response;
         const Bytes message = serialize_message(h, payloads);
-        Outgoing* slot = transmits_.reserve_back();
+        DatagramOutbox::Slot* slot = transmits_.reserve();
         if (!slot) return;
         slot->data.assign(peer_marker_ ? non_esp_marker_size : 0, 0);
         append(slot->data, message);
         slot->to = to;
-        transmits_.commit_back();
+        transmits_.commit();
     }
 
     /// Cookie = 0 | SHA-256(Ni | address | port | SPIi | secret)[0..16) (RFC 7296 2.6's
@@ -1367,8 +1341,9 @@ private:
                   : spi && esp_old_ && *spi == esp_old_->inbound_spi() ? &*esp_old_
                                                                         : nullptr;
         if (!sa) return make_error_code(esp::Error::unknown_spi);
-        Bytes* slot = inbound_.reserve_back();
-        if (!slot) return make_error_code(Errc::record_overflow);
+        // Opened even when the application has let the queue fill, so that the replay
+        // window and statistics stay exact; the packet is then dropped as an overflow.
+        Bytes* slot = &inbound_.target();
         slot->assign(datagram.begin(), datagram.end());  // capacity reused after warm-up
         auto opened = sa->unprotect(MutableByteView(*slot));
         if (!opened) return opened.error();
@@ -1384,7 +1359,7 @@ private:
         const std::size_t offset = static_cast<std::size_t>(opened->payload.data() - slot->data());
         std::memmove(slot->data(), slot->data() + offset, ip->length);  // drop TFC padding too
         slot->resize(ip->length);
-        inbound_.commit_back();
+        if (!inbound_.commit()) return make_error_code(Errc::record_overflow);
         ++stats_.esp_received;
         last_heard_ = now;
         (void)now;
@@ -1473,9 +1448,8 @@ private:
     bool send_on_old_ = false;
     std::uint64_t child_rekeys_ = 0;
 
-    BoundedQueue<Outgoing> transmits_;
-    BoundedQueue<Bytes> inbound_;
-    Bytes delivered_;
+    DatagramOutbox transmits_;
+    PlaintextInbox inbound_;
     EventQueue events_;
     Statistics stats_;
 };

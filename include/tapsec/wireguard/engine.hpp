@@ -26,6 +26,7 @@
 
 #include "../core/bounded_queue.hpp"
 #include "../core/config.hpp"
+#include "../core/datagram_outbox.hpp"
 #include "../core/engine.hpp"
 #include "../core/errors.hpp"
 #include "allowed_ips.hpp"
@@ -146,23 +147,10 @@ public:
         return {};
     }
 
-    std::optional<Transmit> poll_transmit() {
-        if (transmits_.empty()) return std::nullopt;
-        const Outgoing& o = transmits_.front();
-        Transmit t{Bytes(o.data.begin(), o.data.end()), o.to};  // a copy: the slot keeps its buffer
-        transmits_.pop_front();
-        return t;
-    }
+    std::optional<Transmit> poll_transmit() { return transmits_.poll(); }
     /// The next datagram, copied into the caller's buffer (which must hold
     /// max_transmit_size bytes; a smaller one receives nothing).
-    std::optional<TransmitInfo> poll_transmit(MutableByteView out) {
-        if (transmits_.empty() || out.size() < transmits_.front().data.size()) return std::nullopt;
-        const Outgoing& o = transmits_.front();
-        std::memcpy(out.data(), o.data.data(), o.data.size());
-        TransmitInfo info{o.data.size(), o.to};
-        transmits_.pop_front();
-        return info;
-    }
+    std::optional<TransmitInfo> poll_transmit(MutableByteView out) { return transmits_.poll_into(out); }
     std::optional<Bytes> poll_application_data() { return inbound_.poll_copy(); }
     /// The next inner IP packet as a view valid until the next call on the engine.
     std::optional<ByteView> poll_plaintext() { return inbound_.poll_view(); }
@@ -272,7 +260,7 @@ public:
     }
     std::uint64_t cookie_replies_sent() const { return cookie_replies_sent_; }
     /// Datagrams or inner packets dropped because the application left a queue full.
-    std::uint64_t queue_overflows() const { return queue_overflows_; }
+    std::uint64_t queue_overflows() const { return queue_overflows_ + transmits_.overflows(); }
     /// What the engine holds for the application now (bounded by queue_limit each).
     std::size_t queued_transmits() const { return transmits_.size(); }
     std::size_t queued_plaintexts() const { return inbound_.size(); }
@@ -306,11 +294,6 @@ public:
     }
 
 private:
-    struct Outgoing {
-        Bytes data;
-        std::optional<Endpoint> to;
-    };
-
     static bool due(const std::optional<Instant>& t, Instant now) { return t && *t <= now; }
 
     void add_peer(const PeerSettings& s) {
@@ -371,14 +354,7 @@ private:
 
     /// Queues a handshake message (or cookie reply) for `to`.
     void queue_datagram(ByteView data, const Endpoint& to) {
-        Outgoing* slot = transmits_.reserve_back();
-        if (!slot) {
-            ++queue_overflows_;
-            return;
-        }
-        slot->data.assign(data.begin(), data.end());
-        slot->to = to;
-        transmits_.commit_back();
+        transmits_.push(data, to);
     }
 
     void transmitted(Peer& p, Instant now) {
@@ -702,17 +678,14 @@ private:
         }
         if (!p.endpoint) return;
         // Sealed straight into the transmit queue's slot (its buffer is reused).
-        Outgoing* slot = transmits_.reserve_back();
-        if (!slot) {
-            ++queue_overflows_;
-            return;
-        }
+        DatagramOutbox::Slot* slot = transmits_.reserve();
+        if (!slot) return;
         slot->data.resize(Session::sealed_size(packet.size()));
         auto sealed = p.current->seal(packet, MutableByteView(slot->data), now, config_.timers, config_.interface.mtu.value_or(0));
         if (!sealed) return;
         slot->data.resize(*sealed);
         slot->to = *p.endpoint;
-        transmits_.commit_back();
+        transmits_.commit();
         transmitted(p, now);
         p.stats.sent_bytes += *sealed;
         if (!packet.empty() && !p.new_handshake_at)
@@ -728,7 +701,7 @@ private:
     std::vector<Peer> peers_;
     AllowedIps routes_;
     std::unordered_map<std::uint32_t, std::size_t> indices_;  // our sender index -> peer
-    BoundedQueue<Outgoing> transmits_{queue_limit};
+    DatagramOutbox transmits_{queue_limit};
     PlaintextInbox inbound_{queue_limit};
     EventQueue events_;
     std::uint64_t queue_overflows_ = 0;
