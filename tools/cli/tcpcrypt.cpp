@@ -13,6 +13,7 @@
 
 #include "botan_tls_common.hpp"
 #include "registry.hpp"
+#include "server_modes.hpp"
 #include "stdio.hpp"
 
 namespace tapsec::cli {
@@ -63,8 +64,10 @@ std::string read_options(Arguments& args, tcpcrypt::Config& config) {
     return {};
 }
 
-int run(TcpcryptOverEno& connection, const std::string& peer) {
-    if (auto ec = connection.handshake()) return fail("tcpcrypt with " + peer + " failed: " + ec.message());
+int run(TcpcryptOverEno& connection, const std::string& peer, ServerMode mode = ServerMode::stdio) {
+    if (auto ec = connection.handshake())
+        return fail("tcpcrypt with " + peer + (connection.is_established() ? ": " + describe_handshake_failure(connection, ec, {})
+                                                                          : " failed: " + ec.message()));
     const auto& engine = connection.engine();
     if (!engine.is_encrypted()) {
         std::fprintf(stderr, "tapsec: WARNING: %s with %s: data is NOT encrypted\n", connection.info().protocol.c_str(),
@@ -76,7 +79,7 @@ int run(TcpcryptOverEno& connection, const std::string& peer) {
         std::fprintf(stderr, "tapsec: session ID %s (authenticate it: compare it with the peer's)\n",
                      to_hex(engine.session_id()).c_str());
     }
-    return pump_stdio(connection, connection.transport().native_handle());
+    return serve_connection(connection, mode, "Secure<TcpcryptHandshake, TcpcryptRecord, TcpEno>", PumpOptions{});
 }
 
 int connect(Arguments& args) {
@@ -96,11 +99,12 @@ int connect(Arguments& args) {
 int listen(Arguments& args) {
     std::string address;
     std::uint16_t port = 0;
-    const bool has_address = args.target.find(':') != std::string::npos;
-    if (!botan_common::split_target(has_address ? args.target : "x:" + args.target, address, port))
+    if (!parse_listen_target(args.target, address, port))
         return fail("listen tcpcrypt: expected [ADDR:]PORT, got '" + args.target + "'");
-    if (!has_address) address = "0.0.0.0";
+    ListenOptions listen_options;
+    if (auto error = take_listen_options(args, listen_options); !error.empty()) return fail(error);
     tcpcrypt::Config config;
+    config.handshake_timeout = listen_options.handshake_timeout;  // read_options may say the same again
     if (auto error = read_options(args, config); !error.empty()) return fail(error);
     if (auto unknown = args.unknown()) return fail("listen tcpcrypt: unknown option " + *unknown + " (see --help)");
     auto listener = TcpEnoListener::bind(address, port);
@@ -110,7 +114,7 @@ int listen(Arguments& args) {
     if (!transport) return fail("accept: " + transport.error().message());
     const std::string peer = transport->peer_endpoint().to_string();
     TcpcryptOverEno connection(Role::server, std::move(config), std::move(*transport));
-    return run(connection, peer);
+    return run(connection, peer, listen_options.mode);
 }
 
 DemoResult demo() {
@@ -169,7 +173,8 @@ const Registration registration{ProtocolEntry{
     "  --aeads A1,A2        aes128gcm, aes256gcm, chacha20poly1305 (default all three)\n"
     "  --allow-plain        if TCP-ENO does not negotiate, continue as plain TCP (with a warning)\n"
     "  --no-eno             behave as a host without TCP-ENO (plain TCP; for trying the fallback)\n"
-    "  --timeout SECONDS    handshake timeout (default 30)\n",
+    "  --timeout SECONDS    handshake timeout (default 30; 10 for listen)\n"
+    "\nlisten options:\n" + std::string(server_modes_usage),
     connect,
     listen,
     demo,
