@@ -12,6 +12,7 @@
 #include <tapsec/tcpcrypt.hpp>
 
 #include "botan_tls_common.hpp"
+#include "demo.hpp"
 #include "registry.hpp"
 #include "server_modes.hpp"
 #include "stdio.hpp"
@@ -118,45 +119,29 @@ int listen(Arguments& args) {
 }
 
 DemoResult demo() {
-    DemoResult result;
     auto listener = TcpEnoListener::bind("127.0.0.1", 0);
-    if (!listener) return result.error = "bind: " + listener.error().message(), result;
-    const Bytes message = Bytes{'h', 'e', 'l', 'l', 'o', ' ', 't', 'c', 'p', 'c', 'r', 'y', 'p', 't'};
-    auto server = std::async(std::launch::async, [&]() -> std::pair<std::error_code, Bytes> {
-        auto socket = listener->accept(std::chrono::seconds(5));
-        if (!socket) return {socket.error(), {}};
-        TcpcryptOverEno s(Role::server, tcpcrypt::Config{}, std::move(*socket));
-        if (auto ec = s.handshake()) return {ec, {}};
-        auto m = s.receive_message(std::chrono::seconds(5));
-        if (!m) return {m.error(), {}};
-        if (auto ec = s.send(*m)) return {ec, {}};
-        return {std::error_code{}, s.engine().session_id()};
-    });
-    const auto start = Clock::now();
-    auto socket = TcpEno::connect("127.0.0.1", listener->port());
-    if (!socket) return result.error = "connect: " + socket.error().message(), result;
-    TcpcryptOverEno client(Role::client, tcpcrypt::Config{}, std::move(*socket));
-    auto ec = client.handshake();
-    const auto handshaken = Clock::now();
-    Result<Bytes> echo = ec ? Result<Bytes>(ec) : Result<Bytes>(Bytes{});
-    if (!ec) {
-        if ((ec = client.send(message))) echo = ec;
-        else echo = client.receive_message(std::chrono::seconds(5));
-    }
-    const auto done = Clock::now();
-    client.close();
-    auto [server_error, server_sid] = server.get();
-    if (!echo) return result.error = echo.error().message(), result;
-    if (server_error) return result.error = "server: " + server_error.message(), result;
-    if (*echo != message) return result.error = "the echo differs from what was sent", result;
-    if (server_sid != client.engine().session_id()) return result.error = "the session IDs differ", result;
-    result.ok = true;
-    const auto info = client.info();
-    result.negotiated = info.protocol + ", " + info.group + ", " + info.cipher_suite + ", session ID " +
-                        to_hex(client.engine().session_id()).substr(0, 16) + "... on both sides";
-    result.handshake_ms = std::chrono::duration<double, std::milli>(handshaken - start).count();
-    result.echo_ms = std::chrono::duration<double, std::milli>(done - handshaken).count();
-    return result;
+    if (!listener) return DemoResult{false, {}, 0, 0, "bind: " + listener.error().message()};
+    const auto port = listener->port();
+    return run_echo_demo<TcpcryptOverEno>(
+        [&]() -> Result<TcpcryptOverEno> {
+            auto socket = listener->accept(std::chrono::seconds(5));
+            if (!socket) return socket.error();
+            return TcpcryptOverEno(Role::server, tcpcrypt::Config{}, std::move(*socket));
+        },
+        [&]() -> Result<TcpcryptOverEno> {
+            auto socket = TcpEno::connect("127.0.0.1", port);
+            if (!socket) return socket.error();
+            return TcpcryptOverEno(Role::client, tcpcrypt::Config{}, std::move(*socket));
+        },
+        [](TcpcryptOverEno& server, TcpcryptOverEno& client) {
+            return server.engine().session_id() == client.engine().session_id() ? std::string{} : "the session IDs differ";
+        },
+        [](TcpcryptOverEno& client) {
+            const auto info = client.info();
+            return info.protocol + ", " + info.group + ", " + info.cipher_suite + ", session ID " +
+                   to_hex(client.engine().session_id()).substr(0, 16) + "... on both sides";
+        },
+        std::chrono::seconds(5));
 }
 
 const Registration registration{ProtocolEntry{
