@@ -245,3 +245,29 @@ TEST_CASE("cli io: an idle client cannot hold the listener (--timeout)") {
         ::close(idle);
     }
 }
+
+TEST_CASE("cli io: tapsec listen --rev answers 5 MB from tapsec connect, every line (tls13, tcpcrypt)") {
+    Fixture f;
+    const std::string input = make_lines(5 * 1024 * 1024);
+    const std::string in_path = f.file("input");
+    write_file(in_path, input);
+    const std::string expected = reversed_lines(input);
+    for (const std::string protocol : {"tls13", "tcpcrypt"}) {
+        CAPTURE(protocol);
+        const auto port = free_port();
+        auto listen = protocol == "tls13" ? f.listen(protocol, port, {"--rev"})
+                                          : std::vector<std::string>{tapsec_tool, "listen", "tcpcrypt",
+                                                                     "127.0.0.1:" + std::to_string(port), "--rev"};
+        Process server(listen, f.file("listen"));
+        REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
+        auto connect = protocol == "tls13" ? f.connect(protocol, port)
+                                           : std::vector<std::string>{tapsec_tool, "connect", "tcpcrypt",
+                                                                      "127.0.0.1:" + std::to_string(port)};
+        const std::string out_path = f.file("output");
+        Process client(redirected(connect, in_path, out_path), f.file("connect"));
+        CHECK_MESSAGE(client.wait(std::chrono::seconds(60)) == 0, client.output());
+        CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+        const std::string output = read_file(out_path);
+        CHECK_MESSAGE(output == expected, first_difference(output, expected));
+    }
+}
