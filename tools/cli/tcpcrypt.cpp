@@ -34,17 +34,17 @@ std::optional<std::uint8_t> aead_named(const std::string& name) {
 
 /// Options both roles share; an error message, or empty.
 std::string read_options(Arguments& args, tcpcrypt::Config& config) {
-    if (auto list = args.take("--teps")) {
+    if (auto list = args.take_list("--teps")) {
         config.teps.clear();
-        for (auto& n : botan_common::split_list(*list)) {
+        for (auto& n : *list) {
             auto id = tep_named(n);
             if (!id) return "unknown TEP '" + n + "' (curve25519, p256)";
             config.teps.push_back(*id);
         }
     }
-    if (auto list = args.take("--aeads")) {
+    if (auto list = args.take_list("--aeads")) {
         config.aeads.clear();
-        for (auto& n : botan_common::split_list(*list)) {
+        for (auto& n : *list) {
             auto id = aead_named(n);
             if (!id) return "unknown AEAD '" + n + "' (aes128gcm, aes256gcm, chacha20poly1305)";
             config.aeads.push_back(*id);
@@ -53,13 +53,7 @@ std::string read_options(Arguments& args, tcpcrypt::Config& config) {
     config.allow_plain_fallback = args.flag("--allow-plain");
     config.enable_eno = !args.flag("--no-eno");
     if (!config.enable_eno) config.allow_plain_fallback = true;  // a host without ENO is plain TCP by definition
-    if (auto timeout = args.take("--timeout")) {
-        try {
-            config.handshake_timeout = std::chrono::milliseconds(static_cast<long>(std::stod(*timeout) * 1000));
-        } catch (const std::exception&) {
-            return "--timeout needs a number of seconds";
-        }
-    }
+    if (auto timeout = args.take_seconds("--handshake-timeout")) config.handshake_timeout = *timeout;
     return {};
 }
 
@@ -80,13 +74,14 @@ int run(TcpcryptOverEno& connection, const std::string& peer) {
 }
 
 int connect(Arguments& args) {
-    std::string host;
-    std::uint16_t port = 0;
-    if (!botan_common::split_target(args.target, host, port))
-        return fail("connect tcpcrypt: expected HOST:PORT, got '" + args.target + "'");
+    const HostPort target = parse_host_port(args.target);
+    const std::string& host = target.host;
+    const std::uint16_t port = target.port;
     tcpcrypt::Config config;
-    if (auto error = read_options(args, config); !error.empty()) return fail(error);
-    if (auto unknown = args.unknown()) return fail("connect tcpcrypt: unknown option " + *unknown + " (see --help)");
+    if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
+    if (auto unknown = args.unknown()) return usage_fail("connect tcpcrypt: unknown option " + *unknown + " (see --help)");
+    std::string resolve_error;
+    if (!resolve(host, port, SOCK_STREAM, resolve_error)) return fail(resolve_error);
     auto transport = TcpEno::connect(host, port);
     if (!transport) return fail("cannot reach " + args.target + ": " + transport.error().message());
     TcpcryptOverEno connection(Role::client, std::move(config), std::move(*transport));
@@ -94,15 +89,12 @@ int connect(Arguments& args) {
 }
 
 int listen(Arguments& args) {
-    std::string address;
-    std::uint16_t port = 0;
-    const bool has_address = args.target.find(':') != std::string::npos;
-    if (!botan_common::split_target(has_address ? args.target : "x:" + args.target, address, port))
-        return fail("listen tcpcrypt: expected [ADDR:]PORT, got '" + args.target + "'");
-    if (!has_address) address = "0.0.0.0";
+    const HostPort bind_to = parse_listen_address(args.target);
+    const std::string& address = bind_to.host;
+    const std::uint16_t port = bind_to.port;
     tcpcrypt::Config config;
-    if (auto error = read_options(args, config); !error.empty()) return fail(error);
-    if (auto unknown = args.unknown()) return fail("listen tcpcrypt: unknown option " + *unknown + " (see --help)");
+    if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
+    if (auto unknown = args.unknown()) return usage_fail("listen tcpcrypt: unknown option " + *unknown + " (see --help)");
     auto listener = TcpEnoListener::bind(address, port);
     if (!listener) return fail("cannot bind " + args.target + ": " + listener.error().message());
     std::fprintf(stderr, "tapsec: listening for tcpcrypt (TCP-ENO) on %s:%u\n", address.c_str(), listener->port());
@@ -169,7 +161,7 @@ const Registration registration{ProtocolEntry{
     "  --aeads A1,A2        aes128gcm, aes256gcm, chacha20poly1305 (default all three)\n"
     "  --allow-plain        if TCP-ENO does not negotiate, continue as plain TCP (with a warning)\n"
     "  --no-eno             behave as a host without TCP-ENO (plain TCP; for trying the fallback)\n"
-    "  --timeout SECONDS    handshake timeout (default 30)\n",
+    "  --handshake-timeout S  handshake timeout in seconds (default 30; alias --timeout)\n",
     connect,
     listen,
     demo,
