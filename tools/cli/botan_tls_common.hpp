@@ -33,6 +33,7 @@
 
 #include "address.hpp"
 #include "registry.hpp"
+#include "server_modes.hpp"
 #include "stdio.hpp"
 
 namespace tapsec::cli::botan_common {
@@ -51,7 +52,7 @@ inline constexpr const char* client_usage =
     "  --sess-out FILE / --sess-in FILE  store / resume a session\n"
     "  --quiet               do not print the negotiated parameters on stderr\n";
 
-inline constexpr const char* server_usage =
+inline const std::string server_usage =
     "  --cert FILE --key FILE  server certificate chain and private key (PEM; ECDSA or RSA)\n"
     "  --CAfile FILE         CA certificate(s) for verifying client certificates\n"
     "  --verify [DEPTH]      ask for a client certificate, verify it if one is sent\n"
@@ -60,7 +61,8 @@ inline constexpr const char* server_usage =
     "  --groups LIST, --ciphersuites LIST  as for connect (LIST: ':' or ',' separated)\n"
     "  --naccept N           serve N connections one after another (default 1), sharing a\n"
     "                        session cache so that clients can resume\n"
-    "  --quiet               do not print the negotiated parameters on stderr\n";
+    "  --quiet               do not print the negotiated parameters on stderr\n" +
+    std::string(server_modes_usage);
 
 inline bool read_text_file(const std::string& path, std::string& out) {
     std::ifstream in(path, std::ios::binary);
@@ -225,7 +227,6 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
     if (!resolve(host, port, SOCK_STREAM, resolve_error)) return fail(resolve_error);
     auto transport = dial(host, port);
     if (!transport) return fail("cannot connect to " + args.target + ": " + transport.error().message());
-    const int fd = transport->native_handle();
     Conn connection(Role::client, std::move(config), std::move(*transport));
     if (auto ec = connection.handshake()) {
         std::string line = failure_line(ec, connection.engine().failure_detail());
@@ -237,7 +238,11 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
         std::fprintf(stderr, "tapsec: connected: %s; server %s\n", describe(connection.info()).c_str(),
                      connection.peer().subject.empty() ? "(unverified)" : connection.peer().subject.c_str());
     if (spec.after_handshake) spec.after_handshake(connection);
-    return spec.pump ? spec.pump(connection, fd) : pump_stdio(connection, fd);
+    if (spec.pump) return spec.pump(connection, connection.transport().native_handle());
+    PumpOptions pump_options;
+    pump_options.quiet = quiet;
+    pump_options.half_close = false;  // Botan's state ends with our close_notify: close when the peer is done
+    return pump(connection, pump_options);
 }
 
 /// `tapsec listen <name> [ADDR:]PORT`: bind(address, port) gives an acceptor whose
@@ -247,6 +252,10 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
     const HostPort bind_to = parse_listen_address(args.target);
     const std::string& address = bind_to.host;
     const std::uint16_t port = bind_to.port;
+    ListenOptions listen_options;
+    if (auto error = take_listen_options(args, listen_options); !error.empty()) return usage_fail(error);
+    if (spec.pump && listen_options.mode != ServerMode::stdio)
+        return usage_fail("listen " + spec.name + ": --echo, --rev and --www need a byte stream; " + spec.name + " carries media");
     botan_tls::Config config;
     if (auto error = read_common(args, config, Role::server); !error.empty()) return usage_fail(error);
     // openssl s_server spells these -verify N and -Verify N; the depth is accepted and ignored.
@@ -263,7 +272,7 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
     if (auto unknown = args.unknown()) return fail("listen " + spec.name + ": unknown option " + *unknown + " (see --help)");
     if (auto error = check_identity(config, Role::server); !error.empty()) return fail(error);
     config.session_cache = std::make_shared<InMemorySessionCache>();
-    config.handshake_timeout = std::chrono::hours(24 * 365);  // a listener waits for its client
+    config.handshake_timeout = listen_options.handshake_timeout;  // per connection: an idle client cannot hold the listener
 
     auto acceptor = bind(address, port);
     if (!acceptor) return fail("cannot listen on " + address + ":" + std::to_string(port) + ": " + acceptor.error().message());
@@ -272,11 +281,13 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
     for (int i = 0; i < accepts; ++i) {
         auto transport = acceptor->next();
         if (!transport) return fail("accept failed: " + transport.error().message());
-        const int fd = transport->native_handle();
         Conn connection(Role::server, config, std::move(*transport));
         if (auto ec = connection.handshake()) {
-            status = fail(spec.label + " handshake with " + connection.transport().peer_endpoint().to_string() +
-                          " failed: " + failure_line(ec, connection.engine().failure_detail()));
+            const std::string peer = connection.transport().peer_endpoint().to_string();
+            status = fail(connection.is_established()
+                              ? spec.label + " with " + peer + ": " + describe_handshake_failure(connection, ec, {})
+                              : spec.label + " handshake with " + peer + " failed: " +
+                                    failure_line(ec, connection.engine().failure_detail()));
             continue;
         }
         if (!quiet)
@@ -284,7 +295,12 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
                          describe(connection.info()).c_str(),
                          connection.peer().subject.empty() ? "(no certificate)" : connection.peer().subject.c_str());
         if (spec.after_handshake) spec.after_handshake(connection);
-        if (int rc = spec.pump ? spec.pump(connection, fd) : pump_stdio(connection, fd)) status = rc;
+        PumpOptions pump_options;
+        pump_options.quiet = quiet;
+        pump_options.half_close = false;
+        const int rc = spec.pump ? spec.pump(connection, connection.transport().native_handle())
+                                 : serve_connection(connection, listen_options.mode, spec.label, pump_options);
+        if (rc) status = rc;
     }
     return status;
 }

@@ -10,6 +10,7 @@
 
 #include "address.hpp"
 #include "registry.hpp"
+#include "server_modes.hpp"
 #include "stdio.hpp"
 
 namespace tapsec::cli {
@@ -17,7 +18,7 @@ namespace {
 
 using Tls13 = Secure<Tls13Handshake, AeadRecord, Tcp>;
 
-constexpr const char* usage =
+const std::string usage =
     "common options:\n"
     "  --ciphersuites LIST     TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256\n"
     "  --groups LIST           X25519:P-256 (the client sends a key share for the first only)\n"
@@ -43,7 +44,8 @@ constexpr const char* usage =
     "  --max-early-data N      accept up to N bytes of 0-RTT data (single-use tickets)\n"
     "  --hrr                   always answer the first ClientHello with a HelloRetryRequest\n"
     "  --naccept N             serve N connections one after another (default 1)\n"
-    "  --ticket-key-file FILE  48-byte ticket key (else random per run)\n";
+    "  --ticket-key-file FILE  48-byte ticket key (else random per run)\n" +
+    std::string(server_modes_usage);
 
 std::optional<std::string> slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -161,45 +163,6 @@ void print_events(Tls13& connection, bool quiet) {
     }
 }
 
-/// pump_stdio, printing events as they come.
-class Reporting {
-public:
-    Reporting(Tls13& c, bool quiet) : c_(c), quiet_(quiet) {}
-    std::error_code send(ByteView data) {
-        auto ec = c_.send(data);
-        print_events(c_, quiet_);
-        return ec;
-    }
-    Result<Bytes> receive_message(std::chrono::milliseconds timeout) {
-        auto r = c_.receive_message(timeout);
-        print_events(c_, quiet_);
-        if (r) return r;
-        // The peer's close_notify arrived and was answered (RFC 8446 6.1): a clean close,
-        // even if the peer, done, already dropped the socket under our answer.
-        if (peer_closed_cleanly()) return Bytes{};
-        // We closed first (all our data went before our close_notify) and the peer then
-        // ended the stream without answering, as gnutls-cli does: a close, but not an
-        // authenticated one on its side, so say so.
-        if (closed_ && r.error() == make_error_code(Errc::truncated)) {
-            if (!quiet_) std::fprintf(stderr, "tapsec: the peer ended the stream without answering our close_notify\n");
-            return Bytes{};
-        }
-        return r;
-    }
-    std::error_code close() {
-        closed_ = true;
-        auto ec = c_.close();
-        return ec && peer_closed_cleanly() ? std::error_code{} : ec;
-    }
-
-private:
-    bool peer_closed_cleanly() { return c_.engine().is_closed(); }
-
-    Tls13& c_;
-    bool quiet_;
-    bool closed_ = false;  // our close_notify went out (stdin ended)
-};
-
 int run_connect(Arguments& args) {
     tls13::Config config;
     if (auto e = common_options(args, config); !e.empty()) return usage_fail(e);
@@ -230,7 +193,6 @@ int run_connect(Arguments& args) {
     if (!resolve(host, port, SOCK_STREAM, resolve_error)) return fail(resolve_error);
     auto tcp = Tcp::connect(host, static_cast<std::uint16_t>(port));
     if (!tcp) return fail("cannot connect to " + args.target + ": " + tcp.error().message());
-    const int fd = tcp->native_handle();
     Tls13 connection(Role::client, config, std::move(*tcp));
     if (early && !early->empty())
         if (auto ec = connection.send_early_data(as_bytes(*early))) return fail("early data: " + ec.message());
@@ -244,10 +206,12 @@ int run_connect(Arguments& args) {
         if (auto ec = connection.update_keys(true)) return fail("key update failed: " + ec.message());
         print_events(connection, quiet);
     }
-    Reporting r(connection, quiet);
+    PumpOptions pump_options;
+    pump_options.quiet = quiet;
+    pump_options.on_progress = [&] { print_events(connection, quiet); };
     // Wait a little for a session ticket when asked to store one.
-    const int code = pump_stdio(r, fd, sess_out.empty() ? std::chrono::seconds(2) : std::chrono::seconds(3));
-    return code;
+    pump_options.linger = sess_out.empty() ? std::chrono::seconds(2) : std::chrono::seconds(3);
+    return pump(connection, pump_options);
 }
 
 int run_listen(Arguments& args) {
@@ -256,7 +220,9 @@ int run_listen(Arguments& args) {
     const HostPort bind_to = parse_listen_address(args.target);
     const std::string& address = bind_to.host;
     const std::uint16_t port = bind_to.port;
-    const std::string port_text = std::to_string(port);
+    ListenOptions listen_options;
+    if (auto e = take_listen_options(args, listen_options); !e.empty()) return usage_fail(e);
+    config.handshake_timeout = listen_options.handshake_timeout;
     config.verify_peer = args.flag("--verify");
     config.require_client_certificate = args.flag("--require-client-cert");
     if ((config.verify_peer || config.require_client_certificate) && config.trust.empty())
@@ -278,18 +244,19 @@ int run_listen(Arguments& args) {
     const bool quiet = args.flag("--quiet");
     if (auto u = args.unknown()) return fail("listen tls13: unknown option " + *u);
 
-    auto listener = TcpListener::bind(address, static_cast<std::uint16_t>(port));
-    if (!listener) return fail("cannot listen on " + address + ":" + port_text + ": " + listener.error().message());
+    auto listener = TcpListener::bind(address, port);
+    if (!listener) return fail("cannot listen on " + args.target + ": " + listener.error().message());
     if (!quiet) std::fprintf(stderr, "tapsec: listening on %s:%u\n", address.c_str(), listener->port());
     int code = 0;
     for (int i = 0; i < naccept; ++i) {
         auto tcp = listener->accept();
         if (!tcp) return fail("accept failed: " + tcp.error().message());
-        const int fd = tcp->native_handle();
         Tls13 connection(Role::server, config, std::move(*tcp));
         if (auto ec = connection.handshake()) {
             print_events(connection, quiet);
-            code = fail("TLS 1.3 handshake failed: " + ec.message());
+            code = fail("TLS 1.3 with " + connection.transport().peer_endpoint().to_string() + ": " +
+                        (connection.is_established() ? describe_handshake_failure(connection, ec, {})
+                                                     : "handshake failed: " + ec.message()));
             continue;
         }
         print_summary(connection, quiet);
@@ -299,8 +266,10 @@ int run_listen(Arguments& args) {
             if (auto ec = connection.update_keys(true)) return fail("key update failed: " + ec.message());
             print_events(connection, quiet);
         }
-        Reporting r(connection, quiet);
-        code = pump_stdio(r, fd);
+        PumpOptions pump_options;
+        pump_options.quiet = quiet;
+        pump_options.on_progress = [&] { print_events(connection, quiet); };
+        code = serve_connection(connection, listen_options.mode, "Secure<Tls13Handshake, AeadRecord, Tcp>", pump_options);
     }
     return code;
 }
