@@ -227,8 +227,9 @@ Arguments parse(int argc, char** argv, int first) {
             if (arg.rfind("--", 0) != 0) arg = "-" + arg;  // accept -CAfile like openssl
             auto eq = arg.find('=');
             if (eq != std::string::npos) a.options[canonical_option(arg.substr(0, eq))] = arg.substr(eq + 1);
-            else if (!known_flags().count(canonical_option(arg)) && i + 1 < argc && argv[i + 1][0] != '-')
-                a.options[canonical_option(arg)] = argv[++i];
+            else if (!known_flags().count(canonical_option(arg)) && i + 1 < argc &&
+                     (argv[i + 1][0] != '-' || std::isdigit(static_cast<unsigned char>(argv[i + 1][1]))))
+                a.options[canonical_option(arg)] = argv[++i];  // "-3" is a value (to be refused by name), not an option
             else a.flags.insert(canonical_option(arg));
         } else {
             positional.push_back(arg);
