@@ -16,6 +16,7 @@
 
 #include "demo.hpp"
 #include "quic_h3.hpp"
+#include "address.hpp"
 #include "registry.hpp"
 
 namespace tapsec::cli {
@@ -52,15 +53,6 @@ std::optional<std::string> slurp(const std::string& path) {
     return s.str();
 }
 
-std::vector<std::string> split(const std::string& text, char separator) {
-    std::vector<std::string> out;
-    std::string item;
-    std::istringstream in(text);
-    while (std::getline(in, item, separator))
-        if (!item.empty()) out.push_back(item);
-    return out;
-}
-
 struct Options {
     tls13::Config tls;
     quic::Settings settings;
@@ -69,14 +61,14 @@ struct Options {
 
 std::string common_options(Arguments& args, Options& o) {
     tls13::Config& config = o.tls;
-    if (auto v = args.take("--ciphersuites")) config.cipher_suites = split(*v, ':');
-    if (auto v = args.take("--groups")) config.groups = split(*v, ':');
+    if (auto v = args.take_list("--ciphersuites")) config.cipher_suites = *v;
+    if (auto v = args.take_list("--groups")) config.groups = *v;
     for (const auto& s : config.cipher_suites)
         if (!tls13::find_cipher_suite(s)) return "unknown cipher suite '" + s + "'";
     for (const auto& g : config.groups)
         if (!tls13::group_from_name(g)) return "unknown group '" + g + "' (X25519, P-256)";
     o.h3 = args.flag("--h3");
-    if (auto v = args.take("--alpn")) config.alpn = split(*v, ',');
+    if (auto v = args.take_list("--alpn")) config.alpn = *v;
     else config.alpn = {o.h3 ? "h3" : "tapsec"};
     auto cert = args.take("--cert");
     auto key = args.take("--key");
@@ -95,13 +87,7 @@ std::string common_options(Arguments& args, Options& o) {
         if (!c) return "cannot read CA file " + *ca;
         config.trust.ca_certificates_pem = {*c};
     }
-    if (auto v = args.take("--idle-timeout")) {
-        try {
-            o.settings.max_idle_timeout_ms = std::stoull(*v);
-        } catch (...) {
-            return "--idle-timeout needs a number of milliseconds";
-        }
-    }
+    if (auto v = args.take_uint("--idle-timeout", 1, 86400000)) o.settings.max_idle_timeout_ms = *v;
     if (o.h3) o.settings.application_close_code = h3::no_error;
     o.quiet = args.flag("--quiet");
     return {};
@@ -273,17 +259,10 @@ int h3_get(Driver& d, Connection& c, const std::string& authority, const std::st
 
 int run_connect(Arguments& args) {
     Options o;
-    if (auto e = common_options(args, o); !e.empty()) return fail(e);
-    const auto colon = args.target.rfind(':');
-    if (colon == std::string::npos) return fail("connect quic: target must be HOST:PORT");
-    std::string host = args.target.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    unsigned long port = 0;
-    try {
-        port = std::stoul(args.target.substr(colon + 1));
-    } catch (...) {
-    }
-    if (port == 0 || port > 65535) return fail("connect quic: bad port in '" + args.target + "'");
+    if (auto e = common_options(args, o); !e.empty()) return usage_fail(e);
+    const HostPort target = parse_host_port(args.target);
+    const std::string& host = target.host;
+    const std::uint16_t port = target.port;
     o.tls.server_name = args.take("--servername").value_or(host);
     if (args.flag("--noverify")) {
         o.tls.delegate_authentication = true;
@@ -295,8 +274,9 @@ int run_connect(Arguments& args) {
     const std::string output = args.take("--output").value_or("");
     const bool keyupdate = args.flag("--keyupdate");
     if (auto u = args.unknown()) return fail("connect quic: unknown option " + *u);
-    auto peer = Endpoint::parse(host, static_cast<std::uint16_t>(port));
-    if (!peer) return fail("connect quic: '" + host + "' is not an IP address");
+    std::string resolve_error;
+    auto peer = resolve(host, port, SOCK_DGRAM, resolve_error);
+    if (!peer) return fail(resolve_error);
     auto socket = Udp::connect(*peer);
     if (!socket) return fail("cannot open a UDP socket: " + socket.error().message());
     Connection c(Role::client, o.tls, o.settings);
@@ -362,22 +342,12 @@ int h3_serve(Driver& d, Connection& c, const std::string& htdocs, const std::str
 
 int run_listen(Arguments& args) {
     Options o;
-    if (auto e = common_options(args, o); !e.empty()) return fail(e);
-    std::string address = "127.0.0.1";
-    std::string port_text = args.target;
-    if (auto colon = args.target.rfind(':'); colon != std::string::npos) {
-        address = args.target.substr(0, colon);
-        port_text = args.target.substr(colon + 1);
-        if (address.size() > 2 && address.front() == '[') address = address.substr(1, address.size() - 2);
-    }
-    unsigned long port = 0;
-    try {
-        port = std::stoul(port_text);
-    } catch (...) {
-        return fail("listen quic: bad port '" + port_text + "'");
-    }
-    if (port > 65535) return fail("listen quic: bad port '" + port_text + "'");
-    if (o.tls.identity.empty()) return fail("listen quic needs --cert and --key");
+    if (auto e = common_options(args, o); !e.empty()) return usage_fail(e);
+    const HostPort bind_to = parse_listen_address(args.target);
+    const std::string& address = bind_to.host;
+    const std::uint16_t port = bind_to.port;
+    const std::string port_text = std::to_string(port);
+    if (o.tls.identity.empty()) return usage_fail("listen quic needs --cert and --key");
     o.tls.tickets_to_send = 0;  // no resumption (0-RTT is not implemented)
     const std::string htdocs = args.take("--htdocs").value_or(".");
     const std::string default_file = args.take("--default-file").value_or("index.html");

@@ -36,17 +36,17 @@ std::optional<std::uint8_t> aead_named(const std::string& name) {
 
 /// Options both roles share; an error message, or empty.
 std::string read_options(Arguments& args, tcpcrypt::Config& config) {
-    if (auto list = args.take("--teps")) {
+    if (auto list = args.take_list("--teps")) {
         config.teps.clear();
-        for (auto& n : botan_common::split_list(*list)) {
+        for (auto& n : *list) {
             auto id = tep_named(n);
             if (!id) return "unknown TEP '" + n + "' (curve25519, p256)";
             config.teps.push_back(*id);
         }
     }
-    if (auto list = args.take("--aeads")) {
+    if (auto list = args.take_list("--aeads")) {
         config.aeads.clear();
-        for (auto& n : botan_common::split_list(*list)) {
+        for (auto& n : *list) {
             auto id = aead_named(n);
             if (!id) return "unknown AEAD '" + n + "' (aes128gcm, aes256gcm, chacha20poly1305)";
             config.aeads.push_back(*id);
@@ -55,13 +55,7 @@ std::string read_options(Arguments& args, tcpcrypt::Config& config) {
     config.allow_plain_fallback = args.flag("--allow-plain");
     config.enable_eno = !args.flag("--no-eno");
     if (!config.enable_eno) config.allow_plain_fallback = true;  // a host without ENO is plain TCP by definition
-    if (auto timeout = args.take("--timeout")) {
-        try {
-            config.handshake_timeout = std::chrono::milliseconds(static_cast<long>(std::stod(*timeout) * 1000));
-        } catch (const std::exception&) {
-            return "--timeout needs a number of seconds";
-        }
-    }
+    if (auto timeout = args.take_seconds("--handshake-timeout")) config.handshake_timeout = *timeout;
     return {};
 }
 
@@ -84,13 +78,14 @@ int run(TcpcryptOverEno& connection, const std::string& peer, ServerMode mode = 
 }
 
 int connect(Arguments& args) {
-    std::string host;
-    std::uint16_t port = 0;
-    if (!botan_common::split_target(args.target, host, port))
-        return fail("connect tcpcrypt: expected HOST:PORT, got '" + args.target + "'");
+    const HostPort target = parse_host_port(args.target);
+    const std::string& host = target.host;
+    const std::uint16_t port = target.port;
     tcpcrypt::Config config;
-    if (auto error = read_options(args, config); !error.empty()) return fail(error);
-    if (auto unknown = args.unknown()) return fail("connect tcpcrypt: unknown option " + *unknown + " (see --help)");
+    if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
+    if (auto unknown = args.unknown()) return usage_fail("connect tcpcrypt: unknown option " + *unknown + " (see --help)");
+    std::string resolve_error;
+    if (!resolve(host, port, SOCK_STREAM, resolve_error)) return fail(resolve_error);
     auto transport = TcpEno::connect(host, port);
     if (!transport) return fail("cannot reach " + args.target + ": " + transport.error().message());
     TcpcryptOverEno connection(Role::client, std::move(config), std::move(*transport));
@@ -98,16 +93,15 @@ int connect(Arguments& args) {
 }
 
 int listen(Arguments& args) {
-    std::string address;
-    std::uint16_t port = 0;
-    if (!parse_listen_target(args.target, address, port))
-        return fail("listen tcpcrypt: expected [ADDR:]PORT, got '" + args.target + "'");
+    const HostPort bind_to = parse_listen_address(args.target);
+    const std::string& address = bind_to.host;
+    const std::uint16_t port = bind_to.port;
     ListenOptions listen_options;
-    if (auto error = take_listen_options(args, listen_options); !error.empty()) return fail(error);
+    if (auto error = take_listen_options(args, listen_options); !error.empty()) return usage_fail(error);
     tcpcrypt::Config config;
     config.handshake_timeout = listen_options.handshake_timeout;  // read_options may say the same again
-    if (auto error = read_options(args, config); !error.empty()) return fail(error);
-    if (auto unknown = args.unknown()) return fail("listen tcpcrypt: unknown option " + *unknown + " (see --help)");
+    if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
+    if (auto unknown = args.unknown()) return usage_fail("listen tcpcrypt: unknown option " + *unknown + " (see --help)");
     auto listener = TcpEnoListener::bind(address, port);
     if (!listener) return fail("cannot bind " + args.target + ": " + listener.error().message());
     std::fprintf(stderr, "tapsec: listening for tcpcrypt (TCP-ENO) on %s:%u\n", address.c_str(), listener->port());
@@ -158,7 +152,7 @@ const Registration registration{ProtocolEntry{
     "  --aeads A1,A2        aes128gcm, aes256gcm, chacha20poly1305 (default all three)\n"
     "  --allow-plain        if TCP-ENO does not negotiate, continue as plain TCP (with a warning)\n"
     "  --no-eno             behave as a host without TCP-ENO (plain TCP; for trying the fallback)\n"
-    "  --timeout SECONDS    handshake timeout (default 30; 10 for listen)\n"
+    "  --handshake-timeout S  handshake timeout in seconds (default 30; 10 for listen; alias --timeout)\n"
     "\nlisten options:\n" + std::string(server_modes_usage),
     connect,
     listen,
