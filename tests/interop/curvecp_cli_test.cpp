@@ -64,7 +64,7 @@ TEST_CASE("tapsec curvecp: usage errors are one line and exit 1") {
         std::vector<std::string> argv{tapsec_tool};
         argv.insert(argv.end(), u.args.begin(), u.args.end());
         Process p(argv, tmp.file("usage.log"));
-        CHECK(p.wait(std::chrono::seconds(10)) == 1);
+        CHECK(p.wait(std::chrono::seconds(10)) == 2);  // command-line mistakes: exit status 2
         const auto out = p.output();
         CHECK_MESSAGE(out.find(u.says) != std::string::npos, out);
         CHECK(count_of(out, "\n") == 1);

@@ -168,19 +168,19 @@ TEST_CASE("tapsec CLI wireguard: one-line errors") {
     auto one_line = [](const std::string& s) { return std::count(s.begin(), s.end(), '\n') == 1; };
     {
         auto [status, out] = run("connect wireguard");
-        CHECK(status == 1);
+        CHECK(status == 2);  // a command-line mistake
         CHECK(out.find("--config FILE is required") != std::string::npos);
         CHECK(one_line(out));
     }
     {
         auto [status, out] = run("connect wireguard --config " + dir.file("missing.conf"));
-        CHECK(status == 1);
+        CHECK(status == 2);
         CHECK(out.find("cannot read configuration") != std::string::npos);
     }
     {
         test::write_file(dir.file("bad.conf"), "[Interface]\nPrivateKey = dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\n\n[Peer]\nPublicKey = short\n");
         auto [status, out] = run("connect wireguard --config " + dir.file("bad.conf"));
-        CHECK(status == 1);
+        CHECK(status == 2);
         CHECK(out.find("bad.conf:5: PublicKey: not a base64 32-byte key") != std::string::npos);
         CHECK(one_line(out));
     }
@@ -188,10 +188,10 @@ TEST_CASE("tapsec CLI wireguard: one-line errors") {
         test::write_file(dir.file("ok.conf"), "[Interface]\nPrivateKey = dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\n\n[Peer]\n"
                                               "PublicKey = hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\nAllowedIPs = 10.0.0.0/8\n");
         auto [status, out] = run("connect wireguard --config " + dir.file("ok.conf") + " --colour blue");
-        CHECK(status == 1);
+        CHECK(status == 2);
         CHECK(out.find("unknown option --colour") != std::string::npos);
         auto [status2, out2] = run("connect wireguard --config " + dir.file("ok.conf"));
-        CHECK(status2 == 1);
+        CHECK(status2 == 2);
         CHECK(out2.find("connect needs a peer Endpoint") != std::string::npos);
         // Nobody answers: the handshake gives up after the timeout, with one line.
         const auto port = test::free_port(SOCK_DGRAM);

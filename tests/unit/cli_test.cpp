@@ -33,16 +33,108 @@ TEST_CASE("tapsec --help and per-command help exit 0") {
     CHECK(tapsec_command("connect --help").status == 0);
 }
 
-TEST_CASE("bad arguments give one line on stderr and a non-zero exit") {
+TEST_CASE("bad arguments give one line on stderr and exit status 2") {
     for (const char* args : {"frobnicate", "connect nosuchprotocol 127.0.0.1:1", "table extra", "demo extra"}) {
         CAPTURE(args);
         auto r = tapsec_command(args);
-        CHECK(r.status != 0);
+        CHECK(r.status == 2);
         CHECK(line_count(r.output) == 1);
         CHECK(r.output.rfind("tapsec: ", 0) == 0);
     }
     auto none = tapsec_command("");
-    CHECK(none.status != 0);
+    CHECK(none.status == 2);
+}
+
+// Issue 9: every command-line mistake is one line naming the option, exit status 2;
+// failures at run time (nothing listening, a name that does not resolve) stay 1.
+TEST_CASE("option and input errors: one line naming the option, exit 2; runtime failures exit 1") {
+    tapsec::test::TestPki pki;
+    REQUIRE(pki.ok());
+    const auto leaf = pki.issue("leaf");
+    tapsec::test::TempDir dir;
+    tapsec::test::write_file(dir.file("garbage"), "this is not a session\n");
+    tapsec::test::write_file(dir.file("short-key"), std::string(47, 'k'));
+    tapsec::test::write_file(dir.file("ok.conf"), "[Interface]\nPrivateKey = dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\n\n[Peer]\n"
+                                                  "PublicKey = hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\nAllowedIPs = 10.0.0.0/8\n");
+    const std::string server = " --cert " + leaf.certificate + " --key " + leaf.key;
+    const std::string closed_port = std::to_string(tapsec::test::free_port());
+    struct Case {
+        std::string args;
+        int status;
+        std::string says;
+    };
+    const Case cases[] = {
+        {"connect tls13", 2, "missing HOST:PORT"},
+        {"connect tls13 127.0.0.1", 2, "'127.0.0.1' is not HOST:PORT"},
+        {"connect tls13 127.0.0.1:99999", 2, "is not HOST:PORT"},
+        {"listen tls13 127.0.0.1:http", 2, "is not [ADDR:]PORT"},
+        {"connect tls13 127.0.0.1:1 --CAfile", 2, "--CAfile needs a value"},
+        {"connect tls13 127.0.0.1:1 --colour blue", 2, "unknown option --colour"},
+        {"connect tls13 127.0.0.1:1 --noverify extra", 2, "unexpected argument 'extra'"},
+        {"connect tls13 127.0.0.1:1 --CAfile " + dir.file("missing.pem"), 2, "--CAfile: cannot read"},
+        {"connect tls13 127.0.0.1:1 --CAfile " + dir.file("garbage"), 2, "--CAfile: no PEM certificate"},
+        {"connect tls13 127.0.0.1:1 --noverify --sess-in " + dir.file("garbage"), 2, "--sess-in"},
+        {"connect tls13 127.0.0.1:1 --noverify --sess-in " + dir.file("missing"), 2, "--sess-in: cannot read"},
+        {"connect tls13 127.0.0.1:1 --psk 00ff00ff", 2, "--psk needs --psk-identity"},
+        {"connect tls13 127.0.0.1:1 --psk-identity me --psk xyz", 2, "--psk: not hex"},
+        {"connect tls13 127.0.0.1:1 --record-size-limit 10", 2, "--record-size-limit: '10' is not a number from 64 to 16385"},
+        {"connect tls13 127.0.0.1:1 --keyupdate-after lots", 2, "--keyupdate-after: 'lots' is not a number"},
+        {"connect tls13 127.0.0.1:1 --ciphers TLS_NOPE", 2, "unknown cipher suite 'TLS_NOPE'"},  // alias of --ciphersuites
+        {"listen tls13 127.0.0.1:0" + server + " --naccept -3", 2, "--naccept: '-3' is not a number from 1"},
+        {"listen tls13 127.0.0.1:0" + server + " --naccept 0", 2, "--naccept: '0' is not a number from 1"},
+        {"listen tls13 127.0.0.1:0" + server + " --max-early-data -1", 2, "--max-early-data: '-1' is not a number from 0"},
+        {"listen tls13 127.0.0.1:0" + server + " --ticket-key-file " + dir.file("short-key"), 2,
+         "--ticket-key-file: 47 bytes, 48 expected"},
+        {"listen tls13 127.0.0.1:0", 2, "needs --cert and --key"},
+        {"connect tls12 127.0.0.1:1 --timeout soon", 2, "--handshake-timeout: 'soon' is not a number of seconds"},
+        {"connect tls12 127.0.0.1:1 --insecure --sess-in " + dir.file("garbage"), 2, "--sess-in"},
+        {"connect wireguard --config " + dir.file("ok.conf") + " --handshake-timeout 0", 2, "--handshake-timeout: '0'"},
+        {"connect wireguard --config " + dir.file("missing.conf"), 2, "cannot read configuration"},
+        {"show nosuchprotocol", 2, "show: no status view for 'nosuchprotocol'"},
+        {"completion zsh", 2, "only bash"},
+        // Runtime failures: status 1.
+        {"connect tls13 no-such-host.invalid:443 --noverify", 1, "cannot resolve no-such-host.invalid: "},
+        {"connect tls12 no-such-host.invalid:443 --insecure --quiet", 1, "cannot resolve no-such-host.invalid: "},
+        {"connect wireguard no-such-host.invalid:51820 --config " + dir.file("ok.conf"), 1, "cannot resolve no-such-host.invalid: "},
+        {"connect tls13 127.0.0.1:" + closed_port + " --noverify", 1, "cannot connect to 127.0.0.1:" + closed_port},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.args);
+        auto r = tapsec_command(c.args);
+        CAPTURE(r.output);
+        CHECK(r.status == c.status);
+        CHECK(line_count(r.output) == 1);
+        CHECK(r.output.rfind("tapsec: ", 0) == 0);
+        CHECK(r.output.find(c.says) != std::string::npos);
+    }
+}
+
+TEST_CASE("tapsec --version names the version, the providers and the library versions") {
+    auto r = tapsec_command("--version");
+    CHECK(r.status == 0);
+    CHECK(r.output.rfind("tapsec 0.", 0) == 0);
+    CHECK(r.output.find("Botan2") != std::string::npos);
+    CHECK(r.output.find("Botan 2.") != std::string::npos);
+    CHECK(r.output.find("OpenSsl3") != std::string::npos);
+}
+
+TEST_CASE("tapsec completion bash is valid bash that knows the protocols and their options") {
+    tapsec::test::TempDir dir;
+    const std::string script = dir.file("tapsec.bash");
+    std::string command = TAPSEC_TOOL_PATH;  // appended piecewise: GCC 12 warns falsely on a + chain here
+    command.append(" completion bash > ").append(script);
+    REQUIRE(tapsec::test::run(command) == 0);
+    const std::string text = tapsec::test::read_file(script);
+    CHECK(text.find("complete -o default -F _tapsec tapsec") != std::string::npos);
+    CHECK(text.find("tls13) opts=") != std::string::npos);
+    CHECK(text.find("--ciphersuites") != std::string::npos);
+    CHECK(text.find("--insecure") != std::string::npos);  // aliases complete too
+    // Completing `tapsec connect tls13 --cip` in bash itself.
+    const std::string out = dir.file("out");
+    std::string complete = "bash -c 'source ";
+    complete.append(script).append("; COMP_WORDS=(tapsec connect tls13 --cip); COMP_CWORD=3; _tapsec; echo ${COMPREPLY[@]}' > ").append(out);
+    REQUIRE(tapsec::test::run(complete) == 0);
+    CHECK(tapsec::test::read_file(out) == "--ciphersuites --cipher --ciphers\n");
 }
 
 TEST_CASE("tapsec table prints the survey's columns") {

@@ -31,7 +31,9 @@
 #include <tapsec/transport/tcp.hpp>
 #include <tapsec/transport/udp.hpp>
 
+#include "address.hpp"
 #include "registry.hpp"
+#include "server_modes.hpp"
 #include "stdio.hpp"
 
 namespace tapsec::cli::botan_common {
@@ -41,32 +43,26 @@ inline constexpr const char* client_usage =
     "                        certificate may be its own CA file\n"
     "  --cert FILE --key FILE  client certificate and key (PEM) for mutual authentication\n"
     "  --servername NAME     name to send (SNI) and to check in the certificate (default: HOST)\n"
-    "  --alpn P1,P2          offer these application protocols (ALPN)\n"
-    "  --groups G1,G2        key-exchange groups (x25519, secp256r1, secp384r1, secp521r1)\n"
-    "  --ciphers S1,S2       cipher suites by IANA name (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)\n"
-    "  --timeout SECONDS     give up the handshake after this long (default 30)\n"
-    "  --insecure            do not verify the server's certificate (testing only)\n"
+    "  --alpn LIST           offer these application protocols (ALPN), e.g. h2,http/1.1\n"
+    "  --groups LIST         key-exchange groups (x25519, secp256r1, secp384r1, secp521r1)\n"
+    "  --ciphersuites LIST   cipher suites by IANA name (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256);\n"
+    "                        alias --ciphers\n"
+    "  --handshake-timeout S give up the handshake after S seconds (default 30; alias --timeout)\n"
+    "  --noverify            do not verify the server's certificate (testing only; alias --insecure)\n"
+    "  --sess-out FILE / --sess-in FILE  store / resume a session\n"
     "  --quiet               do not print the negotiated parameters on stderr\n";
 
-inline constexpr const char* server_usage =
+inline const std::string server_usage =
     "  --cert FILE --key FILE  server certificate chain and private key (PEM; ECDSA or RSA)\n"
     "  --CAfile FILE         CA certificate(s) for verifying client certificates\n"
     "  --verify [DEPTH]      ask for a client certificate, verify it if one is sent\n"
     "  --require-client-cert (or --Verify [DEPTH]) insist on a valid client certificate\n"
-    "  --alpn P1,P2          accept these application protocols, in order of preference\n"
-    "  --groups G1,G2, --ciphers S1,S2  as for connect\n"
+    "  --alpn LIST           accept these application protocols, in order of preference\n"
+    "  --groups LIST, --ciphersuites LIST  as for connect (LIST: ':' or ',' separated)\n"
     "  --naccept N           serve N connections one after another (default 1), sharing a\n"
     "                        session cache so that clients can resume\n"
-    "  --quiet               do not print the negotiated parameters on stderr\n";
-
-inline std::vector<std::string> split_list(const std::string& text) {
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        if (!item.empty()) out.push_back(item);
-    return out;
-}
+    "  --quiet               do not print the negotiated parameters on stderr\n" +
+    std::string(server_modes_usage);
 
 inline bool read_text_file(const std::string& path, std::string& out) {
     std::ifstream in(path, std::ios::binary);
@@ -80,12 +76,12 @@ inline bool read_text_file(const std::string& path, std::string& out) {
 /// Reads the options common to client and server into `config`. Returns an error
 /// line (empty on success) naming the option and the file.
 inline std::string read_common(Arguments& args, botan_tls::Config& config, Role role) {
-    if (auto alpn = args.take("--alpn")) config.alpn = split_list(*alpn);
-    if (auto groups = args.take("--groups")) config.groups = split_list(*groups);
-    if (auto ciphers = args.take("--ciphers")) config.cipher_suites = split_list(*ciphers);
+    if (auto alpn = args.take_list("--alpn")) config.alpn = *alpn;
+    if (auto groups = args.take_list("--groups")) config.groups = *groups;
+    if (auto ciphers = args.take_list("--ciphersuites")) config.cipher_suites = *ciphers;
     if (auto ca = args.take("--CAfile")) {
         std::string pem;
-        if (!read_text_file(*ca, pem)) return "cannot read --CAfile " + *ca;
+        if (!read_text_file(*ca, pem)) return "--CAfile: cannot read " + *ca;
         if (!botan_tls::parse_certificates(pem)) return "--CAfile " + *ca + ": no valid PEM certificate in it";
         config.trust.ca_certificates_pem.push_back(pem);
     }
@@ -96,8 +92,8 @@ inline std::string read_common(Arguments& args, botan_tls::Config& config, Role 
     if (key && !cert) return "--key given without --cert";
     if (cert) {
         std::string chain, key_pem;
-        if (!read_text_file(*cert, chain)) return "cannot read --cert " + *cert;
-        if (!read_text_file(*key, key_pem)) return "cannot read --key " + *key;
+        if (!read_text_file(*cert, chain)) return "--cert: cannot read " + *cert;
+        if (!read_text_file(*key, key_pem)) return "--key: cannot read " + *key;
         if (!botan_tls::parse_certificates(chain)) return "--cert " + *cert + ": not a PEM certificate";
         if (!botan_tls::parse_private_key(key_pem))
             return key_in_cert ? "no --key given, and --cert " + *cert + " holds no private key" : "--key " + *key + ": not a readable private key (unencrypted PEM PKCS#8 expected)";
@@ -176,23 +172,6 @@ inline std::string failure_line(std::error_code ec, const std::string& detail) {
     return line;
 }
 
-/// "HOST:PORT", "[V6]:PORT" -> host (without brackets) and port.
-inline bool split_target(const std::string& target, std::string& host, std::uint16_t& port) {
-    const auto colon = target.rfind(':');
-    if (colon == std::string::npos || colon == 0) return false;
-    host = target.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    try {
-        std::size_t used = 0;
-        const unsigned long p = std::stoul(target.substr(colon + 1), &used);
-        if (used != target.size() - colon - 1 || p == 0 || p > 65535) return false;
-        port = static_cast<std::uint16_t>(p);
-    } catch (const std::exception&) {
-        return false;
-    }
-    return true;
-}
-
 inline std::string check_identity(const botan_tls::Config& config, Role role) {
     botan_tls::Credentials credentials(config, role);
     if (credentials.error() && !config.identity.empty()) return credentials.error_detail();
@@ -223,35 +202,31 @@ struct CommandSpec {
 /// `tapsec connect <name> HOST:PORT`: dial(host, port) gives the transport.
 template <class Conn, class Dial>
 int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
-    std::string host;
-    std::uint16_t port = 0;
-    if (!split_target(args.target, host, port))
-        return fail("connect " + spec.name + ": expected HOST:PORT, got '" + args.target + "'");
+    const HostPort target = parse_host_port(args.target);
+    const std::string& host = target.host;
+    const std::uint16_t port = target.port;
     botan_tls::Config config;
-    if (auto error = read_common(args, config, Role::client); !error.empty()) return fail(error);
+    if (auto error = read_common(args, config, Role::client); !error.empty()) return usage_fail(error);
     config.server_name = args.take("--servername").value_or(host);
     config.server_port = port;
-    if (args.flag("--insecure")) config.verify_peer = false;
+    if (args.flag("--noverify")) config.verify_peer = false;
     const auto sess_in = args.take("--sess-in").value_or(""), sess_out = args.take("--sess-out").value_or("");
+    if (!sess_in.empty() && Arguments::read_file_or_throw("--sess-in", sess_in).find("-----BEGIN TAPSEC TLS SESSION-----") == std::string::npos)
+        return usage_fail("--sess-in " + sess_in + ": not a session file written by --sess-out");
     if (!sess_in.empty() || !sess_out.empty()) config.session_cache = std::make_shared<SessionFile>(sess_in, sess_out);
-    if (auto timeout = args.take("--timeout")) {
-        try {
-            config.handshake_timeout = std::chrono::milliseconds(static_cast<long>(std::stod(*timeout) * 1000));
-        } catch (const std::exception&) {
-            return fail("--timeout needs a number of seconds");
-        }
-    }
+    if (auto timeout = args.take_seconds("--handshake-timeout")) config.handshake_timeout = *timeout;
     if (spec.extra_options)
-        if (auto error = spec.extra_options(args, config, Role::client); !error.empty()) return fail(error);
+        if (auto error = spec.extra_options(args, config, Role::client); !error.empty()) return usage_fail(error);
     const bool quiet = args.flag("--quiet");
     if (auto unknown = args.unknown()) return fail("connect " + spec.name + ": unknown option " + *unknown + " (see --help)");
     if (config.verify_peer && config.trust.ca_certificates_pem.empty()) config.trust.use_system_store = true;
-    if (auto error = check_identity(config, Role::client); !error.empty()) return fail(error);
-    if (!config.verify_peer && !quiet) std::fprintf(stderr, "tapsec: warning: --insecure: the server is not authenticated\n");
+    if (auto error = check_identity(config, Role::client); !error.empty()) return usage_fail(error);
+    if (!config.verify_peer && !quiet) std::fprintf(stderr, "tapsec: warning: --noverify: the server is not authenticated\n");
 
+    std::string resolve_error;
+    if (!resolve(host, port, SOCK_STREAM, resolve_error)) return fail(resolve_error);
     auto transport = dial(host, port);
     if (!transport) return fail("cannot connect to " + args.target + ": " + transport.error().message());
-    const int fd = transport->native_handle();
     Conn connection(Role::client, std::move(config), std::move(*transport));
     if (auto ec = connection.handshake()) {
         std::string line = failure_line(ec, connection.engine().failure_detail());
@@ -263,44 +238,41 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
         std::fprintf(stderr, "tapsec: connected: %s; server %s\n", describe(connection.info()).c_str(),
                      connection.peer().subject.empty() ? "(unverified)" : connection.peer().subject.c_str());
     if (spec.after_handshake) spec.after_handshake(connection);
-    return spec.pump ? spec.pump(connection, fd) : pump_stdio(connection, fd);
+    if (spec.pump) return spec.pump(connection, connection.transport().native_handle());
+    PumpOptions pump_options;
+    pump_options.quiet = quiet;
+    pump_options.half_close = false;  // Botan's state ends with our close_notify: close when the peer is done
+    return pump(connection, pump_options);
 }
 
 /// `tapsec listen <name> [ADDR:]PORT`: bind(address, port) gives an acceptor whose
 /// next() yields one transport per connection, and port() the bound port.
 template <class Conn, class Bind>
 int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
-    std::string address = "0.0.0.0";
-    std::uint16_t port = 0;
-    const bool has_address = args.target.find(':') != std::string::npos;
-    if (!split_target(has_address ? args.target : "x:" + args.target, address, port))
-        return fail("listen " + spec.name + ": expected [ADDR:]PORT, got '" + args.target + "'");
-    if (!has_address) address = "0.0.0.0";
+    const HostPort bind_to = parse_listen_address(args.target);
+    const std::string& address = bind_to.host;
+    const std::uint16_t port = bind_to.port;
+    ListenOptions listen_options;
+    if (auto error = take_listen_options(args, listen_options); !error.empty()) return usage_fail(error);
+    if (spec.pump && listen_options.mode != ServerMode::stdio)
+        return usage_fail("listen " + spec.name + ": --echo, --rev and --www need a byte stream; " + spec.name + " carries media");
     botan_tls::Config config;
-    if (auto error = read_common(args, config, Role::server); !error.empty()) return fail(error);
+    if (auto error = read_common(args, config, Role::server); !error.empty()) return usage_fail(error);
     // openssl s_server spells these -verify N and -Verify N; the depth is accepted and ignored.
     const bool request = args.flag("--verify") || args.take("--verify").has_value();
     const bool require = args.flag("--require-client-cert") || args.flag("--Verify") || args.take("--Verify").has_value();
     config.verify_peer = request || require;
     config.require_client_certificate = require;
     if (config.verify_peer && config.trust.ca_certificates_pem.empty())
-        return fail("--verify / --require-client-cert need --CAfile FILE to verify client certificates");
-    int accepts = 1;
-    if (auto n = args.take("--naccept")) {
-        try {
-            accepts = std::stoi(*n);
-        } catch (const std::exception&) {
-            accepts = 0;
-        }
-        if (accepts < 1) return fail("--naccept needs a positive number");
-    }
+        return usage_fail("--verify / --require-client-cert need --CAfile FILE to verify client certificates");
+    const int accepts = static_cast<int>(args.take_uint("--naccept", 1, 1000000).value_or(1));
     if (spec.extra_options)
-        if (auto error = spec.extra_options(args, config, Role::server); !error.empty()) return fail(error);
+        if (auto error = spec.extra_options(args, config, Role::server); !error.empty()) return usage_fail(error);
     const bool quiet = args.flag("--quiet");
     if (auto unknown = args.unknown()) return fail("listen " + spec.name + ": unknown option " + *unknown + " (see --help)");
     if (auto error = check_identity(config, Role::server); !error.empty()) return fail(error);
     config.session_cache = std::make_shared<InMemorySessionCache>();
-    config.handshake_timeout = std::chrono::hours(24 * 365);  // a listener waits for its client
+    config.handshake_timeout = listen_options.handshake_timeout;  // per connection: an idle client cannot hold the listener
 
     auto acceptor = bind(address, port);
     if (!acceptor) return fail("cannot listen on " + address + ":" + std::to_string(port) + ": " + acceptor.error().message());
@@ -309,11 +281,13 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
     for (int i = 0; i < accepts; ++i) {
         auto transport = acceptor->next();
         if (!transport) return fail("accept failed: " + transport.error().message());
-        const int fd = transport->native_handle();
         Conn connection(Role::server, config, std::move(*transport));
         if (auto ec = connection.handshake()) {
-            status = fail(spec.label + " handshake with " + connection.transport().peer_endpoint().to_string() +
-                          " failed: " + failure_line(ec, connection.engine().failure_detail()));
+            const std::string peer = connection.transport().peer_endpoint().to_string();
+            status = fail(connection.is_established()
+                              ? spec.label + " with " + peer + ": " + describe_handshake_failure(connection, ec, {})
+                              : spec.label + " handshake with " + peer + " failed: " +
+                                    failure_line(ec, connection.engine().failure_detail()));
             continue;
         }
         if (!quiet)
@@ -321,7 +295,12 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
                          describe(connection.info()).c_str(),
                          connection.peer().subject.empty() ? "(no certificate)" : connection.peer().subject.c_str());
         if (spec.after_handshake) spec.after_handshake(connection);
-        if (int rc = spec.pump ? spec.pump(connection, fd) : pump_stdio(connection, fd)) status = rc;
+        PumpOptions pump_options;
+        pump_options.quiet = quiet;
+        pump_options.half_close = false;
+        const int rc = spec.pump ? spec.pump(connection, connection.transport().native_handle())
+                                 : serve_connection(connection, listen_options.mode, spec.label, pump_options);
+        if (rc) status = rc;
     }
     return status;
 }
@@ -362,19 +341,11 @@ struct UdpAcceptor {
     }
 };
 
-/// Resolves HOST (numeric, "localhost", or a name) to an endpoint for UDP.
+/// Resolves HOST (numeric, "localhost", or a name; address.hpp) to an endpoint for UDP.
 inline Result<Udp> dial_udp(const std::string& host, std::uint16_t port) {
-    auto endpoint = Endpoint::parse(host, port);
-    if (!endpoint) {
-        addrinfo hints{};
-        hints.ai_socktype = SOCK_DGRAM;
-        addrinfo* list = nullptr;
-        if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &list) != 0 || !list)
-            return Errc::address_invalid;
-        endpoint = Endpoint::from_sockaddr(list->ai_addr, list->ai_addrlen);
-        ::freeaddrinfo(list);
-        if (!endpoint) return Errc::address_invalid;
-    }
+    std::string error;
+    auto endpoint = resolve(host, port, SOCK_DGRAM, error);
+    if (!endpoint) return Errc::address_invalid;  // run_connect resolved it first and said why
     return Udp::connect(*endpoint);
 }
 

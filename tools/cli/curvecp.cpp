@@ -11,6 +11,7 @@
 
 #include <tapsec/curvecp.hpp>
 
+#include "address.hpp"
 #include "registry.hpp"
 
 namespace tapsec::cli {
@@ -104,25 +105,27 @@ int run(Arguments& args, bool is_connect) {
     auto name = args.take("--name");
     auto ext = args.take("--extension");
     auto client_ext = args.take("--client-extension");
-    auto hellos = args.take("--hellos");
+    auto hellos = args.take_uint("--hellos", 1, 8);
     const bool verbose = args.flag("--verbose");
     if (auto unknown = args.unknown())
-        return fail("unknown option " + *unknown + " (see `tapsec " + (is_connect ? "connect" : "listen") + " curvecp --help`)");
+        return usage_fail("unknown option " + *unknown + " (see `tapsec " + (is_connect ? "connect" : "listen") + " curvecp --help`)");
     config.server_name = name.value_or("localhost");
-    if (!curvecp::wire::encode_name(config.server_name)) return fail("--name: labels of at most 63 bytes, 255 in all");
-    if (ext && !parse_hex(*ext, config.server_extension)) return fail("--extension: 32 hex digits expected");
-    if (client_ext && !parse_hex(*client_ext, config.client_extension)) return fail("--client-extension: 32 hex digits expected");
+    if (!curvecp::wire::encode_name(config.server_name)) return usage_fail("--name: labels of at most 63 bytes, 255 in all");
+    if (ext && !parse_hex(*ext, config.server_extension)) return usage_fail("--extension: 32 hex digits expected");
+    if (client_ext && !parse_hex(*client_ext, config.client_extension)) return usage_fail("--client-extension: 32 hex digits expected");
     if (key_dir) {
         auto k = curvecp::load_key_directory(*key_dir);
-        if (!k) return fail("cannot read a key directory (publickey, .expertsonly/secretkey) from " + *key_dir);
+        if (!k) return usage_fail("--key-dir: cannot read a key directory (publickey, .expertsonly/secretkey) from " + *key_dir);
         config.long_term_key = *k;
     }
     if (is_connect) {
-        auto server = Endpoint::parse(args.target);
-        if (!server) return fail("'" + args.target + "' is not HOST:PORT (a numeric address or localhost)");
+        const HostPort target = parse_host_port(args.target);
+        std::string resolve_error;
+        auto server = resolve(target.host, target.port, SOCK_DGRAM, resolve_error);
+        if (!server) return fail(resolve_error);
         if (server_key) {
             curvecp::PublicKey pk{};
-            if (!parse_hex(*server_key, pk)) return fail("--server-key: 64 hex digits expected (curvecpprintkey DIR)");
+            if (!parse_hex(*server_key, pk)) return usage_fail("--server-key: 64 hex digits expected (curvecpprintkey DIR)");
             config.server_public_key = pk;
         } else if (server_key_dir) {
             auto k = curvecp::load_key_directory(*server_key_dir);
@@ -131,17 +134,15 @@ int run(Arguments& args, bool is_connect) {
                 curvecp::PublicKey pk{};
                 const bool ok = f && std::fread(pk.data(), 1, 32, f) == 32;
                 if (f) std::fclose(f);
-                if (!ok) return fail("cannot read " + *server_key_dir + "/publickey");
+                if (!ok) return usage_fail("--server-key-dir: cannot read " + *server_key_dir + "/publickey");
                 config.server_public_key = pk;
             } else {
                 config.server_public_key = k->public_key;
             }
         } else {
-            return fail("connect needs the server's key: --server-key HEX64 or --server-key-dir DIR");
+            return usage_fail("connect needs the server's key: --server-key HEX64 or --server-key-dir DIR");
         }
-        unsigned n = 5;
-        if (hellos && (std::sscanf(hellos->c_str(), "%u", &n) != 1 || n == 0 || n > 8)) return fail("--hellos: 1 to 8");
-        config.hello_attempts = n;
+        config.hello_attempts = static_cast<unsigned>(hellos.value_or(5));
         config.handshake_timeout = 120s;  // the Hello schedule decides; its end is a clear no_answer
         auto udp = Udp::connect(*server);
         if (!udp) return fail("cannot open a UDP socket: " + udp.error().message());
@@ -151,14 +152,10 @@ int run(Arguments& args, bool is_connect) {
         if (verbose) std::fprintf(stderr, "tapsec: curvecp: connected to %s\n", server->to_string().c_str());
         return run_stream(conn, verbose);
     }
-    if (!config.long_term_key) return fail("listen needs the server's key directory: --key-dir DIR (curvecpmakekey DIR)");
-    std::string address = "0.0.0.0", port_text = args.target;
-    if (auto colon = port_text.rfind(':'); colon != std::string::npos) {
-        address = port_text.substr(0, colon);
-        port_text = port_text.substr(colon + 1);
-    }
-    unsigned port = 0;
-    if (std::sscanf(port_text.c_str(), "%u", &port) != 1 || port > 65535) return fail("'" + args.target + "' is not [ADDR:]PORT");
+    if (!config.long_term_key) return usage_fail("listen needs the server's key directory: --key-dir DIR (curvecpmakekey DIR)");
+    const HostPort bind_to = parse_listen_address(args.target);
+    const std::string& address = bind_to.host;
+    const std::uint16_t port = bind_to.port;
     auto udp = Udp::bind(address, static_cast<std::uint16_t>(port));
     if (!udp) return fail("cannot bind " + args.target + ": " + udp.error().message());
     config.handshake_timeout = 24h;

@@ -20,10 +20,8 @@ struct Export {
 Export requested_export;
 
 std::string srtp_options(Arguments& args, botan_tls::Config& config, Role) {
-    if (auto list = args.take("--srtp-profiles")) {
-        std::string text = *list;
-        std::replace(text.begin(), text.end(), ':', ',');
-        for (const auto& name : botan_common::split_list(text)) {
+    if (auto list = args.take_list("--srtp-profiles")) {
+        for (const auto& name : *list) {
             auto profile = srtp::profile_from_name(name);
             if (!profile) return "--srtp-profiles: unknown profile '" + name + "' (SRTP_AES128_CM_HMAC_SHA1_80, SRTP_AES128_CM_HMAC_SHA1_32, SRTP_AEAD_AES_128_GCM, SRTP_AEAD_AES_256_GCM)";
             config.srtp_profiles.push_back(static_cast<std::uint16_t>(*profile));
@@ -33,12 +31,8 @@ std::string srtp_options(Arguments& args, botan_tls::Config& config, Role) {
         requested_export.label = *label;
         requested_export.length = 20;
     }
-    if (auto length = args.take("--keymatexportlen")) {
-        try {
-            requested_export.length = static_cast<std::size_t>(std::stoul(*length));
-        } catch (const std::exception&) {
-            return "--keymatexportlen needs a number";
-        }
+    if (auto length = args.take_uint("--keymatexportlen", 1, 4096)) {
+        requested_export.length = static_cast<std::size_t>(*length);
         if (requested_export.label.empty()) return "--keymatexportlen needs --keymatexport LABEL";
     }
     return {};

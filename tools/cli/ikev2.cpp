@@ -28,6 +28,7 @@
 
 #include <tapsec/ikev2.hpp>
 
+#include "address.hpp"
 #include "registry.hpp"
 
 namespace tapsec::cli {
@@ -205,7 +206,7 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     auto group = args.take("--group");
     auto tun = args.take("--tun");
     auto udp_to = args.take("--udp-to");
-    auto timeout = args.take("--handshake-timeout");
+    auto timeout = args.take_seconds("--handshake-timeout");
     const bool cookies = args.flag("--cookies") || (file.cookies && !is_connect);
     out.verbose = args.flag("--verbose");
     const std::string command = is_connect ? "connect" : "listen";
@@ -261,33 +262,21 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         if (!ep || ep->family() != AF_INET) return "--udp-to: '" + *udp_to + "' is not IPv4:PORT";
         out.udp_to = *ep;
     }
-    unsigned seconds = is_connect ? 20 : 600;
-    if (timeout) {
-        auto [ptr, ec] = std::from_chars(timeout->data(), timeout->data() + timeout->size(), seconds);
-        if (ec != std::errc{} || ptr != timeout->data() + timeout->size() || seconds == 0)
-            return "--handshake-timeout: '" + *timeout + "' is not a number of seconds";
-    }
-    out.config.handshake_timeout = std::chrono::seconds(seconds);
+    out.config.handshake_timeout = timeout ? std::chrono::ceil<std::chrono::seconds>(*timeout)
+                                           : std::chrono::seconds(is_connect ? 20 : 600);
 
     if (is_connect) {
         if (args.target.empty()) return std::string("connect needs HOST[:PORT]");
         std::string target = args.target;
-        if (target.find(':') == std::string::npos) target += ":4500";
-        auto ep = Endpoint::parse(target);
-        if (!ep) return "'" + args.target + "' is not HOST[:PORT] (a numeric address or localhost)";
-        out.peer = *ep;
+        const bool bracketed_only = target.front() == '[' && target.back() == ']';
+        if (target.find(':') == std::string::npos || bracketed_only) target += ":4500";
+        const HostPort peer = parse_host_port(target);
+        out.peer = resolve_or_throw(peer.host, peer.port, SOCK_DGRAM);
         out.port = 0;
     } else if (!args.target.empty()) {
-        std::string port_text = args.target;
-        if (auto colon = port_text.rfind(':'); colon != std::string::npos) {
-            out.bind_address = port_text.substr(0, colon);
-            port_text = port_text.substr(colon + 1);
-        }
-        unsigned port = 0;
-        auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-        if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || port > 65535)
-            return "'" + args.target + "' is not [ADDR:]PORT";
-        out.port = static_cast<std::uint16_t>(port);
+        const HostPort bind_to = parse_listen_address(args.target, out.bind_address);
+        out.bind_address = bind_to.host;
+        out.port = bind_to.port;
     }
     if (out.tun.empty() && !out.udp_to && ::isatty(0))
         return std::string("stdin is a terminal, but the default data path is framed IP packets: "
@@ -479,7 +468,7 @@ int run_data_path(Ikev2& conn, const Options& options, int tun_fd, bool is_conne
 
 int run(Arguments& args, bool is_connect) {
     Options options;
-    if (auto error = read_options(args, is_connect, options)) return cli::fail(*error);
+    if (auto error = read_options(args, is_connect, options)) return cli::usage_fail(*error);
     ::signal(SIGINT, [](int) { stop_requested = true; });
     ::signal(SIGTERM, [](int) { stop_requested = true; });
     ::signal(SIGPIPE, SIG_IGN);

@@ -24,6 +24,7 @@
 
 #include <tapsec/minimalt.hpp>
 
+#include "address.hpp"
 #include "registry.hpp"
 
 namespace tapsec::cli {
@@ -86,7 +87,7 @@ std::optional<std::uint64_t> number(const std::string& text) {
 std::optional<std::string> read_options(Arguments& args, bool is_connect, Options& out) {
     const char* verb = is_connect ? "connect" : "listen";
     auto directory = args.take("--directory");
-    auto timeout = args.take("--handshake-timeout");
+    auto timeout = args.take_seconds("--handshake-timeout");
     out.verbose = args.flag("--verbose");
     std::optional<std::string> key, name, puzzles, difficulty, threshold, server_key, service, roam, user_key, require_user;
     if (is_connect) {
@@ -122,17 +123,11 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     }
     if (!directory) return std::string("--directory FILE is required (the signed directory record)");
     out.directory_file = *directory;
-    out.config.handshake_timeout = 10s;
-    if (timeout) {
-        auto s = number(*timeout);
-        if (!s || *s == 0) return "--handshake-timeout: '" + *timeout + "' is not a number of seconds";
-        out.config.handshake_timeout = std::chrono::seconds(*s);
-    }
+    out.config.handshake_timeout = timeout ? std::chrono::ceil<std::chrono::seconds>(*timeout) : 10s;
     if (is_connect) {
         bool ok = false;
-        auto ep = Endpoint::parse(args.target);
-        if (!ep) return "'" + args.target + "' is not HOST:PORT (a numeric address or localhost)";
-        out.server = *ep;
+        const HostPort server = parse_host_port(args.target);
+        out.server = resolve_or_throw(server.host, server.port, SOCK_DGRAM);
         if (!server_key) return std::string("--server-key HEX is required (the listener prints it)");
         out.config.trusted_server_key = from_hex(*server_key, &ok);
         if (!ok || out.config.trusted_server_key.size() != 32) return std::string("--server-key: not 32 bytes of hex");
@@ -148,14 +143,9 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         }
         return std::nullopt;
     }
-    std::string port_text = args.target;
-    if (auto colon = port_text.rfind(':'); colon != std::string::npos) {
-        out.bind_address = port_text.substr(0, colon);
-        port_text = port_text.substr(colon + 1);
-    }
-    auto port = number(port_text);
-    if (!port || *port > 65535) return "'" + args.target + "' is not [ADDR:]PORT";
-    out.port = static_cast<std::uint16_t>(*port);
+    const HostPort bind_to = parse_listen_address(args.target, out.bind_address);
+    out.bind_address = bind_to.host;
+    out.port = bind_to.port;
     if (name) out.name = *name;
     if (require_user) {
         bool ok = false;
@@ -320,7 +310,7 @@ int run_data_path(Minimalt& conn, const Options& options, bool is_client) {
 
 int run(Arguments& args, bool is_connect) {
     Options options;
-    if (auto error = read_options(args, is_connect, options)) return fail(*error);
+    if (auto error = read_options(args, is_connect, options)) return usage_fail(*error);
     ::signal(SIGINT, [](int) { stop_requested = true; });
     ::signal(SIGTERM, [](int) { stop_requested = true; });
     ::signal(SIGPIPE, SIG_IGN);

@@ -14,7 +14,9 @@
 #include <tapsec/quic.hpp>
 #include <tapsec/tapsec.hpp>
 
+#include "demo.hpp"
 #include "quic_h3.hpp"
+#include "address.hpp"
 #include "registry.hpp"
 
 namespace tapsec::cli {
@@ -51,15 +53,6 @@ std::optional<std::string> slurp(const std::string& path) {
     return s.str();
 }
 
-std::vector<std::string> split(const std::string& text, char separator) {
-    std::vector<std::string> out;
-    std::string item;
-    std::istringstream in(text);
-    while (std::getline(in, item, separator))
-        if (!item.empty()) out.push_back(item);
-    return out;
-}
-
 struct Options {
     tls13::Config tls;
     quic::Settings settings;
@@ -68,14 +61,14 @@ struct Options {
 
 std::string common_options(Arguments& args, Options& o) {
     tls13::Config& config = o.tls;
-    if (auto v = args.take("--ciphersuites")) config.cipher_suites = split(*v, ':');
-    if (auto v = args.take("--groups")) config.groups = split(*v, ':');
+    if (auto v = args.take_list("--ciphersuites")) config.cipher_suites = *v;
+    if (auto v = args.take_list("--groups")) config.groups = *v;
     for (const auto& s : config.cipher_suites)
         if (!tls13::find_cipher_suite(s)) return "unknown cipher suite '" + s + "'";
     for (const auto& g : config.groups)
         if (!tls13::group_from_name(g)) return "unknown group '" + g + "' (X25519, P-256)";
     o.h3 = args.flag("--h3");
-    if (auto v = args.take("--alpn")) config.alpn = split(*v, ',');
+    if (auto v = args.take_list("--alpn")) config.alpn = *v;
     else config.alpn = {o.h3 ? "h3" : "tapsec"};
     auto cert = args.take("--cert");
     auto key = args.take("--key");
@@ -94,13 +87,7 @@ std::string common_options(Arguments& args, Options& o) {
         if (!c) return "cannot read CA file " + *ca;
         config.trust.ca_certificates_pem = {*c};
     }
-    if (auto v = args.take("--idle-timeout")) {
-        try {
-            o.settings.max_idle_timeout_ms = std::stoull(*v);
-        } catch (...) {
-            return "--idle-timeout needs a number of milliseconds";
-        }
-    }
+    if (auto v = args.take_uint("--idle-timeout", 1, 86400000)) o.settings.max_idle_timeout_ms = *v;
     if (o.h3) o.settings.application_close_code = h3::no_error;
     o.quiet = args.flag("--quiet");
     return {};
@@ -272,17 +259,10 @@ int h3_get(Driver& d, Connection& c, const std::string& authority, const std::st
 
 int run_connect(Arguments& args) {
     Options o;
-    if (auto e = common_options(args, o); !e.empty()) return fail(e);
-    const auto colon = args.target.rfind(':');
-    if (colon == std::string::npos) return fail("connect quic: target must be HOST:PORT");
-    std::string host = args.target.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    unsigned long port = 0;
-    try {
-        port = std::stoul(args.target.substr(colon + 1));
-    } catch (...) {
-    }
-    if (port == 0 || port > 65535) return fail("connect quic: bad port in '" + args.target + "'");
+    if (auto e = common_options(args, o); !e.empty()) return usage_fail(e);
+    const HostPort target = parse_host_port(args.target);
+    const std::string& host = target.host;
+    const std::uint16_t port = target.port;
     o.tls.server_name = args.take("--servername").value_or(host);
     if (args.flag("--noverify")) {
         o.tls.delegate_authentication = true;
@@ -294,8 +274,9 @@ int run_connect(Arguments& args) {
     const std::string output = args.take("--output").value_or("");
     const bool keyupdate = args.flag("--keyupdate");
     if (auto u = args.unknown()) return fail("connect quic: unknown option " + *u);
-    auto peer = Endpoint::parse(host, static_cast<std::uint16_t>(port));
-    if (!peer) return fail("connect quic: '" + host + "' is not an IP address");
+    std::string resolve_error;
+    auto peer = resolve(host, port, SOCK_DGRAM, resolve_error);
+    if (!peer) return fail(resolve_error);
     auto socket = Udp::connect(*peer);
     if (!socket) return fail("cannot open a UDP socket: " + socket.error().message());
     Connection c(Role::client, o.tls, o.settings);
@@ -361,22 +342,12 @@ int h3_serve(Driver& d, Connection& c, const std::string& htdocs, const std::str
 
 int run_listen(Arguments& args) {
     Options o;
-    if (auto e = common_options(args, o); !e.empty()) return fail(e);
-    std::string address = "127.0.0.1";
-    std::string port_text = args.target;
-    if (auto colon = args.target.rfind(':'); colon != std::string::npos) {
-        address = args.target.substr(0, colon);
-        port_text = args.target.substr(colon + 1);
-        if (address.size() > 2 && address.front() == '[') address = address.substr(1, address.size() - 2);
-    }
-    unsigned long port = 0;
-    try {
-        port = std::stoul(port_text);
-    } catch (...) {
-        return fail("listen quic: bad port '" + port_text + "'");
-    }
-    if (port > 65535) return fail("listen quic: bad port '" + port_text + "'");
-    if (o.tls.identity.empty()) return fail("listen quic needs --cert and --key");
+    if (auto e = common_options(args, o); !e.empty()) return usage_fail(e);
+    const HostPort bind_to = parse_listen_address(args.target);
+    const std::string& address = bind_to.host;
+    const std::uint16_t port = bind_to.port;
+    const std::string port_text = std::to_string(port);
+    if (o.tls.identity.empty()) return usage_fail("listen quic needs --cert and --key");
     o.tls.tickets_to_send = 0;  // no resumption (0-RTT is not implemented)
     const std::string htdocs = args.take("--htdocs").value_or(".");
     const std::string default_file = args.take("--default-file").value_or("index.html");
@@ -402,7 +373,6 @@ int run_listen(Arguments& args) {
 DemoResult run_demo() {
     // Client and server in one process over UDP loopback, authenticated by an external
     // PSK with X25519 (psk_dhe_ke), as the tls13 demo: no certificate files needed.
-    DemoResult result;
     tls13::Config server_config, client_config;
     Bytes psk(32);
     crypto::Botan2::random(psk);
@@ -413,49 +383,21 @@ DemoResult run_demo() {
     }
     server_config.tickets_to_send = 0;
     auto server_socket = Udp::bind("127.0.0.1", 0);
-    if (!server_socket) {
-        result.error = server_socket.error().message();
-        return result;
-    }
+    if (!server_socket) return DemoResult{false, {}, 0, 0, server_socket.error().message()};
     const auto port = server_socket->local_port();
-    std::thread server([&] {
-        Quic s(Role::server, server_config, std::move(*server_socket));
-        if (s.handshake()) return;
-        auto m = s.receive_message(std::chrono::seconds(5));
-        if (m && !m->empty() && s.send(*m)) return;
-        auto end = s.receive_message(std::chrono::seconds(5));
-        (void)end;
-    });
-    const auto t0 = Clock::now();
-    auto socket = Udp::connect(*Endpoint::parse("127.0.0.1", port));
-    if (!socket) {
-        server.join();
-        result.error = socket.error().message();
-        return result;
-    }
-    Quic client(Role::client, client_config, std::move(*socket));
-    if (auto ec = client.handshake()) {
-        result.error = ec.message();
-        server.join();
-        return result;
-    }
-    const auto t1 = Clock::now();
-    const std::string ping = "tapsec demo ping";
-    auto ec = client.send(as_bytes(ping));
-    auto echo = client.receive_message(std::chrono::seconds(5));
-    const auto t2 = Clock::now();
-    client.close();
-    server.join();
-    if (ec || !echo || std::string(echo->begin(), echo->end()) != ping) {
-        result.error = ec ? ec.message() : !echo ? echo.error().message() : "echo mismatch";
-        return result;
-    }
-    const auto info = client.info();
-    result.ok = true;
-    result.negotiated = info.protocol + ", " + info.cipher_suite + ", " + info.group + ", ALPN " + info.alpn;
-    result.handshake_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-    result.echo_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
-    return result;
+    return run_echo_demo<Quic>(
+        [&]() -> Result<Quic> { return Quic(Role::server, server_config, std::move(*server_socket)); },
+        [&]() -> Result<Quic> {
+            auto socket = Udp::connect(*Endpoint::parse("127.0.0.1", port));
+            if (!socket) return socket.error();
+            return Quic(Role::client, client_config, std::move(*socket));
+        },
+        NoCheck{},
+        [](Quic& client) {
+            const auto info = client.info();
+            return info.protocol + ", " + info.cipher_suite + ", " + info.group + ", ALPN " + info.alpn;
+        },
+        std::chrono::seconds(5));
 }
 
 const Registration registration{ProtocolEntry{

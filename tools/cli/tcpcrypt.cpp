@@ -12,7 +12,9 @@
 #include <tapsec/tcpcrypt.hpp>
 
 #include "botan_tls_common.hpp"
+#include "demo.hpp"
 #include "registry.hpp"
+#include "server_modes.hpp"
 #include "stdio.hpp"
 
 namespace tapsec::cli {
@@ -34,17 +36,17 @@ std::optional<std::uint8_t> aead_named(const std::string& name) {
 
 /// Options both roles share; an error message, or empty.
 std::string read_options(Arguments& args, tcpcrypt::Config& config) {
-    if (auto list = args.take("--teps")) {
+    if (auto list = args.take_list("--teps")) {
         config.teps.clear();
-        for (auto& n : botan_common::split_list(*list)) {
+        for (auto& n : *list) {
             auto id = tep_named(n);
             if (!id) return "unknown TEP '" + n + "' (curve25519, p256)";
             config.teps.push_back(*id);
         }
     }
-    if (auto list = args.take("--aeads")) {
+    if (auto list = args.take_list("--aeads")) {
         config.aeads.clear();
-        for (auto& n : botan_common::split_list(*list)) {
+        for (auto& n : *list) {
             auto id = aead_named(n);
             if (!id) return "unknown AEAD '" + n + "' (aes128gcm, aes256gcm, chacha20poly1305)";
             config.aeads.push_back(*id);
@@ -53,18 +55,14 @@ std::string read_options(Arguments& args, tcpcrypt::Config& config) {
     config.allow_plain_fallback = args.flag("--allow-plain");
     config.enable_eno = !args.flag("--no-eno");
     if (!config.enable_eno) config.allow_plain_fallback = true;  // a host without ENO is plain TCP by definition
-    if (auto timeout = args.take("--timeout")) {
-        try {
-            config.handshake_timeout = std::chrono::milliseconds(static_cast<long>(std::stod(*timeout) * 1000));
-        } catch (const std::exception&) {
-            return "--timeout needs a number of seconds";
-        }
-    }
+    if (auto timeout = args.take_seconds("--handshake-timeout")) config.handshake_timeout = *timeout;
     return {};
 }
 
-int run(TcpcryptOverEno& connection, const std::string& peer) {
-    if (auto ec = connection.handshake()) return fail("tcpcrypt with " + peer + " failed: " + ec.message());
+int run(TcpcryptOverEno& connection, const std::string& peer, ServerMode mode = ServerMode::stdio) {
+    if (auto ec = connection.handshake())
+        return fail("tcpcrypt with " + peer + (connection.is_established() ? ": " + describe_handshake_failure(connection, ec, {})
+                                                                          : " failed: " + ec.message()));
     const auto& engine = connection.engine();
     if (!engine.is_encrypted()) {
         std::fprintf(stderr, "tapsec: WARNING: %s with %s: data is NOT encrypted\n", connection.info().protocol.c_str(),
@@ -76,17 +74,18 @@ int run(TcpcryptOverEno& connection, const std::string& peer) {
         std::fprintf(stderr, "tapsec: session ID %s (authenticate it: compare it with the peer's)\n",
                      to_hex(engine.session_id()).c_str());
     }
-    return pump_stdio(connection, connection.transport().native_handle());
+    return serve_connection(connection, mode, "Secure<TcpcryptHandshake, TcpcryptRecord, TcpEno>", PumpOptions{});
 }
 
 int connect(Arguments& args) {
-    std::string host;
-    std::uint16_t port = 0;
-    if (!botan_common::split_target(args.target, host, port))
-        return fail("connect tcpcrypt: expected HOST:PORT, got '" + args.target + "'");
+    const HostPort target = parse_host_port(args.target);
+    const std::string& host = target.host;
+    const std::uint16_t port = target.port;
     tcpcrypt::Config config;
-    if (auto error = read_options(args, config); !error.empty()) return fail(error);
-    if (auto unknown = args.unknown()) return fail("connect tcpcrypt: unknown option " + *unknown + " (see --help)");
+    if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
+    if (auto unknown = args.unknown()) return usage_fail("connect tcpcrypt: unknown option " + *unknown + " (see --help)");
+    std::string resolve_error;
+    if (!resolve(host, port, SOCK_STREAM, resolve_error)) return fail(resolve_error);
     auto transport = TcpEno::connect(host, port);
     if (!transport) return fail("cannot reach " + args.target + ": " + transport.error().message());
     TcpcryptOverEno connection(Role::client, std::move(config), std::move(*transport));
@@ -94,15 +93,15 @@ int connect(Arguments& args) {
 }
 
 int listen(Arguments& args) {
-    std::string address;
-    std::uint16_t port = 0;
-    const bool has_address = args.target.find(':') != std::string::npos;
-    if (!botan_common::split_target(has_address ? args.target : "x:" + args.target, address, port))
-        return fail("listen tcpcrypt: expected [ADDR:]PORT, got '" + args.target + "'");
-    if (!has_address) address = "0.0.0.0";
+    const HostPort bind_to = parse_listen_address(args.target);
+    const std::string& address = bind_to.host;
+    const std::uint16_t port = bind_to.port;
+    ListenOptions listen_options;
+    if (auto error = take_listen_options(args, listen_options); !error.empty()) return usage_fail(error);
     tcpcrypt::Config config;
-    if (auto error = read_options(args, config); !error.empty()) return fail(error);
-    if (auto unknown = args.unknown()) return fail("listen tcpcrypt: unknown option " + *unknown + " (see --help)");
+    config.handshake_timeout = listen_options.handshake_timeout;  // read_options may say the same again
+    if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
+    if (auto unknown = args.unknown()) return usage_fail("listen tcpcrypt: unknown option " + *unknown + " (see --help)");
     auto listener = TcpEnoListener::bind(address, port);
     if (!listener) return fail("cannot bind " + args.target + ": " + listener.error().message());
     std::fprintf(stderr, "tapsec: listening for tcpcrypt (TCP-ENO) on %s:%u\n", address.c_str(), listener->port());
@@ -110,49 +109,33 @@ int listen(Arguments& args) {
     if (!transport) return fail("accept: " + transport.error().message());
     const std::string peer = transport->peer_endpoint().to_string();
     TcpcryptOverEno connection(Role::server, std::move(config), std::move(*transport));
-    return run(connection, peer);
+    return run(connection, peer, listen_options.mode);
 }
 
 DemoResult demo() {
-    DemoResult result;
     auto listener = TcpEnoListener::bind("127.0.0.1", 0);
-    if (!listener) return result.error = "bind: " + listener.error().message(), result;
-    const Bytes message = Bytes{'h', 'e', 'l', 'l', 'o', ' ', 't', 'c', 'p', 'c', 'r', 'y', 'p', 't'};
-    auto server = std::async(std::launch::async, [&]() -> std::pair<std::error_code, Bytes> {
-        auto socket = listener->accept(std::chrono::seconds(5));
-        if (!socket) return {socket.error(), {}};
-        TcpcryptOverEno s(Role::server, tcpcrypt::Config{}, std::move(*socket));
-        if (auto ec = s.handshake()) return {ec, {}};
-        auto m = s.receive_message(std::chrono::seconds(5));
-        if (!m) return {m.error(), {}};
-        if (auto ec = s.send(*m)) return {ec, {}};
-        return {std::error_code{}, s.engine().session_id()};
-    });
-    const auto start = Clock::now();
-    auto socket = TcpEno::connect("127.0.0.1", listener->port());
-    if (!socket) return result.error = "connect: " + socket.error().message(), result;
-    TcpcryptOverEno client(Role::client, tcpcrypt::Config{}, std::move(*socket));
-    auto ec = client.handshake();
-    const auto handshaken = Clock::now();
-    Result<Bytes> echo = ec ? Result<Bytes>(ec) : Result<Bytes>(Bytes{});
-    if (!ec) {
-        if ((ec = client.send(message))) echo = ec;
-        else echo = client.receive_message(std::chrono::seconds(5));
-    }
-    const auto done = Clock::now();
-    client.close();
-    auto [server_error, server_sid] = server.get();
-    if (!echo) return result.error = echo.error().message(), result;
-    if (server_error) return result.error = "server: " + server_error.message(), result;
-    if (*echo != message) return result.error = "the echo differs from what was sent", result;
-    if (server_sid != client.engine().session_id()) return result.error = "the session IDs differ", result;
-    result.ok = true;
-    const auto info = client.info();
-    result.negotiated = info.protocol + ", " + info.group + ", " + info.cipher_suite + ", session ID " +
-                        to_hex(client.engine().session_id()).substr(0, 16) + "... on both sides";
-    result.handshake_ms = std::chrono::duration<double, std::milli>(handshaken - start).count();
-    result.echo_ms = std::chrono::duration<double, std::milli>(done - handshaken).count();
-    return result;
+    if (!listener) return DemoResult{false, {}, 0, 0, "bind: " + listener.error().message()};
+    const auto port = listener->port();
+    return run_echo_demo<TcpcryptOverEno>(
+        [&]() -> Result<TcpcryptOverEno> {
+            auto socket = listener->accept(std::chrono::seconds(5));
+            if (!socket) return socket.error();
+            return TcpcryptOverEno(Role::server, tcpcrypt::Config{}, std::move(*socket));
+        },
+        [&]() -> Result<TcpcryptOverEno> {
+            auto socket = TcpEno::connect("127.0.0.1", port);
+            if (!socket) return socket.error();
+            return TcpcryptOverEno(Role::client, tcpcrypt::Config{}, std::move(*socket));
+        },
+        [](TcpcryptOverEno& server, TcpcryptOverEno& client) {
+            return server.engine().session_id() == client.engine().session_id() ? std::string{} : "the session IDs differ";
+        },
+        [](TcpcryptOverEno& client) {
+            const auto info = client.info();
+            return info.protocol + ", " + info.group + ", " + info.cipher_suite + ", session ID " +
+                   to_hex(client.engine().session_id()).substr(0, 16) + "... on both sides";
+        },
+        std::chrono::seconds(5));
 }
 
 const Registration registration{ProtocolEntry{
@@ -169,7 +152,8 @@ const Registration registration{ProtocolEntry{
     "  --aeads A1,A2        aes128gcm, aes256gcm, chacha20poly1305 (default all three)\n"
     "  --allow-plain        if TCP-ENO does not negotiate, continue as plain TCP (with a warning)\n"
     "  --no-eno             behave as a host without TCP-ENO (plain TCP; for trying the fallback)\n"
-    "  --timeout SECONDS    handshake timeout (default 30)\n",
+    "  --handshake-timeout S  handshake timeout in seconds (default 30; 10 for listen; alias --timeout)\n"
+    "\nlisten options:\n" + std::string(server_modes_usage),
     connect,
     listen,
     demo,

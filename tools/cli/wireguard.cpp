@@ -8,6 +8,7 @@
 //                      tunnel (from the file's first Address, same port); the payload of
 //                      every UDP datagram coming out of the tunnel is written to stdout.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <poll.h>
@@ -15,7 +16,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <iterator>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -23,6 +27,7 @@
 
 #include <tapsec/tapsec.hpp>
 
+#include "address.hpp"
 #include "registry.hpp"
 
 namespace tapsec::cli {
@@ -42,12 +47,23 @@ constexpr const char* usage =
     "  --tun NAME            carry packets of a TUN device NAME (created; needs root)\n"
     "  --udp-to IP:PORT      stdin lines as UDP datagrams to IP:PORT inside the tunnel;\n"
     "                        UDP payloads from the tunnel to stdout\n"
-    "  --handshake-timeout S connect: give up after S seconds (default 20)\n"
+    "  --handshake-timeout S connect: give up after S seconds (default 20); listen: give\n"
+    "                        up when no peer completed a handshake after S seconds\n"
+    "                        (default: wait until interrupted)\n"
+    "  --status FILE         keep FILE (mode 0600) up to date, once a second and at exit,\n"
+    "                        with what `wg show` prints: public key, listening port, per\n"
+    "                        peer endpoint, allowed ips, latest handshake, transfer\n"
     "  --verbose             report handshakes, roaming and dropped packets on stderr\n"
     "\n"
     "The target is optional: connect HOST:PORT overrides the (only) peer's Endpoint,\n"
-    "listen [ADDR:]PORT overrides ListenPort. Without --tun or --udp-to, stdin/stdout\n"
-    "carry inner IP packets framed as a 2-byte big-endian length and the packet.\n";
+    "listen [ADDR:]PORT overrides ListenPort. Endpoint (in the file or the target) may be\n"
+    "a host name; it is resolved once, at start. Without --tun or --udp-to, stdin/stdout\n"
+    "carry inner IP packets framed as a 2-byte big-endian length and the packet.\n"
+    "Inbound datagrams lost before tapsec read them (the socket's receive buffer\n"
+    "overflowed) or dropped for a full queue are counted; any such loss is reported at\n"
+    "exit and the exit status is 1.\n"
+    "`tapsec show wireguard --config FILE [--status FILE]` prints the interface and\n"
+    "peers as `wg show` does (the live figures come from a running instance's --status).\n";
 
 std::atomic<bool> stop_requested{false};
 
@@ -57,22 +73,62 @@ struct Options {
     std::optional<std::pair<wireguard::IpAddress, std::uint16_t>> udp_to;
     bool verbose = false;
     std::string bind_address = "0.0.0.0";
+    std::string status_file;
+    std::string interface_name = "tapsec";  // the config file's name without .conf, as wg-quick names it
+    bool is_connect = false;
+    std::optional<std::chrono::milliseconds> listen_timeout;  // listen: no peer within this long is a failure
 };
+
+/// `wg` resolves host names in Endpoint; the library's parser takes numeric addresses
+/// only, so names are resolved here, once, and the line rewritten before parsing (line
+/// numbers in its messages stay right).
+std::string resolve_endpoints(const std::string& text, const std::string& source) {
+    std::istringstream in(text);
+    std::string out, line;
+    int number = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        const auto equals = line.find('=');
+        auto trim = [](std::string s) {
+            const auto first = s.find_first_not_of(" \t\r");
+            if (first == std::string::npos) return std::string();
+            return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
+        };
+        if (equals != std::string::npos) {
+            std::string key = trim(line.substr(0, equals));
+            std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            const std::string value = trim(line.substr(equals + 1));
+            if (key == "endpoint" && !Endpoint::parse(value)) {
+                const HostPort target = parse_host_port(value, source + ":" + std::to_string(number) + ": Endpoint");
+                std::string error;
+                auto endpoint = resolve(target.host, target.port, SOCK_DGRAM, error);
+                if (!endpoint) throw RuntimeFailure(source + ":" + std::to_string(number) + ": Endpoint: " + error);
+                line = "Endpoint = " + endpoint->to_string();
+            }
+        }
+        out += line + "\n";
+    }
+    return out;
+}
 
 /// Reads and checks the options; returns an error line for cli::fail, or nullopt.
 std::optional<std::string> read_options(Arguments& args, bool is_connect, Options& out) {
     auto file = args.take("--config");
     auto tun = args.take("--tun");
     auto udp_to = args.take("--udp-to");
-    auto timeout = args.take("--handshake-timeout");
+    auto timeout = args.take_seconds("--handshake-timeout");
+    out.status_file = args.take("--status").value_or("");
     out.verbose = args.flag("--verbose");
     if (auto unknown = args.unknown()) return "unknown option " + *unknown + " (see `tapsec " + (is_connect ? "connect" : "listen") + " wireguard --help`)";
     if (!file) return std::string("--config FILE is required (a `wg`-format configuration)");
+    out.is_connect = is_connect;
+    out.interface_name = file->substr(file->rfind('/') == std::string::npos ? 0 : file->rfind('/') + 1);
+    if (out.interface_name.size() > 5 && out.interface_name.ends_with(".conf")) out.interface_name.resize(out.interface_name.size() - 5);
     std::ifstream in(*file, std::ios::binary);
     if (!in) return "cannot read configuration " + *file;
     std::stringstream text;
     text << in.rdbuf();
-    auto parsed = wireguard::parse_config(text.str(), *file);
+    auto parsed = wireguard::parse_config(resolve_endpoints(text.str(), *file), *file);
     if (!parsed.settings) return parsed.error;
     out.config = Config::from(std::move(*parsed.settings));
     if (tun && udp_to) return std::string("--tun and --udp-to are alternatives; give one");
@@ -88,33 +144,18 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
             return std::string("--udp-to needs an IPv4 Address = ... in [Interface] (the datagrams' source)");
         out.udp_to = {{*addr, ep->port()}};
     }
-    if (timeout) {
-        unsigned seconds = 0;
-        auto [ptr, ec] = std::from_chars(timeout->data(), timeout->data() + timeout->size(), seconds);
-        if (ec != std::errc{} || ptr != timeout->data() + timeout->size() || seconds == 0)
-            return "--handshake-timeout: '" + *timeout + "' is not a number of seconds";
-        out.config.handshake_timeout = std::chrono::seconds(seconds);
-    } else {
-        out.config.handshake_timeout = 20s;
-    }
+    out.config.handshake_timeout = timeout.value_or(20s);
+    if (!is_connect) out.listen_timeout = timeout;
     auto& peers = out.config.interface.peers;
     if (!args.target.empty()) {
         if (is_connect) {
-            auto ep = Endpoint::parse(args.target);
-            if (!ep) return "'" + args.target + "' is not HOST:PORT (a numeric address or localhost)";
+            const HostPort target = parse_host_port(args.target);
             if (peers.size() != 1) return std::string("HOST:PORT applies to a configuration with exactly one [Peer]");
-            peers[0].endpoint = *ep;
+            peers[0].endpoint = resolve_or_throw(target.host, target.port, SOCK_DGRAM);
         } else {
-            std::string port_text = args.target;
-            if (auto colon = port_text.rfind(':'); colon != std::string::npos) {
-                out.bind_address = port_text.substr(0, colon);
-                port_text = port_text.substr(colon + 1);
-            }
-            unsigned port = 0;
-            auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-            if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || port > 65535)
-                return "'" + args.target + "' is not [ADDR:]PORT";
-            out.config.interface.listen_port = static_cast<std::uint16_t>(port);
+            const HostPort bind_to = parse_listen_address(args.target, out.bind_address);
+            out.bind_address = bind_to.host;
+            out.config.interface.listen_port = bind_to.port;
         }
     }
     if (peers.empty()) return std::string("the configuration has no [Peer]");
@@ -178,6 +219,125 @@ void report_events(WireGuard& conn, bool verbose) {
     }
 }
 
+/// What a running peer knows about one configured peer, for the status text.
+struct PeerLive {
+    std::optional<Endpoint> endpoint;
+    wireguard::PeerStatistics statistics;
+};
+
+std::string plural(std::uint64_t n, const char* unit) { return std::to_string(n) + " " + unit + (n == 1 ? "" : "s"); }
+
+/// "1 minute, 5 seconds ago", as `wg show` words it.
+std::string ago(std::chrono::seconds elapsed) {
+    auto s = static_cast<std::uint64_t>(std::max<std::int64_t>(elapsed.count(), 0));
+    if (s == 0) return "Now";
+    std::string out;
+    for (auto [size, unit] : {std::pair<std::uint64_t, const char*>{86400, "day"}, {3600, "hour"}, {60, "minute"}, {1, "second"}}) {
+        if (s >= size) {
+            out += (out.empty() ? "" : ", ") + plural(s / size, unit);
+            s %= size;
+        }
+    }
+    return out + " ago";
+}
+
+/// "1.23 KiB", as `wg show` prints transfer figures.
+std::string bytes_text(std::uint64_t n) {
+    char text[32];
+    if (n < 1024) return std::to_string(n) + " B";
+    const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+    double value = static_cast<double>(n);
+    int unit = -1;
+    while (value >= 1024 && unit < 3) value /= 1024, ++unit;
+    std::snprintf(text, sizeof text, "%.2f %s", value, units[unit]);
+    return text;
+}
+
+/// The interface and its peers in `wg show`'s layout. `live(i)` gives the running
+/// figures of configured peer i (nullopt when not running, as `wg show` omits them for
+/// a peer that never completed a handshake).
+std::string status_text(const std::string& name, const InterfaceSettings& settings, const wireguard::Key& public_key,
+                        std::uint16_t listening_port, const std::function<std::optional<PeerLive>(std::size_t)>& live) {
+    std::string out = "interface: " + name + "\n  public key: " + wireguard::encode_key(public_key) +
+                      "\n  private key: (hidden)\n";
+    if (listening_port) out += "  listening port: " + std::to_string(listening_port) + "\n";
+    for (std::size_t i = 0; i < settings.peers.size(); ++i) {
+        const auto& peer = settings.peers[i];
+        const auto running = live(i);
+        out += "\npeer: " + wireguard::encode_key(peer.public_key) + "\n";
+        if (peer.preshared_key) out += "  preshared key: (hidden)\n";
+        const auto endpoint = running && running->endpoint ? running->endpoint : peer.endpoint;
+        if (endpoint) out += "  endpoint: " + endpoint->to_string() + "\n";
+        std::string ips;
+        for (const auto& prefix : peer.allowed_ips) ips += (ips.empty() ? "" : ", ") + prefix.to_string();
+        out += "  allowed ips: " + (ips.empty() ? std::string("(none)") : ips) + "\n";
+        if (running && running->statistics.last_handshake)
+            out += "  latest handshake: " +
+                   ago(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - *running->statistics.last_handshake)) + "\n";
+        if (running && (running->statistics.received_bytes || running->statistics.sent_bytes))
+            out += "  transfer: " + bytes_text(running->statistics.received_bytes) + " received, " +
+                   bytes_text(running->statistics.sent_bytes) + " sent\n";
+        if (peer.persistent_keepalive.count())
+            out += "  persistent keepalive: every " + plural(static_cast<std::uint64_t>(peer.persistent_keepalive.count()), "second") + "\n";
+    }
+    return out;
+}
+
+std::string live_status(WireGuard& conn, const Options& options) {
+    const auto& engine = conn.engine();
+    return status_text(options.interface_name, conn.config().interface, engine.public_key(), conn.transport().local_port(),
+                       [&](std::size_t i) -> std::optional<PeerLive> {
+                           auto index = engine.find_peer(conn.config().interface.peers[i].public_key);
+                           if (!index) return std::nullopt;
+                           return PeerLive{engine.endpoint(*index), engine.statistics(*index)};
+                       });
+}
+
+/// Replaces `path` with `text` (mode 0600: it names the peers and their addresses).
+void write_status_file(const std::string& path, const std::string& text) {
+    const std::string temporary = path + ".tmp";
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    if (written) ::rename(temporary.c_str(), path.c_str());
+}
+
+/// The kernel's count of datagrams it dropped on this socket because its receive buffer
+/// was full: the "drops" column of the socket's line (found by inode) in /proc/net/udp*.
+std::optional<std::uint64_t> socket_drops(int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return std::nullopt;
+    const std::string inode = std::to_string(st.st_ino);
+    for (const char* table : {"/proc/net/udp", "/proc/net/udp6"}) {
+        std::ifstream in(table);
+        std::string line;
+        std::getline(in, line);  // the header
+        while (std::getline(in, line)) {
+            std::istringstream words(line);
+            std::vector<std::string> field{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+            // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+            if (field.size() >= 13 && field[9] == inode) return std::strtoull(field[12].c_str(), nullptr, 10);
+        }
+    }
+    return std::nullopt;
+}
+
+/// A burst from the peer (5,000 lines through --udp-to) must not overflow the socket
+/// while tapsec decrypts: ask for a large receive buffer (beyond rmem_max when root).
+void enlarge_receive_buffer(int fd) {
+    const int size = 32 << 20;
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+}
+
+bool any_handshake(WireGuard& conn) {
+    const auto& engine = conn.engine();
+    for (std::size_t i = 0; i < engine.peer_count(); ++i)
+        if (engine.statistics(i).handshakes_completed || engine.has_session(i)) return true;
+    return false;
+}
+
 bool write_all(int fd, ByteView data) {
     while (!data.empty()) {
         auto n = ::write(fd, data.data(), data.size());
@@ -188,10 +348,30 @@ bool write_all(int fd, ByteView data) {
     return true;
 }
 
+int run_data_path_loop(WireGuard& conn, const Options& options, int tun_fd);
+
 /// Moves packets between the tunnel and stdin/stdout or a TUN device until stdin ends
-/// (then two quiet seconds), a signal arrives, or a fatal error.
+/// (then two quiet seconds; a listener first waits for a peer), a signal arrives, or a
+/// fatal error. Inbound loss (socket overflow, full queues) makes the exit status 1.
 int run_data_path(WireGuard& conn, const Options& options, int tun_fd) {
+    const int result = run_data_path_loop(conn, options, tun_fd);
+    if (!options.status_file.empty()) write_status_file(options.status_file, live_status(conn, options));
+    const std::uint64_t kernel_drops = socket_drops(conn.transport().native_handle()).value_or(0);
+    const std::uint64_t queue_drops = conn.engine().queue_overflows();
+    conn.close();
+    if (result != 0) return result;
+    if (kernel_drops || queue_drops)
+        return cli::fail(std::to_string(kernel_drops + queue_drops) + " packets lost: " + std::to_string(kernel_drops) +
+                         " inbound dropped by the kernel (socket receive buffer full), " + std::to_string(queue_drops) +
+                         " by full queues");
+    return 0;
+}
+
+int run_data_path_loop(WireGuard& conn, const Options& options, int tun_fd) {
     const int udp_fd = conn.transport().native_handle();
+    const auto started = Clock::now();
+    auto status_written = Clock::now() - 1h;
+    bool peer_came = options.is_connect;
     const int input_fd = tun_fd >= 0 ? tun_fd : 0;
     bool input_open = true;
     auto quiet_since = Clock::now();
@@ -248,7 +428,7 @@ int run_data_path(WireGuard& conn, const Options& options, int tun_fd) {
                 write_all(tun_fd, *packet);
             } else if (options.udp_to) {
                 if (auto udp = wireguard::parse_ipv4_udp_packet(*packet)) {
-                    write_all(1, udp->payload);
+                    if (!write_all(1, udp->payload)) return cli::fail(std::string("cannot write stdout: ") + std::strerror(errno));
                 }
             } else {
                 const std::uint8_t header[2] = {static_cast<std::uint8_t>(packet->size() >> 8),
@@ -256,15 +436,29 @@ int run_data_path(WireGuard& conn, const Options& options, int tun_fd) {
                 if (!write_all(1, header) || !write_all(1, *packet)) return 0;  // stdout closed
             }
         }
-        if (!input_open && Clock::now() - quiet_since > 2s) break;
+        if (!peer_came && any_handshake(conn)) {
+            peer_came = true;
+            quiet_since = Clock::now();
+        }
+        if (!options.status_file.empty() && Clock::now() - status_written >= 1s) {
+            write_status_file(options.status_file, live_status(conn, options));
+            status_written = Clock::now();
+        }
+        if (!peer_came && options.listen_timeout && Clock::now() - started > *options.listen_timeout)
+            return cli::fail("no peer completed a handshake within " +
+                             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(*options.listen_timeout).count()) +
+                             " s (--handshake-timeout)");
+        if (peer_came && !input_open && Clock::now() - quiet_since > 2s) break;
     }
-    conn.close();
+    if (!peer_came) return cli::fail("interrupted before any peer completed a handshake");
     return 0;
 }
 
 int run(Arguments& args, bool is_connect) {
     Options options;
-    if (auto error = read_options(args, is_connect, options)) return cli::fail(*error);
+    if (auto error = read_options(args, is_connect, options)) return cli::usage_fail(*error);
+    if (!Endpoint::parse(options.bind_address, 0))
+        options.bind_address = resolve_or_throw(options.bind_address, options.config.interface.listen_port, SOCK_DGRAM).address();
     ::signal(SIGINT, [](int) { stop_requested = true; });
     ::signal(SIGTERM, [](int) { stop_requested = true; });
     ::signal(SIGPIPE, SIG_IGN);
@@ -273,6 +467,8 @@ int run(Arguments& args, bool is_connect) {
         return cli::fail("cannot bind UDP " + options.bind_address + ":" + std::to_string(options.config.interface.listen_port) +
                          ": " + udp.error().message());
     }
+    enlarge_receive_buffer(udp->native_handle());
+    const std::uint16_t bound_port = udp->local_port();
     int tun_fd = -1;
     if (!options.tun.empty()) {
         std::string error;
@@ -288,10 +484,41 @@ int run(Arguments& args, bool is_connect) {
         }
         report_events(conn, options.verbose);
         if (options.verbose) std::fprintf(stderr, "tapsec: connected to %s\n", conn.info().peer.subject.c_str());
+    } else {
+        std::fprintf(stderr, "tapsec: wireguard: listening on %s:%u, public key %s\n", options.bind_address.c_str(), bound_port,
+                     wireguard::encode_key(conn.engine().public_key()).c_str());
     }
     const int status = run_data_path(conn, options, tun_fd);
     if (tun_fd >= 0) ::close(tun_fd);
     return status;
+}
+
+/// `tapsec show wireguard CONFIG`: the configuration as `wg show` prints an interface;
+/// with --status FILE, the live status a running `connect|listen --status FILE` keeps.
+int show(Arguments& args) {
+    auto config_path = args.take("--config");
+    if (!config_path && !args.target.empty()) config_path = args.target;
+    auto status = args.take("--status");
+    (void)args.unknown();
+    if (status) {
+        std::fputs(Arguments::read_file_or_throw("--status", *status).c_str(), stdout);
+        return 0;
+    }
+    if (!config_path) throw UsageError("show wireguard needs CONFIG (or --status FILE written by a running instance)");
+    const std::string text = Arguments::read_file_or_throw("--config", *config_path);
+    auto parsed = wireguard::parse_config(resolve_endpoints(text, *config_path), *config_path);
+    if (!parsed.settings) return usage_fail(parsed.error);
+    const auto& settings = *parsed.settings;
+    if (!settings.has_private_key) return usage_fail(*config_path + ": [Interface] has no PrivateKey");
+    auto identity = wireguard::StaticIdentity<crypto::Botan2>::from_private(settings.private_key);
+    if (!identity) return usage_fail(*config_path + ": PrivateKey is not usable");
+    std::string name = config_path->substr(config_path->rfind('/') == std::string::npos ? 0 : config_path->rfind('/') + 1);
+    if (name.size() > 5 && name.ends_with(".conf")) name.resize(name.size() - 5);
+    std::fputs(status_text(name, settings, identity->public_key, settings.listen_port,
+                           [](std::size_t) { return std::optional<PeerLive>(); })
+                   .c_str(),
+               stdout);
+    return 0;
 }
 
 /// Two WireGuard peers over loopback UDP: handshake, then an IPv4/UDP packet echoed back.
@@ -372,6 +599,7 @@ const Registration registration{ProtocolEntry{
     {{"CM", "roaming is part of WireGuard and implemented: a peer's endpoint follows the latest authenticated "
             "packet (docs/wireguard.md)"}},
 }};
+const ShowRegistration show_registration{"wireguard", show};
 
 }  // namespace
 }  // namespace tapsec::cli

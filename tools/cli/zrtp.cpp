@@ -28,15 +28,9 @@ using ZrtpOverUdp = Secure<ZrtpHandshake, SrtpRecord, Udp>;
 
 /// Options both roles share; an error message, or empty.
 std::string read_options(Arguments& args, zrtp::Config& config) {
-    if (auto list = args.take("--groups")) config.groups = botan_common::split_list(*list);
-    if (auto list = args.take("--ciphers")) config.cipher_suites = botan_common::split_list(*list);
-    if (auto timeout = args.take("--timeout")) {
-        try {
-            config.handshake_timeout = std::chrono::milliseconds(static_cast<long>(std::stod(*timeout) * 1000));
-        } catch (const std::exception&) {
-            return "--timeout needs a number of seconds";
-        }
-    }
+    if (auto list = args.take_list("--groups")) config.groups = *list;
+    if (auto list = args.take_list("--ciphersuites")) config.cipher_suites = *list;
+    if (auto timeout = args.take_seconds("--handshake-timeout")) config.handshake_timeout = *timeout;
     config.on_sas = [](const zrtp::Sas& sas) { std::fprintf(stderr, "tapsec: SAS %s (compare it with the peer's)\n", sas.rendering.c_str()); };
     return {};
 }
@@ -69,13 +63,14 @@ int run(ZrtpOverUdp& connection, const std::string& peer) {
 }
 
 int connect(Arguments& args) {
-    std::string host;
-    std::uint16_t port = 0;
-    if (!botan_common::split_target(args.target, host, port))
-        return fail("connect zrtp: expected HOST:PORT, got '" + args.target + "'");
+    const HostPort target = parse_host_port(args.target);
+    const std::string& host = target.host;
+    const std::uint16_t port = target.port;
     zrtp::Config config;
-    if (auto error = read_options(args, config); !error.empty()) return fail(error);
-    if (auto unknown = args.unknown()) return fail("connect zrtp: unknown option " + *unknown + " (see --help)");
+    if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
+    if (auto unknown = args.unknown()) return usage_fail("connect zrtp: unknown option " + *unknown + " (see --help)");
+    std::string resolve_error;
+    if (!resolve(host, port, SOCK_DGRAM, resolve_error)) return fail(resolve_error);
     auto transport = botan_common::dial_udp(host, port);
     if (!transport) return fail("cannot reach " + args.target + ": " + transport.error().message());
     ZrtpOverUdp connection(Role::client, std::move(config), std::move(*transport));
@@ -83,15 +78,12 @@ int connect(Arguments& args) {
 }
 
 int listen(Arguments& args) {
-    std::string address;
-    std::uint16_t port = 0;
-    const bool has_address = args.target.find(':') != std::string::npos;
-    if (!botan_common::split_target(has_address ? args.target : "x:" + args.target, address, port))
-        return fail("listen zrtp: expected [ADDR:]PORT, got '" + args.target + "'");
-    if (!has_address) address = "0.0.0.0";
+    const HostPort bind_to = parse_listen_address(args.target);
+    const std::string& address = bind_to.host;
+    const std::uint16_t port = bind_to.port;
     zrtp::Config config;
-    if (auto error = read_options(args, config); !error.empty()) return fail(error);
-    if (auto unknown = args.unknown()) return fail("listen zrtp: unknown option " + *unknown + " (see --help)");
+    if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
+    if (auto unknown = args.unknown()) return usage_fail("listen zrtp: unknown option " + *unknown + " (see --help)");
     auto transport = Udp::bind(address, port);
     if (!transport) return fail("cannot bind " + args.target + ": " + transport.error().message());
     std::fprintf(stderr, "tapsec: listening for ZRTP on %s:%u\n", address.c_str(), transport->local_port());
@@ -164,8 +156,8 @@ const Registration registration{ProtocolEntry{
     "sent as one SRTP packet (RTP payload type 96); received payloads go to stdout.\n\n"
     "options (connect and listen):\n"
     "  --groups G1,G2       key agreements in preference order: X255 (x25519), EC25 (P-256)\n"
-    "  --ciphers T1,T2      SRTP auth tags: HS80, HS32 (or the SRTP profile names)\n"
-    "  --timeout SECONDS    handshake timeout (connect; default 30)\n",
+    "  --ciphersuites LIST  SRTP auth tags: HS80, HS32 (or the SRTP profile names); alias --ciphers\n"
+    "  --handshake-timeout S  handshake timeout in seconds (connect; default 30; alias --timeout)\n",
     connect,
     listen,
     demo,

@@ -123,7 +123,10 @@ public:
             } else {
                 if (auto data = engine_.poll_application_data()) return std::move(*data);
             }
-            if (engine_.is_closed()) return Bytes{};
+            if (engine_.is_closed()) {
+                flush();  // an answer to the peer's close the engine queued as the last data was taken
+                return Bytes{};
+            }
             if (failed_) return failed_;
             if (auto ec = pump(deadline)) return ec;
         }
@@ -147,7 +150,10 @@ public:
                         pending_offset_ = 0;
                         return n;
                     }
-                    if (engine_.is_closed()) return std::size_t{0};
+                    if (engine_.is_closed()) {
+                        flush();  // as in receive_message
+                        return std::size_t{0};
+                    }
                     if (failed_) return failed_;
                     if (auto ec = pump(deadline)) return ec;
                 }
@@ -172,7 +178,7 @@ public:
     /// [[nodiscard]], unlike the other operations: closing is best effort on teardown
     /// paths, where the connection is abandoned whatever the result.
     std::error_code close() {
-        if (closed_locally_) return {};
+        if (closed_locally_) return wants_write() ? flush() : std::error_code{};  // after begin_close()
         closed_locally_ = true;
         auto ec = engine_.close(Clock::now());
         auto flushed = flush();
@@ -225,6 +231,97 @@ public:
         return engine_.session_info().resumed;
     }
 
+    // ---- non-blocking use (6.2 asynchronous): an event loop polls native_handle() itself -----
+    // The blocking operations above stay as they are; these never wait. Ciphertext the
+    // transport cannot take now waits in an outbox (poll for writing while wants_write()),
+    // so a loop never blocks in send while the peer is blocked sending to it.
+
+    /// The transport's descriptor, for poll/epoll.
+    int native_handle() const requires requires(const T& t) { { t.native_handle() } -> std::convertible_to<int>; }
+    {
+        return transport_.native_handle();
+    }
+
+    /// Whether protected bytes wait for the transport (poll it for writing).
+    bool wants_write() const { return outbox_offset_ < outbox_.size(); }
+    std::size_t pending_write_bytes() const { return outbox_.size() - outbox_offset_; }
+
+    /// Protects `data` and writes what the transport takes now; the rest waits in the outbox.
+    [[nodiscard]] std::error_code send_nonblocking(ByteView data) {
+        if (failed_) return failed_;
+        if (auto ec = engine_.send(data, Clock::now())) return fail(ec);
+        return flush_nonblocking();
+    }
+
+    /// The transport is writable: writes what it takes from the outbox.
+    [[nodiscard]] std::error_code on_writable() {
+        if (failed_) return failed_;
+        return write_outbox();
+    }
+
+    /// The transport is readable: reads what arrived (without waiting), feeds it to the
+    /// engine and queues its answers. The plaintext is then in take_received().
+    [[nodiscard]] std::error_code on_readable() {
+        if (auto ec = ensure_started()) return ec;
+        if (failed_) return failed_;
+        Result<std::size_t> got = std::size_t{0};
+        Endpoint from = transport_.peer_endpoint();
+        if constexpr (DatagramTransport<T>)
+            got = transport_.receive_from(buffer_, Clock::now(), from);
+        else if constexpr (requires(T& t, MutableByteView out) { t.try_read_some(out); })
+            got = transport_.try_read_some(buffer_);
+        else
+            got = transport_.read_some(buffer_, Clock::now());
+        if (!got) {
+            if (got.error() == make_error_code(Errc::timed_out)) return {};  // nothing there after all
+            return fail(got.error());
+        }
+        if (auto ec = engine_.receive(ByteView(buffer_.data(), *got), from, Clock::now())) return fail(ec);
+        return flush_nonblocking();
+    }
+
+    /// Application data received and not yet taken, without waiting; nullopt when none.
+    std::optional<Bytes> take_received() {
+        if (pending_offset_ < pending_.size()) {
+            Bytes out(pending_.begin() + static_cast<std::ptrdiff_t>(pending_offset_), pending_.end());
+            clear_pending();
+            return out;
+        }
+        if constexpr (ViewReceiveEngine<Engine>) {
+            while (auto view = engine_.poll_plaintext())
+                if (!view->empty()) return Bytes(view->begin(), view->end());
+        } else {
+            if (auto data = engine_.poll_application_data()) return std::move(*data);
+        }
+        return std::nullopt;
+    }
+
+    /// The peer closed (cleanly, or the engine ended the connection): nothing more will arrive.
+    bool peer_closed() const { return engine_.is_closed(); }
+
+    /// When on_timer() should next run (retransmission and other engine timers).
+    std::optional<Instant> next_timeout() { return engine_.next_timeout(); }
+    [[nodiscard]] std::error_code on_timer() {
+        if (failed_) return failed_;
+        const Instant now = Clock::now();
+        if (auto t = engine_.next_timeout(); t && *t <= now) {
+            if (auto ec = engine_.on_timeout(now)) return fail(ec);
+            return flush_nonblocking();
+        }
+        return {};
+    }
+
+    /// close() without waiting: queues the authenticated close; the write side of the
+    /// transport is shut once the outbox has drained (keep polling while wants_write()).
+    std::error_code begin_close() {
+        if (closed_locally_) return {};
+        closed_locally_ = true;
+        auto ec = engine_.close(Clock::now());
+        shutdown_when_flushed_ = true;
+        auto flushed = flush_nonblocking();
+        return ec ? ec : flushed;
+    }
+
     // ---- introspection -----------------------------------------------------------------
 
     SessionInfo info() const { return engine_.session_info(); }
@@ -251,7 +348,11 @@ private:
     }
 
     std::error_code fail(std::error_code ec) {
-        flush();  // an alert may be waiting
+        // An alert may be waiting; behind a full outbox it goes only if the socket takes it.
+        if (wants_write())
+            flush_nonblocking();
+        else
+            flush();
         drain_events();
         if (!failed_) failed_ = ec;
         return failed_;
@@ -273,22 +374,20 @@ private:
     /// when the engine writes into a caller's buffer (CallerBufferEngine), else as
     /// the engine's own Transmit values.
     std::error_code flush() {
+        if constexpr (!DatagramTransport<T>) {
+            if (wants_write()) {  // what a non-blocking send left goes first, in order
+                if (auto ec = transport_.write_all(ByteView(outbox_).subspan(outbox_offset_))) {
+                    if (!failed_) failed_ = ec;
+                    return ec;
+                }
+                outbox_drained();
+            }
+        }
         for (;;) {
             ByteView data;
             std::optional<Endpoint> to;
             std::optional<Transmit> owned;
-            if constexpr (CallerBufferEngine<Engine>) {
-                if (transmit_buffer_.size() < max_transmit_size) transmit_buffer_.resize(max_transmit_size);
-                auto t = engine_.poll_transmit(MutableByteView(transmit_buffer_));
-                if (!t) break;
-                data = ByteView(transmit_buffer_.data(), t->size);
-                to = std::move(t->to);
-            } else {
-                owned = engine_.poll_transmit();
-                if (!owned) break;
-                data = owned->data;
-                to = std::move(owned->to);
-            }
+            if (!next_transmit(data, to, owned)) break;
             std::error_code ec;
             if constexpr (DatagramTransport<T>)
                 ec = transport_.send_to(data, to ? *to : transport_.peer_endpoint());
@@ -301,6 +400,72 @@ private:
         }
         drain_events();
         return {};
+    }
+
+    /// The engine's next outgoing unit: in the reused transmit buffer (CallerBufferEngine)
+    /// or in `owned`. False when nothing is queued.
+    bool next_transmit(ByteView& data, std::optional<Endpoint>& to, std::optional<Transmit>& owned) {
+        if constexpr (CallerBufferEngine<Engine>) {
+            if (transmit_buffer_.size() < max_transmit_size) transmit_buffer_.resize(max_transmit_size);
+            auto t = engine_.poll_transmit(MutableByteView(transmit_buffer_));
+            if (!t) return false;
+            data = ByteView(transmit_buffer_.data(), t->size);
+            to = std::move(t->to);
+        } else {
+            owned = engine_.poll_transmit();
+            if (!owned) return false;
+            data = owned->data;
+            to = std::move(owned->to);
+        }
+        return true;
+    }
+
+    /// flush() for the non-blocking surface: on a stream, the engine's output joins the
+    /// outbox and the socket takes what it can now. Datagrams are sent as they come (a
+    /// datagram socket does not hold a send back behind the peer's reading).
+    std::error_code flush_nonblocking() {
+        if constexpr (DatagramTransport<T> || !requires(T& t, ByteView d) { t.try_write(d); }) {
+            auto ec = flush();
+            if (shutdown_when_flushed_) outbox_drained();
+            return ec;
+        } else {
+            ByteView data;
+            std::optional<Endpoint> to;
+            std::optional<Transmit> owned;
+            while (next_transmit(data, to, owned)) outbox_.insert(outbox_.end(), data.begin(), data.end());
+            drain_events();
+            return write_outbox();
+        }
+    }
+
+    std::error_code write_outbox() {
+        if constexpr (requires(T& t, ByteView d) { t.try_write(d); }) {
+            while (wants_write()) {
+                auto n = transport_.try_write(ByteView(outbox_).subspan(outbox_offset_));
+                if (!n) {
+                    if (!failed_) failed_ = n.error();
+                    return n.error();
+                }
+                if (*n == 0) break;  // the socket is full: poll for writing
+                outbox_offset_ += *n;
+            }
+            if (outbox_offset_ > 0 && outbox_offset_ * 2 >= outbox_.size()) {  // keep the outbox compact
+                outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(outbox_offset_));
+                outbox_offset_ = 0;
+            }
+        }
+        if (!wants_write()) outbox_drained();
+        return {};
+    }
+
+    /// The outbox is empty: reuse it, and shut the write side if begin_close() asked to.
+    void outbox_drained() {
+        outbox_.clear();
+        outbox_offset_ = 0;
+        if (shutdown_when_flushed_) {
+            shutdown_when_flushed_ = false;
+            transport_.close();
+        }
     }
 
     /// Waits for input or the engine's next timer (whichever is first, capped by
@@ -339,6 +504,9 @@ private:
     Bytes transmit_buffer_;  // CallerBufferEngine: every outgoing unit, reused
     Bytes pending_;          // received bytes that did not fit the caller's buffer
     std::size_t pending_offset_ = 0;
+    Bytes outbox_;  // protected bytes the transport did not take yet (non-blocking surface)
+    std::size_t outbox_offset_ = 0;
+    bool shutdown_when_flushed_ = false;  // begin_close(): shut the write side once the outbox drains
     EventQueue events_{max_queued_events};
     std::error_code failed_;
     bool started_ = false;

@@ -1,5 +1,6 @@
 // Tcp: a connected TCP socket (IPv4 or IPv6), the reliable in-order byte stream
-// that TLS and tcpcrypt need. Blocking writes; reads bounded by a deadline.
+// that TLS and tcpcrypt need. Blocking writes; reads bounded by a deadline; and
+// non-blocking try_read_some / try_write for event loops.
 #pragma once
 
 #include <netdb.h>
@@ -92,6 +93,31 @@ public:
             data = data.subspan(static_cast<std::size_t>(n));
         }
         return {};
+    }
+
+    /// Non-blocking read for an event loop that polls native_handle(): the bytes that have
+    /// arrived (0 = end of stream), or Errc::timed_out when none are waiting.
+    Result<std::size_t> try_read_some(MutableByteView out) {
+        for (;;) {
+            ssize_t n = ::recv(fd_.get(), out.data(), out.size(), MSG_DONTWAIT);
+            if (n >= 0) return static_cast<std::size_t>(n);
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return Errc::timed_out;
+            if (errno == ECONNRESET) return Errc::connection_reset;
+            return transport_detail::last_error();
+        }
+    }
+
+    /// Non-blocking write: how many bytes of `data` the socket took now (possibly 0).
+    Result<std::size_t> try_write(ByteView data) {
+        for (;;) {
+            ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n >= 0) return static_cast<std::size_t>(n);
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return std::size_t{0};
+            if (errno == EPIPE || errno == ECONNRESET) return Errc::connection_reset;
+            return transport_detail::last_error();
+        }
     }
 
     /// Half-closes our side: the peer sees end of stream, and we can still read its
