@@ -186,6 +186,8 @@ private:
             early_offered_ = false;
             early_dropped_for_retry_ = true;
             rejected_early_ = std::move(early_sent_);
+            // Our writes were under the 0-RTT key: the second ClientHello goes in plaintext.
+            this->install(true, Level::initial, TrafficSecret{});
         }
         if (psk_ && psk_->suite->hash != suite->hash) {
             psk_.reset();
