@@ -150,3 +150,23 @@ TEST_CASE("tls13 early data vs openssl s_server: no session at all") {
     send_early(f, server, port, {"--early-data", f.file("early.txt")}, marker, 400,
                "no resumable session; sent after the handshake");
 }
+
+TEST_CASE("tls13 early data vs openssl s_server: a HelloRetryRequest drops 0-RTT (4.2.10)") {
+    // s_server takes X25519 only; we lead with a P-256 share, so both connections retry.
+    Fixture f;
+    const std::string marker = "edl-retry-";
+    write_file(f.file("early.txt"), early_file_text(marker, 60));
+    const auto port = free_port();
+    Process server(s_server(f, port, {"-early_data", "-groups", "X25519", "-naccept", "2"}), f.log("s_server"));
+    REQUIRE_MESSAGE((server.wait_for_output("ACCEPT")), (server.output()));
+    {
+        Process c(tapsec_connect(f, port, {"--groups", "P-256:X25519", "--sess-out", f.file("t.sess")}),
+                  f.log("tapsec-ticket"));
+        CHECK_MESSAGE((c.wait_for_output("session ticket stored")), (c.output()));
+        c.close_stdin();
+        CHECK(c.wait() == 0);
+    }
+    send_early(f, server, port,
+               {"--groups", "P-256:X25519", "--sess-in", f.file("t.sess"), "--early-data", f.file("early.txt")}, marker,
+               60, "the server sent a HelloRetryRequest; sent after the handshake");
+}
