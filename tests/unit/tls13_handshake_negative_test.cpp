@@ -181,9 +181,10 @@ TEST_CASE("TLS 1.3 negative: messages out of order, malformed, oversized") {
         CHECK(o.client == make_error_code(Error::malformed_handshake_message));
         CHECK(alert_for(o.client) == AlertDescription::decode_error);
     }
-    SUBCASE("a handshake message declaring more than the 64 KiB bound") {
+    SUBCASE("a handshake message declaring more than the default ceiling (the largest ClientHello)") {
         MessageBuffer buffer;
-        const Bytes header{static_cast<std::uint8_t>(HandshakeType::certificate), 0x01, 0x00, 0x01};
+        static_assert(largest_client_hello + 1 == 0x020145);
+        const Bytes header{static_cast<std::uint8_t>(HandshakeType::certificate), 0x02, 0x01, 0x45};
         buffer.add(header);
         auto r = buffer.next();
         REQUIRE_FALSE(r.ok());

@@ -38,7 +38,8 @@ const std::string usage =
     "  --noverify              accept any server certificate (testing only)\n"
     "  --sess-out FILE         store the session ticket the server sends\n"
     "  --sess-in FILE          resume the session stored in FILE\n"
-    "  --early-data FILE       send FILE as 0-RTT data (needs --sess-in with an early-data ticket)\n"
+    "  --early-data FILE       send FILE as 0-RTT data as far as the --sess-in ticket allows; the rest\n"
+    "                          (or all, without such a ticket) right after the handshake\n"
     "listen only:\n"
     "  --verify                request a client certificate (checked against --CAfile)\n"
     "  --require-client-cert   require one (mutual authentication)\n"
@@ -90,7 +91,8 @@ std::string common_options(Arguments& args, tls13::Config& config) {
     for (const auto& s : config.cipher_suites)
         if (!tls13::find_cipher_suite(s)) return "unknown cipher suite '" + s + "'";
     for (const auto& g : config.groups)
-        if (!tls13::group_from_name(g)) return "unknown group '" + g + "' (X25519, P-256)";
+        if (!tls13::group_from_name(g)) return "unknown group '" + g + "' (X25519, P-256, X448, ffdhe2048, ffdhe3072)";
+        else if (!tls13::group_available<crypto::DefaultProvider>(g)) return "group '" + g + "': " + make_error_code(tls13::Error::group_not_in_provider).message();
     if (auto v = args.take_list("--alpn")) config.alpn = *v;
     auto cert = args.take("--cert");
     auto key = args.take("--key");
@@ -149,8 +151,15 @@ void print_events(Tls13& connection, bool quiet) {
     while (auto e = connection.next_event()) {
         if (quiet) continue;
         switch (e->kind) {
-            case EventKind::early_data_accepted: std::fprintf(stderr, "tapsec: early data accepted\n"); break;
-            case EventKind::early_data_rejected: std::fprintf(stderr, "tapsec: early data rejected (sent again after the handshake)\n"); break;
+            // The client engine sends whatever did not go as 0-RTT right after the handshake.
+            case EventKind::early_data_accepted:
+                if (e->reason) std::fprintf(stderr, "tapsec: %s; the rest sent after the handshake\n", e->reason.message().c_str());
+                else std::fprintf(stderr, "tapsec: early data accepted\n");
+                break;
+            case EventKind::early_data_rejected:
+                std::fprintf(stderr, "tapsec: %s; sent after the handshake\n",
+                             e->reason ? e->reason.message().c_str() : "early data rejected");
+                break;
             case EventKind::session_ticket: std::fprintf(stderr, "tapsec: session ticket stored\n"); break;
             case EventKind::handshake_complete:
                 if (e->reason == tls13::Error::completed_after_hello_retry)

@@ -14,6 +14,8 @@
 #include <botan/certstor_system.h>
 #include <botan/curve25519.h>
 #include <botan/data_src.h>
+#include <botan/dh.h>
+#include <botan/dl_group.h>
 #include <botan/ec_group.h>
 #include <botan/ecdh.h>
 #include <botan/ecdsa.h>
@@ -218,19 +220,43 @@ struct Botan2 {
         return hkdf_expand_with<Botan2>(alg, prk, info, length);
     }
 
-    /// An ephemeral key-agreement key: X25519 (32-byte public) or NIST P-256/P-384
-    /// (uncompressed point, as TLS sends it).
+    /// An ephemeral key-agreement key: X25519 (32-byte public), NIST P-256/P-384
+    /// (uncompressed point, as TLS sends it), or RFC 7919 ffdhe2048/ffdhe3072 (the public
+    /// value big-endian, padded to the prime's length). Botan 2 has no X448.
     class KeyShare {
     public:
+        static constexpr bool supports(KeyExchangeGroup group) noexcept { return group != KeyExchangeGroup::x448; }
+
         static Result<KeyShare> generate(KeyExchangeGroup group) {
+            if (!supports(group)) return Errc::unsupported_algorithm;
             KeyShare k;
             k.group_ = group;
             if (group == KeyExchangeGroup::x25519)
                 k.key_ = std::make_shared<Botan::Curve25519_PrivateKey>(rng());
+            else if (ffdhe_prime_size(group))
+                k.key_ = std::make_shared<Botan::DH_PrivateKey>(rng(), Botan::DL_Group(ffdhe_name(group)));
             else
                 k.key_ = std::make_shared<Botan::ECDH_PrivateKey>(
                     rng(), Botan::EC_Group(group == KeyExchangeGroup::secp256r1 ? "secp256r1" : "secp384r1"));
             return k;
+        }
+        static const char* ffdhe_name(KeyExchangeGroup group) noexcept {
+            return group == KeyExchangeGroup::ffdhe2048 ? "ffdhe/ietf/2048" : "ffdhe/ietf/3072";
+        }
+        /// The finite-field key for exponent `private_key` (big-endian, >= 2; far below q).
+        static Result<KeyShare> from_ffdhe_private(KeyExchangeGroup group, ByteView private_key) {
+            if (private_key.size() != private_key_size(group)) return Errc::invalid_private_key;
+            try {
+                Botan::DL_Group dl(ffdhe_name(group));
+                const Botan::BigInt x(private_key.data(), private_key.size());
+                if (x < 2) return Errc::invalid_private_key;
+                KeyShare k;
+                k.group_ = group;
+                k.key_ = std::make_shared<Botan::DH_PrivateKey>(rng(), dl, x);
+                return k;
+            } catch (const std::exception&) {
+                return Errc::invalid_private_key;
+            }
         }
         /// X25519 from a fixed private scalar (test vectors, WireGuard static keys).
         static Result<KeyShare> from_x25519_private(ByteView scalar) {
@@ -245,7 +271,9 @@ struct Botan2 {
         /// or a published trace): the X25519 scalar (32 bytes, clamped by X25519 itself), or
         /// the big-endian NIST scalar (32 / 48 bytes), which must lie in [1, n-1].
         static Result<KeyShare> from_private(KeyExchangeGroup group, ByteView private_key) {
+            if (!supports(group)) return Errc::unsupported_algorithm;
             if (group == KeyExchangeGroup::x25519) return from_x25519_private(private_key);
+            if (ffdhe_prime_size(group)) return from_ffdhe_private(group, private_key);
             const bool p256 = group == KeyExchangeGroup::secp256r1;
             if (private_key.size() != (p256 ? 32u : 48u)) return Errc::invalid_private_key;
             try {
@@ -263,12 +291,28 @@ struct Botan2 {
         KeyExchangeGroup group() const noexcept { return group_; }
         Bytes public_key() const {
             auto v = dynamic_cast<const Botan::PK_Key_Agreement_Key&>(*key_).public_value();
-            return Bytes(v.begin(), v.end());
+            Bytes out(v.begin(), v.end());
+            if (const std::size_t n = ffdhe_prime_size(group_); n > out.size()) out.insert(out.begin(), n - out.size(), 0);
+            return out;
         }
         /// Shared secret with the peer's public value; errors on a malformed or
-        /// low-order point (an all-zero X25519 output is rejected, RFC 7748 6.1).
+        /// low-order point (an all-zero X25519 output is rejected, RFC 7748 6.1), or a
+        /// finite-field value outside 1 < Y < p-1 (RFC 7919 5.1); a finite-field secret
+        /// is padded to the prime's length (RFC 8446 7.4.1).
         Result<SecretBytes> agree(ByteView peer_public) const {
             try {
+                if (const std::size_t n = ffdhe_prime_size(group_)) {
+                    if (peer_public.size() != n) return Errc::decode_error;
+                    const Botan::BigInt y(peer_public.data(), peer_public.size());
+                    const Botan::BigInt& p = dynamic_cast<const Botan::DH_PrivateKey&>(*key_).group_p();
+                    if (y <= 1 || y >= p - 1) return Errc::decode_error;
+                    Botan::PK_Key_Agreement ka(*key_, rng(), "Raw");
+                    auto secret = ka.derive_key(0, peer_public.data(), peer_public.size()).bits_of();
+                    SecretBytes out(n - std::min(n, secret.size()), 0);
+                    out.insert(out.end(), secret.begin(), secret.end());
+                    Botan::secure_scrub_memory(secret.data(), secret.size());
+                    return out;
+                }
                 if (group_ == KeyExchangeGroup::x25519 && peer_public.size() != 32) return Errc::decode_error;
                 if (group_ == KeyExchangeGroup::secp256r1 && (peer_public.size() != 65 || peer_public[0] != 4))
                     return Errc::decode_error;

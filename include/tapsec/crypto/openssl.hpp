@@ -10,6 +10,7 @@
 #pragma once
 
 #include <openssl/core_names.h>
+#include <openssl/dh.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -198,15 +199,70 @@ struct OpenSsl3 : Botan2 {
     using Key = std::shared_ptr<EVP_PKEY>;
     static Key own(EVP_PKEY* k) { return Key(k, EVP_PKEY_free); }
 
+    /// Every KeyExchangeGroup: X25519 and X448 (raw public keys), P-256/P-384
+    /// (uncompressed points), ffdhe2048/ffdhe3072 (padded big-endian, RFC 8446 4.2.8.1).
     class KeyShare {
     public:
+        static constexpr bool supports(KeyExchangeGroup) noexcept { return true; }
+
         static Result<KeyShare> generate(KeyExchangeGroup group) {
             KeyShare k;
             k.group_ = group;
-            k.key_ = group == KeyExchangeGroup::x25519      ? own(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"))
-                     : group == KeyExchangeGroup::secp256r1 ? own(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"))
-                                                            : own(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"));
+            switch (group) {
+                case KeyExchangeGroup::x25519: k.key_ = own(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519")); break;
+                case KeyExchangeGroup::x448: k.key_ = own(EVP_PKEY_Q_keygen(nullptr, nullptr, "X448")); break;
+                case KeyExchangeGroup::secp256r1: k.key_ = own(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")); break;
+                case KeyExchangeGroup::secp384r1: k.key_ = own(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384")); break;
+                case KeyExchangeGroup::ffdhe2048:
+                case KeyExchangeGroup::ffdhe3072: {
+                    SecretBytes x(private_key_size(group));  // the exponent, as TLS draws it
+                    random(x);
+                    return from_ffdhe_private(group, x);
+                }
+            }
             if (!k.key_) return Errc::internal_error;
+            return k;
+        }
+        /// X448 from a fixed 56-byte scalar (clamped by X448 itself).
+        static Result<KeyShare> from_x448_private(ByteView scalar) {
+            if (scalar.size() != 56) return Errc::invalid_private_key;
+            KeyShare k;
+            k.group_ = KeyExchangeGroup::x448;
+            k.key_ = own(EVP_PKEY_new_raw_private_key(EVP_PKEY_X448, nullptr, scalar.data(), scalar.size()));
+            if (!k.key_) return Errc::invalid_private_key;
+            return k;
+        }
+        /// The RFC 7919 key for exponent `private_key`: the public value is computed by
+        /// Botan (this provider's base, as for the NIST scalars); OpenSSL holds the pair.
+        static Result<KeyShare> from_ffdhe_private(KeyExchangeGroup group, ByteView private_key) {
+            auto reference = Botan2::KeyShare::from_private(group, private_key);  // checks the range
+            if (!reference) return reference.error();
+            const Bytes y = reference->public_key();
+            // OSSL_PARAM BIGNUMs are native-endian.
+            SecretBytes x(private_key.rbegin(), private_key.rend());
+            Bytes y_native(y.rbegin(), y.rend());
+            if constexpr (std::endian::native == std::endian::big) {
+                std::reverse(x.begin(), x.end());
+                std::reverse(y_native.begin(), y_native.end());
+            }
+            char name2048[] = "ffdhe2048";
+            char name3072[] = "ffdhe3072";
+            const OSSL_PARAM params[] = {
+                OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                 group == KeyExchangeGroup::ffdhe2048 ? name2048 : name3072, 0),
+                OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_PRIV_KEY, x.data(), x.size()),
+                OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_PUB_KEY, y_native.data(), y_native.size()),
+                OSSL_PARAM_construct_end()};
+            std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "DH", nullptr),
+                                                                           EVP_PKEY_CTX_free);
+            EVP_PKEY* raw = nullptr;
+            const bool made = ctx && EVP_PKEY_fromdata_init(ctx.get()) == 1 &&
+                              EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, const_cast<OSSL_PARAM*>(params)) == 1;
+            secure_zero(x.data(), x.size());
+            if (!made) return Errc::invalid_private_key;
+            KeyShare k;
+            k.group_ = group;
+            k.key_ = own(raw);
             return k;
         }
         static Result<KeyShare> from_x25519_private(ByteView scalar) {
@@ -222,6 +278,8 @@ struct OpenSsl3 : Botan2 {
         /// base); OpenSSL then holds the pair for the agreement.
         static Result<KeyShare> from_private(KeyExchangeGroup group, ByteView private_key) {
             if (group == KeyExchangeGroup::x25519) return from_x25519_private(private_key);
+            if (group == KeyExchangeGroup::x448) return from_x448_private(private_key);
+            if (ffdhe_prime_size(group)) return from_ffdhe_private(group, private_key);
             auto reference = Botan2::KeyShare::from_private(group, private_key);  // checks the range
             if (!reference) return reference.error();
             Bytes point = reference->public_key();
@@ -250,23 +308,34 @@ struct OpenSsl3 : Botan2 {
         }
         KeyExchangeGroup group() const noexcept { return group_; }
         Bytes public_key() const {
-            if (group_ == KeyExchangeGroup::x25519) {
-                Bytes out(32);
+            if (group_ == KeyExchangeGroup::x25519 || group_ == KeyExchangeGroup::x448) {
+                Bytes out(group_ == KeyExchangeGroup::x25519 ? 32 : 56);
                 std::size_t n = out.size();
                 EVP_PKEY_get_raw_public_key(key_.get(), out.data(), &n);
                 return out;
             }
             unsigned char* encoded = nullptr;
-            const std::size_t n = EVP_PKEY_get1_encoded_public_key(key_.get(), &encoded);  // uncompressed point
+            // An uncompressed point; for DH, the value padded to the prime's length.
+            const std::size_t n = EVP_PKEY_get1_encoded_public_key(key_.get(), &encoded);
             Bytes out(encoded, encoded + n);
             OPENSSL_free(encoded);
             return out;
         }
         Result<SecretBytes> agree(ByteView peer_public) const {
             Key peer;
-            if (group_ == KeyExchangeGroup::x25519) {
-                if (peer_public.size() != 32) return Errc::decode_error;
-                peer = own(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public.data(), peer_public.size()));
+            const std::size_t prime_size = ffdhe_prime_size(group_);
+            if (group_ == KeyExchangeGroup::x25519 || group_ == KeyExchangeGroup::x448) {
+                const bool x25519 = group_ == KeyExchangeGroup::x25519;
+                if (peer_public.size() != (x25519 ? 32u : 56u)) return Errc::decode_error;
+                peer = own(EVP_PKEY_new_raw_public_key(x25519 ? EVP_PKEY_X25519 : EVP_PKEY_X448, nullptr,
+                                                       peer_public.data(), peer_public.size()));
+            } else if (prime_size) {
+                // 1 < Y < p-1 is checked by OpenSSL's derive (DH_check_pub_key).
+                if (peer_public.size() != prime_size) return Errc::decode_error;
+                peer = own(EVP_PKEY_new());
+                if (!peer || EVP_PKEY_copy_parameters(peer.get(), key_.get()) != 1 ||
+                    EVP_PKEY_set1_encoded_public_key(peer.get(), peer_public.data(), peer_public.size()) != 1)
+                    return Errc::decode_error;
             } else {
                 const std::size_t expected = group_ == KeyExchangeGroup::secp256r1 ? 65 : 97;
                 if (peer_public.size() != expected || peer_public[0] != 4) return Errc::decode_error;
@@ -279,8 +348,9 @@ struct OpenSsl3 : Botan2 {
             std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new(key_.get(), nullptr),
                                                                            EVP_PKEY_CTX_free);
             std::size_t n = 0;
-            if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 || EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) != 1 ||
-                EVP_PKEY_derive(ctx.get(), nullptr, &n) != 1)
+            if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
+                (prime_size && EVP_PKEY_CTX_set_dh_pad(ctx.get(), 1) != 1) ||  // RFC 8446 7.4.1: padded
+                EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) != 1 || EVP_PKEY_derive(ctx.get(), nullptr, &n) != 1)
                 return Errc::decode_error;
             SecretBytes out(n);
             // OpenSSL refuses an all-zero X25519 result itself (RFC 7748 6.1).

@@ -27,7 +27,31 @@ using DefaultProvider = Botan2;
 
 enum class AeadAlgorithm { aes_128_gcm, aes_256_gcm, chacha20_poly1305, xchacha20_poly1305 };
 enum class HashAlgorithm { sha1, sha256, sha384, sha512 };
-enum class KeyExchangeGroup { x25519, secp256r1, secp384r1 };
+/// Key-agreement groups. x448 (RFC 7748) and the RFC 7919 finite-field groups
+/// ffdhe2048/ffdhe3072 are optional: a provider's KeyShare::supports(group) says whether
+/// it has them (Botan 2 has no X448).
+enum class KeyExchangeGroup { x25519, secp256r1, secp384r1, x448, ffdhe2048, ffdhe3072 };
+
+/// Bytes of a group's private key as KeyShare::from_private takes it: the X25519/X448
+/// scalar, the NIST scalar, or the finite-field exponent (RFC 7919 5.2 asks for at least
+/// 225 / 275 bits for ffdhe2048 / ffdhe3072; these are 256 / 384).
+constexpr std::size_t private_key_size(KeyExchangeGroup g) noexcept {
+    switch (g) {
+        case KeyExchangeGroup::x25519:
+        case KeyExchangeGroup::secp256r1:
+        case KeyExchangeGroup::ffdhe2048: return 32;
+        case KeyExchangeGroup::secp384r1:
+        case KeyExchangeGroup::ffdhe3072: return 48;
+        case KeyExchangeGroup::x448: return 56;
+    }
+    return 32;
+}
+
+/// Bytes of a finite-field group's prime: the public value and the shared secret are
+/// padded to this length (RFC 8446 4.2.8.1, 7.4.1); 0 for the elliptic-curve groups.
+constexpr std::size_t ffdhe_prime_size(KeyExchangeGroup g) noexcept {
+    return g == KeyExchangeGroup::ffdhe2048 ? 256 : g == KeyExchangeGroup::ffdhe3072 ? 384 : 0;
+}
 /// TLS SignatureScheme code points (RFC 8446 4.2.3), also used by other protocols.
 enum class SignatureScheme : std::uint16_t {
     rsa_pkcs1_sha256 = 0x0401,

@@ -22,7 +22,8 @@ public:
     /// Queues the ClientHello (and 0-RTT data, if a resumable session allows it).
     std::error_code start(Bytes early_data) {
         auto suites = configured_suites(config_);
-        auto groups = configured_groups(config_);
+        auto groups = configured_groups_for<Crypto>(config_);
+        if (!groups && groups.error() == make_error_code(Error::group_not_in_provider)) return groups.error();
         if (!suites || !groups || groups->empty() || suites->empty()) return Errc::invalid_configuration;
         suites_ = *suites;
         groups_ = *groups;
@@ -45,9 +46,16 @@ public:
         hello_.custom_extensions = config_.custom_extensions;
         if (auto ec = make_key_share(groups_.front())) return ec;
         choose_psk();
-        if (psk_) {
-            hello_.psk_modes = {config_.psk_only_key_exchange ? std::uint8_t{0} : std::uint8_t{1}};
-            if (!early_data_.empty() && psk_->max_early_data >= early_data_.size() && resumption_) {
+        if (psk_) hello_.psk_modes = {config_.psk_only_key_exchange ? std::uint8_t{0} : std::uint8_t{1}};
+        // Early data goes as 0-RTT as far as the ticket allows (4.2.10: at most its
+        // max_early_data_size); what does not, goes after the handshake (the engine sends
+        // take_unsent_early_data() then), and an event says which happened.
+        if (!early_data_.empty()) {
+            if (!psk_ || !resumption_) {
+                early_not_offered_ = Error::early_data_no_session;
+            } else if (psk_->max_early_data == 0) {
+                early_not_offered_ = Error::early_data_not_allowed_by_ticket;
+            } else {
                 hello_.early_data = true;
                 early_offered_ = true;
             }
@@ -58,8 +66,9 @@ public:
             auto key = early_->client_early_traffic_secret(Crypto::hash(psk_->suite->hash, client_hello1_));
             if (config_.middlebox_compatibility) send_ccs_once();
             this->install(true, Level::early_data, key);
-            early_sent_ = std::move(early_data_);
-            early_data_.clear();
+            const std::size_t offered = std::min<std::size_t>(early_data_.size(), psk_->max_early_data);
+            early_sent_.assign(early_data_.begin(), early_data_.begin() + static_cast<std::ptrdiff_t>(offered));
+            early_data_.erase(early_data_.begin(), early_data_.begin() + static_cast<std::ptrdiff_t>(offered));
             actions_.push_back({Action::Kind::send_application_data, Level::early_data, early_sent_, {}, {}});
         }
         state_ = ExpectServerHello{};
@@ -77,8 +86,15 @@ public:
     using Base::update_keys;
 
     bool early_data_accepted() const { return early_accepted_; }
-    /// 0-RTT data the server refused (to be sent again under 1-RTT keys).
-    Bytes take_rejected_early_data() { return std::exchange(rejected_early_, {}); }
+    /// Once the handshake is complete: the early data that did not arrive as 0-RTT, in
+    /// order (what the server refused, then what the ticket's limit left over, or all of
+    /// it when none was offered), to be sent under the application keys.
+    Bytes take_unsent_early_data() {
+        Bytes unsent = std::exchange(rejected_early_, {});
+        append(unsent, early_data_);
+        early_data_.clear();
+        return unsent;
+    }
 
 private:
     // ---- states -----------------------------------------------------------------------------
@@ -170,6 +186,8 @@ private:
             early_offered_ = false;
             early_dropped_for_retry_ = true;
             rejected_early_ = std::move(early_sent_);
+            // Our writes were under the 0-RTT key: the second ClientHello goes in plaintext.
+            this->install(true, Level::initial, TrafficSecret{});
         }
         if (psk_ && psk_->suite->hash != suite->hash) {
             psk_.reset();
@@ -284,10 +302,13 @@ private:
         this->established_ = true;
         state_ = Connected{};
         if (early_offered_) {
-            if (early_accepted_) this->emit(EventKind::early_data_accepted);
-            else this->emit(EventKind::early_data_rejected, Error::early_data_refused_by_server);
+            if (!early_accepted_) this->emit(EventKind::early_data_rejected, Error::early_data_refused_by_server);
+            else if (!early_data_.empty()) this->emit(EventKind::early_data_accepted, Error::early_data_partly_sent);
+            else this->emit(EventKind::early_data_accepted);
         } else if (early_dropped_for_retry_) {
             this->emit(EventKind::early_data_rejected, Error::early_data_after_hello_retry);
+        } else if (early_not_offered_) {
+            this->emit(EventKind::early_data_rejected, *early_not_offered_);
         }
         if (retried_) this->emit(EventKind::handshake_complete, Error::completed_after_hello_retry);
         else this->emit(EventKind::handshake_complete);
@@ -417,6 +438,7 @@ private:
     bool ccs_sent_ = false;
     Bytes early_data_, early_sent_, rejected_early_;
     bool early_offered_ = false, early_accepted_ = false, early_dropped_for_retry_ = false;
+    std::optional<Error> early_not_offered_;  // why early data waits for the handshake, when not offered
     std::optional<CertificateRequest> certificate_request_;
     std::vector<Bytes> server_chain_;
     std::optional<EarlySecret<Crypto>> early_;

@@ -43,7 +43,10 @@ public:
                   "(install_key, write, feed/next, record size limits, take_key_expiring)");
 
     Engine(Role role, const Config& config)
-        : role_(role), config_(std::make_shared<const Config>(config)), records_(layer_options(config)) {
+        : role_(role),
+          config_(std::make_shared<const Config>(config)),
+          records_(layer_options(config)),
+          messages_(config.max_handshake_message_size) {
         // Only a client's initial ClientHello may carry legacy_record_version 0x0301 (5.1).
         first_record_ = role == Role::client;
         if (role == Role::client) handshake_.template emplace<ClientHandshake<Crypto>>(*config_);
@@ -188,8 +191,11 @@ public:
         return std::get<ServerHandshake<Crypto>>(handshake_).export_keying_material(label, context, length);
     }
 
-    /// Client: data to send as 0-RTT with the first flight, if a stored session allows;
-    /// otherwise (or if the server refuses it) it is sent after the handshake.
+    /// Client: data to send as 0-RTT with the first flight, as far as a stored session's
+    /// ticket allows (max_early_data_size); the rest, or all of it when there is no such
+    /// session or the server refuses it, is sent right after the handshake. Either way an
+    /// early_data_accepted / early_data_rejected event says which (its reason: partly
+    /// sent, refused by the server, after a HelloRetryRequest, no session, ticket forbids).
     std::error_code send_early_data(ByteView data, Instant) {
         if (role_ != Role::client || started_) return Errc::already_connected;
         append(early_data_, data);
@@ -357,10 +363,11 @@ private:
                     break;
                 case Action::Kind::event:
                     if (a->event.kind == EventKind::handshake_complete && c) {
-                        // 0-RTT data the server refused goes again under 1-RTT keys.
-                        Bytes again = c->take_rejected_early_data();
+                        // Early data that did not arrive as 0-RTT (refused, beyond the
+                        // ticket's limit, or never offered) goes now under 1-RTT keys.
+                        Bytes unsent = c->take_unsent_early_data();
                         events_.push_back(std::move(a->event));
-                        if (!again.empty()) ec = records_.write(ContentType::application_data, again, out_, legacy_record_version);
+                        if (!unsent.empty()) ec = records_.write(ContentType::application_data, unsent, out_, legacy_record_version);
                         break;
                     }
                     events_.push_back(std::move(a->event));

@@ -155,6 +155,12 @@ enum class Error {
     read_key_updated,                 // key_updated: the peer's sending key changed
     // ---- record layer, appended ----
     interleaved_record,               // another record type between the fragments of one handshake message (5.1)
+    // ---- client: why early data went (partly) after the handshake (event reasons, never fatal), appended ----
+    early_data_no_session,            // early_data_rejected: no resumable session, so no 0-RTT was offered
+    early_data_not_allowed_by_ticket, // early_data_rejected: the session's ticket allows no early data
+    early_data_partly_sent,           // early_data_accepted: the ticket's max_early_data_size took only a prefix
+    // ---- configuration, appended ----
+    group_not_in_provider,            // a configured group the crypto provider cannot do (Botan 2: X448)
 };
 
 }  // namespace tapsec::tls13
@@ -228,6 +234,14 @@ inline const char* describe(Error e) noexcept {
         case Error::read_key_updated: return "receiving key updated";
         case Error::interleaved_record:
             return "record of another type between the fragments of a handshake message (RFC 8446 5.1)";
+        case Error::early_data_no_session: return "early data not sent as 0-RTT: no resumable session";
+        case Error::early_data_not_allowed_by_ticket:
+            return "early data not sent as 0-RTT: the session's ticket does not allow early data";
+        case Error::early_data_partly_sent:
+            return "early data larger than the ticket's max_early_data_size: only its first part went as 0-RTT";
+        case Error::group_not_in_provider:
+            return "configured group not available with this crypto provider (Botan 2 has no X448; the OpenSSL 3 "
+                   "provider has it)";
     }
     return "unknown TLS 1.3 error";
 }
@@ -292,7 +306,11 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::early_data_refused_by_server:
         case Error::early_data_after_hello_retry: return condition::peer_incompatible;
         case Error::early_data_disabled:
-        case Error::early_data_no_anti_replay: return condition::configuration;
+        case Error::early_data_no_anti_replay:
+        case Error::early_data_no_session:
+        case Error::early_data_not_allowed_by_ticket:
+        case Error::early_data_partly_sent:
+        case Error::group_not_in_provider: return condition::configuration;
         case Error::early_data_anti_replay_full: return condition::resource_exhausted;
         // informational event reasons, never carried by a failure: no condition fits
         // (the switch must return one; internal is never tested against an event reason).
@@ -364,6 +382,10 @@ inline AlertDescription alert_for(Error e) noexcept {
         case Error::early_data_anti_replay_full:
         case Error::early_data_refused_by_server:
         case Error::early_data_after_hello_retry:
+        case Error::early_data_no_session:
+        case Error::early_data_not_allowed_by_ticket:
+        case Error::early_data_partly_sent:
+        case Error::group_not_in_provider:  // refused at start, before any peer
         case Error::completed_after_hello_retry:  // informational: never sent as an alert
         case Error::write_key_updated:
         case Error::read_key_updated: return A::internal_error;

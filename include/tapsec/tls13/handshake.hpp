@@ -110,6 +110,12 @@ struct Config : CommonConfig {
     /// the handshake.
     std::vector<Extension> custom_extensions;
     std::function<std::error_code(std::uint16_t type, ByteView value)> on_custom_extension;
+    /// Largest handshake message body accepted (RFC 8446 4: the length field is 24 bits,
+    /// so up to 16 MiB - 1 may be configured). The default, 131396 bytes, is the largest
+    /// ClientHello the encoding allows, and twice the old 64 KiB for certificate chains.
+    /// Beyond it the handshake aborts with decode_error (handshake_message_too_large)
+    /// as soon as the message header arrives; at most this plus one record is buffered.
+    std::size_t max_handshake_message_size = largest_client_hello;
     /// Our identity once parsed, shared by the copies of this Config (see ParsedIdentity).
     std::shared_ptr<ParsedIdentitySlot> parsed_identity = std::make_shared<ParsedIdentitySlot>();
     /// The trust store once parsed, shared by the copies of this Config (see ParsedTrustSlot).
@@ -439,6 +445,9 @@ inline Result<std::vector<const CipherSuite*>> configured_suites(const CommonCon
 inline std::optional<std::uint16_t> group_from_name(std::string_view name) {
     if (name == "x25519" || name == "X25519") return group::x25519;
     if (name == "secp256r1" || name == "P-256" || name == "prime256v1" || name == "p256") return group::secp256r1;
+    if (name == "x448" || name == "X448") return group::x448;
+    if (name == "ffdhe2048") return group::ffdhe2048;
+    if (name == "ffdhe3072") return group::ffdhe3072;
     return std::nullopt;
 }
 
@@ -446,6 +455,9 @@ inline const char* group_name(std::uint16_t g) {
     switch (g) {
         case group::x25519: return "x25519";
         case group::secp256r1: return "secp256r1";
+        case group::x448: return "x448";
+        case group::ffdhe2048: return "ffdhe2048";
+        case group::ffdhe3072: return "ffdhe3072";
         default: return "unknown";
     }
 }
@@ -453,7 +465,17 @@ inline const char* group_name(std::uint16_t g) {
 inline std::optional<crypto::KeyExchangeGroup> provider_group(std::uint16_t g) {
     if (g == group::x25519) return crypto::KeyExchangeGroup::x25519;
     if (g == group::secp256r1) return crypto::KeyExchangeGroup::secp256r1;
+    if (g == group::x448) return crypto::KeyExchangeGroup::x448;
+    if (g == group::ffdhe2048) return crypto::KeyExchangeGroup::ffdhe2048;
+    if (g == group::ffdhe3072) return crypto::KeyExchangeGroup::ffdhe3072;
     return std::nullopt;
+}
+
+/// Whether `Crypto` can do the named group (Botan 2 has no X448).
+template <class Crypto>
+bool group_available(std::string_view name) {
+    const auto code = group_from_name(name);
+    return code && Crypto::KeyShare::supports(*provider_group(*code));
 }
 
 /// An ephemeral key share whose private key is drawn from the configuration's random
@@ -463,7 +485,7 @@ template <class Crypto>
 Result<typename Crypto::KeyShare> ephemeral_key_share(const CommonConfig& config, std::uint16_t group_code) {
     const auto group = provider_group(group_code);
     if (!group) return Errc::unsupported_algorithm;
-    SecretBytes private_key(*group == crypto::KeyExchangeGroup::secp384r1 ? 48 : 32);
+    SecretBytes private_key(crypto::private_key_size(*group));
     for (int attempt = 0; attempt < 4; ++attempt) {
         draw_random<Crypto>(config, private_key);
         auto share = Crypto::KeyShare::from_private(*group, private_key);
@@ -481,6 +503,17 @@ inline Result<std::vector<std::uint16_t>> configured_groups(const CommonConfig& 
         out.push_back(*g);
     }
     return out;
+}
+
+/// configured_groups, refusing a group the provider cannot do with its own error
+/// (Error::group_not_in_provider) rather than failing at the first handshake using it.
+template <class Crypto>
+Result<std::vector<std::uint16_t>> configured_groups_for(const CommonConfig& config) {
+    auto groups = configured_groups(config);
+    if (!groups) return groups.error();
+    for (auto g : *groups)
+        if (!Crypto::KeyShare::supports(*provider_group(g))) return make_error_code(Error::group_not_in_provider);
+    return groups;
 }
 
 template <class Record, class Crypto>

@@ -72,14 +72,27 @@ namespace group {
 inline constexpr std::uint16_t secp256r1 = 0x0017;
 inline constexpr std::uint16_t secp384r1 = 0x0018;
 inline constexpr std::uint16_t x25519 = 0x001d;
+inline constexpr std::uint16_t x448 = 0x001e;
+inline constexpr std::uint16_t ffdhe2048 = 0x0100;  // RFC 7919
+inline constexpr std::uint16_t ffdhe3072 = 0x0101;
 }  // namespace group
 
 inline constexpr std::uint16_t tls13_version = 0x0304;
 inline constexpr std::uint16_t legacy_tls12_version = 0x0303;
 
-/// Largest handshake message we accept (a certificate chain is the big one); larger is
-/// record_overflow-style abuse and is refused before buffering it.
-inline constexpr std::size_t max_handshake_message = 64 * 1024;
+/// The largest ClientHello body the encoding allows (4.1.2): version 2, random 32,
+/// session id 1+32, cipher suites 2+65534, compression methods 1+255, extensions
+/// 2+65535. The default ceiling on one handshake message (Config::max_handshake_message_size),
+/// so every well-formed ClientHello is accepted.
+inline constexpr std::size_t largest_client_hello = 2 + 32 + (1 + 32) + (2 + 65534) + (1 + 255) + (2 + 65535);
+static_assert(largest_client_hello == 131396);
+
+/// A handshake message's length field is 24 bits (4): no ceiling can exceed this.
+inline constexpr std::size_t largest_handshake_message = (std::size_t{1} << 24) - 1;
+
+/// The default ceiling on one handshake message's body (kept for callers that build a
+/// MessageBuffer without a Config).
+inline constexpr std::size_t max_handshake_message = largest_client_hello;
 
 /// RFC 8446 4.1.3: the ServerHello.random of a HelloRetryRequest.
 inline constexpr std::array<std::uint8_t, 32> hello_retry_request_random = {
@@ -157,6 +170,8 @@ struct EncryptedExtensions {
     bool early_data = false;
     bool server_name_acknowledged = false;
     std::optional<std::uint16_t> record_size_limit;
+    /// The server's groups in its preference order (4.2.7); informational to the client.
+    std::vector<std::uint16_t> supported_groups;
 };
 
 struct CertificateEntry {
@@ -211,18 +226,26 @@ struct RawMessage {
 };
 
 /// Collects handshake bytes from records (messages may span or share records) and
-/// cuts whole messages. Refuses a declared length beyond `max_handshake_message`
-/// before buffering it.
+/// cuts whole messages. Refuses a declared length beyond the ceiling as soon as the
+/// 4-byte header is in, before buffering the body: with next() called after each
+/// add(), at most the ceiling plus one record's bytes are ever held.
 class MessageBuffer {
 public:
+    /// `ceiling`: the largest body accepted (clamped to what 24 bits can say).
+    explicit MessageBuffer(std::size_t ceiling = max_handshake_message)
+        : ceiling_(std::min(ceiling, largest_handshake_message)) {}
+
     void add(ByteView data) { append(buffer_, data); }
+    std::size_t ceiling() const noexcept { return ceiling_; }
+    /// Bytes held: a message still incomplete and whatever follows it.
+    std::size_t buffered() const noexcept { return buffer_.size(); }
     bool empty() const { return buffer_.empty(); }
 
     /// The next complete message, std::nullopt if more bytes are needed, or an error.
     Result<std::optional<RawMessage>> next() {
         if (buffer_.size() < 4) return std::optional<RawMessage>{};
         const std::size_t length = std::size_t{buffer_[1]} << 16 | std::size_t{buffer_[2]} << 8 | buffer_[3];
-        if (length > max_handshake_message) return make_error_code(Error::handshake_message_too_large);
+        if (length > ceiling_) return make_error_code(Error::handshake_message_too_large);
         if (buffer_.size() < 4 + length) return std::optional<RawMessage>{};
         RawMessage m{static_cast<HandshakeType>(buffer_[0]), Bytes(buffer_.begin(), buffer_.begin() + 4 + length)};
         buffer_.erase(buffer_.begin(), buffer_.begin() + 4 + static_cast<std::ptrdiff_t>(length));
@@ -230,6 +253,7 @@ public:
     }
 
 private:
+    std::size_t ceiling_;
     Bytes buffer_;
 };
 
@@ -660,6 +684,7 @@ inline Bytes encode(const EncryptedExtensions& ee) {
     if (ee.server_name_acknowledged) x.push_back({ext::server_name, {}});
     if (ee.alpn) x.push_back({ext::alpn, detail::alpn_list({*ee.alpn})});
     if (ee.early_data) x.push_back({ext::early_data, {}});
+    if (!ee.supported_groups.empty()) x.push_back({ext::supported_groups, detail::u16_list(ee.supported_groups, 2)});
     Bytes body;
     wire::Writer w(body);
     detail::write_extensions(w, x);
@@ -691,7 +716,10 @@ inline Result<EncryptedExtensions> decode_encrypted_extensions(ByteView body) {
                 if (!x.data.empty()) return malformed();
                 ee.early_data = true;
                 break;
-            case ext::supported_groups: break;  // informational (4.2.7)
+            case ext::supported_groups:  // informational (4.2.7): kept, never acted on
+                if (!detail::read_u16_list(x.data, 2, ee.supported_groups) || ee.supported_groups.empty())
+                    return malformed();
+                break;
             case ext::key_share:
             case ext::supported_versions:
             case ext::pre_shared_key:

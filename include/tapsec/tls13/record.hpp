@@ -446,7 +446,15 @@ public:
     /// On a TLS stream the level needs no state of its own: each key takes over at a
     /// record boundary and the sequence number restarts (5.1, 5.3); a QUIC-style layer
     /// would keep one packet-number space per level instead.
-    std::error_code install_key(Epoch, Direction direction, const TrafficSecret& secret) {
+    std::error_code install_key(Epoch level, Direction direction, const TrafficSecret& secret) {
+        // No secret at the initial level: the write side goes back to plaintext. Only a
+        // client that moved to its 0-RTT key and then got a HelloRetryRequest does this:
+        // its second ClientHello is never protected (4.1.2, 4.2.10).
+        if (level == Epoch::initial && direction == Direction::write && !secret) {
+            write_.reset();
+            write_secret_ = {};
+            return {};
+        }
         return direction == Direction::write ? install_write(secret) : install_read(secret);
     }
     /// KeyUpdate (4.6.3, 7.2): after sending a KeyUpdate under the current key, switch

@@ -24,7 +24,8 @@ public:
 
     std::error_code start() {
         auto suites = configured_suites(config_);
-        auto groups = configured_groups(config_);
+        auto groups = configured_groups_for<Crypto>(config_);
+        if (!groups && groups.error() == make_error_code(Error::group_not_in_provider)) return groups.error();
         if (!suites || !groups || groups->empty() || suites->empty()) return Errc::invalid_configuration;
         suites_ = *suites;
         groups_ = *groups;
@@ -117,7 +118,7 @@ private:
         if (!shared) return shared.error();
         auto hs = std::move(early).into_handshake(*shared);
         derive_handshake_traffic_secrets(hs);
-        if (auto ec = send_encrypted_extensions(ch, *alpn, psk.has_value())) return ec;
+        if (auto ec = send_encrypted_extensions(ch, *alpn, psk.has_value(), *exchange)) return ec;
         if (auto ec = authenticate_server(ch, psk.has_value())) return ec;
         send_finished_and_derive_application_secrets(std::move(hs));
         if (early_accepted_) {
@@ -273,10 +274,13 @@ private:
     }
 
     /// EncryptedExtensions: ALPN, RFC 8449 record_size_limit (honoured from here on),
-    /// early_data acceptance, and the server_name acknowledgement (RFC 6066 3).
+    /// early_data acceptance, the server_name acknowledgement (RFC 6066 3), and our
+    /// supported_groups when the group used is not the one we prefer (4.2.7 SHOULD: all
+    /// our groups, so the client can lead with our favourite next time).
     std::error_code send_encrypted_extensions(const ClientHello& ch, const std::optional<std::string>& alpn,
-                                              bool with_psk) {
+                                              bool with_psk, const KeyExchangeChoice& exchange) {
         EncryptedExtensions ee;
+        if (exchange.use_dhe && exchange.group != groups_.front()) ee.supported_groups = groups_;
         ee.extensions = config_.custom_extensions;
         ee.alpn = alpn;
         if (ch.record_size_limit) {
