@@ -8,6 +8,7 @@
 
 #include <tapsec/tapsec.hpp>
 
+#include "debug_options.hpp"
 #include "registry.hpp"
 #include "stdio.hpp"
 
@@ -144,7 +145,7 @@ std::string common_options(Arguments& args, tls13::Config& config) {
             return "--keyupdate-after needs a number";
         }
     }
-    return {};
+    return debug_options().take(args, config);
 }
 
 void print_summary(const Tls13& connection, bool quiet) {
@@ -258,19 +259,23 @@ int run_connect(Arguments& args) {
     Tls13 connection(Role::client, config, std::move(*tcp));
     if (early && !early->empty())
         if (auto ec = connection.send_early_data(as_bytes(*early))) return fail("early data: " + ec.message());
+    debug_options().handshake_starting();
     if (auto ec = connection.handshake()) {
         print_events(connection, quiet);
         return fail("TLS 1.3 handshake failed: " + ec.message());
     }
     print_summary(connection, quiet);
+    debug_options().handshake_done(connection.info());
     print_events(connection, quiet);
     if (keyupdate) {
         if (auto ec = connection.update_keys(true)) return fail("key update failed: " + ec.message());
         print_events(connection, quiet);
     }
     Reporting r(connection, quiet);
+    auto counted = debug_options().counted(r);
     // Wait a little for a session ticket when asked to store one.
-    const int code = pump_stdio(r, fd, sess_out.empty() ? std::chrono::seconds(2) : std::chrono::seconds(3));
+    const int code = pump_stdio(counted, fd, sess_out.empty() ? std::chrono::seconds(2) : std::chrono::seconds(3));
+    debug_options().connection_ended(connection.info(), quiet);
     return code;
 }
 
@@ -333,12 +338,14 @@ int run_listen(Arguments& args) {
         if (!tcp) return fail("accept failed: " + tcp.error().message());
         const int fd = tcp->native_handle();
         Tls13 connection(Role::server, config, std::move(*tcp));
+        debug_options().handshake_starting();
         if (auto ec = connection.handshake()) {
             print_events(connection, quiet);
             code = fail("TLS 1.3 handshake failed: " + ec.message());
             continue;
         }
         print_summary(connection, quiet);
+        debug_options().handshake_done(connection.info());
         if (connection.info().early_data_accepted && !quiet) std::fprintf(stderr, "tapsec: early data accepted\n");
         print_events(connection, quiet);
         if (keyupdate) {
@@ -346,7 +353,9 @@ int run_listen(Arguments& args) {
             print_events(connection, quiet);
         }
         Reporting r(connection, quiet);
-        code = pump_stdio(r, fd);
+        auto counted = debug_options().counted(r);
+        code = pump_stdio(counted, fd);
+        debug_options().connection_ended(connection.info(), quiet);
     }
     return code;
 }
@@ -414,7 +423,7 @@ const Registration registration{ProtocolEntry{
     "Secure<Tls13Handshake, AeadRecord, Tcp>",
     "TLS",
     Tls13::features,
-    usage,
+    std::string(usage) + debug_usage,
     run_connect,
     run_listen,
     run_demo,
