@@ -31,6 +31,7 @@
 #include <tapsec/transport/tcp.hpp>
 #include <tapsec/transport/udp.hpp>
 
+#include "debug_options.hpp"
 #include "registry.hpp"
 #include "stdio.hpp"
 
@@ -46,7 +47,10 @@ inline constexpr const char* client_usage =
     "  --ciphers S1,S2       cipher suites by IANA name (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)\n"
     "  --timeout SECONDS     give up the handshake after this long (default 30)\n"
     "  --insecure            do not verify the server's certificate (testing only)\n"
-    "  --quiet               do not print the negotiated parameters on stderr\n";
+    "  --quiet               do not print the negotiated parameters on stderr\n"
+    "  --keylogfile FILE     append the master secret to FILE (NSS key log; default $SSLKEYLOGFILE)\n"
+    "  --trace               print each handshake message and alert on stderr\n"
+    "  --showcerts           print the peer's certificate chain (PEM) on stderr\n";
 
 inline constexpr const char* server_usage =
     "  --cert FILE --key FILE  server certificate chain and private key (PEM; ECDSA or RSA)\n"
@@ -57,7 +61,10 @@ inline constexpr const char* server_usage =
     "  --groups G1,G2, --ciphers S1,S2  as for connect\n"
     "  --naccept N           serve N connections one after another (default 1), sharing a\n"
     "                        session cache so that clients can resume\n"
-    "  --quiet               do not print the negotiated parameters on stderr\n";
+    "  --quiet               do not print the negotiated parameters on stderr\n"
+    "  --keylogfile FILE     append the master secret to FILE (NSS key log; default $SSLKEYLOGFILE)\n"
+    "  --trace               print each handshake message and alert on stderr\n"
+    "  --showcerts           print the peer's certificate chain (PEM) on stderr\n";
 
 inline std::vector<std::string> split_list(const std::string& text) {
     std::vector<std::string> out;
@@ -246,6 +253,7 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
     const bool quiet = args.flag("--quiet");
     if (auto unknown = args.unknown()) return fail("connect " + spec.name + ": unknown option " + *unknown + " (see --help)");
     if (config.verify_peer && config.trust.ca_certificates_pem.empty()) config.trust.use_system_store = true;
+    if (auto error = debug_options().take(args, config); !error.empty()) return fail(error);
     if (auto error = check_identity(config, Role::client); !error.empty()) return fail(error);
     if (!config.verify_peer && !quiet) std::fprintf(stderr, "tapsec: warning: --insecure: the server is not authenticated\n");
 
@@ -253,6 +261,7 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
     if (!transport) return fail("cannot connect to " + args.target + ": " + transport.error().message());
     const int fd = transport->native_handle();
     Conn connection(Role::client, std::move(config), std::move(*transport));
+    debug_options().handshake_starting();
     if (auto ec = connection.handshake()) {
         std::string line = failure_line(ec, connection.engine().failure_detail());
         if (ec == Errc::certificate_name_mismatch) line += "; --servername NAME checks another name";
@@ -262,8 +271,13 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
     if (!quiet)
         std::fprintf(stderr, "tapsec: connected: %s; server %s\n", describe(connection.info()).c_str(),
                      connection.peer().subject.empty() ? "(unverified)" : connection.peer().subject.c_str());
+    debug_options().handshake_done(connection.info());
     if (spec.after_handshake) spec.after_handshake(connection);
-    return spec.pump ? spec.pump(connection, fd) : pump_stdio(connection, fd);
+    if (spec.pump) return spec.pump(connection, fd);
+    auto counted = debug_options().counted(connection);
+    const int status = pump_stdio(counted, fd);
+    debug_options().connection_ended(connection.info(), quiet);
+    return status;
 }
 
 /// `tapsec listen <name> [ADDR:]PORT`: bind(address, port) gives an acceptor whose
@@ -298,6 +312,7 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
         if (auto error = spec.extra_options(args, config, Role::server); !error.empty()) return fail(error);
     const bool quiet = args.flag("--quiet");
     if (auto unknown = args.unknown()) return fail("listen " + spec.name + ": unknown option " + *unknown + " (see --help)");
+    if (auto error = debug_options().take(args, config); !error.empty()) return fail(error);
     if (auto error = check_identity(config, Role::server); !error.empty()) return fail(error);
     config.session_cache = std::make_shared<InMemorySessionCache>();
     config.handshake_timeout = std::chrono::hours(24 * 365);  // a listener waits for its client
@@ -311,6 +326,7 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
         if (!transport) return fail("accept failed: " + transport.error().message());
         const int fd = transport->native_handle();
         Conn connection(Role::server, config, std::move(*transport));
+        debug_options().handshake_starting();
         if (auto ec = connection.handshake()) {
             status = fail(spec.label + " handshake with " + connection.transport().peer_endpoint().to_string() +
                           " failed: " + failure_line(ec, connection.engine().failure_detail()));
@@ -320,8 +336,11 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
             std::fprintf(stderr, "tapsec: accepted %s: %s; client %s\n", connection.transport().peer_endpoint().to_string().c_str(),
                          describe(connection.info()).c_str(),
                          connection.peer().subject.empty() ? "(no certificate)" : connection.peer().subject.c_str());
+        debug_options().handshake_done(connection.info());
         if (spec.after_handshake) spec.after_handshake(connection);
-        if (int rc = spec.pump ? spec.pump(connection, fd) : pump_stdio(connection, fd)) status = rc;
+        auto counted = debug_options().counted(connection);
+        if (int rc = spec.pump ? spec.pump(connection, fd) : pump_stdio(counted, fd)) status = rc;
+        if (!spec.pump) debug_options().connection_ended(connection.info(), quiet);
     }
     return status;
 }
