@@ -14,6 +14,7 @@
 #include <tapsec/quic.hpp>
 #include <tapsec/tapsec.hpp>
 
+#include "debug_options.hpp"
 #include "quic_h3.hpp"
 #include "registry.hpp"
 
@@ -103,7 +104,7 @@ std::string common_options(Arguments& args, Options& o) {
     }
     if (o.h3) o.settings.application_close_code = h3::no_error;
     o.quiet = args.flag("--quiet");
-    return {};
+    return debug_options().take(args, o.tls);
 }
 
 /// Moves datagrams between a connection and its UDP socket, running its timers.
@@ -150,6 +151,7 @@ private:
 };
 
 void print_summary(const Connection& c, bool quiet) {
+    debug_options().handshake_done(c.session_info());  // --showcerts
     if (quiet) return;
     const auto info = c.session_info();
     std::string line = "tapsec: " + info.protocol + ", " + info.cipher_suite + ", " + info.group;
@@ -463,7 +465,7 @@ const Registration registration{ProtocolEntry{
     "Secure<Tls13Handshake, QuicPacketProtection, Udp>",
     "IETF QUIC",
     Quic::features,
-    usage,
+    std::string(usage) + debug_usage,
     run_connect,
     run_listen,
     run_demo,
