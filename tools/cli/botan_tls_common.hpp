@@ -251,9 +251,9 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
     if (spec.extra_options)
         if (auto error = spec.extra_options(args, config, Role::client); !error.empty()) return fail(error);
     const bool quiet = args.flag("--quiet");
+    if (auto error = debug_options().take(args, config); !error.empty()) return fail(error);
     if (auto unknown = args.unknown()) return fail("connect " + spec.name + ": unknown option " + *unknown + " (see --help)");
     if (config.verify_peer && config.trust.ca_certificates_pem.empty()) config.trust.use_system_store = true;
-    if (auto error = debug_options().take(args, config); !error.empty()) return fail(error);
     if (auto error = check_identity(config, Role::client); !error.empty()) return fail(error);
     if (!config.verify_peer && !quiet) std::fprintf(stderr, "tapsec: warning: --insecure: the server is not authenticated\n");
 
@@ -311,8 +311,8 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
     if (spec.extra_options)
         if (auto error = spec.extra_options(args, config, Role::server); !error.empty()) return fail(error);
     const bool quiet = args.flag("--quiet");
-    if (auto unknown = args.unknown()) return fail("listen " + spec.name + ": unknown option " + *unknown + " (see --help)");
     if (auto error = debug_options().take(args, config); !error.empty()) return fail(error);
+    if (auto unknown = args.unknown()) return fail("listen " + spec.name + ": unknown option " + *unknown + " (see --help)");
     if (auto error = check_identity(config, Role::server); !error.empty()) return fail(error);
     config.session_cache = std::make_shared<InMemorySessionCache>();
     config.handshake_timeout = std::chrono::hours(24 * 365);  // a listener waits for its client
