@@ -502,7 +502,7 @@ private:
         void tls_alert(Botan::TLS::Alert alert) override {
             if (trace)
                 trace({TraceRecord::Direction::received, TraceRecord::Kind::alert, static_cast<std::uint8_t>(alert.type()),
-                       static_cast<std::uint8_t>(alert.is_fatal() ? 2 : 1), 0});
+                       static_cast<std::uint8_t>(alert.is_fatal() ? 2 : 1), 0, false});
             if (alert.type() == Botan::TLS::Alert::CLOSE_NOTIFY) {
                 close_notify_received = true;
                 retransmit_at.reset();
@@ -656,8 +656,10 @@ private:
             const bool sent = client_sent == (role == Role::client);
             if (type == HANDSHAKE_CCS || type == HANDSHAKE_NONE) return;  // Botan's pseudo-types, not messages
             const auto wire_type = static_cast<std::uint8_t>(type);
+            // Botan re-serializes what it parsed, which is not always what arrived (a
+            // received ClientKeyExchange comes back empty): lengths only for what we send.
             trace({sent ? TraceRecord::Direction::sent : TraceRecord::Direction::received,
-                   TraceRecord::Kind::handshake_message, wire_type, 0, message.serialize().size()});
+                   TraceRecord::Kind::handshake_message, wire_type, 0, sent ? message.serialize().size() : 0, sent});
         }
 
         // ---- helpers ---------------------------------------------------------------------

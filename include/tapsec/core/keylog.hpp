@@ -133,6 +133,7 @@ struct TraceRecord {
     std::uint8_t type = 0;         // HandshakeType, or AlertDescription
     std::uint8_t alert_level = 0;  // 1 warning, 2 fatal (TLS 1.3 alerts are all fatal but close_notify / user_canceled)
     std::size_t length = 0;        // handshake message body length
+    bool length_known = true;      // false where the engine cannot see the wire bytes (Botan's received messages)
 };
 using TraceCallback = std::function<void(const TraceRecord&)>;
 
@@ -206,7 +207,7 @@ inline std::string format_trace(const TraceRecord& r) {
     } else {
         line += tls_handshake_type_name(r.type);
         if (std::string_view(tls_handshake_type_name(r.type)) == "unknown") line += "(" + std::to_string(r.type) + ")";
-        line += " (" + std::to_string(r.length) + " bytes)";
+        if (r.length_known) line += " (" + std::to_string(r.length) + " bytes)";
     }
     return line;
 }

@@ -390,12 +390,13 @@ private:
                 at + 4 + length <= messages.size())
                 client_random_.assign(messages.begin() + static_cast<std::ptrdiff_t>(at + 6),
                                       messages.begin() + static_cast<std::ptrdiff_t>(at + 6 + 32));
-            if (config_->trace) config_->trace({direction, TraceRecord::Kind::handshake_message, type, 0, length});
+            if (config_->trace) config_->trace({direction, TraceRecord::Kind::handshake_message, type, 0, length, true});
             at += 4 + length;
         }
     }
     void trace_alert(TraceRecord::Direction direction, ByteView alert) {
-        if (config_->trace && alert.size() == 2) config_->trace({direction, TraceRecord::Kind::alert, alert[1], alert[0], 0});
+        if (config_->trace && alert.size() == 2)
+            config_->trace({direction, TraceRecord::Kind::alert, alert[1], alert[0], 0, false});
     }
 
     /// Each traffic secret is logged as it is installed, under the NSS label of the side
