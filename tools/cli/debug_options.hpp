@@ -131,6 +131,9 @@ public:
         std::fprintf(stderr, "%s\n", line.c_str());
     }
 
+    /// For data loops of their own (QUIC's streams), instead of counted().
+    void add_sent(std::size_t bytes) { count_.sent += bytes; }
+    void add_received(std::size_t bytes) { count_.received += bytes; }
     const TrafficCount& traffic() const { return count_; }
 
 private:
