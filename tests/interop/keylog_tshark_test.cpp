@@ -3,6 +3,7 @@
 // `tapsec listen` with --keylogfile; the capture, read again with
 // `-o tls.keylog_file:FILE`, must show the marker in clear, and without the key log it
 // must not (so the decryption is the key log's doing). TLS 1.3, TLS 1.2, DTLS 1.2, QUIC.
+// Each run also checks the CLI's exit summary (bytes each way) on both ends.
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -89,6 +90,12 @@ void check_decrypts(const std::string& protocol) {
     server.wait(15s);
     REQUIRE_MESSAGE(delivered, (client.output() + "\n--- listen:\n" + server.output()));
     CHECK_MESSAGE(client_code == 0, client.output());
+    // The exit summary counts the application bytes each way (the marker and its newline).
+    const std::string bytes = std::to_string(marker.size() + 1) + " bytes";
+    CHECK_MESSAGE(client.output().find("tapsec: summary: ") != std::string::npos, client.output());
+    CHECK_MESSAGE(client.output().find("sent " + bytes + ", received 0 bytes, handshake ") != std::string::npos,
+                  client.output());
+    CHECK_MESSAGE(server.output().find("sent 0 bytes, received " + bytes) != std::string::npos, server.output());
 
     // The capture may lag the connection by a moment: read it until the marker shows
     // (bounded), then stop tshark by PID.
