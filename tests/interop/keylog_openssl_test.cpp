@@ -76,6 +76,9 @@ void check_same_secrets(const KeyLog& ours, const KeyLog& openssl) {
     // OpenSSL 3.0 logs each KeyUpdate under a literal "..._TRAFFIC_SECRET_N"; we number
     // the generations. These tests update keys at most once: its N is our 1.
     for (const auto& [label, line] : openssl) {
+        // tapsec offers no early exporter (RFC 8446 7.5's early_exporter_master_secret),
+        // so it derives and logs none; decryption does not need it.
+        if (label == "EARLY_EXPORTER_SECRET") continue;
         const bool updated = label.size() > 2 && label.substr(label.size() - 2) == "_N";
         const std::string ours_label = updated ? label.substr(0, label.size() - 1) + "1" : label;
         REQUIRE_MESSAGE(ours.count(ours_label), "our key log lacks " << ours_label);
@@ -223,4 +226,79 @@ TEST_CASE("keylog: the library hook sees both ends' secrets equal, early data an
     CHECK(std::vector<std::string>(lines.begin(), lines.begin() + expected_start.size()) == expected_start);
     CHECK(std::find(lines.begin(), lines.end(), "> KeyUpdate") != lines.end());
     CHECK(std::find(lines.begin(), lines.end(), "< KeyUpdate") != lines.end());
+}
+
+TEST_CASE("keylog: 0-RTT, CLIENT_EARLY_TRAFFIC_SECRET equals OpenSSL's in both roles") {
+    Fixture f;
+    const std::string early_file = f.dir.file("early.txt");
+    write_file(early_file, "zero round trip data\n");
+    SUBCASE("tapsec connect --early-data against openssl s_server -early_data") {
+        const auto port = free_port();
+        const std::string server_keys = f.dir.file("server.keys"), client_keys = f.dir.file("client.keys");
+        const std::string session = f.dir.file("tapsec.sess");
+        Process server({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert", f.server.certificate,
+                        "-key", f.server.key, "-tls1_3", "-early_data", "-naccept", "2", "-keylogfile", server_keys},
+                       f.dir.file("s_server.log"));
+        REQUIRE_MESSAGE(server.wait_for_output("ACCEPT"), server.output());
+        const std::vector<std::string> connect{tool, "connect", "tls13", "localhost:" + std::to_string(port), "--CAfile",
+                                               f.pki.ca().certificate};
+        {
+            auto argv = connect;
+            argv.insert(argv.end(), {"--sess-out", session});
+            Process first(argv, f.dir.file("tapsec1.log"));
+            REQUIRE_MESSAGE(first.wait_for_output("session ticket stored"), first.output());
+            first.close_stdin();
+            first.wait(10s);
+        }
+        auto argv = connect;
+        argv.insert(argv.end(), {"--sess-in", session, "--early-data", early_file, "--keylogfile", client_keys});
+        Process second(argv, f.dir.file("tapsec2.log"));
+        const bool delivered = server.wait_for_output("zero round trip data");
+        second.close_stdin();
+        second.wait(10s);
+        REQUIRE_MESSAGE(delivered, (second.output() + "\n--- s_server:\n" + server.output()));
+        REQUIRE_MESSAGE(second.output().find("early data accepted") != std::string::npos, second.output());
+        const auto ours = parse(read_file(client_keys));
+        const auto openssl = parse(read_file(server_keys));  // the last connection's lines win: the 0-RTT one
+        REQUIRE_MESSAGE(openssl.count("CLIENT_EARLY_TRAFFIC_SECRET"), read_file(server_keys));
+        check_same_secrets(ours, openssl);
+    }
+    SUBCASE("openssl s_client -early_data against tapsec listen --max-early-data") {
+        const auto port = free_port();
+        const std::string server_keys = f.dir.file("server.keys"), client_keys = f.dir.file("client.keys");
+        const std::string session = f.dir.file("openssl.sess");
+        Process server({tool, "listen", "tls13", "127.0.0.1:" + std::to_string(port), "--cert", f.server.certificate,
+                        "--key", f.server.key, "--naccept", "2", "--max-early-data", "16384", "--keylogfile", server_keys},
+                       f.dir.file("tapsec.log"));
+        REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
+        const std::vector<std::string> s_client{"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port),
+                                                "-tls1_3", "-CAfile", f.pki.ca().certificate};
+        {
+            auto argv = s_client;
+            argv.insert(argv.end(), {"-sess_out", session});
+            Process first(argv, f.dir.file("s_client1.log"));
+            // s_client writes -sess_out when the ticket arrives (its stdout is buffered).
+            const auto deadline = std::chrono::steady_clock::now() + 10s;
+            while (read_file(session).empty() && std::chrono::steady_clock::now() < deadline && first.running())
+                std::this_thread::sleep_for(20ms);
+            REQUIRE_MESSAGE(!read_file(session).empty(), first.output());
+            first.close_stdin();
+            first.wait(10s);
+        }
+        auto argv = s_client;
+        argv.insert(argv.end(), {"-sess_in", session, "-early_data", early_file, "-keylogfile", client_keys});
+        Process second(argv, f.dir.file("s_client2.log"));
+        const bool delivered = server.wait_for_output("zero round trip data");
+        const bool accepted = second.wait_for_output("Early data was accepted");
+        second.close_stdin();
+        server.close_stdin();
+        second.wait(10s);
+        server.wait(10s);
+        REQUIRE_MESSAGE(delivered, (server.output() + "\n--- s_client:\n" + second.output()));
+        REQUIRE_MESSAGE(accepted, second.output());
+        const auto ours = parse(read_file(server_keys));  // the last connection's lines win: the 0-RTT one
+        const auto openssl = parse(read_file(client_keys));
+        REQUIRE_MESSAGE(openssl.count("CLIENT_EARLY_TRAFFIC_SECRET"), read_file(client_keys));
+        check_same_secrets(ours, openssl);
+    }
 }
