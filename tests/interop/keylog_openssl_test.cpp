@@ -98,7 +98,7 @@ TEST_CASE("keylog: tapsec connect tls13 --keylogfile logs what openssl s_server 
                    f.dir.file("s_server.log"));
     REQUIRE_MESSAGE(server.wait_for_output("ACCEPT"), server.output());
     Process client({tool, "connect", "tls13", "localhost:" + std::to_string(port), "--CAfile", f.pki.ca().certificate,
-                    "--keylogfile", client_keys, "--keyupdate"},
+                    "--keylogfile", client_keys, "--keyupdate", "--trace", "--showcerts"},
                    f.dir.file("tapsec.log"));
     client.write_stdin("key log line\n");
     const bool echoed = client.wait_for_output("enil gol yek");
@@ -109,6 +109,22 @@ TEST_CASE("keylog: tapsec connect tls13 --keylogfile logs what openssl s_server 
 
     const auto ours = parse(read_file(client_keys));
     check_same_secrets(ours, parse(read_file(server_keys)));
+
+    // --trace and --showcerts on stderr: the handshake in order, the KeyUpdates, and the
+    // server's certificate exactly as its PEM file holds it.
+    const auto out = client.output();
+    const auto at = [&out](const std::string& text) { return out.find(text); };
+    CHECK_MESSAGE(at("tapsec: trace > ClientHello (") < at("tapsec: trace < ServerHello ("), out);
+    CHECK_MESSAGE(at("tapsec: trace < ServerHello (") < at("tapsec: trace < Finished ("), out);
+    CHECK_MESSAGE(at("tapsec: trace < Finished (") < at("tapsec: trace > Finished ("), out);
+    CHECK_MESSAGE(at("tapsec: trace > Finished (") != std::string::npos, out);
+    CHECK_MESSAGE(at("tapsec: trace > KeyUpdate (1 bytes)") != std::string::npos, out);
+    CHECK_MESSAGE(at("tapsec: trace < KeyUpdate (1 bytes)") != std::string::npos, out);
+    CHECK_MESSAGE(at("tapsec: trace > alert warning close_notify (0)") != std::string::npos, out);
+    CHECK_MESSAGE(at("Certificate chain\n 0 s:CN=\"localhost\"") != std::string::npos, out);
+    auto pem = read_file(f.server.certificate);
+    CHECK_MESSAGE(at(pem) != std::string::npos, out << "\n--- expected:\n" << pem);
+    CHECK_MESSAGE(at("tapsec: summary: TLS 1.3, TLS_AES_128_GCM_SHA256, ") != std::string::npos, out);
 
     // --keyupdate asked the server to update too: generation 1 each way (compared with
     // OpenSSL's "_N" lines above), derived from generation 0 as RFC 8446 7.2 says.
