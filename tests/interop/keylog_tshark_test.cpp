@@ -1,6 +1,7 @@
 // The key log's purpose, end to end: Wireshark decrypts a tapsec connection with it.
-// tshark captures on loopback (a port filter) while `tapsec connect` sends a marker to
-// `tapsec listen` with --keylogfile; the capture, read again with
+// tcpdump captures on loopback (a port filter; -U writes each packet as it comes, so the
+// file can be read while the capture runs) while `tapsec connect` sends a marker to
+// `tapsec listen` with --keylogfile; the capture, read by tshark with
 // `-o tls.keylog_file:FILE`, must show the marker in clear, and without the key log it
 // must not (so the decryption is the key log's doing). TLS 1.3, TLS 1.2, DTLS 1.2, QUIC.
 // Each run also checks the CLI's exit summary (bytes each way) on both ends.
@@ -29,6 +30,7 @@ struct Fixture {
     Fixture() {
         std::signal(SIGPIPE, SIG_IGN);
         REQUIRE_MESSAGE(have_program("tshark"), "tshark is not installed (Debian package tshark)");
+        REQUIRE_MESSAGE(have_program("tcpdump"), "tcpdump is not installed (Debian package tcpdump)");
         REQUIRE(pki.ok());
         server = pki.issue("server");
         REQUIRE(!server.certificate.empty());
@@ -67,9 +69,13 @@ void check_decrypts(const std::string& protocol) {
     const std::string capture = f.dir.file("capture.pcapng"), keys = f.dir.file("keys.log");
     const std::string marker = "tapsec-keylog-marker-" + protocol;
 
-    Process tshark({"tshark", "-i", "lo", "-f", std::string(udp ? "udp" : "tcp") + " port " + p, "-w", capture},
-                   f.dir.file("tshark.log"));
-    REQUIRE_MESSAGE(tshark.wait_for_output("Capturing on"), tshark.output());
+    // Not tshark's own capture: once, a QUIC capture written by it stayed unreadable for
+    // the whole 10 s below (its writes are buffered); tcpdump -U writes each packet.
+    // -Z root: tcpdump would otherwise drop to its own user, who cannot write in our
+    // 0700 temporary directory.
+    Process tcpdump({"tcpdump", "-i", "lo", "-U", "-Z", "root", "-w", capture, std::string(udp ? "udp" : "tcp") + " port " + p},
+                    f.dir.file("tcpdump.log"));
+    REQUIRE_MESSAGE(tcpdump.wait_for_output("listening on"), tcpdump.output());
 
     std::vector<std::string> listen{tool, "listen", protocol, "127.0.0.1:" + p, "--cert", f.server.certificate,
                                     "--key", f.server.key};
@@ -98,13 +104,13 @@ void check_decrypts(const std::string& protocol) {
     CHECK_MESSAGE(server.output().find("sent 0 bytes, received " + bytes) != std::string::npos, server.output());
 
     // The capture may lag the connection by a moment: read it until the marker shows
-    // (bounded), then stop tshark by PID.
+    // (bounded), then stop tcpdump by PID.
     std::string with_keys;
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     do {
         with_keys = decoded(f, protocol, capture, keys);
     } while (!shows(protocol, with_keys, marker) && std::chrono::steady_clock::now() < deadline);
-    tshark.kill();
+    tcpdump.kill();
     CHECK_MESSAGE(shows(protocol, with_keys, marker),
                   protocol << ": tshark did not decrypt the marker with the key log:\n"
                            << with_keys << "\n--- key log:\n" << read_file(keys).size() << " bytes");
