@@ -19,6 +19,8 @@ packages=(
   strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
   libstrongswan-standard-plugins  # charon's gcm (AES-GCM) and openssl (ECP) plugins
   tcpdump
+  # key-log decryption checks (tests/interop/keylog_tshark_test.cpp)
+  tshark
   # fuzzing (libFuzzer ships with clang 14) and the benchmark plot
   clang-14 libclang-rt-14-dev gnuplot-nox time
 )

@@ -32,6 +32,7 @@
 #include <tapsec/transport/udp.hpp>
 
 #include "address.hpp"
+#include "debug_options.hpp"
 #include "registry.hpp"
 #include "server_modes.hpp"
 #include "stdio.hpp"
@@ -50,7 +51,10 @@ inline constexpr const char* client_usage =
     "  --handshake-timeout S give up the handshake after S seconds (default 30; alias --timeout)\n"
     "  --noverify            do not verify the server's certificate (testing only; alias --insecure)\n"
     "  --sess-out FILE / --sess-in FILE  store / resume a session\n"
-    "  --quiet               do not print the negotiated parameters on stderr\n";
+    "  --quiet               do not print the negotiated parameters on stderr\n"
+    "  --keylogfile FILE     append the master secret to FILE (NSS key log; default $SSLKEYLOGFILE)\n"
+    "  --trace               print each handshake message and alert on stderr\n"
+    "  --showcerts           print the peer's certificate chain (PEM) on stderr\n";
 
 inline const std::string server_usage =
     "  --cert FILE --key FILE  server certificate chain and private key (PEM; ECDSA or RSA)\n"
@@ -61,7 +65,10 @@ inline const std::string server_usage =
     "  --groups LIST, --ciphersuites LIST  as for connect (LIST: ':' or ',' separated)\n"
     "  --naccept N           serve N connections one after another (default 1), sharing a\n"
     "                        session cache so that clients can resume\n"
-    "  --quiet               do not print the negotiated parameters on stderr\n" +
+    "  --quiet               do not print the negotiated parameters on stderr\n"
+    "  --keylogfile FILE     append the master secret to FILE (NSS key log; default $SSLKEYLOGFILE)\n"
+    "  --trace               print each handshake message and alert on stderr\n"
+    "  --showcerts           print the peer's certificate chain (PEM) on stderr\n" +
     std::string(server_modes_usage);
 
 inline bool read_text_file(const std::string& path, std::string& out) {
@@ -218,6 +225,7 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
     if (spec.extra_options)
         if (auto error = spec.extra_options(args, config, Role::client); !error.empty()) return usage_fail(error);
     const bool quiet = args.flag("--quiet");
+    if (auto error = debug_options().take(args, config); !error.empty()) return fail(error);
     if (auto unknown = args.unknown()) return fail("connect " + spec.name + ": unknown option " + *unknown + " (see --help)");
     if (config.verify_peer && config.trust.ca_certificates_pem.empty()) config.trust.use_system_store = true;
     if (auto error = check_identity(config, Role::client); !error.empty()) return usage_fail(error);
@@ -228,6 +236,7 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
     auto transport = dial(host, port);
     if (!transport) return fail("cannot connect to " + args.target + ": " + transport.error().message());
     Conn connection(Role::client, std::move(config), std::move(*transport));
+    debug_options().handshake_starting();
     if (auto ec = connection.handshake()) {
         std::string line = failure_line(ec, connection.engine().failure_detail());
         if (ec == Errc::certificate_name_mismatch) line += "; --servername NAME checks another name";
@@ -237,12 +246,16 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
     if (!quiet)
         std::fprintf(stderr, "tapsec: connected: %s; server %s\n", describe(connection.info()).c_str(),
                      connection.peer().subject.empty() ? "(unverified)" : connection.peer().subject.c_str());
+    debug_options().handshake_done(connection.info());
     if (spec.after_handshake) spec.after_handshake(connection);
     if (spec.pump) return spec.pump(connection, connection.transport().native_handle());
     PumpOptions pump_options;
     pump_options.quiet = quiet;
     pump_options.half_close = false;  // Botan's state ends with our close_notify: close when the peer is done
-    return pump(connection, pump_options);
+    pump_options.count = debug_options().counter();
+    const int status = pump(connection, pump_options);
+    debug_options().connection_ended(connection.info(), quiet);
+    return status;
 }
 
 /// `tapsec listen <name> [ADDR:]PORT`: bind(address, port) gives an acceptor whose
@@ -269,6 +282,7 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
     if (spec.extra_options)
         if (auto error = spec.extra_options(args, config, Role::server); !error.empty()) return usage_fail(error);
     const bool quiet = args.flag("--quiet");
+    if (auto error = debug_options().take(args, config); !error.empty()) return fail(error);
     if (auto unknown = args.unknown()) return fail("listen " + spec.name + ": unknown option " + *unknown + " (see --help)");
     if (auto error = check_identity(config, Role::server); !error.empty()) return fail(error);
     config.session_cache = std::make_shared<InMemorySessionCache>();
@@ -282,6 +296,7 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
         auto transport = acceptor->next();
         if (!transport) return fail("accept failed: " + transport.error().message());
         Conn connection(Role::server, config, std::move(*transport));
+        debug_options().handshake_starting();
         if (auto ec = connection.handshake()) {
             const std::string peer = connection.transport().peer_endpoint().to_string();
             status = fail(connection.is_established()
@@ -294,13 +309,16 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
             std::fprintf(stderr, "tapsec: accepted %s: %s; client %s\n", connection.transport().peer_endpoint().to_string().c_str(),
                          describe(connection.info()).c_str(),
                          connection.peer().subject.empty() ? "(no certificate)" : connection.peer().subject.c_str());
+        debug_options().handshake_done(connection.info());
         if (spec.after_handshake) spec.after_handshake(connection);
         PumpOptions pump_options;
         pump_options.quiet = quiet;
         pump_options.half_close = false;
+        pump_options.count = debug_options().counter();
         const int rc = spec.pump ? spec.pump(connection, connection.transport().native_handle())
                                  : serve_connection(connection, listen_options.mode, spec.label, pump_options);
         if (rc) status = rc;
+        if (!spec.pump) debug_options().connection_ended(connection.info(), quiet);
     }
     return status;
 }

@@ -14,6 +14,7 @@
 #include <tapsec/quic.hpp>
 #include <tapsec/tapsec.hpp>
 
+#include "debug_options.hpp"
 #include "demo.hpp"
 #include "quic_h3.hpp"
 #include "address.hpp"
@@ -90,7 +91,7 @@ std::string common_options(Arguments& args, Options& o) {
     if (auto v = args.take_uint("--idle-timeout", 1, 86400000)) o.settings.max_idle_timeout_ms = *v;
     if (o.h3) o.settings.application_close_code = h3::no_error;
     o.quiet = args.flag("--quiet");
-    return {};
+    return debug_options().take(args, o.tls);
 }
 
 /// Moves datagrams between a connection and its UDP socket, running its timers.
@@ -137,6 +138,7 @@ private:
 };
 
 void print_summary(const Connection& c, bool quiet) {
+    debug_options().handshake_done(c.session_info());  // --showcerts
     if (quiet) return;
     const auto info = c.session_info();
     std::string line = "tapsec: " + info.protocol + ", " + info.cipher_suite + ", " + info.group;
@@ -199,17 +201,21 @@ int pump_stdio(Driver& d, Connection& c, bool quiet) {
                     c.close(Clock::now());  // CONNECTION_CLOSE once all we sent is acknowledged
                 } else if (auto ec = c.send(ByteView(buffer.data(), static_cast<std::size_t>(n)), Clock::now())) {
                     return fail("send failed: " + ec.message());
+                } else {
+                    debug_options().add_sent(static_cast<std::size_t>(n));
                 }
             }
         }
         if (auto ec = d.step(std::chrono::milliseconds(stdin_open ? 10 : 50))) return fail("network: " + ec.message());
         print_events(c, quiet);
         while (auto v = c.poll_plaintext()) {
+            debug_options().add_received(v->size());
             std::fwrite(v->data(), 1, v->size(), stdout);
             std::fflush(stdout);
         }
         if (c.is_closed()) {
             if (c.error()) return fail("QUIC: " + c.error().message() + describe_close(c));
+            debug_options().connection_ended(c.session_info(), quiet);
             return 0;
         }
     }
@@ -281,6 +287,7 @@ int run_connect(Arguments& args) {
     if (!socket) return fail("cannot open a UDP socket: " + socket.error().message());
     Connection c(Role::client, o.tls, o.settings);
     Driver d(*socket, c);
+    debug_options().handshake_starting();
     if (auto ec = c.start(Clock::now())) return fail("QUIC: " + ec.message());
     if (auto e = handshake(d, c, std::chrono::seconds(10)); !e.empty()) return fail(e);
     print_summary(c, o.quiet);
@@ -364,6 +371,7 @@ int run_listen(Arguments& args) {
         if (c.error()) return fail("QUIC handshake failed: " + c.error().message() + describe_close(c));
         if (socket->peer_endpoint().valid()) break;
     }
+    debug_options().handshake_starting();  // from the client's first datagram
     if (auto e = handshake(d, c, std::chrono::seconds(10)); !e.empty()) return fail(e);
     print_summary(c, o.quiet);
     if (o.h3) return h3_serve(d, c, htdocs, default_file, o.quiet);
@@ -405,7 +413,7 @@ const Registration registration{ProtocolEntry{
     "Secure<Tls13Handshake, QuicPacketProtection, Udp>",
     "IETF QUIC",
     Quic::features,
-    usage,
+    std::string(usage) + debug_usage,
     run_connect,
     run_listen,
     run_demo,

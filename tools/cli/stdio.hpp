@@ -40,6 +40,11 @@ public:
     virtual bool on_data(ByteView in, Bytes& reply) = 0;
 };
 
+/// Application bytes each way through a connection (for the exit summary).
+struct TrafficCount {
+    std::uint64_t sent = 0, received = 0;
+};
+
 struct PumpOptions {
     /// After stdin ended (or after our close): how long the peer may stay silent before
     /// we close and exit 0.
@@ -51,6 +56,8 @@ struct PumpOptions {
     std::function<void()> on_progress;
     /// Answers the peer instead of stdin/stdout when set.
     Responder* responder = nullptr;
+    /// Counts the application bytes moved, when set.
+    TrafficCount* count = nullptr;
 };
 
 /// The non-blocking surface of Secure<> (core/secure.hpp).
@@ -116,6 +123,7 @@ int pump(C& c, const PumpOptions& options) {
         bool wrote = false;
         while (auto data = c.take_received()) {
             heard_from = Clock::now();
+            if (options.count) options.count->received += data->size();
             if (!options.responder) {
                 std::fwrite(data->data(), 1, data->size(), stdout);
                 wrote = true;
@@ -124,8 +132,10 @@ int pump(C& c, const PumpOptions& options) {
             Bytes reply;
             const bool done = options.responder->on_data(*data, reply);
             if (closing) continue;
-            if (!reply.empty())
+            if (!reply.empty()) {
                 if (auto ec = c.send_nonblocking(reply)) return ec;
+                if (options.count) options.count->sent += reply.size();
+            }
             if (done) {
                 closing = true;
                 if (auto ec = c.begin_close()) return ec;
@@ -197,6 +207,8 @@ int pump(C& c, const PumpOptions& options) {
                 }
             } else if (auto ec = c.send_nonblocking(ByteView(buffer.data(), static_cast<std::size_t>(n)))) {
                 return ended(ec, "send failed: ");
+            } else if (options.count) {
+                options.count->sent += static_cast<std::size_t>(n);
             }
         }
         if (auto ec = c.on_timer()) return ended(ec, "");

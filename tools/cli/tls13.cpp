@@ -9,6 +9,7 @@
 #include <tapsec/tapsec.hpp>
 
 #include "address.hpp"
+#include "debug_options.hpp"
 #include "demo.hpp"
 #include "registry.hpp"
 #include "server_modes.hpp"
@@ -132,7 +133,7 @@ std::string common_options(Arguments& args, tls13::Config& config) {
     config.middlebox_compatibility = !args.flag("--no-middlebox");
     if (auto n = args.take_uint("--record-size-limit", 64, 16385)) config.record_size_limit = static_cast<std::uint16_t>(*n);
     if (auto n = args.take_uint("--keyupdate-after", 1)) config.key_update_after_records = *n;
-    return {};
+    return debug_options().take(args, config);
 }
 
 void print_summary(const Tls13& connection, bool quiet) {
@@ -206,11 +207,13 @@ int run_connect(Arguments& args) {
     Tls13 connection(Role::client, config, std::move(*tcp));
     if (early && !early->empty())
         if (auto ec = connection.send_early_data(as_bytes(*early))) return fail("early data: " + ec.message());
+    debug_options().handshake_starting();
     if (auto ec = connection.handshake()) {
         print_events(connection, quiet);
         return fail("TLS 1.3 handshake failed: " + ec.message());
     }
     print_summary(connection, quiet);
+    debug_options().handshake_done(connection.info());
     print_events(connection, quiet);
     if (keyupdate) {
         if (auto ec = connection.update_keys(true)) return fail("key update failed: " + ec.message());
@@ -221,7 +224,10 @@ int run_connect(Arguments& args) {
     pump_options.on_progress = [&] { print_events(connection, quiet); };
     // Wait a little for a session ticket when asked to store one.
     pump_options.linger = sess_out.empty() ? std::chrono::seconds(2) : std::chrono::seconds(3);
-    return pump(connection, pump_options);
+    pump_options.count = debug_options().counter();
+    const int code = pump(connection, pump_options);
+    debug_options().connection_ended(connection.info(), quiet);
+    return code;
 }
 
 int run_listen(Arguments& args) {
@@ -262,6 +268,7 @@ int run_listen(Arguments& args) {
         auto tcp = listener->accept();
         if (!tcp) return fail("accept failed: " + tcp.error().message());
         Tls13 connection(Role::server, config, std::move(*tcp));
+        debug_options().handshake_starting();
         if (auto ec = connection.handshake()) {
             print_events(connection, quiet);
             code = fail("TLS 1.3 with " + connection.transport().peer_endpoint().to_string() + ": " +
@@ -270,6 +277,7 @@ int run_listen(Arguments& args) {
             continue;
         }
         print_summary(connection, quiet);
+        debug_options().handshake_done(connection.info());
         if (connection.info().early_data_accepted && !quiet) std::fprintf(stderr, "tapsec: early data accepted\n");
         print_events(connection, quiet);
         if (keyupdate) {
@@ -279,7 +287,9 @@ int run_listen(Arguments& args) {
         PumpOptions pump_options;
         pump_options.quiet = quiet;
         pump_options.on_progress = [&] { print_events(connection, quiet); };
+        pump_options.count = debug_options().counter();
         code = serve_connection(connection, listen_options.mode, "Secure<Tls13Handshake, AeadRecord, Tcp>", pump_options);
+        debug_options().connection_ended(connection.info(), quiet);
     }
     return code;
 }
@@ -317,7 +327,7 @@ const Registration registration{ProtocolEntry{
     "Secure<Tls13Handshake, AeadRecord, Tcp>",
     "TLS",
     Tls13::features,
-    usage,
+    std::string(usage) + debug_usage,
     run_connect,
     run_listen,
     run_demo,

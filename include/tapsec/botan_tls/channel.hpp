@@ -211,6 +211,8 @@ private:
               validate_peer(config.validate_peer),
               delegate_authentication(config.delegate_authentication),
               verify_peer(config.verify_peer),
+              key_log(config.key_log),
+              trace(config.trace),
               initial_rto(config.initial_retransmit_timeout),
               max_rto(config.maximum_retransmit_timeout),
               policy(config, r, datagram),
@@ -498,6 +500,9 @@ private:
         }
 
         void tls_alert(Botan::TLS::Alert alert) override {
+            if (trace)
+                trace({TraceRecord::Direction::received, TraceRecord::Kind::alert, static_cast<std::uint8_t>(alert.type()),
+                       static_cast<std::uint8_t>(alert.is_fatal() ? 2 : 1), 0, false});
             if (alert.type() == Botan::TLS::Alert::CLOSE_NOTIFY) {
                 close_notify_received = true;
                 retransmit_at.reset();
@@ -515,6 +520,9 @@ private:
                 throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::HANDSHAKE_FAILURE,
                                                 "resumed session's SRTP profile is no longer the one this server prefers");
             fill_peer(session.peer_certs());
+            // NSS key log: the master secret under the ClientHello random (RFC 5246 8.1).
+            if (key_log && client_random.size() == 32)
+                key_log(keylog_label::client_random, client_random, session.master_secret());
             // Resumption skips certificate validation: the application still decides.
             if (info.resumed && validate_peer) {
                 if (auto ec = validate_peer(info.peer)) {
@@ -605,6 +613,11 @@ private:
 
         void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& message) override {
             using namespace Botan::TLS;
+            if (message.type() == CLIENT_HELLO) {
+                const auto& random = static_cast<const Client_Hello&>(message).random();
+                client_random.assign(random.begin(), random.end());
+            }
+            if (trace) trace_message(message);
             if (message.type() == CLIENT_KEX) saw_key_exchange = true;
             if (message.type() == SERVER_HELLO) version_negotiated = true;
             if (message.type() == SERVER_HELLO && role == Role::server && !timers_armed) {
@@ -620,6 +633,34 @@ private:
         }
 
         std::string tls_peer_network_identity() override { return peer.to_string(); }
+
+        /// Botan reports sent and received messages through the same callback: who sent
+        /// one follows from its type, and for Certificate and Finished (both sides send
+        /// one) from the order of the TLS 1.2 handshake (RFC 5246 7.3): the client's
+        /// Certificate follows ServerHelloDone; in a full handshake the client's Finished
+        /// comes first, in an abbreviated one (no ClientKeyExchange) the server's.
+        void trace_message(const Botan::TLS::Handshake_Message& message) {
+            using namespace Botan::TLS;
+            const auto type = message.type();
+            bool client_sent = false;
+            switch (type) {
+                case CLIENT_HELLO:
+                case CLIENT_KEX:
+                case CERTIFICATE_VERIFY: client_sent = true; break;
+                case CERTIFICATE: client_sent = trace_saw_server_hello_done; break;
+                case FINISHED: client_sent = (trace_finished_seen++ % 2 == 0) == saw_key_exchange; break;
+                default: client_sent = false; break;
+            }
+            if (type == SERVER_HELLO_DONE) trace_saw_server_hello_done = true;
+            if (type == CLIENT_HELLO) trace_saw_server_hello_done = false;  // a new handshake (or the cookie retry)
+            const bool sent = client_sent == (role == Role::client);
+            if (type == HANDSHAKE_CCS || type == HANDSHAKE_NONE) return;  // Botan's pseudo-types, not messages
+            const auto wire_type = static_cast<std::uint8_t>(type);
+            // Botan re-serializes what it parsed, which is not always what arrived (a
+            // received ClientKeyExchange comes back empty): lengths only for what we send.
+            trace({sent ? TraceRecord::Direction::sent : TraceRecord::Direction::received,
+                   TraceRecord::Kind::handshake_message, wire_type, 0, sent ? message.serialize().size() : 0, sent});
+        }
 
         // ---- helpers ---------------------------------------------------------------------
 
@@ -661,6 +702,8 @@ private:
         IdentityValidator validate_peer;
         bool delegate_authentication;
         bool verify_peer;
+        KeyLogCallback key_log;  // CommonConfig's debugging hooks (docs/debugging.md)
+        TraceCallback trace;
         std::chrono::milliseconds initial_rto, max_rto;
         ConfiguredPolicy policy;
         Credentials credentials;
@@ -684,6 +727,9 @@ private:
         bool close_notify_received = false;
         bool close_sent = false;
         bool saw_key_exchange = false;
+        Bytes client_random;  // the ClientHello's, naming the connection in the key log
+        bool trace_saw_server_hello_done = false;
+        unsigned trace_finished_seen = 0;
         bool version_negotiated = false;
         std::uint16_t srtp_profile = 0;
         std::vector<std::uint16_t> client_srtp_offer;  // server: the client's use_srtp list

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bytes.hpp"
+#include "keylog.hpp"
 
 namespace tapsec {
 
@@ -136,6 +137,11 @@ struct CommonConfig {
     // engines receive it as the `Instant now` argument of every call.
     std::function<std::chrono::system_clock::time_point()> wall_clock;
     std::function<void(MutableByteView)> random;
+    // Debugging (docs/debugging.md, core/keylog.hpp): each secret as it is derived, for an
+    // NSS key-log file (KeyLogFile::callback); each handshake message and alert, both
+    // directions. Null (the default) means none; the engines never print or write files.
+    KeyLogCallback key_log;
+    TraceCallback trace;
 };
 
 /// The configuration's wall clock (certificate validity, ticket ages, timestamps).

@@ -280,6 +280,7 @@ private:
             case ContentType::alert: {
                 auto alert = parse_alert(record.data);
                 if (!alert) return alert.error();
+                trace_alert(TraceRecord::Direction::received, record.data);
                 if (alert->description == AlertDescription::close_notify) {
                     peer_closed_ = true;
                     events_.push_back({EventKind::peer_closed, {}});
@@ -307,6 +308,7 @@ private:
                     auto m = messages_.next();
                     if (!m) return m.error();
                     if (!*m) break;
+                    note_handshake_message(TraceRecord::Direction::received, (*m)->bytes);
                     std::error_code ec = client() ? client()->handle(**m) : server()->handle(**m);
                     if (ec) return ec;
                     if (auto run = run_actions()) return run;
@@ -337,6 +339,7 @@ private:
             std::error_code ec;
             switch (a->kind) {
                 case Action::Kind::send:
+                    note_handshake_message(TraceRecord::Direction::sent, a->message);
                     ec = records_.write(ContentType::handshake, a->message, out_,
                                         first_record_ ? std::uint16_t{0x0301} : legacy_record_version);
                     first_record_ = false;
@@ -352,9 +355,11 @@ private:
                 case Action::Kind::install_read_key:
                     // A handshake message may not span a key change (5.1).
                     if (!messages_.empty()) return Error::unexpected_handshake_message;
+                    log_secret(a->level, Direction::read, a->secret);
                     ec = records_.install_key(a->level, Direction::read, a->secret);
                     break;
                 case Action::Kind::install_write_key:
+                    log_secret(a->level, Direction::write, a->secret);
                     ec = records_.install_key(a->level, Direction::write, a->secret);
                     break;
                 case Action::Kind::limit_sent_records: ec = records_.set_send_record_size_limit(a->limit); break;
@@ -387,7 +392,60 @@ private:
 
     void send_alert(AlertDescription description) {
         // Before any write key (a failed ClientHello), alerts go in plaintext (6).
-        records_.write(ContentType::alert, encode_alert(description), out_, legacy_record_version);
+        const Bytes alert = encode_alert(description);
+        trace_alert(TraceRecord::Direction::sent, alert);
+        records_.write(ContentType::alert, alert, out_, legacy_record_version);
+    }
+
+    // ---- debugging hooks (CommonConfig::key_log / trace, docs/debugging.md) ---------------
+
+    /// Traces each handshake message in `messages` (whole messages, header included) and
+    /// keeps the ClientHello random, which names the connection in the key log.
+    void note_handshake_message(TraceRecord::Direction direction, ByteView messages) {
+        for (std::size_t at = 0; at + 4 <= messages.size();) {
+            const std::size_t length =
+                std::size_t{messages[at + 1]} << 16 | std::size_t{messages[at + 2]} << 8 | messages[at + 3];
+            const auto type = messages[at];
+            if (type == static_cast<std::uint8_t>(HandshakeType::client_hello) && length >= 2 + 32 &&
+                at + 4 + length <= messages.size())
+                client_random_.assign(messages.begin() + static_cast<std::ptrdiff_t>(at + 6),
+                                      messages.begin() + static_cast<std::ptrdiff_t>(at + 6 + 32));
+            if (config_->trace) config_->trace({direction, TraceRecord::Kind::handshake_message, type, 0, length, true});
+            at += 4 + length;
+        }
+    }
+    void trace_alert(TraceRecord::Direction direction, ByteView alert) {
+        if (config_->trace && alert.size() == 2)
+            config_->trace({direction, TraceRecord::Kind::alert, alert[1], alert[0], 0, false});
+    }
+
+    /// Each traffic secret is logged as it is installed, under the NSS label of the side
+    /// that sends with it; the exporter secret with the first application secret (both
+    /// come from the master secret at the same point of the handshake).
+    void log_secret(Level level, Direction direction, const TrafficSecret& secret) {
+        if (!config_->key_log || !secret) return;
+        const bool client_sends = (direction == Direction::write) == (role_ == Role::client);
+        switch (level) {
+            case Level::early_data:
+                config_->key_log(keylog_label::client_early_traffic, client_random_, secret.secret);
+                break;
+            case Level::handshake:
+                config_->key_log(client_sends ? keylog_label::client_handshake_traffic
+                                              : keylog_label::server_handshake_traffic,
+                                 client_random_, secret.secret);
+                break;
+            case Level::application: {
+                unsigned& generation = client_sends ? client_traffic_generation_ : server_traffic_generation_;
+                config_->key_log(traffic_secret_label(client_sends, generation++), client_random_, secret.secret);
+                const auto& exporter = common().exporter_master_;
+                if (!exporter_logged_ && exporter.suite) {
+                    exporter_logged_ = true;
+                    config_->key_log(keylog_label::exporter, client_random_, exporter.secret);
+                }
+                break;
+            }
+            case Level::initial: break;
+        }
     }
 
     /// Records the first error; sends the matching alert unless the peer sent one.
@@ -418,6 +476,9 @@ private:
     std::size_t early_received_ = 0, skipped_early_bytes_ = 0;
     bool rejected_early_over_ = false;  // a record opened after 0-RTT was rejected: skipping ends
     bool close_answer_due_ = false;  // a close_notify to answer once the plaintext before it is taken
+    Bytes client_random_;  // names the connection in the key log
+    unsigned client_traffic_generation_ = 0, server_traffic_generation_ = 0;
+    bool exporter_logged_ = false;
     bool started_ = false, first_record_ = true, peer_closed_ = false, peer_alert_ = false, closed_locally_ = false,
          eof_ = false;
 };

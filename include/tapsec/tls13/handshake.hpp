@@ -236,6 +236,9 @@ public:
     }
 
 protected:
+    template <class, class>
+    friend class Engine;  // reads exporter_master_ for the key log (CommonConfig::key_log)
+
     /// The peer's KeyUpdate: its next read key, and ours too when it asks.
     std::error_code on_peer_key_update(const RawMessage& m) {
         auto request = decode_key_update(m.body());
