@@ -112,7 +112,7 @@ public:
 
     std::optional<Transmit> poll_transmit() {
         if (!outgoing_.empty()) {
-            Transmit t{Bytes(outgoing_.front().begin(), outgoing_.front().end()), std::nullopt};  // the slot keeps its buffer
+            Transmit t{Bytes(outgoing_.front().begin(), outgoing_.front().end()), dtls_.bound_peer()};  // the slot keeps its buffer
             outgoing_.pop_front();
             return t;
         }
@@ -126,7 +126,7 @@ public:
             const Bytes& media = outgoing_.front();
             if (out.size() < media.size()) return std::nullopt;
             std::memcpy(out.data(), media.data(), media.size());
-            TransmitInfo info{media.size(), std::nullopt};
+            TransmitInfo info{media.size(), dtls_.bound_peer()};  // a server answers the client it bound, whoever spoke first
             outgoing_.pop_front();
             return info;
         }
@@ -196,6 +196,8 @@ public:
         return media_ ? &media_->statistics() : nullptr;
     }
     std::size_t dropped() const { return dropped_ + dtls_.dropped(); }
+    /// Server: the client the DTLS cookie exchange bound this connection to.
+    std::optional<Endpoint> bound_peer() const { return dtls_.bound_peer(); }
     std::error_code last_drop() const { return last_drop_; }
     std::string failure_detail() const { return failure_detail_.empty() ? dtls_.failure_detail() : failure_detail_; }
     std::size_t retransmissions() const { return dtls_.retransmissions(); }
