@@ -266,6 +266,15 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
     return spec.pump ? spec.pump(connection, fd) : pump_stdio(connection, fd);
 }
 
+/// Who a server talks to: for DTLS the client whose cookie bound the connection (the
+/// socket's first sender may have been anyone), else the transport's peer.
+template <class Conn>
+std::string client_address(Conn& connection) {
+    if constexpr (requires { connection.engine().bound_peer(); })
+        if (auto bound = connection.engine().bound_peer()) return bound->to_string();
+    return connection.transport().peer_endpoint().to_string();
+}
+
 /// `tapsec listen <name> [ADDR:]PORT`: bind(address, port) gives an acceptor whose
 /// next() yields one transport per connection, and port() the bound port.
 template <class Conn, class Bind>
@@ -312,12 +321,12 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
         const int fd = transport->native_handle();
         Conn connection(Role::server, config, std::move(*transport));
         if (auto ec = connection.handshake()) {
-            status = fail(spec.label + " handshake with " + connection.transport().peer_endpoint().to_string() +
+            status = fail(spec.label + " handshake with " + client_address(connection) +
                           " failed: " + failure_line(ec, connection.engine().failure_detail()));
             continue;
         }
         if (!quiet)
-            std::fprintf(stderr, "tapsec: accepted %s: %s; client %s\n", connection.transport().peer_endpoint().to_string().c_str(),
+            std::fprintf(stderr, "tapsec: accepted %s: %s; client %s\n", client_address(connection).c_str(),
                          describe(connection.info()).c_str(),
                          connection.peer().subject.empty() ? "(no certificate)" : connection.peer().subject.c_str());
         if (spec.after_handshake) spec.after_handshake(connection);
