@@ -505,6 +505,9 @@ private:
             if (failure) return failure;
             now = t;
             if (!channel || !established || !channel->is_active()) return Errc::not_connected;
+            // One send is one datagram: Botan would split a larger one into several
+            // records, each lost or reordered on its own. Refused instead, sending nothing.
+            if (datagram && data.size() > dtls::max_plaintext) return Errc::record_overflow;
             return guarded([&] { channel->send(data.data(), data.size()); });
         }
 

@@ -63,6 +63,8 @@ enum class ContentType : std::uint8_t { change_cipher_spec = 20, alert = 21, han
 
 inline constexpr std::size_t record_header_size = 13;
 inline constexpr std::size_t max_ciphertext = (1u << 14) + 2048;  // RFC 6347 4.1 / RFC 5246 6.2.3
+/// The most application data one DTLS record, and so one datagram, carries (RFC 5246 6.2.1).
+inline constexpr std::size_t max_plaintext = 1u << 14;
 inline constexpr std::uint16_t version_dtls10 = 0xfeff, version_dtls12 = 0xfefd;
 
 struct Record {

@@ -148,6 +148,7 @@ public:
     /// Protects one RTP or RTCP packet (RFC 5761 muxing) and queues it as a datagram.
     std::error_code send(ByteView packet, Instant) {
         if (!media_) return make_error_code(DtlsSrtpErrc::not_keyed);
+        if (is_closed()) return make_error_code(Errc::not_connected);  // after either side's close: refused, not sent
         const auto kind = srtp::classify(packet);
         if (kind != srtp::PacketKind::rtp && kind != srtp::PacketKind::rtcp)
             return make_error_code(DtlsSrtpErrc::not_rtp_or_rtcp);
