@@ -354,3 +354,196 @@ TEST_CASE("flood: SRTP session refuses 1,000,000 junk packets in bounded memory,
     REQUIRE_FALSE(receiver->unprotect(next));
     CHECK(next == plain);
 }
+
+// ---- DTLS listener: stateless until a cookie returns (issue 16) -----------------------
+//
+// A DTLS server engine answers every ClientHello from its own bytes and its sender's
+// address (RFC 6347 4.2.1) and binds to a client only when a valid cookie comes back:
+// no stray datagram, flood of cookie-less ClientHellos or second client can capture it,
+// and every datagram it sends goes to the address it answers.
+
+namespace {
+
+using DtlsEngine = botan_tls::ChannelEngine<botan_tls::Carrier::datagram>;
+
+const Endpoint stray_sender = *Endpoint::parse("127.0.0.1:6001");
+const Endpoint real_client = *Endpoint::parse("127.0.0.1:6002");
+
+/// Drives `client` (at `client_at`) against `server` on a virtual clock until both are
+/// established. Every server transmit must name its destination: the ones not for
+/// `client_at` are counted in `misaddressed` (and not delivered). `between_flights`
+/// runs before each exchange (an attacker's turn).
+template <class Server, class Client, class Between>
+bool handshake_from(Client& client, const Endpoint& client_at, Server& server, Instant& now, std::size_t& misaddressed,
+                    Between between_flights) {
+    if (client.start(now)) return false;
+    for (int i = 0; i < 60 && !(client.is_established() && server.is_established()); ++i) {
+        between_flights();
+        bool moved = false;
+        while (auto t = client.poll_transmit()) {
+            moved = true;
+            if (server.receive(t->data, client_at, now)) return false;
+        }
+        while (auto t = server.poll_transmit()) {
+            moved = true;
+            if (!t->to || !(*t->to == client_at)) {
+                ++misaddressed;
+                continue;
+            }
+            if (client.receive(t->data, test::server_address, now)) return false;
+        }
+        if (!moved) {
+            auto next = client.next_timeout();
+            if (!next) return false;
+            now = *next;
+            if (client.on_timeout(now)) return false;
+        }
+    }
+    while (auto t = client.poll_transmit()) (void)server.receive(t->data, client_at, now);  // the client's Finished
+    return client.is_established() && server.is_established();
+}
+
+/// A real cookie-less ClientHello, as a client's first flight.
+Bytes first_client_hello(const test::BotanTlsPki& pki) {
+    DtlsEngine client(Role::client, pki.client_config());
+    REQUIRE_FALSE(client.start(Clock::now()));
+    auto hello = client.poll_transmit();
+    REQUIRE(hello);
+    return hello->data;
+}
+
+}  // namespace
+
+TEST_CASE("flood: a stray datagram does not capture a DTLS listener; the client whose cookie returns does") {
+    test::BotanTlsPki pki;
+    REQUIRE(pki.pki.ok());
+    DtlsEngine server(Role::server, pki.server_config());
+    Instant now = Clock::now();
+    REQUIRE_FALSE(server.start(now));
+
+    // One stray byte from A, first: dropped, counted, unanswered, nothing bound.
+    const Bytes stray{0x42};
+    REQUIRE_FALSE(server.receive(stray, stray_sender, now));
+    CHECK(server.dropped() == 1);
+    CHECK(server.last_drop() == dtls::DtlsErrc::malformed_record);
+    CHECK_FALSE(server.poll_transmit());
+    CHECK_FALSE(server.bound_peer());
+
+    // The real client on B gets its HelloVerifyRequest and everything after it.
+    DtlsEngine client(Role::client, pki.client_config());
+    std::size_t misaddressed = 0;
+    REQUIRE(handshake_from(client, real_client, server, now, misaddressed, [] {}));
+    CHECK(misaddressed == 0);
+    CHECK(server.hello_verify_requests() == 1);
+    REQUIRE(server.bound_peer());
+    CHECK(*server.bound_peer() == real_client);
+
+    // Once bound, A's datagrams (even a well-formed ClientHello) are dropped unanswered,
+    // and the connection goes on with B.
+    REQUIRE_FALSE(server.receive(first_client_hello(pki), stray_sender, now));
+    CHECK(server.last_drop() == dtls::DtlsErrc::other_peer);
+    CHECK_FALSE(server.poll_transmit());
+    REQUIRE_FALSE(server.send(as_bytes("to B"), now));
+    auto t = server.poll_transmit();
+    REQUIRE(t);
+    REQUIRE(t->to);
+    CHECK(*t->to == real_client);
+    REQUIRE_FALSE(client.receive(t->data, test::server_address, now));
+    CHECK(client.poll_application_data() == Bytes{'t', 'o', ' ', 'B'});
+}
+
+TEST_CASE("flood: 100,000 cookie-less ClientHellos keep a DTLS listener stateless; a real client still gets through") {
+    test::BotanTlsPki pki;
+    REQUIRE(pki.pki.ok());
+    DtlsEngine server(Role::server, pki.server_config());
+    Instant now = Clock::now();
+    REQUIRE_FALSE(server.start(now));
+    const Bytes hello = first_client_hello(pki);
+
+    // Each from its own address (10.a.b.c:port): each gets one HelloVerifyRequest, sent
+    // back to that address, and nothing else; the heap does not grow with them.
+    std::uint32_t next_source = 0;
+    std::size_t answered_elsewhere = 0, answers = 0;
+    auto flood = [&](std::size_t count) {
+        for (std::size_t i = 0; i < count; ++i, ++next_source) {
+            const Endpoint from = *Endpoint::parse("10." + std::to_string(next_source >> 16 & 0xff) + "." +
+                                                   std::to_string(next_source >> 8 & 0xff) + "." +
+                                                   std::to_string(next_source & 0xff), static_cast<std::uint16_t>(1024 + next_source % 60000));
+            REQUIRE_FALSE(server.receive(hello, from, now));
+            while (auto t = server.poll_transmit()) {
+                ++answers;
+                if (!t->to || !(*t->to == from)) ++answered_elsewhere;
+            }
+        }
+    };
+    constexpr std::size_t hellos = 100'000, warm_up = 5'000;
+    flood(warm_up);
+    const std::size_t heap_before = heap_in_use();
+    flood(hellos - warm_up);
+    const std::size_t heap_after = heap_in_use();
+    INFO("heap before " << heap_before << ", after " << heap_after);
+    CHECK(heap_after <= heap_before + heap_bound);
+    CHECK(answers == hellos);
+    CHECK(answered_elsewhere == 0);
+    CHECK(server.hello_verify_requests() == hellos);
+    CHECK_FALSE(server.bound_peer());
+    CHECK(server.pending_events() <= DtlsEngine::max_pending_events);
+
+    // The flood goes on while a real client connects: 200 more hellos between flights.
+    DtlsEngine client(Role::client, pki.client_config());
+    std::size_t misaddressed = 0;
+    REQUIRE(handshake_from(client, real_client, server, now, misaddressed, [&] { flood(200); }));
+    CHECK(misaddressed == 0);
+    CHECK(*server.bound_peer() == real_client);
+    CHECK(answered_elsewhere == 0);
+}
+
+TEST_CASE("flood: a DTLS client that returns a cookie and goes silent times out the listener's handshake") {
+    test::BotanTlsPki pki;
+    auto config = pki.server_config();
+    CHECK(config.accept_handshake_timeout == std::chrono::seconds(30));  // the default
+    config.accept_handshake_timeout = 5s;
+    DtlsEngine server(Role::server, config), client(Role::client, pki.client_config());
+    Instant now = Clock::now();
+    REQUIRE_FALSE(server.start(now));
+    REQUIRE_FALSE(client.start(now));
+    REQUIRE_FALSE(test::feed(server, test::drain(client), real_client, now));  // -> HelloVerifyRequest
+    REQUIRE_FALSE(test::feed(client, test::drain(server), test::server_address, now));
+    REQUIRE_FALSE(test::feed(server, test::drain(client), real_client, now));  // the cookie: bound
+    REQUIRE(server.bound_peer());
+    CHECK_FALSE(test::drain(server).empty());  // ServerHello flight; the client never answers
+    // Retransmissions until the deadline, then one clear error.
+    std::error_code ec;
+    for (int i = 0; i < 20 && !ec; ++i) {
+        auto next = server.next_timeout();
+        REQUIRE(next);
+        CHECK(*next <= now + 5s + 1ms);
+        now = std::max(now, *next);
+        ec = server.on_timeout(now);
+        test::drain(server);
+    }
+    CHECK(ec == Errc::timed_out);
+    CHECK(server.failure_detail().find("did not finish the handshake within 5 s") != std::string::npos);
+}
+
+TEST_CASE("flood: a DTLS-SRTP listener answers the client whose cookie returned, not the first sender") {
+    test::BotanTlsPki pki;
+    REQUIRE(pki.pki.ok());
+    DtlsSrtp server(Role::server, pki.server_config()), client(Role::client, pki.client_config());
+    Instant now = Clock::now();
+    REQUIRE_FALSE(server.start(now));
+    REQUIRE_FALSE(server.receive(Bytes{0x16, 0xfe}, stray_sender, now));  // a stray, DTLS-looking byte pair
+    CHECK_FALSE(server.poll_transmit());
+    std::size_t misaddressed = 0;
+    REQUIRE(handshake_from(client, real_client, server, now, misaddressed, [] {}));
+    CHECK(misaddressed == 0);
+    // SRTP media from the server goes to the bound client too.
+    const Bytes voice = rtp_packet(7, "to B", 0x1234abcd);
+    REQUIRE_FALSE(server.send(voice, now));
+    auto t = server.poll_transmit();
+    REQUIRE(t);
+    REQUIRE(t->to);
+    CHECK(*t->to == real_client);
+    REQUIRE_FALSE(client.receive(t->data, test::server_address, now));
+    CHECK(client.poll_application_data() == voice);
+}

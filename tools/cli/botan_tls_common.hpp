@@ -258,6 +258,15 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
     return status;
 }
 
+/// Who a server talks to: for DTLS the client whose cookie bound the connection (the
+/// socket's first sender may have been anyone), else the transport's peer.
+template <class Conn>
+std::string client_address(Conn& connection) {
+    if constexpr (requires { connection.engine().bound_peer(); })
+        if (auto bound = connection.engine().bound_peer()) return bound->to_string();
+    return connection.transport().peer_endpoint().to_string();
+}
+
 /// `tapsec listen <name> [ADDR:]PORT`: bind(address, port) gives an acceptor whose
 /// next() yields one transport per connection, and port() the bound port.
 template <class Conn, class Bind>
@@ -298,7 +307,7 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
         Conn connection(Role::server, config, std::move(*transport));
         debug_options().handshake_starting();
         if (auto ec = connection.handshake()) {
-            const std::string peer = connection.transport().peer_endpoint().to_string();
+            const std::string peer = client_address(connection);
             status = fail(connection.is_established()
                               ? spec.label + " with " + peer + ": " + describe_handshake_failure(connection, ec, {})
                               : spec.label + " handshake with " + peer + " failed: " +
@@ -306,7 +315,7 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
             continue;
         }
         if (!quiet)
-            std::fprintf(stderr, "tapsec: accepted %s: %s; client %s\n", connection.transport().peer_endpoint().to_string().c_str(),
+            std::fprintf(stderr, "tapsec: accepted %s: %s; client %s\n", client_address(connection).c_str(),
                          describe(connection.info()).c_str(),
                          connection.peer().subject.empty() ? "(no certificate)" : connection.peer().subject.c_str());
         debug_options().handshake_done(connection.info());

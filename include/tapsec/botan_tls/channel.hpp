@@ -108,9 +108,14 @@ public:
     [[nodiscard]] std::error_code receive(ByteView in, const Endpoint& from, Instant now) { return state_->receive(in, from, now); }
 
     std::optional<Transmit> poll_transmit() {
+        if (auto& replies = state_->stateless_replies; !replies.empty()) {
+            Transmit t = std::move(replies.front());
+            replies.pop_front();
+            return t;
+        }
         auto& out = state_->outgoing;
         if (out.empty()) return std::nullopt;
-        Transmit t{std::move(out.front()), std::nullopt};
+        Transmit t{std::move(out.front()), state_->bound_peer};
         if (state_->outgoing_offset) t.data.erase(t.data.begin(), t.data.begin() + static_cast<std::ptrdiff_t>(state_->outgoing_offset));
         state_->outgoing_offset = 0;
         out.pop_front();
@@ -120,6 +125,14 @@ public:
     /// (TLS), copied into the caller's buffer. `out` holds at least max_transmit_size
     /// bytes, more than any DTLS record, so a datagram is never split.
     std::optional<TransmitInfo> poll_transmit(MutableByteView out) {
+        if (auto& replies = state_->stateless_replies; !replies.empty()) {
+            const Transmit& reply = replies.front();
+            if (out.size() < reply.data.size()) return std::nullopt;
+            std::copy(reply.data.begin(), reply.data.end(), out.begin());
+            TransmitInfo info{reply.data.size(), reply.to};
+            replies.pop_front();
+            return info;
+        }
         auto& queue = state_->outgoing;
         if (queue.empty()) return std::nullopt;
         const Bytes& front = queue.front();
@@ -131,7 +144,7 @@ public:
             queue.pop_front();
             offset = 0;
         }
-        return TransmitInfo{n, std::nullopt};
+        return TransmitInfo{n, state_->bound_peer};
     }
     std::optional<Bytes> poll_application_data() {
         auto& in = state_->application;
@@ -155,7 +168,7 @@ public:
     }
 
     [[nodiscard]] std::error_code send(ByteView data, Instant now) { return state_->send(data, now); }
-    std::optional<Instant> next_timeout() const { return state_->retransmit_at; }
+    std::optional<Instant> next_timeout() const { return state_->next_timeout(); }
     [[nodiscard]] std::error_code on_timeout(Instant now) { return state_->on_timeout(now); }
     std::error_code close(Instant now) { return state_->close(now); }  // best effort on teardown, as Secure<>::close
     bool is_established() const { return state_->established && !state_->failure; }
@@ -188,6 +201,15 @@ public:
     /// Datagrams or records dropped before Botan saw them (DTLS), and the last reason.
     std::size_t dropped() const { return state_->dropped; }
     std::error_code last_drop() const { return state_->last_drop; }
+    /// DTLS server: the client this connection is bound to, once it returned a valid
+    /// cookie (every transmit then goes to it, and datagrams from elsewhere are dropped).
+    std::optional<Endpoint> bound_peer() const { return state_->bound_peer; }
+    /// DTLS server: HelloVerifyRequests sent statelessly before a client was bound.
+    std::size_t hello_verify_requests() const { return state_->hello_verify_requests; }
+    /// DTLS server: answers to ClientHellos not queued because max_stateless_replies
+    /// were waiting unsent (the caller does not poll transmits).
+    std::size_t discarded_replies() const { return state_->discarded_replies; }
+    static constexpr std::size_t max_stateless_replies = 16;
     /// Events queued for poll_event, and events not queued because the queue was full
     /// (a flood is coalesced into one dropped_packet event per reason; see push_event).
     std::size_t pending_events() const { return state_->events.size(); }
@@ -215,6 +237,7 @@ private:
               trace(config.trace),
               initial_rto(config.initial_retransmit_timeout),
               max_rto(config.maximum_retransmit_timeout),
+              accept_timeout(config.accept_handshake_timeout),
               policy(config, r, datagram),
               credentials(config, r),
               sessions(config.session_cache, datagram ? "dtls12/" : "tls12/", [this] {
@@ -268,6 +291,14 @@ private:
             if (!datagram && in.empty()) return end_of_stream();
             Bytes kept;
             if constexpr (datagram) {
+                if (role == Role::server) {
+                    if (!bound_peer) {
+                        if (!accept_stateless(in, from)) return failure;  // answered or dropped: no state kept
+                    } else if (!(from == *bound_peer)) {
+                        note_drop(dtls::DtlsErrc::other_peer);
+                        return {};
+                    }
+                }
                 peer = from;
                 const auto verdict = admit(in, kept);
                 if (verdict == Admission::none) return {};
@@ -284,7 +315,6 @@ private:
                     rto = initial_rto;
                     arm_retransmission();
                 }
-                if (role == Role::server && !timers_armed && emitted != sent_before) remember_hello_verify(in, emitted - sent_before);
                 // The flight that completed the handshake on our side (the server's
                 // CCS+Finished, or the client's in an abbreviated handshake): kept to
                 // answer the peer's retransmissions, see admit().
@@ -330,18 +360,6 @@ private:
                     all = false;
                     continue;
                 }
-                if (!hello_verify_reply.empty() && record.type == dtls::ContentType::handshake &&
-                    std::equal(record.fragment.begin(), record.fragment.end(), hello_verify_trigger.begin(),
-                               hello_verify_trigger.end())) {
-                    // The ClientHello we answered with a HelloVerifyRequest, again: our
-                    // HelloVerifyRequest was lost. Botan 2 ignores an old message_seq,
-                    // which would deadlock the handshake; the cookie is a pure function
-                    // of this ClientHello and the address, so the same answer is right.
-                    if (peer == hello_verify_peer)
-                        for (const auto& d : hello_verify_reply) outgoing.push_back(d);
-                    all = false;
-                    continue;
-                }
                 if (established && (record.type == dtls::ContentType::handshake ||
                                     record.type == dtls::ContentType::change_cipher_spec)) {
                     peer_retransmitted = true;
@@ -355,27 +373,111 @@ private:
             return kept.empty() ? Admission::none : Admission::some;
         }
 
-        /// Server, before its ServerHello: if what we just sent is a HelloVerifyRequest,
-        /// keep it with the ClientHello that caused it.
-        void remember_hello_verify(ByteView incoming, std::size_t new_datagrams) {
-            const std::size_t count = std::min(new_datagrams, outgoing.size());
-            std::vector<Bytes> reply(outgoing.end() - static_cast<std::ptrdiff_t>(count), outgoing.end());
-            bool is_verify = false;
-            for (const auto& d : reply)
-                if (auto recs = dtls::parse_datagram(d))
-                    for (const auto& r : *recs)
-                        is_verify |= r.type == dtls::ContentType::handshake && r.epoch == 0 && !r.fragment.empty() &&
-                                     r.fragment[0] == 3;
-            if (!is_verify) return;
-            auto recs = dtls::parse_datagram(incoming);
-            if (!recs) return;
-            for (const auto& r : *recs)
-                if (r.type == dtls::ContentType::handshake && !r.fragment.empty() && r.fragment[0] == 1) {
-                    hello_verify_trigger.assign(r.fragment.begin(), r.fragment.end());
-                    hello_verify_reply = std::move(reply);
-                    hello_verify_peer = peer;
-                    return;
-                }
+        /// Server, until a client returns a valid cookie (RFC 6347 4.2.1): every
+        /// ClientHello is answered from its own bytes and its sender's address, and
+        /// nothing else is kept, so that no stray datagram, flood or other client can
+        /// capture the connection. Returns true when `in` comes with a valid cookie: the
+        /// connection is then bound to `from` and Botan's server primed to take `in`.
+        bool accept_stateless(ByteView in, const Endpoint& from) {
+            auto records = dtls::parse_datagram(in);
+            if (!records) return note_drop(records.error()), false;
+            const dtls::Record& record = records->front();
+            auto hello = record.type == dtls::ContentType::handshake && record.epoch == 0
+                             ? dtls::parse_handshake_fragment(record.fragment)
+                             : Result<dtls::HandshakeFragment>(make_error_code(dtls::DtlsErrc::no_client_hello));
+            // A fragmented ClientHello cannot be checked without keeping state: dropped.
+            if (!hello || hello->msg_type != dtls::client_hello_type || !hello->whole() || hello->message_seq > max_hello_rounds)
+                return note_drop(dtls::DtlsErrc::no_client_hello), false;
+            const Bytes body(hello->body.begin(), hello->body.end());
+            std::optional<Botan::TLS::Client_Hello> client_hello;
+            try {
+                client_hello.emplace(body);
+            } catch (const std::exception&) {
+                return note_drop(dtls::DtlsErrc::no_client_hello), false;
+            }
+            // The cookie as Botan's server computes it (HMAC of the hello and the
+            // address under this server's secret), so that Botan accepts what we accept.
+            const Botan::TLS::Hello_Verify_Request expected(client_hello->cookie_input_data(), from.to_string(),
+                                                            credentials.psk("tls-server", "dtls-cookie-secret", ""));
+            const auto& cookie = client_hello->cookie();
+            if (cookie.empty() || !constant_time_equal(ByteView(cookie), ByteView(expected.cookie()))) {
+                send_hello_verify(expected, *hello, from);
+                return false;
+            }
+            bound_peer = from;
+            peer = from;
+            accept_deadline = now + accept_timeout;
+            return prime_server(body, record, *hello);
+        }
+
+        /// The HelloVerifyRequest for one ClientHello, addressed to its sender, with the
+        /// ClientHello's message_seq. Its record sequence number is that message_seq too:
+        /// the number Botan's server gives its own HelloVerifyRequest of that round, so
+        /// that the ServerHello it sends later (record k after k rounds) is never taken for
+        /// a replay by the client. (RFC 6347 4.2.1 suggests the ClientHello's record
+        /// number, which is larger after a retransmission and would hide the ServerHello.)
+        void send_hello_verify(const Botan::TLS::Hello_Verify_Request& verify, const dtls::HandshakeFragment& hello,
+                               const Endpoint& to) {
+            if (stateless_replies.size() >= max_stateless_replies) return void(++discarded_replies);
+            const auto body = verify.serialize();
+            Bytes datagram_out;
+            wire::Writer w(datagram_out);
+            w.u8(static_cast<std::uint8_t>(dtls::ContentType::handshake));
+            w.u16(dtls::version_dtls12);
+            w.u16(0);
+            w.uint(hello.message_seq, 6);
+            w.u16(static_cast<std::uint16_t>(dtls::handshake_header_size + body.size()));
+            w.u8(dtls::hello_verify_request_type);
+            w.u24(static_cast<std::uint32_t>(body.size()));
+            w.u16(hello.message_seq);
+            w.u24(0);
+            w.u24(static_cast<std::uint32_t>(body.size()));
+            w.bytes(ByteView(body));
+            stateless_replies.push_back(Transmit{std::move(datagram_out), to});
+            ++hello_verify_requests;
+        }
+
+        /// Botan's server keeps its cookie exchange in its handshake state, which we
+        /// never let it build from unverified datagrams. Before the ClientHello that
+        /// carries the cookie (message_seq k) it gets the k cookie-less ClientHellos the
+        /// client sent before (the same hello without the cookie, RFC 6347 4.2.1), so that
+        /// its message sequence numbers match the client's; its HelloVerifyRequests to
+        /// them are discarded (the client already has ours). The first hello and the
+        /// HelloVerifyRequest are not part of the handshake transcript (RFC 6347 4.2.6).
+        bool prime_server(const Bytes& body, const dtls::Record& record, const dtls::HandshakeFragment& hello) {
+            if (hello.message_seq == 0) return true;
+            // ClientHello: version(2) random(32) session_id<0..32> cookie<0..255> ...
+            const std::size_t cookie_at = 34 + 1 + body[34];
+            Bytes without_cookie(body.begin(), body.begin() + static_cast<std::ptrdiff_t>(cookie_at));
+            without_cookie.push_back(0);
+            without_cookie.insert(without_cookie.end(), body.begin() + static_cast<std::ptrdiff_t>(cookie_at + 1 + body[cookie_at]),
+                                  body.end());
+            const std::size_t outgoing_before = outgoing.size();
+            const std::size_t emitted_before = emitted;
+            for (std::uint16_t seq = 0; seq < hello.message_seq; ++seq) {
+                Bytes synthetic;
+                wire::Writer w(synthetic);
+                w.u8(static_cast<std::uint8_t>(dtls::ContentType::handshake));
+                w.u16(record.version);
+                w.u16(0);
+                w.uint(seq, 6);
+                w.u16(static_cast<std::uint16_t>(dtls::handshake_header_size + without_cookie.size()));
+                w.u8(dtls::client_hello_type);
+                w.u24(static_cast<std::uint32_t>(without_cookie.size()));
+                w.u16(seq);
+                w.u24(0);
+                w.u24(static_cast<std::uint32_t>(without_cookie.size()));
+                w.bytes(ByteView(without_cookie));
+                if (guarded([&] { channel->received_data(synthetic.data(), synthetic.size()); })) return false;
+            }
+            outgoing.resize(outgoing_before);
+            emitted = emitted_before;
+            return true;
+        }
+
+        std::optional<Instant> next_timeout() const {
+            if (!accept_deadline || established || failure) return retransmit_at;
+            return retransmit_at ? std::min(*retransmit_at, *accept_deadline) : *accept_deadline;
         }
 
         void replay_final_flight() {
@@ -405,12 +507,18 @@ private:
             if (failure) return failure;
             now = t;
             if (!channel || !established || !channel->is_active()) return Errc::not_connected;
+            // One send is one datagram: Botan would split a larger one into several
+            // records, each lost or reordered on its own. Refused instead, sending nothing.
+            if (datagram && data.size() > dtls::max_plaintext) return Errc::record_overflow;
             return guarded([&] { channel->send(data.data(), data.size()); });
         }
 
         std::error_code on_timeout(Instant t) {
             if (failure) return failure;
             now = t;
+            if (accept_deadline && !established && *accept_deadline <= t)
+                return fail(Errc::timed_out, "the client " + peer.to_string() + " returned a cookie but did not finish the handshake within " +
+                                                 std::to_string(accept_timeout.count() / 1000) + " s");
             if (!retransmit_at || *retransmit_at > t) return {};
             if (established || !channel) {
                 retransmit_at.reset();
@@ -705,6 +813,7 @@ private:
         KeyLogCallback key_log;  // CommonConfig's debugging hooks (docs/debugging.md)
         TraceCallback trace;
         std::chrono::milliseconds initial_rto, max_rto;
+        std::chrono::milliseconds accept_timeout;
         ConfiguredPolicy policy;
         Credentials credentials;
         SessionCacheBridge sessions;
@@ -743,9 +852,15 @@ private:
         std::size_t dropped = 0;
         std::error_code last_drop;
         std::vector<Bytes> final_flight;
-        Bytes hello_verify_trigger;
-        std::vector<Bytes> hello_verify_reply;
-        Endpoint hello_verify_peer;
+        // DTLS server: stateless until a cookie returns, then bound to one peer
+        std::optional<Endpoint> bound_peer;
+        std::optional<Instant> accept_deadline;
+        std::deque<Transmit> stateless_replies;  // HelloVerifyRequests, each with its address
+        std::size_t hello_verify_requests = 0;
+        std::size_t discarded_replies = 0;
+        /// A cookie-carrying ClientHello later than this message_seq is dropped (each
+        /// round is a HelloVerifyRequest the client ignored).
+        static constexpr std::uint16_t max_hello_rounds = 4;
         std::optional<Instant> last_replay;
     };
 

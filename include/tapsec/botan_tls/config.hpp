@@ -32,6 +32,10 @@ struct Config : CommonConfig {
     /// RFC 6347 4.2.4.1: first retransmission after 1 s, doubling up to 60 s.
     std::chrono::milliseconds initial_retransmit_timeout{1000};
     std::chrono::milliseconds maximum_retransmit_timeout{60'000};
+    /// DTLS server: a client that returned a valid cookie has this long to finish the
+    /// handshake; until then the server keeps no state (a listener may wait for its
+    /// first client as long as it likes, handshake_timeout, without being captured).
+    std::chrono::milliseconds accept_handshake_timeout{30'000};
     /// RFC 5764 4.1.2 SRTP protection profile ids to offer / accept (DTLS-SRTP).
     std::vector<std::uint16_t> srtp_profiles;
 };

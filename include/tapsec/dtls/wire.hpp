@@ -21,6 +21,8 @@ enum class DtlsErrc {
     unsupported_version,
     record_too_large,
     unknown_epoch,
+    no_client_hello,
+    other_peer,
 };
 
 inline const char* describe(DtlsErrc e) {
@@ -30,6 +32,9 @@ inline const char* describe(DtlsErrc e) {
         case DtlsErrc::unsupported_version: return "DTLS record with an unsupported version";
         case DtlsErrc::record_too_large: return "DTLS record longer than 2^14 + 2048 bytes";
         case DtlsErrc::unknown_epoch: return "DTLS record from an unknown epoch";
+        case DtlsErrc::no_client_hello:
+            return "DTLS datagram before the cookie exchange that is not one whole ClientHello";
+        case DtlsErrc::other_peer: return "DTLS datagram from an address other than the connection's peer";
     }
     return "unknown DTLS error";
 }
@@ -40,7 +45,9 @@ constexpr condition condition_of(DtlsErrc e) noexcept {
         case DtlsErrc::malformed_record:
         case DtlsErrc::unknown_content_type:
         case DtlsErrc::record_too_large:
-        case DtlsErrc::unknown_epoch: return condition::peer_misbehaved;
+        case DtlsErrc::unknown_epoch:
+        case DtlsErrc::no_client_hello:
+        case DtlsErrc::other_peer: return condition::peer_misbehaved;
         case DtlsErrc::unsupported_version: return condition::peer_incompatible;
     }
     return condition::internal;
@@ -56,6 +63,8 @@ enum class ContentType : std::uint8_t { change_cipher_spec = 20, alert = 21, han
 
 inline constexpr std::size_t record_header_size = 13;
 inline constexpr std::size_t max_ciphertext = (1u << 14) + 2048;  // RFC 6347 4.1 / RFC 5246 6.2.3
+/// The most application data one DTLS record, and so one datagram, carries (RFC 5246 6.2.1).
+inline constexpr std::size_t max_plaintext = 1u << 14;
 inline constexpr std::uint16_t version_dtls10 = 0xfeff, version_dtls12 = 0xfefd;
 
 struct Record {
@@ -66,6 +75,32 @@ struct Record {
     ByteView header_and_fragment;  // the whole record as it came
     ByteView fragment;
 };
+
+/// The handshake message header inside a handshake record (RFC 6347 4.2.2).
+struct HandshakeFragment {
+    std::uint8_t msg_type;
+    std::uint32_t length;
+    std::uint16_t message_seq;
+    std::uint32_t fragment_offset;
+    ByteView body;  // fragment_length bytes
+    bool whole() const { return fragment_offset == 0 && body.size() == length; }
+};
+inline constexpr std::size_t handshake_header_size = 12;
+inline constexpr std::uint8_t client_hello_type = 1, hello_verify_request_type = 3;
+
+/// The first handshake message of a handshake record's fragment.
+inline Result<HandshakeFragment> parse_handshake_fragment(ByteView fragment) {
+    wire::Reader r(fragment);
+    HandshakeFragment h{};
+    h.msg_type = r.u8();
+    h.length = static_cast<std::uint32_t>(r.uint(3));
+    h.message_seq = r.u16();
+    h.fragment_offset = static_cast<std::uint32_t>(r.uint(3));
+    const auto fragment_length = static_cast<std::size_t>(r.uint(3));
+    h.body = r.bytes(fragment_length);
+    if (!r.ok() || h.fragment_offset + fragment_length > h.length) return make_error_code(DtlsErrc::malformed_record);
+    return h;
+}
 
 /// Splits a datagram into DTLS records; an error if any header is malformed.
 inline Result<std::vector<Record>> parse_datagram(ByteView datagram) {

@@ -112,7 +112,7 @@ public:
 
     std::optional<Transmit> poll_transmit() {
         if (!outgoing_.empty()) {
-            Transmit t{Bytes(outgoing_.front().begin(), outgoing_.front().end()), std::nullopt};  // the slot keeps its buffer
+            Transmit t{Bytes(outgoing_.front().begin(), outgoing_.front().end()), dtls_.bound_peer()};  // the slot keeps its buffer
             outgoing_.pop_front();
             return t;
         }
@@ -126,7 +126,7 @@ public:
             const Bytes& media = outgoing_.front();
             if (out.size() < media.size()) return std::nullopt;
             std::memcpy(out.data(), media.data(), media.size());
-            TransmitInfo info{media.size(), std::nullopt};
+            TransmitInfo info{media.size(), dtls_.bound_peer()};  // a server answers the client it bound, whoever spoke first
             outgoing_.pop_front();
             return info;
         }
@@ -148,6 +148,7 @@ public:
     /// Protects one RTP or RTCP packet (RFC 5761 muxing) and queues it as a datagram.
     std::error_code send(ByteView packet, Instant) {
         if (!media_) return make_error_code(DtlsSrtpErrc::not_keyed);
+        if (is_closed()) return make_error_code(Errc::not_connected);  // after either side's close: refused, not sent
         const auto kind = srtp::classify(packet);
         if (kind != srtp::PacketKind::rtp && kind != srtp::PacketKind::rtcp)
             return make_error_code(DtlsSrtpErrc::not_rtp_or_rtcp);
@@ -196,6 +197,8 @@ public:
         return media_ ? &media_->statistics() : nullptr;
     }
     std::size_t dropped() const { return dropped_ + dtls_.dropped(); }
+    /// Server: the client the DTLS cookie exchange bound this connection to.
+    std::optional<Endpoint> bound_peer() const { return dtls_.bound_peer(); }
     std::error_code last_drop() const { return last_drop_; }
     std::string failure_detail() const { return failure_detail_.empty() ? dtls_.failure_detail() : failure_detail_; }
     std::size_t retransmissions() const { return dtls_.retransmissions(); }
