@@ -14,6 +14,7 @@
 #include <tapsec/quic.hpp>
 #include <tapsec/tapsec.hpp>
 
+#include "demo.hpp"
 #include "quic_h3.hpp"
 #include "address.hpp"
 #include "registry.hpp"
@@ -372,7 +373,6 @@ int run_listen(Arguments& args) {
 DemoResult run_demo() {
     // Client and server in one process over UDP loopback, authenticated by an external
     // PSK with X25519 (psk_dhe_ke), as the tls13 demo: no certificate files needed.
-    DemoResult result;
     tls13::Config server_config, client_config;
     Bytes psk(32);
     crypto::Botan2::random(psk);
@@ -383,49 +383,21 @@ DemoResult run_demo() {
     }
     server_config.tickets_to_send = 0;
     auto server_socket = Udp::bind("127.0.0.1", 0);
-    if (!server_socket) {
-        result.error = server_socket.error().message();
-        return result;
-    }
+    if (!server_socket) return DemoResult{false, {}, 0, 0, server_socket.error().message()};
     const auto port = server_socket->local_port();
-    std::thread server([&] {
-        Quic s(Role::server, server_config, std::move(*server_socket));
-        if (s.handshake()) return;
-        auto m = s.receive_message(std::chrono::seconds(5));
-        if (m && !m->empty() && s.send(*m)) return;
-        auto end = s.receive_message(std::chrono::seconds(5));
-        (void)end;
-    });
-    const auto t0 = Clock::now();
-    auto socket = Udp::connect(*Endpoint::parse("127.0.0.1", port));
-    if (!socket) {
-        server.join();
-        result.error = socket.error().message();
-        return result;
-    }
-    Quic client(Role::client, client_config, std::move(*socket));
-    if (auto ec = client.handshake()) {
-        result.error = ec.message();
-        server.join();
-        return result;
-    }
-    const auto t1 = Clock::now();
-    const std::string ping = "tapsec demo ping";
-    auto ec = client.send(as_bytes(ping));
-    auto echo = client.receive_message(std::chrono::seconds(5));
-    const auto t2 = Clock::now();
-    client.close();
-    server.join();
-    if (ec || !echo || std::string(echo->begin(), echo->end()) != ping) {
-        result.error = ec ? ec.message() : !echo ? echo.error().message() : "echo mismatch";
-        return result;
-    }
-    const auto info = client.info();
-    result.ok = true;
-    result.negotiated = info.protocol + ", " + info.cipher_suite + ", " + info.group + ", ALPN " + info.alpn;
-    result.handshake_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-    result.echo_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
-    return result;
+    return run_echo_demo<Quic>(
+        [&]() -> Result<Quic> { return Quic(Role::server, server_config, std::move(*server_socket)); },
+        [&]() -> Result<Quic> {
+            auto socket = Udp::connect(*Endpoint::parse("127.0.0.1", port));
+            if (!socket) return socket.error();
+            return Quic(Role::client, client_config, std::move(*socket));
+        },
+        NoCheck{},
+        [](Quic& client) {
+            const auto info = client.info();
+            return info.protocol + ", " + info.cipher_suite + ", " + info.group + ", ALPN " + info.alpn;
+        },
+        std::chrono::seconds(5));
 }
 
 const Registration registration{ProtocolEntry{

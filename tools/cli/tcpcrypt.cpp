@@ -12,7 +12,9 @@
 #include <tapsec/tcpcrypt.hpp>
 
 #include "botan_tls_common.hpp"
+#include "demo.hpp"
 #include "registry.hpp"
+#include "server_modes.hpp"
 #include "stdio.hpp"
 
 namespace tapsec::cli {
@@ -57,8 +59,10 @@ std::string read_options(Arguments& args, tcpcrypt::Config& config) {
     return {};
 }
 
-int run(TcpcryptOverEno& connection, const std::string& peer) {
-    if (auto ec = connection.handshake()) return fail("tcpcrypt with " + peer + " failed: " + ec.message());
+int run(TcpcryptOverEno& connection, const std::string& peer, ServerMode mode = ServerMode::stdio) {
+    if (auto ec = connection.handshake())
+        return fail("tcpcrypt with " + peer + (connection.is_established() ? ": " + describe_handshake_failure(connection, ec, {})
+                                                                          : " failed: " + ec.message()));
     const auto& engine = connection.engine();
     if (!engine.is_encrypted()) {
         std::fprintf(stderr, "tapsec: WARNING: %s with %s: data is NOT encrypted\n", connection.info().protocol.c_str(),
@@ -70,7 +74,7 @@ int run(TcpcryptOverEno& connection, const std::string& peer) {
         std::fprintf(stderr, "tapsec: session ID %s (authenticate it: compare it with the peer's)\n",
                      to_hex(engine.session_id()).c_str());
     }
-    return pump_stdio(connection, connection.transport().native_handle());
+    return serve_connection(connection, mode, "Secure<TcpcryptHandshake, TcpcryptRecord, TcpEno>", PumpOptions{});
 }
 
 int connect(Arguments& args) {
@@ -92,7 +96,10 @@ int listen(Arguments& args) {
     const HostPort bind_to = parse_listen_address(args.target);
     const std::string& address = bind_to.host;
     const std::uint16_t port = bind_to.port;
+    ListenOptions listen_options;
+    if (auto error = take_listen_options(args, listen_options); !error.empty()) return usage_fail(error);
     tcpcrypt::Config config;
+    config.handshake_timeout = listen_options.handshake_timeout;  // read_options may say the same again
     if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
     if (auto unknown = args.unknown()) return usage_fail("listen tcpcrypt: unknown option " + *unknown + " (see --help)");
     auto listener = TcpEnoListener::bind(address, port);
@@ -102,49 +109,33 @@ int listen(Arguments& args) {
     if (!transport) return fail("accept: " + transport.error().message());
     const std::string peer = transport->peer_endpoint().to_string();
     TcpcryptOverEno connection(Role::server, std::move(config), std::move(*transport));
-    return run(connection, peer);
+    return run(connection, peer, listen_options.mode);
 }
 
 DemoResult demo() {
-    DemoResult result;
     auto listener = TcpEnoListener::bind("127.0.0.1", 0);
-    if (!listener) return result.error = "bind: " + listener.error().message(), result;
-    const Bytes message = Bytes{'h', 'e', 'l', 'l', 'o', ' ', 't', 'c', 'p', 'c', 'r', 'y', 'p', 't'};
-    auto server = std::async(std::launch::async, [&]() -> std::pair<std::error_code, Bytes> {
-        auto socket = listener->accept(std::chrono::seconds(5));
-        if (!socket) return {socket.error(), {}};
-        TcpcryptOverEno s(Role::server, tcpcrypt::Config{}, std::move(*socket));
-        if (auto ec = s.handshake()) return {ec, {}};
-        auto m = s.receive_message(std::chrono::seconds(5));
-        if (!m) return {m.error(), {}};
-        if (auto ec = s.send(*m)) return {ec, {}};
-        return {std::error_code{}, s.engine().session_id()};
-    });
-    const auto start = Clock::now();
-    auto socket = TcpEno::connect("127.0.0.1", listener->port());
-    if (!socket) return result.error = "connect: " + socket.error().message(), result;
-    TcpcryptOverEno client(Role::client, tcpcrypt::Config{}, std::move(*socket));
-    auto ec = client.handshake();
-    const auto handshaken = Clock::now();
-    Result<Bytes> echo = ec ? Result<Bytes>(ec) : Result<Bytes>(Bytes{});
-    if (!ec) {
-        if ((ec = client.send(message))) echo = ec;
-        else echo = client.receive_message(std::chrono::seconds(5));
-    }
-    const auto done = Clock::now();
-    client.close();
-    auto [server_error, server_sid] = server.get();
-    if (!echo) return result.error = echo.error().message(), result;
-    if (server_error) return result.error = "server: " + server_error.message(), result;
-    if (*echo != message) return result.error = "the echo differs from what was sent", result;
-    if (server_sid != client.engine().session_id()) return result.error = "the session IDs differ", result;
-    result.ok = true;
-    const auto info = client.info();
-    result.negotiated = info.protocol + ", " + info.group + ", " + info.cipher_suite + ", session ID " +
-                        to_hex(client.engine().session_id()).substr(0, 16) + "... on both sides";
-    result.handshake_ms = std::chrono::duration<double, std::milli>(handshaken - start).count();
-    result.echo_ms = std::chrono::duration<double, std::milli>(done - handshaken).count();
-    return result;
+    if (!listener) return DemoResult{false, {}, 0, 0, "bind: " + listener.error().message()};
+    const auto port = listener->port();
+    return run_echo_demo<TcpcryptOverEno>(
+        [&]() -> Result<TcpcryptOverEno> {
+            auto socket = listener->accept(std::chrono::seconds(5));
+            if (!socket) return socket.error();
+            return TcpcryptOverEno(Role::server, tcpcrypt::Config{}, std::move(*socket));
+        },
+        [&]() -> Result<TcpcryptOverEno> {
+            auto socket = TcpEno::connect("127.0.0.1", port);
+            if (!socket) return socket.error();
+            return TcpcryptOverEno(Role::client, tcpcrypt::Config{}, std::move(*socket));
+        },
+        [](TcpcryptOverEno& server, TcpcryptOverEno& client) {
+            return server.engine().session_id() == client.engine().session_id() ? std::string{} : "the session IDs differ";
+        },
+        [](TcpcryptOverEno& client) {
+            const auto info = client.info();
+            return info.protocol + ", " + info.group + ", " + info.cipher_suite + ", session ID " +
+                   to_hex(client.engine().session_id()).substr(0, 16) + "... on both sides";
+        },
+        std::chrono::seconds(5));
 }
 
 const Registration registration{ProtocolEntry{
@@ -161,7 +152,8 @@ const Registration registration{ProtocolEntry{
     "  --aeads A1,A2        aes128gcm, aes256gcm, chacha20poly1305 (default all three)\n"
     "  --allow-plain        if TCP-ENO does not negotiate, continue as plain TCP (with a warning)\n"
     "  --no-eno             behave as a host without TCP-ENO (plain TCP; for trying the fallback)\n"
-    "  --handshake-timeout S  handshake timeout in seconds (default 30; alias --timeout)\n",
+    "  --handshake-timeout S  handshake timeout in seconds (default 30; 10 for listen; alias --timeout)\n"
+    "\nlisten options:\n" + std::string(server_modes_usage),
     connect,
     listen,
     demo,

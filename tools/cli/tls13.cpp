@@ -9,6 +9,7 @@
 #include <tapsec/tapsec.hpp>
 
 #include "address.hpp"
+#include "demo.hpp"
 #include "registry.hpp"
 #include "server_modes.hpp"
 #include "stdio.hpp"
@@ -276,60 +277,30 @@ int run_listen(Arguments& args) {
 
 DemoResult run_demo() {
     // A certificate-free demo: an external PSK with X25519 (psk_dhe_ke) over loopback TCP.
-    DemoResult result;
     tls13::Config config;
     Bytes key(32);
     crypto::Botan2::random(key);
     config.pre_shared_keys.push_back({"tapsec-demo", SecretBytes(key.begin(), key.end())});
     config.server_name = "localhost";
     auto listener = TcpListener::bind("127.0.0.1", 0);
-    if (!listener) {
-        result.error = listener.error().message();
-        return result;
-    }
+    if (!listener) return DemoResult{false, {}, 0, 0, listener.error().message()};
     const auto port = listener->port();
-    std::thread server([&] {
-        auto tcp = listener->accept(std::chrono::seconds(10));
-        if (!tcp) return;
-        Tls13 s(Role::server, config, std::move(*tcp));
-        if (s.handshake()) return;
-        auto m = s.receive_message(std::chrono::seconds(10));
-        if (m && !m->empty() && s.send(*m)) return;
-        auto end = s.receive_message(std::chrono::seconds(10));
-        (void)end;
-        s.close();
-    });
-    const auto t0 = Clock::now();
-    auto tcp = Tcp::connect("127.0.0.1", port);
-    if (!tcp) {
-        server.join();
-        result.error = tcp.error().message();
-        return result;
-    }
-    Tls13 client(Role::client, config, std::move(*tcp));
-    if (auto ec = client.handshake()) {
-        result.error = ec.message();
-        client.close();
-        server.join();
-        return result;
-    }
-    const auto t1 = Clock::now();
-    const std::string ping = "tapsec demo ping";
-    auto ec = client.send(as_bytes(ping));
-    auto echo = client.receive_message(std::chrono::seconds(10));
-    const auto t2 = Clock::now();
-    client.close();
-    server.join();
-    if (ec || !echo || std::string(echo->begin(), echo->end()) != ping) {
-        result.error = ec ? ec.message() : !echo ? echo.error().message() : "echo mismatch";
-        return result;
-    }
-    const auto info = client.info();
-    result.ok = true;
-    result.negotiated = info.protocol + ", " + info.cipher_suite + ", " + info.group + ", external PSK";
-    result.handshake_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-    result.echo_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
-    return result;
+    return run_echo_demo<Tls13>(
+        [&]() -> Result<Tls13> {
+            auto tcp = listener->accept(std::chrono::seconds(10));
+            if (!tcp) return tcp.error();
+            return Tls13(Role::server, config, std::move(*tcp));
+        },
+        [&]() -> Result<Tls13> {
+            auto tcp = Tcp::connect("127.0.0.1", port);
+            if (!tcp) return tcp.error();
+            return Tls13(Role::client, config, std::move(*tcp));
+        },
+        NoCheck{},
+        [](Tls13& client) {
+            const auto info = client.info();
+            return info.protocol + ", " + info.cipher_suite + ", " + info.group + ", external PSK";
+        });
 }
 
 const Registration registration{ProtocolEntry{

@@ -123,7 +123,10 @@ public:
             } else {
                 if (auto data = engine_.poll_application_data()) return std::move(*data);
             }
-            if (engine_.is_closed()) return Bytes{};
+            if (engine_.is_closed()) {
+                flush();  // an answer to the peer's close the engine queued as the last data was taken
+                return Bytes{};
+            }
             if (failed_) return failed_;
             if (auto ec = pump(deadline)) return ec;
         }
@@ -147,7 +150,10 @@ public:
                         pending_offset_ = 0;
                         return n;
                     }
-                    if (engine_.is_closed()) return std::size_t{0};
+                    if (engine_.is_closed()) {
+                        flush();  // as in receive_message
+                        return std::size_t{0};
+                    }
                     if (failed_) return failed_;
                     if (auto ec = pump(deadline)) return ec;
                 }

@@ -128,6 +128,13 @@ public:
             return view;
         }
         if (fresh_next_ < fresh_.size()) return fresh_[fresh_next_++];
+        if (close_answer_due_) {  // the peer's close_notify, after the data now all taken
+            close_answer_due_ = false;
+            if (!closed_locally_ && !failed_) {
+                closed_locally_ = true;
+                send_alert(AlertDescription::close_notify);
+            }
+        }
         return std::nullopt;
     }
     /// The next record's application data, copied (for callers that keep it).
@@ -271,10 +278,16 @@ private:
                     peer_closed_ = true;
                     events_.push_back({EventKind::peer_closed, {}});
                     // 6.1: each party sends close_notify before closing its write side;
-                    // answering here lets the peer, too, see a clean close.
+                    // answering here lets the peer, too, see a clean close. Data that came
+                    // before the close is taken first, so the application can still answer
+                    // it (a half-closed peer reads on): then poll_plaintext() sends the answer.
                     if (!closed_locally_) {
-                        closed_locally_ = true;
-                        send_alert(AlertDescription::close_notify);
+                        if (plaintext_pending()) {
+                            close_answer_due_ = true;
+                        } else {
+                            closed_locally_ = true;
+                            send_alert(AlertDescription::close_notify);
+                        }
                     }
                     return {};
                 }
@@ -397,6 +410,7 @@ private:
     std::error_code failed_;
     std::size_t early_received_ = 0, skipped_early_bytes_ = 0;
     bool rejected_early_over_ = false;  // a record opened after 0-RTT was rejected: skipping ends
+    bool close_answer_due_ = false;  // a close_notify to answer once the plaintext before it is taken
     bool started_ = false, first_record_ = true, peer_closed_ = false, peer_alert_ = false, closed_locally_ = false,
          eof_ = false;
 };
