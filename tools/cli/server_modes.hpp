@@ -58,25 +58,6 @@ inline std::string take_listen_options(Arguments& args, ListenOptions& out) {
     return {};
 }
 
-/// `[ADDR:]PORT` for listen: a bare PORT binds all interfaces (as s_server -accept),
-/// ADDR:PORT or [V6]:PORT one. Returns false when malformed.
-inline bool parse_listen_target(const std::string& target, std::string& address, std::uint16_t& port) {
-    address = "0.0.0.0";
-    std::string port_text = target;
-    if (const auto colon = target.rfind(':'); colon != std::string::npos) {
-        address = target.substr(0, colon);
-        port_text = target.substr(colon + 1);
-        if (address.size() > 2 && address.front() == '[' && address.back() == ']') address = address.substr(1, address.size() - 2);
-        if (address.empty()) return false;
-    }
-    if (port_text.empty() || port_text.size() > 5 || !std::all_of(port_text.begin(), port_text.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
-        return false;
-    const unsigned long p = std::stoul(port_text);
-    if (p > 65535) return false;
-    port = static_cast<std::uint16_t>(p);
-    return true;
-}
-
 /// The handshake failed: says what actually failed. A peer that resets right after
 /// verifying our Finished (openssl s_time) completed the handshake; the failure is the
 /// write that followed it (e.g. the session ticket).
