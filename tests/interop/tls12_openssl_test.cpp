@@ -332,7 +332,7 @@ TEST_CASE("tls12 cli: --sess-out / --sess-in resume against openssl s_server; mu
     }
 }
 
-TEST_CASE("tls12 cli: each failure is one line and exit status 1") {
+TEST_CASE("tls12 cli: each failure is one line; exit status 2 for command-line mistakes, 1 at run time") {
     SelfSigned certs;
     test::TempDir dir;
     test::write_file(dir.file("garbage.pem"), "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n");
@@ -340,22 +340,23 @@ TEST_CASE("tls12 cli: each failure is one line and exit status 1") {
     struct Case {
         std::vector<std::string> args;
         std::string expected;
+        int status = 2;  // a command-line mistake, unless a run-time failure (1)
     };
     std::vector<Case> cases{
-        {{"connect", "tls12", "127.0.0.1:" + closed_port, "--CAfile", certs.crt}, "connection refused"},
-        {{"connect", "tls12", "127.0.0.1:" + closed_port, "--CAfile", dir.file("missing.pem")}, "cannot read --CAfile"},
+        {{"connect", "tls12", "127.0.0.1:" + closed_port, "--CAfile", certs.crt}, "connection refused", 1},
+        {{"connect", "tls12", "127.0.0.1:" + closed_port, "--CAfile", dir.file("missing.pem")}, "--CAfile: cannot read"},
         {{"connect", "tls12", "127.0.0.1:" + closed_port, "--CAfile", dir.file("garbage.pem")}, "no valid PEM certificate"},
         {{"listen", "tls12", "127.0.0.1:" + closed_port, "--cert", dir.file("garbage.pem"), "--key", certs.key}, "not a PEM certificate"},
         {{"listen", "tls12", "127.0.0.1:" + closed_port, "--cert", certs.crt, "--key", certs.crt}, "not a readable private key"},
-        {{"listen", "tls12", "127.0.0.1:" + closed_port, "--cert", certs.crt, "--key", dir.file("missing.key")}, "cannot read --key"},
+        {{"listen", "tls12", "127.0.0.1:" + closed_port, "--cert", certs.crt, "--key", dir.file("missing.key")}, "--key: cannot read"},
         {{"listen", "tls12", "127.0.0.1:" + closed_port}, "needs --cert"},
         {{"connect", "tls12", "127.0.0.1:" + closed_port, "--frobnicate", "1"}, "unknown option --frobnicate"},
-        {{"connect", "tls12", "nonsense"}, "expected HOST:PORT"},
+        {{"connect", "tls12", "nonsense"}, "is not HOST:PORT"},
     };
     for (auto& c : cases) {
         CAPTURE(c.expected);
         test::Process p(tapsec_command(c.args), dir.file("out.log"));
-        CHECK(p.wait(15s) == 1);
+        CHECK(p.wait(15s) == c.status);
         const auto out = p.output();
         CHECK_MESSAGE(out.find(c.expected) != std::string::npos, out);
         CHECK(line_count(out) == 1);

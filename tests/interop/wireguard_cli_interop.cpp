@@ -126,13 +126,18 @@ TEST_CASE("tapsec CLI listening, framed stdin/stdout, wireguard-go initiates") {
     // Listen on 51821 (the target overrides the file's missing ListenPort).
     test::Process tapsec(ns.exec({tool, "listen", "wireguard", "51821", "--config", dir.file("tapsec.conf")}),
                          dir.file("tapsec.out"));
-    std::this_thread::sleep_for(300ms);
+    REQUIRE_MESSAGE(tapsec.wait_for_output("tapsec: wireguard: listening on 0.0.0.0:51821, public key ", 10s), tapsec.output());
     // Into wg0 from the namespace: the kernel routes 10.77.0.2 through wireguard-go.
     test::Process sender(ns.exec({"bash", "-c", "echo into-the-tunnel > /dev/udp/10.77.0.2/9999"}), dir.file("send.log"));
     CHECK(sender.wait(5s) == 0);
-    REQUIRE_MESSAGE(wait_until([&] { return tapsec.output().size() >= 2 + 28 + 16; }, 20s),
+    // stdout and stderr share the log: the frames follow the listening line.
+    auto framed = [&] {
+        const std::string all = tapsec.output();
+        return all.substr(all.find('\n', all.find("listening on")) + 1);
+    };
+    REQUIRE_MESSAGE(wait_until([&] { return framed().size() >= 2 + 28 + 16; }, 20s),
                     "nothing framed on tapsec's stdout; wireguard-go: " << daemon->output());
-    const std::string out = tapsec.output();
+    const std::string out = framed();
     const std::size_t length = std::size_t{static_cast<std::uint8_t>(out[0])} << 8 | static_cast<std::uint8_t>(out[1]);
     REQUIRE(out.size() >= 2 + length);
     auto udp = parse_ipv4_udp_packet(as_bytes(std::string_view(out).substr(2, length)));
