@@ -17,7 +17,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include <fuzzer/FuzzedDataProvider.h>
@@ -56,6 +59,17 @@ inline std::chrono::system_clock::time_point fixed_wall_clock() {
 }
 
 enum class Carrier { stream, datagram };
+
+/// Seed generator (scripts/fuzz-seeds.sh): with TAPSEC_FUZZ_DUMP_DIR set, every unit
+/// the network delivers is also written there as to-server-<n> / to-client-<n>: real
+/// datagrams and stream flights for the single-parser targets' seed corpora.
+inline void dump_unit(const Bytes& unit, bool to_server) {
+    static const char* dir = std::getenv("TAPSEC_FUZZ_DUMP_DIR");
+    static unsigned counter = 0;
+    if (!dir) return;
+    const std::string path = std::string(dir) + (to_server ? "/to-server-" : "/to-client-") + std::to_string(counter++);
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(unit.data()), static_cast<std::streamsize>(unit.size()));
+}
 
 template <class Client, class Server>
 class EnginePair {
@@ -219,6 +233,7 @@ private:
     }
 
     void receive(const Bytes& unit, bool to_server) {
+        dump_unit(unit, to_server);
         if (to_server) {
             seen_by_server_.push_back(unit);
             if (!server_failed_) server_failed_ = bool(server_.receive(unit, client_address(), now_));
