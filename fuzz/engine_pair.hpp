@@ -102,22 +102,16 @@ public:
             instruct(input);
             collect();
         }
-        for (int round = 0; round < 16; ++round) {
-            if (to_server_.empty() && to_client_.empty()) {
-                if (!advance_timers()) break;
-                continue;
-            }
-            while (!to_server_.empty()) deliver_front(to_server_, true);
-            while (!to_client_.empty()) deliver_front(to_client_, false);
-            collect();
-        }
+        // Honest network: deliver until both are established or nothing moves; a timer
+        // fires only when the network is quiet and a side still waits (a lost flight).
+        drain(16, [this] { return client_.is_established() && server_.is_established(); });
         // The established data path, once, on whatever state was reached.
         if (!client_failed_ && client_.is_established()) (void)client_.send(probe_to_server_, now_);
         if (!server_failed_ && server_.is_established()) (void)server_.send(probe_to_client_, now_);
         collect();
-        while (!to_server_.empty()) deliver_front(to_server_, true);
-        while (!to_client_.empty()) deliver_front(to_client_, false);
-        collect();
+        drain(4, [] { return true; });
+        // Then the timers (retransmission, keepalive, rekey, idle), a few rounds.
+        drain(4, [] { return false; });
     }
 
 private:
@@ -211,6 +205,21 @@ private:
                     receive(copy, to_server);
                 }
                 break;
+        }
+    }
+
+    /// Delivers everything queued, both ways, for up to `rounds` rounds; when the network
+    /// is quiet, stops if `done()` and otherwise lets the next timer fire.
+    template <class Done>
+    void drain(int rounds, Done done) {
+        for (int round = 0; round < rounds; ++round) {
+            if (to_server_.empty() && to_client_.empty()) {
+                if (done() || !advance_timers()) return;
+                continue;
+            }
+            while (!to_server_.empty()) deliver_front(to_server_, true);
+            while (!to_client_.empty()) deliver_front(to_client_, false);
+            collect();
         }
     }
 

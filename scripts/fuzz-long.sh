@@ -19,10 +19,16 @@ only="${3:-.}"
 max_seed_kb="${MAX_SEED_KB:-64}"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DTAPSEC_BUILD_FUZZERS=ON -DTAPSEC_BUILD_TESTS=OFF -DTAPSEC_BUILD_TOOLS=OFF >/dev/null
-nice -n 10 cmake --build build-fuzz -j"$jobs"
 shopt -s nullglob
+names=()
+for source in fuzz/*_fuzz.cpp; do
+  name=$(basename "$source" .cpp)
+  [[ $name =~ $only ]] && names+=("$name")
+done
+[ ${#names[@]} -gt 0 ] || { echo "fuzz-long: no target matches '$only'"; exit 1; }
+nice -n 10 cmake --build build-fuzz -j"$jobs" --target "${names[@]}"
 targets=()
-for t in build-fuzz/fuzz/*_fuzz; do [[ $(basename "$t") =~ $only ]] && targets+=("$t"); done
+for name in "${names[@]}"; do targets+=("build-fuzz/fuzz/$name"); done
 [ ${#targets[@]} -gt 0 ] || { echo "fuzz-long: no targets"; exit 1; }
 per_target=$(awk -v h="$hours" -v n="${#targets[@]}" 'BEGIN { s = int(h * 3600 / n); print (s < 10 ? 10 : s) }')
 report=build-fuzz/long-report.txt
