@@ -16,6 +16,20 @@
 
 namespace tapsec::fuzz {
 
+/// A client certificate Botan's TLS 1.2 accepts (ECDSA P-256; it has no Ed25519 client
+/// authentication, which the shared credentials use), from a CA of its own.
+struct BotanClientCredentials {
+    test::TestPki pki;
+    test::CertificateFiles files = pki.issue("client", test::KeyType::ecdsa_p256, "alice");
+    std::string ca_pem = pki.ca().certificate_pem();
+    std::string certificate_pem = files.certificate_pem(), key_pem = files.key_pem();
+};
+
+inline const BotanClientCredentials& botan_client_credentials() {
+    static const BotanClientCredentials c;
+    return c;
+}
+
 template <botan_tls::Carrier carrier>
 int run_botan_tls_pair(const std::uint8_t* data, std::size_t size) {
     using Engine = botan_tls::ChannelEngine<carrier>;
@@ -33,8 +47,9 @@ int run_botan_tls_pair(const std::uint8_t* data, std::size_t size) {
     if (mode & 1) {
         server.verify_peer = true;
         server.require_client_certificate = true;
-        server.trust.ca_certificates_pem = {creds.ca_pem};
-        client.identity = {creds.client_pem, creds.client_key};
+        const auto& client_creds = botan_client_credentials();
+        server.trust.ca_certificates_pem = {client_creds.ca_pem};
+        client.identity = {client_creds.certificate_pem, client_creds.key_pem};
     }
     if (mode & 2) {
         client.alpn = {"h2", "http/1.1"};
@@ -43,6 +58,7 @@ int run_botan_tls_pair(const std::uint8_t* data, std::size_t size) {
     if (mode & 4) client.mtu = server.mtu = 256;
     if (mode & 8) {
         client.session_cache = std::make_shared<InMemorySessionCache>();
+        server.session_cache = std::make_shared<InMemorySessionCache>();  // the server remembers it too
         Engine first_client(Role::client, client), first_server(Role::server, server);
         FuzzedDataProvider honest(nullptr, 0);
         EnginePair(first_client, first_server, Carrier::stream).run(honest);

@@ -2,7 +2,7 @@
 // fuzzer as the network (engine_pair.hpp): Initial/Handshake/1-RTT packet protection,
 // coalesced packets, the TLS 1.3 handshake in CRYPTO frames, transport parameters,
 // streams, flow control, ACKs, loss recovery timers, connection close. First input
-// byte: certificates or PSK, a small connection-ID length, tight flow-control limits.
+// byte: certificates or PSK, zero-length server connection IDs, tight flow-control limits.
 #include <cstddef>
 #include <cstdint>
 
@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         client.trust.ca_certificates_pem = {creds.ca_pem};
     }
     quic::Settings client_settings, server_settings;
-    if (mode & 2) client_settings.connection_id_length = server_settings.connection_id_length = 0;
+    if (mode & 2) server_settings.connection_id_length = 0;  // a client's first DCID must have 8+ bytes
     if (mode & 4) {
         server_settings.initial_max_data = 64;
         server_settings.initial_max_stream_data = 16;
