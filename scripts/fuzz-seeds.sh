@@ -62,4 +62,6 @@ dump dtls12_engine_fuzz 00 dtls_record_fuzz ""
 dump quic_connection_fuzz 01 quic_header_fuzz ""
 dump wireguard_engine_fuzz 00 wireguard_message_fuzz 01   # bit 0: the target fixes mac1 up
 dump ikev2_engine_fuzz 00 ikev2_message_fuzz 00
-du -sh "$corpus"/* | sort -h
+# A handshake may repeat a unit (retransmission, the runner executing an input twice): keep one copy.
+for d in "$corpus"/*/; do (cd "$d" && md5sum -- * | sort | awk 'seen[$1]++ { print $2 }' | xargs -r rm --); done
+du -sb "$corpus"/* | sort -n
