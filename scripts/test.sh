@@ -9,4 +9,4 @@ bash scripts/install-deps.sh
 bash scripts/build.sh
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 900)
 bash scripts/sanitize.sh
-bash scripts/fuzz.sh 15
+bash scripts/fuzz.sh 12
