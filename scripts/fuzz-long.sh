@@ -17,7 +17,7 @@ hours="${1:-1}"
 jobs="${2:-1}"
 only="${3:-.}"
 max_seed_kb="${MAX_SEED_KB:-64}"
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+[ "${SKIP_BUILD:-0}" = 1 ] || cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DTAPSEC_BUILD_FUZZERS=ON -DTAPSEC_BUILD_TESTS=OFF -DTAPSEC_BUILD_TOOLS=OFF >/dev/null
 shopt -s nullglob
 names=()
@@ -26,7 +26,8 @@ for source in fuzz/*_fuzz.cpp; do
   [[ $name =~ $only ]] && names+=("$name")
 done
 [ ${#names[@]} -gt 0 ] || { echo "fuzz-long: no target matches '$only'"; exit 1; }
-nice -n 10 cmake --build build-fuzz -j"$jobs" --target "${names[@]}"
+# SKIP_BUILD=1: use the binaries as they are (another build is running in build-fuzz/).
+[ "${SKIP_BUILD:-0}" = 1 ] || nice -n 10 cmake --build build-fuzz -j"$jobs" --target "${names[@]}"
 targets=()
 for name in "${names[@]}"; do targets+=("build-fuzz/fuzz/$name"); done
 [ ${#targets[@]} -gt 0 ] || { echo "fuzz-long: no targets"; exit 1; }
