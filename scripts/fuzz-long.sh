@@ -33,7 +33,7 @@ for name in "${names[@]}"; do targets+=("build-fuzz/fuzz/$name"); done
 [ ${#targets[@]} -gt 0 ] || { echo "fuzz-long: no targets"; exit 1; }
 per_target=$(awk -v h="$hours" -v n="${#targets[@]}" 'BEGIN { s = int(h * 3600 / n); print (s < 10 ? 10 : s) }')
 report=build-fuzz/long-report.txt
-echo "# fuzz-long $(date -u +%Y-%m-%dT%H:%MZ): ${#targets[@]} targets, ${per_target} s each, -fork=$jobs" >>"$report"
+echo "# fuzz-long $(date -u +%Y-%m-%dT%H:%MZ): ${#targets[@]} targets, ${per_target} s each, jobs=$jobs" >>"$report"
 failed=0
 for t in "${targets[@]}"; do
   name=$(basename "$t")
