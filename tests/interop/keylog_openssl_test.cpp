@@ -167,11 +167,11 @@ TEST_CASE("keylog: SSLKEYLOGFILE with tapsec listen tls13 logs what openssl s_cl
     check_same_secrets(parse(read_file(server_keys)), parse(read_file(client_keys)));
 }
 
-TEST_CASE("keylog: an unwritable key log path is one clear error line, exit 1, before connecting") {
+TEST_CASE("keylog: an unwritable key log path is one clear error line, exit 2 (a file option error), before connecting") {
     Fixture f;
     Process client({tool, "connect", "tls13", "127.0.0.1:1", "--keylogfile", f.dir.file("no/such/dir/keys")},
                    f.dir.file("tapsec.log"));
-    CHECK(client.wait(10s) == 1);
+    CHECK(client.wait(10s) == 2);
     const auto out = client.output();
     CHECK_MESSAGE(out.find("cannot open key log file") != std::string::npos, out);
     CHECK_MESSAGE(out.find("No such file or directory") != std::string::npos, out);
