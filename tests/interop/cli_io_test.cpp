@@ -10,7 +10,7 @@
 #include <csignal>
 #include <thread>
 
-#include "support/pki.hpp"
+#include "support/command_fixture.hpp"
 #include "support/process.hpp"
 
 using namespace tapsec::test;
@@ -19,17 +19,7 @@ namespace {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 
-struct Fixture {
-    TestPki pki;
-    CertificateFiles cert;
-    int logs = 0;
-    Fixture() {
-        std::signal(SIGPIPE, SIG_IGN);
-        REQUIRE(pki.ok());
-        cert = pki.issue("server", KeyType::ecdsa_p256);
-        REQUIRE(!cert.certificate.empty());
-    }
-    std::string file(const std::string& name) { return pki.directory() + "/" + name + "-" + std::to_string(++logs); }
+struct Fixture : CommandPki {
     std::vector<std::string> listen(const std::string& protocol, std::uint16_t port, std::vector<std::string> extra = {}) {
         std::vector<std::string> argv = {tapsec_tool, "listen", protocol, "127.0.0.1:" + std::to_string(port),
                                          "--cert", cert.certificate, "--key", cert.key};
@@ -99,7 +89,7 @@ TEST_CASE("cli io: 20 MB through openssl s_server -rev, one record back per line
     Fixture f;
     REQUIRE_MESSAGE(have_program("openssl"), "openssl is not installed");
     const std::string input = make_lines(20 * 1024 * 1024);
-    const std::string in_path = f.file("input");
+    const std::string in_path = f.numbered("input");
     write_file(in_path, input);
     const std::string expected = reversed_lines(input);
     for (const std::string protocol : {"tls13", "tls12"}) {
@@ -108,11 +98,11 @@ TEST_CASE("cli io: 20 MB through openssl s_server -rev, one record back per line
         Process server({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert", f.cert.certificate,
                         "-key", f.cert.key, protocol == "tls13" ? "-tls1_3" : "-tls1_2", "-groups", "X25519:P-256",
                         "-naccept", "1", "-rev"},
-                       f.file("s_server"));
+                       f.numbered("s_server"));
         REQUIRE_MESSAGE(server.wait_for_output("ACCEPT"), server.output());
-        const std::string out_path = f.file("output");
+        const std::string out_path = f.numbered("output");
         const auto start = std::chrono::steady_clock::now();
-        Process client(redirected(f.connect(protocol, port), in_path, out_path), f.file("connect"));
+        Process client(redirected(f.connect(protocol, port), in_path, out_path), f.numbered("connect"));
         // Before the readiness-driven loop both sides blocked in send after about 34 KB.
         const int status = client.wait(std::chrono::seconds(90));
         const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -129,9 +119,9 @@ TEST_CASE("cli io: tapsec connect <-> tapsec listen --echo, 100 connect/send/clo
     for (int i = 0; i < 100; ++i) {
         CAPTURE(i);
         const auto port = free_port();
-        Process server(f.listen("tls13", port, {"--echo"}), f.file("listen"));
+        Process server(f.listen("tls13", port, {"--echo"}), f.numbered("listen"));
         REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
-        Process client(f.connect("tls13", port), f.file("connect"));
+        Process client(f.connect("tls13", port), f.numbered("connect"));
         const std::string line = "cycle " + std::to_string(i) + "\n";
         // The line and the end of stdin (our close_notify) may reach the server in one
         // read: the echo must still come back before the close is answered.
@@ -155,9 +145,9 @@ TEST_CASE("cli io: server modes --rev and --www (tls13, tls12)") {
         CAPTURE(protocol);
         {  // --rev: each line reversed, "\r\n" answered as "\n"
             const auto port = free_port();
-            Process server(f.listen(protocol, port, {"--rev"}), f.file("listen"));
+            Process server(f.listen(protocol, port, {"--rev"}), f.numbered("listen"));
             REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
-            Process client(f.connect(protocol, port), f.file("connect"));
+            Process client(f.connect(protocol, port), f.numbered("connect"));
             client.write_stdin("abc\nhello world\r\n\nx\n");
             CHECK_MESSAGE(client.wait_for_output("cba\ndlrow olleh\n\nx\n"), client.output());
             client.close_stdin();
@@ -166,11 +156,11 @@ TEST_CASE("cli io: server modes --rev and --www (tls13, tls12)") {
         }
         {  // --www against openssl s_client: a status page, then the server closes
             const auto port = free_port();
-            Process server(f.listen(protocol, port, {"--www", "--alpn", "http/1.1"}), f.file("listen"));
+            Process server(f.listen(protocol, port, {"--www", "--alpn", "http/1.1"}), f.numbered("listen"));
             REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
             Process client({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-servername",
                             "localhost", "-CAfile", f.pki.ca().certificate, "-alpn", "http/1.1", "-quiet"},
-                           f.file("s_client"));
+                           f.numbered("s_client"));
             client.write_stdin("GET / HTTP/1.0\r\nHost: localhost\r\n\r\n");
             // -quiet reads until the server closes: --www must close by itself.
             CHECK_MESSAGE(client.wait(std::chrono::seconds(10)) == 0, client.output());
@@ -183,9 +173,9 @@ TEST_CASE("cli io: server modes --rev and --www (tls13, tls12)") {
         }
         {  // --www: anything but GET is refused with a status line, not a hang
             const auto port = free_port();
-            Process server(f.listen(protocol, port, {"--www"}), f.file("listen"));
+            Process server(f.listen(protocol, port, {"--www"}), f.numbered("listen"));
             REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
-            Process client(f.connect(protocol, port), f.file("connect"));
+            Process client(f.connect(protocol, port), f.numbered("connect"));
             client.write_stdin("POST / HTTP/1.0\r\n\r\n");
             CHECK_MESSAGE(client.wait_for_output("HTTP/1.0 501"), client.output());
             client.close_stdin();
@@ -198,7 +188,7 @@ TEST_CASE("cli io: server modes --rev and --www (tls13, tls12)") {
 TEST_CASE("cli io: stdin ending at once still prints the peer's answer and exits 0 (tls13, tls12 against s_server -www)") {
     Fixture f;
     REQUIRE_MESSAGE(have_program("openssl"), "openssl is not installed");
-    const std::string request_path = f.file("request");
+    const std::string request_path = f.numbered("request");
     write_file(request_path, "GET / HTTP/1.0\r\n\r\n");
     for (const std::string protocol : {"tls13", "tls12"}) {
         CAPTURE(protocol);
@@ -206,10 +196,10 @@ TEST_CASE("cli io: stdin ending at once still prints the peer's answer and exits
         Process server({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert", f.cert.certificate,
                         "-key", f.cert.key, protocol == "tls13" ? "-tls1_3" : "-tls1_2", "-groups", "X25519:P-256",
                         "-naccept", "1", "-www"},
-                       f.file("s_server"));
+                       f.numbered("s_server"));
         REQUIRE_MESSAGE(server.wait_for_output("ACCEPT"), server.output());
-        const std::string out_path = f.file("page");
-        Process client(redirected(f.connect(protocol, port), request_path, out_path), f.file("connect"));
+        const std::string out_path = f.numbered("page");
+        Process client(redirected(f.connect(protocol, port), request_path, out_path), f.numbered("connect"));
         CHECK_MESSAGE(client.wait(std::chrono::seconds(10)) == 0, client.output());
         const std::string page = read_file(out_path);
         CHECK_MESSAGE(page.find("HTTP/1.0 200 ok") != std::string::npos, (page + client.output()));
@@ -222,7 +212,7 @@ TEST_CASE("cli io: an idle client cannot hold the listener (--timeout)") {
     for (const std::string protocol : {"tls13", "tls12"}) {
         CAPTURE(protocol);
         const auto port = free_port();
-        Process server(f.listen(protocol, port, {"--echo", "--timeout", "1", "--naccept", "2"}), f.file("listen"));
+        Process server(f.listen(protocol, port, {"--echo", "--timeout", "1", "--naccept", "2"}), f.numbered("listen"));
         REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
         // A TCP connection that never says anything.
         const int idle = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -232,7 +222,7 @@ TEST_CASE("cli io: an idle client cannot hold the listener (--timeout)") {
         address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         REQUIRE(::connect(idle, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
         const auto start = std::chrono::steady_clock::now();
-        Process client(f.connect(protocol, port), f.file("connect"));
+        Process client(f.connect(protocol, port), f.numbered("connect"));
         client.write_stdin("after the idle one\n");
         CHECK_MESSAGE(client.wait_for_output("after the idle one", std::chrono::seconds(8)), (client.output() + server.output()));
         const auto waited = std::chrono::steady_clock::now() - start;
@@ -249,7 +239,7 @@ TEST_CASE("cli io: an idle client cannot hold the listener (--timeout)") {
 TEST_CASE("cli io: tapsec listen --rev answers 5 MB from tapsec connect, every line (tls13, tcpcrypt)") {
     Fixture f;
     const std::string input = make_lines(5 * 1024 * 1024);
-    const std::string in_path = f.file("input");
+    const std::string in_path = f.numbered("input");
     write_file(in_path, input);
     const std::string expected = reversed_lines(input);
     for (const std::string protocol : {"tls13", "tcpcrypt"}) {
@@ -258,13 +248,13 @@ TEST_CASE("cli io: tapsec listen --rev answers 5 MB from tapsec connect, every l
         auto listen = protocol == "tls13" ? f.listen(protocol, port, {"--rev"})
                                           : std::vector<std::string>{tapsec_tool, "listen", "tcpcrypt",
                                                                      "127.0.0.1:" + std::to_string(port), "--rev"};
-        Process server(listen, f.file("listen"));
+        Process server(listen, f.numbered("listen"));
         REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
         auto connect = protocol == "tls13" ? f.connect(protocol, port)
                                            : std::vector<std::string>{tapsec_tool, "connect", "tcpcrypt",
                                                                       "127.0.0.1:" + std::to_string(port)};
-        const std::string out_path = f.file("output");
-        Process client(redirected(connect, in_path, out_path), f.file("connect"));
+        const std::string out_path = f.numbered("output");
+        Process client(redirected(connect, in_path, out_path), f.numbered("connect"));
         CHECK_MESSAGE(client.wait(std::chrono::seconds(60)) == 0, client.output());
         CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
         const std::string output = read_file(out_path);

@@ -7,7 +7,7 @@
 
 #include <csignal>
 
-#include "support/pki.hpp"
+#include "support/command_fixture.hpp"
 #include "support/process.hpp"
 
 using namespace tapsec::test;
@@ -16,18 +16,7 @@ namespace {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 
-struct Fixture {
-    TestPki pki;
-    CertificateFiles cert;
-    int logs = 0;
-    Fixture() {
-        std::signal(SIGPIPE, SIG_IGN);
-        REQUIRE(pki.ok());
-        cert = pki.issue("server", KeyType::ecdsa_p256);
-        REQUIRE(!cert.certificate.empty());
-    }
-    std::string log(const std::string& name) { return pki.directory() + "/" + name + "-" + std::to_string(++logs) + ".log"; }
-};
+struct Fixture : CommandPki {};
 
 std::vector<std::string> tapsec_listen(Fixture& f, std::uint16_t port) {
     return {tapsec_tool, "listen", "tls13", std::to_string(port), "--cert", f.cert.certificate, "--key", f.cert.key};

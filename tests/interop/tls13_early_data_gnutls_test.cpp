@@ -10,7 +10,7 @@
 #include <csignal>
 #include <cstdio>
 
-#include "support/pki.hpp"
+#include "support/command_fixture.hpp"
 #include "support/process.hpp"
 
 using namespace tapsec::test;
@@ -20,35 +20,13 @@ namespace {
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 const std::string priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
 
-struct Fixture {
-    TestPki pki;
-    CertificateFiles cert;
+struct Fixture : CommandPki {
     NetworkNamespace ns{"tapsec-ed"};
-    int logs = 0;
-    Fixture() {
-        std::signal(SIGPIPE, SIG_IGN);
+    Fixture() : CommandPki("p256") {
         REQUIRE_MESSAGE(have_program("gnutls-serv"), "gnutls-serv is not installed (Debian package gnutls-bin)");
-        REQUIRE(pki.ok());
         REQUIRE_MESSAGE(ns.ok(), "cannot create a network namespace (needs root)");
-        cert = pki.issue("p256", KeyType::ecdsa_p256);
-        REQUIRE(!cert.certificate.empty());
     }
-    std::string log(const std::string& name) { return pki.directory() + "/" + name + "-" + std::to_string(++logs) + ".log"; }
-    std::string file(const std::string& name) const { return pki.directory() + "/" + name; }
 };
-
-/// `lines` lines of exactly 64 bytes, each starting with `marker`.
-std::string early_file_text(const std::string& marker, int lines) {
-    std::string text;
-    for (int i = 0; i < lines; ++i) {
-        char line[65];
-        std::snprintf(line, sizeof line, "%s%05d", marker.c_str(), i);
-        std::string l(line);
-        l.resize(63, '.');
-        text += l + "\n";
-    }
-    return text;
-}
 
 std::vector<std::string> gnutls_serv(Fixture& f, std::uint16_t port, std::vector<std::string> extra) {
     std::vector<std::string> argv{"gnutls-serv", "--echo", "-p", std::to_string(port), "--x509certfile",
@@ -93,7 +71,7 @@ void send_early(Fixture& f, std::uint16_t port, std::vector<std::string> extra, 
 TEST_CASE("tls13 early data vs gnutls-serv: accepted whole as 0-RTT (nothing left to send after)") {
     Fixture f;
     const std::string marker = "edg-accepted-";
-    write_file(f.file("early.txt"), early_file_text(marker, 40));
+    write_file(f.file("early.txt"), numbered_lines(marker, 40));
     const auto port = free_port();
     Process server(gnutls_serv(f, port, {"--earlydata"}), f.log("gnutls-serv"));
     REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
@@ -105,7 +83,7 @@ TEST_CASE("tls13 early data vs gnutls-serv: accepted whole as 0-RTT (nothing lef
 TEST_CASE("tls13 early data vs gnutls-serv: larger than the ticket's max_early_data_size") {
     Fixture f;
     const std::string marker = "edg-partly-";
-    write_file(f.file("early.txt"), early_file_text(marker, 300));  // 19200 bytes; the ticket allows 4096
+    write_file(f.file("early.txt"), numbered_lines(marker, 300));  // 19200 bytes; the ticket allows 4096
     const auto port = free_port();
     Process server(gnutls_serv(f, port, {"--earlydata", "--maxearlydata=4096"}), f.log("gnutls-serv"));
     REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
@@ -117,7 +95,7 @@ TEST_CASE("tls13 early data vs gnutls-serv: larger than the ticket's max_early_d
 TEST_CASE("tls13 early data vs gnutls-serv: refused (the server restarted, its ticket key is new)") {
     Fixture f;
     const std::string marker = "edg-refused-";
-    write_file(f.file("early.txt"), early_file_text(marker, 50));
+    write_file(f.file("early.txt"), numbered_lines(marker, 50));
     const auto port = free_port();
     {
         Process first(gnutls_serv(f, port, {"--earlydata"}), f.log("gnutls-serv-first"));
@@ -133,7 +111,7 @@ TEST_CASE("tls13 early data vs gnutls-serv: refused (the server restarted, its t
 TEST_CASE("tls13 early data vs gnutls-serv: the ticket allows no early data") {
     Fixture f;
     const std::string marker = "edg-noticket-";
-    write_file(f.file("early.txt"), early_file_text(marker, 30));
+    write_file(f.file("early.txt"), numbered_lines(marker, 30));
     const auto port = free_port();
     Process server(gnutls_serv(f, port, {}), f.log("gnutls-serv"));  // no --earlydata
     REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
@@ -145,7 +123,7 @@ TEST_CASE("tls13 early data vs gnutls-serv: the ticket allows no early data") {
 TEST_CASE("tls13 early data vs gnutls-serv: no session at all") {
     Fixture f;
     const std::string marker = "edg-nosession-";
-    write_file(f.file("early.txt"), early_file_text(marker, 400));
+    write_file(f.file("early.txt"), numbered_lines(marker, 400));
     const auto port = free_port();
     Process server(gnutls_serv(f, port, {"--earlydata"}), f.log("gnutls-serv"));
     REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
@@ -161,7 +139,7 @@ TEST_CASE("tls13 early data vs gnutls-serv: after its HelloRetryRequest GnuTLS d
     // is loud: one line naming the peer's alert and exit 1, never data silently lost.
     Fixture f;
     const std::string marker = "edg-retry-";
-    write_file(f.file("early.txt"), early_file_text(marker, 60));
+    write_file(f.file("early.txt"), numbered_lines(marker, 60));
     const auto port = free_port();
     std::vector<std::string> argv{"gnutls-serv", "--echo", "-p", std::to_string(port), "--x509certfile",
                                   f.cert.certificate, "--x509keyfile", f.cert.key, "--priority",

@@ -10,7 +10,7 @@
 #include <csignal>
 #include <cstdio>
 
-#include "support/pki.hpp"
+#include "support/command_fixture.hpp"
 #include "support/process.hpp"
 
 using namespace tapsec::test;
@@ -19,33 +19,11 @@ namespace {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 
-struct Fixture {
-    TestPki pki;
-    CertificateFiles cert;
-    int logs = 0;
-    Fixture() {
-        std::signal(SIGPIPE, SIG_IGN);
+struct Fixture : CommandPki {
+    Fixture() : CommandPki("p256") {
         REQUIRE_MESSAGE((have_program("openssl")), ("openssl is not installed (Debian package openssl)"));
-        REQUIRE(pki.ok());
-        cert = pki.issue("p256", KeyType::ecdsa_p256);
-        REQUIRE(!cert.certificate.empty());
     }
-    std::string log(const std::string& name) { return pki.directory() + "/" + name + "-" + std::to_string(++logs) + ".log"; }
-    std::string file(const std::string& name) const { return pki.directory() + "/" + name; }
 };
-
-/// `lines` lines of exactly 64 bytes, each starting with `marker`.
-std::string early_file_text(const std::string& marker, int lines) {
-    std::string text;
-    for (int i = 0; i < lines; ++i) {
-        char line[65];
-        std::snprintf(line, sizeof line, "%s%05d", marker.c_str(), i);
-        std::string l(line);
-        l.resize(63, '.');
-        text += l + "\n";
-    }
-    return text;
-}
 
 std::vector<std::string> s_server(Fixture& f, std::uint16_t port, std::vector<std::string> extra) {
     std::vector<std::string> argv{"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
@@ -88,7 +66,7 @@ void send_early(Fixture& f, Process& server, std::uint16_t port, std::vector<std
 TEST_CASE("tls13 early data vs openssl s_server: accepted whole as 0-RTT") {
     Fixture f;
     const std::string marker = "edl-accepted-";
-    write_file(f.file("early.txt"), early_file_text(marker, 40));
+    write_file(f.file("early.txt"), numbered_lines(marker, 40));
     const auto port = free_port();
     Process server(s_server(f, port, {"-early_data", "-naccept", "2"}), f.log("s_server"));
     REQUIRE_MESSAGE((server.wait_for_output("ACCEPT")), (server.output()));
@@ -101,7 +79,7 @@ TEST_CASE("tls13 early data vs openssl s_server: accepted whole as 0-RTT") {
 TEST_CASE("tls13 early data vs openssl s_server: larger than the ticket's max_early_data_size") {
     Fixture f;
     const std::string marker = "edl-partly-";
-    write_file(f.file("early.txt"), early_file_text(marker, 300));  // 19200 bytes; the ticket allows 4096
+    write_file(f.file("early.txt"), numbered_lines(marker, 300));  // 19200 bytes; the ticket allows 4096
     const auto port = free_port();
     Process server(s_server(f, port, {"-early_data", "-max_early_data", "4096", "-naccept", "2"}), f.log("s_server"));
     REQUIRE_MESSAGE((server.wait_for_output("ACCEPT")), (server.output()));
@@ -114,7 +92,7 @@ TEST_CASE("tls13 early data vs openssl s_server: larger than the ticket's max_ea
 TEST_CASE("tls13 early data vs openssl s_server: refused (the server restarted, its ticket key is new)") {
     Fixture f;
     const std::string marker = "edl-refused-";
-    write_file(f.file("early.txt"), early_file_text(marker, 50));
+    write_file(f.file("early.txt"), numbered_lines(marker, 50));
     const auto port = free_port();
     {
         Process first(s_server(f, port, {"-early_data", "-naccept", "1"}), f.log("s_server-first"));
@@ -131,7 +109,7 @@ TEST_CASE("tls13 early data vs openssl s_server: refused (the server restarted, 
 TEST_CASE("tls13 early data vs openssl s_server: the ticket allows no early data") {
     Fixture f;
     const std::string marker = "edl-noticket-";
-    write_file(f.file("early.txt"), early_file_text(marker, 30));
+    write_file(f.file("early.txt"), numbered_lines(marker, 30));
     const auto port = free_port();
     Process server(s_server(f, port, {"-naccept", "2"}), f.log("s_server"));  // no -early_data
     REQUIRE_MESSAGE((server.wait_for_output("ACCEPT")), (server.output()));
@@ -143,7 +121,7 @@ TEST_CASE("tls13 early data vs openssl s_server: the ticket allows no early data
 TEST_CASE("tls13 early data vs openssl s_server: no session at all") {
     Fixture f;
     const std::string marker = "edl-nosession-";
-    write_file(f.file("early.txt"), early_file_text(marker, 400));  // 25600 bytes: two records after
+    write_file(f.file("early.txt"), numbered_lines(marker, 400));  // 25600 bytes: two records after
     const auto port = free_port();
     Process server(s_server(f, port, {"-early_data", "-naccept", "1"}), f.log("s_server"));
     REQUIRE_MESSAGE((server.wait_for_output("ACCEPT")), (server.output()));
@@ -155,7 +133,7 @@ TEST_CASE("tls13 early data vs openssl s_server: a HelloRetryRequest drops 0-RTT
     // s_server takes X25519 only; we lead with a P-256 share, so both connections retry.
     Fixture f;
     const std::string marker = "edl-retry-";
-    write_file(f.file("early.txt"), early_file_text(marker, 60));
+    write_file(f.file("early.txt"), numbered_lines(marker, 60));
     const auto port = free_port();
     Process server(s_server(f, port, {"-early_data", "-groups", "X25519", "-naccept", "2"}), f.log("s_server"));
     REQUIRE_MESSAGE((server.wait_for_output("ACCEPT")), (server.output()));
