@@ -10,28 +10,18 @@
 #include <tapsec/crypto/botan.hpp>
 #include <tapsec/srtp/record.hpp>
 
+#include "srtp_fuzz_keys.hpp"
+
 using namespace tapsec;
 using namespace tapsec::srtp;
 
-namespace {
-MasterKeys fuzz_keys(Profile p) {
-    const auto params = parameters(p);
-    MasterKeys k;
-    k.profile = p;
-    k.client_write.key.assign(params.master_key_length, 0x05);
-    k.client_write.salt.assign(params.master_salt_length, 0x06);
-    k.server_write.key.assign(params.master_key_length, 0x07);
-    k.server_write.salt.assign(params.master_salt_length, 0x08);
-    return k;
-}
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 1) return 0;
     const Profile profile = supported_profiles[(data[0] & 0x7f) % std::size(supported_profiles)];
     SessionOptions options;
     options.encrypt_rtcp = (data[0] & 0x80) != 0;
-    const MasterKeys keys = fuzz_keys(profile);
+    const MasterKeys keys = fuzz::srtp_fuzz_keys(profile, 0x05);
     auto sender = Session<>::create(keys, Role::client, options);
     auto receiver = Session<>::create(keys, Role::server);
     if (!sender || !receiver) std::abort();

@@ -66,69 +66,55 @@ void send_early(Fixture& f, std::uint16_t port, std::vector<std::string> extra, 
     CHECK_MESSAGE(c.output().find(expected_line) != std::string::npos, c.output());
 }
 
+/// One early-data path: the server's options, whether a ticket is stored first (and
+/// whether the server restarts in between, so its ticket key is new), how many lines the
+/// server echoes (only those sent after the handshake: gnutls-serv does not echo 0-RTT
+/// data) and the line the client must print about the path it took.
+struct EarlyDataPath {
+    const char* name;
+    int lines;  // 64-byte lines in the early-data file
+    std::vector<std::string> server;
+    enum Session { none, stored, stored_before_restart } session;
+    int echoed;
+    const char* expected_line;
+};
+
+const EarlyDataPath early_data_paths[] = {
+    {"accepted whole as 0-RTT (nothing left to send after)", 40, {"--earlydata"}, EarlyDataPath::stored, 0,
+     "tapsec: early data accepted"},
+    // 19200 bytes; the ticket allows 4096, so 64 lines went as 0-RTT
+    {"larger than the ticket's max_early_data_size", 300, {"--earlydata", "--maxearlydata=4096"},
+     EarlyDataPath::stored, 300 - 4096 / 64, "only its first part went as 0-RTT; the rest sent after the handshake"},
+    {"refused (the server restarted, its ticket key is new)", 50, {"--earlydata"},
+     EarlyDataPath::stored_before_restart, 50, "early data refused by the server; sent after the handshake"},
+    {"the ticket allows no early data", 30, {}, EarlyDataPath::stored, 30,
+     "the session's ticket does not allow early data; sent after the handshake"},
+    {"no session at all", 400, {"--earlydata"}, EarlyDataPath::none, 400,
+     "no resumable session; sent after the handshake"},
+};
+
 }  // namespace
 
-TEST_CASE("tls13 early data vs gnutls-serv: accepted whole as 0-RTT (nothing left to send after)") {
-    Fixture f;
-    const std::string marker = "edg-accepted-";
-    write_file(f.file("early.txt"), numbered_lines(marker, 40));
-    const auto port = free_port();
-    Process server(gnutls_serv(f, port, {"--earlydata"}), f.log("gnutls-serv"));
-    REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
-    store_ticket(f, port, f.file("t.sess"));
-    send_early(f, port, {"--sess-in", f.file("t.sess"), "--early-data", f.file("early.txt")}, marker, 0,
-               "tapsec: early data accepted");
-}
-
-TEST_CASE("tls13 early data vs gnutls-serv: larger than the ticket's max_early_data_size") {
-    Fixture f;
-    const std::string marker = "edg-partly-";
-    write_file(f.file("early.txt"), numbered_lines(marker, 300));  // 19200 bytes; the ticket allows 4096
-    const auto port = free_port();
-    Process server(gnutls_serv(f, port, {"--earlydata", "--maxearlydata=4096"}), f.log("gnutls-serv"));
-    REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
-    store_ticket(f, port, f.file("t.sess"));
-    send_early(f, port, {"--sess-in", f.file("t.sess"), "--early-data", f.file("early.txt")}, marker, 300 - 4096 / 64,
-               "only its first part went as 0-RTT; the rest sent after the handshake");
-}
-
-TEST_CASE("tls13 early data vs gnutls-serv: refused (the server restarted, its ticket key is new)") {
-    Fixture f;
-    const std::string marker = "edg-refused-";
-    write_file(f.file("early.txt"), numbered_lines(marker, 50));
-    const auto port = free_port();
-    {
-        Process first(gnutls_serv(f, port, {"--earlydata"}), f.log("gnutls-serv-first"));
-        REQUIRE_MESSAGE(first.wait_for_output("listening"), first.output());
-        store_ticket(f, port, f.file("t.sess"));
-    }  // killed by PID: the ticket key goes with it
-    Process server(gnutls_serv(f, port, {"--earlydata"}), f.log("gnutls-serv"));
-    REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
-    send_early(f, port, {"--sess-in", f.file("t.sess"), "--early-data", f.file("early.txt")}, marker, 50,
-               "early data refused by the server; sent after the handshake");
-}
-
-TEST_CASE("tls13 early data vs gnutls-serv: the ticket allows no early data") {
-    Fixture f;
-    const std::string marker = "edg-noticket-";
-    write_file(f.file("early.txt"), numbered_lines(marker, 30));
-    const auto port = free_port();
-    Process server(gnutls_serv(f, port, {}), f.log("gnutls-serv"));  // no --earlydata
-    REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
-    store_ticket(f, port, f.file("t.sess"));
-    send_early(f, port, {"--sess-in", f.file("t.sess"), "--early-data", f.file("early.txt")}, marker, 30,
-               "the session's ticket does not allow early data; sent after the handshake");
-}
-
-TEST_CASE("tls13 early data vs gnutls-serv: no session at all") {
-    Fixture f;
-    const std::string marker = "edg-nosession-";
-    write_file(f.file("early.txt"), numbered_lines(marker, 400));
-    const auto port = free_port();
-    Process server(gnutls_serv(f, port, {"--earlydata"}), f.log("gnutls-serv"));
-    REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
-    send_early(f, port, {"--early-data", f.file("early.txt")}, marker, 400,
-               "no resumable session; sent after the handshake");
+TEST_CASE("tls13 early data vs gnutls-serv: every path sends the whole file, once") {
+    for (const auto& path : early_data_paths) {
+        CAPTURE(path.name);
+        Fixture f;
+        const std::string marker = "edg-" + std::to_string(&path - early_data_paths) + "-";
+        write_file(f.file("early.txt"), numbered_lines(marker, path.lines));
+        const auto port = free_port();
+        const std::string sess = f.file("t.sess");
+        if (path.session == EarlyDataPath::stored_before_restart) {
+            Process first(gnutls_serv(f, port, path.server), f.log("gnutls-serv-first"));
+            REQUIRE_MESSAGE(first.wait_for_output("listening"), first.output());
+            store_ticket(f, port, sess);
+        }  // killed by PID: the ticket key goes with it
+        Process server(gnutls_serv(f, port, path.server), f.log("gnutls-serv"));
+        REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
+        if (path.session == EarlyDataPath::stored) store_ticket(f, port, sess);
+        std::vector<std::string> client{"--early-data", f.file("early.txt")};
+        if (path.session != EarlyDataPath::none) client.insert(client.end(), {"--sess-in", sess});
+        send_early(f, port, client, marker, path.echoed, path.expected_line);
+    }
 }
 
 TEST_CASE("tls13 early data vs gnutls-serv: after its HelloRetryRequest GnuTLS does not skip 0-RTT records") {

@@ -40,8 +40,9 @@ std::vector<std::string> tapsec_connect(Fixture& f, std::uint16_t port, std::vec
 }
 
 /// A first connection to `port` that stores the server's ticket in `sess`.
-void store_ticket(Fixture& f, std::uint16_t port, const std::string& sess) {
-    Process c(tapsec_connect(f, port, {"--sess-out", sess}), f.log("tapsec-ticket"));
+void store_ticket(Fixture& f, std::uint16_t port, const std::string& sess, std::vector<std::string> extra) {
+    extra.insert(extra.end(), {"--sess-out", sess});
+    Process c(tapsec_connect(f, port, extra), f.log("tapsec-ticket"));
     CHECK_MESSAGE((c.wait_for_output("session ticket stored")), (c.output()));
     c.close_stdin();
     CHECK(c.wait() == 0);
@@ -61,90 +62,66 @@ void send_early(Fixture& f, Process& server, std::uint16_t port, std::vector<std
     CHECK_MESSAGE((c.output().find(expected_line) != std::string::npos), (c.output()));
 }
 
+/// One early-data path: how the server runs, whether a ticket is stored first (and
+/// whether the server restarts in between, so its ticket key is new), what the client
+/// sends and the line it must print about the path it took. On every path the server
+/// prints every line of the file exactly once.
+struct EarlyDataPath {
+    const char* name;
+    int lines;                              // 64-byte lines in the early-data file
+    std::vector<std::string> server;        // s_server options beside -early_data etc.
+    enum Session { none, stored, stored_before_restart } session;
+    std::vector<std::string> client;        // tapsec connect options beside --sess-in/--early-data
+    const char* expected_line;
+    bool server_says_early_data_received;
+};
+
+const EarlyDataPath early_data_paths[] = {
+    {"accepted whole as 0-RTT", 40, {"-early_data"}, EarlyDataPath::stored, {}, "tapsec: early data accepted", true},
+    // 19200 bytes; the ticket allows 4096: a prefix as 0-RTT, the rest after the handshake
+    {"larger than the ticket's max_early_data_size", 300, {"-early_data", "-max_early_data", "4096"},
+     EarlyDataPath::stored, {}, "only its first part went as 0-RTT; the rest sent after the handshake", true},
+    {"refused (the server restarted, its ticket key is new)", 50, {"-early_data"},
+     EarlyDataPath::stored_before_restart, {}, "early data refused by the server; sent after the handshake", false},
+    {"the ticket allows no early data", 30, {}, EarlyDataPath::stored, {},
+     "the session's ticket does not allow early data; sent after the handshake", false},
+    // 25600 bytes: two records after the handshake
+    {"no session at all", 400, {"-early_data"}, EarlyDataPath::none, {},
+     "no resumable session; sent after the handshake", false},
+    // s_server takes X25519 only; we lead with a P-256 share, so both connections retry (4.2.10)
+    {"a HelloRetryRequest drops 0-RTT", 60, {"-early_data", "-groups", "X25519"}, EarlyDataPath::stored,
+     {"--groups", "P-256:X25519"}, "the server sent a HelloRetryRequest; sent after the handshake", false},
+};
+
 }  // namespace
 
-TEST_CASE("tls13 early data vs openssl s_server: accepted whole as 0-RTT") {
-    Fixture f;
-    const std::string marker = "edl-accepted-";
-    write_file(f.file("early.txt"), numbered_lines(marker, 40));
-    const auto port = free_port();
-    Process server(s_server(f, port, {"-early_data", "-naccept", "2"}), f.log("s_server"));
-    REQUIRE_MESSAGE((server.wait_for_output("ACCEPT")), (server.output()));
-    store_ticket(f, port, f.file("t.sess"));
-    send_early(f, server, port, {"--sess-in", f.file("t.sess"), "--early-data", f.file("early.txt")}, marker, 40,
-               "tapsec: early data accepted");
-    CHECK_MESSAGE((server.output().find("Early data received") != std::string::npos), (server.output()));
-}
-
-TEST_CASE("tls13 early data vs openssl s_server: larger than the ticket's max_early_data_size") {
-    Fixture f;
-    const std::string marker = "edl-partly-";
-    write_file(f.file("early.txt"), numbered_lines(marker, 300));  // 19200 bytes; the ticket allows 4096
-    const auto port = free_port();
-    Process server(s_server(f, port, {"-early_data", "-max_early_data", "4096", "-naccept", "2"}), f.log("s_server"));
-    REQUIRE_MESSAGE((server.wait_for_output("ACCEPT")), (server.output()));
-    store_ticket(f, port, f.file("t.sess"));
-    send_early(f, server, port, {"--sess-in", f.file("t.sess"), "--early-data", f.file("early.txt")}, marker, 300,
-               "only its first part went as 0-RTT; the rest sent after the handshake");
-    CHECK_MESSAGE((server.output().find("Early data received") != std::string::npos), (server.output()));
-}
-
-TEST_CASE("tls13 early data vs openssl s_server: refused (the server restarted, its ticket key is new)") {
-    Fixture f;
-    const std::string marker = "edl-refused-";
-    write_file(f.file("early.txt"), numbered_lines(marker, 50));
-    const auto port = free_port();
-    {
-        Process first(s_server(f, port, {"-early_data", "-naccept", "1"}), f.log("s_server-first"));
-        REQUIRE_MESSAGE((first.wait_for_output("ACCEPT")), (first.output()));
-        store_ticket(f, port, f.file("t.sess"));
-        first.wait(std::chrono::seconds(5));
+TEST_CASE("tls13 early data vs openssl s_server: every path delivers the whole file once") {
+    for (const auto& path : early_data_paths) {
+        CAPTURE(path.name);
+        Fixture f;
+        const std::string marker = "edl-" + std::to_string(&path - early_data_paths) + "-";
+        write_file(f.file("early.txt"), numbered_lines(marker, path.lines));
+        const auto port = free_port();
+        std::vector<std::string> client = path.client;
+        const std::string sess = f.file("t.sess");
+        if (path.session == EarlyDataPath::stored_before_restart) {
+            auto options = path.server;
+            options.insert(options.end(), {"-naccept", "1"});
+            Process first(s_server(f, port, options), f.log("s_server-first"));
+            REQUIRE_MESSAGE((first.wait_for_output("ACCEPT")), (first.output()));
+            store_ticket(f, port, sess, client);
+            first.wait(std::chrono::seconds(5));
+        }
+        auto options = path.server;
+        options.insert(options.end(), {"-naccept", path.session == EarlyDataPath::stored ? "2" : "1"});
+        Process server(s_server(f, port, options), f.log("s_server"));
+        REQUIRE_MESSAGE((server.wait_for_output("ACCEPT")), (server.output()));
+        if (path.session == EarlyDataPath::stored) store_ticket(f, port, sess, client);
+        if (path.session != EarlyDataPath::none) client.insert(client.end(), {"--sess-in", sess});
+        client.insert(client.end(), {"--early-data", f.file("early.txt")});
+        send_early(f, server, port, client, marker, path.lines, path.expected_line);
+        CHECK_MESSAGE((server.output().find("Early data received") != std::string::npos) ==
+                          path.server_says_early_data_received,
+                      (server.output()));
     }
-    Process server(s_server(f, port, {"-early_data", "-naccept", "1"}), f.log("s_server"));
-    REQUIRE_MESSAGE((server.wait_for_output("ACCEPT")), (server.output()));
-    send_early(f, server, port, {"--sess-in", f.file("t.sess"), "--early-data", f.file("early.txt")}, marker, 50,
-               "early data refused by the server; sent after the handshake");
-}
-
-TEST_CASE("tls13 early data vs openssl s_server: the ticket allows no early data") {
-    Fixture f;
-    const std::string marker = "edl-noticket-";
-    write_file(f.file("early.txt"), numbered_lines(marker, 30));
-    const auto port = free_port();
-    Process server(s_server(f, port, {"-naccept", "2"}), f.log("s_server"));  // no -early_data
-    REQUIRE_MESSAGE((server.wait_for_output("ACCEPT")), (server.output()));
-    store_ticket(f, port, f.file("t.sess"));
-    send_early(f, server, port, {"--sess-in", f.file("t.sess"), "--early-data", f.file("early.txt")}, marker, 30,
-               "the session's ticket does not allow early data; sent after the handshake");
-}
-
-TEST_CASE("tls13 early data vs openssl s_server: no session at all") {
-    Fixture f;
-    const std::string marker = "edl-nosession-";
-    write_file(f.file("early.txt"), numbered_lines(marker, 400));  // 25600 bytes: two records after
-    const auto port = free_port();
-    Process server(s_server(f, port, {"-early_data", "-naccept", "1"}), f.log("s_server"));
-    REQUIRE_MESSAGE((server.wait_for_output("ACCEPT")), (server.output()));
-    send_early(f, server, port, {"--early-data", f.file("early.txt")}, marker, 400,
-               "no resumable session; sent after the handshake");
-}
-
-TEST_CASE("tls13 early data vs openssl s_server: a HelloRetryRequest drops 0-RTT (4.2.10)") {
-    // s_server takes X25519 only; we lead with a P-256 share, so both connections retry.
-    Fixture f;
-    const std::string marker = "edl-retry-";
-    write_file(f.file("early.txt"), numbered_lines(marker, 60));
-    const auto port = free_port();
-    Process server(s_server(f, port, {"-early_data", "-groups", "X25519", "-naccept", "2"}), f.log("s_server"));
-    REQUIRE_MESSAGE((server.wait_for_output("ACCEPT")), (server.output()));
-    {
-        Process c(tapsec_connect(f, port, {"--groups", "P-256:X25519", "--sess-out", f.file("t.sess")}),
-                  f.log("tapsec-ticket"));
-        CHECK_MESSAGE((c.wait_for_output("session ticket stored")), (c.output()));
-        c.close_stdin();
-        CHECK(c.wait() == 0);
-    }
-    send_early(f, server, port,
-               {"--groups", "P-256:X25519", "--sess-in", f.file("t.sess"), "--early-data", f.file("early.txt")}, marker,
-               60, "the server sent a HelloRetryRequest; sent after the handshake");
 }

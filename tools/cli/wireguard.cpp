@@ -323,14 +323,6 @@ std::optional<std::uint64_t> socket_drops(int fd) {
     return std::nullopt;
 }
 
-/// A burst from the peer (5,000 lines through --udp-to) must not overflow the socket
-/// while tapsec decrypts: ask for a large receive buffer (beyond rmem_max when root).
-void enlarge_receive_buffer(int fd) {
-    const int size = 32 << 20;
-    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-}
-
 bool any_handshake(WireGuard& conn) {
     const auto& engine = conn.engine();
     for (std::size_t i = 0; i < engine.peer_count(); ++i)
@@ -467,7 +459,9 @@ int run(Arguments& args, bool is_connect) {
         return cli::fail("cannot bind UDP " + options.bind_address + ":" + std::to_string(options.config.interface.listen_port) +
                          ": " + udp.error().message());
     }
-    enlarge_receive_buffer(udp->native_handle());
+    // A burst from the peer (5,000 lines through --udp-to) must not overflow the socket
+    // while tapsec decrypts.
+    udp->set_receive_buffer(32 << 20);
     const std::uint16_t bound_port = udp->local_port();
     int tun_fd = -1;
     if (!options.tun.empty()) {

@@ -66,6 +66,19 @@ public:
         }
     }
 
+    /// Asks the kernel for a receive buffer of `bytes` (beyond net.core.rmem_max when the
+    /// process may, as root can), so a burst from the peer is queued rather than dropped
+    /// while this side is busy; returns the size the kernel granted (it counts its own
+    /// bookkeeping, so about twice what was asked), 0 when it cannot tell.
+    int set_receive_buffer(int bytes) {
+        if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
+            ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+        int granted = 0;
+        socklen_t length = sizeof granted;
+        if (::getsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &granted, &length) != 0) return 0;
+        return granted;
+    }
+
     void close() { fd_.reset(); }
     Endpoint peer_endpoint() const { return peer_; }
     void set_peer_endpoint(const Endpoint& e) { peer_ = e; }
