@@ -56,6 +56,31 @@ concept Property = Feature<P> && P::bit < 64;
 template <Property P>
 inline constexpr std::uint64_t bit_of = std::uint64_t{1} << P::bit;
 
+/// A property's name, for parsing and printing (`tapsec select --require MA`).
+struct PropertyName {
+    std::string_view code;
+    unsigned bit;
+    std::string_view description;
+};
+template <Property... Ps>
+constexpr std::array<PropertyName, sizeof...(Ps)> names_of() noexcept {
+    return {PropertyName{Ps::code, Ps::bit, Ps::description}...};
+}
+/// Every property an application can state: the survey's features and the two services.
+inline constexpr auto property_names = names_of<
+    feature::AN, feature::AD, feature::MA, feature::DM, feature::CM, feature::SV, feature::AFN, feature::CX,
+    feature::SC, feature::LHP, feature::ED, feature::record_protection, feature::forward_secrecy,
+    feature::public_key_authentication, feature::responder_authentication, feature::pre_shared_key,
+    feature::session_resumption, feature::partial_record_confidentiality, feature::optional_record_integrity,
+    feature::replay_protection, feature::out_of_order_receipt, feature::rekeying, reliable_stream, datagrams>();
+
+/// The name of the property at `bit` ("MA"), or "?".
+constexpr PropertyName property_name(unsigned bit) noexcept {
+    for (const auto& p : property_names)
+        if (p.bit == bit) return p;
+    return {"?", bit, "unknown property"};
+}
+
 /// RFC 9622 7.1's preference levels, minus "No Preference" (leave the property out).
 enum class Level { require, prefer, avoid, prohibit };
 
