@@ -60,9 +60,9 @@ inline const std::string select_usage =
 
 inline const std::string auto_usage =
     std::string(
-        "races QUIC and TLS 1.3 over TCP (those of them the properties admit), in rank order,\n"
+        "Races QUIC and TLS 1.3 over TCP (those of them the properties admit), in rank order,\n"
         "each started --stagger after the one before (RFC 8305); the first to finish its\n"
-        "handshake carries stdin/stdout, the others are closed.\n"
+        "handshake carries stdin/stdout, the others are closed.\n\n"
         "options:\n") +
     criteria_usage +
     "  --stagger MS            delay between starts (default 250)\n"
@@ -155,7 +155,7 @@ inline int run_select(Arguments& args) {
 
 inline int run_connect_auto(Arguments& args) {
     if (args.flag("--help")) {
-        std::printf("usage: tapsec connect auto HOST:PORT [options]\n  %s", auto_usage.c_str());
+        std::printf("usage: tapsec connect auto HOST:PORT [options]\n\n%s", auto_usage.c_str());
         return 0;
     }
     if (args.target.empty()) return usage_fail("connect auto: missing HOST:PORT");
