@@ -134,6 +134,37 @@ TEST_CASE("selection race: started together, the first established wins and the 
     CHECK((protocol == "quic" ? tls_result : quic_result) != "served");
 }
 
+TEST_CASE("selection race: when the running attempt fails (TCP refused), the next starts at once, not after the stagger") {
+    Fixture f;
+    REQUIRE(f.pki.ok());
+    // Preferring early data ranks TLS 1.3 over TCP first (QUIC here withholds 0-RTT).
+    static_assert(Tls13::has<feature::ED> && !Quic::has<feature::ED>);
+    using TlsFirst = taps::Selection<taps::properties<taps::require<taps::reliable_stream>, taps::prefer<feature::ED>>,
+                                     taps::candidates<taps::candidate<"quic", Quic>, taps::candidate<"tls13", Tls13>>>;
+    static_assert(taps::best<TlsFirst>::name == "tls13");
+    auto udp = Udp::bind("127.0.0.1", 0);  // a QUIC server; nothing listens on this TCP port
+    REQUIRE(udp);
+    const auto port = udp->local_port();
+    auto quic = quic_server(std::move(*udp), f.configs.server);
+    taps::RaceOptions options;
+    options.stagger = std::chrono::seconds(2);  // long: a start after it would show
+    auto outcome = taps::initiate<TlsFirst>(taps::Remote{"127.0.0.1", port}, f.configs.client, options);
+    REQUIRE(outcome);
+    CHECK(outcome.name == "quic");
+    REQUIRE(outcome.attempts.size() == 2);
+    CHECK(outcome.attempts[0].name == "tls13");
+    CHECK(outcome.attempts[0].error == make_error_code(Errc::connection_refused));
+    CHECK(outcome.attempts[1].started_after < std::chrono::milliseconds(500));
+    auto* connection = outcome.get<0>();
+    REQUIRE(connection != nullptr);
+    REQUIRE_FALSE(connection->send(as_bytes("x")));
+    auto reply = connection->receive_message(std::chrono::seconds(5));
+    REQUIRE(reply);
+    CHECK(std::string(reply->begin(), reply->end()) == "quic:x");
+    connection->close();
+    CHECK(quic.get() == "served");
+}
+
 TEST_CASE("selection race: nothing answers: one failure line per candidate, within the race's bound") {
     Fixture f;
     REQUIRE(f.pki.ok());

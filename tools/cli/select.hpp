@@ -148,6 +148,12 @@ inline int run_select(Arguments& args) {
         const auto name = Shipped::infos[v.candidate].name;
         std::printf("      %-10.*s %s\n", static_cast<int>(name.size()), name.data(), exclusion_reason(v).c_str());
     }
+    // A protocol registered without a compile-time candidate here would be silently unranked.
+    for (const auto& e : registry()) {
+        bool listed = false;
+        for (const auto& c : Shipped::infos) listed = listed || c.name == e.name;
+        if (!listed) std::printf("not ranked (no candidate in tools/cli/select.hpp): %s\n", e.name.c_str());
+    }
     std::fflush(stdout);
     if (ranking.admitted == 0) return fail("no composition offers all the required properties without a prohibited one");
     return 0;
