@@ -148,7 +148,16 @@ TEST_CASE("selection race: when the running attempt fails (TCP refused), the nex
     auto quic = quic_server(std::move(*udp), f.configs.server);
     taps::RaceOptions options;
     options.stagger = std::chrono::seconds(2);  // long: a start after it would show
-    auto outcome = taps::initiate<TlsFirst>(taps::Remote{"127.0.0.1", port}, f.configs.client, options);
+    // Each composition's config from a callable (here the same one, counted per type).
+    int tls_configs = 0, quic_configs = 0;
+    auto config_for = [&](auto composition) -> tls13::Config {
+        if constexpr (std::is_same_v<typename decltype(composition)::type, Tls13>) ++tls_configs;
+        else ++quic_configs;
+        return f.configs.client;
+    };
+    auto outcome = taps::initiate<TlsFirst>(taps::Remote{"127.0.0.1", port}, config_for, options);
+    CHECK(tls_configs == 1);
+    CHECK(quic_configs == 1);
     REQUIRE(outcome);
     CHECK(outcome.name == "quic");
     REQUIRE(outcome.attempts.size() == 2);
