@@ -10,6 +10,7 @@
 #include <tapsec/tapsec.hpp>
 
 #include "cli/registry.hpp"
+#include "cli/select.hpp"
 #include "survey_table.hpp"
 
 namespace tapsec::cli {
@@ -36,6 +37,10 @@ constexpr const char* main_usage =
     "  connect <protocol> HOST:PORT  connect, then move stdin/stdout over the secure connection\n"
     "  listen <protocol> [ADDR:]PORT accept one connection, then move stdin/stdout over it\n"
     "  protocols                     list the protocols and their compositions\n"
+    "  select --require LIST ...     rank the compositions by the security properties an\n"
+    "                                application states (docs/selection.md)\n"
+    "  connect auto HOST:PORT        race QUIC and TLS 1.3 (those the --require/--prefer/\n"
+    "                                --avoid/--prohibit properties admit); the first wins\n"
     "  show wireguard CONFIG         the interface and peers as `wg show` prints them\n"
     "                                (--status FILE: a running instance's live figures)\n"
     "  completion bash               print a bash completion script (protocols, options)\n"
@@ -103,7 +108,7 @@ int print_completion(const std::string& shell) {
     std::printf("_tapsec() {\n");
     std::printf("    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} opts=\"\"\n");
     std::printf("    if [ \"$COMP_CWORD\" -eq 1 ]; then\n");
-    std::printf("        COMPREPLY=($(compgen -W \"table demo connect listen show protocols completion --help --version\" -- \"$cur\")); return\n");
+    std::printf("        COMPREPLY=($(compgen -W \"table demo connect listen show protocols select completion --help --version\" -- \"$cur\")); return\n");
     std::printf("    fi\n");
     std::printf("    case ${COMP_WORDS[1]} in\n");
     std::printf("        completion) COMPREPLY=($(compgen -W \"bash\" -- \"$cur\")); return;;\n");
@@ -252,6 +257,7 @@ int connect_or_listen(bool is_connect, int argc, char** argv) {
         for (const auto& e : registry()) std::fprintf(out, "%-12s %s\n", e.name.c_str(), e.composition.c_str());
         return asked ? 0 : 2;
     }
+    if (is_connect && args.protocol == "auto") return selection::run_connect_auto(args);
     const ProtocolEntry* entry = find(args.protocol);
     if (!entry) return usage_fail("unknown protocol '" + args.protocol + "' (see `tapsec protocols`)");
     if (args.flags.count("--help") || args.flags.count("-h")) {
@@ -313,6 +319,13 @@ int run_command(int argc, char** argv) {
         return run_demo();
     }
     if (command == "protocols") return print_protocols();
+    if (command == "select") {
+        if (help) return std::fputs(selection::select_usage.c_str(), stdout), 0;
+        Arguments args = parse(argc, argv, 2);
+        args.verb = "select";
+        if (!args.protocol.empty()) return usage_fail("select: unexpected argument '" + args.protocol + "'");
+        return selection::run_select(args);
+    }
     if (command == "--version" || command == "version") return print_version();
     if (command == "completion") {
         if (help || argc != 3) return help ? (std::puts("usage: tapsec completion bash"), 0) : usage_fail("usage: tapsec completion bash");
