@@ -65,6 +65,9 @@ public:
         return space >= 4096 ? space : 0;
     }
 
+    /// The stream's bytes the peer has not acknowledged.
+    std::size_t unacknowledged_bytes() { return curvecp::message::Stream::send_capacity - engine().send_space(); }
+
     std::error_code advance(Instant now) {
         if (auto ec = engine().failure()) return ec;
         if (closing_ && !ended_) {

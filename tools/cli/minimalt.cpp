@@ -223,6 +223,8 @@ public:
     /// stdin is read while less than 1 MiB waits for acknowledgement (the engine's queue
     /// holds 4 MiB; a send beyond it would be refused).
     std::size_t input_room() { return engine().queued_bytes() < (1u << 20) ? std::size_t{65536} : 0; }
+    /// Bytes not yet sent, plus one while a sent packet waits for its acknowledgement.
+    std::size_t unacknowledged_bytes() { return engine().queued_bytes() + (engine().all_acknowledged() ? 0 : 1); }
 
     std::error_code advance(Instant now) {
         if (is_client_ && options_.roam_after && !roamed_ && sent_ >= options_.roam_after)

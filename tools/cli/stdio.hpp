@@ -101,6 +101,30 @@ concept AcknowledgedClose = requires(C& c) {
     { c.finished() } -> std::same_as<bool>;
 };
 
+/// A connection whose peer acknowledges what we sent: unacknowledged_bytes() falling is
+/// progress, so the linger clock and the final close wait while a long send drains.
+template <class C>
+concept AcknowledgedSend = requires(C& c) {
+    { c.unacknowledged_bytes() } -> std::same_as<std::size_t>;
+};
+
+/// Tracks AcknowledgedSend progress: true when unacknowledged bytes fell since last asked.
+struct AcknowledgementProgress {
+    std::size_t last = static_cast<std::size_t>(-1);
+    template <class C>
+    bool advanced(C& c) {
+        if constexpr (AcknowledgedSend<C>) {
+            const std::size_t now = c.unacknowledged_bytes();
+            const bool fell = now < last;
+            last = now;
+            return fell;
+        } else {
+            (void)c;
+            return false;
+        }
+    }
+};
+
 /// A connection that bounds what it takes from stdin itself (a reliable datagram
 /// engine's send window): input_room() bytes now, 0 to stop reading.
 template <class C>
@@ -117,7 +141,10 @@ template <NonBlockingConnection C>
 std::error_code finish_close(C& c, Instant deadline) {
     if constexpr (AcknowledgedClose<C>) {
         if (auto ec = c.finish()) return ec;
+        const auto window = deadline - Clock::now();
+        AcknowledgementProgress progress;
         while (!c.finished()) {
+            if (progress.advanced(c)) deadline = Clock::now() + window;  // still draining
             std::optional<Instant> wake = c.next_timeout();
             wake = wake ? std::min(*wake, deadline) : deadline;
             pollfd p{c.native_handle(), POLLIN, 0};
@@ -168,7 +195,8 @@ int pump(C& c, const PumpOptions& options) {
     using namespace stdio_detail;
     bool stdin_open = options.responder == nullptr;
     bool closing = false;  // our close is queued or sent
-    auto heard_from = Clock::now();  // the last progress: data in, data out, stdin ending
+    auto heard_from = Clock::now();  // the last progress: data in, data out, stdin ending, acknowledgements
+    AcknowledgementProgress acknowledged;
     std::array<std::uint8_t, 16384> buffer{};
 
     auto deliver = [&]() -> std::error_code {
@@ -218,6 +246,7 @@ int pump(C& c, const PumpOptions& options) {
         if (auto ec = deliver()) return ended(ec, "send failed: ");
         if (options.on_progress) options.on_progress();
         if (c.peer_closed()) return end_session(c, Clock::now() + options.linger);
+        if (acknowledged.advanced(c)) heard_from = Clock::now();
         // The linger clock runs once our side is done.
         const bool lingering = closing || (!stdin_open && !options.responder);
         std::optional<Instant> wake = c.next_timeout();
