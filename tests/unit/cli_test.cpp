@@ -91,7 +91,7 @@ TEST_CASE("option and input errors: one line naming the option, exit 2; runtime 
         {"connect wireguard --config " + dir.file("ok.conf") + " --handshake-timeout 0", 2, "--handshake-timeout: '0'"},
         {"connect wireguard --config " + dir.file("missing.conf"), 2, "cannot read configuration"},
         {"show nosuchprotocol", 2, "show: no status view for 'nosuchprotocol'"},
-        {"completion zsh", 2, "only bash"},
+        {"completion fish", 2, "bash or zsh"},
         // Runtime failures: status 1.
         {"connect tls13 no-such-host.invalid:443 --noverify", 1, "cannot resolve no-such-host.invalid: "},
         {"connect tls12 no-such-host.invalid:443 --insecure --quiet", 1, "cannot resolve no-such-host.invalid: "},
@@ -135,6 +135,36 @@ TEST_CASE("tapsec completion bash is valid bash that knows the protocols and the
     complete.append(script).append("; COMP_WORDS=(tapsec connect tls13 --cip); COMP_CWORD=3; _tapsec; echo ${COMPREPLY[@]}' > ").append(out);
     REQUIRE(tapsec::test::run(complete) == 0);
     CHECK(tapsec::test::read_file(out) == "--ciphersuites --cipher --ciphers\n");
+}
+
+TEST_CASE("tapsec completion zsh is valid zsh that knows the commands, protocols and options") {
+    tapsec::test::TempDir dir;
+    const std::string script = dir.file("_tapsec");
+    std::string command = TAPSEC_TOOL_PATH;
+    command.append(" completion zsh > ").append(script);
+    REQUIRE(tapsec::test::run(command) == 0);
+    const std::string text = tapsec::test::read_file(script);
+    CHECK(text.rfind("#compdef tapsec\n", 0) == 0);
+    REQUIRE(tapsec::test::run("zsh -n " + script) == 0);  // parses
+    // _tapsec itself, run by zsh with compadd and _files replaced by printers (no compinit):
+    // each case prints the candidates zsh would offer.
+    const auto complete = [&](const std::string& words, int current, const std::string& prefix) {
+        const std::string out = dir.file("out");
+        std::string line = "zsh -f -c 'compadd() { if [[ $1 == -a ]]; then print -l -- ${(P)2}; else shift; print -l -- \"$@\"; fi }; "
+                           "_files() { print _files $@ }; compdef() { : }; source ";
+        line.append(script).append("; words=(").append(words).append("); CURRENT=").append(std::to_string(current));
+        line.append("; PREFIX=").append(prefix).append("; _tapsec' > ").append(out);
+        CHECK(tapsec::test::run(line) == 0);
+        return tapsec::test::read_file(out);
+    };
+    CHECK(complete("tapsec co", 2, "co").find("connect\n") != std::string::npos);
+    CHECK(complete("tapsec connect t", 3, "t").find("tls12\n") != std::string::npos);
+    const auto tls13_options = complete("tapsec connect tls13 --cip", 4, "--cip");
+    CHECK(tls13_options.find("--ciphersuites\n") != std::string::npos);
+    CHECK(tls13_options.find("--insecure\n") != std::string::npos);  // aliases complete too
+    CHECK(complete("tapsec connect tls13 --CAfile x", 5, "x") == "_files\n");
+    CHECK(complete("tapsec listen curvecp --key-dir x", 5, "x") == "_files -/\n");
+    CHECK(complete("tapsec completion z", 3, "z") == "bash\nzsh\n");
 }
 
 TEST_CASE("tapsec table prints the survey's columns") {

@@ -1,7 +1,8 @@
 // `tapsec connect|listen curvecp` and its demo: Secure<CurveCpHandshake, CurveCpRecord, Udp>.
-// stdin is sent as the connection's stream, the peer's stream is written to stdout; the
-// end of stdin ends our stream (curvecpmessage's success end), and the command exits 0
-// once both streams have ended and ours was acknowledged. Keys use curvecpmakekey's
+// stdin is sent as the connection's stream, the peer's stream is written to stdout,
+// through the shared pump (stdio.hpp); `listen` also answers with --echo, --rev or
+// --www. The end of stdin ends our stream (curvecpmessage's success end), and the
+// command exits 0 once both streams have ended and ours was acknowledged. Keys use curvecpmakekey's
 // directory format; the server key on the command line is curvecpprintkey's hex.
 #include <poll.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 
 #include "address.hpp"
 #include "registry.hpp"
+#include "reliable_datagram.hpp"
+#include "server_modes.hpp"
 
 namespace tapsec::cli {
 namespace {
@@ -20,7 +23,7 @@ namespace {
 using CurveCp = Secure<CurveCpHandshake, CurveCpRecord, Udp>;
 using namespace std::chrono_literals;
 
-constexpr const char* usage =
+const std::string usage = std::string(
     "options:\n"
     "  connect HOST:PORT --server-key HEX64 | --server-key-dir DIR\n"
     "                         the server's long-term public key (curvecpprintkey's hex, or a\n"
@@ -34,9 +37,11 @@ constexpr const char* usage =
     "  --client-extension HEX32  connect: the client extension (default 32 zeros)\n"
     "  --hellos N             connect: Hellos sent before giving up (default 5: about 8 to 16 s)\n"
     "  --verbose              report the handshake and the transfer on stderr\n"
+    "listen, instead of stdin/stdout:\n") + server_mode_flags_usage + std::string(
     "\n"
     "stdin goes to the peer as one stream, the peer's stream to stdout. Interoperates with\n"
-    "curvecpclient/curvecpserver running curvecpmessage.\n";
+    "curvecpclient/curvecpserver running curvecpmessage. At the end of stdin our stream\n"
+    "ends; the command exits 0 once both streams ended and ours was acknowledged.\n");
 
 bool parse_hex(const std::string& text, MutableByteView out) {
     bool ok = false;
@@ -46,55 +51,65 @@ bool parse_hex(const std::string& text, MutableByteView out) {
     return true;
 }
 
-/// Moves stdin to the stream and the stream to stdout until both ends are done.
-int run_stream(CurveCp& conn, bool verbose) {
-    auto& engine = conn.engine();
-    bool stdin_open = true;
-    std::uint64_t sent = 0, received = 0;
-    const auto t0 = Clock::now();
-    Bytes buffer(1 << 16);
-    for (;;) {
-        if (engine.failure()) return fail("connection failed: " + engine.failure().message());
-        if (engine.is_closed()) break;
-        int wait_ms = 200;
-        if (auto t = engine.next_timeout()) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*t - Clock::now()).count();
-            wait_ms = static_cast<int>(std::clamp<long long>(left, 0, 200));
-        }
-        const bool want_stdin = stdin_open && engine.send_space() >= 4096;
-        pollfd fds[2] = {{conn.transport().native_handle(), POLLIN, 0}, {want_stdin ? 0 : -1, POLLIN, 0}};
-        ::poll(fds, 2, wait_ms);
-        if (want_stdin && (fds[1].revents & (POLLIN | POLLHUP))) {
-            const ssize_t n = ::read(0, buffer.data(), std::min(buffer.size(), engine.send_space()));
-            if (n <= 0) {
-                stdin_open = false;
-                (void)engine.close(Clock::now());  // our stream ends: the success flag
-            } else {
-                sent += static_cast<std::uint64_t>(n);
-                if (auto ec = conn.send(ByteView(buffer.data(), static_cast<std::size_t>(n))))
-                    return fail("send failed: " + ec.message());
-            }
-        }
-        for (;;) {  // everything that arrived, and every timer that is due
-            auto data = conn.receive_message(0ms);
-            if (!data) {
-                if (data.error() == make_error_code(Errc::timed_out)) break;
-                return fail("receive failed: " + data.error().message());
-            }
-            if (data->empty()) break;  // both streams ended
-            received += data->size();
-            if (std::fwrite(data->data(), 1, data->size(), stdout) != data->size()) return fail("cannot write stdout");
-        }
-        std::fflush(stdout);
+/// The connection's stream under pump() (stdio.hpp). Our input ending ends our stream
+/// (the success flag); the session is over when both streams have ended and ours was
+/// acknowledged. An answering server (--echo, --rev, --www) ends its stream when the
+/// client has ended its own.
+class CurveCpSession final : public ReliableDatagramSession<CurveCpSession, CurveCp> {
+public:
+    using ReliableDatagramSession::ReliableDatagramSession;
+
+    /// stdin is read while the stream's send buffer has room (a write beyond it is refused).
+    std::size_t input_room() {
+        const std::size_t space = engine().send_space();
+        return space >= 4096 ? space : 0;
     }
+
+    /// The stream's bytes the peer has not acknowledged.
+    std::size_t unacknowledged_bytes() { return curvecp::message::Stream::send_capacity - engine().send_space(); }
+
+    std::error_code advance(Instant now) {
+        if (auto ec = engine().failure()) return ec;
+        if (closing_ && !ended_) {
+            ended_ = true;
+            return engine().close(now);
+        }
+        return {};
+    }
+
+    bool session_over() {
+        // Delivered before this is asked: our answers to the whole stream are queued.
+        if (answers_only && !closing_ && engine().stream().peer_finished()) {
+            closing_ = true;
+            (void)progress();  // a failure here shows in the next on_timer()
+        }
+        return engine().is_closed();
+    }
+    /// Everything we sent arrived: the peer acknowledged the end of our stream.
+    bool finished() { return engine().stream().our_end_acknowledged() || engine().is_closed(); }
+
+private:
+    bool ended_ = false;
+};
+
+/// Moves stdin to the stream and the stream to stdout (or answers in a server mode)
+/// until both ends are done.
+int run_stream(CurveCp& conn, bool verbose, ServerMode mode) {
+    CurveCpSession session(conn);
+    session.answers_only = mode != ServerMode::stdio;
+    TrafficCount count;
+    PumpOptions options;
+    options.count = &count;
+    const auto t0 = Clock::now();
+    const int status = serve_connection(session, mode, "Secure<CurveCpHandshake, CurveCpRecord, Udp>", options);
     std::fflush(stdout);
     if (verbose) {
         const double s = std::chrono::duration<double>(Clock::now() - t0).count();
         std::fprintf(stderr, "tapsec: curvecp: sent %llu bytes, received %llu bytes in %.2f s; %llu retransmissions\n",
-                     static_cast<unsigned long long>(sent), static_cast<unsigned long long>(received), s,
-                     static_cast<unsigned long long>(engine.stream().retransmissions()));
+                     static_cast<unsigned long long>(count.sent), static_cast<unsigned long long>(count.received), s,
+                     static_cast<unsigned long long>(conn.engine().stream().retransmissions()));
     }
-    return 0;
+    return status;
 }
 
 int run(Arguments& args, bool is_connect) {
@@ -107,6 +122,9 @@ int run(Arguments& args, bool is_connect) {
     auto client_ext = args.take("--client-extension");
     auto hellos = args.take_uint("--hellos", 1, 8);
     const bool verbose = args.flag("--verbose");
+    ServerMode mode = ServerMode::stdio;
+    if (!is_connect)
+        if (auto error = take_server_mode(args, mode); !error.empty()) return usage_fail(error);
     if (auto unknown = args.unknown())
         return usage_fail("unknown option " + *unknown + " (see `tapsec " + (is_connect ? "connect" : "listen") + " curvecp --help`)");
     config.server_name = name.value_or("localhost");
@@ -150,7 +168,7 @@ int run(Arguments& args, bool is_connect) {
         if (auto ec = conn.handshake())
             return fail("handshake with " + server->to_string() + " failed: " + ec.message());
         if (verbose) std::fprintf(stderr, "tapsec: curvecp: connected to %s\n", server->to_string().c_str());
-        return run_stream(conn, verbose);
+        return run_stream(conn, verbose, ServerMode::stdio);
     }
     if (!config.long_term_key) return usage_fail("listen needs the server's key directory: --key-dir DIR (curvecpmakekey DIR)");
     const HostPort bind_to = parse_listen_address(args.target);
@@ -164,7 +182,7 @@ int run(Arguments& args, bool is_connect) {
     CurveCp conn(Role::server, config, std::move(*udp));
     if (auto ec = conn.handshake()) return fail("no connection: " + ec.message());
     if (verbose) std::fprintf(stderr, "tapsec: curvecp: client %s connected\n", conn.info().peer.subject.c_str());
-    return run_stream(conn, verbose);
+    return run_stream(conn, verbose, mode);
 }
 
 /// Two CurveCP endpoints over loopback UDP: handshake, a message echoed, both streams ended.

@@ -6,16 +6,18 @@
 // the connect command. The client reads the record and accepts it only if it is signed
 // by the key given with --server-key and has not expired.
 //
-// Closing: at the end of its stdin a side closes connection 1 (close RPC) once all its
-// data is acknowledged. The client then ends the tunnel (close_tunnel, acknowledged)
-// when the server has closed connection 1 too, or has been quiet for two seconds; the
-// server exits when the tunnel ends. Both exit 0 on a clean close.
+// Data moves through the shared pump (stdio.hpp, reliable_datagram.hpp); `listen`
+// also answers with --echo, --rev or --www (server_modes.hpp). Closing: at the end of
+// its stdin a side closes connection 1 (close RPC) once all its data is acknowledged;
+// an answering server closes it when the client has. The client ends the tunnel
+// (close_tunnel, acknowledged) when connection 1 is closed both ways, or when the
+// server has been quiet for two seconds after our close; the server's session ends with
+// the tunnel. Both exit 0 on a clean close, 1 when our final close goes unacknowledged.
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
@@ -26,6 +28,8 @@
 
 #include "address.hpp"
 #include "registry.hpp"
+#include "reliable_datagram.hpp"
+#include "server_modes.hpp"
 
 namespace tapsec::cli {
 namespace {
@@ -34,8 +38,9 @@ using Minimalt = Secure<MinimaltHandshake, MinimaltRecord, Udp>;
 using Config = minimalt::Config;
 using namespace std::chrono_literals;
 
-constexpr const char* usage =
-    "listen options:\n"
+const std::string usage = std::string(
+    "listen options:\n") +
+    server_mode_flags_usage + std::string(
     "  --directory FILE        write the signed directory record here (hex; required)\n"
     "  --key FILE              long-term Ed25519 seed (hex); created if missing.\n"
     "                          Without it a new long-term key is drawn for this run\n"
@@ -56,9 +61,7 @@ constexpr const char* usage =
     "                          (connection mobility by tunnel ID)\n"
     "both:\n"
     "  --handshake-timeout S   give up after S seconds (default 10)\n"
-    "  --verbose               report the tunnel, puzzles, roaming and drops on stderr\n";
-
-std::atomic<bool> stop_requested{false};
+    "  --verbose               report the tunnel, puzzles, roaming and drops on stderr\n");
 
 struct Options {
     Config config;
@@ -67,6 +70,7 @@ struct Options {
     Endpoint server;
     std::uint64_t roam_after = 0;
     bool verbose = false;
+    ServerMode mode = ServerMode::stdio;  // listen: --echo, --rev, --www
 };
 
 std::optional<std::string> read_file(const std::string& path) {
@@ -96,6 +100,7 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         roam = args.take("--roam-after");
         user_key = args.take("--user-key");
     } else {
+        if (auto error = take_server_mode(args, out.mode); !error.empty()) return error;
         require_user = args.take("--require-user");
         key = args.take("--key");
         name = args.take("--name");
@@ -185,15 +190,6 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     return std::nullopt;
 }
 
-bool write_all(int fd, ByteView data) {
-    while (!data.empty()) {
-        auto n = ::write(fd, data.data(), data.size());
-        if (n <= 0) return false;
-        data = data.subspan(static_cast<std::size_t>(n));
-    }
-    return true;
-}
-
 void report_events(Minimalt& conn, bool verbose) {
     while (auto e = conn.next_event()) {
         if (!verbose) continue;
@@ -215,104 +211,85 @@ void report_events(Minimalt& conn, bool verbose) {
     }
 }
 
-/// Moves stdin to connection 1 and connection 1 to stdout until a clean close.
-int run_data_path(Minimalt& conn, const Options& options, bool is_client) {
-    auto& engine = conn.engine();
-    std::array<std::uint8_t, max_transmit_size> out{};
-    std::array<std::uint8_t, 65536> in{};
-    std::array<std::uint8_t, 16384> chunk{};
-    auto flush = [&]() -> std::error_code {
-        while (auto t = engine.poll_transmit(MutableByteView(out))) {
-            const Endpoint to = t->to.value_or(conn.transport().peer_endpoint());
-            if (auto ec = conn.transport().send_to(ByteView(out.data(), t->size), to)) return ec;
+/// Connection 1 of the tunnel under pump() (stdio.hpp). Our input ending closes our
+/// sending on connection 1 (close RPC) once the peer has acknowledged everything; when
+/// both directions of connection 1 are closed the client ends the tunnel (close_tunnel,
+/// acknowledged), and the server's session is over when the tunnel ends.
+class MinimaltSession final : public ReliableDatagramSession<MinimaltSession, Minimalt> {
+public:
+    MinimaltSession(Minimalt& conn, const Options& options, bool is_client)
+        : ReliableDatagramSession(conn), options_(options), is_client_(is_client) {}
+
+    /// stdin is read while less than 1 MiB waits for acknowledgement (the engine's queue
+    /// holds 4 MiB; a send beyond it would be refused).
+    std::size_t input_room() { return engine().queued_bytes() < (1u << 20) ? std::size_t{65536} : 0; }
+    /// Bytes not yet sent, plus one while a sent packet waits for its acknowledgement.
+    std::size_t unacknowledged_bytes() { return engine().queued_bytes() + (engine().all_acknowledged() ? 0 : 1); }
+
+    std::error_code advance(Instant now) {
+        if (is_client_ && options_.roam_after && !roamed_ && sent_ >= options_.roam_after)
+            if (auto ec = roam(now)) return ec;
+        auto& e = engine();
+        if (closing_ && !half_closed_ && e.all_acknowledged()) {
+            half_closed_ = true;
+            if (auto ec = e.close_connection(1, now)) return ec;
+        }
+        if (finishing_ && half_closed_ && !tunnel_close_sent_ && e.all_acknowledged()) {
+            tunnel_close_sent_ = true;
+            return e.close(now);
         }
         return {};
-    };
-    bool stdin_open = true, half_closed = false, tunnel_close_sent = false;
-    std::uint64_t sent_bytes = 0;
-    bool roamed = false;
-    auto quiet_since = Clock::now();
-    Instant close_deadline{};
-    while (!stop_requested) {
-        const bool room = engine.queued_bytes() < (1u << 20);
-        pollfd fds[2] = {{conn.transport().native_handle(), POLLIN, 0}, {stdin_open && room ? 0 : -1, POLLIN, 0}};
-        int wait_ms = 50;
-        if (auto t = engine.next_timeout()) {
-            const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*t - Clock::now()).count();
-            wait_ms = static_cast<int>(std::clamp<long long>(until, 0, 50));
-        }
-        ::poll(fds, 2, wait_ms);
-        Instant now = Clock::now();
-        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-            auto n = ::read(0, chunk.data(), chunk.size());
-            if (n <= 0) {
-                stdin_open = false;
-            } else {
-                if (auto ec = engine.send(ByteView(chunk.data(), static_cast<std::size_t>(n)), now))
-                    return fail("send failed: " + ec.message());
-                sent_bytes += static_cast<std::uint64_t>(n);
-            }
-        }
-        // Everything that arrived, then timers.
-        while (fds[0].revents & POLLIN) {
-            Endpoint from;
-            auto got = conn.transport().receive_from(in, now, from);
-            if (!got) break;
-            if (auto ec = engine.receive(ByteView(in.data(), *got), from, now)) return fail(ec.message());
-        }
-        if (auto t = engine.next_timeout(); t && *t <= now)
-            if (auto ec = engine.on_timeout(now)) return fail(ec.message());
-        while (auto data = engine.poll_plaintext()) {
-            quiet_since = now;
-            if (!write_all(1, *data)) stdin_open = false;  // stdout gone: wind down
-        }
-        if (is_client && options.roam_after && !roamed && sent_bytes >= options.roam_after) {
-            // Connection mobility: a new socket (new source port), then a rekey so the
-            // packets from the new address carry a tunnel ID unlinkable to the old one.
-            auto moved = Udp::connect(options.server);
-            if (!moved) return fail("cannot open a new UDP socket: " + moved.error().message());
-            const auto old_port = conn.transport().local_port();
-            conn.transport() = std::move(*moved);
-            roamed = true;
-            auto ec = engine.update_keys(true, now);
-            if (options.verbose)
-                std::fprintf(stderr, "minimalt: moved from port %u to %u after %llu bytes%s\n", old_port,
-                             conn.transport().local_port(), static_cast<unsigned long long>(sent_bytes),
-                             ec ? " (rekey deferred)" : ", rekeyed");
-        }
-        if (!stdin_open && !half_closed && engine.all_acknowledged()) {
-            half_closed = true;
-            quiet_since = now;
-            (void)engine.close_connection(1, now);
-        }
-        if (is_client && half_closed && !tunnel_close_sent && engine.all_acknowledged() &&
-            (engine.connection_closed_by_peer(1) || now - quiet_since > 2s)) {
-            tunnel_close_sent = true;
-            close_deadline = now + 3s;
-            (void)engine.close(now);
-        }
-        if (auto ec = flush()) return fail("send failed: " + ec.message());
-        report_events(conn, options.verbose);
-        if (engine.is_closed()) {
-            if (!tunnel_close_sent) {  // the peer ended the tunnel: acknowledge, deliver, exit
-                (void)flush();
-                while (auto data = engine.poll_plaintext()) write_all(1, *data);
-            }
-            return 0;
-        }
-        if (tunnel_close_sent && now > close_deadline) return 0;  // our close went unacknowledged: we are done anyway
     }
-    // Interrupted: end the tunnel (best effort) so the peer need not wait for its idle timeout.
-    (void)engine.close(Clock::now());
-    (void)flush();
-    return 1;
+
+    bool session_over() {
+        auto& e = engine();
+        // Answering only: the peer's close of connection 1 ends ours, once our answers
+        // to everything it sent (delivered before this is asked) are acknowledged.
+        if (answers_only && !closing_ && e.connection_closed_by_peer(1)) {
+            closing_ = true;
+            (void)progress();  // a failure here shows in the next on_timer()
+        }
+        if (e.is_closed()) return true;
+        // The client ends the tunnel once connection 1 is closed both ways.
+        return is_client_ && half_closed_ && e.connection_closed_by_peer(1) && e.all_acknowledged();
+    }
+    bool finished() { return engine().is_closed(); }
+
+private:
+    /// Connection mobility: a new socket (new source port), then a rekey so the packets
+    /// from the new address carry a tunnel ID unlinkable to the old one.
+    std::error_code roam(Instant now) {
+        auto moved = Udp::connect(options_.server);
+        if (!moved) return moved.error();
+        const auto old_port = connection_.transport().local_port();
+        connection_.transport() = std::move(*moved);
+        roamed_ = true;
+        auto ec = engine().update_keys(true, now);
+        if (options_.verbose)
+            std::fprintf(stderr, "minimalt: moved from port %u to %u after %llu bytes%s\n", old_port,
+                         connection_.transport().local_port(), static_cast<unsigned long long>(sent_),
+                         ec ? " (rekey deferred)" : ", rekeyed");
+        return {};
+    }
+
+    const Options& options_;
+    bool is_client_;
+    bool roamed_ = false, half_closed_ = false, tunnel_close_sent_ = false;
+};
+
+/// Moves stdin to connection 1 and connection 1 to stdout (or answers in a server
+/// mode) until a clean close.
+int run_data_path(Minimalt& conn, const Options& options, bool is_client) {
+    MinimaltSession session(conn, options, is_client);
+    session.answers_only = options.mode != ServerMode::stdio;
+    PumpOptions pump_options;
+    pump_options.on_progress = [&] { report_events(conn, options.verbose); };
+    return serve_connection(session, options.mode, "Secure<MinimaltHandshake, MinimaltRecord, Udp>", pump_options);
 }
 
 int run(Arguments& args, bool is_connect) {
     Options options;
     if (auto error = read_options(args, is_connect, options)) return usage_fail(*error);
-    ::signal(SIGINT, [](int) { stop_requested = true; });
-    ::signal(SIGTERM, [](int) { stop_requested = true; });
     ::signal(SIGPIPE, SIG_IGN);
     if (is_connect) {
         auto udp = Udp::connect(options.server);

@@ -37,13 +37,26 @@ struct ListenOptions {
     std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
 };
 
+/// The mode options alone, for listeners whose handshake wait is their own (the UDP
+/// listeners of MinimaLT and CurveCP wait for their one client).
+inline constexpr const char* server_mode_flags_usage =
+    "  --echo                send back whatever the client sends\n"
+    "  --rev                 answer each line with the line reversed (as openssl s_server -rev)\n"
+    "  --www                 answer an HTTP GET with a status page, then close (as s_server -www)\n";
+
+/// Takes --echo / --rev / --www; returns an error line, or empty.
+inline std::string take_server_mode(Arguments& args, ServerMode& out) {
+    int modes = 0;
+    if (args.flag("--echo")) out = ServerMode::echo, ++modes;
+    if (args.flag("--rev")) out = ServerMode::rev, ++modes;
+    if (args.flag("--www")) out = ServerMode::www, ++modes;
+    if (modes > 1) return "--echo, --rev and --www exclude each other";
+    return {};
+}
+
 /// Takes --echo / --rev / --www and --timeout; returns an error line, or empty.
 inline std::string take_listen_options(Arguments& args, ListenOptions& out) {
-    int modes = 0;
-    if (args.flag("--echo")) out.mode = ServerMode::echo, ++modes;
-    if (args.flag("--rev")) out.mode = ServerMode::rev, ++modes;
-    if (args.flag("--www")) out.mode = ServerMode::www, ++modes;
-    if (modes > 1) return "--echo, --rev and --www exclude each other";
+    if (auto error = take_server_mode(args, out.mode); !error.empty()) return error;
     if (auto t = args.take("--timeout")) {
         double seconds = -1;
         try {

@@ -92,18 +92,98 @@ inline int poll_timeout_ms(std::optional<Instant> wake) {
     return static_cast<int>(std::clamp<long long>(ms, 0, 1'000'000'000));
 }
 
+/// A connection whose close is a handshake of its own (MinimaLT, CurveCP over UDP: the
+/// engine retransmits until the peer acknowledges): finish() starts the final close,
+/// finished() says it was acknowledged (or the peer ended the session first).
+template <class C>
+concept AcknowledgedClose = requires(C& c) {
+    { c.finish() } -> std::same_as<std::error_code>;
+    { c.finished() } -> std::same_as<bool>;
+};
+
+/// A connection whose peer acknowledges what we sent: unacknowledged_bytes() falling is
+/// progress, so the linger clock and the final close wait while a long send drains.
+template <class C>
+concept AcknowledgedSend = requires(C& c) {
+    { c.unacknowledged_bytes() } -> std::same_as<std::size_t>;
+};
+
+/// Tracks AcknowledgedSend progress: true when unacknowledged bytes fell since last asked.
+struct AcknowledgementProgress {
+    std::size_t last = static_cast<std::size_t>(-1);
+    template <class C>
+    bool advanced(C& c) {
+        if constexpr (AcknowledgedSend<C>) {
+            const std::size_t now = c.unacknowledged_bytes();
+            const bool fell = now < last;
+            last = now;
+            return fell;
+        } else {
+            (void)c;
+            return false;
+        }
+    }
+};
+
+/// A connection that bounds what it takes from stdin itself (a reliable datagram
+/// engine's send window): input_room() bytes now, 0 to stop reading.
+template <class C>
+concept BoundedInput = requires(C& c) {
+    { c.input_room() } -> std::same_as<std::size_t>;
+};
+
 /// After the peer's clean close: our answer (already queued by the engine) and the
 /// shutdown of our write side go out, bounded by `deadline`; best effort, since the
-/// peer may already have dropped the socket.
+/// peer may already have dropped the socket. With an AcknowledgedClose, the final close
+/// runs until the peer acknowledges it; an error when it does not by `deadline`, since
+/// what we sent may not have arrived.
 template <NonBlockingConnection C>
-void finish_close(C& c, Instant deadline) {
+std::error_code finish_close(C& c, Instant deadline) {
+    if constexpr (AcknowledgedClose<C>) {
+        if (auto ec = c.finish()) return ec;
+        const auto window = deadline - Clock::now();
+        AcknowledgementProgress progress;
+        while (!c.finished()) {
+            if (progress.advanced(c)) deadline = Clock::now() + window;  // still draining
+            std::optional<Instant> wake = c.next_timeout();
+            wake = wake ? std::min(*wake, deadline) : deadline;
+            pollfd p{c.native_handle(), POLLIN, 0};
+            const int timeout = poll_timeout_ms(wake);
+            if (timeout == 0 && Clock::now() >= deadline) return make_error_code(Errc::timed_out);
+            if (::poll(&p, 1, timeout) < 0 && errno != EINTR) return std::error_code(errno, std::system_category());
+            if (p.revents & (POLLIN | POLLERR))
+                if (auto ec = c.on_readable()) return c.finished() ? std::error_code{} : ec;
+            if (auto ec = c.on_timer()) return ec;
+        }
+        return {};
+    }
     c.begin_close();
     while (c.wants_write()) {
         pollfd p{c.native_handle(), POLLOUT, 0};
         const int timeout = poll_timeout_ms(deadline);
-        if (timeout == 0 || ::poll(&p, 1, timeout) == 0) return;
-        if (c.on_writable()) return;
+        if (timeout == 0 || ::poll(&p, 1, timeout) == 0) return {};
+        if (c.on_writable()) return {};
     }
+    return {};
+}
+
+/// finish_close() as the end of pump(): exit 0, or 1 with one line when a close that
+/// needs the peer's acknowledgement did not get it.
+template <NonBlockingConnection C>
+int end_session(C& c, Instant deadline) {
+    if (auto ec = finish_close(c, deadline))
+        return fail("the peer did not acknowledge the end of the connection (" + ec.message() +
+                    "): what we sent may not all have arrived");
+    return 0;
+}
+
+/// How many stdin bytes to read now (0: leave stdin unread until the connection takes more).
+template <NonBlockingConnection C>
+std::size_t stdin_room(C& c, std::size_t buffer) {
+    if constexpr (BoundedInput<C>)
+        return std::min(buffer, c.input_room());
+    else
+        return c.pending_write_bytes() < max_unsent ? buffer : 0;
 }
 
 }  // namespace stdio_detail
@@ -113,10 +193,10 @@ void finish_close(C& c, Instant deadline) {
 template <NonBlockingConnection C>
 int pump(C& c, const PumpOptions& options) {
     using namespace stdio_detail;
-    const int fd = c.native_handle();
     bool stdin_open = options.responder == nullptr;
     bool closing = false;  // our close is queued or sent
-    auto heard_from = Clock::now();  // the last progress: data in, data out, stdin ending
+    auto heard_from = Clock::now();  // the last progress: data in, data out, stdin ending, acknowledgements
+    AcknowledgementProgress acknowledged;
     std::array<std::uint8_t, 16384> buffer{};
 
     auto deliver = [&]() -> std::error_code {
@@ -165,23 +245,23 @@ int pump(C& c, const PumpOptions& options) {
         // and the close after it, read together, end the loop now, not after a timeout.
         if (auto ec = deliver()) return ended(ec, "send failed: ");
         if (options.on_progress) options.on_progress();
-        if (c.peer_closed()) {
-            finish_close(c, Clock::now() + options.linger);
-            return 0;
-        }
+        if (c.peer_closed()) return end_session(c, Clock::now() + options.linger);
+        if (acknowledged.advanced(c)) heard_from = Clock::now();
         // The linger clock runs once our side is done.
         const bool lingering = closing || (!stdin_open && !options.responder);
         std::optional<Instant> wake = c.next_timeout();
         if (lingering) {
             const Instant give_up = heard_from + options.linger;
             if (Clock::now() >= give_up) {
-                if (!closing) finish_close(c, Clock::now() + options.linger);
+                if (!closing || AcknowledgedClose<C>) return end_session(c, Clock::now() + options.linger);
                 return 0;
             }
             wake = wake ? std::min(*wake, give_up) : give_up;
         }
-        const bool read_stdin = stdin_open && c.pending_write_bytes() < max_unsent;
-        pollfd fds[2] = {{fd, static_cast<short>(POLLIN | (c.wants_write() ? POLLOUT : 0)), 0},
+        const std::size_t room = stdin_open ? stdin_room(c, buffer.size()) : 0;
+        const bool read_stdin = room > 0;
+        // Asked each round: a connection may move to a new socket (MinimaLT's roaming).
+        pollfd fds[2] = {{c.native_handle(), static_cast<short>(POLLIN | (c.wants_write() ? POLLOUT : 0)), 0},
                          {read_stdin ? 0 : -1, POLLIN, 0}};
         if (::poll(fds, 2, poll_timeout_ms(wake)) < 0) {
             if (errno == EINTR) continue;
@@ -196,7 +276,7 @@ int pump(C& c, const PumpOptions& options) {
             if (c.pending_write_bytes() != before) heard_from = Clock::now();
         }
         if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-            const ssize_t n = ::read(0, buffer.data(), buffer.size());
+            const ssize_t n = ::read(0, buffer.data(), room);
             if (n < 0 && errno == EINTR) continue;
             if (n <= 0) {
                 stdin_open = false;

@@ -578,27 +578,56 @@ private:
         /// alert Botan derived from it.
         template <class F>
         std::error_code guarded(F&& call) {
+            using Botan::TLS::Alert;
             try {
                 call();
+                // Without an exception Botan sends only warnings: close_notify (ours, or
+                // its answer to the peer's) or no_renegotiation (a renegotiation refused).
+                trace_sealed_alerts(close_sent || close_notify_received ? Alert::CLOSE_NOTIFY : Alert::NO_RENEGOTIATION, false);
                 return {};
             } catch (const Botan::TLS::TLS_Exception& e) {
+                trace_sealed_alerts(e.type(), true);
                 if (verify_error) return fail(verify_error, verify_detail);
                 return fail(local_alert_error(e.type()), e.what());
             } catch (const Botan::Invalid_Authentication_Tag& e) {  // also Integrity_Failure (an alias in Botan 2.19)
+                trace_sealed_alerts(Alert::BAD_RECORD_MAC, true);
                 return fail(Errc::bad_record_mac, e.what());
             } catch (const Botan::Decoding_Error& e) {
+                trace_sealed_alerts(Alert::DECODE_ERROR, true);
                 if (verify_error) return fail(verify_error, verify_detail);
                 return fail(Errc::decode_error, e.what());
             } catch (const std::exception& e) {
+                trace_sealed_alerts(Alert::INTERNAL_ERROR, true);
                 if (verify_error) return fail(verify_error, verify_detail);
                 return fail(Errc::handshake_failure, e.what());
             }
+        }
+
+        /// Botan 2 reports the alerts it receives (tls_alert) but not those it sends: they
+        /// are seen in tls_emit_data, one record per call, as content type 21. Before
+        /// encryption the record says which alert; after it, what made Botan send it does
+        /// (Botan 2's Channel::received_data answers each exception with one fatal alert:
+        /// the TLS_Exception's type, bad_record_mac, decode_error, else internal_error).
+        void note_sent_record(const std::uint8_t data[], std::size_t size) {
+            constexpr std::uint8_t alert_content_type = 21;
+            const std::size_t header = datagram ? 13 : 5;
+            if (!trace || size < header || data[0] != alert_content_type) return;
+            if (size == header + 2)  // plaintext: level, description
+                trace({TraceRecord::Direction::sent, TraceRecord::Kind::alert, data[header + 1], data[header], 0, false});
+            else
+                ++sealed_alerts_sent;
+        }
+        void trace_sealed_alerts(Botan::TLS::Alert::Type type, bool fatal) {
+            for (; sealed_alerts_sent > 0; --sealed_alerts_sent)
+                trace({TraceRecord::Direction::sent, TraceRecord::Kind::alert, static_cast<std::uint8_t>(type),
+                       static_cast<std::uint8_t>(fatal ? 2 : 1), 0, false});
         }
 
         // ---- Botan::TLS::Callbacks -------------------------------------------------------
 
         void tls_emit_data(const std::uint8_t data[], std::size_t size) override {
             ++emitted;
+            note_sent_record(data, size);
             if (!datagram && !outgoing.empty()) outgoing.back().insert(outgoing.back().end(), data, data + size);
             else outgoing.emplace_back(data, data + size);  // one record = one datagram for DTLS
         }
@@ -839,6 +868,7 @@ private:
         Bytes client_random;  // the ClientHello's, naming the connection in the key log
         bool trace_saw_server_hello_done = false;
         unsigned trace_finished_seen = 0;
+        unsigned sealed_alerts_sent = 0;  // encrypted alert records not traced yet (guarded())
         bool version_negotiated = false;
         std::uint16_t srtp_profile = 0;
         std::vector<std::uint16_t> client_srtp_offer;  // server: the client's use_srtp list

@@ -73,7 +73,7 @@ public:
         return run(now);
     }
 
-    std::error_code send(ByteView data, Instant now) {
+    [[nodiscard]] std::error_code send(ByteView data, Instant now) {
         settle();
         if (failure_) return failure_;
         if (auto ec = stream_.write(data)) return ec;

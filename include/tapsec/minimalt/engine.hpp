@@ -320,6 +320,7 @@ public:
         if (failure_) return failure_;
         if (state_ == State::idle || state_ == State::closed || state_ == State::closing)
             return make_error_code(Error::not_established);
+        if (peer_closed_) return make_error_code(Errc::closed);  // the peer ended the tunnel: nothing more is read
         auto it = connections_.find(id);
         if (it == connections_.end() || it->second.refused || it->second.local_closed)
             return make_error_code(Error::unknown_connection);

@@ -82,8 +82,9 @@ public:
         return process();
     }
 
-    std::error_code send(ByteView data, Instant) {
+    [[nodiscard]] std::error_code send(ByteView data, Instant) {
         if (failure_) return failure_;
+        if (closed_locally_) return make_error_code(Errc::closed);  // nothing follows our FIN
         if (state_ != State::established && state_ != State::plain) return make_error_code(Error::not_established);
         send_queue_.insert(send_queue_.end(), data.begin(), data.end());
         return {};
@@ -144,7 +145,11 @@ public:
     std::error_code on_timeout(Instant) { return {}; }
     /// tcpcrypt has no close message (RFC 8548 leaves FIN to TCP): closing is the
     /// transport's half-close.
-    std::error_code close(Instant) { return {}; }
+    /// Data sent after it is refused: it would follow the FIN, and never arrive.
+    std::error_code close(Instant) {
+        closed_locally_ = true;
+        return {};
+    }
 
     /// Key update (RFC 8548 4.5): the next frame carries the rekey bit and the frames
     /// after it use the next generation. The peer answers with its own rekey when its
@@ -544,6 +549,7 @@ private:
     Bytes outbox_, send_queue_;
     std::size_t outbox_sent_ = 0, send_sent_ = 0;
     bool rekey_pending_ = false;
+    bool closed_locally_ = false;  // close() was called
 };
 
 }  // namespace tapsec::tcpcrypt

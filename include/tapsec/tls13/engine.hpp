@@ -153,7 +153,7 @@ public:
         return e;
     }
 
-    std::error_code send(ByteView data, Instant) {
+    [[nodiscard]] std::error_code send(ByteView data, Instant) {
         if (failed_) return failed_;
         if (closed_locally_) return Errc::closed;
         if (!is_established()) return Errc::not_connected;
@@ -196,7 +196,7 @@ public:
     /// session or the server refuses it, is sent right after the handshake. Either way an
     /// early_data_accepted / early_data_rejected event says which (its reason: partly
     /// sent, refused by the server, after a HelloRetryRequest, no session, ticket forbids).
-    std::error_code send_early_data(ByteView data, Instant) {
+    [[nodiscard]] std::error_code send_early_data(ByteView data, Instant) {
         if (role_ != Role::client || started_) return Errc::already_connected;
         append(early_data_, data);
         return {};

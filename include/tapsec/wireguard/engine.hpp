@@ -166,6 +166,11 @@ public:
         if (!info) return drop(make_error_code(Error::not_an_ip_packet), now), std::error_code{};
         auto peer = routes_.lookup(info->destination);
         if (!peer) return drop(make_error_code(Error::no_route), now), std::error_code{};
+        // Without a session the packet waits; when max_staged already wait it is refused
+        // (the caller learns it) rather than pushing the oldest staged packet out unseen.
+        const Peer& p = peers_[*peer];
+        if ((!p.current || !p.current->can_send(now, config_.timers)) && p.staged.size() >= max_staged)
+            return make_error_code(std::errc::no_buffer_space);
         send_to_peer(*peer, packet.first(info->length), now);
         return {};
     }
@@ -670,7 +675,7 @@ private:
         Peer& p = peers_[index];
         if (!p.current || !p.current->can_send(now, config_.timers)) {
             if (!packet.empty()) {
-                if (p.staged.size() >= 128) p.staged.pop_front();  // bounded, like wireguard-go's queue
+                if (p.staged.size() >= max_staged) p.staged.pop_front();  // bounded, like wireguard-go's queue
                 p.staged.emplace_back(packet.begin(), packet.end());
             }
             initiate(index, now, false);
@@ -702,6 +707,7 @@ private:
     AllowedIps routes_;
     std::unordered_map<std::uint32_t, std::size_t> indices_;  // our sender index -> peer
     DatagramOutbox transmits_{queue_limit};
+    static constexpr std::size_t max_staged = 128;  // inner packets waiting for a session, per peer
     PlaintextInbox inbound_{queue_limit};
     EventQueue events_;
     std::uint64_t queue_overflows_ = 0;

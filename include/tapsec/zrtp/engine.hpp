@@ -148,7 +148,8 @@ public:
     }
 
     /// Protects one RTP or RTCP packet (RFC 5761 muxing) and queues it as a datagram.
-    std::error_code send(ByteView packet, Instant) {
+    [[nodiscard]] std::error_code send(ByteView packet, Instant) {
+        if (closed_) return make_error_code(Errc::closed);  // the media stopped with close()
         if (stage_ != Stage::secure || !layer_) return make_error_code(Error::not_keyed);
         const auto kind = srtp::classify(packet);
         if (kind != srtp::PacketKind::rtp && kind != srtp::PacketKind::rtcp) return make_error_code(Error::not_rtp_or_rtcp);
