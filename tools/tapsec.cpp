@@ -123,6 +123,9 @@ std::string completion_words(const ProtocolEntry& e) {
 /// A zsh completion script generated from the registry, as the bash one: commands,
 /// protocols, each protocol's options, file and directory names after the options that
 /// take them. Works from fpath (#compdef) and when sourced (compdef).
+/// The words after `tapsec`, for both shells.
+constexpr const char* top_level_words = "table demo connect listen show protocols select completion --help --version";
+
 int print_zsh_completion() {
     std::string protocols;
     for (const auto& e : registry()) protocols += e.name + " ";
@@ -131,7 +134,7 @@ int print_zsh_completion() {
     std::printf("_tapsec() {\n");
     std::printf("    local -a opts\n");
     std::printf("    if (( CURRENT == 2 )); then\n");
-    std::printf("        compadd -- table demo connect listen show protocols completion --help --version; return\n");
+    std::printf("        compadd -- %s; return\n", top_level_words);
     std::printf("    fi\n");
     std::printf("    case $words[2] in\n");
     std::printf("        completion) (( CURRENT == 3 )) && compadd -- bash zsh; return;;\n");
@@ -163,10 +166,10 @@ int print_completion(const std::string& shell) {
     std::printf("_tapsec() {\n");
     std::printf("    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} opts=\"\"\n");
     std::printf("    if [ \"$COMP_CWORD\" -eq 1 ]; then\n");
-    std::printf("        COMPREPLY=($(compgen -W \"table demo connect listen show protocols select completion --help --version\" -- \"$cur\")); return\n");
+    std::printf("        COMPREPLY=($(compgen -W \"%s\" -- \"$cur\")); return\n", top_level_words);
     std::printf("    fi\n");
     std::printf("    case ${COMP_WORDS[1]} in\n");
-    std::printf("        completion) COMPREPLY=($(compgen -W \"bash\" -- \"$cur\")); return;;\n");
+    std::printf("        completion) COMPREPLY=($(compgen -W \"bash zsh\" -- \"$cur\")); return;;\n");
     std::printf("        connect|listen|show) ;;\n");
     std::printf("        *) return;;\n");
     std::printf("    esac\n");
