@@ -106,12 +106,12 @@ struct Charon {
                              "    encap = yes\n"
                              "    proposals = " + proposals + "\n"
                              "    local {\n" +
-                             (certs ? "      auth = pubkey\n      certs = " + certs->charon.certificate + "\n"
+                             (certs ? "      auth = pubkey\n      certs = charon.crt\n"
                                     : std::string("      auth = psk\n")) +
                              "      id = b.test\n"
                              "    }\n"
                              "    remote {\n" +
-                             (certs ? "      auth = pubkey\n      cacerts = " + certs->charon_trusts + "\n"
+                             (certs ? "      auth = pubkey\n      cacerts = ca.crt\n"
                                     : std::string("      auth = psk\n")) +
                              "      id = a@test\n"
                              "    }\n"
@@ -126,13 +126,19 @@ struct Charon {
                              "  }\n"
                              "}\n"
                              "secrets {\n" +
-                             (certs ? "  private-1 {\n    file = " + certs->charon.key + "\n  }\n"
+                             (certs ? std::string()  // the key is loaded from $SWANCTL_DIR/private
                                     : "  ike-1 {\n"
                                       "    id-a = a@test\n"
                                       "    id-b = b.test\n"
                                       "    secret = \"" + psk_text + "\"\n"
                                       "  }\n") +
                              "}\n");
+        if (certs) {  // swanctl's credential directories, private to the test (SWANCTL_DIR)
+            for (const char* sub : {"x509", "x509ca", "private"}) std::filesystem::create_directories(dir.file("swanctl/") + sub);
+            std::filesystem::copy_file(certs->charon.certificate, dir.file("swanctl/x509/charon.crt"));
+            std::filesystem::copy_file(certs->charon_trusts, dir.file("swanctl/x509ca/ca.crt"));
+            std::filesystem::copy_file(certs->charon.key, dir.file("swanctl/private/charon.key"));
+        }
         daemon = std::make_unique<test::Process>(
             ns.exec({"sh", "-c", "mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=" + dir.file("strongswan.conf") +
                                      " exec /usr/lib/ipsec/charon"}),
@@ -143,7 +149,8 @@ struct Charon {
     }
 
     int swanctl(const std::string& arguments) const {
-        return test::run("ip netns exec " + ns.name() + " swanctl " + arguments + " --uri unix://" + dir.file("charon.vici") +
+        const std::string env = certs ? " env SWANCTL_DIR=" + dir.file("swanctl") : "";
+        return test::run("ip netns exec " + ns.name() + env + " swanctl " + arguments + " --uri unix://" + dir.file("charon.vici") +
                          " >> " + dir.file("swanctl.log") + " 2>&1");
     }
     std::string log() const { return daemon ? daemon->output() : ""; }
