@@ -257,6 +257,12 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         if (!own_certificate) return "--cert: " + *cert_file + ": the certificate does not parse";
         auto private_key = crypto::Botan2::PrivateKey::from_pem(key);
         if (!private_key) return "--key: " + *key_file + " holds no PEM (PKCS#8) private key tapsec can read";
+        const auto schemes = private_key->schemes();
+        static constexpr std::string_view probe = "tapsec: is this the certificate's key?";
+        auto signature = schemes.empty() ? Result<Bytes>(make_error_code(Errc::unsupported_algorithm))
+                                         : private_key->sign(schemes.front(), as_bytes(probe));
+        if (!signature || !parsed->front().verify(schemes.front(), as_bytes(probe), *signature))
+            return "--key: " + *key_file + " is not the key of the certificate in " + *cert_file;
         out.config.identity = Identity(std::move(chain), std::move(key));
         secure_zero(key.data(), key.size());
     }
