@@ -133,11 +133,11 @@ struct Charon {
                                       "    secret = \"" + psk_text + "\"\n"
                                       "  }\n") +
                              "}\n");
-        if (certs) {  // swanctl's credential directories, private to the test (SWANCTL_DIR)
-            for (const char* sub : {"x509", "x509ca", "private"}) std::filesystem::create_directories(dir.file("swanctl/") + sub);
-            std::filesystem::copy_file(certs->charon.certificate, dir.file("swanctl/x509/charon.crt"));
-            std::filesystem::copy_file(certs->charon_trusts, dir.file("swanctl/x509ca/ca.crt"));
-            std::filesystem::copy_file(certs->charon.key, dir.file("swanctl/private/charon.key"));
+        if (certs) {  // swanctl --file takes credentials from x509/, x509ca/, private/ beside the file
+            for (const char* sub : {"x509", "x509ca", "private"}) std::filesystem::create_directories(dir.file(sub));
+            std::filesystem::copy_file(certs->charon.certificate, dir.file("x509/charon.crt"));
+            std::filesystem::copy_file(certs->charon_trusts, dir.file("x509ca/ca.crt"));
+            std::filesystem::copy_file(certs->charon.key, dir.file("private/charon.key"));
         }
         daemon = std::make_unique<test::Process>(
             ns.exec({"sh", "-c", "mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=" + dir.file("strongswan.conf") +
@@ -145,12 +145,11 @@ struct Charon {
             dir.file("charon.log"));
         REQUIRE_MESSAGE(daemon->wait_until([&](const std::string&) { return std::filesystem::exists(dir.file("charon.vici")); }, 15s),
                         "charon did not open its vici socket:\n" << log());
-        REQUIRE_MESSAGE(swanctl("--load-all --file " + dir.file("swanctl.conf")) == 0, "swanctl --load-all failed:\n" << log());
+        REQUIRE_MESSAGE(swanctl("--load-all --file " + dir.file("swanctl.conf")) == 0, "swanctl --load-all failed:\n" << test::read_file(dir.file("swanctl.log")) << log());
     }
 
     int swanctl(const std::string& arguments) const {
-        const std::string env = certs ? " env SWANCTL_DIR=" + dir.file("swanctl") : "";
-        return test::run("ip netns exec " + ns.name() + env + " swanctl " + arguments + " --uri unix://" + dir.file("charon.vici") +
+        return test::run("ip netns exec " + ns.name() + " swanctl " + arguments + " --uri unix://" + dir.file("charon.vici") +
                          " >> " + dir.file("swanctl.log") + " 2>&1");
     }
     std::string log() const { return daemon ? daemon->output() : ""; }
@@ -491,7 +490,7 @@ TEST_CASE("strongSwan interop, certificates: refusals end in AUTHENTICATION_FAIL
     ikev2_test::IkePki other_ca;
     REQUIRE(other_ca.pki.ok());
     struct Case {
-        const char* what;
+        std::string what;
         std::function<void(CertificateSetup&)> adjust;
         bool tampered_signature;
         ikev2::Error tapsec_error;       // tapsec's failure
