@@ -44,7 +44,8 @@ const std::string psk_text = "tapsec-interop-pre-shared-key-0123456789";
 struct CertificateSetup {
     test::CertificateFiles charon, tapsec;
     std::string charon_trusts, tapsec_trusts;  // CA certificate paths
-    std::string tapsec_id = "a@test";
+    std::string tapsec_id = "a@test", tapsec_remote_id = "b.test";
+    std::string charon_id = "b.test", charon_remote_id = "a@test";  // swanctl's local.id / remote.id
     bool charon_rsa_pss = false;  // charon signs RSA keys with RSA-PSS (charon.rsa_pss)
 };
 
@@ -108,12 +109,12 @@ struct Charon {
                              "    local {\n" +
                              (certs ? "      auth = pubkey\n      certs = charon.crt\n"
                                     : std::string("      auth = psk\n")) +
-                             "      id = b.test\n"
+                             "      id = \"" + (certs ? certs->charon_id : "b.test") + "\"\n"
                              "    }\n"
                              "    remote {\n" +
                              (certs ? "      auth = pubkey\n      cacerts = ca.crt\n"
                                     : std::string("      auth = psk\n")) +
-                             "      id = a@test\n"
+                             "      id = \"" + (certs ? certs->charon_remote_id : "a@test") + "\"\n"
                              "    }\n"
                              "    children {\n"
                              "      net {\n"
@@ -157,7 +158,7 @@ struct Charon {
     Ikev2::Config tapsec_config(Role role, bool rekey_pfs) const {
         Ikev2::Config config;
         config.local_id = *ikev2::Identification::parse(certs ? certs->tapsec_id : "a@test");
-        config.remote_id = *ikev2::Identification::parse("b.test");
+        config.remote_id = *ikev2::Identification::parse(certs ? certs->tapsec_remote_id : "b.test");
         if (certs) {
             config.identity = Identity(certs->tapsec.certificate_pem(), certs->tapsec.key_pem());
             config.trust.ca_certificates_pem.push_back(test::read_file(certs->tapsec_trusts));
@@ -430,12 +431,14 @@ struct InteropPki {
 
 /// The handshake, then what every certificate case checks: charon's subject, the
 /// scheme charon reports for tapsec's signature, datagrams both ways, SK_d, the delete.
-void certificate_tunnel(Charon& charon, Ikev2& conn, const std::string& charon_verified) {
+void certificate_tunnel(Charon& charon, Ikev2& conn, const std::string& charon_verified,
+                        const std::string& tapsec_id = "a@test") {
     CHECK(conn.info().peer.subject == "CN=b.test");
     CHECK(conn.info().peer.certificate_chain_der.size() == 1);
     CHECK(conn.info().peer.psk_identity.empty());
     // charon: "authentication of 'a@test' with <scheme> successful"
-    CHECK_MESSAGE(charon.log().find("authentication of 'a@test' with " + charon_verified + " successful") != std::string::npos,
+    CHECK_MESSAGE(charon.log().find("authentication of '" + tapsec_id + "' with " + charon_verified + " successful") !=
+                      std::string::npos,
                   charon.log());
     exchange_datagrams(charon, conn);
     check_keys_match_charon(charon, conn);
@@ -452,6 +455,19 @@ TEST_CASE("strongSwan interop, certificates: tapsec (ECDSA P-256) initiates to c
     REQUIRE_MESSAGE(!ec, ec.message() << "; charon log:\n" << charon.log());
     CHECK_MESSAGE(charon.log().find("received cert request") != std::string::npos, charon.log());
     certificate_tunnel(charon, conn, "ECDSA_WITH_SHA256_DER");
+    close_from_tapsec(conn);
+}
+
+TEST_CASE("strongSwan interop, certificates: DER_ASN1_DN identities both ways (the certificates' subjects)") {
+    InteropPki pki;
+    auto setup = pki.setup(test::KeyType::ecdsa_p256, test::KeyType::ecdsa_p256);
+    setup.tapsec_id = setup.charon_remote_id = "CN=alice";
+    setup.tapsec_remote_id = setup.charon_id = "CN=b.test";
+    Charon charon(false, "aes128gcm16-prfsha256-x25519", "aes128gcm16", setup);
+    Ikev2 conn = charon.open_tapsec(Role::client);
+    auto ec = conn.handshake();
+    REQUIRE_MESSAGE(!ec, ec.message() << "; charon log:\n" << charon.log());
+    certificate_tunnel(charon, conn, "ECDSA_WITH_SHA256_DER", "CN=alice");
     close_from_tapsec(conn);
 }
 
