@@ -46,6 +46,7 @@ struct CertPair {
     Endpoint i_ep = *Endpoint::parse("192.0.2.1:4500"), r_ep = *Endpoint::parse("192.0.2.2:4500");
     Instant now = Instant{} + 100s;
     std::size_t largest_datagram = 0;
+    std::function<void(Bytes&, bool from_initiator)> on_wire;  // may rewrite a datagram in flight
 
     CertPair(Config ic, Config rc) {
         i = std::make_unique<Engine<ICrypto>>(Role::client, selectors(std::move(ic), "10.200.2.1/32", "10.200.1.0/24"));
@@ -57,12 +58,16 @@ struct CertPair {
             bool moved = false;
             while (auto t = i->poll_transmit(MutableByteView(buffer))) {
                 largest_datagram = std::max(largest_datagram, t->size);
-                (void)r->receive(ByteView(buffer.data(), t->size), i_ep, now);
+                Bytes d(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(t->size));
+                if (on_wire) on_wire(d, true);
+                (void)r->receive(d, i_ep, now);
                 moved = true;
             }
             while (auto t = r->poll_transmit(MutableByteView(buffer))) {
                 largest_datagram = std::max(largest_datagram, t->size);
-                (void)i->receive(ByteView(buffer.data(), t->size), r_ep, now);
+                Bytes d(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(t->size));
+                if (on_wire) on_wire(d, false);
+                (void)i->receive(d, r_ep, now);
                 moved = true;
             }
             if (!moved) return;
@@ -359,4 +364,31 @@ TEST_CASE("ikev2 certificates: the certificate parser reads only inside its inpu
     CHECK(to_string(*parse_dn(facts->subject)) == "CN=alice");
     // Every truncation fails cleanly (and ASan watches the reads).
     for (std::size_t n = 0; n < der.size(); n += 7) CHECK(!parse_certificate(ByteView(der).first(n)));
+}
+
+TEST_CASE("ikev2 certificates: no signature with a hash the peer did not announce (RFC 7427 4)") {
+    ikev2_test::IkePki pki;
+    REQUIRE(pki.pki.ok());
+    auto ifiles = pki.initiator(KeyType::ecdsa_p256), rfiles = pki.responder(KeyType::ecdsa_p256);
+    CertPair<> p(signing(ifiles, pki.ca_pem(), "a@test", "b.test"), signing(rfiles, pki.ca_pem(), "b.test", "a@test"));
+    // The responder's IKE_SA_INIT answer, rebuilt without its SIGNATURE_HASH_ALGORITHMS.
+    bool stripped = false;
+    p.on_wire = [&](Bytes& d, bool from_initiator) {
+        if (from_initiator || d.size() < 4) return;
+        auto m = parse_message(ByteView(d).subspan(4));
+        if (!m || m->header.exchange != ExchangeType::ike_sa_init) return;
+        std::vector<RawPayload> kept;
+        for (auto& payload : m->payloads) {
+            auto n = payload.type == PayloadType::notify ? decode_notify(payload.body) : Result<NotifyPayload>(make_error_code(Error::invalid_syntax));
+            if (n && n->type == NotifyType::signature_hash_algorithms) stripped = true;
+            else kept.push_back(payload);
+        }
+        Bytes rebuilt(4, 0);
+        append(rebuilt, serialize_message(m->header, kept));
+        d = rebuilt;
+    };
+    CHECK(!p.connect());
+    CHECK(stripped);
+    CHECK(p.i->failure() == make_error_code(Error::signature_scheme_unsupported));
+    CHECK(p.i->failure().message().find("not supported or not announced") != std::string::npos);
 }
