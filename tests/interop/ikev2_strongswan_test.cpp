@@ -543,3 +543,28 @@ TEST_CASE("strongSwan interop, certificates: refusals end in AUTHENTICATION_FAIL
         CHECK_MESSAGE(logged, charon.log());
     }
 }
+
+TEST_CASE("strongSwan interop, certificates: `tapsec connect ikev2 --cert --key --CAfile` to charon, a line each way, exit 0") {
+    InteropPki pki;
+    auto setup = pki.setup(test::KeyType::ed25519, test::KeyType::ecdsa_p256);
+    Charon charon(false, "aes128gcm16-prfsha256-x25519", "aes128gcm16", setup);
+    auto inner_socket = test::inside(charon.ns, [] { return test::PlainUdp::bind("10.200.1.1", 7777); });
+    test::Process cli(charon.tapsec_ns.exec({TAPSEC_TOOL_PATH, "connect", "ikev2", "10.99.0.1:4500", "--cert",
+                                             setup.tapsec.certificate, "--key", setup.tapsec.key, "--CAfile",
+                                             setup.tapsec_trusts, "--id", "a@test", "--remote-id", "b.test", "--local-ts",
+                                             "10.200.2.1", "--remote-ts", "10.200.1.1", "--udp-to", "10.200.1.1:7777",
+                                             "--verbose"}),
+                      charon.dir.file("cli.log"));
+    REQUIRE_MESSAGE(cli.wait_for_output("IKE SA and Child SA established", 15s), cli.output() << "\ncharon log:\n" << charon.log());
+    CHECK_MESSAGE(cli.output().find("peer CN=b.test (certificate)") != std::string::npos, cli.output());
+    cli.write_stdin("signed by Ed25519\n");
+    auto got = inner_socket.receive_text(5s);
+    REQUIRE_MESSAGE(got, cli.output() << "\ncharon log:\n" << charon.log());
+    CHECK(*got == "signed by Ed25519\n");
+    inner_socket.send_to("10.200.2.1", 7777, "verified by ECDSA\n");
+    CHECK_MESSAGE(cli.wait_for_output("verified by ECDSA", 5s), cli.output());
+    cli.close_stdin();
+    CHECK(cli.wait(15s) == 0);
+    const bool charon_deleted = charon.daemon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s);
+    CHECK_MESSAGE(charon_deleted, charon.log());
+}
