@@ -1,5 +1,7 @@
 // Fuzzes IKEv2 message parsing and the engine's receive path: the header and payload
-// chain parser, every payload decoder, a fresh responder (IKE_SA_INIT, cookies,
+// chain parser, every payload decoder (with certificate authentication's: CERT,
+// CERTREQ, the RFC 7427 AUTH data and its AlgorithmIdentifier, SIGNATURE_HASH_ALGORITHMS,
+// and the X.509 / DN reader run on every payload body and on CERT data), a fresh responder (IKE_SA_INIT, cookies,
 // proposal selection) and an established responder (SK payload, INFORMATIONAL,
 // CREATE_CHILD_SA refusal, ESP demultiplexing). The first input byte is a control
 // byte: bit 0 prepends the non-ESP marker, bit 1 sends to the established responder.
@@ -53,14 +55,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (const auto& p : m->payloads) {
             (void)decode_sa(p.body);
             (void)decode_ke(p.body);
-            (void)decode_id(p.body);
-            (void)decode_auth(p.body);
-            (void)decode_notify(p.body);
+            if (auto id = decode_id(p.body)) (void)Identification::from_payload(*id);
+            if (auto auth = decode_auth(p.body))
+                if (auto signature = decode_signature_auth(auth->data)) (void)scheme_of(signature->algorithm);
+            if (auto notify = decode_notify(p.body)) (void)decode_hash_algorithms(notify->data);
+            if (auto cert = decode_cert(p.body)) (void)parse_certificate(cert->data);
+            (void)decode_certreq(p.body);
+            (void)parse_certificate(p.body);
+            (void)parse_dn(p.body);
             (void)decode_delete(p.body);
             (void)decode_ts(p.body);
         }
     }
     (void)inspect_ipv4(body);
+    (void)parse_certificate(body);
+    (void)scheme_of(body);
+    (void)parse_dn_text(std::string_view(reinterpret_cast<const char*>(body.data()), body.size()));
 
     Bytes datagram;
     if (control & 1) datagram.assign(4, 0);

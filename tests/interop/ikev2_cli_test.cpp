@@ -2,8 +2,12 @@
 // swanctl-like files: the IKE SA and Child SA come up (with a cookie, ECP-256 and
 // ChaCha20-Poly1305 with ESN), a stdin line crosses the tunnel as a UDP datagram, the
 // initiator deletes the IKE SA when stdin ends and both exit 0. A bad file names its line.
+// With certificates: listen takes them from the file (local.certs, local.key,
+// remote.cacerts), connect from --cert/--key/--CAfile/--id; an --id the certificate does
+// not name, and a peer from another CA, are each one clear line.
 #include <doctest/doctest.h>
 
+#include "support/ikev2_certs.hpp"
 #include "support/process.hpp"
 
 using namespace tapsec;
@@ -58,4 +62,71 @@ TEST_CASE("tapsec connect ikev2: a bad --config line is named, and the command f
     CHECK(cli.wait(10s) == 2);  // a command-line mistake
     CHECK_MESSAGE(cli.output().find(dir.file("bad.conf") + ":4: proposals: 'aes128cbc' is not an algorithm") != std::string::npos,
                   cli.output());
+}
+
+TEST_CASE("tapsec listen|connect ikev2 with certificates: a datagram through the tunnel, exit 0; mistakes are one line") {
+    test::TempDir dir;
+    ikev2_test::IkePki pki;
+    REQUIRE(pki.pki.ok());
+    auto initiator_files = pki.initiator(test::KeyType::ed25519), responder_files = pki.responder(test::KeyType::ecdsa_p256);
+    const std::uint16_t port = test::free_port(SOCK_DGRAM);
+    test::write_file(dir.file("listen.conf"), "local_addrs = 127.0.0.1:" + std::to_string(port) +
+                                                  "\n"
+                                                  "local.auth = pubkey\n"
+                                                  "local.certs = " + responder_files.certificate + "\n"
+                                                  "local.key = " + responder_files.key + "\n"
+                                                  "remote.auth = pubkey\n"
+                                                  "remote.cacerts = " + pki.pki.ca().certificate + "\n"
+                                                  "local.id = b.test\n"
+                                                  "remote.id = a@test\n"
+                                                  "local_ts = 10.200.1.1/32\n"
+                                                  "remote_ts = 10.200.2.0/24\n");
+    const std::vector<std::string> connect_args{TAPSEC_TOOL_PATH, "connect", "ikev2", "127.0.0.1:" + std::to_string(port),
+                                                "--cert", initiator_files.certificate, "--key", initiator_files.key,
+                                                "--CAfile", pki.pki.ca().certificate, "--remote-id", "b.test",
+                                                "--local-ts", "10.200.2.1", "--remote-ts", "10.200.1.1", "--udp-to",
+                                                "10.200.1.1:9000", "--verbose"};
+    {
+        // An ID the certificate does not name: refused before any packet.
+        auto args = connect_args;
+        args.insert(args.end(), {"--id", "mallory@test"});
+        test::Process cli(args, dir.file("bad-id.log"));
+        CHECK(cli.wait(10s) == 2);
+        CHECK_MESSAGE(cli.output().find("--id: 'mallory@test' is not named in the certificate") != std::string::npos, cli.output());
+    }
+    test::Process listener({TAPSEC_TOOL_PATH, "listen", "ikev2", "--config", dir.file("listen.conf"), "--udp-to",
+                            "10.200.2.1:9000", "--verbose"},
+                           dir.file("listen.log"));
+    auto args = connect_args;
+    args.insert(args.end(), {"--id", "a@test"});
+    test::Process initiator(args, dir.file("connect.log"));
+    REQUIRE_MESSAGE(initiator.wait_for_output("IKE SA and Child SA established", 15s), initiator.output() << listener.output());
+    CHECK_MESSAGE(initiator.output().find("peer CN=b.test (certificate)") != std::string::npos, initiator.output());
+    initiator.write_stdin("a line authenticated by certificates\n");
+    CHECK_MESSAGE(listener.wait_for_output("a line authenticated by certificates", 10s), listener.output());
+    CHECK(listener.output().find("peer CN=alice (certificate)") != std::string::npos);
+    initiator.close_stdin();
+    CHECK_MESSAGE(initiator.wait(15s) == 0, initiator.output());
+    CHECK_MESSAGE(listener.wait(15s) == 0, listener.output());
+
+    // A responder whose certificate comes from a CA the initiator does not trust.
+    ikev2_test::IkePki other;
+    REQUIRE(other.pki.ok());
+    auto stranger = other.responder(test::KeyType::ecdsa_p256, "stranger");
+    const std::uint16_t port2 = test::free_port(SOCK_DGRAM);
+    test::Process untrusted({TAPSEC_TOOL_PATH, "listen", "ikev2", "127.0.0.1:" + std::to_string(port2), "--cert",
+                             stranger.certificate, "--key", stranger.key, "--CAfile", pki.pki.ca().certificate, "--id",
+                             "b.test", "--local-ts", "10.200.1.1", "--remote-ts", "10.200.2.0/24", "--udp-to",
+                             "10.200.2.1:9000", "--handshake-timeout", "10"},
+                            dir.file("untrusted.log"));
+    args = connect_args;
+    args[3] = "127.0.0.1:" + std::to_string(port2);
+    test::Process refused(args, dir.file("refused.log"));
+    CHECK(refused.wait(15s) == 1);
+    CHECK_MESSAGE(refused.output().find("peer certificate chain not trusted by the configured CA (AUTHENTICATION_FAILED)") !=
+                      std::string::npos,
+                  refused.output());
+    CHECK(untrusted.wait(15s) == 1);
+    CHECK_MESSAGE(untrusted.output().find("peer authentication failed (AUTHENTICATION_FAILED)") != std::string::npos,
+                  untrusted.output());
 }

@@ -11,6 +11,12 @@
 // ways (tapsec -> charon -> a socket on 10.200.1.1, and a socket on 10.200.1.1 ->
 // charon -> tapsec), and the IKE SA is deleted cleanly. charon logs its keys at
 // `ike 4`: the test checks that SK_d and the ESP keys are the ones tapsec derived.
+//
+// With certificates (RFC 7427 signatures, AUTH method 14): a CA and leaves made by
+// `openssl` at run time (ECDSA P-256, Ed25519, RSA for RSA-PSS), charon's from the same
+// CA, in both directions; and the refusals against charon: a chain from another CA, an
+// ID the certificate does not name, a signature that does not verify, each ending in
+// AUTHENTICATION_FAILED on the wire.
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -19,6 +25,7 @@
 
 #include <tapsec/ikev2.hpp>
 
+#include "support/ikev2_certs.hpp"
 #include "support/ikev2_ip.hpp"
 #include "support/netns.hpp"
 #include "support/process.hpp"
@@ -32,13 +39,27 @@ namespace {
 
 const std::string psk_text = "tapsec-interop-pre-shared-key-0123456789";
 
+/// Certificate authentication for one test: charon's leaf and key, the CA it trusts
+/// for tapsec, and tapsec's leaf, key and the CA it trusts for charon.
+struct CertificateSetup {
+    test::CertificateFiles charon, tapsec;
+    std::string charon_trusts, tapsec_trusts;  // CA certificate paths
+    std::string tapsec_id = "a@test", tapsec_remote_id = "b.test";
+    std::string charon_id = "b.test", charon_remote_id = "a@test";  // swanctl's local.id / remote.id
+    bool charon_rsa_pss = false;  // charon signs RSA keys with RSA-PSS (charon.rsa_pss)
+};
+
 /// charon in its namespace, configured for one connection `tapsec`.
 struct Charon {
     test::TempDir dir;
     test::NetworkNamespace ns{"tapsec-ikc"}, tapsec_ns{"tapsec-ikt"};
     std::unique_ptr<test::Process> daemon;
 
-    Charon(bool charon_initiates, const std::string& proposals, const std::string& esp_proposals = "aes128gcm16") {
+    std::optional<CertificateSetup> certs;
+
+    Charon(bool charon_initiates, const std::string& proposals, const std::string& esp_proposals = "aes128gcm16",
+           std::optional<CertificateSetup> certificates = std::nullopt)
+        : certs(std::move(certificates)) {
         REQUIRE_MESSAGE(std::filesystem::exists("/usr/lib/ipsec/charon"), "strongSwan is not installed (strongswan-charon)");
         REQUIRE_MESSAGE(test::have_program("swanctl"), "swanctl is not installed (strongswan-swanctl)");
         const bool namespaces = ns.ok() && tapsec_ns.ok();
@@ -55,7 +76,8 @@ struct Charon {
         // One setting per line: strongSwan's parser takes no ';' separators.
         test::write_file(dir.file("strongswan.conf"),
                          "charon {\n"
-                         "  load_modular = yes\n"
+                         "  load_modular = yes\n" +
+                             std::string(certs && certs->charon_rsa_pss ? "  rsa_pss = yes\n" : "") +
                          "  install_routes = yes\n"
                          "  filelog {\n"
                          "    stderr {\n"
@@ -84,13 +106,15 @@ struct Charon {
                              std::string(charon_initiates ? "    remote_port = 4500\n" : "") +
                              "    encap = yes\n"
                              "    proposals = " + proposals + "\n"
-                             "    local {\n"
-                             "      auth = psk\n"
-                             "      id = b.test\n"
+                             "    local {\n" +
+                             (certs ? "      auth = pubkey\n      certs = charon.crt\n"
+                                    : std::string("      auth = psk\n")) +
+                             "      id = \"" + (certs ? certs->charon_id : "b.test") + "\"\n"
                              "    }\n"
-                             "    remote {\n"
-                             "      auth = psk\n"
-                             "      id = a@test\n"
+                             "    remote {\n" +
+                             (certs ? "      auth = pubkey\n      cacerts = ca.crt\n"
+                                    : std::string("      auth = psk\n")) +
+                             "      id = \"" + (certs ? certs->charon_remote_id : "a@test") + "\"\n"
                              "    }\n"
                              "    children {\n"
                              "      net {\n"
@@ -102,20 +126,27 @@ struct Charon {
                              "    }\n"
                              "  }\n"
                              "}\n"
-                             "secrets {\n"
-                             "  ike-1 {\n"
-                             "    id-a = a@test\n"
-                             "    id-b = b.test\n"
-                             "    secret = \"" + psk_text + "\"\n"
-                             "  }\n"
+                             "secrets {\n" +
+                             (certs ? std::string()  // the key is loaded from $SWANCTL_DIR/private
+                                    : "  ike-1 {\n"
+                                      "    id-a = a@test\n"
+                                      "    id-b = b.test\n"
+                                      "    secret = \"" + psk_text + "\"\n"
+                                      "  }\n") +
                              "}\n");
+        if (certs) {  // swanctl --file takes credentials from x509/, x509ca/, private/ beside the file
+            for (const char* sub : {"x509", "x509ca", "private"}) std::filesystem::create_directories(dir.file(sub));
+            std::filesystem::copy_file(certs->charon.certificate, dir.file("x509/charon.crt"));
+            std::filesystem::copy_file(certs->charon_trusts, dir.file("x509ca/ca.crt"));
+            std::filesystem::copy_file(certs->charon.key, dir.file("private/charon.key"));
+        }
         daemon = std::make_unique<test::Process>(
             ns.exec({"sh", "-c", "mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=" + dir.file("strongswan.conf") +
                                      " exec /usr/lib/ipsec/charon"}),
             dir.file("charon.log"));
         REQUIRE_MESSAGE(daemon->wait_until([&](const std::string&) { return std::filesystem::exists(dir.file("charon.vici")); }, 15s),
                         "charon did not open its vici socket:\n" << log());
-        REQUIRE_MESSAGE(swanctl("--load-all --file " + dir.file("swanctl.conf")) == 0, "swanctl --load-all failed:\n" << log());
+        REQUIRE_MESSAGE(swanctl("--load-all --file " + dir.file("swanctl.conf")) == 0, "swanctl --load-all failed:\n" << test::read_file(dir.file("swanctl.log")) << log());
     }
 
     int swanctl(const std::string& arguments) const {
@@ -126,9 +157,14 @@ struct Charon {
 
     Ikev2::Config tapsec_config(Role role, bool rekey_pfs) const {
         Ikev2::Config config;
-        config.local_id = *ikev2::Identification::parse("a@test");
-        config.remote_id = *ikev2::Identification::parse("b.test");
-        config.pre_shared_keys.push_back({"b.test", SecretBytes(psk_text.begin(), psk_text.end())});
+        config.local_id = *ikev2::Identification::parse(certs ? certs->tapsec_id : "a@test");
+        config.remote_id = *ikev2::Identification::parse(certs ? certs->tapsec_remote_id : "b.test");
+        if (certs) {
+            config.identity = Identity(certs->tapsec.certificate_pem(), certs->tapsec.key_pem());
+            config.trust.ca_certificates_pem.push_back(test::read_file(certs->tapsec_trusts));
+        } else {
+            config.pre_shared_keys.push_back({"b.test", SecretBytes(psk_text.begin(), psk_text.end())});
+        }
         config.local_ts = *ikev2::parse_selector("10.200.2.1/32");
         config.remote_ts = *ikev2::parse_selector("10.200.1.0/24");
         config.handshake_timeout = 20s;
@@ -136,11 +172,12 @@ struct Charon {
         config.rekey_pfs = rekey_pfs;  // as charon's esp_proposals say
         return config;
     }
-    Ikev2 open_tapsec(Role role, bool rekey_pfs = false) {
+    template <class Connection = Ikev2>
+    Connection open_tapsec(Role role, bool rekey_pfs = false) {
         auto peer = role == Role::client ? *Endpoint::parse("10.99.0.1:4500") : Endpoint{};
         auto udp = test::inside(tapsec_ns, [&] { return Udp::bind("10.99.0.2", 4500, peer); });
         REQUIRE(udp.ok());
-        return Ikev2(role, tapsec_config(role, rekey_pfs), std::move(*udp));
+        return Connection(role, tapsec_config(role, rekey_pfs), std::move(*udp));
     }
 };
 
@@ -369,6 +406,165 @@ TEST_CASE("strongSwan interop: `tapsec connect ikev2` to charon, stdin lines thr
     cli.close_stdin();  // two quiet seconds later the CLI deletes the IKE SA and exits
     CHECK(cli.wait(15s) == 0);
     CHECK_MESSAGE(cli.output().find("IKE SA deleted") != std::string::npos, cli.output());
+    const bool charon_deleted = charon.daemon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s);
+    CHECK_MESSAGE(charon_deleted, charon.log());
+}
+
+// ---- certificate authentication (RFC 7427) ------------------------------------------------
+
+namespace {
+
+/// A CA and leaves for both sides: tapsec "a@test" (rfc822Name), charon "b.test" (dNSName).
+struct InteropPki {
+    ikev2_test::IkePki pki;
+    CertificateSetup setup(test::KeyType tapsec_key, test::KeyType charon_key) {
+        REQUIRE(pki.pki.ok());
+        CertificateSetup s;
+        s.tapsec = pki.initiator(tapsec_key, "tapsec");
+        s.charon = pki.responder(charon_key, "charon");
+        REQUIRE(!s.tapsec.certificate.empty());
+        REQUIRE(!s.charon.certificate.empty());
+        s.charon_trusts = s.tapsec_trusts = pki.pki.ca().certificate;
+        return s;
+    }
+};
+
+/// The handshake, then what every certificate case checks: charon's subject, the
+/// scheme charon reports for tapsec's signature, datagrams both ways, SK_d, the delete.
+void certificate_tunnel(Charon& charon, Ikev2& conn, const std::string& charon_verified,
+                        const std::string& tapsec_id = "a@test") {
+    CHECK(conn.info().peer.subject == "CN=b.test");
+    CHECK(conn.info().peer.certificate_chain_der.size() == 1);
+    CHECK(conn.info().peer.psk_identity.empty());
+    // charon: "authentication of 'a@test' with <scheme> successful"
+    CHECK_MESSAGE(charon.log().find("authentication of '" + tapsec_id + "' with " + charon_verified + " successful") !=
+                      std::string::npos,
+                  charon.log());
+    exchange_datagrams(charon, conn);
+    check_keys_match_charon(charon, conn);
+}
+
+}  // namespace
+
+TEST_CASE("strongSwan interop, certificates: tapsec (ECDSA P-256) initiates to charon (ECDSA P-256), datagrams, delete") {
+    InteropPki pki;
+    Charon charon(false, "aes128gcm16-prfsha256-x25519", "aes128gcm16",
+                  pki.setup(test::KeyType::ecdsa_p256, test::KeyType::ecdsa_p256));
+    Ikev2 conn = charon.open_tapsec(Role::client);
+    auto ec = conn.handshake();
+    REQUIRE_MESSAGE(!ec, ec.message() << "; charon log:\n" << charon.log());
+    CHECK_MESSAGE(charon.log().find("received cert request") != std::string::npos, charon.log());
+    certificate_tunnel(charon, conn, "ECDSA_WITH_SHA256_DER");
+    close_from_tapsec(conn);
+}
+
+TEST_CASE("strongSwan interop, certificates: DER_ASN1_DN identities both ways (the certificates' subjects)") {
+    InteropPki pki;
+    auto setup = pki.setup(test::KeyType::ecdsa_p256, test::KeyType::ecdsa_p256);
+    setup.tapsec_id = setup.charon_remote_id = "CN=alice";
+    setup.tapsec_remote_id = setup.charon_id = "CN=b.test";
+    Charon charon(false, "aes128gcm16-prfsha256-x25519", "aes128gcm16", setup);
+    Ikev2 conn = charon.open_tapsec(Role::client);
+    auto ec = conn.handshake();
+    REQUIRE_MESSAGE(!ec, ec.message() << "; charon log:\n" << charon.log());
+    certificate_tunnel(charon, conn, "ECDSA_WITH_SHA256_DER", "CN=alice");
+    close_from_tapsec(conn);
+}
+
+TEST_CASE("strongSwan interop, certificates: charon (ECDSA P-256) initiates to tapsec (Ed25519), cookie, datagrams, delete") {
+    InteropPki pki;
+    Charon charon(true, "aes256gcm16-prfsha256-ecp256", "aes128gcm16",
+                  pki.setup(test::KeyType::ed25519, test::KeyType::ecdsa_p256));
+    Ikev2 conn = charon.open_tapsec(Role::server);
+    test::Process initiate(charon.ns.exec({"swanctl", "--initiate", "--child", "net", "--timeout", "20", "--uri",
+                                           "unix://" + charon.dir.file("charon.vici")}),
+                           charon.dir.file("initiate.log"));
+    auto ec = conn.handshake();
+    REQUIRE_MESSAGE(!ec, ec.message() << "; charon log:\n" << charon.log());
+    CHECK(conn.engine().statistics().cookies_sent == 1);
+    CHECK(initiate.wait(15s) == 0);
+    certificate_tunnel(charon, conn, "ED25519");
+    close_from_tapsec(conn);
+}
+
+TEST_CASE("strongSwan interop, certificates: RSA-PSS both ways (tapsec initiates; charon with rsa_pss = yes)") {
+    InteropPki pki;
+    auto setup = pki.setup(test::KeyType::rsa2048, test::KeyType::rsa2048);
+    setup.charon_rsa_pss = true;
+    Charon charon(false, "aes128gcm16-prfsha256-x25519", "aes128gcm16", setup);
+    Ikev2 conn = charon.open_tapsec(Role::client);
+    auto ec = conn.handshake();
+    REQUIRE_MESSAGE(!ec, ec.message() << "; charon log:\n" << charon.log());
+    certificate_tunnel(charon, conn, "RSA_EMSA_PSS_SHA2_256_SALT_32");
+    // charon signed with RSA-PSS too (it logs the scheme it used for its own AUTH).
+    CHECK_MESSAGE(charon.log().find("authentication of 'b.test' (myself) with RSA_EMSA_PSS") != std::string::npos, charon.log());
+    close_from_tapsec(conn);
+}
+
+TEST_CASE("strongSwan interop, certificates: refusals end in AUTHENTICATION_FAILED with a named cause") {
+    InteropPki pki;
+    ikev2_test::IkePki other_ca;
+    REQUIRE(other_ca.pki.ok());
+    struct Case {
+        std::string what;
+        std::function<void(CertificateSetup&)> adjust;
+        bool tampered_signature;
+        ikev2::Error tapsec_error;       // tapsec's failure
+        const char* charon_logs;  // what charon says
+    };
+    const Case cases[] = {
+        {"tapsec does not trust charon's CA",
+         [&](CertificateSetup& s) { s.tapsec_trusts = other_ca.pki.ca().certificate; }, false, ikev2::Error::certificate_untrusted,
+         "parsed INFORMATIONAL request 2 [ N(AUTH_FAILED) ]"},
+        {"charon does not trust tapsec's CA",
+         [&](CertificateSetup& s) { s.charon_trusts = other_ca.pki.ca().certificate; }, false, ikev2::Error::authentication_failed,
+         "N(AUTH_FAILED)"},
+        {"tapsec's ID is not in its certificate", [&](CertificateSetup& s) { s.tapsec_id = "mallory@test"; }, false,
+         ikev2::Error::authentication_failed, "N(AUTH_FAILED)"},
+        {"tapsec's signature does not verify (tampered AUTH)", [](CertificateSetup&) {}, true,
+         ikev2::Error::authentication_failed, "N(AUTH_FAILED)"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.what);
+        auto setup = pki.setup(test::KeyType::ecdsa_p256, test::KeyType::ecdsa_p256);
+        c.adjust(setup);
+        Charon charon(false, "aes128gcm16-prfsha256-x25519", "aes128gcm16", setup);
+        std::error_code ec;
+        if (c.tampered_signature) {
+            auto conn = charon.open_tapsec<Secure<Ikev2Handshake, EspRecord, Udp, ikev2_test::FlippingSigner>>(Role::client);
+            ec = conn.handshake();
+        } else {
+            Ikev2 conn = charon.open_tapsec(Role::client);
+            ec = conn.handshake();
+        }
+        CHECK_MESSAGE(ec == make_error_code(c.tapsec_error), ec.message() << "; charon log:\n" << charon.log());
+        CHECK_MESSAGE(ec.message().find("AUTHENTICATION_FAILED") != std::string::npos, ec.message());
+        const bool logged = charon.daemon->wait_for_output(c.charon_logs, 5s);
+        CHECK_MESSAGE(logged, charon.log());
+    }
+}
+
+TEST_CASE("strongSwan interop, certificates: `tapsec connect ikev2 --cert --key --CAfile` to charon, a line each way, exit 0") {
+    InteropPki pki;
+    auto setup = pki.setup(test::KeyType::ed25519, test::KeyType::ecdsa_p256);
+    Charon charon(false, "aes128gcm16-prfsha256-x25519", "aes128gcm16", setup);
+    auto inner_socket = test::inside(charon.ns, [] { return test::PlainUdp::bind("10.200.1.1", 7777); });
+    test::Process cli(charon.tapsec_ns.exec({TAPSEC_TOOL_PATH, "connect", "ikev2", "10.99.0.1:4500", "--cert",
+                                             setup.tapsec.certificate, "--key", setup.tapsec.key, "--CAfile",
+                                             setup.tapsec_trusts, "--id", "a@test", "--remote-id", "b.test", "--local-ts",
+                                             "10.200.2.1", "--remote-ts", "10.200.1.1", "--udp-to", "10.200.1.1:7777",
+                                             "--verbose"}),
+                      charon.dir.file("cli.log"));
+    REQUIRE_MESSAGE(cli.wait_for_output("IKE SA and Child SA established", 15s), cli.output() << "\ncharon log:\n" << charon.log());
+    CHECK_MESSAGE(cli.output().find("peer CN=b.test (certificate)") != std::string::npos, cli.output());
+    cli.write_stdin("signed by Ed25519\n");
+    auto got = inner_socket.receive_text(5s);
+    REQUIRE_MESSAGE(got, cli.output() << "\ncharon log:\n" << charon.log());
+    CHECK(*got == "signed by Ed25519\n");
+    inner_socket.send_to("10.200.2.1", 7777, "verified by ECDSA\n");
+    CHECK_MESSAGE(cli.wait_for_output("verified by ECDSA", 5s), cli.output());
+    cli.close_stdin();
+    CHECK(cli.wait(15s) == 0);
     const bool charon_deleted = charon.daemon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s);
     CHECK_MESSAGE(charon_deleted, charon.log());
 }

@@ -1,4 +1,5 @@
-// `tapsec connect|listen ikev2`: an IKEv2 peer with a PSK, one IKE SA and one tunnel-
+// `tapsec connect|listen ikev2`: an IKEv2 peer authenticated by a PSK or by an X.509
+// certificate (RFC 7427 signatures: ECDSA, RSA-PSS, Ed25519), one IKE SA and one tunnel-
 // mode Child SA, on one UDP socket (the NAT-T port framing: IKE with the non-ESP marker,
 // ESP in UDP). Three data paths, as for WireGuard:
 //   (default)          stdin/stdout carry inner IPv4 packets, each framed as a 2-byte
@@ -44,13 +45,23 @@ constexpr const char* usage =
     "                        local.id, remote.id, secret, local_ts, remote_ts, remote_addrs\n"
     "                        (connect: HOST[:PORT]), local_addrs (listen: [ADDR:]PORT),\n"
     "                        proposals (e.g. aes128gcm16-prfsha256-x25519), esp_proposals\n"
-    "                        (e.g. aes128gcm16-esn), cookies = yes, dpd_delay, rekey_time (s);\n"
-    "                        errors name the line; options below override the file\n"
-    "  --psk-file FILE       the pre-shared key: the file's first line (required, or --psk)\n"
+    "                        (e.g. aes128gcm16-esn), cookies = yes, dpd_delay, rekey_time (s),\n"
+    "                        local.auth / remote.auth (psk or pubkey), local.certs, local.key,\n"
+    "                        remote.cacerts (PEM files); errors name the line; options below\n"
+    "                        override the file\n"
+    "  --psk-file FILE       the pre-shared key: the file's first line (or --psk), needed when\n"
+    "                        either side authenticates with the PSK\n"
     "  --psk TEXT            the pre-shared key on the command line (visible in ps: tests only)\n"
-    "  --local-id ID         our identity: user@domain (RFC822), host.domain or @host (FQDN),\n"
-    "                        or an IPv4 address (required)\n"
-    "  --remote-id ID        the peer's identity (required)\n"
+    "  --cert FILE           our certificate chain (PEM, leaf first): we sign (AUTH method 14,\n"
+    "                        RFC 7427) with --key (ECDSA P-256/384/521, RSA: RSA-PSS, Ed25519)\n"
+    "  --key FILE            the certificate's private key (PEM, PKCS#8)\n"
+    "  --CAfile FILE         the CA(s) the peer's certificate must chain to: the peer must sign\n"
+    "                        (without it, the peer must prove the PSK)\n"
+    "  --id ID, --local-id ID  our identity: user@domain (RFC822), host.domain or @host (FQDN),\n"
+    "                        an IPv4 address, C=..,O=..,CN=.. (DER_ASN1_DN) or @#hex (KEY_ID);\n"
+    "                        with --cert it must be named in the certificate (default: its subject)\n"
+    "  --remote-id ID        the peer's identity (required with a PSK; with --CAfile, optional:\n"
+    "                        then any identity its certificate names)\n"
     "  --local-ts NET        our inner addresses, 10.0.0.1, 10.0.0.0/24 or a-b (required)\n"
     "  --remote-ts NET       the peer's inner addresses (required)\n"
     "  --group G             x25519 or ecp256 first (default: x25519, then ecp256)\n"
@@ -111,6 +122,7 @@ std::optional<std::string> parse_proposals(std::string_view text, std::vector<es
 /// The settings a --config file may hold (command-line options win over them).
 struct FileSettings {
     std::optional<std::string> local_id, remote_id, secret, local_ts, remote_ts, remote, listen, proposals, esp_proposals;
+    std::optional<std::string> local_auth, remote_auth, local_certs, local_key, remote_cacerts;
     bool cookies = false;
     std::optional<std::uint32_t> dpd_delay, rekey_time;
 };
@@ -153,6 +165,12 @@ std::optional<std::string> read_config_file(const std::string& path, FileSetting
         else if (key == "local_ts") out.local_ts = value;
         else if (key == "remote_ts") out.remote_ts = value;
         else if (key == "remote_addrs") out.remote = value;
+        else if (key == "local.auth" || key == "remote.auth") {
+            if (value != "psk" && value != "pubkey") return where + key + ": 'psk' or 'pubkey'";
+            (key == "local.auth" ? out.local_auth : out.remote_auth) = value;
+        } else if (key == "local.certs") out.local_certs = value;
+        else if (key == "local.key") out.local_key = value;
+        else if (key == "remote.cacerts") out.remote_cacerts = value;
         else if (key == "local_addrs") out.listen = value;
         else if (key == "proposals") {
             if (auto e = parse_proposals(value, ciphers, &groups, nullptr)) return where + "proposals: " + *e;
@@ -180,7 +198,16 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         if (auto error = read_config_file(*config_file, file)) return error;
     auto psk_file = args.take("--psk-file");
     auto psk = args.take("--psk");
+    auto id_option = args.take("--id");
     auto local_id = args.take("--local-id");
+    if (id_option && local_id) return std::string("--id and --local-id are one option; give one");
+    if (id_option) local_id = id_option;
+    auto cert_file = args.take("--cert");
+    auto key_file = args.take("--key");
+    auto ca_file = args.take("--CAfile");
+    if (!cert_file) cert_file = file.local_certs;
+    if (!key_file) key_file = file.local_key;
+    if (!ca_file) ca_file = file.remote_cacerts;
     auto remote_id = args.take("--remote-id");
     auto local_ts = args.take("--local-ts");
     auto remote_ts = args.take("--remote-ts");
@@ -212,9 +239,44 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     const std::string command = is_connect ? "connect" : "listen";
     if (auto unknown = args.unknown()) return "unknown option " + *unknown + " (see `tapsec " + command + " ikev2 --help`)";
 
+    // Authentication: we sign when given a certificate, the peer must when given a CA;
+    // local.auth / remote.auth in the file make the choice explicit.
+    const bool we_sign = file.local_auth ? *file.local_auth == "pubkey" : cert_file.has_value();
+    const bool peer_signs = file.remote_auth ? *file.remote_auth == "pubkey" : ca_file.has_value();
+    if (we_sign && (!cert_file || !key_file)) return std::string("certificate authentication needs --cert FILE and --key FILE");
+    if (!we_sign && (cert_file || key_file)) return std::string("--cert and --key are for local.auth = pubkey (the file says psk)");
+    if (peer_signs && !ca_file) return std::string("remote.auth = pubkey needs --CAfile FILE (the peer's CA)");
+    if (!peer_signs && ca_file) return std::string("--CAfile is for remote.auth = pubkey (the file says psk)");
+    std::optional<ikev2::CertificateFacts> own_certificate;
+    if (we_sign) {
+        std::string chain = Arguments::read_file_or_throw("--cert", *cert_file);
+        std::string key = Arguments::read_file_or_throw("--key", *key_file);
+        auto parsed = crypto::Botan2::Certificate::chain_from_pem(chain);
+        if (!parsed) return "--cert: " + *cert_file + " holds no PEM certificate";
+        own_certificate = ikev2::parse_certificate(parsed->front().der());
+        if (!own_certificate) return "--cert: " + *cert_file + ": the certificate does not parse";
+        auto private_key = crypto::Botan2::PrivateKey::from_pem(key);
+        if (!private_key) return "--key: " + *key_file + " holds no PEM (PKCS#8) private key tapsec can read";
+        const auto schemes = private_key->schemes();
+        static constexpr std::string_view probe = "tapsec: is this the certificate's key?";
+        auto signature = schemes.empty() ? Result<Bytes>(make_error_code(Errc::unsupported_algorithm))
+                                         : private_key->sign(schemes.front(), as_bytes(probe));
+        if (!signature || !parsed->front().verify(schemes.front(), as_bytes(probe), *signature))
+            return "--key: " + *key_file + " is not the key of the certificate in " + *cert_file;
+        out.config.identity = Identity(std::move(chain), std::move(key));
+        secure_zero(key.data(), key.size());
+    }
+    if (peer_signs) {
+        std::string cas = Arguments::read_file_or_throw("--CAfile", *ca_file);
+        if (!crypto::Botan2::Certificate::chain_from_pem(cas)) return "--CAfile: " + *ca_file + " holds no PEM certificate";
+        out.config.trust.ca_certificates_pem.push_back(std::move(cas));
+    }
+    const bool psk_needed = !we_sign || !peer_signs;
     std::string secret;
     if (psk_file && psk) return std::string("--psk-file and --psk are alternatives; give one");
-    if (psk_file) {
+    if (!psk_needed) {
+        if (psk_file || (psk && !file.secret)) return std::string("no pre-shared key is used: both sides authenticate with certificates");
+    } else if (psk_file) {
         std::ifstream in(*psk_file, std::ios::binary);
         if (!in) return "cannot read the PSK file " + *psk_file;
         std::getline(in, secret);
@@ -223,16 +285,25 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     } else if (psk) {
         secret = *psk;
     } else {
-        return std::string("a pre-shared key is required: --psk-file FILE, `secret = ...` in --config, or --psk TEXT");
+        return std::string("a pre-shared key is required: --psk-file FILE, `secret = ...` in --config, or --psk TEXT "
+                           "(or certificates: --cert/--key and --CAfile)");
     }
-    if (!local_id || !remote_id) return std::string("--local-id and --remote-id are required (or local.id / remote.id in --config)");
-    auto lid = ikev2::Identification::parse(*local_id);
-    auto rid = ikev2::Identification::parse(*remote_id);
-    if (!lid) return "--local-id: '" + *local_id + "' is not an identity";
-    if (!rid) return "--remote-id: '" + *remote_id + "' is not an identity";
-    out.config.local_id = *lid;
-    out.config.remote_id = *rid;
-    out.config.pre_shared_keys.push_back({rid->value, SecretBytes(secret.begin(), secret.end())});
+    if (!local_id && !we_sign) return std::string("--local-id is required (or local.id in --config)");
+    if (!remote_id && !peer_signs) return std::string("--remote-id is required with a PSK (or remote.id in --config)");
+    if (local_id) {
+        auto lid = ikev2::Identification::parse(*local_id);
+        if (!lid) return "--id: '" + *local_id + "' is not an identity";
+        if (own_certificate && !ikev2::certificate_names(*own_certificate, lid->payload()))
+            return "--id: '" + *local_id + "' is not named in the certificate " + *cert_file +
+                   " (an FQDN or address needs a subjectAltName of it, a DN the subject's)";
+        out.config.local_id = *lid;
+    }
+    if (remote_id) {
+        auto rid = ikev2::Identification::parse(*remote_id);
+        if (!rid) return "--remote-id: '" + *remote_id + "' is not an identity";
+        out.config.remote_id = *rid;
+    }
+    if (psk_needed) out.config.pre_shared_keys.push_back({out.config.remote_id.value, SecretBytes(secret.begin(), secret.end())});
     secure_zero(secret.data(), secret.size());
     if (psk) secure_zero(psk->data(), psk->size());
     if (file.secret) secure_zero(file.secret->data(), file.secret->size());
@@ -488,8 +559,9 @@ int run(Arguments& args, bool is_connect) {
     }
     report_events(conn, options.verbose);
     if (options.verbose)
-        std::fprintf(stderr, "tapsec: %s, %s, peer %s, %s === %s\n", conn.info().cipher_suite.c_str(), conn.info().group.c_str(),
-                     conn.info().peer.psk_identity.c_str(), ikev2::to_string(conn.engine().local_selector()).c_str(),
+        std::fprintf(stderr, "tapsec: %s, %s, peer %s (%s), %s === %s\n", conn.info().cipher_suite.c_str(),
+                     conn.info().group.c_str(), conn.info().peer.subject.c_str(),
+                     conn.info().peer.certificate_chain_der.empty() ? "PSK" : "certificate", ikev2::to_string(conn.engine().local_selector()).c_str(),
                      ikev2::to_string(conn.engine().remote_selector()).c_str());
     const int status = run_data_path(conn, options, tun_fd, is_connect);
     if (tun_fd >= 0) ::close(tun_fd);
@@ -564,7 +636,7 @@ const Registration registration{ProtocolEntry{
     [](Arguments& a) { return run(a, false); },
     demo,
     /*target_optional=*/true,
-    {{"AD", "EAP (IKEv2's authentication delegation) is not implemented: PSK only (docs/ikev2.md)"},
+    {{"AD", "EAP (IKEv2's authentication delegation) is not implemented: PSK or certificates (docs/ikev2.md)"},
      {"CM", "MOBIKE (RFC 4555) is not implemented; the engine only follows the NAT-T float (docs/ikev2.md)"},
      {"SV", "N(COOKIE) is demanded when configured (source_validation = always, `listen --cookies`), "
             "not unconditionally: one engine holds one IKE SA and measures no load"},

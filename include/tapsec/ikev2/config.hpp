@@ -15,26 +15,60 @@
 
 #include "../core/config.hpp"
 #include "../esp/keys.hpp"
+#include "certificates.hpp"
 #include "wire.hpp"
 
 namespace tapsec::ikev2 {
 
 /// An IKE identity (RFC 7296 3.5) as strongSwan writes it: "a@example.org" is an
-/// RFC822 address, "@host.example" or "host.example" an FQDN, "192.0.2.1" an IPv4 address.
+/// RFC822 address, "@host.example" or "host.example" an FQDN, "192.0.2.1" an IPv4
+/// address, "C=CH, O=Org, CN=host" a DER_ASN1_DN, "@#0a1b2c" a KEY_ID (hex). The
+/// prefixes "fqdn:", "email:", "asn1dn:" and "keyid:" (hex after an optional '#') force
+/// a type. `value` keeps the text; payload() gives the ID payload's octets.
 struct Identification {
     IdType type = IdType::fqdn;
     std::string value;
 
     static std::optional<Identification> parse(std::string_view text) {
         if (text.empty()) return std::nullopt;
+        auto starts = [&](std::string_view prefix) {
+            if (text.size() <= prefix.size() || text.substr(0, prefix.size()) != prefix) return false;
+            text.remove_prefix(prefix.size());
+            return true;
+        };
+        if (starts("fqdn:")) return Identification{IdType::fqdn, std::string(text)};
+        if (starts("email:") || starts("rfc822:")) return Identification{IdType::rfc822_addr, std::string(text)};
+        if (starts("asn1dn:")) return dn(text);
+        if (starts("keyid:") || starts("@#")) return key_id(text);
         in_addr v4{};
         if (inet_pton(AF_INET, std::string(text).c_str(), &v4) == 1) return Identification{IdType::ipv4_addr, std::string(text)};
         if (text.front() == '@') {
             if (text.size() == 1) return std::nullopt;
             return Identification{IdType::fqdn, std::string(text.substr(1))};
         }
+        if (text.find('=') != std::string_view::npos) return dn(text);
         if (text.find('@') != std::string_view::npos) return Identification{IdType::rfc822_addr, std::string(text)};
         return Identification{IdType::fqdn, std::string(text)};
+    }
+    /// The identity an ID payload carries, in the text form parse() reads back.
+    static std::optional<Identification> from_payload(const IdPayload& p) {
+        switch (p.type) {
+            case IdType::fqdn:
+            case IdType::rfc822_addr: return Identification{p.type, std::string(p.data.begin(), p.data.end())};
+            case IdType::ipv4_addr: {
+                if (p.data.size() != 4) return std::nullopt;
+                char text[INET_ADDRSTRLEN];
+                inet_ntop(AF_INET, p.data.data(), text, sizeof text);
+                return Identification{p.type, text};
+            }
+            case IdType::der_asn1_dn: {
+                auto parsed = parse_dn(p.data);
+                if (!parsed) return std::nullopt;
+                return Identification{p.type, ikev2::to_string(*parsed)};
+            }
+            case IdType::key_id: return Identification{p.type, "#" + to_hex(p.data)};
+            default: return std::nullopt;
+        }
     }
     IdPayload payload() const {
         IdPayload p;
@@ -44,12 +78,41 @@ struct Identification {
             inet_pton(AF_INET, value.c_str(), &v4);
             const auto* b = reinterpret_cast<const std::uint8_t*>(&v4);
             p.data.assign(b, b + 4);
+        } else if (type == IdType::der_asn1_dn) {
+            if (auto parsed = parse_dn_text(value)) p.data = encode_dn(*parsed);
+        } else if (type == IdType::key_id) {
+            p.data = hex_octets(value).value_or(Bytes{});
         } else {
             p.data.assign(value.begin(), value.end());
         }
         return p;
     }
     bool empty() const { return value.empty(); }
+
+private:
+    static std::optional<Identification> dn(std::string_view text) {
+        auto parsed = parse_dn_text(text);
+        if (!parsed) return std::nullopt;
+        return Identification{IdType::der_asn1_dn, ikev2::to_string(*parsed)};
+    }
+    static std::optional<Identification> key_id(std::string_view text) {
+        if (!text.empty() && text.front() == '#') text.remove_prefix(1);
+        auto octets = hex_octets(text);
+        if (!octets || octets->empty()) return std::nullopt;
+        return Identification{IdType::key_id, "#" + to_hex(*octets)};
+    }
+    static std::optional<Bytes> hex_octets(std::string_view text) {
+        if (!text.empty() && text.front() == '#') text.remove_prefix(1);
+        if (text.size() % 2) return std::nullopt;
+        Bytes out;
+        for (std::size_t i = 0; i < text.size(); i += 2) {
+            std::uint8_t v = 0;
+            auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + i + 2, v, 16);
+            if (ec != std::errc{} || ptr != text.data() + i + 2) return std::nullopt;
+            out.push_back(v);
+        }
+        return out;
+    }
 };
 
 /// Parses "10.0.0.0/24", "10.0.0.1" or "10.0.0.1-10.0.0.9" into an IPv4 selector
@@ -121,8 +184,13 @@ inline std::optional<esp::Algorithm> aead_named(const Transform& t, const std::v
 /// Key-exchange groups.
 enum class Group : std::uint16_t { ecp_256 = dh::ecp_256, curve25519 = dh::curve25519 };
 
+/// Authentication (RFC 7296 2.15, RFC 7427): a side signs when CommonConfig::identity
+/// holds a certificate chain and key, else it proves the PSK. The peer must sign (AUTH
+/// method 14, its chain validated against CommonConfig::trust) when trust anchors are
+/// configured, else it must prove the PSK: one method each way, no fallback.
 struct Config : CommonConfig {
-    Identification local_id, remote_id;  // remote_id empty: any identity with a matching PSK
+    Identification local_id, remote_id;  // local_id empty with a certificate: its subject DN;
+                                         // remote_id empty: any identity (its PSK, or named in its certificate)
     std::vector<Group> groups{Group::curve25519, Group::ecp_256};       // preference order; the first is sent in KE
     std::vector<IkeCipher> ike_ciphers{IkeCipher::aes_128_gcm_16, IkeCipher::aes_256_gcm_16, IkeCipher::chacha20_poly1305};
     std::vector<esp::Algorithm> esp_ciphers{esp::Algorithm::aes_128_gcm_16, esp::Algorithm::aes_256_gcm_16,
@@ -141,6 +209,9 @@ struct Config : CommonConfig {
     unsigned retransmit_tries = 5;                      // then the exchange fails (timed out)
 
     Config() { source_validation = SourceValidation::never; }  // one SA per engine: no load to measure
+
+    bool signs() const { return !identity.empty(); }
+    bool peer_signs() const { return !trust.empty(); }
 
     /// The PSK for a peer identity: the entry whose identity names it, else the only one.
     const SecretBytes* psk_for(const std::string& peer) const {

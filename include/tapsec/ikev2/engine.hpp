@@ -4,7 +4,9 @@
 // carry the four-octet non-ESP marker, everything else is ESP, so one socket carries
 // both. The exchanges:
 //   IKE_SA_INIT  SA, KE, Ni/Nr, NAT-D (and N(COOKIE) when the responder demands it)
-//   IKE_AUTH     SK{IDi, IDr, AUTH (PSK), SA (ESP), TSi, TSr}: the Child SA
+//   IKE_AUTH     SK{IDi, [CERT], [CERTREQ], IDr, AUTH, SA (ESP), TSi, TSr}: the Child SA;
+//                AUTH is the PSK MIC or a digital signature (RFC 7427, method 14) with
+//                the peer's chain validated by the provider's PkiProvider
 //   INFORMATIONAL SK{D} for a clean close; an empty one is answered (liveness)
 // Requests are retransmitted with exponential back-off (window size 1); a repeated
 // request is answered from the cached response, never processed twice.
@@ -18,6 +20,8 @@
 #include <array>
 #include <cstring>
 #include <optional>
+#include <variant>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -27,6 +31,7 @@
 #include "../core/engine.hpp"
 #include "../core/errors.hpp"
 #include "../esp/record.hpp"
+#include "certificates.hpp"
 #include "config.hpp"
 #include "errors.hpp"
 #include "key_schedule.hpp"
@@ -46,6 +51,15 @@ struct Statistics {
     std::uint64_t liveness_checks = 0;  // empty INFORMATIONAL requests sent (Config::dpd_interval)
     std::uint64_t keepalives_sent = 0;  // NAT-T keepalives (Config::nat_keepalive)
 };
+
+namespace detail {
+/// The provider's private-key type where it has one (PkiProvider), else a placeholder:
+/// an engine over a provider without PKI speaks PSK only.
+template <class C, bool = crypto::PkiProvider<C>>
+struct SigningKey { using type = std::monostate; };
+template <class C>
+struct SigningKey<C, true> { using type = typename C::PrivateKey; };
+}  // namespace detail
 
 template <class Crypto, class Record = EspRecord>
 class Engine {
@@ -71,9 +85,12 @@ public:
     Engine(Role role, const Config& config)
         : role_(role), config_(config), transmits_(queue_limit), inbound_(queue_limit) {
         ike_initiator_ = role == Role::client;
-        if (config.local_id.empty() || config.groups.empty() || config.ike_ciphers.empty() || config.esp_ciphers.empty() ||
-            config.pre_shared_keys.empty())
+        const bool needs_psk = !config.signs() || !config.peer_signs();
+        if ((config.local_id.empty() && !config.signs()) || config.groups.empty() || config.ike_ciphers.empty() ||
+            config.esp_ciphers.empty() || (needs_psk && config.pre_shared_keys.empty()))
             setup_error_ = make_error_code(Error::invalid_configuration);
+        else
+            setup_error_ = load_credentials();
         draw_random<Crypto>(config_, cookie_secret_);
     }
 
@@ -319,6 +336,144 @@ private:
         return v;
     }
 
+    // ---- authentication ------------------------------------------------------------------
+
+    /// Hash algorithms announced in SIGNATURE_HASH_ALGORITHMS: those of the schemes we
+    /// verify (RFC 7427 4; Identity for Ed25519, RFC 8420).
+    static const std::vector<std::uint16_t>& announced_hashes() {
+        static const std::vector<std::uint16_t> ids{signature_hash::sha2_256, signature_hash::sha2_384,
+                                                    signature_hash::sha2_512, signature_hash::identity};
+        return ids;
+    }
+
+    /// Our ID payload, certificate, key and signature scheme, and the CERTREQ hashes of
+    /// our trust anchors, read once.
+    std::error_code load_credentials() {
+        const auto invalid = make_error_code(Error::invalid_configuration);
+        local_id_payload_ = config_.local_id.payload();
+        if constexpr (crypto::PkiProvider<Crypto>) {
+            if (config_.signs()) {
+                auto chain = Crypto::Certificate::chain_from_pem(config_.identity.certificate_chain_pem);
+                auto key = Crypto::PrivateKey::from_pem(config_.identity.private_key_pem);
+                if (!chain || !key) return invalid;
+                for (const auto& c : *chain) local_chain_der_.push_back(c.der());
+                auto facts = parse_certificate(local_chain_der_.front());
+                if (!facts) return invalid;
+                // An ID the certificate does not name is sent as configured (the command line
+                // refuses it up front); the peer answers AUTHENTICATION_FAILED.
+                if (config_.local_id.empty()) local_id_payload_ = IdPayload{IdType::der_asn1_dn, facts->subject};
+                else if (local_id_payload_.type == IdType::der_asn1_dn && certificate_names(*facts, local_id_payload_))
+                    local_id_payload_.data = facts->subject;  // as the certificate spells it
+                const auto schemes = key->schemes();
+                std::optional<crypto::SignatureScheme> scheme;
+                for (auto s : signing_preference)
+                    if (!scheme && std::find(schemes.begin(), schemes.end(), s) != schemes.end()) scheme = s;
+                if (!scheme) return invalid;
+                // The key must be the certificate's: a signature over a probe verifies.
+                static constexpr std::string_view probe = "tapsec IKEv2 key check";
+                auto signature = key->sign(*scheme, as_bytes(probe));
+                if (!signature || !chain->front().verify(*scheme, as_bytes(probe), *signature)) return invalid;
+                local_scheme_ = *scheme;
+                local_key_.emplace(std::move(*key));
+            }
+            if (config_.peer_signs()) {
+                for (const auto& pem : config_.trust.ca_certificates_pem) {
+                    auto cas = Crypto::Certificate::chain_from_pem(pem);
+                    if (!cas) return invalid;
+                    for (const auto& ca : *cas) {
+                        auto facts = parse_certificate(ca.der());
+                        if (!facts) return invalid;
+                        append(certreq_hashes_, Crypto::hash(crypto::HashAlgorithm::sha1, facts->spki));
+                    }
+                }
+            }
+        } else if (config_.signs() || config_.peer_signs()) {
+            return invalid;  // certificates need a PkiProvider
+        }
+        if (local_id_payload_.data.empty()) return invalid;
+        return {};
+    }
+
+    /// CERT payloads (our chain, leaf first) and, when we expect a signature, a CERTREQ
+    /// naming our CAs, as IKE_AUTH carries them.
+    void add_certificates(std::vector<RawPayload>& out, bool with_request) const {
+        for (const auto& der : local_chain_der_) out.push_back(payload(PayloadType::cert, CertPayload{cert_x509_signature, der}));
+        if (with_request && config_.peer_signs()) out.push_back(certificate_request());
+    }
+    RawPayload certificate_request() const {
+        return RawPayload{PayloadType::certreq, false, encode(CertPayload{cert_x509_signature, certreq_hashes_})};
+    }
+
+    /// Our AUTH payload over <message> | <peer's nonce> | prf(SK_p, our ID): a signature
+    /// (method 14) when we have a certificate, else the PSK MIC.
+    Result<RawPayload> our_auth(ByteView init_message, ByteView peer_nonce, ByteView sk_p, const std::string& psk_peer) {
+        const Bytes id_body = local_id_payload_.body();
+        if constexpr (crypto::PkiProvider<Crypto>) {
+            if (local_key_) {
+                // RFC 7427 4: only a hash the peer announced.
+                const std::uint16_t hash = signature_hash_of(local_scheme_);
+                if (std::find(peer_hashes_.begin(), peer_hashes_.end(), hash) == peer_hashes_.end())
+                    return make_error_code(Error::signature_scheme_unsupported);
+                const Bytes octets = signed_octets<Crypto>(init_message, peer_nonce, sk_p, id_body);
+                auto signature = local_key_->sign(local_scheme_, octets, config_.random);
+                if (!signature) return signature.error();
+                const SignatureAuth data{algorithm_identifier(local_scheme_), std::move(*signature)};
+                return payload(PayloadType::auth, AuthPayload{AuthMethod::digital_signature, encode(data)});
+            }
+        }
+        const SecretBytes* psk = config_.psk_for(psk_peer);
+        if (!psk) return make_error_code(Error::invalid_configuration);
+        const SecretBytes mic = psk_auth<Crypto>(*psk, init_message, peer_nonce, sk_p, id_body);
+        return payload(PayloadType::auth, AuthPayload{AuthMethod::shared_key_mic, Bytes(mic.begin(), mic.end())});
+    }
+
+    /// The peer's signature (method 14): its chain validated against our CAs, its ID
+    /// named by the leaf, the scheme one we announced, the signature over `octets`.
+    std::error_code verify_signature(const std::vector<RawPayload>& inner, const IdPayload& peer_id, ByteView auth_data,
+                                     ByteView octets) {
+        if constexpr (crypto::PkiProvider<Crypto>) {
+            std::vector<Bytes> chain;
+            for (const auto& p : inner) {
+                if (p.type != PayloadType::cert) continue;
+                auto cert = decode_cert(p.body);
+                if (!cert) return cert.error();
+                if (cert->encoding == cert_x509_signature && chain.size() < 8) chain.push_back(std::move(cert->data));
+            }
+            if (chain.empty()) return make_error_code(Error::certificate_untrusted);  // no certificate to trust
+            auto facts = parse_certificate(chain.front());
+            if (!facts) return make_error_code(Error::certificate_untrusted);
+            if (Crypto::validate_chain(chain, config_.trust, "", wall_now(config_)))
+                return make_error_code(Error::certificate_untrusted);
+            if (!certificate_names(*facts, peer_id)) return make_error_code(Error::certificate_identity_mismatch);
+            auto data = decode_signature_auth(auth_data);
+            if (!data) return make_error_code(Error::authentication_failed);
+            auto scheme = scheme_of(data->algorithm);
+            if (!scheme) return make_error_code(Error::signature_scheme_unsupported);
+            const auto& ours = announced_hashes();
+            if (std::find(ours.begin(), ours.end(), signature_hash_of(*scheme)) == ours.end())
+                return make_error_code(Error::signature_scheme_unsupported);
+            auto leaf = Crypto::Certificate::from_der(chain.front());
+            if (!leaf || !leaf->verify(*scheme, octets, data->signature)) return make_error_code(Error::authentication_failed);
+            auto subject = parse_dn(facts->subject);
+            peer_identity_.subject = subject ? ikev2::to_string(*subject) : std::string();
+            peer_identity_.certificate_chain_der = std::move(chain);
+            return {};
+        } else {
+            (void)inner, (void)peer_id, (void)auth_data, (void)octets;
+            return make_error_code(Error::authentication_failed);
+        }
+    }
+
+    /// The peer's SIGNATURE_HASH_ALGORITHMS, if it sent one (a malformed one fails the message).
+    std::error_code note_peer_hashes(const std::vector<RawPayload>& payloads) {
+        auto n = find_notify(payloads, NotifyType::signature_hash_algorithms);
+        if (!n) return {};
+        auto ids = decode_hash_algorithms(n->data);
+        if (!ids) return ids.error();
+        peer_hashes_ = std::move(*ids);
+        return {};
+    }
+
     static crypto::KeyExchangeGroup provider_group(Group g) {
         return g == Group::curve25519 ? crypto::KeyExchangeGroup::x25519 : crypto::KeyExchangeGroup::secp256r1;
     }
@@ -439,6 +594,7 @@ private:
         payloads.push_back(payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(suite_.group), our_public()}));
         payloads.push_back(nonce_payload(ni_));
         add_nat_detection(payloads);
+        payloads.push_back(notify(NotifyType::signature_hash_algorithms, encode_hash_algorithms(announced_hashes())));
         init_request_ = serialize_message(header(ExchangeType::ike_sa_init, 0, false), payloads);
         last_request_ = init_request_;
         pending_request_id_ = 0;
@@ -554,6 +710,8 @@ private:
         auto offer = decode_sa(sa->body);
         auto their_ke = decode_ke(ke->body);
         if (!offer || !their_ke) return make_error_code(Error::malformed_message);
+        if (auto n = find_notify(m.payloads, NotifyType::signature_hash_algorithms); n && !decode_hash_algorithms(n->data))
+            return make_error_code(Error::malformed_message);
 
         // Source validation first: no state, and no key agreement, before the cookie.
         if (config_.source_validation == CommonConfig::SourceValidation::always) {
@@ -590,6 +748,7 @@ private:
         if (!shared) return shared.error();
 
         peer_ = from;
+        (void)note_peer_hashes(m.payloads);  // checked above
         spi_i_ = m.header.spi_i;
         spi_r_ = random_spi64();
         ni_ = nonce->body;
@@ -607,6 +766,8 @@ private:
                                          payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(suite_.group), our_public()}),
                                          nonce_payload(nr_)};
         add_nat_detection(payloads);
+        payloads.push_back(notify(NotifyType::signature_hash_algorithms, encode_hash_algorithms(announced_hashes())));
+        if (config_.peer_signs()) payloads.push_back(certificate_request());  // RFC 7296 1.2: asks for the initiator's CERT
         init_response_ = serialize_message(header(ExchangeType::ike_sa_init, 0, true), payloads);
         queue(init_response_);
         if (auto ec = derive_keys(*shared)) return fail(ec);
@@ -715,6 +876,7 @@ private:
         auto accepted = decode_sa(sa->body);
         auto their_ke = decode_ke(ke->body);
         if (!accepted || !their_ke) return make_error_code(Error::malformed_message);
+        if (auto ec = note_peer_hashes(m.payloads)) return ec;
         // The answer must be exactly one of the offered transforms of each type.
         if (accepted->proposals.size() != 1) return fail(make_error_code(Error::no_proposal_chosen));
         auto s = select_ike(accepted->proposals.front(), their_ke->group);
@@ -742,16 +904,16 @@ private:
 
     void send_auth_request(Instant now) {
         child_inbound_spi_ = random_spi32();
-        const IdPayload idi = config_.local_id.payload();
-        const SecretBytes* psk = config_.psk_for(config_.remote_id.value);
-        if (!psk) {
-            fail(make_error_code(Error::invalid_configuration));
+        auto auth = our_auth(init_request_, nr_, keys_.sk_pi, config_.remote_id.value);
+        if (!auth) {
+            fail(auth.error());
             return;
         }
-        const SecretBytes auth = psk_auth<Crypto>(*psk, init_request_, nr_, keys_.sk_pi, idi.body());
-        std::vector<RawPayload> inner{payload(PayloadType::idi, idi), notify(NotifyType::initial_contact)};
+        std::vector<RawPayload> inner{payload(PayloadType::idi, local_id_payload_)};
+        add_certificates(inner, true);
+        inner.push_back(notify(NotifyType::initial_contact));
         if (!config_.remote_id.empty()) inner.push_back(payload(PayloadType::idr, config_.remote_id.payload()));
-        inner.push_back(payload(PayloadType::auth, AuthPayload{AuthMethod::shared_key_mic, Bytes(auth.begin(), auth.end())}));
+        inner.push_back(std::move(*auth));
         inner.push_back(payload(PayloadType::sa, esp_proposal()));
         inner.push_back(payload(PayloadType::tsi, TsPayload{{config_.local_ts}}));
         inner.push_back(payload(PayloadType::tsr, TsPayload{{config_.remote_ts}}));
@@ -759,7 +921,8 @@ private:
         state_ = State::auth_sent;
     }
 
-    /// Checks the peer's AUTH (PSK MIC) for the identity it claimed.
+    /// Checks the peer's AUTH for the identity it claimed: a signature when we expect
+    /// one (Config::peer_signs), else the PSK MIC; no other method is accepted.
     std::error_code verify_peer_auth(const std::vector<RawPayload>& inner, PayloadType id_type, IdPayload& id_out) {
         const RawPayload* id = find(inner, id_type);
         const RawPayload* auth = find(inner, PayloadType::auth);
@@ -769,23 +932,41 @@ private:
         if (!peer_id || !peer_auth) return make_error_code(Error::malformed_message);
         id_out = *peer_id;
         const std::string claimed(peer_id->data.begin(), peer_id->data.end());
-        if (!config_.remote_id.empty() && !(config_.remote_id.payload() == *peer_id))
+        if (!config_.remote_id.empty() && !same_identity(config_.remote_id.payload(), *peer_id))
             return make_error_code(Error::identity_mismatch);
-        const SecretBytes* psk = config_.psk_for(config_.remote_id.empty() ? claimed : config_.remote_id.value);
-        if (!psk) return make_error_code(Error::identity_mismatch);
-        if (peer_auth->method != AuthMethod::shared_key_mic) return make_error_code(Error::authentication_failed);
-        // The peer signed its own IKE_SA_INIT message and our nonce.
+        // The peer signed its own IKE_SA_INIT message, our nonce and its ID payload as sent.
         const ByteView signed_message = initiator() ? ByteView(init_response_) : ByteView(init_request_);
         const ByteView our_nonce = initiator() ? ByteView(ni_) : ByteView(nr_);
-        const SecretBytes expected =
-            psk_auth<Crypto>(*psk, signed_message, our_nonce, initiator() ? keys_.sk_pr : keys_.sk_pi, peer_id->body());
-        if (!constant_time_equal(expected, peer_auth->data)) return make_error_code(Error::authentication_failed);
-        peer_identity_.psk_identity = config_.remote_id.empty() ? claimed : config_.remote_id.value;
-        peer_identity_.subject = peer_identity_.psk_identity;
+        const ByteView sk_p = initiator() ? ByteView(keys_.sk_pr) : ByteView(keys_.sk_pi);
+        if (config_.peer_signs()) {
+            if (peer_auth->method != AuthMethod::digital_signature) return make_error_code(Error::authentication_failed);
+            const Bytes octets = signed_octets<Crypto>(signed_message, our_nonce, sk_p, id->body);
+            if (auto ec = verify_signature(inner, *peer_id, peer_auth->data, octets)) return ec;
+            auto text = Identification::from_payload(*peer_id);
+            psk_peer_ = text ? text->value : claimed;
+        } else {
+            const SecretBytes* psk = config_.psk_for(config_.remote_id.empty() ? claimed : config_.remote_id.value);
+            if (!psk) return make_error_code(Error::identity_mismatch);
+            if (peer_auth->method != AuthMethod::shared_key_mic) return make_error_code(Error::authentication_failed);
+            const SecretBytes expected = psk_auth<Crypto>(*psk, signed_message, our_nonce, sk_p, id->body);
+            if (!constant_time_equal(expected, peer_auth->data)) return make_error_code(Error::authentication_failed);
+            peer_identity_.psk_identity = config_.remote_id.empty() ? claimed : config_.remote_id.value;
+            peer_identity_.subject = peer_identity_.psk_identity;
+            psk_peer_ = peer_identity_.psk_identity;
+        }
         peer_identity_.authenticated = true;
         if (config_.validate_peer)
             if (auto ec = config_.validate_peer(peer_identity_)) return ec;
         return {};
+    }
+
+    /// Failures of the peer's AUTH that keep their own code (the notify sent is always
+    /// AUTHENTICATION_FAILED); anything else is reported as authentication_failed.
+    static std::error_code auth_failure(std::error_code ec) {
+        for (auto e : {Error::identity_mismatch, Error::certificate_untrusted, Error::certificate_identity_mismatch,
+                       Error::signature_scheme_unsupported})
+            if (ec == e) return ec;
+        return make_error_code(Error::authentication_failed);
     }
 
     struct EspChoice {
@@ -847,20 +1028,23 @@ private:
         IdPayload idi;
         if (auto ec = verify_peer_auth(inner, PayloadType::idi, idi)) {
             send_response(ExchangeType::ike_auth, message_id, {notify(NotifyType::authentication_failed)});
-            return fail(ec == Error::identity_mismatch ? ec : make_error_code(Error::authentication_failed));
+            return fail(auth_failure(ec));
         }
         if (const RawPayload* idr = find(inner, PayloadType::idr)) {  // the identity the initiator expects of us
             auto wanted = decode_id(idr->body);
-            if (!wanted || !(*wanted == config_.local_id.payload())) {
+            if (!wanted || !same_identity(*wanted, local_id_payload_)) {
                 send_response(ExchangeType::ike_auth, message_id, {notify(NotifyType::authentication_failed)});
                 return fail(make_error_code(Error::identity_mismatch));
             }
         }
-        const IdPayload our_id = config_.local_id.payload();
-        const SecretBytes* psk = config_.psk_for(peer_identity_.psk_identity);
-        const SecretBytes auth = psk_auth<Crypto>(*psk, init_response_, ni_, keys_.sk_pr, our_id.body());
-        std::vector<RawPayload> reply{payload(PayloadType::idr, our_id),
-                                      payload(PayloadType::auth, AuthPayload{AuthMethod::shared_key_mic, Bytes(auth.begin(), auth.end())})};
+        auto auth = our_auth(init_response_, ni_, keys_.sk_pr, psk_peer_);
+        if (!auth) {
+            send_response(ExchangeType::ike_auth, message_id, {notify(NotifyType::authentication_failed)});
+            return fail(auth.error());
+        }
+        std::vector<RawPayload> reply{payload(PayloadType::idr, local_id_payload_)};
+        add_certificates(reply, false);
+        reply.push_back(std::move(*auth));
 
         // The Child SA. Failing it leaves an authenticated IKE SA, which this engine,
         // existing for the one tunnel, then deletes.
@@ -909,7 +1093,10 @@ private:
         if (auto n = find_notify(inner, NotifyType::authentication_failed)) return fail(make_error_code(Error::authentication_failed));
         IdPayload idr;
         if (auto ec = verify_peer_auth(inner, PayloadType::idr, idr)) {
-            // The IKE SA is not authenticated: nothing to delete (RFC 7296 2.21.2).
+            // The IKE SA is not authenticated: nothing to delete; the responder, which
+            // believes it is up, learns why in an INFORMATIONAL (RFC 7296 2.21.2), sent once.
+            if (ec != Error::malformed_message && ec != Error::invalid_syntax)
+                send_request(ExchangeType::informational, {notify(NotifyType::authentication_failed)}, now);
             return fail(ec);
         }
         if (auto error = first_error_notify(inner)) {
@@ -1324,6 +1511,8 @@ private:
         }
         if (delete_ike) reply.clear();  // the answer to D(IKE) is empty (RFC 7296 1.4.1)
         send_response(ExchangeType::informational, message_id, reply);
+        if (find_notify(inner, NotifyType::authentication_failed))  // the initiator refused our AUTH (2.21.2)
+            return fail(make_error_code(Error::authentication_failed));
         if (delete_ike || !esp_) {
             // The tunnel is gone (the IKE SA, or its only Child SA): a clean close.
             state_ = State::closed;
@@ -1406,6 +1595,15 @@ private:
     std::array<std::uint8_t, 32> cookie_secret_{};
     unsigned cookie_rounds_ = 0, ke_rounds_ = 0;
     PeerIdentity peer_identity_;
+    std::string psk_peer_;  // the peer's identity as a PSK lookup key
+    // authentication: our ID payload, chain (DER, leaf first), key and scheme; CERTREQ
+    // hashes of our CAs; the hash algorithms the peer announced (RFC 7427 4)
+    IdPayload local_id_payload_;
+    std::vector<Bytes> local_chain_der_;
+    std::optional<typename detail::SigningKey<Crypto>::type> local_key_;
+    crypto::SignatureScheme local_scheme_{};
+    Bytes certreq_hashes_;
+    std::vector<std::uint16_t> peer_hashes_;
     std::optional<Endpoint> peer_;
     bool peer_marker_ = true;  // frame IKE messages with the non-ESP marker (the peer's framing)
 

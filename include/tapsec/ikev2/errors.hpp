@@ -31,6 +31,9 @@ enum class Error {
     not_an_ip_packet,           // an inner packet that is not a well-formed IPv4 packet
     deleted,                    // the peer deleted the IKE SA (clean close)
     invalid_configuration,      // identities, PSK or traffic selectors missing or unusable
+    certificate_untrusted,      // the peer's certificate chain does not validate against the configured CA
+    certificate_identity_mismatch,  // the peer's ID is not one its certificate names
+    signature_scheme_unsupported,   // the peer's AUTH names a signature scheme we do not verify or announce
 };
 
 inline const char* describe(Error e) {
@@ -56,6 +59,12 @@ inline const char* describe(Error e) {
         case Error::not_an_ip_packet: return "inner packet is not a valid IPv4 packet";
         case Error::deleted: return "IKE SA deleted by the peer";
         case Error::invalid_configuration: return "invalid IKEv2 configuration";
+        case Error::certificate_untrusted:
+            return "peer certificate chain not trusted by the configured CA (AUTHENTICATION_FAILED)";
+        case Error::certificate_identity_mismatch:
+            return "peer identity is not named in its certificate (AUTHENTICATION_FAILED)";
+        case Error::signature_scheme_unsupported:
+            return "peer signature scheme not supported or not announced (AUTHENTICATION_FAILED)";
     }
     return "unknown IKEv2 error";
 }
@@ -77,7 +86,10 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::child_sa_not_established: return condition::peer_incompatible;
         case Error::integrity_check_failed:
         case Error::authentication_failed: return condition::authentication_failed;
-        case Error::identity_mismatch: return condition::peer_not_trusted;
+        case Error::identity_mismatch:
+        case Error::certificate_untrusted:
+        case Error::certificate_identity_mismatch: return condition::peer_not_trusted;
+        case Error::signature_scheme_unsupported: return condition::peer_incompatible;
         case Error::cookie_required: return condition::not_ready;
         case Error::peer_error_notify: return condition::peer_aborted;
         case Error::retransmission_timeout: return condition::timed_out;

@@ -88,18 +88,26 @@ IkeSaKeys derive_ike_sa_keys(ByteView seed_key, ByteView ni, ByteView nr, std::u
     return k;
 }
 
-/// The PSK AUTH value (RFC 7296 2.15):
-///   prf(prf(Shared Secret, "Key Pad for IKEv2"), <message> | <peer's nonce> | prf(SK_p, ID body))
-/// where <message> is the signer's whole IKE_SA_INIT message as sent.
+/// The octets a side authenticates (RFC 7296 2.15):
+///   <message> | <peer's nonce> | prf(SK_p, ID body)
+/// where <message> is the signer's whole IKE_SA_INIT message as sent. A signature
+/// (AUTH method 14) covers them as they are; the PSK MIC is a prf over them.
 template <class Crypto>
-SecretBytes psk_auth(ByteView psk, ByteView init_message, ByteView peer_nonce, ByteView sk_p, ByteView id_body) {
-    static constexpr std::string_view key_pad = "Key Pad for IKEv2";
-    const SecretBytes padded = prf<Crypto>(psk, as_bytes(key_pad));
+Bytes signed_octets(ByteView init_message, ByteView peer_nonce, ByteView sk_p, ByteView id_body) {
     const SecretBytes maced_id = prf<Crypto>(sk_p, id_body);
     Bytes octets(init_message.begin(), init_message.end());
     append(octets, peer_nonce);
     append(octets, maced_id);
-    return prf<Crypto>(padded, octets);
+    return octets;
+}
+
+/// The PSK AUTH value (RFC 7296 2.15):
+///   prf(prf(Shared Secret, "Key Pad for IKEv2"), <signed octets>)
+template <class Crypto>
+SecretBytes psk_auth(ByteView psk, ByteView init_message, ByteView peer_nonce, ByteView sk_p, ByteView id_body) {
+    static constexpr std::string_view key_pad = "Key Pad for IKEv2";
+    const SecretBytes padded = prf<Crypto>(psk, as_bytes(key_pad));
+    return prf<Crypto>(padded, signed_octets<Crypto>(init_message, peer_nonce, sk_p, id_body));
 }
 
 /// KEYMAT = prf+(SK_d, [g^ir (new) |] Ni | Nr) (RFC 7296 2.17; the new shared secret

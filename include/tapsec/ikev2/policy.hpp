@@ -13,8 +13,10 @@
 namespace tapsec {
 
 struct Ikev2Handshake {
-    static constexpr std::string_view name = "IKEv2 (RFC 7296, PSK)";
-    // AN: SA proposals; MA: both peers prove the PSK (AUTH); FS: ephemeral Curve25519 /
+    static constexpr std::string_view name = "IKEv2 (RFC 7296, PSK or certificates)";
+    // AN: SA proposals; MA: both peers prove the PSK or sign with a certificate the other
+    // validates (AUTH; RFC 7427 — the PKI part needs a PkiProvider, checked when the
+    // engine is configured with certificates, so PSK-only use runs on any provider); FS: ephemeral Curve25519 /
     // ECP-256 per IKE SA; DM and SV: N(COOKIE) before any state when source validation
     // is demanded (Config::source_validation = always). Rekeying: Child SA rekeys, started
     // (Secure<>::update_keys) or answered, with PFS.

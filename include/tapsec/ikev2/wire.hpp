@@ -90,13 +90,20 @@ enum class NotifyType : std::uint16_t {
     rekey_sa = 16393,
     esp_tfc_padding_not_supported = 16394,
     non_first_fragments_also = 16395,
+    signature_hash_algorithms = 16431,  // RFC 7427 4
 };
 /// Notify types below 16384 report errors (RFC 7296 3.10.1).
 constexpr bool is_error(NotifyType t) noexcept { return static_cast<std::uint16_t>(t) < 16384; }
 
-enum class IdType : std::uint8_t { ipv4_addr = 1, fqdn = 2, rfc822_addr = 3, ipv6_addr = 5, key_id = 11 };
+enum class IdType : std::uint8_t { ipv4_addr = 1, fqdn = 2, rfc822_addr = 3, ipv6_addr = 5, der_asn1_dn = 9, key_id = 11 };
 enum class AuthMethod : std::uint8_t { rsa_signature = 1, shared_key_mic = 2, dss_signature = 3, digital_signature = 14 };
 inline constexpr std::uint8_t ts_ipv4_addr_range = 7;
+/// CERT / CERTREQ encoding (RFC 7296 3.6): a DER X.509 certificate; for CERTREQ, the
+/// concatenated SHA-1 hashes of trusted CAs' SubjectPublicKeyInfo.
+inline constexpr std::uint8_t cert_x509_signature = 4;
+inline constexpr std::size_t certreq_hash_size = 20;
+/// Hash algorithm identifiers of SIGNATURE_HASH_ALGORITHMS (RFC 7427 7, RFC 8420 2).
+namespace signature_hash { inline constexpr std::uint16_t sha1 = 1, sha2_256 = 2, sha2_384 = 3, sha2_512 = 4, identity = 5; }
 
 struct Header {
     std::uint64_t spi_i = 0, spi_r = 0;
@@ -138,6 +145,11 @@ struct IdPayload {
     friend bool operator==(const IdPayload&, const IdPayload&) = default;
 };
 struct AuthPayload { AuthMethod method = AuthMethod::shared_key_mic; Bytes data; };
+/// CERT and CERTREQ (RFC 7296 3.6, 3.7): an encoding octet and its data.
+struct CertPayload { std::uint8_t encoding = cert_x509_signature; Bytes data; };
+/// AUTH data of the Digital Signature method (RFC 7427 3): a length octet, the DER
+/// AlgorithmIdentifier of the signature scheme, then the signature.
+struct SignatureAuth { Bytes algorithm; Bytes signature; };
 struct NotifyPayload {
     ProtocolId protocol{0};
     Bytes spi;
@@ -400,6 +412,54 @@ inline Bytes encode(const AuthPayload& a) {
 inline Result<AuthPayload> decode_auth(ByteView body) {
     if (body.size() < 5) return make_error_code(Error::malformed_message);
     return AuthPayload{static_cast<AuthMethod>(body[0]), Bytes(body.begin() + 4, body.end())};
+}
+
+inline Bytes encode(const CertPayload& c) {
+    Bytes out{c.encoding};
+    append(out, c.data);
+    return out;
+}
+/// CERT and CERTREQ share the layout. An empty CERT is malformed; an empty CERTREQ
+/// (no CA hashes: "any CA") is allowed.
+inline Result<CertPayload> decode_cert(ByteView body, bool allow_empty = false) {
+    if (body.empty() || (!allow_empty && body.size() < 2)) return make_error_code(Error::malformed_message);
+    return CertPayload{body[0], Bytes(body.begin() + 1, body.end())};
+}
+inline Result<CertPayload> decode_certreq(ByteView body) {
+    auto c = decode_cert(body, true);
+    if (c && c->encoding == cert_x509_signature && c->data.size() % certreq_hash_size != 0)
+        return make_error_code(Error::malformed_message);
+    return c;
+}
+
+inline Bytes encode(const SignatureAuth& a) {
+    Bytes out{static_cast<std::uint8_t>(a.algorithm.size())};
+    append(out, a.algorithm);
+    append(out, a.signature);
+    return out;
+}
+/// The AUTH data of method 14. The AlgorithmIdentifier must be a DER SEQUENCE whose
+/// own length matches the length octet; the signature must not be empty.
+inline Result<SignatureAuth> decode_signature_auth(ByteView data) {
+    if (data.empty()) return make_error_code(Error::malformed_message);
+    const std::size_t n = data[0];
+    if (n < 2 || data.size() < 1 + n + 1 || data[1] != 0x30 || data[2] >= 0x80 || std::size_t{data[2]} + 2 != n)
+        return make_error_code(Error::malformed_message);
+    return SignatureAuth{Bytes(data.begin() + 1, data.begin() + 1 + static_cast<std::ptrdiff_t>(n)),
+                         Bytes(data.begin() + 1 + static_cast<std::ptrdiff_t>(n), data.end())};
+}
+
+/// SIGNATURE_HASH_ALGORITHMS data: 16-bit identifiers. Odd lengths are malformed.
+inline Bytes encode_hash_algorithms(const std::vector<std::uint16_t>& ids) {
+    Bytes out;
+    for (auto id : ids) out.push_back(static_cast<std::uint8_t>(id >> 8)), out.push_back(static_cast<std::uint8_t>(id));
+    return out;
+}
+inline Result<std::vector<std::uint16_t>> decode_hash_algorithms(ByteView data) {
+    if (data.empty() || data.size() % 2) return make_error_code(Error::malformed_message);
+    std::vector<std::uint16_t> ids;
+    for (std::size_t i = 0; i < data.size(); i += 2) ids.push_back(static_cast<std::uint16_t>(data[i] << 8 | data[i + 1]));
+    return ids;
 }
 
 inline Bytes encode(const NotifyPayload& n) {
