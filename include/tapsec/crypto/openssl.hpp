@@ -5,8 +5,8 @@
 // (X509_verify_cert with time, purpose and key-strength checks) and host-name checks
 // (X509_check_host / X509_check_ip_asc). What stays with Botan 2, this provider's base:
 // XChaCha20-Poly1305 (absent from OpenSSL 3.0), the raw stream ciphers of CurveCP and
-// MinimaLT (Salsa20/XSalsa20), and computing the public value of a key share built from
-// caller-drawn private bytes (injected random sources, published traces).
+// MinimaLT (Salsa20/XSalsa20), and computing the ffdhe public value of a key share built
+// from caller-drawn private bytes.
 //
 // Opt-in: include this header, link OpenSSL's libcrypto (pkg-config libcrypto), and
 // pass `tapsec::crypto::OpenSsl3` as Secure<>'s fourth argument. No protocol changes:
@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/dh.h>
 #include <openssl/ec.h>
@@ -324,16 +325,37 @@ struct OpenSsl3 : Botan2 {
             if (!k.key_) return Errc::invalid_private_key;
             return k;
         }
+        /// The uncompressed public point k*G for a NIST scalar k (big-endian), which must
+        /// lie in [1, n-1]. libcrypto's fixed-base multiplication, constant-time in k.
+        static Result<Bytes> nist_public_point(KeyExchangeGroup group, ByteView scalar) {
+            // Built once per curve and only read afterwards (never freed: they live as long as libcrypto).
+            static EC_GROUP* const p256 = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+            static EC_GROUP* const p384 = EC_GROUP_new_by_curve_name(NID_secp384r1);
+            const EC_GROUP* curve = group == KeyExchangeGroup::secp256r1 ? p256 : p384;
+            if (!curve || scalar.size() != (group == KeyExchangeGroup::secp256r1 ? 32u : 48u)) return Errc::invalid_private_key;
+            std::unique_ptr<BIGNUM, decltype(&BN_clear_free)> k(BN_secure_new(), BN_clear_free);
+            std::unique_ptr<EC_POINT, decltype(&EC_POINT_free)> point(EC_POINT_new(curve), EC_POINT_free);
+            if (!k || !point || !BN_bin2bn(scalar.data(), static_cast<int>(scalar.size()), k.get())) return Errc::internal_error;
+            BN_set_flags(k.get(), BN_FLG_CONSTTIME);
+            if (BN_is_zero(k.get()) || BN_cmp(k.get(), EC_GROUP_get0_order(curve)) >= 0) return Errc::invalid_private_key;
+            Bytes out(group == KeyExchangeGroup::secp256r1 ? 65 : 97);
+            if (EC_POINT_mul(curve, point.get(), k.get(), nullptr, nullptr, nullptr) != 1 ||
+                EC_POINT_point2oct(curve, point.get(), POINT_CONVERSION_UNCOMPRESSED, out.data(), out.size(), nullptr) != out.size()) {
+                ERR_clear_error();
+                return Errc::internal_error;
+            }
+            return out;
+        }
         /// A key share from private-key bytes the caller drew (see Botan2::KeyShare::
-        /// from_private). The NIST public point is computed by Botan (this provider's
-        /// base); OpenSSL then holds the pair for the agreement.
+        /// from_private). The NIST public point is computed here (nist_public_point);
+        /// OpenSSL then holds the pair for the agreement.
         static Result<KeyShare> from_private(KeyExchangeGroup group, ByteView private_key) {
             if (group == KeyExchangeGroup::x25519) return from_x25519_private(private_key);
             if (group == KeyExchangeGroup::x448) return from_x448_private(private_key);
             if (ffdhe_prime_size(group)) return from_ffdhe_private(group, private_key);
-            auto reference = Botan2::KeyShare::from_private(group, private_key);  // checks the range
-            if (!reference) return reference.error();
-            Bytes point = reference->public_key();
+            auto computed = nist_public_point(group, private_key);  // checks the range
+            if (!computed) return computed.error();
+            Bytes point = std::move(*computed);
             // OSSL_PARAM BIGNUMs are native-endian.
             SecretBytes scalar(private_key.rbegin(), private_key.rend());
             if constexpr (std::endian::native == std::endian::big) std::reverse(scalar.begin(), scalar.end());
@@ -750,9 +772,9 @@ struct OpenSsl3 : Botan2 {
     }
 
     /// X509_verify_cert at `now` (validity periods), with auth level 2 (keys of at least
-    /// 112-bit strength, no SHA-1 signatures: Botan2's restriction), a configured
-    /// intermediate or a self-signed leaf accepted as an anchor (as Botan2 does), then
-    /// the reference identity: X509_check_ip_asc for an IPv4/IPv6 literal,
+    /// 112-bit strength, no SHA-1 signatures: Botan2's restriction); the path must end at a
+    /// configured self-signed certificate (a configured intermediate is no anchor, as with
+    /// Botan2 and libssl's default), which may be the leaf itself; then the reference identity: X509_check_ip_asc for an IPv4/IPv6 literal,
     /// X509_check_host otherwise (SAN dNSName, wildcards, CN only without SANs).
     static std::error_code validate_chain(const std::vector<Certificate>& chain, const TrustAnchors& anchors,
                                           std::string_view hostname, std::chrono::system_clock::time_point now,
@@ -767,7 +789,6 @@ struct OpenSsl3 : Botan2 {
         X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
         X509_VERIFY_PARAM_set_time(param, std::chrono::system_clock::to_time_t(now));
         X509_VERIFY_PARAM_set_auth_level(param, 2);
-        X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
         if (purpose != CertificatePurpose::any)
             X509_STORE_CTX_set_purpose(ctx.get(), purpose == CertificatePurpose::tls_server ? X509_PURPOSE_SSL_SERVER : X509_PURPOSE_SSL_CLIENT);
         const int verified = X509_verify_cert(ctx.get());
