@@ -400,3 +400,26 @@ TEST_CASE("raw Ed25519 and HKDF edge cases: the OpenSSL provider answers as Bota
         CHECK_THROWS_AS(OpenSsl3::hkdf_expand(h, prk, {}, 255 * digest_size(h) + 1), std::length_error);
     }
 }
+
+TEST_CASE("tapsec tls13 --provider: the default is OpenSSL where built with it, named in demo; unknown names exit 2") {
+    const auto tapsec = [](const std::string& args) {
+        test::TempDir dir;
+        const std::string log = dir.file("out");
+        std::string command = TAPSEC_TOOL_PATH;  // appended piecewise: GCC 12 warns falsely on a + chain here
+        command.append(" ").append(args).append(" </dev/null >").append(log).append(" 2>&1");
+        const int raw = test::run(command);
+        return std::pair<int, std::string>{WEXITSTATUS(raw), test::read_file(log)};
+    };
+    const auto [demo_status, demo] = tapsec("demo");
+    CAPTURE(demo);
+    CHECK(demo_status == 0);
+    CHECK(demo.find("external PSK, provider OpenSSL 3 libcrypto") != std::string::npos);
+    const auto [unknown_status, unknown] = tapsec("connect tls13 127.0.0.1:1 --provider wolfssl");
+    CHECK(unknown_status == 2);
+    CHECK(unknown.find("--provider: 'wolfssl' is not built into this tapsec (openssl, botan)") != std::string::npos);
+    // Both names are accepted: the run gets as far as the (refused) connection, exit 1.
+    for (const char* name : {"botan", "openssl"}) {
+        CAPTURE(name);
+        CHECK(tapsec(std::string("connect tls13 127.0.0.1:1 --provider ") + name).first == 1);
+    }
+}
