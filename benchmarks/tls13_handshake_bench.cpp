@@ -3,10 +3,15 @@
 // libssl doing the same work in the same run (two SSL objects joined by memory BIOs).
 // Equal work on both sides: one full 1-RTT handshake, certificate chain validated
 // against a CA with host-name check, no session tickets, TLS_AES_128_GCM_SHA256.
+// tapsec runs on each crypto provider (OpenSSL 3 libcrypto, Botan 2); the three are
+// measured in interleaved pairs and each ratio is reported as median and range.
+#include <cstdio>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <tapsec/crypto/openssl.hpp>
 #include <tapsec/tapsec.hpp>
 
 #include "harness.hpp"
@@ -15,12 +20,12 @@
 namespace {
 
 using namespace tapsec;
-using TapsecEngine = tls13::Engine<AeadRecord, crypto::Botan2>;
 
-/// One tapsec handshake: engines pumped until both are established.
+/// One tapsec handshake on provider P: engines pumped until both are established.
+template <class P>
 bool tapsec_handshake(const tls13::Config& client_config, const tls13::Config& server_config) {
-    TapsecEngine client(Role::client, client_config);
-    TapsecEngine server(Role::server, server_config);
+    tls13::Engine<AeadRecord, P> client(Role::client, client_config);
+    tls13::Engine<AeadRecord, P> server(Role::server, server_config);
     const Endpoint nowhere;
     const auto now = Clock::now();
     if (client.start(now)) return false;
@@ -86,21 +91,41 @@ bool openssl_handshake(const OpensslContexts& c) {
     return ok;
 }
 
-/// Both sides timed in alternating slices (8 of about 250 ms each, 2 s per side in all)
-/// rather than one 2 s run after the other: on a shared machine a change of load then
-/// hits both sides alike instead of skewing the ratio.
-template <class Ours, class Theirs>
-std::pair<bench::Measurement, bench::Measurement> measure_interleaved(Ours&& ours, Theirs&& theirs) {
-    bench::Measurement a, b;
-    for (int slice = 0; slice < 8; ++slice) {
-        const auto x = bench::measure(ours, std::chrono::milliseconds(250));
-        const auto y = bench::measure(theirs, std::chrono::milliseconds(250));
-        a.iterations += x.iterations;
-        a.seconds += x.seconds;
-        b.iterations += y.iterations;
-        b.seconds += y.seconds;
-    }
-    return {a, b};
+/// Pairs of short runs, the sides alternating within each pair (and which goes first
+/// alternating between pairs), so that a change of load on the shared machine hits
+/// every side alike; one rate per side per pair.
+constexpr int pairs = 7;
+
+template <class... Bodies>
+std::array<std::vector<double>, sizeof...(Bodies)> interleaved_pairs(Bodies&... bodies) {
+    std::array<std::vector<double>, sizeof...(Bodies)> rates;
+    std::array<std::function<double()>, sizeof...(Bodies)> runs{
+        std::function<double()>([&bodies] { return bench::measure(bodies, std::chrono::milliseconds(300)).per_second(); })...};
+    for (int pair = 0; pair < pairs; ++pair)
+        for (std::size_t k = 0; k < runs.size(); ++k) {
+            const std::size_t i = pair % 2 ? runs.size() - 1 - k : k;
+            rates[i].push_back(runs[i]());
+        }
+    return rates;
+}
+
+struct Spread {
+    double median, low, high;
+};
+Spread spread(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return {v[v.size() / 2], v.front(), v.back()};
+}
+/// Per-pair ratios ours[i] / theirs[i].
+Spread ratio_spread(const std::vector<double>& ours, const std::vector<double>& theirs) {
+    std::vector<double> r;
+    for (std::size_t i = 0; i < ours.size(); ++i) r.push_back(theirs[i] > 0 ? ours[i] / theirs[i] : 0);
+    return spread(std::move(r));
+}
+std::string range_note(const Spread& s, const char* unit) {
+    char text[160];
+    std::snprintf(text, sizeof text, "median of %d interleaved pairs, range %.3f-%.3f%s", pairs, s.low, s.high, unit);
+    return text;
 }
 
 void run(bench::Report& report) {
@@ -133,7 +158,7 @@ void run(bench::Report& report) {
         client.groups = server.groups = {c.group_ours};
         server.identity = Identity(c.leaf->certificate_pem(), c.leaf->key_pem());
         server.tickets_to_send = 0;
-        if (!tapsec_handshake(client, server)) {
+        if (!tapsec_handshake<crypto::OpenSsl3>(client, server) || !tapsec_handshake<crypto::Botan2>(client, server)) {
             report.value(std::string("tapsec handshake, ") + c.name, 0, "", "FAILED");
             continue;
         }
@@ -142,13 +167,22 @@ void run(bench::Report& report) {
             report.value(std::string("OpenSSL handshake, ") + c.name, 0, "", "FAILED");
             continue;
         }
-        const auto [ours, theirs] = measure_interleaved([&] { tapsec_handshake(client, server); },
-                                                        [&] { openssl_handshake(ctx); });
-        report.value(std::string("tapsec full handshakes, ") + c.name, ours.per_second(), "handshakes/s",
-                     "client+server in one process, chain validated, no tickets");
-        report.value(std::string("OpenSSL full handshakes, ") + c.name, theirs.per_second(), "handshakes/s",
-                     "libssl, memory BIOs, same work");
-        report.ratio(std::string("tapsec / OpenSSL, ") + c.name, ours.per_second(), theirs.per_second());
+        auto on_openssl = [&] { tapsec_handshake<crypto::OpenSsl3>(client, server); };
+        auto on_botan = [&] { tapsec_handshake<crypto::Botan2>(client, server); };
+        auto libssl = [&] { openssl_handshake(ctx); };
+        const auto rates = interleaved_pairs(on_openssl, libssl, on_botan);
+        const auto ours = spread(rates[0]), theirs = spread(rates[1]), botan = spread(rates[2]);
+        report.value(std::string("tapsec (OpenSSL provider) full handshakes, ") + c.name, ours.median, "handshakes/s",
+                     range_note(ours, "/s; client+server in one process, chain validated, no tickets"));
+        report.value(std::string("OpenSSL libssl full handshakes, ") + c.name, theirs.median, "handshakes/s",
+                     range_note(theirs, "/s; memory BIOs, same work"));
+        report.value(std::string("tapsec (Botan provider) full handshakes, ") + c.name, botan.median, "handshakes/s",
+                     range_note(botan, "/s"));
+        const auto ratio = ratio_spread(rates[0], rates[1]);
+        report.value(std::string("tapsec (OpenSSL provider) / OpenSSL, ") + c.name, ratio.median, "x", range_note(ratio, ""));
+        const auto botan_ratio = ratio_spread(rates[2], rates[1]);
+        report.value(std::string("tapsec (Botan provider) / OpenSSL, ") + c.name, botan_ratio.median, "x",
+                     range_note(botan_ratio, ""));
     }
 }
 

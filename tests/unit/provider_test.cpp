@@ -1,7 +1,7 @@
 // The crypto-provider seam: both providers (Botan 2, the default, and OpenSSL 3 +
 // Botan) give the same answers for published vectors, interoperate with each other,
 // and run a protocol's record layer unchanged.
-#include <doctest/doctest.h>
+#include "support/providers.hpp"
 
 #include <tapsec/crypto/openssl.hpp>
 #include <tapsec/tapsec.hpp>
@@ -169,4 +169,257 @@ TEST_CASE_TEMPLATE("certificate validation verdicts are distinct", P, Botan2, Op
           make_error_code(Errc::certificate_untrusted));
     CHECK(P::validate_chain(der(self), TrustStore{{self}}, "localhost", now + std::chrono::hours(24 * 400)) ==
           make_error_code(Errc::certificate_expired));
+}
+
+// ---- the OpenSSL provider's own PKI: signatures, keys, chains, names, HKDF -------------
+
+namespace {
+
+/// A key of each kind both providers sign with, from the test PKI (PKCS#8 PEM).
+struct SigningCase {
+    const char* name;
+    test::KeyType type;
+};
+constexpr SigningCase signing_cases[] = {
+    {"Ed25519", test::KeyType::ed25519},
+    {"ECDSA P-256", test::KeyType::ecdsa_p256},
+    {"RSA 2048", test::KeyType::rsa2048},
+};
+
+template <class Signer, class Verifier>
+void sign_and_verify_across(const test::CertificateFiles& leaf, SignatureScheme scheme) {
+    auto key = Signer::PrivateKey::from_pem(leaf.key_pem());
+    REQUIRE(key.ok());
+    auto chain = Verifier::Certificate::chain_from_pem(leaf.certificate_pem());
+    REQUIRE(chain.ok());
+    const std::string_view text("TLS 1.3, server CertificateVerify\0transcript", 44);
+    const Bytes message(text.begin(), text.end());
+    auto signature = key->sign(scheme, message);
+    REQUIRE(signature.ok());
+    CHECK(chain->front().verify(scheme, message, *signature));
+    Bytes altered = message;
+    altered.back() ^= 1;
+    CHECK_FALSE(chain->front().verify(scheme, altered, *signature));
+    Bytes broken = *signature;
+    broken[broken.size() / 2] ^= 0x40;
+    CHECK_FALSE(chain->front().verify(scheme, message, broken));
+}
+
+}  // namespace
+
+TEST_CASE("a signature made by one provider is verified by the other (Ed25519, ECDSA, RSA-PSS, RSA PKCS#1 v1.5)") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    for (const auto& c : signing_cases) {
+        CAPTURE(c.name);
+        const auto leaf = pki.issue(std::string("sig-") + std::to_string(static_cast<int>(c.type)), c.type);
+        REQUIRE(!leaf.certificate.empty());
+        auto botan_key = Botan2::PrivateKey::from_pem(leaf.key_pem());
+        auto openssl_key = OpenSsl3::PrivateKey::from_pem(leaf.key_pem());
+        REQUIRE(botan_key.ok());
+        REQUIRE(openssl_key.ok());
+        // The same schemes, in the same preference order, from either provider.
+        CHECK(botan_key->schemes() == openssl_key->schemes());
+        std::vector<SignatureScheme> schemes = openssl_key->schemes();
+        REQUIRE(!schemes.empty());
+        if (c.type == test::KeyType::rsa2048)
+            schemes.insert(schemes.end(), {SignatureScheme::rsa_pkcs1_sha256, SignatureScheme::rsa_pkcs1_sha384,
+                                           SignatureScheme::rsa_pkcs1_sha512});
+        for (auto scheme : schemes) {
+            CAPTURE(static_cast<int>(scheme));
+            sign_and_verify_across<OpenSsl3, Botan2>(leaf, scheme);
+            sign_and_verify_across<Botan2, OpenSsl3>(leaf, scheme);
+            sign_and_verify_across<OpenSsl3, OpenSsl3>(leaf, scheme);
+        }
+        // A scheme that does not fit the key is refused, not silently substituted.
+        const auto wrong = c.type == test::KeyType::ed25519 ? SignatureScheme::ecdsa_secp256r1_sha256 : SignatureScheme::ed25519;
+        CHECK(openssl_key->sign(wrong, as_bytes(std::string_view("x"))).error() == make_error_code(Errc::unsupported_algorithm));
+    }
+}
+
+TEST_CASE("ECDSA P-384 and RSASSA-PSS keys through the OpenSSL provider") {
+    test::TempDir dir;
+    REQUIRE(test::run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout " + dir.file("p384.key") +
+                      " -out " + dir.file("p384.crt") + " -days 30 -subj /CN=p384 >/dev/null 2>&1") == 0);
+    test::CertificateFiles p384{dir.file("p384.crt"), dir.file("p384.key")};
+    auto key = OpenSsl3::PrivateKey::from_pem(p384.key_pem());
+    REQUIRE(key.ok());
+    CHECK(key->schemes() == std::vector<SignatureScheme>{SignatureScheme::ecdsa_secp384r1_sha384});
+    sign_and_verify_across<OpenSsl3, Botan2>(p384, SignatureScheme::ecdsa_secp384r1_sha384);
+    sign_and_verify_across<Botan2, OpenSsl3>(p384, SignatureScheme::ecdsa_secp384r1_sha384);
+    // The curve is part of the scheme (RFC 8446 4.2.3): a P-384 key never signs as P-256.
+    CHECK_FALSE(key->sign(SignatureScheme::ecdsa_secp256r1_sha256, as_bytes(std::string_view("x"))).ok());
+
+    // rsa_pss_pss_sha256 with an RSASSA-PSS (id-RSASSA-PSS) key, which Botan 2 cannot load.
+    REQUIRE(test::run("openssl req -x509 -newkey rsa-pss -pkeyopt rsa_keygen_bits:2048 -nodes -keyout " + dir.file("pss.key") +
+                      " -out " + dir.file("pss.crt") + " -days 30 -subj /CN=pss >/dev/null 2>&1") == 0);
+    test::CertificateFiles pss{dir.file("pss.crt"), dir.file("pss.key")};
+    auto pss_key = OpenSsl3::PrivateKey::from_pem(pss.key_pem());
+    REQUIRE(pss_key.ok());
+    CHECK(pss_key->schemes() == std::vector<SignatureScheme>{SignatureScheme::rsa_pss_pss_sha256});
+    sign_and_verify_across<OpenSsl3, OpenSsl3>(pss, SignatureScheme::rsa_pss_pss_sha256);
+    CHECK_FALSE(pss_key->sign(SignatureScheme::rsa_pss_rsae_sha256, as_bytes(std::string_view("x"))).ok());
+}
+
+TEST_CASE("RSA-PSS with an injected salt: the OpenSSL provider's signature is Botan's byte for byte") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    const auto leaf = pki.issue("pss", test::KeyType::rsa2048);
+    auto botan_key = Botan2::PrivateKey::from_pem(leaf.key_pem());
+    auto openssl_key = OpenSsl3::PrivateKey::from_pem(leaf.key_pem());
+    REQUIRE(botan_key.ok());
+    REQUIRE(openssl_key.ok());
+    const Bytes message(300, 0x5a);
+    for (auto scheme : {SignatureScheme::rsa_pss_rsae_sha256, SignatureScheme::rsa_pss_rsae_sha384, SignatureScheme::rsa_pss_rsae_sha512}) {
+        CAPTURE(static_cast<int>(scheme));
+        std::uint8_t next = 1;
+        const auto counting = [&next](MutableByteView out) {
+            for (auto& b : out) b = next++;
+        };
+        next = 1;
+        auto ours = openssl_key->sign(scheme, message, counting);
+        next = 1;
+        auto theirs = botan_key->sign(scheme, message, counting);
+        REQUIRE(ours.ok());
+        REQUIRE(theirs.ok());
+        CHECK(to_hex(*ours) == to_hex(*theirs));
+        auto chain = Botan2::Certificate::chain_from_pem(leaf.certificate_pem());
+        CHECK(chain->front().verify(scheme, message, *ours));
+    }
+}
+
+TEST_CASE("one certificate chain (leaf, intermediate, root) judged alike by both providers") {
+    test::TempDir dir;
+    const auto sh = [&](const std::string& command) { return test::run(command + " >/dev/null 2>&1") == 0; };
+    const std::string root = dir.file("root"), mid = dir.file("mid"), leaf = dir.file("leaf");
+    test::write_file(dir.file("ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+    test::write_file(dir.file("leaf.ext"), "subjectAltName=DNS:www.example.test,DNS:*.wild.example.test,IP:192.0.2.7,IP:2001:db8::7\n"
+                                     "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+    REQUIRE(sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + root + ".key -out " + root +
+               ".crt -days 30 -subj /CN=root -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign"));
+    REQUIRE(sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + mid + ".key -out " + mid +
+               ".csr -subj /CN=intermediate"));
+    REQUIRE(sh("openssl x509 -req -in " + mid + ".csr -CA " + root + ".crt -CAkey " + root + ".key -CAcreateserial -days 30 -out " +
+               mid + ".crt -extfile " + dir.file("ca.ext")));
+    REQUIRE(sh("openssl req -new -newkey ed25519 -nodes -keyout " + leaf + ".key -out " + leaf + ".csr -subj /CN=www.example.test"));
+    REQUIRE(sh("openssl x509 -req -in " + leaf + ".csr -CA " + mid + ".crt -CAkey " + mid + ".key -CAcreateserial -days 30 -out " +
+               leaf + ".crt -extfile " + dir.file("leaf.ext")));
+    const auto der = [](const std::string& pem) {
+        std::vector<Bytes> out;
+        const auto parsed = OpenSsl3::Certificate::chain_from_pem(pem);  // kept: the loop below borrows from it
+        for (const auto& c : parsed.value()) out.push_back(c.der());
+        return out;
+    };
+    std::vector<Bytes> chain = der(test::read_file(leaf + ".crt"));
+    for (auto& d : der(test::read_file(mid + ".crt"))) chain.push_back(std::move(d));
+    const TrustStore roots{{test::read_file(root + ".crt")}};
+    const auto now = std::chrono::system_clock::now();
+    struct Probe {
+        std::vector<Bytes> chain;
+        TrustStore trust;
+        const char* host;
+        std::chrono::system_clock::time_point at;
+        std::error_code expected;
+    };
+    const std::error_code ok{};
+    const std::vector<Probe> probes = {
+        {chain, roots, "www.example.test", now, ok},
+        {chain, roots, "", now, ok},
+        {chain, roots, "a.wild.example.test", now, ok},
+        {chain, roots, "a.b.wild.example.test", now, Errc::certificate_name_mismatch},
+        {chain, roots, "example.test", now, Errc::certificate_name_mismatch},
+        {chain, roots, "192.0.2.7", now, ok},
+        {chain, roots, "192.0.2.8", now, Errc::certificate_name_mismatch},
+        {chain, roots, "2001:db8:0:0:0:0:0:7", now, ok},
+        {chain, roots, "2001:db8::8", now, Errc::certificate_name_mismatch},
+        {chain, roots, "www.example.test", now + std::chrono::hours(24 * 40), Errc::certificate_expired},
+        {chain, roots, "www.example.test", now - std::chrono::hours(24 * 2), Errc::certificate_expired},
+        {{chain.front()}, roots, "www.example.test", now, Errc::certificate_untrusted},  // intermediate missing
+        // An anchor is a self-signed certificate: a configured leaf or intermediate issued by
+        // another CA is not one (both providers, as libssl by default).
+        {chain, TrustStore{{test::read_file(leaf + ".crt")}}, "www.example.test", now, Errc::certificate_untrusted},
+        {chain, TrustStore{{test::read_file(mid + ".crt")}}, "www.example.test", now, Errc::certificate_untrusted},
+        {chain, TrustStore{}, "www.example.test", now, Errc::certificate_untrusted},
+    };
+    for (std::size_t i = 0; i < probes.size(); ++i) {
+        const auto& p = probes[i];
+        const std::string host = p.host;
+        CAPTURE(i);
+        CAPTURE(host);
+        CHECK(Botan2::validate_chain(p.chain, p.trust, p.host, p.at) == p.expected);
+        CHECK(OpenSsl3::validate_chain(p.chain, p.trust, p.host, p.at) == p.expected);
+    }
+    // Purpose, which only the OpenSSL provider's overload takes: a serverAuth-only leaf is no client.
+    std::vector<OpenSsl3::Certificate> parsed;
+    for (const auto& d : chain) parsed.push_back(OpenSsl3::Certificate::from_der(d).value());
+    auto anchors = OpenSsl3::TrustAnchors::load(roots);
+    REQUIRE(anchors.ok());
+    CHECK_FALSE(OpenSsl3::validate_chain(parsed, *anchors, "www.example.test", now, OpenSsl3::CertificatePurpose::tls_server));
+    CHECK(OpenSsl3::validate_chain(parsed, *anchors, "www.example.test", now, OpenSsl3::CertificatePurpose::tls_client) ==
+          make_error_code(Errc::certificate_untrusted));
+}
+
+TEST_CASE("malformed keys and certificates are clear errors in the OpenSSL provider, never a prompt") {
+    CHECK(OpenSsl3::PrivateKey::from_pem("not a key").error() == make_error_code(Errc::invalid_private_key));
+    CHECK(OpenSsl3::Certificate::chain_from_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").error() ==
+          make_error_code(Errc::invalid_certificate));
+    CHECK(OpenSsl3::Certificate::from_der(Bytes{0x30, 0x03, 0x02, 0x01, 0x01}).error() == make_error_code(Errc::invalid_certificate));
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    auto der = OpenSsl3::Certificate::chain_from_pem(pki.ca().certificate_pem()).value().front().der();
+    der.push_back(0);  // trailing garbage after the certificate
+    CHECK_FALSE(OpenSsl3::Certificate::from_der(der).ok());
+    // An encrypted key: refused at once (a passphrase prompt would hang a server).
+    test::TempDir dir;
+    REQUIRE(test::run("openssl genpkey -algorithm ed25519 -aes256 -pass pass:secret -out " + dir.file("enc.key") + " >/dev/null 2>&1") == 0);
+    CHECK(OpenSsl3::PrivateKey::from_pem(test::read_file(dir.file("enc.key"))).error() == make_error_code(Errc::invalid_private_key));
+}
+
+TEST_CASE("raw Ed25519 and HKDF edge cases: the OpenSSL provider answers as Botan does") {
+    const Bytes seed(32, 0x42);
+    const Bytes message = {1, 2, 3};
+    CHECK(OpenSsl3::Ed25519::public_key(seed).value() == Botan2::Ed25519::public_key(seed).value());
+    const Bytes signature = OpenSsl3::Ed25519::sign(seed, message).value();
+    CHECK(signature == Botan2::Ed25519::sign(seed, message).value());  // deterministic (RFC 8032)
+    CHECK(Botan2::Ed25519::verify(Botan2::Ed25519::public_key(seed).value(), message, signature));
+    Bytes forged = signature;
+    forged[0] ^= 1;
+    CHECK_FALSE(OpenSsl3::Ed25519::verify(OpenSsl3::Ed25519::public_key(seed).value(), message, forged));
+    CHECK_FALSE(OpenSsl3::Ed25519::sign(Bytes(31, 1), message).ok());
+
+    for (auto h : {HashAlgorithm::sha256, HashAlgorithm::sha384}) {
+        for (std::size_t ikm_size : std::vector<std::size_t>{0, 1, 48}) {
+            const Bytes ikm(ikm_size, 0x0b), salt(13, 0x01);
+            CHECK(OpenSsl3::hkdf_extract(h, salt, ikm) == hkdf_extract_with<Botan2>(h, salt, ikm));
+            CHECK(OpenSsl3::hkdf_extract(h, {}, ikm) == hkdf_extract_with<Botan2>(h, {}, ikm));
+        }
+        const auto prk = hkdf_extract_with<Botan2>(h, {}, Bytes(32, 7));
+        for (std::size_t length : std::vector<std::size_t>{0, 1, 32, 100, 255 * digest_size(h)})
+            CHECK(OpenSsl3::hkdf_expand(h, prk, as_bytes(std::string_view("tls13 c hs traffic")), length) ==
+                  hkdf_expand_with<Botan2>(h, prk, as_bytes(std::string_view("tls13 c hs traffic")), length));
+        CHECK_THROWS_AS(OpenSsl3::hkdf_expand(h, prk, {}, 255 * digest_size(h) + 1), std::length_error);
+    }
+}
+
+TEST_CASE("tapsec tls13 --provider: the default is OpenSSL where built with it, named in demo; unknown names exit 2") {
+    const auto tapsec = [](const std::string& args) {
+        test::TempDir dir;
+        const std::string log = dir.file("out");
+        std::string command = TAPSEC_TOOL_PATH;  // appended piecewise: GCC 12 warns falsely on a + chain here
+        command.append(" ").append(args).append(" </dev/null >").append(log).append(" 2>&1");
+        const int raw = test::run(command);
+        return std::pair<int, std::string>{WEXITSTATUS(raw), test::read_file(log)};
+    };
+    const auto [demo_status, demo] = tapsec("demo");
+    CAPTURE(demo);
+    CHECK(demo_status == 0);
+    CHECK(demo.find("external PSK, provider OpenSSL 3 libcrypto") != std::string::npos);
+    const auto [unknown_status, unknown] = tapsec("connect tls13 127.0.0.1:1 --provider wolfssl");
+    CHECK(unknown_status == 2);
+    CHECK(unknown.find("--provider: 'wolfssl' is not built into this tapsec (openssl, botan)") != std::string::npos);
+    // Both names are accepted: the run gets as far as the (refused) connection, exit 1.
+    for (const char* name : {"botan", "openssl"}) {
+        CAPTURE(name);
+        CHECK(tapsec(std::string("connect tls13 127.0.0.1:1 --provider ") + name).first == 1);
+    }
 }

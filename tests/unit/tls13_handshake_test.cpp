@@ -1,6 +1,6 @@
 // TLS 1.3 handshake: client and server of this project against each other over
 // MemoryStream (the in-process transport), for each suite, group and certificate type.
-#include <doctest/doctest.h>
+#include "support/providers.hpp"
 
 #include <future>
 #include <thread>
@@ -12,6 +12,9 @@
 
 using namespace tapsec;
 using Tls = Secure<Tls13Handshake, AeadRecord, MemoryStream>;
+/// The test cases written TEST_CASE_TEMPLATE run once per crypto provider (support/providers.hpp).
+template <class P>
+using TlsOn = Secure<Tls13Handshake, AeadRecord, MemoryStream, P>;
 
 namespace {
 
@@ -29,14 +32,16 @@ Pair configs(test::TestPki& pki, test::KeyType type) {
 }
 
 /// Runs both ends; returns {client error, server error}.
-std::pair<std::error_code, std::error_code> connect(Tls& client, Tls& server) {
+template <class Client, class Server>
+std::pair<std::error_code, std::error_code> connect(Client& client, Server& server) {
     auto server_done = std::async(std::launch::async, [&] { return server.handshake(); });
     auto c = client.handshake();
     auto s = server_done.get();
     return {c, s};
 }
 
-void echo_round_trip(Tls& client, Tls& server) {
+template <class Client, class Server>
+void echo_round_trip(Client& client, Server& server) {
     const std::string text = "hello over TLS 1.3";
     REQUIRE_FALSE(client.send(as_bytes(text)));
     auto got = server.receive_message(std::chrono::seconds(5));
@@ -50,7 +55,8 @@ void echo_round_trip(Tls& client, Tls& server) {
 
 }  // namespace
 
-TEST_CASE("TLS 1.3 1-RTT over MemoryStream: every suite, both groups, three key types") {
+TEST_CASE_TEMPLATE("TLS 1.3 1-RTT over MemoryStream: every suite, both groups, three key types", P, TAPSEC_TEST_PROVIDERS) {
+    using Tls = TlsOn<P>;
     test::TestPki pki;
     REQUIRE(pki.ok());
     for (auto type : {test::KeyType::ecdsa_p256, test::KeyType::ed25519, test::KeyType::rsa2048}) {
@@ -89,7 +95,8 @@ TEST_CASE("TLS 1.3 1-RTT over MemoryStream: every suite, both groups, three key 
     }
 }
 
-TEST_CASE("TLS 1.3 resumption with a stateless ticket, then 0-RTT accepted once and refused on replay") {
+TEST_CASE_TEMPLATE("TLS 1.3 resumption with a stateless ticket, then 0-RTT accepted once and refused on replay", P, TAPSEC_TEST_PROVIDERS) {
+    using Tls = TlsOn<P>;
     test::TestPki pki;
     REQUIRE(pki.ok());
     auto p = configs(pki, test::KeyType::ed25519);
@@ -97,7 +104,7 @@ TEST_CASE("TLS 1.3 resumption with a stateless ticket, then 0-RTT accepted once 
     p.client.session_cache = cache;
     p.server.max_early_data = 16384;
     p.server.anti_replay = std::make_shared<tls13::AntiReplay>();
-    p.server.ticket_key = tls13::TicketKey::generate<crypto::Botan2>();
+    p.server.ticket_key = tls13::TicketKey::generate<P>();
     Bytes stored;
     {
         auto [a, b] = MemoryStream::pair();
@@ -156,7 +163,8 @@ TEST_CASE("TLS 1.3 resumption with a stateless ticket, then 0-RTT accepted once 
     }
 }
 
-TEST_CASE("TLS 1.3 external PSK: psk_dhe_ke and psk_ke") {
+TEST_CASE_TEMPLATE("TLS 1.3 external PSK: psk_dhe_ke and psk_ke", P, TAPSEC_TEST_PROVIDERS) {
+    using Tls = TlsOn<P>;
     for (bool psk_only : {false, true}) {
         tls13::Config client, server;
         Bytes key(32, 0x42);
@@ -176,7 +184,8 @@ TEST_CASE("TLS 1.3 external PSK: psk_dhe_ke and psk_ke") {
     }
 }
 
-TEST_CASE("TLS 1.3 HelloRetryRequest (group mismatch, forced cookie) and mutual authentication") {
+TEST_CASE_TEMPLATE("TLS 1.3 HelloRetryRequest (group mismatch, forced cookie) and mutual authentication", P, TAPSEC_TEST_PROVIDERS) {
+    using Tls = TlsOn<P>;
     test::TestPki pki;
     REQUIRE(pki.ok());
     auto p = configs(pki, test::KeyType::ecdsa_p256);
@@ -229,7 +238,8 @@ TEST_CASE("TLS 1.3 HelloRetryRequest (group mismatch, forced cookie) and mutual 
     }
 }
 
-TEST_CASE("TLS 1.3 KeyUpdate on request and after a record limit") {
+TEST_CASE_TEMPLATE("TLS 1.3 KeyUpdate on request and after a record limit", P, TAPSEC_TEST_PROVIDERS) {
+    using Tls = TlsOn<P>;
     test::TestPki pki;
     REQUIRE(pki.ok());
     auto p = configs(pki, test::KeyType::ed25519);
@@ -250,7 +260,8 @@ TEST_CASE("TLS 1.3 KeyUpdate on request and after a record limit") {
     CHECK(server_updates >= 5);
 }
 
-TEST_CASE("TLS 1.3 ALPN, SNI, padding, and delegated authentication") {
+TEST_CASE_TEMPLATE("TLS 1.3 ALPN, SNI, padding, and delegated authentication", P, TAPSEC_TEST_PROVIDERS) {
+    using Tls = TlsOn<P>;
     test::TestPki pki;
     REQUIRE(pki.ok());
     auto p = configs(pki, test::KeyType::ed25519);
@@ -438,5 +449,28 @@ TEST_CASE("TLS 1.3 rejected 0-RTT: the server skips undecryptable records up to 
         } else {
             CHECK(server_result == make_error_code(tls13::Error::bad_record_mac));
         }
+    }
+}
+
+TEST_CASE("TLS 1.3 with the client on one provider and the server on the other, both ways") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    for (auto type : {test::KeyType::ecdsa_p256, test::KeyType::ed25519, test::KeyType::rsa2048}) {
+        auto p = configs(pki, type);
+        p.client.groups = {"secp256r1", "x25519"};
+        p.server.groups = {"x25519"};  // a HelloRetryRequest too: the key share is made twice
+        const auto run_across = [&]<class ClientProvider, class ServerProvider>() {
+            auto [a, b] = MemoryStream::pair();
+            TlsOn<ClientProvider> client(Role::client, p.client, std::move(a));
+            TlsOn<ServerProvider> server(Role::server, p.server, std::move(b));
+            auto [c, s] = connect(client, server);
+            REQUIRE_MESSAGE(!c, c.message());
+            REQUIRE_MESSAGE(!s, s.message());
+            CHECK(client.peer().authenticated);
+            echo_round_trip(client, server);
+        };
+        CAPTURE(static_cast<int>(type));
+        run_across.template operator()<crypto::OpenSsl3, crypto::Botan2>();
+        run_across.template operator()<crypto::Botan2, crypto::OpenSsl3>();
     }
 }

@@ -2,6 +2,7 @@
 // server sends CertificateRequest, the client answers with Certificate and
 // CertificateVerify before its Finished. Every secret, key, Finished and record.
 // The trace below is the RFC's text (tls13_rfc8448_extract.py rfc8448.txt 6).
+#include "support/providers.hpp"
 #include "tls13_rfc8448_trace.hpp"
 
 namespace {
@@ -304,12 +305,11 @@ const Trace section6 = {
 
 }  // namespace
 
-TEST_CASE("RFC 8448 section 6: every HKDF step recomputed from its printed inputs") {
-    CHECK(check_every_hkdf_step(section6, TLS_AES_128_GCM_SHA256) == 18);
+TEST_CASE_TEMPLATE("RFC 8448 section 6: every HKDF step recomputed from its printed inputs", Crypto, TAPSEC_TEST_PROVIDERS) {
+    CHECK(check_every_hkdf_step<Crypto>(section6, TLS_AES_128_GCM_SHA256) == 18);
 }
 
-TEST_CASE("RFC 8448 section 6: client authentication key schedule and records, byte for byte") {
-    using Crypto = crypto::DefaultProvider;
+TEST_CASE_TEMPLATE("RFC 8448 section 6: client authentication key schedule and records, byte for byte", Crypto, TAPSEC_TEST_PROVIDERS) {
     const auto& suite = TLS_AES_128_GCM_SHA256;
     const auto& t = section6;
 

@@ -3,6 +3,7 @@
 // change_cipher_spec record from each side. The CCS records are framed in plaintext
 // byte for byte; the key schedule and protected records are checked as for Section 3.
 // The trace below is the RFC's text (tls13_rfc8448_extract.py rfc8448.txt 7).
+#include "support/providers.hpp"
 #include "tls13_rfc8448_trace.hpp"
 
 namespace {
@@ -301,12 +302,11 @@ void check_ccs_record(const Step& s) {
 
 }  // namespace
 
-TEST_CASE("RFC 8448 section 7: every HKDF step recomputed from its printed inputs") {
-    CHECK(check_every_hkdf_step(section7, TLS_AES_128_GCM_SHA256) == 18);
+TEST_CASE_TEMPLATE("RFC 8448 section 7: every HKDF step recomputed from its printed inputs", Crypto, TAPSEC_TEST_PROVIDERS) {
+    CHECK(check_every_hkdf_step<Crypto>(section7, TLS_AES_128_GCM_SHA256) == 18);
 }
 
-TEST_CASE("RFC 8448 section 7: compatibility mode key schedule and records, byte for byte") {
-    using Crypto = crypto::DefaultProvider;
+TEST_CASE_TEMPLATE("RFC 8448 section 7: compatibility mode key schedule and records, byte for byte", Crypto, TAPSEC_TEST_PROVIDERS) {
     const auto& suite = TLS_AES_128_GCM_SHA256;
     const auto& t = section7;
 

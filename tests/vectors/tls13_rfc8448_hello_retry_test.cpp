@@ -3,6 +3,7 @@
 // transcript's message_hash replacement of ClientHello1 (RFC 8446 4.4.1), the P-256
 // (EC)DHE from the printed private keys, and every secret, key and record after it.
 // The trace below is the RFC's text (tls13_rfc8448_extract.py rfc8448.txt 5).
+#include "support/providers.hpp"
 #include "tls13_rfc8448_trace.hpp"
 
 #include <botan/bigint.h>
@@ -347,12 +348,11 @@ Bytes p256_shared_secret(const Bytes& private_scalar, const Bytes& peer_public) 
 
 }  // namespace
 
-TEST_CASE("RFC 8448 section 5: every HKDF step recomputed from its printed inputs") {
-    CHECK(check_every_hkdf_step(section5, TLS_AES_128_GCM_SHA256) == 18);
+TEST_CASE_TEMPLATE("RFC 8448 section 5: every HKDF step recomputed from its printed inputs", Crypto, TAPSEC_TEST_PROVIDERS) {
+    CHECK(check_every_hkdf_step<Crypto>(section5, TLS_AES_128_GCM_SHA256) == 18);
 }
 
-TEST_CASE("RFC 8448 section 5: HelloRetryRequest transcript, key schedule and records, byte for byte") {
-    using Crypto = crypto::DefaultProvider;
+TEST_CASE_TEMPLATE("RFC 8448 section 5: HelloRetryRequest transcript, key schedule and records, byte for byte", Crypto, TAPSEC_TEST_PROVIDERS) {
     const auto& suite = TLS_AES_128_GCM_SHA256;
     const auto& t = section5;
 
@@ -398,8 +398,7 @@ TEST_CASE("RFC 8448 section 5: HelloRetryRequest transcript, key schedule and re
 // ---- Section 5 through the real state machines (see tls13_rfc8448_replay_test.cpp for
 // Section 3 and docs/tls13-key-schedule.md for where byte-for-byte stops and why) ----
 
-TEST_CASE("RFC 8448 section 5: the trace's HelloRetryRequest and server flight through the real ClientHandshake") {
-    using Crypto = crypto::DefaultProvider;
+TEST_CASE_TEMPLATE("RFC 8448 section 5: the trace's HelloRetryRequest and server flight through the real ClientHandshake", Crypto, TAPSEC_TEST_PROVIDERS) {
     const auto& t = section5;
     const Bytes trace_hello1 = value(t, "client", "construct a ClientHello", "ClientHello", 0);
     const Bytes trace_hello2 = value(t, "client", "construct a ClientHello", "ClientHello", 1);
@@ -477,8 +476,7 @@ TEST_CASE("RFC 8448 section 5: the trace's HelloRetryRequest and server flight t
           Error::bad_certificate_verify);
 }
 
-TEST_CASE("RFC 8448 section 5: the trace's first ClientHello through the real ServerHandshake") {
-    using Crypto = crypto::DefaultProvider;
+TEST_CASE_TEMPLATE("RFC 8448 section 5: the trace's first ClientHello through the real ServerHandshake", Crypto, TAPSEC_TEST_PROVIDERS) {
     const auto& t = section5;
     const Bytes certificate = value(t, "server", "construct a Certificate", "Certificate");
     tls13::Config config;

@@ -3,6 +3,7 @@
 // client_early_traffic_secret and early exporter, 0-RTT data and EndOfEarlyData
 // records, then the whole handshake and application schedule, byte for byte.
 // The trace below is the RFC's text (tls13_rfc8448_extract.py rfc8448.txt 4).
+#include "support/providers.hpp"
 #include "tls13_rfc8448_trace.hpp"
 
 namespace {
@@ -324,12 +325,11 @@ const char* const section3_resumption_psk = "cae5ce63ca4b2a7333a7cef44351eea4b6a
 
 }  // namespace
 
-TEST_CASE("RFC 8448 section 4: every HKDF step recomputed from its printed inputs") {
-    CHECK(check_every_hkdf_step(section4, TLS_AES_128_GCM_SHA256) == 22);
+TEST_CASE_TEMPLATE("RFC 8448 section 4: every HKDF step recomputed from its printed inputs", Crypto, TAPSEC_TEST_PROVIDERS) {
+    CHECK(check_every_hkdf_step<Crypto>(section4, TLS_AES_128_GCM_SHA256) == 22);
 }
 
-TEST_CASE("RFC 8448 section 4: resumed 0-RTT key schedule and records, byte for byte") {
-    using Crypto = crypto::DefaultProvider;
+TEST_CASE_TEMPLATE("RFC 8448 section 4: resumed 0-RTT key schedule and records, byte for byte", Crypto, TAPSEC_TEST_PROVIDERS) {
     const auto& suite = TLS_AES_128_GCM_SHA256;
     const auto& t = section4;
 
@@ -370,7 +370,7 @@ TEST_CASE("RFC 8448 section 4: resumed 0-RTT key schedule and records, byte for 
     const auto early_keys = traffic_keys<Crypto>(cets);
     CHECK(hex(early_keys.key) == hex(value(t, "client", "derive write traffic keys for early application data", "key expanded")));
     CHECK(hex(early_keys.iv) == hex(value(t, "client", "derive write traffic keys for early application data", "iv expanded")));
-    ProtectedDirection client_early(cets);
+    ProtectedDirection<Crypto> client_early(cets);
     client_early.check(ContentType::application_data, step(t, "client", "send application_data record"));
 
     // ServerHello and the handshake secret (PSK and X25519).
@@ -401,7 +401,7 @@ TEST_CASE("RFC 8448 section 4: resumed 0-RTT key schedule and records, byte for 
     CHECK(hex(finished_verify_data<Crypto>(shts, transcript.current_hash())) ==
           hex(value(t, "server", "calculate finished", "finished")));
     transcript.add(value(t, "server", "construct a Finished", "Finished"));
-    ProtectedDirection server_handshake(shts);
+    ProtectedDirection<Crypto> server_handshake(shts);
     server_handshake.check(ContentType::handshake, step(t, "server", "send handshake record", 1));
 
     const Bytes th_server_finished = transcript.current_hash();
@@ -421,7 +421,7 @@ TEST_CASE("RFC 8448 section 4: resumed 0-RTT key schedule and records, byte for 
     CHECK(hex(finished_verify_data<Crypto>(chts, transcript.current_hash())) ==
           hex(value(t, "client", "calculate finished \"tls13 finished\":", "finished")));
     transcript.add(value(t, "client", "construct a Finished", "Finished"));
-    ProtectedDirection client_handshake(chts);
+    ProtectedDirection<Crypto> client_handshake(chts);
     client_handshake.check(ContentType::handshake, step(t, "client", "send handshake record", 2));
 
     const Bytes th_client_finished = transcript.current_hash();
@@ -429,7 +429,7 @@ TEST_CASE("RFC 8448 section 4: resumed 0-RTT key schedule and records, byte for 
     CHECK(hex(master.resumption_master_secret(th_client_finished).secret) ==
           hex(value(t, "client", "derive secret \"tls13 res master\"", "expanded")));
 
-    ProtectedDirection client_app(cats), server_app(sats);
+    ProtectedDirection<Crypto> client_app(cats), server_app(sats);
     client_app.check(ContentType::application_data, step(t, "client", "send application_data record", 1));
     server_app.check(ContentType::application_data, step(t, "server", "send application_data record"));
     client_app.check(ContentType::alert, step(t, "client", "send alert record"));
@@ -439,8 +439,7 @@ TEST_CASE("RFC 8448 section 4: resumed 0-RTT key schedule and records, byte for 
 // ---- Section 4 through the real ClientHandshake (see tls13_rfc8448_replay_test.cpp and
 // docs/tls13-key-schedule.md for where byte-for-byte stops and why) ----
 
-TEST_CASE("RFC 8448 section 4: resumption with 0-RTT through the real ClientHandshake, ticket age from the injected clock") {
-    using Crypto = crypto::DefaultProvider;
+TEST_CASE_TEMPLATE("RFC 8448 section 4: resumption with 0-RTT through the real ClientHandshake, ticket age from the injected clock", Crypto, TAPSEC_TEST_PROVIDERS) {
     const auto& t = section4;
     const Bytes trace_hello = value(t, "client", "send handshake record", "payload");
     auto trace = decode_client_hello(ByteView(trace_hello).subspan(4));

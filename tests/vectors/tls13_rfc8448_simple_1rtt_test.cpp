@@ -2,6 +2,7 @@
 // every secret of the key schedule, every traffic key and IV, both Finished values, the
 // resumption secret and PSK, and every protected record byte for byte.
 // The trace below is the RFC's text (tls13_rfc8448_extract.py rfc8448.txt 3).
+#include "support/providers.hpp"
 #include "tls13_rfc8448_trace.hpp"
 
 namespace {
@@ -311,12 +312,11 @@ const Trace section3 = {
 
 }  // namespace
 
-TEST_CASE("RFC 8448 section 3: every HKDF step recomputed from its printed inputs") {
-    CHECK(check_every_hkdf_step(section3, TLS_AES_128_GCM_SHA256) == 19);
+TEST_CASE_TEMPLATE("RFC 8448 section 3: every HKDF step recomputed from its printed inputs", Crypto, TAPSEC_TEST_PROVIDERS) {
+    CHECK(check_every_hkdf_step<Crypto>(section3, TLS_AES_128_GCM_SHA256) == 19);
 }
 
-TEST_CASE("RFC 8448 section 3: simple 1-RTT key schedule and records, byte for byte") {
-    using Crypto = crypto::DefaultProvider;
+TEST_CASE_TEMPLATE("RFC 8448 section 3: simple 1-RTT key schedule and records, byte for byte", Crypto, TAPSEC_TEST_PROVIDERS) {
     const auto& suite = TLS_AES_128_GCM_SHA256;
     const auto& t = section3;
 
@@ -372,7 +372,7 @@ TEST_CASE("RFC 8448 section 3: simple 1-RTT key schedule and records, byte for b
     CHECK(verify_finished<Crypto>(shts, transcript.current_hash(), ByteView(server_finished_message).subspan(4)));
     transcript.add(server_finished_message);
 
-    ProtectedDirection server_handshake(shts);
+    ProtectedDirection<Crypto> server_handshake(shts);
     server_handshake.check(ContentType::handshake, step(t, "server", "send handshake record", 1));
 
     // Master Secret: application traffic and exporter secrets over CH..server Finished.
@@ -400,7 +400,7 @@ TEST_CASE("RFC 8448 section 3: simple 1-RTT key schedule and records, byte for b
     const Bytes client_finished_message = value(t, "client", "construct a Finished", "Finished");
     CHECK(hex(ByteView(client_finished_message).subspan(4)) == hex(client_finished));
     transcript.add(client_finished_message);
-    ProtectedDirection client_handshake(chts);
+    ProtectedDirection<Crypto> client_handshake(chts);
     client_handshake.check(ContentType::handshake, step(t, "client", "send handshake record", 1));
 
     // Resumption master secret over CH..client Finished, and the ticket's PSK.
@@ -413,7 +413,7 @@ TEST_CASE("RFC 8448 section 3: simple 1-RTT key schedule and records, byte for b
           hex(value(t, "server", "generate resumption secret", "expanded")));
 
     // Application epoch: NewSessionTicket, data both ways, close_notify both ways.
-    ProtectedDirection server_app(sats), client_app(cats);
+    ProtectedDirection<Crypto> server_app(sats), client_app(cats);
     server_app.check(ContentType::handshake, step(t, "server", "send handshake record", 2));
     client_app.check(ContentType::application_data, step(t, "client", "send application_data record"));
     server_app.check(ContentType::application_data, step(t, "server", "send application_data record"));

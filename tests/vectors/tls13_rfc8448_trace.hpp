@@ -98,8 +98,8 @@ inline std::string quoted_label(std::string_view title) {
 }
 
 /// Recomputes every HKDF step the trace prints from its printed inputs.
-inline int check_every_hkdf_step(const Trace& trace, const CipherSuite& suite) {
-    using Crypto = crypto::DefaultProvider;
+template <class Crypto = crypto::DefaultProvider>
+int check_every_hkdf_step(const Trace& trace, const CipherSuite& suite) {
     const auto h = suite.hash;
     int checked = 0;
     for (const auto& s : trace) {
@@ -147,6 +147,8 @@ inline int check_every_hkdf_step(const Trace& trace, const CipherSuite& suite) {
 /// One direction under one traffic secret: re-seals the trace's payloads in order (the
 /// sequence number advancing as in the trace) and compares the protected record byte
 /// for byte, then opens the trace's record with a fresh reader and compares the payload.
+/// Records of one direction through provider Crypto's record layer.
+template <class Crypto = crypto::DefaultProvider>
 class ProtectedDirection {
 public:
     explicit ProtectedDirection(const TrafficSecret& secret) {
@@ -170,7 +172,7 @@ public:
     }
 
 private:
-    RecordLayer<> writer_, reader_;
+    RecordLayer<Crypto> writer_, reader_;
 };
 
 /// A plaintext record from the trace (ClientHello, ServerHello, HRR): framing only.
@@ -203,12 +205,12 @@ inline Bytes ticket_nonce(const Bytes& new_session_ticket) {
 /// `server_messages` then Finished in its `server_record`-th handshake record, the client
 /// `client_messages` then Finished in its `client_record`-th; both then send
 /// close_notify as their first application-epoch record.
-inline void check_full_handshake_after_hello(const Trace& t, const CipherSuite& suite,
-                                             Transcript<crypto::DefaultProvider>& transcript, ByteView shared_secret,
+template <class Crypto>
+void check_full_handshake_after_hello(const Trace& t, const CipherSuite& suite,
+                                             Transcript<Crypto>& transcript, ByteView shared_secret,
                                              const std::vector<std::string>& server_messages,
                                              const std::vector<std::string>& client_messages, int server_record,
                                              int client_record) {
-    using Crypto = crypto::DefaultProvider;
     auto early = EarlySecret<Crypto>::without_psk(suite);
     CHECK(hex(early.secret()) == hex(value(t, "server", "extract secret \"early\"", "secret")));
     CHECK(hex(shared_secret) == hex(value(t, "server", "extract secret \"handshake\"", "IKM")));
@@ -232,7 +234,7 @@ inline void check_full_handshake_after_hello(const Trace& t, const CipherSuite& 
     const Bytes server_finished_message = value(t, "server", "construct a Finished", "Finished");
     CHECK(hex(ByteView(server_finished_message).subspan(4)) == hex(server_finished));
     transcript.add(server_finished_message);
-    ProtectedDirection(shts).check(ContentType::handshake, step(t, "server", "send handshake record", server_record));
+    ProtectedDirection<Crypto>(shts).check(ContentType::handshake, step(t, "server", "send handshake record", server_record));
 
     const Bytes th_server_finished = transcript.current_hash();
     CHECK(hex(th_server_finished) == hex(value(t, "server", "derive secret \"tls13 c ap traffic\"", "hash")));
@@ -256,15 +258,15 @@ inline void check_full_handshake_after_hello(const Trace& t, const CipherSuite& 
     CHECK(hex(ByteView(client_finished_message).subspan(4)) == hex(client_finished));
     CHECK(verify_finished<Crypto>(chts, transcript.current_hash(), ByteView(client_finished_message).subspan(4)));
     transcript.add(client_finished_message);
-    ProtectedDirection(chts).check(ContentType::handshake, step(t, "client", "send handshake record", client_record));
+    ProtectedDirection<Crypto>(chts).check(ContentType::handshake, step(t, "client", "send handshake record", client_record));
 
     const Bytes th_client_finished = transcript.current_hash();
     CHECK(hex(th_client_finished) == hex(value(t, "client", "derive secret \"tls13 res master\"", "hash")));
     CHECK(hex(master.resumption_master_secret(th_client_finished).secret) ==
           hex(value(t, "client", "derive secret \"tls13 res master\"", "expanded")));
 
-    ProtectedDirection(cats).check(ContentType::alert, step(t, "client", "send alert record"));
-    ProtectedDirection(sats).check(ContentType::alert, step(t, "server", "send alert record"));
+    ProtectedDirection<Crypto>(cats).check(ContentType::alert, step(t, "client", "send alert record"));
+    ProtectedDirection<Crypto>(sats).check(ContentType::alert, step(t, "server", "send alert record"));
 }
 
 // ---- driving the real state machines with a trace (tls13_rfc8448_replay_test.cpp) ----
@@ -351,7 +353,8 @@ struct Drained {
     std::vector<TrafficSecret> read_keys, write_keys;
     std::vector<Event> events;
 };
-inline Drained drain(HandshakeCommon<crypto::DefaultProvider>& machine) {
+template <class Crypto>
+Drained drain(HandshakeCommon<Crypto>& machine) {
     Drained d;
     while (auto a = machine.poll_action()) {
         switch (a->kind) {

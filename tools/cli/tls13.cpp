@@ -7,6 +7,9 @@
 #include <thread>
 
 #include <tapsec/tapsec.hpp>
+#if TAPSEC_HAVE_OPENSSL_PROVIDER
+#include <tapsec/crypto/openssl.hpp>
+#endif
 
 #include "address.hpp"
 #include "debug_options.hpp"
@@ -18,7 +21,40 @@
 namespace tapsec::cli {
 namespace {
 
-using Tls13 = Secure<Tls13Handshake, AeadRecord, Tcp>;
+template <class Crypto>
+using Tls13 = Secure<Tls13Handshake, AeadRecord, Tcp, Crypto>;
+
+/// The crypto providers this command was built with; the first is the default: OpenSSL's
+/// libcrypto where it was found (the faster: docs/crypto-providers.md), else Botan.
+struct ProviderChoice {
+    const char* option;       // --provider NAME
+    std::string_view name;    // Crypto::name, printed in the summary line
+};
+#if TAPSEC_HAVE_OPENSSL_PROVIDER
+constexpr ProviderChoice providers[] = {{"openssl", crypto::OpenSsl3::name}, {"botan", crypto::Botan2::name}};
+#else
+constexpr ProviderChoice providers[] = {{"botan", crypto::Botan2::name}};
+#endif
+
+/// Runs `body.template operator()<Crypto>()` with the provider `--provider` names (or the
+/// default); a name not built in is a usage error (exit 2).
+template <class Body>
+int with_provider(Arguments& args, Body&& body) {
+    const std::string wanted = args.take("--provider").value_or(providers[0].option);
+    if (wanted == "botan") return body.template operator()<crypto::Botan2>();
+#if TAPSEC_HAVE_OPENSSL_PROVIDER
+    if (wanted == "openssl") return body.template operator()<crypto::OpenSsl3>();
+#endif
+    std::string known;
+    for (const auto& p : providers) known += std::string(known.empty() ? "" : ", ") + p.option;
+    return usage_fail("--provider: '" + wanted + "' is not built into this tapsec (" + known + ")");
+}
+
+template <class Crypto>
+std::string composition_name() {
+    return std::is_same_v<Crypto, crypto::Botan2> ? "Secure<Tls13Handshake, AeadRecord, Tcp>"
+                                                  : "Secure<Tls13Handshake, AeadRecord, Tcp, crypto::OpenSsl3>";
+}
 
 const std::string usage =
     "common options:\n"
@@ -34,6 +70,8 @@ const std::string usage =
     "  --keyupdate-after N     KeyUpdate automatically after N records under one key\n"
     "  --record-size-limit N   advertise an RFC 8449 record_size_limit (64..16385)\n"
     "  --quiet                 no connection summary on stderr\n"
+    "  --provider NAME         crypto provider: openssl (OpenSSL 3 libcrypto; the default where built\n"
+    "                          with it) or botan (Botan 2); the summary line names the one used\n"
     "connect only:\n"
     "  --servername NAME       SNI and the name checked in the certificate (default: HOST)\n"
     "  --noverify              accept any server certificate (testing only)\n"
@@ -86,6 +124,7 @@ private:
 };
 
 /// Options both roles share; returns an error message, or empty.
+template <class Crypto>
 std::string common_options(Arguments& args, tls13::Config& config) {
     if (auto v = args.take_list("--ciphersuites")) config.cipher_suites = *v;
     if (auto v = args.take_list("--groups")) config.groups = *v;
@@ -93,7 +132,7 @@ std::string common_options(Arguments& args, tls13::Config& config) {
         if (!tls13::find_cipher_suite(s)) return "unknown cipher suite '" + s + "'";
     for (const auto& g : config.groups)
         if (!tls13::group_from_name(g)) return "unknown group '" + g + "' (X25519, P-256, X448, ffdhe2048, ffdhe3072)";
-        else if (!tls13::group_available<crypto::DefaultProvider>(g)) return "group '" + g + "': " + make_error_code(tls13::Error::group_not_in_provider).message();
+        else if (!tls13::group_available<Crypto>(g)) return "group '" + g + "': " + make_error_code(tls13::Error::group_not_in_provider).message();
     if (auto v = args.take_list("--alpn")) config.alpn = *v;
     auto cert = args.take("--cert");
     auto key = args.take("--key");
@@ -103,17 +142,17 @@ std::string common_options(Arguments& args, tls13::Config& config) {
         if (!c) return "--cert: cannot read " + *cert;
         auto k = slurp(*key);
         if (!k) return "--key: cannot read " + *key;
-        if (!crypto::Botan2::Certificate::chain_from_pem(*c)) return "--cert: no PEM certificate in " + *cert;
-        if (!crypto::Botan2::PrivateKey::from_pem(*k)) return "--key: no readable private key in " + *key;
+        if (!Crypto::Certificate::chain_from_pem(*c)) return "--cert: no PEM certificate in " + *cert;
+        if (!Crypto::PrivateKey::from_pem(*k)) return "--key: no readable private key in " + *key;
         config.identity = Identity(*c, *k);
         // Refused at startup, not at every client: the key must be the certificate's.
-        if (auto parsed = tls13::ParsedIdentity<crypto::Botan2>::get(config.identity, *config.parsed_identity); !parsed)
+        if (auto parsed = tls13::ParsedIdentity<Crypto>::get(config.identity, *config.parsed_identity); !parsed)
             return "--key " + *key + " does not fit --cert " + *cert + ": " + parsed.error().message();
     }
     if (auto ca = args.take("--CAfile")) {
         auto c = slurp(*ca);
         if (!c) return "--CAfile: cannot read " + *ca;
-        if (!crypto::Botan2::Certificate::chain_from_pem(*c)) return "--CAfile: no PEM certificate in " + *ca;
+        if (!Crypto::Certificate::chain_from_pem(*c)) return "--CAfile: no PEM certificate in " + *ca;
         config.trust.ca_certificates_pem = {*c};
     }
     auto psk_id = args.take("--psk-identity");
@@ -136,7 +175,8 @@ std::string common_options(Arguments& args, tls13::Config& config) {
     return debug_options().take(args, config);
 }
 
-void print_summary(const Tls13& connection, bool quiet) {
+template <class Crypto>
+void print_summary(const Tls13<Crypto>& connection, bool quiet) {
     if (quiet) return;
     const auto info = connection.info();
     std::string line = "tapsec: " + info.protocol + ", " + info.cipher_suite + ", " +
@@ -145,10 +185,12 @@ void print_summary(const Tls13& connection, bool quiet) {
     if (info.resumed) line += ", resumed";
     if (!info.peer.psk_identity.empty()) line += ", PSK " + info.peer.psk_identity;
     if (!info.peer.subject.empty()) line += ", peer " + info.peer.subject;
+    line += ", provider " + std::string(Crypto::name);
     std::fprintf(stderr, "%s\n", line.c_str());
 }
 
-void print_events(Tls13& connection, bool quiet) {
+template <class Connection>
+void print_events(Connection& connection, bool quiet) {
     while (auto e = connection.next_event()) {
         if (quiet) continue;
         switch (e->kind) {
@@ -174,9 +216,10 @@ void print_events(Tls13& connection, bool quiet) {
     }
 }
 
-int run_connect(Arguments& args) {
+template <class Crypto>
+int connect_with(Arguments& args) {
     tls13::Config config;
-    if (auto e = common_options(args, config); !e.empty()) return usage_fail(e);
+    if (auto e = common_options<Crypto>(args, config); !e.empty()) return usage_fail(e);
     const HostPort target = parse_host_port(args.target);
     const std::string& host = target.host;
     const std::uint16_t port = target.port;
@@ -204,7 +247,7 @@ int run_connect(Arguments& args) {
     if (!resolve(host, port, SOCK_STREAM, resolve_error)) return fail(resolve_error);
     auto tcp = Tcp::connect(host, static_cast<std::uint16_t>(port));
     if (!tcp) return fail("cannot connect to " + args.target + ": " + tcp.error().message());
-    Tls13 connection(Role::client, config, std::move(*tcp));
+    Tls13<Crypto> connection(Role::client, config, std::move(*tcp));
     if (early && !early->empty())
         if (auto ec = connection.send_early_data(as_bytes(*early))) return fail("early data: " + ec.message());
     debug_options().handshake_starting();
@@ -230,9 +273,14 @@ int run_connect(Arguments& args) {
     return code;
 }
 
-int run_listen(Arguments& args) {
+int run_connect(Arguments& args) {
+    return with_provider(args, [&]<class Crypto>() { return connect_with<Crypto>(args); });
+}
+
+template <class Crypto>
+int listen_with(Arguments& args) {
     tls13::Config config;
-    if (auto e = common_options(args, config); !e.empty()) return usage_fail(e);
+    if (auto e = common_options<Crypto>(args, config); !e.empty()) return usage_fail(e);
     const HostPort bind_to = parse_listen_address(args.target);
     const std::string& address = bind_to.host;
     const std::uint16_t port = bind_to.port;
@@ -253,7 +301,7 @@ int run_listen(Arguments& args) {
             return usage_fail("--ticket-key-file: " + std::to_string(k->size()) + " bytes, 48 expected (16-byte name, 32-byte key)");
         config.ticket_key = tls13::TicketKey::from_bytes(as_bytes(*k).first(16), as_bytes(*k).subspan(16, 32));
     } else {
-        config.ticket_key = tls13::TicketKey::generate<crypto::Botan2>();
+        config.ticket_key = tls13::TicketKey::generate<Crypto>();
     }
     const int naccept = static_cast<int>(args.take_uint("--naccept", 1, 1000000).value_or(1));
     const bool keyupdate = args.flag("--keyupdate");
@@ -267,7 +315,7 @@ int run_listen(Arguments& args) {
     for (int i = 0; i < naccept; ++i) {
         auto tcp = listener->accept();
         if (!tcp) return fail("accept failed: " + tcp.error().message());
-        Tls13 connection(Role::server, config, std::move(*tcp));
+        Tls13<Crypto> connection(Role::server, config, std::move(*tcp));
         debug_options().handshake_starting();
         if (auto ec = connection.handshake()) {
             print_events(connection, quiet);
@@ -288,13 +336,24 @@ int run_listen(Arguments& args) {
         pump_options.quiet = quiet;
         pump_options.on_progress = [&] { print_events(connection, quiet); };
         pump_options.count = debug_options().counter();
-        code = serve_connection(connection, listen_options.mode, "Secure<Tls13Handshake, AeadRecord, Tcp>", pump_options);
+        code = serve_connection(connection, listen_options.mode, composition_name<Crypto>(), pump_options);
         debug_options().connection_ended(connection.info(), quiet);
     }
     return code;
 }
 
+int run_listen(Arguments& args) {
+    return with_provider(args, [&]<class Crypto>() { return listen_with<Crypto>(args); });
+}
+
+#if TAPSEC_HAVE_OPENSSL_PROVIDER
+using DemoProvider = crypto::OpenSsl3;  // the default provider, as for connect / listen
+#else
+using DemoProvider = crypto::Botan2;
+#endif
+
 DemoResult run_demo() {
+    using Tls13 = cli::Tls13<DemoProvider>;
     // A certificate-free demo: an external PSK with X25519 (psk_dhe_ke) over loopback TCP.
     tls13::Config config;
     Bytes key(32);
@@ -318,7 +377,8 @@ DemoResult run_demo() {
         NoCheck{},
         [](Tls13& client) {
             const auto info = client.info();
-            return info.protocol + ", " + info.cipher_suite + ", " + info.group + ", external PSK";
+            return info.protocol + ", " + info.cipher_suite + ", " + info.group + ", external PSK, provider " +
+                   std::string(DemoProvider::name);
         });
 }
 
@@ -326,7 +386,7 @@ const Registration registration{ProtocolEntry{
     "tls13",
     "Secure<Tls13Handshake, AeadRecord, Tcp>",
     "TLS",
-    Tls13::features,
+    Tls13<crypto::Botan2>::features,
     std::string(usage) + debug_usage,
     run_connect,
     run_listen,
