@@ -63,8 +63,10 @@ void serve_to_gtlsclient(const std::vector<std::string>& client_options, const s
     Files f;
     REQUIRE(f.ok);
     const auto port = std::to_string(free_port(SOCK_DGRAM));
+    // gtlsclient sends its CONNECTION_CLOSE once, in one datagram; should that be lost, the
+    // server ends by idle timeout once everything it sent was acknowledged (3 s here).
     Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--h3", "--htdocs", f.htdocs, "--cert", f.cert,
-                    "--key", f.key},
+                    "--key", f.key, "--idle-timeout", "3000"},
                    f.dir.file("server.log"));
     REQUIRE(server.wait_for_output("listening on"));
     const std::string download = f.dir.file("dl");
@@ -122,4 +124,25 @@ TEST_CASE("tapsec quic: listen and connect carry stdin/stdout both ways on one s
     client.close_stdin();
     CHECK_MESSAGE(client.wait(std::chrono::seconds(10)) == 0, client.output());
     CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+}
+
+TEST_CASE("tapsec listen quic --h3: a client that vanishes mid-response is an idle timeout, exit 1") {
+    // The other side of the idle-timeout rule in h3_serve: only when every byte of every
+    // response was acknowledged is a silent client a clean end.
+    REQUIRE_MESSAGE(have_program("gtlsclient"), "ngtcp2-client (gtlsclient) is not installed");
+    Files f;
+    REQUIRE(f.ok);
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--h3", "--htdocs", f.htdocs, "--cert", f.cert,
+                    "--key", f.key, "--idle-timeout", "1000"},
+                   f.dir.file("server.log"));
+    REQUIRE(server.wait_for_output("listening on"));
+    const std::string download = f.dir.file("dl");
+    REQUIRE(run("mkdir -p " + download) == 0);
+    Process client({"gtlsclient", "-q", "--download", download, "127.0.0.1", port, "https://127.0.0.1:" + port + "/big.bin"},
+                   f.dir.file("client.log"));
+    REQUIRE(server.wait_for_output("GET /big.bin -> 200"));
+    client.kill();  // SIGKILL-like end: no CONNECTION_CLOSE, most of the 10 MiB unacknowledged
+    CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 1, server.output());
+    CHECK_MESSAGE(server.output().find("QUIC: idle timeout") != std::string::npos, server.output());
 }

@@ -345,6 +345,16 @@ int h3_serve(Driver& d, Connection& c, const std::string& htdocs, const std::str
             }
         }
         if (c.is_closed()) {
+            // RFC 9000 10.1: an idle connection is silently closed. When every request was
+            // answered and every byte of the answers acknowledged, the client has what it
+            // asked for; its CONNECTION_CLOSE, a single datagram, may simply not have come.
+            if (c.error() == make_error_code(quic::Error::idle_timeout) && !answered.empty() &&
+                c.all_stream_data_acknowledged()) {
+                if (!quiet)
+                    std::fprintf(stderr, "tapsec: every response acknowledged; the client then went quiet and the "
+                                         "connection ended by idle timeout\n");
+                return 0;
+            }
             if (c.error()) return fail("QUIC: " + c.error().message() + describe_close(c));
             return 0;
         }

@@ -265,6 +265,12 @@ public:
     }
     /// Whether close() is still waiting for acknowledgements.
     bool closing_pending() const noexcept { return close_requested_ && state_ == State::open; }
+    /// Everything we sent on our streams (FIN included) was acknowledged by the peer.
+    bool all_stream_data_acknowledged() const {
+        for (const auto& [id, s] : streams_)
+            if (can_send_on(id) && !s.send.all_acked()) return false;
+        return true;
+    }
     /// Immediate close with an application error code.
     void abort(std::uint64_t application_code, Instant now) {
         now_ = now;
@@ -1313,9 +1319,7 @@ private:
     // ---- closing ----------------------------------------------------------------------------------
 
     void maybe_start_closing() {
-        if (!close_requested_ || state_ != State::open) return;
-        for (const auto& [id, s] : streams_)
-            if (can_send_on(id) && !s.send.all_acked()) return;
+        if (!close_requested_ || state_ != State::open || !all_stream_data_acknowledged()) return;
         enter_closing(true, settings_.application_close_code, 0);
     }
 
