@@ -77,6 +77,28 @@ TEST_CASE("tls13 clean close: tapsec listen <-> tapsec connect, 20 times, each s
     }
 }
 
+TEST_CASE("tls13 half-close: both inputs already ended (echo x | ...), each line still arrives, 20 times") {
+    // Whichever close_notify arrives first ends only its sender's write side (6.1): the
+    // other side still sends what its stdin held before answering, never drops it.
+    Fixture f;
+    for (int i = 0; i < 20; ++i) {
+        CAPTURE(i);
+        const auto port = free_port();
+        const std::string tag = std::to_string(i);
+        Process server(tapsec_listen(f, port), f.log("listen"));
+        server.write_stdin("to client " + tag + "\n");
+        server.close_stdin();
+        REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
+        Process client(tapsec_connect(f, port), f.log("connect"));
+        client.write_stdin("to server " + tag + "\n");
+        client.close_stdin();
+        CHECK_MESSAGE(client.wait(std::chrono::seconds(10)) == 0, client.output());
+        CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+        CHECK_MESSAGE(client.output().find("to client " + tag) != std::string::npos, client.output());
+        CHECK_MESSAGE(server.output().find("to server " + tag) != std::string::npos, server.output());
+    }
+}
+
 TEST_CASE("tls13 clean close against OpenSSL: s_server and s_client, each side closing first") {
     Fixture f;
     REQUIRE_MESSAGE(have_program("openssl"), "openssl is not installed");

@@ -186,6 +186,31 @@ std::size_t stdin_room(C& c, std::size_t buffer) {
         return c.pending_write_bytes() < max_unsent ? buffer : 0;
 }
 
+/// After the peer's close (TLS 1.3 6.1: its close ends only its own write side): what
+/// stdin already holds still goes out before ours, written as the socket takes it, so
+/// `echo y | tapsec listen` sends "y" even when the client's close came first. Only what
+/// is readable now: a terminal left open is not waited for. An error when the
+/// connection can no longer send (the engine answered the close itself), so input is
+/// never dropped silently.
+template <NonBlockingConnection C>
+std::error_code send_remaining_stdin(C& c, MutableByteView buffer, TrafficCount* count, Instant deadline) {
+    for (;;) {
+        pollfd in{0, POLLIN, 0};
+        if (::poll(&in, 1, 0) <= 0 || !(in.revents & (POLLIN | POLLHUP))) return {};
+        while (c.pending_write_bytes() >= max_unsent) {  // bounded: let the socket take some first
+            pollfd out{c.native_handle(), POLLOUT, 0};
+            const int timeout = poll_timeout_ms(deadline);
+            if (timeout == 0 || ::poll(&out, 1, timeout) == 0) return make_error_code(Errc::timed_out);
+            if (auto ec = c.on_writable()) return ec;
+        }
+        const ssize_t n = ::read(0, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return {};
+        if (auto ec = c.send_nonblocking(ByteView(buffer.data(), static_cast<std::size_t>(n)))) return ec;
+        if (count) count->sent += static_cast<std::size_t>(n);
+    }
+}
+
 }  // namespace stdio_detail
 
 /// Runs until the peer closes (exit 0), stdin ends and the peer then closes or stays
@@ -245,7 +270,12 @@ int pump(C& c, const PumpOptions& options) {
         // and the close after it, read together, end the loop now, not after a timeout.
         if (auto ec = deliver()) return ended(ec, "send failed: ");
         if (options.on_progress) options.on_progress();
-        if (c.peer_closed()) return end_session(c, Clock::now() + options.linger);
+        if (c.peer_closed()) {
+            if (stdin_open && !options.responder && !closing)
+                if (auto ec = send_remaining_stdin(c, MutableByteView(buffer), options.count, Clock::now() + options.linger))
+                    return fail("the peer closed the connection before our input was all sent (" + ec.message() + ")");
+            return end_session(c, Clock::now() + options.linger);
+        }
         if (acknowledged.advanced(c)) heard_from = Clock::now();
         // The linger clock runs once our side is done.
         const bool lingering = closing || (!stdin_open && !options.responder);

@@ -170,6 +170,8 @@ std::string common_options(Arguments& args, tls13::Config& config) {
     }
     config.psk_only_key_exchange = args.flag("--psk-only");
     config.middlebox_compatibility = !args.flag("--no-middlebox");
+    // The pump answers the peer's close_notify itself, after sending what stdin still holds.
+    config.answer_close_notify = false;
     if (auto n = args.take_uint("--record-size-limit", 64, 16385)) config.record_size_limit = static_cast<std::uint16_t>(*n);
     if (auto n = args.take_uint("--keyupdate-after", 1)) config.key_update_after_records = *n;
     return debug_options().take(args, config);

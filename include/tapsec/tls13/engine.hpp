@@ -8,7 +8,8 @@
 // Alerts: every local failure sends the alert tls13::alert_for names, every fatal alert
 // received becomes a distinct "tls13-peer-alert" error, and an end of stream without
 // close_notify is Errc::truncated. A close_notify received is answered with our own
-// before our write side closes (6.1), so both ends see a clean close.
+// before our write side closes (6.1), so both ends see a clean close: at once, or, with
+// Config::answer_close_notify off, when the application calls close() (half-close).
 //
 // Data path without allocation once warmed up: records are sealed into one reused
 // buffer and copied out by poll_transmit(out); received application data is handed out
@@ -288,7 +289,7 @@ private:
                     // answering here lets the peer, too, see a clean close. Data that came
                     // before the close is taken first, so the application can still answer
                     // it (a half-closed peer reads on): then poll_plaintext() sends the answer.
-                    if (!closed_locally_) {
+                    if (!closed_locally_ && config_->answer_close_notify) {
                         if (plaintext_pending()) {
                             close_answer_due_ = true;
                         } else {

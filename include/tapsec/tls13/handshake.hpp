@@ -116,6 +116,12 @@ struct Config : CommonConfig {
     /// Beyond it the handshake aborts with decode_error (handshake_message_too_large)
     /// as soon as the message header arrives; at most this plus one record is buffered.
     std::size_t max_handshake_message_size = largest_client_hello;
+    /// What a received close_notify does to our write side (RFC 8446 6.1). true: it is
+    /// answered with our close_notify once the application has taken the data before
+    /// it (the application may still answer that data first). false: our side stays
+    /// open (a half-closed connection) until the application calls close(), so what it
+    /// still has to send is not discarded, the 6.1 behaviour TLS 1.3 introduced.
+    bool answer_close_notify = true;
     /// Our identity once parsed, shared by the copies of this Config (see ParsedIdentity).
     std::shared_ptr<ParsedIdentitySlot> parsed_identity = std::make_shared<ParsedIdentitySlot>();
     /// The trust store once parsed, shared by the copies of this Config (see ParsedTrustSlot).
