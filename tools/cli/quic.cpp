@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <tapsec/quic.hpp>
@@ -42,7 +43,13 @@ constexpr const char* usage =
     "  --path PATH             --h3: the path to GET (default /)\n"
     "  --output FILE           --h3: write the response body here (default stdout)\n"
     "  --keyupdate             initiate a 1-RTT key update once the handshake is confirmed\n"
+    "  --token-file FILE       send the address-validation token in FILE (if present) and store\n"
+    "                          the server's NEW_TOKEN token there for the next connection\n"
     "listen only:\n"
+    "  --retry                 validate the client's address with a Retry first (RFC 9000 8.1.2)\n"
+    "  --secret-file FILE      server secret for address tokens and stateless resets (32 random\n"
+    "                          bytes, created if missing): a restarted listener accepts its\n"
+    "                          NEW_TOKEN tokens and resets connections it no longer knows\n"
     "  --htdocs DIR            --h3: serve files from DIR (default .)\n"
     "  --default-file NAME     --h3: served when the request path cannot be read (Huffman-coded)\n";
 
@@ -137,6 +144,29 @@ private:
     Bytes out_ = Bytes(max_transmit_size), in_ = Bytes(65536);
 };
 
+/// The listener's token and reset keys from FILE (created with 32 random bytes if it
+/// does not exist); an error message, or empty.
+std::string load_secret(const std::string& path, quic::Settings& settings) {
+    auto text = slurp(path);
+    if (!text) {
+        std::array<std::uint8_t, 32> fresh{};
+        crypto::Botan2::random(fresh);
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out.write(reinterpret_cast<const char*>(fresh.data()), fresh.size());
+        if (!out) return "cannot create secret file " + path;
+        ::chmod(path.c_str(), 0600);
+        text = std::string(reinterpret_cast<const char*>(fresh.data()), fresh.size());
+    }
+    if (text->size() < 32) return "secret file " + path + " holds fewer than 32 bytes";
+    const ByteView secret = as_bytes(*text);
+    auto derive = [&](std::string_view label) {
+        return crypto::Botan2::hmac(crypto::HashAlgorithm::sha256, secret, as_bytes(label));
+    };
+    settings.token_key = derive("tapsec quic token key");
+    settings.reset_key = derive("tapsec quic reset key");
+    return {};
+}
+
 void print_summary(const Connection& c, bool quiet) {
     debug_options().handshake_done(c.session_info());  // --showcerts
     if (quiet) return;
@@ -144,14 +174,26 @@ void print_summary(const Connection& c, bool quiet) {
     std::string line = "tapsec: " + info.protocol + ", " + info.cipher_suite + ", " + info.group;
     if (!info.alpn.empty()) line += ", ALPN " + info.alpn;
     if (!info.peer.subject.empty()) line += ", peer " + info.peer.subject;
-    if (c.retried()) line += ", after a Retry";
+    if (c.retried() || c.stats().retries_sent) line += ", after a Retry";
+    if (c.validated_by_token()) line += ", address validated by a NEW_TOKEN token";
     std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+void print_path_summary(const Connection& c, bool quiet) {
+    const auto& s = c.stats();
+    if (quiet || !s.migrations) return;
+    std::fprintf(stderr, "tapsec: %llu peer address change(s), %llu path(s) validated\n",
+                 static_cast<unsigned long long>(s.migrations), static_cast<unsigned long long>(s.paths_validated));
 }
 
 void print_events(Connection& c, bool quiet) {
     while (auto e = c.poll_event()) {
         if (quiet) continue;
         if (e->kind == EventKind::key_updated) std::fprintf(stderr, "tapsec: 1-RTT key update\n");
+        if (e->kind == EventKind::peer_address_changed && c.peer_address())
+            std::fprintf(stderr, "tapsec: peer moved to %s\n", c.peer_address()->to_string().c_str());
+        if (e->kind == EventKind::dropped_packet && e->reason == make_error_code(quic::Error::path_validation_failed))
+            std::fprintf(stderr, "tapsec: path validation failed, back to the previous address\n");
     }
 }
 
@@ -214,6 +256,7 @@ int pump_stdio(Driver& d, Connection& c, bool quiet) {
             std::fflush(stdout);
         }
         if (c.is_closed()) {
+            print_path_summary(c, quiet);
             if (c.error()) return fail("QUIC: " + c.error().message() + describe_close(c));
             debug_options().connection_ended(c.session_info(), quiet);
             return 0;
@@ -279,7 +322,10 @@ int run_connect(Arguments& args) {
     const std::string path = args.take("--path").value_or("/");
     const std::string output = args.take("--output").value_or("");
     const bool keyupdate = args.flag("--keyupdate");
+    const std::string token_file = args.take("--token-file").value_or("");
     if (auto u = args.unknown()) return fail("connect quic: unknown option " + *u);
+    if (!token_file.empty())
+        if (auto token = slurp(token_file)) o.settings.initial_token.assign(token->begin(), token->end());
     std::string resolve_error;
     auto peer = resolve(host, port, SOCK_DGRAM, resolve_error);
     if (!peer) return fail(resolve_error);
@@ -297,6 +343,16 @@ int run_connect(Arguments& args) {
         if (auto ec = c.update_keys(true, Clock::now())) return fail("key update: " + ec.message());
         print_events(c, o.quiet);
     }
+    // The server's NEW_TOKEN token, stored once the connection is over (it comes after the handshake).
+    struct SaveToken {
+        const std::string& file;
+        const Connection& c;
+        ~SaveToken() {
+            if (file.empty() || c.new_token().empty()) return;
+            std::ofstream out(file, std::ios::binary | std::ios::trunc);
+            out.write(reinterpret_cast<const char*>(c.new_token().data()), static_cast<std::streamsize>(c.new_token().size()));
+        }
+    } save_token{token_file, c};
     if (o.h3) return h3_get(d, c, host + ":" + std::to_string(port), path, output, o.quiet);
     return pump_stdio(d, c, o.quiet);
 }
@@ -341,6 +397,7 @@ int h3_serve(Driver& d, Connection& c, const std::string& htdocs, const std::str
             }
         }
         if (c.is_closed()) {
+            print_path_summary(c, quiet);
             if (c.error()) return fail("QUIC: " + c.error().message() + describe_close(c));
             return 0;
         }
@@ -356,6 +413,14 @@ int run_listen(Arguments& args) {
     const std::string port_text = std::to_string(port);
     if (o.tls.identity.empty()) return usage_fail("listen quic needs --cert and --key");
     o.tls.tickets_to_send = 0;  // no resumption (0-RTT is not implemented)
+    o.settings.retry = args.flag("--retry");
+    if (auto file = args.take("--secret-file")) {
+        if (auto e = load_secret(*file, o.settings); !e.empty()) return usage_fail(e);
+    } else {
+        std::array<std::uint8_t, 32> key{};  // a reset key makes the listener answer unknown CIDs with a Stateless Reset
+        crypto::Botan2::random(key);
+        o.settings.reset_key.assign(key.begin(), key.end());
+    }
     const std::string htdocs = args.take("--htdocs").value_or(".");
     const std::string default_file = args.take("--default-file").value_or("index.html");
     if (auto u = args.unknown()) return fail("listen quic: unknown option " + *u);
@@ -418,9 +483,9 @@ const Registration registration{ProtocolEntry{
     run_listen,
     run_demo,
     false,
-    {{"DM", "the server sends no Retry (stateless address validation) yet; the client follows one"},
-     {"CM", "connection migration / path validation not implemented (PATH_RESPONSE only)"},
-     {"SV", "no server Retry or NEW_TOKEN yet: only the 3x anti-amplification limit before validation"},
+    {{"DM", "listen --retry: stateless Retry (sealed token) before any state; NEW_TOKEN skips it next time"},
+     {"CM", "server follows a client's migration (PATH_CHALLENGE, 3x limit, fresh CID); client does not migrate"},
+     {"SV", "Retry and NEW_TOKEN tokens (address-bound, AEAD-sealed, expiring); else the 3x limit"},
      {"LHP", "only Initial packets are padded; no padding policy for 1-RTT packets"},
      {"ED", "0-RTT not carried over QUIC yet (the TLS 1.3 handshake has it)"}},
 }};
