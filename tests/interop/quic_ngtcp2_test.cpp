@@ -203,3 +203,28 @@ TEST_CASE("QUIC interop: gtlsclient --nat-rebinding mid-download, the listener v
     const std::string out = serve_big_file(f, {}, {"--change-local-addr=5ms", "--nat-rebinding"}, "rebind");
     CHECK_MESSAGE(out.find("1 peer address change(s), 1 path(s) validated") != std::string::npos, out);
 }
+
+TEST_CASE("tapsec quic: a listener restarted with the same --secret-file resets a stale client (stateless reset)") {
+    Files f;
+    REQUIRE(f.ok);
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    const std::string secret = f.dir.file("server.secret");
+    const std::vector<std::string> listen{tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--cert", f.cert,
+                                          "--key", f.key, "--secret-file", secret};
+    Process first(listen, f.dir.file("first.log"));
+    REQUIRE(first.wait_for_output("listening on"));
+    Process client({tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--CAfile", f.cert, "--servername", "localhost"},
+                   f.dir.file("client.log"));
+    REQUIRE_MESSAGE(client.wait_for_output("ALPN tapsec"), client.output());
+    client.write_stdin("before the restart\n");
+    REQUIRE_MESSAGE(first.wait_for_output("before the restart"), first.output());
+    first.kill();  // the server loses the connection's state
+    Process second(listen, f.dir.file("second.log"));
+    REQUIRE(second.wait_for_output("listening on"));
+    client.write_stdin("after the restart\n");
+    CHECK_MESSAGE(client.wait(std::chrono::seconds(10)) == 1, client.output());
+    CHECK_MESSAGE(client.output().find("connection reset by the peer (stateless reset)") != std::string::npos, client.output());
+    // The new listener did not take the stray packet for a client: it still waits.
+    CHECK(second.running());
+    second.kill();
+}

@@ -61,6 +61,10 @@ struct Net {
             for (auto t : {client.next_timeout(), server.next_timeout()})
                 if (t && (!next || *t < *next)) next = t;
             if (!next) return done();
+            if (*next > end) {  // nothing before the limit: stop there, no timer fires early
+                now = end;
+                break;
+            }
             now = std::max(now, *next);
             if (auto t = client.next_timeout(); t && *t <= now) client.on_timeout(now);
             if (auto t = server.next_timeout(); t && *t <= now) server.on_timeout(now);
@@ -528,4 +532,32 @@ TEST_CASE("QUIC tokens: sealed tokens round-trip, any flipped bit or other key f
         REQUIRE(ok);
         CHECK_MESSAGE(parse_token_plaintext(b).error() == make_error_code(Error::invalid_token), h);
     }
+}
+
+TEST_CASE("QUIC migration: a probing packet from a new address is answered there, the connection stays") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    const auto configs = test::quic_configs(pki);
+    Net n(configs);
+    REQUIRE(n.handshake());
+    CHECK(server_to_client(n, 20000));
+    n.run([] { return false; }, std::chrono::milliseconds(200));  // delayed ACKs go out: none pending below
+    const Endpoint home = n.client_ep;
+    const Endpoint probe = ep("127.0.0.1", 61001);
+    n.client_ep = probe;
+    n.client_owns.push_back(probe);
+    // A packet with only PATH_CHALLENGE (a probing frame, RFC 9000 9.1).
+    n.client.inject_frames_for_testing(Space::application, Bytes{0x1a, 1, 2, 3, 4, 5, 6, 7, 8});
+    auto packet = n.client.poll_transmit();
+    REQUIRE(packet);
+    n.server.receive(packet->data, probe, n.now);
+    CHECK(n.server.stats().migrations == 0);
+    CHECK(n.server.peer_address() == home);
+    // The PATH_RESPONSE goes to the probing address, in a datagram within 3x of the probe's.
+    auto answer = n.server.poll_transmit();
+    REQUIRE(answer);
+    REQUIRE(answer->to);
+    CHECK(*answer->to == probe);
+    CHECK(answer->data.size() <= std::min<std::size_t>(1200, 3 * packet->data.size()));
+    CHECK(answer->data.size() > 20);
 }

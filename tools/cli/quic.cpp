@@ -434,7 +434,9 @@ int run_listen(Arguments& args) {
     while (!c.is_established()) {
         if (auto ec = d.step(std::chrono::milliseconds(100))) return fail("network: " + ec.message());
         if (c.error()) return fail("QUIC handshake failed: " + c.error().message() + describe_close(c));
-        if (socket->peer_endpoint().valid()) break;
+        // A client has begun once a packet of it was processed: a Retry, a Version
+        // Negotiation or a Stateless Reset answered a datagram without keeping state.
+        if (c.stats().packets_received > 0) break;
     }
     debug_options().handshake_starting();  // from the client's first datagram
     if (auto e = handshake(d, c, std::chrono::seconds(10)); !e.empty()) return fail(e);
