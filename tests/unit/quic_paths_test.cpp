@@ -561,3 +561,39 @@ TEST_CASE("QUIC migration: a probing packet from a new address is answered there
     CHECK(answer->data.size() <= std::min<std::size_t>(1200, 3 * packet->data.size()));
     CHECK(answer->data.size() > 20);
 }
+
+TEST_CASE("QUIC migration: the client moves on its own, both sides validate the new path, the transfer goes on") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    const auto configs = test::quic_configs(pki);
+    Net n(configs);
+    // Before the handshake is confirmed there is nothing to move.
+    CHECK(n.client.migrate_local(n.now) == make_error_code(Errc::not_connected));
+    REQUIRE(n.handshake());
+    CHECK(server_to_client(n, 50000));
+    const ConnectionId cid_before = n.client.peer_cid();
+    REQUIRE_FALSE(n.client.migrate_local(n.now));
+    CHECK_FALSE(n.client.peer_cid() == cid_before);  // 9.5: a fresh CID on the new path
+    n.client_ep = ep("127.0.0.1", 61003);
+    n.client_owns.push_back(n.client_ep);
+    REQUIRE(n.run([&] { return n.client.stats().paths_validated == 1 && n.server.stats().paths_validated == 1; }));
+    CHECK(n.server.peer_address() == n.client_ep);
+    CHECK(n.server.stats().migrations == 1);
+    CHECK(server_to_client(n, 200000));
+    CHECK_FALSE(n.client.error());
+    CHECK_FALSE(n.server.error());
+}
+
+TEST_CASE("QUIC migration: a client without a spare connection ID cannot move") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    const auto configs = test::quic_configs(pki);
+    Settings one_cid;
+    one_cid.active_connection_id_limit = 2;  // the server issues one spare: the first move uses it
+    Net n(configs, one_cid);
+    REQUIRE(n.handshake());
+    REQUIRE(n.run([&] { return n.client.peer_cids_held() == 2; }));
+    REQUIRE_FALSE(n.client.migrate_local(n.now));
+    // Until the server replaces the retired CID, a second move has none to use.
+    CHECK(n.client.migrate_local(n.now) == make_error_code(Error::connection_id_limit_exceeded));
+}

@@ -43,6 +43,7 @@ constexpr const char* usage =
     "  --path PATH             --h3: the path to GET (default /)\n"
     "  --output FILE           --h3: write the response body here (default stdout)\n"
     "  --keyupdate             initiate a 1-RTT key update once the handshake is confirmed\n"
+    "  --migrate-after MS      move to a new local port MS after the handshake (connection migration)\n"
     "  --token-file FILE       send the address-validation token in FILE (if present) and store\n"
     "                          the server's NEW_TOKEN token there for the next connection\n"
     "listen only:\n"
@@ -106,6 +107,12 @@ class Driver {
 public:
     Driver(Udp& socket, Connection& c) : socket_(socket), c_(c) {}
 
+    /// Client: move to a new local port at `when` (connection migration, RFC 9000 9.2).
+    void migrate_at(Instant when, bool quiet) {
+        migrate_at_ = when;
+        quiet_ = quiet;
+    }
+
     std::error_code flush() {
         while (auto t = c_.poll_transmit(MutableByteView(out_))) {
             const Endpoint to = t->to ? *t->to : socket_.peer_endpoint();
@@ -116,6 +123,17 @@ public:
 
     /// Waits up to `wait` for a datagram or the next timer, handles it, sends.
     std::error_code step(std::chrono::milliseconds wait) {
+        if (migrate_at_ && Clock::now() >= *migrate_at_ && c_.handshake_confirmed()) {
+            migrate_at_.reset();
+            auto fresh = Udp::connect(socket_.peer_endpoint());
+            if (!fresh) return fresh.error();
+            socket_ = std::move(*fresh);  // the old port is closed: packets to it are lost
+            if (auto ec = c_.migrate_local(Clock::now())) {
+                std::fprintf(stderr, "tapsec: cannot migrate: %s\n", ec.message().c_str());
+            } else if (!quiet_) {
+                std::fprintf(stderr, "tapsec: moved to local port %u\n", socket_.local_port());
+            }
+        }
         if (auto ec = flush()) return ec;
         Instant deadline = Clock::now() + wait;
         if (auto t = c_.next_timeout()) deadline = std::min(deadline, std::max(*t, Clock::now()));
@@ -142,6 +160,8 @@ private:
     Udp& socket_;
     Connection& c_;
     Bytes out_ = Bytes(max_transmit_size), in_ = Bytes(65536);
+    std::optional<Instant> migrate_at_;
+    bool quiet_ = false;
 };
 
 /// The listener's token and reset keys from FILE (created with 32 random bytes if it
@@ -182,7 +202,7 @@ void print_summary(const Connection& c, bool quiet) {
 void print_path_summary(const Connection& c, bool quiet) {
     const auto& s = c.stats();
     if (quiet || !s.migrations) return;
-    std::fprintf(stderr, "tapsec: %llu peer address change(s), %llu path(s) validated\n",
+    std::fprintf(stderr, "tapsec: %llu address change(s), %llu path(s) validated\n",
                  static_cast<unsigned long long>(s.migrations), static_cast<unsigned long long>(s.paths_validated));
 }
 
@@ -302,6 +322,7 @@ int h3_get(Driver& d, Connection& c, const std::string& authority, const std::st
     if (out != stdout) std::fclose(out);
     else std::fflush(stdout);
     if (!quiet) std::fprintf(stderr, "tapsec: HTTP/3 %s, %llu body bytes\n", status.c_str(), static_cast<unsigned long long>(body));
+    print_path_summary(c, quiet);
     close_and_drain(d, c);
     return status == "200" ? 0 : 1;
 }
@@ -323,6 +344,7 @@ int run_connect(Arguments& args) {
     const std::string output = args.take("--output").value_or("");
     const bool keyupdate = args.flag("--keyupdate");
     const std::string token_file = args.take("--token-file").value_or("");
+    const auto migrate_after = args.take_uint("--migrate-after", 0, 3600000);
     if (auto u = args.unknown()) return fail("connect quic: unknown option " + *u);
     if (!token_file.empty())
         if (auto token = slurp(token_file)) o.settings.initial_token.assign(token->begin(), token->end());
@@ -337,6 +359,7 @@ int run_connect(Arguments& args) {
     if (auto ec = c.start(Clock::now())) return fail("QUIC: " + ec.message());
     if (auto e = handshake(d, c, std::chrono::seconds(10)); !e.empty()) return fail(e);
     print_summary(c, o.quiet);
+    if (migrate_after) d.migrate_at(Clock::now() + std::chrono::milliseconds(*migrate_after), o.quiet);
     if (keyupdate) {
         const Instant end = Clock::now() + std::chrono::seconds(5);
         while (!c.handshake_confirmed() && Clock::now() < end) d.step(std::chrono::milliseconds(10));

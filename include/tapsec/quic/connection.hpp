@@ -330,6 +330,37 @@ public:
         return {};
     }
 
+    /// Client: the application moved its socket to a new local address (RFC 9000 9.2).
+    /// The next packets use a fresh peer connection ID, carry a PATH_CHALLENGE and a PING
+    /// (non-probing, so the server follows), with congestion and RTT state reset (9.4).
+    std::error_code migrate_local(Instant now) {
+        now_ = now;
+        if (role_ != Role::client || !handshake_confirmed_ || state_ != State::open || !peer_)
+            return make_error_code(Errc::not_connected);
+        if (peer_params_->params && peer_params_->params->disable_active_migration)
+            return make_error_code(Error::protocol_violation);  // 9: the server forbids it
+        auto next = peer_cids_.upper_bound(active_peer_cid_seq_);
+        if (next == peer_cids_.end()) return make_error_code(Error::connection_id_limit_exceeded);  // no spare CID
+        const std::uint64_t old = active_peer_cid_seq_;
+        active_peer_cid_seq_ = next->first;
+        peer_cid_ = next->second;
+        retire_peer_cid(old);
+        PathState path;
+        path.to = path.previous = *peer_;
+        path.own_move = true;
+        draw_random<Crypto>(tls_config_, path.challenge);
+        path.challenge_pending = true;
+        path.deadline = now_ + 3 * std::max(rtt_.pto(Duration(0)), RttEstimator{}.pto(Duration(0)));
+        path_ = path;
+        cc_.window = 10 * settings_.max_datagram_size;
+        cc_.ssthresh = ~std::size_t{0};
+        cc_.recovery_start = now_;
+        rtt_ = RttEstimator{};
+        spaces_[2].probes = 1;  // a PING: the first packet on the new path is non-probing
+        ++stats_.migrations;
+        return {};
+    }
+
     Result<SecretBytes> export_keying_material(std::string_view label, ByteView context, std::size_t length) const {
         if (!tls_) return make_error_code(Errc::not_connected);
         return tls_->export_keying_material(label, context, length);
@@ -1256,7 +1287,7 @@ private:
     }
 
     std::size_t amplification_budget() const {
-        if (path_) {  // 9.3.1 / 8.2: a new peer address is held to 3x until validated
+        if (path_ && !path_->own_move) {  // 9.3.1 / 8.2: a new peer address is held to 3x until validated
             const std::size_t allowed = 3 * path_->received;
             return allowed > path_->sent ? allowed - path_->sent : 0;
         }
@@ -1762,6 +1793,7 @@ private:
         Endpoint to, previous;
         std::array<std::uint8_t, 8> challenge{};
         bool challenge_pending = false;
+        bool own_move = false;  // a client validating its own new local address (no 3x limit)
         std::size_t received = 0, sent = 0;
         Instant deadline{};
     };
