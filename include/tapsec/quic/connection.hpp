@@ -14,7 +14,11 @@
 // The Secure<> contract (send / poll_plaintext) is one bidirectional stream: stream 0.
 //
 // What it does: Initial / Handshake / 1-RTT packet number spaces with coalescing,
-// Retry (client), Version Negotiation (answered by the server, checked by the client),
+// Retry (the client follows one; a server with Settings::retry sends one and keeps no
+// state until the token returns), NEW_TOKEN, NEW/RETIRE_CONNECTION_ID, stateless reset
+// (sent for unknown CIDs with Settings::reset_key, detected always), path validation:
+// the server follows a client that moves, the client moves on migrate_local(),
+// Version Negotiation (answered by the server, checked by the client),
 // transport parameters both ways, ACK ranges, loss detection and PTO with
 // retransmission of CRYPTO, STREAM and control frames, NewReno, the anti-amplification
 // limit, bidirectional and unidirectional streams with stream and connection flow
