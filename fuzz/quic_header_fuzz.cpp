@@ -1,9 +1,11 @@
 // Fuzzes the QUIC packet header parser (long, short, Retry, Version Negotiation) and
 // header-protection removal on whatever it accepts, then a server connection fed the
-// datagram: every input yields a header or an error, never a crash; a parsed packet
-// never claims bytes beyond the datagram.
+// datagram (and a Retry server with a reset key), the Initial's token opened and the token
+// plaintext parser: every input yields a header or an error, never a crash; a parsed
+// packet never claims bytes beyond the datagram; an accepted token re-encodes exactly.
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstdlib>
 
 #include <tapsec/crypto/botan.hpp>
@@ -32,13 +34,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
         }
         if (h->type == PacketType::retry) (void)verify_retry<crypto::Botan2>(h->dcid.view(), rest.first(h->packet_size));
+        if (h->type == PacketType::initial && !h->token.empty())
+            (void)open_token<crypto::Botan2>(SecretBytes(token_key_length, 0x42), h->token);
         rest = rest.subspan(h->packet_size);
+    }
+    // The token plaintext parser on the raw input (a sealed token reaches it only once it
+    // opens): whatever it accepts re-encodes to the same bytes.
+    if (auto t = parse_token_plaintext(datagram)) {
+        const Bytes again = encode_token_plaintext(*t);
+        if (!std::equal(again.begin(), again.end(), datagram.begin(), datagram.end())) std::abort();
     }
     static tls13::Config config;  // no identity: a server never gets far enough to need one
     Connection<crypto::Botan2> server(Role::server, config);
     (void)server.receive(datagram, Endpoint{}, Instant{});
     Bytes out(max_transmit_size);
     while (server.poll_transmit(MutableByteView(out))) {
+    }
+    // A Retry server with a reset key: token checks, Retry and Stateless Reset answers.
+    Settings settings;
+    settings.retry = true;
+    settings.token_key = SecretBytes(token_key_length, 0x42);
+    settings.reset_key = SecretBytes(32, 0x24);
+    Connection<crypto::Botan2> retry_server(Role::server, config, settings);
+    (void)retry_server.receive(datagram, *Endpoint::parse("127.0.0.1", 4433), Instant{});
+    while (retry_server.poll_transmit(MutableByteView(out))) {
     }
     return 0;
 }

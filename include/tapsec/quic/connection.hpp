@@ -14,7 +14,11 @@
 // The Secure<> contract (send / poll_plaintext) is one bidirectional stream: stream 0.
 //
 // What it does: Initial / Handshake / 1-RTT packet number spaces with coalescing,
-// Retry (client), Version Negotiation (answered by the server, checked by the client),
+// Retry (the client follows one; a server with Settings::retry sends one and keeps no
+// state until the token returns), NEW_TOKEN, NEW/RETIRE_CONNECTION_ID, stateless reset
+// (sent for unknown CIDs with Settings::reset_key, detected always), path validation:
+// the server follows a client that moves, the client moves on migrate_local(),
+// Version Negotiation (answered by the server, checked by the client),
 // transport parameters both ways, ACK ranges, loss detection and PTO with
 // retransmission of CRYPTO, STREAM and control frames, NewReno, the anti-amplification
 // limit, bidirectional and unidirectional streams with stream and connection flow
@@ -39,6 +43,7 @@
 #include "recovery.hpp"
 #include "record.hpp"
 #include "streams.hpp"
+#include "tokens.hpp"
 #include "transport_parameters.hpp"
 #include "wire.hpp"
 
@@ -55,6 +60,17 @@ struct Settings {
     std::uint8_t connection_id_length = 8;
     std::uint64_t application_close_code = 0;  // sent by close() (HTTP/3: H3_NO_ERROR 0x100)
     std::size_t max_crypto_buffer = 65536;     // out-of-order handshake data per level
+    // Address validation (RFC 9000 8.1). Server: answer an Initial that carries no valid
+    // token with a Retry, and give the client a NEW_TOKEN token after the handshake.
+    bool retry = false;
+    SecretBytes token_key;      // server: seals Retry / NEW_TOKEN tokens (empty: random per connection)
+    std::chrono::seconds retry_token_lifetime{10}, new_token_lifetime{24 * 3600};
+    Bytes initial_token;        // client: a NEW_TOKEN token from an earlier connection to this server
+    // Connection IDs and stateless reset (5.1, 10.3). Reset tokens are derived from the
+    // CID under this key; set, a server also answers packets for unknown CIDs with a
+    // Stateless Reset (empty: a random key, and no resets for unknown CIDs).
+    SecretBytes reset_key;
+    std::uint64_t active_connection_id_limit = 4;  // peer CIDs we keep; we issue as many as the peer keeps, up to this
 };
 
 enum class Space : std::uint8_t { initial, handshake, application };
@@ -80,6 +96,7 @@ struct StreamChunk {
 struct ConnectionStats {
     std::uint64_t packets_sent = 0, packets_received = 0, packets_lost = 0, packets_dropped = 0;
     std::uint64_t bytes_retransmitted = 0, pto_count = 0, key_updates = 0;
+    std::uint64_t retries_sent = 0, stateless_resets_sent = 0, paths_validated = 0, migrations = 0;
 };
 
 template <class Crypto = crypto::DefaultProvider>
@@ -93,6 +110,9 @@ public:
         cc_.max_datagram = settings_.max_datagram_size;
         cc_.window = 10 * settings_.max_datagram_size;
         our_cid_ = random_cid();
+        our_cids_[0] = our_cid_;
+        token_key_ = secret_or_random(settings_.token_key, token_key_length);
+        reset_key_ = secret_or_random(settings_.reset_key, 32);
     }
 
     // ---- the engine contract ------------------------------------------------------------------
@@ -105,6 +125,7 @@ public:
         if (role_ == Role::server) return {};  // the server starts on the client's first Initial
         original_dcid_ = random_cid();
         peer_cid_ = original_dcid_;
+        retry_token_ = settings_.initial_token;  // a NEW_TOKEN token, if the application kept one
         if (auto ec = begin_tls(original_dcid_)) return fail_local(ec);
         streams_.emplace(0, make_stream(0));  // the default stream (Secure<>'s send / receive)
         next_bidi_ = 1;
@@ -121,11 +142,16 @@ public:
             started_ = true;
         }
         bytes_received_ += datagram.size();
-        peer_ = from;
+        if (!peer_ || (role_ == Role::server && !tls_)) peer_ = from;
+        from_ = from;
+        datagram_size_ = datagram.size();
+        if (path_ && from == path_->to) path_->received += datagram.size();
+        const ByteView whole = datagram;
         while (!datagram.empty()) {
             auto h = parse_header(datagram, our_cid_.length);
             if (!h) {
                 if (h.error() == make_error_code(Error::unknown_version)) answer_unknown_version(datagram);
+                if (is_stateless_reset(whole)) return {};
                 drop(h.error());
                 return {};
             }
@@ -135,6 +161,7 @@ public:
             datagram = datagram.subspan(h->packet_size);
             if (auto ec = on_packet(*h, scratch_)) {
                 if (!is_drop(ec)) return fail_local(ec);
+                if (h->type == PacketType::one_rtt && is_stateless_reset(whole)) return {};
                 drop(ec);
             }
             if (state_ != State::open) break;
@@ -144,14 +171,15 @@ public:
 
     std::optional<TransmitInfo> poll_transmit(MutableByteView out) {
         if (state_ == State::closed || state_ == State::draining) return std::nullopt;
-        if (vn_reply_) {
-            const Bytes reply = std::move(*vn_reply_);
-            vn_reply_.reset();
+        if (stateless_reply_) {
+            const auto [reply, to] = std::move(*stateless_reply_);
+            stateless_reply_.reset();
             std::copy(reply.begin(), reply.end(), out.begin());
-            return TransmitInfo{reply.size(), peer_};
+            return TransmitInfo{reply.size(), to};
         }
         if (!tls_) return std::nullopt;
         if (state_ == State::closing) return close_datagram(out);
+        if (auto probe = path_response_datagram(out)) return probe;
         const std::size_t size = build_datagram(out);
         if (size == 0) return std::nullopt;
         return TransmitInfo{size, peer_};
@@ -233,8 +261,9 @@ public:
         consider(idle_deadline());
         if (state_ != State::open) return t;
         consider(loss_or_pto_time());
+        if (path_) consider(path_->deadline);
         for (const auto& sp : spaces_)
-            if (sp.ack_pending) consider(sp.ack_deadline);
+            if (sp.ack_pending && !sp.ack_now) consider(sp.ack_deadline);  // a due ACK waits for a send, not a timer
         return t;
     }
 
@@ -246,6 +275,8 @@ public:
             if (!failed_ && !closed_cleanly_) failed_ = make_error_code(Error::idle_timeout);
             return failed_ == make_error_code(Error::idle_timeout) ? failed_ : std::error_code{};
         }
+        if (state_ != State::open) return {};
+        if (path_ && now >= path_->deadline) on_path_validation_timeout();
         if (state_ != State::open) return {};
         for (auto& sp : spaces_)
             if (sp.ack_pending && sp.ack_deadline && now >= *sp.ack_deadline) sp.ack_now = true;
@@ -309,6 +340,37 @@ public:
         return {};
     }
 
+    /// Client: the application moved its socket to a new local address (RFC 9000 9.2).
+    /// The next packets use a fresh peer connection ID, carry a PATH_CHALLENGE and a PING
+    /// (non-probing, so the server follows), with congestion and RTT state reset (9.4).
+    std::error_code migrate_local(Instant now) {
+        now_ = now;
+        if (role_ != Role::client || !handshake_confirmed_ || state_ != State::open || !peer_)
+            return make_error_code(Errc::not_connected);
+        if (peer_params_->params && peer_params_->params->disable_active_migration)
+            return make_error_code(Error::protocol_violation);  // 9: the server forbids it
+        auto next = peer_cids_.upper_bound(active_peer_cid_seq_);
+        if (next == peer_cids_.end()) return make_error_code(Error::connection_id_limit_exceeded);  // no spare CID
+        const std::uint64_t old = active_peer_cid_seq_;
+        active_peer_cid_seq_ = next->first;
+        peer_cid_ = next->second;
+        retire_peer_cid(old);
+        PathState path;
+        path.to = path.previous = *peer_;
+        path.own_move = true;
+        draw_random<Crypto>(tls_config_, path.challenge);
+        path.challenge_pending = true;
+        path.deadline = now_ + 3 * std::max(rtt_.pto(Duration(0)), RttEstimator{}.pto(Duration(0)));
+        path_ = path;
+        cc_.window = 10 * settings_.max_datagram_size;
+        cc_.ssthresh = ~std::size_t{0};
+        cc_.recovery_start = now_;
+        rtt_ = RttEstimator{};
+        spaces_[2].probes = 1;  // a PING: the first packet on the new path is non-probing
+        ++stats_.migrations;
+        return {};
+    }
+
     Result<SecretBytes> export_keying_material(std::string_view label, ByteView context, std::size_t length) const {
         if (!tls_) return make_error_code(Errc::not_connected);
         return tls_->export_keying_material(label, context, length);
@@ -327,6 +389,26 @@ public:
     }
     /// Client: the server answered our first Initial with a Retry (RFC 9000 8.1.2).
     bool retried() const noexcept { return retried_; }
+    /// Client: the last NEW_TOKEN token from the server (empty: none), for
+    /// Settings::initial_token of a later connection to the same server.
+    const Bytes& new_token() const noexcept { return new_token_; }
+    /// Server: the client's address is validated (a Handshake packet, or a valid token).
+    bool address_validated() const noexcept { return address_validated_; }
+    /// Server: the client's first Initial carried a valid NEW_TOKEN token (no Retry, no 3x limit).
+    bool validated_by_token() const noexcept { return validated_by_new_token_; }
+    /// Server: a new peer address is being validated (PATH_CHALLENGE sent, no answer yet).
+    bool validating_path() const noexcept { return path_.has_value(); }
+    /// Where we send: the peer's current address (unset before the first datagram).
+    const std::optional<Endpoint>& peer_address() const noexcept { return peer_; }
+    /// Our connection IDs the peer may use (sequence number -> ID), and the peer's current one.
+    const std::map<std::uint64_t, ConnectionId>& local_cids() const noexcept { return our_cids_; }
+    const ConnectionId& peer_cid() const noexcept { return peer_cid_; }
+    /// The peer's connection IDs we hold (the one in use included, once the peer issued more).
+    std::size_t peer_cids_held() const noexcept { return peer_cids_.empty() ? 1 : peer_cids_.size(); }
+    /// The Stateless Reset a server with Settings::reset_key would send for `cid`.
+    std::array<std::uint8_t, stateless_reset_token_length> reset_token_for(const ConnectionId& cid) const {
+        return stateless_reset_token<Crypto>(reset_key_, cid);
+    }
     std::error_code error() const noexcept { return failed_; }
     /// What the peer's CONNECTION_CLOSE said (error code, application or transport).
     std::optional<std::pair<bool, std::uint64_t>> peer_close() const { return peer_close_; }
@@ -350,7 +432,7 @@ private:
     struct SentFrame {
         enum class Kind : std::uint8_t {
             crypto, stream, max_data, max_stream_data, max_streams_bidi, max_streams_uni, handshake_done, reset_stream,
-            retire_connection_id, ping
+            retire_connection_id, ping, new_token, new_connection_id, path_challenge
         };
         Kind kind;
         std::uint64_t id = 0, offset = 0;
@@ -397,6 +479,15 @@ private:
         draw_random<Crypto>(tls_config_, b);
         return ConnectionId(b);
     }
+    SecretBytes secret_or_random(const SecretBytes& given, std::size_t length) {
+        if (!given.empty()) return given;
+        SecretBytes k(length);
+        draw_random<Crypto>(tls_config_, MutableByteView(k.data(), k.size()));
+        return k;
+    }
+    std::uint64_t now_ms() const {
+        return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now_.time_since_epoch()).count());
+    }
 
     TransportParameters our_parameters() const {
         TransportParameters p;
@@ -408,11 +499,12 @@ private:
         p.initial_max_stream_data_uni = settings_.initial_max_stream_data;
         p.initial_max_streams_bidi = settings_.initial_max_streams_bidi;
         p.initial_max_streams_uni = settings_.initial_max_streams_uni;
-        p.active_connection_id_limit = 2;
+        p.active_connection_id_limit = std::max<std::uint64_t>(settings_.active_connection_id_limit, 2);
         p.initial_source_connection_id = our_cid_;
         if (role_ == Role::server) {
             p.original_destination_connection_id = original_dcid_;
             if (retry_scid_) p.retry_source_connection_id = *retry_scid_;
+            p.stateless_reset_token = stateless_reset_token<Crypto>(reset_key_, our_cid_);
         }
         return p;
     }
@@ -456,7 +548,8 @@ private:
             make_error_code(Error::malformed_header),        make_error_code(Error::unknown_version),
             make_error_code(Error::packet_authentication_failed), make_error_code(Error::header_protection_failed),
             make_error_code(Error::no_keys_for_level),       make_error_code(Error::unknown_connection_id),
-            make_error_code(Error::duplicate_packet),        make_error_code(Error::bad_retry_integrity)};
+            make_error_code(Error::duplicate_packet),        make_error_code(Error::bad_retry_integrity),
+            make_error_code(Error::invalid_token)};
         return std::find(std::begin(drops), std::end(drops), ec) != std::end(drops);
     }
     void drop(std::error_code reason) {
@@ -476,7 +569,81 @@ private:
         if (!r.ok() || dcid.size() > 255 || scid.size() > 255) return;
         std::uint8_t random = 0;
         draw_random<Crypto>(tls_config_, MutableByteView(&random, 1));
-        vn_reply_ = version_negotiation(ConnectionId(scid), ConnectionId(dcid), random);
+        stateless_reply_ = {version_negotiation(ConnectionId(scid), ConnectionId(dcid), random), from_};
+    }
+
+    /// 10.3.1: a datagram we could not process that ends in one of the peer's reset
+    /// tokens ends the connection (every token compared, each in constant time).
+    bool is_stateless_reset(ByteView datagram) {
+        if (datagram.size() < min_stateless_reset_size || peer_reset_tokens_.empty() || !tls_) return false;
+        const ByteView tail = datagram.last(stateless_reset_token_length);
+        bool match = false;
+        for (const auto& [seq, token] : peer_reset_tokens_) match |= constant_time_equal(tail, token);
+        if (!match) return false;
+        if (!failed_) failed_ = make_error_code(Error::stateless_reset);
+        state_ = State::draining;  // no more packets to this peer
+        draining_since_ = now_;
+        return true;
+    }
+
+    /// A short-header packet for a connection ID that is not ours: a listener with a
+    /// reset key answers with a Stateless Reset, smaller than the packet (10.3.3).
+    void maybe_send_stateless_reset(const Header& h) {
+        if (settings_.reset_key.empty() || stateless_reply_ || stats_.stateless_resets_sent >= max_stateless_resets) return;
+        const std::size_t size = stateless_reset_size(h.packet_size);
+        if (size == 0) return;
+        Bytes unpredictable(size - stateless_reset_token_length);
+        draw_random<Crypto>(tls_config_, unpredictable);
+        stateless_reply_ = {stateless_reset(unpredictable, stateless_reset_token<Crypto>(reset_key_, h.dcid)), from_};
+        ++stats_.stateless_resets_sent;
+    }
+
+    /// Server, first Initial of a client: a token is checked (8.1.2, 8.1.3); without a
+    /// valid one, a Retry server answers with Retry and keeps nothing. Returns whether
+    /// the connection may begin (`invalid_token`: a Retry token that fails, dropped).
+    Result<bool> admit_client(const Header& h) {
+        ConnectionId original = h.dcid;
+        std::optional<ConnectionId> retry_scid;
+        bool validated = false;
+        if (!h.token.empty()) {
+            auto t = open_token<Crypto>(token_key_, h.token);
+            if (t) {
+                const auto lifetime = t->kind == TokenKind::retry ? settings_.retry_token_lifetime : settings_.new_token_lifetime;
+                const std::uint64_t age_limit = static_cast<std::uint64_t>(std::chrono::milliseconds(lifetime).count());
+                const bool fresh = t->issued_ms <= now_ms() && now_ms() - t->issued_ms <= age_limit;
+                const bool ok = fresh && t->issued_to(from_);
+                if (t->kind == TokenKind::retry) {
+                    // 8.1.2: a Retry token that fails validation: the packet is discarded.
+                    if (!ok || !(t->retry_scid == h.dcid)) return make_error_code(Error::invalid_token);
+                    original = t->original_dcid;
+                    retry_scid = h.dcid;
+                    validated = true;
+                } else {
+                    validated = ok;  // 8.1.3: a stale NEW_TOKEN token counts as none
+                    validated_by_new_token_ = ok;
+                }
+            }
+        }
+        if (!validated && settings_.retry) {
+            const ConnectionId new_scid = random_cid();
+            AddressToken token;
+            token.kind = TokenKind::retry;
+            token.issued_ms = now_ms();
+            token.set_address(from_);
+            token.original_dcid = h.dcid;
+            token.retry_scid = new_scid;
+            std::array<std::uint8_t, token_nonce_length> nonce{};
+            draw_random<Crypto>(tls_config_, nonce);
+            stateless_reply_ = {make_retry<Crypto>(h.scid, new_scid, h.dcid, seal_token<Crypto>(token_key_, token, nonce)),
+                                from_};
+            ++stats_.retries_sent;
+            return false;
+        }
+        original_dcid_ = original;
+        retry_scid_ = retry_scid;
+        client_initial_dcid_ = h.dcid;
+        address_validated_ = validated;
+        return true;
     }
 
     std::error_code on_packet(const Header& h, Bytes& packet) {
@@ -487,15 +654,25 @@ private:
             default: break;
         }
         if (role_ == Role::server && !tls_) {
+            if (h.type == PacketType::one_rtt) {
+                maybe_send_stateless_reset(h);
+                return make_error_code(Error::unknown_connection_id);
+            }
             // The first packet must be a client Initial in a full-size datagram (14.1).
-            if (h.type != PacketType::initial || bytes_received_ < min_initial_datagram || h.dcid.length < 8)
+            if (h.type != PacketType::initial || datagram_size_ < min_initial_datagram || h.dcid.length < 8)
                 return make_error_code(Error::malformed_header);
-            original_dcid_ = h.dcid;
+            auto admitted = admit_client(h);
+            if (!admitted) return admitted.error();
+            if (!*admitted) return {};  // answered with Retry, no state kept
             peer_cid_ = h.scid;
             if (auto ec = begin_tls(h.dcid)) return ec;
         }
-        if (!(h.dcid == our_cid_) && !(role_ == Role::server && h.dcid == original_dcid_ && h.type == PacketType::initial))
+        if (!is_our_cid(h.dcid) &&
+            !(role_ == Role::server && h.dcid == client_initial_dcid_ && h.type == PacketType::initial)) {
+            if (h.type == PacketType::one_rtt && role_ == Role::server) maybe_send_stateless_reset(h);
             return make_error_code(Error::unknown_connection_id);
+        }
+        packet_dcid_ = h.dcid;
         const Space space = h.type == PacketType::initial     ? Space::initial
                             : h.type == PacketType::handshake ? Space::handshake
                                                               : Space::application;
@@ -562,12 +739,14 @@ private:
             server_initial_scid_ = h.scid;
         }
         if (payload->empty()) return make_error_code(Error::protocol_violation);  // 12.4: at least one frame
-        bool eliciting = false;
+        bool eliciting = false, probing_only = true;
+        const bool newest = !sp.largest_received || u->packet_number > *sp.largest_received;
         FrameReader frames(*payload);
         while (auto f = frames.next()) {
             if (!*f) return f->error();
             if (!allowed_in(**f, h.type)) return make_error_code(Error::frame_not_allowed);
             eliciting |= ack_eliciting(**f);
+            probing_only &= is_probing(**f);
             if (auto ec = on_frame(space, **f)) return ec;
             if (state_ != State::open) return {};
         }
@@ -584,7 +763,79 @@ private:
             ++sp.eliciting_since_ack;
             if (space != Space::application || sp.eliciting_since_ack >= 2) sp.ack_now = true;
         }
+        // 9.3: the peer moved when its newest non-probing packet comes from a new
+        // address (only clients move, and not before the handshake is confirmed).
+        if (space == Space::application && role_ == Role::server && handshake_confirmed_ && peer_ && !(from_ == *peer_) &&
+            !probing_only && newest)
+            migrate_to(from_);
         return {};
+    }
+
+    static bool is_probing(const Frame& f) {
+        return std::holds_alternative<PathChallengeFrame>(f) || std::holds_alternative<PathResponseFrame>(f) ||
+               std::holds_alternative<NewConnectionIdFrame>(f) || std::holds_alternative<PaddingFrame>(f);
+    }
+
+    bool is_our_cid(const ConnectionId& cid) const {
+        for (const auto& [seq, id] : our_cids_)
+            if (id == cid) return true;
+        return false;
+    }
+
+    /// Our spare connection IDs: as many as the peer keeps (its limit), up to ours (5.1.1).
+    void issue_connection_ids() {
+        const auto& p = peer_params_->params;
+        if (!p || !handshake_complete_) return;
+        const std::uint64_t target = std::min(p->active_connection_id_limit, settings_.active_connection_id_limit);
+        while (our_cids_.size() < target) {
+            const std::uint64_t seq = next_our_cid_seq_++;
+            our_cids_[seq] = random_cid();
+            new_cid_pending_.push_back(seq);
+        }
+    }
+
+    /// 9.3: send to the new address at once, validate it with PATH_CHALLENGE (within 3x
+    /// of what it sent us until then), a fresh peer CID (9.5) and, unless only the port
+    /// changed (NAT rebinding), fresh congestion and RTT state (9.4).
+    void migrate_to(const Endpoint& to) {
+        const bool port_only = peer_->family() == to.family() && peer_->address() == to.address();
+        PathState path;
+        path.to = to;
+        path.previous = path_ ? path_->previous : *peer_;
+        path.received = datagram_size_;
+        draw_random<Crypto>(tls_config_, path.challenge);
+        path.challenge_pending = true;
+        // 8.2.4: three times the larger of the current PTO and a fresh path's.
+        path.deadline = now_ + 3 * std::max(rtt_.pto(Duration(0)), RttEstimator{}.pto(Duration(0)));
+        path_ = path;
+        peer_ = to;
+        ++stats_.migrations;
+        if (!port_only) {
+            cc_.window = 10 * settings_.max_datagram_size;
+            cc_.ssthresh = ~std::size_t{0};
+            cc_.recovery_start = now_;  // acknowledgements from the old path do not grow the new window
+            rtt_ = RttEstimator{};
+        }
+        if (auto next = peer_cids_.upper_bound(active_peer_cid_seq_); next != peer_cids_.end()) {
+            retire_peer_cid(active_peer_cid_seq_);
+            active_peer_cid_seq_ = next->first;
+            peer_cid_ = next->second;
+        }
+        events_.push(EventKind::peer_address_changed);
+    }
+
+    void on_path_validation_timeout() {
+        // 9.3.2: back to the last validated address.
+        const Endpoint previous = path_->previous;
+        path_.reset();
+        peer_ = previous;
+        events_.push(EventKind::dropped_packet, make_error_code(Error::path_validation_failed));
+    }
+
+    void retire_peer_cid(std::uint64_t seq) {
+        retire_queue_.push_back(seq);
+        peer_cids_.erase(seq);
+        peer_reset_tokens_.erase(seq);
     }
 
     Duration ack_delay_for(Space s) const {
@@ -644,9 +895,10 @@ private:
         if (auto ec = tls_->receive(bytes, peer_.value_or(Endpoint{}), now_)) return fail_tls(ec);
         return collect_tls();
     }
-    std::error_code handle(Space, const NewTokenFrame&) {
+    std::error_code handle(Space, const NewTokenFrame& f) {
         if (role_ == Role::server) return make_error_code(Error::protocol_violation);
-        return {};  // tokens are not kept for later connections (docs/quic.md)
+        new_token_.assign(f.token.begin(), f.token.end());  // the application keeps it for the next connection
+        return {};
     }
     std::error_code handle(Space, const StreamFrame& f) {
         auto s = stream_for_peer_frame(f.stream_id, true);
@@ -694,36 +946,51 @@ private:
     std::error_code handle(Space, const StreamsBlockedFrame&) { return {}; }
     std::error_code handle(Space, const NewConnectionIdFrame& f) {
         if (peer_cid_.empty()) return make_error_code(Error::protocol_violation);  // 19.15
-        // Kept for a future migration; only the active_connection_id_limit (2) are held.
-        if (f.sequence >= f.retire_prior_to) spare_cids_[f.sequence] = f.id;
-        for (auto it = spare_cids_.begin(); it != spare_cids_.end();) {
-            if (it->first < f.retire_prior_to) {
-                retire_queue_.push_back(it->first);
-                it = spare_cids_.erase(it);
-            } else {
-                ++it;
-            }
+        peer_cids_.try_emplace(active_peer_cid_seq_, peer_cid_);  // the one in use is held too
+        if (auto known = peer_cids_.find(f.sequence); known != peer_cids_.end()) {
+            if (!(known->second == f.id)) return make_error_code(Error::protocol_violation);  // same number, other CID
+        } else if (f.sequence < peer_retired_below_) {
+            retire_queue_.push_back(f.sequence);  // 19.15: arrived already retired
+        } else {
+            peer_cids_[f.sequence] = f.id;
+            peer_reset_tokens_[f.sequence] = f.reset_token;
         }
-        if (f.retire_prior_to > active_peer_cid_seq_) {  // our current one is retired: switch
-            retire_queue_.push_back(active_peer_cid_seq_);
-            auto next = spare_cids_.lower_bound(f.retire_prior_to);
-            if (next == spare_cids_.end()) return make_error_code(Error::protocol_violation);
+        peer_retired_below_ = std::max(peer_retired_below_, f.retire_prior_to);
+        if (active_peer_cid_seq_ < peer_retired_below_) {  // the one in use is retired: switch first
+            auto next = peer_cids_.lower_bound(peer_retired_below_);
+            if (next == peer_cids_.end()) return make_error_code(Error::protocol_violation);
+            const std::uint64_t old = active_peer_cid_seq_;
             active_peer_cid_seq_ = next->first;
             peer_cid_ = next->second;
+            retire_peer_cid(old);
         }
-        if (spare_cids_.size() > 3) return make_error_code(Error::protocol_violation);  // CONNECTION_ID_LIMIT
+        while (!peer_cids_.empty() && peer_cids_.begin()->first < peer_retired_below_) retire_peer_cid(peer_cids_.begin()->first);
+        if (peer_cids_.size() > std::max<std::uint64_t>(settings_.active_connection_id_limit, 2))
+            return make_error_code(Error::connection_id_limit_exceeded);
         return {};
     }
     std::error_code handle(Space, const RetireConnectionIdFrame& f) {
-        if (f.sequence > 0) return make_error_code(Error::protocol_violation);  // we issued only sequence 0
+        if (f.sequence >= next_our_cid_seq_) return make_error_code(Error::protocol_violation);  // 19.16: never issued
+        auto it = our_cids_.find(f.sequence);
+        if (it == our_cids_.end()) return {};  // retired already
+        if (it->second == packet_dcid_) return make_error_code(Error::protocol_violation);  // 19.16: the one it came on
+        our_cids_.erase(it);
+        issue_connection_ids();  // a replacement
         return {};
     }
     std::error_code handle(Space, const PathChallengeFrame& f) {
-        path_responses_.push_back(f.data);
+        // 8.2.2: the answer goes back on the path the challenge came on.
+        path_responses_.push_back({f.data, from_, datagram_size_});
         if (path_responses_.size() > 4) path_responses_.pop_front();
         return {};
     }
-    std::error_code handle(Space, const PathResponseFrame&) { return {}; }
+    std::error_code handle(Space, const PathResponseFrame& f) {
+        if (path_ && constant_time_equal(f.data, path_->challenge)) {  // 8.2.3: the new path is validated
+            path_.reset();
+            ++stats_.paths_validated;
+        }
+        return {};  // an unexpected one is ignored
+    }
     std::error_code handle(Space, const ConnectionCloseFrame& f) {
         peer_close_ = {f.application, f.error_code};
         state_ = State::draining;  // 10.2.2: no more sending
@@ -789,9 +1056,11 @@ private:
                 return close_crypto(120, Error::no_application_protocol);  // RFC 9001 8.1
             if (auto ec = validate_peer_parameters()) return ec;
             apply_peer_parameters();
+            issue_connection_ids();
             events_.push(EventKind::handshake_complete);
             if (role_ == Role::server) {
                 handshake_done_pending_ = true;
+                new_token_pending_ = true;  // 8.1.3: a token for the client's next connection
                 confirm_handshake();
             }
         }
@@ -824,6 +1093,7 @@ private:
         peer_max_streams_uni_ = p.initial_max_streams_uni;
         peer_ack_delay_exponent_ = p.ack_delay_exponent;
         peer_max_ack_delay_ = std::chrono::milliseconds(p.max_ack_delay_ms);
+        if (role_ == Role::client && p.stateless_reset_token) peer_reset_tokens_[0] = *p.stateless_reset_token;
         if (p.max_idle_timeout_ms && (!settings_.max_idle_timeout_ms || p.max_idle_timeout_ms < settings_.max_idle_timeout_ms))
             idle_timeout_ms_ = p.max_idle_timeout_ms;
         else
@@ -933,6 +1203,13 @@ private:
                     break;
                 case SentFrame::Kind::retire_connection_id: retire_queue_.push_back(fr.id); break;
                 case SentFrame::Kind::ping: break;
+                case SentFrame::Kind::new_token: new_token_pending_ = true; break;
+                case SentFrame::Kind::new_connection_id:
+                    if (our_cids_.count(fr.id)) new_cid_pending_.push_back(fr.id);
+                    break;
+                case SentFrame::Kind::path_challenge:
+                    if (path_) path_->challenge_pending = true;
+                    break;
             }
         }
     }
@@ -1020,6 +1297,10 @@ private:
     }
 
     std::size_t amplification_budget() const {
+        if (path_ && !path_->own_move) {  // 9.3.1 / 8.2: a new peer address is held to 3x until validated
+            const std::size_t allowed = 3 * path_->received;
+            return allowed > path_->sent ? allowed - path_->sent : 0;
+        }
         if (role_ == Role::client || address_validated_) return ~std::size_t{0};
         const std::size_t allowed = 3 * bytes_received_;
         return allowed > bytes_sent_ ? allowed - bytes_sent_ : 0;
@@ -1068,12 +1349,14 @@ private:
             eliciting = true;
         }
         if (space == Space::application && handshake_complete_) eliciting |= fill_stream_frames(payload, room, sent);
-        if (sp.probes > 0 && !eliciting && left() >= 1) {
+        // Injected frames (tests) stand in for the PING, so a packet can carry only them.
+        const bool injecting = !injected_[static_cast<std::size_t>(space)].empty();
+        if (sp.probes > 0 && !eliciting && !injecting && left() >= 1) {
             write_varint(payload, frame_type::ping);
             sent.frames.push_back({SentFrame::Kind::ping});
             eliciting = true;
         }
-        if (eliciting && sp.probes > 0) --sp.probes;
+        if ((eliciting || injecting) && sp.probes > 0) --sp.probes;
         // Tests only: injected frames go last, so a truncated one stays truncated.
         for (auto& raw : injected_[static_cast<std::size_t>(space)])
             if (raw.size() <= left()) append(payload, raw);
@@ -1145,10 +1428,49 @@ private:
             retire_queue_.pop_front();
             eliciting = true;
         }
-        while (!path_responses_.empty() && fits(9)) {
+        for (auto it = path_responses_.begin(); it != path_responses_.end() && fits(9);) {
+            if (peer_ && !(it->to == *peer_)) {  // another path: path_response_datagram()
+                ++it;
+                continue;
+            }
             write_varint(payload, frame_type::path_response);
-            append(payload, path_responses_.front());
-            path_responses_.pop_front();
+            append(payload, it->data);
+            it = path_responses_.erase(it);
+            eliciting = true;
+        }
+        if (path_ && path_->challenge_pending && fits(9)) {
+            write_varint(payload, frame_type::path_challenge);
+            append(payload, path_->challenge);
+            sent.frames.push_back({SentFrame::Kind::path_challenge});
+            path_->challenge_pending = false;
+            eliciting = true;
+        }
+        if (new_token_pending_ && role_ == Role::server && peer_) {
+            if (issued_token_.empty()) {
+                AddressToken token;
+                token.kind = TokenKind::new_token;
+                token.issued_ms = now_ms();
+                token.set_address(*peer_);
+                std::array<std::uint8_t, token_nonce_length> nonce{};
+                draw_random<Crypto>(tls_config_, nonce);
+                issued_token_ = seal_token<Crypto>(token_key_, token, nonce);
+            }
+            if (fits(1 + 2 + issued_token_.size())) {
+                write_varint(payload, frame_type::new_token);
+                write_varint(payload, issued_token_.size());
+                append(payload, issued_token_);
+                sent.frames.push_back({SentFrame::Kind::new_token});
+                new_token_pending_ = false;
+                eliciting = true;
+            }
+        }
+        while (!new_cid_pending_.empty() && fits(1 + 8 + 8 + 1 + max_connection_id_length + stateless_reset_token_length)) {
+            const std::uint64_t seq = new_cid_pending_.front();
+            new_cid_pending_.pop_front();
+            auto it = our_cids_.find(seq);
+            if (it == our_cids_.end()) continue;  // retired before it went out
+            write_new_connection_id(payload, seq, 0, it->second, stateless_reset_token<Crypto>(reset_key_, it->second));
+            sent.frames.push_back({SentFrame::Kind::new_connection_id, seq});
             eliciting = true;
         }
         return eliciting;
@@ -1234,6 +1556,18 @@ private:
             packets.back().payload.resize(packets.back().payload.size() + (min_initial_datagram - total), 0);
             total = min_initial_datagram;
         }
+        // 8.2.1: a PATH_CHALLENGE goes in a datagram of 1200 bytes, as far as the
+        // new path's anti-amplification allowance permits.
+        bool challenge = false;
+        for (const auto& b : packets)
+            for (const auto& fr : b.sent.frames) challenge |= fr.kind == SentFrame::Kind::path_challenge;
+        if (challenge) {
+            const std::size_t target = std::min(min_initial_datagram, budget);
+            if (total < target) {
+                packets.back().payload.resize(packets.back().payload.size() + (target - total), 0);
+                total = target;
+            }
+        }
         std::size_t at = 0;
         for (auto& b : packets) {
             const std::size_t n = seal_into(b.space, b.payload, out.subspan(at));
@@ -1255,14 +1589,41 @@ private:
             if (b.space == Space::handshake && role_ == Role::client) discard_space(Space::initial);
         }
         bytes_sent_ += at;
+        if (path_) path_->sent += at;
         return at;
+    }
+
+    /// A PATH_RESPONSE to a challenge that came from another address than the one we
+    /// send to: its own datagram, back where the challenge came from (8.2.2), padded
+    /// to 1200 bytes within 3x of the challenge's datagram.
+    std::optional<TransmitInfo> path_response_datagram(MutableByteView out) {
+        if (!app_write_ || !handshake_complete_ || !peer_) return std::nullopt;
+        for (auto it = path_responses_.begin(); it != path_responses_.end(); ++it) {
+            if (it->to == *peer_) continue;
+            Bytes payload;
+            write_varint(payload, frame_type::path_response);
+            append(payload, it->data);
+            const std::size_t target = std::min({min_initial_datagram, 3 * it->received, out.size()});
+            const std::size_t overhead = header_overhead(Space::application) + aead_tag_length;
+            if (target > overhead + payload.size()) payload.resize(target - overhead, 0);
+            const Endpoint to = it->to;
+            path_responses_.erase(it);
+            const std::size_t n = seal_into(Space::application, payload, out);
+            ++spaces_[2].next_pn;
+            ++stats_.packets_sent;
+            return TransmitInfo{n, to};
+        }
+        return std::nullopt;
     }
 
     bool app_has_data() const {
         if (!handshake_complete_) return false;
         if (handshake_done_pending_ || max_data_pending_ || max_streams_bidi_pending_ || max_streams_uni_pending_ ||
-            !retire_queue_.empty() || !path_responses_.empty())
+            !retire_queue_.empty() || !new_cid_pending_.empty() || new_token_pending_ ||
+            (path_ && path_->challenge_pending))
             return true;
+        for (const auto& r : path_responses_)
+            if (!peer_ || r.to == *peer_) return true;
         std::uint64_t consumed = 0;
         for (const auto& [id, s] : streams_) {
             consumed += s.recv.read_offset();
@@ -1415,12 +1776,40 @@ private:
     ConnectionId our_cid_, peer_cid_, original_dcid_;
     std::optional<ConnectionId> retry_scid_, server_initial_scid_;
     Bytes retry_token_;
-    std::map<std::uint64_t, ConnectionId> spare_cids_;
-    std::uint64_t active_peer_cid_seq_ = 0;
+    // The peer's connection IDs (sequence -> ID, the one in use included) and their reset tokens.
+    std::map<std::uint64_t, ConnectionId> peer_cids_;
+    std::map<std::uint64_t, std::array<std::uint8_t, stateless_reset_token_length>> peer_reset_tokens_;
+    std::uint64_t active_peer_cid_seq_ = 0, peer_retired_below_ = 0;
     std::deque<std::uint64_t> retire_queue_;
-    std::deque<std::array<std::uint8_t, 8>> path_responses_;
-    std::optional<Bytes> vn_reply_;
-    std::optional<Endpoint> peer_;  // where the peer spoke from (unset: the transport's default)
+    // Ours: sequence -> ID (0 = our_cid_), the NEW_CONNECTION_ID frames to send.
+    std::map<std::uint64_t, ConnectionId> our_cids_;
+    std::uint64_t next_our_cid_seq_ = 1;
+    std::deque<std::uint64_t> new_cid_pending_;
+    ConnectionId client_initial_dcid_, packet_dcid_;
+    SecretBytes token_key_, reset_key_;
+    Bytes new_token_, issued_token_;
+    bool new_token_pending_ = false, validated_by_new_token_ = false;
+    static constexpr std::uint64_t max_stateless_resets = 64;  // per connection object: no reflection engine
+    struct PathResponse {
+        std::array<std::uint8_t, 8> data;
+        Endpoint to;
+        std::size_t received = 0;
+    };
+    std::deque<PathResponse> path_responses_;
+    /// A new peer address being validated (9.3); `previous` is the last validated one.
+    struct PathState {
+        Endpoint to, previous;
+        std::array<std::uint8_t, 8> challenge{};
+        bool challenge_pending = false;
+        bool own_move = false;  // a client validating its own new local address (no 3x limit)
+        std::size_t received = 0, sent = 0;
+        Instant deadline{};
+    };
+    std::optional<PathState> path_;
+    std::optional<std::pair<Bytes, Endpoint>> stateless_reply_;  // Version Negotiation, Retry, Stateless Reset
+    std::optional<Endpoint> peer_;  // where we send (unset: the transport's default)
+    Endpoint from_;                 // where the datagram being processed came from
+    std::size_t datagram_size_ = 0;
     std::array<SpaceState, 3> spaces_;
     // 1-RTT keys by generation (header protection stays with the layer's first ones).
     std::optional<PacketKeys<Crypto>> app_write_, app_read_, app_read_prev_, app_read_next_;

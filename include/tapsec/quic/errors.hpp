@@ -62,6 +62,11 @@ enum class Error {
     handshake_timeout,        // the handshake did not finish in time
     stream_blocked,           // send blocked by the peer's flow control (try again)
     unknown_stream,           // an application call for a stream that does not exist
+    // address validation, connection IDs, paths (RFC 9000 8, 5.1, 10.3, 9)
+    invalid_token,            // a token that does not open, is expired or names another address (dropped)
+    connection_id_limit_exceeded,  // the peer gave more CIDs than our active_connection_id_limit
+    stateless_reset,          // the peer ended the connection with a Stateless Reset (10.3)
+    path_validation_failed,   // a new peer address did not answer PATH_CHALLENGE (9.3.2)
 };
 
 inline const char* describe(Error e) {
@@ -92,6 +97,10 @@ inline const char* describe(Error e) {
         case Error::handshake_timeout: return "handshake timeout";
         case Error::stream_blocked: return "stream blocked by flow control";
         case Error::unknown_stream: return "unknown stream";
+        case Error::invalid_token: return "invalid address validation token";
+        case Error::connection_id_limit_exceeded: return "peer exceeded active_connection_id_limit";
+        case Error::stateless_reset: return "connection reset by the peer (stateless reset)";
+        case Error::path_validation_failed: return "path validation failed";
     }
     return "unknown QUIC error";
 }
@@ -112,7 +121,11 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::final_size_violation:
         case Error::crypto_buffer_exceeded:
         case Error::protocol_violation:
+        case Error::connection_id_limit_exceeded:
         case Error::no_keys_for_level: return condition::peer_misbehaved;
+        case Error::invalid_token: return condition::authentication_failed;
+        case Error::stateless_reset: return condition::peer_aborted;
+        case Error::path_validation_failed: return condition::timed_out;
         case Error::unknown_version:
         case Error::no_application_protocol: return condition::peer_incompatible;
         case Error::packet_authentication_failed:
@@ -146,6 +159,8 @@ constexpr TransportError transport_error_for(Error e) noexcept {
         case Error::stream_state_violation: return TransportError::stream_state_error;
         case Error::final_size_violation: return TransportError::final_size_error;
         case Error::crypto_buffer_exceeded: return TransportError::crypto_buffer_exceeded;
+        case Error::connection_id_limit_exceeded: return TransportError::connection_id_limit_error;
+        case Error::invalid_token: return TransportError::invalid_token;
         case Error::no_application_protocol: return TransportError::crypto_error_base;  // + alert 120, set by the caller
         case Error::malformed_header:
         case Error::frame_not_allowed:
@@ -161,6 +176,8 @@ constexpr TransportError transport_error_for(Error e) noexcept {
         case Error::idle_timeout:
         case Error::handshake_timeout:
         case Error::stream_blocked:
+        case Error::stateless_reset:
+        case Error::path_validation_failed:
         case Error::unknown_stream: return TransportError::internal_error;
     }
     return TransportError::internal_error;

@@ -122,13 +122,16 @@ class Connection;
 /// level), so the handshake's need for a reliable byte stream is met by the record.
 struct QuicPacketProtection {
     static constexpr std::string_view name = "QUIC packet protection (RFC 9001)";
+    /// DM: a server Retry before any state (RFC 9000 8.1.2); CM: the server follows a
+    /// client's migration after path validation (9); SV: address validation is part of
+    /// every QUIC connection (the 3x limit until validated, 8.1).
     using provides = features<feature::record_protection, feature::replay_protection, feature::rekeying,
-                              feature::out_of_order_receipt>;
+                              feature::out_of_order_receipt, feature::DM, feature::CM, feature::SV>;
+    using intrinsic = features<feature::SV>;
     using needs = dependencies<dependency::datagram>;
     using carries = dependencies<dependency::reliable_byte_stream>;
-    /// What TLS 1.3 offers that this QUIC does not carry yet (docs/quic.md): 0-RTT, and
-    /// the HelloRetryRequest-cookie DoS mitigation (QUIC's own is a server Retry, not sent).
-    using withholds = features<feature::ED, feature::DM>;
+    /// What TLS 1.3 offers that this QUIC does not carry yet (docs/quic.md): 0-RTT.
+    using withholds = features<feature::ED>;
     using imported_keys = tls13::TrafficSecrets;
     static constexpr KeyImport key_import = KeyImport::direct;
     template <class Crypto = crypto::DefaultProvider>
