@@ -197,13 +197,21 @@ std::error_code send_remaining_stdin(C& c, MutableByteView buffer, TrafficCount*
     for (;;) {
         pollfd in{0, POLLIN, 0};
         if (::poll(&in, 1, 0) <= 0 || !(in.revents & (POLLIN | POLLHUP))) return {};
-        while (c.pending_write_bytes() >= max_unsent) {  // bounded: let the socket take some first
-            pollfd out{c.native_handle(), POLLOUT, 0};
-            const int timeout = poll_timeout_ms(deadline);
-            if (timeout == 0 || ::poll(&out, 1, timeout) == 0) return make_error_code(Errc::timed_out);
-            if (auto ec = c.on_writable()) return ec;
+        std::size_t room = 0;
+        while ((room = stdin_room(c, buffer.size())) == 0) {  // bounded: let the peer take some first
+            std::optional<Instant> wake = c.next_timeout();
+            wake = wake ? std::min(*wake, deadline) : deadline;
+            const int timeout = poll_timeout_ms(wake);
+            if (timeout == 0 && Clock::now() >= deadline) return make_error_code(Errc::timed_out);
+            pollfd net{c.native_handle(), static_cast<short>(POLLIN | (c.wants_write() ? POLLOUT : 0)), 0};
+            if (::poll(&net, 1, timeout) < 0 && errno != EINTR) return std::error_code(errno, std::system_category());
+            if (net.revents & POLLOUT)
+                if (auto ec = c.on_writable()) return ec;
+            if (net.revents & (POLLIN | POLLERR))
+                if (auto ec = c.on_readable()) return ec;
+            if (auto ec = c.on_timer()) return ec;
         }
-        const ssize_t n = ::read(0, buffer.data(), buffer.size());
+        const ssize_t n = ::read(0, buffer.data(), room);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return {};
         if (auto ec = c.send_nonblocking(ByteView(buffer.data(), static_cast<std::size_t>(n)))) return ec;
