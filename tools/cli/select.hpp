@@ -193,6 +193,7 @@ inline int run_connect_auto(Arguments& args) {
         config.trust.use_system_store = true;
     }
     config.handshake_timeout = race.timeout;
+    config.answer_close_notify = false;  // as connect tls13: the pump answers after sending what stdin holds
     const bool quiet = args.flag("--quiet");
     args.unknown();
 
