@@ -31,6 +31,7 @@
 
 #include "address.hpp"
 #include "registry.hpp"
+#include "tunnel_io.hpp"
 
 namespace tapsec::cli {
 namespace {
@@ -395,16 +396,6 @@ void report_events(Ikev2& conn, bool verbose) {
     }
 }
 
-bool write_all(int fd, ByteView data) {
-    while (!data.empty()) {
-        auto n = ::write(fd, data.data(), data.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        data = data.subspan(static_cast<std::size_t>(n));
-    }
-    return true;
-}
-
 /// Deletes the IKE SA and waits (bounded) for the peer's answer: a clean close.
 bool delete_and_wait(Ikev2& conn) {
     auto& engine = conn.engine();
@@ -466,11 +457,18 @@ std::optional<ByteView> udp_payload(ByteView p) {
 
 int run_data_path(Ikev2& conn, const Options& options, int tun_fd, bool is_connect) {
     const int udp_fd = conn.transport().native_handle();
-    const int input_fd = tun_fd >= 0 ? tun_fd : 0;
+    TunnelPackets packets(
+        tun_fd,
+        options.udp_to ? TunnelPackets::MakeUdpPacket(
+                             [&](ByteView line) { return udp_packet(local_address(options), *options.udp_to, line); })
+                       : TunnelPackets::MakeUdpPacket{},
+        [](ByteView packet) -> std::optional<Bytes> {
+            if (auto payload = udp_payload(packet)) return Bytes(payload->begin(), payload->end());
+            return std::nullopt;
+        });
+    const int input_fd = packets.input_fd();
     bool input_open = true;
     auto quiet_since = Clock::now();
-    Bytes frames;
-    std::string lines;
     std::array<std::uint8_t, 65536> buffer{};
     auto send_packet = [&](ByteView packet) -> bool {
         if (auto ec = conn.send(packet)) {
@@ -488,24 +486,8 @@ int run_data_path(Ikev2& conn, const Options& options, int tun_fd, bool is_conne
                 if (tun_fd >= 0) return cli::fail("TUN device closed");
                 input_open = false;
                 quiet_since = Clock::now();
-            } else if (tun_fd >= 0) {
-                if (!send_packet(ByteView(buffer.data(), static_cast<std::size_t>(n)))) return 1;
-            } else if (options.udp_to) {
-                lines.append(reinterpret_cast<const char*>(buffer.data()), static_cast<std::size_t>(n));
-                for (auto newline = lines.find('\n'); newline != std::string::npos; newline = lines.find('\n')) {
-                    auto packet = udp_packet(local_address(options), *options.udp_to,
-                                             as_bytes(std::string_view(lines).substr(0, newline + 1)));
-                    lines.erase(0, newline + 1);
-                    if (!send_packet(packet)) return 1;
-                }
-            } else {
-                frames.insert(frames.end(), buffer.begin(), buffer.begin() + n);
-                while (frames.size() >= 2) {
-                    const std::size_t length = std::size_t{frames[0]} << 8 | frames[1];
-                    if (frames.size() < 2 + length) break;
-                    if (length && !send_packet(ByteView(frames).subspan(2, length))) return 1;
-                    frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(2 + length));
-                }
+            } else if (!packets.on_input(ByteView(buffer.data(), static_cast<std::size_t>(n)), send_packet)) {
+                return 1;
             }
         }
         for (;;) {
@@ -520,14 +502,9 @@ int run_data_path(Ikev2& conn, const Options& options, int tun_fd, bool is_conne
                 return 0;
             }
             quiet_since = Clock::now();
-            if (tun_fd >= 0) {
-                write_all(tun_fd, *packet);
-            } else if (options.udp_to) {
-                if (auto payload = udp_payload(*packet)) write_all(1, *payload);
-            } else {
-                const std::uint8_t header[2] = {static_cast<std::uint8_t>(packet->size() >> 8),
-                                                static_cast<std::uint8_t>(packet->size())};
-                if (!write_all(1, header) || !write_all(1, *packet)) return 0;
+            if (!packets.deliver(*packet) && !packets.uses_tun()) {
+                if (options.udp_to) return cli::fail(std::string("cannot write stdout: ") + std::strerror(errno));
+                return 0;  // stdout closed
             }
         }
         if (is_connect && !input_open && Clock::now() - quiet_since > 2s) break;

@@ -29,6 +29,7 @@
 
 #include "address.hpp"
 #include "registry.hpp"
+#include "tunnel_io.hpp"
 
 namespace tapsec::cli {
 namespace {
@@ -330,16 +331,6 @@ bool any_handshake(WireGuard& conn) {
     return false;
 }
 
-bool write_all(int fd, ByteView data) {
-    while (!data.empty()) {
-        auto n = ::write(fd, data.data(), data.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        data = data.subspan(static_cast<std::size_t>(n));
-    }
-    return true;
-}
-
 int run_data_path_loop(WireGuard& conn, const Options& options, int tun_fd);
 
 /// Moves packets between the tunnel and stdin/stdout or a TUN device until stdin ends
@@ -364,11 +355,20 @@ int run_data_path_loop(WireGuard& conn, const Options& options, int tun_fd) {
     const auto started = Clock::now();
     auto status_written = Clock::now() - 1h;
     bool peer_came = options.is_connect;
-    const int input_fd = tun_fd >= 0 ? tun_fd : 0;
+    TunnelPackets packets(
+        tun_fd,
+        options.udp_to ? TunnelPackets::MakeUdpPacket([&](ByteView line) {
+            const auto& [address, port] = *options.udp_to;
+            return wireguard::make_ipv4_udp_packet(conn.config().interface.addresses[0].address, address, port, port, line);
+        })
+                       : TunnelPackets::MakeUdpPacket{},
+        [](ByteView packet) -> std::optional<Bytes> {
+            if (auto udp = wireguard::parse_ipv4_udp_packet(packet)) return std::move(udp->payload);
+            return std::nullopt;
+        });
+    const int input_fd = packets.input_fd();
     bool input_open = true;
     auto quiet_since = Clock::now();
-    Bytes frames;                     // framed stdin not yet complete
-    std::string lines;                // --udp-to stdin not yet a full line
     std::array<std::uint8_t, 65536> buffer{};
     auto send_packet = [&](ByteView packet) -> bool {
         if (auto ec = conn.send(packet)) {
@@ -386,25 +386,8 @@ int run_data_path_loop(WireGuard& conn, const Options& options, int tun_fd) {
                 if (tun_fd >= 0) return cli::fail("TUN device closed");
                 input_open = false;
                 quiet_since = Clock::now();
-            } else if (tun_fd >= 0) {
-                if (!send_packet(ByteView(buffer.data(), static_cast<std::size_t>(n)))) return 1;
-            } else if (options.udp_to) {
-                lines.append(reinterpret_cast<const char*>(buffer.data()), static_cast<std::size_t>(n));
-                for (auto newline = lines.find('\n'); newline != std::string::npos; newline = lines.find('\n')) {
-                    const auto& [address, port] = *options.udp_to;
-                    auto packet = wireguard::make_ipv4_udp_packet(conn.config().interface.addresses[0].address, address, port,
-                                                                  port, as_bytes(std::string_view(lines).substr(0, newline + 1)));
-                    lines.erase(0, newline + 1);
-                    if (!send_packet(packet)) return 1;
-                }
-            } else {
-                frames.insert(frames.end(), buffer.begin(), buffer.begin() + n);
-                while (frames.size() >= 2) {
-                    const std::size_t length = std::size_t{frames[0]} << 8 | frames[1];
-                    if (frames.size() < 2 + length) break;
-                    if (length && !send_packet(ByteView(frames).subspan(2, length))) return 1;
-                    frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(2 + length));
-                }
+            } else if (!packets.on_input(ByteView(buffer.data(), static_cast<std::size_t>(n)), send_packet)) {
+                return 1;
             }
         }
         // Drive the engine (datagrams and timers) and deliver what came out of the tunnel.
@@ -416,16 +399,9 @@ int run_data_path_loop(WireGuard& conn, const Options& options, int tun_fd) {
                 return cli::fail(packet.error().message());
             }
             quiet_since = Clock::now();
-            if (tun_fd >= 0) {
-                write_all(tun_fd, *packet);
-            } else if (options.udp_to) {
-                if (auto udp = wireguard::parse_ipv4_udp_packet(*packet)) {
-                    if (!write_all(1, udp->payload)) return cli::fail(std::string("cannot write stdout: ") + std::strerror(errno));
-                }
-            } else {
-                const std::uint8_t header[2] = {static_cast<std::uint8_t>(packet->size() >> 8),
-                                                static_cast<std::uint8_t>(packet->size())};
-                if (!write_all(1, header) || !write_all(1, *packet)) return 0;  // stdout closed
+            if (!packets.deliver(*packet) && !packets.uses_tun()) {
+                if (options.udp_to) return cli::fail(std::string("cannot write stdout: ") + std::strerror(errno));
+                return 0;  // stdout closed
             }
         }
         if (!peer_came && any_handshake(conn)) {
