@@ -456,7 +456,6 @@ std::optional<ByteView> udp_payload(ByteView p) {
 }
 
 int run_data_path(Ikev2& conn, const Options& options, int tun_fd, bool is_connect) {
-    const int udp_fd = conn.transport().native_handle();
     TunnelPackets packets(
         tun_fd,
         options.udp_to ? TunnelPackets::MakeUdpPacket(
@@ -466,49 +465,18 @@ int run_data_path(Ikev2& conn, const Options& options, int tun_fd, bool is_conne
             if (auto payload = udp_payload(packet)) return Bytes(payload->begin(), payload->end());
             return std::nullopt;
         });
-    const int input_fd = packets.input_fd();
-    bool input_open = true;
-    auto quiet_since = Clock::now();
-    std::array<std::uint8_t, 65536> buffer{};
-    auto send_packet = [&](ByteView packet) -> bool {
-        if (auto ec = conn.send(packet)) {
-            cli::fail("send failed: " + ec.message());
-            return false;
-        }
-        return true;
+    auto peer_deleted = [&](ByteView packet) -> std::optional<int> {
+        if (!packet.empty()) return std::nullopt;
+        if (options.verbose) std::fprintf(stderr, "tapsec: closed by the peer\n");  // it deleted the IKE SA: a clean close
+        return 0;
     };
-    while (!stop_requested) {
-        pollfd fds[2] = {{udp_fd, POLLIN, 0}, {input_open ? input_fd : -1, POLLIN, 0}};
-        ::poll(fds, 2, 20);
-        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-            auto n = ::read(input_fd, buffer.data(), buffer.size());
-            if (n <= 0) {
-                if (tun_fd >= 0) return cli::fail("TUN device closed");
-                input_open = false;
-                quiet_since = Clock::now();
-            } else if (!packets.on_input(ByteView(buffer.data(), static_cast<std::size_t>(n)), send_packet)) {
-                return 1;
-            }
-        }
-        for (;;) {
-            auto packet = conn.receive_message(0ms);
-            report_events(conn, options.verbose);
-            if (!packet) {
-                if (packet.error() == make_error_code(Errc::timed_out)) break;
-                return cli::fail(packet.error().message());
-            }
-            if (packet->empty()) {  // the peer deleted the IKE SA: a clean close
-                if (options.verbose) std::fprintf(stderr, "tapsec: closed by the peer\n");
-                return 0;
-            }
-            quiet_since = Clock::now();
-            if (!packets.deliver(*packet) && !packets.uses_tun()) {
-                if (options.udp_to) return cli::fail(std::string("cannot write stdout: ") + std::strerror(errno));
-                return 0;  // stdout closed
-            }
-        }
-        if (is_connect && !input_open && Clock::now() - quiet_since > 2s) break;
-    }
+    auto check = [&](const TunnelProgress& progress) -> TunnelStep {
+        if (is_connect && !progress.input_open && Clock::now() - progress.quiet_since > 2s) return {TunnelStep::leave};
+        return {};
+    };
+    if (auto status = run_tunnel(conn, packets, stop_requested, [&] { report_events(conn, options.verbose); },
+                                 peer_deleted, check))
+        return *status;
     if (!delete_and_wait(conn)) return cli::fail("the peer did not answer the delete (the IKE SA is gone on our side)");
     if (options.verbose) std::fprintf(stderr, "tapsec: IKE SA deleted\n");
     return 0;

@@ -7,14 +7,22 @@
 // The protocol's own loop decides when to read; this decides what the bytes mean.
 #pragma once
 
+#include <poll.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <string>
 
 #include <tapsec/core/bytes.hpp>
+#include <tapsec/core/errors.hpp>
+
+#include "registry.hpp"
 
 namespace tapsec::cli {
 
@@ -41,6 +49,7 @@ public:
 
     int input_fd() const { return tun_fd_ >= 0 ? tun_fd_ : 0; }
     bool uses_tun() const { return tun_fd_ >= 0; }
+    bool line_mode() const { return !uses_tun() && static_cast<bool>(make_udp_packet_); }
 
     /// Bytes read from input_fd(): each packet they complete goes to `send` (returning
     /// false stops here, and so does this). A partial line or frame waits for more.
@@ -86,5 +95,71 @@ private:
     Bytes frames_;      // framed stdin not yet complete
     std::string lines_; // --udp-to stdin not yet a full line
 };
+
+/// What the protocol's own check says after each round of run_tunnel().
+struct TunnelStep {
+    enum Kind { go_on, leave, exit_with } kind = go_on;
+    int status = 0;
+};
+
+/// How far the inner side got, for the protocol's checks.
+struct TunnelProgress {
+    bool input_open = true;
+    std::chrono::steady_clock::time_point quiet_since = std::chrono::steady_clock::now();  // last packet either way
+};
+
+/// The data path both tunnel commands run: inner packets into the tunnel, packets out of
+/// it delivered, until `stop` is set, a check says to leave (returns nullopt: the
+/// caller then closes the tunnel its own way) or to exit, or an error (one line, 1).
+/// `intercept(packet)` sees each packet out first and may end the run with a status
+/// (IKEv2's empty packet: the peer deleted the SA); `check(progress)` runs each round.
+template <class Connection, class ReportEvents, class Intercept, class Check>
+std::optional<int> run_tunnel(Connection& conn, TunnelPackets& packets, const std::atomic<bool>& stop,
+                              ReportEvents&& report_events, Intercept&& intercept, Check&& check) {
+    using namespace std::chrono_literals;
+    TunnelProgress progress;
+    std::array<std::uint8_t, 65536> buffer{};
+    auto send_packet = [&](ByteView packet) -> bool {
+        if (auto ec = conn.send(packet)) {
+            fail("send failed: " + ec.message());
+            return false;
+        }
+        return true;
+    };
+    while (!stop) {
+        pollfd fds[2] = {{conn.transport().native_handle(), POLLIN, 0},
+                         {progress.input_open ? packets.input_fd() : -1, POLLIN, 0}};
+        ::poll(fds, 2, 20);
+        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            auto n = ::read(packets.input_fd(), buffer.data(), buffer.size());
+            if (n <= 0) {
+                if (packets.uses_tun()) return fail("TUN device closed");
+                progress.input_open = false;
+                progress.quiet_since = std::chrono::steady_clock::now();
+            } else if (!packets.on_input(ByteView(buffer.data(), static_cast<std::size_t>(n)), send_packet)) {
+                return 1;
+            }
+        }
+        // Drive the engine (datagrams and timers) and deliver what came out of the tunnel.
+        for (;;) {
+            auto packet = conn.receive_message(0ms);
+            report_events();
+            if (!packet) {
+                if (packet.error() == make_error_code(Errc::timed_out)) break;
+                return fail(packet.error().message());
+            }
+            if (std::optional<int> status = intercept(ByteView(*packet))) return status;
+            progress.quiet_since = std::chrono::steady_clock::now();
+            if (!packets.deliver(*packet) && !packets.uses_tun()) {
+                if (packets.line_mode()) return fail(std::string("cannot write stdout: ") + std::strerror(errno));
+                return 0;  // stdout closed: the reader is done
+            }
+        }
+        const TunnelStep step = check(progress);
+        if (step.kind == TunnelStep::leave) break;
+        if (step.kind == TunnelStep::exit_with) return step.status;
+    }
+    return std::nullopt;
+}
 
 }  // namespace tapsec::cli

@@ -351,8 +351,8 @@ int run_data_path(WireGuard& conn, const Options& options, int tun_fd) {
 }
 
 int run_data_path_loop(WireGuard& conn, const Options& options, int tun_fd) {
-    const int udp_fd = conn.transport().native_handle();
     const auto started = Clock::now();
+    auto peer_came_at = started;
     auto status_written = Clock::now() - 1h;
     bool peer_came = options.is_connect;
     TunnelPackets packets(
@@ -366,58 +366,29 @@ int run_data_path_loop(WireGuard& conn, const Options& options, int tun_fd) {
             if (auto udp = wireguard::parse_ipv4_udp_packet(packet)) return std::move(udp->payload);
             return std::nullopt;
         });
-    const int input_fd = packets.input_fd();
-    bool input_open = true;
-    auto quiet_since = Clock::now();
-    std::array<std::uint8_t, 65536> buffer{};
-    auto send_packet = [&](ByteView packet) -> bool {
-        if (auto ec = conn.send(packet)) {
-            cli::fail("send failed: " + ec.message());
-            return false;
-        }
-        return true;
-    };
-    while (!stop_requested) {
-        pollfd fds[2] = {{udp_fd, POLLIN, 0}, {input_open ? input_fd : -1, POLLIN, 0}};
-        ::poll(fds, 2, 20);
-        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-            auto n = ::read(input_fd, buffer.data(), buffer.size());
-            if (n <= 0) {
-                if (tun_fd >= 0) return cli::fail("TUN device closed");
-                input_open = false;
-                quiet_since = Clock::now();
-            } else if (!packets.on_input(ByteView(buffer.data(), static_cast<std::size_t>(n)), send_packet)) {
-                return 1;
-            }
-        }
-        // Drive the engine (datagrams and timers) and deliver what came out of the tunnel.
-        for (;;) {
-            auto packet = conn.receive_message(0ms);
-            report_events(conn, options.verbose);
-            if (!packet) {
-                if (packet.error() == make_error_code(Errc::timed_out)) break;
-                return cli::fail(packet.error().message());
-            }
-            quiet_since = Clock::now();
-            if (!packets.deliver(*packet) && !packets.uses_tun()) {
-                if (options.udp_to) return cli::fail(std::string("cannot write stdout: ") + std::strerror(errno));
-                return 0;  // stdout closed
-            }
-        }
+    auto check = [&](const TunnelProgress& progress) -> TunnelStep {
         if (!peer_came && any_handshake(conn)) {
             peer_came = true;
-            quiet_since = Clock::now();
+            peer_came_at = Clock::now();
         }
         if (!options.status_file.empty() && Clock::now() - status_written >= 1s) {
             write_status_file(options.status_file, live_status(conn, options));
             status_written = Clock::now();
         }
         if (!peer_came && options.listen_timeout && Clock::now() - started > *options.listen_timeout)
-            return cli::fail("no peer completed a handshake within " +
-                             std::to_string(std::chrono::duration_cast<std::chrono::seconds>(*options.listen_timeout).count()) +
-                             " s (--handshake-timeout)");
-        if (peer_came && !input_open && Clock::now() - quiet_since > 2s) break;
-    }
+            return {TunnelStep::exit_with,
+                    cli::fail("no peer completed a handshake within " +
+                              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(*options.listen_timeout).count()) +
+                              " s (--handshake-timeout)")};
+        // Two quiet seconds after stdin ended, counted from the first handshake for a listener.
+        const auto quiet_since = std::max(progress.quiet_since, peer_came_at);
+        if (peer_came && !progress.input_open && Clock::now() - quiet_since > 2s) return {TunnelStep::leave};
+        return {};
+    };
+    auto no_intercept = [](ByteView) -> std::optional<int> { return std::nullopt; };
+    if (auto status = run_tunnel(conn, packets, stop_requested, [&] { report_events(conn, options.verbose); },
+                                 no_intercept, check))
+        return *status;
     if (!peer_came) return cli::fail("interrupted before any peer completed a handshake");
     return 0;
 }
