@@ -10,6 +10,7 @@
 
 #include "interop/selection_example.hpp"
 #include "support/quic_pair.hpp"
+#include "support/doc_example.hpp"
 
 using namespace tapsec;
 
@@ -200,18 +201,5 @@ TEST_CASE("selection race: nothing answers: one failure line per candidate, with
 }
 
 TEST_CASE("docs/selection.md shows exactly the example the tests run") {
-    auto read = [](const std::filesystem::path& path) {
-        std::ifstream in(path);
-        REQUIRE(in.good());
-        return std::string(std::istreambuf_iterator<char>(in), {});
-    };
-    const std::filesystem::path source(TAPSEC_SOURCE_DIR);
-    const std::string doc = read(source / "docs" / "selection.md");
-    const std::string code = read(source / "tests" / "interop" / "selection_example.hpp");
-    const std::string fence = "```cpp\n";
-    const auto start = doc.find(fence + code.substr(0, 40));
-    REQUIRE(start != std::string::npos);
-    const auto body = start + fence.size();
-    CHECK(doc.compare(body, code.size(), code) == 0);
-    CHECK(doc.compare(body + code.size(), 3, "```") == 0);
+    tapsec::test::check_doc_shows_file("docs/selection.md", "tests/interop/selection_example.hpp");
 }

@@ -17,6 +17,7 @@
 #include <tapsec/tapsec.hpp>
 
 #include "support/psk_datagram.hpp"
+#include "support/doc_example.hpp"
 
 using namespace tapsec;
 
@@ -550,18 +551,5 @@ TEST_CASE("the smallest complete protocol (docs/adding-a-protocol.md) runs throu
 }
 
 TEST_CASE("docs/adding-a-protocol.md shows exactly the example the tests compile") {
-    auto read = [](const std::filesystem::path& path) {
-        std::ifstream in(path);
-        REQUIRE(in.good());
-        return std::string(std::istreambuf_iterator<char>(in), {});
-    };
-    const std::filesystem::path source(TAPSEC_SOURCE_DIR);
-    const std::string doc = read(source / "docs" / "adding-a-protocol.md");
-    const std::string code = read(source / "tests" / "support" / "psk_datagram.hpp");
-    const std::string fence = "```cpp\n";
-    const auto start = doc.find(fence + code.substr(0, 40));
-    REQUIRE(start != std::string::npos);
-    const auto body = start + fence.size();
-    CHECK(doc.compare(body, code.size(), code) == 0);
-    CHECK(doc.compare(body + code.size(), 3, "```") == 0);
+    tapsec::test::check_doc_shows_file("docs/adding-a-protocol.md", "tests/support/psk_datagram.hpp");
 }

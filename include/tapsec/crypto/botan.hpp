@@ -615,16 +615,7 @@ struct Botan2 {
     /// store should load TrustAnchors once and use the overload below.
     static std::error_code validate_chain(const std::vector<Bytes>& chain_der, const TrustStore& trust,
                                           std::string_view hostname, std::chrono::system_clock::time_point now) {
-        if (chain_der.empty()) return Errc::certificate_untrusted;
-        std::vector<Certificate> chain;
-        for (const auto& der : chain_der) {
-            auto cert = Certificate::from_der(der);
-            if (!cert) return Errc::invalid_certificate;
-            chain.push_back(std::move(*cert));
-        }
-        auto anchors = TrustAnchors::load(trust);
-        if (!anchors) return anchors.error();
-        return validate_chain(chain, *anchors, hostname, now);
+        return validate_der_chain<Botan2>(chain_der, trust, hostname, now);
     }
 
     /// The same validation over certificates already parsed and anchors already loaded.

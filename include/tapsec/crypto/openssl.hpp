@@ -759,16 +759,7 @@ struct OpenSsl3 : Botan2 {
     /// validating many chains against one store loads TrustAnchors once (overload below).
     static std::error_code validate_chain(const std::vector<Bytes>& chain_der, const TrustStore& trust,
                                           std::string_view hostname, std::chrono::system_clock::time_point now) {
-        if (chain_der.empty()) return Errc::certificate_untrusted;
-        std::vector<Certificate> chain;
-        for (const auto& der : chain_der) {
-            auto cert = Certificate::from_der(der);
-            if (!cert) return Errc::invalid_certificate;
-            chain.push_back(std::move(*cert));
-        }
-        auto anchors = TrustAnchors::load(trust);
-        if (!anchors) return anchors.error();
-        return validate_chain(chain, *anchors, hostname, now);
+        return validate_der_chain<OpenSsl3>(chain_der, trust, hostname, now);
     }
 
     /// X509_verify_cert at `now` (validity periods), with auth level 2 (keys of at least

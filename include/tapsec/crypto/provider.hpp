@@ -113,6 +113,26 @@ concept PkiProvider = CryptoProvider<P> && requires(const std::vector<Bytes>& ch
     { P::validate_chain(chain, trust, std::string_view{}, std::chrono::system_clock::now()) } -> std::same_as<std::error_code>;
 };
 
+/// PKIX path validation of DER certificates (leaf first) for a provider `P` whose
+/// Certificate parses DER, whose TrustAnchors load a TrustStore, and whose
+/// validate_chain takes them parsed: the shared front half of each provider's
+/// validate_chain(chain_der, trust, ...). Parses the trust store on every call; a caller
+/// validating many chains against one store loads TrustAnchors once instead.
+template <class P>
+std::error_code validate_der_chain(const std::vector<Bytes>& chain_der, const TrustStore& trust,
+                                   std::string_view hostname, std::chrono::system_clock::time_point now) {
+    if (chain_der.empty()) return Errc::certificate_untrusted;
+    std::vector<typename P::Certificate> chain;
+    for (const auto& der : chain_der) {
+        auto cert = P::Certificate::from_der(der);
+        if (!cert) return Errc::invalid_certificate;
+        chain.push_back(std::move(*cert));
+    }
+    auto anchors = P::TrustAnchors::load(trust);
+    if (!anchors) return anchors.error();
+    return P::validate_chain(chain, *anchors, hostname, now);
+}
+
 /// One-shot HMAC over any provider's keyed `Hmac`.
 template <class P>
 SecretBytes hmac_with(HashAlgorithm alg, ByteView key, ByteView data) {
