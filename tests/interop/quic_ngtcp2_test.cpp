@@ -255,3 +255,34 @@ TEST_CASE("tapsec quic: a listener restarted with the same --secret-file resets 
 TEST_CASE("QUIC interop: tapsec connect quic --migrate-after moves to a new port mid-download from gtlsserver") {
     fetch_from_gtlsserver({}, {"--migrate-after", "5"}, "1 address change(s), 1 path(s) validated");
 }
+
+TEST_CASE("tapsec listen quic --echo / --rev / --www answer tapsec connect quic; both exit 0") {
+    struct Mode {
+        const char* option;
+        std::string sent;
+        std::vector<std::string> expected;  // in the client's output
+        bool server_closes;                 // --www answers once, then closes
+    };
+    const Mode modes[] = {
+        {"--echo", "echo over quic\n", {"echo over quic"}, false},
+        {"--rev", "abc over quic\n", {"ciuq revo cba"}, false},
+        {"--www", "GET / HTTP/1.0\r\n\r\n", {"HTTP/1.0 200 OK", "Protocol: QUIC v1 (TLS 1.3)"}, true},
+    };
+    Files f;
+    REQUIRE(f.ok);
+    for (const auto& mode : modes) {
+        CAPTURE(mode.option);
+        const auto port = std::to_string(free_port(SOCK_DGRAM));
+        Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--cert", f.cert, "--key", f.key, mode.option},
+                       f.dir.file(std::string("server") + mode.option + ".log"));
+        REQUIRE(server.wait_for_output("listening on"));
+        Process client({tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--CAfile", f.cert, "--servername", "localhost"},
+                       f.dir.file(std::string("client") + mode.option + ".log"));
+        REQUIRE_MESSAGE(client.wait_for_output("ALPN tapsec"), (client.output() + "\n--- server:\n" + server.output()));
+        client.write_stdin(mode.sent);
+        for (const auto& text : mode.expected) CHECK_MESSAGE(client.wait_for_output(text), client.output());
+        if (!mode.server_closes) client.close_stdin();
+        CHECK_MESSAGE(client.wait(std::chrono::seconds(10)) == 0, client.output());
+        CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+    }
+}

@@ -20,6 +20,7 @@
 #include "quic_h3.hpp"
 #include "address.hpp"
 #include "registry.hpp"
+#include "server_modes.hpp"
 
 namespace tapsec::cli {
 namespace {
@@ -51,6 +52,8 @@ constexpr const char* usage =
     "  --secret-file FILE      server secret for address tokens and stateless resets (32 random\n"
     "                          bytes, created if missing): a restarted listener accepts its\n"
     "                          NEW_TOKEN tokens and resets connections it no longer knows\n"
+    "  --echo | --rev | --www  answer the client's stream instead of stdin/stdout (as the TLS\n"
+    "                          listeners: echo, each line reversed, an HTTP/1.0 status page)\n"
     "  --htdocs DIR            --h3: serve files from DIR (default .)\n"
     "  --default-file NAME     --h3: served when the request path cannot be read (Huffman-coded)\n";
 
@@ -253,9 +256,11 @@ void close_and_drain(Driver& d, Connection& c) {
     d.flush();
 }
 
-/// stdin to the default stream, the default stream to stdout, until both sides are done.
-int pump_stdio(Driver& d, Connection& c, bool quiet) {
-    bool stdin_open = true;
+/// stdin to the default stream, the default stream to stdout, until both sides are done;
+/// with a `responder` (listen --echo/--rev/--www), its answers instead of stdin: when it
+/// is done, our CONNECTION_CLOSE follows once its answer was acknowledged.
+int pump_stdio(Driver& d, Connection& c, bool quiet, Responder* responder = nullptr) {
+    bool stdin_open = responder == nullptr;
     std::array<std::uint8_t, 16384> buffer{};
     for (;;) {
         if (stdin_open) {
@@ -276,8 +281,18 @@ int pump_stdio(Driver& d, Connection& c, bool quiet) {
         print_events(c, quiet);
         while (auto v = c.poll_plaintext()) {
             debug_options().add_received(v->size());
-            std::fwrite(v->data(), 1, v->size(), stdout);
-            std::fflush(stdout);
+            if (!responder) {
+                std::fwrite(v->data(), 1, v->size(), stdout);
+                std::fflush(stdout);
+                continue;
+            }
+            Bytes reply;
+            const bool done = responder->on_data(*v, reply);
+            if (!reply.empty()) {
+                if (auto ec = c.send(reply, Clock::now())) return fail("send failed: " + ec.message());
+                debug_options().add_sent(reply.size());
+            }
+            if (done) c.close(Clock::now());
         }
         if (c.is_closed()) {
             print_path_summary(c, quiet);
@@ -460,6 +475,9 @@ int run_listen(Arguments& args) {
     }
     const std::string htdocs = args.take("--htdocs").value_or(".");
     const std::string default_file = args.take("--default-file").value_or("index.html");
+    ServerMode mode = ServerMode::stdio;
+    if (auto e = take_server_mode(args, mode); !e.empty()) return usage_fail(e);
+    if (mode != ServerMode::stdio && o.h3) return usage_fail("--h3 serves files; --echo, --rev and --www answer the stdin stream");
     if (auto u = args.unknown()) return fail("listen quic: unknown option " + *u);
     auto socket = Udp::bind(address, static_cast<std::uint16_t>(port));
     if (!socket) return fail("cannot listen on " + address + ":" + port_text + ": " + socket.error().message());
@@ -479,7 +497,8 @@ int run_listen(Arguments& args) {
     if (auto e = handshake(d, c, std::chrono::seconds(10)); !e.empty()) return fail(e);
     print_summary(c, o.quiet);
     if (o.h3) return h3_serve(d, c, htdocs, default_file, o.quiet);
-    return pump_stdio(d, c, o.quiet);
+    const auto responder = make_responder(mode, c.session_info(), "Secure<Tls13Handshake, QuicPacketProtection, Udp>");
+    return pump_stdio(d, c, o.quiet, responder.get());
 }
 
 DemoResult run_demo() {

@@ -159,16 +159,21 @@ inline std::string status_page(const SessionInfo& info, const std::string& compo
     return page;
 }
 
+/// The Responder of `mode` (none for stdio); `info` and `composition` fill the --www page.
+inline std::unique_ptr<Responder> make_responder(ServerMode mode, const SessionInfo& info, const std::string& composition) {
+    switch (mode) {
+        case ServerMode::stdio: break;
+        case ServerMode::echo: return std::make_unique<EchoResponder>();
+        case ServerMode::rev: return std::make_unique<RevResponder>();
+        case ServerMode::www: return std::make_unique<WwwResponder>(status_page(info, composition));
+    }
+    return nullptr;
+}
+
 /// Serves one established connection in `mode`: stdin/stdout, or a Responder.
 template <NonBlockingConnection C>
 int serve_connection(C& connection, ServerMode mode, const std::string& composition, PumpOptions options) {
-    std::unique_ptr<Responder> responder;
-    switch (mode) {
-        case ServerMode::stdio: break;
-        case ServerMode::echo: responder = std::make_unique<EchoResponder>(); break;
-        case ServerMode::rev: responder = std::make_unique<RevResponder>(); break;
-        case ServerMode::www: responder = std::make_unique<WwwResponder>(status_page(connection.info(), composition)); break;
-    }
+    const std::unique_ptr<Responder> responder = make_responder(mode, connection.info(), composition);
     options.responder = responder.get();
     return pump(connection, options);
 }
