@@ -99,8 +99,8 @@ public:
     template <class Self, class... Results>
     static void finish(Self& self, bool waited, Results... results) {
         if (waited) return self.complete(results...);
-        net::post(net::bind_executor(self.get_executor(),
-                                     [self = std::move(self), results...]() mutable { self.complete(results...); }));
+        auto executor = self.get_executor();  // before `self` moves into the handler
+        net::post(net::bind_executor(executor, [self = std::move(self), results...]() mutable { self.complete(results...); }));
     }
 
     /// The handshake: start the engine, then feed it whatever arrives and write what it
@@ -195,7 +195,7 @@ public:
         ConstBuffers buffers;
         bool started = false;
         bool waited = false;
-        std::optional<std::size_t> accepted;
+        std::optional<std::size_t> accepted = std::nullopt;
 
         template <class Self>
         void operator()(Self& self, error_code ec = {}) {
