@@ -3,8 +3,8 @@
 // cross as a Boost category that wraps the std one: the value, the name and the message
 // stay tapsec's, and to_std() recovers the original code, so `to_std(ec) ==
 // tapsec::condition::authentication_failed` holds as for the blocking API. The
-// operating system's codes become Boost's own system/generic codes, so comparing with
-// boost::asio::error::connection_reset works as usual.
+// operating system's codes (errno values) become Boost's system category, so comparing
+// with boost::asio::error::connection_reset works as usual.
 #pragma once
 
 #include <map>
@@ -46,8 +46,9 @@ inline const wrapped_category& boost_category_for(const std::error_category& cat
 /// tapsec (std) -> Asio (Boost).
 inline boost::system::error_code to_boost(const std::error_code& ec) {
     if (!ec) return {};
-    if (ec.category() == std::system_category()) return {ec.value(), boost::system::system_category()};
-    if (ec.category() == std::generic_category()) return {ec.value(), boost::system::generic_category()};
+    // errno values: Boost's system category, the one boost::asio::error's values compare with.
+    if (ec.category() == std::system_category() || ec.category() == std::generic_category())
+        return {ec.value(), boost::system::system_category()};
     return {ec.value(), detail::boost_category_for(ec.category())};
 }
 
