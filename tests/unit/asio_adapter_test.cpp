@@ -254,3 +254,16 @@ TEST_CASE("asio datagram: DTLS 1.2 keeps message boundaries, and the timer retra
     CHECK(client_got == messages);
     CHECK(server_end == net::error::eof);
 }
+
+TEST_CASE("docs/async.md shows exactly the example the tests build and run") {
+    const std::filesystem::path source(TAPSEC_SOURCE_DIR);
+    const std::string doc = tapsec::test::read_file((source / "docs" / "async.md").string());
+    const std::string code = tapsec::test::read_file((source / "examples" / "asio_echo_server.cpp").string());
+    REQUIRE(!code.empty());
+    const std::string fence = "```cpp\n";
+    const auto start = doc.find(fence + code.substr(0, 60));
+    REQUIRE(start != std::string::npos);
+    const auto body = start + fence.size();
+    CHECK(doc.compare(body, code.size(), code) == 0);
+    CHECK(doc.compare(body + code.size(), 3, "```") == 0);
+}
