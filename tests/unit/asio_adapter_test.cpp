@@ -19,6 +19,7 @@
 #include <tapsec/asio/stream.hpp>
 #include <tapsec/dtls12.hpp>
 #include <tapsec/tls13.hpp>
+#include <tapsec/wireguard.hpp>
 
 #include "support/pki.hpp"
 #include "support/process.hpp"
@@ -266,4 +267,66 @@ TEST_CASE("docs/async.md shows exactly the example the tests build and run") {
     const auto body = start + fence.size();
     CHECK(doc.compare(body, code.size(), code) == 0);
     CHECK(doc.compare(body + code.size(), 3, "```") == 0);
+}
+
+TEST_CASE("asio datagram: a WireGuard peer pair exchanges tunnelled packets, and the closed sockets stop the timers") {
+    using Wg = tapsec::asio::datagram<tapsec::WireGuardHandshake, tapsec::WireGuardRecord>;
+    namespace wg = tapsec::wireguard;
+    auto private_key = [] {
+        tapsec::SecretArray<32> k;
+        tapsec::crypto::Botan2::random(k);
+        return k;
+    };
+    auto public_of = [](const tapsec::SecretArray<32>& k) {
+        return wg::StaticIdentity<tapsec::crypto::Botan2>::from_private(k)->public_key;
+    };
+    auto ip = [](const char* text) { return *wg::IpAddress::parse(text); };
+    net::io_context io;
+    const auto loopback = net::ip::make_address("127.0.0.1");
+    udp::socket a_socket(io, udp::endpoint(loopback, 0)), b_socket(io, udp::endpoint(loopback, 0));
+    const auto a_at = a_socket.local_endpoint(), b_at = b_socket.local_endpoint();
+    const auto a_key = private_key(), b_key = private_key();
+    auto config = [&](const tapsec::SecretArray<32>& own, const tapsec::SecretArray<32>& peer, const udp::endpoint& peer_at,
+                      const char* peer_ip) {
+        Wg::Config c;
+        c.interface.private_key = own;
+        c.interface.has_private_key = true;
+        wg::PeerSettings p;
+        p.public_key = public_of(peer);
+        p.endpoint = tapsec::asio::detail::to_endpoint(peer_at);
+        p.allowed_ips = {*wg::IpPrefix::parse(std::string(peer_ip) + "/32")};
+        c.interface.peers.push_back(p);
+        return c;
+    };
+    Wg a(std::move(a_socket), b_at, tapsec::Role::client, config(a_key, b_key, b_at, "10.0.0.2"));
+    Wg b(std::move(b_socket), a_at, tapsec::Role::server, config(b_key, a_key, a_at, "10.0.0.1"));
+    std::string b_got, a_got;
+    net::co_spawn(io, [&]() -> net::awaitable<void> {
+        co_await b.async_handshake(use_awaitable);
+        char data[2048];
+        auto n = co_await b.async_receive(net::buffer(data), use_awaitable);
+        b_got.assign(data, n);
+        auto reply = wg::make_ipv4_udp_packet(ip("10.0.0.2"), ip("10.0.0.1"), 2222, 1111, tapsec::as_bytes("pong"));
+        co_await b.async_send(net::buffer(reply), use_awaitable);
+    }, net::detached);
+    net::co_spawn(io, [&]() -> net::awaitable<void> {
+        co_await a.async_handshake(use_awaitable);
+        auto packet = wg::make_ipv4_udp_packet(ip("10.0.0.1"), ip("10.0.0.2"), 1111, 2222, tapsec::as_bytes("ping"));
+        co_await a.async_send(net::buffer(packet), use_awaitable);
+        char data[2048];
+        auto n = co_await a.async_receive(net::buffer(data), use_awaitable);
+        a_got.assign(data, n);
+        co_await a.async_shutdown(use_awaitable);
+        co_await b.async_shutdown(use_awaitable);
+    }, net::detached);
+    // WireGuard's keepalive and rekey timers run while a socket is open; both are closed
+    // at the end, so the io_context runs out of work.
+    REQUIRE(run_bounded(io));
+    auto payload = [](const std::string& packet) {
+        auto parsed = wg::parse_ipv4_udp_packet(tapsec::as_bytes(packet));
+        return parsed ? std::string(parsed->payload.begin(), parsed->payload.end()) : std::string("(not a packet)");
+    };
+    CHECK(payload(b_got) == "ping");
+    CHECK(payload(a_got) == "pong");
+    CHECK_FALSE(a.next_layer().is_open());
 }

@@ -64,7 +64,8 @@ public:
     /// The engine's timer (retransmissions, handshake and idle limits). One wait is
     /// pending at most; a stale wait is recognised by its generation and ignored.
     void arm_timer() {
-        const auto next = secure_.next_timeout();
+        // A closed socket ends the connection: its timers (keepalives, rekeys) stop too.
+        const auto next = socket().is_open() ? secure_.next_timeout() : std::nullopt;
         if (next == armed_for_) return;
         armed_for_ = next;
         ++generation_;
