@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include <boost/asio/co_spawn.hpp>
@@ -93,9 +94,7 @@ std::string read_all(const char* path) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    if (argc < 6)
-        return std::fprintf(stderr, "usage: asio_echo_server TLS13-PORT TLS12-PORT CERT.pem KEY.pem CONNECTIONS\n"), 2;
+int run(char** argv) {
     using Tls13 = tapsec::asio::stream<tapsec::Tls13Handshake, tapsec::AeadRecord>;
     using Tls12 = tapsec::asio::stream<tapsec::Tls12Handshake, tapsec::Tls12Record>;
     const tapsec::Identity identity(read_all(argv[3]), read_all(argv[4]));
@@ -117,4 +116,16 @@ int main(int argc, char** argv) {
     io.run();
     std::cout << totals.clean << " of " << totals.ended << " connections closed cleanly" << std::endl;
     return totals.clean == totals.wanted ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+    if (argc < 6)
+        return std::fprintf(stderr, "usage: asio_echo_server TLS13-PORT TLS12-PORT CERT.pem KEY.pem CONNECTIONS\n"), 2;
+    try {
+        return run(argv);
+    } catch (const boost::system::system_error& e) {  // e.g. a port in use
+        return std::fprintf(stderr, "asio_echo_server: %s\n", e.code().message().c_str()), 1;
+    } catch (const std::logic_error&) {  // std::stoi: not a number
+        return std::fprintf(stderr, "asio_echo_server: ports and CONNECTIONS must be numbers\n"), 2;
+    }
 }
