@@ -61,8 +61,9 @@ public:
         return ec;
     }
 
-    /// The engine's timer (retransmissions, handshake and idle limits). One wait is
-    /// pending at most; a stale wait is recognised by its generation and ignored.
+    /// The engine's timer (retransmissions, keepalives, handshake and idle limits). One
+    /// wait is pending at most; a stale wait is recognised by its generation and ignored.
+    /// While it is armed the io_context has work: close the socket to end it.
     void arm_timer() {
         // A closed socket ends the connection: its timers (keepalives, rekeys) stop too.
         const auto next = socket().is_open() ? secure_.next_timeout() : std::nullopt;
@@ -85,13 +86,6 @@ public:
             }
             arm_timer();
         });
-    }
-
-    /// Stops the timer (the engine's timers no longer matter once the socket is gone).
-    void stop_timer() {
-        armed_for_.reset();
-        ++generation_;
-        timer_.cancel();
     }
 
     // ---- the operations (async_compose bodies) -----------------------------------------
