@@ -1,0 +1,87 @@
+// tapsec::asio::stream: a stream composition (TLS 1.3, TLS 1.2, tcpcrypt ...) over a
+// Boost.Asio TCP socket, as an AsyncReadStream and AsyncWriteStream: asio::async_read,
+// asio::async_write and Boost.Beast's HTTP algorithms run over it unchanged, with any
+// completion token (callbacks, use_awaitable, use_future, ...).
+//
+//   tapsec::asio::stream<tapsec::Tls13Handshake, tapsec::AeadRecord> tls(std::move(socket), Role::client, config);
+//   co_await tls.async_handshake(use_awaitable);
+//   co_await boost::asio::async_write(tls, boost::asio::buffer(request), use_awaitable);
+//
+// The protocol engine is the same sans-I/O engine as the blocking Secure<>; the adapter
+// only waits for socket readiness (async_wait) and for the engine's timer. Cancellation:
+// Boost 1.74 has no per-operation cancellation slot; cancel through the socket
+// (next_layer().cancel() or close()): pending operations complete with
+// boost::asio::error::operation_aborted. Timeouts: a steady_timer of the application's
+// that cancels the socket (see docs/async.md). One read and one write may be pending at
+// once (as for any Asio stream); all calls on one stream come from one thread or strand.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "../core/secure.hpp"
+#include "detail/driver.hpp"
+#include "transport.hpp"
+
+namespace tapsec::asio {
+
+template <class Handshake, class Record, class Socket = boost::asio::ip::tcp::socket,
+          class Crypto = crypto::DefaultProvider>
+class stream {
+public:
+    using transport_type = stream_socket_transport<Socket>;
+    using secure_type = Secure<Handshake, Record, transport_type, Crypto>;
+    using Config = typename secure_type::Config;
+    using next_layer_type = Socket;
+    using lowest_layer_type = typename Socket::lowest_layer_type;
+    using executor_type = typename Socket::executor_type;
+
+    /// Takes a connected socket (or one connected later through next_layer()).
+    stream(Socket socket, Role role, Config config)
+        : driver_(role, std::move(config), transport_type(std::move(socket))) {}
+
+    /// An unconnected socket on `executor` (connect it with next_layer().async_connect).
+    template <class Executor>
+    stream(const Executor& executor, Role role, Config config) : stream(Socket(executor), role, std::move(config)) {}
+
+    executor_type get_executor() noexcept { return driver_.get_executor(); }
+    Socket& next_layer() noexcept { return driver_.socket(); }
+    lowest_layer_type& lowest_layer() noexcept { return driver_.socket().lowest_layer(); }
+
+    /// The composition itself: info(), peer(), export_keying_material(), events ...
+    secure_type& secure() noexcept { return driver_.secure(); }
+    const secure_type& secure() const noexcept { return driver_.secure(); }
+
+    /// Runs the handshake. Completion: void(boost::system::error_code).
+    template <class CompletionToken>
+    auto async_handshake(CompletionToken&& token) {
+        return driver_.async_handshake(std::forward<CompletionToken>(token));
+    }
+
+    /// Sends the protocol's authenticated close and shuts the socket's sending side once it
+    /// has left; the peer's close is then read as end of file (boost::asio::error::eof).
+    /// Completion: void(boost::system::error_code).
+    template <class CompletionToken>
+    auto async_shutdown(CompletionToken&& token) {
+        return driver_.async_shutdown(std::forward<CompletionToken>(token));
+    }
+
+    /// Some decrypted bytes; boost::asio::error::eof after the peer's authenticated close,
+    /// a tapsec error (e.g. truncated) when the stream ended without it.
+    /// Completion: void(boost::system::error_code, std::size_t).
+    template <class MutableBufferSequence, class CompletionToken>
+    auto async_read_some(const MutableBufferSequence& buffers, CompletionToken&& token) {
+        return driver_.template async_read<false>(buffers, std::forward<CompletionToken>(token));
+    }
+
+    /// Protects up to 64 KiB of `buffers` and completes when the socket has taken them.
+    /// Completion: void(boost::system::error_code, std::size_t).
+    template <class ConstBufferSequence, class CompletionToken>
+    auto async_write_some(const ConstBufferSequence& buffers, CompletionToken&& token) {
+        return driver_.async_write(buffers, std::forward<CompletionToken>(token));
+    }
+
+private:
+    detail::driver<secure_type, Socket> driver_;
+};
+
+}  // namespace tapsec::asio
