@@ -25,7 +25,7 @@ inline void check_doc_shows_file(const std::string& doc_path, const std::string&
     const std::string code = read(source / code_path);
     const std::string fence = "```cpp\n";
     const auto start = doc.find(fence + code.substr(0, 40));
-    REQUIRE_MESSAGE(start != std::string::npos, doc_path + " does not show " + code_path);
+    REQUIRE_MESSAGE(start != std::string::npos, (doc_path + " does not show " + code_path));
     const auto body = start + fence.size();
     CHECK(doc.compare(body, code.size(), code) == 0);
     CHECK(doc.compare(body + code.size(), 3, "```") == 0);
