@@ -286,3 +286,44 @@ TEST_CASE("tapsec listen quic --echo / --rev / --www answer tapsec connect quic;
         CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
     }
 }
+
+TEST_CASE("tapsec quic: stdin's end is a FIN, not the end of the connection (half-close), 5 times each way") {
+    // `echo abc | tapsec connect quic` against --rev used to close the connection as soon
+    // as "abc" was acknowledged, before the reversed line came back: the client printed
+    // nothing and exited 0. Now stdin's end finishes only our direction of stream 0.
+    Files f;
+    REQUIRE(f.ok);
+    for (int i = 0; i < 5; ++i) {
+        CAPTURE(i);
+        const auto port = std::to_string(free_port(SOCK_DGRAM));
+        const std::string tag = std::to_string(i);
+        Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--cert", f.cert, "--key", f.key, "--rev"},
+                       f.dir.file("rev-server-" + tag + ".log"));
+        REQUIRE(server.wait_for_output("listening on"));
+        Process client({tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--CAfile", f.cert, "--servername", "localhost"},
+                       f.dir.file("rev-client-" + tag + ".log"));
+        client.write_stdin("abc" + tag + "\n");
+        client.close_stdin();
+        CHECK_MESSAGE(client.wait(std::chrono::seconds(10)) == 0, client.output());
+        CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+        CHECK_MESSAGE(client.output().find(tag + "cba") != std::string::npos, client.output());
+    }
+    for (int i = 0; i < 5; ++i) {  // both inputs already ended: each side's line still arrives
+        CAPTURE(i);
+        const auto port = std::to_string(free_port(SOCK_DGRAM));
+        const std::string tag = std::to_string(i);
+        Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--cert", f.cert, "--key", f.key},
+                       f.dir.file("both-server-" + tag + ".log"));
+        server.write_stdin("to client " + tag + "\n");
+        server.close_stdin();
+        REQUIRE(server.wait_for_output("listening on"));
+        Process client({tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--CAfile", f.cert, "--servername", "localhost"},
+                       f.dir.file("both-client-" + tag + ".log"));
+        client.write_stdin("to server " + tag + "\n");
+        client.close_stdin();
+        CHECK_MESSAGE(client.wait(std::chrono::seconds(10)) == 0, client.output());
+        CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+        CHECK_MESSAGE(client.output().find("to client " + tag) != std::string::npos, client.output());
+        CHECK_MESSAGE(server.output().find("to server " + tag) != std::string::npos, server.output());
+    }
+}

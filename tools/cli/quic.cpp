@@ -256,43 +256,75 @@ void close_and_drain(Driver& d, Connection& c) {
     d.flush();
 }
 
-/// stdin to the default stream, the default stream to stdout, until both sides are done;
-/// with a `responder` (listen --echo/--rev/--www), its answers instead of stdin: when it
-/// is done, our CONNECTION_CLOSE follows once its answer was acknowledged.
+/// stdin to the default stream (0), that stream to stdout; with a `responder` (listen
+/// --echo/--rev/--www) its answers instead of stdin. Each direction ends with the
+/// stream's FIN, as a half-close: stdin's end sends our FIN and the peer's data keeps
+/// coming until its FIN (or 2 s of silence); the peer's FIN first, and what stdin
+/// already holds still goes out before ours. With both directions finished, our
+/// CONNECTION_CLOSE follows once everything we sent was acknowledged.
 int pump_stdio(Driver& d, Connection& c, bool quiet, Responder* responder = nullptr) {
     bool stdin_open = responder == nullptr;
+    bool our_fin = false, peer_fin = false, closing = false;
+    auto heard_from = Clock::now();
     std::array<std::uint8_t, 16384> buffer{};
-    for (;;) {
-        if (stdin_open) {
+    auto send = [&](ByteView data) -> std::error_code {
+        if (auto ec = c.send(data, Clock::now())) return ec;
+        debug_options().add_sent(data.size());
+        return {};
+    };
+    auto finish_ours = [&]() -> std::error_code {
+        if (our_fin) return {};
+        our_fin = true;
+        return c.stream_send(0, {}, true, Clock::now());
+    };
+    // Reads what stdin holds now (all of it when `drain`), sending it; at its end, our FIN.
+    auto read_stdin = [&](bool drain) -> std::error_code {
+        while (stdin_open) {
             pollfd fd{0, POLLIN, 0};
-            if (::poll(&fd, 1, 0) > 0 && (fd.revents & (POLLIN | POLLHUP))) {
-                const ssize_t n = ::read(0, buffer.data(), buffer.size());
-                if (n <= 0) {
-                    stdin_open = false;
-                    c.close(Clock::now());  // CONNECTION_CLOSE once all we sent is acknowledged
-                } else if (auto ec = c.send(ByteView(buffer.data(), static_cast<std::size_t>(n)), Clock::now())) {
-                    return fail("send failed: " + ec.message());
-                } else {
-                    debug_options().add_sent(static_cast<std::size_t>(n));
-                }
+            if (::poll(&fd, 1, 0) <= 0 || !(fd.revents & (POLLIN | POLLHUP))) break;
+            const ssize_t n = ::read(0, buffer.data(), buffer.size());
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                stdin_open = false;
+                heard_from = Clock::now();
+                return finish_ours();
             }
+            if (auto ec = send(ByteView(buffer.data(), static_cast<std::size_t>(n)))) return ec;
+            if (!drain) break;
         }
+        return {};
+    };
+    for (;;) {
+        if (!our_fin)
+            if (auto ec = read_stdin(false)) return fail("send failed: " + ec.message());
         if (auto ec = d.step(std::chrono::milliseconds(stdin_open ? 10 : 50))) return fail("network: " + ec.message());
         print_events(c, quiet);
-        while (auto v = c.poll_plaintext()) {
-            debug_options().add_received(v->size());
+        while (auto chunk = c.poll_stream()) {
+            if (chunk->id != 0) continue;  // stdin/stdout is stream 0 only
+            heard_from = Clock::now();
+            if (chunk->fin) peer_fin = true;
+            if (chunk->data.empty()) continue;
+            debug_options().add_received(chunk->data.size());
             if (!responder) {
-                std::fwrite(v->data(), 1, v->size(), stdout);
+                std::fwrite(chunk->data.data(), 1, chunk->data.size(), stdout);
                 std::fflush(stdout);
                 continue;
             }
             Bytes reply;
-            const bool done = responder->on_data(*v, reply);
-            if (!reply.empty()) {
-                if (auto ec = c.send(reply, Clock::now())) return fail("send failed: " + ec.message());
-                debug_options().add_sent(reply.size());
-            }
-            if (done) c.close(Clock::now());
+            const bool done = responder->on_data(chunk->data, reply);
+            if (!reply.empty() && !our_fin)
+                if (auto ec = send(reply)) return fail("send failed: " + ec.message());
+            if (done)
+                if (auto ec = finish_ours()) return fail("send failed: " + ec.message());
+        }
+        if (peer_fin && !our_fin) {  // the peer is done: what stdin holds now, then ours
+            if (auto ec = read_stdin(true)) return fail("send failed: " + ec.message());
+            if (auto ec = finish_ours()) return fail("send failed: " + ec.message());
+        }
+        const bool peer_silent = our_fin && Clock::now() - heard_from > std::chrono::seconds(2);
+        if (!closing && our_fin && (peer_fin || peer_silent)) {
+            closing = true;
+            c.close(Clock::now());  // CONNECTION_CLOSE once all we sent is acknowledged
         }
         if (c.is_closed()) {
             print_path_summary(c, quiet);
