@@ -134,7 +134,9 @@ std::optional<std::string> parse_proposals(std::string_view text, std::vector<es
         return std::string("no encryption algorithm (aes128gcm16, aes256gcm16, chacha20poly1305, aes128, aes256)");
     const bool cbc = std::any_of(ciphers.begin(), ciphers.end(), [](esp::Algorithm a) { return !esp::is_aead(a); });
     if (cbc && integrity->empty()) return std::string("aes128 / aes256 (CBC) need an integrity algorithm (sha256, sha384, sha512)");
-    if (!cbc && !integrity->empty()) return std::string("an integrity algorithm goes with aes128 / aes256 (CBC), not with an AEAD");
+    // (In IKE, "aes128gcm16-sha256" names the PRF, as swanctl reads it.)
+    if (!groups && !cbc && !integrity->empty())
+        return std::string("an integrity algorithm goes with aes128 / aes256 (CBC), not with an AEAD");
     if (groups && groups->empty()) return std::string("no key-exchange group (x25519, ecp256, modp2048)");
     if (esn) *esn = {esn_yes, esn_no || !esn_yes};
     return std::nullopt;
