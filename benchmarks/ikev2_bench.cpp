@@ -1,7 +1,9 @@
 // IKEv2 + ESP: ESP seal+open of a 1400-byte inner packet against the raw AES-128-GCM
 // seal+open of the same bytes (RFC 4106 nonce and associated data), at the record
 // layer and through the engine (selectors, queues, caller buffers); allocations per
-// packet; and complete IKE_SA_INIT + IKE_AUTH exchanges per second in-process.
+// packet; and complete IKE_SA_INIT + IKE_AUTH exchanges per second in-process. Also ESP
+// with AES-CBC + HMAC-SHA-256-128 against its raw primitives, and certificate exchanges
+// (Ed25519) with the CA file parsed once per configuration against once per engine.
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +14,7 @@
 
 #include "alloc_counter.hpp"
 #include "harness.hpp"
+#include "support/pki.hpp"
 
 namespace tapsec {
 namespace {
@@ -107,7 +110,42 @@ void run_with(bench::Report& report, const std::string& prefix) {
         if (!b.poll_plaintext()) std::abort();
     };
 
-    const auto [raw, record, engine] = best_of_interleaved(5, raw_body, record_body, engine_body);
+    // AES-CBC + HMAC-SHA-256-128: the raw primitives on the same bytes (CBC encrypt, HMAC,
+    // HMAC, CBC decrypt; 1400 B payload + 2 trailer padded to 1408) against the record.
+    auto cbc = Provider::CbcCipher::create(Bytes(16, 7));
+    auto mac = Provider::Hmac::create(crypto::HashAlgorithm::sha256, Bytes(32, 9));
+    Bytes cbc_text(1408, 0x42), cbc_iv(16, 1);
+    std::array<std::uint8_t, 32> cbc_icv{};
+    auto raw_cbc_body = [&] {
+        ++counter;
+        std::memcpy(cbc_iv.data(), &counter, 8);
+        cbc->encrypt(cbc_iv, cbc_text);
+        mac->update(cbc_iv);
+        mac->update(cbc_text);
+        mac->final(cbc_icv);
+        mac->update(cbc_iv);
+        mac->update(cbc_text);
+        mac->final(cbc_icv);
+        if (!cbc->decrypt(cbc_iv, cbc_text)) std::abort();
+    };
+    esp::ChildSaKeys ca = ka;
+    ca.algorithm = esp::Algorithm::aes_128_cbc;
+    ca.integrity = esp::Integrity::hmac_sha2_256_128;
+    ca.inbound_key = SecretBytes(48, 1);
+    ca.outbound_key = SecretBytes(48, 2);
+    esp::ChildSaKeys cb = ca;
+    std::swap(cb.inbound_spi, cb.outbound_spi);
+    std::swap(cb.inbound_key, cb.outbound_key);
+    auto cbc_sender = esp::SecurityAssociation<Provider>::import(ca).value();
+    auto cbc_receiver = esp::SecurityAssociation<Provider>::import(cb).value();
+    Bytes cbc_wire(cbc_sender.sealed_size(payload_size));
+    auto cbc_record_body = [&] {
+        auto n = cbc_sender.protect(inner, esp::next_header_ipv4, cbc_wire);
+        if (!n || !cbc_receiver.unprotect(MutableByteView(cbc_wire).first(*n))) std::abort();
+    };
+
+    const auto [raw, record, engine, raw_cbc, cbc_record] =
+        best_of_interleaved(5, raw_body, record_body, engine_body, raw_cbc_body, cbc_record_body);
     report.value(label("raw AES-128-GCM seal+open, 1402 B + 8 B AAD"), raw, "packets/s", std::string(Provider::name) + ", best of 5 interleaved rounds");
     report.value(label("ESP record protect+unprotect, 1400 B"), record, "packets/s");
     report.ratio(label("ESP record / raw AEAD"), record, raw, "target >= 0.9");
@@ -116,6 +154,11 @@ void run_with(bench::Report& report, const std::string& prefix) {
     report.ratio(label("engine / raw AEAD"), engine, raw, "target >= 0.9");
     report.value(label("IKEv2 engine allocations, caller buffers"), allocations_per_call(engine_body), "allocs/packet",
                  "after warm-up; target 0");
+    report.value(label("raw AES-128-CBC enc+dec + 2x HMAC-SHA-256, 1408 B"), raw_cbc, "packets/s");
+    report.value(label("ESP AES-128-CBC + HMAC-SHA-256-128 protect+unprotect, 1400 B"), cbc_record, "packets/s",
+                 "random IV per packet");
+    report.ratio(label("ESP CBC record / raw CBC + HMAC"), cbc_record, raw_cbc, "target >= 0.9");
+    report.value(label("ESP CBC record allocations"), allocations_per_call(cbc_record_body), "allocs/packet");
 
     // Complete exchanges: IKE_SA_INIT + IKE_AUTH with the Child SA, both sides, X25519.
     auto handshakes = bench::measure([&] {
@@ -125,6 +168,39 @@ void run_with(bench::Report& report, const std::string& prefix) {
     });
     report.value(label("IKE_SA_INIT + IKE_AUTH exchanges (both sides, X25519)"), handshakes.per_second(), "exchanges/s",
                  "in-process, 4 messages, 2 key generations + 2 agreements");
+
+    // Certificates (Ed25519 both ways): each engine built from one Config (the CA file
+    // parsed once, shared through Config::parsed_trust) against a fresh slot per engine
+    // (parsed for every handshake, as before the slot).
+    test::TestPki pki(test::KeyType::ed25519);
+    const auto i_files = pki.issue("initiator", test::KeyType::ed25519, "alice", 30, "email:a@test");
+    const auto r_files = pki.issue("responder", test::KeyType::ed25519, "b.test", 30, "DNS:b.test");
+    auto signing = [&](const test::CertificateFiles& own, const char* local, const char* remote, const char* lts,
+                       const char* rts) {
+        ikev2::Config c = config(local, remote, lts, rts);
+        c.pre_shared_keys.clear();
+        c.identity = Identity(own.certificate_pem(), own.key_pem());
+        c.trust.ca_certificates_pem.push_back(pki.ca().certificate_pem());
+        return c;
+    };
+    const ikev2::Config ci = signing(i_files, "a@test", "b.test", "10.1.0.1/32", "10.2.0.1/32");
+    const ikev2::Config cr = signing(r_files, "b.test", "a@test", "10.2.0.1/32", "10.1.0.1/32");
+    auto shared_trust = [&] {
+        Engine i(Role::client, ci), r(Role::server, cr);
+        if (!establish(i, r, now)) std::abort();
+    };
+    auto trust_per_engine = [&] {
+        ikev2::Config fi = ci, fr = cr;
+        fi.parsed_trust = std::make_shared<ParsedTrustSlot>();
+        fr.parsed_trust = std::make_shared<ParsedTrustSlot>();
+        Engine i(Role::client, fi), r(Role::server, fr);
+        if (!establish(i, r, now)) std::abort();
+    };
+    const auto [shared, per_engine] = best_of_interleaved(3, shared_trust, trust_per_engine);
+    report.value(label("IKE_SA_INIT + IKE_AUTH, Ed25519 certificates, CA parsed once per Config"), shared, "exchanges/s",
+                 "both sides, X25519");
+    report.value(label("IKE_SA_INIT + IKE_AUTH, Ed25519 certificates, CA parsed per engine"), per_engine, "exchanges/s",
+                 "the cost before Config::parsed_trust");
 }
 
 void run(bench::Report& report) {

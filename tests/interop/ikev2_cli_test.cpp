@@ -57,10 +57,10 @@ TEST_CASE("tapsec listen|connect ikev2 with --config files: a datagram through t
 
 TEST_CASE("tapsec connect ikev2: a bad --config line is named, and the command fails") {
     test::TempDir dir;
-    test::write_file(dir.file("bad.conf"), "local.id = a@test\n\n# a comment\nproposals = aes128cbc-sha256-modp2048\n");
+    test::write_file(dir.file("bad.conf"), "local.id = a@test\n\n# a comment\nproposals = aes128ctr-sha256-modp2048\n");
     test::Process cli({TAPSEC_TOOL_PATH, "connect", "ikev2", "--config", dir.file("bad.conf")}, dir.file("cli.log"));
     CHECK(cli.wait(10s) == 2);  // a command-line mistake
-    CHECK_MESSAGE(cli.output().find(dir.file("bad.conf") + ":4: proposals: 'aes128cbc' is not an algorithm") != std::string::npos,
+    CHECK_MESSAGE(cli.output().find(dir.file("bad.conf") + ":4: proposals: 'aes128ctr' is not an algorithm") != std::string::npos,
                   cli.output());
 }
 

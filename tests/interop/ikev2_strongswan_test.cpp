@@ -343,6 +343,65 @@ TEST_CASE("strongSwan interop: tapsec initiates to charon with ChaCha20-Poly1305
     close_from_tapsec(conn);
 }
 
+TEST_CASE("strongSwan interop: AES-CBC + HMAC-SHA-2 and MODP-2048 (table), both roles, datagrams both ways, SK_d") {
+    struct Row {
+        bool charon_initiates;
+        const char* proposals;  // charon's swanctl keywords
+        const char* esp_proposals;
+        std::vector<esp::Algorithm> ike, child;  // what tapsec offers / accepts
+        std::vector<esp::Integrity> ike_integrity, child_integrity;
+        std::vector<ikev2::Group> groups;
+        const char* suite;  // what both sides then use, as tapsec names it
+        const char* group;
+    };
+    const std::vector<Row> rows{
+        {false, "aes256-sha256-modp2048", "aes128-sha256", {esp::Algorithm::aes_128_gcm_16, esp::Algorithm::aes_256_cbc},
+         {esp::Algorithm::aes_128_cbc}, {esp::Integrity::hmac_sha2_256_128}, {esp::Integrity::hmac_sha2_256_128},
+         {ikev2::Group::modp_2048}, "IKE AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256, ESP AES_CBC_128/HMAC_SHA2_256_128/NO_ESN",
+         "modp2048"},
+        {true, "aes256-sha256-modp2048", "aes256-sha512", {esp::Algorithm::aes_256_cbc}, {esp::Algorithm::aes_256_cbc},
+         {esp::Integrity::hmac_sha2_256_128}, {esp::Integrity::hmac_sha2_256_128, esp::Integrity::hmac_sha2_512_256},
+         {ikev2::Group::curve25519, ikev2::Group::modp_2048},
+         "IKE AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256, ESP AES_CBC_256/HMAC_SHA2_512_256/NO_ESN", "modp2048"},
+        {false, "aes128-sha256-x25519", "aes256-sha512", {esp::Algorithm::aes_128_cbc}, {esp::Algorithm::aes_256_cbc},
+         {esp::Integrity::hmac_sha2_256_128}, {esp::Integrity::hmac_sha2_512_256}, {ikev2::Group::curve25519},
+         "IKE AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256, ESP AES_CBC_256/HMAC_SHA2_512_256/NO_ESN", "curve25519"},
+        {true, "aes128-sha256-x25519", "aes128-sha256", {esp::Algorithm::aes_128_cbc}, {esp::Algorithm::aes_128_cbc},
+         {esp::Integrity::hmac_sha2_256_128}, {esp::Integrity::hmac_sha2_256_128}, {ikev2::Group::curve25519},
+         "IKE AES_CBC_128/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256, ESP AES_CBC_128/HMAC_SHA2_256_128/NO_ESN", "curve25519"},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.proposals);
+        CAPTURE(row.esp_proposals);
+        CAPTURE(row.charon_initiates);
+        Charon charon(row.charon_initiates, row.proposals, row.esp_proposals);
+        const Role role = row.charon_initiates ? Role::server : Role::client;
+        Ikev2::Config config = charon.tapsec_config(role, false);
+        config.ike_ciphers = row.ike;
+        config.esp_ciphers = row.child;
+        config.ike_integrity = row.ike_integrity;
+        config.esp_integrity = row.child_integrity;
+        config.groups = row.groups;
+        auto peer = role == Role::client ? *Endpoint::parse("10.99.0.1:4500") : Endpoint{};
+        auto udp = test::inside(charon.tapsec_ns, [&] { return Udp::bind("10.99.0.2", 4500, peer); });
+        REQUIRE(udp.ok());
+        Ikev2 conn(role, config, std::move(*udp));
+        std::optional<test::Process> initiate;
+        if (row.charon_initiates)
+            initiate.emplace(charon.ns.exec({"swanctl", "--initiate", "--child", "net", "--timeout", "20", "--uri",
+                                             "unix://" + charon.dir.file("charon.vici")}),
+                             charon.dir.file("initiate.log"));
+        auto ec = conn.handshake();
+        REQUIRE_MESSAGE(!ec, ec.message() << "; charon log:\n" << charon.log());
+        if (initiate) CHECK(initiate->wait(15s) == 0);
+        CHECK(conn.info().cipher_suite == row.suite);
+        CHECK(conn.info().group == row.group);
+        exchange_datagrams(charon, conn);
+        check_keys_match_charon(charon, conn);
+        close_from_tapsec(conn);
+    }
+}
+
 TEST_CASE("strongSwan interop: charon initiates to tapsec (ECP-256, AES-GCM-16-256), cookie, datagrams both ways, delete") {
     Charon charon(true, "aes256gcm16-prfsha256-ecp256", "aes128gcm16-ecp256");  // PFS in rekeys
     Ikev2 conn = charon.open_tapsec(Role::server, true);

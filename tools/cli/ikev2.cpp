@@ -45,8 +45,9 @@ constexpr const char* usage =
     "  --config FILE         a swanctl-like file, one `key = value` per line (# comments):\n"
     "                        local.id, remote.id, secret, local_ts, remote_ts, remote_addrs\n"
     "                        (connect: HOST[:PORT]), local_addrs (listen: [ADDR:]PORT),\n"
-    "                        proposals (e.g. aes128gcm16-prfsha256-x25519), esp_proposals\n"
-    "                        (e.g. aes128gcm16-esn), cookies = yes, dpd_delay, rekey_time (s),\n"
+    "                        proposals (e.g. aes128gcm16-prfsha256-x25519,\n"
+    "                        aes256-sha256-modp2048), esp_proposals (e.g. aes128gcm16-esn,\n"
+    "                        aes256-sha512), cookies = yes, dpd_delay, rekey_time (s),\n"
     "                        local.auth / remote.auth (psk or pubkey), local.certs, local.key,\n"
     "                        remote.cacerts (PEM files); errors name the line; options below\n"
     "                        override the file\n"
@@ -65,7 +66,7 @@ constexpr const char* usage =
     "                        then any identity its certificate names)\n"
     "  --local-ts NET        our inner addresses, 10.0.0.1, 10.0.0.0/24 or a-b (required)\n"
     "  --remote-ts NET       the peer's inner addresses (required)\n"
-    "  --group G             x25519 or ecp256 first (default: x25519, then ecp256)\n"
+    "  --group G             x25519, ecp256 or modp2048 first (default: x25519, then ecp256)\n"
     "  --cookies             listen: demand N(COOKIE) before keeping any state\n"
     "  --tun NAME            carry packets of a TUN device NAME (created; needs root)\n"
     "  --udp-to IP:PORT      stdin lines as UDP datagrams to IP:PORT inside the tunnel;\n"
@@ -90,11 +91,18 @@ struct Options {
 };
 
 /// strongSwan's proposal keywords for what tapsec implements: "aes128gcm16-prfsha256-x25519"
-/// (IKE, `groups` given) or "aes128gcm16-esn" (ESP, `esn` given); several separated by ','.
+/// or "aes256-sha256-modp2048" (IKE, `groups` given), "aes128gcm16-esn" or "aes256-sha512"
+/// (ESP, `esn` given); several separated by ','. AES-CBC ("aes128", "aes256") takes the
+/// HMAC-SHA-2 integrity named with it (`integrity`); in IKE "sha256" also names the PRF, the
+/// only one tapsec has (PRF_HMAC_SHA2_256), so sha384 / sha512 are ESP-only here.
 std::optional<std::string> parse_proposals(std::string_view text, std::vector<esp::Algorithm>& ciphers,
-                                           std::vector<ikev2::Group>* groups, std::pair<bool, bool>* esn) {
+                                           std::vector<ikev2::Group>* groups, std::pair<bool, bool>* esn,
+                                           std::vector<esp::Integrity>* integrity = nullptr) {
     ciphers.clear();
     if (groups) groups->clear();
+    std::vector<esp::Integrity> integrity_seen;
+    if (!integrity) integrity = &integrity_seen;
+    integrity->clear();
     bool esn_yes = false, esn_no = false;
     auto add = [](auto& list, auto value) {
         if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
@@ -107,6 +115,14 @@ std::optional<std::string> parse_proposals(std::string_view text, std::vector<es
         if (w == "aes128gcm16" || w == "aes128gcm128") add(ciphers, esp::Algorithm::aes_128_gcm_16);
         else if (w == "aes256gcm16" || w == "aes256gcm128") add(ciphers, esp::Algorithm::aes_256_gcm_16);
         else if (w == "chacha20poly1305") add(ciphers, esp::Algorithm::chacha20_poly1305);
+        else if (w == "aes128" || w == "aes128cbc") add(ciphers, esp::Algorithm::aes_128_cbc);
+        else if (w == "aes256" || w == "aes256cbc") add(ciphers, esp::Algorithm::aes_256_cbc);
+        else if (w == "sha256" || w == "sha2_256") add(*integrity, esp::Integrity::hmac_sha2_256_128);
+        else if (!groups && (w == "sha384" || w == "sha2_384")) add(*integrity, esp::Integrity::hmac_sha2_384_192);
+        else if (!groups && (w == "sha512" || w == "sha2_512")) add(*integrity, esp::Integrity::hmac_sha2_512_256);
+        else if (groups && (w == "sha384" || w == "sha512"))
+            return "'" + w + "' in IKE also names PRF_HMAC_SHA2_" + w.substr(3) + ", which tapsec does not implement (use sha256)";
+        else if (groups && (w == "modp2048")) add(*groups, ikev2::Group::modp_2048);
         else if (groups && (w == "prfsha256")) continue;
         else if (groups && (w == "x25519" || w == "curve25519")) add(*groups, ikev2::Group::curve25519);
         else if (groups && (w == "ecp256")) add(*groups, ikev2::Group::ecp_256);
@@ -114,8 +130,14 @@ std::optional<std::string> parse_proposals(std::string_view text, std::vector<es
         else if (esn && w == "noesn") esn_no = true;
         else return "'" + w + "' is not an algorithm tapsec implements here";
     }
-    if (ciphers.empty()) return std::string("no encryption algorithm (aes128gcm16, aes256gcm16, chacha20poly1305)");
-    if (groups && groups->empty()) return std::string("no key-exchange group (x25519, ecp256)");
+    if (ciphers.empty())
+        return std::string("no encryption algorithm (aes128gcm16, aes256gcm16, chacha20poly1305, aes128, aes256)");
+    const bool cbc = std::any_of(ciphers.begin(), ciphers.end(), [](esp::Algorithm a) { return !esp::is_aead(a); });
+    if (cbc && integrity->empty()) return std::string("aes128 / aes256 (CBC) need an integrity algorithm (sha256, sha384, sha512)");
+    // (In IKE, "aes128gcm16-sha256" names the PRF, as swanctl reads it.)
+    if (!groups && !cbc && !integrity->empty())
+        return std::string("an integrity algorithm goes with aes128 / aes256 (CBC), not with an AEAD");
+    if (groups && groups->empty()) return std::string("no key-exchange group (x25519, ecp256, modp2048)");
     if (esn) *esn = {esn_yes, esn_no || !esn_yes};
     return std::nullopt;
 }
@@ -220,12 +242,12 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     if (args.target.empty()) args.target = is_connect ? file.remote.value_or("") : file.listen.value_or("");
     if (file.proposals) {
         std::vector<ikev2::Group> groups;
-        (void)parse_proposals(*file.proposals, out.config.ike_ciphers, &groups, nullptr);
+        (void)parse_proposals(*file.proposals, out.config.ike_ciphers, &groups, nullptr, &out.config.ike_integrity);
         out.config.groups = groups;
     }
     if (file.esp_proposals) {
         std::pair<bool, bool> esn;
-        (void)parse_proposals(*file.esp_proposals, out.config.esp_ciphers, nullptr, &esn);
+        (void)parse_proposals(*file.esp_proposals, out.config.esp_ciphers, nullptr, &esn, &out.config.esp_integrity);
         out.config.allow_esn = esn.first;
         out.config.prefer_esn = esn.first && !esn.second;
     }
@@ -318,7 +340,9 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     if (group) {
         if (*group == "x25519") out.config.groups = {ikev2::Group::curve25519, ikev2::Group::ecp_256};
         else if (*group == "ecp256") out.config.groups = {ikev2::Group::ecp_256, ikev2::Group::curve25519};
-        else return "--group: '" + *group + "' is not x25519 or ecp256";
+        else if (*group == "modp2048")
+            out.config.groups = {ikev2::Group::modp_2048, ikev2::Group::curve25519, ikev2::Group::ecp_256};
+        else return "--group: '" + *group + "' is not x25519, ecp256 or modp2048";
     }
     if (cookies) {
         if (is_connect) return std::string("--cookies applies to listen (the responder demands them)");

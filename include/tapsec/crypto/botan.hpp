@@ -11,6 +11,7 @@
 #include <botan/auto_rng.h>
 #include <botan/block_cipher.h>
 #include <botan/certstor.h>
+#include <botan/cipher_mode.h>
 #include <botan/certstor_system.h>
 #include <botan/curve25519.h>
 #include <botan/data_src.h>
@@ -241,7 +242,9 @@ struct Botan2 {
             return k;
         }
         static const char* ffdhe_name(KeyExchangeGroup group) noexcept {
-            return group == KeyExchangeGroup::ffdhe2048 ? "ffdhe/ietf/2048" : "ffdhe/ietf/3072";
+            return group == KeyExchangeGroup::ffdhe2048   ? "ffdhe/ietf/2048"
+                   : group == KeyExchangeGroup::modp2048 ? "modp/ietf/2048"
+                                                          : "ffdhe/ietf/3072";
         }
         /// The finite-field key for exponent `private_key` (big-endian, >= 2; far below q).
         static Result<KeyShare> from_ffdhe_private(KeyExchangeGroup group, ByteView private_key) {
@@ -354,6 +357,38 @@ struct Botan2 {
 
     private:
         std::shared_ptr<Botan::BlockCipher> cipher_;
+    };
+
+    /// AES-CBC (RFC 3602) over whole 16-byte blocks, without padding: IKEv2's SK payload
+    /// and ESP pad themselves. The IV is the caller's (one per message).
+    class CbcCipher {
+    public:
+        static constexpr std::size_t block_size = 16;
+        static Result<CbcCipher> create(ByteView key) {
+            const char* n = key.size() == 16   ? "AES-128/CBC/NoPadding"
+                            : key.size() == 24 ? "AES-192/CBC/NoPadding"
+                            : key.size() == 32 ? "AES-256/CBC/NoPadding"
+                                               : nullptr;
+            if (!n) return Errc::invalid_configuration;
+            CbcCipher c;
+            c.enc_ = Botan::Cipher_Mode::create_or_throw(n, Botan::ENCRYPTION);
+            c.dec_ = Botan::Cipher_Mode::create_or_throw(n, Botan::DECRYPTION);
+            c.enc_->set_key(key.data(), key.size());
+            c.dec_->set_key(key.data(), key.size());
+            return c;
+        }
+        /// Encrypts `data` (a multiple of 16 bytes) in place under the 16-byte `iv`.
+        bool encrypt(ByteView iv, MutableByteView data) const { return run(*enc_, iv, data); }
+        bool decrypt(ByteView iv, MutableByteView data) const { return run(*dec_, iv, data); }
+
+    private:
+        static bool run(Botan::Cipher_Mode& mode, ByteView iv, MutableByteView data) {
+            if (iv.size() != block_size || data.size() % block_size) return false;
+            mode.start(iv.data(), iv.size());
+            if (!data.empty()) mode.process(data.data(), data.size());
+            return true;
+        }
+        std::shared_ptr<Botan::Cipher_Mode> enc_, dec_;
     };
 
     /// A keyed stream cipher: "CTR(AES-128)" etc. or "ChaCha(20)". XORs keystream in place.

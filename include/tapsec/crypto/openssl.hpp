@@ -266,7 +266,8 @@ struct OpenSsl3 : Botan2 {
                 case KeyExchangeGroup::secp256r1: k.key_ = own(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")); break;
                 case KeyExchangeGroup::secp384r1: k.key_ = own(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384")); break;
                 case KeyExchangeGroup::ffdhe2048:
-                case KeyExchangeGroup::ffdhe3072: {
+                case KeyExchangeGroup::ffdhe3072:
+                case KeyExchangeGroup::modp2048: {
                     SecretBytes x(private_key_size(group));  // the exponent, as TLS draws it
                     random(x);
                     return from_ffdhe_private(group, x);
@@ -299,9 +300,13 @@ struct OpenSsl3 : Botan2 {
             }
             char name2048[] = "ffdhe2048";
             char name3072[] = "ffdhe3072";
+            char modp2048[] = "modp_2048";  // RFC 3526 group 14
             const OSSL_PARAM params[] = {
                 OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                                 group == KeyExchangeGroup::ffdhe2048 ? name2048 : name3072, 0),
+                                                 group == KeyExchangeGroup::ffdhe2048  ? name2048
+                                                 : group == KeyExchangeGroup::modp2048 ? modp2048
+                                                                                       : name3072,
+                                                 0),
                 OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_PRIV_KEY, x.data(), x.size()),
                 OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_PUB_KEY, y_native.data(), y_native.size()),
                 OSSL_PARAM_construct_end()};
@@ -458,6 +463,41 @@ struct OpenSsl3 : Botan2 {
 
     private:
         CipherContext ctx_;
+    };
+
+    /// AES-CBC (RFC 3602) over whole 16-byte blocks, without padding (see
+    /// Botan2::CbcCipher). One context per direction; the IV is set per message.
+    class CbcCipher {
+    public:
+        static constexpr std::size_t block_size = 16;
+        static Result<CbcCipher> create(ByteView key) {
+            const EVP_CIPHER* cipher = key.size() == 16   ? EVP_aes_128_cbc()
+                                       : key.size() == 24 ? EVP_aes_192_cbc()
+                                       : key.size() == 32 ? EVP_aes_256_cbc()
+                                                          : nullptr;
+            if (!cipher) return Errc::invalid_configuration;
+            CbcCipher c;
+            c.enc_ = CipherContext(EVP_CIPHER_CTX_new(), CipherContextDeleter{});
+            c.dec_ = CipherContext(EVP_CIPHER_CTX_new(), CipherContextDeleter{});
+            if (!c.enc_ || !c.dec_ || EVP_EncryptInit_ex(c.enc_.get(), cipher, nullptr, key.data(), nullptr) != 1 ||
+                EVP_DecryptInit_ex(c.dec_.get(), cipher, nullptr, key.data(), nullptr) != 1)
+                return Errc::internal_error;
+            EVP_CIPHER_CTX_set_padding(c.enc_.get(), 0);
+            EVP_CIPHER_CTX_set_padding(c.dec_.get(), 0);
+            return c;
+        }
+        bool encrypt(ByteView iv, MutableByteView data) const { return run(enc_.get(), iv, data); }
+        bool decrypt(ByteView iv, MutableByteView data) const { return run(dec_.get(), iv, data); }
+
+    private:
+        static bool run(EVP_CIPHER_CTX* c, ByteView iv, MutableByteView data) {
+            if (iv.size() != block_size || data.size() % block_size) return false;
+            int n = 0;
+            // A null cipher and key keep the keyed context; only the IV is new (-1: keep direction).
+            return EVP_CipherInit_ex(c, nullptr, nullptr, nullptr, iv.data(), -1) == 1 &&
+                   (data.empty() || EVP_CipherUpdate(c, data.data(), &n, data.data(), static_cast<int>(data.size())) == 1);
+        }
+        CipherContext enc_, dec_;
     };
 
     // ---- signatures, private keys, certificates, path validation ---------------------

@@ -27,19 +27,22 @@ using DefaultProvider = Botan2;
 
 enum class AeadAlgorithm { aes_128_gcm, aes_256_gcm, chacha20_poly1305, xchacha20_poly1305 };
 enum class HashAlgorithm { sha1, sha256, sha384, sha512 };
-/// Key-agreement groups. x448 (RFC 7748) and the RFC 7919 finite-field groups
-/// ffdhe2048/ffdhe3072 are optional: a provider's KeyShare::supports(group) says whether
-/// it has them (Botan 2 has no X448).
-enum class KeyExchangeGroup { x25519, secp256r1, secp384r1, x448, ffdhe2048, ffdhe3072 };
+/// Key-agreement groups. x448 (RFC 7748), the RFC 7919 finite-field groups
+/// ffdhe2048/ffdhe3072 and the RFC 3526 group 14 (modp2048, IKEv2's D-H group 14) are
+/// optional: a provider's KeyShare::supports(group) says whether it has them (Botan 2 has
+/// no X448).
+enum class KeyExchangeGroup { x25519, secp256r1, secp384r1, x448, ffdhe2048, ffdhe3072, modp2048 };
 
 /// Bytes of a group's private key as KeyShare::from_private takes it: the X25519/X448
 /// scalar, the NIST scalar, or the finite-field exponent (RFC 7919 5.2 asks for at least
-/// 225 / 275 bits for ffdhe2048 / ffdhe3072; these are 256 / 384).
+/// 225 / 275 bits for ffdhe2048 / ffdhe3072; these are 256 / 384; RFC 3526 8 puts the
+/// 2048-bit MODP group's strength at 110-160 bits, so 256 bits of exponent suffice).
 constexpr std::size_t private_key_size(KeyExchangeGroup g) noexcept {
     switch (g) {
         case KeyExchangeGroup::x25519:
         case KeyExchangeGroup::secp256r1:
-        case KeyExchangeGroup::ffdhe2048: return 32;
+        case KeyExchangeGroup::ffdhe2048:
+        case KeyExchangeGroup::modp2048: return 32;
         case KeyExchangeGroup::secp384r1:
         case KeyExchangeGroup::ffdhe3072: return 48;
         case KeyExchangeGroup::x448: return 56;
@@ -48,9 +51,12 @@ constexpr std::size_t private_key_size(KeyExchangeGroup g) noexcept {
 }
 
 /// Bytes of a finite-field group's prime: the public value and the shared secret are
-/// padded to this length (RFC 8446 4.2.8.1, 7.4.1); 0 for the elliptic-curve groups.
+/// padded to this length (RFC 8446 4.2.8.1, 7.4.1; RFC 7296 3.4 for IKEv2's MODP
+/// groups); 0 for the elliptic-curve groups.
 constexpr std::size_t ffdhe_prime_size(KeyExchangeGroup g) noexcept {
-    return g == KeyExchangeGroup::ffdhe2048 ? 256 : g == KeyExchangeGroup::ffdhe3072 ? 384 : 0;
+    return g == KeyExchangeGroup::ffdhe2048 || g == KeyExchangeGroup::modp2048 ? 256
+           : g == KeyExchangeGroup::ffdhe3072                                 ? 384
+                                                                              : 0;
 }
 /// TLS SignatureScheme code points (RFC 8446 4.2.3), also used by other protocols.
 enum class SignatureScheme : std::uint16_t {
@@ -117,9 +123,10 @@ concept PkiProvider = CryptoProvider<P> && requires(const std::vector<Bytes>& ch
 /// Certificate parses DER, whose TrustAnchors load a TrustStore, and whose
 /// validate_chain takes them parsed: the shared front half of each provider's
 /// validate_chain(chain_der, trust, ...). Parses the trust store on every call; a caller
-/// validating many chains against one store loads TrustAnchors once instead.
+/// validating many chains against one store loads TrustAnchors once (the overload taking
+/// them; core/parsed_trust.hpp keeps them with a configuration).
 template <class P>
-std::error_code validate_der_chain(const std::vector<Bytes>& chain_der, const TrustStore& trust,
+std::error_code validate_der_chain(const std::vector<Bytes>& chain_der, const typename P::TrustAnchors& anchors,
                                    std::string_view hostname, std::chrono::system_clock::time_point now) {
     if (chain_der.empty()) return Errc::certificate_untrusted;
     std::vector<typename P::Certificate> chain;
@@ -128,9 +135,16 @@ std::error_code validate_der_chain(const std::vector<Bytes>& chain_der, const Tr
         if (!cert) return Errc::invalid_certificate;
         chain.push_back(std::move(*cert));
     }
+    return P::validate_chain(chain, anchors, hostname, now);
+}
+
+template <class P>
+std::error_code validate_der_chain(const std::vector<Bytes>& chain_der, const TrustStore& trust,
+                                   std::string_view hostname, std::chrono::system_clock::time_point now) {
+    if (chain_der.empty()) return Errc::certificate_untrusted;
     auto anchors = P::TrustAnchors::load(trust);
     if (!anchors) return anchors.error();
-    return P::validate_chain(chain, *anchors, hostname, now);
+    return validate_der_chain<P>(chain_der, *anchors, hostname, now);
 }
 
 /// One-shot HMAC over any provider's keyed `Hmac`.

@@ -10,7 +10,7 @@ namespace tapsec::esp {
 enum class Error {
     malformed_packet = 1,   // shorter than SPI | sequence | IV | ICV, or ciphertext too short for the trailer
     unknown_spi,            // the SPI names no inbound SA of ours
-    authentication_failed,  // the AES-GCM ICV did not verify (tampered, wrong key)
+    authentication_failed,  // the ICV (AEAD tag or truncated HMAC) did not verify (tampered, wrong key)
     replayed,               // sequence number already received
     too_old,                // sequence number left the anti-replay window
     bad_padding,            // pad length beyond the payload or padding bytes not 1, 2, 3, ...

@@ -1,5 +1,5 @@
-// EspRecord: ESP (RFC 4303) with AES-GCM-16 (RFC 4106) or ChaCha20-Poly1305 (RFC 7634)
-// as a tapsec record policy.
+// EspRecord: ESP (RFC 4303) with AES-GCM-16 (RFC 4106), ChaCha20-Poly1305 (RFC 7634) or
+// AES-CBC (RFC 3602) + HMAC-SHA-256/384/512 (RFC 4868) as a tapsec record policy.
 // It has no handshake of its own: it imports esp::ChildSaKeys explicitly (survey 6.1)
 // and never learns who produced them (IKEv2 through KEYMAT, a test, another protocol).
 //
@@ -11,6 +11,13 @@
 // SPI | high 32 bits | low 32 bits with extended sequence numbers (RFC 4106 5, RFC 7634 2.1).
 // The receiver infers the high half (RFC 4303 Appendix A2) from the shared anti-replay
 // window, checks before decrypting and commits only after the ICV verified.
+//
+// With AES-CBC + HMAC (not an AEAD) the packet is
+//   SPI (4) | sequence (4) | IV (16, random per packet) | ciphertext | ICV (16/24/32)
+// where the ciphertext is aligned to the 16-octet block; the ICV is the truncated HMAC
+// over SPI | sequence | IV | ciphertext, followed (for the computation only) by the
+// sequence number's high 32 bits with ESN (RFC 4303 3.3.2.2). It is verified, in
+// constant time, before anything is decrypted.
 #pragma once
 
 #include <array>
@@ -47,6 +54,14 @@ constexpr std::size_t sealed_size(std::size_t payload) noexcept {
     return header_size + iv_size + payload + padding_for(payload) + trailer_size + icv_size;
 }
 
+inline constexpr std::size_t cbc_iv_size = 16, cbc_block_size = 16;
+/// The largest packet any algorithm makes of `payload` (AES-CBC with HMAC-SHA-512-256:
+/// 16-octet IV, up to 15 octets more padding, 32-octet ICV); SecurityAssociation::
+/// sealed_size gives the exact size for its algorithm.
+constexpr std::size_t max_sealed_size(std::size_t payload) noexcept {
+    return header_size + cbc_iv_size + payload + trailer_size + cbc_block_size - 1 + 32;
+}
+
 /// The SPI of an ESP packet (for demultiplexing before any SA is chosen).
 inline std::optional<std::uint32_t> spi_of(ByteView packet) noexcept {
     if (packet.size() < 4) return std::nullopt;
@@ -70,29 +85,53 @@ public:
 
     /// The only way keys get in (EspRecord::imported_keys).
     static Result<SecurityAssociation> import(const ChildSaKeys& keys) {
-        const std::size_t expected = keymat_length(keys.algorithm);
-        if (keys.inbound_key.size() != expected || keys.outbound_key.size() != expected || keys.inbound_spi == 0 ||
-            keys.outbound_spi == 0)
+        const std::size_t expected = keymat_length(keys.algorithm, keys.integrity);
+        if (!valid_pair(keys.algorithm, keys.integrity) || keys.inbound_key.size() != expected ||
+            keys.outbound_key.size() != expected || keys.inbound_spi == 0 || keys.outbound_spi == 0)
             return make_error_code(Error::invalid_keys);
-        const auto alg = aead_of(keys.algorithm);
         const std::size_t k = key_length(keys.algorithm);
-        auto seal = Crypto::Aead::create(alg, ByteView(keys.outbound_key).first(k));
-        auto open = Crypto::Aead::create(alg, ByteView(keys.inbound_key).first(k));
-        if (!seal || !open) return make_error_code(Error::invalid_keys);
-        SecurityAssociation sa(std::move(*seal), std::move(*open));
-        std::memcpy(sa.out_salt_.data(), keys.outbound_key.data() + k, salt_length);
-        std::memcpy(sa.in_salt_.data(), keys.inbound_key.data() + k, salt_length);
+        SecurityAssociation sa;
+        if (is_aead(keys.algorithm)) {
+            const auto alg = aead_of(keys.algorithm);
+            auto seal = Crypto::Aead::create(alg, ByteView(keys.outbound_key).first(k));
+            auto open = Crypto::Aead::create(alg, ByteView(keys.inbound_key).first(k));
+            if (!seal || !open) return make_error_code(Error::invalid_keys);
+            sa.seal_.emplace(std::move(*seal));
+            sa.open_.emplace(std::move(*open));
+            std::memcpy(sa.out_salt_.data(), keys.outbound_key.data() + k, salt_length);
+            std::memcpy(sa.in_salt_.data(), keys.inbound_key.data() + k, salt_length);
+        } else {
+            const auto hash = integrity_hash(keys.integrity);
+            auto cbc_out = Crypto::CbcCipher::create(ByteView(keys.outbound_key).first(k));
+            auto cbc_in = Crypto::CbcCipher::create(ByteView(keys.inbound_key).first(k));
+            auto mac_out = Crypto::Hmac::create(hash, ByteView(keys.outbound_key).subspan(k));
+            auto mac_in = Crypto::Hmac::create(hash, ByteView(keys.inbound_key).subspan(k));
+            if (!cbc_out || !cbc_in || !mac_out || !mac_in) return make_error_code(Error::invalid_keys);
+            sa.cbc_out_.emplace(std::move(*cbc_out));
+            sa.cbc_in_.emplace(std::move(*cbc_in));
+            sa.mac_out_.emplace(std::move(*mac_out));
+            sa.mac_in_.emplace(std::move(*mac_in));
+            sa.icv_size_ = integrity_icv_length(keys.integrity);
+        }
         sa.inbound_spi_ = keys.inbound_spi;
         sa.outbound_spi_ = keys.outbound_spi;
         sa.esn_ = keys.extended_sequence_numbers;
         sa.algorithm_ = keys.algorithm;
+        sa.integrity_ = keys.integrity;
         return sa;
+    }
+
+    /// The exact size of the packet protect() makes of `payload`.
+    std::size_t sealed_size(std::size_t payload) const noexcept {
+        if (!cbc_out_) return esp::sealed_size(payload);
+        return header_size + cbc_iv_size + cbc_text_size(payload) + icv_size_;
     }
 
     /// Seals `payload` (an inner IP packet in tunnel mode) into `out` (at least
     /// sealed_size(payload.size()) bytes); returns the packet's size.
     Result<std::size_t> protect(ByteView payload, std::uint8_t next_header, MutableByteView out) {
-        const std::size_t total = sealed_size(payload.size());
+        if (cbc_out_) return protect_cbc(payload, next_header, out);
+        const std::size_t total = esp::sealed_size(payload.size());
         if (out.size() < total) return make_error_code(Error::payload_too_large);
         const std::uint64_t limit = esn_ ? ~std::uint64_t{0} : std::uint64_t{0xffffffff};
         if (next_sequence_ > limit || next_sequence_ == 0) return make_error_code(Error::sequence_exhausted);
@@ -111,54 +150,130 @@ public:
         std::array<std::uint8_t, 12> aad_bytes;
         const ByteView aad = associated_data(outbound_spi_, seq, aad_bytes);
         const auto n = nonce(out_salt_, ByteView(p + header_size, iv_size));
-        seal_.seal_in_place(n, aad, MutableByteView(text, text_size), MutableByteView(text + text_size, icv_size));
+        seal_->seal_in_place(n, aad, MutableByteView(text, text_size), MutableByteView(text + text_size, icv_size));
         return total;
     }
 
     /// Opens `packet` in place. Nothing changes (replay window included) unless the
     /// packet authenticates. The payload is a view into `packet`.
     Result<Opened> unprotect(MutableByteView packet) {
+        if (cbc_in_) return unprotect_cbc(packet);
         if (packet.size() < min_packet_size || (packet.size() - header_size - iv_size - icv_size) % 4 != 0)
             return make_error_code(Error::malformed_packet);
-        const std::uint32_t spi = *spi_of(packet);
-        if (spi != inbound_spi_) return make_error_code(Error::unknown_spi);
-        const std::uint32_t low = get32(packet.data() + 4);
-        const auto seq = infer_sequence(low);
-        if (!seq) return make_error_code(Error::too_old);
-        switch (replay_.check(*seq)) {
-            case ReplayVerdict::replayed: return make_error_code(Error::replayed);
-            case ReplayVerdict::too_old: return make_error_code(Error::too_old);
-            case ReplayVerdict::fresh: break;
-        }
+        std::uint64_t seq = 0;
+        if (auto refused = admit(packet, seq)) return *refused;
         std::array<std::uint8_t, 12> aad_bytes;
-        const ByteView aad = associated_data(spi, *seq, aad_bytes);
+        const ByteView aad = associated_data(inbound_spi_, seq, aad_bytes);
         const auto n = nonce(in_salt_, ByteView(packet.data() + header_size, iv_size));
         const std::size_t text_size = packet.size() - header_size - iv_size - icv_size;
         MutableByteView text(packet.data() + header_size + iv_size, text_size);
-        if (!open_.open_in_place(n, aad, text, ByteView(text.data() + text_size, icv_size)))
+        if (!open_->open_in_place(n, aad, text, ByteView(text.data() + text_size, icv_size)))
             return make_error_code(Error::authentication_failed);
-        const std::uint8_t pad = text[text_size - 2];
-        const std::uint8_t next_header = text[text_size - 1];
-        if (std::size_t{pad} + trailer_size > text_size) return make_error_code(Error::bad_padding);
-        const std::size_t payload_size = text_size - trailer_size - pad;
-        for (std::size_t i = 0; i < pad; ++i)
-            if (text[payload_size + i] != static_cast<std::uint8_t>(i + 1)) return make_error_code(Error::bad_padding);
-        if (!replay_.commit(*seq)) return make_error_code(Error::replayed);
-        if (next_header == next_header_dummy) return Opened{ByteView{}, next_header, *seq};
-        return Opened{ByteView(text.data(), payload_size), next_header, *seq};
+        return finish_open(text, seq);
     }
 
     std::uint32_t inbound_spi() const noexcept { return inbound_spi_; }
     std::uint32_t outbound_spi() const noexcept { return outbound_spi_; }
     bool extended_sequence_numbers() const noexcept { return esn_; }
     Algorithm algorithm() const noexcept { return algorithm_; }
+    Integrity integrity() const noexcept { return integrity_; }
     std::uint64_t next_sequence() const noexcept { return next_sequence_; }
     /// For tests: jump the outbound counter (exercises exhaustion and the ESN wrap).
     void set_next_sequence(std::uint64_t seq) noexcept { next_sequence_ = seq; }
 
 private:
     using Aead = typename Crypto::Aead;
-    SecurityAssociation(Aead seal, Aead open) : seal_(std::move(seal)), open_(std::move(open)) {}
+    SecurityAssociation() = default;
+
+    /// The SPI, sequence and window checks before any cryptography, shared by both packet
+    /// shapes: an error, or nothing with `seq` set to the full sequence number.
+    std::optional<std::error_code> admit(ByteView packet, std::uint64_t& seq) const {
+        const std::uint32_t spi = *spi_of(packet);
+        if (spi != inbound_spi_) return make_error_code(Error::unknown_spi);
+        const auto inferred = infer_sequence(get32(packet.data() + 4));
+        if (!inferred) return make_error_code(Error::too_old);
+        switch (replay_.check(*inferred)) {
+            case ReplayVerdict::replayed: return make_error_code(Error::replayed);
+            case ReplayVerdict::too_old: return make_error_code(Error::too_old);
+            case ReplayVerdict::fresh: break;
+        }
+        seq = *inferred;
+        return std::nullopt;
+    }
+
+    /// The decrypted payload | padding | pad length | next header: checks the padding,
+    /// commits the sequence number to the window.
+    Result<Opened> finish_open(MutableByteView text, std::uint64_t seq) {
+        const std::size_t text_size = text.size();
+        const std::uint8_t pad = text[text_size - 2];
+        const std::uint8_t next_header = text[text_size - 1];
+        if (std::size_t{pad} + trailer_size > text_size) return make_error_code(Error::bad_padding);
+        const std::size_t payload_size = text_size - trailer_size - pad;
+        for (std::size_t i = 0; i < pad; ++i)
+            if (text[payload_size + i] != static_cast<std::uint8_t>(i + 1)) return make_error_code(Error::bad_padding);
+        if (!replay_.commit(seq)) return make_error_code(Error::replayed);
+        if (next_header == next_header_dummy) return Opened{ByteView{}, next_header, seq};
+        return Opened{ByteView(text.data(), payload_size), next_header, seq};
+    }
+
+    static constexpr std::size_t cbc_text_size(std::size_t payload) noexcept {
+        return (payload + trailer_size + cbc_block_size - 1) / cbc_block_size * cbc_block_size;
+    }
+
+    /// The full HMAC over `covered` (and the ESN high half), truncated into `icv`.
+    void compute_icv(typename Crypto::Hmac& mac, ByteView covered, std::uint64_t seq, MutableByteView icv) {
+        mac.update(covered);
+        if (esn_) {
+            std::uint8_t high[4];
+            put32(high, static_cast<std::uint32_t>(seq >> 32));
+            mac.update(ByteView(high, 4));
+        }
+        std::array<std::uint8_t, 64> full;
+        mac.final(MutableByteView(full.data(), mac.output_length()));
+        std::memcpy(icv.data(), full.data(), icv.size());
+        secure_zero(full.data(), full.size());
+    }
+
+    Result<std::size_t> protect_cbc(ByteView payload, std::uint8_t next_header, MutableByteView out) {
+        const std::size_t total = sealed_size(payload.size());
+        if (out.size() < total) return make_error_code(Error::payload_too_large);
+        const std::uint64_t limit = esn_ ? ~std::uint64_t{0} : std::uint64_t{0xffffffff};
+        if (next_sequence_ > limit || next_sequence_ == 0) return make_error_code(Error::sequence_exhausted);
+        const std::uint64_t seq = next_sequence_++;
+        std::uint8_t* p = out.data();
+        std::uint8_t* text = p + header_size + cbc_iv_size;
+        if (!payload.empty()) std::memmove(text, payload.data(), payload.size());  // before the header: may alias
+        put32(p, outbound_spi_);
+        put32(p + 4, static_cast<std::uint32_t>(seq));
+        Crypto::random(MutableByteView(p + header_size, cbc_iv_size));  // RFC 3602 2.4: unpredictable
+        const std::size_t text_size = cbc_text_size(payload.size());
+        const std::size_t pad = text_size - payload.size() - trailer_size;
+        for (std::size_t i = 0; i < pad; ++i) text[payload.size() + i] = static_cast<std::uint8_t>(i + 1);
+        text[text_size - 2] = static_cast<std::uint8_t>(pad);
+        text[text_size - 1] = next_header;
+        if (!cbc_out_->encrypt(ByteView(p + header_size, cbc_iv_size), MutableByteView(text, text_size)))
+            return make_error_code(Errc::internal_error);
+        compute_icv(*mac_out_, ByteView(p, header_size + cbc_iv_size + text_size), seq,
+                    MutableByteView(text + text_size, icv_size_));
+        return total;
+    }
+
+    Result<Opened> unprotect_cbc(MutableByteView packet) {
+        const std::size_t overhead = header_size + cbc_iv_size + icv_size_;
+        if (packet.size() < overhead + cbc_block_size || (packet.size() - overhead) % cbc_block_size != 0)
+            return make_error_code(Error::malformed_packet);
+        std::uint64_t seq = 0;
+        if (auto refused = admit(packet, seq)) return *refused;
+        const std::size_t covered = packet.size() - icv_size_;
+        std::array<std::uint8_t, 32> expected;
+        compute_icv(*mac_in_, ByteView(packet.data(), covered), seq, MutableByteView(expected.data(), icv_size_));
+        if (!constant_time_equal(ByteView(expected.data(), icv_size_), ByteView(packet.data() + covered, icv_size_)))
+            return make_error_code(Error::authentication_failed);
+        MutableByteView text(packet.data() + header_size + cbc_iv_size, covered - header_size - cbc_iv_size);
+        if (!cbc_in_->decrypt(ByteView(packet.data() + header_size, cbc_iv_size), text))
+            return make_error_code(Error::malformed_packet);
+        return finish_open(text, seq);
+    }
 
     static void put32(std::uint8_t* p, std::uint32_t v) {
         p[0] = static_cast<std::uint8_t>(v >> 24);
@@ -211,7 +326,11 @@ private:
         return seq;
     }
 
-    Aead seal_, open_;
+    std::optional<Aead> seal_, open_;                              // an AEAD algorithm
+    std::optional<typename Crypto::CbcCipher> cbc_out_, cbc_in_;    // AES-CBC ...
+    std::optional<typename Crypto::Hmac> mac_out_, mac_in_;          // ... with its HMAC
+    std::size_t icv_size_ = icv_size;
+    Integrity integrity_ = Integrity::none;
     std::array<std::uint8_t, 4> out_salt_{}, in_salt_{};
     std::uint32_t inbound_spi_ = 0, outbound_spi_ = 0;
     bool esn_ = false;
@@ -235,7 +354,7 @@ concept PacketLayer = std::movable<L> && requires(L l, const L cl, const ChildSa
 namespace tapsec {
 
 struct EspRecord {
-    static constexpr std::string_view name = "ESP (AES-GCM-16, ChaCha20-Poly1305; tunnel mode)";
+    static constexpr std::string_view name = "ESP (AES-GCM-16, ChaCha20-Poly1305, AES-CBC + HMAC-SHA-2; tunnel mode)";
     // Every packet is authenticated and encrypted; the anti-replay window accepts each
     // sequence number once in any order within 1984 packets.
     using provides = features<feature::record_protection, feature::replay_protection, feature::out_of_order_receipt>;

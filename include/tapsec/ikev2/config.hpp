@@ -7,13 +7,16 @@
 
 #include <arpa/inet.h>
 
+#include <array>
 #include <charconv>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "../core/config.hpp"
+#include "../core/parsed_trust.hpp"
 #include "../esp/keys.hpp"
 #include "certificates.hpp"
 #include "wire.hpp"
@@ -162,27 +165,92 @@ inline std::string to_string(const TrafficSelector& ts) {
     return s;
 }
 
-/// IKE SA encryption: the same AEAD transforms as ESP (AES-GCM-16, RFC 5282;
-/// ChaCha20-Poly1305, RFC 7634), with the same key | salt layout.
+/// IKE SA encryption: the same transforms as ESP (AES-GCM-16, RFC 5282;
+/// ChaCha20-Poly1305, RFC 7634; AES-CBC, RFC 3602, with an integrity transform), with
+/// the same key layout.
 using IkeCipher = esp::Algorithm;
 
-/// The ENCR transform that names an AEAD (a Key Length attribute for AES only).
+/// The ENCR transform that names an algorithm (a Key Length attribute for AES only).
 inline Transform encr_transform(esp::Algorithm a) {
     switch (a) {
         case esp::Algorithm::aes_128_gcm_16: return {TransformType::encr, encr::aes_gcm_16, std::uint16_t{128}};
         case esp::Algorithm::aes_256_gcm_16: return {TransformType::encr, encr::aes_gcm_16, std::uint16_t{256}};
         case esp::Algorithm::chacha20_poly1305: return {TransformType::encr, encr::chacha20_poly1305, std::nullopt};
+        case esp::Algorithm::aes_128_cbc: return {TransformType::encr, encr::aes_cbc, std::uint16_t{128}};
+        case esp::Algorithm::aes_256_cbc: return {TransformType::encr, encr::aes_cbc, std::uint16_t{256}};
+    }
+    return {};
+}
+/// The INTEG transform of an integrity algorithm (RFC 4868 2.4); none for an AEAD.
+inline Transform integ_transform(esp::Integrity i) {
+    switch (i) {
+        case esp::Integrity::none: return {TransformType::integ, integ::none, std::nullopt};
+        case esp::Integrity::hmac_sha2_256_128: return {TransformType::integ, integ::hmac_sha2_256_128, std::nullopt};
+        case esp::Integrity::hmac_sha2_384_192: return {TransformType::integ, integ::hmac_sha2_384_192, std::nullopt};
+        case esp::Integrity::hmac_sha2_512_256: return {TransformType::integ, integ::hmac_sha2_512_256, std::nullopt};
     }
     return {};
 }
 /// The first of `preferences` that transform `t` names.
+inline std::optional<esp::Integrity> integrity_named(const Transform& t, const std::vector<esp::Integrity>& preferences) {
+    for (auto i : preferences)
+        if (integ_transform(i) == t) return i;
+    return std::nullopt;
+}
+/// Splits `ciphers` into proposals (RFC 7296 3.3: one proposal never mixes AEAD and
+/// non-AEAD encryption): the AEADs and the others, in the order their first member comes.
+inline std::vector<std::vector<esp::Algorithm>> proposal_groups(const std::vector<esp::Algorithm>& ciphers) {
+    std::vector<esp::Algorithm> aeads, others;
+    for (auto c : ciphers) (esp::is_aead(c) ? aeads : others).push_back(c);
+    std::vector<std::vector<esp::Algorithm>> out;
+    const bool aead_first = !ciphers.empty() && esp::is_aead(ciphers.front());
+    for (auto* g : aead_first ? std::array{&aeads, &others} : std::array{&others, &aeads})
+        if (!g->empty()) out.push_back(*g);
+    return out;
+}
+/// The first of `preferences` that transform `t` names (an AEAD or AES-CBC).
 inline std::optional<esp::Algorithm> aead_named(const Transform& t, const std::vector<esp::Algorithm>& preferences) {
     for (auto a : preferences)
         if (encr_transform(a) == t) return a;
     return std::nullopt;
 }
-/// Key-exchange groups.
-enum class Group : std::uint16_t { ecp_256 = dh::ecp_256, curve25519 = dh::curve25519 };
+/// What a proposal's ENCR and INTEG transforms select: the first ENCR transform we
+/// support that is usable with its INTEG transforms (an AEAD with none or no INTEG
+/// transform, AES-CBC with an HMAC of `integrities`; RFC 7296 3.3.3).
+struct CipherChoice {
+    esp::Algorithm cipher;
+    esp::Integrity integrity = esp::Integrity::none;
+};
+inline std::optional<CipherChoice> choose_cipher(const Proposal& p, const std::vector<esp::Algorithm>& ciphers,
+                                                 const std::vector<esp::Integrity>& integrities) {
+    std::optional<esp::Integrity> integrity;
+    bool integ_offered = false;
+    for (const auto& t : p.transforms) {
+        if (t.type != TransformType::integ || t.id == integ::none) continue;
+        integ_offered = true;
+        if (!integrity) integrity = integrity_named(t, integrities);
+    }
+    for (const auto& t : p.transforms) {
+        if (t.type != TransformType::encr) continue;
+        const auto c = aead_named(t, ciphers);
+        if (!c) continue;
+        if (esp::is_aead(*c) && !integ_offered) return CipherChoice{*c, esp::Integrity::none};
+        if (!esp::is_aead(*c) && integrity) return CipherChoice{*c, *integrity};
+    }
+    return std::nullopt;
+}
+
+/// Key-exchange groups: D-H group 14 (RFC 3526 MODP-2048, KE data the 256-octet
+/// public value), ECP-256 (RFC 5903) and Curve25519 (RFC 8031).
+enum class Group : std::uint16_t { modp_2048 = dh::modp_2048, ecp_256 = dh::ecp_256, curve25519 = dh::curve25519 };
+constexpr const char* name(Group g) noexcept {
+    switch (g) {
+        case Group::modp_2048: return "modp2048";
+        case Group::ecp_256: return "ecp256";
+        case Group::curve25519: return "curve25519";
+    }
+    return "?";
+}
 
 /// Authentication (RFC 7296 2.15, RFC 7427): a side signs when CommonConfig::identity
 /// holds a certificate chain and key, else it proves the PSK. The peer must sign (AUTH
@@ -195,6 +263,12 @@ struct Config : CommonConfig {
     std::vector<IkeCipher> ike_ciphers{IkeCipher::aes_128_gcm_16, IkeCipher::aes_256_gcm_16, IkeCipher::chacha20_poly1305};
     std::vector<esp::Algorithm> esp_ciphers{esp::Algorithm::aes_128_gcm_16, esp::Algorithm::aes_256_gcm_16,
                                             esp::Algorithm::chacha20_poly1305};
+    // Integrity for the AES-CBC entries of ike_ciphers / esp_ciphers (RFC 4868), in
+    // preference order; unused while only AEADs are configured.
+    std::vector<esp::Integrity> ike_integrity{esp::Integrity::hmac_sha2_256_128, esp::Integrity::hmac_sha2_512_256,
+                                              esp::Integrity::hmac_sha2_384_192};
+    std::vector<esp::Integrity> esp_integrity{esp::Integrity::hmac_sha2_256_128, esp::Integrity::hmac_sha2_512_256,
+                                              esp::Integrity::hmac_sha2_384_192};
     bool allow_esn = true;     // offer / accept extended sequence numbers
     bool prefer_esn = false;   // responder: pick ESN when the initiator offers both
     bool rekey_pfs = true;     // Child SA rekeys we start run a fresh key exchange (the IKE SA's group)
@@ -205,6 +279,9 @@ struct Config : CommonConfig {
                                                 // peer, send an empty INFORMATIONAL (0: never); unanswered,
                                                 // the exchange fails with retransmission_timeout (peer dead)
     TrafficSelector local_ts, remote_ts;  // this side's and the peer's inner addresses
+    /// CommonConfig::trust parsed once, shared by every copy of this Config (every engine
+    /// made from it, the CLI listener's connections), freed with the last copy.
+    std::shared_ptr<ParsedTrustSlot> parsed_trust = std::make_shared<ParsedTrustSlot>();
     std::chrono::milliseconds retransmit_initial{500};  // doubled after each retransmission
     unsigned retransmit_tries = 5;                      // then the exchange fails (timed out)
 

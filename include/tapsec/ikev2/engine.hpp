@@ -75,16 +75,19 @@ class Engine {
     struct IkeSuite {
         IkeCipher cipher = IkeCipher::aes_128_gcm_16;
         Group group = Group::curve25519;
+        esp::Integrity integrity = esp::Integrity::none;  // an HMAC with AES-CBC
     };
     struct ChildSuite {
         esp::Algorithm cipher = esp::Algorithm::aes_128_gcm_16;
         bool esn = false;
+        esp::Integrity integrity = esp::Integrity::none;
     };
 
 public:
     Engine(Role role, const Config& config)
         : role_(role), config_(config), transmits_(queue_limit), inbound_(queue_limit) {
         ike_initiator_ = role == Role::client;
+        if (!config_.parsed_trust) config_.parsed_trust = std::make_shared<ParsedTrustSlot>();  // a Config that cleared it
         const bool needs_psk = !config.signs() || !config.peer_signs();
         if ((config.local_id.empty() && !config.signs()) || config.groups.empty() || config.ike_ciphers.empty() ||
             config.esp_ciphers.empty() || (needs_psk && config.pre_shared_keys.empty()))
@@ -146,8 +149,8 @@ public:
         DatagramOutbox::Slot* slot = transmits_.reserve();
         if (!slot) return drop(make_error_code(Errc::record_overflow), now), std::error_code{};
         const ByteView inner = packet.first(ip->length);
-        slot->data.resize(esp::sealed_size(inner.size()));
         Esp& sa = esp_old_ && send_on_old_ ? *esp_old_ : *esp_;  // until the rekey is confirmed
+        slot->data.resize(sa.sealed_size(inner.size()));
         auto n = sa.protect(inner, esp::next_header_ipv4, slot->data);
         if (!n) return n.error();
         slot->data.resize(*n);
@@ -229,7 +232,8 @@ public:
         if (config_.rekey_pfs) {
             r.group = suite_.group;
             if (auto ec = new_key_share(*r.group)) return ec;
-            proposal.proposals.front().transforms.push_back({TransformType::dh, static_cast<std::uint16_t>(*r.group), std::nullopt});
+            for (auto& p : proposal.proposals)
+                p.transforms.push_back({TransformType::dh, static_cast<std::uint16_t>(*r.group), std::nullopt});
         }
         inner.push_back(payload(PayloadType::sa, proposal));
         inner.push_back(nonce_payload(r.nonce));
@@ -253,8 +257,10 @@ public:
         draw_random<Crypto>(config_, r.nonce);
         if (auto ec = new_key_share(suite_.group)) return ec;
         SaPayload proposal = ike_proposal();
-        proposal.proposals.front().spi.clear();
-        put64(proposal.proposals.front().spi, r.spi_i);
+        for (auto& p : proposal.proposals) {
+            p.spi.clear();
+            put64(p.spi, r.spi_i);
+        }
         std::vector<RawPayload> inner{payload(PayloadType::sa, proposal), nonce_payload(r.nonce),
                                       payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(suite_.group), our_public()})};
         ike_rekey_ = std::move(r);
@@ -286,9 +292,11 @@ public:
         SessionInfo info;
         info.protocol = "IKEv2 + ESP";
         if (esp_) {
-            info.cipher_suite = std::string("IKE ") + esp::name(suite_.cipher) + "/PRF_HMAC_SHA2_256, ESP " +
-                                esp::name(child_.cipher) + (child_.esn ? "/ESN" : "/NO_ESN");
-            info.group = suite_.group == Group::curve25519 ? "curve25519" : "ecp256";
+            auto integrity = [](esp::Integrity i) { return i == esp::Integrity::none ? std::string() : std::string("/") + esp::name(i); };
+            info.cipher_suite = std::string("IKE ") + esp::name(suite_.cipher) + integrity(suite_.integrity) +
+                                "/PRF_HMAC_SHA2_256, ESP " + esp::name(child_.cipher) + integrity(child_.integrity) +
+                                (child_.esn ? "/ESN" : "/NO_ESN");
+            info.group = name(suite_.group);
         }
         info.peer = peer_identity_;
         return info;
@@ -442,7 +450,8 @@ private:
             if (chain.empty()) return make_error_code(Error::certificate_untrusted);  // no certificate to trust
             auto facts = parse_certificate(chain.front());
             if (!facts) return make_error_code(Error::certificate_untrusted);
-            if (Crypto::validate_chain(chain, config_.trust, "", wall_now(config_)))
+            auto anchors = parsed_trust_anchors<Crypto>(*config_.parsed_trust, config_.trust);  // parsed once per Config
+            if (!anchors || crypto::validate_der_chain<Crypto>(chain, **anchors, "", wall_now(config_)))
                 return make_error_code(Error::certificate_untrusted);
             if (!certificate_names(*facts, peer_id)) return make_error_code(Error::certificate_identity_mismatch);
             auto data = decode_signature_auth(auth_data);
@@ -475,9 +484,14 @@ private:
     }
 
     static crypto::KeyExchangeGroup provider_group(Group g) {
-        return g == Group::curve25519 ? crypto::KeyExchangeGroup::x25519 : crypto::KeyExchangeGroup::secp256r1;
+        return g == Group::curve25519  ? crypto::KeyExchangeGroup::x25519
+               : g == Group::modp_2048 ? crypto::KeyExchangeGroup::modp2048
+                                       : crypto::KeyExchangeGroup::secp256r1;
     }
-    static std::size_t public_size(Group g) { return g == Group::curve25519 ? 32 : 64; }
+    /// KE data octets: the X25519 key, ECP-256 x | y, or the MODP value padded to the prime.
+    static std::size_t public_size(Group g) {
+        return g == Group::curve25519 ? 32 : g == Group::modp_2048 ? crypto::ffdhe_prime_size(provider_group(g)) : 64;
+    }
 
     std::error_code new_key_share(Group g) {
         // Drawn through the configuration's random source, so injected randomness
@@ -558,26 +572,37 @@ private:
         payloads.push_back(notify(NotifyType::nat_detection_destination_ip, fake));
     }
 
+    /// One proposal per kind of cipher (AEADs; AES-CBC with its integrity transforms).
     SaPayload ike_proposal() const {
-        Proposal p;
-        p.number = 1;
-        p.protocol = ProtocolId::ike;
-        for (auto c : config_.ike_ciphers)
-            p.transforms.push_back(encr_transform(c));
-        p.transforms.push_back({TransformType::prf, prf_id::hmac_sha2_256, std::nullopt});
-        for (auto g : config_.groups) p.transforms.push_back({TransformType::dh, static_cast<std::uint16_t>(g), std::nullopt});
-        return SaPayload{{p}};
+        SaPayload sa;
+        for (const auto& ciphers : proposal_groups(config_.ike_ciphers)) {
+            Proposal p;
+            p.number = static_cast<std::uint8_t>(sa.proposals.size() + 1);
+            p.protocol = ProtocolId::ike;
+            for (auto c : ciphers) p.transforms.push_back(encr_transform(c));
+            if (!esp::is_aead(ciphers.front()))
+                for (auto i : config_.ike_integrity) p.transforms.push_back(integ_transform(i));
+            p.transforms.push_back({TransformType::prf, prf_id::hmac_sha2_256, std::nullopt});
+            for (auto g : config_.groups) p.transforms.push_back({TransformType::dh, static_cast<std::uint16_t>(g), std::nullopt});
+            sa.proposals.push_back(std::move(p));
+        }
+        return sa;
     }
     SaPayload esp_proposal() const {
-        Proposal p;
-        p.number = 1;
-        p.protocol = ProtocolId::esp;
-        p.spi = spi_bytes(child_inbound_spi_);
-        for (auto c : config_.esp_ciphers)
-            p.transforms.push_back(encr_transform(c));
-        p.transforms.push_back({TransformType::esn, esn::no, std::nullopt});
-        if (config_.allow_esn) p.transforms.push_back({TransformType::esn, esn::yes, std::nullopt});
-        return SaPayload{{p}};
+        SaPayload sa;
+        for (const auto& ciphers : proposal_groups(config_.esp_ciphers)) {
+            Proposal p;
+            p.number = static_cast<std::uint8_t>(sa.proposals.size() + 1);
+            p.protocol = ProtocolId::esp;
+            p.spi = spi_bytes(child_inbound_spi_);
+            for (auto c : ciphers) p.transforms.push_back(encr_transform(c));
+            if (!esp::is_aead(ciphers.front()))
+                for (auto i : config_.esp_integrity) p.transforms.push_back(integ_transform(i));
+            p.transforms.push_back({TransformType::esn, esn::no, std::nullopt});
+            if (config_.allow_esn) p.transforms.push_back({TransformType::esn, esn::yes, std::nullopt});
+            sa.proposals.push_back(std::move(p));
+        }
+        return sa;
     }
     static Bytes spi_bytes(std::uint32_t spi) {
         return Bytes{static_cast<std::uint8_t>(spi >> 24), static_cast<std::uint8_t>(spi >> 16),
@@ -762,6 +787,7 @@ private:
         reply.transforms = {encr_transform(suite_.cipher),
                             {TransformType::prf, prf_id::hmac_sha2_256, std::nullopt},
                             {TransformType::dh, static_cast<std::uint16_t>(suite_.group), std::nullopt}};
+        if (suite_.integrity != esp::Integrity::none) reply.transforms.push_back(integ_transform(suite_.integrity));
         std::vector<RawPayload> payloads{payload(PayloadType::sa, SaPayload{{reply}}),
                                          payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(suite_.group), our_public()}),
                                          nonce_payload(nr_)};
@@ -809,16 +835,12 @@ private:
     /// An IKE proposal we accept, with the peer's KE group preferred when we support it.
     std::optional<IkeSuite> select_ike(const Proposal& p, std::uint16_t ke_group, std::size_t spi_size = 0) const {
         if (p.protocol != ProtocolId::ike || p.spi.size() != spi_size) return std::nullopt;
-        std::optional<IkeCipher> cipher;
-        bool prf = false, integ_ok = true;
+        const auto cipher = choose_cipher(p, config_.ike_ciphers, config_.ike_integrity);
+        bool prf = false;
         std::vector<Group> groups;
         for (const auto& t : p.transforms) {
             switch (t.type) {
-                case TransformType::encr:
-                    if (!cipher) cipher = aead_named(t, config_.ike_ciphers);
-                    break;
                 case TransformType::prf: prf = prf || t.id == prf_id::hmac_sha2_256; break;
-                case TransformType::integ: integ_ok = integ_ok && t.id == integ::none; break;
                 case TransformType::dh:
                     for (auto g : config_.groups)
                         if (t.id == static_cast<std::uint16_t>(g)) groups.push_back(g);
@@ -826,8 +848,8 @@ private:
                 default: break;
             }
         }
-        if (!cipher || !prf || !integ_ok || groups.empty()) return std::nullopt;
-        IkeSuite s{*cipher, groups.front()};
+        if (!cipher || !prf || groups.empty()) return std::nullopt;
+        IkeSuite s{cipher->cipher, groups.front(), cipher->integrity};
         for (auto g : groups)
             if (static_cast<std::uint16_t>(g) == ke_group) s.group = g;
         return s;
@@ -835,10 +857,15 @@ private:
 
     std::error_code derive_keys(ByteView shared) {
         const SecretBytes seed = skeyseed<Crypto>(ni_, nr_, shared);
-        const std::size_t encryption = esp::keymat_length(suite_.cipher);
-        keys_ = derive_ike_sa_keys<Crypto>(seed, ni_, nr_, spi_i_, spi_r_, encryption);
-        auto ei = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_ei);
-        auto er = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_er);
+        return key_ike_sa(seed, ni_, nr_);
+    }
+    /// The seven keys from SKEYSEED for suite_ and the current SPIs, and the SK ciphers
+    /// (IKE_SA_INIT and an IKE SA rekey alike).
+    std::error_code key_ike_sa(ByteView seed, ByteView ni, ByteView nr) {
+        keys_ = derive_ike_sa_keys<Crypto>(seed, ni, nr, spi_i_, spi_r_, esp::keymat_length(suite_.cipher),
+                                           esp::integrity_key_length(suite_.integrity));
+        auto ei = SkCipher<Crypto>::create(suite_.cipher, suite_.integrity, keys_.sk_ei, keys_.sk_ai);
+        auto er = SkCipher<Crypto>::create(suite_.cipher, suite_.integrity, keys_.sk_er, keys_.sk_ar);
         if (!ei || !er) return make_error_code(Errc::internal_error);
         out_cipher_.emplace(std::move(ike_initiator_ ? *ei : *er));
         in_cipher_.emplace(std::move(ike_initiator_ ? *er : *ei));
@@ -882,9 +909,11 @@ private:
         auto s = select_ike(accepted->proposals.front(), their_ke->group);
         if (!s || s->group != suite_.group || their_ke->group != static_cast<std::uint16_t>(suite_.group) ||
             count_type(accepted->proposals.front(), TransformType::encr) != 1 ||
+            count_type(accepted->proposals.front(), TransformType::integ) > 1 ||
             count_type(accepted->proposals.front(), TransformType::dh) != 1)
             return fail(make_error_code(Error::no_proposal_chosen));
         suite_.cipher = s->cipher;
+        suite_.integrity = s->integrity;
         auto shared = agree(their_ke->data);
         if (!shared) return fail(shared.error());
         retransmit_at_.reset();
@@ -979,16 +1008,12 @@ private:
     std::optional<EspChoice> select_esp(const SaPayload& offer) const {
         for (const auto& p : offer.proposals) {
             if (p.protocol != ProtocolId::esp || p.spi.size() != 4 || spi_value(p.spi) < 256) continue;
-            std::optional<esp::Algorithm> cipher;
-            bool integ_ok = true, esn_no = false, esn_yes = false, any_esn = false;
+            const auto cipher = choose_cipher(p, config_.esp_ciphers, config_.esp_integrity);
+            bool esn_no = false, esn_yes = false, any_esn = false;
             std::optional<Transform> dh_choice;
             bool dh_ours = false;
             for (const auto& t : p.transforms) {
-                if (t.type == TransformType::encr) {
-                    if (!cipher) cipher = aead_named(t, config_.esp_ciphers);
-                } else if (t.type == TransformType::integ) {
-                    integ_ok = integ_ok && t.id == integ::none;
-                } else if (t.type == TransformType::esn) {
+                if (t.type == TransformType::esn) {
                     any_esn = true;
                     esn_no = esn_no || t.id == esn::no;
                     esn_yes = esn_yes || t.id == esn::yes;
@@ -1003,7 +1028,7 @@ private:
                     }
                 }
             }
-            if (!cipher || !integ_ok) continue;
+            if (!cipher) continue;
             bool esn = false;
             if (any_esn) {
                 if (esn_yes && config_.allow_esn && (config_.prefer_esn || !esn_no)) esn = true;
@@ -1013,10 +1038,11 @@ private:
             choice.reply.number = p.number;
             choice.reply.protocol = ProtocolId::esp;
             choice.reply.spi = spi_bytes(child_inbound_spi_);
-            choice.reply.transforms.push_back(encr_transform(*cipher));
+            choice.reply.transforms.push_back(encr_transform(cipher->cipher));
+            if (cipher->integrity != esp::Integrity::none) choice.reply.transforms.push_back(integ_transform(cipher->integrity));
             if (dh_choice) choice.reply.transforms.push_back(*dh_choice);
             if (any_esn) choice.reply.transforms.push_back({TransformType::esn, esn ? esn::yes : esn::no, std::nullopt});
-            choice.suite = ChildSuite{*cipher, esn};
+            choice.suite = ChildSuite{cipher->cipher, esn, cipher->integrity};
             choice.peer_spi = spi_value(p.spi);
             return choice;
         }
@@ -1118,7 +1144,8 @@ private:
             return fail(make_error_code(Error::malformed_message));
         const Proposal& p = accepted->proposals.front();
         auto ours = select_esp(SaPayload{{p}});
-        if (!ours || count_type(p, TransformType::encr) != 1 || count_type(p, TransformType::esn) > 1 ||
+        if (!ours || count_type(p, TransformType::encr) != 1 || count_type(p, TransformType::integ) > 1 ||
+            count_type(p, TransformType::esn) > 1 ||
             (ours->suite.esn && !config_.allow_esn))
             return fail(make_error_code(Error::no_proposal_chosen));
         // Narrowed selectors must lie within what we proposed.
@@ -1135,7 +1162,8 @@ private:
     /// The explicit export: KEYMAT into the record's key type, imported by the record.
     std::error_code install_child(std::uint32_t outbound_spi) {
         const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(keys_.sk_d, ni_, nr_, child_.cipher, initiator(),
-                                                                   child_inbound_spi_, outbound_spi, child_.esn);
+                                                                   child_inbound_spi_, outbound_spi, child_.esn, {},
+                                                                   child_.integrity);
         auto layer = Esp::import(keys);
         if (!layer) return layer.error();
         esp_.emplace(std::move(*layer));
@@ -1185,7 +1213,7 @@ private:
         }
         const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(keys_.sk_d, r.nonce, nonce->body, ours->suite.cipher,
                                                                    /*initiator of this exchange*/ true, r.inbound_spi,
-                                                                   ours->peer_spi, ours->suite.esn, shared);
+                                                                   ours->peer_spi, ours->suite.esn, shared, ours->suite.integrity);
         auto layer = Esp::import(keys);
         if (!layer) return layer.error();
         const std::uint32_t old_inbound = esp_->inbound_spi();
@@ -1255,6 +1283,7 @@ private:
         put64(reply.spi, new_spi_r);
         reply.transforms = {encr_transform(chosen->cipher), {TransformType::prf, prf_id::hmac_sha2_256, std::nullopt},
                             {TransformType::dh, static_cast<std::uint16_t>(chosen->group), std::nullopt}};
+        if (chosen->integrity != esp::Integrity::none) reply.transforms.push_back(integ_transform(chosen->integrity));
         suite_ = previous;  // the answer goes out under the old IKE SA
         send_response(ExchangeType::create_child_sa, message_id,
                       {payload(PayloadType::sa, SaPayload{{reply}}), nonce_payload(nr),
@@ -1271,12 +1300,7 @@ private:
         spi_i_ = new_spi_i;
         spi_r_ = new_spi_r;
         ike_initiator_ = false;  // the peer initiated the new IKE SA
-        keys_ = derive_ike_sa_keys<Crypto>(seed, nonce->body, nr, spi_i_, spi_r_, esp::keymat_length(suite_.cipher));
-        auto ei = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_ei);
-        auto er = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_er);
-        if (!ei || !er) return fail(make_error_code(Errc::internal_error));
-        out_cipher_.emplace(std::move(*er));
-        in_cipher_.emplace(std::move(*ei));
+        if (auto ec = key_ike_sa(seed, nonce->body, nr)) return fail(ec);
         next_request_id_ = pending_request_id_ = expected_peer_id_ = last_response_id_ = 0;
         last_response_.clear();
         last_request_.clear();
@@ -1321,15 +1345,11 @@ private:
                                               {payload(PayloadType::del, DeletePayload{ProtocolId::ike, 0, {}})});
         retired_.emplace(std::move(old));
         suite_.cipher = s->cipher;
+        suite_.integrity = s->integrity;
         spi_i_ = r.spi_i;
         spi_r_ = new_spi_r;
         ike_initiator_ = true;
-        keys_ = derive_ike_sa_keys<Crypto>(seed, r.nonce, nonce->body, spi_i_, spi_r_, esp::keymat_length(suite_.cipher));
-        auto ei = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_ei);
-        auto er = SkCipher<Crypto>::create(suite_.cipher, keys_.sk_er);
-        if (!ei || !er) return fail(make_error_code(Errc::internal_error));
-        out_cipher_.emplace(std::move(*ei));
-        in_cipher_.emplace(std::move(*er));
+        if (auto ec = key_ike_sa(seed, r.nonce, nonce->body)) return fail(ec);
         next_request_id_ = pending_request_id_ = expected_peer_id_ = last_response_id_ = 0;
         last_response_.clear();
         last_request_.clear();
@@ -1462,7 +1482,7 @@ private:
         }
         const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(keys_.sk_d, nonce->body, nr, chosen->suite.cipher,
                                                                    /*initiator of this exchange*/ false, child_inbound_spi_,
-                                                                   chosen->peer_spi, chosen->suite.esn, shared);
+                                                                   chosen->peer_spi, chosen->suite.esn, shared, chosen->suite.integrity);
         auto layer = Esp::import(keys);
         if (!layer) {
             child_inbound_spi_ = previous_inbound;

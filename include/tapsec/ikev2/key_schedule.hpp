@@ -117,8 +117,9 @@ SecretBytes psk_auth(ByteView psk, ByteView init_message, ByteView peer_nonce, B
 template <class Crypto>
 esp::ChildSaKeys export_child_sa_keys(ByteView sk_d, ByteView ni, ByteView nr, esp::Algorithm algorithm, bool initiator,
                                       std::uint32_t inbound_spi, std::uint32_t outbound_spi, bool esn,
-                                      ByteView new_shared_secret = {}) {
-    const std::size_t n = esp::keymat_length(algorithm);
+                                      ByteView new_shared_secret = {},
+                                      esp::Integrity integrity = esp::Integrity::none) {
+    const std::size_t n = esp::keymat_length(algorithm, integrity);  // encryption key (| salt) | integrity key
     Bytes seed(new_shared_secret.begin(), new_shared_secret.end());
     append(seed, ni);
     append(seed, nr);
@@ -128,6 +129,7 @@ esp::ChildSaKeys export_child_sa_keys(ByteView sk_d, ByteView ni, ByteView nr, e
     SecretBytes r_to_i(keymat.begin() + static_cast<std::ptrdiff_t>(n), keymat.end());
     esp::ChildSaKeys keys;
     keys.algorithm = algorithm;
+    keys.integrity = integrity;
     keys.inbound_spi = inbound_spi;
     keys.outbound_spi = outbound_spi;
     keys.outbound_key = initiator ? i_to_r : r_to_i;

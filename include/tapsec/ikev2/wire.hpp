@@ -56,7 +56,7 @@ enum class ProtocolId : std::uint8_t { ike = 1, ah = 2, esp = 3 };
 enum class TransformType : std::uint8_t { encr = 1, prf = 2, integ = 3, dh = 4, esn = 5 };
 namespace encr { inline constexpr std::uint16_t aes_cbc = 12, aes_gcm_16 = 20, chacha20_poly1305 = 28; }
 namespace prf_id { inline constexpr std::uint16_t hmac_sha2_256 = 5; }
-namespace integ { inline constexpr std::uint16_t none = 0, hmac_sha2_256_128 = 12; }
+namespace integ { inline constexpr std::uint16_t none = 0, hmac_sha2_256_128 = 12, hmac_sha2_384_192 = 13, hmac_sha2_512_256 = 14; }
 namespace dh { inline constexpr std::uint16_t modp_2048 = 14, ecp_256 = 19, curve25519 = 31; }
 namespace esn { inline constexpr std::uint16_t no = 0, yes = 1; }
 inline constexpr std::uint16_t attribute_key_length = 14;  // TV format, with the AF bit: 0x800E

@@ -21,6 +21,7 @@
 
 #include "../core/config.hpp"
 #include "../core/dependencies.hpp"
+#include "../core/parsed_trust.hpp"
 #include "../core/engine.hpp"
 #include "../core/features.hpp"
 #include "../crypto/provider.hpp"
@@ -42,15 +43,9 @@ struct ParsedIdentitySlot {
     std::shared_ptr<const void> parsed;  // a ParsedIdentity<Crypto>
 };
 
-/// Where a configuration keeps its trust anchors once parsed (Crypto::TrustAnchors, for
-/// providers that have it): parsing the CA file per handshake cost more than verifying
-/// the CA's signature. Shared and freed like ParsedIdentitySlot; never process-wide.
-struct ParsedTrustSlot {
-    std::mutex mutex;
-    std::string_view provider;             // Crypto::name of the parsed anchors
-    TrustStore source;                     // what was parsed (public certificates only)
-    std::shared_ptr<const void> anchors;   // a Crypto::TrustAnchors
-};
+/// Where a configuration keeps its trust anchors once parsed (core/parsed_trust.hpp,
+/// shared with IKEv2). Shared and freed like ParsedIdentitySlot; never process-wide.
+using ParsedTrustSlot = tapsec::ParsedTrustSlot;
 
 /// TLS 1.3 configuration (6.1): CommonConfig plus what only TLS 1.3 has.
 /// cipher_suites use IANA names ("TLS_AES_128_GCM_SHA256"); groups "x25519"/"X25519",
@@ -406,20 +401,7 @@ protected:
     /// configured trust store (or the provider) changed since.
     template <class P = Crypto>
     static Result<std::shared_ptr<const typename P::TrustAnchors>> trust_anchors(const Config& config) {
-        using Anchors = typename P::TrustAnchors;
-        auto& slot = *config.parsed_trust;
-        std::lock_guard lock(slot.mutex);
-        if (slot.anchors && slot.provider == P::name &&
-            slot.source.ca_certificates_pem == config.trust.ca_certificates_pem &&
-            slot.source.use_system_store == config.trust.use_system_store)
-            return std::static_pointer_cast<const Anchors>(slot.anchors);
-        auto loaded = Anchors::load(config.trust);
-        if (!loaded) return loaded.error();
-        auto anchors = std::make_shared<const Anchors>(std::move(*loaded));
-        slot.provider = P::name;
-        slot.source = config.trust;
-        slot.anchors = anchors;
-        return std::shared_ptr<const Anchors>(anchors);
+        return parsed_trust_anchors<P>(*config.parsed_trust, config.trust);
     }
 
     static std::vector<Bytes> der_chain(const std::string& pem) {

@@ -1,0 +1,332 @@
+// The primitives behind IKEv2's and ESP's non-AEAD suites, through each provider:
+// AES-CBC without padding (RFC 3602 section 4 cases, NIST SP 800-38A F.2.5), HMAC-SHA-2
+// (RFC 4231 case 2) and its RFC 4868 truncations, and D-H group 14 (RFC 3526 MODP-2048)
+// with the public-value checks 1 < y < p-1.
+#include "support/providers.hpp"
+
+#include <botan/dl_group.h>
+
+#include <functional>
+
+#include <tapsec/ikev2.hpp>
+#include <tapsec/tapsec.hpp>
+
+#include "support/ikev2_ip.hpp"
+
+using namespace tapsec;
+using namespace tapsec::crypto;
+using namespace std::chrono_literals;
+
+namespace {
+
+template <class P>
+Bytes cbc(bool encrypt, std::string_view key, std::string_view iv, Bytes data) {
+    auto cipher = P::CbcCipher::create(from_hex(key));
+    REQUIRE(cipher.ok());
+    REQUIRE((encrypt ? cipher->encrypt(from_hex(iv), data) : cipher->decrypt(from_hex(iv), data)));
+    return data;
+}
+
+/// RFC 3526 section 3's prime, from Botan's table (a third source beside both providers).
+Bytes modp2048_prime_minus(unsigned k) {
+    const Botan::BigInt p = Botan::DL_Group("modp/ietf/2048").get_p() - k;
+    Bytes out(256);
+    p.binary_encode(out.data(), out.size());
+    return out;
+}
+
+using ikev2_test::ipv4;
+using ikev2_test::udp_packet;
+using ikev2_test::udp_payload;
+
+/// An initiator and a responder joined in memory (PSK), each with its own configuration.
+template <class P = Botan2>
+struct Tunnel {
+    using Engine = ikev2::Engine<P>;
+    ikev2::Config i_config = config("a@test", "b.test", "10.200.2.1/32", "10.200.1.0/24");
+    ikev2::Config r_config = config("b.test", "a@test", "10.200.1.1/32", "10.200.2.0/24");
+    std::unique_ptr<Engine> i, r;
+    Endpoint i_ep = *Endpoint::parse("192.0.2.1:4500"), r_ep = *Endpoint::parse("192.0.2.2:4500");
+    Instant now = Instant{} + 100s;
+    std::vector<Bytes> r_to_i;
+    std::function<bool(Bytes&, bool from_initiator)> on_wire;  // may rewrite; false: lose it
+    std::error_code r_refusal;                                  // the responder's first receive() error
+
+    static ikev2::Config config(const char* local, const char* remote, const char* local_ts, const char* remote_ts) {
+        ikev2::Config c;
+        c.local_id = *ikev2::Identification::parse(local);
+        c.remote_id = *ikev2::Identification::parse(remote);
+        const std::string secret = "a pre-shared key of some length";
+        c.pre_shared_keys.push_back({remote, SecretBytes(secret.begin(), secret.end())});
+        c.local_ts = *ikev2::parse_selector(local_ts);
+        c.remote_ts = *ikev2::parse_selector(remote_ts);
+        return c;
+    }
+    explicit Tunnel(const std::function<void(ikev2::Config&, ikev2::Config&)>& adjust) {
+        adjust(i_config, r_config);
+        i = std::make_unique<Engine>(Role::client, i_config);
+        r = std::make_unique<Engine>(Role::server, r_config);
+    }
+    void pump() {
+        Bytes buffer(max_transmit_size);
+        for (int round = 0; round < 50; ++round) {
+            bool moved = false;
+            while (auto t = i->poll_transmit(MutableByteView(buffer))) {
+                Bytes d(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(t->size));
+                if (!on_wire || on_wire(d, true))
+                    if (auto ec = r->receive(d, i_ep, now); ec && !r_refusal) r_refusal = ec;
+                moved = true;
+            }
+            while (auto t = r->poll_transmit(MutableByteView(buffer))) {
+                Bytes d(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(t->size));
+                r_to_i.push_back(d);
+                if (!on_wire || on_wire(d, false)) (void)i->receive(d, r_ep, now);
+                moved = true;
+            }
+            if (!moved) return;
+        }
+    }
+    bool connect() {
+        REQUIRE(!i->start(now));
+        pump();
+        return i->is_established() && r->is_established();
+    }
+    /// A datagram's IKE message (after the non-ESP marker), parsed.
+    static Result<ikev2::Message> message(const Bytes& d) { return ikev2::parse_message(ByteView(d).subspan(4)); }
+    /// The reason the responder refused something: receive()'s error or a dropped packet.
+    std::error_code responder_refusal() {
+        if (r_refusal) return r_refusal;
+        while (auto ev = r->poll_event())
+            if (ev->kind == EventKind::dropped_packet) return ev->reason;
+        return {};
+    }
+    /// One inner packet each way.
+    void ping_pong() {
+        REQUIRE(!i->send(udp_packet(ipv4("10.200.2.1"), ipv4("10.200.1.1"), 5000, 7, as_bytes("ping")), now));
+        pump();
+        auto got = r->poll_plaintext();
+        REQUIRE(got);
+        CHECK(udp_payload(*got) == "ping");
+        REQUIRE(!r->send(udp_packet(ipv4("10.200.1.1"), ipv4("10.200.2.1"), 7, 5000, as_bytes("pong")), now));
+        pump();
+        got = i->poll_plaintext();
+        REQUIRE(got);
+        CHECK(udp_payload(*got) == "pong");
+    }
+};
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("ikev2 suites: AES-CBC without padding matches RFC 3602 and SP 800-38A", P, TAPSEC_TEST_PROVIDERS) {
+    // RFC 3602 section 4, case #1 and case #2 (AES-128).
+    const std::string single = "Single block msg";
+    CHECK(to_hex(cbc<P>(true, "06a9214036b8a15b512e03d534120006", "3dafba429d9eb430b422da802c9fac41",
+                        Bytes(single.begin(), single.end()))) == "e353779c1079aeb82708942dbe77181a");
+    const Bytes two_blocks = from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+    const std::string two_sealed = "d296cd94c2cccf8a3a863028b5e1dc0a7586602d253cfff91b8266bea6d61ab1";
+    CHECK(to_hex(cbc<P>(true, "c286696d887c9aa0611bbb3e2025a45a", "562e17996d093d28ddb3ba695a2e6f58", two_blocks)) ==
+          two_sealed);
+    CHECK(cbc<P>(false, "c286696d887c9aa0611bbb3e2025a45a", "562e17996d093d28ddb3ba695a2e6f58", from_hex(two_sealed)) ==
+          two_blocks);
+    // NIST SP 800-38A F.2.5 (CBC-AES256.Encrypt), all four blocks, and back (F.2.6).
+    const std::string key256 = "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4";
+    const Bytes plain = from_hex(
+        "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e5130c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710");
+    const std::string sealed =
+        "f58c4c04d6e5f1ba779eabfb5f7bfbd69cfc4e967edb808d679f777bc6702c7d39f23369a9d9bacfa530e26304231461b2eb05e2c39be9fcda6c19078c6a9d1b";
+    CHECK(to_hex(cbc<P>(true, key256, "000102030405060708090a0b0c0d0e0f", plain)) == sealed);
+    CHECK(cbc<P>(false, key256, "000102030405060708090a0b0c0d0e0f", from_hex(sealed)) == plain);
+    // One keyed cipher, many messages: each starts from its own IV (no chaining across calls).
+    auto cipher = P::CbcCipher::create(from_hex("06a9214036b8a15b512e03d534120006"));
+    REQUIRE(cipher.ok());
+    for (int i = 0; i < 2; ++i) {
+        Bytes block(single.begin(), single.end());
+        REQUIRE(cipher->encrypt(from_hex("3dafba429d9eb430b422da802c9fac41"), block));
+        CHECK(to_hex(block) == "e353779c1079aeb82708942dbe77181a");
+    }
+    // No padding in the primitive: a partial block or a wrong IV is refused, not padded.
+    Bytes partial(15, 0);
+    CHECK_FALSE(cipher->encrypt(from_hex("3dafba429d9eb430b422da802c9fac41"), partial));
+    Bytes whole(16, 0);
+    CHECK_FALSE(cipher->decrypt(from_hex("3dafba42"), whole));
+    CHECK_FALSE(P::CbcCipher::create(Bytes(20, 1)).ok());
+}
+
+TEST_CASE_TEMPLATE("ikev2 suites: HMAC-SHA-2 (RFC 4231) and the RFC 4868 truncated integrity", P, TAPSEC_TEST_PROVIDERS) {
+    // RFC 4231 test case 2 for SHA-384 and SHA-512 (SHA-256 is in provider_test.cpp).
+    CHECK(to_hex(P::hmac(HashAlgorithm::sha384, as_bytes("Jefe"), as_bytes("what do ya want for nothing?"))) ==
+          "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b3239ecfab21649");
+    CHECK(to_hex(P::hmac(HashAlgorithm::sha512, as_bytes("Jefe"), as_bytes("what do ya want for nothing?"))) ==
+          "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
+    // RFC 4868 2.7.2, test case 1 of each AUTH_HMAC_SHA2_*: a key as long as the hash
+    // output, the ICV its first half.
+    struct Case {
+        esp::Integrity integrity;
+        const char* icv;
+    };
+    for (const Case& c : {Case{esp::Integrity::hmac_sha2_256_128, "198a607eb44bfbc69903a0f1cf2bbdc5"},
+                          Case{esp::Integrity::hmac_sha2_384_192, "b6a8d5636f5c6a7224f9977dcf7ee6c7fb6d0c48cbdee973"},
+                          Case{esp::Integrity::hmac_sha2_512_256,
+                               "637edc6e01dce7e6742a99451aae82df23da3e92439e590e43e761b33e910fb8"}}) {
+        CAPTURE(esp::name(c.integrity));
+        const SecretBytes key(esp::integrity_key_length(c.integrity), 0x0b);
+        const SecretBytes mac = P::hmac(esp::integrity_hash(c.integrity), key, as_bytes("Hi There"));
+        CHECK(to_hex(ByteView(mac).first(esp::integrity_icv_length(c.integrity))) == c.icv);
+    }
+}
+
+TEST_CASE_TEMPLATE("ikev2 suites: MODP-2048 (D-H group 14) agrees and refuses y outside 1 < y < p-1", P, TAPSEC_TEST_PROVIDERS) {
+    REQUIRE(P::KeyShare::supports(KeyExchangeGroup::modp2048));
+    CHECK(ffdhe_prime_size(KeyExchangeGroup::modp2048) == 256);
+    // g = 2: the exponent 2 gives the public value 4, padded to the prime's 256 octets.
+    Bytes two(private_key_size(KeyExchangeGroup::modp2048), 0);
+    two.back() = 2;
+    auto fixed = P::KeyShare::from_private(KeyExchangeGroup::modp2048, two);
+    REQUIRE(fixed.ok());
+    Bytes four(256, 0);
+    four.back() = 4;
+    CHECK(fixed->public_key() == four);
+    // Two random shares agree, with a 256-octet secret, across providers too.
+    auto a = P::KeyShare::generate(KeyExchangeGroup::modp2048);
+    auto b = Botan2::KeyShare::generate(KeyExchangeGroup::modp2048);
+    auto c = OpenSsl3::KeyShare::generate(KeyExchangeGroup::modp2048);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    REQUIRE(c.ok());
+    CHECK(a->public_key().size() == 256);
+    for (const auto& peer_public : {b->public_key(), c->public_key()}) {
+        auto ours = a->agree(peer_public);
+        REQUIRE(ours.ok());
+        CHECK(ours->size() == 256);
+        auto theirs = peer_public == b->public_key() ? b->agree(a->public_key()) : c->agree(a->public_key());
+        REQUIRE(theirs.ok());
+        CHECK(*ours == *theirs);
+    }
+    // The public-value range check (NIST SP 800-56A 5.6.2.3.1): 1 < y < p-1.
+    Bytes one(256, 0);
+    one.back() = 1;
+    Bytes zero(256, 0);
+    CHECK_FALSE(a->agree(one).ok());
+    CHECK_FALSE(a->agree(zero).ok());
+    CHECK_FALSE(a->agree(modp2048_prime_minus(1)).ok());  // y = p-1, order 2
+    CHECK_FALSE(a->agree(modp2048_prime_minus(0)).ok());  // y = p
+    CHECK_FALSE(a->agree(Bytes(256, 0xff)).ok());          // y > p
+    CHECK_FALSE(a->agree(ByteView(four).first(255)).ok());  // a KE of the wrong length
+    Bytes longer(257, 0);
+    longer.back() = 4;
+    CHECK_FALSE(a->agree(longer).ok());
+}
+
+TEST_CASE_TEMPLATE("ikev2 suites: AES-CBC + HMAC-SHA-2 and MODP-2048 for the IKE SA and ESP, with both rekeys", P,
+                   TAPSEC_TEST_PROVIDERS) {
+    struct Row {
+        esp::Algorithm ike;
+        esp::Integrity ike_integrity;
+        ikev2::Group group;
+        esp::Algorithm child;
+        esp::Integrity child_integrity;
+        const char* suite;
+    };
+    for (const Row& row : {
+             Row{esp::Algorithm::aes_256_cbc, esp::Integrity::hmac_sha2_256_128, ikev2::Group::modp_2048,
+                 esp::Algorithm::aes_128_cbc, esp::Integrity::hmac_sha2_256_128,
+                 "IKE AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256, ESP AES_CBC_128/HMAC_SHA2_256_128/NO_ESN"},
+             Row{esp::Algorithm::aes_128_cbc, esp::Integrity::hmac_sha2_384_192, ikev2::Group::curve25519,
+                 esp::Algorithm::aes_256_cbc, esp::Integrity::hmac_sha2_512_256,
+                 "IKE AES_CBC_128/HMAC_SHA2_384_192/PRF_HMAC_SHA2_256, ESP AES_CBC_256/HMAC_SHA2_512_256/NO_ESN"},
+             Row{esp::Algorithm::aes_128_gcm_16, esp::Integrity::none, ikev2::Group::modp_2048, esp::Algorithm::aes_256_cbc,
+                 esp::Integrity::hmac_sha2_512_256,
+                 "IKE AES_GCM_16_128/PRF_HMAC_SHA2_256, ESP AES_CBC_256/HMAC_SHA2_512_256/NO_ESN"},
+         }) {
+        CAPTURE(row.suite);
+        Tunnel<P> t([&](ikev2::Config& i, ikev2::Config& r) {
+            // The initiator offers an AEAD first as well: the responder picks the proposal it can use.
+            i.ike_ciphers = {esp::Algorithm::chacha20_poly1305, row.ike};
+            i.esp_ciphers = {esp::Algorithm::chacha20_poly1305, row.child};
+            r.ike_ciphers = {row.ike};
+            r.esp_ciphers = {row.child};
+            i.groups = r.groups = {row.group};
+            r.ike_integrity = {row.ike_integrity};
+            r.esp_integrity = {row.child_integrity};
+            i.allow_esn = false;
+        });
+        REQUIRE(t.connect());
+        CHECK(t.i->session_info().cipher_suite == row.suite);
+        CHECK(t.r->session_info().cipher_suite == row.suite);
+        CHECK(t.i->session_info().group == ikev2::name(row.group));
+        t.ping_pong();
+        REQUIRE(!t.i->update_keys(true, t.now));  // Child SA rekey, PFS in the same group
+        t.pump();
+        t.ping_pong();
+        REQUIRE(!t.r->rekey_ike(t.now));  // IKE SA rekey: new SK keys for the same suite
+        t.pump();
+        CHECK(t.i->ike_rekeys() == 1);
+        t.ping_pong();
+        CHECK(t.i->session_info().cipher_suite == row.suite);
+        REQUIRE(!t.i->close(t.now));
+        t.pump();
+        CHECK(t.i->is_closed());
+        CHECK(t.r->is_closed());
+        CHECK(!t.i->failure());
+        CHECK(!t.r->failure());
+    }
+}
+
+TEST_CASE("ikev2 suites: INVALID_KE_PAYLOAD names group 14 and the initiator retries with it") {
+    Tunnel<> t([](ikev2::Config& i, ikev2::Config& r) {
+        i.groups = {ikev2::Group::curve25519, ikev2::Group::modp_2048};
+        r.groups = {ikev2::Group::modp_2048};
+    });
+    REQUIRE(t.connect());
+    CHECK(t.i->session_info().group == "modp2048");
+    auto answer = Tunnel<>::message(t.r_to_i.front());
+    REQUIRE(answer);
+    auto hint = ikev2::find_notify(answer->payloads, ikev2::NotifyType::invalid_ke_payload);
+    REQUIRE(hint);
+    CHECK(hint->data == Bytes{0, 14});
+}
+
+TEST_CASE("ikev2 suites: a group 14 KE of the wrong length, y = 1 or y = p-1 is refused") {
+    const Bytes p_minus_1 = modp2048_prime_minus(1);
+    Bytes one(256, 0);
+    one.back() = 1;
+    for (const Bytes& bad : {Bytes(255, 7), Bytes(257, 7), one, p_minus_1}) {
+        CAPTURE(bad.size());
+        Tunnel<> t([](ikev2::Config& i, ikev2::Config& r) { i.groups = r.groups = {ikev2::Group::modp_2048}; });
+        t.on_wire = [&](Bytes& d, bool from_i) {
+            auto m = Tunnel<>::message(d);
+            if (!from_i || !m || m->header.exchange != ikev2::ExchangeType::ike_sa_init) return true;
+            for (auto& payload : m->payloads)
+                if (payload.type == ikev2::PayloadType::ke) payload.body = ikev2::encode(ikev2::KePayload{14, bad});
+            Bytes rewritten(4, 0);  // the non-ESP marker
+            append(rewritten, ikev2::serialize_message(m->header, m->payloads));
+            d = rewritten;
+            return true;
+        };
+        REQUIRE(!t.i->start(t.now));
+        t.pump();
+        CHECK(!t.r->is_established());
+        CHECK(t.responder_refusal() == ikev2::Error::invalid_key_exchange_data);
+    }
+}
+
+TEST_CASE("ikev2 suites: a flipped ICV bit in a CBC SK payload is refused before decryption") {
+    Tunnel<> t([](ikev2::Config& i, ikev2::Config& r) {
+        i.ike_ciphers = r.ike_ciphers = {esp::Algorithm::aes_256_cbc};
+        i.groups = r.groups = {ikev2::Group::modp_2048};
+    });
+    bool tampered = false;
+    t.on_wire = [&](Bytes& d, bool from_i) {
+        auto m = Tunnel<>::message(d);
+        if (from_i && m && m->header.exchange == ikev2::ExchangeType::ike_auth && !tampered) {
+            d.back() ^= 0x80;  // the last octet of the ICV
+            tampered = true;
+        }
+        return true;
+    };
+    REQUIRE(!t.i->start(t.now));
+    t.pump();
+    REQUIRE(tampered);
+    CHECK(!t.r->is_established());
+    CHECK(t.responder_refusal() == ikev2::Error::integrity_check_failed);
+}
