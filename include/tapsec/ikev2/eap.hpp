@@ -115,12 +115,14 @@ struct PeerStep {
     Bytes response;  // the EAP packet to send (respond)
 };
 
+/// The sessions hold their method shared, so an engine stays copyable (a copy continues
+/// the same method state; the fuzz targets copy engines).
 /// The peer's EAP layer: answers Identity and Notification itself, Naks a method it does
 /// not run, hands its own method's requests to the method. Success is accepted only
 /// after the method answered at least once (a server cannot skip the method).
 class PeerSession {
 public:
-    explicit PeerSession(std::unique_ptr<PeerMethod> method) : method_(std::move(method)) {}
+    explicit PeerSession(std::shared_ptr<PeerMethod> method) : method_(std::move(method)) {}
 
     Result<PeerStep> on_message(ByteView packet) {
         auto p = decode(packet);
@@ -154,7 +156,7 @@ public:
     std::optional<SecretBytes> msk() const { return method_->msk(); }
 
 private:
-    std::unique_ptr<PeerMethod> method_;
+    std::shared_ptr<PeerMethod> method_;
     unsigned rounds_ = 0;
     bool method_answered_ = false;
 };
@@ -169,7 +171,7 @@ struct ServerStep {
 /// identifier with the method's type; a Nak or anything else fails.
 class ServerSession {
 public:
-    ServerSession(std::unique_ptr<ServerMethod> method, Random random)
+    ServerSession(std::shared_ptr<ServerMethod> method, Random random)
         : method_(std::move(method)), random_(std::move(random)) {}
 
     Result<Bytes> start(const std::string& peer_identity) {
@@ -206,7 +208,7 @@ private:
         const Code code = kind == ServerStep::Kind::success ? Code::success : Code::failure;
         return ServerStep{kind, encode(Packet{code, identifier_, 0, {}})};
     }
-    std::unique_ptr<ServerMethod> method_;
+    std::shared_ptr<ServerMethod> method_;
     Random random_;
     std::uint8_t identifier_ = 0;
     unsigned rounds_ = 0;
