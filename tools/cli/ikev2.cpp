@@ -577,7 +577,10 @@ int run(Arguments& args, bool is_connect) {
     if (options.verbose)
         std::fprintf(stderr, "tapsec: %s, %s, peer %s (%s), %s === %s\n", conn.info().cipher_suite.c_str(),
                      conn.info().group.c_str(), conn.info().peer.subject.c_str(),
-                     conn.info().peer.certificate_chain_der.empty() ? "PSK" : "certificate", ikev2::to_string(conn.engine().local_selector()).c_str(),
+                     !conn.info().peer.certificate_chain_der.empty() ? "certificate"
+                     : options.config.eap_server                      ? "EAP-MD5"
+                                                                      : "PSK",
+                     ikev2::to_string(conn.engine().local_selector()).c_str(),
                      ikev2::to_string(conn.engine().remote_selector()).c_str());
     const int status = run_data_path(conn, options, tun_fd, is_connect);
     if (tun_fd >= 0) ::close(tun_fd);
