@@ -224,7 +224,9 @@ TEST_CASE("strongSwan interop, EAP-MD5: a wrong password fails on both sides, ei
         auto ec = conn.handshake();
         CHECK(ec == ikev2::Error::eap_failed);
         CHECK(initiate->wait(15s) != 0);
-        CHECK_MESSAGE(charon.daemon->wait_for_output("EAP_FAILURE", 5s), charon.log());
+        // our response carries EAP-Failure and N(AUTHENTICATION_FAILED); charon reports the notify
+        CHECK_MESSAGE(charon.daemon->wait_for_output("parsed IKE_AUTH response 2 [ EAP/FAIL N(AUTH_FAILED) ]", 5s), charon.log());
+        CHECK_MESSAGE(charon.daemon->wait_for_output("received AUTHENTICATION_FAILED notify error", 5s), charon.log());
     }
 }
 
