@@ -258,3 +258,50 @@ TEST_CASE("strongSwan interop, EAP-MD5: `tapsec connect ikev2 --eap-md5-identity
     cli.close_stdin();
     CHECK(cli.wait(15s) == 0);
 }
+
+TEST_CASE("tapsec listen ikev2 --eap-md5-users and connect --eap-md5-identity on loopback: a line, exit 0; wrong password: both exit 1") {
+    test::TempDir dir;
+    ikev2_test::IkePki pki;
+    REQUIRE(pki.pki.ok());
+    const auto gateway = pki.responder(test::KeyType::ecdsa_p256, "gateway");
+    REQUIRE(!gateway.certificate.empty());
+    test::write_file(dir.file("ca.pem"), pki.ca_pem());
+    test::write_file(dir.file("users.txt"), "# identity = secret\na@test = " + eap_password + "\n");
+    test::write_file(dir.file("eap.txt"), eap_password + "\n");
+    test::write_file(dir.file("wrong.txt"), "wrong\n");
+    auto run = [&](const std::string& secret_file, const std::string& stem) {
+        const std::string port = std::to_string(test::free_port(SOCK_DGRAM));
+        auto listener = std::make_unique<test::Process>(
+            std::vector<std::string>{TAPSEC_TOOL_PATH, "listen", "ikev2", "127.0.0.1:" + port, "--cert", gateway.certificate,
+                                     "--key", gateway.key, "--id", "b.test", "--eap-md5-users", dir.file("users.txt"),
+                                     "--local-ts", "10.200.1.1", "--remote-ts", "10.200.2.1", "--udp-to", "10.200.2.1:9000",
+                                     "--verbose"},
+            dir.file(stem + "-listen.log"));
+        auto initiator = std::make_unique<test::Process>(
+            std::vector<std::string>{TAPSEC_TOOL_PATH, "connect", "ikev2", "127.0.0.1:" + port, "--eap-md5-identity", "a@test",
+                                     "--eap-secret-file", secret_file, "--CAfile", dir.file("ca.pem"), "--remote-id", "b.test",
+                                     "--local-ts", "10.200.2.1", "--remote-ts", "10.200.1.1", "--udp-to", "10.200.1.1:9000",
+                                     "--verbose"},
+            dir.file(stem + "-connect.log"));
+        return std::make_pair(std::move(listener), std::move(initiator));
+    };
+    {
+        auto processes = run(dir.file("wrong.txt"), "wrong");
+        test::Process& listener = *processes.first;
+        test::Process& initiator = *processes.second;
+        CHECK_MESSAGE(initiator.wait(15s) == 1, initiator.output());
+        CHECK_MESSAGE(listener.wait(15s) == 1, listener.output());
+        CHECK(initiator.output().find("failed: EAP authentication failed: EAP-Failure") != std::string::npos);
+        CHECK(listener.output().find("failed: EAP authentication failed: EAP-Failure") != std::string::npos);
+    }
+    auto processes = run(dir.file("eap.txt"), "right");
+    test::Process& listener = *processes.first;
+    test::Process& initiator = *processes.second;
+    REQUIRE_MESSAGE(initiator.wait_for_output("IKE SA and Child SA established", 15s), initiator.output() << listener.output());
+    CHECK_MESSAGE(listener.wait_for_output("peer a@test (EAP-MD5)", 5s), listener.output());
+    initiator.write_stdin("a line after EAP-MD5\n");
+    CHECK_MESSAGE(listener.wait_for_output("a line after EAP-MD5", 10s), listener.output());
+    initiator.close_stdin();
+    CHECK_MESSAGE(initiator.wait(15s) == 0, initiator.output());
+    CHECK_MESSAGE(listener.wait(15s) == 0, listener.output());
+}
