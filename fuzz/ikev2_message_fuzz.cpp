@@ -3,7 +3,8 @@
 // CERTREQ, the RFC 7427 AUTH data and its AlgorithmIdentifier, SIGNATURE_HASH_ALGORITHMS,
 // and the X.509 / DN reader run on every payload body and on CERT data), a fresh responder (IKE_SA_INIT, cookies,
 // proposal selection) and an established responder (SK payload, INFORMATIONAL,
-// CREATE_CHILD_SA refusal, ESP demultiplexing). The first input byte is a control
+// CREATE_CHILD_SA refusal, ESP demultiplexing), and EAP payloads (RFC 3748 parsing and
+// both EAP-MD5 layers). The first input byte is a control
 // byte: bit 0 prepends the non-ESP marker, bit 1 sends to the established responder.
 // Any crash, sanitizer report or hang is a bug.
 #include <cstddef>
@@ -43,6 +44,18 @@ struct Fixture {
     }
 };
 
+/// An EAP payload body through the parser and both sides' EAP layers (EAP-MD5).
+void fuzz_eap(ByteView body) {
+    (void)eap::decode(body);
+    eap::PeerSession peer(std::make_shared<eap::Md5Peer>("a@test", SecretBytes(8, 0x33)));
+    (void)peer.on_message(body);
+    auto users = std::make_shared<const eap::Md5Server::Users>(eap::Md5Server::Users{{"a@test", SecretBytes(8, 0x33)}});
+    eap::ServerSession server(std::make_shared<eap::Md5Server>(users), [](MutableByteView out) {
+        for (auto& b : out) b = 0x42;  // a fixed challenge, so a crafted answer can reach the check
+    });
+    if (server.start("a@test")) (void)server.on_message(body);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -65,6 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             (void)parse_dn(p.body);
             (void)decode_delete(p.body);
             (void)decode_ts(p.body);
+            if (p.type == PayloadType::eap) fuzz_eap(p.body);
         }
     }
     (void)inspect_ipv4(body);

@@ -18,6 +18,8 @@ packages=(
   nacl-tools ngtcp2-client ngtcp2-server
   strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
   libstrongswan-standard-plugins  # charon's gcm (AES-GCM) and openssl (ECP) plugins
+  # Libreswan's libraries: pluto runs unpacked (libreswan conflicts with strongSwan in apt)
+  libnss3-tools libcurl3-nss libevent-core-2.1-7 libevent-pthreads-2.1-7 libldns3 libunbound8 libcap-ng0
   tcpdump
   # key-log decryption checks (tests/interop/keylog_tshark_test.cpp)
   tshark
@@ -26,6 +28,24 @@ packages=(
   # the generated zsh completion is parsed and run (tests/unit/cli_test.cpp)
   zsh
 )
+
+# Libreswan, the second IKEv2 peer (tests/interop/ikev2_libreswan_test.cpp): the package
+# unpacked, not installed, into /opt/libreswan (apt refuses it beside strongSwan).
+# Idempotent; a failed download leaves the test skipping with a message.
+libreswan_dir=/opt/libreswan
+if [ ! -x "$libreswan_dir/usr/libexec/ipsec/pluto" ]; then
+  download=$(mktemp -d)
+  unpack_as=""
+  [ "$(id -u)" -eq 0 ] || unpack_as="sudo"
+  if (cd "$download" && apt-get download -q libreswan >/dev/null 2>&1); then
+    $unpack_as mkdir -p "$libreswan_dir"
+    $unpack_as dpkg -x "$download"/libreswan_*.deb "$libreswan_dir"
+    echo "install-deps: Libreswan unpacked into $libreswan_dir"
+  else
+    echo "install-deps: could not download libreswan (apt-get download); its interop test will skip"
+  fi
+  rm -rf "$download"
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -64,6 +64,12 @@ constexpr const char* usage =
     "                        with --cert it must be named in the certificate (default: its subject)\n"
     "  --remote-id ID        the peer's identity (required with a PSK; with --CAfile, optional:\n"
     "                        then any identity its certificate names)\n"
+    "  --eap-md5-identity ID connect: authenticate with EAP-MD5 (RFC 7296 2.16) as ID instead\n"
+    "                        of AUTH (also our --id unless given); needs --eap-secret-file and\n"
+    "                        --CAfile (the responder signs, as RFC 7296 requires with EAP)\n"
+    "  --eap-secret-file FILE  connect: the EAP-MD5 password, the file's first line\n"
+    "  --eap-md5-users FILE  listen: demand EAP-MD5 of the initiator; FILE holds `identity = secret`\n"
+    "                        lines (# comments); needs --cert/--key (we sign)\n"
     "  --local-ts NET        our inner addresses, 10.0.0.1, 10.0.0.0/24 or a-b (required)\n"
     "  --remote-ts NET       the peer's inner addresses (required)\n"
     "  --group G             x25519, ecp256 or modp2048 first (default: x25519, then ecp256)\n"
@@ -89,6 +95,64 @@ struct Options {
     std::uint16_t port = 4500;
     Endpoint peer;
 };
+
+/// The EAP-MD5 options: the peer's identity and password (connect), the server's user
+/// table (listen). RFC 7296 2.16: the responder of an EAP exchange signs.
+std::optional<std::string> read_eap_options(bool is_connect, const std::optional<std::string>& identity,
+                                            const std::optional<std::string>& secret_file,
+                                            const std::optional<std::string>& users_file, bool we_sign, bool peer_signs,
+                                            Config& config) {
+    auto first_line = [](const std::string& path, std::string& line) {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) return false;
+        std::getline(in, line);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return true;
+    };
+    if (is_connect) {
+        if (users_file) return std::string("--eap-md5-users is for listen (the EAP server); connect takes --eap-md5-identity");
+        if (!identity && !secret_file) return std::nullopt;
+        if (!identity || !secret_file) return std::string("EAP-MD5 needs both --eap-md5-identity ID and --eap-secret-file FILE");
+        if (identity->empty()) return std::string("--eap-md5-identity: empty identity");
+        if (!peer_signs) return std::string("EAP needs --CAfile: the responder authenticates with its certificate (RFC 7296 2.16)");
+        if (we_sign) return std::string("EAP replaces our AUTH: give --eap-md5-identity or --cert/--key, not both");
+        std::string password;
+        if (!first_line(*secret_file, password)) return "cannot read the EAP secret file " + *secret_file;
+        if (password.empty()) return "the EAP secret file " + *secret_file + " has an empty first line";
+        auto shared = std::make_shared<const SecretBytes>(password.begin(), password.end());
+        secure_zero(password.data(), password.size());
+        config.eap_peer = [id = *identity, shared] { return std::make_unique<ikev2::eap::Md5Peer>(id, *shared); };
+        return std::nullopt;
+    }
+    if (identity || secret_file) return std::string("--eap-md5-identity and --eap-secret-file are for connect; listen takes --eap-md5-users FILE");
+    if (!users_file) return std::nullopt;
+    if (!we_sign) return std::string("--eap-md5-users needs --cert/--key: the EAP responder signs (RFC 7296 2.16)");
+    if (peer_signs) return std::string("--eap-md5-users and --CAfile are alternatives: the initiator authenticates with EAP");
+    std::ifstream in(*users_file, std::ios::binary);
+    if (!in) return "cannot read the EAP users file " + *users_file;
+    auto users = std::make_shared<ikev2::eap::Md5Server::Users>();
+    std::string line;
+    auto trim = [](std::string_view v) {
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r')) v.remove_suffix(1);
+        return v;
+    };
+    for (unsigned number = 1; std::getline(in, line); ++number) {
+        const std::string_view text = trim(line);
+        if (text.empty() || text.front() == '#') continue;
+        const auto equals = text.find('=');
+        const auto id = equals == std::string_view::npos ? std::string_view() : trim(text.substr(0, equals));
+        const auto value = equals == std::string_view::npos ? std::string_view() : trim(text.substr(equals + 1));
+        if (id.empty() || value.empty())
+            return *users_file + ":" + std::to_string(number) + ": expected `identity = secret`";
+        (*users)[std::string(id)] = SecretBytes(value.begin(), value.end());
+        secure_zero(line.data(), line.size());
+    }
+    if (users->empty()) return "the EAP users file " + *users_file + " names no user";
+    std::shared_ptr<const ikev2::eap::Md5Server::Users> table = std::move(users);
+    config.eap_server = [table] { return std::make_unique<ikev2::eap::Md5Server>(table); };
+    return std::nullopt;
+}
 
 /// strongSwan's proposal keywords for what tapsec implements: "aes128gcm16-prfsha256-x25519"
 /// or "aes256-sha256-modp2048" (IKE, `groups` given), "aes128gcm16-esn" or "aes256-sha512"
@@ -253,6 +317,9 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     }
     if (file.dpd_delay) out.config.dpd_interval = std::chrono::seconds(*file.dpd_delay);
     if (file.rekey_time) out.config.child_rekey_after = std::chrono::seconds(*file.rekey_time);
+    auto eap_identity = args.take("--eap-md5-identity");
+    auto eap_secret_file = args.take("--eap-secret-file");
+    auto eap_users_file = args.take("--eap-md5-users");
     auto group = args.take("--group");
     auto tun = args.take("--tun");
     auto udp_to = args.take("--udp-to");
@@ -294,7 +361,11 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         if (!crypto::Botan2::Certificate::chain_from_pem(cas)) return "--CAfile: " + *ca_file + " holds no PEM certificate";
         out.config.trust.ca_certificates_pem.push_back(std::move(cas));
     }
-    const bool psk_needed = !we_sign || !peer_signs;
+    if (auto error = read_eap_options(is_connect, eap_identity, eap_secret_file, eap_users_file, we_sign, peer_signs, out.config))
+        return error;
+    if (eap_identity && !local_id) local_id = eap_identity;
+    const bool eap_client = bool(out.config.eap_peer), eap_server = bool(out.config.eap_server);
+    const bool psk_needed = (!we_sign && !eap_client) || (!peer_signs && !eap_server);
     std::string secret;
     if (psk_file && psk) return std::string("--psk-file and --psk are alternatives; give one");
     if (!psk_needed) {
@@ -312,7 +383,7 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
                            "(or certificates: --cert/--key and --CAfile)");
     }
     if (!local_id && !we_sign) return std::string("--local-id is required (or local.id in --config)");
-    if (!remote_id && !peer_signs) return std::string("--remote-id is required with a PSK (or remote.id in --config)");
+    if (!remote_id && !peer_signs && !eap_server) return std::string("--remote-id is required with a PSK (or remote.id in --config)");
     if (local_id) {
         auto lid = ikev2::Identification::parse(*local_id);
         if (!lid) return "--id: '" + *local_id + "' is not an identity";
@@ -530,7 +601,10 @@ int run(Arguments& args, bool is_connect) {
     if (options.verbose)
         std::fprintf(stderr, "tapsec: %s, %s, peer %s (%s), %s === %s\n", conn.info().cipher_suite.c_str(),
                      conn.info().group.c_str(), conn.info().peer.subject.c_str(),
-                     conn.info().peer.certificate_chain_der.empty() ? "PSK" : "certificate", ikev2::to_string(conn.engine().local_selector()).c_str(),
+                     !conn.info().peer.certificate_chain_der.empty() ? "certificate"
+                     : options.config.eap_server                      ? "EAP-MD5"
+                                                                      : "PSK",
+                     ikev2::to_string(conn.engine().local_selector()).c_str(),
                      ikev2::to_string(conn.engine().remote_selector()).c_str());
     const int status = run_data_path(conn, options, tun_fd, is_connect);
     if (tun_fd >= 0) ::close(tun_fd);

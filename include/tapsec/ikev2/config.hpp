@@ -19,6 +19,7 @@
 #include "../core/parsed_trust.hpp"
 #include "../esp/keys.hpp"
 #include "certificates.hpp"
+#include "eap.hpp"
 #include "wire.hpp"
 
 namespace tapsec::ikev2 {
@@ -284,6 +285,12 @@ struct Config : CommonConfig {
     std::shared_ptr<ParsedTrustSlot> parsed_trust = std::make_shared<ParsedTrustSlot>();
     std::chrono::milliseconds retransmit_initial{500};  // doubled after each retransmission
     unsigned retransmit_tries = 5;                      // then the exchange fails (timed out)
+    // EAP (RFC 7296 2.16, eap.hpp): an initiator with eap_peer authenticates with that method
+    // instead of AUTH; a responder with eap_server demands EAP of the initiator. Either way
+    // the responder signs (identity) and the initiator validates it (trust). One method
+    // instance per IKE SA, made by the factory.
+    std::function<std::unique_ptr<eap::PeerMethod>()> eap_peer;
+    std::function<std::unique_ptr<eap::ServerMethod>()> eap_server;
 
     Config() { source_validation = SourceValidation::never; }  // one SA per engine: no load to measure
 

@@ -88,9 +88,14 @@ public:
         : role_(role), config_(config), transmits_(queue_limit), inbound_(queue_limit) {
         ike_initiator_ = role == Role::client;
         if (!config_.parsed_trust) config_.parsed_trust = std::make_shared<ParsedTrustSlot>();  // a Config that cleared it
-        const bool needs_psk = !config.signs() || !config.peer_signs();
+        // EAP replaces the initiator's AUTH; the responder then signs (RFC 7296 2.16).
+        const bool eap_here = role == Role::client ? bool(config.eap_peer) : bool(config.eap_server);
+        const bool eap_ready = role == Role::client ? config.peer_signs() : config.signs();
+        const bool we_use_psk = !config.signs() && !(role == Role::client && eap_here);
+        const bool peer_uses_psk = !config.peer_signs() && !(role == Role::server && eap_here);
         if ((config.local_id.empty() && !config.signs()) || config.groups.empty() || config.ike_ciphers.empty() ||
-            config.esp_ciphers.empty() || (needs_psk && config.pre_shared_keys.empty()))
+            config.esp_ciphers.empty() || ((we_use_psk || peer_uses_psk) && config.pre_shared_keys.empty()) ||
+            (eap_here && !eap_ready))
             setup_error_ = make_error_code(Error::invalid_configuration);
         else
             setup_error_ = load_credentials();
@@ -933,16 +938,28 @@ private:
 
     void send_auth_request(Instant now) {
         child_inbound_spi_ = random_spi32();
-        auto auth = our_auth(init_request_, nr_, keys_.sk_pi, config_.remote_id.value);
-        if (!auth) {
-            fail(auth.error());
-            return;
+        std::optional<RawPayload> auth;
+        if (config_.eap_peer) {  // no AUTH: the responder starts EAP (RFC 7296 2.16)
+            auto method = config_.eap_peer();
+            if (!method) {
+                fail(make_error_code(Error::invalid_configuration));
+                return;
+            }
+            eap_peer_.emplace(std::move(method));
+            eap_stage_ = EapStage::awaiting_responder;
+        } else {
+            auto ours = our_auth(init_request_, nr_, keys_.sk_pi, config_.remote_id.value);
+            if (!ours) {
+                fail(ours.error());
+                return;
+            }
+            auth = std::move(*ours);
         }
         std::vector<RawPayload> inner{payload(PayloadType::idi, local_id_payload_)};
         add_certificates(inner, true);
         inner.push_back(notify(NotifyType::initial_contact));
         if (!config_.remote_id.empty()) inner.push_back(payload(PayloadType::idr, config_.remote_id.payload()));
-        inner.push_back(std::move(*auth));
+        if (auth) inner.push_back(std::move(*auth));
         inner.push_back(payload(PayloadType::sa, esp_proposal()));
         inner.push_back(payload(PayloadType::tsi, TsPayload{{config_.local_ts}}));
         inner.push_back(payload(PayloadType::tsr, TsPayload{{config_.remote_ts}}));
@@ -1051,6 +1068,11 @@ private:
 
     // Responder: IKE_AUTH request.
     std::error_code on_auth_request(const std::vector<RawPayload>& inner, std::uint32_t message_id, Instant now) {
+        if (config_.eap_server) return on_eap_auth_request(inner, message_id, now);
+        if (!find(inner, PayloadType::auth) && find(inner, PayloadType::idi)) {  // it wants EAP; we offer none
+            send_response(ExchangeType::ike_auth, message_id, {notify(NotifyType::authentication_failed)});
+            return fail(make_error_code(Error::eap_required));
+        }
         IdPayload idi;
         if (auto ec = verify_peer_auth(inner, PayloadType::idi, idi)) {
             send_response(ExchangeType::ike_auth, message_id, {notify(NotifyType::authentication_failed)});
@@ -1071,7 +1093,12 @@ private:
         std::vector<RawPayload> reply{payload(PayloadType::idr, local_id_payload_)};
         add_certificates(reply, false);
         reply.push_back(std::move(*auth));
+        return answer_child(inner, std::move(reply), message_id, now);
+    }
 
+    /// Responder: the Child SA the (first) IKE_AUTH request asks for, added to `reply`.
+    std::error_code answer_child(const std::vector<RawPayload>& inner, std::vector<RawPayload> reply,
+                                 std::uint32_t message_id, Instant now) {
         // The Child SA. Failing it leaves an authenticated IKE SA, which this engine,
         // existing for the one tunnel, then deletes.
         const RawPayload* sa = find(inner, PayloadType::sa);
@@ -1116,6 +1143,7 @@ private:
 
     // Initiator: IKE_AUTH response.
     std::error_code on_auth_response(const std::vector<RawPayload>& inner, Instant now) {
+        if (eap_peer_) return on_eap_auth_response(inner, now);
         if (auto n = find_notify(inner, NotifyType::authentication_failed)) return fail(make_error_code(Error::authentication_failed));
         IdPayload idr;
         if (auto ec = verify_peer_auth(inner, PayloadType::idr, idr)) {
@@ -1132,6 +1160,11 @@ private:
             fatal_ = ec;
             return {};
         }
+        return accept_child(inner, now);
+    }
+
+    /// Initiator: the Child SA in the (last) IKE_AUTH response.
+    std::error_code accept_child(const std::vector<RawPayload>& inner, Instant now) {
         const RawPayload* sa = find(inner, PayloadType::sa);
         const RawPayload* tsi = find(inner, PayloadType::tsi);
         const RawPayload* tsr = find(inner, PayloadType::tsr);
@@ -1157,6 +1190,167 @@ private:
         if (auto ec = install_child(ours->peer_spi)) return fail(ec);
         established(now);
         return {};
+    }
+
+    // ---- EAP in IKE_AUTH (RFC 7296 2.16) ------------------------------------------------
+
+    /// The AUTH key after EAP: the method's MSK, else SK_pi (initiator's AUTH) or SK_pr
+    /// (responder's AUTH).
+    SecretBytes eap_auth_key(bool for_initiator) const {
+        if (eap_msk_) return *eap_msk_;
+        const auto& k = for_initiator ? keys_.sk_pi : keys_.sk_pr;
+        return SecretBytes(k.begin(), k.end());
+    }
+    /// AUTH = prf(prf(key, "Key Pad for IKEv2"), <signed octets>) for one side.
+    SecretBytes eap_auth_value(bool for_initiator, ByteView id_body) const {
+        const SecretBytes key = eap_auth_key(for_initiator);
+        return for_initiator ? psk_auth<Crypto>(key, init_request_, nr_, keys_.sk_pi, id_body)
+                             : psk_auth<Crypto>(key, init_response_, ni_, keys_.sk_pr, id_body);
+    }
+
+    // Initiator: the responder's answers while EAP runs.
+    std::error_code on_eap_auth_response(const std::vector<RawPayload>& inner, Instant now) {
+        const RawPayload* eap_payload = find(inner, PayloadType::eap);
+        if (eap_stage_ == EapStage::awaiting_responder) {
+            if (find_notify(inner, NotifyType::authentication_failed) && !eap_payload)
+                return fail(make_error_code(Error::authentication_failed));
+            // The responder's IDr, certificate and signature come first (2.16, message 4).
+            IdPayload idr;
+            if (auto ec = verify_peer_auth(inner, PayloadType::idr, idr)) {
+                if (ec != Error::malformed_message && ec != Error::invalid_syntax)
+                    send_request(ExchangeType::informational, {notify(NotifyType::authentication_failed)}, now);
+                return fail(ec);
+            }
+            if (const RawPayload* id = find(inner, PayloadType::idr)) eap_responder_id_ = id->body;
+            if (!eap_payload) {  // it authenticated us without EAP: not what we configured
+                send_request(ExchangeType::informational, {notify(NotifyType::authentication_failed)}, now);
+                return fail(make_error_code(Error::eap_required));
+            }
+            eap_stage_ = EapStage::rounds;
+        }
+        if (eap_stage_ == EapStage::rounds) {
+            if (!eap_payload) {
+                if (find_notify(inner, NotifyType::authentication_failed)) return fail(make_error_code(Error::eap_failed));
+                return fail(make_error_code(Error::invalid_syntax));
+            }
+            auto step = eap_peer_->on_message(eap_payload->body);
+            if (!step) return fail(step.error());
+            switch (step->kind) {
+                case eap::PeerStep::Kind::failure: return fail(make_error_code(Error::eap_failed));
+                case eap::PeerStep::Kind::respond:
+                    send_request(ExchangeType::ike_auth, {RawPayload{PayloadType::eap, false, std::move(step->response)}}, now);
+                    return {};
+                case eap::PeerStep::Kind::success: break;
+            }
+            eap_msk_ = eap_peer_->msk();
+            const SecretBytes auth = eap_auth_value(true, local_id_payload_.body());
+            send_request(ExchangeType::ike_auth,
+                         {payload(PayloadType::auth, AuthPayload{AuthMethod::shared_key_mic, Bytes(auth.begin(), auth.end())})},
+                         now);
+            eap_stage_ = EapStage::final_auth;
+            return {};
+        }
+        // The last answer: the responder's AUTH over the EAP key, then the Child SA.
+        if (find_notify(inner, NotifyType::authentication_failed)) return fail(make_error_code(Error::authentication_failed));
+        const RawPayload* auth = find(inner, PayloadType::auth);
+        if (!auth) return fail(make_error_code(Error::invalid_syntax));
+        auto theirs = decode_auth(auth->body);
+        if (!theirs) return fail(make_error_code(Error::malformed_message));
+        const SecretBytes expected = eap_auth_value(false, eap_responder_id_);
+        if (theirs->method != AuthMethod::shared_key_mic || !constant_time_equal(expected, theirs->data)) {
+            send_request(ExchangeType::informational, {notify(NotifyType::authentication_failed)}, now);
+            return fail(make_error_code(Error::authentication_failed));
+        }
+        eap_stage_ = EapStage::done;
+        if (auto error = first_error_notify(inner)) {
+            auto ec = from_notify(error->type);
+            state_ = State::established;  // authenticated: delete it cleanly, then report
+            close(now);
+            fatal_ = ec;
+            return {};
+        }
+        return accept_child(inner, now);
+    }
+
+    // Responder: IKE_AUTH requests when we demand EAP of the initiator.
+    std::error_code on_eap_auth_request(const std::vector<RawPayload>& inner, std::uint32_t message_id, Instant now) {
+        auto refuse = [&](std::error_code ec, std::optional<Bytes> eap_failure = std::nullopt) {
+            std::vector<RawPayload> reply;
+            if (eap_failure) reply.push_back(RawPayload{PayloadType::eap, false, std::move(*eap_failure)});
+            reply.push_back(notify(NotifyType::authentication_failed));
+            send_response(ExchangeType::ike_auth, message_id, reply);
+            return fail(ec);
+        };
+        const RawPayload* eap_payload = find(inner, PayloadType::eap);
+        if (eap_stage_ == EapStage::none) {
+            const RawPayload* id = find(inner, PayloadType::idi);
+            if (!id) return refuse(make_error_code(Error::invalid_syntax));
+            if (find(inner, PayloadType::auth)) return refuse(make_error_code(Error::eap_required));  // it skipped EAP
+            auto idi = decode_id(id->body);
+            if (!idi) return refuse(make_error_code(Error::malformed_message));
+            if (!config_.remote_id.empty() && !same_identity(config_.remote_id.payload(), *idi))
+                return refuse(make_error_code(Error::identity_mismatch));
+            if (const RawPayload* idr = find(inner, PayloadType::idr)) {
+                auto wanted = decode_id(idr->body);
+                if (!wanted || !same_identity(*wanted, local_id_payload_)) return refuse(make_error_code(Error::identity_mismatch));
+            }
+            auto text = Identification::from_payload(*idi);
+            const std::string claimed = text ? text->value : std::string(idi->data.begin(), idi->data.end());
+            auto method = config_.eap_server();
+            if (!method) return refuse(make_error_code(Error::invalid_configuration));
+            eap::Random random = config_.random;  // a copy: the engine may move
+            if (!random) random = [](MutableByteView out) { Crypto::random(out); };
+            eap_server_.emplace(std::move(method), std::move(random));
+            auto first = eap_server_->start(claimed);
+            if (!first) return refuse(first.error());
+            auto auth = our_auth(init_response_, ni_, keys_.sk_pr, claimed);
+            if (!auth) return refuse(auth.error());
+            eap_first_request_ = inner;
+            eap_initiator_id_ = id->body;
+            eap_claimed_identity_ = claimed;
+            std::vector<RawPayload> reply{payload(PayloadType::idr, local_id_payload_)};
+            add_certificates(reply, false);
+            reply.push_back(std::move(*auth));
+            reply.push_back(RawPayload{PayloadType::eap, false, std::move(*first)});
+            send_response(ExchangeType::ike_auth, message_id, reply);
+            eap_stage_ = EapStage::rounds;
+            return {};
+        }
+        if (eap_stage_ == EapStage::rounds) {
+            if (!eap_payload) return refuse(make_error_code(Error::invalid_syntax));
+            auto step = eap_server_->on_message(eap_payload->body);
+            if (!step) {
+                auto failure = eap::encode(eap::Packet{eap::Code::failure, 0, 0, {}});
+                return refuse(step.error(), std::move(failure));
+            }
+            if (step->kind == eap::ServerStep::Kind::failure) return refuse(make_error_code(Error::eap_failed), std::move(step->message));
+            if (step->kind == eap::ServerStep::Kind::success) {
+                eap_msk_ = eap_server_->msk();
+                eap_stage_ = EapStage::final_auth;
+            }
+            send_response(ExchangeType::ike_auth, message_id, {RawPayload{PayloadType::eap, false, std::move(step->message)}});
+            return {};
+        }
+        // final_auth: the initiator's AUTH over the EAP key, then ours and the Child SA.
+        const RawPayload* auth = find(inner, PayloadType::auth);
+        if (!auth) return refuse(make_error_code(Error::invalid_syntax));
+        auto theirs = decode_auth(auth->body);
+        if (!theirs) return refuse(make_error_code(Error::malformed_message));
+        const SecretBytes expected = eap_auth_value(true, eap_initiator_id_);
+        if (theirs->method != AuthMethod::shared_key_mic || !constant_time_equal(expected, theirs->data))
+            return refuse(make_error_code(Error::authentication_failed));
+        peer_identity_.psk_identity = eap_claimed_identity_;
+        peer_identity_.subject = eap_claimed_identity_;
+        peer_identity_.authenticated = true;
+        psk_peer_ = eap_claimed_identity_;
+        if (config_.validate_peer)
+            if (auto ec = config_.validate_peer(peer_identity_)) return refuse(ec);
+        eap_stage_ = EapStage::done;
+        const SecretBytes ours = eap_auth_value(false, local_id_payload_.body());
+        std::vector<RawPayload> reply{
+            payload(PayloadType::auth, AuthPayload{AuthMethod::shared_key_mic, Bytes(ours.begin(), ours.end())})};
+        const std::vector<RawPayload> first = std::move(eap_first_request_);
+        return answer_child(first, std::move(reply), message_id, now);
     }
 
     /// The explicit export: KEYMAT into the record's key type, imported by the record.
@@ -1616,6 +1810,15 @@ private:
     unsigned cookie_rounds_ = 0, ke_rounds_ = 0;
     PeerIdentity peer_identity_;
     std::string psk_peer_;  // the peer's identity as a PSK lookup key
+    // EAP (one side's session, the MSK, what the final AUTH exchange needs)
+    enum class EapStage { none, awaiting_responder, rounds, final_auth, done };
+    EapStage eap_stage_ = EapStage::none;
+    std::optional<eap::PeerSession> eap_peer_;
+    std::optional<eap::ServerSession> eap_server_;
+    std::optional<SecretBytes> eap_msk_;
+    Bytes eap_responder_id_, eap_initiator_id_;  // ID payload bodies as sent (the AUTHs cover them)
+    std::string eap_claimed_identity_;
+    std::vector<RawPayload> eap_first_request_;  // its SA and TS are answered after EAP
     // authentication: our ID payload, chain (DER, leaf first), key and scheme; CERTREQ
     // hashes of our CAs; the hash algorithms the peer announced (RFC 7427 4)
     IdPayload local_id_payload_;

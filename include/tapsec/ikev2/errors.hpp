@@ -34,6 +34,10 @@ enum class Error {
     certificate_untrusted,      // the peer's certificate chain does not validate against the configured CA
     certificate_identity_mismatch,  // the peer's ID is not one its certificate names
     signature_scheme_unsupported,   // the peer's AUTH names a signature scheme we do not verify or announce
+    eap_failed,                 // EAP ended in EAP-Failure (wrong EAP secret, unknown user, method refused)
+    eap_malformed,              // an EAP message that does not parse (length, code) or a method request we cannot answer
+    eap_unexpected,             // an EAP message out of place (wrong code or identifier, Success before the method ran)
+    eap_required,               // the responder demands EAP and the initiator sent AUTH instead (or the reverse)
 };
 
 inline const char* describe(Error e) {
@@ -65,6 +69,11 @@ inline const char* describe(Error e) {
             return "peer identity is not named in its certificate (AUTHENTICATION_FAILED)";
         case Error::signature_scheme_unsupported:
             return "peer signature scheme not supported or not announced (AUTHENTICATION_FAILED)";
+        case Error::eap_failed: return "EAP authentication failed: EAP-Failure (AUTHENTICATION_FAILED)";
+        case Error::eap_malformed: return "malformed EAP message (AUTHENTICATION_FAILED)";
+        case Error::eap_unexpected: return "unexpected EAP message (code or identifier) (AUTHENTICATION_FAILED)";
+        case Error::eap_required:
+            return "EAP and AUTH mismatch: one side expects EAP, the other authenticated without it (AUTHENTICATION_FAILED)";
     }
     return "unknown IKEv2 error";
 }
@@ -90,6 +99,10 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::certificate_untrusted:
         case Error::certificate_identity_mismatch: return condition::peer_not_trusted;
         case Error::signature_scheme_unsupported: return condition::peer_incompatible;
+        case Error::eap_failed: return condition::authentication_failed;
+        case Error::eap_malformed:
+        case Error::eap_unexpected: return condition::peer_misbehaved;
+        case Error::eap_required: return condition::peer_incompatible;
         case Error::cookie_required: return condition::not_ready;
         case Error::peer_error_notify: return condition::peer_aborted;
         case Error::retransmission_timeout: return condition::timed_out;

@@ -1,0 +1,328 @@
+// EAP in IKE_AUTH (RFC 7296 2.16, RFC 3748): the application supplies the method, the
+// engine carries its packets in EAP payloads and finishes with the AUTH computed from the
+// method's MSK (or SK_pi/SK_pr when the method yields none, as EAP-MD5).
+//
+//   PeerMethod    the initiator's side of one method: answers the server's requests
+//   ServerMethod  the responder's side: issues requests, judges the responses
+//   PeerSession / ServerSession  the generic EAP layer around a method (Identity,
+//                 Notification, Nak, codes, identifiers, round limits)
+//
+// Built in: EAP-MD5-Challenge (RFC 3748 5.4), both sides. It has no MSK and offers no
+// protection against an active attacker who sees the exchange: inside IKEv2 it travels
+// encrypted to a responder authenticated by its certificate, which is why RFC 7296 asks
+// the responder of an EAP exchange to sign.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "../core/bytes.hpp"
+#include "../core/errors.hpp"
+#include "errors.hpp"
+
+namespace tapsec::ikev2::eap {
+
+enum class Code : std::uint8_t { request = 1, response = 2, success = 3, failure = 4 };
+namespace type {
+inline constexpr std::uint8_t identity = 1, notification = 2, nak = 3, md5_challenge = 4;
+}
+/// Larger EAP messages are refused (RFC 3748 3.1 expects a 1020-octet MTU; this leaves
+/// room for certificate-carrying methods).
+inline constexpr std::size_t max_packet_size = 4096;
+/// Request/response rounds before either side gives up (a peer that never concludes).
+inline constexpr unsigned max_rounds = 16;
+
+struct Packet {
+    Code code = Code::request;
+    std::uint8_t identifier = 0;
+    std::uint8_t type = 0;  // requests and responses only
+    Bytes data;             // the Type-Data
+};
+
+/// One EAP packet (RFC 3748 4): the Length field must be the payload's size exactly.
+inline Result<Packet> decode(ByteView b) {
+    const auto malformed = make_error_code(Error::eap_malformed);
+    if (b.size() < 4 || b.size() > max_packet_size) return malformed;
+    const std::size_t length = std::size_t{b[2]} << 8 | b[3];
+    if (length != b.size()) return malformed;
+    Packet p;
+    if (b[0] < 1 || b[0] > 4) return malformed;
+    p.code = static_cast<Code>(b[0]);
+    p.identifier = b[1];
+    if (p.code == Code::success || p.code == Code::failure) {
+        if (length != 4) return malformed;
+        return p;
+    }
+    if (length < 5) return malformed;
+    p.type = b[4];
+    p.data.assign(b.begin() + 5, b.end());
+    return p;
+}
+
+inline Bytes encode(const Packet& p) {
+    const bool typed = p.code == Code::request || p.code == Code::response;
+    const std::size_t length = 4 + (typed ? 1 + p.data.size() : 0);
+    Bytes out{static_cast<std::uint8_t>(p.code), p.identifier, static_cast<std::uint8_t>(length >> 8),
+              static_cast<std::uint8_t>(length)};
+    if (typed) {
+        out.push_back(p.type);
+        append(out, p.data);
+    }
+    return out;
+}
+
+using Random = std::function<void(MutableByteView)>;
+
+/// The initiator's side of a method.
+class PeerMethod {
+public:
+    virtual ~PeerMethod() = default;
+    virtual std::uint8_t type() const = 0;
+    /// The EAP identity (the answer to Request/Identity).
+    virtual std::string identity() const = 0;
+    /// The Type-Data of the response to a request of this method's type; an error ends
+    /// the exchange (the request was malformed or asks what the method refuses).
+    virtual Result<Bytes> respond(std::uint8_t identifier, ByteView request_data) = 0;
+    /// The Master Session Key once the server reported success, if the method makes one.
+    virtual std::optional<SecretBytes> msk() const { return std::nullopt; }
+};
+
+/// The server's (responder's) side of a method.
+class ServerMethod {
+public:
+    struct Verdict {
+        enum class Outcome { success, failure, another_round } outcome = Outcome::failure;
+        Bytes next_request;  // Type-Data of the next request (another_round)
+    };
+    virtual ~ServerMethod() = default;
+    virtual std::uint8_t type() const = 0;
+    /// The Type-Data of the first request, for the peer that claimed `peer_identity`.
+    virtual Result<Bytes> start(const std::string& peer_identity, std::uint8_t identifier, const Random& random) = 0;
+    /// Judges the response (Type-Data) to the request with `identifier`.
+    virtual Verdict process(std::uint8_t identifier, ByteView response_data, const Random& random) = 0;
+    virtual std::optional<SecretBytes> msk() const { return std::nullopt; }
+};
+
+/// What an EAP message from the server asks of the peer.
+struct PeerStep {
+    enum class Kind { respond, success, failure } kind = Kind::failure;
+    Bytes response;  // the EAP packet to send (respond)
+};
+
+/// The sessions hold their method shared, so an engine stays copyable (a copy continues
+/// the same method state; the fuzz targets copy engines).
+/// The peer's EAP layer: answers Identity and Notification itself, Naks a method it does
+/// not run, hands its own method's requests to the method. Success is accepted only
+/// after the method answered at least once (a server cannot skip the method).
+class PeerSession {
+public:
+    explicit PeerSession(std::shared_ptr<PeerMethod> method) : method_(std::move(method)) {}
+
+    Result<PeerStep> on_message(ByteView packet) {
+        auto p = decode(packet);
+        if (!p) return p.error();
+        if (++rounds_ > max_rounds) return make_error_code(Error::eap_malformed);
+        switch (p->code) {
+            case Code::success:
+                if (!method_answered_) return make_error_code(Error::eap_unexpected);
+                return PeerStep{PeerStep::Kind::success, {}};
+            case Code::failure: return PeerStep{PeerStep::Kind::failure, {}};
+            case Code::response: return make_error_code(Error::eap_unexpected);
+            case Code::request: break;
+        }
+        Packet answer{Code::response, p->identifier, p->type, {}};
+        if (p->type == type::identity) {
+            const std::string id = method_->identity();
+            answer.data.assign(id.begin(), id.end());
+        } else if (p->type == type::notification) {
+            // an empty response acknowledges it (RFC 3748 5.2)
+        } else if (p->type == method_->type()) {
+            auto data = method_->respond(p->identifier, p->data);
+            if (!data) return data.error();
+            answer.data = std::move(*data);
+            method_answered_ = true;
+        } else {
+            answer.type = type::nak;  // the one method we run (RFC 3748 5.3.1)
+            answer.data = {method_->type()};
+        }
+        return PeerStep{PeerStep::Kind::respond, encode(answer)};
+    }
+    std::optional<SecretBytes> msk() const { return method_->msk(); }
+
+private:
+    std::shared_ptr<PeerMethod> method_;
+    unsigned rounds_ = 0;
+    bool method_answered_ = false;
+};
+
+struct ServerStep {
+    enum class Kind { request, success, failure } kind = Kind::failure;
+    Bytes message;  // the EAP packet to send (a request, Success or Failure)
+};
+
+/// The server's EAP layer: the first request is the method's (the EAP identity is the
+/// IKE identity, RFC 7296 2.16 allows it), responses must answer the last request's
+/// identifier with the method's type; a Nak or anything else fails.
+class ServerSession {
+public:
+    ServerSession(std::shared_ptr<ServerMethod> method, Random random)
+        : method_(std::move(method)), random_(std::move(random)) {}
+
+    Result<Bytes> start(const std::string& peer_identity) {
+        std::array<std::uint8_t, 1> first{};
+        random_(first);
+        identifier_ = first[0];
+        auto data = method_->start(peer_identity, identifier_, random_);
+        if (!data) return data.error();
+        return encode(Packet{Code::request, identifier_, method_->type(), std::move(*data)});
+    }
+
+    /// An error: the response does not parse or does not answer our request (the caller
+    /// fails the exchange). Otherwise the next message to send.
+    Result<ServerStep> on_message(ByteView packet) {
+        auto p = decode(packet);
+        if (!p) return p.error();
+        if (p->code != Code::response || p->identifier != identifier_) return make_error_code(Error::eap_unexpected);
+        if (++rounds_ > max_rounds) return finish(ServerStep::Kind::failure);
+        if (p->type != method_->type()) return finish(ServerStep::Kind::failure);  // a Nak: the peer refuses our method
+        auto verdict = method_->process(identifier_, p->data, random_);
+        switch (verdict.outcome) {
+            case ServerMethod::Verdict::Outcome::success: return finish(ServerStep::Kind::success);
+            case ServerMethod::Verdict::Outcome::failure: return finish(ServerStep::Kind::failure);
+            case ServerMethod::Verdict::Outcome::another_round: break;
+        }
+        ++identifier_;
+        return ServerStep{ServerStep::Kind::request,
+                          encode(Packet{Code::request, identifier_, method_->type(), std::move(verdict.next_request)})};
+    }
+    std::optional<SecretBytes> msk() const { return method_->msk(); }
+
+private:
+    ServerStep finish(ServerStep::Kind kind) {
+        const Code code = kind == ServerStep::Kind::success ? Code::success : Code::failure;
+        return ServerStep{kind, encode(Packet{code, identifier_, 0, {}})};
+    }
+    std::shared_ptr<ServerMethod> method_;
+    Random random_;
+    std::uint8_t identifier_ = 0;
+    unsigned rounds_ = 0;
+};
+
+// ---- MD5 (RFC 1321), for EAP-MD5-Challenge only ---------------------------------------
+
+namespace detail {
+inline std::array<std::uint8_t, 16> md5(ByteView message) {
+    // K[i] = floor(2^32 * |sin(i + 1)|), as RFC 1321 3.4 tabulates
+    static constexpr std::uint32_t k[64] = {
+        0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+        0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+        0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+        0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+        0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+        0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+        0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+        0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
+    };
+    static constexpr std::uint8_t shift[4][4] = {{7, 12, 17, 22}, {5, 9, 14, 20}, {4, 11, 16, 23}, {6, 10, 15, 21}};
+    Bytes m(message.begin(), message.end());
+    const std::uint64_t bits = static_cast<std::uint64_t>(message.size()) * 8;
+    m.push_back(0x80);
+    while (m.size() % 64 != 56) m.push_back(0);
+    for (int i = 0; i < 8; ++i) m.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+    std::uint32_t h[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+    auto rotl = [](std::uint32_t x, unsigned c) { return (x << c) | (x >> (32 - c)); };
+    for (std::size_t block = 0; block < m.size(); block += 64) {
+        std::uint32_t w[16];
+        for (std::size_t i = 0; i < 16; ++i)
+            w[i] = std::uint32_t{m[block + 4 * i]} | std::uint32_t{m[block + 4 * i + 1]} << 8 |
+                   std::uint32_t{m[block + 4 * i + 2]} << 16 | std::uint32_t{m[block + 4 * i + 3]} << 24;
+        std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
+        for (unsigned i = 0; i < 64; ++i) {
+            std::uint32_t f = 0;
+            unsigned g = 0;
+            const unsigned round = i / 16;
+            if (round == 0) f = (b & c) | (~b & d), g = i;
+            else if (round == 1) f = (d & b) | (~d & c), g = (5 * i + 1) % 16;
+            else if (round == 2) f = b ^ c ^ d, g = (3 * i + 5) % 16;
+            else f = c ^ (b | ~d), g = (7 * i) % 16;
+            const std::uint32_t next = b + rotl(a + f + k[i] + w[g], shift[round][i % 4]);
+            a = d;
+            d = c;
+            c = b;
+            b = next;
+        }
+        h[0] += a, h[1] += b, h[2] += c, h[3] += d;
+    }
+    std::array<std::uint8_t, 16> out{};
+    for (std::size_t i = 0; i < 16; ++i) out[i] = static_cast<std::uint8_t>(h[i / 4] >> (8 * (i % 4)));
+    std::fill(m.begin(), m.end(), std::uint8_t{0});  // it held the secret
+    return out;
+}
+
+/// MD5(Identifier | secret | challenge), RFC 1994 4.1 as RFC 3748 5.4 uses it.
+inline std::array<std::uint8_t, 16> md5_challenge_value(std::uint8_t identifier, ByteView secret, ByteView challenge) {
+    SecretBytes input;
+    input.push_back(identifier);
+    input.insert(input.end(), secret.begin(), secret.end());
+    input.insert(input.end(), challenge.begin(), challenge.end());
+    return md5(ByteView(input.data(), input.size()));
+}
+}  // namespace detail
+
+/// EAP-MD5-Challenge, the peer: Type-Data is Value-Size | Value | Name.
+class Md5Peer final : public PeerMethod {
+public:
+    Md5Peer(std::string identity, SecretBytes secret) : identity_(std::move(identity)), secret_(std::move(secret)) {}
+    std::uint8_t type() const override { return type::md5_challenge; }
+    std::string identity() const override { return identity_; }
+    Result<Bytes> respond(std::uint8_t identifier, ByteView request) override {
+        if (request.empty() || request[0] == 0 || std::size_t{request[0]} + 1 > request.size())
+            return make_error_code(Error::eap_malformed);
+        const auto value = detail::md5_challenge_value(identifier, secret_, request.subspan(1, request[0]));
+        Bytes out{static_cast<std::uint8_t>(value.size())};
+        append(out, value);
+        return out;
+    }
+
+private:
+    std::string identity_;
+    SecretBytes secret_;
+};
+
+/// EAP-MD5-Challenge, the server: a 16-octet random challenge, the user's secret looked
+/// up by the EAP identity. An unknown user gets a challenge too and then Failure (the
+/// answer does not tell which users exist).
+class Md5Server final : public ServerMethod {
+public:
+    using Users = std::map<std::string, SecretBytes>;
+    explicit Md5Server(std::shared_ptr<const Users> users) : users_(std::move(users)) {}
+    std::uint8_t type() const override { return type::md5_challenge; }
+    Result<Bytes> start(const std::string& peer_identity, std::uint8_t, const Random& random) override {
+        identity_ = peer_identity;
+        random(challenge_);
+        Bytes out{static_cast<std::uint8_t>(challenge_.size())};
+        append(out, challenge_);
+        return out;
+    }
+    Verdict process(std::uint8_t identifier, ByteView response, const Random&) override {
+        Verdict v;
+        auto user = users_ ? users_->find(identity_) : Users::const_iterator{};
+        if (!users_ || user == users_->end() || response.size() < 17 || response[0] != 16) return v;
+        const auto expected = detail::md5_challenge_value(identifier, user->second, challenge_);
+        if (constant_time_equal(expected, response.subspan(1, 16))) v.outcome = Verdict::Outcome::success;
+        return v;
+    }
+
+private:
+    std::shared_ptr<const Users> users_;
+    std::string identity_;
+    std::array<std::uint8_t, 16> challenge_{};
+};
+
+}  // namespace tapsec::ikev2::eap

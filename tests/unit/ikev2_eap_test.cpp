@@ -1,0 +1,336 @@
+// EAP in IKE_AUTH (RFC 7296 2.16, RFC 3748): an initiator authenticating with EAP-MD5 to
+// a responder that signs with its certificate, in memory; the AUTH after EAP keyed by
+// SK_pi/SK_pr (EAP-MD5 has no MSK) and by an MSK (a test method that makes one); and the
+// refusals: wrong secret, unknown user, an initiator that skips EAP, a method the peer
+// does not run (Nak), MSKs that differ, and the EAP layer's parsing (truncated, oversized,
+// unexpected codes and identifiers).
+#include <doctest/doctest.h>
+
+#include <functional>
+
+#include <tapsec/ikev2.hpp>
+#include <tapsec/ikev2/eap.hpp>
+
+#include "support/ikev2_certs.hpp"
+#include "support/ikev2_ip.hpp"
+
+using namespace tapsec;
+using namespace tapsec::ikev2;
+using namespace std::chrono_literals;
+using test::KeyType;
+using ikev2_test::ipv4;
+using ikev2_test::udp_packet;
+using ikev2_test::udp_payload;
+using IkeEngine = Engine<crypto::Botan2>;
+
+namespace {
+
+SecretBytes secret(std::string_view s) { return SecretBytes(s.begin(), s.end()); }
+
+std::string hex(ByteView b) {
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    for (auto x : b) out += {digits[x >> 4], digits[x & 15]};
+    return out;
+}
+
+/// A test method (experimental type 254) that makes an MSK: the server sends a nonce,
+/// the peer answers it, both derive the MSK from the nonce and their own key.
+struct MskMethod {
+    static constexpr std::uint8_t kind = 254;
+    static SecretBytes msk_of(ByteView nonce, std::string_view key) {
+        SecretBytes m(64, 0);
+        for (std::size_t i = 0; i < m.size(); ++i)
+            m[i] = static_cast<std::uint8_t>(nonce[i % nonce.size()] ^ key[i % key.size()] ^ i);
+        return m;
+    }
+    struct Peer final : eap::PeerMethod {
+        std::string key;
+        SecretBytes made;
+        explicit Peer(std::string k) : key(std::move(k)) {}
+        std::uint8_t type() const override { return kind; }
+        std::string identity() const override { return "a@test"; }
+        Result<Bytes> respond(std::uint8_t, ByteView nonce) override {
+            if (nonce.empty()) return make_error_code(Error::eap_malformed);
+            made = msk_of(nonce, key);
+            return Bytes(nonce.begin(), nonce.end());
+        }
+        std::optional<SecretBytes> msk() const override { return made; }
+    };
+    struct Server final : eap::ServerMethod {
+        std::string key;
+        Bytes nonce = Bytes(16);
+        explicit Server(std::string k) : key(std::move(k)) {}
+        std::uint8_t type() const override { return kind; }
+        Result<Bytes> start(const std::string&, std::uint8_t, const eap::Random& random) override {
+            random(nonce);
+            return nonce;
+        }
+        Verdict process(std::uint8_t, ByteView answer, const eap::Random&) override {
+            Verdict v;
+            if (Bytes(answer.begin(), answer.end()) == nonce) v.outcome = Verdict::Outcome::success;
+            return v;
+        }
+        std::optional<SecretBytes> msk() const override { return msk_of(nonce, key); }
+    };
+};
+
+struct EapPair {
+    ikev2_test::IkePki pki;
+    test::CertificateFiles responder_files = pki.responder(KeyType::ecdsa_p256);
+    Config ic, rc;
+    std::unique_ptr<IkeEngine> i, r;
+    Endpoint i_ep = *Endpoint::parse("192.0.2.1:4500"), r_ep = *Endpoint::parse("192.0.2.2:4500");
+    Instant now = Instant{} + 100s;
+    std::size_t ike_auth_requests = 0;
+    std::function<void(Bytes&, bool from_initiator)> on_wire;
+
+    /// The initiator runs EAP-MD5 as "a@test" with `password`; the responder knows the
+    /// users in `users` and signs as b.test.
+    EapPair(std::string password, std::map<std::string, SecretBytes> users = {{"a@test", secret("correct horse")}}) {
+        ic.local_id = *Identification::parse("a@test");
+        ic.remote_id = *Identification::parse("b.test");
+        ic.trust.ca_certificates_pem.push_back(pki.ca_pem());
+        ic.eap_peer = [password] { return std::make_unique<eap::Md5Peer>("a@test", secret(password)); };
+        ic.local_ts = *parse_selector("10.200.2.1/32");
+        ic.remote_ts = *parse_selector("10.200.1.0/24");
+        rc.identity = Identity(responder_files.certificate_pem(), responder_files.key_pem());
+        rc.local_id = *Identification::parse("b.test");
+        auto table = std::make_shared<const eap::Md5Server::Users>(std::move(users));
+        rc.eap_server = [table] { return std::make_unique<eap::Md5Server>(table); };
+        rc.local_ts = *parse_selector("10.200.1.1/32");
+        rc.remote_ts = *parse_selector("10.200.2.0/24");
+    }
+    void make() {
+        i = std::make_unique<IkeEngine>(Role::client, ic);
+        r = std::make_unique<IkeEngine>(Role::server, rc);
+    }
+    void pump() {
+        Bytes buffer(max_transmit_size);
+        for (int round = 0; round < 50; ++round) {
+            bool moved = false;
+            while (auto t = i->poll_transmit(MutableByteView(buffer))) {
+                Bytes d(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(t->size));
+                if (d.size() > 4 + 18 && d[4 + 18] == static_cast<std::uint8_t>(ExchangeType::ike_auth)) ++ike_auth_requests;
+                if (on_wire) on_wire(d, true);
+                (void)r->receive(d, i_ep, now);
+                moved = true;
+            }
+            while (auto t = r->poll_transmit(MutableByteView(buffer))) {
+                Bytes d(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(t->size));
+                if (on_wire) on_wire(d, false);
+                (void)i->receive(d, r_ep, now);
+                moved = true;
+            }
+            if (!moved) return;
+        }
+    }
+    bool connect() {
+        if (!i) make();
+        REQUIRE(!i->start(now));
+        pump();
+        return i->is_established() && r->is_established();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("ikev2 eap: MD5 (RFC 1321 test suite) and the EAP-MD5 response value") {
+    CHECK(hex(eap::detail::md5(as_bytes(""))) == "d41d8cd98f00b204e9800998ecf8427e");
+    CHECK(hex(eap::detail::md5(as_bytes("abc"))) == "900150983cd24fb0d6963f7d28e17f72");
+    CHECK(hex(eap::detail::md5(as_bytes("12345678901234567890123456789012345678901234567890123456789012345678901234567890"))) ==
+          "57edf4a22be3c955ac49da2e2107b67a");
+    // RFC 1994: MD5(identifier | secret | challenge)
+    const Bytes challenge{1, 2, 3};
+    Bytes input{7};
+    append(input, as_bytes("pw"));
+    append(input, challenge);
+    CHECK(eap::detail::md5_challenge_value(7, as_bytes("pw"), challenge) == eap::detail::md5(input));
+}
+
+TEST_CASE("ikev2 eap: EAP-MD5 initiator against a signing responder, keyed by SK_pi/SK_pr, traffic both ways") {
+    EapPair p("correct horse");
+    REQUIRE(p.connect());
+    // IKE_AUTH without AUTH, the EAP response, the AUTH after EAP-Success.
+    CHECK(p.ike_auth_requests == 3);
+    CHECK(p.r->session_info().peer.psk_identity == "a@test");
+    CHECK(p.r->session_info().peer.authenticated);
+    CHECK(p.i->session_info().peer.authenticated);
+    REQUIRE(!p.i->send(udp_packet(ipv4("10.200.2.1"), ipv4("10.200.1.1"), 5000, 7, as_bytes("ping")), p.now));
+    p.pump();
+    auto got = p.r->poll_plaintext();
+    REQUIRE(got);
+    CHECK(udp_payload(*got) == "ping");
+    REQUIRE(!p.r->send(udp_packet(ipv4("10.200.1.1"), ipv4("10.200.2.1"), 7, 5000, as_bytes("pong")), p.now));
+    p.pump();
+    got = p.i->poll_plaintext();
+    REQUIRE(got);
+    CHECK(udp_payload(*got) == "pong");
+    REQUIRE(!p.i->close(p.now));
+    p.pump();
+    CHECK(p.i->is_closed());
+    CHECK(p.r->is_closed());
+}
+
+TEST_CASE("ikev2 eap: a method with an MSK keys both final AUTHs with it; differing MSKs fail") {
+    for (bool same : {true, false}) {
+        CAPTURE(same);
+        EapPair p("unused");
+        p.ic.eap_peer = [] { return std::make_unique<MskMethod::Peer>("key one"); };
+        p.rc.eap_server = [same] { return std::make_unique<MskMethod::Server>(same ? "key one" : "key two"); };
+        const bool up = p.connect();
+        CHECK(up == same);
+        if (!same) {
+            CHECK(p.r->failure() == Error::authentication_failed);
+            CHECK(p.i->failure() == Error::authentication_failed);
+        }
+    }
+}
+
+TEST_CASE("ikev2 eap: refusals, each a named code on both sides") {
+    SUBCASE("wrong EAP secret: EAP-Failure") {
+        EapPair p("wrong horse");
+        CHECK(!p.connect());
+        CHECK(p.r->failure() == Error::eap_failed);
+        CHECK(p.i->failure() == Error::eap_failed);
+        CHECK(std::string(p.i->failure().message()).find("EAP-Failure") != std::string::npos);
+    }
+    SUBCASE("unknown EAP user: EAP-Failure after a challenge like any other") {
+        EapPair p("correct horse", {{"someone@else", secret("correct horse")}});
+        CHECK(!p.connect());
+        CHECK(p.r->failure() == Error::eap_failed);
+        CHECK(p.i->failure() == Error::eap_failed);
+    }
+    SUBCASE("the initiator skips EAP (PSK AUTH) when the responder requires it") {
+        EapPair p("x");
+        p.ic.eap_peer = nullptr;
+        p.ic.trust = {};
+        p.ic.pre_shared_keys.push_back({"b.test", secret("a pre-shared key of some length")});
+        p.rc.pre_shared_keys.push_back({"a@test", secret("a pre-shared key of some length")});
+        CHECK(!p.connect());
+        CHECK(p.r->failure() == Error::eap_required);
+        CHECK(p.i->failure() == Error::authentication_failed);
+    }
+    SUBCASE("an EAP initiator meets a responder that does not run EAP") {
+        EapPair p("correct horse");
+        p.rc.eap_server = nullptr;
+        p.rc.trust.ca_certificates_pem.push_back(p.pki.ca_pem());  // it expects a signature, gets none
+        CHECK(!p.connect());
+        CHECK(p.r->failure() == Error::eap_required);
+        CHECK(p.i->failure() == Error::authentication_failed);
+    }
+    SUBCASE("the server asks for a method the peer does not run: Nak, then Failure") {
+        EapPair p("correct horse");
+        p.rc.eap_server = [] { return std::make_unique<MskMethod::Server>("k"); };
+        CHECK(!p.connect());
+        CHECK(p.r->failure() == Error::eap_failed);
+        CHECK(p.i->failure() == Error::eap_failed);
+    }
+    SUBCASE("EAP needs the responder's certificate: configurations without it are refused") {
+        EapPair p("correct horse");
+        p.ic.trust = {};
+        p.ic.pre_shared_keys.push_back({"b.test", secret("a pre-shared key of some length")});
+        p.rc.identity = {};
+        p.rc.pre_shared_keys.push_back({"a@test", secret("a pre-shared key of some length")});
+        p.make();
+        CHECK(p.i->start(p.now) == Error::invalid_configuration);
+        CHECK(p.r->receive(Bytes(40, 1), p.i_ep, p.now) == Error::invalid_configuration);
+    }
+    SUBCASE("a tampered IKE_AUTH during the EAP rounds is dropped; the retransmission completes") {
+        EapPair p("correct horse");
+        int seen = 0;
+        bool tampered = false;
+        p.on_wire = [&](Bytes& d, bool from_initiator) {
+            // the second IKE_AUTH request carries the EAP response
+            if (from_initiator && d.size() > 22 && d[22] == static_cast<std::uint8_t>(ExchangeType::ike_auth) && ++seen == 2) {
+                d[d.size() - 20] ^= 0x40;
+                tampered = true;
+            }
+        };
+        CHECK(!p.connect());
+        CHECK(tampered);
+        CHECK(!p.r->failure());
+        p.on_wire = nullptr;
+        p.now += 1s;
+        REQUIRE(!p.i->on_timeout(p.now));
+        p.pump();
+        CHECK(p.i->is_established());
+        CHECK(p.r->is_established());
+    }
+}
+
+TEST_CASE("ikev2 eap: the EAP layer refuses truncated, oversized and out-of-place messages") {
+    auto md5_request = [](std::uint8_t id) {
+        return eap::encode(eap::Packet{eap::Code::request, id, eap::type::md5_challenge, {4, 9, 9, 9, 9}});
+    };
+    auto peer = [] { return eap::PeerSession(std::make_unique<eap::Md5Peer>("a@test", secret("pw"))); };
+    SUBCASE("length field and size disagree, or too short") {
+        Bytes truncated = md5_request(1);
+        truncated.pop_back();
+        CHECK(peer().on_message(truncated).error() == Error::eap_malformed);
+        CHECK(peer().on_message(Bytes{1, 1, 0}).error() == Error::eap_malformed);
+        CHECK(peer().on_message(Bytes{3, 1, 0, 5, 0}).error() == Error::eap_malformed);  // Success is 4 octets
+        CHECK(peer().on_message(Bytes{9, 1, 0, 4}).error() == Error::eap_malformed);     // no such code
+    }
+    SUBCASE("oversized") {
+        eap::Packet big{eap::Code::request, 1, eap::type::md5_challenge, Bytes(eap::max_packet_size, 1)};
+        CHECK(peer().on_message(eap::encode(big)).error() == Error::eap_malformed);
+    }
+    SUBCASE("an MD5 challenge whose Value-Size overruns the data") {
+        auto bad = eap::encode(eap::Packet{eap::Code::request, 1, eap::type::md5_challenge, {8, 1, 2}});
+        CHECK(peer().on_message(bad).error() == Error::eap_malformed);
+    }
+    SUBCASE("peer: a Response, or Success before the method ran") {
+        CHECK(peer().on_message(eap::encode(eap::Packet{eap::Code::response, 1, 1, {}})).error() == Error::eap_unexpected);
+        CHECK(peer().on_message(eap::encode(eap::Packet{eap::Code::success, 1, 0, {}})).error() == Error::eap_unexpected);
+    }
+    SUBCASE("peer: Identity, Notification and another method are answered (Nak names ours)") {
+        auto s = peer();
+        auto id = s.on_message(eap::encode(eap::Packet{eap::Code::request, 5, eap::type::identity, {}}));
+        REQUIRE(id);
+        auto decoded = eap::decode(id->response);
+        REQUIRE(decoded);
+        CHECK(decoded->identifier == 5);
+        CHECK(std::string(decoded->data.begin(), decoded->data.end()) == "a@test");
+        auto nak = s.on_message(eap::encode(eap::Packet{eap::Code::request, 6, 26, {1}}));
+        REQUIRE(nak);
+        decoded = eap::decode(nak->response);
+        REQUIRE(decoded);
+        CHECK(decoded->type == eap::type::nak);
+        CHECK(decoded->data == Bytes{eap::type::md5_challenge});
+    }
+    SUBCASE("server: a wrong identifier, a Request, a short MD5 value") {
+        auto users = std::make_shared<const eap::Md5Server::Users>(eap::Md5Server::Users{{"a@test", secret("pw")}});
+        auto counter = [n = std::uint8_t{0}](MutableByteView out) mutable {
+            for (auto& b : out) b = n++;
+        };
+        eap::ServerSession server(std::make_unique<eap::Md5Server>(users), counter);
+        auto first = server.start("a@test");
+        REQUIRE(first);
+        auto request = eap::decode(*first);
+        REQUIRE(request);
+        const std::uint8_t id = request->identifier;
+        CHECK(server.on_message(eap::encode(eap::Packet{eap::Code::response, std::uint8_t(id + 1), 4, Bytes(17, 16)})).error() ==
+              Error::eap_unexpected);
+        CHECK(server.on_message(eap::encode(eap::Packet{eap::Code::request, id, 4, Bytes(17, 16)})).error() ==
+              Error::eap_unexpected);
+        auto short_value = server.on_message(eap::encode(eap::Packet{eap::Code::response, id, 4, Bytes{3, 1, 2, 3}}));
+        REQUIRE(short_value);
+        CHECK(short_value->kind == eap::ServerStep::Kind::failure);
+    }
+    SUBCASE("server: the right answer succeeds") {
+        auto users = std::make_shared<const eap::Md5Server::Users>(eap::Md5Server::Users{{"a@test", secret("pw")}});
+        eap::ServerSession server(std::make_unique<eap::Md5Server>(users), [](MutableByteView out) { crypto::Botan2::random(out); });
+        auto first = server.start("a@test");
+        REQUIRE(first);
+        auto s = peer();
+        auto answer = s.on_message(*first);
+        REQUIRE(answer);
+        auto verdict = server.on_message(answer->response);
+        REQUIRE(verdict);
+        CHECK(verdict->kind == eap::ServerStep::Kind::success);
+        auto done = s.on_message(verdict->message);
+        REQUIRE(done);
+        CHECK(done->kind == eap::PeerStep::Kind::success);
+    }
+}
