@@ -83,7 +83,7 @@ TEST_CASE("concurrent listen tls13: at --max-pending the oldest handshake is dro
     std::vector<std::unique_ptr<RawConnection>> idle;
     for (int i = 0; i < 10; ++i) idle.push_back(std::make_unique<RawConnection>(f.port));
     auto client = f.client();
-    REQUIRE_MESSAGE(client, client.error().message() + "\n" + server->output());
+    REQUIRE_MESSAGE(client, (client.error().message() + "\n" + server->output()));
     REQUIRE(!client->send(as_bytes(std::string("still served\n"))));
     auto echo = read_line(*client);
     REQUIRE_MESSAGE(echo, echo.error().message());
