@@ -406,10 +406,11 @@ private:
     /// or in `owned`. False when nothing is queued.
     bool next_transmit(ByteView& data, std::optional<Endpoint>& to, std::optional<Transmit>& owned) {
         if constexpr (CallerBufferEngine<Engine>) {
-            if (transmit_buffer_.size() < max_transmit_size) transmit_buffer_.resize(max_transmit_size);
-            auto t = engine_.poll_transmit(MutableByteView(transmit_buffer_));
+            // Per thread, as read_scratch(): every caller uses `data` before the next call.
+            thread_local Bytes transmit_buffer(max_transmit_size);
+            auto t = engine_.poll_transmit(MutableByteView(transmit_buffer));
             if (!t) return false;
-            data = ByteView(transmit_buffer_.data(), t->size);
+            data = ByteView(transmit_buffer.data(), t->size);
             to = std::move(t->to);
         } else {
             owned = engine_.poll_transmit();
@@ -507,7 +508,6 @@ private:
         thread_local Bytes scratch(65536 + 2048);
         return scratch;
     }
-    Bytes transmit_buffer_;  // CallerBufferEngine: every outgoing unit, reused
     Bytes pending_;          // received bytes that did not fit the caller's buffer
     std::size_t pending_offset_ = 0;
     Bytes outbox_;  // protected bytes the transport did not take yet (non-blocking surface)
