@@ -57,7 +57,7 @@ Result<std::string> read_line(C& client) {
     for (;;) {
         auto got = client.receive(byte, std::chrono::seconds(10));
         if (!got) return got.error();
-        if (*got == 0) continue;
+        if (*got == 0) return make_error_code(Errc::closed);  // the peer's clean close before the line
         if (byte[0] == '\n') return line;
         line.push_back(static_cast<char>(byte[0]));
     }

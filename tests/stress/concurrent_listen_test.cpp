@@ -15,7 +15,7 @@ using namespace tapsec::test;
 
 TEST_CASE("concurrent listen tls13: 32 clients at once, each gets its own --rev answers") {
     ListenFixture f;
-    auto server = f.listen({"--rev", "--forever", "--quiet"});
+    auto server = f.listen({"--rev", "--forever"});
     REQUIRE_MESSAGE(server->wait_for_output("listening"), server->output());
     constexpr int clients = 32, lines = 20;
     std::atomic<int> ready{0}, answered{0};
@@ -66,9 +66,10 @@ TEST_CASE("concurrent listen tls13: SIGTERM sends every open connection its clos
     ::kill(server->pid(), SIGTERM);
     for (int i = 0; i < clients; ++i) {
         std::array<std::uint8_t, 64> buffer;
+        // 0 bytes is the peer's close_notify (an error would be a truncation or a timeout).
         auto got = open[i]->receive(buffer, std::chrono::seconds(5));
-        CHECK_MESSAGE(!got, "client " << i << " read data instead of the close");
-        if (!got) CHECK_MESSAGE(got.error() == condition::closed, "client " << i << ": " << got.error().message());
+        CHECK_MESSAGE(got, "client " << i << ": " << (got ? std::string() : got.error().message()));
+        if (got) CHECK_MESSAGE(*got == 0, "client " << i << " read data instead of the close");
         (void)open[i]->close();  // answers the close: the server stops waiting for it
     }
     CHECK_MESSAGE(server->wait(std::chrono::seconds(10)) == 0, server->output());
