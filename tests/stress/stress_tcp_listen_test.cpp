@@ -19,7 +19,7 @@ namespace {
 
 constexpr int idle_connections = 500;
 // Per connection still in its handshake: the engine, its buffers and the coroutine. The
-// measured figure is about 20 KiB (docs/performance.md); the bound leaves room for the allocator.
+// measured figure is about 14 KiB (docs/performance.md); the bound leaves room for the allocator.
 constexpr std::size_t rss_bound_per_connection_kib = 64;
 
 /// The first 100 bytes of a ClientHello whose record announces 512: the server must wait
