@@ -27,6 +27,8 @@ packages=(
   clang-14 libclang-rt-14-dev gnuplot-nox time
   # the generated zsh completion is parsed and run (tests/unit/cli_test.cpp)
   zsh
+  # the TLS termination anchor of benchmarks/load_tls13.sh
+  nginx-light
 )
 
 # Libreswan, the second IKEv2 peer (tests/interop/ikev2_libreswan_test.cpp): the package

@@ -57,6 +57,7 @@ inline const std::set<std::string>& known_flags() {
     static const std::set<std::string> flags = {
         "--help", "-h", "--noverify", "--quiet", "--verbose", "--keyupdate", "--psk-only", "--no-middlebox", "--hrr",
         "--require-client-cert", "--h3", "--allow-plain", "--no-eno", "--cookies", "--echo", "--www", "--rev",
+        "--forever",
         };
     return flags;
 }

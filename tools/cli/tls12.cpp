@@ -4,6 +4,7 @@
 #include <tapsec/tapsec.hpp>
 
 #include "botan_tls_common.hpp"
+#include "concurrent_server.hpp"
 #include "registry.hpp"
 #include "stdio.hpp"
 
@@ -20,7 +21,45 @@ int connect(Arguments& args) {
     });
 }
 
-int listen(Arguments& args) { return botan_common::run_listen<Tls12OverTcp>(args, spec, botan_common::TcpAcceptor::bind); }
+/// --echo / --rev / --www: every connection at once on the Asio adapter (concurrent_server.hpp).
+int listen_concurrently(Arguments& args) {
+    const HostPort bind_to = parse_listen_address(args.target);
+    ListenOptions listen_options;
+    const bool timeout_given = args.options.count("--handshake-timeout") != 0;
+    if (auto error = take_listen_options(args, listen_options); !error.empty()) return usage_fail(error);
+    ConcurrentOptions options;
+    if (auto error = take_concurrent_options(args, options,
+                                             timeout_given ? std::optional(listen_options.handshake_timeout) : std::nullopt);
+        !error.empty())
+        return usage_fail(error);
+    botan_tls::Config config;
+    if (auto error = botan_common::read_common(args, config, Role::server); !error.empty()) return usage_fail(error);
+    // As in the one-connection listener: openssl s_server's -verify N / -Verify N, depth ignored.
+    const bool request = args.flag("--verify") || args.take("--verify").has_value();
+    const bool require = args.flag("--require-client-cert") || args.flag("--Verify") || args.take("--Verify").has_value();
+    config.verify_peer = request || require;
+    config.require_client_certificate = require;
+    if (config.verify_peer && config.trust.ca_certificates_pem.empty())
+        return usage_fail("--verify / --require-client-cert need --CAfile FILE to verify client certificates");
+    options.quiet = args.flag("--quiet");
+    if (auto error = debug_options().take(args, config); !error.empty()) return usage_fail(error);
+    if (auto unknown = args.unknown()) return fail("listen tls12: unknown option " + *unknown + " (see --help)");
+    if (auto error = botan_common::check_identity(config, Role::server); !error.empty()) return fail(error);
+    config.session_cache = std::make_shared<InMemorySessionCache>();  // shared by the threads (it locks)
+    config.handshake_timeout = options.handshake_timeout;
+    using Stream = asio::stream<Tls12Handshake, Tls12Record>;
+    ConcurrentHooks<Stream> hooks{"TLS 1.2", "Secure<Tls12Handshake, Tls12Record, Tcp>", [](Stream& s) {
+                                      const auto& subject = s.secure().peer().subject;
+                                      return "accepted: " + botan_common::describe(s.secure().info()) + "; client " +
+                                             (subject.empty() ? std::string("(no certificate)") : subject);
+                                  }};
+    return ConcurrentServer<Stream>(config, listen_options.mode, options, std::move(hooks)).run(bind_to.host, bind_to.port);
+}
+
+int listen(Arguments& args) {
+    if (args.flags.count("--echo") || args.flags.count("--rev") || args.flags.count("--www")) return listen_concurrently(args);
+    return botan_common::run_listen<Tls12OverTcp>(args, spec, botan_common::TcpAcceptor::bind);
+}
 
 DemoResult demo() {
     return botan_common::run_demo<Tls12OverTcp>(
@@ -38,7 +77,7 @@ const Registration registration{ProtocolEntry{
         botan_common::client_usage +
         "  --sess-out FILE       save the session for resumption (file holds the master secret)\n"
         "  --sess-in FILE        offer the session saved in FILE\n"
-        "\nlisten options:\n" + botan_common::server_usage,
+        "\nlisten options:\n" + botan_common::server_usage + concurrent_usage,
     connect,
     listen,
     demo,

@@ -12,6 +12,7 @@
 #endif
 
 #include "address.hpp"
+#include "concurrent_server.hpp"
 #include "debug_options.hpp"
 #include "demo.hpp"
 #include "registry.hpp"
@@ -84,9 +85,10 @@ const std::string usage =
     "  --require-client-cert   require one (mutual authentication)\n"
     "  --max-early-data N      accept up to N bytes of 0-RTT data (single-use tickets)\n"
     "  --hrr                   always answer the first ClientHello with a HelloRetryRequest\n"
-    "  --naccept N             serve N connections one after another (default 1)\n"
+    "  --naccept N             exit after N connections (default 1); one after another in the\n"
+    "                          stdin/stdout mode, at once with --echo / --rev / --www\n"
     "  --ticket-key-file FILE  48-byte ticket key (else random per run)\n" +
-    std::string(server_modes_usage);
+    std::string(server_modes_usage) + concurrent_usage;
 
 std::optional<std::string> slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -178,9 +180,7 @@ std::string common_options(Arguments& args, tls13::Config& config) {
 }
 
 template <class Crypto>
-void print_summary(const Tls13<Crypto>& connection, bool quiet) {
-    if (quiet) return;
-    const auto info = connection.info();
+std::string summary_line(const SessionInfo& info) {
     std::string line = "tapsec: " + info.protocol + ", " + info.cipher_suite + ", " +
                        (info.group.empty() ? std::string("psk_ke") : info.group);
     if (!info.alpn.empty()) line += ", ALPN " + info.alpn;
@@ -188,7 +188,12 @@ void print_summary(const Tls13<Crypto>& connection, bool quiet) {
     if (!info.peer.psk_identity.empty()) line += ", PSK " + info.peer.psk_identity;
     if (!info.peer.subject.empty()) line += ", peer " + info.peer.subject;
     line += ", provider " + std::string(Crypto::name);
-    std::fprintf(stderr, "%s\n", line.c_str());
+    return line;
+}
+
+template <class Crypto>
+void print_summary(const Tls13<Crypto>& connection, bool quiet) {
+    if (!quiet) std::fprintf(stderr, "%s\n", summary_line<Crypto>(connection.info()).c_str());
 }
 
 template <class Connection>
@@ -287,8 +292,18 @@ int listen_with(Arguments& args) {
     const std::string& address = bind_to.host;
     const std::uint16_t port = bind_to.port;
     ListenOptions listen_options;
+    const bool timeout_given = args.options.count("--handshake-timeout") != 0;
     if (auto e = take_listen_options(args, listen_options); !e.empty()) return usage_fail(e);
     config.handshake_timeout = listen_options.handshake_timeout;
+    const bool concurrent = listen_options.mode != ServerMode::stdio;
+    ConcurrentOptions concurrent_options;
+    if (concurrent) {
+        if (auto e = take_concurrent_options(args, concurrent_options,
+                                             timeout_given ? std::optional(listen_options.handshake_timeout) : std::nullopt);
+            !e.empty())
+            return usage_fail(e);
+        config.handshake_timeout = concurrent_options.handshake_timeout;
+    }
     config.verify_peer = args.flag("--verify");
     config.require_client_certificate = args.flag("--require-client-cert");
     if ((config.verify_peer || config.require_client_certificate) && config.trust.empty())
@@ -305,10 +320,18 @@ int listen_with(Arguments& args) {
     } else {
         config.ticket_key = tls13::TicketKey::generate<Crypto>();
     }
-    const int naccept = static_cast<int>(args.take_uint("--naccept", 1, 1000000).value_or(1));
+    const int naccept = concurrent ? 0 : static_cast<int>(args.take_uint("--naccept", 1, 1000000).value_or(1));
     const bool keyupdate = args.flag("--keyupdate");
     const bool quiet = args.flag("--quiet");
     if (auto u = args.unknown()) return fail("listen tls13: unknown option " + *u);
+    if (concurrent) {
+        if (keyupdate) return usage_fail("--keyupdate is for the stdin/stdout mode (not with --echo, --rev, --www)");
+        concurrent_options.quiet = quiet;
+        using Stream = asio::stream<Tls13Handshake, AeadRecord, boost::asio::ip::tcp::socket, Crypto>;
+        ConcurrentHooks<Stream> hooks{"TLS 1.3", composition_name<Crypto>(),
+                                      [](Stream& s) { return summary_line<Crypto>(s.secure().info()).substr(8); }};
+        return ConcurrentServer<Stream>(config, listen_options.mode, concurrent_options, std::move(hooks)).run(address, port);
+    }
 
     auto listener = TcpListener::bind(address, port);
     if (!listener) return fail("cannot listen on " + args.target + ": " + listener.error().message());

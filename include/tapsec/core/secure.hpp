@@ -267,16 +267,16 @@ public:
         Result<std::size_t> got = std::size_t{0};
         Endpoint from = transport_.peer_endpoint();
         if constexpr (DatagramTransport<T>)
-            got = transport_.receive_from(buffer_, Clock::now(), from);
+            got = transport_.receive_from(read_scratch(), Clock::now(), from);
         else if constexpr (requires(T& t, MutableByteView out) { t.try_read_some(out); })
-            got = transport_.try_read_some(buffer_);
+            got = transport_.try_read_some(read_scratch());
         else
-            got = transport_.read_some(buffer_, Clock::now());
+            got = transport_.read_some(read_scratch(), Clock::now());
         if (!got) {
             if (got.error() == make_error_code(Errc::timed_out)) return {};  // nothing there after all
             return fail(got.error());
         }
-        if (auto ec = engine_.receive(ByteView(buffer_.data(), *got), from, Clock::now())) return fail(ec);
+        if (auto ec = engine_.receive(ByteView(read_scratch().data(), *got), from, Clock::now())) return fail(ec);
         return flush_nonblocking();
     }
 
@@ -406,10 +406,11 @@ private:
     /// or in `owned`. False when nothing is queued.
     bool next_transmit(ByteView& data, std::optional<Endpoint>& to, std::optional<Transmit>& owned) {
         if constexpr (CallerBufferEngine<Engine>) {
-            if (transmit_buffer_.size() < max_transmit_size) transmit_buffer_.resize(max_transmit_size);
-            auto t = engine_.poll_transmit(MutableByteView(transmit_buffer_));
+            // Per thread, as read_scratch(): every caller uses `data` before the next call.
+            thread_local Bytes transmit_buffer(max_transmit_size);
+            auto t = engine_.poll_transmit(MutableByteView(transmit_buffer));
             if (!t) return false;
-            data = ByteView(transmit_buffer_.data(), t->size);
+            data = ByteView(transmit_buffer.data(), t->size);
             to = std::move(t->to);
         } else {
             owned = engine_.poll_transmit();
@@ -477,9 +478,9 @@ private:
         Result<std::size_t> got = std::size_t{0};
         Endpoint from = transport_.peer_endpoint();
         if constexpr (DatagramTransport<T>)
-            got = transport_.receive_from(buffer_, wake, from);
+            got = transport_.receive_from(read_scratch(), wake, from);
         else
-            got = transport_.read_some(buffer_, wake);
+            got = transport_.read_some(read_scratch(), wake);
         const Instant now = Clock::now();
         if (!got) {
             if (got.error() != make_error_code(Errc::timed_out)) return fail(got.error());
@@ -492,7 +493,7 @@ private:
         }
         // For streams, zero bytes means end of stream; the engine decides whether that
         // was a clean close or a truncation.
-        if (auto ec = engine_.receive(ByteView(buffer_.data(), *got), from, now)) return fail(ec);
+        if (auto ec = engine_.receive(ByteView(read_scratch().data(), *got), from, now)) return fail(ec);
         return flush();
     }
 
@@ -500,8 +501,13 @@ private:
     Config config_;
     Engine engine_;
     T transport_;
-    Bytes buffer_ = Bytes(65536 + 2048);  // one read: a full TLS record or the largest datagram
-    Bytes transmit_buffer_;  // CallerBufferEngine: every outgoing unit, reused
+    /// One read: a full TLS record or the largest datagram. The engine consumes it before
+    /// the call returns, so one buffer per thread serves every connection (a server holding
+    /// 10,000 connections would otherwise hold 10,000 x 66 KiB of them).
+    static Bytes& read_scratch() {
+        thread_local Bytes scratch(65536 + 2048);
+        return scratch;
+    }
     Bytes pending_;          // received bytes that did not fit the caller's buffer
     std::size_t pending_offset_ = 0;
     Bytes outbox_;  // protected bytes the transport did not take yet (non-blocking surface)
