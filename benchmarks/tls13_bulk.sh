@@ -80,8 +80,8 @@ transfer() {
       client=(openssl s_client -connect "127.0.0.1:$port" -CAfile "$work/cert.pem" -servername localhost
               -tls1_3 -ciphersuites "$suite" -groups X25519 -quiet -no_ign_eof) ;;
     tcp)
-      server=(socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" STDOUT)
-      client=(socat -u STDIN "TCP:127.0.0.1:$port") ;;
+      server=(socat -u -b 131072 "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" STDOUT)
+      client=(socat -u -b 131072 STDIN "TCP:127.0.0.1:$port") ;;
   esac
   rm -f "$work/hold"
   mkfifo "$work/hold"

@@ -94,7 +94,7 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     auto directory = args.take("--directory");
     auto timeout = args.take_seconds("--handshake-timeout");
     out.verbose = args.flag("--verbose");
-    refuse_provider_option(args, "runs on Botan 2 in this command so far (the library's MinimaLT takes OpenSsl3)");
+    refuse_provider_option(args, "runs on Botan 2 in this command so far; the library's MinimaLT also takes OpenSsl3");
     std::optional<std::string> key, name, puzzles, difficulty, threshold, server_key, service, roam, user_key, require_user;
     if (is_connect) {
         server_key = args.take("--server-key");
