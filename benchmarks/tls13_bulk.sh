@@ -9,9 +9,10 @@
 # change in the machine's load hits all of them alike; each ratio is taken within a pair
 # and reported as the median and range over the pairs.
 #
-# usage: benchmarks/tls13_bulk.sh [--tapsec PATH] [--pairs N] [--size BYTES] [--out DIR]
+# usage: benchmarks/tls13_bulk.sh [--tapsec PATH] [--pairs N] [--size BYTES] [--out DIR] [--summary-only]
 # Writes DIR/tls13_bulk_runs.csv (every transfer) and DIR/tls13_bulk.csv (the ratios);
-# prints a table. Needs openssl and socat. Runs only on 127.0.0.1.
+# prints a table (--summary-only: recomputes both from an existing runs file). Needs
+# openssl and socat. Runs only on 127.0.0.1.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,13 +21,15 @@ pairs=5
 size=$((1 << 30))
 out=$here/../docs/benchmarks
 suites=(TLS_AES_128_GCM_SHA256 TLS_CHACHA20_POLY1305_SHA256)
+summary_only=0
 while [ $# -gt 0 ]; do
   case $1 in
     --tapsec) tapsec=$2; shift 2 ;;
     --pairs) pairs=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --summary-only) summary_only=1; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "tls13_bulk.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -102,8 +105,8 @@ transfer() {
 }
 
 runs=$out/tls13_bulk_runs.csv
-echo "suite,pair,variant,seconds,mib_per_s" >"$runs"
-for suite in "${suites[@]}"; do
+[ $summary_only -eq 1 ] || echo "suite,pair,variant,seconds,mib_per_s" >"$runs"
+[ $summary_only -eq 1 ] || for suite in "${suites[@]}"; do
   for pair in $(seq 1 "$pairs"); do
     order=(openssl tapsec-openssl tapsec-botan tcp)
     [ $((pair % 2)) -eq 0 ] && order=(tcp tapsec-botan tapsec-openssl openssl)
@@ -127,11 +130,11 @@ out = csv.writer(open(sys.argv[2], "w", newline=""))
 out.writerow(["measurement", "median", "min", "max", "pairs", "median_mib_per_s"])
 print("| suite | measurement | median | range | MiB/s (median) |\n|---|---|---:|---|---:|")
 for suite in suites:
-    short = suite.replace("TLS_", "").replace("_SHA256", "")
-    for variant, anchor, label in [("tapsec-openssl", "openssl", "tapsec (OpenSSL provider) / openssl"),
-                                   ("tapsec-botan", "openssl", "tapsec (Botan provider) / openssl"),
-                                   ("openssl", "tcp", "openssl / plain TCP"),
-                                   ("tapsec-openssl", "tcp", "tapsec (OpenSSL provider) / plain TCP")]:
+    short = {"TLS_AES_128_GCM_SHA256": "AES-128-GCM", "TLS_CHACHA20_POLY1305_SHA256": "ChaCha20"}.get(suite, suite)
+    for variant, anchor, label in [("tapsec-openssl", "openssl", "tapsec-ossl / openssl"),
+                                   ("tapsec-botan", "openssl", "tapsec-botan / openssl"),
+                                   ("openssl", "tcp", "openssl / TCP"),
+                                   ("tapsec-openssl", "tcp", "tapsec-ossl / TCP")]:
         ratios = [rate[(suite, p, variant)] / rate[(suite, p, anchor)] for p in pairs]
         median_rate = statistics.median(rate[(suite, p, variant)] for p in pairs)
         name = f"{short}: {label}"
