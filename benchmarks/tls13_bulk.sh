@@ -101,7 +101,7 @@ transfer() {
   server_pid=""
   exec {hold_fd}>&-
   [ $status -eq 0 ] || { echo "tls13_bulk.sh: $variant server exited $status: $(head -c 300 "$work/server.err")" >&2; exit 1; }
-  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.6f\n", b - a }' 
+  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.6f\n", b - a }'
 }
 
 runs=$out/tls13_bulk_runs.csv
@@ -126,7 +126,7 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 rate = {(r["suite"], r["pair"], r["variant"]): float(r["mib_per_s"]) for r in rows}
 suites = sorted({r["suite"] for r in rows}, key=lambda s: [r["suite"] for r in rows].index(s))
 pairs = sorted({r["pair"] for r in rows}, key=int)
-out = csv.writer(open(sys.argv[2], "w", newline=""))
+out = csv.writer(open(sys.argv[2], "w", newline=""), lineterminator="\n")
 out.writerow(["measurement", "median", "min", "max", "pairs", "median_mib_per_s"])
 print("| suite | measurement | median | range | MiB/s (median) |\n|---|---|---:|---|---:|")
 for suite in suites:
