@@ -25,6 +25,8 @@ packages=(
   tshark
   # fuzzing (libFuzzer ships with clang 14) and the benchmark plot
   clang-14 libclang-rt-14-dev gnuplot-nox time
+  # the plain-TCP ceiling of benchmarks/tls13_bulk.sh
+  socat
   # the generated zsh completion is parsed and run (tests/unit/cli_test.cpp)
   zsh
   # the TLS termination anchor of benchmarks/load_tls13.sh

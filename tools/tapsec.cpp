@@ -1,6 +1,9 @@
 // The `tapsec` command: the survey's table computed from the code, a demo of every
 // composition, and connect/listen for driving any protocol from the shell.
 #include <botan/version.h>
+#if TAPSEC_HAVE_OPENSSL_PROVIDER
+#include <openssl/crypto.h>
+#endif
 
 #include <cstdio>
 #include <iostream>
@@ -9,6 +12,7 @@
 
 #include <tapsec/tapsec.hpp>
 
+#include "cli/provider_option.hpp"
 #include "cli/registry.hpp"
 #include "cli/select.hpp"
 #include "survey_table.hpp"
@@ -60,6 +64,8 @@ constexpr const char* main_usage =
     "  --alpn LIST               application protocols\n"
     "  --handshake-timeout S     give up the handshake after S seconds (alias --timeout)\n"
     "  --quiet / --verbose       less / more on stderr\n"
+    "  --provider NAME           crypto provider, openssl or botan, where the composition takes\n"
+    "                            one (`tapsec --version` lists which do, and the default)\n"
     "A LIST is separated by ':' or ',' (either, everywhere). `--opt=value` works too.\n"
     "\n"
     "Exit status: 0 success (a clean close), 1 runtime failure (network, handshake,\n"
@@ -73,16 +79,32 @@ constexpr const char* main_usage =
 #define TAPSEC_LIBCRYPTO_VERSION ""
 #endif
 
+/// The version, the crypto providers built in (with the versions of the libraries behind
+/// them), the one the commands default to, and which commands take --provider.
 int print_version() {
     std::printf("tapsec %s\n", TAPSEC_VERSION);
-    std::printf("crypto providers:\n");
-    std::printf("  %-10s %s (Botan %s, used by this command)\n", "Botan2", std::string(crypto::Botan2::name).c_str(),
-                Botan::short_version_string().c_str());
-    if (std::string(TAPSEC_LIBCRYPTO_VERSION).empty())
-        std::printf("  %-10s not available (libcrypto 3 was not found when tapsec was built)\n", "OpenSsl3");
-    else
-        std::printf("  %-10s OpenSSL %s libcrypto, for programs that choose it (crypto/openssl.hpp)\n", "OpenSsl3",
-                    TAPSEC_LIBCRYPTO_VERSION);
+    std::printf("crypto providers built in (--provider NAME; the first is the default of connect, listen and demo):\n");
+    for (const auto& p : built_in_providers) {
+        std::string library;
+        if (std::string_view(p.option) == "botan") library = "Botan " + Botan::short_version_string();
+#if TAPSEC_HAVE_OPENSSL_PROVIDER
+        if (std::string_view(p.option) == "openssl")
+            library = std::string(OpenSSL_version(OPENSSL_VERSION)) + " (built against " + TAPSEC_LIBCRYPTO_VERSION + ")";
+#endif
+        std::printf("  %-8s %.*s: %s%s\n", p.option, int(p.name.size()), p.name.data(), library.c_str(),
+                    &p == &default_provider ? ", the default" : "");
+    }
+#if !TAPSEC_HAVE_OPENSSL_PROVIDER
+    std::printf("  (openssl: not built in, libcrypto 3 was not found when tapsec was built)\n");
+#endif
+    std::string taking, botan_only;
+    for (const auto& e : registry()) {
+        std::string& list = provider_taking_commands().count(e.name) ? taking : botan_only;
+        list += (list.empty() ? "" : " ") + e.name;
+    }
+    std::printf("commands taking --provider: %s\n", taking.c_str());
+    if (!botan_only.empty()) std::printf("commands on Botan 2 only: %s\n", botan_only.c_str());
+    std::printf("library default (Secure<> without a provider argument): %s\n", std::string(crypto::Botan2::name).c_str());
     std::printf("protocols:");
     for (const auto& e : registry()) std::printf(" %s", e.name.c_str());
     std::printf("\n");

@@ -89,8 +89,23 @@ TEST_CASE("QUIC interop: tapsec connect quic --h3 fetches 10 MiB from ngtcp2 gtl
 }
 
 TEST_CASE("QUIC interop: gtlsserver -V sends a Retry; ChaCha20-Poly1305 and a client key update") {
-    fetch_from_gtlsserver({"-V"}, {"--ciphersuites", "TLS_CHACHA20_POLY1305_SHA256", "--keyupdate"},
+    // Botan prints the subject as below; the OpenSSL provider (the default) as RFC 2253 text.
+    fetch_from_gtlsserver({"-V"}, {"--ciphersuites", "TLS_CHACHA20_POLY1305_SHA256", "--keyupdate", "--provider", "botan"},
                           "TLS_CHACHA20_POLY1305_SHA256, x25519, ALPN h3, peer CN=\"localhost\", after a Retry");
+}
+
+TEST_CASE("QUIC interop: tapsec connect quic --provider botan|openssl against gtlsserver, 10 MiB each") {
+    const struct {
+        const char* provider;
+        const char* summary;
+    } rows[] = {
+        {"botan", "TLS_AES_128_GCM_SHA256, x25519, ALPN h3, peer CN=\"localhost\", provider Botan 2"},
+        {"openssl", "TLS_AES_128_GCM_SHA256, x25519, ALPN h3, peer CN=localhost, provider OpenSSL 3 libcrypto"},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.provider);
+        fetch_from_gtlsserver({}, {"--provider", row.provider}, row.summary);
+    }
 }
 
 TEST_CASE("QUIC interop: AES-256-GCM with P-256 against gtlsserver") {

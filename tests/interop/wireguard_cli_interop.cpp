@@ -59,9 +59,8 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
     return condition();
 }
 
-}  // namespace
-
-TEST_CASE("tapsec CLI with --tun and wireguard-go across two namespaces: ping both ways") {
+/// tapsec (on `provider`) with its own TUN device in one namespace, wireguard-go in another.
+void tun_ping_both_ways(const std::string& provider, const std::string& provider_name) {
     REQUIRE_MESSAGE(test::have_program("ping"), "ping is not installed (apt-get install iputils-ping)");
     test::TempDir dir;
     test::NetworkNamespace go_ns("tapsec-wgcli-go"), tapsec_ns("tapsec-wgcli-ts");
@@ -89,8 +88,9 @@ TEST_CASE("tapsec CLI with --tun and wireguard-go across two namespaces: ping bo
                                               "AllowedIPs = 10.77.0.0/24\n"
                                               "PersistentKeepalive = 25\n");
     test::Process tapsec(tapsec_ns.exec({tool, "connect", "wireguard", "--config", dir.file("tapsec.conf"), "--tun", "wgts0",
-                                         "--verbose"}),
+                                         "--verbose", "--provider", provider}),
                          dir.file("tapsec.log"));
+    CHECK_MESSAGE(tapsec.wait_for_output("tapsec: wireguard: provider " + provider_name, 5s), tapsec.output());
     REQUIRE_MESSAGE(tapsec.wait_for_output("connected to", 15s), "tapsec: " << tapsec.output() << "\nwireguard-go: " << daemon->output());
     // wireguard-go learned tapsec's endpoint from the handshake (it had none configured).
     CHECK(wait_until([&] {
@@ -107,6 +107,16 @@ TEST_CASE("tapsec CLI with --tun and wireguard-go across two namespaces: ping bo
     INFO("tapsec: " << tapsec.output());
     CHECK(tapsec.running());
     tapsec.kill();
+}
+
+}  // namespace
+
+TEST_CASE("tapsec CLI with --tun and wireguard-go across two namespaces: ping both ways, --provider botan|openssl") {
+    const std::pair<std::string, std::string> rows[] = {{"botan", "Botan 2"}, {"openssl", "OpenSSL 3 libcrypto"}};
+    for (const auto& [provider, name] : rows) {
+        CAPTURE(provider);
+        tun_ping_both_ways(provider, name);
+    }
 }
 
 TEST_CASE("tapsec CLI listening, framed stdin/stdout, wireguard-go initiates") {

@@ -1,6 +1,9 @@
 // The `tapsec` command as a user meets it: help, bad arguments, the table.
 #include <doctest/doctest.h>
 
+#include <botan/version.h>
+#include <openssl/crypto.h>
+
 #include <tapsec/tapsec.hpp>
 
 #include "support/pki.hpp"
@@ -92,6 +95,12 @@ TEST_CASE("option and input errors: one line naming the option, exit 2; runtime 
         {"connect wireguard --config " + dir.file("missing.conf"), 2, "cannot read configuration"},
         {"show nosuchprotocol", 2, "show: no status view for 'nosuchprotocol'"},
         {"completion fish", 2, "bash or zsh"},
+        // --provider: a name not built in, and the compositions that run on Botan only.
+        {"connect tls13 127.0.0.1:1 --provider libressl", 2, "--provider: 'libressl' is not built into this tapsec"},
+        {"connect wireguard --config " + dir.file("ok.conf") + " --provider nss", 2, "--provider: 'nss' is not built"},
+        {"connect tls12 127.0.0.1:1 --provider openssl", 2, "tls12 runs on Botan's own TLS stack"},
+        {"listen dtls12 127.0.0.1:0 --provider openssl", 2, "dtls12 runs on Botan's own TLS stack"},
+        {"connect curvecp 127.0.0.1:1 --provider openssl", 2, "(only --provider botan)"},
         // Runtime failures: status 1.
         {"connect tls13 no-such-host.invalid:443 --noverify", 1, "cannot resolve no-such-host.invalid: "},
         {"connect tls12 no-such-host.invalid:443 --insecure --quiet", 1, "cannot resolve no-such-host.invalid: "},
@@ -109,13 +118,38 @@ TEST_CASE("option and input errors: one line naming the option, exit 2; runtime 
     }
 }
 
-TEST_CASE("tapsec --version names the version, the providers and the library versions") {
+TEST_CASE("tapsec --version names the version, the providers with their library versions, the default") {
     auto r = tapsec_command("--version");
+    CAPTURE(r.output);
     CHECK(r.status == 0);
     CHECK(r.output.rfind("tapsec 0.", 0) == 0);
-    CHECK(r.output.find("Botan2") != std::string::npos);
-    CHECK(r.output.find("Botan 2.") != std::string::npos);
-    CHECK(r.output.find("OpenSsl3") != std::string::npos);
+    auto line_with = [&](const std::string& start) {
+        const auto at = r.output.find("\n" + start);
+        if (at == std::string::npos) return std::string();
+        return r.output.substr(at + 1, r.output.find('\n', at + 1) - at - 1);
+    };
+    // The versions are those of the libraries this process (linked like the command) runs on.
+    const std::string botan = line_with("  botan    Botan 2: ");
+    CHECK(botan.find("Botan " + Botan::short_version_string()) != std::string::npos);
+    const std::string openssl = line_with("  openssl  OpenSSL 3 libcrypto: ");
+    if (!openssl.empty()) {
+        // Built with libcrypto: it is the commands' default, listed first.
+        CHECK(openssl.find(OpenSSL_version(OPENSSL_VERSION)) != std::string::npos);
+        CHECK(openssl.find(", the default") != std::string::npos);
+        CHECK(botan.find(", the default") == std::string::npos);
+        CHECK(r.output.find("  openssl") < r.output.find("  botan"));
+    } else {
+        CHECK(botan.find(", the default") != std::string::npos);
+        CHECK(r.output.find("openssl: not built in") != std::string::npos);
+    }
+    // Which commands take --provider and which run on Botan only, from the registry.
+    const std::string taking = line_with("commands taking --provider: ");
+    for (const char* name : {" tls13", " quic", " wireguard", " ikev2", " zrtp", " tcpcrypt"})
+        if (line_with("protocols:").find(name) != std::string::npos) CHECK(taking.find(name) != std::string::npos);
+    const std::string botan_only = line_with("commands on Botan 2 only: ");
+    for (const char* name : {"tls12", "dtls12", "curvecp"})
+        if (line_with("protocols:").find(name) != std::string::npos) CHECK(botan_only.find(name) != std::string::npos);
+    CHECK(r.output.find("library default (Secure<> without a provider argument): Botan 2") != std::string::npos);
 }
 
 TEST_CASE("tapsec completion bash is valid bash that knows the protocols and their options") {

@@ -3,7 +3,7 @@
 // libcrypto (HMAC-SHA256, X25519, AES-GCM, ChaCha20-Poly1305 straight from EVP), whole
 // exchanges between two engines in memory for every TEP and AEAD, rekeying, resumption,
 // the fallback to plain TCP, and table-driven negative cases.
-#include <doctest/doctest.h>
+#include "support/providers.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -254,8 +254,8 @@ TEST_CASE("TCP-ENO preamble carrier: segments, plain-TCP detection, malformed se
 
 // ---- key schedule and frames against OpenSSL -----------------------------------------
 
-TEST_CASE("tcpcrypt key schedule equals HKDF-SHA256 computed with OpenSSL's HMAC") {
-    using S = tcpcrypt::KeySchedule<crypto::Botan2>;
+TEST_CASE_TEMPLATE("tcpcrypt key schedule equals HKDF-SHA256 computed with OpenSSL's HMAC", Crypto, TAPSEC_TEST_PROVIDERS) {
+    using S = tcpcrypt::KeySchedule<Crypto>;
     const ByteView label = as_bytes("TCP-ENO");
     Bytes n_a(32), transcript(label.begin(), label.end()), init1(100, 0x11), init2(90, 0x22), es(32);
     for (std::size_t i = 0; i < 32; ++i) n_a[i] = static_cast<std::uint8_t>(i), es[i] = static_cast<std::uint8_t>(0xf0 ^ i);
@@ -292,12 +292,13 @@ TEST_CASE("tcpcrypt key schedule equals HKDF-SHA256 computed with OpenSSL's HMAC
     }
 }
 
-TEST_CASE("tcpcrypt frames are byte-exact with a frame sealed by OpenSSL, for each AEAD, across a rekey") {
+TEST_CASE_TEMPLATE("tcpcrypt frames are byte-exact with a frame sealed by OpenSSL, for each AEAD, across a rekey", Crypto,
+                   TAPSEC_TEST_PROVIDERS) {
     for (std::uint8_t aead : {tcpcrypt::aead_id::aes_128_gcm, tcpcrypt::aead_id::aes_256_gcm, tcpcrypt::aead_id::chacha20_poly1305}) {
         CAPTURE(int(aead));
         const std::size_t key_length = aead == tcpcrypt::aead_id::aes_128_gcm ? 16 : 32;
         const Bytes mk0(32, 0x5a);
-        TcpcryptRecord::layer<crypto::Botan2> a, b;
+        TcpcryptRecord::layer<Crypto> a, b;
         REQUIRE_FALSE(a.import({aead, SecretBytes(mk0.begin(), mk0.end()), true}));
         REQUIRE_FALSE(b.import({aead, SecretBytes(mk0.begin(), mk0.end()), false}));
         const Bytes k_ab0 = ossl_cprf(mk0, 0x04, key_length);
@@ -334,7 +335,7 @@ TEST_CASE("tcpcrypt frames are byte-exact with a frame sealed by OpenSSL, for ea
         Bytes wrong = ossl_frame(aead, k_ab0, 0, 0, as_bytes("x"));
         CHECK(a.open(wrong).error() == make_error_code(tcpcrypt::Error::frame_authentication_failed));
         const Bytes k_ba0 = ossl_cprf(mk0, 0x05, key_length);
-        TcpcryptRecord::layer<crypto::Botan2> a2;
+        TcpcryptRecord::layer<Crypto> a2;
         REQUIRE_FALSE(a2.import({aead, SecretBytes(mk0.begin(), mk0.end()), true}));
         Bytes reserved = ossl_frame(aead, k_ba0, 0, 0x02, as_bytes("x"));  // a reserved control bit
         CHECK(a2.open(reserved).error() == make_error_code(tcpcrypt::Error::reserved_control_bits));

@@ -2,7 +2,7 @@
 // full exchanges for every key agreement and auth tag, Commit contention, loss with
 // T1/T2 retransmission, and Secure<ZrtpHandshake, SrtpRecord, MemoryDatagram> carrying
 // RTP both ways.
-#include <doctest/doctest.h>
+#include "support/providers.hpp"
 
 #include <future>
 #include <random>
@@ -121,9 +121,9 @@ TEST_CASE("zrtp: Hello round trip keeps every field") {
     CHECK(algorithm_name(algo::b32) == "B32 ");
 }
 
-TEST_CASE("zrtp: KDF is HMAC(KI, 1 || Label || 0 || Context || L), checked with OpenSSL") {
+TEST_CASE_TEMPLATE("zrtp: KDF is HMAC(KI, 1 || Label || 0 || Context || L), checked with OpenSSL", Crypto, TAPSEC_TEST_PROVIDERS) {
     const Bytes key(32, 0x42), context = from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b");
-    const auto ours = kdf<crypto::DefaultProvider>(key, "Initiator SRTP master salt", context, 14);
+    const auto ours = kdf<Crypto>(key, "Initiator SRTP master salt", context, 14);
     Bytes input = {0, 0, 0, 1};
     const auto label = as_bytes("Initiator SRTP master salt");
     input.insert(input.end(), label.begin(), label.end());
@@ -139,12 +139,13 @@ TEST_CASE("zrtp: KDF is HMAC(KI, 1 || Label || 0 || Context || L), checked with 
     CHECK(render_sas_b32(0x08000000u) == "byyy");
 }
 
-TEST_CASE("zrtp: AES-CFB built on the provider's block cipher matches OpenSSL's AES-128-CFB128") {
+TEST_CASE_TEMPLATE("zrtp: AES-CFB built on the provider's block cipher matches OpenSSL's AES-128-CFB128", Crypto,
+                   TAPSEC_TEST_PROVIDERS) {
     const Bytes key(16, 0x11), iv(16, 0x22);
     Bytes data(40);
     for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i);
     Bytes ours = data;
-    REQUIRE(aes_cfb<crypto::DefaultProvider>(key, iv, ours, true));
+    REQUIRE(aes_cfb<Crypto>(key, iv, ours, true));
     Bytes reference(data.size());
     int len = 0;
     EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
@@ -152,7 +153,7 @@ TEST_CASE("zrtp: AES-CFB built on the provider's block cipher matches OpenSSL's 
     EVP_EncryptUpdate(ctx, reference.data(), &len, data.data(), static_cast<int>(data.size()));
     EVP_CIPHER_CTX_free(ctx);
     CHECK(ours == reference);
-    REQUIRE(aes_cfb<crypto::DefaultProvider>(key, iv, ours, false));
+    REQUIRE(aes_cfb<Crypto>(key, iv, ours, false));
     CHECK(ours == data);
 }
 

@@ -1,14 +1,14 @@
 // The IKEv2 key schedule and the ESP packet format checked against a second,
 // independent implementation: OpenSSL's HMAC and AES-GCM through EVP (RFC 7296 has no
 // published key-derivation vectors). PRF_HMAC_SHA2_256 itself is pinned to RFC 4231.
-#include <doctest/doctest.h>
+// Every case runs on both providers (support/providers.hpp).
+#include "support/providers.hpp"
 #include <openssl/evp.h>
 
 #include <tapsec/ikev2.hpp>
 
 using namespace tapsec;
 using namespace tapsec::ikev2;
-using P = crypto::Botan2;
 
 namespace {
 
@@ -62,18 +62,18 @@ Bytes openssl_aead_seal(esp::Algorithm alg, ByteView key, ByteView nonce, ByteVi
 
 }  // namespace
 
-TEST_CASE("ikev2: PRF_HMAC_SHA2_256 is RFC 4231 test case 2") {
+TEST_CASE_TEMPLATE("ikev2: PRF_HMAC_SHA2_256 is RFC 4231 test case 2", P, TAPSEC_TEST_PROVIDERS) {
     const auto mac = prf<P>(as_bytes("Jefe"), as_bytes("what do ya want for nothing?"));
     CHECK(to_hex(mac) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
-TEST_CASE("ikev2: prf+ agrees with an OpenSSL implementation for every length up to 8 blocks") {
+TEST_CASE_TEMPLATE("ikev2: prf+ agrees with an OpenSSL implementation for every length up to 8 blocks", P, TAPSEC_TEST_PROVIDERS) {
     const Bytes key = filled(32, 1), seed = filled(80, 9);
     for (std::size_t length : {1u, 31u, 32u, 33u, 64u, 100u, 255u, 256u})
         CHECK(to_hex(prf_plus<P>(key, seed, length)) == to_hex(openssl_prf_plus(key, seed, length)));
 }
 
-TEST_CASE("ikev2: SKEYSEED, the seven SA keys and KEYMAT against OpenSSL") {
+TEST_CASE_TEMPLATE("ikev2: SKEYSEED, the seven SA keys and KEYMAT against OpenSSL", P, TAPSEC_TEST_PROVIDERS) {
     const Bytes ni = filled(32, 3), nr = filled(32, 77), shared = filled(32, 200);
     const std::uint64_t spi_i = 0x0102030405060708, spi_r = 0x1112131415161718;
     const SecretBytes seed = skeyseed<P>(ni, nr, shared);
@@ -106,7 +106,7 @@ TEST_CASE("ikev2: SKEYSEED, the seven SA keys and KEYMAT against OpenSSL") {
     CHECK(initiator.inbound_key == responder.outbound_key);
 }
 
-TEST_CASE("ikev2: the PSK AUTH value is RFC 7296 2.15's formula") {
+TEST_CASE_TEMPLATE("ikev2: the PSK AUTH value is RFC 7296 2.15's formula", P, TAPSEC_TEST_PROVIDERS) {
     const Bytes psk = filled(24, 5), message = filled(300, 11), nonce = filled(32, 13), sk_p = filled(32, 17);
     const IdPayload id{IdType::rfc822_addr, Bytes{'a', '@', 't', 'e', 's', 't'}};
     const auto ours = psk_auth<P>(psk, message, nonce, sk_p, id.body());
@@ -117,7 +117,7 @@ TEST_CASE("ikev2: the PSK AUTH value is RFC 7296 2.15's formula") {
     CHECK(to_hex(ours) == to_hex(openssl_hmac(pad, octets)));
 }
 
-TEST_CASE("esp: a sealed packet is RFC 4303 / RFC 4106 / RFC 7634 byte for byte (OpenSSL AES-GCM, ChaCha20-Poly1305)") {
+TEST_CASE_TEMPLATE("esp: a sealed packet is RFC 4303 / RFC 4106 / RFC 7634 byte for byte (OpenSSL AES-GCM, ChaCha20-Poly1305)", P, TAPSEC_TEST_PROVIDERS) {
     for (bool esn : {false, true})
         for (auto alg : {esp::Algorithm::aes_128_gcm_16, esp::Algorithm::aes_256_gcm_16, esp::Algorithm::chacha20_poly1305}) {
             CAPTURE(esn);

@@ -1,14 +1,14 @@
 // RFC 9001 Appendix A, byte for byte: the client Initial (A.2), the server Initial
 // (A.3), the Retry integrity tag (A.4) and the ChaCha20-Poly1305 short header packet
-// (A.5, with its key update secret). Values from RFC 9001 Appendix A.
-#include <doctest/doctest.h>
+// (A.5, with its key update secret). Values from RFC 9001 Appendix A. Each case runs on
+// both providers (support/providers.hpp).
+#include "support/providers.hpp"
 
 #include <tapsec/crypto/botan.hpp>
 #include <tapsec/quic/packet_protection.hpp>
 
 using namespace tapsec;
 using namespace tapsec::quic;
-using Crypto = crypto::Botan2;
 
 namespace {
 
@@ -83,6 +83,7 @@ const char* const a3_protected =
 
 /// Seals `header || payload` and checks the result; then opens it again as a receiver
 /// would (header parse, header protection removal, AEAD open) and checks the plaintext.
+template <class Crypto>
 void seal_and_open(const tls13::TrafficSecret& secret, ByteView header, std::size_t pn_offset, std::uint64_t pn,
                    ByteView payload, std::string_view expected, std::size_t short_dcid_length = 0) {
     auto keys = PacketKeys<Crypto>::derive(*secret.suite, secret.secret);
@@ -110,25 +111,25 @@ void seal_and_open(const tls13::TrafficSecret& secret, ByteView header, std::siz
 
 }  // namespace
 
-TEST_CASE("RFC 9001 A.1: Initial secrets from the client's Destination Connection ID") {
+TEST_CASE_TEMPLATE("RFC 9001 A.1: Initial secrets from the client's Destination Connection ID", Crypto, TAPSEC_TEST_PROVIDERS) {
     const auto [client, server] = initial_secrets<Crypto>(hex("8394c8f03e515708"));
     CHECK(to_hex(client.secret) == "c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea");
     CHECK(to_hex(server.secret) == "3c199828fd139efd216c155ad844cc81fb82fa8d7446fa7d78be803acdda951b");
 }
 
-TEST_CASE("RFC 9001 A.2: client Initial, byte for byte") {
+TEST_CASE_TEMPLATE("RFC 9001 A.2: client Initial, byte for byte", Crypto, TAPSEC_TEST_PROVIDERS) {
     const auto [client, server] = initial_secrets<Crypto>(hex("8394c8f03e515708"));
     Bytes payload = hex(a2_crypto_frame);
     payload.resize(1162, 0);  // PADDING frames to a 1200-byte datagram
-    seal_and_open(client, hex("c300000001088394c8f03e5157080000449e00000002"), 18, 2, payload, a2_protected);
+    seal_and_open<Crypto>(client, hex("c300000001088394c8f03e5157080000449e00000002"), 18, 2, payload, a2_protected);
 }
 
-TEST_CASE("RFC 9001 A.3: server Initial, byte for byte") {
+TEST_CASE_TEMPLATE("RFC 9001 A.3: server Initial, byte for byte", Crypto, TAPSEC_TEST_PROVIDERS) {
     const auto [client, server] = initial_secrets<Crypto>(hex("8394c8f03e515708"));
-    seal_and_open(server, hex("c1000000010008f067a5502a4262b50040750001"), 18, 1, hex(a3_payload), a3_protected);
+    seal_and_open<Crypto>(server, hex("c1000000010008f067a5502a4262b50040750001"), 18, 1, hex(a3_payload), a3_protected);
 }
 
-TEST_CASE("RFC 9001 A.4: Retry integrity tag") {
+TEST_CASE_TEMPLATE("RFC 9001 A.4: Retry integrity tag", Crypto, TAPSEC_TEST_PROVIDERS) {
     const ConnectionId odcid(hex("8394c8f03e515708"));
     const Bytes retry = make_retry<Crypto>(ConnectionId{}, ConnectionId(hex("f067a5502a4262b5")), odcid,
                                            as_bytes("token"), 0x0f);
@@ -147,10 +148,10 @@ TEST_CASE("RFC 9001 A.4: Retry integrity tag") {
     CHECK_FALSE(verify_retry<Crypto>(hex("8394c8f03e515709"), retry));
 }
 
-TEST_CASE("RFC 9001 A.5: ChaCha20-Poly1305 short header packet and key update secret") {
+TEST_CASE_TEMPLATE("RFC 9001 A.5: ChaCha20-Poly1305 short header packet and key update secret", Crypto, TAPSEC_TEST_PROVIDERS) {
     const Bytes raw = hex("9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b");
     const tls13::TrafficSecret secret{&tls13::TLS_CHACHA20_POLY1305_SHA256, SecretBytes(raw.begin(), raw.end())};
-    seal_and_open(secret, hex("4200bff4"), 1, 654360564, hex("01"), "4cfe4189655e5cd55c41f69080575d7999c25a5bfb");
+    seal_and_open<Crypto>(secret, hex("4200bff4"), 1, 654360564, hex("01"), "4cfe4189655e5cd55c41f69080575d7999c25a5bfb");
     auto keys = PacketKeys<Crypto>::derive(*secret.suite, secret.secret);
     REQUIRE(keys);
     auto next = keys->next_generation();

@@ -2,13 +2,13 @@
 //  - RFC 3711 Appendix B.2 (AES-CM keystream) and B.3 (key derivation);
 //  - RFC 7714 Sections 16 and 17 (AEAD_AES_128_GCM / AEAD_AES_256_GCM SRTP and SRTCP);
 //  - libsrtp's own reference packets (test/srtp_driver.c), which go through the KDF.
-#include <doctest/doctest.h>
+// Each case runs on both providers (support/providers.hpp).
+#include "support/providers.hpp"
 
 #include <tapsec/tapsec.hpp>
 
 using namespace tapsec;
 using namespace tapsec::srtp;
-using Crypto = crypto::DefaultProvider;
 
 namespace {
 Bytes hex(std::string_view h) {
@@ -23,7 +23,7 @@ SecretBytes secret(std::string_view h) {
 }
 }  // namespace
 
-TEST_CASE("RFC 3711 B.2: AES-CM keystream") {
+TEST_CASE_TEMPLATE("RFC 3711 B.2: AES-CM keystream", Crypto, TAPSEC_TEST_PROVIDERS) {
     // Session key 2B7E151628AED2A6ABF7158809CF4F3C, session salt F0F1F2F3F4F5F6F7F8F9FAFBFCFD,
     // ROC 0, SEQ 0, SSRC 0: the keystream blocks the RFC lists.
     auto aes = Crypto::BlockCipher::aes(hex("2B7E151628AED2A6ABF7158809CF4F3C"));
@@ -45,7 +45,7 @@ TEST_CASE("RFC 3711 B.2: AES-CM keystream") {
     CHECK(block(0xff01) == "6a2cc3787889374fbeb4c81b17ba6c44");
 }
 
-TEST_CASE("RFC 3711 B.3: key derivation") {
+TEST_CASE_TEMPLATE("RFC 3711 B.3: key derivation", Crypto, TAPSEC_TEST_PROVIDERS) {
     // master key E1F97A0D3E018BE0D64FA32C06DE4139, master salt 0EC675AD498AFEEBB6960B3AABE6,
     // key derivation rate 0, index 0.
     auto kdf = KeyDerivation<Crypto>::create(hex("E1F97A0D3E018BE0D64FA32C06DE4139"),
@@ -82,35 +82,38 @@ constexpr std::string_view rtp_plain =
 constexpr std::string_view rtcp_plain =
     "81c8000d4d6172734e5450314e545032525450200000042a0000e9304c756e61deadbeefdeadbeefdeadbeefdeadbeefdeadbeef";
 
+template <class Crypto>
 CryptoContext<Crypto> gcm(Profile p, Stream s, std::string_view key) {
     auto c = CryptoContext<Crypto>::from_session_keys(p, s, SessionKeys{secret(key), secret(salt), {}});
     REQUIRE(c);
     return std::move(*c);
 }
 
+template <class Crypto>
 void check_rtp(Profile p, std::string_view key, std::string_view expected) {
-    auto ctx = gcm(p, Stream::rtp, key);
+    auto ctx = gcm<Crypto>(p, Stream::rtp, key);
     CHECK(to_hex(ctx.gcm_nonce(0x5501a0b2, 0, 0xf17b)) == "51753c6580c2726f20718414");  // 16.1 IV
     Bytes packet = hex(rtp_plain);
     const std::size_t length = packet.size();
     packet.resize(length + 16);
     CHECK(ctx.protect_rtp(packet.data(), 12, length, 0x5501a0b2, 0, 0xf17b) == packet.size());
     CHECK(to_hex(packet) == expected);
-    auto rx = gcm(p, Stream::rtp, key);
+    auto rx = gcm<Crypto>(p, Stream::rtp, key);
     CHECK(rx.unprotect_rtp(packet.data(), 12, packet.size(), 0x5501a0b2, 0, 0xf17b));
     packet.resize(length);
     CHECK(to_hex(packet) == rtp_plain);
 }
 
+template <class Crypto>
 void check_rtcp(Profile p, std::string_view key, std::string_view expected) {
-    auto ctx = gcm(p, Stream::rtcp, key);
+    auto ctx = gcm<Crypto>(p, Stream::rtcp, key);
     CHECK(to_hex(ctx.gcm_rtcp_nonce(0x4d617273, 0x5d4)) == "517524055203726f207170bb");  // 17.1 IV
     Bytes packet = hex(rtcp_plain);
     const std::size_t length = packet.size();
     packet.resize(length + 20);
     CHECK(ctx.protect_rtcp(packet.data(), length, 0x4d617273, 0x5d4, true) == packet.size());
     CHECK(to_hex(packet) == expected);
-    auto rx = gcm(p, Stream::rtcp, key);
+    auto rx = gcm<Crypto>(p, Stream::rtcp, key);
     auto trailer = rx.parse_rtcp_trailer(packet.data(), packet.size());
     REQUIRE(trailer);
     CHECK(trailer->index == 0x5d4);
@@ -121,20 +124,20 @@ void check_rtcp(Profile p, std::string_view key, std::string_view expected) {
 }
 }  // namespace
 
-TEST_CASE("RFC 7714 16.1.1 / 16.2.1: SRTP AEAD_AES_128_GCM and AEAD_AES_256_GCM") {
-    check_rtp(Profile::aead_aes_128_gcm, k128,
+TEST_CASE_TEMPLATE("RFC 7714 16.1.1 / 16.2.1: SRTP AEAD_AES_128_GCM and AEAD_AES_256_GCM", Crypto, TAPSEC_TEST_PROVIDERS) {
+    check_rtp<Crypto>(Profile::aead_aes_128_gcm, k128,
               "8040f17b8041f8d35501a0b2f24de3a3fb34de6cacba861c9d7e4bcabe633bd50d294e6f42a5f47a51c7d19b36de3adf"
               "8833899d7f27beb16a9152cf765ee4390cce");
-    check_rtp(Profile::aead_aes_256_gcm, k256,
+    check_rtp<Crypto>(Profile::aead_aes_256_gcm, k256,
               "8040f17b8041f8d35501a0b232b1de78a822fe12ef9f78fa332e33aab18012389a58e2f3b50b2a0276ffae0f1ba63799"
               "b87b7aa3db36dfffd6b0f9bb7878d7a76c13");
 }
 
-TEST_CASE("RFC 7714 17.1.1 / 17.2.1: SRTCP AEAD_AES_128_GCM and AEAD_AES_256_GCM, encrypted") {
-    check_rtcp(Profile::aead_aes_128_gcm, k128,
+TEST_CASE_TEMPLATE("RFC 7714 17.1.1 / 17.2.1: SRTCP AEAD_AES_128_GCM and AEAD_AES_256_GCM, encrypted", Crypto, TAPSEC_TEST_PROVIDERS) {
+    check_rtcp<Crypto>(Profile::aead_aes_128_gcm, k128,
                "81c8000d4d61727363e94885dcdab67ca727d7662f6b7e997ff5c0f76c06f32dc676a5f1730d6fda4ce09b4686303ded"
                "0bb9275bc84aa45896cf4d2fc5abf87245d9eade800005d4");
-    check_rtcp(Profile::aead_aes_256_gcm, k256,
+    check_rtcp<Crypto>(Profile::aead_aes_256_gcm, k256,
                "81c8000d4d617273d50ae4d1f5ce5d304ba297e47d470c282c3ece5dbffe0a50a2eaa5c1110555be8415f658c61de047"
                "6f1b6fad1d1eb30c4446839f57ff6f6cb26ac3be800005d4");
 }
@@ -159,14 +162,15 @@ namespace {
 constexpr std::string_view ref_rtp = "800f1234decafbadcafebabeabababababababababababababababab";
 constexpr std::string_view ref_rtcp = "81c8000bcafebabeabababababababababababababababab";
 
+template <class Crypto>
 void check_reference(Profile p, std::string_view key, std::string_view master_salt, std::string_view srtp,
                      std::string_view srtcp) {
     MasterKeys keys;
     keys.profile = p;
     keys.client_write = {secret(key), secret(master_salt)};
     keys.server_write = keys.client_write;
-    auto sender = Session<>::create(keys, Role::client);
-    auto receiver = Session<>::create(keys, Role::server);
+    auto sender = Session<Crypto>::create(keys, Role::client);
+    auto receiver = Session<Crypto>::create(keys, Role::server);
     REQUIRE(sender);
     REQUIRE(receiver);
     Bytes packet = hex(ref_rtp);
@@ -189,12 +193,12 @@ void check_reference(Profile p, std::string_view key, std::string_view master_sa
 }
 }  // namespace
 
-TEST_CASE("libsrtp reference packets: AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM through the KDF") {
+TEST_CASE_TEMPLATE("libsrtp reference packets: AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM through the KDF", Crypto, TAPSEC_TEST_PROVIDERS) {
     // master key/salt as RFC 3711 B.3
-    check_reference(Profile::aes_cm_128_hmac_sha1_80, "e1f97a0d3e018be0d64fa32c06de4139", "0ec675ad498afeebb6960b3aabe6",
+    check_reference<Crypto>(Profile::aes_cm_128_hmac_sha1_80, "e1f97a0d3e018be0d64fa32c06de4139", "0ec675ad498afeebb6960b3aabe6",
                     "800f1234decafbadcafebabe4e55dc4ce79978d88ca4d215949d2402b78d6acc99ea179b8dbb",
                     "81c8000bcafebabe7128035be487b9bdbef89041f977a5a880000001993e08cd54d6c1230798");
-    check_reference(Profile::aead_aes_128_gcm, "000102030405060708090a0b0c0d0e0f", "a0a1a2a3a4a5a6a7a8a9aaab",
+    check_reference<Crypto>(Profile::aead_aes_128_gcm, "000102030405060708090a0b0c0d0e0f", "a0a1a2a3a4a5a6a7a8a9aaab",
                     "800f1234decafbadcafebabec5002ede04cfdd2eb91159e0880aa06ed2976826f796b201df3131a127e8a392",
                     "81c8000bcafebabec98b8b5df0392a55852b6c21ac8e7025c52c6fbea2b3b446ea31123ba88ce61e80000001");
 }

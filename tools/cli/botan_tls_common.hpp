@@ -33,6 +33,7 @@
 
 #include "address.hpp"
 #include "debug_options.hpp"
+#include "provider_option.hpp"
 #include "registry.hpp"
 #include "server_modes.hpp"
 #include "stdio.hpp"
@@ -54,7 +55,8 @@ inline constexpr const char* client_usage =
     "  --quiet               do not print the negotiated parameters on stderr\n"
     "  --keylogfile FILE     append the master secret to FILE (NSS key log; default $SSLKEYLOGFILE)\n"
     "  --trace               print each handshake message and alert on stderr\n"
-    "  --showcerts           print the peer's certificate chain (PEM) on stderr\n";
+    "  --showcerts           print the peer's certificate chain (PEM) on stderr\n"
+    "  --provider botan      the only provider: Botan's TLS stack does all of the cryptography\n";
 
 inline const std::string server_usage =
     "  --cert FILE --key FILE  server certificate chain and private key (PEM; ECDSA or RSA)\n"
@@ -68,7 +70,8 @@ inline const std::string server_usage =
     "  --quiet               do not print the negotiated parameters on stderr\n"
     "  --keylogfile FILE     append the master secret to FILE (NSS key log; default $SSLKEYLOGFILE)\n"
     "  --trace               print each handshake message and alert on stderr\n"
-    "  --showcerts           print the peer's certificate chain (PEM) on stderr\n" +
+    "  --showcerts           print the peer's certificate chain (PEM) on stderr\n"
+    "  --provider botan      the only provider: Botan's TLS stack does all of the cryptography\n" +
     std::string(server_modes_usage);
 
 inline bool read_text_file(const std::string& path, std::string& out) {
@@ -209,6 +212,7 @@ struct CommandSpec {
 /// `tapsec connect <name> HOST:PORT`: dial(host, port) gives the transport.
 template <class Conn, class Dial>
 int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
+    refuse_provider_option(args, botan_tls_stack_reason);
     const HostPort target = parse_host_port(args.target);
     const std::string& host = target.host;
     const std::uint16_t port = target.port;
@@ -271,6 +275,7 @@ std::string client_address(Conn& connection) {
 /// next() yields one transport per connection, and port() the bound port.
 template <class Conn, class Bind>
 int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
+    refuse_provider_option(args, botan_tls_stack_reason);
     const HostPort bind_to = parse_listen_address(args.target);
     const std::string& address = bind_to.host;
     const std::uint16_t port = bind_to.port;

@@ -13,6 +13,7 @@
 #include <tapsec/curvecp.hpp>
 
 #include "address.hpp"
+#include "provider_option.hpp"
 #include "registry.hpp"
 #include "reliable_datagram.hpp"
 #include "server_modes.hpp"
@@ -37,6 +38,7 @@ const std::string usage = std::string(
     "  --client-extension HEX32  connect: the client extension (default 32 zeros)\n"
     "  --hellos N             connect: Hellos sent before giving up (default 5: about 8 to 16 s)\n"
     "  --verbose              report the handshake and the transfer on stderr\n"
+    "  --provider botan       the only provider (CurveCP's XSalsa20 is Botan's here)\n"
     "listen, instead of stdin/stdout:\n") + server_mode_flags_usage + std::string(
     "\n"
     "stdin goes to the peer as one stream, the peer's stream to stdout. Interoperates with\n"
@@ -122,6 +124,7 @@ int run(Arguments& args, bool is_connect) {
     auto client_ext = args.take("--client-extension");
     auto hellos = args.take_uint("--hellos", 1, 8);
     const bool verbose = args.flag("--verbose");
+    refuse_provider_option(args, "needs XSalsa20, which only Botan provides here");
     ServerMode mode = ServerMode::stdio;
     if (!is_connect)
         if (auto error = take_server_mode(args, mode); !error.empty()) return usage_fail(error);

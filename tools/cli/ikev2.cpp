@@ -30,13 +30,15 @@
 #include <tapsec/ikev2.hpp>
 
 #include "address.hpp"
+#include "provider_option.hpp"
 #include "registry.hpp"
 #include "tunnel_io.hpp"
 
 namespace tapsec::cli {
 namespace {
 
-using Ikev2 = Secure<Ikev2Handshake, EspRecord, Udp>;
+template <class Crypto = crypto::Botan2>
+using Ikev2 = Secure<Ikev2Handshake, EspRecord, Udp, Crypto>;
 using Config = ikev2::Config;
 using namespace std::chrono_literals;
 
@@ -79,6 +81,8 @@ constexpr const char* usage =
     "                        UDP payloads from the tunnel to stdout\n"
     "  --handshake-timeout S give up after S seconds (default 20 for connect, 600 for listen)\n"
     "  --verbose             report the negotiation, drops and the close on stderr\n"
+    "  --provider NAME       crypto provider: openssl or botan (default: openssl where\n"
+    "                        built with it); --verbose names the one used\n"
     "\n"
     "connect HOST[:PORT] (default port 4500); listen [ADDR:]PORT (default 0.0.0.0:4500).\n"
     "Without --tun or --udp-to, stdin/stdout carry inner IPv4 packets framed as a 2-byte\n"
@@ -476,7 +480,7 @@ int open_tun(const std::string& name, const ikev2::TrafficSelector& local, std::
     return fd;
 }
 
-void report_events(Ikev2& conn, bool verbose) {
+void report_events(auto& conn, bool verbose) {
     while (auto e = conn.next_event()) {
         if (!verbose) continue;
         switch (e->kind) {
@@ -492,7 +496,7 @@ void report_events(Ikev2& conn, bool verbose) {
 }
 
 /// Deletes the IKE SA and waits (bounded) for the peer's answer: a clean close.
-bool delete_and_wait(Ikev2& conn) {
+bool delete_and_wait(auto& conn) {
     auto& engine = conn.engine();
     if (engine.close(Clock::now())) return false;
     Bytes buffer(max_transmit_size), in(65536);
@@ -550,7 +554,7 @@ std::optional<ByteView> udp_payload(ByteView p) {
     return p.subspan(ihl + 8, length - 8);
 }
 
-int run_data_path(Ikev2& conn, const Options& options, int tun_fd, bool is_connect) {
+int run_data_path(auto& conn, const Options& options, int tun_fd, bool is_connect) {
     TunnelPackets packets(
         tun_fd,
         options.udp_to ? TunnelPackets::MakeUdpPacket(
@@ -577,6 +581,7 @@ int run_data_path(Ikev2& conn, const Options& options, int tun_fd, bool is_conne
     return 0;
 }
 
+template <class Crypto>
 int run(Arguments& args, bool is_connect) {
     Options options;
     if (auto error = read_options(args, is_connect, options)) return cli::usage_fail(*error);
@@ -591,7 +596,7 @@ int run(Arguments& args, bool is_connect) {
         tun_fd = open_tun(options.tun, options.config.local_ts, error);
         if (tun_fd < 0) return cli::fail(error);
     }
-    Ikev2 conn(is_connect ? Role::client : Role::server, options.config, std::move(*udp));
+    Ikev2<Crypto> conn(is_connect ? Role::client : Role::server, options.config, std::move(*udp));
     if (auto ec = conn.handshake()) {
         report_events(conn, options.verbose);
         return cli::fail(std::string(is_connect ? "IKEv2 with " + options.peer.to_string() : std::string("IKEv2")) +
@@ -635,7 +640,7 @@ DemoResult demo() {
     server_config.source_validation = CommonConfig::SourceValidation::always;
 
     std::thread server([&] {
-        Ikev2 conn(Role::server, server_config, std::move(*server_udp));
+        Ikev2<DefaultProvider> conn(Role::server, server_config, std::move(*server_udp));
         if (conn.handshake()) return;
         auto packet = conn.receive_message(5s);
         if (!packet || packet->size() < 28) return;
@@ -645,7 +650,7 @@ DemoResult demo() {
         if (conn.send(reply)) return;
         (void)conn.receive_message(2s);  // answers the delete, then reports the close
     });
-    Ikev2 client(Role::client, client_config, std::move(*client_udp));
+    Ikev2<DefaultProvider> client(Role::client, client_config, std::move(*client_udp));
     const auto t0 = Clock::now();
     auto ec = client.handshake();
     const auto t1 = Clock::now();
@@ -665,18 +670,19 @@ DemoResult demo() {
     result.ok = true;
     result.handshake_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
     result.echo_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
-    result.negotiated = client.info().cipher_suite + ", " + client.info().group + ", PSK, cookie, tunnel mode";
+    result.negotiated = client.info().cipher_suite + ", " + client.info().group + ", PSK, cookie, tunnel mode" + provider_suffix(client);
     return result;
 }
 
+const TakesProvider takes_provider{"ikev2"};
 const Registration registration{ProtocolEntry{
     "ikev2",
     "Secure<Ikev2Handshake, EspRecord, Udp>",
     "IKEv2+ESP",
-    Ikev2::features,
+    Ikev2<>::features,
     usage,
-    [](Arguments& a) { return run(a, true); },
-    [](Arguments& a) { return run(a, false); },
+    [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return run<Crypto>(a, true); }); },
+    [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return run<Crypto>(a, false); }); },
     demo,
     /*target_optional=*/true,
     {{"AD", "EAP (IKEv2's authentication delegation) is not implemented: PSK or certificates (docs/ikev2.md)"},

@@ -27,6 +27,7 @@
 #include <tapsec/minimalt.hpp>
 
 #include "address.hpp"
+#include "provider_option.hpp"
 #include "registry.hpp"
 #include "reliable_datagram.hpp"
 #include "server_modes.hpp"
@@ -34,7 +35,8 @@
 namespace tapsec::cli {
 namespace {
 
-using Minimalt = Secure<MinimaltHandshake, MinimaltRecord, Udp>;
+template <class Crypto = crypto::Botan2>
+using Minimalt = Secure<MinimaltHandshake, MinimaltRecord, Udp, Crypto>;
 using Config = minimalt::Config;
 using namespace std::chrono_literals;
 
@@ -61,7 +63,9 @@ const std::string usage = std::string(
     "                          (connection mobility by tunnel ID)\n"
     "both:\n"
     "  --handshake-timeout S   give up after S seconds (default 10)\n"
-    "  --verbose               report the tunnel, puzzles, roaming and drops on stderr\n");
+    "  --verbose               report the tunnel, puzzles, roaming and drops on stderr\n"
+    "  --provider NAME         crypto provider: openssl or botan (default: openssl where built\n"
+    "                          with it; the NaCl box stays on Botan); --verbose names the one used\n");
 
 struct Options {
     Config config;
@@ -190,7 +194,7 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     return std::nullopt;
 }
 
-void report_events(Minimalt& conn, bool verbose) {
+void report_events(auto& conn, bool verbose) {
     while (auto e = conn.next_event()) {
         if (!verbose) continue;
         switch (e->kind) {
@@ -215,10 +219,15 @@ void report_events(Minimalt& conn, bool verbose) {
 /// sending on connection 1 (close RPC) once the peer has acknowledged everything; when
 /// both directions of connection 1 are closed the client ends the tunnel (close_tunnel,
 /// acknowledged), and the server's session is over when the tunnel ends.
-class MinimaltSession final : public ReliableDatagramSession<MinimaltSession, Minimalt> {
+template <class Conn>
+class MinimaltSession final : public ReliableDatagramSession<MinimaltSession<Conn>, Conn> {
+    using Base = ReliableDatagramSession<MinimaltSession<Conn>, Conn>;
+    using Base::closing_, Base::connection_, Base::engine, Base::finishing_, Base::progress, Base::sent_;
+
 public:
-    MinimaltSession(Minimalt& conn, const Options& options, bool is_client)
-        : ReliableDatagramSession(conn), options_(options), is_client_(is_client) {}
+    using Base::answers_only;
+    MinimaltSession(Conn& conn, const Options& options, bool is_client)
+        : Base(conn), options_(options), is_client_(is_client) {}
 
     /// stdin is read while less than 1 MiB waits for acknowledgement (the engine's queue
     /// holds 4 MiB; a send beyond it would be refused).
@@ -279,7 +288,7 @@ private:
 
 /// Moves stdin to connection 1 and connection 1 to stdout (or answers in a server
 /// mode) until a clean close.
-int run_data_path(Minimalt& conn, const Options& options, bool is_client) {
+int run_data_path(auto& conn, const Options& options, bool is_client) {
     MinimaltSession session(conn, options, is_client);
     session.answers_only = options.mode != ServerMode::stdio;
     PumpOptions pump_options;
@@ -287,6 +296,7 @@ int run_data_path(Minimalt& conn, const Options& options, bool is_client) {
     return serve_connection(session, options.mode, "Secure<MinimaltHandshake, MinimaltRecord, Udp>", pump_options);
 }
 
+template <class Crypto>
 int run(Arguments& args, bool is_connect) {
     Options options;
     if (auto error = read_options(args, is_connect, options)) return usage_fail(*error);
@@ -294,7 +304,7 @@ int run(Arguments& args, bool is_connect) {
     if (is_connect) {
         auto udp = Udp::connect(options.server);
         if (!udp) return fail("cannot open UDP: " + udp.error().message());
-        Minimalt conn(Role::client, options.config, std::move(*udp));
+        Minimalt<Crypto> conn(Role::client, options.config, std::move(*udp));
         if (auto ec = conn.handshake()) {
             report_events(conn, options.verbose);
             return fail("tunnel to " + options.server.to_string() + " failed: " + ec.message());
@@ -330,7 +340,7 @@ int run(Arguments& args, bool is_connect) {
                  address.c_str(), options.directory_file.c_str(), address.c_str(), options.directory_file.c_str(),
                  to_hex(*server_key).c_str());
     options.config.handshake_timeout = std::chrono::hours(24 * 365);  // a listener waits for its client
-    Minimalt conn(Role::server, options.config, std::move(*udp));
+    Minimalt<Crypto> conn(Role::server, options.config, std::move(*udp));
     if (auto ec = conn.handshake()) return fail("accepting a tunnel failed: " + ec.message());
     report_events(conn, options.verbose);
     if (options.verbose) {
@@ -379,7 +389,7 @@ DemoResult demo() {
     if (!client_udp) return result.error = "cannot open loopback UDP", result;
 
     std::thread server([&] {
-        Minimalt conn(Role::server, server_config, std::move(*server_udp));
+        Minimalt<DefaultProvider> conn(Role::server, server_config, std::move(*server_udp));
         if (conn.handshake()) return;
         auto& e = conn.engine();
         std::array<std::uint8_t, max_transmit_size> out{}, in{};
@@ -402,7 +412,7 @@ DemoResult demo() {
             while (auto t = e.poll_transmit(MutableByteView(out))) conn.transport().send_to(ByteView(out.data(), t->size), *t->to);
         }
     });
-    Minimalt client(Role::client, client_config, std::move(*client_udp));
+    Minimalt<DefaultProvider> client(Role::client, client_config, std::move(*client_udp));
     const auto t0 = Clock::now();
     auto ec = client.handshake();
     const auto t1 = Clock::now();
@@ -440,18 +450,20 @@ DemoResult demo() {
     result.ok = true;
     result.handshake_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
     result.echo_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
-    result.negotiated = "Ed25519-signed directory record, Curve25519 + XSalsa20-Poly1305 tunnel, 2 connections";
+    result.negotiated = "Ed25519-signed directory record, Curve25519 + XSalsa20-Poly1305 tunnel, 2 connections" +
+                        provider_suffix(client);
     return result;
 }
 
+const TakesProvider takes_provider{"minimalt"};
 const Registration registration{ProtocolEntry{
     "minimalt",
     "Secure<MinimaltHandshake, MinimaltRecord, Udp>",
     "MinimalT",
-    Minimalt::features,
+    Minimalt<>::features,
     usage,
-    [](Arguments& a) { return run(a, true); },
-    [](Arguments& a) { return run(a, false); },
+    [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return run<Crypto>(a, true); }); },
+    [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return run<Crypto>(a, false); }); },
     demo,
     /*target_optional=*/false,
     {{"MA", "the paper's user authentication (createAuth: the user's long-term key proven per connection) is "

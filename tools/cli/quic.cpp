@@ -19,14 +19,17 @@
 #include "demo.hpp"
 #include "quic_h3.hpp"
 #include "address.hpp"
+#include "provider_option.hpp"
 #include "registry.hpp"
 #include "server_modes.hpp"
 
 namespace tapsec::cli {
 namespace {
 
-using Quic = Secure<Tls13Handshake, QuicPacketProtection, Udp>;
-using Connection = quic::Connection<>;
+template <class Crypto = crypto::Botan2>
+using Quic = Secure<Tls13Handshake, QuicPacketProtection, Udp, Crypto>;
+template <class Crypto = crypto::Botan2>
+using Connection = quic::Connection<Crypto>;
 
 constexpr const char* usage =
     "common options:\n"
@@ -38,6 +41,8 @@ constexpr const char* usage =
     "  --h3                    minimal HTTP/3 (GET one file / serve files) instead of stdin/stdout\n"
     "  --idle-timeout MS       QUIC max_idle_timeout (default 30000)\n"
     "  --quiet                 no connection summary on stderr\n"
+    "  --provider NAME         crypto provider: openssl or botan (default: openssl where built\n"
+    "                          with it); the summary line names the one used\n"
     "connect only:\n"
     "  --servername NAME       SNI and the name checked in the certificate (default: HOST)\n"
     "  --noverify              accept any server certificate (testing only)\n"
@@ -106,6 +111,7 @@ std::string common_options(Arguments& args, Options& o) {
 }
 
 /// Moves datagrams between a connection and its UDP socket, running its timers.
+template <class Connection>
 class Driver {
 public:
     // A datagram the kernel drops is recovered by QUIC, except the peer's last one: a
@@ -194,7 +200,8 @@ std::string load_secret(const std::string& path, quic::Settings& settings) {
     return {};
 }
 
-void print_summary(const Connection& c, bool quiet) {
+template <class Crypto>
+void print_summary(const Connection<Crypto>& c, bool quiet) {
     debug_options().handshake_done(c.session_info());  // --showcerts
     if (quiet) return;
     const auto info = c.session_info();
@@ -203,17 +210,18 @@ void print_summary(const Connection& c, bool quiet) {
     if (!info.peer.subject.empty()) line += ", peer " + info.peer.subject;
     if (c.retried() || c.stats().retries_sent) line += ", after a Retry";
     if (c.validated_by_token()) line += ", address validated by a NEW_TOKEN token";
+    line += provider_suffix<Crypto>();
     std::fprintf(stderr, "%s\n", line.c_str());
 }
 
-void print_path_summary(const Connection& c, bool quiet) {
+void print_path_summary(const auto& c, bool quiet) {
     const auto& s = c.stats();
     if (quiet || !s.migrations) return;
     std::fprintf(stderr, "tapsec: %llu address change(s), %llu path(s) validated\n",
                  static_cast<unsigned long long>(s.migrations), static_cast<unsigned long long>(s.paths_validated));
 }
 
-void print_events(Connection& c, bool quiet) {
+void print_events(auto& c, bool quiet) {
     while (auto e = c.poll_event()) {
         if (quiet) continue;
         if (e->kind == EventKind::key_updated) std::fprintf(stderr, "tapsec: 1-RTT key update\n");
@@ -224,7 +232,7 @@ void print_events(Connection& c, bool quiet) {
     }
 }
 
-std::string describe_close(const Connection& c) {
+std::string describe_close(const auto& c) {
     std::string s;
     if (auto p = c.peer_close())
         s += " (peer's CONNECTION_CLOSE: " + std::string(p->first ? "application" : "transport") + " code 0x" +
@@ -237,7 +245,7 @@ std::string describe_close(const Connection& c) {
 }
 
 /// Runs the handshake; returns an error message or empty.
-std::string handshake(Driver& d, Connection& c, std::chrono::seconds limit) {
+std::string handshake(auto& d, auto& c, std::chrono::seconds limit) {
     const Instant end = Clock::now() + limit;
     while (!c.is_established()) {
         if (c.error()) return "QUIC handshake failed: " + c.error().message() + describe_close(c);
@@ -249,7 +257,7 @@ std::string handshake(Driver& d, Connection& c, std::chrono::seconds limit) {
 }
 
 /// Closes gracefully (CONNECTION_CLOSE once our data is acknowledged), bounded.
-void close_and_drain(Driver& d, Connection& c) {
+void close_and_drain(auto& d, auto& c) {
     c.close(Clock::now());
     const Instant end = Clock::now() + std::chrono::seconds(3);
     while (c.closing_pending() && Clock::now() < end) d.step(std::chrono::milliseconds(20));
@@ -262,7 +270,7 @@ void close_and_drain(Driver& d, Connection& c) {
 /// coming until its FIN (or 2 s of silence); the peer's FIN first, and what stdin
 /// already holds still goes out before ours. With both directions finished, our
 /// CONNECTION_CLOSE follows once everything we sent was acknowledged.
-int pump_stdio(Driver& d, Connection& c, bool quiet, Responder* responder = nullptr) {
+int pump_stdio(auto& d, auto& c, bool quiet, Responder* responder = nullptr) {
     bool stdin_open = responder == nullptr;
     bool our_fin = false, peer_fin = false, closing = false;
     auto heard_from = Clock::now();
@@ -335,7 +343,7 @@ int pump_stdio(Driver& d, Connection& c, bool quiet, Responder* responder = null
     }
 }
 
-int h3_get(Driver& d, Connection& c, const std::string& authority, const std::string& path, const std::string& output,
+int h3_get(auto& d, auto& c, const std::string& authority, const std::string& path, const std::string& output,
            bool quiet) {
     auto control = c.open_stream(false);
     if (!control) return fail("cannot open the HTTP/3 control stream: " + control.error().message());
@@ -378,6 +386,7 @@ int h3_get(Driver& d, Connection& c, const std::string& authority, const std::st
     return status == "200" ? 0 : 1;
 }
 
+template <class Crypto>
 int run_connect(Arguments& args) {
     Options o;
     if (auto e = common_options(args, o); !e.empty()) return usage_fail(e);
@@ -404,7 +413,7 @@ int run_connect(Arguments& args) {
     if (!peer) return fail(resolve_error);
     auto socket = Udp::connect(*peer);
     if (!socket) return fail("cannot open a UDP socket: " + socket.error().message());
-    Connection c(Role::client, o.tls, o.settings);
+    Connection<Crypto> c(Role::client, o.tls, o.settings);
     Driver d(*socket, c);
     debug_options().handshake_starting();
     if (auto ec = c.start(Clock::now())) return fail("QUIC: " + ec.message());
@@ -420,7 +429,7 @@ int run_connect(Arguments& args) {
     // The server's NEW_TOKEN token, stored once the connection is over (it comes after the handshake).
     struct SaveToken {
         const std::string& file;
-        const Connection& c;
+        const Connection<Crypto>& c;
         ~SaveToken() {
             if (file.empty() || c.new_token().empty()) return;
             std::ofstream out(file, std::ios::binary | std::ios::trunc);
@@ -432,7 +441,7 @@ int run_connect(Arguments& args) {
 }
 
 /// The HTTP/3 server side: answers each request stream with a file from `htdocs`.
-int h3_serve(Driver& d, Connection& c, const std::string& htdocs, const std::string& default_file, bool quiet) {
+int h3_serve(auto& d, auto& c, const std::string& htdocs, const std::string& default_file, bool quiet) {
     auto control = c.open_stream(false);
     if (!control) return fail("cannot open the HTTP/3 control stream: " + control.error().message());
     c.stream_send(*control, h3::control_stream_preface(), false, Clock::now());
@@ -488,6 +497,7 @@ int h3_serve(Driver& d, Connection& c, const std::string& htdocs, const std::str
     }
 }
 
+template <class Crypto>
 int run_listen(Arguments& args) {
     Options o;
     if (auto e = common_options(args, o); !e.empty()) return usage_fail(e);
@@ -514,7 +524,7 @@ int run_listen(Arguments& args) {
     auto socket = Udp::bind(address, static_cast<std::uint16_t>(port));
     if (!socket) return fail("cannot listen on " + address + ":" + port_text + ": " + socket.error().message());
     if (!o.quiet) std::fprintf(stderr, "tapsec: listening on %s:%u (QUIC)\n", address.c_str(), socket->local_port());
-    Connection c(Role::server, o.tls, o.settings);
+    Connection<Crypto> c(Role::server, o.tls, o.settings);
     Driver d(*socket, c);
     c.start(Clock::now());
     // Wait for a client as long as it takes; then the handshake has 10 s.
@@ -548,29 +558,30 @@ DemoResult run_demo() {
     auto server_socket = Udp::bind("127.0.0.1", 0);
     if (!server_socket) return DemoResult{false, {}, 0, 0, server_socket.error().message()};
     const auto port = server_socket->local_port();
-    return run_echo_demo<Quic>(
-        [&]() -> Result<Quic> { return Quic(Role::server, server_config, std::move(*server_socket)); },
-        [&]() -> Result<Quic> {
+    return run_echo_demo<Quic<DefaultProvider>>(
+        [&]() -> Result<Quic<DefaultProvider>> { return Quic<DefaultProvider>(Role::server, server_config, std::move(*server_socket)); },
+        [&]() -> Result<Quic<DefaultProvider>> {
             auto socket = Udp::connect(*Endpoint::parse("127.0.0.1", port));
             if (!socket) return socket.error();
-            return Quic(Role::client, client_config, std::move(*socket));
+            return Quic<DefaultProvider>(Role::client, client_config, std::move(*socket));
         },
         NoCheck{},
-        [](Quic& client) {
+        [](auto& client) {
             const auto info = client.info();
-            return info.protocol + ", " + info.cipher_suite + ", " + info.group + ", ALPN " + info.alpn;
+            return info.protocol + ", " + info.cipher_suite + ", " + info.group + ", ALPN " + info.alpn + provider_suffix(client);
         },
         std::chrono::seconds(5));
 }
 
+const TakesProvider takes_provider{"quic"};
 const Registration registration{ProtocolEntry{
     "quic",
     "Secure<Tls13Handshake, QuicPacketProtection, Udp>",
     "IETF QUIC",
-    Quic::features,
+    Quic<>::features,
     std::string(usage) + debug_usage,
-    run_connect,
-    run_listen,
+    [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return run_connect<Crypto>(a); }); },
+    [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return run_listen<Crypto>(a); }); },
     run_demo,
     false,
     // DM (listen --retry), CM (the server follows a migrating client) and SV (the 3x limit,

@@ -13,6 +13,7 @@
 
 #include "botan_tls_common.hpp"
 #include "demo.hpp"
+#include "provider_option.hpp"
 #include "registry.hpp"
 #include "server_modes.hpp"
 #include "stdio.hpp"
@@ -20,7 +21,8 @@
 namespace tapsec::cli {
 namespace {
 
-using TcpcryptOverEno = Secure<TcpcryptHandshake, TcpcryptRecord, TcpEno>;
+template <class Crypto = crypto::Botan2>
+using TcpcryptOverEno = Secure<TcpcryptHandshake, TcpcryptRecord, TcpEno, Crypto>;
 
 std::optional<std::uint8_t> tep_named(const std::string& name) {
     if (name == "curve25519" || name == "x25519" || name == "TCPCRYPT_ECDHE_Curve25519") return tcp_eno::tep::tcpcrypt_ecdhe_curve25519;
@@ -59,7 +61,7 @@ std::string read_options(Arguments& args, tcpcrypt::Config& config) {
     return {};
 }
 
-int run(TcpcryptOverEno& connection, const std::string& peer, ServerMode mode = ServerMode::stdio) {
+int run(auto& connection, const std::string& peer, ServerMode mode = ServerMode::stdio) {
     if (auto ec = connection.handshake())
         return fail("tcpcrypt with " + peer + (connection.is_established() ? ": " + describe_handshake_failure(connection, ec, {})
                                                                           : " failed: " + ec.message()));
@@ -69,14 +71,15 @@ int run(TcpcryptOverEno& connection, const std::string& peer, ServerMode mode = 
                      peer.c_str());
     } else {
         const auto info = connection.info();
-        std::fprintf(stderr, "tapsec: %s with %s, %s, %s\n", info.protocol.c_str(), peer.c_str(), info.group.c_str(),
-                     info.cipher_suite.c_str());
+        std::fprintf(stderr, "tapsec: %s with %s, %s, %s%s\n", info.protocol.c_str(), peer.c_str(), info.group.c_str(),
+                     info.cipher_suite.c_str(), provider_suffix(connection).c_str());
         std::fprintf(stderr, "tapsec: session ID %s (authenticate it: compare it with the peer's)\n",
                      to_hex(engine.session_id()).c_str());
     }
     return serve_connection(connection, mode, "Secure<TcpcryptHandshake, TcpcryptRecord, TcpEno>", PumpOptions{});
 }
 
+template <class Crypto>
 int connect(Arguments& args) {
     const HostPort target = parse_host_port(args.target);
     const std::string& host = target.host;
@@ -88,10 +91,11 @@ int connect(Arguments& args) {
     if (!resolve(host, port, SOCK_STREAM, resolve_error)) return fail(resolve_error);
     auto transport = TcpEno::connect(host, port);
     if (!transport) return fail("cannot reach " + args.target + ": " + transport.error().message());
-    TcpcryptOverEno connection(Role::client, std::move(config), std::move(*transport));
+    TcpcryptOverEno<Crypto> connection(Role::client, std::move(config), std::move(*transport));
     return run(connection, args.target);
 }
 
+template <class Crypto>
 int listen(Arguments& args) {
     const HostPort bind_to = parse_listen_address(args.target);
     const std::string& address = bind_to.host;
@@ -108,7 +112,7 @@ int listen(Arguments& args) {
     auto transport = listener->accept();
     if (!transport) return fail("accept: " + transport.error().message());
     const std::string peer = transport->peer_endpoint().to_string();
-    TcpcryptOverEno connection(Role::server, std::move(config), std::move(*transport));
+    TcpcryptOverEno<Crypto> connection(Role::server, std::move(config), std::move(*transport));
     return run(connection, peer, listen_options.mode);
 }
 
@@ -116,33 +120,34 @@ DemoResult demo() {
     auto listener = TcpEnoListener::bind("127.0.0.1", 0);
     if (!listener) return DemoResult{false, {}, 0, 0, "bind: " + listener.error().message()};
     const auto port = listener->port();
-    return run_echo_demo<TcpcryptOverEno>(
-        [&]() -> Result<TcpcryptOverEno> {
+    return run_echo_demo<TcpcryptOverEno<DefaultProvider>>(
+        [&]() -> Result<TcpcryptOverEno<DefaultProvider>> {
             auto socket = listener->accept(std::chrono::seconds(5));
             if (!socket) return socket.error();
-            return TcpcryptOverEno(Role::server, tcpcrypt::Config{}, std::move(*socket));
+            return TcpcryptOverEno<DefaultProvider>(Role::server, tcpcrypt::Config{}, std::move(*socket));
         },
-        [&]() -> Result<TcpcryptOverEno> {
+        [&]() -> Result<TcpcryptOverEno<DefaultProvider>> {
             auto socket = TcpEno::connect("127.0.0.1", port);
             if (!socket) return socket.error();
-            return TcpcryptOverEno(Role::client, tcpcrypt::Config{}, std::move(*socket));
+            return TcpcryptOverEno<DefaultProvider>(Role::client, tcpcrypt::Config{}, std::move(*socket));
         },
-        [](TcpcryptOverEno& server, TcpcryptOverEno& client) {
+        [](auto& server, auto& client) {
             return server.engine().session_id() == client.engine().session_id() ? std::string{} : "the session IDs differ";
         },
-        [](TcpcryptOverEno& client) {
+        [](auto& client) {
             const auto info = client.info();
             return info.protocol + ", " + info.group + ", " + info.cipher_suite + ", session ID " +
-                   to_hex(client.engine().session_id()).substr(0, 16) + "... on both sides";
+                   to_hex(client.engine().session_id()).substr(0, 16) + "... on both sides" + provider_suffix(client);
         },
         std::chrono::seconds(5));
 }
 
+const TakesProvider takes_provider{"tcpcrypt"};
 const Registration registration{ProtocolEntry{
     "tcpcrypt",
     "Secure<TcpcryptHandshake, TcpcryptRecord, TcpEno>",
     "tcpcrypt",
-    TcpcryptOverEno::features,
+    TcpcryptOverEno<>::features,
     "tcpcrypt (RFC 8548) negotiated by TCP-ENO (RFC 8547). The ENO options travel in a framed\n"
     "preamble at the start of the TCP stream (Linux keeps TCP options to the kernel; see\n"
     "docs/tcpcrypt.md). The session ID is printed on stderr: compare it with the peer's to\n"
@@ -152,10 +157,11 @@ const Registration registration{ProtocolEntry{
     "  --aeads A1,A2        aes128gcm, aes256gcm, chacha20poly1305 (default all three)\n"
     "  --allow-plain        if TCP-ENO does not negotiate, continue as plain TCP (with a warning)\n"
     "  --no-eno             behave as a host without TCP-ENO (plain TCP; for trying the fallback)\n"
-    "  --handshake-timeout S  handshake timeout in seconds (default 30; 10 for listen; alias --timeout)\n"
+    "  --handshake-timeout S  handshake timeout in seconds (default 30; 10 for listen; alias --timeout)\n" +
+    provider_usage(20) +
     "\nlisten options:\n" + std::string(server_modes_usage),
-    connect,
-    listen,
+    [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return connect<Crypto>(a); }); },
+    [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return listen<Crypto>(a); }); },
     demo,
     false,
     {},

@@ -14,6 +14,7 @@
 #include "address.hpp"
 #include "concurrent_server.hpp"
 #include "debug_options.hpp"
+#include "provider_option.hpp"
 #include "demo.hpp"
 #include "registry.hpp"
 #include "server_modes.hpp"
@@ -24,32 +25,6 @@ namespace {
 
 template <class Crypto>
 using Tls13 = Secure<Tls13Handshake, AeadRecord, Tcp, Crypto>;
-
-/// The crypto providers this command was built with; the first is the default: OpenSSL's
-/// libcrypto where it was found (the faster: docs/crypto-providers.md), else Botan.
-struct ProviderChoice {
-    const char* option;       // --provider NAME
-    std::string_view name;    // Crypto::name, printed in the summary line
-};
-#if TAPSEC_HAVE_OPENSSL_PROVIDER
-constexpr ProviderChoice providers[] = {{"openssl", crypto::OpenSsl3::name}, {"botan", crypto::Botan2::name}};
-#else
-constexpr ProviderChoice providers[] = {{"botan", crypto::Botan2::name}};
-#endif
-
-/// Runs `body.template operator()<Crypto>()` with the provider `--provider` names (or the
-/// default); a name not built in is a usage error (exit 2).
-template <class Body>
-int with_provider(Arguments& args, Body&& body) {
-    const std::string wanted = args.take("--provider").value_or(providers[0].option);
-    if (wanted == "botan") return body.template operator()<crypto::Botan2>();
-#if TAPSEC_HAVE_OPENSSL_PROVIDER
-    if (wanted == "openssl") return body.template operator()<crypto::OpenSsl3>();
-#endif
-    std::string known;
-    for (const auto& p : providers) known += std::string(known.empty() ? "" : ", ") + p.option;
-    return usage_fail("--provider: '" + wanted + "' is not built into this tapsec (" + known + ")");
-}
 
 template <class Crypto>
 std::string composition_name() {
@@ -407,6 +382,7 @@ DemoResult run_demo() {
         });
 }
 
+const TakesProvider takes_provider{"tls13"};
 const Registration registration{ProtocolEntry{
     "tls13",
     "Secure<Tls13Handshake, AeadRecord, Tcp>",

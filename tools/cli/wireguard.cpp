@@ -28,13 +28,15 @@
 #include <tapsec/tapsec.hpp>
 
 #include "address.hpp"
+#include "provider_option.hpp"
 #include "registry.hpp"
 #include "tunnel_io.hpp"
 
 namespace tapsec::cli {
 namespace {
 
-using WireGuard = Secure<WireGuardHandshake, WireGuardRecord, Udp>;
+template <class Crypto = crypto::Botan2>
+using WireGuard = Secure<WireGuardHandshake, WireGuardRecord, Udp, Crypto>;
 using Config = wireguard::Config;
 using wireguard::InterfaceSettings;
 using namespace std::chrono_literals;
@@ -55,6 +57,8 @@ constexpr const char* usage =
     "                        with what `wg show` prints: public key, listening port, per\n"
     "                        peer endpoint, allowed ips, latest handshake, transfer\n"
     "  --verbose             report handshakes, roaming and dropped packets on stderr\n"
+    "  --provider NAME       crypto provider: openssl or botan (default: openssl where\n"
+    "                        built with it); --verbose names the one used\n"
     "\n"
     "The target is optional: connect HOST:PORT overrides the (only) peer's Endpoint,\n"
     "listen [ADDR:]PORT overrides ListenPort. Endpoint (in the file or the target) may be\n"
@@ -200,7 +204,7 @@ int open_tun(const std::string& name, const InterfaceSettings& settings, std::st
 /// Events carry codes, not text: the words are made here, and only with --verbose.
 /// Dropped packets arrive coalesced (at most one event a second); the counts are the
 /// engine's drop counters.
-void report_events(WireGuard& conn, bool verbose) {
+void report_events(auto& conn, bool verbose) {
     while (auto e = conn.next_event()) {
         if (!verbose) continue;
         auto& engine = conn.engine();
@@ -284,7 +288,7 @@ std::string status_text(const std::string& name, const InterfaceSettings& settin
     return out;
 }
 
-std::string live_status(WireGuard& conn, const Options& options) {
+std::string live_status(auto& conn, const Options& options) {
     const auto& engine = conn.engine();
     return status_text(options.interface_name, conn.config().interface, engine.public_key(), conn.transport().local_port(),
                        [&](std::size_t i) -> std::optional<PeerLive> {
@@ -324,19 +328,19 @@ std::optional<std::uint64_t> socket_drops(int fd) {
     return std::nullopt;
 }
 
-bool any_handshake(WireGuard& conn) {
+bool any_handshake(auto& conn) {
     const auto& engine = conn.engine();
     for (std::size_t i = 0; i < engine.peer_count(); ++i)
         if (engine.statistics(i).handshakes_completed || engine.has_session(i)) return true;
     return false;
 }
 
-int run_data_path_loop(WireGuard& conn, const Options& options, int tun_fd);
+int run_data_path_loop(auto& conn, const Options& options, int tun_fd);
 
 /// Moves packets between the tunnel and stdin/stdout or a TUN device until stdin ends
 /// (then two quiet seconds; a listener first waits for a peer), a signal arrives, or a
 /// fatal error. Inbound loss (socket overflow, full queues) makes the exit status 1.
-int run_data_path(WireGuard& conn, const Options& options, int tun_fd) {
+int run_data_path(auto& conn, const Options& options, int tun_fd) {
     const int result = run_data_path_loop(conn, options, tun_fd);
     if (!options.status_file.empty()) write_status_file(options.status_file, live_status(conn, options));
     const std::uint64_t kernel_drops = socket_drops(conn.transport().native_handle()).value_or(0);
@@ -350,7 +354,7 @@ int run_data_path(WireGuard& conn, const Options& options, int tun_fd) {
     return 0;
 }
 
-int run_data_path_loop(WireGuard& conn, const Options& options, int tun_fd) {
+int run_data_path_loop(auto& conn, const Options& options, int tun_fd) {
     const auto started = Clock::now();
     auto peer_came_at = started;
     auto status_written = Clock::now() - 1h;
@@ -393,6 +397,7 @@ int run_data_path_loop(WireGuard& conn, const Options& options, int tun_fd) {
     return 0;
 }
 
+template <class Crypto>
 int run(Arguments& args, bool is_connect) {
     Options options;
     if (auto error = read_options(args, is_connect, options)) return cli::usage_fail(*error);
@@ -416,7 +421,7 @@ int run(Arguments& args, bool is_connect) {
         tun_fd = open_tun(options.tun, options.config.interface, error);
         if (tun_fd < 0) return cli::fail(error);
     }
-    WireGuard conn(is_connect ? Role::client : Role::server, options.config, std::move(*udp));
+    WireGuard<Crypto> conn(is_connect ? Role::client : Role::server, options.config, std::move(*udp));
     if (is_connect) {
         if (auto ec = conn.handshake()) {
             report_events(conn, options.verbose);
@@ -494,7 +499,7 @@ DemoResult demo() {
     client_config.handshake_timeout = server_config.handshake_timeout = 5s;
 
     std::thread server([&] {
-        WireGuard conn(Role::server, server_config, std::move(*server_udp));
+        WireGuard<DefaultProvider> conn(Role::server, server_config, std::move(*server_udp));
         auto packet = conn.receive_message(5s);
         if (!packet) return;
         auto udp = wireguard::parse_ipv4_udp_packet(*packet);
@@ -505,7 +510,7 @@ DemoResult demo() {
             return;
         (void)conn.receive_message(300ms);  // let the reply go out before closing
     });
-    WireGuard client(Role::client, client_config, std::move(*client_udp));
+    WireGuard<DefaultProvider> client(Role::client, client_config, std::move(*client_udp));
     const auto t0 = Clock::now();
     auto ec = client.handshake();
     const auto t1 = Clock::now();
@@ -523,18 +528,20 @@ DemoResult demo() {
     result.ok = true;
     result.handshake_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
     result.echo_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
-    result.negotiated = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s, 148+92-byte handshake, IPv4/UDP inner packet";
+    result.negotiated = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s, 148+92-byte handshake, IPv4/UDP inner packet" +
+                        provider_suffix<DefaultProvider>();
     return result;
 }
 
+const TakesProvider takes_provider{"wireguard"};
 const Registration registration{ProtocolEntry{
     "wireguard",
     "Secure<WireGuardHandshake, WireGuardRecord, Udp>",
     "WireGuard",
-    WireGuard::features,
+    WireGuard<>::features,
     usage,
-    [](Arguments& a) { return run(a, true); },
-    [](Arguments& a) { return run(a, false); },
+    [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return run<Crypto>(a, true); }); },
+    [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return run<Crypto>(a, false); }); },
     demo,
     /*target_optional=*/true,
     {{"CM", "roaming is part of WireGuard and implemented: a peer's endpoint follows the latest authenticated "

@@ -17,6 +17,7 @@
 #include <tapsec/zrtp.hpp>
 
 #include "botan_tls_common.hpp"
+#include "provider_option.hpp"
 #include "registry.hpp"
 #include "rtp_stdio.hpp"
 #include "stdio.hpp"
@@ -24,7 +25,8 @@
 namespace tapsec::cli {
 namespace {
 
-using ZrtpOverUdp = Secure<ZrtpHandshake, SrtpRecord, Udp>;
+template <class Crypto = crypto::Botan2>
+using ZrtpOverUdp = Secure<ZrtpHandshake, SrtpRecord, Udp, Crypto>;
 
 /// Options both roles share; an error message, or empty.
 std::string read_options(Arguments& args, zrtp::Config& config) {
@@ -53,15 +55,16 @@ std::error_code learn_peer_from_first_datagram(Udp& socket) {
     return {};
 }
 
-int run(ZrtpOverUdp& connection, const std::string& peer) {
+int run(auto& connection, const std::string& peer) {
     if (auto ec = connection.handshake()) return fail("ZRTP with " + peer + " failed: " + ec.message());
     const auto info = connection.info();
-    std::fprintf(stderr, "tapsec: %s with %s\n", info.protocol.c_str(), peer.c_str());
+    std::fprintf(stderr, "tapsec: %s with %s%s\n", info.protocol.c_str(), peer.c_str(), provider_suffix(connection).c_str());
     const int fd = connection.transport().native_handle();
-    RtpStdio<ZrtpOverUdp> media(connection);
+    RtpStdio<std::remove_cvref_t<decltype(connection)>> media(connection);
     return pump_stdio(media, fd);
 }
 
+template <class Crypto>
 int connect(Arguments& args) {
     const HostPort target = parse_host_port(args.target);
     const std::string& host = target.host;
@@ -73,10 +76,11 @@ int connect(Arguments& args) {
     if (!resolve(host, port, SOCK_DGRAM, resolve_error)) return fail(resolve_error);
     auto transport = botan_common::dial_udp(host, port);
     if (!transport) return fail("cannot reach " + args.target + ": " + transport.error().message());
-    ZrtpOverUdp connection(Role::client, std::move(config), std::move(*transport));
+    ZrtpOverUdp<Crypto> connection(Role::client, std::move(config), std::move(*transport));
     return run(connection, args.target);
 }
 
+template <class Crypto>
 int listen(Arguments& args) {
     const HostPort bind_to = parse_listen_address(args.target);
     const std::string& address = bind_to.host;
@@ -89,7 +93,7 @@ int listen(Arguments& args) {
     std::fprintf(stderr, "tapsec: listening for ZRTP on %s:%u\n", address.c_str(), transport->local_port());
     if (auto ec = learn_peer_from_first_datagram(*transport)) return fail("listen zrtp: " + ec.message());
     const std::string peer = transport->peer_endpoint().to_string();
-    ZrtpOverUdp connection(Role::server, std::move(config), std::move(*transport));
+    ZrtpOverUdp<Crypto> connection(Role::server, std::move(config), std::move(*transport));
     return run(connection, peer);
 }
 
@@ -118,14 +122,14 @@ DemoResult demo() {
 
     std::error_code server_error;
     std::thread server([&, socket = std::move(*server_socket)]() mutable {
-        ZrtpOverUdp s(Role::server, server_config, std::move(socket));
+        ZrtpOverUdp<DefaultProvider> s(Role::server, server_config, std::move(socket));
         if ((server_error = s.handshake())) return;
         auto m = s.receive_message(std::chrono::seconds(5));
         if (!m) server_error = m.error();
         else server_error = s.send(*m);
     });
     const auto start = Clock::now();
-    ZrtpOverUdp client(Role::client, client_config, std::move(*client_socket));
+    ZrtpOverUdp<DefaultProvider> client(Role::client, client_config, std::move(*client_socket));
     auto ec = client.handshake();
     const auto handshaken = Clock::now();
     Result<Bytes> echo = ec ? Result<Bytes>(ec) : Result<Bytes>(Bytes{});
@@ -140,26 +144,28 @@ DemoResult demo() {
     if (*echo != rtp) return result.error = "the echo differs from what was sent", result;
     if (client_sas.empty() || client_sas != server_sas) return result.error = "the two SAS differ", result;
     result.ok = true;
-    result.negotiated = client.info().protocol + ", SAS " + client_sas + " on both sides";
+    result.negotiated = client.info().protocol + ", SAS " + client_sas + " on both sides" + provider_suffix(client);
     result.handshake_ms = std::chrono::duration<double, std::milli>(handshaken - start).count();
     result.echo_ms = std::chrono::duration<double, std::milli>(done - handshaken).count();
     return result;
 }
 
+const TakesProvider takes_provider{"zrtp"};
 const Registration registration{ProtocolEntry{
     "zrtp",
     "Secure<ZrtpHandshake, SrtpRecord, Udp>",
     "ZRTP",
-    ZrtpOverUdp::features,
+    ZrtpOverUdp<>::features,
     "ZRTP (RFC 6189): DH mode (X25519 or P-256) in the media path, keying the same SRTP record\n"
     "DTLS-SRTP keys. The SAS is printed on stderr for the users to compare. Each stdin chunk is\n"
     "sent as one SRTP packet (RTP payload type 96); received payloads go to stdout.\n\n"
     "options (connect and listen):\n"
     "  --groups G1,G2       key agreements in preference order: X255 (x25519), EC25 (P-256)\n"
     "  --ciphersuites LIST  SRTP auth tags: HS80, HS32 (or the SRTP profile names); alias --ciphers\n"
-    "  --handshake-timeout S  handshake timeout in seconds (connect; default 30; alias --timeout)\n",
-    connect,
-    listen,
+    "  --handshake-timeout S  handshake timeout in seconds (connect; default 30; alias --timeout)\n" +
+        provider_usage(20),
+    [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return connect<Crypto>(a); }); },
+    [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return listen<Crypto>(a); }); },
     demo,
     false,
     {},
