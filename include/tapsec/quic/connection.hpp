@@ -22,8 +22,10 @@
 // transport parameters both ways, ACK ranges, loss detection and PTO with
 // retransmission of CRYPTO, STREAM and control frames, NewReno, the anti-amplification
 // limit, bidirectional and unidirectional streams with stream and connection flow
-// control, 1-RTT key update, CONNECTION_CLOSE and the idle timeout. What it does not
-// do is listed in docs/quic.md.
+// control, 1-RTT key update, CONNECTION_CLOSE and the idle timeout, and 0-RTT
+// (Settings::early_data: the server's tickets carry its limits, the client sends stream
+// data in 0-RTT packets and again in 1-RTT if refused). What it does not do is listed
+// in docs/quic.md.
 #pragma once
 
 #include <algorithm>
@@ -246,7 +248,7 @@ public:
     std::error_code send(ByteView data, Instant now) { return stream_send(0, data, false, now); }
 
     /// Client, before start(): data for the default stream that goes in 0-RTT packets when
-    /// a stored session allows it (as Settings::early_data; Secure<>::send_early_data),
+    /// a stored session allows it (as Settings::early_data),
     /// in 1-RTT otherwise. The outcome: session_info().early_data_accepted and the
     /// early_data_accepted / early_data_rejected event.
     std::error_code send_early_data(ByteView data, Instant) {
