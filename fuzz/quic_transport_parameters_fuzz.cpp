@@ -28,6 +28,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             again->initial_max_streams_bidi != p->initial_max_streams_bidi ||
             again->max_idle_timeout_ms != p->max_idle_timeout_ms)
             std::abort();
+        // What a 0-RTT ticket / session remembers of them (RFC 9000 7.4.1): round trip,
+        // and a set of limits is always at least itself.
+        const auto limits = RememberedLimits::of(*p);
+        auto back = RememberedLimits::decode(limits.encode());
+        if (!back || back->values() != limits.values() || !limits.at_least(*back)) std::abort();
+    }
+    // The remembered-limits parser on raw input (a session file is the client's own data).
+    if (auto limits = RememberedLimits::decode(input)) {
+        auto back = RememberedLimits::decode(limits->encode());
+        if (!back || back->values() != limits->values()) std::abort();
     }
     return 0;
 }

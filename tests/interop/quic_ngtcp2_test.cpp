@@ -342,3 +342,99 @@ TEST_CASE("tapsec quic: stdin's end is a FIN, not the end of the connection (hal
         CHECK_MESSAGE(server.output().find("to server " + tag) != std::string::npos, server.output());
     }
 }
+
+// ---- 0-RTT (RFC 9001 4.6, RFC 9000 7.4.1) ------------------------------------------------------
+
+TEST_CASE("QUIC interop: gtlsclient resumes with --session-file/--tp-file, its request in 0-RTT accepted by tapsec listen") {
+    REQUIRE_MESSAGE(have_program("gtlsclient"), "ngtcp2-client (gtlsclient) is not installed");
+    Files f;
+    REQUIRE(f.ok);
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    // Two connections on one listener: the second presents the ticket of the first.
+    Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--h3", "--htdocs", f.htdocs, "--cert", f.cert,
+                    "--key", f.key, "--idle-timeout", "3000", "--naccept", "2"},
+                   f.dir.file("server.log"));
+    REQUIRE(server.wait_for_output("listening on"));
+    const std::string session = f.dir.file("session.pem"), tp = f.dir.file("tp.txt");
+    for (int run_no = 0; run_no < 2; ++run_no) {
+        CAPTURE(run_no);
+        const std::string download = f.dir.file("dl" + std::to_string(run_no));
+        REQUIRE(run("mkdir -p " + download) == 0);
+        Process client({"gtlsclient", "--exit-on-all-streams-close", "--download", download, "--session-file=" + session,
+                        "--tp-file=" + tp, "127.0.0.1", port, "https://127.0.0.1:" + port + "/big.bin"},
+                       f.dir.file("client" + std::to_string(run_no) + ".log"));
+        CHECK_MESSAGE(client.wait(std::chrono::seconds(60)) == 0, server.output());
+        CHECK(sha256_of(download + "/big.bin") == f.digest);
+        if (run_no == 0) {
+            CHECK_MESSAGE(read_file(session).find("BEGIN GNUTLS SESSION PARAMETERS") != std::string::npos,
+                          (std::string("gtlsclient stored no session: ") + read_file(session)));
+        } else {
+            // The request went in a 0-RTT packet (gtlsclient's trace) and we took it as early data.
+            CHECK_MESSAGE(client.output().find("type=0RTT") != std::string::npos, client.output().substr(0, 4000));
+            CHECK(client.output().find("Early data was rejected") == std::string::npos);
+        }
+    }
+    CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+    CHECK_MESSAGE(server.output().find("0-RTT: early data accepted") != std::string::npos, server.output());
+    CHECK_MESSAGE(server.output().find("packet(s) of early data received") != std::string::npos, server.output());
+}
+
+namespace {
+
+/// `tapsec connect quic --h3 --session-file` to 127.0.0.1:port; checks the download and
+/// returns the client's stderr.
+std::string fetch_with_session(Files& f, const std::string& port, const std::string& session, const std::string& tag) {
+    const std::string out = f.dir.file("download-" + tag + ".bin");
+    Process client({tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--h3", "--path", "/big.bin", "--output", out,
+                    "--CAfile", f.cert, "--servername", "localhost", "--session-file", session},
+                   f.dir.file("client-" + tag + ".log"));
+    CHECK_MESSAGE(client.wait(std::chrono::seconds(60)) == 0, client.output());
+    CHECK(client.output().find("HTTP/3 200, 10485760 body bytes") != std::string::npos);
+    CHECK(sha256_of(out) == f.digest);
+    return client.output();
+}
+
+}  // namespace
+
+TEST_CASE("QUIC interop: tapsec connect quic --h3 --session-file twice against gtlsserver, the second GET in 0-RTT") {
+    REQUIRE_MESSAGE(have_program(gtlsserver), "ngtcp2-server (gtlsserver) is not installed");
+    Files f;
+    REQUIRE(f.ok);
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    Process server({gtlsserver, "-q", "-d", f.htdocs, "127.0.0.1", port, f.key, f.cert}, f.dir.file("server.log"));
+    const std::string session = f.dir.file("session.hex");
+    const std::string first = fetch_with_session(f, port, session, "first");
+    CHECK_MESSAGE(first.find("0-RTT") == std::string::npos, first);  // nothing stored yet: no 0-RTT
+    REQUIRE_MESSAGE(!read_file(session).empty(), (std::string("no session ticket stored: ") + first));
+    const std::string second = fetch_with_session(f, port, session, "second");
+    CHECK_MESSAGE(second.find("0-RTT: early data accepted") != std::string::npos, second);
+    CHECK_MESSAGE(second.find("0-RTT accepted: ") != std::string::npos, second);
+    CHECK_MESSAGE(second.find(", 0 sent again in 1-RTT") != std::string::npos, second);
+}
+
+TEST_CASE("tapsec quic: 0-RTT tapsec to tapsec, accepted by the same listener, refused by a restarted one") {
+    Files f;
+    REQUIRE(f.ok);
+    const std::string session = f.dir.file("session.hex");
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    const std::vector<std::string> listen{tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--h3", "--htdocs",
+                                          f.htdocs, "--cert", f.cert, "--key", f.key, "--naccept", "2"};
+    {
+        Process server(listen, f.dir.file("server-1.log"));
+        REQUIRE(server.wait_for_output("listening on"));
+        fetch_with_session(f, port, session, "full");
+        const std::string early = fetch_with_session(f, port, session, "early");
+        CHECK_MESSAGE(early.find("0-RTT accepted: ") != std::string::npos, early);
+        CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+        CHECK_MESSAGE(server.output().find("packet(s) of early data received") != std::string::npos, server.output());
+    }
+    // A new process has a new ticket key: the ticket does not open, 0-RTT is refused and the
+    // request goes again in 1-RTT; the download completes and both exit 0.
+    Process server(listen, f.dir.file("server-2.log"));
+    REQUIRE(server.wait_for_output("listening on"));
+    const std::string refused = fetch_with_session(f, port, session, "refused");
+    CHECK_MESSAGE(refused.find("0-RTT: early data rejected") != std::string::npos, refused);
+    CHECK_MESSAGE(refused.find("0-RTT rejected: ") != std::string::npos, refused);
+    CHECK_MESSAGE(refused.find(", 0 sent again") == std::string::npos, refused);  // the request was sent again
+    server.kill();  // it waits for a second connection
+}

@@ -22,8 +22,10 @@
 // transport parameters both ways, ACK ranges, loss detection and PTO with
 // retransmission of CRYPTO, STREAM and control frames, NewReno, the anti-amplification
 // limit, bidirectional and unidirectional streams with stream and connection flow
-// control, 1-RTT key update, CONNECTION_CLOSE and the idle timeout. What it does not
-// do is listed in docs/quic.md.
+// control, 1-RTT key update, CONNECTION_CLOSE and the idle timeout, and 0-RTT
+// (Settings::early_data: the server's tickets carry its limits, the client sends stream
+// data in 0-RTT packets and again in 1-RTT if refused). What it does not do is listed
+// in docs/quic.md.
 #pragma once
 
 #include <algorithm>
@@ -71,6 +73,13 @@ struct Settings {
     // Stateless Reset (empty: a random key, and no resets for unknown CIDs).
     SecretBytes reset_key;
     std::uint64_t active_connection_id_limit = 4;  // peer CIDs we keep; we issue as many as the peer keeps, up to this
+    // 0-RTT (RFC 9001 4.6, RFC 9000 7.4.1). Server: tickets allow early data
+    // (max_early_data_size 0xffffffff) and carry our limits; accepting it also needs
+    // tls13::Config::anti_replay and tickets_to_send > 0. Client: with a stored session
+    // (tls13::Config::session_cache) that remembered the server's limits, stream data
+    // written before the handshake completes goes in 0-RTT packets; if the server
+    // refuses it, it is sent again in 1-RTT.
+    bool early_data = false;
 };
 
 enum class Space : std::uint8_t { initial, handshake, application };
@@ -97,6 +106,9 @@ struct ConnectionStats {
     std::uint64_t packets_sent = 0, packets_received = 0, packets_lost = 0, packets_dropped = 0;
     std::uint64_t bytes_retransmitted = 0, pto_count = 0, key_updates = 0;
     std::uint64_t retries_sent = 0, stateless_resets_sent = 0, paths_validated = 0, migrations = 0;
+    // 0-RTT: packets received, stream bytes sent in 0-RTT packets, and those sent
+    // again in 1-RTT because the server refused them.
+    std::uint64_t zero_rtt_packets_received = 0, zero_rtt_bytes_sent = 0, zero_rtt_bytes_resent = 0;
 };
 
 template <class Crypto = crypto::DefaultProvider>
@@ -126,9 +138,17 @@ public:
         original_dcid_ = random_cid();
         peer_cid_ = original_dcid_;
         retry_token_ = settings_.initial_token;  // a NEW_TOKEN token, if the application kept one
+        load_remembered_limits();
         if (auto ec = begin_tls(original_dcid_)) return fail_local(ec);
         streams_.emplace(0, make_stream(0));  // the default stream (Secure<>'s send / receive)
+        streams_.at(0).send.write(early_pending_);
+        early_pending_.clear();
         next_bidi_ = 1;
+        if (remembered_) {  // 7.4.1: 0-RTT is sent within the limits the server gave last time
+            conn_send_limit_ = remembered_->initial_max_data;
+            peer_max_streams_bidi_ = remembered_->initial_max_streams_bidi;
+            peer_max_streams_uni_ = remembered_->initial_max_streams_uni;
+        }
         if (auto ec = tls_->start(now)) return fail_tls(ec);
         return collect_tls();
     }
@@ -227,6 +247,18 @@ public:
     /// Application data on the default stream.
     std::error_code send(ByteView data, Instant now) { return stream_send(0, data, false, now); }
 
+    /// Client, before start(): data for the default stream that goes in 0-RTT packets when
+    /// a stored session allows it (as Settings::early_data),
+    /// in 1-RTT otherwise. The outcome: session_info().early_data_accepted and the
+    /// early_data_accepted / early_data_rejected event.
+    std::error_code send_early_data(ByteView data, Instant) {
+        if (role_ != Role::client) return make_error_code(Errc::invalid_configuration);
+        if (started_) return make_error_code(Errc::already_connected);
+        settings_.early_data = true;
+        early_pending_.insert(early_pending_.end(), data.begin(), data.end());
+        return {};
+    }
+
     Result<std::uint64_t> open_stream(bool bidi) {
         if (state_ != State::open) return make_error_code(Errc::closed);
         std::uint64_t& next = bidi ? next_bidi_ : next_uni_;
@@ -320,6 +352,10 @@ public:
         info.protocol = "QUIC v1 (TLS 1.3)";
         return info;
     }
+    /// Client: whether this connection offered 0-RTT (a stored session with remembered
+    /// limits was found); after the handshake, session_info().early_data_accepted says
+    /// whether the server took it.
+    bool early_data_offered() const noexcept { return remembered_.has_value(); }
 
     // ---- post-handshake ----------------------------------------------------------------------------
 
@@ -521,6 +557,23 @@ private:
             slot->params = std::move(*p);
             return {};
         };
+        if (role_ == Role::client) {
+            // Each session stored remembers the server's limits (7.4.1).
+            config.session_application_data = [slot]() -> Bytes {
+                return slot->params ? RememberedLimits::of(*slot->params).encode() : Bytes{};
+            };
+            config.early_data_outside_records = remembered_.has_value();
+        } else if (settings_.early_data || tls_config_.max_early_data > 0) {
+            // RFC 9001 4.6.1: 0xffffffff, the amount is up to QUIC's flow control.
+            config.max_early_data = 0xffffffff;
+            config.early_data_outside_records = true;
+            const auto ours = RememberedLimits::of(our_parameters());
+            config.session_application_data = [sealed = ours.encode()] { return sealed; };
+            config.accept_early_data_with = [ours](ByteView stored) {
+                auto then = RememberedLimits::decode(stored);
+                return then && ours.at_least(*then);
+            };
+        }
         tls_.emplace(role_, config);
         return tls_->record_layer().install_initial(initial_dcid.view(), role_ == Role::client);
     }
@@ -534,6 +587,8 @@ private:
         if (p) {
             if (uni) s.send_limit = local ? p->initial_max_stream_data_uni : 0;
             else s.send_limit = local ? p->initial_max_stream_data_bidi_remote : p->initial_max_stream_data_bidi_local;
+        } else if (remembered_ && local) {
+            s.send_limit = uni ? remembered_->initial_max_stream_data_uni : remembered_->initial_max_stream_data_bidi_remote;
         }
         return s;
     }
@@ -650,7 +705,11 @@ private:
         switch (h.type) {
             case PacketType::version_negotiation: return on_version_negotiation(h);
             case PacketType::retry: return on_retry(h, packet);
-            case PacketType::zero_rtt: return make_error_code(Error::no_keys_for_level);  // 0-RTT is not accepted
+            case PacketType::zero_rtt:
+                // Only a server reads 0-RTT, and only with the early key (a 0-RTT packet
+                // before the Initial that creates the connection is dropped below).
+                if (role_ == Role::client) return make_error_code(Error::no_keys_for_level);
+                break;
             default: break;
         }
         if (role_ == Role::server && !tls_) {
@@ -668,7 +727,8 @@ private:
             if (auto ec = begin_tls(h.dcid)) return ec;
         }
         if (!is_our_cid(h.dcid) &&
-            !(role_ == Role::server && h.dcid == client_initial_dcid_ && h.type == PacketType::initial)) {
+            !(role_ == Role::server && h.dcid == client_initial_dcid_ &&
+              (h.type == PacketType::initial || h.type == PacketType::zero_rtt))) {  // 0-RTT: the client's first DCID too
             if (h.type == PacketType::one_rtt && role_ == Role::server) maybe_send_stateless_reset(h);
             return make_error_code(Error::unknown_connection_id);
         }
@@ -679,14 +739,15 @@ private:
         SpaceState& sp = spaces_[static_cast<std::size_t>(space)];
         if (sp.discarded) return make_error_code(Error::no_keys_for_level);
         auto& layer = tls_->record_layer();
-        PacketKeys<Crypto>* keys = layer.read_keys(level_of(space));
+        const bool zero_rtt = h.type == PacketType::zero_rtt;
+        PacketKeys<Crypto>* keys = layer.read_keys(zero_rtt ? Level::early_data : level_of(space));
         if (!keys) return make_error_code(Error::no_keys_for_level);
         MutableByteView view(packet);
         auto u = unprotect_header(*keys->hp, view, h.pn_offset, sp.largest_received);
         if (!u) return u.error();
         const PacketKeys<Crypto>* open_with = keys;
         bool phase_change = false;
-        if (space == Space::application) {
+        if (space == Space::application && !zero_rtt) {
             if (!app_read_) return make_error_code(Error::no_keys_for_level);
             const unsigned phase = (u->first >> 2) & 1;
             open_with = &*app_read_;
@@ -728,6 +789,7 @@ private:
             events_.push(EventKind::key_updated);
         }
         ++stats_.packets_received;
+        if (zero_rtt) ++stats_.zero_rtt_packets_received;
         last_activity_ = now_;
         if (role_ == Role::server && space == Space::handshake && !address_validated_) {
             address_validated_ = true;  // 8.1: a Handshake packet proves the address
@@ -1050,11 +1112,16 @@ private:
             app_write_.emplace(std::move(*w));
             app_read_.emplace(std::move(*r));
         }
+        while (auto e = tls_->poll_event())
+            if (e->kind == EventKind::early_data_accepted || e->kind == EventKind::early_data_rejected ||
+                e->kind == EventKind::session_ticket)
+                events_.push(e->kind, e->reason);
         if (!handshake_complete_ && tls_->is_established()) {
             handshake_complete_ = true;
             if (!tls_config_.alpn.empty() && tls_->session_info().alpn.empty())
                 return close_crypto(120, Error::no_application_protocol);  // RFC 9001 8.1
             if (auto ec = validate_peer_parameters()) return ec;
+            if (remembered_ && !tls_->session_info().early_data_accepted) resend_refused_zero_rtt();
             apply_peer_parameters();
             issue_connection_ids();
             events_.push(EventKind::handshake_complete);
@@ -1083,7 +1150,38 @@ private:
         if (retried_ != p->retry_source_connection_id.has_value() ||
             (retried_ && !(*p->retry_source_connection_id == *retry_scid_)))
             return make_error_code(Error::invalid_transport_parameter);
+        // 7.4.1: a server that accepts 0-RTT must not reduce the limits it was sent under.
+        if (remembered_ && tls_->session_info().early_data_accepted &&
+            !RememberedLimits::of(*p).at_least(*remembered_))
+            return make_error_code(Error::protocol_violation);
         return {};
+    }
+
+    /// Client: the stored session's limits, if 0-RTT may be tried (Settings::early_data,
+    /// a session whose ticket allows early data and that remembered the server's limits).
+    void load_remembered_limits() {
+        if (!settings_.early_data || !tls_config_.session_cache) return;
+        const std::string key = tls_config_.session_key.empty() ? tls_config_.server_name : tls_config_.session_key;
+        auto stored = tls_config_.session_cache->load(key);
+        if (!stored) return;
+        auto session = tls13::SessionState::parse(*stored);
+        if (!session || session->max_early_data != 0xffffffff) return;  // RFC 9001 4.6.1
+        if (session->expired(tls13::unix_micros(wall_now(tls_config_)))) return;
+        remembered_ = RememberedLimits::decode(session->application_data);
+    }
+
+    /// Client, 0-RTT refused: every 0-RTT packet counts as lost, its stream data goes
+    /// again under 1-RTT keys (RFC 9001 4.6.2), counted in zero_rtt_bytes_resent.
+    void resend_refused_zero_rtt() {
+        SpaceState& sp = spaces_[static_cast<std::size_t>(Space::application)];
+        for (auto& [pn, p] : sp.sent) {
+            if (p.in_flight) cc_.on_removed(p.bytes);
+            for (const auto& fr : p.frames)
+                if (fr.kind == SentFrame::Kind::stream) stats_.zero_rtt_bytes_resent += fr.length;
+            on_frames_lost(Space::application, p, false);
+        }
+        sp.sent.clear();
+        sp.loss_time.reset();
     }
 
     void apply_peer_parameters() {
@@ -1098,9 +1196,11 @@ private:
             idle_timeout_ms_ = p.max_idle_timeout_ms;
         else
             idle_timeout_ms_ = settings_.max_idle_timeout_ms;
+        // Limits only grow, except after refused 0-RTT: then the remembered ones go (7.4.1).
+        const bool refused_zero_rtt = remembered_ && !tls_->session_info().early_data_accepted;
         for (auto& [id, s] : streams_) {
             const Stream fresh = make_stream(id);
-            s.send_limit = std::max(s.send_limit, fresh.send_limit);
+            s.send_limit = refused_zero_rtt ? fresh.send_limit : std::max(s.send_limit, fresh.send_limit);
         }
     }
 
@@ -1311,6 +1411,14 @@ private:
     bool fill_frames(Space space, Bytes& payload, std::size_t room, SentPacket& sent, bool congestion_limited) {
         SpaceState& sp = spaces_[static_cast<std::size_t>(space)];
         bool eliciting = false;
+        // A 0-RTT packet (the application space before 1-RTT keys): stream data only.
+        if (space == Space::application && !app_write_) {
+            if (congestion_limited && sp.probes == 0) return false;
+            eliciting = fill_stream_frames(payload, room, sent);
+            for (const auto& fr : sent.frames)
+                if (fr.kind == SentFrame::Kind::stream) stats_.zero_rtt_bytes_sent += fr.length;
+            return eliciting;
+        }
         if (sp.ack_pending && !sp.received.empty()) {
             std::vector<AckRange> ranges;
             const auto& r = sp.received.ranges();
@@ -1527,7 +1635,7 @@ private:
         for (Space s : {Space::initial, Space::handshake, Space::application}) {
             SpaceState& sp = spaces_[static_cast<std::size_t>(s)];
             if (sp.discarded) continue;
-            if (s == Space::application ? !app_write_ : !layer.write_keys(level_of(s))) continue;
+            if (s == Space::application ? !app_write_ && !zero_rtt_writable() : !layer.write_keys(level_of(s))) continue;
             const bool ack_due = sp.ack_pending && (sp.ack_now || s != Space::application);
             const bool has_data = sp.crypto_send.has_data_to_send() || sp.probes > 0 ||
                                   (s == Space::application && app_has_data());
@@ -1616,8 +1724,19 @@ private:
         return std::nullopt;
     }
 
+    /// Client: 0-RTT packets can be sent (early key installed, no 1-RTT key yet).
+    bool zero_rtt_writable() const {
+        return role_ == Role::client && remembered_ && !app_write_ && tls_ &&
+               tls_->record_layer().has_write_keys(Level::early_data);
+    }
+
     bool app_has_data() const {
-        if (!handshake_complete_) return false;
+        if (!handshake_complete_) {
+            if (!zero_rtt_writable()) return false;
+            for (const auto& [id, s] : streams_)
+                if (can_send_on(id) && s.send.has_data_to_send() && !s.send.blocked_by(s.send_limit)) return true;
+            return false;
+        }
         if (handshake_done_pending_ || max_data_pending_ || max_streams_bidi_pending_ || max_streams_uni_pending_ ||
             !retire_queue_.empty() || !new_cid_pending_.empty() || new_token_pending_ ||
             (path_ && path_->challenge_pending))
@@ -1637,7 +1756,7 @@ private:
     }
 
     std::size_t header_overhead(Space s) const {
-        if (s == Space::application) return 1 + peer_cid_.length + 4;
+        if (s == Space::application && app_write_) return 1 + peer_cid_.length + 4;
         std::size_t n = 1 + 4 + 1 + peer_cid_.length + 1 + our_cid_.length + 2 + 4;
         if (s == Space::initial) n += varint_size(retry_token_.size()) + retry_token_.size();
         return n;
@@ -1652,12 +1771,14 @@ private:
         packet.clear();
         std::size_t pn_offset;
         auto& layer = tls_->record_layer();
-        if (s == Space::application) {
+        const bool zero_rtt = s == Space::application && !app_write_;
+        if (s == Space::application && !zero_rtt) {
             packet.push_back(static_cast<std::uint8_t>(0x40 | (write_phase_ << 2) | (pn_length - 1)));
             append(packet, peer_cid_.view());
             pn_offset = packet.size();
         } else {
-            write_long_header_prefix(packet, packet_type_of(s), version_1, peer_cid_, our_cid_, pn_length,
+            write_long_header_prefix(packet, zero_rtt ? PacketType::zero_rtt : packet_type_of(s), version_1, peer_cid_,
+                                     our_cid_, pn_length,
                                      s == Space::initial ? ByteView(retry_token_) : ByteView{});
             const std::size_t length_at = packet.size();
             packet.push_back(0);
@@ -1667,10 +1788,10 @@ private:
         }
         for (int i = static_cast<int>(pn_length) - 1; i >= 0; --i) packet.push_back(static_cast<std::uint8_t>(pn >> (8 * i)));
         append(packet, payload);
-        if (s == Space::application) {
+        if (s == Space::application && !zero_rtt) {
             seal_packet(*app_write_, *layer.write_keys(Level::application)->hp, packet, pn_offset, pn_length, pn);
         } else {
-            auto* keys = layer.write_keys(level_of(s));
+            auto* keys = layer.write_keys(zero_rtt ? Level::early_data : level_of(s));
             seal_packet(*keys, *keys->hp, packet, pn_offset, pn_length, pn);
         }
         std::copy(packet.begin(), packet.end(), out.begin());
@@ -1749,6 +1870,7 @@ private:
 
     std::optional<Instant> idle_deadline() const {
         if (state_ == State::draining) return draining_since_ + 3 * rtt_.pto(Duration(0));
+        if (role_ == Role::server && !tls_) return std::nullopt;  // no connection yet: nothing to time out
         const std::uint64_t ms = idle_timeout_ms_ ? idle_timeout_ms_ : settings_.max_idle_timeout_ms;
         if (!ms) return std::nullopt;
         const Duration idle = std::max<Duration>(std::chrono::milliseconds(ms), 3 * rtt_.pto(Duration(0)));
@@ -1836,6 +1958,8 @@ private:
     ConnectionStats stats_;
     Bytes scratch_, packet_;
     std::array<std::vector<Bytes>, 3> injected_;
+    std::optional<RememberedLimits> remembered_;  // client: the server's limits 0-RTT is sent under
+    Bytes early_pending_;                         // client: send_early_data() before start()
 };
 
 }  // namespace tapsec::quic

@@ -92,6 +92,7 @@ public:
     }
     PacketKeys<Crypto>* write_keys(Level l) { return write_[level_index(l)] ? &*write_[level_index(l)] : nullptr; }
     PacketKeys<Crypto>* read_keys(Level l) { return read_[level_index(l)] ? &*read_[level_index(l)] : nullptr; }
+    bool has_write_keys(Level l) const noexcept { return write_[level_index(l)].has_value(); }
     void discard(Level l) {
         write_[level_index(l)].reset();
         read_[level_index(l)].reset();
@@ -130,7 +131,9 @@ struct QuicPacketProtection {
     using intrinsic = features<feature::SV>;
     using needs = dependencies<dependency::datagram>;
     using carries = dependencies<dependency::reliable_byte_stream>;
-    /// What TLS 1.3 offers that this QUIC does not carry yet (docs/quic.md): 0-RTT.
+    /// 0-RTT is carried (quic::Connection: Settings::early_data, send_early_data;
+    /// docs/quic.md), but the computed row still withholds ED: the selection tests and
+    /// examples are written against QUIC without ED, and flipping the row is their change.
     using withholds = features<feature::ED>;
     using imported_keys = tls13::TrafficSecrets;
     static constexpr KeyImport key_import = KeyImport::direct;

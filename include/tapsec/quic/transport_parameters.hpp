@@ -4,6 +4,8 @@
 // are skipped, as 18.1 requires (grease included).
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <optional>
 
 #include "../core/bytes.hpp"
@@ -185,5 +187,47 @@ inline Result<TransportParameters> decode_transport_parameters(ByteView data, bo
     if (!r.ok()) return bad();
     return p;
 }
+
+/// What 0-RTT depends on (RFC 9000 7.4.1): a client remembers these limits of the
+/// server with its session and sends early data within them; a server seals its own
+/// into each ticket and refuses 0-RTT when its current limits are smaller than those.
+struct RememberedLimits {
+    std::uint64_t active_connection_id_limit = 2, initial_max_data = 0, initial_max_stream_data_bidi_local = 0,
+                  initial_max_stream_data_bidi_remote = 0, initial_max_stream_data_uni = 0,
+                  initial_max_streams_bidi = 0, initial_max_streams_uni = 0;
+
+    static RememberedLimits of(const TransportParameters& p) {
+        return {p.active_connection_id_limit,          p.initial_max_data,
+                p.initial_max_stream_data_bidi_local,  p.initial_max_stream_data_bidi_remote,
+                p.initial_max_stream_data_uni,         p.initial_max_streams_bidi,
+                p.initial_max_streams_uni};
+    }
+    std::array<std::uint64_t, 7> values() const {
+        return {active_connection_id_limit, initial_max_data, initial_max_stream_data_bidi_local,
+                initial_max_stream_data_bidi_remote, initial_max_stream_data_uni, initial_max_streams_bidi,
+                initial_max_streams_uni};
+    }
+    /// A format byte (1), then the seven limits as varints.
+    Bytes encode() const {
+        Bytes out{1};
+        for (auto v : values()) write_varint(out, std::min(v, max_varint));
+        return out;
+    }
+    static std::optional<RememberedLimits> decode(ByteView data) {
+        wire::Reader r(data);
+        if (r.u8() != 1 || !r.ok()) return std::nullopt;
+        std::array<std::uint64_t, 7> v{};
+        for (auto& x : v) x = read_varint(r);
+        if (!r.ok() || !r.at_end()) return std::nullopt;
+        return RememberedLimits{v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+    }
+    /// Every limit at least the remembered one (what 0-RTT data was sent under).
+    bool at_least(const RememberedLimits& remembered) const {
+        const auto now = values(), then = remembered.values();
+        for (std::size_t i = 0; i < now.size(); ++i)
+            if (now[i] < then[i]) return false;
+        return true;
+    }
+};
 
 }  // namespace tapsec::quic

@@ -50,7 +50,7 @@ public:
         // Early data goes as 0-RTT as far as the ticket allows (4.2.10: at most its
         // max_early_data_size); what does not, goes after the handshake (the engine sends
         // take_unsent_early_data() then), and an event says which happened.
-        if (!early_data_.empty()) {
+        if (!early_data_.empty() || config_.early_data_outside_records) {
             if (!psk_ || !resumption_) {
                 early_not_offered_ = Error::early_data_no_session;
             } else if (psk_->max_early_data == 0) {
@@ -69,7 +69,8 @@ public:
             const std::size_t offered = std::min<std::size_t>(early_data_.size(), psk_->max_early_data);
             early_sent_.assign(early_data_.begin(), early_data_.begin() + static_cast<std::ptrdiff_t>(offered));
             early_data_.erase(early_data_.begin(), early_data_.begin() + static_cast<std::ptrdiff_t>(offered));
-            actions_.push_back({Action::Kind::send_application_data, Level::early_data, early_sent_, {}, {}});
+            if (!early_sent_.empty())
+                actions_.push_back({Action::Kind::send_application_data, Level::early_data, early_sent_, {}, {}});
         }
         state_ = ExpectServerHello{};
         return {};
@@ -280,7 +281,7 @@ private:
 
         // Second flight.
         if (early_accepted_) {
-            this->send(Level::early_data, encode_end_of_early_data());
+            if (!config_.early_data_outside_records) this->send(Level::early_data, encode_end_of_early_data());
             switch_to_handshake_write();
         }
         if (certificate_request_) {
@@ -331,6 +332,7 @@ private:
                     s.alpn = info_.alpn;
                     s.server_name = config_.server_name;
                     s.ticket = std::move(t->ticket);
+                    if (config_.session_application_data) s.application_data = config_.session_application_data();
                     config_.session_cache->store(cache_key(), s.serialize());
                     this->emit(EventKind::session_ticket);
                 }

@@ -144,7 +144,7 @@ enum class Error {
     // ---- why 0-RTT was refused (Event::reason of early_data_rejected; never fatal), appended ----
     early_data_not_with_ticket,       // not offered with one of our tickets as the first PSK
     early_data_disabled,              // max_early_data is 0 here or in the ticket
-    early_data_parameters_differ,     // cipher suite or ALPN differs from the ticket's
+    early_data_parameters_differ,     // suite, ALPN or application data differs from the ticket's
     early_data_no_anti_replay,        // no anti-replay store configured: refused rather than replayable
     early_data_anti_replay_full,      // the anti-replay store is full: refused rather than forget a ticket
     early_data_refused_by_server,     // client: the server did not accept our 0-RTT data
@@ -224,7 +224,7 @@ inline const char* describe(Error e) noexcept {
         case Error::early_data_stale: return "early data refused: ticket age outside the freshness window";
         case Error::early_data_not_with_ticket: return "early data refused: not offered with a ticket of ours as the first PSK";
         case Error::early_data_disabled: return "early data refused: not enabled";
-        case Error::early_data_parameters_differ: return "early data refused: cipher suite or ALPN differs from the ticket's";
+        case Error::early_data_parameters_differ: return "early data refused: cipher suite, ALPN or the ticket's application data (e.g. transport limits) differs";
         case Error::early_data_no_anti_replay: return "early data refused: no anti-replay store configured";
         case Error::early_data_anti_replay_full: return "early data refused: anti-replay store full";
         case Error::early_data_refused_by_server: return "early data refused by the server";

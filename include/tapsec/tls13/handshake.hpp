@@ -83,6 +83,19 @@ struct Config : CommonConfig {
     /// early data are single-use through `anti_replay`, shared by all connections.
     std::uint32_t max_early_data = 0;
     std::shared_ptr<AntiReplay> anti_replay;
+    /// Early data carried by the protocol above TLS rather than in TLS records (QUIC,
+    /// RFC 9001 4.6): a client with a resumable session that allows early data offers it
+    /// without early data given to the engine and installs the early key for that
+    /// protocol; neither side sends or expects EndOfEarlyData (RFC 9001 8.3).
+    bool early_data_outside_records = false;
+    /// Data bound to a session: a server seals it into each ticket it issues, a client
+    /// stores it with each session it receives (e.g. the transport limits early data is
+    /// sent under, RFC 9000 7.4.1). Empty when null.
+    std::function<Bytes()> session_application_data;
+    /// Server: whether 0-RTT may be accepted under a ticket that carries `stored` (what
+    /// session_application_data gave when it was issued). false refuses the early data
+    /// (early_data_parameters_differ) before the ticket is spent; the handshake goes on.
+    std::function<bool(ByteView stored)> accept_early_data_with;
     /// Client: key for the session cache (defaults to server_name).
     std::string session_key;
     /// Client: psk_ke (no (EC)DHE, no forward secrecy) instead of psk_dhe_ke when resuming

@@ -121,7 +121,7 @@ private:
         if (auto ec = send_encrypted_extensions(ch, *alpn, psk.has_value(), *exchange)) return ec;
         if (auto ec = authenticate_server(ch, psk.has_value())) return ec;
         send_finished_and_derive_application_secrets(std::move(hs));
-        if (early_accepted_) {
+        if (early_accepted_ && !config_.early_data_outside_records) {
             state_ = ExpectEndOfEarlyData{};
         } else {
             this->install(false, Level::handshake, client_hs_);
@@ -338,6 +338,8 @@ private:
             return Error::early_data_not_with_ticket;
         if (config_.max_early_data == 0 || psk->max_early_data == 0) return Error::early_data_disabled;
         if (psk->suite != suite || psk->alpn != info_.alpn) return Error::early_data_parameters_differ;
+        if (config_.accept_early_data_with && !config_.accept_early_data_with(psk->application_data))
+            return Error::early_data_parameters_differ;
         if (!config_.anti_replay) return Error::early_data_no_anti_replay;
         // Freshness (8.3) before single use, so a stale replay does not spend the ticket.
         const std::uint32_t client_age =
@@ -520,6 +522,7 @@ private:
             s.alpn = info_.alpn;
             s.unique_id.resize(16);
             draw_random<Crypto>(config_, s.unique_id);
+            if (config_.session_application_data) s.application_data = config_.session_application_data();
             t.ticket = ticket_key_->seal<Crypto>(s, config_);
             if (config_.max_early_data > 0) t.max_early_data_size = config_.max_early_data;
             this->send_untranscribed(Level::application, encode(t));

@@ -47,11 +47,12 @@ struct SessionState {
     std::string server_name;
     Bytes ticket;                    // client: the opaque ticket to send back
     Bytes unique_id;                 // server: identifies the ticket for anti-replay
+    Bytes application_data;          // Config::session_application_data when issued / received
 
     Bytes serialize() const {
         Bytes out;
         wire::Writer w(out);
-        w.u8(2);  // format version (2: issue time in microseconds)
+        w.u8(3);  // format version (2: issue time in microseconds; 3: application data)
         w.u16(suite->code());
         w.prefixed(1, psk);
         w.u64(issued_us);
@@ -62,12 +63,14 @@ struct SessionState {
         w.prefixed(2, as_bytes(server_name));
         w.prefixed(2, ticket);
         w.prefixed(1, unique_id);
+        w.prefixed(2, application_data);
         return out;
     }
     static std::optional<SessionState> parse(ByteView data) {
         wire::Reader r(data);
         SessionState s;
-        if (r.u8() != 2) return std::nullopt;
+        const auto format = r.u8();
+        if (format != 2 && format != 3) return std::nullopt;
         auto suite = find_cipher_suite(r.u16());
         auto psk = r.prefixed(1);
         s.issued_us = r.u64();
@@ -78,6 +81,8 @@ struct SessionState {
         auto name = r.prefixed(2);
         auto ticket = r.prefixed(2);
         auto id = r.prefixed(1);
+        ByteView application_data;
+        if (format == 3) application_data = r.prefixed(2);
         if (!r.at_end() || !suite || psk.empty()) return std::nullopt;
         s.suite = suite;
         s.psk.assign(psk.begin(), psk.end());
@@ -85,6 +90,7 @@ struct SessionState {
         s.server_name.assign(name.begin(), name.end());
         s.ticket.assign(ticket.begin(), ticket.end());
         s.unique_id.assign(id.begin(), id.end());
+        s.application_data.assign(application_data.begin(), application_data.end());
         return s;
     }
     /// Milliseconds since issue, rounded down (the ticket age of RFC 8446 4.2.11).
