@@ -1153,6 +1153,13 @@ private:
                 send_request(ExchangeType::informational, {notify(NotifyType::authentication_failed)}, now);
             return fail(ec);
         }
+        return accept_child_after_auth(inner, now);
+    }
+
+    /// Initiator: the Child SA in the (last) IKE_AUTH response.
+    /// Initiator, the peer authenticated: an error notify about the Child SA ends the
+    /// (authenticated) IKE SA with a clean delete, else the Child SA is taken.
+    std::error_code accept_child_after_auth(const std::vector<RawPayload>& inner, Instant now) {
         if (auto error = first_error_notify(inner)) {
             auto ec = from_notify(error->type);
             state_ = State::established;  // authenticated: delete it cleanly, then report
@@ -1163,7 +1170,6 @@ private:
         return accept_child(inner, now);
     }
 
-    /// Initiator: the Child SA in the (last) IKE_AUTH response.
     std::error_code accept_child(const std::vector<RawPayload>& inner, Instant now) {
         const RawPayload* sa = find(inner, PayloadType::sa);
         const RawPayload* tsi = find(inner, PayloadType::tsi);
@@ -1262,14 +1268,7 @@ private:
             return fail(make_error_code(Error::authentication_failed));
         }
         eap_stage_ = EapStage::done;
-        if (auto error = first_error_notify(inner)) {
-            auto ec = from_notify(error->type);
-            state_ = State::established;  // authenticated: delete it cleanly, then report
-            close(now);
-            fatal_ = ec;
-            return {};
-        }
-        return accept_child(inner, now);
+        return accept_child_after_auth(inner, now);
     }
 
     // Responder: IKE_AUTH requests when we demand EAP of the initiator.

@@ -67,15 +67,7 @@ public:
         write_chain(pw, inner);
         plain.push_back(0);  // pad length: no padding
         const std::size_t sk_length = generic_header_size + sk_iv_size + plain.size() + sk_icv_size;
-        h.next_payload = PayloadType::sk;
-        h.length = static_cast<std::uint32_t>(header_size + sk_length);
-        Bytes out;
-        out.reserve(h.length);
-        wire::Writer w(out);
-        write_header(w, h);
-        w.u8(static_cast<std::uint8_t>(inner.empty() ? PayloadType::none : inner.front().type));
-        w.u8(0);
-        w.u16(static_cast<std::uint16_t>(sk_length));
+        Bytes out = start_sk(h, inner, sk_length);
         const std::size_t aad_size = out.size();
         const std::uint64_t iv = ++iv_counter_;
         for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(iv >> (8 * i)));
@@ -112,6 +104,20 @@ private:
 
     static constexpr std::size_t cbc_iv_size = 16, cbc_block = 16;
 
+    /// The IKE header and the SK payload's generic header, for either cipher kind.
+    static Bytes start_sk(Header& h, const std::vector<RawPayload>& inner, std::size_t sk_length) {
+        h.next_payload = PayloadType::sk;
+        h.length = static_cast<std::uint32_t>(header_size + sk_length);
+        Bytes out;
+        out.reserve(h.length);
+        wire::Writer w(out);
+        write_header(w, h);
+        w.u8(static_cast<std::uint8_t>(inner.empty() ? PayloadType::none : inner.front().type));
+        w.u8(0);
+        w.u16(static_cast<std::uint16_t>(sk_length));
+        return out;
+    }
+
     /// The truncated HMAC over `covered` (RFC 4868 2.3).
     void icv(ByteView covered, MutableByteView out) const {
         std::array<std::uint8_t, 64> full;
@@ -129,15 +135,7 @@ private:
         plain.resize(plain.size() + pad, 0);
         plain.push_back(static_cast<std::uint8_t>(pad));
         const std::size_t sk_length = generic_header_size + cbc_iv_size + plain.size() + icv_size_;
-        h.next_payload = PayloadType::sk;
-        h.length = static_cast<std::uint32_t>(header_size + sk_length);
-        Bytes out;
-        out.reserve(h.length);
-        wire::Writer w(out);
-        write_header(w, h);
-        w.u8(static_cast<std::uint8_t>(inner.empty() ? PayloadType::none : inner.front().type));
-        w.u8(0);
-        w.u16(static_cast<std::uint16_t>(sk_length));
+        Bytes out = start_sk(h, inner, sk_length);
         const std::size_t iv_at = out.size();
         out.resize(iv_at + cbc_iv_size);
         Crypto::random(MutableByteView(out.data() + iv_at, cbc_iv_size));  // RFC 7296 3.14: unpredictable
