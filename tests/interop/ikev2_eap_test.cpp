@@ -14,6 +14,7 @@
 
 #include "support/ikev2_certs.hpp"
 #include "support/ikev2_ip.hpp"
+#include "support/charon.hpp"
 #include "support/netns.hpp"
 #include "support/process.hpp"
 
@@ -38,42 +39,13 @@ struct EapCharon {
     bool charon_initiates;
 
     EapCharon(bool initiates, const std::string& charon_password) : charon_initiates(initiates) {
-        REQUIRE_MESSAGE(std::filesystem::exists("/usr/lib/ipsec/charon"), "strongSwan is not installed (strongswan-charon)");
         REQUIRE_MESSAGE(std::filesystem::exists("/usr/lib/ipsec/plugins/libstrongswan-eap-md5.so"),
                         "charon's eap-md5 plugin is not installed (libcharon-extra-plugins)");
         REQUIRE(pki.pki.ok());
         responder_files = pki.responder(test::KeyType::ecdsa_p256, "responder");
         REQUIRE(!responder_files.certificate.empty());
-        const bool namespaces = ns.ok() && tapsec_ns.ok();
-        REQUIRE_MESSAGE(namespaces, "could not create network namespaces (needs root)");
-        const std::string c = "ip netns exec " + ns.name() + " ", t = "ip netns exec " + tapsec_ns.name() + " ";
-        REQUIRE(test::run("ip link add veapc netns " + ns.name() + " type veth peer name veapt netns " + tapsec_ns.name()) == 0);
-        REQUIRE(test::run(c + "ip addr add 10.99.0.1/24 dev veapc") == 0);
-        REQUIRE(test::run(t + "ip addr add 10.99.0.2/24 dev veapt") == 0);
-        REQUIRE(test::run(c + "ip link set veapc up") == 0);
-        REQUIRE(test::run(t + "ip link set veapt up") == 0);
-        REQUIRE(test::run(c + "ip addr add 10.200.1.1/32 dev lo") == 0);
-        test::write_file(dir.file("strongswan.conf"),
-                         "charon {\n"
-                         "  load_modular = yes\n"
-                         "  install_routes = yes\n"
-                         "  filelog {\n"
-                         "    stderr {\n"
-                         "      default = 1\n"
-                         "      ike = 2\n"
-                         "      cfg = 2\n"
-                         "    }\n"
-                         "  }\n"
-                         "  plugins {\n"
-                         "    include /etc/strongswan.d/charon/*.conf\n"
-                         "    kernel-libipsec {\n"
-                         "      load = yes\n"
-                         "    }\n"
-                         "    vici {\n"
-                         "      socket = unix://" + dir.file("charon.vici") + "\n"
-                         "    }\n"
-                         "  }\n"
-                         "}\n");
+        test::charon::join(ns, tapsec_ns, "veap");
+        test::charon::write_conf(dir, "      default = 1\n      ike = 2\n      cfg = 2\n");
         const std::string local = initiates ? "      auth = eap-md5\n      id = a@test\n"
                                             : "      auth = pubkey\n      certs = charon.crt\n      id = b.test\n";
         const std::string remote = initiates ? "      auth = pubkey\n      cacerts = ca.crt\n      id = b.test\n"
@@ -110,20 +82,10 @@ struct EapCharon {
             std::filesystem::copy_file(responder_files.certificate, dir.file("x509/charon.crt"));
             std::filesystem::copy_file(responder_files.key, dir.file("private/charon.key"));
         }
-        daemon = std::make_unique<test::Process>(
-            ns.exec({"sh", "-c", "mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=" + dir.file("strongswan.conf") +
-                                     " exec /usr/lib/ipsec/charon"}),
-            dir.file("charon.log"));
-        REQUIRE_MESSAGE(daemon->wait_until([&](const std::string&) { return std::filesystem::exists(dir.file("charon.vici")); }, 15s),
-                        "charon did not open its vici socket:\n" << log());
-        REQUIRE_MESSAGE(swanctl("--load-all --file " + dir.file("swanctl.conf")) == 0,
-                        "swanctl --load-all failed:\n" << test::read_file(dir.file("swanctl.log")) << log());
+        daemon = test::charon::start(ns, dir);
     }
 
-    int swanctl(const std::string& arguments) const {
-        return test::run("ip netns exec " + ns.name() + " swanctl " + arguments + " --uri unix://" + dir.file("charon.vici") +
-                         " >> " + dir.file("swanctl.log") + " 2>&1");
-    }
+    int swanctl(const std::string& arguments) const { return test::charon::swanctl(ns, dir, arguments); }
     std::string log() const { return daemon ? daemon->output() : ""; }
 
     /// tapsec as the other side: the EAP-MD5 peer when charon responds, else the signing

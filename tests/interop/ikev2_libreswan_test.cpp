@@ -38,13 +38,7 @@ struct Pluto {
     Pluto() {
         const bool namespaces = ns.ok() && tapsec_ns.ok();
         REQUIRE_MESSAGE(namespaces, "could not create network namespaces (needs root)");
-        const std::string p = "ip netns exec " + ns.name() + " ", t = "ip netns exec " + tapsec_ns.name() + " ";
-        REQUIRE(test::run("ip link add vlswp netns " + ns.name() + " type veth peer name vlswt netns " + tapsec_ns.name()) == 0);
-        REQUIRE(test::run(p + "ip addr add 10.98.0.1/24 dev vlswp") == 0);
-        REQUIRE(test::run(t + "ip addr add 10.98.0.2/24 dev vlswt") == 0);
-        REQUIRE(test::run(p + "ip link set vlswp up") == 0);
-        REQUIRE(test::run(t + "ip link set vlswt up") == 0);
-        REQUIRE(test::run(p + "ip link set lo up") == 0);
+        test::join_by_veth(ns, "vlswp", "10.98.0.1/24", tapsec_ns, "vlswt", "10.98.0.2/24");
         for (const char* sub : {"nss", "lrun", "ipsec.d"}) std::filesystem::create_directories(dir.file(sub));
         REQUIRE_MESSAGE(test::run("IPSEC_EXECDIR=" + libreswan_root + "/usr/libexec/ipsec " + libreswan_root +
                                   "/usr/sbin/ipsec initnss --nssdir " + dir.file("nss") + " > " + dir.file("initnss.log") +

@@ -27,6 +27,7 @@
 
 #include "support/ikev2_certs.hpp"
 #include "support/ikev2_ip.hpp"
+#include "support/charon.hpp"
 #include "support/netns.hpp"
 #include "support/process.hpp"
 
@@ -60,43 +61,9 @@ struct Charon {
     Charon(bool charon_initiates, const std::string& proposals, const std::string& esp_proposals = "aes128gcm16",
            std::optional<CertificateSetup> certificates = std::nullopt)
         : certs(std::move(certificates)) {
-        REQUIRE_MESSAGE(std::filesystem::exists("/usr/lib/ipsec/charon"), "strongSwan is not installed (strongswan-charon)");
-        REQUIRE_MESSAGE(test::have_program("swanctl"), "swanctl is not installed (strongswan-swanctl)");
-        const bool namespaces = ns.ok() && tapsec_ns.ok();
-        REQUIRE_MESSAGE(namespaces, "could not create network namespaces (needs root)");
-        const std::string c = "ip netns exec " + ns.name() + " ", t = "ip netns exec " + tapsec_ns.name() + " ";
-        REQUIRE(test::run("ip link add vikc netns " + ns.name() + " type veth peer name vikt netns " + tapsec_ns.name()) == 0);
-        REQUIRE(test::run(c + "ip addr add 10.99.0.1/24 dev vikc") == 0);
-        REQUIRE(test::run(t + "ip addr add 10.99.0.2/24 dev vikt") == 0);
-        REQUIRE(test::run(c + "ip link set vikc up") == 0);
-        REQUIRE(test::run(t + "ip link set vikt up") == 0);
-        // charon answers TS_UNACCEPTABLE unless its local selector is one of its addresses.
-        REQUIRE(test::run(c + "ip addr add 10.200.1.1/32 dev lo") == 0);
-
-        // One setting per line: strongSwan's parser takes no ';' separators.
-        test::write_file(dir.file("strongswan.conf"),
-                         "charon {\n"
-                         "  load_modular = yes\n" +
-                             std::string(certs && certs->charon_rsa_pss ? "  rsa_pss = yes\n" : "") +
-                         "  install_routes = yes\n"
-                         "  filelog {\n"
-                         "    stderr {\n"
-                         "      default = 1\n"
-                         "      ike = 4\n"
-                         "      chd = 4\n"
-                         "      time_format = %T\n"
-                         "    }\n"
-                         "  }\n"
-                         "  plugins {\n"
-                         "    include /etc/strongswan.d/charon/*.conf\n"
-                         "    kernel-libipsec {\n"
-                         "      load = yes\n"
-                         "    }\n"
-                         "    vici {\n"
-                         "      socket = unix://" + dir.file("charon.vici") + "\n"
-                         "    }\n"
-                         "  }\n"
-                         "}\n");
+        test::charon::join(ns, tapsec_ns, "vik");
+        test::charon::write_conf(dir, "      default = 1\n      ike = 4\n      chd = 4\n      time_format = %T\n",
+                                 certs && certs->charon_rsa_pss ? "  rsa_pss = yes\n" : "");
         test::write_file(dir.file("swanctl.conf"),
                          "connections {\n"
                          "  tapsec {\n"
@@ -140,19 +107,10 @@ struct Charon {
             std::filesystem::copy_file(certs->charon_trusts, dir.file("x509ca/ca.crt"));
             std::filesystem::copy_file(certs->charon.key, dir.file("private/charon.key"));
         }
-        daemon = std::make_unique<test::Process>(
-            ns.exec({"sh", "-c", "mount -t tmpfs tmpfs /run && STRONGSWAN_CONF=" + dir.file("strongswan.conf") +
-                                     " exec /usr/lib/ipsec/charon"}),
-            dir.file("charon.log"));
-        REQUIRE_MESSAGE(daemon->wait_until([&](const std::string&) { return std::filesystem::exists(dir.file("charon.vici")); }, 15s),
-                        "charon did not open its vici socket:\n" << log());
-        REQUIRE_MESSAGE(swanctl("--load-all --file " + dir.file("swanctl.conf")) == 0, "swanctl --load-all failed:\n" << test::read_file(dir.file("swanctl.log")) << log());
+        daemon = test::charon::start(ns, dir);
     }
 
-    int swanctl(const std::string& arguments) const {
-        return test::run("ip netns exec " + ns.name() + " swanctl " + arguments + " --uri unix://" + dir.file("charon.vici") +
-                         " >> " + dir.file("swanctl.log") + " 2>&1");
-    }
+    int swanctl(const std::string& arguments) const { return test::charon::swanctl(ns, dir, arguments); }
     std::string log() const { return daemon ? daemon->output() : ""; }
 
     Ikev2::Config tapsec_config(Role role, bool rekey_pfs) const {

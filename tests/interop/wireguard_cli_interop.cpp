@@ -9,6 +9,7 @@
 
 #include <tapsec/tapsec.hpp>
 
+#include "support/netns.hpp"
 #include "support/process.hpp"
 
 using namespace tapsec;
@@ -66,11 +67,7 @@ void tun_ping_both_ways(const std::string& provider, const std::string& provider
     test::NetworkNamespace go_ns("tapsec-wgcli-go"), tapsec_ns("tapsec-wgcli-ts");
     REQUIRE(go_ns.ok());
     REQUIRE(tapsec_ns.ok());
-    REQUIRE(test::run("ip link add vwg1 netns " + go_ns.name() + " type veth peer name vwg2 netns " + tapsec_ns.name()) == 0);
-    REQUIRE(test::run("ip netns exec " + go_ns.name() + " ip addr add 192.168.77.1/24 dev vwg1") == 0);
-    REQUIRE(test::run("ip netns exec " + go_ns.name() + " ip link set vwg1 up") == 0);
-    REQUIRE(test::run("ip netns exec " + tapsec_ns.name() + " ip addr add 192.168.77.2/24 dev vwg2") == 0);
-    REQUIRE(test::run("ip netns exec " + tapsec_ns.name() + " ip link set vwg2 up") == 0);
+    test::join_by_veth(go_ns, "vwg1", "192.168.77.1/24", tapsec_ns, "vwg2", "192.168.77.2/24");
     const Keys keys = make_keys(dir);
     auto daemon = start_wireguard_go(go_ns, dir);
     const std::string in_go = "ip netns exec " + go_ns.name() + " ";

@@ -37,6 +37,18 @@ auto inside(const NetworkNamespace& ns, F&& f) {
     return result;
 }
 
+/// Joins two namespaces by a veth pair: `a_if` in `a` with `a_address` (CIDR), `b_if` in
+/// `b` with `b_address`, both up.
+inline void join_by_veth(const NetworkNamespace& a, const std::string& a_if, const std::string& a_address,
+                         const NetworkNamespace& b, const std::string& b_if, const std::string& b_address) {
+    const std::string in_a = "ip netns exec " + a.name() + " ", in_b = "ip netns exec " + b.name() + " ";
+    REQUIRE(run("ip link add " + a_if + " netns " + a.name() + " type veth peer name " + b_if + " netns " + b.name()) == 0);
+    REQUIRE(run(in_a + "ip addr add " + a_address + " dev " + a_if) == 0);
+    REQUIRE(run(in_b + "ip addr add " + b_address + " dev " + b_if) == 0);
+    REQUIRE(run(in_a + "ip link set " + a_if + " up") == 0);
+    REQUIRE(run(in_b + "ip link set " + b_if + " up") == 0);
+}
+
 /// A plain (unprotected) UDP socket, for the inner traffic a tunnel carries.
 struct PlainUdp {
     transport_detail::FileDescriptor fd;
