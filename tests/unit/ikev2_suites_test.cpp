@@ -12,6 +12,7 @@
 #include <tapsec/tapsec.hpp>
 
 #include "support/ikev2_ip.hpp"
+#include "support/ikev2_pair.hpp"
 
 using namespace tapsec;
 using namespace tapsec::crypto;
@@ -41,77 +42,22 @@ using ikev2_test::udp_payload;
 
 /// An initiator and a responder joined in memory (PSK), each with its own configuration.
 template <class P = Botan2>
-struct Tunnel {
-    using Engine = ikev2::Engine<P>;
-    ikev2::Config i_config = config("a@test", "b.test", "10.200.2.1/32", "10.200.1.0/24");
-    ikev2::Config r_config = config("b.test", "a@test", "10.200.1.1/32", "10.200.2.0/24");
-    std::unique_ptr<Engine> i, r;
-    Endpoint i_ep = *Endpoint::parse("192.0.2.1:4500"), r_ep = *Endpoint::parse("192.0.2.2:4500");
-    Instant now = Instant{} + 100s;
-    std::vector<Bytes> r_to_i;
-    std::function<bool(Bytes&, bool from_initiator)> on_wire;  // may rewrite; false: lose it
-    std::error_code r_refusal;                                  // the responder's first receive() error
+struct Tunnel : ikev2_test::EnginePair<P> {
+    ikev2::Config i_config = ikev2_test::psk_config("a@test", "b.test", "10.200.2.1/32", "10.200.1.0/24");
+    ikev2::Config r_config = ikev2_test::psk_config("b.test", "a@test", "10.200.1.1/32", "10.200.2.0/24");
 
-    static ikev2::Config config(const char* local, const char* remote, const char* local_ts, const char* remote_ts) {
-        ikev2::Config c;
-        c.local_id = *ikev2::Identification::parse(local);
-        c.remote_id = *ikev2::Identification::parse(remote);
-        const std::string secret = "a pre-shared key of some length";
-        c.pre_shared_keys.push_back({remote, SecretBytes(secret.begin(), secret.end())});
-        c.local_ts = *ikev2::parse_selector(local_ts);
-        c.remote_ts = *ikev2::parse_selector(remote_ts);
-        return c;
-    }
     explicit Tunnel(const std::function<void(ikev2::Config&, ikev2::Config&)>& adjust) {
         adjust(i_config, r_config);
-        i = std::make_unique<Engine>(Role::client, i_config);
-        r = std::make_unique<Engine>(Role::server, r_config);
-    }
-    void pump() {
-        Bytes buffer(max_transmit_size);
-        for (int round = 0; round < 50; ++round) {
-            bool moved = false;
-            while (auto t = i->poll_transmit(MutableByteView(buffer))) {
-                Bytes d(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(t->size));
-                if (!on_wire || on_wire(d, true))
-                    if (auto ec = r->receive(d, i_ep, now); ec && !r_refusal) r_refusal = ec;
-                moved = true;
-            }
-            while (auto t = r->poll_transmit(MutableByteView(buffer))) {
-                Bytes d(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(t->size));
-                r_to_i.push_back(d);
-                if (!on_wire || on_wire(d, false)) (void)i->receive(d, r_ep, now);
-                moved = true;
-            }
-            if (!moved) return;
-        }
-    }
-    bool connect() {
-        REQUIRE(!i->start(now));
-        pump();
-        return i->is_established() && r->is_established();
+        this->make(i_config, r_config);
     }
     /// A datagram's IKE message (after the non-ESP marker), parsed.
     static Result<ikev2::Message> message(const Bytes& d) { return ikev2::parse_message(ByteView(d).subspan(4)); }
     /// The reason the responder refused something: receive()'s error or a dropped packet.
     std::error_code responder_refusal() {
-        if (r_refusal) return r_refusal;
-        while (auto ev = r->poll_event())
+        if (this->r_refusal) return this->r_refusal;
+        while (auto ev = this->r->poll_event())
             if (ev->kind == EventKind::dropped_packet) return ev->reason;
         return {};
-    }
-    /// One inner packet each way.
-    void ping_pong() {
-        REQUIRE(!i->send(udp_packet(ipv4("10.200.2.1"), ipv4("10.200.1.1"), 5000, 7, as_bytes("ping")), now));
-        pump();
-        auto got = r->poll_plaintext();
-        REQUIRE(got);
-        CHECK(udp_payload(*got) == "ping");
-        REQUIRE(!r->send(udp_packet(ipv4("10.200.1.1"), ipv4("10.200.2.1"), 7, 5000, as_bytes("pong")), now));
-        pump();
-        got = i->poll_plaintext();
-        REQUIRE(got);
-        CHECK(udp_payload(*got) == "pong");
     }
 };
 

@@ -11,6 +11,7 @@
 #include <tapsec/ikev2.hpp>
 
 #include "support/ikev2_ip.hpp"
+#include "support/ikev2_pair.hpp"
 
 using namespace tapsec;
 using namespace tapsec::ikev2;
@@ -22,56 +23,15 @@ using ikev2_test::udp_payload;
 
 namespace {
 
-Config base_config(const char* local, const char* remote, const char* local_ts, const char* remote_ts) {
-    Config c;
-    c.local_id = *Identification::parse(local);
-    c.remote_id = *Identification::parse(remote);
-    const std::string secret = "a pre-shared key of some length";
-    c.pre_shared_keys.push_back({remote, SecretBytes(secret.begin(), secret.end())});
-    c.local_ts = *parse_selector(local_ts);
-    c.remote_ts = *parse_selector(remote_ts);
-    return c;
-}
+using ikev2_test::psk_config;
 
-struct Pair {
-    Config i_config = base_config("a@test", "b.test", "10.200.2.1/32", "10.200.1.0/24");
-    Config r_config = base_config("b.test", "a@test", "10.200.1.1/32", "10.200.2.0/24");
-    std::unique_ptr<IkeEngine> i, r;
-    Endpoint i_ep = *Endpoint::parse("192.0.2.1:4500"), r_ep = *Endpoint::parse("192.0.2.2:4500");
-    Instant now = Instant{} + 100s;
-    std::vector<Bytes> i_to_r, r_to_i;  // every datagram seen, for tampering tests
-    std::function<bool(Bytes&, bool from_initiator)> on_wire;  // false: lose it
+struct Pair : ikev2_test::EnginePair<> {
+    Config i_config = psk_config("a@test", "b.test", "10.200.2.1/32", "10.200.1.0/24");
+    Config r_config = psk_config("b.test", "a@test", "10.200.1.1/32", "10.200.2.0/24");
 
     explicit Pair(std::function<void(Config&, Config&)> adjust = {}) {
         if (adjust) adjust(i_config, r_config);
-        i = std::make_unique<IkeEngine>(Role::client, i_config);
-        r = std::make_unique<IkeEngine>(Role::server, r_config);
-    }
-
-    /// Moves datagrams until neither side has any to send.
-    void pump() {
-        Bytes buffer(max_transmit_size);
-        for (int round = 0; round < 50; ++round) {
-            bool moved = false;
-            while (auto t = i->poll_transmit(MutableByteView(buffer))) {
-                Bytes d(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(t->size));
-                i_to_r.push_back(d);
-                if (!on_wire || on_wire(d, true)) (void)r->receive(d, i_ep, now);
-                moved = true;
-            }
-            while (auto t = r->poll_transmit(MutableByteView(buffer))) {
-                Bytes d(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(t->size));
-                r_to_i.push_back(d);
-                if (!on_wire || on_wire(d, false)) (void)i->receive(d, r_ep, now);
-                moved = true;
-            }
-            if (!moved) return;
-        }
-    }
-    bool connect() {
-        REQUIRE(!i->start(now));
-        pump();
-        return i->is_established() && r->is_established();
+        make(i_config, r_config);
     }
     /// The reason of the first dropped_packet event, if any.
     static std::error_code drop_reason(IkeEngine& e) {
