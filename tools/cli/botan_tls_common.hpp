@@ -176,6 +176,18 @@ struct DemoPki {
     }
 };
 
+/// A server's client-certificate options: openssl s_server spells them -verify N and
+/// -Verify N (the depth is accepted and ignored). An error line, or empty.
+inline std::string read_client_verification(Arguments& args, botan_tls::Config& config) {
+    const bool request = args.flag("--verify") || args.take("--verify").has_value();
+    const bool require = args.flag("--require-client-cert") || args.flag("--Verify") || args.take("--Verify").has_value();
+    config.verify_peer = request || require;
+    config.require_client_certificate = require;
+    if (config.verify_peer && config.trust.ca_certificates_pem.empty())
+        return "--verify / --require-client-cert need --CAfile FILE to verify client certificates";
+    return {};
+}
+
 inline std::string failure_line(std::error_code ec, const std::string& detail) {
     std::string line = ec.message();
     if (!detail.empty() && detail != line) line += " (" + detail + ")";
@@ -285,13 +297,7 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
         return usage_fail("listen " + spec.name + ": --echo, --rev and --www need a byte stream; " + spec.name + " carries media");
     botan_tls::Config config;
     if (auto error = read_common(args, config, Role::server); !error.empty()) return usage_fail(error);
-    // openssl s_server spells these -verify N and -Verify N; the depth is accepted and ignored.
-    const bool request = args.flag("--verify") || args.take("--verify").has_value();
-    const bool require = args.flag("--require-client-cert") || args.flag("--Verify") || args.take("--Verify").has_value();
-    config.verify_peer = request || require;
-    config.require_client_certificate = require;
-    if (config.verify_peer && config.trust.ca_certificates_pem.empty())
-        return usage_fail("--verify / --require-client-cert need --CAfile FILE to verify client certificates");
+    if (auto error = read_client_verification(args, config); !error.empty()) return usage_fail(error);
     const int accepts = static_cast<int>(args.take_uint("--naccept", 1, 1000000).value_or(1));
     if (spec.extra_options)
         if (auto error = spec.extra_options(args, config, Role::server); !error.empty()) return usage_fail(error);

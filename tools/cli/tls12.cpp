@@ -34,13 +34,7 @@ int listen_concurrently(Arguments& args) {
         return usage_fail(error);
     botan_tls::Config config;
     if (auto error = botan_common::read_common(args, config, Role::server); !error.empty()) return usage_fail(error);
-    // As in the one-connection listener: openssl s_server's -verify N / -Verify N, depth ignored.
-    const bool request = args.flag("--verify") || args.take("--verify").has_value();
-    const bool require = args.flag("--require-client-cert") || args.flag("--Verify") || args.take("--Verify").has_value();
-    config.verify_peer = request || require;
-    config.require_client_certificate = require;
-    if (config.verify_peer && config.trust.ca_certificates_pem.empty())
-        return usage_fail("--verify / --require-client-cert need --CAfile FILE to verify client certificates");
+    if (auto error = botan_common::read_client_verification(args, config); !error.empty()) return usage_fail(error);
     options.quiet = args.flag("--quiet");
     if (auto error = debug_options().take(args, config); !error.empty()) return usage_fail(error);
     if (auto unknown = args.unknown()) return fail("listen tls12: unknown option " + *unknown + " (see --help)");
