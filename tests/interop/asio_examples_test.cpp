@@ -3,7 +3,6 @@
 // at once (TLS 1.3 and TLS 1.2 `openssl s_client`, and the use_future client).
 #include <doctest/doctest.h>
 
-#include <csignal>
 #include <memory>
 
 #include "support/pki.hpp"
@@ -19,7 +18,6 @@ struct Fixture {
     TestPki pki;
     CertificateFiles server;
     Fixture() {
-        std::signal(SIGPIPE, SIG_IGN);
         REQUIRE_MESSAGE((have_program("openssl")), ("openssl is not installed (Debian package openssl)"));
         REQUIRE(pki.ok());
         server = pki.issue("server");

@@ -8,7 +8,6 @@
 
 #include <sys/stat.h>
 
-#include <csignal>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -56,7 +55,6 @@ struct Fixture {
     CertificateFiles server;
     TempDir dir;
     Fixture() {
-        std::signal(SIGPIPE, SIG_IGN);
         REQUIRE_MESSAGE(have_program("openssl"), "openssl is not installed (Debian package openssl)");
         REQUIRE(pki.ok());
         server = pki.issue("server");

@@ -7,7 +7,6 @@
 // Each run also checks the CLI's exit summary (bytes each way) on both ends.
 #include <doctest/doctest.h>
 
-#include <csignal>
 #include <thread>
 
 #include <tapsec/core/bytes.hpp>
@@ -28,7 +27,6 @@ struct Fixture {
     CertificateFiles server;
     TempDir dir;
     Fixture() {
-        std::signal(SIGPIPE, SIG_IGN);
         REQUIRE_MESSAGE(have_program("tshark"), "tshark is not installed (Debian package tshark)");
         REQUIRE_MESSAGE(have_program("tcpdump"), "tcpdump is not installed (Debian package tcpdump)");
         REQUIRE(pki.ok());

@@ -5,7 +5,6 @@
 // s_client's -trace showing our supported_groups when its share is not our favourite.
 #include <doctest/doctest.h>
 
-#include <csignal>
 
 #include <tapsec/crypto/openssl.hpp>
 #include <tapsec/tapsec.hpp>
@@ -25,7 +24,6 @@ struct Fixture {
     test::CertificateFiles cert;
     int logs = 0;
     Fixture() {
-        std::signal(SIGPIPE, SIG_IGN);
         REQUIRE_MESSAGE(test::have_program("openssl"), "openssl is not installed (Debian package openssl)");
         REQUIRE(pki.ok());
         cert = pki.issue("p256", test::KeyType::ecdsa_p256);
