@@ -101,7 +101,9 @@ struct Options {
 };
 
 /// The EAP-MD5 options: the peer's identity and password (connect), the server's user
-/// table (listen). RFC 7296 2.16: the responder of an EAP exchange signs.
+/// table (listen), hashing with the chosen provider. RFC 7296 2.16: the responder of an
+/// EAP exchange signs.
+template <class Crypto>
 std::optional<std::string> read_eap_options(bool is_connect, const std::optional<std::string>& identity,
                                             const std::optional<std::string>& secret_file,
                                             const std::optional<std::string>& users_file, bool we_sign, bool peer_signs,
@@ -125,7 +127,7 @@ std::optional<std::string> read_eap_options(bool is_connect, const std::optional
         if (password.empty()) return "the EAP secret file " + *secret_file + " has an empty first line";
         auto shared = std::make_shared<const SecretBytes>(password.begin(), password.end());
         secure_zero(password.data(), password.size());
-        config.eap_peer = [id = *identity, shared] { return std::make_unique<ikev2::eap::Md5Peer>(id, *shared); };
+        config.eap_peer = [id = *identity, shared] { return std::make_unique<ikev2::eap::Md5Peer<Crypto>>(id, *shared); };
         return std::nullopt;
     }
     if (identity || secret_file) return std::string("--eap-md5-identity and --eap-secret-file are for connect; listen takes --eap-md5-users FILE");
@@ -134,7 +136,7 @@ std::optional<std::string> read_eap_options(bool is_connect, const std::optional
     if (peer_signs) return std::string("--eap-md5-users and --CAfile are alternatives: the initiator authenticates with EAP");
     std::ifstream in(*users_file, std::ios::binary);
     if (!in) return "cannot read the EAP users file " + *users_file;
-    auto users = std::make_shared<ikev2::eap::Md5Server::Users>();
+    auto users = std::make_shared<ikev2::eap::Md5Users>();
     std::string line;
     auto trim = [](std::string_view v) {
         while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -153,8 +155,8 @@ std::optional<std::string> read_eap_options(bool is_connect, const std::optional
         secure_zero(line.data(), line.size());
     }
     if (users->empty()) return "the EAP users file " + *users_file + " names no user";
-    std::shared_ptr<const ikev2::eap::Md5Server::Users> table = std::move(users);
-    config.eap_server = [table] { return std::make_unique<ikev2::eap::Md5Server>(table); };
+    std::shared_ptr<const ikev2::eap::Md5Users> table = std::move(users);
+    config.eap_server = [table] { return std::make_unique<ikev2::eap::Md5Server<Crypto>>(table); };
     return std::nullopt;
 }
 
@@ -283,6 +285,7 @@ std::optional<std::string> read_config_file(const std::string& path, FileSetting
     return std::nullopt;
 }
 
+template <class Crypto>
 std::optional<std::string> read_options(Arguments& args, bool is_connect, Options& out) {
     FileSettings file;
     if (auto config_file = args.take("--config"))
@@ -365,7 +368,7 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         if (!crypto::Botan2::Certificate::chain_from_pem(cas)) return "--CAfile: " + *ca_file + " holds no PEM certificate";
         out.config.trust.ca_certificates_pem.push_back(std::move(cas));
     }
-    if (auto error = read_eap_options(is_connect, eap_identity, eap_secret_file, eap_users_file, we_sign, peer_signs, out.config))
+    if (auto error = read_eap_options<Crypto>(is_connect, eap_identity, eap_secret_file, eap_users_file, we_sign, peer_signs, out.config))
         return error;
     if (eap_identity && !local_id) local_id = eap_identity;
     const bool eap_client = bool(out.config.eap_peer), eap_server = bool(out.config.eap_server);
@@ -584,7 +587,7 @@ int run_data_path(auto& conn, const Options& options, int tun_fd, bool is_connec
 template <class Crypto>
 int run(Arguments& args, bool is_connect) {
     Options options;
-    if (auto error = read_options(args, is_connect, options)) return cli::usage_fail(*error);
+    if (auto error = read_options<Crypto>(args, is_connect, options)) return cli::usage_fail(*error);
     ::signal(SIGINT, [](int) { stop_requested = true; });
     ::signal(SIGTERM, [](int) { stop_requested = true; });
     ::signal(SIGPIPE, SIG_IGN);
