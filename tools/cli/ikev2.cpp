@@ -161,13 +161,16 @@ std::optional<std::string> read_eap_options(bool is_connect, const std::optional
 }
 
 /// strongSwan's proposal keywords for what tapsec implements: "aes128gcm16-prfsha256-x25519"
-/// or "aes256-sha256-modp2048" (IKE, `groups` given), "aes128gcm16-esn" or "aes256-sha512"
-/// (ESP, `esn` given); several separated by ','. AES-CBC ("aes128", "aes256") takes the
-/// HMAC-SHA-2 integrity named with it (`integrity`); in IKE "sha256" also names the PRF, the
-/// only one tapsec has (PRF_HMAC_SHA2_256), so sha384 / sha512 are ESP-only here.
+/// or "aes256-sha384-prfsha384-ecp256" (IKE, `groups` given), "aes128gcm16-esn" or
+/// "aes256-sha512" (ESP, `esn` given); several separated by ','. AES-CBC ("aes128",
+/// "aes256") takes the HMAC-SHA-2 integrity named with it (`integrity`). In IKE, as swanctl
+/// reads it, "prfsha256/384/512" name the PRF (`prfs`), and without one "sha256/384/512"
+/// name it too.
 std::optional<std::string> parse_proposals(std::string_view text, std::vector<esp::Algorithm>& ciphers,
                                            std::vector<ikev2::Group>* groups, std::pair<bool, bool>* esn,
-                                           std::vector<esp::Integrity>* integrity = nullptr) {
+                                           std::vector<esp::Integrity>* integrity = nullptr,
+                                           std::vector<ikev2::Prf>* prfs = nullptr) {
+    std::vector<ikev2::Prf> named_prfs, implied_prfs;
     ciphers.clear();
     if (groups) groups->clear();
     std::vector<esp::Integrity> integrity_seen;
@@ -187,13 +190,13 @@ std::optional<std::string> parse_proposals(std::string_view text, std::vector<es
         else if (w == "chacha20poly1305") add(ciphers, esp::Algorithm::chacha20_poly1305);
         else if (w == "aes128" || w == "aes128cbc") add(ciphers, esp::Algorithm::aes_128_cbc);
         else if (w == "aes256" || w == "aes256cbc") add(ciphers, esp::Algorithm::aes_256_cbc);
-        else if (w == "sha256" || w == "sha2_256") add(*integrity, esp::Integrity::hmac_sha2_256_128);
-        else if (!groups && (w == "sha384" || w == "sha2_384")) add(*integrity, esp::Integrity::hmac_sha2_384_192);
-        else if (!groups && (w == "sha512" || w == "sha2_512")) add(*integrity, esp::Integrity::hmac_sha2_512_256);
-        else if (groups && (w == "sha384" || w == "sha512"))
-            return "'" + w + "' in IKE also names PRF_HMAC_SHA2_" + w.substr(3) + ", which tapsec does not implement (use sha256)";
+        else if (w == "sha256" || w == "sha2_256") add(*integrity, esp::Integrity::hmac_sha2_256_128), add(implied_prfs, ikev2::Prf::hmac_sha2_256);
+        else if (w == "sha384" || w == "sha2_384") add(*integrity, esp::Integrity::hmac_sha2_384_192), add(implied_prfs, ikev2::Prf::hmac_sha2_384);
+        else if (w == "sha512" || w == "sha2_512") add(*integrity, esp::Integrity::hmac_sha2_512_256), add(implied_prfs, ikev2::Prf::hmac_sha2_512);
         else if (groups && (w == "modp2048")) add(*groups, ikev2::Group::modp_2048);
-        else if (groups && (w == "prfsha256")) continue;
+        else if (groups && (w == "prfsha256")) add(named_prfs, ikev2::Prf::hmac_sha2_256);
+        else if (groups && (w == "prfsha384")) add(named_prfs, ikev2::Prf::hmac_sha2_384);
+        else if (groups && (w == "prfsha512")) add(named_prfs, ikev2::Prf::hmac_sha2_512);
         else if (groups && (w == "x25519" || w == "curve25519")) add(*groups, ikev2::Group::curve25519);
         else if (groups && (w == "ecp256")) add(*groups, ikev2::Group::ecp_256);
         else if (esn && w == "esn") esn_yes = true;
@@ -208,6 +211,7 @@ std::optional<std::string> parse_proposals(std::string_view text, std::vector<es
     if (!groups && !cbc && !integrity->empty())
         return std::string("an integrity algorithm goes with aes128 / aes256 (CBC), not with an AEAD");
     if (groups && groups->empty()) return std::string("no key-exchange group (x25519, ecp256, modp2048)");
+    if (prfs && !(named_prfs.empty() && implied_prfs.empty())) *prfs = named_prfs.empty() ? implied_prfs : named_prfs;
     if (esn) *esn = {esn_yes, esn_no || !esn_yes};
     return std::nullopt;
 }
@@ -313,7 +317,8 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     if (args.target.empty()) args.target = is_connect ? file.remote.value_or("") : file.listen.value_or("");
     if (file.proposals) {
         std::vector<ikev2::Group> groups;
-        (void)parse_proposals(*file.proposals, out.config.ike_ciphers, &groups, nullptr, &out.config.ike_integrity);
+        (void)parse_proposals(*file.proposals, out.config.ike_ciphers, &groups, nullptr, &out.config.ike_integrity,
+                              &out.config.ike_prfs);
         out.config.groups = groups;
     }
     if (file.esp_proposals) {

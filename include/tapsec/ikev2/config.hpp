@@ -20,6 +20,7 @@
 #include "../esp/keys.hpp"
 #include "certificates.hpp"
 #include "eap.hpp"
+#include "key_schedule.hpp"
 #include "wire.hpp"
 
 namespace tapsec::ikev2 {
@@ -266,6 +267,9 @@ struct Config : CommonConfig {
                                             esp::Algorithm::chacha20_poly1305};
     // Integrity for the AES-CBC entries of ike_ciphers / esp_ciphers (RFC 4868), in
     // preference order; unused while only AEADs are configured.
+    // The IKE SA's PRF (RFC 4868), in preference order: offered as initiator, the first
+    // one offered taken as responder. An IKE SA rekey keeps the SA's PRF.
+    std::vector<Prf> ike_prfs{Prf::hmac_sha2_256, Prf::hmac_sha2_384, Prf::hmac_sha2_512};
     std::vector<esp::Integrity> ike_integrity{esp::Integrity::hmac_sha2_256_128, esp::Integrity::hmac_sha2_512_256,
                                               esp::Integrity::hmac_sha2_384_192};
     std::vector<esp::Integrity> esp_integrity{esp::Integrity::hmac_sha2_256_128, esp::Integrity::hmac_sha2_512_256,
