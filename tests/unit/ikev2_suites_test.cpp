@@ -54,6 +54,31 @@ struct Tunnel : ikev2_test::EnginePair<P> {
     }
     /// A datagram's IKE message (after the non-ESP marker), parsed.
     static Result<ikev2::Message> message(const Bytes& d) { return ikev2::parse_message(ByteView(d).subspan(4)); }
+    /// An on_wire hook that runs `edit` over each payload of the IKE_SA_INIT messages one
+    /// side sends, and re-serializes them.
+    static std::function<bool(Bytes&, bool)> edit_init(bool from_initiator, std::function<void(ikev2::RawPayload&)> edit) {
+        return [=](Bytes& d, bool from_i) {
+            auto m = message(d);
+            if (from_i != from_initiator || !m || m->header.exchange != ikev2::ExchangeType::ike_sa_init) return true;
+            for (auto& payload : m->payloads) edit(payload);
+            Bytes rewritten(4, 0);  // the non-ESP marker
+            append(rewritten, ikev2::serialize_message(m->header, m->payloads));
+            d = rewritten;
+            return true;
+        };
+    }
+    /// edit_init's edit that writes `id` over every PRF transform of an SA payload.
+    static std::function<void(ikev2::RawPayload&)> prf_becomes(std::uint16_t id) {
+        return [id](ikev2::RawPayload& payload) {
+            if (payload.type != ikev2::PayloadType::sa) return;
+            auto sa = ikev2::decode_sa(payload.body);
+            REQUIRE(sa);
+            for (auto& proposal : sa->proposals)
+                for (auto& transform : proposal.transforms)
+                    if (transform.type == ikev2::TransformType::prf) transform.id = id;
+            payload.body = ikev2::encode(*sa);
+        };
+    }
     /// The reason the responder refused something: receive()'s error or a dropped packet.
     std::error_code responder_refusal() {
         if (this->r_refusal) return this->r_refusal;
@@ -241,23 +266,7 @@ TEST_CASE("ikev2 suites: a proposal whose only PRF we lack or do not allow is NO
         Tunnel<> t([](ikev2::Config&, ikev2::Config& r) {
             r.ike_prfs = {ikev2::Prf::hmac_sha2_256, ikev2::Prf::hmac_sha2_384};
         });
-        t.on_wire = [&](Bytes& d, bool from_i) {
-            auto m = Tunnel<>::message(d);
-            if (!from_i || !m || m->header.exchange != ikev2::ExchangeType::ike_sa_init) return true;
-            for (auto& payload : m->payloads) {
-                if (payload.type != ikev2::PayloadType::sa) continue;
-                auto sa = ikev2::decode_sa(payload.body);
-                REQUIRE(sa);
-                for (auto& proposal : sa->proposals)
-                    for (auto& transform : proposal.transforms)
-                        if (transform.type == ikev2::TransformType::prf) transform.id = row.offered_prf;
-                payload.body = ikev2::encode(*sa);
-            }
-            Bytes rewritten(4, 0);  // the non-ESP marker
-            append(rewritten, ikev2::serialize_message(m->header, m->payloads));
-            d = rewritten;
-            return true;
-        };
+        t.on_wire = Tunnel<>::edit_init(true, Tunnel<>::prf_becomes(row.offered_prf));
         REQUIRE(!t.i->start(t.now));
         t.pump();
         CHECK(!t.r->is_established());
@@ -275,22 +284,7 @@ TEST_CASE("ikev2 suites: a proposal whose only PRF we lack or do not allow is NO
 
 TEST_CASE("ikev2 suites: an answer choosing a PRF the initiator did not offer is refused") {
     Tunnel<> t([](ikev2::Config& i, ikev2::Config&) { i.ike_prfs = {ikev2::Prf::hmac_sha2_256}; });
-    t.on_wire = [&](Bytes& d, bool from_i) {
-        auto m = Tunnel<>::message(d);
-        if (from_i || !m || m->header.exchange != ikev2::ExchangeType::ike_sa_init) return true;
-        for (auto& payload : m->payloads) {
-            if (payload.type != ikev2::PayloadType::sa) continue;
-            auto sa = ikev2::decode_sa(payload.body);
-            REQUIRE(sa);
-            for (auto& transform : sa->proposals.front().transforms)
-                if (transform.type == ikev2::TransformType::prf) transform.id = static_cast<std::uint16_t>(ikev2::Prf::hmac_sha2_512);
-            payload.body = ikev2::encode(*sa);
-        }
-        Bytes rewritten(4, 0);
-        append(rewritten, ikev2::serialize_message(m->header, m->payloads));
-        d = rewritten;
-        return true;
-    };
+    t.on_wire = Tunnel<>::edit_init(false, Tunnel<>::prf_becomes(static_cast<std::uint16_t>(ikev2::Prf::hmac_sha2_512)));
     CHECK_FALSE(t.connect());
     CHECK(t.i->failure() == ikev2::Error::no_proposal_chosen);
 }
@@ -413,16 +407,9 @@ TEST_CASE("ikev2 suites: a group 14 KE of the wrong length, y = 1 or y = p-1 is 
     for (const Bytes& bad : {Bytes(255, 7), Bytes(257, 7), one, p_minus_1}) {
         CAPTURE(bad.size());
         Tunnel<> t([](ikev2::Config& i, ikev2::Config& r) { i.groups = r.groups = {ikev2::Group::modp_2048}; });
-        t.on_wire = [&](Bytes& d, bool from_i) {
-            auto m = Tunnel<>::message(d);
-            if (!from_i || !m || m->header.exchange != ikev2::ExchangeType::ike_sa_init) return true;
-            for (auto& payload : m->payloads)
-                if (payload.type == ikev2::PayloadType::ke) payload.body = ikev2::encode(ikev2::KePayload{14, bad});
-            Bytes rewritten(4, 0);  // the non-ESP marker
-            append(rewritten, ikev2::serialize_message(m->header, m->payloads));
-            d = rewritten;
-            return true;
-        };
+        t.on_wire = Tunnel<>::edit_init(true, [&](ikev2::RawPayload& payload) {
+            if (payload.type == ikev2::PayloadType::ke) payload.body = ikev2::encode(ikev2::KePayload{14, bad});
+        });
         REQUIRE(!t.i->start(t.now));
         t.pump();
         CHECK(!t.r->is_established());

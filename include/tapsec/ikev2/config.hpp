@@ -287,6 +287,9 @@ struct Config : CommonConfig {
     /// CommonConfig::trust parsed once, shared by every copy of this Config (every engine
     /// made from it, the CLI listener's connections), freed with the last copy.
     std::shared_ptr<ParsedTrustSlot> parsed_trust = std::make_shared<ParsedTrustSlot>();
+    /// CommonConfig::identity (our chain and key, checked to match) and the CERTREQ hashes
+    /// of our CAs, parsed once and shared the same way (certificates.hpp).
+    std::shared_ptr<ParsedCredentialsSlot> parsed_credentials = std::make_shared<ParsedCredentialsSlot>();
     std::chrono::milliseconds retransmit_initial{500};  // doubled after each retransmission
     unsigned retransmit_tries = 5;                      // then the exchange fails (timed out)
     // EAP (RFC 7296 2.16, eap.hpp): an initiator with eap_peer authenticates with that method

@@ -89,6 +89,7 @@ public:
         : role_(role), config_(config), transmits_(queue_limit), inbound_(queue_limit) {
         ike_initiator_ = role == Role::client;
         if (!config_.parsed_trust) config_.parsed_trust = std::make_shared<ParsedTrustSlot>();  // a Config that cleared it
+        if (!config_.parsed_credentials) config_.parsed_credentials = std::make_shared<ParsedCredentialsSlot>();
         // EAP replaces the initiator's AUTH; the responder then signs (RFC 7296 2.16).
         const bool eap_here = role == Role::client ? bool(config.eap_peer) : bool(config.eap_server);
         const bool eap_ready = role == Role::client ? config.peer_signs() : config.signs();
@@ -361,45 +362,28 @@ private:
     }
 
     /// Our ID payload, certificate, key and signature scheme, and the CERTREQ hashes of
-    /// our trust anchors, read once.
+    /// our trust anchors: parsed and checked once per Config (Config::parsed_credentials).
     std::error_code load_credentials() {
         const auto invalid = make_error_code(Error::invalid_configuration);
         local_id_payload_ = config_.local_id.payload();
         if constexpr (crypto::PkiProvider<Crypto>) {
             if (config_.signs()) {
-                auto chain = Crypto::Certificate::chain_from_pem(config_.identity.certificate_chain_pem);
-                auto key = Crypto::PrivateKey::from_pem(config_.identity.private_key_pem);
-                if (!chain || !key) return invalid;
-                for (const auto& c : *chain) local_chain_der_.push_back(c.der());
-                auto facts = parse_certificate(local_chain_der_.front());
-                if (!facts) return invalid;
+                auto credentials = parsed_local_credentials<Crypto>(*config_.parsed_credentials, config_.identity);
+                if (!credentials) return invalid;
+                local_chain_der_ = credentials->chain_der;
+                const CertificateFacts& facts = credentials->leaf;
                 // An ID the certificate does not name is sent as configured (the command line
                 // refuses it up front); the peer answers AUTHENTICATION_FAILED.
-                if (config_.local_id.empty()) local_id_payload_ = IdPayload{IdType::der_asn1_dn, facts->subject};
-                else if (local_id_payload_.type == IdType::der_asn1_dn && certificate_names(*facts, local_id_payload_))
-                    local_id_payload_.data = facts->subject;  // as the certificate spells it
-                const auto schemes = key->schemes();
-                std::optional<crypto::SignatureScheme> scheme;
-                for (auto s : signing_preference)
-                    if (!scheme && std::find(schemes.begin(), schemes.end(), s) != schemes.end()) scheme = s;
-                if (!scheme) return invalid;
-                // The key must be the certificate's: a signature over a probe verifies.
-                static constexpr std::string_view probe = "tapsec IKEv2 key check";
-                auto signature = key->sign(*scheme, as_bytes(probe));
-                if (!signature || !chain->front().verify(*scheme, as_bytes(probe), *signature)) return invalid;
-                local_scheme_ = *scheme;
-                local_key_.emplace(std::move(*key));
+                if (config_.local_id.empty()) local_id_payload_ = IdPayload{IdType::der_asn1_dn, facts.subject};
+                else if (local_id_payload_.type == IdType::der_asn1_dn && certificate_names(facts, local_id_payload_))
+                    local_id_payload_.data = facts.subject;  // as the certificate spells it
+                local_scheme_ = credentials->scheme;
+                local_key_ = std::shared_ptr<const typename Crypto::PrivateKey>(credentials, &credentials->key);
             }
             if (config_.peer_signs()) {
-                for (const auto& pem : config_.trust.ca_certificates_pem) {
-                    auto cas = Crypto::Certificate::chain_from_pem(pem);
-                    if (!cas) return invalid;
-                    for (const auto& ca : *cas) {
-                        auto facts = parse_certificate(ca.der());
-                        if (!facts) return invalid;
-                        append(certreq_hashes_, Crypto::hash(crypto::HashAlgorithm::sha1, facts->spki));
-                    }
-                }
+                auto hashes = parsed_certreq_hashes<Crypto>(*config_.parsed_credentials, config_.trust);
+                if (!hashes) return invalid;
+                certreq_hashes_ = std::move(*hashes);
             }
         } else if (config_.signs() || config_.peer_signs()) {
             return invalid;  // certificates need a PkiProvider
@@ -1831,7 +1815,7 @@ private:
     // hashes of our CAs; the hash algorithms the peer announced (RFC 7427 4)
     IdPayload local_id_payload_;
     std::vector<Bytes> local_chain_der_;
-    std::optional<typename detail::SigningKey<Crypto>::type> local_key_;
+    std::shared_ptr<const typename detail::SigningKey<Crypto>::type> local_key_;  // in Config::parsed_credentials
     crypto::SignatureScheme local_scheme_{};
     Bytes certreq_hashes_;
     std::vector<std::uint16_t> peer_hashes_;
