@@ -48,6 +48,7 @@ constexpr const char* usage =
     "                        local.id, remote.id, secret, local_ts, remote_ts, remote_addrs\n"
     "                        (connect: HOST[:PORT]), local_addrs (listen: [ADDR:]PORT),\n"
     "                        proposals (e.g. aes128gcm16-prfsha256-x25519,\n"
+    "                        aes256-sha384-prfsha384-ecp256, aes256gcm16-prfsha512-x25519,\n"
     "                        aes256-sha256-modp2048), esp_proposals (e.g. aes128gcm16-esn,\n"
     "                        aes256-sha512), cookies = yes, dpd_delay, rekey_time (s),\n"
     "                        local.auth / remote.auth (psk or pubkey), local.certs, local.key,\n"
