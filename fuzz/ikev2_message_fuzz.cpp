@@ -47,10 +47,10 @@ struct Fixture {
 /// An EAP payload body through the parser and both sides' EAP layers (EAP-MD5).
 void fuzz_eap(ByteView body) {
     (void)eap::decode(body);
-    eap::PeerSession peer(std::make_shared<eap::Md5Peer>("a@test", SecretBytes(8, 0x33)));
+    eap::PeerSession peer(std::make_shared<eap::Md5Peer<Provider>>("a@test", SecretBytes(8, 0x33)));
     (void)peer.on_message(body);
-    auto users = std::make_shared<const eap::Md5Server::Users>(eap::Md5Server::Users{{"a@test", SecretBytes(8, 0x33)}});
-    eap::ServerSession server(std::make_shared<eap::Md5Server>(users), [](MutableByteView out) {
+    auto users = std::make_shared<const eap::Md5Users>(eap::Md5Users{{"a@test", SecretBytes(8, 0x33)}});
+    eap::ServerSession server(std::make_shared<eap::Md5Server<Provider>>(users), [](MutableByteView out) {
         for (auto& b : out) b = 0x42;  // a fixed challenge, so a crafted answer can reach the check
     });
     if (server.start("a@test")) (void)server.on_message(body);

@@ -3,6 +3,7 @@
 
 #include "core/secure.hpp"
 #include "crypto/botan.hpp"
+#include "ikev2/eap_md5.hpp"
 #include "ikev2/policy.hpp"
 #include "transport/memory.hpp"
 #include "transport/udp.hpp"

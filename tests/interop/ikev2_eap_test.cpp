@@ -100,14 +100,14 @@ struct EapCharon {
             config.remote_id = *ikev2::Identification::parse("b.test");
             config.trust.ca_certificates_pem.push_back(pki.ca_pem());
             config.eap_peer = [password] {
-                return std::make_unique<ikev2::eap::Md5Peer>("a@test", SecretBytes(password.begin(), password.end()));
+                return std::make_unique<ikev2::eap::Md5Peer<crypto::Botan2>>("a@test", SecretBytes(password.begin(), password.end()));
             };
         } else {
             config.local_id = *ikev2::Identification::parse("b.test");
             config.identity = Identity(responder_files.certificate_pem(), responder_files.key_pem());
-            auto users = std::make_shared<const ikev2::eap::Md5Server::Users>(
-                ikev2::eap::Md5Server::Users{{"a@test", SecretBytes(password.begin(), password.end())}});
-            config.eap_server = [users] { return std::make_unique<ikev2::eap::Md5Server>(users); };
+            auto users = std::make_shared<const ikev2::eap::Md5Users>(
+                ikev2::eap::Md5Users{{"a@test", SecretBytes(password.begin(), password.end())}});
+            config.eap_server = [users] { return std::make_unique<ikev2::eap::Md5Server<crypto::Botan2>>(users); };
         }
         const Role role = charon_initiates ? Role::server : Role::client;
         auto peer = role == Role::client ? *Endpoint::parse("10.99.0.1:4500") : Endpoint{};

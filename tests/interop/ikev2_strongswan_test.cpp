@@ -140,23 +140,7 @@ struct Charon {
 };
 
 /// The hex octets of charon's hex dump after `label` ("Sk_d secret => 32 bytes @ ...").
-std::string charon_dump(const std::string& log, const std::string& label) {
-    auto at = log.find(label + " => ");
-    if (at == std::string::npos) return {};
-    std::istringstream lines(log.substr(at));
-    std::string line, hex;
-    std::getline(lines, line);
-    const std::size_t bytes = std::stoul(line.substr(line.find("=> ") + 3));
-    while (hex.size() < 2 * bytes && std::getline(lines, line)) {
-        auto colon = line.find(": ");
-        if (colon == std::string::npos) break;
-        std::istringstream octets(line.substr(colon + 2));
-        std::string octet;
-        while (hex.size() < 2 * bytes && octets >> octet && octet.size() == 2 && std::isxdigit(octet[0]))
-            hex += static_cast<char>(std::tolower(octet[0])), hex += static_cast<char>(std::tolower(octet[1]));
-    }
-    return hex;
-}
+std::string charon_dump(const std::string& log, const std::string& label) { return test::charon::logged_hex(log, label); }
 
 /// Waits for the next inner UDP datagram out of the tunnel.
 std::optional<std::string> next_udp(Ikev2& conn, std::chrono::milliseconds timeout) {

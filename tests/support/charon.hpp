@@ -4,8 +4,10 @@
 // directory, swanctl pointed at that socket. Recipes and traps: ../shared/PEERS.md.
 #pragma once
 
+#include <cctype>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "netns.hpp"
@@ -69,6 +71,26 @@ inline std::unique_ptr<Process> start(const NetworkNamespace& ns, const TempDir&
     REQUIRE_MESSAGE(swanctl(ns, dir, "--load-all --file " + dir.file("swanctl.conf")) == 0,
                     "swanctl --load-all failed:\n" << read_file(dir.file("swanctl.log")) << daemon->output());
     return daemon;
+}
+
+/// The hex octets of a hex dump charon logs after `label` ("Sk_d secret => 32 bytes @ ...",
+/// at `ike 4`): the first such dump, or the last (`last`: after a rekey, the newest keys).
+inline std::string logged_hex(const std::string& log, const std::string& label, bool last = false) {
+    auto at = last ? log.rfind(label + " => ") : log.find(label + " => ");
+    if (at == std::string::npos) return {};
+    std::istringstream lines(log.substr(at));
+    std::string line, hex;
+    std::getline(lines, line);
+    const std::size_t bytes = std::stoul(line.substr(line.find("=> ") + 3));
+    while (hex.size() < 2 * bytes && std::getline(lines, line)) {
+        auto colon = line.find(": ");
+        if (colon == std::string::npos) break;
+        std::istringstream octets(line.substr(colon + 2));
+        std::string octet;
+        while (hex.size() < 2 * bytes && octets >> octet && octet.size() == 2 && std::isxdigit(octet[0]))
+            hex += static_cast<char>(std::tolower(octet[0])), hex += static_cast<char>(std::tolower(octet[1]));
+    }
+    return hex;
 }
 
 }  // namespace tapsec::test::charon

@@ -188,11 +188,11 @@ TEST_CASE("esp cbc: keys that do not fit the suite are refused at import") {
     CHECK(esp::keymat_length(esp::Algorithm::aes_128_gcm_16, esp::Integrity::none) == 20);
     const SecretBytes sk_d(32, 9);
     const Bytes ni(32, 1), nr(32, 2);
-    const auto exported = ikev2::export_child_sa_keys<Botan2>(sk_d, ni, nr, esp::Algorithm::aes_128_cbc, true, 1, 2, false, {},
+    const auto exported = ikev2::export_child_sa_keys<Botan2>(ikev2::Prf::hmac_sha2_256, sk_d, ni, nr, esp::Algorithm::aes_128_cbc, true, 1, 2, false, {},
                                                               esp::Integrity::hmac_sha2_256_128);
     CHECK(exported.integrity == esp::Integrity::hmac_sha2_256_128);
     CHECK(exported.outbound_key.size() == 16 + 32);
-    const SecretBytes keymat = ikev2::prf_plus<Botan2>(sk_d, [&] {
+    const SecretBytes keymat = ikev2::prf_plus<Botan2>(ikev2::Prf::hmac_sha2_256, sk_d, [&] {
         Bytes seed = ni;
         append(seed, nr);
         return seed;

@@ -348,3 +348,34 @@ TEST_CASE("ikev2 certificates: no signature with a hash the peer did not announc
     CHECK(p.i->failure() == make_error_code(Error::signature_scheme_unsupported));
     CHECK(p.i->failure().message().find("not supported or not announced") != std::string::npos);
 }
+
+TEST_CASE("ikev2 certificates: our chain and key are parsed once per Config, again when the identity changes") {
+    ikev2_test::IkePki pki;
+    REQUIRE(pki.pki.ok());
+    auto ifiles = pki.initiator(KeyType::ed25519), rfiles = pki.responder(KeyType::ecdsa_p256);
+    const Config ic = signing(ifiles, pki.ca_pem(), "a@test", "b.test");
+    const Config rc = signing(rfiles, pki.ca_pem(), "b.test", "a@test");
+    const void* first = nullptr;
+    for (int connection = 0; connection < 2; ++connection) {  // two IKE SAs from the same Configs
+        CAPTURE(connection);
+        CertPair<> p(ic, rc);
+        REQUIRE(p.connect());
+        p.ping_pong();
+        REQUIRE(ic.parsed_credentials->credentials);
+        if (connection == 0) first = ic.parsed_credentials->credentials.get();
+        CHECK(ic.parsed_credentials->credentials.get() == first);  // the same parsed chain and key
+        CHECK(ic.parsed_credentials->certreq_hashes.has_value());
+    }
+    // A copy of the Config shares the slot; a changed identity is parsed (and checked) anew.
+    Config other = ic;
+    other.identity = Identity(ifiles.certificate_pem(), rfiles.key_pem());  // not the certificate's key
+    Engine<crypto::Botan2> refused(Role::client, selectors(other, "10.0.0.1", "10.0.0.2"));
+    CHECK(refused.start(Instant{}) == make_error_code(Error::invalid_configuration));
+    CHECK(ic.parsed_credentials->credentials.get() == first);  // a failed parse leaves the slot as it was
+    Config reissued = ic;
+    auto again = pki.initiator(KeyType::ecdsa_p256, "alice-2");
+    reissued.identity = Identity(again.certificate_pem(), again.key_pem());
+    CertPair<> p(reissued, rc);
+    REQUIRE(p.connect());
+    CHECK(ic.parsed_credentials->credentials.get() != first);
+}

@@ -1,7 +1,9 @@
 // The primitives behind IKEv2's and ESP's non-AEAD suites, through each provider:
 // AES-CBC without padding (RFC 3602 section 4 cases, NIST SP 800-38A F.2.5), HMAC-SHA-2
 // (RFC 4231 case 2) and its RFC 4868 truncations, and D-H group 14 (RFC 3526 MODP-2048)
-// with the public-value checks 1 < y < p-1.
+// with the public-value checks 1 < y < p-1. The IKE SA's PRF: PRF_HMAC_SHA2_256/384/512
+// against RFC 4868 2.7.1's test cases, negotiated (preference, rekeys keep it), and
+// refused: a proposal with only a PRF we lack or do not allow is NO_PROPOSAL_CHOSEN.
 #include "support/providers.hpp"
 
 #include <botan/dl_group.h>
@@ -52,6 +54,31 @@ struct Tunnel : ikev2_test::EnginePair<P> {
     }
     /// A datagram's IKE message (after the non-ESP marker), parsed.
     static Result<ikev2::Message> message(const Bytes& d) { return ikev2::parse_message(ByteView(d).subspan(4)); }
+    /// An on_wire hook that runs `edit` over each payload of the IKE_SA_INIT messages one
+    /// side sends, and re-serializes them.
+    static std::function<bool(Bytes&, bool)> edit_init(bool from_initiator, std::function<void(ikev2::RawPayload&)> edit) {
+        return [=](Bytes& d, bool from_i) {
+            auto m = message(d);
+            if (from_i != from_initiator || !m || m->header.exchange != ikev2::ExchangeType::ike_sa_init) return true;
+            for (auto& payload : m->payloads) edit(payload);
+            Bytes rewritten(4, 0);  // the non-ESP marker
+            append(rewritten, ikev2::serialize_message(m->header, m->payloads));
+            d = rewritten;
+            return true;
+        };
+    }
+    /// edit_init's edit that writes `id` over every PRF transform of an SA payload.
+    static std::function<void(ikev2::RawPayload&)> prf_becomes(std::uint16_t id) {
+        return [id](ikev2::RawPayload& payload) {
+            if (payload.type != ikev2::PayloadType::sa) return;
+            auto sa = ikev2::decode_sa(payload.body);
+            REQUIRE(sa);
+            for (auto& proposal : sa->proposals)
+                for (auto& transform : proposal.transforms)
+                    if (transform.type == ikev2::TransformType::prf) transform.id = id;
+            payload.body = ikev2::encode(*sa);
+        };
+    }
     /// The reason the responder refused something: receive()'s error or a dropped packet.
     std::error_code responder_refusal() {
         if (this->r_refusal) return this->r_refusal;
@@ -119,6 +146,147 @@ TEST_CASE_TEMPLATE("ikev2 suites: HMAC-SHA-2 (RFC 4231) and the RFC 4868 truncat
         const SecretBytes mac = P::hmac(esp::integrity_hash(c.integrity), key, as_bytes("Hi There"));
         CHECK(to_hex(ByteView(mac).first(esp::integrity_icv_length(c.integrity))) == c.icv);
     }
+}
+
+TEST_CASE_TEMPLATE("ikev2 suites: PRF_HMAC_SHA2_256/384/512 are RFC 4868 2.7.1's PRF test cases", P, TAPSEC_TEST_PROVIDERS) {
+    // RFC 4868 2.7.1, test cases 1-6; each row: key, data, then the PRF output for
+    // SHA-256, SHA-384 and SHA-512.
+    const Bytes key_aa_131(131, 0xaa);
+    struct Case {
+        Bytes key, data;
+        const char* sha256;
+        const char* sha384;
+        const char* sha512;
+    };
+    const std::string large_key = "Test Using Larger Than Block-Size Key - Hash Key First";
+    const std::string large_both =
+        "This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed "
+        "before being used by the HMAC algorithm.";
+    const Case cases[] = {
+        {Bytes(20, 0x0b), Bytes{'H', 'i', ' ', 'T', 'h', 'e', 'r', 'e'},
+         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+         "afd03944d84895626b0825f4ab46907f15f9dadbe4101ec682aa034c7cebc59cfaea9ea9076ede7f4af152e8b2fa9cb6",
+         "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854"},
+        {Bytes{'J', 'e', 'f', 'e'}, [] { const std::string d = "what do ya want for nothing?"; return Bytes(d.begin(), d.end()); }(),
+         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+         "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b3239ecfab21649",
+         "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"},
+        {Bytes(20, 0xaa), Bytes(50, 0xdd), "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe",
+         "88062608d3e6ad8a0aa2ace014c8a86f0aa635d947ac9febe83ef4e55966144b2a5ab39dc13814b94e3ab6e101a34f27",
+         "fa73b0089d56a284efb0f0756c890be9b1b5dbdd8ee81a3655f83e33b2279d39bf3e848279a722c806b485a47e67c807b946a337bee8942674278859e13292fb"},
+        {from_hex("0102030405060708090a0b0c0d0e0f10111213141516171819"), Bytes(50, 0xcd),
+         "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
+         "3e8a69b7783c25851933ab6290af6ca77a9981480850009cc5577c6e1f573b4e6801dd23c4a7d679ccf8a386c674cffb",
+         "b0ba465637458c6990e5a8c5f61d4af7e576d97ff94b872de76f8050361ee3dba91ca5c11aa25eb4d679275cc5788063a5f19741120c4f2de2adebeb10a298dd"},
+        {key_aa_131, Bytes(large_key.begin(), large_key.end()),
+         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+         "4ece084485813e9088d2c63a041bc5b44f9ef1012a2b588f3cd11f05033ac4c60c2ef6ab4030fe8296248df163f44952",
+         "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598"},
+        {key_aa_131, Bytes(large_both.begin(), large_both.end()),
+         "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+         "6617178e941f020d351e2f254e8fd32c602420feb0b8fb9adccebb82461e99c5a678cc31e799176d3860e6110c46523e",
+         "e37b6a775dc87dbaa4dfa9f96e5e3ffddebd71f8867289865df5a32d20cdc944b6022cac3c4982b10d5eeb55c3e4de15134676fb6de0446065c97440fa8c6a58"},
+    };
+    int number = 1;
+    for (const Case& c : cases) {
+        CAPTURE(number++);
+        CHECK(to_hex(ikev2::prf<P>(ikev2::Prf::hmac_sha2_256, c.key, c.data)) == c.sha256);
+        CHECK(to_hex(ikev2::prf<P>(ikev2::Prf::hmac_sha2_384, c.key, c.data)) == c.sha384);
+        CHECK(to_hex(ikev2::prf<P>(ikev2::Prf::hmac_sha2_512, c.key, c.data)) == c.sha512);
+    }
+    // Transform Type 2 IDs (RFC 4868 2.1): 5, 6, 7; others are not ours.
+    CHECK(ikev2::prf_named(6) == ikev2::Prf::hmac_sha2_384);
+    CHECK(ikev2::prf_named(7) == ikev2::Prf::hmac_sha2_512);
+    CHECK_FALSE(ikev2::prf_named(2));  // PRF_HMAC_SHA1
+    CHECK_FALSE(ikev2::prf_named(1));  // PRF_HMAC_MD5
+}
+
+TEST_CASE_TEMPLATE("ikev2 suites: the IKE SA's PRF is negotiated; SK_d is its size; AUTH, KEYMAT and both rekeys use it", P,
+                   TAPSEC_TEST_PROVIDERS) {
+    using ikev2::Prf;
+    struct Row {
+        std::vector<Prf> initiator, responder;
+        esp::Algorithm ike;
+        Prf expected;
+        const char* suite;
+    };
+    for (const Row& row : {
+             Row{{Prf::hmac_sha2_384}, {Prf::hmac_sha2_256, Prf::hmac_sha2_384, Prf::hmac_sha2_512}, esp::Algorithm::aes_256_cbc,
+                 Prf::hmac_sha2_384, "IKE AES_CBC_256/HMAC_SHA2_384_192/PRF_HMAC_SHA2_384, ESP AES_GCM_16_256/NO_ESN"},
+             // the responder's preference wins among those offered
+             Row{{Prf::hmac_sha2_256, Prf::hmac_sha2_384, Prf::hmac_sha2_512}, {Prf::hmac_sha2_512, Prf::hmac_sha2_256},
+                 esp::Algorithm::aes_256_gcm_16, Prf::hmac_sha2_512, "IKE AES_GCM_16_256/PRF_HMAC_SHA2_512, ESP AES_GCM_16_256/NO_ESN"},
+             Row{{Prf::hmac_sha2_512, Prf::hmac_sha2_384}, {Prf::hmac_sha2_384}, esp::Algorithm::aes_256_gcm_16,
+                 Prf::hmac_sha2_384, "IKE AES_GCM_16_256/PRF_HMAC_SHA2_384, ESP AES_GCM_16_256/NO_ESN"},
+         }) {
+        CAPTURE(row.suite);
+        Tunnel<P> t([&](ikev2::Config& i, ikev2::Config& r) {
+            i.ike_ciphers = r.ike_ciphers = {row.ike};
+            i.ike_integrity = r.ike_integrity = {esp::Integrity::hmac_sha2_384_192};
+            i.esp_ciphers = r.esp_ciphers = {esp::Algorithm::aes_256_gcm_16};
+            i.ike_prfs = row.initiator;
+            r.ike_prfs = row.responder;
+            i.allow_esn = false;
+        });
+        REQUIRE(t.connect());
+        CHECK(t.i->session_info().cipher_suite == row.suite);
+        CHECK(t.r->session_info().cipher_suite == row.suite);
+        CHECK(t.i->sk_d_for_interop_tests().size() == ikev2::prf_size(row.expected));
+        CHECK(Bytes(t.i->sk_d_for_interop_tests().begin(), t.i->sk_d_for_interop_tests().end()) ==
+              Bytes(t.r->sk_d_for_interop_tests().begin(), t.r->sk_d_for_interop_tests().end()));
+        t.ping_pong();
+        REQUIRE(!t.i->update_keys(true, t.now));  // Child SA rekey: KEYMAT from SK_d with this PRF
+        t.pump();
+        t.ping_pong();
+        for (bool responder_rekeys : {true, false}) {  // IKE SA rekeys, each side: the PRF stays
+            REQUIRE(!(responder_rekeys ? t.r->rekey_ike(t.now) : t.i->rekey_ike(t.now)));
+            t.pump();
+            t.ping_pong();
+        }
+        CHECK(t.i->ike_rekeys() == 2);
+        CHECK(t.r->ike_rekeys() == 2);
+        CHECK(t.i->session_info().cipher_suite == row.suite);
+        CHECK(t.i->sk_d_for_interop_tests().size() == ikev2::prf_size(row.expected));
+        REQUIRE(!t.i->close(t.now));
+        t.pump();
+        CHECK(t.i->is_closed());
+        CHECK(!t.i->failure());
+        CHECK(!t.r->failure());
+    }
+}
+
+TEST_CASE("ikev2 suites: a proposal whose only PRF we lack or do not allow is NO_PROPOSAL_CHOSEN") {
+    struct Row {
+        const char* what;
+        std::uint16_t offered_prf;  // written over every PRF transform the initiator sends
+    };
+    for (const Row& row : {Row{"PRF_HMAC_MD5", 1}, Row{"PRF_HMAC_SHA1", 2}, Row{"PRF_AES128_XCBC", 4},
+                           Row{"PRF_AES128_CMAC", 8}, Row{"PRF_HMAC_SHA2_512, not configured", 7}}) {
+        CAPTURE(row.what);
+        Tunnel<> t([](ikev2::Config&, ikev2::Config& r) {
+            r.ike_prfs = {ikev2::Prf::hmac_sha2_256, ikev2::Prf::hmac_sha2_384};
+        });
+        t.on_wire = Tunnel<>::edit_init(true, Tunnel<>::prf_becomes(row.offered_prf));
+        REQUIRE(!t.i->start(t.now));
+        t.pump();
+        CHECK(!t.r->is_established());
+        CHECK(t.responder_refusal() == ikev2::Error::no_proposal_chosen);
+        CHECK(t.i->failure() == ikev2::Error::no_proposal_chosen);
+    }
+    // Configured apart: the initiator offers only SHA-512, the responder takes only SHA-256.
+    Tunnel<> apart([](ikev2::Config& i, ikev2::Config& r) {
+        i.ike_prfs = {ikev2::Prf::hmac_sha2_512};
+        r.ike_prfs = {ikev2::Prf::hmac_sha2_256};
+    });
+    CHECK_FALSE(apart.connect());
+    CHECK(apart.i->failure() == ikev2::Error::no_proposal_chosen);
+}
+
+TEST_CASE("ikev2 suites: an answer choosing a PRF the initiator did not offer is refused") {
+    Tunnel<> t([](ikev2::Config& i, ikev2::Config&) { i.ike_prfs = {ikev2::Prf::hmac_sha2_256}; });
+    t.on_wire = Tunnel<>::edit_init(false, Tunnel<>::prf_becomes(static_cast<std::uint16_t>(ikev2::Prf::hmac_sha2_512)));
+    CHECK_FALSE(t.connect());
+    CHECK(t.i->failure() == ikev2::Error::no_proposal_chosen);
 }
 
 TEST_CASE_TEMPLATE("ikev2 suites: MODP-2048 (D-H group 14) agrees and refuses y outside 1 < y < p-1", P, TAPSEC_TEST_PROVIDERS) {
@@ -239,16 +407,9 @@ TEST_CASE("ikev2 suites: a group 14 KE of the wrong length, y = 1 or y = p-1 is 
     for (const Bytes& bad : {Bytes(255, 7), Bytes(257, 7), one, p_minus_1}) {
         CAPTURE(bad.size());
         Tunnel<> t([](ikev2::Config& i, ikev2::Config& r) { i.groups = r.groups = {ikev2::Group::modp_2048}; });
-        t.on_wire = [&](Bytes& d, bool from_i) {
-            auto m = Tunnel<>::message(d);
-            if (!from_i || !m || m->header.exchange != ikev2::ExchangeType::ike_sa_init) return true;
-            for (auto& payload : m->payloads)
-                if (payload.type == ikev2::PayloadType::ke) payload.body = ikev2::encode(ikev2::KePayload{14, bad});
-            Bytes rewritten(4, 0);  // the non-ESP marker
-            append(rewritten, ikev2::serialize_message(m->header, m->payloads));
-            d = rewritten;
-            return true;
-        };
+        t.on_wire = Tunnel<>::edit_init(true, [&](ikev2::RawPayload& payload) {
+            if (payload.type == ikev2::PayloadType::ke) payload.body = ikev2::encode(ikev2::KePayload{14, bad});
+        });
         REQUIRE(!t.i->start(t.now));
         t.pump();
         CHECK(!t.r->is_established());

@@ -1,6 +1,7 @@
 // The IKEv2 key schedule and the ESP packet format checked against a second,
 // independent implementation: OpenSSL's HMAC and AES-GCM through EVP (RFC 7296 has no
-// published key-derivation vectors). PRF_HMAC_SHA2_256 itself is pinned to RFC 4231.
+// published key-derivation vectors), for each PRF (PRF_HMAC_SHA2_256/384/512). The PRFs
+// themselves are pinned to RFC 4868 2.7.1 in tests/unit/ikev2_suites_test.cpp.
 // Every case runs on both providers (support/providers.hpp).
 #include "support/providers.hpp"
 #include <openssl/evp.h>
@@ -12,23 +13,27 @@ using namespace tapsec::ikev2;
 
 namespace {
 
-Bytes openssl_hmac(ByteView key, ByteView data) {
-    Bytes out(32);
+const char* openssl_digest(Prf f) {
+    return f == Prf::hmac_sha2_384 ? "SHA384" : f == Prf::hmac_sha2_512 ? "SHA512" : "SHA256";
+}
+
+Bytes openssl_hmac(ByteView key, ByteView data, Prf f = Prf::hmac_sha2_256) {
+    Bytes out(64);
     std::size_t length = 0;
-    REQUIRE(EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(), data.data(), data.size(),
+    REQUIRE(EVP_Q_mac(nullptr, "HMAC", nullptr, openssl_digest(f), nullptr, key.data(), key.size(), data.data(), data.size(),
                       out.data(), out.size(), &length) != nullptr);
     out.resize(length);
     return out;
 }
 
 /// prf+ written from RFC 7296 2.13 over OpenSSL's HMAC.
-Bytes openssl_prf_plus(ByteView key, ByteView seed, std::size_t length) {
+Bytes openssl_prf_plus(ByteView key, ByteView seed, std::size_t length, Prf f = Prf::hmac_sha2_256) {
     Bytes out, t;
     for (std::uint8_t n = 1; out.size() < length; ++n) {
         Bytes input = t;
         append(input, seed);
         input.push_back(n);
-        t = openssl_hmac(key, input);
+        t = openssl_hmac(key, input, f);
         append(out, t);
     }
     out.resize(length);
@@ -63,58 +68,69 @@ Bytes openssl_aead_seal(esp::Algorithm alg, ByteView key, ByteView nonce, ByteVi
 }  // namespace
 
 TEST_CASE_TEMPLATE("ikev2: PRF_HMAC_SHA2_256 is RFC 4231 test case 2", P, TAPSEC_TEST_PROVIDERS) {
-    const auto mac = prf<P>(as_bytes("Jefe"), as_bytes("what do ya want for nothing?"));
+    const auto mac = prf<P>(Prf::hmac_sha2_256, as_bytes("Jefe"), as_bytes("what do ya want for nothing?"));
     CHECK(to_hex(mac) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 TEST_CASE_TEMPLATE("ikev2: prf+ agrees with an OpenSSL implementation for every length up to 8 blocks", P, TAPSEC_TEST_PROVIDERS) {
     const Bytes key = filled(32, 1), seed = filled(80, 9);
-    for (std::size_t length : {1u, 31u, 32u, 33u, 64u, 100u, 255u, 256u})
-        CHECK(to_hex(prf_plus<P>(key, seed, length)) == to_hex(openssl_prf_plus(key, seed, length)));
+    for (Prf f : {Prf::hmac_sha2_256, Prf::hmac_sha2_384, Prf::hmac_sha2_512})
+        for (std::size_t length : {1u, 31u, 32u, 33u, 47u, 48u, 49u, 64u, 65u, 100u, 255u, 256u, 512u}) {
+            CAPTURE(name(f));
+            CHECK(to_hex(prf_plus<P>(f, key, seed, length)) == to_hex(openssl_prf_plus(key, seed, length, f)));
+        }
 }
 
-TEST_CASE_TEMPLATE("ikev2: SKEYSEED, the seven SA keys and KEYMAT against OpenSSL", P, TAPSEC_TEST_PROVIDERS) {
-    const Bytes ni = filled(32, 3), nr = filled(32, 77), shared = filled(32, 200);
-    const std::uint64_t spi_i = 0x0102030405060708, spi_r = 0x1112131415161718;
-    const SecretBytes seed = skeyseed<P>(ni, nr, shared);
-    Bytes ni_nr = ni;
-    append(ni_nr, nr);
-    CHECK(to_hex(seed) == to_hex(openssl_hmac(ni_nr, shared)));
+TEST_CASE_TEMPLATE("ikev2: SKEYSEED, the seven SA keys and KEYMAT against OpenSSL, for each PRF", P, TAPSEC_TEST_PROVIDERS) {
+    for (Prf f : {Prf::hmac_sha2_256, Prf::hmac_sha2_384, Prf::hmac_sha2_512}) {
+        CAPTURE(name(f));
+        const std::size_t d = prf_size(f);  // SK_d, SK_pi, SK_pr: the PRF's output size
+        CHECK(d == (f == Prf::hmac_sha2_256 ? 32u : f == Prf::hmac_sha2_384 ? 48u : 64u));
+        const Bytes ni = filled(32, 3), nr = filled(32, 77), shared = filled(32, 200);
+        const std::uint64_t spi_i = 0x0102030405060708, spi_r = 0x1112131415161718;
+        const SecretBytes seed = skeyseed<P>(f, ni, nr, shared);
+        Bytes ni_nr = ni;
+        append(ni_nr, nr);
+        CHECK(to_hex(seed) == to_hex(openssl_hmac(ni_nr, shared, f)));
 
-    // AES-GCM-16-128: SK_e = 16-octet key | 4-octet salt; no SK_a.
-    const IkeSaKeys k = derive_ike_sa_keys<P>(seed, ni, nr, spi_i, spi_r, 20);
-    Bytes s = ni_nr;
-    put64(s, spi_i);
-    put64(s, spi_r);
-    const Bytes stream = openssl_prf_plus(Bytes(seed.begin(), seed.end()), s, 32 + 20 + 20 + 32 + 32);
-    auto part = [&](std::size_t at, std::size_t n) { return to_hex(ByteView(stream).subspan(at, n)); };
-    CHECK(to_hex(k.sk_d) == part(0, 32));
-    CHECK(k.sk_ai.empty());
-    CHECK(k.sk_ar.empty());
-    CHECK(to_hex(k.sk_ei) == part(32, 20));
-    CHECK(to_hex(k.sk_er) == part(52, 20));
-    CHECK(to_hex(k.sk_pi) == part(72, 32));
-    CHECK(to_hex(k.sk_pr) == part(104, 32));
+        // AES-GCM-16-128: SK_e = 16-octet key | 4-octet salt; no SK_a.
+        const IkeSaKeys k = derive_ike_sa_keys<P>(f, seed, ni, nr, spi_i, spi_r, 20);
+        Bytes s = ni_nr;
+        put64(s, spi_i);
+        put64(s, spi_r);
+        const Bytes stream = openssl_prf_plus(Bytes(seed.begin(), seed.end()), s, d + 20 + 20 + d + d, f);
+        auto part = [&](std::size_t at, std::size_t n) { return to_hex(ByteView(stream).subspan(at, n)); };
+        CHECK(to_hex(k.sk_d) == part(0, d));
+        CHECK(k.sk_ai.empty());
+        CHECK(k.sk_ar.empty());
+        CHECK(to_hex(k.sk_ei) == part(d, 20));
+        CHECK(to_hex(k.sk_er) == part(d + 20, 20));
+        CHECK(to_hex(k.sk_pi) == part(d + 40, d));
+        CHECK(to_hex(k.sk_pr) == part(2 * d + 40, d));
 
-    // KEYMAT = prf+(SK_d, Ni | Nr): initiator-to-responder first (RFC 7296 2.17).
-    const Bytes keymat = openssl_prf_plus(bytes_of(k.sk_d), ni_nr, 40);
-    const auto initiator = export_child_sa_keys<P>(k.sk_d, ni, nr, esp::Algorithm::aes_128_gcm_16, true, 0x1000, 0x2000, false);
-    const auto responder = export_child_sa_keys<P>(k.sk_d, ni, nr, esp::Algorithm::aes_128_gcm_16, false, 0x2000, 0x1000, false);
-    CHECK(to_hex(initiator.outbound_key) == to_hex(ByteView(keymat).first(20)));
-    CHECK(to_hex(initiator.inbound_key) == to_hex(ByteView(keymat).subspan(20, 20)));
-    CHECK(initiator.outbound_key == responder.inbound_key);
-    CHECK(initiator.inbound_key == responder.outbound_key);
+        // KEYMAT = prf+(SK_d, Ni | Nr): initiator-to-responder first (RFC 7296 2.17).
+        const Bytes keymat = openssl_prf_plus(bytes_of(k.sk_d), ni_nr, 40, f);
+        const auto initiator = export_child_sa_keys<P>(f, k.sk_d, ni, nr, esp::Algorithm::aes_128_gcm_16, true, 0x1000, 0x2000, false);
+        const auto responder = export_child_sa_keys<P>(f, k.sk_d, ni, nr, esp::Algorithm::aes_128_gcm_16, false, 0x2000, 0x1000, false);
+        CHECK(to_hex(initiator.outbound_key) == to_hex(ByteView(keymat).first(20)));
+        CHECK(to_hex(initiator.inbound_key) == to_hex(ByteView(keymat).subspan(20, 20)));
+        CHECK(initiator.outbound_key == responder.inbound_key);
+        CHECK(initiator.inbound_key == responder.outbound_key);
+    }
 }
 
 TEST_CASE_TEMPLATE("ikev2: the PSK AUTH value is RFC 7296 2.15's formula", P, TAPSEC_TEST_PROVIDERS) {
     const Bytes psk = filled(24, 5), message = filled(300, 11), nonce = filled(32, 13), sk_p = filled(32, 17);
     const IdPayload id{IdType::rfc822_addr, Bytes{'a', '@', 't', 'e', 's', 't'}};
-    const auto ours = psk_auth<P>(psk, message, nonce, sk_p, id.body());
-    const Bytes pad = openssl_hmac(psk, as_bytes("Key Pad for IKEv2"));
-    Bytes octets = message;
-    append(octets, nonce);
-    append(octets, openssl_hmac(sk_p, Bytes{3, 0, 0, 0, 'a', '@', 't', 'e', 's', 't'}));
-    CHECK(to_hex(ours) == to_hex(openssl_hmac(pad, octets)));
+    for (Prf f : {Prf::hmac_sha2_256, Prf::hmac_sha2_384, Prf::hmac_sha2_512}) {
+        CAPTURE(name(f));
+        const auto ours = psk_auth<P>(f, psk, message, nonce, sk_p, id.body());
+        const Bytes pad = openssl_hmac(psk, as_bytes("Key Pad for IKEv2"), f);
+        Bytes octets = message;
+        append(octets, nonce);
+        append(octets, openssl_hmac(sk_p, Bytes{3, 0, 0, 0, 'a', '@', 't', 'e', 's', 't'}, f));
+        CHECK(to_hex(ours) == to_hex(openssl_hmac(pad, octets, f)));
+    }
 }
 
 TEST_CASE_TEMPLATE("esp: a sealed packet is RFC 4303 / RFC 4106 / RFC 7634 byte for byte (OpenSSL AES-GCM, ChaCha20-Poly1305)", P, TAPSEC_TEST_PROVIDERS) {

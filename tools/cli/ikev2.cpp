@@ -48,6 +48,7 @@ constexpr const char* usage =
     "                        local.id, remote.id, secret, local_ts, remote_ts, remote_addrs\n"
     "                        (connect: HOST[:PORT]), local_addrs (listen: [ADDR:]PORT),\n"
     "                        proposals (e.g. aes128gcm16-prfsha256-x25519,\n"
+    "                        aes256-sha384-prfsha384-ecp256, aes256gcm16-prfsha512-x25519,\n"
     "                        aes256-sha256-modp2048), esp_proposals (e.g. aes128gcm16-esn,\n"
     "                        aes256-sha512), cookies = yes, dpd_delay, rekey_time (s),\n"
     "                        local.auth / remote.auth (psk or pubkey), local.certs, local.key,\n"
@@ -101,7 +102,9 @@ struct Options {
 };
 
 /// The EAP-MD5 options: the peer's identity and password (connect), the server's user
-/// table (listen). RFC 7296 2.16: the responder of an EAP exchange signs.
+/// table (listen), hashing with the chosen provider. RFC 7296 2.16: the responder of an
+/// EAP exchange signs.
+template <class Crypto>
 std::optional<std::string> read_eap_options(bool is_connect, const std::optional<std::string>& identity,
                                             const std::optional<std::string>& secret_file,
                                             const std::optional<std::string>& users_file, bool we_sign, bool peer_signs,
@@ -125,7 +128,7 @@ std::optional<std::string> read_eap_options(bool is_connect, const std::optional
         if (password.empty()) return "the EAP secret file " + *secret_file + " has an empty first line";
         auto shared = std::make_shared<const SecretBytes>(password.begin(), password.end());
         secure_zero(password.data(), password.size());
-        config.eap_peer = [id = *identity, shared] { return std::make_unique<ikev2::eap::Md5Peer>(id, *shared); };
+        config.eap_peer = [id = *identity, shared] { return std::make_unique<ikev2::eap::Md5Peer<Crypto>>(id, *shared); };
         return std::nullopt;
     }
     if (identity || secret_file) return std::string("--eap-md5-identity and --eap-secret-file are for connect; listen takes --eap-md5-users FILE");
@@ -134,7 +137,7 @@ std::optional<std::string> read_eap_options(bool is_connect, const std::optional
     if (peer_signs) return std::string("--eap-md5-users and --CAfile are alternatives: the initiator authenticates with EAP");
     std::ifstream in(*users_file, std::ios::binary);
     if (!in) return "cannot read the EAP users file " + *users_file;
-    auto users = std::make_shared<ikev2::eap::Md5Server::Users>();
+    auto users = std::make_shared<ikev2::eap::Md5Users>();
     std::string line;
     auto trim = [](std::string_view v) {
         while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -153,19 +156,22 @@ std::optional<std::string> read_eap_options(bool is_connect, const std::optional
         secure_zero(line.data(), line.size());
     }
     if (users->empty()) return "the EAP users file " + *users_file + " names no user";
-    std::shared_ptr<const ikev2::eap::Md5Server::Users> table = std::move(users);
-    config.eap_server = [table] { return std::make_unique<ikev2::eap::Md5Server>(table); };
+    std::shared_ptr<const ikev2::eap::Md5Users> table = std::move(users);
+    config.eap_server = [table] { return std::make_unique<ikev2::eap::Md5Server<Crypto>>(table); };
     return std::nullopt;
 }
 
 /// strongSwan's proposal keywords for what tapsec implements: "aes128gcm16-prfsha256-x25519"
-/// or "aes256-sha256-modp2048" (IKE, `groups` given), "aes128gcm16-esn" or "aes256-sha512"
-/// (ESP, `esn` given); several separated by ','. AES-CBC ("aes128", "aes256") takes the
-/// HMAC-SHA-2 integrity named with it (`integrity`); in IKE "sha256" also names the PRF, the
-/// only one tapsec has (PRF_HMAC_SHA2_256), so sha384 / sha512 are ESP-only here.
+/// or "aes256-sha384-prfsha384-ecp256" (IKE, `groups` given), "aes128gcm16-esn" or
+/// "aes256-sha512" (ESP, `esn` given); several separated by ','. AES-CBC ("aes128",
+/// "aes256") takes the HMAC-SHA-2 integrity named with it (`integrity`). In IKE, as swanctl
+/// reads it, "prfsha256/384/512" name the PRF (`prfs`), and without one "sha256/384/512"
+/// name it too.
 std::optional<std::string> parse_proposals(std::string_view text, std::vector<esp::Algorithm>& ciphers,
                                            std::vector<ikev2::Group>* groups, std::pair<bool, bool>* esn,
-                                           std::vector<esp::Integrity>* integrity = nullptr) {
+                                           std::vector<esp::Integrity>* integrity = nullptr,
+                                           std::vector<ikev2::Prf>* prfs = nullptr) {
+    std::vector<ikev2::Prf> named_prfs, implied_prfs;
     ciphers.clear();
     if (groups) groups->clear();
     std::vector<esp::Integrity> integrity_seen;
@@ -185,13 +191,13 @@ std::optional<std::string> parse_proposals(std::string_view text, std::vector<es
         else if (w == "chacha20poly1305") add(ciphers, esp::Algorithm::chacha20_poly1305);
         else if (w == "aes128" || w == "aes128cbc") add(ciphers, esp::Algorithm::aes_128_cbc);
         else if (w == "aes256" || w == "aes256cbc") add(ciphers, esp::Algorithm::aes_256_cbc);
-        else if (w == "sha256" || w == "sha2_256") add(*integrity, esp::Integrity::hmac_sha2_256_128);
-        else if (!groups && (w == "sha384" || w == "sha2_384")) add(*integrity, esp::Integrity::hmac_sha2_384_192);
-        else if (!groups && (w == "sha512" || w == "sha2_512")) add(*integrity, esp::Integrity::hmac_sha2_512_256);
-        else if (groups && (w == "sha384" || w == "sha512"))
-            return "'" + w + "' in IKE also names PRF_HMAC_SHA2_" + w.substr(3) + ", which tapsec does not implement (use sha256)";
+        else if (w == "sha256" || w == "sha2_256") add(*integrity, esp::Integrity::hmac_sha2_256_128), add(implied_prfs, ikev2::Prf::hmac_sha2_256);
+        else if (w == "sha384" || w == "sha2_384") add(*integrity, esp::Integrity::hmac_sha2_384_192), add(implied_prfs, ikev2::Prf::hmac_sha2_384);
+        else if (w == "sha512" || w == "sha2_512") add(*integrity, esp::Integrity::hmac_sha2_512_256), add(implied_prfs, ikev2::Prf::hmac_sha2_512);
         else if (groups && (w == "modp2048")) add(*groups, ikev2::Group::modp_2048);
-        else if (groups && (w == "prfsha256")) continue;
+        else if (groups && (w == "prfsha256")) add(named_prfs, ikev2::Prf::hmac_sha2_256);
+        else if (groups && (w == "prfsha384")) add(named_prfs, ikev2::Prf::hmac_sha2_384);
+        else if (groups && (w == "prfsha512")) add(named_prfs, ikev2::Prf::hmac_sha2_512);
         else if (groups && (w == "x25519" || w == "curve25519")) add(*groups, ikev2::Group::curve25519);
         else if (groups && (w == "ecp256")) add(*groups, ikev2::Group::ecp_256);
         else if (esn && w == "esn") esn_yes = true;
@@ -206,6 +212,7 @@ std::optional<std::string> parse_proposals(std::string_view text, std::vector<es
     if (!groups && !cbc && !integrity->empty())
         return std::string("an integrity algorithm goes with aes128 / aes256 (CBC), not with an AEAD");
     if (groups && groups->empty()) return std::string("no key-exchange group (x25519, ecp256, modp2048)");
+    if (prfs && !(named_prfs.empty() && implied_prfs.empty())) *prfs = named_prfs.empty() ? implied_prfs : named_prfs;
     if (esn) *esn = {esn_yes, esn_no || !esn_yes};
     return std::nullopt;
 }
@@ -283,6 +290,7 @@ std::optional<std::string> read_config_file(const std::string& path, FileSetting
     return std::nullopt;
 }
 
+template <class Crypto>
 std::optional<std::string> read_options(Arguments& args, bool is_connect, Options& out) {
     FileSettings file;
     if (auto config_file = args.take("--config"))
@@ -310,7 +318,8 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     if (args.target.empty()) args.target = is_connect ? file.remote.value_or("") : file.listen.value_or("");
     if (file.proposals) {
         std::vector<ikev2::Group> groups;
-        (void)parse_proposals(*file.proposals, out.config.ike_ciphers, &groups, nullptr, &out.config.ike_integrity);
+        (void)parse_proposals(*file.proposals, out.config.ike_ciphers, &groups, nullptr, &out.config.ike_integrity,
+                              &out.config.ike_prfs);
         out.config.groups = groups;
     }
     if (file.esp_proposals) {
@@ -365,7 +374,7 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         if (!crypto::Botan2::Certificate::chain_from_pem(cas)) return "--CAfile: " + *ca_file + " holds no PEM certificate";
         out.config.trust.ca_certificates_pem.push_back(std::move(cas));
     }
-    if (auto error = read_eap_options(is_connect, eap_identity, eap_secret_file, eap_users_file, we_sign, peer_signs, out.config))
+    if (auto error = read_eap_options<Crypto>(is_connect, eap_identity, eap_secret_file, eap_users_file, we_sign, peer_signs, out.config))
         return error;
     if (eap_identity && !local_id) local_id = eap_identity;
     const bool eap_client = bool(out.config.eap_peer), eap_server = bool(out.config.eap_server);
@@ -584,7 +593,7 @@ int run_data_path(auto& conn, const Options& options, int tun_fd, bool is_connec
 template <class Crypto>
 int run(Arguments& args, bool is_connect) {
     Options options;
-    if (auto error = read_options(args, is_connect, options)) return cli::usage_fail(*error);
+    if (auto error = read_options<Crypto>(args, is_connect, options)) return cli::usage_fail(*error);
     ::signal(SIGINT, [](int) { stop_requested = true; });
     ::signal(SIGTERM, [](int) { stop_requested = true; });
     ::signal(SIGPIPE, SIG_IGN);

@@ -63,6 +63,7 @@ struct Botan2 {
             case HashAlgorithm::sha256: return "SHA-256";
             case HashAlgorithm::sha384: return "SHA-384";
             case HashAlgorithm::sha512: return "SHA-512";
+            case HashAlgorithm::md5: return "MD5";
         }
         return "";
     }
@@ -200,6 +201,7 @@ struct Botan2 {
     class Hmac {
     public:
         static Result<Hmac> create(HashAlgorithm alg, ByteView key) {
+            if (!keyed_use_allowed(alg)) return Errc::unsupported_algorithm;
             Hmac h;
             h.mac_ = Botan::MessageAuthenticationCode::create_or_throw(std::string("HMAC(") + botan_name(alg) + ")");
             h.mac_->set_key(key.data(), key.size());

@@ -133,6 +133,7 @@ struct OpenSsl3 : Botan2 {
             case HashAlgorithm::sha256: return EVP_sha256();
             case HashAlgorithm::sha384: return EVP_sha384();
             case HashAlgorithm::sha512: return EVP_sha512();
+            case HashAlgorithm::md5: return EVP_md5();
         }
         return nullptr;
     }
@@ -180,6 +181,7 @@ struct OpenSsl3 : Botan2 {
     class Hmac {
     public:
         static Result<Hmac> create(HashAlgorithm alg, ByteView key) {
+            if (!keyed_use_allowed(alg)) return Errc::unsupported_algorithm;
             // Fetched once: a fetch searches the provider tables under a lock, and a TLS
             // handshake creates a few dozen HMACs. (Never freed: it lives as long as libcrypto.)
             static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
@@ -213,6 +215,7 @@ struct OpenSsl3 : Botan2 {
     static SecretBytes hmac(HashAlgorithm alg, ByteView key, ByteView data) { return hmac_with<OpenSsl3>(alg, key, data); }
     /// RFC 5869 through libcrypto's HKDF (EVP_KDF, extract-only / expand-only modes).
     static SecretBytes hkdf_extract(HashAlgorithm alg, ByteView salt, ByteView ikm) {
+        require_keyed_use(alg);
         const Bytes zeros(digest_size(alg), 0);
         if (salt.empty()) salt = zeros;  // "if not provided, [salt] is set to a string of HashLen zeros"
         SecretBytes prk(digest_size(alg));
@@ -220,6 +223,7 @@ struct OpenSsl3 : Botan2 {
         return prk;
     }
     static SecretBytes hkdf_expand(HashAlgorithm alg, ByteView prk, ByteView info, std::size_t length) {
+        require_keyed_use(alg);
         // A caller asking for more than 255 blocks is a programming error, not network input.
         if (length > 255 * digest_size(alg)) throw std::length_error("HKDF-Expand: length exceeds 255 * HashLen");
         SecretBytes out(length);

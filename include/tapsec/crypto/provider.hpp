@@ -26,7 +26,12 @@ struct Botan2;
 using DefaultProvider = Botan2;
 
 enum class AeadAlgorithm { aes_128_gcm, aes_256_gcm, chacha20_poly1305, xchacha20_poly1305 };
-enum class HashAlgorithm { sha1, sha256, sha384, sha512 };
+/// md5 is here only for EAP-MD5-Challenge's response value (RFC 3748 5.4), which is
+/// defined over MD5; keyed uses refuse it (keyed_use_allowed).
+enum class HashAlgorithm { sha1, sha256, sha384, sha512, md5 };
+/// Whether a hash may key an HMAC, HKDF or PRF: MD5 may not. (Signature and TLS cipher
+/// suite choices map to SHA-2 only, so no wire value can select MD5.)
+constexpr bool keyed_use_allowed(HashAlgorithm h) noexcept { return h != HashAlgorithm::md5; }
 /// Key-agreement groups. x448 (RFC 7748), the RFC 7919 finite-field groups
 /// ffdhe2048/ffdhe3072 and the RFC 3526 group 14 (modp2048, IKEv2's D-H group 14) are
 /// optional: a provider's KeyShare::supports(group) says whether it has them (Botan 2 has
@@ -79,6 +84,7 @@ constexpr std::size_t digest_size(HashAlgorithm h) noexcept {
         case HashAlgorithm::sha256: return 32;
         case HashAlgorithm::sha384: return 48;
         case HashAlgorithm::sha512: return 64;
+        case HashAlgorithm::md5: return 16;
     }
     return 0;
 }
@@ -148,8 +154,15 @@ std::error_code validate_der_chain(const std::vector<Bytes>& chain_der, const Tr
 }
 
 /// One-shot HMAC over any provider's keyed `Hmac`.
+/// A keyed use of a hash that keyed_use_allowed refuses is a programming error (no
+/// protocol maps a wire value to MD5), so it throws rather than returning an error.
+inline void require_keyed_use(HashAlgorithm alg) {
+    if (!keyed_use_allowed(alg)) throw std::invalid_argument("MD5 is for EAP-MD5's challenge hash only, never HMAC/HKDF/PRF");
+}
+
 template <class P>
 SecretBytes hmac_with(HashAlgorithm alg, ByteView key, ByteView data) {
+    require_keyed_use(alg);
     auto mac = P::Hmac::create(alg, key);
     SecretBytes out(mac->output_length());
     mac->update(data);
@@ -161,6 +174,7 @@ SecretBytes hmac_with(HashAlgorithm alg, ByteView key, ByteView data) {
 /// hkdf_extract / hkdf_expand forward here).
 template <class P>
 SecretBytes hkdf_extract_with(HashAlgorithm alg, ByteView salt, ByteView ikm) {
+    require_keyed_use(alg);
     const Bytes zeros(digest_size(alg), 0);
     if (salt.empty()) salt = zeros;  // "if not provided, [salt] is set to a string of HashLen zeros"
     auto mac = P::Hmac::create(alg, salt);
@@ -172,6 +186,7 @@ SecretBytes hkdf_extract_with(HashAlgorithm alg, ByteView salt, ByteView ikm) {
 
 template <class P>
 SecretBytes hkdf_expand_with(HashAlgorithm alg, ByteView prk, ByteView info, std::size_t length) {
+    require_keyed_use(alg);
     // A caller asking for more than 255 blocks is a programming error, not network input.
     if (length > 255 * digest_size(alg)) throw std::length_error("HKDF-Expand: length exceeds 255 * HashLen");
     auto mac = P::Hmac::create(alg, prk);

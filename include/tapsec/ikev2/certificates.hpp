@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -422,5 +424,92 @@ inline std::uint16_t signature_hash_of(SignatureScheme s) {
 inline constexpr SignatureScheme signing_preference[] = {
     SignatureScheme::ecdsa_secp256r1_sha256, SignatureScheme::ed25519, SignatureScheme::rsa_pss_rsae_sha256,
     SignatureScheme::ecdsa_secp384r1_sha384, SignatureScheme::ecdsa_secp521r1_sha512};
+
+// ---- this side's credentials, parsed once per configuration ---------------------------------
+
+/// What IKE_AUTH needs of our certificate chain and key: parsed and checked (the key must
+/// be the leaf's) once per configuration and shared, immutable, by every copy of it and
+/// every engine made from it, as core/parsed_trust.hpp does for the trust anchors.
+template <class Crypto>
+struct LocalCredentials {
+    std::vector<Bytes> chain_der;  // leaf first
+    CertificateFacts leaf;
+    typename Crypto::PrivateKey key;
+    SignatureScheme scheme{};
+};
+
+/// Config::parsed_credentials: our credentials and the CERTREQ hashes of our CAs, each
+/// parsed on first use and again only when its source (or the provider) changed. The
+/// identity is recognised by a SHA-256 over its PEMs, so no copy of the key is kept.
+struct ParsedCredentialsSlot {
+    std::mutex mutex;
+    std::string_view provider;
+    Bytes identity_digest;
+    std::shared_ptr<const void> credentials;  // a LocalCredentials<Crypto>
+    std::string_view certreq_provider;
+    std::vector<std::string> certreq_source;  // the CA PEMs the hashes were made from (public)
+    std::optional<Bytes> certreq_hashes;      // SHA-1 of each CA's SubjectPublicKeyInfo
+};
+
+/// Our chain and key from `identity`, parsed at most once per slot; nullptr when they do
+/// not parse, no scheme fits the key, or the key is not the leaf certificate's.
+template <class Crypto>
+std::shared_ptr<const LocalCredentials<Crypto>> parsed_local_credentials(ParsedCredentialsSlot& slot, const Identity& identity) {
+    typename Crypto::Hash digest(crypto::HashAlgorithm::sha256);
+    for (const std::string* pem : {&identity.certificate_chain_pem, &identity.private_key_pem}) {
+        const std::uint64_t n = pem->size();
+        digest.update(ByteView(reinterpret_cast<const std::uint8_t*>(&n), sizeof n));  // length-delimited
+        digest.update(as_bytes(*pem));
+    }
+    const Bytes id = digest.final();
+    std::lock_guard lock(slot.mutex);
+    if (slot.credentials && slot.provider == Crypto::name && slot.identity_digest == id)
+        return std::static_pointer_cast<const LocalCredentials<Crypto>>(slot.credentials);
+    auto chain = Crypto::Certificate::chain_from_pem(identity.certificate_chain_pem);
+    auto key = Crypto::PrivateKey::from_pem(identity.private_key_pem);
+    if (!chain || !key || chain->empty()) return nullptr;
+    std::vector<Bytes> der;
+    for (const auto& c : *chain) der.push_back(c.der());
+    auto facts = parse_certificate(der.front());
+    if (!facts) return nullptr;
+    const auto schemes = key->schemes();
+    std::optional<SignatureScheme> scheme;
+    for (auto s : signing_preference)
+        if (!scheme && std::find(schemes.begin(), schemes.end(), s) != schemes.end()) scheme = s;
+    if (!scheme) return nullptr;
+    // The key must be the certificate's: a signature over a probe verifies.
+    static constexpr std::string_view probe = "tapsec IKEv2 key check";
+    auto signature = key->sign(*scheme, as_bytes(probe));
+    if (!signature || !chain->front().verify(*scheme, as_bytes(probe), *signature)) return nullptr;
+    auto parsed = std::make_shared<const LocalCredentials<Crypto>>(
+        LocalCredentials<Crypto>{std::move(der), std::move(*facts), std::move(*key), *scheme});
+    slot.provider = Crypto::name;
+    slot.identity_digest = id;
+    slot.credentials = parsed;
+    return parsed;
+}
+
+/// The CERTREQ body for `trust`: SHA-1 of each CA's SubjectPublicKeyInfo (RFC 7296 3.7),
+/// made at most once per slot; nullopt when a CA does not parse.
+template <class Crypto>
+std::optional<Bytes> parsed_certreq_hashes(ParsedCredentialsSlot& slot, const TrustStore& trust) {
+    std::lock_guard lock(slot.mutex);
+    if (slot.certreq_hashes && slot.certreq_provider == Crypto::name && slot.certreq_source == trust.ca_certificates_pem)
+        return slot.certreq_hashes;
+    Bytes hashes;
+    for (const auto& pem : trust.ca_certificates_pem) {
+        auto cas = Crypto::Certificate::chain_from_pem(pem);
+        if (!cas) return std::nullopt;
+        for (const auto& ca : *cas) {
+            auto facts = parse_certificate(ca.der());
+            if (!facts) return std::nullopt;
+            append(hashes, Crypto::hash(crypto::HashAlgorithm::sha1, facts->spki));
+        }
+    }
+    slot.certreq_provider = Crypto::name;
+    slot.certreq_source = trust.ca_certificates_pem;
+    slot.certreq_hashes = hashes;
+    return hashes;
+}
 
 }  // namespace tapsec::ikev2

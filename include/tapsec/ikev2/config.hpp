@@ -20,6 +20,7 @@
 #include "../esp/keys.hpp"
 #include "certificates.hpp"
 #include "eap.hpp"
+#include "key_schedule.hpp"
 #include "wire.hpp"
 
 namespace tapsec::ikev2 {
@@ -266,6 +267,9 @@ struct Config : CommonConfig {
                                             esp::Algorithm::chacha20_poly1305};
     // Integrity for the AES-CBC entries of ike_ciphers / esp_ciphers (RFC 4868), in
     // preference order; unused while only AEADs are configured.
+    // The IKE SA's PRF (RFC 4868), in preference order: offered as initiator, the first
+    // one offered taken as responder. An IKE SA rekey keeps the SA's PRF.
+    std::vector<Prf> ike_prfs{Prf::hmac_sha2_256, Prf::hmac_sha2_384, Prf::hmac_sha2_512};
     std::vector<esp::Integrity> ike_integrity{esp::Integrity::hmac_sha2_256_128, esp::Integrity::hmac_sha2_512_256,
                                               esp::Integrity::hmac_sha2_384_192};
     std::vector<esp::Integrity> esp_integrity{esp::Integrity::hmac_sha2_256_128, esp::Integrity::hmac_sha2_512_256,
@@ -283,6 +287,9 @@ struct Config : CommonConfig {
     /// CommonConfig::trust parsed once, shared by every copy of this Config (every engine
     /// made from it, the CLI listener's connections), freed with the last copy.
     std::shared_ptr<ParsedTrustSlot> parsed_trust = std::make_shared<ParsedTrustSlot>();
+    /// CommonConfig::identity (our chain and key, checked to match) and the CERTREQ hashes
+    /// of our CAs, parsed once and shared the same way (certificates.hpp).
+    std::shared_ptr<ParsedCredentialsSlot> parsed_credentials = std::make_shared<ParsedCredentialsSlot>();
     std::chrono::milliseconds retransmit_initial{500};  // doubled after each retransmission
     unsigned retransmit_tries = 5;                      // then the exchange fails (timed out)
     // EAP (RFC 7296 2.16, eap.hpp): an initiator with eap_peer authenticates with that method

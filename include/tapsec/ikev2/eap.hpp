@@ -7,13 +7,9 @@
 //   PeerSession / ServerSession  the generic EAP layer around a method (Identity,
 //                 Notification, Nak, codes, identifiers, round limits)
 //
-// Built in: EAP-MD5-Challenge (RFC 3748 5.4), both sides. It has no MSK and offers no
-// protection against an active attacker who sees the exchange: inside IKEv2 it travels
-// encrypted to a responder authenticated by its certificate, which is why RFC 7296 asks
-// the responder of an EAP exchange to sign.
+// A method is a plug-in: eap_md5.hpp has EAP-MD5-Challenge (RFC 3748 5.4), both sides,
+// on a crypto provider. This header has no crypto: the methods bring their own.
 #pragma once
-
-#include <botan/hash.h>
 
 #include <array>
 #include <cstdint>
@@ -214,79 +210,6 @@ private:
     Random random_;
     std::uint8_t identifier_ = 0;
     unsigned rounds_ = 0;
-};
-
-// ---- MD5 (RFC 1321), for EAP-MD5-Challenge only ---------------------------------------
-
-namespace detail {
-/// MD5 from Botan, which every build links: the EAP methods are run-time plug-ins, not
-/// templates on a crypto provider, and EAP-MD5-Challenge is defined over MD5 alone.
-inline std::array<std::uint8_t, 16> md5(ByteView message) {
-    auto hash = Botan::HashFunction::create_or_throw("MD5");
-    hash->update(message.data(), message.size());
-    std::array<std::uint8_t, 16> out{};
-    hash->final(out.data());
-    return out;
-}
-
-/// MD5(Identifier | secret | challenge), RFC 1994 4.1 as RFC 3748 5.4 uses it.
-inline std::array<std::uint8_t, 16> md5_challenge_value(std::uint8_t identifier, ByteView secret, ByteView challenge) {
-    SecretBytes input;
-    input.push_back(identifier);
-    input.insert(input.end(), secret.begin(), secret.end());
-    input.insert(input.end(), challenge.begin(), challenge.end());
-    return md5(ByteView(input.data(), input.size()));
-}
-}  // namespace detail
-
-/// EAP-MD5-Challenge, the peer: Type-Data is Value-Size | Value | Name.
-class Md5Peer final : public PeerMethod {
-public:
-    Md5Peer(std::string identity, SecretBytes secret) : identity_(std::move(identity)), secret_(std::move(secret)) {}
-    std::uint8_t type() const override { return type::md5_challenge; }
-    std::string identity() const override { return identity_; }
-    Result<Bytes> respond(std::uint8_t identifier, ByteView request) override {
-        if (request.empty() || request[0] == 0 || std::size_t{request[0]} + 1 > request.size())
-            return make_error_code(Error::eap_malformed);
-        const auto value = detail::md5_challenge_value(identifier, secret_, request.subspan(1, request[0]));
-        Bytes out{static_cast<std::uint8_t>(value.size())};
-        append(out, value);
-        return out;
-    }
-
-private:
-    std::string identity_;
-    SecretBytes secret_;
-};
-
-/// EAP-MD5-Challenge, the server: a 16-octet random challenge, the user's secret looked
-/// up by the EAP identity. An unknown user gets a challenge too and then Failure (the
-/// answer does not tell which users exist).
-class Md5Server final : public ServerMethod {
-public:
-    using Users = std::map<std::string, SecretBytes>;
-    explicit Md5Server(std::shared_ptr<const Users> users) : users_(std::move(users)) {}
-    std::uint8_t type() const override { return type::md5_challenge; }
-    Result<Bytes> start(const std::string& peer_identity, std::uint8_t, const Random& random) override {
-        identity_ = peer_identity;
-        random(challenge_);
-        Bytes out{static_cast<std::uint8_t>(challenge_.size())};
-        append(out, challenge_);
-        return out;
-    }
-    Verdict process(std::uint8_t identifier, ByteView response, const Random&) override {
-        Verdict v;
-        auto user = users_ ? users_->find(identity_) : Users::const_iterator{};
-        if (!users_ || user == users_->end() || response.size() < 17 || response[0] != 16) return v;
-        const auto expected = detail::md5_challenge_value(identifier, user->second, challenge_);
-        if (constant_time_equal(expected, response.subspan(1, 16))) v.outcome = Verdict::Outcome::success;
-        return v;
-    }
-
-private:
-    std::shared_ptr<const Users> users_;
-    std::string identity_;
-    std::array<std::uint8_t, 16> challenge_{};
 };
 
 }  // namespace tapsec::ikev2::eap

@@ -76,6 +76,7 @@ class Engine {
         IkeCipher cipher = IkeCipher::aes_128_gcm_16;
         Group group = Group::curve25519;
         esp::Integrity integrity = esp::Integrity::none;  // an HMAC with AES-CBC
+        Prf prf = Prf::hmac_sha2_256;                     // every key and AUTH of this IKE SA
     };
     struct ChildSuite {
         esp::Algorithm cipher = esp::Algorithm::aes_128_gcm_16;
@@ -88,6 +89,7 @@ public:
         : role_(role), config_(config), transmits_(queue_limit), inbound_(queue_limit) {
         ike_initiator_ = role == Role::client;
         if (!config_.parsed_trust) config_.parsed_trust = std::make_shared<ParsedTrustSlot>();  // a Config that cleared it
+        if (!config_.parsed_credentials) config_.parsed_credentials = std::make_shared<ParsedCredentialsSlot>();
         // EAP replaces the initiator's AUTH; the responder then signs (RFC 7296 2.16).
         const bool eap_here = role == Role::client ? bool(config.eap_peer) : bool(config.eap_server);
         const bool eap_ready = role == Role::client ? config.peer_signs() : config.signs();
@@ -261,7 +263,7 @@ public:
         r.nonce.resize(nonce_size);
         draw_random<Crypto>(config_, r.nonce);
         if (auto ec = new_key_share(suite_.group)) return ec;
-        SaPayload proposal = ike_proposal();
+        SaPayload proposal = ike_proposal(suite_.prf);
         for (auto& p : proposal.proposals) {
             p.spi.clear();
             put64(p.spi, r.spi_i);
@@ -299,7 +301,7 @@ public:
         if (esp_) {
             auto integrity = [](esp::Integrity i) { return i == esp::Integrity::none ? std::string() : std::string("/") + esp::name(i); };
             info.cipher_suite = std::string("IKE ") + esp::name(suite_.cipher) + integrity(suite_.integrity) +
-                                "/PRF_HMAC_SHA2_256, ESP " + esp::name(child_.cipher) + integrity(child_.integrity) +
+                                "/" + name(suite_.prf) + ", ESP " + esp::name(child_.cipher) + integrity(child_.integrity) +
                                 (child_.esn ? "/ESN" : "/NO_ESN");
             info.group = name(suite_.group);
         }
@@ -360,45 +362,28 @@ private:
     }
 
     /// Our ID payload, certificate, key and signature scheme, and the CERTREQ hashes of
-    /// our trust anchors, read once.
+    /// our trust anchors: parsed and checked once per Config (Config::parsed_credentials).
     std::error_code load_credentials() {
         const auto invalid = make_error_code(Error::invalid_configuration);
         local_id_payload_ = config_.local_id.payload();
         if constexpr (crypto::PkiProvider<Crypto>) {
             if (config_.signs()) {
-                auto chain = Crypto::Certificate::chain_from_pem(config_.identity.certificate_chain_pem);
-                auto key = Crypto::PrivateKey::from_pem(config_.identity.private_key_pem);
-                if (!chain || !key) return invalid;
-                for (const auto& c : *chain) local_chain_der_.push_back(c.der());
-                auto facts = parse_certificate(local_chain_der_.front());
-                if (!facts) return invalid;
+                auto credentials = parsed_local_credentials<Crypto>(*config_.parsed_credentials, config_.identity);
+                if (!credentials) return invalid;
+                local_chain_der_ = credentials->chain_der;
+                const CertificateFacts& facts = credentials->leaf;
                 // An ID the certificate does not name is sent as configured (the command line
                 // refuses it up front); the peer answers AUTHENTICATION_FAILED.
-                if (config_.local_id.empty()) local_id_payload_ = IdPayload{IdType::der_asn1_dn, facts->subject};
-                else if (local_id_payload_.type == IdType::der_asn1_dn && certificate_names(*facts, local_id_payload_))
-                    local_id_payload_.data = facts->subject;  // as the certificate spells it
-                const auto schemes = key->schemes();
-                std::optional<crypto::SignatureScheme> scheme;
-                for (auto s : signing_preference)
-                    if (!scheme && std::find(schemes.begin(), schemes.end(), s) != schemes.end()) scheme = s;
-                if (!scheme) return invalid;
-                // The key must be the certificate's: a signature over a probe verifies.
-                static constexpr std::string_view probe = "tapsec IKEv2 key check";
-                auto signature = key->sign(*scheme, as_bytes(probe));
-                if (!signature || !chain->front().verify(*scheme, as_bytes(probe), *signature)) return invalid;
-                local_scheme_ = *scheme;
-                local_key_.emplace(std::move(*key));
+                if (config_.local_id.empty()) local_id_payload_ = IdPayload{IdType::der_asn1_dn, facts.subject};
+                else if (local_id_payload_.type == IdType::der_asn1_dn && certificate_names(facts, local_id_payload_))
+                    local_id_payload_.data = facts.subject;  // as the certificate spells it
+                local_scheme_ = credentials->scheme;
+                local_key_ = std::shared_ptr<const typename Crypto::PrivateKey>(credentials, &credentials->key);
             }
             if (config_.peer_signs()) {
-                for (const auto& pem : config_.trust.ca_certificates_pem) {
-                    auto cas = Crypto::Certificate::chain_from_pem(pem);
-                    if (!cas) return invalid;
-                    for (const auto& ca : *cas) {
-                        auto facts = parse_certificate(ca.der());
-                        if (!facts) return invalid;
-                        append(certreq_hashes_, Crypto::hash(crypto::HashAlgorithm::sha1, facts->spki));
-                    }
-                }
+                auto hashes = parsed_certreq_hashes<Crypto>(*config_.parsed_credentials, config_.trust);
+                if (!hashes) return invalid;
+                certreq_hashes_ = std::move(*hashes);
             }
         } else if (config_.signs() || config_.peer_signs()) {
             return invalid;  // certificates need a PkiProvider
@@ -427,7 +412,7 @@ private:
                 const std::uint16_t hash = signature_hash_of(local_scheme_);
                 if (std::find(peer_hashes_.begin(), peer_hashes_.end(), hash) == peer_hashes_.end())
                     return make_error_code(Error::signature_scheme_unsupported);
-                const Bytes octets = signed_octets<Crypto>(init_message, peer_nonce, sk_p, id_body);
+                const Bytes octets = signed_octets<Crypto>(suite_.prf, init_message, peer_nonce, sk_p, id_body);
                 auto signature = local_key_->sign(local_scheme_, octets, config_.random);
                 if (!signature) return signature.error();
                 const SignatureAuth data{algorithm_identifier(local_scheme_), std::move(*signature)};
@@ -436,7 +421,7 @@ private:
         }
         const SecretBytes* psk = config_.psk_for(psk_peer);
         if (!psk) return make_error_code(Error::invalid_configuration);
-        const SecretBytes mic = psk_auth<Crypto>(*psk, init_message, peer_nonce, sk_p, id_body);
+        const SecretBytes mic = psk_auth<Crypto>(suite_.prf, *psk, init_message, peer_nonce, sk_p, id_body);
         return payload(PayloadType::auth, AuthPayload{AuthMethod::shared_key_mic, Bytes(mic.begin(), mic.end())});
     }
 
@@ -577,8 +562,9 @@ private:
         payloads.push_back(notify(NotifyType::nat_detection_destination_ip, fake));
     }
 
-    /// One proposal per kind of cipher (AEADs; AES-CBC with its integrity transforms).
-    SaPayload ike_proposal() const {
+    /// One proposal per kind of cipher (AEADs; AES-CBC with its integrity transforms),
+    /// each with our PRFs, or with `only_prf` (an IKE SA rekey keeps the SA's PRF).
+    SaPayload ike_proposal(std::optional<Prf> only_prf = std::nullopt) const {
         SaPayload sa;
         for (const auto& ciphers : proposal_groups(config_.ike_ciphers)) {
             Proposal p;
@@ -587,7 +573,8 @@ private:
             for (auto c : ciphers) p.transforms.push_back(encr_transform(c));
             if (!esp::is_aead(ciphers.front()))
                 for (auto i : config_.ike_integrity) p.transforms.push_back(integ_transform(i));
-            p.transforms.push_back({TransformType::prf, prf_id::hmac_sha2_256, std::nullopt});
+            for (auto f : only_prf ? std::vector<Prf>{*only_prf} : config_.ike_prfs)
+                p.transforms.push_back({TransformType::prf, static_cast<std::uint16_t>(f), std::nullopt});
             for (auto g : config_.groups) p.transforms.push_back({TransformType::dh, static_cast<std::uint16_t>(g), std::nullopt});
             sa.proposals.push_back(std::move(p));
         }
@@ -790,7 +777,7 @@ private:
         reply.number = chosen->number;
         reply.protocol = ProtocolId::ike;
         reply.transforms = {encr_transform(suite_.cipher),
-                            {TransformType::prf, prf_id::hmac_sha2_256, std::nullopt},
+                            {TransformType::prf, static_cast<std::uint16_t>(suite_.prf), std::nullopt},
                             {TransformType::dh, static_cast<std::uint16_t>(suite_.group), std::nullopt}};
         if (suite_.integrity != esp::Integrity::none) reply.transforms.push_back(integ_transform(suite_.integrity));
         std::vector<RawPayload> payloads{payload(PayloadType::sa, SaPayload{{reply}}),
@@ -837,15 +824,19 @@ private:
         return cookie;
     }
 
-    /// An IKE proposal we accept, with the peer's KE group preferred when we support it.
+    /// An IKE proposal we accept, with the peer's KE group preferred when we support it
+    /// and our first PRF it offers. An IKE SA rekey (spi_size 8) keeps the SA's PRF.
     std::optional<IkeSuite> select_ike(const Proposal& p, std::uint16_t ke_group, std::size_t spi_size = 0) const {
         if (p.protocol != ProtocolId::ike || p.spi.size() != spi_size) return std::nullopt;
         const auto cipher = choose_cipher(p, config_.ike_ciphers, config_.ike_integrity);
-        bool prf = false;
+        const std::vector<Prf> acceptable = spi_size == 8 ? std::vector<Prf>{suite_.prf} : config_.ike_prfs;
+        std::optional<Prf> prf;
+        for (auto f : acceptable)
+            for (const auto& t : p.transforms)
+                if (!prf && t.type == TransformType::prf && t.id == static_cast<std::uint16_t>(f)) prf = f;
         std::vector<Group> groups;
         for (const auto& t : p.transforms) {
             switch (t.type) {
-                case TransformType::prf: prf = prf || t.id == prf_id::hmac_sha2_256; break;
                 case TransformType::dh:
                     for (auto g : config_.groups)
                         if (t.id == static_cast<std::uint16_t>(g)) groups.push_back(g);
@@ -854,20 +845,20 @@ private:
             }
         }
         if (!cipher || !prf || groups.empty()) return std::nullopt;
-        IkeSuite s{cipher->cipher, groups.front(), cipher->integrity};
+        IkeSuite s{cipher->cipher, groups.front(), cipher->integrity, *prf};
         for (auto g : groups)
             if (static_cast<std::uint16_t>(g) == ke_group) s.group = g;
         return s;
     }
 
     std::error_code derive_keys(ByteView shared) {
-        const SecretBytes seed = skeyseed<Crypto>(ni_, nr_, shared);
+        const SecretBytes seed = skeyseed<Crypto>(suite_.prf, ni_, nr_, shared);
         return key_ike_sa(seed, ni_, nr_);
     }
     /// The seven keys from SKEYSEED for suite_ and the current SPIs, and the SK ciphers
     /// (IKE_SA_INIT and an IKE SA rekey alike).
     std::error_code key_ike_sa(ByteView seed, ByteView ni, ByteView nr) {
-        keys_ = derive_ike_sa_keys<Crypto>(seed, ni, nr, spi_i_, spi_r_, esp::keymat_length(suite_.cipher),
+        keys_ = derive_ike_sa_keys<Crypto>(suite_.prf, seed, ni, nr, spi_i_, spi_r_, esp::keymat_length(suite_.cipher),
                                            esp::integrity_key_length(suite_.integrity));
         auto ei = SkCipher<Crypto>::create(suite_.cipher, suite_.integrity, keys_.sk_ei, keys_.sk_ai);
         auto er = SkCipher<Crypto>::create(suite_.cipher, suite_.integrity, keys_.sk_er, keys_.sk_ar);
@@ -915,10 +906,12 @@ private:
         if (!s || s->group != suite_.group || their_ke->group != static_cast<std::uint16_t>(suite_.group) ||
             count_type(accepted->proposals.front(), TransformType::encr) != 1 ||
             count_type(accepted->proposals.front(), TransformType::integ) > 1 ||
+            count_type(accepted->proposals.front(), TransformType::prf) != 1 ||
             count_type(accepted->proposals.front(), TransformType::dh) != 1)
             return fail(make_error_code(Error::no_proposal_chosen));
         suite_.cipher = s->cipher;
         suite_.integrity = s->integrity;
+        suite_.prf = s->prf;
         auto shared = agree(their_ke->data);
         if (!shared) return fail(shared.error());
         retransmit_at_.reset();
@@ -986,7 +979,7 @@ private:
         const ByteView sk_p = initiator() ? ByteView(keys_.sk_pr) : ByteView(keys_.sk_pi);
         if (config_.peer_signs()) {
             if (peer_auth->method != AuthMethod::digital_signature) return make_error_code(Error::authentication_failed);
-            const Bytes octets = signed_octets<Crypto>(signed_message, our_nonce, sk_p, id->body);
+            const Bytes octets = signed_octets<Crypto>(suite_.prf, signed_message, our_nonce, sk_p, id->body);
             if (auto ec = verify_signature(inner, *peer_id, peer_auth->data, octets)) return ec;
             auto text = Identification::from_payload(*peer_id);
             psk_peer_ = text ? text->value : claimed;
@@ -994,7 +987,7 @@ private:
             const SecretBytes* psk = config_.psk_for(config_.remote_id.empty() ? claimed : config_.remote_id.value);
             if (!psk) return make_error_code(Error::identity_mismatch);
             if (peer_auth->method != AuthMethod::shared_key_mic) return make_error_code(Error::authentication_failed);
-            const SecretBytes expected = psk_auth<Crypto>(*psk, signed_message, our_nonce, sk_p, id->body);
+            const SecretBytes expected = psk_auth<Crypto>(suite_.prf, *psk, signed_message, our_nonce, sk_p, id->body);
             if (!constant_time_equal(expected, peer_auth->data)) return make_error_code(Error::authentication_failed);
             peer_identity_.psk_identity = config_.remote_id.empty() ? claimed : config_.remote_id.value;
             peer_identity_.subject = peer_identity_.psk_identity;
@@ -1210,8 +1203,8 @@ private:
     /// AUTH = prf(prf(key, "Key Pad for IKEv2"), <signed octets>) for one side.
     SecretBytes eap_auth_value(bool for_initiator, ByteView id_body) const {
         const SecretBytes key = eap_auth_key(for_initiator);
-        return for_initiator ? psk_auth<Crypto>(key, init_request_, nr_, keys_.sk_pi, id_body)
-                             : psk_auth<Crypto>(key, init_response_, ni_, keys_.sk_pr, id_body);
+        return for_initiator ? psk_auth<Crypto>(suite_.prf, key, init_request_, nr_, keys_.sk_pi, id_body)
+                             : psk_auth<Crypto>(suite_.prf, key, init_response_, ni_, keys_.sk_pr, id_body);
     }
 
     // Initiator: the responder's answers while EAP runs.
@@ -1354,7 +1347,7 @@ private:
 
     /// The explicit export: KEYMAT into the record's key type, imported by the record.
     std::error_code install_child(std::uint32_t outbound_spi) {
-        const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(keys_.sk_d, ni_, nr_, child_.cipher, initiator(),
+        const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(suite_.prf, keys_.sk_d, ni_, nr_, child_.cipher, initiator(),
                                                                    child_inbound_spi_, outbound_spi, child_.esn, {},
                                                                    child_.integrity);
         auto layer = Esp::import(keys);
@@ -1404,7 +1397,7 @@ private:
             if (!secret) return secret.error();
             shared = std::move(*secret);
         }
-        const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(keys_.sk_d, r.nonce, nonce->body, ours->suite.cipher,
+        const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(suite_.prf, keys_.sk_d, r.nonce, nonce->body, ours->suite.cipher,
                                                                    /*initiator of this exchange*/ true, r.inbound_spi,
                                                                    ours->peer_spi, ours->suite.esn, shared, ours->suite.integrity);
         auto layer = Esp::import(keys);
@@ -1474,7 +1467,7 @@ private:
         reply.number = accepted->number;
         reply.protocol = ProtocolId::ike;
         put64(reply.spi, new_spi_r);
-        reply.transforms = {encr_transform(chosen->cipher), {TransformType::prf, prf_id::hmac_sha2_256, std::nullopt},
+        reply.transforms = {encr_transform(chosen->cipher), {TransformType::prf, static_cast<std::uint16_t>(chosen->prf), std::nullopt},
                             {TransformType::dh, static_cast<std::uint16_t>(chosen->group), std::nullopt}};
         if (chosen->integrity != esp::Integrity::none) reply.transforms.push_back(integ_transform(chosen->integrity));
         suite_ = previous;  // the answer goes out under the old IKE SA
@@ -1485,7 +1478,7 @@ private:
         Bytes seed_input(shared->begin(), shared->end());
         append(seed_input, nonce->body);
         append(seed_input, nr);
-        const SecretBytes seed = prf<Crypto>(keys_.sk_d, seed_input);
+        const SecretBytes seed = prf<Crypto>(suite_.prf, keys_.sk_d, seed_input);
         secure_zero(seed_input.data(), seed_input.size());
         retired_.emplace(Retired{spi_i_, spi_r_, std::move(*in_cipher_), std::move(*out_cipher_), ike_initiator_,
                                  expected_peer_id_, last_response_, last_response_id_});
@@ -1529,7 +1522,7 @@ private:
         Bytes seed_input(shared->begin(), shared->end());
         append(seed_input, r.nonce);
         append(seed_input, nonce->body);
-        const SecretBytes seed = prf<Crypto>(keys_.sk_d, seed_input);
+        const SecretBytes seed = prf<Crypto>(suite_.prf, keys_.sk_d, seed_input);
         secure_zero(seed_input.data(), seed_input.size());
         // Retire the old IKE SA and delete it under its own keys (sent once, not retransmitted).
         Retired old{spi_i_, spi_r_, std::move(*in_cipher_), std::move(*out_cipher_), ike_initiator_, expected_peer_id_,
@@ -1673,7 +1666,7 @@ private:
             reply.push_back(payload(PayloadType::sa, SaPayload{{chosen->reply}}));
             reply.push_back(nonce_payload(nr));
         }
-        const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(keys_.sk_d, nonce->body, nr, chosen->suite.cipher,
+        const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(suite_.prf, keys_.sk_d, nonce->body, nr, chosen->suite.cipher,
                                                                    /*initiator of this exchange*/ false, child_inbound_spi_,
                                                                    chosen->peer_spi, chosen->suite.esn, shared, chosen->suite.integrity);
         auto layer = Esp::import(keys);
@@ -1822,7 +1815,7 @@ private:
     // hashes of our CAs; the hash algorithms the peer announced (RFC 7427 4)
     IdPayload local_id_payload_;
     std::vector<Bytes> local_chain_der_;
-    std::optional<typename detail::SigningKey<Crypto>::type> local_key_;
+    std::shared_ptr<const typename detail::SigningKey<Crypto>::type> local_key_;  // in Config::parsed_credentials
     crypto::SignatureScheme local_scheme_{};
     Bytes certreq_hashes_;
     std::vector<std::uint16_t> peer_hashes_;
