@@ -76,19 +76,25 @@ constexpr const char* usage =
     "  --remote-ts NET       the peer's inner addresses (required)\n"
     "  --group G             x25519, ecp256 or modp2048 first (default: x25519, then ecp256)\n"
     "  --cookies             listen: demand N(COOKIE) before keeping any state\n"
-    "  --tun NAME            carry packets of a TUN device NAME (created; needs root)\n"
+    "  --tun NAME            carry packets of a TUN device NAME (created; needs root), with the\n"
+    "                        first local selector address and a route to the remote selector\n"
     "  --udp-to IP:PORT      stdin lines as UDP datagrams to IP:PORT inside the tunnel;\n"
     "                        UDP payloads from the tunnel to stdout\n"
     "  --handshake-timeout S give up after S seconds (default 20 for connect, 600 for listen)\n"
-    "  --verbose             report the negotiation, drops and the close on stderr\n"
+    "  --verbose             report the negotiation, rekeys, drops, the close and the ESP\n"
+    "                        counters on stderr\n"
     "  --provider NAME       crypto provider: openssl or botan (default: openssl where\n"
     "                        built with it); --verbose names the one used\n"
     "\n"
     "connect HOST[:PORT] (default port 4500); listen [ADDR:]PORT (default 0.0.0.0:4500).\n"
     "Without --tun or --udp-to, stdin/stdout carry inner IPv4 packets framed as a 2-byte\n"
-    "big-endian length and the packet. IKE and ESP share the one UDP socket (RFC 3948).\n";
+    "big-endian length and the packet. IKE and ESP share the one UDP socket (RFC 3948).\n"
+    "SIGUSR1 rekeys the Child SA, SIGUSR2 the IKE SA (CREATE_CHILD_SA) while traffic flows.\n";
 
 std::atomic<bool> stop_requested{false};
+// SIGUSR1 / SIGUSR2: rekey the Child SA / the IKE SA now (swanctl --rekey's counterpart),
+// started at the next round of the data path, once no other exchange is outstanding.
+std::atomic<bool> child_rekey_requested{false}, ike_rekey_requested{false};
 
 struct Options {
     Config config;
@@ -455,7 +461,26 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     return std::nullopt;
 }
 
-int open_tun(const std::string& name, const ikev2::TrafficSelector& local, std::string& error) {
+/// The IPv4 range of a selector as CIDR blocks, for the routes into the TUN device.
+std::vector<std::string> cidr_blocks(const ikev2::TrafficSelector& ts) {
+    std::vector<std::string> blocks;
+    std::uint64_t first = ikev2::address_of(ts.start);
+    const std::uint64_t last = ikev2::address_of(ts.end);
+    while (first <= last) {
+        int bits = 32;  // the largest aligned block from `first` that stays within the range
+        while (bits > 0 && (first & ((std::uint64_t{1} << (33 - bits)) - 1)) == 0 &&
+               first + (std::uint64_t{1} << (33 - bits)) - 1 <= last)
+            --bits;
+        const std::uint32_t a = static_cast<std::uint32_t>(first);
+        blocks.push_back(std::to_string(a >> 24) + "." + std::to_string(a >> 16 & 255) + "." + std::to_string(a >> 8 & 255) +
+                         "." + std::to_string(a & 255) + "/" + std::to_string(bits));
+        first += std::uint64_t{1} << (32 - bits);
+    }
+    return blocks;
+}
+
+int open_tun(const std::string& name, const ikev2::TrafficSelector& local, const ikev2::TrafficSelector& remote,
+             std::string& error) {
     const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         error = std::string("cannot open /dev/net/tun: ") + std::strerror(errno);
@@ -477,6 +502,13 @@ int open_tun(const std::string& name, const ikev2::TrafficSelector& local, std::
         ::close(fd);
         return -1;
     }
+    // The peer's inner addresses go into the tunnel, from our inner address.
+    for (const std::string& block : cidr_blocks(remote))
+        if (!run("ip route replace " + block + " dev " + name + " src " + address)) {
+            error = "cannot route " + block + " into " + name;
+            ::close(fd);
+            return -1;
+        }
     return fd;
 }
 
@@ -495,15 +527,21 @@ void report_events(auto& conn, bool verbose) {
     }
 }
 
+/// Sends what the engine queued outside Secure's own calls (a delete, a rekey request).
+void send_queued(auto& conn) {
+    thread_local Bytes buffer(max_transmit_size);
+    while (auto t = conn.engine().poll_transmit(MutableByteView(buffer)))
+        (void)conn.transport().send_to(ByteView(buffer.data(), t->size), t->to ? *t->to : conn.transport().peer_endpoint());
+}
+
 /// Deletes the IKE SA and waits (bounded) for the peer's answer: a clean close.
 bool delete_and_wait(auto& conn) {
     auto& engine = conn.engine();
     if (engine.close(Clock::now())) return false;
-    Bytes buffer(max_transmit_size), in(65536);
+    Bytes in(65536);
     const auto deadline = Clock::now() + 10s;
     while (!engine.is_closed() && Clock::now() < deadline) {
-        while (auto t = engine.poll_transmit(MutableByteView(buffer)))
-            (void)conn.transport().send_to(ByteView(buffer.data(), t->size), t->to ? *t->to : conn.transport().peer_endpoint());
+        send_queued(conn);
         Endpoint from;
         const Instant wake = std::min(engine.next_timeout().value_or(deadline), deadline);
         if (auto n = conn.transport().receive_from(in, wake, from)) (void)engine.receive(ByteView(in.data(), *n), from, Clock::now());
@@ -554,6 +592,42 @@ std::optional<ByteView> udp_payload(ByteView p) {
     return p.subspan(ihl + 8, length - 8);
 }
 
+/// What the rekeys asked for by signal have done so far (the engine's counters).
+struct RekeyProgress {
+    std::uint64_t child = 0, ike = 0;
+};
+
+/// Starts a rekey asked for by SIGUSR1/SIGUSR2 when the engine can (no exchange
+/// outstanding: otherwise it is tried again next round) and reports completed ones.
+void start_requested_rekeys(auto& conn, RekeyProgress& done, bool verbose) {
+    auto& engine = conn.engine();
+    if (child_rekey_requested && !engine.rekey_child(Clock::now())) {
+        child_rekey_requested = false;
+        send_queued(conn);
+    }
+    if (ike_rekey_requested && !engine.rekey_ike(Clock::now())) {
+        ike_rekey_requested = false;
+        send_queued(conn);
+    }
+    if (verbose && engine.child_rekeys() != done.child)
+        std::fprintf(stderr, "tapsec: Child SA rekeyed (%llu in all)\n", static_cast<unsigned long long>(engine.child_rekeys()));
+    if (verbose && engine.ike_rekeys() != done.ike)
+        std::fprintf(stderr, "tapsec: IKE SA rekeyed (%llu in all)\n", static_cast<unsigned long long>(engine.ike_rekeys()));
+    done = {engine.child_rekeys(), engine.ike_rekeys()};
+}
+
+/// One line a test or a benchmark can read: what ESP carried and what was dropped.
+void report_counters(auto& conn) {
+    const auto& engine = conn.engine();
+    const auto& s = engine.statistics();
+    std::fprintf(stderr,
+                 "tapsec: counters: esp_sent=%llu esp_received=%llu esp_dropped=%llu dropped=%llu child_rekeys=%llu "
+                 "ike_rekeys=%llu\n",
+                 static_cast<unsigned long long>(s.esp_sent), static_cast<unsigned long long>(s.esp_received),
+                 static_cast<unsigned long long>(s.esp_dropped), static_cast<unsigned long long>(s.dropped),
+                 static_cast<unsigned long long>(engine.child_rekeys()), static_cast<unsigned long long>(engine.ike_rekeys()));
+}
+
 int run_data_path(auto& conn, const Options& options, int tun_fd, bool is_connect) {
     TunnelPackets packets(
         tun_fd,
@@ -569,13 +643,16 @@ int run_data_path(auto& conn, const Options& options, int tun_fd, bool is_connec
         if (options.verbose) std::fprintf(stderr, "tapsec: closed by the peer\n");  // it deleted the IKE SA: a clean close
         return 0;
     };
+    RekeyProgress rekeys;
     auto check = [&](const TunnelProgress& progress) -> TunnelStep {
+        start_requested_rekeys(conn, rekeys, options.verbose);
         if (is_connect && !progress.input_open && Clock::now() - progress.quiet_since > 2s) return {TunnelStep::leave};
         return {};
     };
-    if (auto status = run_tunnel(conn, packets, stop_requested, [&] { report_events(conn, options.verbose); },
-                                 peer_deleted, check))
-        return *status;
+    const std::optional<int> status = run_tunnel(conn, packets, stop_requested, [&] { report_events(conn, options.verbose); },
+                                                 peer_deleted, check);
+    if (options.verbose) report_counters(conn);
+    if (status) return *status;
     if (!delete_and_wait(conn)) return cli::fail("the peer did not answer the delete (the IKE SA is gone on our side)");
     if (options.verbose) std::fprintf(stderr, "tapsec: IKE SA deleted\n");
     return 0;
@@ -588,12 +665,14 @@ int run(Arguments& args, bool is_connect) {
     ::signal(SIGINT, [](int) { stop_requested = true; });
     ::signal(SIGTERM, [](int) { stop_requested = true; });
     ::signal(SIGPIPE, SIG_IGN);
+    ::signal(SIGUSR1, [](int) { child_rekey_requested = true; });
+    ::signal(SIGUSR2, [](int) { ike_rekey_requested = true; });
     auto udp = Udp::bind(options.bind_address, options.port, options.peer);
     if (!udp) return cli::fail("cannot bind UDP " + options.bind_address + ":" + std::to_string(options.port) + ": " + udp.error().message());
     int tun_fd = -1;
     if (!options.tun.empty()) {
         std::string error;
-        tun_fd = open_tun(options.tun, options.config.local_ts, error);
+        tun_fd = open_tun(options.tun, options.config.local_ts, options.config.remote_ts, error);
         if (tun_fd < 0) return cli::fail(error);
     }
     Ikev2<Crypto> conn(is_connect ? Role::client : Role::server, options.config, std::move(*udp));

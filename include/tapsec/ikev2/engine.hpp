@@ -45,6 +45,7 @@ namespace tapsec::ikev2 {
 struct Statistics {
     std::uint64_t esp_received = 0, esp_sent = 0;
     std::uint64_t dropped = 0;
+    std::uint64_t esp_dropped = 0;  // ESP datagrams not delivered (unknown SPI, failed ICV, replay, selectors)
     std::uint64_t retransmissions = 0;
     std::uint64_t responses_resent = 0;  // a repeated request answered from the cache
     std::uint64_t cookies_sent = 0;
@@ -126,8 +127,8 @@ public:
             ec = on_ike(datagram.subspan(non_esp_marker_size), from, now, true);
         else if (plain_ike(datagram))
             ec = on_ike(datagram, from, now, false);
-        else
-            ec = on_esp(datagram, now);
+        else if ((ec = on_esp(datagram, now)))
+            ++stats_.esp_dropped;
         if (ec) drop(ec, now);
         return fatal_;
     }
@@ -644,7 +645,8 @@ private:
         if (d.size() < header_size || d[17] != version_2_0 || d[18] < 34 || d[18] > 37) return false;
         const std::size_t length = std::size_t{d[24]} << 24 | std::size_t{d[25]} << 16 | std::size_t{d[26]} << 8 | d[27];
         if (length != d.size()) return false;
-        return !esp_ || esp::spi_of(d) != esp_->inbound_spi();
+        const auto spi = esp::spi_of(d);  // ESP on the current SA or on the one a rekey replaced
+        return !esp_ || (spi != esp_->inbound_spi() && (!esp_old_ || spi != esp_old_->inbound_spi()));
     }
 
     std::error_code on_ike(ByteView data, const Endpoint& from, Instant now, bool marker) {
