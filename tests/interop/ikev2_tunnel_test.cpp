@@ -108,29 +108,49 @@ struct TunnelLab {
                          " ' && exit 0; sleep 0.05; done; exit 1") == 0;
     }
 
-    /// TcpRetransSegs of a namespace's TCP stack (/proc/net/snmp as seen inside it).
-    static long tcp_retransmissions(const test::NetworkNamespace& ns) {
+    /// A counter of a namespace's /proc/net/snmp ("Tcp:", "RetransSegs"), as seen inside it.
+    static long snmp(const test::NetworkNamespace& ns, const std::string& protocol, const std::string& field) {
         test::TempDir scratch;
-        test::run("ip netns exec " + ns.name() + " awk '/^Tcp:/ {n++; if (n == 2) print $13}' /proc/net/snmp > " +
+        test::run("ip netns exec " + ns.name() + " awk -v p=" + protocol + ": -v f=" + field +
+                  " '$1 == p { if (!c) { for (i = 1; i <= NF; i++) if ($i == f) c = i } else print $c }' /proc/net/snmp > " +
                   scratch.file("r"));
         const std::string text = test::read_file(scratch.file("r"));
         return text.empty() ? -1 : std::stol(text);
     }
 
+    /// TCP segments retransmitted and UDP datagrams dropped for a full receive buffer,
+    /// both namespaces: where packets were lost, if not in the tunnel.
+    std::string losses() const {
+        return "TCP retransmitted segments: tapsec side " + std::to_string(snmp(tapsec_ns, "Tcp", "RetransSegs")) +
+               ", charon side " + std::to_string(snmp(charon_ns, "Tcp", "RetransSegs")) +
+               "; UDP receive-buffer drops: tapsec side " + std::to_string(snmp(tapsec_ns, "Udp", "RcvbufErrors")) +
+               ", charon side " + std::to_string(snmp(charon_ns, "Udp", "RcvbufErrors"));
+    }
+
     /// 20 MB by TCP from `from` to a receiver in `to` on `to_address`; `while_flowing`
     /// runs once a first megabyte has arrived. True when the received sha256 equals
-    /// the sent one; the seconds taken go to `seconds`.
+    /// the sent one; the seconds taken go to `seconds`. `paced`: the sender writes about
+    /// 4 MB/s (about 5 s in all), so that rekeys complete while the bytes still flow.
     template <class WhileFlowing>
     bool transfer(const test::NetworkNamespace& from, const std::string& from_address, const test::NetworkNamespace& to,
-                  const std::string& to_address, WhileFlowing&& while_flowing, double& seconds) {
+                  const std::string& to_address, WhileFlowing&& while_flowing, double& seconds, bool paced = false) {
         std::filesystem::remove(dir.file("received.bin"));
         test::Process receiver(to.exec({"socat", "-u", "TCP-LISTEN:5201,bind=" + to_address + ",reuseaddr",
                                         "CREATE:" + dir.file("received.bin")}),
                                dir.file("receiver.log"));
         REQUIRE_MESSAGE(listening(to, to_address + ":5201"), test::read_file(dir.file("receiver.log")));
         const auto start = std::chrono::steady_clock::now();
-        test::Process sender(from.exec({"socat", "-u", "OPEN:" + dir.file("sent.bin"),
-                                        "TCP:" + to_address + ":5201,bind=" + from_address}),
+        const std::string connect = "TCP:" + to_address + ":5201,bind=" + from_address;
+        // Pacing is rate, not synchronization: 256 KiB every 60 ms.
+        const std::string pace = "import sys, time\n"
+                                 "while True:\n"
+                                 "    b = sys.stdin.buffer.read(262144)\n"
+                                 "    if not b: break\n"
+                                 "    sys.stdout.buffer.write(b); sys.stdout.buffer.flush(); time.sleep(0.06)\n";
+        if (paced) test::write_file(dir.file("pace.py"), pace);
+        test::Process sender(paced ? from.exec({"sh", "-c", "python3 " + dir.file("pace.py") + " < " + dir.file("sent.bin") +
+                                                                " | socat -u STDIN " + connect})
+                                   : from.exec({"socat", "-u", "OPEN:" + dir.file("sent.bin"), connect}),
                              dir.file("sender.log"));
         const bool flowing = receiver.wait_until(
             [&](const std::string&) {
@@ -171,6 +191,43 @@ long counter(const std::string& line, const std::string& name) {
     return std::stol(line.substr(at + name.size() + 2));
 }
 
+/// Bytes received so far by the running transfer.
+std::uintmax_t received_so_far(const TunnelLab& lab) {
+    std::error_code ec;
+    const auto n = std::filesystem::file_size(lab.dir.file("received.bin"), ec);
+    return ec ? 0 : n;
+}
+
+/// Rekeys the Child SA and then the IKE SA during a paced transfer each way, started
+/// by `rekey_child` / `rekey_ike` (the n-th time: n = 1, 2); checks that each completed
+/// (tapsec's counters) while bytes still flowed, that both transfers arrived intact,
+/// and reports the ESP datagrams tapsec dropped and TCP's retransmissions.
+template <class RekeyChild, class RekeyIke>
+void rekeys_under_traffic(TunnelLab& lab, test::Process& cli, RekeyChild&& rekey_child, RekeyIke&& rekey_ike) {
+    int round = 0;
+    auto rekey_both = [&] {
+        ++round;
+        rekey_child(round);
+        CHECK_MESSAGE(cli.wait_for_output("Child SA rekeyed (" + std::to_string(round) + " in all)", 15s),
+                      cli.output() << "\ncharon:\n" << lab.charon->output());
+        rekey_ike(round);
+        CHECK_MESSAGE(cli.wait_for_output("IKE SA rekeyed (" + std::to_string(round) + " in all)", 15s),
+                      cli.output() << "\ncharon:\n" << lab.charon->output());
+        // Both done before the last byte: the rekeys happened under traffic.
+        CHECK_MESSAGE(received_so_far(lab) < transfer_bytes, "the transfer ended before the rekeys did");
+    };
+    double up = 0, down = 0;
+    CHECK(lab.transfer(lab.tapsec_ns, "10.200.2.1", lab.charon_ns, "10.200.1.1", rekey_both, up, true));
+    CHECK(lab.transfer(lab.charon_ns, "10.200.1.1", lab.tapsec_ns, "10.200.2.1", rekey_both, down, true));
+    const std::string counters = lab.stop_tapsec(cli);
+    MESSAGE("paced 20 MB each way with a Child and an IKE rekey in each: " << counters
+                                                                           << "; " << lab.losses());
+    CHECK(counter(counters, "child_rekeys") == 2);
+    CHECK(counter(counters, "ike_rekeys") == 2);
+    // The overlap keeps the old inbound SA until it is deleted: nothing is lost to a rekey.
+    CHECK(counter(counters, "esp_dropped") == 0);
+}
+
 void transfers_both_ways(TunnelLab& lab) {
     double up = 0, down = 0;
     CHECK(lab.transfer(lab.tapsec_ns, "10.200.2.1", lab.charon_ns, "10.200.1.1", [] {}, up));
@@ -186,7 +243,7 @@ TEST_CASE("IKEv2 tunnel: `tapsec connect ikev2 --tun` to charon, 20 MB by TCP ea
     auto cli = lab.start_tapsec(true);
     transfers_both_ways(lab);
     const std::string counters = lab.stop_tapsec(*cli);
-    MESSAGE(counters);
+    MESSAGE(counters << "; " << lab.losses());
     CHECK(counter(counters, "esp_dropped") == 0);
     CHECK(lab.charon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s));
 }
@@ -196,6 +253,23 @@ TEST_CASE("IKEv2 tunnel: charon initiates to `tapsec listen ikev2 --tun`, 20 MB 
     auto cli = lab.start_tapsec(false);
     transfers_both_ways(lab);
     const std::string counters = lab.stop_tapsec(*cli);
-    MESSAGE(counters);
+    MESSAGE(counters << "; " << lab.losses());
     CHECK(counter(counters, "esp_dropped") == 0);
+}
+
+TEST_CASE("IKEv2 tunnel: tapsec rekeys the Child SA and the IKE SA (SIGUSR1, SIGUSR2) under TCP traffic to charon") {
+    TunnelLab lab(false);
+    auto cli = lab.start_tapsec(true);
+    rekeys_under_traffic(
+        lab, *cli, [&](int) { ::kill(cli->pid(), SIGUSR1); }, [&](int) { ::kill(cli->pid(), SIGUSR2); });
+    // charon saw them as the peer's rekeys, and deleted nothing it should not have.
+    CHECK_MESSAGE(test::count_of(lab.charon->output(), "rekeyed") >= 2, lab.charon->output());
+}
+
+TEST_CASE("IKEv2 tunnel: charon rekeys the Child SA and the IKE SA (swanctl --rekey) under TCP traffic to `tapsec listen`") {
+    TunnelLab lab(true);
+    auto cli = lab.start_tapsec(false);
+    rekeys_under_traffic(
+        lab, *cli, [&](int) { CHECK(lab.swanctl("--rekey --child net") == 0); },
+        [&](int) { CHECK(lab.swanctl("--rekey --ike tapsec") == 0); });
 }

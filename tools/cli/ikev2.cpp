@@ -49,7 +49,9 @@ constexpr const char* usage =
     "                        (connect: HOST[:PORT]), local_addrs (listen: [ADDR:]PORT),\n"
     "                        proposals (e.g. aes128gcm16-prfsha256-x25519,\n"
     "                        aes256-sha256-modp2048), esp_proposals (e.g. aes128gcm16-esn,\n"
-    "                        aes256-sha512), cookies = yes, dpd_delay, rekey_time (s),\n"
+    "                        aes256-sha512; a group, e.g. aes128gcm16-x25519, asks for PFS\n"
+    "                        in Child SA rekeys, with the IKE SA's group), cookies = yes,\n"
+    "                        dpd_delay, rekey_time (s),\n"
     "                        local.auth / remote.auth (psk or pubkey), local.certs, local.key,\n"
     "                        remote.cacerts (PEM files); errors name the line; options below\n"
     "                        override the file\n"
@@ -171,8 +173,9 @@ std::optional<std::string> read_eap_options(bool is_connect, const std::optional
 /// only one tapsec has (PRF_HMAC_SHA2_256), so sha384 / sha512 are ESP-only here.
 std::optional<std::string> parse_proposals(std::string_view text, std::vector<esp::Algorithm>& ciphers,
                                            std::vector<ikev2::Group>* groups, std::pair<bool, bool>* esn,
-                                           std::vector<esp::Integrity>* integrity = nullptr) {
+                                           std::vector<esp::Integrity>* integrity = nullptr, bool* pfs = nullptr) {
     ciphers.clear();
+    if (pfs) *pfs = false;
     if (groups) groups->clear();
     std::vector<esp::Integrity> integrity_seen;
     if (!integrity) integrity = &integrity_seen;
@@ -200,7 +203,9 @@ std::optional<std::string> parse_proposals(std::string_view text, std::vector<es
         else if (groups && (w == "prfsha256")) continue;
         else if (groups && (w == "x25519" || w == "curve25519")) add(*groups, ikev2::Group::curve25519);
         else if (groups && (w == "ecp256")) add(*groups, ikev2::Group::ecp_256);
-        else if (esn && w == "esn") esn_yes = true;
+        else if (!groups && (w == "x25519" || w == "curve25519" || w == "ecp256" || w == "modp2048")) {
+            if (pfs) *pfs = true;  // as swanctl: a group in esp_proposals asks for PFS in Child SA rekeys
+        } else if (esn && w == "esn") esn_yes = true;
         else if (esn && w == "noesn") esn_no = true;
         else return "'" + w + "' is not an algorithm tapsec implements here";
     }
@@ -321,9 +326,12 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     }
     if (file.esp_proposals) {
         std::pair<bool, bool> esn;
-        (void)parse_proposals(*file.esp_proposals, out.config.esp_ciphers, nullptr, &esn, &out.config.esp_integrity);
+        (void)parse_proposals(*file.esp_proposals, out.config.esp_ciphers, nullptr, &esn, &out.config.esp_integrity,
+                              &out.config.rekey_pfs);
         out.config.allow_esn = esn.first;
         out.config.prefer_esn = esn.first && !esn.second;
+    } else {
+        out.config.rekey_pfs = false;  // swanctl's default esp_proposals name no group: no PFS
     }
     if (file.dpd_delay) out.config.dpd_interval = std::chrono::seconds(*file.dpd_delay);
     if (file.rekey_time) out.config.child_rekey_after = std::chrono::seconds(*file.rekey_time);
