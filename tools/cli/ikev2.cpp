@@ -677,6 +677,8 @@ int run(Arguments& args, bool is_connect) {
     ::signal(SIGUSR2, [](int) { ike_rekey_requested = true; });
     auto udp = Udp::bind(options.bind_address, options.port, options.peer);
     if (!udp) return cli::fail("cannot bind UDP " + options.bind_address + ":" + std::to_string(options.port) + ": " + udp.error().message());
+    // A TCP window of ESP arrives in bursts: queue them rather than drop them while busy.
+    udp->set_receive_buffer(8 << 20);
     int tun_fd = -1;
     if (!options.tun.empty()) {
         std::string error;
