@@ -35,7 +35,8 @@ struct TunnelLab {
     test::NetworkNamespace charon_ns{"tapsec-itc"}, tapsec_ns{"tapsec-itt"};
     std::unique_ptr<test::Process> charon;
 
-    explicit TunnelLab(bool charon_initiates) {
+    /// `remote_addrs`: where charon expects tapsec (a prefix, for the MOBIKE move).
+    explicit TunnelLab(bool charon_initiates, const std::string& remote_addrs = "10.99.0.2") {
         REQUIRE_MESSAGE(test::have_program("socat"), "socat is not installed (scripts/install-deps.sh)");
         test::charon::join(charon_ns, tapsec_ns, "vit");
         test::charon::write_conf(dir, "      default = 1\n      ike = 1\n      time_format = %T\n");
@@ -44,7 +45,7 @@ struct TunnelLab {
                          "  tapsec {\n"
                          "    version = 2\n"
                          "    local_addrs = 10.99.0.1\n"
-                         "    remote_addrs = 10.99.0.2\n" +
+                         "    remote_addrs = " + remote_addrs + "\n" +
                              std::string(charon_initiates ? "    remote_port = 4500\n" : "") +
                              "    encap = yes\n"
                              "    proposals = aes128gcm16-prfsha256-x25519\n"
@@ -82,11 +83,12 @@ struct TunnelLab {
     int swanctl(const std::string& arguments) const { return test::charon::swanctl(charon_ns, dir, arguments); }
 
     /// `tapsec connect` (to charon) or `tapsec listen` (charon initiates), on TUN tit0.
-    std::unique_ptr<test::Process> start_tapsec(bool connect) {
+    std::unique_ptr<test::Process> start_tapsec(bool connect, const std::vector<std::string>& extra = {}) {
         std::vector<std::string> argv{TAPSEC_TOOL_PATH, connect ? "connect" : "listen", "ikev2",
                                       connect ? "10.99.0.1:4500" : "10.99.0.2:4500", "--psk-file", dir.file("psk.txt"),
                                       "--local-id", "a@test", "--remote-id", "b.test", "--local-ts", "10.200.2.1",
                                       "--remote-ts", "10.200.1.1", "--tun", "tit0", "--verbose"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
         auto cli = std::make_unique<test::Process>(tapsec_ns.exec(argv), dir.file("cli.log"));
         if (!connect) {  // listening before charon initiates
             REQUIRE_MESSAGE(test::run("for i in $(seq 100); do ip netns exec " + tapsec_ns.name() +
@@ -272,4 +274,31 @@ TEST_CASE("IKEv2 tunnel: charon rekeys the Child SA and the IKE SA (swanctl --re
     rekeys_under_traffic(
         lab, *cli, [&](int) { CHECK(lab.swanctl("--rekey --child net") == 0); },
         [&](int) { CHECK(lab.swanctl("--rekey --ike tapsec") == 0); });
+}
+
+TEST_CASE("IKEv2 tunnel, MOBIKE: tapsec's address moves mid-transfer, UPDATE_SA_ADDRESSES, charon follows, sha256 equal") {
+    TunnelLab lab(false, "10.99.0.0/24");
+    auto cli = lab.start_tapsec(true, {"--mobike"});
+    CHECK_MESSAGE(lab.charon->output().find("peer supports MOBIKE") != std::string::npos, lab.charon->output());
+    // The new address is a secondary one until the old one goes; then it is promoted
+    // and the route to charon leaves from it.
+    const std::string in_tapsec_ns = "ip netns exec " + lab.tapsec_ns.name() + " ";
+    REQUIRE(test::run(in_tapsec_ns + "sysctl -qw net.ipv4.conf.vitt.promote_secondaries=1") == 0);
+    double seconds = 0;
+    CHECK(lab.transfer(lab.tapsec_ns, "10.200.2.1", lab.charon_ns, "10.200.1.1",
+                       [&] {
+                           REQUIRE(test::run(in_tapsec_ns + "ip addr add 10.99.0.3/24 dev vitt") == 0);
+                           REQUIRE(test::run(in_tapsec_ns + "ip addr del 10.99.0.2/24 dev vitt") == 0);
+                           CHECK_MESSAGE(cli->wait_for_output("UPDATE_SA_ADDRESSES sent (1 in all)", 10s), cli->output());
+                           const bool moved = lab.charon->wait_for_output("[ N(UPD_SA_ADDR)", 10s);
+                           CHECK_MESSAGE(moved, lab.charon->output());
+                           CHECK_MESSAGE(received_so_far(lab) < transfer_bytes, "the transfer ended before the move");
+                       },
+                       seconds, true));
+    CHECK_MESSAGE(cli->output().find("our address moved from 10.99.0.2 to 10.99.0.3") != std::string::npos, cli->output());
+    // charon now sends to the new address: the reverse transfer arrives there too.
+    CHECK(lab.transfer(lab.charon_ns, "10.200.1.1", lab.tapsec_ns, "10.200.2.1", [] {}, seconds));
+    CHECK_MESSAGE(lab.charon->output().find("to 10.99.0.3[") != std::string::npos, lab.charon->output());
+    const std::string counters = lab.stop_tapsec(*cli);
+    MESSAGE(counters << "; " << lab.losses());
 }

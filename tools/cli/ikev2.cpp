@@ -78,6 +78,9 @@ constexpr const char* usage =
     "  --remote-ts NET       the peer's inner addresses (required)\n"
     "  --group G             x25519, ecp256 or modp2048 first (default: x25519, then ecp256)\n"
     "  --cookies             listen: demand N(COOKIE) before keeping any state\n"
+    "  --mobike              announce MOBIKE (RFC 4555; also `mobike = yes`); connect: when the\n"
+    "                        route to the peer leaves from another address, send\n"
+    "                        UPDATE_SA_ADDRESSES so the peer moves the SAs there\n"
     "  --tun NAME            carry packets of a TUN device NAME (created; needs root), with the\n"
     "                        first local selector address and a route to the remote selector\n"
     "  --udp-to IP:PORT      stdin lines as UDP datagrams to IP:PORT inside the tunnel;\n"
@@ -225,7 +228,7 @@ std::optional<std::string> parse_proposals(std::string_view text, std::vector<es
 struct FileSettings {
     std::optional<std::string> local_id, remote_id, secret, local_ts, remote_ts, remote, listen, proposals, esp_proposals;
     std::optional<std::string> local_auth, remote_auth, local_certs, local_key, remote_cacerts;
-    bool cookies = false;
+    bool cookies = false, mobike = false;
     std::optional<std::uint32_t> dpd_delay, rekey_time;
 };
 
@@ -283,6 +286,9 @@ std::optional<std::string> read_config_file(const std::string& path, FileSetting
         } else if (key == "cookies") {
             if (value != "yes" && value != "no") return where + "cookies: 'yes' or 'no'";
             out.cookies = value == "yes";
+        } else if (key == "mobike") {
+            if (value != "yes" && value != "no") return where + "mobike: 'yes' or 'no'";
+            out.mobike = value == "yes";
         } else if (key == "dpd_delay") {
             if (auto e = seconds(out.dpd_delay)) return e;
         } else if (key == "rekey_time") {
@@ -339,6 +345,7 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     auto eap_secret_file = args.take("--eap-secret-file");
     auto eap_users_file = args.take("--eap-md5-users");
     auto group = args.take("--group");
+    out.config.mobike = file.mobike || args.flag("--mobike");
     auto tun = args.take("--tun");
     auto udp_to = args.take("--udp-to");
     auto timeout = args.take_seconds("--handshake-timeout");
@@ -600,6 +607,51 @@ std::optional<ByteView> udp_payload(ByteView p) {
     return p.subspan(ihl + 8, length - 8);
 }
 
+/// The address this host would send to `peer` from now (the kernel's route), "" when
+/// there is no route; MOBIKE watches it change.
+std::string source_address_towards(const Endpoint& peer) {
+    transport_detail::FileDescriptor fd(::socket(peer.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    if (!fd.valid() || ::connect(fd.get(), peer.sockaddr_ptr(), peer.sockaddr_length()) != 0 ||
+        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &length) != 0 || local.ss_family != AF_INET)
+        return "";
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&local)->sin_addr, text, sizeof text);
+    return text;
+}
+
+/// MOBIKE for connect: every 250 ms, the address the route to the peer leaves from; when
+/// it changed, UPDATE_SA_ADDRESSES (retried next round while another exchange runs).
+struct AddressWatch {
+    std::string current;
+    bool update_pending = false;
+    Instant next_look{};
+
+    void check(auto& conn, bool verbose) {
+        auto& engine = conn.engine();
+        if (!engine.mobike()) return;
+        const Instant now = Clock::now();
+        if (now >= next_look) {
+            next_look = now + 250ms;
+            const std::string seen = source_address_towards(conn.transport().peer_endpoint());
+            if (!seen.empty() && seen != current) {
+                if (!current.empty()) {
+                    update_pending = true;
+                    if (verbose) std::fprintf(stderr, "tapsec: our address moved from %s to %s\n", current.c_str(), seen.c_str());
+                }
+                current = seen;
+            }
+        }
+        if (update_pending && !engine.update_addresses(now)) {
+            update_pending = false;
+            send_queued(conn);
+            if (verbose) std::fprintf(stderr, "tapsec: UPDATE_SA_ADDRESSES sent (%llu in all)\n",
+                                      static_cast<unsigned long long>(engine.address_updates()));
+        }
+    }
+};
+
 /// What the rekeys asked for by signal have done so far (the engine's counters).
 struct RekeyProgress {
     std::uint64_t child = 0, ike = 0;
@@ -652,8 +704,10 @@ int run_data_path(auto& conn, const Options& options, int tun_fd, bool is_connec
         return 0;
     };
     RekeyProgress rekeys;
+    AddressWatch addresses;
     auto check = [&](const TunnelProgress& progress) -> TunnelStep {
         start_requested_rekeys(conn, rekeys, options.verbose);
+        if (is_connect) addresses.check(conn, options.verbose);
         if (is_connect && !progress.input_open && Clock::now() - progress.quiet_since > 2s) return {TunnelStep::leave};
         return {};
     };
@@ -775,7 +829,8 @@ const Registration registration{ProtocolEntry{
     demo,
     /*target_optional=*/true,
     {{"AD", "EAP (IKEv2's authentication delegation) is not implemented: PSK or certificates (docs/ikev2.md)"},
-     {"CM", "MOBIKE (RFC 4555) is not implemented; the engine only follows the NAT-T float (docs/ikev2.md)"},
+     {"CM", "MOBIKE (RFC 4555) in part: the initiator's address change (UPDATE_SA_ADDRESSES, `connect --mobike`); "
+            "no additional addresses, path probing or return-routability checks of our own (docs/ikev2.md)"},
      {"SV", "N(COOKIE) is demanded when configured (source_validation = always, `listen --cookies`), "
             "not unconditionally: one engine holds one IKE SA and measures no load"},
      {"AFN", "no application feature negotiation (configuration payloads, vendor IDs) is implemented"},
