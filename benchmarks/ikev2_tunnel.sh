@@ -176,18 +176,11 @@ wait_for_text() {  # $1 file, $2 text: bounded (20 s)
   done
 }
 
-wait_udp() {  # $1 namespace, $2 address:port
-  local deadline=$((SECONDS + 10))
-  until ip netns exec "$1" ss -Hlun | grep -q "$2 "; do
-    [ $SECONDS -lt $deadline ] || { echo "ikev2_tunnel.sh: nothing bound to UDP $2" >&2; exit 1; }
-    sleep 0.02
-  done
-}
-
-wait_listening() {  # $1 namespace, $2 address:port
-  local deadline=$((SECONDS + 10))
-  until ip netns exec "$1" ss -Hltn | grep -q "$2 "; do
-    [ $SECONDS -lt $deadline ] || { echo "ikev2_tunnel.sh: nothing listens on $2" >&2; exit 1; }
+wait_bound() {  # $1 namespace, $2 address:port, $3 tcp (a listener) or udp: bounded (10 s)
+  local deadline=$((SECONDS + 10)) flags=-Hltn
+  [ "$3" = udp ] && flags=-Hlun
+  until ip netns exec "$1" ss $flags | grep -q "$2 "; do
+    [ $SECONDS -lt $deadline ] || { echo "ikev2_tunnel.sh: nothing bound to $3 $2" >&2; exit 1; }
     sleep 0.02
   done
 }
@@ -198,7 +191,7 @@ transfer() {
   ip netns exec "$3" socat -u "TCP-LISTEN:5201,bind=$4,reuseaddr" "CREATE:$work/received.bin" &
   local receiver=$!
   pids+=($receiver)
-  wait_listening "$3" "$4:5201"
+  wait_bound "$3" "$4:5201" tcp
   local start end
   start=$(date +%s.%N)
   ip netns exec "$1" socat -u "OPEN:$work/data.bin" "TCP:$4:5201,bind=$2"
@@ -211,7 +204,7 @@ transfer() {
 # One pairing: bring the tunnel up, transfer each way, tear it down. Appends to the CSV.
 run_pairing() {  # $1 pairing, $2 round
   case $1 in
-    tapsec-tapsec) start_tapsec "$a" a; wait_udp "$a" 10.99.0.1:4500; start_tapsec "$b" b ;;
+    tapsec-tapsec) start_tapsec "$a" a; wait_bound "$a" 10.99.0.1:4500 udp; start_tapsec "$b" b ;;
     tapsec-charon) start_charon "$a" a; start_tapsec "$b" b ;;
     charon-charon)
       start_charon "$a" a; start_charon "$b" b

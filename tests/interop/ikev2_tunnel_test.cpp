@@ -35,8 +35,10 @@ struct TunnelLab {
     test::NetworkNamespace charon_ns{"tapsec-itc"}, tapsec_ns{"tapsec-itt"};
     std::unique_ptr<test::Process> charon;
 
-    /// `remote_addrs`: where charon expects tapsec (a prefix, for the MOBIKE move).
-    explicit TunnelLab(bool charon_initiates, const std::string& remote_addrs = "10.99.0.2") {
+    /// `remote_addrs` / `local_addrs`: tapsec's and charon's outer addresses as charon
+    /// accepts them (prefixes, for the MOBIKE moves).
+    explicit TunnelLab(bool charon_initiates, const std::string& remote_addrs = "10.99.0.2",
+                       const std::string& local_addrs = "10.99.0.1") {
         REQUIRE_MESSAGE(test::have_program("socat"), "socat is not installed (scripts/install-deps.sh)");
         test::charon::join(charon_ns, tapsec_ns, "vit");
         test::charon::write_conf(dir, "      default = 1\n      ike = 1\n      time_format = %T\n");
@@ -44,7 +46,7 @@ struct TunnelLab {
                          "connections {\n"
                          "  tapsec {\n"
                          "    version = 2\n"
-                         "    local_addrs = 10.99.0.1\n"
+                         "    local_addrs = " + local_addrs + "\n"
                          "    remote_addrs = " + remote_addrs + "\n" +
                              std::string(charon_initiates ? "    remote_port = 4500\n" : "") +
                              "    encap = yes\n"
@@ -240,23 +242,17 @@ void transfers_both_ways(TunnelLab& lab) {
 
 }  // namespace
 
-TEST_CASE("IKEv2 tunnel: `tapsec connect ikev2 --tun` to charon, 20 MB by TCP each way, sha256 equal") {
-    TunnelLab lab(false);
-    auto cli = lab.start_tapsec(true);
-    transfers_both_ways(lab);
-    const std::string counters = lab.stop_tapsec(*cli);
-    MESSAGE(counters << "; " << lab.losses());
-    CHECK(counter(counters, "esp_dropped") == 0);
-    CHECK(lab.charon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s));
-}
-
-TEST_CASE("IKEv2 tunnel: charon initiates to `tapsec listen ikev2 --tun`, 20 MB by TCP each way, sha256 equal") {
-    TunnelLab lab(true);
-    auto cli = lab.start_tapsec(false);
-    transfers_both_ways(lab);
-    const std::string counters = lab.stop_tapsec(*cli);
-    MESSAGE(counters << "; " << lab.losses());
-    CHECK(counter(counters, "esp_dropped") == 0);
+TEST_CASE("IKEv2 tunnel: 20 MB by TCP each way, `tapsec connect ikev2 --tun` to charon and charon to `tapsec listen ikev2 --tun`") {
+    for (const bool charon_initiates : {false, true}) {
+        CAPTURE(charon_initiates);
+        TunnelLab lab(charon_initiates);
+        auto cli = lab.start_tapsec(!charon_initiates);
+        transfers_both_ways(lab);
+        const std::string counters = lab.stop_tapsec(*cli);
+        MESSAGE(counters << "; " << lab.losses());
+        CHECK(counter(counters, "esp_dropped") == 0);
+        if (!charon_initiates) CHECK(lab.charon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s));
+    }
 }
 
 TEST_CASE("IKEv2 tunnel: tapsec rekeys the Child SA and the IKE SA (SIGUSR1, SIGUSR2) under TCP traffic to charon") {
@@ -301,4 +297,29 @@ TEST_CASE("IKEv2 tunnel, MOBIKE: tapsec's address moves mid-transfer, UPDATE_SA_
     CHECK_MESSAGE(lab.charon->output().find("to 10.99.0.3[") != std::string::npos, lab.charon->output());
     const std::string counters = lab.stop_tapsec(*cli);
     MESSAGE(counters << "; " << lab.losses());
+}
+
+TEST_CASE("IKEv2 tunnel, MOBIKE: charon initiates to `tapsec listen --mobike` and moves mid-transfer, tapsec follows") {
+    TunnelLab lab(true, "10.99.0.2", "10.99.0.0/24");
+    auto cli = lab.start_tapsec(false, {"--mobike"});
+    CHECK_MESSAGE(lab.charon->output().find("peer supports MOBIKE") != std::string::npos, lab.charon->output());
+    const std::string in_charon_ns = "ip netns exec " + lab.charon_ns.name() + " ";
+    REQUIRE(test::run(in_charon_ns + "sysctl -qw net.ipv4.conf.vitc.promote_secondaries=1") == 0);
+    double seconds = 0;
+    CHECK(lab.transfer(lab.charon_ns, "10.200.1.1", lab.tapsec_ns, "10.200.2.1",
+                       [&] {
+                           REQUIRE(test::run(in_charon_ns + "ip addr add 10.99.0.5/24 dev vitc") == 0);
+                           REQUIRE(test::run(in_charon_ns + "ip addr del 10.99.0.1/24 dev vitc") == 0);
+                           const bool moved = lab.charon->wait_for_output("[ N(UPD_SA_ADDR)", 15s);
+                           CHECK_MESSAGE(moved, lab.charon->output());
+                           CHECK_MESSAGE(received_so_far(lab) < transfer_bytes, "the transfer ended before the move");
+                       },
+                       seconds, true));
+    // tapsec sends to charon's new address: the reverse transfer arrives.
+    CHECK(lab.transfer(lab.tapsec_ns, "10.200.2.1", lab.charon_ns, "10.200.1.1", [] {}, seconds));
+    CHECK_MESSAGE(lab.charon->output().find("received packet: from 10.99.0.2[4500] to 10.99.0.5[4500]") != std::string::npos,
+                  lab.charon->output());
+    const std::string counters = lab.stop_tapsec(*cli);
+    MESSAGE(counters << "; " << lab.losses());
+    CHECK(counter(counters, "esp_dropped") == 0);
 }
