@@ -50,7 +50,9 @@ constexpr const char* usage =
     "                        proposals (e.g. aes128gcm16-prfsha256-x25519,\n"
     "                        aes256-sha384-prfsha384-ecp256, aes256gcm16-prfsha512-x25519,\n"
     "                        aes256-sha256-modp2048), esp_proposals (e.g. aes128gcm16-esn,\n"
-    "                        aes256-sha512), cookies = yes, dpd_delay, rekey_time (s),\n"
+    "                        aes256-sha512; a group, e.g. aes128gcm16-x25519, asks for PFS\n"
+    "                        in Child SA rekeys, with the IKE SA's group), cookies = yes,\n"
+    "                        dpd_delay, rekey_time (s),\n"
     "                        local.auth / remote.auth (psk or pubkey), local.certs, local.key,\n"
     "                        remote.cacerts (PEM files); errors name the line; options below\n"
     "                        override the file\n"
@@ -77,19 +79,28 @@ constexpr const char* usage =
     "  --remote-ts NET       the peer's inner addresses (required)\n"
     "  --group G             x25519, ecp256 or modp2048 first (default: x25519, then ecp256)\n"
     "  --cookies             listen: demand N(COOKIE) before keeping any state\n"
-    "  --tun NAME            carry packets of a TUN device NAME (created; needs root)\n"
+    "  --mobike              announce MOBIKE (RFC 4555; also `mobike = yes`); connect: when the\n"
+    "                        route to the peer leaves from another address, send\n"
+    "                        UPDATE_SA_ADDRESSES so the peer moves the SAs there\n"
+    "  --tun NAME            carry packets of a TUN device NAME (created; needs root), with the\n"
+    "                        first local selector address and a route to the remote selector\n"
     "  --udp-to IP:PORT      stdin lines as UDP datagrams to IP:PORT inside the tunnel;\n"
     "                        UDP payloads from the tunnel to stdout\n"
     "  --handshake-timeout S give up after S seconds (default 20 for connect, 600 for listen)\n"
-    "  --verbose             report the negotiation, drops and the close on stderr\n"
+    "  --verbose             report the negotiation, rekeys, drops, the close and the ESP\n"
+    "                        counters on stderr\n"
     "  --provider NAME       crypto provider: openssl or botan (default: openssl where\n"
     "                        built with it); --verbose names the one used\n"
     "\n"
     "connect HOST[:PORT] (default port 4500); listen [ADDR:]PORT (default 0.0.0.0:4500).\n"
     "Without --tun or --udp-to, stdin/stdout carry inner IPv4 packets framed as a 2-byte\n"
-    "big-endian length and the packet. IKE and ESP share the one UDP socket (RFC 3948).\n";
+    "big-endian length and the packet. IKE and ESP share the one UDP socket (RFC 3948).\n"
+    "SIGUSR1 rekeys the Child SA, SIGUSR2 the IKE SA (CREATE_CHILD_SA) while traffic flows.\n";
 
 std::atomic<bool> stop_requested{false};
+// SIGUSR1 / SIGUSR2: rekey the Child SA / the IKE SA now (swanctl --rekey's counterpart),
+// started at the next round of the data path, once no other exchange is outstanding.
+std::atomic<bool> child_rekey_requested{false}, ike_rekey_requested{false};
 
 struct Options {
     Config config;
@@ -170,9 +181,10 @@ std::optional<std::string> read_eap_options(bool is_connect, const std::optional
 std::optional<std::string> parse_proposals(std::string_view text, std::vector<esp::Algorithm>& ciphers,
                                            std::vector<ikev2::Group>* groups, std::pair<bool, bool>* esn,
                                            std::vector<esp::Integrity>* integrity = nullptr,
-                                           std::vector<ikev2::Prf>* prfs = nullptr) {
+                                           std::vector<ikev2::Prf>* prfs = nullptr, bool* pfs = nullptr) {
     std::vector<ikev2::Prf> named_prfs, implied_prfs;
     ciphers.clear();
+    if (pfs) *pfs = false;
     if (groups) groups->clear();
     std::vector<esp::Integrity> integrity_seen;
     if (!integrity) integrity = &integrity_seen;
@@ -200,7 +212,9 @@ std::optional<std::string> parse_proposals(std::string_view text, std::vector<es
         else if (groups && (w == "prfsha512")) add(named_prfs, ikev2::Prf::hmac_sha2_512);
         else if (groups && (w == "x25519" || w == "curve25519")) add(*groups, ikev2::Group::curve25519);
         else if (groups && (w == "ecp256")) add(*groups, ikev2::Group::ecp_256);
-        else if (esn && w == "esn") esn_yes = true;
+        else if (!groups && (w == "x25519" || w == "curve25519" || w == "ecp256" || w == "modp2048")) {
+            if (pfs) *pfs = true;  // as swanctl: a group in esp_proposals asks for PFS in Child SA rekeys
+        } else if (esn && w == "esn") esn_yes = true;
         else if (esn && w == "noesn") esn_no = true;
         else return "'" + w + "' is not an algorithm tapsec implements here";
     }
@@ -221,7 +235,7 @@ std::optional<std::string> parse_proposals(std::string_view text, std::vector<es
 struct FileSettings {
     std::optional<std::string> local_id, remote_id, secret, local_ts, remote_ts, remote, listen, proposals, esp_proposals;
     std::optional<std::string> local_auth, remote_auth, local_certs, local_key, remote_cacerts;
-    bool cookies = false;
+    bool cookies = false, mobike = false;
     std::optional<std::uint32_t> dpd_delay, rekey_time;
 };
 
@@ -279,6 +293,9 @@ std::optional<std::string> read_config_file(const std::string& path, FileSetting
         } else if (key == "cookies") {
             if (value != "yes" && value != "no") return where + "cookies: 'yes' or 'no'";
             out.cookies = value == "yes";
+        } else if (key == "mobike") {
+            if (value != "yes" && value != "no") return where + "mobike: 'yes' or 'no'";
+            out.mobike = value == "yes";
         } else if (key == "dpd_delay") {
             if (auto e = seconds(out.dpd_delay)) return e;
         } else if (key == "rekey_time") {
@@ -324,9 +341,12 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     }
     if (file.esp_proposals) {
         std::pair<bool, bool> esn;
-        (void)parse_proposals(*file.esp_proposals, out.config.esp_ciphers, nullptr, &esn, &out.config.esp_integrity);
+        (void)parse_proposals(*file.esp_proposals, out.config.esp_ciphers, nullptr, &esn, &out.config.esp_integrity,
+                              nullptr, &out.config.rekey_pfs);
         out.config.allow_esn = esn.first;
         out.config.prefer_esn = esn.first && !esn.second;
+    } else {
+        out.config.rekey_pfs = false;  // swanctl's default esp_proposals name no group: no PFS
     }
     if (file.dpd_delay) out.config.dpd_interval = std::chrono::seconds(*file.dpd_delay);
     if (file.rekey_time) out.config.child_rekey_after = std::chrono::seconds(*file.rekey_time);
@@ -334,6 +354,7 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     auto eap_secret_file = args.take("--eap-secret-file");
     auto eap_users_file = args.take("--eap-md5-users");
     auto group = args.take("--group");
+    out.config.mobike = file.mobike || args.flag("--mobike");
     auto tun = args.take("--tun");
     auto udp_to = args.take("--udp-to");
     auto timeout = args.take_seconds("--handshake-timeout");
@@ -464,7 +485,26 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     return std::nullopt;
 }
 
-int open_tun(const std::string& name, const ikev2::TrafficSelector& local, std::string& error) {
+/// The IPv4 range of a selector as CIDR blocks, for the routes into the TUN device.
+std::vector<std::string> cidr_blocks(const ikev2::TrafficSelector& ts) {
+    std::vector<std::string> blocks;
+    std::uint64_t first = ikev2::address_of(ts.start);
+    const std::uint64_t last = ikev2::address_of(ts.end);
+    while (first <= last) {
+        int bits = 32;  // the largest aligned block from `first` that stays within the range
+        while (bits > 0 && (first & ((std::uint64_t{1} << (33 - bits)) - 1)) == 0 &&
+               first + (std::uint64_t{1} << (33 - bits)) - 1 <= last)
+            --bits;
+        const std::uint32_t a = static_cast<std::uint32_t>(first);
+        blocks.push_back(std::to_string(a >> 24) + "." + std::to_string(a >> 16 & 255) + "." + std::to_string(a >> 8 & 255) +
+                         "." + std::to_string(a & 255) + "/" + std::to_string(bits));
+        first += std::uint64_t{1} << (32 - bits);
+    }
+    return blocks;
+}
+
+int open_tun(const std::string& name, const ikev2::TrafficSelector& local, const ikev2::TrafficSelector& remote,
+             std::string& error) {
     const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         error = std::string("cannot open /dev/net/tun: ") + std::strerror(errno);
@@ -486,6 +526,13 @@ int open_tun(const std::string& name, const ikev2::TrafficSelector& local, std::
         ::close(fd);
         return -1;
     }
+    // The peer's inner addresses go into the tunnel, from our inner address.
+    for (const std::string& block : cidr_blocks(remote))
+        if (!run("ip route replace " + block + " dev " + name + " src " + address)) {
+            error = "cannot route " + block + " into " + name;
+            ::close(fd);
+            return -1;
+        }
     return fd;
 }
 
@@ -504,15 +551,21 @@ void report_events(auto& conn, bool verbose) {
     }
 }
 
+/// Sends what the engine queued outside Secure's own calls (a delete, a rekey request).
+void send_queued(auto& conn) {
+    thread_local Bytes buffer(max_transmit_size);
+    while (auto t = conn.engine().poll_transmit(MutableByteView(buffer)))
+        (void)conn.transport().send_to(ByteView(buffer.data(), t->size), t->to ? *t->to : conn.transport().peer_endpoint());
+}
+
 /// Deletes the IKE SA and waits (bounded) for the peer's answer: a clean close.
 bool delete_and_wait(auto& conn) {
     auto& engine = conn.engine();
     if (engine.close(Clock::now())) return false;
-    Bytes buffer(max_transmit_size), in(65536);
+    Bytes in(65536);
     const auto deadline = Clock::now() + 10s;
     while (!engine.is_closed() && Clock::now() < deadline) {
-        while (auto t = engine.poll_transmit(MutableByteView(buffer)))
-            (void)conn.transport().send_to(ByteView(buffer.data(), t->size), t->to ? *t->to : conn.transport().peer_endpoint());
+        send_queued(conn);
         Endpoint from;
         const Instant wake = std::min(engine.next_timeout().value_or(deadline), deadline);
         if (auto n = conn.transport().receive_from(in, wake, from)) (void)engine.receive(ByteView(in.data(), *n), from, Clock::now());
@@ -563,6 +616,87 @@ std::optional<ByteView> udp_payload(ByteView p) {
     return p.subspan(ihl + 8, length - 8);
 }
 
+/// The address this host would send to `peer` from now (the kernel's route), "" when
+/// there is no route; MOBIKE watches it change.
+std::string source_address_towards(const Endpoint& peer) {
+    transport_detail::FileDescriptor fd(::socket(peer.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    if (!fd.valid() || ::connect(fd.get(), peer.sockaddr_ptr(), peer.sockaddr_length()) != 0 ||
+        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &length) != 0 || local.ss_family != AF_INET)
+        return "";
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&local)->sin_addr, text, sizeof text);
+    return text;
+}
+
+/// MOBIKE for connect: every 250 ms, the address the route to the peer leaves from; when
+/// it changed, UPDATE_SA_ADDRESSES (retried next round while another exchange runs).
+struct AddressWatch {
+    std::string current;
+    bool update_pending = false;
+    Instant next_look{};
+
+    void check(auto& conn, bool verbose) {
+        auto& engine = conn.engine();
+        if (!engine.mobike()) return;
+        const Instant now = Clock::now();
+        if (now >= next_look) {
+            next_look = now + 250ms;
+            const std::string seen = source_address_towards(conn.transport().peer_endpoint());
+            if (!seen.empty() && seen != current) {
+                if (!current.empty()) {
+                    update_pending = true;
+                    if (verbose) std::fprintf(stderr, "tapsec: our address moved from %s to %s\n", current.c_str(), seen.c_str());
+                }
+                current = seen;
+            }
+        }
+        if (update_pending && !engine.update_addresses(now)) {
+            update_pending = false;
+            send_queued(conn);
+            if (verbose) std::fprintf(stderr, "tapsec: UPDATE_SA_ADDRESSES sent (%llu in all)\n",
+                                      static_cast<unsigned long long>(engine.address_updates()));
+        }
+    }
+};
+
+/// What the rekeys asked for by signal have done so far (the engine's counters).
+struct RekeyProgress {
+    std::uint64_t child = 0, ike = 0;
+};
+
+/// Starts a rekey asked for by SIGUSR1/SIGUSR2 when the engine can (no exchange
+/// outstanding: otherwise it is tried again next round) and reports completed ones.
+void start_requested_rekeys(auto& conn, RekeyProgress& done, bool verbose) {
+    auto& engine = conn.engine();
+    if (child_rekey_requested && !engine.rekey_child(Clock::now())) {
+        child_rekey_requested = false;
+        send_queued(conn);
+    }
+    if (ike_rekey_requested && !engine.rekey_ike(Clock::now())) {
+        ike_rekey_requested = false;
+        send_queued(conn);
+    }
+    if (verbose && engine.child_rekeys() != done.child)
+        std::fprintf(stderr, "tapsec: Child SA rekeyed (%llu in all)\n", static_cast<unsigned long long>(engine.child_rekeys()));
+    if (verbose && engine.ike_rekeys() != done.ike)
+        std::fprintf(stderr, "tapsec: IKE SA rekeyed (%llu in all)\n", static_cast<unsigned long long>(engine.ike_rekeys()));
+    done = {engine.child_rekeys(), engine.ike_rekeys()};
+}
+
+/// One line a test or a benchmark can read: what ESP carried and what was dropped.
+void report_counters(auto& conn) {
+    const auto& engine = conn.engine();
+    const auto& s = engine.statistics();
+    std::fprintf(stderr,
+                 "tapsec: counters: esp_sent=%llu esp_received=%llu esp_dropped=%llu dropped=%llu child_rekeys=%llu "
+                 "ike_rekeys=%llu\n",
+                 static_cast<unsigned long long>(s.esp_sent), static_cast<unsigned long long>(s.esp_received),
+                 static_cast<unsigned long long>(s.esp_dropped), static_cast<unsigned long long>(s.dropped),
+                 static_cast<unsigned long long>(engine.child_rekeys()), static_cast<unsigned long long>(engine.ike_rekeys()));
+}
+
 int run_data_path(auto& conn, const Options& options, int tun_fd, bool is_connect) {
     TunnelPackets packets(
         tun_fd,
@@ -578,13 +712,18 @@ int run_data_path(auto& conn, const Options& options, int tun_fd, bool is_connec
         if (options.verbose) std::fprintf(stderr, "tapsec: closed by the peer\n");  // it deleted the IKE SA: a clean close
         return 0;
     };
+    RekeyProgress rekeys;
+    AddressWatch addresses;
     auto check = [&](const TunnelProgress& progress) -> TunnelStep {
+        start_requested_rekeys(conn, rekeys, options.verbose);
+        if (is_connect) addresses.check(conn, options.verbose);
         if (is_connect && !progress.input_open && Clock::now() - progress.quiet_since > 2s) return {TunnelStep::leave};
         return {};
     };
-    if (auto status = run_tunnel(conn, packets, stop_requested, [&] { report_events(conn, options.verbose); },
-                                 peer_deleted, check))
-        return *status;
+    const std::optional<int> status = run_tunnel(conn, packets, stop_requested, [&] { report_events(conn, options.verbose); },
+                                                 peer_deleted, check);
+    if (options.verbose) report_counters(conn);
+    if (status) return *status;
     if (!delete_and_wait(conn)) return cli::fail("the peer did not answer the delete (the IKE SA is gone on our side)");
     if (options.verbose) std::fprintf(stderr, "tapsec: IKE SA deleted\n");
     return 0;
@@ -597,12 +736,16 @@ int run(Arguments& args, bool is_connect) {
     ::signal(SIGINT, [](int) { stop_requested = true; });
     ::signal(SIGTERM, [](int) { stop_requested = true; });
     ::signal(SIGPIPE, SIG_IGN);
+    ::signal(SIGUSR1, [](int) { child_rekey_requested = true; });
+    ::signal(SIGUSR2, [](int) { ike_rekey_requested = true; });
     auto udp = Udp::bind(options.bind_address, options.port, options.peer);
     if (!udp) return cli::fail("cannot bind UDP " + options.bind_address + ":" + std::to_string(options.port) + ": " + udp.error().message());
+    // A TCP window of ESP arrives in bursts: queue them rather than drop them while busy.
+    udp->set_receive_buffer(8 << 20);
     int tun_fd = -1;
     if (!options.tun.empty()) {
         std::string error;
-        tun_fd = open_tun(options.tun, options.config.local_ts, error);
+        tun_fd = open_tun(options.tun, options.config.local_ts, options.config.remote_ts, error);
         if (tun_fd < 0) return cli::fail(error);
     }
     Ikev2<Crypto> conn(is_connect ? Role::client : Role::server, options.config, std::move(*udp));
@@ -695,7 +838,8 @@ const Registration registration{ProtocolEntry{
     demo,
     /*target_optional=*/true,
     {{"AD", "EAP (IKEv2's authentication delegation) is not implemented: PSK or certificates (docs/ikev2.md)"},
-     {"CM", "MOBIKE (RFC 4555) is not implemented; the engine only follows the NAT-T float (docs/ikev2.md)"},
+     {"CM", "MOBIKE (RFC 4555) in part: address changes of either side's initiator (UPDATE_SA_ADDRESSES, `--mobike`); "
+            "no additional addresses, path probing or return-routability checks of our own (docs/ikev2.md)"},
      {"SV", "N(COOKIE) is demanded when configured (source_validation = always, `listen --cookies`), "
             "not unconditionally: one engine holds one IKE SA and measures no load"},
      {"AFN", "no application feature negotiation (configuration payloads, vendor IDs) is implemented"},

@@ -283,6 +283,7 @@ struct Config : CommonConfig {
     std::chrono::seconds dpd_interval{0};       // after this long without an authenticated packet from the
                                                 // peer, send an empty INFORMATIONAL (0: never); unanswered,
                                                 // the exchange fails with retransmission_timeout (peer dead)
+    bool mobike = false;  // RFC 4555: announce MOBIKE_SUPPORTED; the initiator may then move (update_addresses())
     TrafficSelector local_ts, remote_ts;  // this side's and the peer's inner addresses
     /// CommonConfig::trust parsed once, shared by every copy of this Config (every engine
     /// made from it, the CLI listener's connections), freed with the last copy.

@@ -45,6 +45,7 @@ namespace tapsec::ikev2 {
 struct Statistics {
     std::uint64_t esp_received = 0, esp_sent = 0;
     std::uint64_t dropped = 0;
+    std::uint64_t esp_dropped = 0;  // ESP datagrams not delivered (unknown SPI, failed ICV, replay, selectors)
     std::uint64_t retransmissions = 0;
     std::uint64_t responses_resent = 0;  // a repeated request answered from the cache
     std::uint64_t cookies_sent = 0;
@@ -128,8 +129,8 @@ public:
             ec = on_ike(datagram.subspan(non_esp_marker_size), from, now, true);
         else if (plain_ike(datagram))
             ec = on_ike(datagram, from, now, false);
-        else
-            ec = on_esp(datagram, now);
+        else if ((ec = on_esp(datagram, now)))
+            ++stats_.esp_dropped;
         if (ec) drop(ec, now);
         return fatal_;
     }
@@ -274,6 +275,25 @@ public:
         send_request(ExchangeType::create_child_sa, inner, now);
         return {};
     }
+
+    /// MOBIKE (RFC 4555 3.5): this side's address changed (the socket, bound to the
+    /// wildcard, already sends from the new one): tell the peer with an INFORMATIONAL
+    /// N(UPDATE_SA_ADDRESSES) and fresh NAT-D, so it moves the IKE and Child SAs to the
+    /// address the request comes from. Only the IKE SA's initiator, only when both sides
+    /// announced MOBIKE; refused (not_connected) while another exchange is outstanding.
+    std::error_code update_addresses(Instant now) {
+        if (!is_established() || !initiator() || !peer_mobike_) return make_error_code(Errc::not_connected);
+        if (retransmit_at_ || rekey_ || ike_rekey_ || retired_) return make_error_code(Errc::not_connected);
+        std::vector<RawPayload> inner{notify(NotifyType::update_sa_addresses)};
+        add_nat_detection(inner);
+        send_request(ExchangeType::informational, inner, now);
+        ++address_updates_;
+        return {};
+    }
+    /// Both sides announced MOBIKE in IKE_AUTH.
+    bool mobike() const { return peer_mobike_; }
+    /// UPDATE_SA_ADDRESSES requests sent (update_addresses()).
+    std::uint64_t address_updates() const { return address_updates_; }
 
     /// Secure<>::update_keys: a Child SA rekey (the peer always answers with new keys).
     std::error_code update_keys(bool /*request_peer_update*/, Instant now) { return rekey_child(now); }
@@ -631,7 +651,8 @@ private:
         if (d.size() < header_size || d[17] != version_2_0 || d[18] < 34 || d[18] > 37) return false;
         const std::size_t length = std::size_t{d[24]} << 24 | std::size_t{d[25]} << 16 | std::size_t{d[26]} << 8 | d[27];
         if (length != d.size()) return false;
-        return !esp_ || esp::spi_of(d) != esp_->inbound_spi();
+        const auto spi = esp::spi_of(d);  // ESP on the current SA or on the one a rekey replaced
+        return !esp_ || (spi != esp_->inbound_spi() && (!esp_old_ || spi != esp_old_->inbound_spi()));
     }
 
     std::error_code on_ike(ByteView data, const Endpoint& from, Instant now, bool marker) {
@@ -951,6 +972,7 @@ private:
         std::vector<RawPayload> inner{payload(PayloadType::idi, local_id_payload_)};
         add_certificates(inner, true);
         inner.push_back(notify(NotifyType::initial_contact));
+        if (config_.mobike) inner.push_back(notify(NotifyType::mobike_supported));
         if (!config_.remote_id.empty()) inner.push_back(payload(PayloadType::idr, config_.remote_id.payload()));
         if (auth) inner.push_back(std::move(*auth));
         inner.push_back(payload(PayloadType::sa, esp_proposal()));
@@ -1092,6 +1114,10 @@ private:
     /// Responder: the Child SA the (first) IKE_AUTH request asks for, added to `reply`.
     std::error_code answer_child(const std::vector<RawPayload>& inner, std::vector<RawPayload> reply,
                                  std::uint32_t message_id, Instant now) {
+        if (config_.mobike && find_notify(inner, NotifyType::mobike_supported)) {  // both announce it (RFC 4555 3.1)
+            reply.push_back(notify(NotifyType::mobike_supported));
+            peer_mobike_ = true;
+        }
         // The Child SA. Failing it leaves an authenticated IKE SA, which this engine,
         // existing for the one tunnel, then deletes.
         const RawPayload* sa = find(inner, PayloadType::sa);
@@ -1136,6 +1162,7 @@ private:
 
     // Initiator: IKE_AUTH response.
     std::error_code on_auth_response(const std::vector<RawPayload>& inner, Instant now) {
+        if (config_.mobike && find_notify(inner, NotifyType::mobike_supported)) peer_mobike_ = true;
         if (eap_peer_) return on_eap_auth_response(inner, now);
         if (auto n = find_notify(inner, NotifyType::authentication_failed)) return fail(make_error_code(Error::authentication_failed));
         IdPayload idr;
@@ -1716,6 +1743,12 @@ private:
                     }
         }
         if (delete_ike) reply.clear();  // the answer to D(IKE) is empty (RFC 7296 1.4.1)
+        // MOBIKE: the peer moved (follow_peer() took its new address from this authentic
+        // request); answer with NAT-D, and echo a return-routability COOKIE2 (RFC 4555 3.5, 4.4).
+        if (!delete_ike && peer_mobike_) {
+            if (find_notify(inner, NotifyType::update_sa_addresses)) add_nat_detection(reply);
+            if (auto cookie2 = find_notify(inner, NotifyType::cookie2)) reply.push_back(notify(NotifyType::cookie2, cookie2->data));
+        }
         send_response(ExchangeType::informational, message_id, reply);
         if (find_notify(inner, NotifyType::authentication_failed))  // the initiator refused our AUTH (2.21.2)
             return fail(make_error_code(Error::authentication_failed));
@@ -1850,6 +1883,8 @@ private:
     };
     std::optional<IkeRekeyState> ike_rekey_;  // our IKE SA rekey, awaiting its answer
     std::uint64_t ike_rekeys_ = 0;
+    bool peer_mobike_ = false;  // both sides announced MOBIKE_SUPPORTED
+    std::uint64_t address_updates_ = 0;
     Instant child_keyed_at_{}, last_heard_{}, last_sent_{};  // Child SA lifetime; liveness; NAT keepalives
     struct RekeyState {
         std::uint32_t inbound_spi = 0;

@@ -90,6 +90,9 @@ enum class NotifyType : std::uint16_t {
     rekey_sa = 16393,
     esp_tfc_padding_not_supported = 16394,
     non_first_fragments_also = 16395,
+    mobike_supported = 16396,     // RFC 4555 4.1
+    update_sa_addresses = 16400,  // RFC 4555 4.3
+    cookie2 = 16401,              // RFC 4555 4.4: echoed in the response
     signature_hash_algorithms = 16431,  // RFC 7427 4
 };
 /// Notify types below 16384 report errors (RFC 7296 3.10.1).
