@@ -30,6 +30,7 @@
 #include "address.hpp"
 #include "provider_option.hpp"
 #include "registry.hpp"
+#include "tunnel_batch.hpp"
 #include "tunnel_io.hpp"
 
 namespace tapsec::cli {
@@ -204,10 +205,10 @@ int open_tun(const std::string& name, const InterfaceSettings& settings, std::st
 /// Events carry codes, not text: the words are made here, and only with --verbose.
 /// Dropped packets arrive coalesced (at most one event a second); the counts are the
 /// engine's drop counters.
-void report_events(auto& conn, bool verbose) {
-    while (auto e = conn.next_event()) {
-        if (!verbose) continue;
-        auto& engine = conn.engine();
+void report_event(auto& engine, const Event& event, bool verbose) {
+    if (!verbose) return;
+    const Event* e = &event;
+    {
         switch (e->kind) {
             case EventKind::handshake_complete: std::fprintf(stderr, "tapsec: handshake complete\n"); break;
             case EventKind::key_updated: std::fprintf(stderr, "tapsec: new session\n"); break;
@@ -222,6 +223,10 @@ void report_events(auto& conn, bool verbose) {
             default: std::fprintf(stderr, "tapsec: event: %s\n", e->reason ? e->reason.message().c_str() : "-"); break;
         }
     }
+}
+
+void report_events(auto& conn, bool verbose) {
+    while (auto e = conn.next_event()) report_event(conn.engine(), *e, verbose);
 }
 
 /// What a running peer knows about one configured peer, for the status text.
@@ -389,6 +394,22 @@ int run_data_path_loop(auto& conn, const Options& options, int tun_fd) {
         if (peer_came && !progress.input_open && Clock::now() - quiet_since > 2s) return {TunnelStep::leave};
         return {};
     };
+    if (tun_fd >= 0) {
+        // The batched path (tunnel_batch.hpp) drives the engine directly; a listener's
+        // engine has not been started by a handshake() call.
+        auto& engine = conn.engine();
+        if (!options.is_connect)
+            if (auto ec = engine.start(Clock::now())) return cli::fail(ec.message());
+        TunBatchOptions batch;
+        if (const char* offload = std::getenv("TAPSEC_WG_UDP_OFFLOAD")) batch.udp_offload = std::string(offload) != "0";
+        auto report = [&] {
+            while (auto e = engine.poll_event()) report_event(engine, *e, options.verbose);
+        };
+        if (auto status = run_tun_batched(engine, conn.transport().native_handle(), tun_fd, stop_requested, report,
+                                          check, batch))
+            return *status;
+        return 0;
+    }
     auto no_intercept = [](ByteView) -> std::optional<int> { return std::nullopt; };
     if (auto status = run_tunnel(conn, packets, stop_requested, [&] { report_events(conn, options.verbose); },
                                  no_intercept, check))
