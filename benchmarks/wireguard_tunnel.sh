@@ -3,13 +3,18 @@
 # network namespaces joined by a veth pair, for three pairings:
 #   tapsec      tapsec connect --tun  <->  tapsec listen --tun
 #   wg-go       wireguard-go          <->  wireguard-go        (Debian's, the anchor)
-#   tapsec>wg-go  tapsec connect --tun (sending)  ->  wireguard-go (receiving)
+#   tapsec>wg-go  tapsec connect --tun (sending)  ->  wireguard-go (receiving)  [mixed]
+#   tapsec-plain  the tapsec pair with the TUN and UDP offloads off (TAPSEC_WG_TUN_OFFLOAD=0,
+#                 TAPSEC_WG_UDP_OFFLOAD=0: batching only), to show what the offloads add
+#                 (not run unless named with --only)
 # The pairings run interleaved (order alternating) PAIRS times, so a change in the
 # machine's load hits all alike; each ratio is taken within one round and reported as
 # the median and range over the rounds.
 #
 # usage: benchmarks/wireguard_tunnel.sh [--tapsec PATH] [--pairs N] [--seconds S]
-#          [--provider NAME] [--out DIR] [--only tapsec|wg-go|mixed]...
+#          [--provider NAME] [--out DIR] [--only tapsec|wg-go|mixed]... [--profile DIR]
+#   --profile DIR  also record `perf record -a -g` for 3 s in the middle of each pairing's
+#                  first run (DIR/PAIRING.perf.data) and print its top symbols
 # Writes DIR/wireguard_tunnel_runs.csv (every run) and DIR/wireguard_tunnel.csv (the ratios).
 # Needs root, iproute2, iperf3, wireguard-go and wg (wireguard-tools).
 set -euo pipefail
@@ -22,6 +27,7 @@ seconds=5
 provider=openssl
 out=$here/../docs/benchmarks
 only=()
+profile=""
 while [ $# -gt 0 ]; do
   case $1 in
     --tapsec) tapsec=$2; shift 2 ;;
@@ -30,7 +36,8 @@ while [ $# -gt 0 ]; do
     --provider) provider=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --only) only+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --profile) profile=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "wireguard_tunnel.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -108,7 +115,7 @@ wait_for_link() {
   done
 }
 tapsec_side() {  # namespace, connect|listen, config
-  ip netns exec "$1" "$tapsec" "$2" wireguard --config "$3" --tun wgt0 --provider "$provider" --verbose \
+  ip netns exec "$1" env ${plain:+TAPSEC_WG_TUN_OFFLOAD=0 TAPSEC_WG_UDP_OFFLOAD=0} "$tapsec" "$2" wireguard --config "$3" --tun wgt0 --provider "$provider" --verbose \
     >"$work/$2.log" 2>&1 &
   pids+=($!)
 }
@@ -135,19 +142,33 @@ measure() {
     [ $SECONDS -lt $deadline ] || { echo "wireguard_tunnel.sh: iperf3 -s did not start" >&2; return 1; }
     sleep 0.05
   done
+  local recorder=""
+  if [ -n "$profile" ] && [ ! -e "$profile/$1.perf.data" ]; then
+    mkdir -p "$profile"
+    (sleep 1.5; perf record -a -g -o "$profile/$1.perf.data" -- sleep 3 >/dev/null 2>&1) &
+    recorder=$!
+  fi
   ip netns exec "$ns1" timeout $((seconds + 20)) iperf3 -c 10.77.0.2 -t "$seconds" -O 1 -J >"$work/iperf.json" || true
+  if [ -n "$recorder" ]; then
+    wait "$recorder" || true
+    perf report -i "$profile/$1.perf.data" --no-children --sort comm,sym --percent-limit 1.5 --stdio 2>/dev/null \
+      | grep -v '^#' | grep '%' | head -25 >"$profile/$1.top.txt" || true
+  fi
   wait "$server" 2>/dev/null || true
   python3 - "$work/iperf.json" <<'PY'
 import json, sys
 try:
-    print("%.3f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e9))
+    end = json.load(open(sys.argv[1]))["end"]
+    print("%.3f,%d" % (end["sum_received"]["bits_per_second"] / 1e9, end["sum_sent"].get("retransmits", 0)))
 except Exception:
-    print("0")
+    print("0,0")
 PY
 }
 run_pairing() {
+  plain=""
   case $1 in
-    tapsec)
+    tapsec|tapsec-plain)
+      [ "$1" = tapsec ] || plain=1
       tapsec_side "$ns2" listen "$work/b.conf"
       wait_for_line "$work/listen.log" "listening on"
       tapsec_side "$ns1" connect "$work/a.conf"
@@ -160,21 +181,21 @@ run_pairing() {
       tapsec_side "$ns1" connect "$work/a.conf"
       wait_for_line "$work/connect.log" "handshake complete" ;;
   esac
-  measure
+  measure "$1"
   stop_peers
 }
 
 runs=$out/wireguard_tunnel_runs.csv
-echo "round,pairing,gbit_per_s" >"$runs"
+echo "round,pairing,gbit_per_s,tcp_retransmits" >"$runs"
 for round in $(seq 1 "$pairs"); do
   order=("${only[@]}")
   if [ $((round % 2)) -eq 0 ]; then  # alternate the order between rounds
     reversed=(); for ((i = ${#order[@]} - 1; i >= 0; i--)); do reversed+=("${order[i]}"); done; order=("${reversed[@]}")
   fi
   for pairing in "${order[@]}"; do
-    gbit=$(run_pairing "$pairing")
-    echo "$round,$pairing,$gbit" >>"$runs"
-    printf 'round %d  %-7s %6s Gbit/s\n' "$round" "$pairing" "$gbit"
+    result=$(run_pairing "$pairing")
+    echo "$round,$pairing,$result" >>"$runs"
+    printf 'round %d  %-12s %6s Gbit/s  (%s TCP retransmits)\n' "$round" "$pairing" "${result%,*}" "${result#*,}"
   done
 done
 
@@ -187,10 +208,11 @@ for r in rows:
 def summary(name, values):
     return [name, "%.3f" % statistics.median(values), "%.3f" % min(values), "%.3f" % max(values), len(values)]
 table = []
-for p in ("tapsec", "wg-go", "mixed"):
+for p in ("tapsec", "tapsec-plain", "wg-go", "mixed"):
     v = [x[p] for x in by.values() if p in x]
     if v: table.append(summary(p + " Gbit/s", v))
-for num, den, label in (("tapsec", "wg-go", "tapsec / wg-go pair"), ("mixed", "wg-go", "tapsec>wg-go / wg-go pair")):
+for num, den, label in (("tapsec", "wg-go", "tapsec / wg-go pair"), ("mixed", "wg-go", "tapsec>wg-go / wg-go pair"),
+                        ("tapsec", "tapsec-plain", "offloads on / off (tapsec)")):
     v = [x[num] / x[den] for x in by.values() if num in x and den in x and x[den] > 0]
     if v: table.append(summary(label, v))
 with open(sys.argv[2], "w", newline="") as f:

@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <tapsec/core/engine.hpp>
 
 #include "registry.hpp"
+#include "tun_offload.hpp"
 #include "tunnel_io.hpp"
 #include "udp_batch.hpp"
 
@@ -27,6 +29,7 @@ namespace tapsec::cli {
 
 struct TunBatchOptions {
     bool udp_offload = true;  // UDP GSO on send, GRO on receive, where the kernel has them
+    bool vnet_header = false;  // the TUN device was opened with IFF_VNET_HDR (tun_offload.hpp)
 };
 
 /// Runs the tunnel between `tun_fd` and the engine's UDP socket `udp_fd` until `stop`,
@@ -41,7 +44,9 @@ std::optional<int> run_tun_batched(Engine& engine, int udp_fd, int tun_fd, const
         return fail(std::string("cannot make the TUN device non-blocking: ") + std::strerror(errno));
     UdpReceiveBatch received(udp_fd, options.udp_offload);
     UdpSendBatch outgoing(options.udp_offload);
-    Bytes packet(65536);
+    Bytes packet(65536 + vnet_header_size);
+    Bytes segment(65536);  // one TCP segment cut from a TSO super-packet
+    const VnetHeader plain_header{};  // written before each packet out: no offload asked
     Bytes oversized(max_transmit_size);  // a datagram larger than a batch slot (none in practice)
     TunnelProgress progress;
     constexpr std::size_t tun_reads_per_round = 256;  // then the other direction gets its turn
@@ -89,7 +94,14 @@ std::optional<int> run_tun_batched(Engine& engine, int udp_fd, int tun_fd, const
                     while (auto inner = engine.poll_plaintext()) {
                         progress.quiet_since = now;
                         // A write the kernel refuses (a malformed inner packet) is that packet's loss.
-                        if (!inner->empty()) (void)!::write(tun_fd, inner->data(), inner->size());
+                        if (inner->empty()) continue;
+                        if (options.vnet_header) {
+                            iovec parts[2] = {{const_cast<VnetHeader*>(&plain_header), vnet_header_size},
+                                              {const_cast<std::uint8_t*>(inner->data()), inner->size()}};
+                            (void)!::writev(tun_fd, parts, 2);
+                        } else {
+                            (void)!::write(tun_fd, inner->data(), inner->size());
+                        }
                     }
                 });
             }
@@ -107,10 +119,35 @@ std::optional<int> run_tun_batched(Engine& engine, int udp_fd, int tun_fd, const
             }
             if (n == 0) return fail("TUN device closed");
             progress.quiet_since = now;
-            if (auto ec = engine.send(ByteView(packet.data(), static_cast<std::size_t>(n)), now);
-                ec && ec != std::make_error_code(std::errc::no_buffer_space))
-                return fail("send failed: " + ec.message());
-            if (engine.queued_transmits() >= UdpSendBatch::capacity && !send_queued()) return socket_failed();
+            std::error_code failed;
+            auto seal = [&](ByteView inner) {
+                if (auto ec = engine.send(inner, now); ec && ec != std::make_error_code(std::errc::no_buffer_space)) {
+                    failed = ec;
+                    return false;
+                }
+                if (engine.queued_transmits() >= UdpSendBatch::capacity && !send_queued()) {
+                    failed = std::error_code(errno, std::system_category());
+                    return false;
+                }
+                return true;
+            };
+            if (!options.vnet_header) {
+                seal(ByteView(packet.data(), static_cast<std::size_t>(n)));
+            } else if (static_cast<std::size_t>(n) > vnet_header_size) {
+                VnetHeader header;
+                std::memcpy(&header, packet.data(), sizeof header);
+                MutableByteView inner(packet.data() + vnet_header_size, static_cast<std::size_t>(n) - vnet_header_size);
+                const auto gso = header.gso_type & ~vnet_gso_ecn;
+                if (gso == vnet_gso_tcpv4 || gso == vnet_gso_tcpv6) {
+                    // A malformed super-packet is dropped, as a NIC would.
+                    (void)segment_tcp(inner, header.gso_size, MutableByteView(segment), seal);
+                } else if (gso == vnet_gso_none) {
+                    if (!(header.flags & vnet_needs_checksum) ||
+                        finish_partial_checksum(inner, header.csum_start, header.csum_offset))
+                        seal(inner);
+                }
+            }
+            if (failed) return fail("send failed: " + failed.message());
         }
         if (!send_queued()) return socket_failed();
 

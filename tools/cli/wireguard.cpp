@@ -173,20 +173,33 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     return std::nullopt;
 }
 
-int open_tun(const std::string& name, const InterfaceSettings& settings, std::string& error) {
+/// Benchmark switches (docs/wireguard.md): TAPSEC_WG_UDP_OFFLOAD=0 turns UDP GSO/GRO off,
+/// TAPSEC_WG_TUN_OFFLOAD=0 the TUN device's TSO/checksum offload, to measure each step.
+bool switch_enabled(const char* name) {
+    const char* value = std::getenv(name);
+    return !value || std::string(value) != "0";
+}
+bool udp_offload_enabled() { return switch_enabled("TAPSEC_WG_UDP_OFFLOAD"); }
+bool tun_offload_enabled() { return switch_enabled("TAPSEC_WG_TUN_OFFLOAD"); }
+
+int open_tun(const std::string& name, const InterfaceSettings& settings, bool vnet_header, std::string& error) {
     const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         error = std::string("cannot open /dev/net/tun: ") + std::strerror(errno);
         return -1;
     }
     ifreq request{};
-    request.ifr_flags = IFF_TUN | IFF_NO_PI;
+    // With a virtio-net header in front of each packet the kernel may hand over TCP
+    // super-packets (TSO) and partial checksums, which the batched path finishes.
+    request.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet_header ? IFF_VNET_HDR : 0);
     std::strncpy(request.ifr_name, name.c_str(), IFNAMSIZ - 1);
     if (::ioctl(fd, TUNSETIFF, &request) != 0) {
         error = "cannot create TUN device " + name + ": " + std::strerror(errno);
         ::close(fd);
         return -1;
     }
+    if (vnet_header && ::ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) != 0)
+        (void)::ioctl(fd, TUNSETOFFLOAD, 0);  // no offloads: plain packets, still behind the header
     auto run = [&](const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()) == 0; };
     for (const auto& address : settings.addresses)
         if (!run("ip addr add " + address.to_string() + " dev " + name)) {
@@ -401,7 +414,8 @@ int run_data_path_loop(auto& conn, const Options& options, int tun_fd) {
         if (!options.is_connect)
             if (auto ec = engine.start(Clock::now())) return cli::fail(ec.message());
         TunBatchOptions batch;
-        if (const char* offload = std::getenv("TAPSEC_WG_UDP_OFFLOAD")) batch.udp_offload = std::string(offload) != "0";
+        batch.udp_offload = udp_offload_enabled();
+        batch.vnet_header = tun_offload_enabled();
         auto report = [&] {
             while (auto e = engine.poll_event()) report_event(engine, *e, options.verbose);
         };
@@ -439,7 +453,7 @@ int run(Arguments& args, bool is_connect) {
     int tun_fd = -1;
     if (!options.tun.empty()) {
         std::string error;
-        tun_fd = open_tun(options.tun, options.config.interface, error);
+        tun_fd = open_tun(options.tun, options.config.interface, tun_offload_enabled(), error);
         if (tun_fd < 0) return cli::fail(error);
     }
     WireGuard<Crypto> conn(is_connect ? Role::client : Role::server, options.config, std::move(*udp));

@@ -1,0 +1,118 @@
+// TUN offloads (IFF_VNET_HDR + TUNSETOFFLOAD): the kernel hands the TUN reader TCP
+// super-packets of up to 64 KiB (TSO) and leaves checksums to it (CSUM), so one read
+// replaces dozens. Every packet read or written carries a 10-byte virtio_net_hdr in
+// front. The reader segments a super-packet into MSS-sized TCP packets here, in user
+// space, each with its own IP and TCP header and a full checksum, exactly as the NIC
+// would; and it finishes the checksum of a plain packet the kernel left partial.
+#pragma once
+
+#include <linux/if_tun.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include <tapsec/core/bytes.hpp>
+
+namespace tapsec::cli {
+
+/// struct virtio_net_hdr, in the host's byte order (a TUN device's default). Spelled out
+/// here: <linux/virtio_net.h> does not compile as C++ (a member named `class`).
+struct VnetHeader {
+    std::uint8_t flags = 0;
+    std::uint8_t gso_type = 0;
+    std::uint16_t header_length = 0;
+    std::uint16_t gso_size = 0;
+    std::uint16_t csum_start = 0;
+    std::uint16_t csum_offset = 0;
+};
+static_assert(sizeof(VnetHeader) == 10);
+inline constexpr std::size_t vnet_header_size = sizeof(VnetHeader);
+inline constexpr std::uint8_t vnet_needs_checksum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+inline constexpr std::uint8_t vnet_gso_none = 0, vnet_gso_tcpv4 = 1, vnet_gso_tcpv6 = 4, vnet_gso_ecn = 0x80;
+
+/// The one's-complement sum of RFC 1071 over `data`, added to `sum` (not folded).
+inline std::uint64_t checksum_add(std::uint64_t sum, ByteView data) {
+    std::size_t i = 0;
+    for (; i + 4 <= data.size(); i += 4)
+        sum += std::uint32_t{data[i]} << 24 | std::uint32_t{data[i + 1]} << 16 | std::uint32_t{data[i + 2]} << 8 | data[i + 3];
+    for (; i + 2 <= data.size(); i += 2) sum += std::uint32_t{data[i]} << 8 | data[i + 1];
+    if (i < data.size()) sum += std::uint32_t{data[i]} << 8;
+    return sum;
+}
+
+inline std::uint16_t checksum_fold(std::uint64_t sum) {
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<std::uint16_t>(~sum & 0xffff);
+}
+
+inline void put16(std::uint8_t* p, std::uint16_t v) {
+    p[0] = static_cast<std::uint8_t>(v >> 8);
+    p[1] = static_cast<std::uint8_t>(v);
+}
+inline std::uint16_t get16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
+
+/// A packet whose checksum the kernel left partial (VIRTIO_NET_HDR_F_NEEDS_CSUM): the
+/// field at start + offset holds the pseudo-header sum; the sum from `start` on completes it.
+inline bool finish_partial_checksum(MutableByteView packet, std::size_t start, std::size_t offset) {
+    if (start + offset + 2 > packet.size()) return false;
+    const std::uint16_t sum = checksum_fold(checksum_add(0, ByteView(packet).subspan(start)));
+    put16(packet.data() + start + offset, sum == 0 && offset == 6 ? 0xffff : sum);  // UDP: 0 means "none"
+    return true;
+}
+
+/// Splits a TSO super-packet (IPv4 or IPv6 without extension headers, then TCP) into
+/// packets of at most `segment_size` payload bytes, built one at a time in `scratch`
+/// (which must hold the headers plus segment_size) and handed to `each(packet)`; each
+/// gets its IP length and identification, sequence number, flags and full checksums.
+/// False when the packet is not what TSO produces (the caller drops it).
+template <class Each>
+bool segment_tcp(ByteView packet, std::size_t segment_size, MutableByteView scratch, Each&& each) {
+    if (packet.size() < 20 || segment_size == 0) return false;
+    const bool v4 = (packet[0] >> 4) == 4;
+    const std::size_t ip_length = v4 ? std::size_t{packet[0] & 0x0fu} * 4 : 40;
+    if (!v4 && (packet[0] >> 4) != 6) return false;
+    if (packet.size() < ip_length + 20 || (v4 ? packet[9] : packet[6]) != 6) return false;  // TCP only
+    const std::size_t tcp_length = static_cast<std::size_t>(packet[ip_length + 12] >> 4) * 4;
+    const std::size_t headers = ip_length + tcp_length;
+    if (tcp_length < 20 || packet.size() < headers || scratch.size() < headers + segment_size) return false;
+    const ByteView payload = packet.subspan(headers);
+    const std::uint8_t* tcp_in = packet.data() + ip_length;
+    const std::uint32_t first_sequence = std::uint32_t{tcp_in[4]} << 24 | std::uint32_t{tcp_in[5]} << 16 |
+                                         std::uint32_t{tcp_in[6]} << 8 | tcp_in[7];
+    const std::uint16_t first_id = v4 ? get16(packet.data() + 4) : 0;
+    // The pseudo-header's addresses and protocol, summed once.
+    const std::uint64_t address_sum =
+        checksum_add(0, v4 ? packet.subspan(12, 8) : packet.subspan(8, 32)) + 6;
+    std::size_t index = 0;
+    for (std::size_t offset = 0; offset < payload.size() || (payload.empty() && index == 0); offset += segment_size, ++index) {
+        const std::size_t length = std::min(segment_size, payload.size() - offset);
+        const bool last = offset + length >= payload.size();
+        std::uint8_t* out = scratch.data();
+        std::memcpy(out, packet.data(), headers);
+        std::memcpy(out + headers, payload.data() + offset, length);
+        if (v4) {
+            put16(out + 2, static_cast<std::uint16_t>(headers + length));
+            put16(out + 4, static_cast<std::uint16_t>(first_id + index));
+            put16(out + 10, 0);
+            put16(out + 10, checksum_fold(checksum_add(0, ByteView(out, ip_length))));
+        } else {
+            put16(out + 4, static_cast<std::uint16_t>(tcp_length + length));
+        }
+        std::uint8_t* tcp = out + ip_length;
+        const std::uint32_t sequence = first_sequence + static_cast<std::uint32_t>(offset);
+        tcp[4] = static_cast<std::uint8_t>(sequence >> 24);
+        tcp[5] = static_cast<std::uint8_t>(sequence >> 16);
+        tcp[6] = static_cast<std::uint8_t>(sequence >> 8);
+        tcp[7] = static_cast<std::uint8_t>(sequence);
+        if (!last) tcp[13] &= static_cast<std::uint8_t>(~0x09u);  // FIN and PSH only on the last
+        if (index > 0) tcp[13] &= static_cast<std::uint8_t>(~0x80u);  // CWR only on the first
+        put16(tcp + 16, 0);
+        const std::size_t segment_bytes = tcp_length + length;
+        put16(tcp + 16, checksum_fold(checksum_add(address_sum + segment_bytes, ByteView(tcp, segment_bytes))));
+        if (!each(ByteView(out, headers + length))) return true;
+        if (last) break;
+    }
+    return true;
+}
+
+}  // namespace tapsec::cli
