@@ -46,7 +46,7 @@ std::optional<int> run_tun_batched(Engine& engine, int udp_fd, int tun_fd, const
     UdpSendBatch outgoing(options.udp_offload);
     Bytes packet(65536 + vnet_header_size);
     Bytes segment(65536);  // one TCP segment cut from a TSO super-packet
-    const VnetHeader plain_header{};  // written before each packet out: no offload asked
+    TcpCoalescer coalescer(tun_fd);  // with the vnet header: segments out joined per batch
     Bytes oversized(max_transmit_size);  // a datagram larger than a batch slot (none in practice)
     TunnelProgress progress;
     constexpr std::size_t tun_reads_per_round = 256;  // then the other direction gets its turn
@@ -96,15 +96,14 @@ std::optional<int> run_tun_batched(Engine& engine, int udp_fd, int tun_fd, const
                         // A write the kernel refuses (a malformed inner packet) is that packet's loss.
                         if (inner->empty()) continue;
                         if (options.vnet_header) {
-                            iovec parts[2] = {{const_cast<VnetHeader*>(&plain_header), vnet_header_size},
-                                              {const_cast<std::uint8_t*>(inner->data()), inner->size()}};
-                            (void)!::writev(tun_fd, parts, 2);
+                            coalescer.add(*inner);
                         } else {
                             (void)!::write(tun_fd, inner->data(), inner->size());
                         }
                     }
                 });
             }
+            coalescer.flush();
             if (!send_queued()) return socket_failed();  // handshake answers, keepalives
             if (static_cast<std::size_t>(buffers) < UdpReceiveBatch::capacity) break;
         }
