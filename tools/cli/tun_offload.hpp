@@ -72,7 +72,7 @@ bool segment_tcp(ByteView packet, std::size_t segment_size, MutableByteView scra
     if (packet.size() < 20 || segment_size == 0) return false;
     const bool v4 = (packet[0] >> 4) == 4;
     const std::size_t ip_length = v4 ? std::size_t{packet[0] & 0x0fu} * 4 : 40;
-    if (!v4 && (packet[0] >> 4) != 6) return false;
+    if ((!v4 && (packet[0] >> 4) != 6) || ip_length < 20) return false;
     if (packet.size() < ip_length + 20 || (v4 ? packet[9] : packet[6]) != 6) return false;  // TCP only
     const std::size_t tcp_length = static_cast<std::size_t>(packet[ip_length + 12] >> 4) * 4;
     const std::size_t headers = ip_length + tcp_length;
@@ -198,7 +198,7 @@ private:
     };
 
     static bool parse(ByteView p, Segment& s) {
-        if (p.size() < 40) return false;
+        if (p.size() < 40 || p.size() > max_length) return false;
         s.v4 = (p[0] >> 4) == 4;
         if (s.v4) {
             s.ip_length = static_cast<std::size_t>(p[0] & 0x0f) * 4;
