@@ -15,7 +15,8 @@
 #          [--provider NAME] [--out DIR] [--only tapsec|wg-go|mixed]... [--profile DIR]
 #   --profile DIR  also record `perf record -a -g` for 3 s in the middle of each pairing's
 #                  first run (DIR/PAIRING.perf.data) and print its top symbols
-# Writes DIR/wireguard_tunnel_runs.csv (every run) and DIR/wireguard_tunnel.csv (the ratios).
+# Writes DIR/wireguard_tunnel_runs.csv (every run), DIR/wireguard_tunnel.csv (the ratios) and
+# DIR/wireguard_tunnel_rates.csv (Gbit/s per pairing: median, min, max).
 # Needs root, iproute2, iperf3, wireguard-go and wg (wireguard-tools).
 set -euo pipefail
 umask 077  # the keys and configurations in the work directory
@@ -207,19 +208,20 @@ for r in rows:
     by.setdefault(r["round"], {})[r["pairing"]] = float(r["gbit_per_s"])
 def summary(name, values):
     return [name, "%.3f" % statistics.median(values), "%.3f" % min(values), "%.3f" % max(values), len(values)]
-table = []
+rates, table = [], []
 for p in ("tapsec", "tapsec-plain", "wg-go", "mixed"):
     v = [x[p] for x in by.values() if p in x]
-    if v: table.append(summary(p + " Gbit/s", v))
+    if v: rates.append(summary(p + " Gbit/s", v))
 for num, den, label in (("tapsec", "wg-go", "tapsec / wg-go pair"), ("mixed", "wg-go", "tapsec>wg-go / wg-go pair"),
                         ("tapsec", "tapsec-plain", "offloads on / off (tapsec)")):
     v = [x[num] / x[den] for x in by.values() if num in x and den in x and x[den] > 0]
     if v: table.append(summary(label, v))
-with open(sys.argv[2], "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["measurement", "median", "min", "max", "rounds"])
-    w.writerows(table)
+for path, rows in ((sys.argv[2], table), (sys.argv[2].replace(".csv", "_rates.csv"), rates)):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["measurement", "median", "min", "max", "rounds"])
+        w.writerows(rows)
 print("%-28s %8s %8s %8s" % ("measurement", "median", "min", "max"))
-for t in table:
+for t in rates + table:
     print("%-28s %8s %8s %8s" % tuple(t[:4]))
 PY
