@@ -75,29 +75,15 @@ ip -n "$ns2" link set veth-b2 up
 
 wg genkey >"$work/a.key"; wg pubkey <"$work/a.key" >"$work/a.pub"
 wg genkey >"$work/b.key"; wg pubkey <"$work/b.key" >"$work/b.pub"
-cat >"$work/a.conf" <<EOF
-[Interface]
-PrivateKey = $(cat "$work/a.key")
-ListenPort = 51820
-Address = 10.77.0.1/24
-MTU = 1420
-
-[Peer]
-PublicKey = $(cat "$work/b.pub")
-Endpoint = 192.168.241.2:51820
-AllowedIPs = 10.77.0.2/32
-EOF
-cat >"$work/b.conf" <<EOF
-[Interface]
-PrivateKey = $(cat "$work/b.key")
-ListenPort = 51820
-Address = 10.77.0.2/24
-MTU = 1420
-
-[Peer]
-PublicKey = $(cat "$work/a.pub")
-AllowedIPs = 10.77.0.1/32
-EOF
+write_config() {  # file, own key, own address, peer public key, peer address, [endpoint]
+  {
+    printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = %s/24\nMTU = 1420\n\n' "$(cat "$2")" "$3"
+    printf '[Peer]\nPublicKey = %s\nAllowedIPs = %s/32\n' "$(cat "$4")" "$5"
+    [ -z "${6:-}" ] || printf 'Endpoint = %s\n' "$6"
+  } >"$1"
+}
+write_config "$work/a.conf" "$work/a.key" 10.77.0.1 "$work/b.pub" 10.77.0.2 192.168.241.2:51820
+write_config "$work/b.conf" "$work/b.key" 10.77.0.2 "$work/a.pub" 10.77.0.1
 
 # Waits (bounded, 10 s) until a line matching $2 appears in file $1.
 wait_for_line() {
