@@ -10,11 +10,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <bit>
 #include <cstdint>
 #include <cstring>
 
 #include <tapsec/core/bytes.hpp>
+#include <tapsec/wireguard/allowed_ips.hpp>
 
 namespace tapsec::cli {
 
@@ -33,38 +33,8 @@ inline constexpr std::size_t vnet_header_size = sizeof(VnetHeader);
 inline constexpr std::uint8_t vnet_needs_checksum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
 inline constexpr std::uint8_t vnet_gso_none = 0, vnet_gso_tcpv4 = 1, vnet_gso_tcpv6 = 4, vnet_gso_ecn = 0x80;
 
-/// The one's-complement sum of RFC 1071 over `data` (as big-endian 16-bit words), added
-/// to `sum` (not folded). Summed in native order, 8 bytes a step, and swapped once at the
-/// end: the sum is independent of byte order (RFC 1071 section 2 B).
-inline std::uint64_t checksum_add(std::uint64_t sum, ByteView data) {
-    std::uint64_t native = 0;
-    const std::uint8_t* p = data.data();
-    std::size_t i = 0;
-    for (; i + 8 <= data.size(); i += 8) {
-        std::uint64_t word;
-        std::memcpy(&word, p + i, 8);
-        native += (word & 0xffffffffu) + (word >> 32);
-    }
-    for (; i + 2 <= data.size(); i += 2) {
-        std::uint16_t word;
-        std::memcpy(&word, p + i, 2);
-        native += word;
-    }
-    if (i < data.size()) {
-        std::uint8_t last[2] = {p[i], 0};  // an odd length: padded with a zero byte
-        std::uint16_t word;
-        std::memcpy(&word, last, 2);
-        native += word;
-    }
-    while (native >> 16) native = (native & 0xffff) + (native >> 16);
-    if constexpr (std::endian::native == std::endian::little) native = (native & 0xff) << 8 | native >> 8;
-    return sum + native;
-}
-
-inline std::uint16_t checksum_fold(std::uint64_t sum) {
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<std::uint16_t>(~sum & 0xffff);
-}
+using wireguard::checksum_add;
+using wireguard::checksum_fold;
 
 inline void put16(std::uint8_t* p, std::uint16_t v) {
     p[0] = static_cast<std::uint8_t>(v >> 8);
