@@ -45,6 +45,13 @@ else
 
 "$here/tls13_bulk.sh" --tapsec "$tapsec" --out "$out" "${pass[@]}"
 
+# The WireGuard tunnel (root, wireguard-go and iperf3 needed; skipped otherwise).
+if [ "$(id -u)" = 0 ] && command -v wireguard-go >/dev/null && command -v iperf3 >/dev/null; then
+  wg_pairs=()
+  for ((i = 0; i < ${#pass[@]}; i += 2)); do [ "${pass[i]}" = --pairs ] && wg_pairs=(--pairs "${pass[i + 1]}"); done
+  "$here/wireguard_tunnel.sh" --tapsec "$tapsec" --out "$out" "${wg_pairs[@]}" || echo "run-all.sh: wireguard_tunnel.sh failed" >&2
+fi
+
 if [ -x "$bench" ]; then
   "$bench" --csv "$out/tapsec_bench.csv" providers tls13-handshake tls13_record
 fi
@@ -77,4 +84,8 @@ PLOT
 }
 plot "$out/tls13_bulk.csv" "$out/tls13_bulk.png" \
   "TLS 1.3, 1 GiB over loopback (ossl: OpenSSL provider): ratios within interleaved pairs ($(sed -n 's/^date: //p' "$out/machine.txt"))"
+if [ -f "$out/wireguard_tunnel.csv" ]; then
+  plot "$out/wireguard_tunnel.csv" "$out/wireguard_tunnel.png" \
+    "WireGuard, iperf3 TCP through TUN between namespaces: ratios within interleaved rounds ($(sed -n 's/^date: //p' "$out/machine.txt"))"
+fi
 echo "run-all.sh: wrote $out/tls13_bulk.csv, tls13_bulk_runs.csv, tls13_bulk.png, machine.txt" >&2

@@ -24,7 +24,7 @@ packages=(
   # key-log decryption checks (tests/interop/keylog_tshark_test.cpp)
   tshark
   # fuzzing (libFuzzer ships with clang 14) and the benchmark plot
-  clang-14 libclang-rt-14-dev gnuplot-nox time
+  clang-14 libclang-rt-14-dev gnuplot-nox time iperf3
   # the plain-TCP ceiling of benchmarks/tls13_bulk.sh
   socat
   # the generated zsh completion is parsed and run (tests/unit/cli_test.cpp)

@@ -30,6 +30,7 @@
 #include "address.hpp"
 #include "provider_option.hpp"
 #include "registry.hpp"
+#include "tunnel_batch.hpp"
 #include "tunnel_io.hpp"
 
 namespace tapsec::cli {
@@ -172,20 +173,33 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     return std::nullopt;
 }
 
-int open_tun(const std::string& name, const InterfaceSettings& settings, std::string& error) {
+/// Benchmark switches (docs/wireguard.md): TAPSEC_WG_UDP_OFFLOAD=0 turns UDP GSO/GRO off,
+/// TAPSEC_WG_TUN_OFFLOAD=0 the TUN device's TSO/checksum offload, to measure each step.
+bool switch_enabled(const char* name) {
+    const char* value = std::getenv(name);
+    return !value || std::string(value) != "0";
+}
+bool udp_offload_enabled() { return switch_enabled("TAPSEC_WG_UDP_OFFLOAD"); }
+bool tun_offload_enabled() { return switch_enabled("TAPSEC_WG_TUN_OFFLOAD"); }
+
+int open_tun(const std::string& name, const InterfaceSettings& settings, bool vnet_header, std::string& error) {
     const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         error = std::string("cannot open /dev/net/tun: ") + std::strerror(errno);
         return -1;
     }
     ifreq request{};
-    request.ifr_flags = IFF_TUN | IFF_NO_PI;
+    // With a virtio-net header in front of each packet the kernel may hand over TCP
+    // super-packets (TSO) and partial checksums, which the batched path finishes.
+    request.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet_header ? IFF_VNET_HDR : 0);
     std::strncpy(request.ifr_name, name.c_str(), IFNAMSIZ - 1);
     if (::ioctl(fd, TUNSETIFF, &request) != 0) {
         error = "cannot create TUN device " + name + ": " + std::strerror(errno);
         ::close(fd);
         return -1;
     }
+    if (vnet_header && ::ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) != 0)
+        (void)::ioctl(fd, TUNSETOFFLOAD, 0);  // no offloads: plain packets, still behind the header
     auto run = [&](const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()) == 0; };
     for (const auto& address : settings.addresses)
         if (!run("ip addr add " + address.to_string() + " dev " + name)) {
@@ -204,10 +218,10 @@ int open_tun(const std::string& name, const InterfaceSettings& settings, std::st
 /// Events carry codes, not text: the words are made here, and only with --verbose.
 /// Dropped packets arrive coalesced (at most one event a second); the counts are the
 /// engine's drop counters.
-void report_events(auto& conn, bool verbose) {
-    while (auto e = conn.next_event()) {
-        if (!verbose) continue;
-        auto& engine = conn.engine();
+void report_event(auto& engine, const Event& event, bool verbose) {
+    if (!verbose) return;
+    const Event* e = &event;
+    {
         switch (e->kind) {
             case EventKind::handshake_complete: std::fprintf(stderr, "tapsec: handshake complete\n"); break;
             case EventKind::key_updated: std::fprintf(stderr, "tapsec: new session\n"); break;
@@ -222,6 +236,10 @@ void report_events(auto& conn, bool verbose) {
             default: std::fprintf(stderr, "tapsec: event: %s\n", e->reason ? e->reason.message().c_str() : "-"); break;
         }
     }
+}
+
+void report_events(auto& conn, bool verbose) {
+    while (auto e = conn.next_event()) report_event(conn.engine(), *e, verbose);
 }
 
 /// What a running peer knows about one configured peer, for the status text.
@@ -389,6 +407,23 @@ int run_data_path_loop(auto& conn, const Options& options, int tun_fd) {
         if (peer_came && !progress.input_open && Clock::now() - quiet_since > 2s) return {TunnelStep::leave};
         return {};
     };
+    if (tun_fd >= 0) {
+        // The batched path (tunnel_batch.hpp) drives the engine directly; a listener's
+        // engine has not been started by a handshake() call.
+        auto& engine = conn.engine();
+        if (!options.is_connect)
+            if (auto ec = engine.start(Clock::now())) return cli::fail(ec.message());
+        TunBatchOptions batch;
+        batch.udp_offload = udp_offload_enabled();
+        batch.vnet_header = tun_offload_enabled();
+        auto report = [&] {
+            while (auto e = engine.poll_event()) report_event(engine, *e, options.verbose);
+        };
+        if (auto status = run_tun_batched(engine, conn.transport().native_handle(), tun_fd, stop_requested, report,
+                                          check, batch))
+            return *status;
+        return 0;
+    }
     auto no_intercept = [](ByteView) -> std::optional<int> { return std::nullopt; };
     if (auto status = run_tunnel(conn, packets, stop_requested, [&] { report_events(conn, options.verbose); },
                                  no_intercept, check))
@@ -418,7 +453,7 @@ int run(Arguments& args, bool is_connect) {
     int tun_fd = -1;
     if (!options.tun.empty()) {
         std::string error;
-        tun_fd = open_tun(options.tun, options.config.interface, error);
+        tun_fd = open_tun(options.tun, options.config.interface, tun_offload_enabled(), error);
         if (tun_fd < 0) return cli::fail(error);
     }
     WireGuard<Crypto> conn(is_connect ? Role::client : Role::server, options.config, std::move(*udp));
