@@ -16,6 +16,9 @@
 // once (as for any Asio stream); all calls on one stream come from one thread or strand.
 #pragma once
 
+#include <concepts>
+#include <memory>
+
 #include <boost/asio/ip/tcp.hpp>
 
 #include "../core/secure.hpp"
@@ -37,6 +40,12 @@ public:
 
     /// Takes a connected socket (or one connected later through next_layer()).
     stream(Socket socket, Role role, Config config)
+        : driver_(role, std::move(config), transport_type(std::move(socket))) {}
+
+    /// With a configuration shared by many streams (a server's): no copy per connection.
+    template <class Shared>
+        requires std::same_as<Shared, std::shared_ptr<const Config>>
+    stream(Socket socket, Role role, Shared config)
         : driver_(role, std::move(config), transport_type(std::move(socket))) {}
 
     /// An unconnected socket on `executor` (connect it with next_layer().async_connect).
