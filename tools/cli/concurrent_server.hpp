@@ -121,6 +121,8 @@ struct ConcurrentHooks {
     std::string composition;  // the --www page's first line
     /// The line printed after a handshake (unless --quiet); empty: none.
     std::function<std::string(Stream&)> established_line;
+    /// --keyupdate: right after each handshake, a KeyUpdate asking the peer to update too.
+    bool key_update = false;
 };
 
 // GCC 12 reports the coroutine frames' sized operator delete (Boost 1.74's awaitable_frame,
@@ -352,6 +354,17 @@ private:
         registration.established();
         if (!options_.quiet && hooks_.established_line)
             if (auto text = hooks_.established_line(stream); !text.empty()) line(session.peer + ": " + text);
+        if constexpr (requires { stream.async_update_keys(true, net::use_awaitable); }) {
+            if (hooks_.key_update) {
+                co_await stream.async_update_keys(true, net::redirect_error(use_awaitable, ec));
+                if (ec) {
+                    ++failed_;
+                    line(session.peer + ": " + hooks_.label + ": key update failed: " + ec.message());
+                    co_return;
+                }
+                if (!options_.quiet) line(session.peer + ": key update sent (the peer was asked to update too)");
+            }
+        }
 
         // The server mode: the peer's bytes through the Responder, its answer back. The
         // Responder (and the --www page) is made when the first bytes arrive, so an idle

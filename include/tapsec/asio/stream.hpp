@@ -74,6 +74,16 @@ public:
         return driver_.async_shutdown(std::forward<CompletionToken>(token));
     }
 
+    /// Key update (6.3), for compositions that re-key in band (TLS 1.3 KeyUpdate, asking
+    /// the peer to update too unless `request_peer_update` is false); completes once the
+    /// update has left. Completion: void(boost::system::error_code).
+    template <class CompletionToken>
+    auto async_update_keys(bool request_peer_update, CompletionToken&& token)
+        requires requires(secure_type& s) { s.update_keys_nonblocking(true); }
+    {
+        return driver_.async_update_keys(request_peer_update, std::forward<CompletionToken>(token));
+    }
+
     /// Some decrypted bytes; boost::asio::error::eof after the peer's authenticated close,
     /// a tapsec error (e.g. truncated) when the stream ended without it.
     /// Completion: void(boost::system::error_code, std::size_t).

@@ -321,6 +321,17 @@ public:
         return {};
     }
 
+    /// update_keys() without waiting: the KeyUpdate joins the outbox (poll for writing
+    /// while wants_write()).
+    [[nodiscard]] std::error_code update_keys_nonblocking(bool request_peer_update = true)
+        requires(features.template has<feature::rekeying>()) &&
+                requires(Engine& e) { { e.update_keys(true, Instant{}) } -> std::same_as<std::error_code>; }
+    {
+        if (failed_) return failed_;
+        if (auto ec = engine_.update_keys(request_peer_update, Clock::now())) return fail(ec);
+        return flush_nonblocking();
+    }
+
     /// close() without waiting: queues the authenticated close; the write side of the
     /// transport is shut once the outbox has drained (keep polling while wants_write()).
     std::error_code begin_close() {

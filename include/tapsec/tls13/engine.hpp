@@ -45,7 +45,10 @@ public:
 
     Engine(Role role, const Config& config) : Engine(role, std::make_shared<const Config>(config)) {}
     /// Keeps `config` by pointer: a server's connections share one (it is never changed).
-    Engine(Role role, std::shared_ptr<const Config> config)
+    /// (A template, so that `Engine(role, {})` still means a default Config.)
+    template <class Shared>
+        requires std::same_as<Shared, std::shared_ptr<const Config>>
+    Engine(Role role, Shared config)
         : role_(role),
           config_(std::move(config)),
           records_(layer_options(*config_)),

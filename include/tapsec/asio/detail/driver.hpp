@@ -152,6 +152,30 @@ public:
         }
     };
 
+    /// Key update (6.3) where the composition re-keys in band: the update is queued and
+    /// the operation completes once the socket has taken it.
+    struct key_update_op {
+        driver* d;
+        bool request_peer_update = true;
+        bool started = false;
+        bool waited = false;
+
+        template <class Self>
+        void operator()(Self& self, error_code ec = {}) {
+            if (!started) {
+                started = true;
+                if (!d->failure_) d->call(d->secure_.update_keys_nonblocking(request_peer_update));
+            } else {
+                waited = true;
+                if (ec) return self.complete(d->wait_error(ec));
+                d->call(d->secure_.on_writable());
+            }
+            if (d->failure_) return finish(self, waited, to_boost(d->failure_));
+            if (d->secure_.wants_write()) return d->socket().async_wait(Socket::wait_write, std::move(self));
+            finish(self, waited, error_code{});
+        }
+    };
+
     /// Received plaintext into `buffers`: what is already decrypted, or waits for more.
     /// `Datagram` keeps message boundaries (one datagram per read, the rest is an error).
     /// The bytes are copied into `buffers` only as the handler is called (an immediate
@@ -239,6 +263,10 @@ public:
     template <class Token>
     auto async_shutdown(Token&& token) {
         return net::async_compose<Token, void(error_code)>(shutdown_op{this}, token, socket());
+    }
+    template <class Token>
+    auto async_update_keys(bool request_peer_update, Token&& token) {
+        return net::async_compose<Token, void(error_code)>(key_update_op{this, request_peer_update}, token, socket());
     }
     template <bool Datagram, class MutableBuffers, class Token>
     auto async_read(const MutableBuffers& buffers, Token&& token) {
