@@ -130,9 +130,12 @@ public:
         }
     };
 
-    /// The protocol's close: queue it, and complete once the socket has taken it.
-    struct shutdown_op {
+    /// Queues something on the composition (`start`: the protocol's close, a key update)
+    /// and completes once the socket has taken everything queued.
+    template <class Start>
+    struct queue_and_flush_op {
         driver* d;
+        Start start;
         bool started = false;
         bool waited = false;
 
@@ -140,31 +143,7 @@ public:
         void operator()(Self& self, error_code ec = {}) {
             if (!started) {
                 started = true;
-                if (!d->failure_) d->call(d->secure_.begin_close());
-            } else {
-                waited = true;
-                if (ec) return self.complete(d->wait_error(ec));
-                d->call(d->secure_.on_writable());
-            }
-            if (d->failure_) return finish(self, waited, to_boost(d->failure_));
-            if (d->secure_.wants_write()) return d->socket().async_wait(Socket::wait_write, std::move(self));
-            finish(self, waited, error_code{});
-        }
-    };
-
-    /// Key update (6.3) where the composition re-keys in band: the update is queued and
-    /// the operation completes once the socket has taken it.
-    struct key_update_op {
-        driver* d;
-        bool request_peer_update = true;
-        bool started = false;
-        bool waited = false;
-
-        template <class Self>
-        void operator()(Self& self, error_code ec = {}) {
-            if (!started) {
-                started = true;
-                if (!d->failure_) d->call(d->secure_.update_keys_nonblocking(request_peer_update));
+                if (!d->failure_) d->call(start(d->secure_));
             } else {
                 waited = true;
                 if (ec) return self.complete(d->wait_error(ec));
@@ -260,13 +239,19 @@ public:
     auto async_handshake(Token&& token) {
         return net::async_compose<Token, void(error_code)>(handshake_op{this}, token, socket());
     }
+    /// The protocol's close (close_notify ...).
     template <class Token>
     auto async_shutdown(Token&& token) {
-        return net::async_compose<Token, void(error_code)>(shutdown_op{this}, token, socket());
+        const auto close = [](SecureT& s) { return s.begin_close(); };
+        return net::async_compose<Token, void(error_code)>(queue_and_flush_op<decltype(close)>{this, close}, token,
+                                                           socket());
     }
+    /// Key update (6.3) where the composition re-keys in band.
     template <class Token>
     auto async_update_keys(bool request_peer_update, Token&& token) {
-        return net::async_compose<Token, void(error_code)>(key_update_op{this, request_peer_update}, token, socket());
+        const auto update = [request_peer_update](SecureT& s) { return s.update_keys_nonblocking(request_peer_update); };
+        return net::async_compose<Token, void(error_code)>(queue_and_flush_op<decltype(update)>{this, update}, token,
+                                                           socket());
     }
     template <bool Datagram, class MutableBuffers, class Token>
     auto async_read(const MutableBuffers& buffers, Token&& token) {
