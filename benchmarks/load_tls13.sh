@@ -5,8 +5,9 @@
 #      against nginx (worker_processes = cores, TLS 1.3 only), the same certificate, for a
 #      P-256 and an Ed25519 certificate; PAIRS (5) interleaved pairs of SECONDS (5) s runs
 #      (the order alternates), median and range, p50/p99 handshake latency;
-#   2. memory per idle TLS 1.3 connection with IDLE (2000) connections held open, tapsec
+#   2. memory per idle TLS 1.3 connection with IDLE (10000) connections held open, tapsec
 #      next to nginx (VmRSS of all the server's processes before and after).
+# ONLY=handshakes or ONLY=idle runs one of the two.
 # The load generator is ours (benchmarks/load_client.cpp, built here with g++); it shares
 # the cores with the server, as for both servers alike.
 #   benchmarks/load_tls13.sh BUILD_DIR [PAIRS] [SECONDS] [IDLE]
@@ -16,7 +17,8 @@ set -euo pipefail
 build=${1:?usage: load_tls13.sh BUILD_DIR [PAIRS] [SECONDS] [IDLE]}
 pairs=${2:-5}
 seconds=${3:-5}
-idle=${4:-2000}
+idle=${4:-10000}
+only=${ONLY:-}
 clients=64
 src=$(cd "$(dirname "$0")/.." && pwd)
 tapsec=$(cd "$build" && pwd)/tools/tapsec
@@ -25,7 +27,12 @@ cores=$(nproc)
 command -v nginx >/dev/null || { echo "load_tls13: nginx is not installed (scripts/install-deps.sh: nginx-light)" >&2; exit 2; }
 [ -x "$tapsec" ] || { echo "load_tls13: no $tapsec (build tapsec_cli first)" >&2; exit 2; }
 (( pairs >= 1 && pairs <= 50 && idle >= 1 && idle <= 10000 )) || { echo "load_tls13: PAIRS 1..50, IDLE 1..10000" >&2; exit 2; }
-ulimit -n "$(ulimit -Hn)"   # IDLE connections are 2 x IDLE descriptors on this machine
+# IDLE connections are IDLE descriptors in the load generator and IDLE in the server:
+# raise the hard limit where we may (root), then the soft one to it.
+want_files=$((idle + 1024))
+if (( $(ulimit -Hn) < want_files )); then ulimit -Hn "$want_files" 2>/dev/null || true; fi
+ulimit -n "$(ulimit -Hn)"
+(( $(ulimit -n) >= want_files )) || { echo "load_tls13: $idle idle connections need $want_files descriptors, the limit is $(ulimit -n)" >&2; exit 2; }
 mkdir -p "$out"
 chmod 755 "$out"
 pids=()
@@ -76,7 +83,7 @@ start_server() {  # start_server tapsec|nginx KIND PORT
         chmod -R a+rX "$n"
         cat > "$n/nginx.conf" <<CONF
 worker_processes $cores;
-worker_rlimit_nofile 30000;
+worker_rlimit_nofile $((idle + 1024));
 pid nginx.pid;
 lock_file nginx.lock;
 events { worker_connections 20000; }
@@ -146,7 +153,9 @@ PY
 
 echo "load_tls13: $cores cores, $clients clients, $pairs pairs of ${seconds} s, $idle idle connections; raw lines in $out" >&2
 results=()
-for kind in p256 ed25519; do
+kinds=(p256 ed25519)
+[ "$only" = idle ] && kinds=()
+for kind in "${kinds[@]}"; do
     make_pki "$kind"
     : > "$out/$kind-tapsec.txt"
     : > "$out/$kind-nginx.txt"
@@ -162,10 +171,14 @@ for kind in p256 ed25519; do
         results+=("| $kind | $which | $(summary "$out/$kind-$which.txt") |")
     done
 done
-echo "| certificate | server | handshakes/s median (range) | p50 ms | p99 ms | failures |"
-echo "|---|---|---|---|---|---|"
-printf '%s\n' "${results[@]}"
-echo
+if [ "$only" != idle ]; then
+    echo "| certificate | server | handshakes/s median (range) | p50 ms | p99 ms | failures |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${results[@]}"
+    echo
+fi
+[ "$only" = handshakes ] && exit 0
+make_pki p256
 echo "| server | idle connections | KiB per connection | VmRSS before → after (KiB) |"
 echo "|---|---|---|---|"
 for which in tapsec nginx; do

@@ -113,3 +113,41 @@ TEST_CASE("concurrent listen tls13: an idle connection is closed at --handshake-
     ::kill(server->pid(), SIGTERM);
     CHECK_MESSAGE(server->wait(std::chrono::seconds(10)) == 0, server->output());
 }
+
+TEST_CASE("concurrent listen tls13 --keyupdate: every client gets a KeyUpdate, answers it, and the echo goes on") {
+    ListenFixture f;
+    auto server = f.listen({"--echo", "--forever", "--keyupdate"});
+    REQUIRE_MESSAGE(server->wait_for_output("listening"), server->output());
+    constexpr int clients = 8;
+    std::vector<Result<ListenFixture::Client>> open;
+    for (int i = 0; i < clients; ++i) {  // all open at once: each on its own coroutine
+        open.push_back(f.client());
+        REQUIRE_MESSAGE(open.back(), open.back().error().message());
+    }
+    for (int i = 0; i < clients; ++i) {
+        auto& client = *open[i];
+        const std::string first = "before " + std::to_string(i);
+        REQUIRE(!client.send(as_bytes(first + "\n")));
+        auto echo = read_line(client);  // the KeyUpdate came first: read under the new key
+        REQUIRE_MESSAGE(echo, echo.error().message());
+        CHECK(*echo == first);
+        bool read_updated = false, write_updated = false;
+        while (auto e = client.next_event()) {
+            if (e->kind != EventKind::key_updated) continue;
+            read_updated |= e->reason == tls13::Error::read_key_updated;
+            write_updated |= e->reason == tls13::Error::write_key_updated;  // update_requested was answered
+        }
+        CHECK_MESSAGE(read_updated, "client " << i << ": no KeyUpdate from the server");
+        CHECK_MESSAGE(write_updated, "client " << i << ": the server did not ask for our update");
+        // The server reads this under our new key, and answers under its own.
+        const std::string second = "after " + std::to_string(i);
+        REQUIRE(!client.send(as_bytes(second + "\n")));
+        auto again = read_line(client);
+        REQUIRE_MESSAGE(again, again.error().message());
+        CHECK(*again == second);
+    }
+    for (auto& c : open) (void)c->close();
+    ::kill(server->pid(), SIGTERM);
+    CHECK_MESSAGE(server->wait(std::chrono::seconds(10)) == 0, server->output());
+    CHECK_MESSAGE(server->output().find("key update sent") != std::string::npos, server->output());
+}

@@ -121,6 +121,8 @@ struct ConcurrentHooks {
     std::string composition;  // the --www page's first line
     /// The line printed after a handshake (unless --quiet); empty: none.
     std::function<std::string(Stream&)> established_line;
+    /// --keyupdate: right after each handshake, a KeyUpdate asking the peer to update too.
+    bool key_update = false;
 };
 
 // GCC 12 reports the coroutine frames' sized operator delete (Boost 1.74's awaitable_frame,
@@ -140,7 +142,7 @@ public:
     using Config = typename Stream::Config;
 
     ConcurrentServer(Config config, ServerMode mode, ConcurrentOptions options, ConcurrentHooks<Stream> hooks)
-        : config_(std::move(config)), mode_(mode), options_(options), hooks_(std::move(hooks)) {}
+        : config_(std::make_shared<const Config>(std::move(config))), mode_(mode), options_(options), hooks_(std::move(hooks)) {}
 
     int run(const std::string& address, std::uint16_t port) {
         namespace net = boost::asio;
@@ -201,6 +203,10 @@ private:
         std::list<Session*> pending;  // in their handshake, oldest first
         std::list<Session*> open;     // established
         bool stopping = false;
+        // The one read buffer of the thread's connections: a read's bytes are copied in
+        // only as its handler runs (tapsec::asio::stream), and each connection is done
+        // with them before it next waits, so an idle connection holds no buffer.
+        std::array<std::uint8_t, 16384> read_buffer;
     };
 
     /// Keeps a session in its worker's lists for the lifetime of its coroutine.
@@ -348,15 +354,28 @@ private:
         registration.established();
         if (!options_.quiet && hooks_.established_line)
             if (auto text = hooks_.established_line(stream); !text.empty()) line(session.peer + ": " + text);
+        if constexpr (requires { stream.async_update_keys(true, net::use_awaitable); }) {
+            if (hooks_.key_update) {
+                co_await stream.async_update_keys(true, net::redirect_error(use_awaitable, ec));
+                if (ec) {
+                    ++failed_;
+                    line(session.peer + ": " + hooks_.label + ": key update failed: " + ec.message());
+                    co_return;
+                }
+                if (!options_.quiet) line(session.peer + ": key update sent (the peer was asked to update too)");
+            }
+        }
 
-        // The server mode: the peer's bytes through the Responder, its answer back.
-        const auto responder = make_responder(mode_, stream.secure().info(), hooks_.composition);
+        // The server mode: the peer's bytes through the Responder, its answer back. The
+        // Responder (and the --www page) is made when the first bytes arrive, so an idle
+        // connection does not hold it.
+        std::unique_ptr<Responder> responder;
         bool we_close = false;
         bool failed = false;
-        std::array<std::uint8_t, 4096> buffer;
         Bytes reply;
         while (!worker.stopping) {
-            const std::size_t n = co_await stream.async_read_some(net::buffer(buffer), net::redirect_error(use_awaitable, ec));
+            const std::size_t n =
+                co_await stream.async_read_some(net::buffer(worker.read_buffer), net::redirect_error(use_awaitable, ec));
             if (worker.stopping) break;
             if (ec == net::error::eof) break;  // the peer's close: answered below
             if (ec) {
@@ -364,8 +383,9 @@ private:
                 failed = true;
                 break;
             }
+            if (!responder) responder = make_responder(mode_, stream.secure().info(), hooks_.composition);
             reply.clear();
-            we_close = responder->on_data(ByteView(buffer.data(), n), reply);
+            we_close = responder->on_data(ByteView(worker.read_buffer.data(), n), reply);
             if (!reply.empty()) {
                 co_await net::async_write(stream, net::buffer(reply), net::redirect_error(use_awaitable, ec));
                 if (ec && !worker.stopping) {
@@ -414,7 +434,7 @@ private:
         return text;
     }
 
-    Config config_;
+    std::shared_ptr<const Config> config_;  // one for every connection: none holds a copy
     ServerMode mode_;
     ConcurrentOptions options_;
     ConcurrentHooks<Stream> hooks_;

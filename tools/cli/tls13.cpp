@@ -300,11 +300,10 @@ int listen_with(Arguments& args) {
     const bool quiet = args.flag("--quiet");
     if (auto u = args.unknown()) return fail("listen tls13: unknown option " + *u);
     if (concurrent) {
-        if (keyupdate) return usage_fail("--keyupdate is for the stdin/stdout mode (not with --echo, --rev, --www)");
         concurrent_options.quiet = quiet;
         using Stream = asio::stream<Tls13Handshake, AeadRecord, boost::asio::ip::tcp::socket, Crypto>;
         ConcurrentHooks<Stream> hooks{"TLS 1.3", composition_name<Crypto>(),
-                                      [](Stream& s) { return summary_line<Crypto>(s.secure().info()).substr(8); }};
+                                      [](Stream& s) { return summary_line<Crypto>(s.secure().info()).substr(8); }, keyupdate};
         return ConcurrentServer<Stream>(config, listen_options.mode, concurrent_options, std::move(hooks)).run(address, port);
     }
 

@@ -16,6 +16,9 @@
 // once (as for any Asio stream); all calls on one stream come from one thread or strand.
 #pragma once
 
+#include <concepts>
+#include <memory>
+
 #include <boost/asio/ip/tcp.hpp>
 
 #include "../core/secure.hpp"
@@ -37,6 +40,12 @@ public:
 
     /// Takes a connected socket (or one connected later through next_layer()).
     stream(Socket socket, Role role, Config config)
+        : driver_(role, std::move(config), transport_type(std::move(socket))) {}
+
+    /// With a configuration shared by many streams (a server's): no copy per connection.
+    template <class Shared>
+        requires std::same_as<Shared, std::shared_ptr<const Config>>
+    stream(Socket socket, Role role, Shared config)
         : driver_(role, std::move(config), transport_type(std::move(socket))) {}
 
     /// An unconnected socket on `executor` (connect it with next_layer().async_connect).
@@ -63,6 +72,16 @@ public:
     template <class CompletionToken>
     auto async_shutdown(CompletionToken&& token) {
         return driver_.async_shutdown(std::forward<CompletionToken>(token));
+    }
+
+    /// Key update (6.3), for compositions that re-key in band (TLS 1.3 KeyUpdate, asking
+    /// the peer to update too unless `request_peer_update` is false); completes once the
+    /// update has left. Completion: void(boost::system::error_code).
+    template <class CompletionToken>
+    auto async_update_keys(bool request_peer_update, CompletionToken&& token)
+        requires requires(secure_type& s) { s.update_keys_nonblocking(true); }
+    {
+        return driver_.async_update_keys(request_peer_update, std::forward<CompletionToken>(token));
     }
 
     /// Some decrypted bytes; boost::asio::error::eof after the peer's authenticated close,

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "../crypto/provider.hpp"
@@ -78,7 +80,15 @@ public:
     static constexpr bool has = features.template has<F>();
 
     Secure(Role role, Config config, T transport)
-        : role_(role), config_(std::move(config)), engine_(role, config_), transport_(std::move(transport)) {}
+        : Secure(role, std::make_shared<const Config>(std::move(config)), std::move(transport)) {}
+
+    /// One configuration shared by many connections (a server's): it is immutable, and an
+    /// engine that can keep it by pointer does, so a connection holds no copy of it.
+    /// (A template, so that `Secure(role, {}, transport)` still means a default Config.)
+    template <class Shared>
+        requires std::same_as<Shared, std::shared_ptr<const Config>>
+    Secure(Role role, Shared config, T transport)
+        : role_(role), config_(std::move(config)), engine_(make_engine(role, config_)), transport_(std::move(transport)) {}
 
     Secure(Secure&&) = default;
 
@@ -87,7 +97,7 @@ public:
     /// Runs the handshake to completion (or failure, or the configured timeout).
     [[nodiscard]] std::error_code handshake() {
         if (auto ec = ensure_started()) return ec;
-        const Instant deadline = Clock::now() + config_.handshake_timeout;
+        const Instant deadline = Clock::now() + config_->handshake_timeout;
         while (!engine_.is_established()) {
             if (auto ec = pump(deadline)) return ec;
         }
@@ -311,6 +321,17 @@ public:
         return {};
     }
 
+    /// update_keys() without waiting: the KeyUpdate joins the outbox (poll for writing
+    /// while wants_write()).
+    [[nodiscard]] std::error_code update_keys_nonblocking(bool request_peer_update = true)
+        requires(features.template has<feature::rekeying>()) &&
+                requires(Engine& e) { { e.update_keys(true, Instant{}) } -> std::same_as<std::error_code>; }
+    {
+        if (failed_) return failed_;
+        if (auto ec = engine_.update_keys(request_peer_update, Clock::now())) return fail(ec);
+        return flush_nonblocking();
+    }
+
     /// close() without waiting: queues the authenticated close; the write side of the
     /// transport is shut once the outbox has drained (keep polling while wants_write()).
     std::error_code begin_close() {
@@ -336,9 +357,14 @@ public:
     Role role() const { return role_; }
     Engine& engine() { return engine_; }
     T& transport() { return transport_; }
-    const Config& config() const { return config_; }
+    const Config& config() const { return *config_; }
 
 private:
+    static Engine make_engine(Role role, const std::shared_ptr<const Config>& config) {
+        if constexpr (std::is_constructible_v<Engine, Role, std::shared_ptr<const Config>>) return Engine(role, config);
+        else return Engine(role, *config);
+    }
+
     std::error_code ensure_started() {
         if (failed_) return failed_;
         if (started_) return {};
@@ -433,7 +459,19 @@ private:
             ByteView data;
             std::optional<Endpoint> to;
             std::optional<Transmit> owned;
-            while (next_transmit(data, to, owned)) outbox_.insert(outbox_.end(), data.begin(), data.end());
+            while (next_transmit(data, to, owned)) {
+                // Straight to the socket while nothing waits before it: only what it does not
+                // take now is copied into the outbox (an idle connection holds no outbox).
+                if (!wants_write()) {
+                    auto n = transport_.try_write(data);
+                    if (!n) {
+                        if (!failed_) failed_ = n.error();
+                        return n.error();
+                    }
+                    data = data.subspan(*n);
+                }
+                outbox_.insert(outbox_.end(), data.begin(), data.end());
+            }
             drain_events();
             return write_outbox();
         }
@@ -498,7 +536,7 @@ private:
     }
 
     Role role_;
-    Config config_;
+    std::shared_ptr<const Config> config_;
     Engine engine_;
     T transport_;
     /// One read: a full TLS record or the largest datagram. The engine consumes it before

@@ -58,13 +58,16 @@ struct OpenSsl3 : Botan2 {
     class Aead {
     public:
         static constexpr std::size_t tag_size = 16;
+        /// As Botan2::Aead::Use: a one-way key (a TLS record sealer or opener) gets one
+        /// cipher context, not two (each AES-GCM context is ~650 bytes per connection).
+        using Use = Botan2::Aead::Use;
 
-        static Result<Aead> create(AeadAlgorithm alg, ByteView key) {
+        static Result<Aead> create(AeadAlgorithm alg, ByteView key, Use use = Use::seal_and_open) {
             if (key.size() != key_size(alg)) return Errc::invalid_configuration;
             Aead a;
             a.alg_ = alg;
             if (alg == AeadAlgorithm::xchacha20_poly1305) {  // not in OpenSSL 3.0: Botan's
-                auto fallback = Botan2::Aead::create(alg, key);
+                auto fallback = Botan2::Aead::create(alg, key, use);
                 if (!fallback) return fallback.error();
                 a.fallback_ = std::make_shared<Botan2::Aead>(std::move(*fallback));
                 return a;
@@ -72,11 +75,16 @@ struct OpenSsl3 : Botan2 {
             const EVP_CIPHER* cipher = alg == AeadAlgorithm::aes_128_gcm   ? EVP_aes_128_gcm()
                                        : alg == AeadAlgorithm::aes_256_gcm ? EVP_aes_256_gcm()
                                                                            : EVP_chacha20_poly1305();
-            a.enc_ = CipherContext(EVP_CIPHER_CTX_new(), CipherContextDeleter{});
-            a.dec_ = CipherContext(EVP_CIPHER_CTX_new(), CipherContextDeleter{});
-            if (!a.enc_ || !a.dec_ || EVP_EncryptInit_ex(a.enc_.get(), cipher, nullptr, key.data(), nullptr) != 1 ||
-                EVP_DecryptInit_ex(a.dec_.get(), cipher, nullptr, key.data(), nullptr) != 1)
-                return Errc::internal_error;
+            if (use != Use::open_only) {
+                a.enc_ = CipherContext(EVP_CIPHER_CTX_new(), CipherContextDeleter{});
+                if (!a.enc_ || EVP_EncryptInit_ex(a.enc_.get(), cipher, nullptr, key.data(), nullptr) != 1)
+                    return Errc::internal_error;
+            }
+            if (use != Use::seal_only) {
+                a.dec_ = CipherContext(EVP_CIPHER_CTX_new(), CipherContextDeleter{});
+                if (!a.dec_ || EVP_DecryptInit_ex(a.dec_.get(), cipher, nullptr, key.data(), nullptr) != 1)
+                    return Errc::internal_error;
+            }
             return a;
         }
         AeadAlgorithm algorithm() const noexcept { return alg_; }
@@ -90,6 +98,7 @@ struct OpenSsl3 : Botan2 {
 
         void seal_in_place(ByteView nonce, ByteView aad, MutableByteView text, MutableByteView tag) const {
             if (fallback_) return fallback_->seal_in_place(nonce, aad, text, tag);
+            if (!enc_) throw std::logic_error("Aead: created open_only, asked to seal");
             int n = 0;
             EVP_CIPHER_CTX* c = enc_.get();
             EVP_EncryptInit_ex(c, nullptr, nullptr, nullptr, nonce.data());
@@ -111,6 +120,7 @@ struct OpenSsl3 : Botan2 {
 
         bool open_in_place(ByteView nonce, ByteView aad, MutableByteView text, ByteView tag) const {
             if (fallback_) return fallback_->open_in_place(nonce, aad, text, tag);
+            if (!dec_) throw std::logic_error("Aead: created seal_only, asked to open");
             int n = 0;
             EVP_CIPHER_CTX* c = dec_.get();
             EVP_DecryptInit_ex(c, nullptr, nullptr, nullptr, nonce.data());

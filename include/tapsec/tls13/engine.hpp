@@ -43,15 +43,21 @@ public:
                   "tapsec: tls13::Engine: Record::layer<Crypto> does not meet tls13::TlsRecordLayer "
                   "(install_key, write, feed/next, record size limits, take_key_expiring)");
 
-    Engine(Role role, const Config& config)
+    Engine(Role role, const Config& config) : Engine(role, std::make_shared<const Config>(config)) {}
+    /// Keeps `config` by pointer: a server's connections share one (it is never changed).
+    /// (A template, so that `Engine(role, {})` still means a default Config.)
+    template <class Shared>
+        requires std::same_as<Shared, std::shared_ptr<const Config>>
+    Engine(Role role, Shared config)
         : role_(role),
-          config_(std::make_shared<const Config>(config)),
-          records_(layer_options(config)),
-          messages_(config.max_handshake_message_size) {
+          config_(std::move(config)),
+          records_(layer_options(*config_)),
+          messages_(config_->max_handshake_message_size) {
         // Only a client's initial ClientHello may carry legacy_record_version 0x0301 (5.1).
         first_record_ = role == Role::client;
-        if (role == Role::client) handshake_.template emplace<ClientHandshake<Crypto>>(*config_);
-        else handshake_.template emplace<ServerHandshake<Crypto>>(*config_);
+        // Only the role's own state machine is allocated (a server never pays for a client's).
+        if (role == Role::client) client_ = std::make_unique<ClientHandshake<Crypto>>(*config_);
+        else server_ = std::make_unique<ServerHandshake<Crypto>>(*config_);
     }
     Engine(Engine&&) = default;
 
@@ -95,6 +101,7 @@ public:
             if (auto ec = on_record(**next)) return fail(ec);
             if (peer_closed_) break;
         }
+        release_handshake_input();
         return {};
     }
 
@@ -119,6 +126,12 @@ public:
         if (out_sent_ == out_.size()) {
             out_.clear();
             out_sent_ = 0;
+            // The handshake's flights (certificate chain ...) grew it: free that once,
+            // when the last of them has left; data records warm it up again.
+            if (!output_released_ && common().established()) {
+                output_released_ = true;
+                Bytes().swap(out_);
+            }
         }
         return TransmitInfo{n, std::nullopt};
     }
@@ -148,10 +161,12 @@ public:
         return Bytes(view->begin(), view->end());
     }
     std::optional<Event> poll_event() {
-        if (events_.empty()) return std::nullopt;
-        Event e = std::move(events_.front());
-        events_.pop_front();
-        return e;
+        if (next_event_ == events_.size()) {
+            std::vector<Event>().swap(events_);  // events are rare: an idle connection holds none
+            next_event_ = 0;
+            return std::nullopt;
+        }
+        return std::move(events_[next_event_++]);
     }
 
     [[nodiscard]] std::error_code send(ByteView data, Instant) {
@@ -187,9 +202,7 @@ public:
     }
 
     Result<SecretBytes> export_keying_material(std::string_view label, ByteView context, std::size_t length) const {
-        if (const auto* c = std::get_if<ClientHandshake<Crypto>>(&handshake_))
-            return c->export_keying_material(label, context, length);
-        return std::get<ServerHandshake<Crypto>>(handshake_).export_keying_material(label, context, length);
+        return common().export_keying_material(label, context, length);
     }
 
     /// Client: data to send as 0-RTT with the first flight, as far as a stored session's
@@ -213,6 +226,15 @@ private:
         options.padding = config.padding;
         options.limits = KeyUsageLimits{config.key_update_after_records, config.key_update_after_bytes, 64};
         return options;
+    }
+
+    /// Once, when the handshake is over and no plaintext view into the record layer is
+    /// lent: the handshake's input buffers (ClientHello and the rest) are freed.
+    void release_handshake_input() {
+        if (input_released_ || !common().established() || plaintext_pending() || !messages_.empty()) return;
+        input_released_ = true;
+        messages_.release_if_empty();
+        if constexpr (requires(Layer& l) { l.release_input_buffer(); }) records_.release_input_buffer();
     }
 
     bool plaintext_pending() const noexcept {
@@ -243,13 +265,11 @@ private:
         fresh_next_ = 0;
     }
 
-    ClientHandshake<Crypto>* client() { return std::get_if<ClientHandshake<Crypto>>(&handshake_); }
-    ServerHandshake<Crypto>* server() { return std::get_if<ServerHandshake<Crypto>>(&handshake_); }
+    ClientHandshake<Crypto>* client() { return client_.get(); }
+    ServerHandshake<Crypto>* server() { return server_.get(); }
     const HandshakeCommon<Crypto>& common() const {
-        return std::visit([](const auto& h) -> const HandshakeCommon<Crypto>& {
-            if constexpr (std::is_same_v<std::decay_t<decltype(h)>, std::monostate>) std::abort();
-            else return h;
-        }, handshake_);
+        if (client_) return *client_;
+        return *server_;
     }
 
     /// 0-RTT refused by the server (4.2.10): records it cannot open are skipped, up to
@@ -460,7 +480,8 @@ private:
     Role role_;
     std::shared_ptr<const Config> config_;
     Layer records_;
-    std::variant<std::monostate, ClientHandshake<Crypto>, ServerHandshake<Crypto>> handshake_;
+    std::unique_ptr<ClientHandshake<Crypto>> client_;  // exactly one of the two
+    std::unique_ptr<ServerHandshake<Crypto>> server_;
     MessageBuffer messages_;
     Bytes out_;                  // sealed records not yet polled; reused, never shrunk
     std::size_t out_sent_ = 0;   // how much of out_ poll_transmit(out) already copied out
@@ -471,7 +492,8 @@ private:
     Bytes carried_;
     std::vector<std::size_t> carried_sizes_;
     std::size_t carried_next_ = 0, carried_offset_ = 0;
-    std::deque<Event> events_;
+    std::vector<Event> events_;  // not a deque: an empty deque still holds a 512-byte node
+    std::size_t next_event_ = 0;
     Bytes early_data_;
     std::error_code failed_;
     std::size_t early_received_ = 0, skipped_early_bytes_ = 0;
@@ -480,6 +502,7 @@ private:
     Bytes client_random_;  // names the connection in the key log
     unsigned client_traffic_generation_ = 0, server_traffic_generation_ = 0;
     bool exporter_logged_ = false;
+    bool input_released_ = false, output_released_ = false;  // the handshake's buffers, freed once
     bool started_ = false, first_record_ = true, peer_closed_ = false, peer_alert_ = false, closed_locally_ = false,
          eof_ = false;
 };

@@ -221,10 +221,15 @@ template <class Crypto>
 class HandshakeCommon {
 public:
     std::optional<Action> poll_action() {
-        if (actions_.empty()) return std::nullopt;
-        Action a = std::move(actions_.front());
-        actions_.pop_front();
-        return a;
+        if (next_action_ == actions_.size()) {
+            // Drained: once established the queue's memory goes too (an idle connection
+            // keeps none); during the handshake the capacity is reused.
+            if (established_) std::vector<Action>().swap(actions_);
+            else actions_.clear();
+            next_action_ = 0;
+            return std::nullopt;
+        }
+        return std::move(actions_[next_action_++]);
     }
     const SessionInfo& info() const { return info_; }
     bool established() const { return established_; }
@@ -290,6 +295,13 @@ protected:
         actions_.push_back({Action::Kind::event, Level::initial, {}, {}, Event{kind, {}, reason}});
     }
     void emit(EventKind kind, Error reason) { emit(kind, make_error_code(reason)); }
+
+    /// Once established: what only the handshake needed (the transcript, the peer's parsed
+    /// leaf) is freed; an idle connection keeps its traffic secrets and SessionInfo.
+    void release_common_handshake_state() {
+        transcript_ = Transcript<Crypto>();
+        peer_leaf_.reset();
+    }
 
     // ---- transcript ----------------------------------------------------------------------
     void transcript_update(ByteView message) { transcript_.add(message); }
@@ -424,7 +436,10 @@ protected:
         return out;
     }
 
-    std::deque<Action> actions_;
+    // Actions not yet polled: a vector and a read index, not a deque (an empty deque
+    // still holds a 512-byte node, for the life of the connection).
+    std::vector<Action> actions_;
+    std::size_t next_action_ = 0;
     Transcript<Crypto> transcript_;
     std::optional<typename Crypto::Certificate> peer_leaf_;
     const CipherSuite* suite_ = nullptr;

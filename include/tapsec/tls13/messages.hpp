@@ -240,6 +240,10 @@ public:
     /// Bytes held: a message still incomplete and whatever follows it.
     std::size_t buffered() const noexcept { return buffer_.size(); }
     bool empty() const { return buffer_.empty(); }
+    /// Frees the buffer's memory when it holds nothing (after the handshake).
+    void release_if_empty() {
+        if (buffer_.empty()) Bytes().swap(buffer_);
+    }
 
     /// The next complete message, std::nullopt if more bytes are needed, or an error.
     Result<std::optional<RawMessage>> next() {

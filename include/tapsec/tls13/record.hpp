@@ -192,6 +192,15 @@ public:
     /// means the stream was truncated).
     std::size_t buffered() const noexcept { return unread_; }
 
+    /// Frees the buffer's memory when nothing is held (no partial record, every record
+    /// returned). Views from next() end here, as with feed().
+    void release_if_empty() {
+        if (unread_ != 0 || tail_start_ != none) return;
+        Bytes().swap(buffer_);
+        std::vector<std::size_t>().swap(complete_);
+        complete_head_ = 0;
+    }
+
 private:
     static constexpr std::size_t none = ~std::size_t{0};
     static constexpr std::size_t alignment = 16;
@@ -601,6 +610,11 @@ public:
 
     /// Unprocessed bytes (a partial record at end of stream means truncation).
     std::size_t buffered() const noexcept { return reassembler_.buffered(); }
+
+    /// Frees the receive buffer when it holds nothing (the engine calls it once, after
+    /// the handshake, when no plaintext view into it is lent): an idle connection holds
+    /// no record buffer; the next record allocates one again.
+    void release_input_buffer() { reassembler_.release_if_empty(); }
 
 private:
     std::size_t suite_tag() const noexcept { return write_ ? write_->suite().tag_length : 0; }

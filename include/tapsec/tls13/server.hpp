@@ -500,7 +500,26 @@ private:
         send_tickets();
         if (retried_) this->emit(EventKind::handshake_complete, Error::completed_after_hello_retry);
         else this->emit(EventKind::handshake_complete);
+        release_handshake_state();
         return {};
+    }
+
+    /// After the Finished and the tickets: the handshake's secrets are wiped and its
+    /// buffers freed. What stays is what a KeyUpdate, the exporter and SessionInfo need.
+    void release_handshake_state() {
+        this->release_common_handshake_state();
+        ms_.reset();
+        client_hs_ = {};
+        server_hs_ = {};
+        resumption_master_ = {};
+        std::vector<const CipherSuite*>().swap(suites_);
+        std::vector<std::uint16_t>().swap(groups_);
+        identity_.reset();
+        ticket_key_.reset();
+        cookie_key_.reset();
+        retry_cookie_.reset();
+        Bytes().swap(session_id_);
+        std::vector<Bytes>().swap(client_chain_);
     }
 
     void send_tickets() {

@@ -31,8 +31,9 @@ public:
     using secure_type = SecureT;
     using executor_type = typename Socket::executor_type;
 
-    template <class Transport>
-    driver(Role role, typename SecureT::Config config, Transport transport)
+    /// `config`: a Config, or a std::shared_ptr<const Config> shared by many connections.
+    template <class ConfigOrShared, class Transport>
+    driver(Role role, ConfigOrShared config, Transport transport)
         : secure_(role, std::move(config), std::move(transport)), timer_(secure_.transport().socket().get_executor()) {}
 
     // The ops and the timer hold `this`: a driver never moves (the user keeps the
@@ -129,9 +130,12 @@ public:
         }
     };
 
-    /// The protocol's close: queue it, and complete once the socket has taken it.
-    struct shutdown_op {
+    /// Queues something on the composition (`start`: the protocol's close, a key update)
+    /// and completes once the socket has taken everything queued.
+    template <class Start>
+    struct queue_and_flush_op {
         driver* d;
+        Start start;
         bool started = false;
         bool waited = false;
 
@@ -139,7 +143,7 @@ public:
         void operator()(Self& self, error_code ec = {}) {
             if (!started) {
                 started = true;
-                if (!d->failure_) d->call(d->secure_.begin_close());
+                if (!d->failure_) d->call(start(d->secure_));
             } else {
                 waited = true;
                 if (ec) return self.complete(d->wait_error(ec));
@@ -153,18 +157,31 @@ public:
 
     /// Received plaintext into `buffers`: what is already decrypted, or waits for more.
     /// `Datagram` keeps message boundaries (one datagram per read, the rest is an error).
+    /// The bytes are copied into `buffers` only as the handler is called (an immediate
+    /// result is posted first, then copied): buffers shared by the connections of one
+    /// thread (a server's per-thread read buffer) hold what their handler is given until
+    /// that handler next suspends.
     template <class MutableBuffers, bool Datagram>
     struct read_op {
         driver* d;
         MutableBuffers buffers;
         bool started = false;
         bool waited = false;
+        bool posted = false;
 
         template <class Self>
         void operator()(Self& self, error_code ec = {}) {
             if (!started) {
                 started = true;
                 if (net::buffer_size(buffers) == 0 && !Datagram) return finish(self, false, error_code{}, std::size_t{0});
+                if (d->has_received()) {  // completes at once: post, and copy when it runs
+                    posted = true;
+                    auto executor = self.get_executor();
+                    return net::post(net::bind_executor(executor, [self = std::move(self)]() mutable { self(); }));
+                }
+            } else if (posted) {
+                posted = false;
+                waited = true;  // the post was the wait: complete directly
             } else {
                 waited = true;
                 if (ec) return self.complete(d->wait_error(ec), std::size_t{0});
@@ -222,9 +239,19 @@ public:
     auto async_handshake(Token&& token) {
         return net::async_compose<Token, void(error_code)>(handshake_op{this}, token, socket());
     }
+    /// The protocol's close (close_notify ...).
     template <class Token>
     auto async_shutdown(Token&& token) {
-        return net::async_compose<Token, void(error_code)>(shutdown_op{this}, token, socket());
+        const auto close = [](SecureT& s) { return s.begin_close(); };
+        return net::async_compose<Token, void(error_code)>(queue_and_flush_op<decltype(close)>{this, close}, token,
+                                                           socket());
+    }
+    /// Key update (6.3) where the composition re-keys in band.
+    template <class Token>
+    auto async_update_keys(bool request_peer_update, Token&& token) {
+        const auto update = [request_peer_update](SecureT& s) { return s.update_keys_nonblocking(request_peer_update); };
+        return net::async_compose<Token, void(error_code)>(queue_and_flush_op<decltype(update)>{this, update}, token,
+                                                           socket());
     }
     template <bool Datagram, class MutableBuffers, class Token>
     auto async_read(const MutableBuffers& buffers, Token&& token) {
@@ -240,6 +267,16 @@ public:
     bool datagram_mode = false;  // set by tapsec::asio::datagram: one message per send
 
 private:
+    /// Whether decrypted bytes wait to be read (taken from the engine into received_).
+    bool has_received() {
+        if (received_offset_ < received_.size()) return true;
+        auto next = secure_.take_received();
+        if (!next) return false;
+        received_ = std::move(*next);
+        received_offset_ = 0;
+        return !received_.empty();
+    }
+
     /// Moves decrypted bytes into `buffers`; true when the operation completed.
     template <class MutableBuffers, class Self>
     bool take_into(const MutableBuffers& buffers, Self& self, bool waited) {
