@@ -941,8 +941,9 @@ private:
 
     std::error_code on_retry(const Header& h, const Bytes& packet) {
         if (role_ != Role::client) return make_error_code(Error::malformed_header);  // a server never takes one
+        // Another version's packet (its type bits read under ours may say Retry): not an answer to our Initial.
+        if (h.version != version_) return make_error_code(Error::unknown_version);
         if (retried_ || got_server_packet_) return {};
-        if (h.version != version_) return make_error_code(Error::unknown_version);  // not an answer to our Initial
         if (!verify_retry<Crypto>(original_dcid_.view(), packet)) return make_error_code(Error::bad_retry_integrity);
         if (h.token.empty() || h.scid == peer_cid_) return make_error_code(Error::malformed_header);
         retried_ = true;
