@@ -2,7 +2,9 @@
 // fuzzer as the network (engine_pair.hpp): Initial/Handshake/1-RTT packet protection,
 // coalesced packets, the TLS 1.3 handshake in CRYPTO frames, transport parameters,
 // streams, flow control, ACKs, loss recovery timers, connection close. First input
-// byte: certificates or PSK, zero-length server connection IDs, tight flow-control limits.
+// byte: certificates or PSK, zero-length server connection IDs, tight flow-control limits,
+// 0x08 resumption with 0-RTT (an honest first connection leaves a ticket; the fuzzed
+// client sends stream data in 0-RTT packets), 0x10 QUIC version 2 (RFC 9369).
 #include <cstddef>
 #include <cstdint>
 
@@ -46,7 +48,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         server_settings.initial_max_stream_data = 16;
         server_settings.initial_max_streams_bidi = 1;
     }
+    if (mode & 0x10) client_settings.version = quic::version_2;
+    if (mode & 0x08) {
+        client.session_cache = std::make_shared<InMemorySessionCache>();
+        server.tickets_to_send = 1;
+        server.ticket_key = tls13::TicketKey::generate<crypto::Botan2>(server);
+        server.anti_replay = std::make_shared<tls13::AntiReplay>(64);
+        client_settings.early_data = server_settings.early_data = true;
+        Connection first_client(Role::client, client, client_settings), first_server(Role::server, server, server_settings);
+        FuzzedDataProvider honest(nullptr, 0);
+        fuzz::EnginePair(first_client, first_server, fuzz::Carrier::datagram).run(honest);
+    }
     Connection c(Role::client, client, client_settings), s(Role::server, server, server_settings);
+    if (mode & 0x08) (void)c.send_early_data(as_bytes("GET / in 0-RTT"), Instant{});
     fuzz::EnginePair(c, s, fuzz::Carrier::datagram).run(input);
     return 0;
 }

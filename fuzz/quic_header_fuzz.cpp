@@ -24,8 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (h->type == PacketType::initial || h->type == PacketType::handshake || h->type == PacketType::one_rtt) {
             // Initial keys from the parsed DCID: header protection removal and AEAD open
             // must fail cleanly on junk.
-            auto [client, server] = initial_secrets<crypto::Botan2>(h->dcid.view());
-            auto keys = PacketKeys<crypto::Botan2>::derive(*client.suite, client.secret);
+            const std::uint32_t version = h->type == PacketType::one_rtt ? version_1 : h->version;  // v2: RFC 9369 keys
+            auto [client, server] = initial_secrets<crypto::Botan2>(h->dcid.view(), version);
+            auto keys = PacketKeys<crypto::Botan2>::derive(*client.suite, client.secret, true, version);
             Bytes packet(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(h->packet_size));
             auto u = unprotect_header(*keys->hp, MutableByteView(packet), h->pn_offset, std::nullopt);
             if (u) {

@@ -25,7 +25,7 @@ modes tls12_engine_fuzz 00 01 02 04 08 0f
 modes dtls12_engine_fuzz 00 01 02 04 08 0f
 modes wireguard_engine_fuzz 00 01 02 04 07
 modes ikev2_engine_fuzz 00 01 02 03 04 08 0f
-modes quic_connection_fuzz 00 01 02 04 07
+modes quic_connection_fuzz 00 01 02 04 07 08 09 10 11 19  # 08: 0-RTT, 10: QUIC v2
 
 # The credential readers: a real certificate, key, identity and ticket key, made here
 # (a throwaway key: it protects nothing), each behind the reader-selector byte.
@@ -60,6 +60,8 @@ dump() {  # engine target, mode byte, then: destination target, control byte (or
 }
 dump dtls12_engine_fuzz 00 dtls_record_fuzz ""
 dump quic_connection_fuzz 01 quic_header_fuzz ""
+dump quic_connection_fuzz 09 quic_header_fuzz ""   # resumption: 0-RTT packets among the datagrams
+dump quic_connection_fuzz 11 quic_header_fuzz ""   # QUIC v2 long headers
 dump wireguard_engine_fuzz 00 wireguard_message_fuzz 01   # bit 0: the target fixes mac1 up
 dump ikev2_engine_fuzz 00 ikev2_message_fuzz 00
 # A handshake may repeat a unit (retransmission, the runner executing an input twice): keep one copy.

@@ -8,5 +8,5 @@ using Composition = tapsec::Secure<tapsec::Tls13Handshake, tapsec::QuicPacketPro
 #else
 using Composition = tapsec::Secure<tapsec::Tls13Handshake, tapsec::QuicPacketProtection, tapsec::Udp>;
 #endif
-// The record withholds what it does not carry yet (0-RTT): the row stays honest.
-static_assert(!Composition::has<tapsec::feature::ED>);
+// QUIC carries 0-RTT in its own packets: the composition offers early data.
+static_assert(Composition::has<tapsec::feature::ED>);

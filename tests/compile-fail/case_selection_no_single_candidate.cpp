@@ -1,5 +1,5 @@
 // TAPS-style selection: each requirement is offered by some candidate, but no one
-// candidate offers both (early data: TLS 1.3 over TCP; out-of-order receipt: QUIC).
+// candidate offers both (length-hiding padding: TLS 1.3 over TCP; out-of-order receipt: QUIC).
 // expect: tapsec: selection: no single candidate composition meets all the required and prohibited properties together
 #include <tapsec/tapsec.hpp>
 #include <tapsec/taps/selection.hpp>
@@ -7,9 +7,9 @@
 using namespace tapsec;
 
 #ifdef TAPSEC_EXPECT_REJECTION
-using Second = taps::require<feature::ED>;
+using Second = taps::require<feature::LHP>;
 #else
-using Second = taps::prefer<feature::ED>;
+using Second = taps::prefer<feature::LHP>;
 #endif
 using Choice = taps::Selection<
     taps::properties<taps::require<feature::out_of_order_receipt>, Second>,

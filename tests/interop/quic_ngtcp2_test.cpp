@@ -302,6 +302,41 @@ TEST_CASE("tapsec listen quic --echo / --rev / --www answer tapsec connect quic;
     }
 }
 
+TEST_CASE("tapsec quic --quic-version 2: QUIC v2 (RFC 9369) tapsec to tapsec over UDP; a v1-only listener answers VN") {
+    Files f;
+    REQUIRE(f.ok);
+    {
+        const auto port = std::to_string(free_port(SOCK_DGRAM));
+        Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--cert", f.cert, "--key", f.key, "--echo"},
+                       f.dir.file("server-v2.log"));  // accepts v1 and v2
+        REQUIRE(server.wait_for_output("listening on"));
+        Process client({tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--quic-version", "2", "--CAfile", f.cert,
+                        "--servername", "localhost"},
+                       f.dir.file("client-v2.log"));
+        REQUIRE_MESSAGE(client.wait_for_output("ALPN tapsec"), (client.output() + "\n--- server:\n" + server.output()));
+        CHECK_MESSAGE(client.output().find("QUIC v2 (TLS 1.3)") != std::string::npos, client.output());
+        client.write_stdin("echo over quic v2\n");
+        CHECK_MESSAGE(client.wait_for_output("echo over quic v2"), client.output());
+        client.close_stdin();
+        CHECK_MESSAGE(client.wait(std::chrono::seconds(10)) == 0, client.output());
+        CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+        CHECK_MESSAGE(server.output().find("QUIC v2 (TLS 1.3)") != std::string::npos, server.output());
+    }
+    {
+        const auto port = std::to_string(free_port(SOCK_DGRAM));
+        Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--cert", f.cert, "--key", f.key,
+                        "--quic-version", "1", "--idle-timeout", "2000"},
+                       f.dir.file("server-v1.log"));
+        REQUIRE(server.wait_for_output("listening on"));
+        Process client({tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--quic-version", "2", "--CAfile", f.cert,
+                        "--servername", "localhost"},
+                       f.dir.file("client-v1.log"));
+        CHECK(client.wait(std::chrono::seconds(20)) == 1);
+        CHECK_MESSAGE(client.output().find("unsupported QUIC version") != std::string::npos, client.output());
+        server.kill();  // it still waits for a client it would accept
+    }
+}
+
 TEST_CASE("tapsec quic: stdin's end is a FIN, not the end of the connection (half-close), 5 times each way") {
     // `echo abc | tapsec connect quic` against --rev used to close the connection as soon
     // as "abc" was acknowledged, before the reversed line came back: the client printed

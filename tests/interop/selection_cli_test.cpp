@@ -17,7 +17,7 @@ TEST_CASE("tapsec select: the ranking, each exclusion's reason, exit 1 when noth
     Process ranked({tapsec_tool, "select", "--require", "MA,stream", "--prefer", "OOO", "--avoid", "ED"}, dir.file("ranked.log"));
     CHECK(ranked.wait() == 0);
     const std::string out = ranked.output();
-    // QUIC (OOO, no ED) leads; TLS 1.3 (ED avoided) follows; WireGuard is a datagram service.
+    // QUIC (OOO) leads; TLS 1.3 follows (both offer the avoided ED); WireGuard is a datagram service.
     const auto quic = out.find("\n1     quic "), tls13 = out.find(" tls13 ");
     CHECK(quic != std::string::npos);
     CHECK(tls13 != std::string::npos);

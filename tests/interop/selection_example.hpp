@@ -13,12 +13,12 @@ namespace example {
 using namespace tapsec;
 
 // Mutual authentication and a reliable stream are required; out-of-order receipt (no
-// head-of-line blocking) is preferred and early data (replayable) avoided, so QUIC ranks
-// (and starts) first and TLS 1.3 over TCP follows 250 ms later. Asking for `taps::require<feature::LHP>` together with
+// head-of-line blocking) is preferred, so QUIC ranks (and starts) first and TLS 1.3 over
+// TCP follows 250 ms later (both may send early data; avoiding it would not separate them). Asking for `taps::require<feature::LHP>` together with
 // `taps::require<taps::datagrams>` here would not compile: no candidate offers both.
 using Choice = taps::Selection<
     taps::properties<taps::require<feature::MA>, taps::require<taps::reliable_stream>,
-                     taps::prefer<feature::out_of_order_receipt>, taps::avoid<feature::ED>>,
+                     taps::prefer<feature::out_of_order_receipt>>,
     taps::candidates<taps::candidate<"tls13", Secure<Tls13Handshake, AeadRecord, Tcp>>,
                      taps::candidate<"quic", Secure<Tls13Handshake, QuicPacketProtection, Udp>>>>;
 static_assert(taps::best<Choice>::name == "quic");

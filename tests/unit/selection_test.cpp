@@ -86,16 +86,21 @@ TEST_CASE("selection: prefer orders by how many preferred properties, avoid brea
 }
 
 TEST_CASE("selection: prohibit filters, and names the property that excluded each candidate") {
-    // TLS 1.3 over TCP offers early data; QUIC here withholds it (docs/quic.md).
-    static_assert(Tls13::has<fe::ED> && !Quic::has<fe::ED>);
-    using NoEarlyData = taps::Selection<taps::properties<taps::prohibit<fe::ED>, taps::require<taps::reliable_stream>>,
-                                        taps::candidates<taps::candidate<"tls13", Tls13>, taps::candidate<"quic", Quic>>>;
-    static_assert(NoEarlyData::admitted == 1);
-    static_assert(taps::best<NoEarlyData>::name == "quic");
-    const auto& excluded = NoEarlyData::ranking.order[1];
+    // TLS 1.3 over TCP pads its records (LHP); QUIC here pads only Initial packets.
+    static_assert(Tls13::has<fe::LHP> && !Quic::has<fe::LHP>);
+    using NoPadding = taps::Selection<taps::properties<taps::prohibit<fe::LHP>, taps::require<taps::reliable_stream>>,
+                                      taps::candidates<taps::candidate<"tls13", Tls13>, taps::candidate<"quic", Quic>>>;
+    static_assert(NoPadding::admitted == 1);
+    static_assert(taps::best<NoPadding>::name == "quic");
+    const auto& excluded = NoPadding::ranking.order[1];
     CHECK(excluded.candidate == 0);
     CHECK(excluded.exclusion == taps::Exclusion::has_prohibited);
-    CHECK(excluded.property_bit == fe::ED::bit);
+    CHECK(excluded.property_bit == fe::LHP::bit);
+    // Both carry 0-RTT (QUIC's in 0-RTT packets): prohibiting early data leaves neither
+    // (a Selection of it would not compile; the concept asks without failing).
+    static_assert(Tls13::has<fe::ED> && Quic::has<fe::ED>);
+    static_assert(!taps::Satisfiable<taps::properties<taps::prohibit<fe::ED>, taps::require<taps::reliable_stream>>,
+                                     taps::candidates<taps::candidate<"tls13", Tls13>, taps::candidate<"quic", Quic>>>);
 }
 
 TEST_CASE("selection: the constexpr ranking on plain data agrees with the compile-time one (as `tapsec select` uses it)") {

@@ -7,27 +7,17 @@
 #include <tapsec/crypto/botan.hpp>
 #include <tapsec/quic/packet_protection.hpp>
 
+#include "support/quic_vectors.hpp"
+
 using namespace tapsec;
 using namespace tapsec::quic;
 
 namespace {
 
-Bytes hex(std::string_view h) {
-    bool ok = false;
-    Bytes b = from_hex(h, &ok);
-    REQUIRE(ok);
-    return b;
-}
-
-const char* const a2_crypto_frame =
-    "060040f1010000ed0303ebf8fa56f12939b9584a3896472ec40bb863cfd3e868"
-    "04fe3a47f06a2b69484c00000413011302010000c000000010000e00000b6578"
-    "616d706c652e636f6dff01000100000a00080006001d00170018001000070005"
-    "04616c706e000500050100000000003300260024001d00209370b2c9caa47fba"
-    "baf4559fedba753de171fa71f50f1ce15d43e994ec74d748002b000302030400"
-    "0d0010000e0403050306030203080408050806002d00020101001c0002400100"
-    "3900320408ffffffffffffffff05048000ffff07048000ffff08011001048000"
-    "75300901100f088394c8f03e51570806048000ffff";
+using test::hex;
+using test::seal_and_open;
+using test::a2_crypto_frame;
+using test::a3_payload;
 
 const char* const a2_protected =
     "c000000001088394c8f03e5157080000449e7b9aec34d1b1c98dd7689fb8ec11"
@@ -69,45 +59,12 @@ const char* const a2_protected =
     "7e78bfe706ca4cf5e9c5453e9f7cfd2b8b4c8d169a44e55c88d4a9a7f9474241"
     "e221af44860018ab0856972e194cd934";
 
-const char* const a3_payload =
-    "02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf739"
-    "88cfc79825df566dc5430b9a045a1200130100002e00330024001d00209d3c94"
-    "0d89690b84d08a60993c144eca684d1081287c834d5311bcf32bb9da1a002b00"
-    "020304";
 const char* const a3_protected =
     "cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a"
     "5816b6394100f37a1c69797554780bb38cc5a99f5ede4cf73c3ec2493a1839b3"
     "dbcba3f6ea46c5b7684df3548e7ddeb9c3bf9c73cc3f3bded74b562bfb19fb84"
     "022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc4"
     "2158407dd074ee";
-
-/// Seals `header || payload` and checks the result; then opens it again as a receiver
-/// would (header parse, header protection removal, AEAD open) and checks the plaintext.
-template <class Crypto>
-void seal_and_open(const tls13::TrafficSecret& secret, ByteView header, std::size_t pn_offset, std::uint64_t pn,
-                   ByteView payload, std::string_view expected, std::size_t short_dcid_length = 0) {
-    auto keys = PacketKeys<Crypto>::derive(*secret.suite, secret.secret);
-    REQUIRE(keys);
-    Bytes packet(header.begin(), header.end());
-    append(packet, payload);
-    seal_packet(*keys, *keys->hp, packet, pn_offset, header.size() - pn_offset, pn);
-    CHECK(to_hex(packet) == expected);
-
-    auto receiver = PacketKeys<Crypto>::derive(*secret.suite, secret.secret);
-    REQUIRE(receiver);
-    auto h = parse_header(packet, short_dcid_length);
-    REQUIRE(h);
-    CHECK(h->pn_offset == pn_offset);
-    CHECK(h->packet_size == packet.size());
-    auto u = unprotect_header(*receiver->hp, MutableByteView(packet).first(h->packet_size), h->pn_offset,
-                              pn > 0 ? std::optional<std::uint64_t>(pn - 1) : std::nullopt);
-    REQUIRE(u);
-    CHECK(u->packet_number == pn);
-    CHECK(to_hex(ByteView(packet).first(u->header_length)) == to_hex(header));
-    auto text = open_payload(*receiver, MutableByteView(packet).first(h->packet_size), u->header_length, pn);
-    REQUIRE(text);
-    CHECK(to_hex(*text) == to_hex(payload));
-}
 
 }  // namespace
 

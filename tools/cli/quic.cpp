@@ -40,6 +40,9 @@ constexpr const char* usage =
     "  --CAfile FILE           trust anchors (PEM) for the peer's certificate\n"
     "  --h3                    minimal HTTP/3 (GET one file / serve files) instead of stdin/stdout\n"
     "  --idle-timeout MS       QUIC max_idle_timeout (default 30000)\n"
+    "  --quic-version 1|2      connect: the version of the first Initial (default 1; 2 is RFC 9369);\n"
+    "                          listen: accept only this version (default both; others get\n"
+    "                          Version Negotiation)\n"
     "  --quiet                 no connection summary on stderr\n"
     "  --provider NAME         crypto provider: openssl or botan (default: openssl where built\n"
     "                          with it); the summary line names the one used\n"
@@ -142,6 +145,10 @@ std::string common_options(Arguments& args, Options& o) {
         config.trust.ca_certificates_pem = {*c};
     }
     if (auto v = args.take_uint("--idle-timeout", 1, 86400000)) o.settings.max_idle_timeout_ms = *v;
+    if (auto v = args.take_uint("--quic-version", 1, 2)) {
+        o.settings.version = *v == 2 ? quic::version_2 : quic::version_1;
+        o.settings.accepted_versions = {o.settings.version};
+    }
     if (o.h3) o.settings.application_close_code = h3::no_error;
     o.quiet = args.flag("--quiet");
     return debug_options().take(args, o.tls);
@@ -703,8 +710,8 @@ const Registration registration{ProtocolEntry{
     false,
     // DM (listen --retry), CM (the server follows a migrating client) and SV (the 3x limit,
     // Retry and NEW_TOKEN tokens) now match the survey: no note needed (docs/quic.md).
-    {{"LHP", "only Initial packets are padded; no padding policy for 1-RTT packets"},
-     {"ED", "0-RTT works (quic::Connection, connect --session-file); the row still withholds ED until the selection examples are updated"}},
+    // ED (0-RTT: connect --session-file, Secure<>::send_early_data) matches the survey too.
+    {{"LHP", "only Initial packets are padded; no padding policy for 1-RTT packets"}},
 }};
 
 }  // namespace

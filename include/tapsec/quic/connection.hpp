@@ -80,6 +80,12 @@ struct Settings {
     // written before the handshake completes goes in 0-RTT packets; if the server
     // refuses it, it is sent again in 1-RTT.
     bool early_data = false;
+    // Versions (RFC 9000 6, RFC 9369). Client: the version of its first Initial (v2 is
+    // offered directly: a v1-only server answers with Version Negotiation). Server: the
+    // versions it accepts (a client Initial of another version gets Version Negotiation
+    // listing these); the connection runs in the version of the client's first Initial.
+    std::uint32_t version = version_1;
+    std::vector<std::uint32_t> accepted_versions{version_1, version_2};
 };
 
 enum class Space : std::uint8_t { initial, handshake, application };
@@ -137,6 +143,8 @@ public:
         if (role_ == Role::server) return {};  // the server starts on the client's first Initial
         original_dcid_ = random_cid();
         peer_cid_ = original_dcid_;
+        if (!is_supported_version(settings_.version)) return fail_local(make_error_code(Errc::invalid_configuration));
+        version_ = settings_.version;
         retry_token_ = settings_.initial_token;  // a NEW_TOKEN token, if the application kept one
         load_remembered_limits();
         if (auto ec = begin_tls(original_dcid_)) return fail_local(ec);
@@ -349,13 +357,15 @@ public:
     }
     SessionInfo session_info() const {
         SessionInfo info = tls_ ? tls_->session_info() : SessionInfo{};
-        info.protocol = "QUIC v1 (TLS 1.3)";
+        info.protocol = version_ == version_2 ? "QUIC v2 (TLS 1.3)" : "QUIC v1 (TLS 1.3)";
         return info;
     }
     /// Client: whether this connection offered 0-RTT (a stored session with remembered
     /// limits was found); after the handshake, session_info().early_data_accepted says
     /// whether the server took it.
     bool early_data_offered() const noexcept { return remembered_.has_value(); }
+    /// The QUIC version the connection runs (version_1 or version_2).
+    std::uint32_t version() const noexcept { return version_; }
 
     // ---- post-handshake ----------------------------------------------------------------------------
 
@@ -575,6 +585,7 @@ private:
             };
         }
         tls_.emplace(role_, config);
+        tls_->record_layer().set_version(version_);
         return tls_->record_layer().install_initial(initial_dcid.view(), role_ == Role::client);
     }
 
@@ -615,7 +626,7 @@ private:
     /// A server answers a long header of an unknown version with Version Negotiation
     /// (RFC 9000 6.1) — only to a datagram large enough to be a client's first.
     void answer_unknown_version(ByteView datagram) {
-        if (role_ != Role::server || tls_ || datagram.size() < min_initial_datagram) return;
+        if (role_ != Role::server || tls_ || datagram_size_ < min_initial_datagram) return;
         wire::Reader r(datagram);
         r.u8();
         r.u32();
@@ -624,7 +635,8 @@ private:
         if (!r.ok() || dcid.size() > 255 || scid.size() > 255) return;
         std::uint8_t random = 0;
         draw_random<Crypto>(tls_config_, MutableByteView(&random, 1));
-        stateless_reply_ = {version_negotiation(ConnectionId(scid), ConnectionId(dcid), random), from_};
+        stateless_reply_ = {
+            version_negotiation(ConnectionId(scid), ConnectionId(dcid), random, settings_.accepted_versions), from_};
     }
 
     /// 10.3.1: a datagram we could not process that ends in one of the peer's reset
@@ -689,7 +701,8 @@ private:
             token.retry_scid = new_scid;
             std::array<std::uint8_t, token_nonce_length> nonce{};
             draw_random<Crypto>(tls_config_, nonce);
-            stateless_reply_ = {make_retry<Crypto>(h.scid, new_scid, h.dcid, seal_token<Crypto>(token_key_, token, nonce)),
+            stateless_reply_ = {make_retry<Crypto>(h.scid, new_scid, h.dcid, seal_token<Crypto>(token_key_, token, nonce),
+                                                   0, h.version),
                                 from_};
             ++stats_.retries_sent;
             return false;
@@ -720,12 +733,22 @@ private:
             // The first packet must be a client Initial in a full-size datagram (14.1).
             if (h.type != PacketType::initial || datagram_size_ < min_initial_datagram || h.dcid.length < 8)
                 return make_error_code(Error::malformed_header);
+            // A version we speak but do not accept here: Version Negotiation, no state (6.1).
+            if (std::find(settings_.accepted_versions.begin(), settings_.accepted_versions.end(), h.version) ==
+                settings_.accepted_versions.end()) {
+                answer_unknown_version(packet);
+                return make_error_code(Error::unknown_version);
+            }
+            version_ = h.version;
             auto admitted = admit_client(h);
             if (!admitted) return admitted.error();
             if (!*admitted) return {};  // answered with Retry, no state kept
             peer_cid_ = h.scid;
             if (auto ec = begin_tls(h.dcid)) return ec;
         }
+        // A long header of another version than the connection's: its type bits and keys
+        // are not ours (RFC 9369 3.2), so it is dropped before any key is tried.
+        if (is_long(h.type) && h.version != version_) return make_error_code(Error::unknown_version);
         if (!is_our_cid(h.dcid) &&
             !(role_ == Role::server && h.dcid == client_initial_dcid_ &&
               (h.type == PacketType::initial || h.type == PacketType::zero_rtt))) {  // 0-RTT: the client's first DCID too
@@ -909,7 +932,7 @@ private:
         for (std::size_t i = 0; i + 4 <= h.versions.size(); i += 4) {
             const std::uint32_t v = std::uint32_t{h.versions[i]} << 24 | std::uint32_t{h.versions[i + 1]} << 16 |
                                     std::uint32_t{h.versions[i + 2]} << 8 | h.versions[i + 3];
-            if (v == version_1) return {};  // 6.2: a VN listing our version is ignored
+            if (v == version_) return {};  // 6.2: a VN listing our version is ignored
         }
         failed_ = make_error_code(Error::unknown_version);
         state_ = State::closed;
@@ -917,7 +940,10 @@ private:
     }
 
     std::error_code on_retry(const Header& h, const Bytes& packet) {
-        if (role_ != Role::client || retried_ || got_server_packet_) return {};
+        if (role_ != Role::client) return make_error_code(Error::malformed_header);  // a server never takes one
+        // Another version's packet (its type bits read under ours may say Retry): not an answer to our Initial.
+        if (h.version != version_) return make_error_code(Error::unknown_version);
+        if (retried_ || got_server_packet_) return {};
         if (!verify_retry<Crypto>(original_dcid_.view(), packet)) return make_error_code(Error::bad_retry_integrity);
         if (h.token.empty() || h.scid == peer_cid_) return make_error_code(Error::malformed_header);
         retried_ = true;
@@ -1105,8 +1131,8 @@ private:
             if (!out.empty()) spaces_[static_cast<std::size_t>(space_of(l))].crypto_send.write(out);
         }
         if (!app_write_ && layer.write_keys(Level::application) && layer.read_keys(Level::application)) {
-            auto w = PacketKeys<Crypto>::derive(*layer.suite(), layer.write_keys(Level::application)->secret, false);
-            auto r = PacketKeys<Crypto>::derive(*layer.suite(), layer.read_keys(Level::application)->secret, false);
+            auto w = PacketKeys<Crypto>::derive(*layer.suite(), layer.write_keys(Level::application)->secret, false, version_);
+            auto r = PacketKeys<Crypto>::derive(*layer.suite(), layer.read_keys(Level::application)->secret, false, version_);
             if (!w) return w.error();
             if (!r) return r.error();
             app_write_.emplace(std::move(*w));
@@ -1777,7 +1803,7 @@ private:
             append(packet, peer_cid_.view());
             pn_offset = packet.size();
         } else {
-            write_long_header_prefix(packet, zero_rtt ? PacketType::zero_rtt : packet_type_of(s), version_1, peer_cid_,
+            write_long_header_prefix(packet, zero_rtt ? PacketType::zero_rtt : packet_type_of(s), version_, peer_cid_,
                                      our_cid_, pn_length,
                                      s == Space::initial ? ByteView(retry_token_) : ByteView{});
             const std::size_t length_at = packet.size();
@@ -1891,6 +1917,7 @@ private:
     State state_ = State::open;
     bool started_ = false, handshake_complete_ = false, handshake_confirmed_ = false, address_validated_ = false;
     bool got_server_packet_ = false, retried_ = false, peer_cid_locked_ = false, closed_cleanly_ = false;
+    std::uint32_t version_ = version_1;  // the client's choice; the server takes its client's first Initial's
     bool close_requested_ = false, handshake_done_pending_ = false, key_update_unacked_ = false;
     bool max_data_pending_ = false, max_streams_bidi_pending_ = false, max_streams_uni_pending_ = false;
     std::error_code failed_;

@@ -2,9 +2,11 @@
 // ("quic key" / "quic iv" / "quic hp"), Initial secrets from the client's first
 // Destination Connection ID, AEAD payload protection with the packet number in the
 // nonce, header protection (AES-ECB or ChaCha20 mask over a ciphertext sample), key
-// update ("quic ku", 6.1) and the Retry integrity tag (5.8).
+// update ("quic ku", 6.1) and the Retry integrity tag (5.8). QUIC v2 (RFC 9369 3.3)
+// changes only constants: the Initial salt, the labels ("quicv2 key" ...) and the
+// Retry key and nonce; VersionConstants holds each version's.
 //
-//   auto keys = PacketKeys<Crypto>::derive(suite, secret);          // one level, one direction
+//   auto keys = PacketKeys<Crypto>::derive(suite, secret);          // one level, one direction (v1)
 //   seal_packet(*keys, packet, pn_offset, pn_length, pn);            // header + plaintext -> protected
 //   auto u = unprotect_header(keys->hp, packet, pn_offset, long_header, largest_received);
 //   auto payload = open_payload(*keys, packet, u->header_length, u->packet_number);
@@ -17,6 +19,8 @@
 
 #include <array>
 #include <optional>
+#include <span>
+#include <string_view>
 
 #include "../core/bytes.hpp"
 #include "../crypto/chacha20_block.hpp"
@@ -39,15 +43,39 @@ inline constexpr std::array<std::uint8_t, 16> retry_key_v1{0xbe, 0x0c, 0x69, 0x0
 inline constexpr std::array<std::uint8_t, 12> retry_nonce_v1{0x46, 0x15, 0x99, 0xd3, 0x5d, 0x63,
                                                             0x2b, 0xf2, 0x23, 0x98, 0x25, 0xbb};
 
+/// RFC 9369 3.3.1 / 3.3.3: the QUIC v2 Initial salt, Retry key and nonce.
+inline constexpr std::array<std::uint8_t, 20> initial_salt_v2{0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6, 0xdb, 0x81, 0x93,
+                                                             0x81, 0xbe, 0x6e, 0x26, 0x9d, 0xcb, 0xf9, 0xbd, 0x2e, 0xd9};
+inline constexpr std::array<std::uint8_t, 16> retry_key_v2{0x8f, 0xb4, 0xb0, 0x1b, 0x56, 0xac, 0x48, 0xe2,
+                                                          0x60, 0xfb, 0xcb, 0xce, 0xad, 0x7c, 0xcc, 0x92};
+inline constexpr std::array<std::uint8_t, 12> retry_nonce_v2{0xd8, 0x69, 0x69, 0xbc, 0x2d, 0x7c,
+                                                            0x6d, 0x99, 0x90, 0xef, 0xb0, 0x4a};
+
+/// What differs between QUIC versions in packet protection; everything else is shared.
+struct VersionConstants {
+    std::span<const std::uint8_t> initial_salt, retry_key, retry_nonce;
+    std::string_view key_label, iv_label, hp_label, ku_label;
+};
+inline constexpr VersionConstants version_1_constants{initial_salt_v1, retry_key_v1, retry_nonce_v1,
+                                                      "quic key", "quic iv", "quic hp", "quic ku"};
+inline constexpr VersionConstants version_2_constants{initial_salt_v2, retry_key_v2, retry_nonce_v2,
+                                                      "quicv2 key", "quicv2 iv", "quicv2 hp", "quicv2 ku"};
+/// The constants of `version` (v1's for any version this library does not speak: the
+/// caller checked is_supported_version first).
+constexpr const VersionConstants& constants_of(std::uint32_t version) noexcept {
+    return version == version_2 ? version_2_constants : version_1_constants;
+}
+
 inline constexpr std::size_t aead_tag_length = 16;
 inline constexpr std::size_t sample_length = 16;
 
 /// The client and server Initial secrets (5.2), as TLS traffic secrets of
 /// TLS_AES_128_GCM_SHA256 so they go through the same key derivation as the others.
 template <class Crypto>
-std::pair<tls13::TrafficSecret, tls13::TrafficSecret> initial_secrets(ByteView client_dcid) {
+std::pair<tls13::TrafficSecret, tls13::TrafficSecret> initial_secrets(ByteView client_dcid,
+                                                                      std::uint32_t version = version_1) {
     const auto hash = crypto::HashAlgorithm::sha256;
-    const SecretBytes initial = Crypto::hkdf_extract(hash, initial_salt_v1, client_dcid);
+    const SecretBytes initial = Crypto::hkdf_extract(hash, constants_of(version).initial_salt, client_dcid);
     return {tls13::TrafficSecret{&tls13::TLS_AES_128_GCM_SHA256,
                                  tls13::hkdf_expand_label<Crypto>(hash, initial, "client in", {}, 32)},
             tls13::TrafficSecret{&tls13::TLS_AES_128_GCM_SHA256,
@@ -94,23 +122,27 @@ private:
 template <class Crypto>
 struct PacketKeys {
     const CipherSuite* suite = nullptr;
+    std::uint32_t version = version_1;  // whose labels derive the keys and the next generation
     SecretBytes secret;  // kept for key update (6.1)
     std::optional<typename Crypto::Aead> aead;
     std::array<std::uint8_t, 12> iv{};
     std::optional<HeaderProtector<Crypto>> hp;
 
-    static Result<PacketKeys> derive(const CipherSuite& suite, ByteView secret, bool with_header_protection = true) {
+    static Result<PacketKeys> derive(const CipherSuite& suite, ByteView secret, bool with_header_protection = true,
+                                     std::uint32_t version = version_1) {
         PacketKeys k;
         k.suite = &suite;
+        k.version = version;
         k.secret.assign(secret.begin(), secret.end());
-        const SecretBytes key = tls13::hkdf_expand_label<Crypto>(suite.hash, secret, "quic key", {}, suite.key_length);
-        const SecretBytes iv = tls13::hkdf_expand_label<Crypto>(suite.hash, secret, "quic iv", {}, 12);
+        const VersionConstants& c = constants_of(version);
+        const SecretBytes key = tls13::hkdf_expand_label<Crypto>(suite.hash, secret, c.key_label, {}, suite.key_length);
+        const SecretBytes iv = tls13::hkdf_expand_label<Crypto>(suite.hash, secret, c.iv_label, {}, 12);
         std::copy(iv.begin(), iv.end(), k.iv.begin());
         auto aead = Crypto::Aead::create(suite.aead, key);
         if (!aead) return aead.error();
         k.aead.emplace(std::move(*aead));
         if (with_header_protection) {
-            const SecretBytes hp = tls13::hkdf_expand_label<Crypto>(suite.hash, secret, "quic hp", {}, suite.key_length);
+            const SecretBytes hp = tls13::hkdf_expand_label<Crypto>(suite.hash, secret, c.hp_label, {}, suite.key_length);
             auto h = HeaderProtector<Crypto>::create(suite, hp);
             if (!h) return h.error();
             k.hp.emplace(std::move(*h));
@@ -121,8 +153,9 @@ struct PacketKeys {
     /// The next generation's keys (6.1): a new secret by "quic ku"; header protection
     /// keys do not change, so the caller keeps using this generation's `hp`.
     Result<PacketKeys> next_generation() const {
-        const SecretBytes next = tls13::hkdf_expand_label<Crypto>(suite->hash, secret, "quic ku", {}, suite->hash_length);
-        return derive(*suite, next, false);
+        const SecretBytes next =
+            tls13::hkdf_expand_label<Crypto>(suite->hash, secret, constants_of(version).ku_label, {}, suite->hash_length);
+        return derive(*suite, next, false, version);
     }
 
     std::array<std::uint8_t, 12> nonce(std::uint64_t pn) const noexcept {
@@ -194,17 +227,21 @@ Result<MutableByteView> open_payload(const PacketKeys<Crypto>& keys, MutableByte
 }
 
 /// The Retry integrity tag (5.8): AES-128-GCM over the Retry pseudo-packet (the
-/// original DCID, length-prefixed, then the Retry packet without its tag).
+/// original DCID, length-prefixed, then the Retry packet without its tag), under the
+/// fixed key and nonce of the Retry's version (its bytes 1-4).
 template <class Crypto>
 std::array<std::uint8_t, 16> retry_integrity_tag(ByteView original_dcid, ByteView retry_without_tag) {
+    std::uint32_t version = 0;
+    for (std::size_t i = 1; i < 5 && i < retry_without_tag.size(); ++i) version = version << 8 | retry_without_tag[i];
+    const VersionConstants& c = constants_of(version);
     Bytes pseudo;
     pseudo.reserve(1 + original_dcid.size() + retry_without_tag.size());
     pseudo.push_back(static_cast<std::uint8_t>(original_dcid.size()));
     append(pseudo, original_dcid);
     append(pseudo, retry_without_tag);
-    auto aead = Crypto::Aead::create(crypto::AeadAlgorithm::aes_128_gcm, retry_key_v1);
+    auto aead = Crypto::Aead::create(crypto::AeadAlgorithm::aes_128_gcm, c.retry_key);
     std::array<std::uint8_t, 16> tag{};
-    aead->seal_in_place(retry_nonce_v1, pseudo, MutableByteView{}, tag);
+    aead->seal_in_place(c.retry_nonce, pseudo, MutableByteView{}, tag);
     return tag;
 }
 
@@ -218,10 +255,10 @@ bool verify_retry(ByteView original_dcid, ByteView retry_packet) {
 /// A Retry packet (17.2.5) with its integrity tag.
 template <class Crypto>
 Bytes make_retry(const ConnectionId& client_scid, const ConnectionId& new_scid, const ConnectionId& original_dcid,
-                 ByteView token, std::uint8_t unused_bits = 0) {
+                 ByteView token, std::uint8_t unused_bits = 0, std::uint32_t version = version_1) {
     Bytes out;
-    out.push_back(static_cast<std::uint8_t>(0xf0 | (unused_bits & 0x0f)));
-    for (int i = 3; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(version_1 >> (8 * i)));
+    out.push_back(static_cast<std::uint8_t>(0xc0 | long_type_bits(PacketType::retry, version) << 4 | (unused_bits & 0x0f)));
+    for (int i = 3; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(version >> (8 * i)));
     out.push_back(client_scid.length);
     append(out, client_scid.view());
     out.push_back(new_scid.length);

@@ -41,7 +41,7 @@ public:
 
     std::error_code install_key(Level level, Direction direction, const tls13::TrafficSecret& secret) {
         if (!secret) return make_error_code(Errc::internal_error);
-        auto keys = PacketKeys<Crypto>::derive(*secret.suite, secret.secret);
+        auto keys = PacketKeys<Crypto>::derive(*secret.suite, secret.secret, true, version_);
         if (!keys) return keys.error();
         auto& slot = direction == Direction::write ? write_[level_index(level)] : read_[level_index(level)];
         slot.emplace(std::move(*keys));
@@ -79,11 +79,17 @@ public:
 
     // ---- what the QUIC connection takes -------------------------------------------------------
 
+    /// The QUIC version whose constants derive every key installed from now on (v2:
+    /// RFC 9369 3.3). Set before the Initial keys; a compatible version negotiation sets
+    /// it again before the server's first Initial (its Initial keys installed anew).
+    void set_version(std::uint32_t version) noexcept { version_ = version; }
+    std::uint32_t version() const noexcept { return version_; }
+
     /// Initial keys (RFC 9001 5.2) come from the client's first DCID, not from TLS.
     std::error_code install_initial(ByteView client_dcid, bool client) {
-        auto [c, s] = initial_secrets<Crypto>(client_dcid);
-        auto write = PacketKeys<Crypto>::derive(*c.suite, client ? c.secret : s.secret);
-        auto read = PacketKeys<Crypto>::derive(*c.suite, client ? s.secret : c.secret);
+        auto [c, s] = initial_secrets<Crypto>(client_dcid, version_);
+        auto write = PacketKeys<Crypto>::derive(*c.suite, client ? c.secret : s.secret, true, version_);
+        auto read = PacketKeys<Crypto>::derive(*c.suite, client ? s.secret : c.secret, true, version_);
         if (!write) return write.error();
         if (!read) return read.error();
         write_[0].emplace(std::move(*write));
@@ -110,6 +116,7 @@ private:
     Bytes incoming_;
     bool has_incoming_ = false;
     Level write_level_ = Level::initial, read_level_ = Level::initial;
+    std::uint32_t version_ = version_1;
     std::optional<std::uint8_t> alert_;
     const tls13::CipherSuite* suite_ = nullptr;
 };
@@ -131,10 +138,9 @@ struct QuicPacketProtection {
     using intrinsic = features<feature::SV>;
     using needs = dependencies<dependency::datagram>;
     using carries = dependencies<dependency::reliable_byte_stream>;
-    /// 0-RTT is carried (quic::Connection: Settings::early_data, send_early_data;
-    /// docs/quic.md), but the computed row still withholds ED: the selection tests and
-    /// examples are written against QUIC without ED, and flipping the row is their change.
-    using withholds = features<feature::ED>;
+    /// ED (0-RTT) is not withheld: the connection carries it (Settings::early_data,
+    /// send_early_data: 0-RTT stream data, sent again in 1-RTT when refused), so
+    /// Secure<Tls13Handshake, QuicPacketProtection, ...>::send_early_data is offered.
     using imported_keys = tls13::TrafficSecrets;
     static constexpr KeyImport key_import = KeyImport::direct;
     template <class Crypto = crypto::DefaultProvider>

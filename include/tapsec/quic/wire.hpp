@@ -21,6 +21,7 @@
 namespace tapsec::quic {
 
 inline constexpr std::uint32_t version_1 = 0x00000001;
+inline constexpr std::uint32_t version_2 = 0x6b3343cf;  // RFC 9369 3.1
 inline constexpr std::uint64_t max_varint = (std::uint64_t{1} << 62) - 1;
 inline constexpr std::size_t max_connection_id_length = 20;
 inline constexpr std::size_t min_initial_datagram = 1200;  // RFC 9000 14.1
@@ -81,6 +82,20 @@ enum class PacketType : std::uint8_t { initial, zero_rtt, handshake, retry, vers
 
 constexpr bool is_long(PacketType t) noexcept { return t != PacketType::one_rtt; }
 
+/// The versions this implementation speaks (v1, RFC 9000; v2, RFC 9369).
+constexpr bool is_supported_version(std::uint32_t v) noexcept { return v == version_1 || v == version_2; }
+
+/// The two Long Packet Type bits of a long header: v2 renumbers them (RFC 9369 3.2) so
+/// a middlebox that learned v1's cannot read v2's.
+constexpr std::uint8_t long_type_bits(PacketType t, std::uint32_t version) noexcept {
+    const std::uint8_t v1 = t == PacketType::initial ? 0 : t == PacketType::zero_rtt ? 1 : t == PacketType::handshake ? 2 : 3;
+    return version == version_2 ? static_cast<std::uint8_t>((v1 + 1) & 0x03) : v1;
+}
+constexpr PacketType long_type_of(std::uint8_t bits, std::uint32_t version) noexcept {
+    constexpr PacketType v1_order[] = {PacketType::initial, PacketType::zero_rtt, PacketType::handshake, PacketType::retry};
+    return v1_order[(version == version_2 ? bits + 3 : bits) & 0x03];
+}
+
 /// A packet's header as parsed before header protection is removed: the packet number
 /// and the protected bits of the first byte are not known yet.
 struct Header {
@@ -129,7 +144,7 @@ inline Result<Header> parse_header(ByteView datagram, std::size_t short_dcid_len
         h.packet_size = datagram.size();
         return h;
     }
-    if (h.version != version_1) {
+    if (!is_supported_version(h.version)) {
         h.dcid = ConnectionId(dcid);  // for the Version Negotiation answer
         h.scid = ConnectionId(scid);
         return make_error_code(Error::unknown_version);
@@ -139,12 +154,7 @@ inline Result<Header> parse_header(ByteView datagram, std::size_t short_dcid_len
     if (!(h.first & 0x40)) return make_error_code(Error::malformed_header);  // fixed bit
     h.dcid = ConnectionId(dcid);
     h.scid = ConnectionId(scid);
-    switch ((h.first >> 4) & 0x03) {
-        case 0: h.type = PacketType::initial; break;
-        case 1: h.type = PacketType::zero_rtt; break;
-        case 2: h.type = PacketType::handshake; break;
-        case 3: h.type = PacketType::retry; break;
-    }
+    h.type = long_type_of((h.first >> 4) & 0x03, h.version);
     if (h.type == PacketType::retry) {
         auto rest = r.rest();
         if (rest.size() < 16) return make_error_code(Error::malformed_header);
@@ -168,13 +178,7 @@ inline Result<Header> parse_header(ByteView datagram, std::size_t short_dcid_len
 /// Appends the first bytes of a long header up to (not including) the Length field.
 inline void write_long_header_prefix(Bytes& out, PacketType type, std::uint32_t version, const ConnectionId& dcid,
                                      const ConnectionId& scid, std::size_t pn_length, ByteView token = {}) {
-    std::uint8_t type_bits = 0;
-    switch (type) {
-        case PacketType::initial: type_bits = 0; break;
-        case PacketType::zero_rtt: type_bits = 1; break;
-        case PacketType::handshake: type_bits = 2; break;
-        default: type_bits = 3; break;
-    }
+    const std::uint8_t type_bits = long_type_bits(type, version);
     out.push_back(static_cast<std::uint8_t>(0xc0 | type_bits << 4 | (pn_length - 1)));
     for (int i = 3; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(version >> (8 * i)));
     out.push_back(dcid.length);
@@ -190,7 +194,7 @@ inline void write_long_header_prefix(Bytes& out, PacketType type, std::uint32_t 
 /// A Version Negotiation packet answering a long header of an unknown version (17.2.1):
 /// the client's SCID becomes our DCID and vice versa.
 inline Bytes version_negotiation(const ConnectionId& their_scid, const ConnectionId& their_dcid, std::uint8_t random,
-                                 std::initializer_list<std::uint32_t> supported = {version_1}) {
+                                 const std::vector<std::uint32_t>& supported) {
     Bytes out;
     out.push_back(static_cast<std::uint8_t>(0x80 | (random & 0x7f)));
     for (int i = 0; i < 4; ++i) out.push_back(0);
@@ -201,6 +205,10 @@ inline Bytes version_negotiation(const ConnectionId& their_scid, const Connectio
     for (auto v : supported)
         for (int i = 3; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
     return out;
+}
+inline Bytes version_negotiation(const ConnectionId& their_scid, const ConnectionId& their_dcid, std::uint8_t random,
+                                 std::initializer_list<std::uint32_t> supported = {version_1, version_2}) {
+    return version_negotiation(their_scid, their_dcid, random, std::vector<std::uint32_t>(supported));
 }
 
 // ---- packet numbers (RFC 9000 17.1, A.2, A.3) ------------------------------------------------
