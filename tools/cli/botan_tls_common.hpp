@@ -242,7 +242,7 @@ int run_connect(Arguments& args, const CommandSpec<Conn>& spec, Dial dial) {
         if (auto error = spec.extra_options(args, config, Role::client); !error.empty()) return usage_fail(error);
     const bool quiet = args.flag("--quiet");
     if (auto error = debug_options().take(args, config); !error.empty()) return usage_fail(error);
-    if (auto unknown = args.unknown()) return fail("connect " + spec.name + ": unknown option " + *unknown + " (see --help)");
+    args.refuse_unknown_options();
     if (config.verify_peer && config.trust.ca_certificates_pem.empty()) config.trust.use_system_store = true;
     if (auto error = check_identity(config, Role::client); !error.empty()) return usage_fail(error);
     if (!config.verify_peer && !quiet) std::fprintf(stderr, "tapsec: warning: --noverify: the server is not authenticated\n");
@@ -303,7 +303,7 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
         if (auto error = spec.extra_options(args, config, Role::server); !error.empty()) return usage_fail(error);
     const bool quiet = args.flag("--quiet");
     if (auto error = debug_options().take(args, config); !error.empty()) return usage_fail(error);
-    if (auto unknown = args.unknown()) return fail("listen " + spec.name + ": unknown option " + *unknown + " (see --help)");
+    args.refuse_unknown_options();
     if (auto error = check_identity(config, Role::server); !error.empty()) return fail(error);
     config.session_cache = std::make_shared<InMemorySessionCache>();
     config.handshake_timeout = listen_options.handshake_timeout;  // per connection: an idle client cannot hold the listener

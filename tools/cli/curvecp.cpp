@@ -128,8 +128,7 @@ int run(Arguments& args, bool is_connect) {
     ServerMode mode = ServerMode::stdio;
     if (!is_connect)
         if (auto error = take_server_mode(args, mode); !error.empty()) return usage_fail(error);
-    if (auto unknown = args.unknown())
-        return usage_fail("unknown option " + *unknown + " (see `tapsec " + (is_connect ? "connect" : "listen") + " curvecp --help`)");
+    args.refuse_unknown_options();
     config.server_name = name.value_or("localhost");
     if (!curvecp::wire::encode_name(config.server_name)) return usage_fail("--name: labels of at most 63 bytes, 255 in all");
     if (ext && !parse_hex(*ext, config.server_extension)) return usage_fail("--extension: 32 hex digits expected");

@@ -360,8 +360,7 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     auto timeout = args.take_seconds("--handshake-timeout");
     const bool cookies = args.flag("--cookies") || (file.cookies && !is_connect);
     out.verbose = args.flag("--verbose");
-    const std::string command = is_connect ? "connect" : "listen";
-    if (auto unknown = args.unknown()) return "unknown option " + *unknown + " (see `tapsec " + command + " ikev2 --help`)";
+    args.refuse_unknown_options();
 
     // Authentication: we sign when given a certificate, the peer must when given a CA;
     // local.auth / remote.auth in the file make the choice explicit.

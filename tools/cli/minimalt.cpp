@@ -93,7 +93,6 @@ std::optional<std::uint64_t> number(const std::string& text) {
 }
 
 std::optional<std::string> read_options(Arguments& args, bool is_connect, Options& out) {
-    const char* verb = is_connect ? "connect" : "listen";
     auto directory = args.take("--directory");
     auto timeout = args.take_seconds("--handshake-timeout");
     out.verbose = args.flag("--verbose");
@@ -112,7 +111,7 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         difficulty = args.take("--puzzle-difficulty");
         threshold = args.take("--puzzle-threshold");
     }
-    if (auto unknown = args.unknown()) return "unknown option " + *unknown + " (see `tapsec " + verb + " minimalt --help`)";
+    args.refuse_unknown_options();
     if (user_key) {
         if (auto text = read_file(*user_key)) {
             bool ok = false;

@@ -485,7 +485,7 @@ int run_connect(Arguments& args) {
         o.tls.session_cache = session_file;
         o.settings.early_data = true;
     }
-    if (auto u = args.unknown()) return fail("connect quic: unknown option " + *u);
+    args.refuse_unknown_options();
     if (!token_file.empty())
         if (auto token = slurp(token_file)) o.settings.initial_token.assign(token->begin(), token->end());
     std::string resolve_error;
@@ -635,7 +635,7 @@ int run_listen(Arguments& args) {
     ServerMode mode = ServerMode::stdio;
     if (auto e = take_server_mode(args, mode); !e.empty()) return usage_fail(e);
     if (mode != ServerMode::stdio && o.h3) return usage_fail("--h3 serves files; --echo, --rev and --www answer the stdin stream");
-    if (auto u = args.unknown()) return fail("listen quic: unknown option " + *u);
+    args.refuse_unknown_options();
     auto socket = Udp::bind(address, static_cast<std::uint16_t>(port));
     if (!socket) return fail("cannot listen on " + address + ":" + port_text + ": " + socket.error().message());
     if (!o.quiet) std::fprintf(stderr, "tapsec: listening on %s:%u (QUIC)\n", address.c_str(), socket->local_port());

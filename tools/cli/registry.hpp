@@ -139,16 +139,14 @@ public:
         return items;
     }
 
-    /// The first option or flag that no protocol code asked for, if any. A flag given a
-    /// value, or an option nobody knows, is a usage error naming it (thrown here, so the
-    /// caller's message is only a fallback).
-    std::optional<std::string> unknown() const {
+    /// Call once a command has taken every option it knows: an option or flag nobody asked
+    /// for is a usage error (exit 2) naming it and the command's --help.
+    void refuse_unknown_options() const {
         const std::string help = " (see `tapsec " + (verb.empty() ? std::string("connect") : verb) + " " + protocol + " --help`)";
         for (auto& [k, v] : options)
             if (!used_.count(k)) throw UsageError("unknown option " + k + help);
         for (auto& f : flags)
             if (!used_.count(f)) throw UsageError("unknown option " + f + help);
-        return std::nullopt;
     }
 
     static std::string read_file_or_throw(const std::string& option, const std::string& path) {

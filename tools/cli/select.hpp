@@ -127,7 +127,7 @@ inline const ProtocolEntry* registered(std::string_view name) {
 
 inline int run_select(Arguments& args) {
     const taps::Criteria criteria = take_criteria(args);
-    args.unknown();
+    args.refuse_unknown_options();
     const auto ranking = taps::rank(Shipped::infos, criteria);
     std::printf("require %s; prefer %s; avoid %s; prohibit %s\n", codes_of(criteria.required).c_str(),
                 codes_of(criteria.preferred).c_str(), codes_of(criteria.avoided).c_str(),
@@ -195,7 +195,7 @@ inline int run_connect_auto(Arguments& args) {
     config.handshake_timeout = race.timeout;
     config.answer_close_notify = false;  // as connect tls13: the pump answers after sending what stdin holds
     const bool quiet = args.flag("--quiet");
-    args.unknown();
+    args.refuse_unknown_options();
 
     const auto ranking = taps::rank(Raceable::infos, criteria);
     if (ranking.admitted == 0) {

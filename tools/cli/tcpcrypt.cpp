@@ -86,7 +86,7 @@ int connect(Arguments& args) {
     const std::uint16_t port = target.port;
     tcpcrypt::Config config;
     if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
-    if (auto unknown = args.unknown()) return usage_fail("connect tcpcrypt: unknown option " + *unknown + " (see --help)");
+    args.refuse_unknown_options();
     std::string resolve_error;
     if (!resolve(host, port, SOCK_STREAM, resolve_error)) return fail(resolve_error);
     auto transport = TcpEno::connect(host, port);
@@ -105,7 +105,7 @@ int listen(Arguments& args) {
     tcpcrypt::Config config;
     config.handshake_timeout = listen_options.handshake_timeout;  // read_options may say the same again
     if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
-    if (auto unknown = args.unknown()) return usage_fail("listen tcpcrypt: unknown option " + *unknown + " (see --help)");
+    args.refuse_unknown_options();
     auto listener = TcpEnoListener::bind(address, port);
     if (!listener) return fail("cannot bind " + args.target + ": " + listener.error().message());
     std::fprintf(stderr, "tapsec: listening for tcpcrypt (TCP-ENO) on %s:%u\n", address.c_str(), listener->port());

@@ -37,7 +37,7 @@ int listen_concurrently(Arguments& args) {
     if (auto error = botan_common::read_client_verification(args, config); !error.empty()) return usage_fail(error);
     options.quiet = args.flag("--quiet");
     if (auto error = debug_options().take(args, config); !error.empty()) return usage_fail(error);
-    if (auto unknown = args.unknown()) return fail("listen tls12: unknown option " + *unknown + " (see --help)");
+    args.refuse_unknown_options();
     if (auto error = botan_common::check_identity(config, Role::server); !error.empty()) return fail(error);
     config.session_cache = std::make_shared<InMemorySessionCache>();  // shared by the threads (it locks)
     config.handshake_timeout = options.handshake_timeout;

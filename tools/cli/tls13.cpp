@@ -223,7 +223,7 @@ int connect_with(Arguments& args) {
     std::optional<std::string> early = args.take_file("--early-data");
     const bool keyupdate = args.flag("--keyupdate");
     const bool quiet = args.flag("--quiet");
-    if (auto u = args.unknown()) return fail("connect tls13: unknown option " + *u);
+    args.refuse_unknown_options();
 
     std::string resolve_error;
     if (!resolve(host, port, SOCK_STREAM, resolve_error)) return fail(resolve_error);
@@ -298,7 +298,7 @@ int listen_with(Arguments& args) {
     const int naccept = concurrent ? 0 : static_cast<int>(args.take_uint("--naccept", 1, 1000000).value_or(1));
     const bool keyupdate = args.flag("--keyupdate");
     const bool quiet = args.flag("--quiet");
-    if (auto u = args.unknown()) return fail("listen tls13: unknown option " + *u);
+    args.refuse_unknown_options();
     if (concurrent) {
         concurrent_options.quiet = quiet;
         using Stream = asio::stream<Tls13Handshake, AeadRecord, boost::asio::ip::tcp::socket, Crypto>;

@@ -125,7 +125,7 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     auto timeout = args.take_seconds("--handshake-timeout");
     out.status_file = args.take("--status").value_or("");
     out.verbose = args.flag("--verbose");
-    if (auto unknown = args.unknown()) return "unknown option " + *unknown + " (see `tapsec " + (is_connect ? "connect" : "listen") + " wireguard --help`)";
+    args.refuse_unknown_options();
     if (!file) return std::string("--config FILE is required (a `wg`-format configuration)");
     out.is_connect = is_connect;
     out.interface_name = file->substr(file->rfind('/') == std::string::npos ? 0 : file->rfind('/') + 1);
@@ -480,7 +480,7 @@ int show(Arguments& args) {
     auto config_path = args.take("--config");
     if (!config_path && !args.target.empty()) config_path = args.target;
     auto status = args.take("--status");
-    (void)args.unknown();
+    args.refuse_unknown_options();
     if (status) {
         std::fputs(Arguments::read_file_or_throw("--status", *status).c_str(), stdout);
         return 0;

@@ -71,7 +71,7 @@ int connect(Arguments& args) {
     const std::uint16_t port = target.port;
     zrtp::Config config;
     if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
-    if (auto unknown = args.unknown()) return usage_fail("connect zrtp: unknown option " + *unknown + " (see --help)");
+    args.refuse_unknown_options();
     std::string resolve_error;
     if (!resolve(host, port, SOCK_DGRAM, resolve_error)) return fail(resolve_error);
     auto transport = botan_common::dial_udp(host, port);
@@ -87,7 +87,7 @@ int listen(Arguments& args) {
     const std::uint16_t port = bind_to.port;
     zrtp::Config config;
     if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
-    if (auto unknown = args.unknown()) return usage_fail("listen zrtp: unknown option " + *unknown + " (see --help)");
+    args.refuse_unknown_options();
     auto transport = Udp::bind(address, port);
     if (!transport) return fail("cannot bind " + args.target + ": " + transport.error().message());
     std::fprintf(stderr, "tapsec: listening for ZRTP on %s:%u\n", address.c_str(), transport->local_port());
