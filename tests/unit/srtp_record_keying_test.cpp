@@ -25,7 +25,10 @@ class OutOfBandEngine {
     using Media = typename Record::template layer<Crypto>;
 
 public:
+    // Constrained to configurations that carry keys: Secure<> hands an engine that accepts
+    // one a std::shared_ptr<const Config> instead of a copy.
     template <class Config>
+        requires requires(const Config& c) { c.keys; }
     OutOfBandEngine(Role role, const Config& config) : role_(role), keys_(config.keys) {}
 
     std::error_code start(Instant) {
