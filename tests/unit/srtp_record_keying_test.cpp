@@ -25,10 +25,9 @@ class OutOfBandEngine {
     using Media = typename Record::template layer<Crypto>;
 
 public:
-    // Constrained to configurations that carry keys: Secure<> hands an engine that accepts
-    // one a std::shared_ptr<const Config> instead of a copy.
+    // A template: the handshake's Config is declared after its engine. (It does not opt in
+    // to shares_config, so Secure<> hands it a Config, never a shared_ptr.)
     template <class Config>
-        requires requires(const Config& c) { c.keys; }
     OutOfBandEngine(Role role, const Config& config) : role_(role), keys_(config.keys) {}
 
     std::error_code start(Instant) {
@@ -135,6 +134,9 @@ static_assert(Composable<OutOfBandKeying, SrtpRecord, MemoryDatagram>);
 static_assert(Composable<OutOfBandKeying, SrtpRecord, Udp>);
 static_assert(!Composable<OutOfBandKeying, SrtpRecord, MemoryStream>, "SRTP needs datagrams, whoever keys it");
 static_assert(!Composable<OutOfBandKeying, WireGuardRecord, Udp>, "srtp::MasterKeys cannot key WireGuard's record");
+// Secure<> shares one configuration by pointer only with engines that opt in.
+static_assert(!detail::shares_config<OutOfBand::Engine>, "a template constructor is not an opt-in");
+static_assert(detail::shares_config<Secure<Tls13Handshake, AeadRecord, Tcp>::Engine>);
 // Both handshakes build the very same record layer type from SrtpRecord.
 static_assert(std::is_same_v<SrtpRecord::layer<Provider>, srtp::Session<Provider>>);
 

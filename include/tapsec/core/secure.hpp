@@ -51,6 +51,11 @@ struct engine_for<true, H, R, C> {
     using type = std::conditional_t<compiled_composition<H, R, C>, CompiledEngine<H, R, C>,
                                     typename H::template engine<R, C>>;
 };
+/// The engine's opt-in to being handed the shared configuration by pointer.
+template <class E>
+concept shares_config = requires {
+    requires E::shares_config;
+};
 struct InvalidConfig {};
 template <bool Valid, class H>
 struct config_for { using type = InvalidConfig; };
@@ -360,8 +365,11 @@ public:
     const Config& config() const { return *config_; }
 
 private:
+    // An engine keeps the shared configuration by pointer only when it says so
+    // (`static constexpr bool shares_config = true`): asking is_constructible instead would
+    // hand a shared_ptr to any engine whose constructor is an unconstrained template.
     static Engine make_engine(Role role, const std::shared_ptr<const Config>& config) {
-        if constexpr (std::is_constructible_v<Engine, Role, std::shared_ptr<const Config>>) return Engine(role, config);
+        if constexpr (detail::shares_config<Engine>) return Engine(role, config);
         else return Engine(role, *config);
     }
 

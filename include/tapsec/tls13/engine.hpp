@@ -43,6 +43,9 @@ public:
                   "tapsec: tls13::Engine: Record::layer<Crypto> does not meet tls13::TlsRecordLayer "
                   "(install_key, write, feed/next, record size limits, take_key_expiring)");
 
+    /// Secure<> hands this engine its shared configuration by pointer (core/secure.hpp).
+    static constexpr bool shares_config = true;
+
     Engine(Role role, const Config& config) : Engine(role, std::make_shared<const Config>(config)) {}
     /// Keeps `config` by pointer: a server's connections share one (it is never changed).
     /// (A template, so that `Engine(role, {})` still means a default Config.)
