@@ -13,48 +13,30 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include "../core/secure.hpp"
-#include "detail/driver.hpp"
+#include "detail/adapter.hpp"
 #include "transport.hpp"
 
 namespace tapsec::asio {
 
 template <class Handshake, class Record, class Socket = boost::asio::ip::udp::socket,
           class Crypto = crypto::DefaultProvider>
-class datagram {
+class datagram : public detail::adapter<Secure<Handshake, Record, datagram_socket_transport<Socket>, Crypto>, Socket> {
+    using base = detail::adapter<Secure<Handshake, Record, datagram_socket_transport<Socket>, Crypto>, Socket>;
+    using base::driver_;
+
 public:
     using transport_type = datagram_socket_transport<Socket>;
-    using secure_type = Secure<Handshake, Record, transport_type, Crypto>;
+    using typename base::secure_type;
     using Config = typename secure_type::Config;
-    using next_layer_type = Socket;
-    using executor_type = typename Socket::executor_type;
 
     /// An open (bound) socket and the peer to talk to; a server passes no peer and answers
     /// whoever speaks first.
     datagram(Socket socket, typename Socket::endpoint_type peer, Role role, Config config)
-        : driver_(role, std::move(config), transport_type(std::move(socket), detail::to_endpoint(peer))) {
+        : base(role, std::move(config), transport_type(std::move(socket), detail::to_endpoint(peer))) {
         driver_.datagram_mode = true;
     }
-    datagram(Socket socket, Role role, Config config)
-        : driver_(role, std::move(config), transport_type(std::move(socket))) {
+    datagram(Socket socket, Role role, Config config) : base(role, std::move(config), transport_type(std::move(socket))) {
         driver_.datagram_mode = true;
-    }
-
-    executor_type get_executor() noexcept { return driver_.get_executor(); }
-    Socket& next_layer() noexcept { return driver_.socket(); }
-    secure_type& secure() noexcept { return driver_.secure(); }
-    const secure_type& secure() const noexcept { return driver_.secure(); }
-
-    /// Completion: void(boost::system::error_code).
-    template <class CompletionToken>
-    auto async_handshake(CompletionToken&& token) {
-        return driver_.async_handshake(std::forward<CompletionToken>(token));
-    }
-
-    /// Sends the protocol's close (where it has one) and closes the socket.
-    /// Completion: void(boost::system::error_code).
-    template <class CompletionToken>
-    auto async_shutdown(CompletionToken&& token) {
-        return driver_.async_shutdown(std::forward<CompletionToken>(token));
     }
 
     /// Protects and sends `buffers` as one datagram.
@@ -71,9 +53,6 @@ public:
     auto async_receive(const MutableBufferSequence& buffers, CompletionToken&& token) {
         return driver_.template async_read<true>(buffers, std::forward<CompletionToken>(token));
     }
-
-private:
-    detail::driver<secure_type, Socket> driver_;
 };
 
 }  // namespace tapsec::asio

@@ -22,57 +22,36 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "../core/secure.hpp"
-#include "detail/driver.hpp"
+#include "detail/adapter.hpp"
 #include "transport.hpp"
 
 namespace tapsec::asio {
 
 template <class Handshake, class Record, class Socket = boost::asio::ip::tcp::socket,
           class Crypto = crypto::DefaultProvider>
-class stream {
+class stream : public detail::adapter<Secure<Handshake, Record, stream_socket_transport<Socket>, Crypto>, Socket> {
+    using base = detail::adapter<Secure<Handshake, Record, stream_socket_transport<Socket>, Crypto>, Socket>;
+    using base::driver_;
+
 public:
     using transport_type = stream_socket_transport<Socket>;
-    using secure_type = Secure<Handshake, Record, transport_type, Crypto>;
+    using typename base::secure_type;
     using Config = typename secure_type::Config;
-    using next_layer_type = Socket;
     using lowest_layer_type = typename Socket::lowest_layer_type;
-    using executor_type = typename Socket::executor_type;
 
     /// Takes a connected socket (or one connected later through next_layer()).
-    stream(Socket socket, Role role, Config config)
-        : driver_(role, std::move(config), transport_type(std::move(socket))) {}
+    stream(Socket socket, Role role, Config config) : base(role, std::move(config), transport_type(std::move(socket))) {}
 
     /// With a configuration shared by many streams (a server's): no copy per connection.
     template <class Shared>
         requires std::same_as<Shared, std::shared_ptr<const Config>>
-    stream(Socket socket, Role role, Shared config)
-        : driver_(role, std::move(config), transport_type(std::move(socket))) {}
+    stream(Socket socket, Role role, Shared config) : base(role, std::move(config), transport_type(std::move(socket))) {}
 
     /// An unconnected socket on `executor` (connect it with next_layer().async_connect).
     template <class Executor>
     stream(const Executor& executor, Role role, Config config) : stream(Socket(executor), role, std::move(config)) {}
 
-    executor_type get_executor() noexcept { return driver_.get_executor(); }
-    Socket& next_layer() noexcept { return driver_.socket(); }
     lowest_layer_type& lowest_layer() noexcept { return driver_.socket().lowest_layer(); }
-
-    /// The composition itself: info(), peer(), export_keying_material(), events ...
-    secure_type& secure() noexcept { return driver_.secure(); }
-    const secure_type& secure() const noexcept { return driver_.secure(); }
-
-    /// Runs the handshake. Completion: void(boost::system::error_code).
-    template <class CompletionToken>
-    auto async_handshake(CompletionToken&& token) {
-        return driver_.async_handshake(std::forward<CompletionToken>(token));
-    }
-
-    /// Sends the protocol's authenticated close and shuts the socket's sending side once it
-    /// has left; the peer's close is then read as end of file (boost::asio::error::eof).
-    /// Completion: void(boost::system::error_code).
-    template <class CompletionToken>
-    auto async_shutdown(CompletionToken&& token) {
-        return driver_.async_shutdown(std::forward<CompletionToken>(token));
-    }
 
     /// Key update (6.3), for compositions that re-key in band (TLS 1.3 KeyUpdate, asking
     /// the peer to update too unless `request_peer_update` is false); completes once the
@@ -98,9 +77,6 @@ public:
     auto async_write_some(const ConstBufferSequence& buffers, CompletionToken&& token) {
         return driver_.async_write(buffers, std::forward<CompletionToken>(token));
     }
-
-private:
-    detail::driver<secure_type, Socket> driver_;
 };
 
 }  // namespace tapsec::asio
