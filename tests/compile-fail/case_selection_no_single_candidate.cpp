@@ -1,5 +1,6 @@
-// TAPS-style selection: each requirement is offered by some candidate, but no one
-// candidate offers both (length-hiding padding: TLS 1.3 over TCP; out-of-order receipt: QUIC).
+// TAPS-style selection: the requirement is offered by some candidate, but no one
+// candidate meets it and the prohibition together (out-of-order receipt: only QUIC;
+// connection mobility, prohibited: QUIC has it, TLS 1.3 over TCP does not).
 // expect: tapsec: selection: no single candidate composition meets all the required and prohibited properties together
 #include <tapsec/tapsec.hpp>
 #include <tapsec/taps/selection.hpp>
@@ -7,9 +8,9 @@
 using namespace tapsec;
 
 #ifdef TAPSEC_EXPECT_REJECTION
-using Second = taps::require<feature::LHP>;
+using Second = taps::prohibit<feature::CM>;
 #else
-using Second = taps::prefer<feature::LHP>;
+using Second = taps::avoid<feature::CM>;
 #endif
 using Choice = taps::Selection<
     taps::properties<taps::require<feature::out_of_order_receipt>, Second>,

@@ -58,16 +58,18 @@ void fetch_from_gtlsserver(const std::vector<std::string>& server_options, const
     CHECK(sha256_of(out) == f.digest);
 }
 
-void serve_to_gtlsclient(const std::vector<std::string>& client_options, const std::string& expect_in_server) {
+void serve_to_gtlsclient(const std::vector<std::string>& client_options, const std::string& expect_in_server,
+                         const std::vector<std::string>& server_options = {}) {
     REQUIRE_MESSAGE(have_program("gtlsclient"), "ngtcp2-client (gtlsclient) is not installed");
     Files f;
     REQUIRE(f.ok);
     const auto port = std::to_string(free_port(SOCK_DGRAM));
     // gtlsclient sends its CONNECTION_CLOSE once, in one datagram; should that be lost, the
     // server ends by idle timeout once everything it sent was acknowledged (3 s here).
-    Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--h3", "--htdocs", f.htdocs, "--cert", f.cert,
-                    "--key", f.key, "--idle-timeout", "3000"},
-                   f.dir.file("server.log"));
+    std::vector<std::string> server_argv{tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--h3", "--htdocs", f.htdocs,
+                                         "--cert", f.cert, "--key", f.key, "--idle-timeout", "3000"};
+    server_argv.insert(server_argv.end(), server_options.begin(), server_options.end());
+    Process server(server_argv, f.dir.file("server.log"));
     REQUIRE(server.wait_for_output("listening on"));
     const std::string download = f.dir.file("dl");
     REQUIRE(run("mkdir -p " + download) == 0);
@@ -120,6 +122,74 @@ TEST_CASE("QUIC interop: tapsec listen quic --h3 serves 10 MiB to ngtcp2 gtlscli
 TEST_CASE("QUIC interop: gtlsclient with ChaCha20-Poly1305 and a key update it initiates") {
     serve_to_gtlsclient({"--key-update=20ms", "--ciphers=NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305"},
                         "1-RTT key update");
+}
+
+TEST_CASE("QUIC interop: tapsec connect quic --pad 256 (LHP): gtlsserver takes the padded packets, 10 MiB intact") {
+    fetch_from_gtlsserver({}, {"--pad", "256"}, "TLS_AES_128_GCM_SHA256, x25519, ALPN h3");
+}
+
+TEST_CASE("QUIC interop: tapsec listen quic --pad 256 (LHP): gtlsclient takes the padded packets, 10 MiB intact") {
+    serve_to_gtlsclient({}, "TLS_AES_128_GCM_SHA256, x25519, ALPN h3", {"--pad", "256"});
+}
+
+TEST_CASE("tapsec quic --datagram: stdin lines as DATAGRAM frames (RFC 9221) both ways, both exit 0") {
+    Files f;
+    REQUIRE(f.ok);
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--cert", f.cert, "--key", f.key, "--datagram",
+                    "--pad", "128"},
+                   f.dir.file("server.log"));
+    REQUIRE(server.wait_for_output("listening on"));
+    Process client({tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--CAfile", f.cert, "--servername", "localhost",
+                    "--datagram"},
+                   f.dir.file("client.log"));
+    REQUIRE_MESSAGE(client.wait_for_output("ALPN tapsec"), (client.output() + "\n--- server:\n" + server.output()));
+    client.write_stdin("first datagram to the listener\nsecond datagram to the listener\n");
+    CHECK_MESSAGE(server.wait_for_output("second datagram to the listener"), server.output());
+    CHECK(server.output().find("first datagram to the listener") != std::string::npos);
+    server.write_stdin("datagram to the caller\n");
+    CHECK_MESSAGE(client.wait_for_output("datagram to the caller"), client.output());
+    client.close_stdin();
+    server.close_stdin();
+    CHECK_MESSAGE(client.wait(std::chrono::seconds(10)) == 0, client.output());
+    CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+    CHECK_MESSAGE(client.output().find("2 datagram(s) sent, 1 received") != std::string::npos, client.output());
+    CHECK_MESSAGE(server.output().find("1 datagram(s) sent, 2 received") != std::string::npos, server.output());
+}
+
+TEST_CASE("tapsec quic --datagram against a listener without it: exit 1 on both sides with a named error") {
+    Files f;
+    REQUIRE(f.ok);
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--cert", f.cert, "--key", f.key, "--datagram"},
+                   f.dir.file("server.log"));
+    REQUIRE(server.wait_for_output("listening on"));
+    Process client({tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--CAfile", f.cert, "--servername", "localhost"},
+                   f.dir.file("client.log"));
+    // The listener wants datagrams, the client offers none: the listener refuses.
+    CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 1, server.output());
+    CHECK_MESSAGE(server.output().find("peer does not support DATAGRAM frames") != std::string::npos, server.output());
+    client.close_stdin();
+    client.wait(std::chrono::seconds(10));
+}
+
+TEST_CASE("QUIC interop: ngtcp2 0.12.1's gtlsserver offers no DATAGRAM: connect quic --datagram exits 1, naming it") {
+    REQUIRE_MESSAGE(have_program(gtlsserver), "ngtcp2-server (gtlsserver) is not installed");
+    Files f;
+    REQUIRE(f.ok);
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    Process server({gtlsserver, "-q", "-d", f.htdocs, "127.0.0.1", port, f.key, f.cert}, f.dir.file("server.log"));
+    // ALPN h3 (all gtlsserver speaks): the handshake succeeds, then the missing
+    // max_datagram_frame_size transport parameter ends it.
+    Process client({tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--CAfile", f.cert, "--servername", "localhost",
+                    "--alpn", "h3", "--datagram"},
+                   f.dir.file("client.log"));
+    client.write_stdin("never sent\n");
+    CHECK_MESSAGE(client.wait(std::chrono::seconds(20)) == 1, client.output());
+    CHECK_MESSAGE(client.output().find("ALPN h3") != std::string::npos, client.output());
+    CHECK_MESSAGE(client.output().find("--datagram: peer does not support DATAGRAM frames (no max_datagram_frame_size)") !=
+                      std::string::npos,
+                  client.output());
 }
 
 TEST_CASE("tapsec quic: listen and connect carry stdin/stdout both ways on one stream and exit 0") {

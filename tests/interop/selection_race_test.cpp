@@ -138,10 +138,10 @@ TEST_CASE("selection race: started together, the first established wins and the 
 TEST_CASE("selection race: when the running attempt fails (TCP refused), the next starts at once, not after the stagger") {
     Fixture f;
     REQUIRE(f.pki.ok());
-    // Preferring length-hiding padding ranks TLS 1.3 over TCP first (QUIC here pads only
-    // Initial packets; both carry early data, so ED no longer separates them).
-    static_assert(Tls13::has<feature::LHP> && !Quic::has<feature::LHP>);
-    using TlsFirst = taps::Selection<taps::properties<taps::require<taps::reliable_stream>, taps::prefer<feature::LHP>>,
+    // Avoiding connection mobility ranks TLS 1.3 over TCP first (both pad and both carry
+    // early data, so neither LHP nor ED separates them; CM needs QUIC's datagrams).
+    static_assert(!Tls13::has<feature::CM> && Quic::has<feature::CM>);
+    using TlsFirst = taps::Selection<taps::properties<taps::require<taps::reliable_stream>, taps::avoid<feature::CM>>,
                                      taps::candidates<taps::candidate<"quic", Quic>, taps::candidate<"tls13", Tls13>>>;
     static_assert(taps::best<TlsFirst>::name == "tls13");
     auto udp = Udp::bind("127.0.0.1", 0);  // a QUIC server; nothing listens on this TCP port

@@ -86,16 +86,21 @@ TEST_CASE("selection: prefer orders by how many preferred properties, avoid brea
 }
 
 TEST_CASE("selection: prohibit filters, and names the property that excluded each candidate") {
-    // TLS 1.3 over TCP pads its records (LHP); QUIC here pads only Initial packets.
-    static_assert(Tls13::has<fe::LHP> && !Quic::has<fe::LHP>);
-    using NoPadding = taps::Selection<taps::properties<taps::prohibit<fe::LHP>, taps::require<taps::reliable_stream>>,
-                                      taps::candidates<taps::candidate<"tls13", Tls13>, taps::candidate<"quic", Quic>>>;
-    static_assert(NoPadding::admitted == 1);
-    static_assert(taps::best<NoPadding>::name == "quic");
-    const auto& excluded = NoPadding::ranking.order[1];
+    // Both pad (LHP: TLS 1.3 records, QUIC 1-RTT datagrams with Settings::pad_to), so
+    // padding does not tell them apart; connection mobility does (QUIC over UDP only).
+    static_assert(Tls13::has<fe::LHP> && Quic::has<fe::LHP>);
+    static_assert(Quic::has<fe::CM> && !Tls13::has<fe::CM>);
+    using Pinned = taps::Selection<taps::properties<taps::prohibit<fe::CM>, taps::require<taps::reliable_stream>>,
+                                   taps::candidates<taps::candidate<"quic", Quic>, taps::candidate<"tls13", Tls13>>>;
+    static_assert(Pinned::admitted == 1);
+    static_assert(taps::best<Pinned>::name == "tls13");
+    const auto& excluded = Pinned::ranking.order[1];
     CHECK(excluded.candidate == 0);
     CHECK(excluded.exclusion == taps::Exclusion::has_prohibited);
-    CHECK(excluded.property_bit == fe::LHP::bit);
+    CHECK(excluded.property_bit == fe::CM::bit);
+    // Prohibiting padding now leaves neither.
+    static_assert(!taps::Satisfiable<taps::properties<taps::prohibit<fe::LHP>, taps::require<taps::reliable_stream>>,
+                                     taps::candidates<taps::candidate<"tls13", Tls13>, taps::candidate<"quic", Quic>>>);
     // Both carry 0-RTT (QUIC's in 0-RTT packets): prohibiting early data leaves neither
     // (a Selection of it would not compile; the concept asks without failing).
     static_assert(Tls13::has<fe::ED> && Quic::has<fe::ED>);

@@ -241,6 +241,29 @@ public:
         return {};
     }
 
+    /// Unreliable datagrams beside the streams (RFC 9221 DATAGRAM frames), where the
+    /// engine carries them. An error here (queue full, too large, not negotiated) does
+    /// not end the connection.
+    [[nodiscard]] std::error_code send_datagram(ByteView data)
+        requires requires(Engine& e) { { e.send_datagram(data, Instant{}) } -> std::same_as<std::error_code>; }
+    {
+        if (failed_) return failed_;
+        if (auto ec = engine_.send_datagram(data, Clock::now())) return ec;
+        return flush();
+    }
+    /// The next datagram the peer sent; Errc::closed once the connection ended.
+    Result<Bytes> receive_datagram(std::chrono::milliseconds timeout = std::chrono::hours(24))
+        requires requires(Engine& e) { { e.poll_datagram() } -> std::same_as<std::optional<Bytes>>; }
+    {
+        const Instant deadline = Clock::now() + timeout;
+        for (;;) {
+            if (auto d = engine_.poll_datagram()) return std::move(*d);
+            if (failed_) return failed_;
+            if (engine_.is_closed()) return make_error_code(Errc::closed);
+            if (auto ec = pump(deadline)) return ec;
+        }
+    }
+
     /// Session resumption (survey 3): whether this connection resumed an earlier session.
     bool resumed() const requires(features.template has<feature::session_resumption>()) {
         return engine_.session_info().resumed;

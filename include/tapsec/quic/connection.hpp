@@ -86,6 +86,17 @@ struct Settings {
     // listing these); the connection runs in the version of the client's first Initial.
     std::uint32_t version = version_1;
     std::vector<std::uint32_t> accepted_versions{version_1, version_2};
+    // DATAGRAM frames (RFC 9221): enabled, we advertise max_datagram_frame_size (the
+    // largest DATAGRAM frame we take, type and length included) and may send them when
+    // the peer advertised it too. Unreliable: a lost datagram is not sent again. Both
+    // queues are bounded (a full receive queue drops the newest, counted in stats).
+    bool datagrams = false;
+    std::uint64_t max_datagram_frame_size = 65535;
+    std::size_t datagram_queue = 256;  // datagrams waiting to be sent, and to be read
+    // Length hiding (survey 5.2 LHP): each datagram carrying a 1-RTT packet is padded
+    // with PADDING frames to a multiple of pad_to bytes (0: off), or to
+    // max_datagram_size when the next multiple would not fit.
+    std::size_t pad_to = 0;
 };
 
 enum class Space : std::uint8_t { initial, handshake, application };
@@ -115,6 +126,11 @@ struct ConnectionStats {
     // 0-RTT: packets received, stream bytes sent in 0-RTT packets, and those sent
     // again in 1-RTT because the server refused them.
     std::uint64_t zero_rtt_packets_received = 0, zero_rtt_bytes_sent = 0, zero_rtt_bytes_resent = 0;
+    // DATAGRAM frames: sent, received (queued for the application), dropped on receipt
+    // (receive queue full), lost in flight (never sent again), sent in 0-RTT packets;
+    // and PADDING bytes added for Settings::pad_to.
+    std::uint64_t datagrams_sent = 0, datagrams_received = 0, datagrams_dropped = 0, datagrams_lost = 0;
+    std::uint64_t zero_rtt_datagrams_sent = 0, padding_bytes = 0;
 };
 
 template <class Crypto = crypto::DefaultProvider>
@@ -123,7 +139,8 @@ public:
     using Tls = tls13::Engine<QuicPacketProtection, Crypto>;
 
     Connection(Role role, const tls13::Config& config, const Settings& settings = {})
-        : role_(role), tls_config_(config), settings_(settings), peer_params_(std::make_shared<PeerParams>()) {
+        : role_(role), tls_config_(config), settings_(settings), peer_params_(std::make_shared<PeerParams>()),
+          datagrams_out_(settings.datagram_queue), datagrams_in_(settings.datagram_queue) {
         tls_config_.middlebox_compatibility = false;  // RFC 9001 8.4: no CCS, empty legacy_session_id
         cc_.max_datagram = settings_.max_datagram_size;
         cc_.window = 10 * settings_.max_datagram_size;
@@ -265,6 +282,36 @@ public:
         settings_.early_data = true;
         early_pending_.insert(early_pending_.end(), data.begin(), data.end());
         return {};
+    }
+
+    /// RFC 9221: queues `data` for one DATAGRAM frame (sent once, never again if lost).
+    /// Errors: datagrams_not_supported (not enabled here, or the peer's
+    /// max_datagram_frame_size is absent), datagram_too_large (over the peer's limit or
+    /// one packet), datagram_queue_full; not_connected while the peer's limit is unknown
+    /// (a client with a stored session uses the remembered one, for 0-RTT).
+    std::error_code send_datagram(ByteView data, Instant now) {
+        now_ = now;
+        if (failed_) return failed_;
+        if (state_ != State::open || close_requested_) return make_error_code(Errc::closed);
+        if (!settings_.datagrams) return make_error_code(Error::datagrams_not_supported);
+        std::uint64_t limit = 0;
+        if (peer_params_->params && handshake_complete_) limit = peer_params_->params->max_datagram_frame_size;
+        else if (remembered_ && zero_rtt_writable()) limit = remembered_->max_datagram_frame_size;
+        else return make_error_code(Errc::not_connected);
+        if (limit == 0) return make_error_code(Error::datagrams_not_supported);
+        const std::size_t frame = datagram_frame_size(data.size());
+        if (frame > limit || frame > max_datagram_payload()) return make_error_code(Error::datagram_too_large);
+        Bytes* slot = datagrams_out_.reserve_back();
+        if (!slot) return make_error_code(Error::datagram_queue_full);
+        slot->assign(data.begin(), data.end());
+        datagrams_out_.commit_back();
+        return {};
+    }
+    /// The next DATAGRAM the peer sent (RFC 9221), in the order received.
+    std::optional<Bytes> poll_datagram() { return datagrams_in_.take_front(); }
+    /// Whether the peer accepts DATAGRAM frames (its max_datagram_frame_size), 0: no.
+    std::uint64_t peer_max_datagram_frame_size() const {
+        return peer_params_->params ? peer_params_->params->max_datagram_frame_size : 0;
     }
 
     Result<std::uint64_t> open_stream(bool bidi) {
@@ -478,7 +525,7 @@ private:
     struct SentFrame {
         enum class Kind : std::uint8_t {
             crypto, stream, max_data, max_stream_data, max_streams_bidi, max_streams_uni, handshake_done, reset_stream,
-            retire_connection_id, ping, new_token, new_connection_id, path_challenge
+            retire_connection_id, ping, new_token, new_connection_id, path_challenge, datagram
         };
         Kind kind;
         std::uint64_t id = 0, offset = 0;
@@ -547,6 +594,7 @@ private:
         p.initial_max_streams_uni = settings_.initial_max_streams_uni;
         p.active_connection_id_limit = std::max<std::uint64_t>(settings_.active_connection_id_limit, 2);
         p.initial_source_connection_id = our_cid_;
+        if (settings_.datagrams) p.max_datagram_frame_size = settings_.max_datagram_frame_size;
         if (role_ == Role::server) {
             p.original_destination_connection_id = original_dcid_;
             if (retry_scid_) p.retry_source_connection_id = *retry_scid_;
@@ -1091,6 +1139,21 @@ private:
         draining_since_ = now_;
         return {};
     }
+    /// RFC 9221 3: a DATAGRAM we did not advertise, or larger than advertised, is a
+    /// PROTOCOL_VIOLATION. A full receive queue drops it (5: delivery is not promised).
+    std::error_code handle(Space, const DatagramFrame& f) {
+        if (!settings_.datagrams) return make_error_code(Error::unexpected_datagram);
+        if (f.frame_size > settings_.max_datagram_frame_size) return make_error_code(Error::oversized_datagram);
+        Bytes* slot = datagrams_in_.reserve_back();
+        if (!slot) {
+            ++stats_.datagrams_dropped;
+            return {};
+        }
+        slot->assign(f.data.begin(), f.data.end());
+        datagrams_in_.commit_back();
+        ++stats_.datagrams_received;
+        return {};
+    }
     std::error_code handle(Space, const HandshakeDoneFrame&) {
         if (role_ == Role::server) return make_error_code(Error::protocol_violation);
         if (!handshake_confirmed_) confirm_handshake();
@@ -1336,6 +1399,7 @@ private:
                 case SentFrame::Kind::path_challenge:
                     if (path_) path_->challenge_pending = true;
                     break;
+                case SentFrame::Kind::datagram: ++stats_.datagrams_lost; break;  // RFC 9221 5.2: not sent again
             }
         }
     }
@@ -1440,7 +1504,9 @@ private:
         // A 0-RTT packet (the application space before 1-RTT keys): stream data only.
         if (space == Space::application && !app_write_) {
             if (congestion_limited && sp.probes == 0) return false;
-            eliciting = fill_stream_frames(payload, room, sent);
+            eliciting = fill_datagram_frames(payload, room, sent);
+            stats_.zero_rtt_datagrams_sent += sent.frames.size();
+            eliciting |= fill_stream_frames(payload, room, sent);
             for (const auto& fr : sent.frames)
                 if (fr.kind == SentFrame::Kind::stream) stats_.zero_rtt_bytes_sent += fr.length;
             return eliciting;
@@ -1482,7 +1548,10 @@ private:
             sent.frames.push_back({SentFrame::Kind::crypto, 0, c->offset, static_cast<std::uint32_t>(c->length)});
             eliciting = true;
         }
-        if (space == Space::application && handshake_complete_) eliciting |= fill_stream_frames(payload, room, sent);
+        if (space == Space::application && handshake_complete_) {
+            eliciting |= fill_datagram_frames(payload, room, sent);  // before streams: they are the latency-sensitive ones
+            eliciting |= fill_stream_frames(payload, room, sent);
+        }
         // Injected frames (tests) stand in for the PING, so a packet can carry only them.
         const bool injecting = !injected_[static_cast<std::size_t>(space)].empty();
         if (sp.probes > 0 && !eliciting && !injecting && left() >= 1) {
@@ -1610,6 +1679,31 @@ private:
         return eliciting;
     }
 
+    /// Queued DATAGRAM frames that fit (ack-eliciting and congestion controlled, RFC 9221
+    /// 5.2 / 5.4, but recorded only to count losses: never retransmitted).
+    bool fill_datagram_frames(Bytes& payload, std::size_t room, SentPacket& sent) {
+        bool eliciting = false;
+        while (!datagrams_out_.empty()) {
+            const Bytes& d = datagrams_out_.front();
+            const std::size_t size = datagram_frame_size(d.size());
+            // send_datagram() admitted only what fits an empty 1-RTT packet: the rest of
+            // this one too small, it waits for the next (order kept).
+            if (payload.size() + size > room) break;
+            write_datagram(payload, d);
+            sent.frames.push_back({SentFrame::Kind::datagram, 0, 0, static_cast<std::uint32_t>(d.size())});
+            datagrams_out_.pop_front();
+            ++stats_.datagrams_sent;
+            eliciting = true;
+        }
+        return eliciting;
+    }
+    /// The payload room of a 1-RTT packet in a datagram of max_datagram_size (the
+    /// longest short header: 1 + 20-byte CID + 4-byte packet number, and the tag).
+    std::size_t max_datagram_payload() const {
+        const std::size_t overhead = 1 + max_connection_id_length + 4 + aead_tag_length;
+        return settings_.max_datagram_size > overhead ? settings_.max_datagram_size - overhead : 0;
+    }
+
     bool fill_stream_frames(Bytes& payload, std::size_t room, SentPacket& sent) {
         bool eliciting = false;
         std::uint64_t conn_used = conn_send_used();
@@ -1702,6 +1796,16 @@ private:
                 total = target;
             }
         }
+        // LHP: a datagram with a 1-RTT packet (always the last one) is padded with
+        // PADDING frames to a multiple of pad_to, bounded by what may be sent.
+        if (settings_.pad_to > 0 && packets.back().space == Space::application && app_write_) {
+            const std::size_t target = std::min(padded_size(total), budget);
+            if (total < target) {
+                packets.back().payload.resize(packets.back().payload.size() + (target - total), 0);
+                stats_.padding_bytes += target - total;
+                total = target;
+            }
+        }
         std::size_t at = 0;
         for (auto& b : packets) {
             const std::size_t n = seal_into(b.space, b.payload, out.subspan(at));
@@ -1725,6 +1829,12 @@ private:
         bytes_sent_ += at;
         if (path_) path_->sent += at;
         return at;
+    }
+
+    /// `size` rounded up to the next multiple of Settings::pad_to.
+    std::size_t padded_size(std::size_t size) const {
+        const std::size_t n = settings_.pad_to;
+        return n == 0 ? size : (size + n - 1) / n * n;
     }
 
     /// A PATH_RESPONSE to a challenge that came from another address than the one we
@@ -1759,10 +1869,12 @@ private:
     bool app_has_data() const {
         if (!handshake_complete_) {
             if (!zero_rtt_writable()) return false;
+            if (!datagrams_out_.empty()) return true;
             for (const auto& [id, s] : streams_)
                 if (can_send_on(id) && s.send.has_data_to_send() && !s.send.blocked_by(s.send_limit)) return true;
             return false;
         }
+        if (!datagrams_out_.empty()) return true;
         if (handshake_done_pending_ || max_data_pending_ || max_streams_bidi_pending_ || max_streams_uni_pending_ ||
             !retire_queue_.empty() || !new_cid_pending_.empty() || new_token_pending_ ||
             (path_ && path_->challenge_pending))
@@ -1986,6 +2098,7 @@ private:
     Bytes scratch_, packet_;
     std::array<std::vector<Bytes>, 3> injected_;
     std::optional<RememberedLimits> remembered_;  // client: the server's limits 0-RTT is sent under
+    BoundedQueue<Bytes> datagrams_out_, datagrams_in_;  // RFC 9221: to send, and received for the application
     Bytes early_pending_;                         // client: send_early_data() before start()
 };
 

@@ -67,6 +67,12 @@ enum class Error {
     connection_id_limit_exceeded,  // the peer gave more CIDs than our active_connection_id_limit
     stateless_reset,          // the peer ended the connection with a Stateless Reset (10.3)
     path_validation_failed,   // a new peer address did not answer PATH_CHALLENGE (9.3.2)
+    // DATAGRAM frames (RFC 9221)
+    unexpected_datagram,      // the peer sent DATAGRAM though we did not advertise max_datagram_frame_size (PROTOCOL_VIOLATION)
+    oversized_datagram,       // the peer sent a DATAGRAM frame larger than we advertised (PROTOCOL_VIOLATION)
+    datagrams_not_supported,  // send_datagram: the peer did not advertise max_datagram_frame_size (or we did not enable it)
+    datagram_too_large,       // send_datagram: larger than the peer's limit or than fits in one packet
+    datagram_queue_full,      // send_datagram: the bounded send queue is full (try again)
 };
 
 inline const char* describe(Error e) {
@@ -101,6 +107,11 @@ inline const char* describe(Error e) {
         case Error::connection_id_limit_exceeded: return "peer exceeded active_connection_id_limit";
         case Error::stateless_reset: return "connection reset by the peer (stateless reset)";
         case Error::path_validation_failed: return "path validation failed";
+        case Error::unexpected_datagram: return "DATAGRAM frame received but not negotiated";
+        case Error::oversized_datagram: return "DATAGRAM frame larger than our max_datagram_frame_size";
+        case Error::datagrams_not_supported: return "peer does not support DATAGRAM frames (no max_datagram_frame_size)";
+        case Error::datagram_too_large: return "datagram too large for the peer's limit or the path MTU";
+        case Error::datagram_queue_full: return "datagram send queue full";
     }
     return "unknown QUIC error";
 }
@@ -126,6 +137,11 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::invalid_token: return condition::authentication_failed;
         case Error::stateless_reset: return condition::peer_aborted;
         case Error::path_validation_failed: return condition::timed_out;
+        case Error::unexpected_datagram:
+        case Error::oversized_datagram: return condition::peer_misbehaved;
+        case Error::datagrams_not_supported: return condition::peer_incompatible;
+        case Error::datagram_too_large: return condition::invalid_argument;
+        case Error::datagram_queue_full: return condition::resource_exhausted;
         case Error::unknown_version:
         case Error::no_application_protocol: return condition::peer_incompatible;
         case Error::packet_authentication_failed:
@@ -164,6 +180,8 @@ constexpr TransportError transport_error_for(Error e) noexcept {
         case Error::no_application_protocol: return TransportError::crypto_error_base;  // + alert 120, set by the caller
         case Error::malformed_header:
         case Error::frame_not_allowed:
+        case Error::unexpected_datagram:
+        case Error::oversized_datagram:
         case Error::protocol_violation:
         case Error::unknown_connection_id:
         case Error::no_keys_for_level: return TransportError::protocol_violation;
@@ -178,6 +196,9 @@ constexpr TransportError transport_error_for(Error e) noexcept {
         case Error::stream_blocked:
         case Error::stateless_reset:
         case Error::path_validation_failed:
+        case Error::datagrams_not_supported:
+        case Error::datagram_too_large:
+        case Error::datagram_queue_full:
         case Error::unknown_stream: return TransportError::internal_error;
     }
     return TransportError::internal_error;

@@ -25,7 +25,8 @@ inline constexpr std::uint64_t padding = 0x00, ping = 0x01, ack = 0x02, ack_ecn 
                                stream_data_blocked = 0x15, streams_blocked_bidi = 0x16, streams_blocked_uni = 0x17,
                                new_connection_id = 0x18, retire_connection_id = 0x19, path_challenge = 0x1a,
                                path_response = 0x1b, connection_close = 0x1c, connection_close_app = 0x1d,
-                               handshake_done = 0x1e;
+                               handshake_done = 0x1e,
+                               datagram = 0x30, datagram_with_length = 0x31;  // RFC 9221 4
 }
 
 struct PaddingFrame { std::size_t length = 0; };
@@ -62,12 +63,17 @@ struct ConnectionCloseFrame {
     ByteView reason;
 };
 struct HandshakeDoneFrame {};
+/// RFC 9221: unreliable application data (never retransmitted).
+struct DatagramFrame {
+    ByteView data;
+    std::size_t frame_size = 0;  // type, length and data: what max_datagram_frame_size bounds
+};
 
 using Frame = std::variant<PaddingFrame, PingFrame, AckFrame, ResetStreamFrame, StopSendingFrame, CryptoFrame,
                            NewTokenFrame, StreamFrame, MaxDataFrame, MaxStreamDataFrame, MaxStreamsFrame,
                            DataBlockedFrame, StreamDataBlockedFrame, StreamsBlockedFrame, NewConnectionIdFrame,
                            RetireConnectionIdFrame, PathChallengeFrame, PathResponseFrame, ConnectionCloseFrame,
-                           HandshakeDoneFrame>;
+                           HandshakeDoneFrame, DatagramFrame>;
 
 /// Whether a frame elicits an acknowledgement (RFC 9002 2: all but ACK, PADDING, CONNECTION_CLOSE).
 inline bool ack_eliciting(const Frame& f) {
@@ -84,7 +90,7 @@ inline bool allowed_in(const Frame& f, PacketType type) {
         return std::holds_alternative<PaddingFrame>(f) || std::holds_alternative<PingFrame>(f) ||
                std::holds_alternative<AckFrame>(f) || std::holds_alternative<CryptoFrame>(f);
     }
-    if (type == PacketType::zero_rtt)
+    if (type == PacketType::zero_rtt)  // DATAGRAM is allowed in 0-RTT (RFC 9221 4)
         return !std::holds_alternative<AckFrame>(f) && !std::holds_alternative<CryptoFrame>(f) &&
                !std::holds_alternative<HandshakeDoneFrame>(f) && !std::holds_alternative<NewTokenFrame>(f) &&
                !std::holds_alternative<PathResponseFrame>(f) && !std::holds_alternative<RetireConnectionIdFrame>(f);
@@ -111,6 +117,7 @@ private:
     std::uint64_t v() { return read_varint(r_); }
 
     Result<Frame> parse() {
+        const std::size_t type_at = r_.position();
         type_ = v();
         if (!r_.ok()) return bad(Error::bad_varint);
         using namespace frame_type;
@@ -238,6 +245,18 @@ private:
             return Frame{f};
         }
         if (type_ == handshake_done) return Frame{HandshakeDoneFrame{}};
+        if (type_ == datagram || type_ == datagram_with_length) {
+            // 0x30 runs to the end of the packet; 0x31 carries its length.
+            std::uint64_t length = r_.remaining();
+            if (type_ == datagram_with_length) {
+                length = v();
+                if (!r_.ok()) return bad(Error::bad_varint);
+                if (length > r_.remaining()) return bad();
+            }
+            DatagramFrame f{r_.bytes(static_cast<std::size_t>(length))};
+            f.frame_size = r_.position() - type_at;
+            return Frame{f};
+        }
         return bad(Error::unknown_frame_type);
     }
 
@@ -286,6 +305,15 @@ inline void write_stream(Bytes& out, std::uint64_t stream_id, std::uint64_t offs
 constexpr std::size_t stream_frame_overhead(std::uint64_t stream_id, std::uint64_t offset, std::size_t length) {
     return 1 + varint_size(stream_id) + varint_size(offset) + varint_size(length);
 }
+
+/// A DATAGRAM frame with explicit length (0x31), so other frames may follow it.
+inline void write_datagram(Bytes& out, ByteView data) {
+    write_varint(out, frame_type::datagram_with_length);
+    write_varint(out, data.size());
+    append(out, data);
+}
+/// Bytes a DATAGRAM frame of `length` data bytes takes (type, length, data).
+constexpr std::size_t datagram_frame_size(std::size_t length) { return 1 + varint_size(length) + length; }
 
 inline void write_varint_frame(Bytes& out, std::uint64_t type, std::uint64_t a) {
     write_varint(out, type);

@@ -132,9 +132,11 @@ struct QuicPacketProtection {
     static constexpr std::string_view name = "QUIC packet protection (RFC 9001)";
     /// DM: a server Retry before any state (RFC 9000 8.1.2); CM: the server follows a
     /// client's migration after path validation (9); SV: address validation is part of
-    /// every QUIC connection (the 3x limit until validated, 8.1).
+    /// every QUIC connection (the 3x limit until validated, 8.1); LHP: 1-RTT datagrams
+    /// padded with PADDING frames to a multiple of Settings::pad_to (RFC 9000 19.1).
     using provides = features<feature::record_protection, feature::replay_protection, feature::rekeying,
-                              feature::out_of_order_receipt, feature::DM, feature::CM, feature::SV>;
+                              feature::out_of_order_receipt, feature::DM, feature::CM, feature::SV,
+                              feature::length_hiding_padding>;
     using intrinsic = features<feature::SV>;
     using needs = dependencies<dependency::datagram>;
     using carries = dependencies<dependency::reliable_byte_stream>;

@@ -35,6 +35,7 @@ struct TransportParameters {
     std::optional<ConnectionId> initial_source_connection_id;
     std::optional<ConnectionId> retry_source_connection_id;  // server only
     bool has_preferred_address = false;                      // server only; not acted on
+    std::uint64_t max_datagram_frame_size = 0;  // RFC 9221 3: 0 / absent = no DATAGRAM frames
 };
 
 namespace tp {
@@ -45,7 +46,7 @@ inline constexpr std::uint64_t original_destination_connection_id = 0x00, max_id
                                initial_max_streams_uni = 0x09, ack_delay_exponent = 0x0a, max_ack_delay = 0x0b,
                                disable_active_migration = 0x0c, preferred_address = 0x0d,
                                active_connection_id_limit = 0x0e, initial_source_connection_id = 0x0f,
-                               retry_source_connection_id = 0x10;
+                               retry_source_connection_id = 0x10, max_datagram_frame_size = 0x20;
 }
 
 inline Bytes encode(const TransportParameters& p) {
@@ -78,6 +79,7 @@ inline Bytes encode(const TransportParameters& p) {
     if (p.initial_source_connection_id)
         bytes(tp::initial_source_connection_id, p.initial_source_connection_id->view());
     if (p.retry_source_connection_id) bytes(tp::retry_source_connection_id, p.retry_source_connection_id->view());
+    if (p.max_datagram_frame_size) integer(tp::max_datagram_frame_size, p.max_datagram_frame_size);
     return out;
 }
 
@@ -87,6 +89,7 @@ inline Result<TransportParameters> decode_transport_parameters(ByteView data, bo
     TransportParameters p;
     wire::Reader r(data);
     std::uint32_t seen = 0;  // ids 0x00..0x10 received, for duplicate detection
+    bool seen_datagram = false;
     auto bad = [] { return make_error_code(Error::malformed_transport_parameters); };
     auto invalid = [] { return make_error_code(Error::invalid_transport_parameter); };
     while (!r.at_end()) {
@@ -181,6 +184,11 @@ inline Result<TransportParameters> decode_transport_parameters(ByteView data, bo
                         break;
                 }
                 break;
+            case tp::max_datagram_frame_size:
+                if (seen_datagram || !(n = integer())) return bad();
+                seen_datagram = true;
+                p.max_datagram_frame_size = *n;
+                break;
             default: break;  // unknown (and reserved grease) parameters are ignored (18.1)
         }
     }
@@ -195,31 +203,34 @@ struct RememberedLimits {
     std::uint64_t active_connection_id_limit = 2, initial_max_data = 0, initial_max_stream_data_bidi_local = 0,
                   initial_max_stream_data_bidi_remote = 0, initial_max_stream_data_uni = 0,
                   initial_max_streams_bidi = 0, initial_max_streams_uni = 0;
+    std::uint64_t max_datagram_frame_size = 0;  // RFC 9221 3: remembered for DATAGRAM frames in 0-RTT
 
     static RememberedLimits of(const TransportParameters& p) {
         return {p.active_connection_id_limit,          p.initial_max_data,
                 p.initial_max_stream_data_bidi_local,  p.initial_max_stream_data_bidi_remote,
                 p.initial_max_stream_data_uni,         p.initial_max_streams_bidi,
-                p.initial_max_streams_uni};
+                p.initial_max_streams_uni,             p.max_datagram_frame_size};
     }
-    std::array<std::uint64_t, 7> values() const {
+    std::array<std::uint64_t, 8> values() const {
         return {active_connection_id_limit, initial_max_data, initial_max_stream_data_bidi_local,
                 initial_max_stream_data_bidi_remote, initial_max_stream_data_uni, initial_max_streams_bidi,
-                initial_max_streams_uni};
+                initial_max_streams_uni, max_datagram_frame_size};
     }
-    /// A format byte (1), then the seven limits as varints.
+    /// A format byte (2), then the eight limits as varints. Format 1 (seven limits,
+    /// before DATAGRAM) is still read, with no datagram limit.
     Bytes encode() const {
-        Bytes out{1};
+        Bytes out{2};
         for (auto v : values()) write_varint(out, std::min(v, max_varint));
         return out;
     }
     static std::optional<RememberedLimits> decode(ByteView data) {
         wire::Reader r(data);
-        if (r.u8() != 1 || !r.ok()) return std::nullopt;
-        std::array<std::uint64_t, 7> v{};
-        for (auto& x : v) x = read_varint(r);
+        const std::uint8_t format = r.u8();
+        if (!r.ok() || (format != 1 && format != 2)) return std::nullopt;
+        std::array<std::uint64_t, 8> v{};
+        for (std::size_t i = 0; i < (format == 2 ? 8u : 7u); ++i) v[i] = read_varint(r);
         if (!r.ok() || !r.at_end()) return std::nullopt;
-        return RememberedLimits{v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+        return RememberedLimits{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
     }
     /// Every limit at least the remembered one (what 0-RTT data was sent under).
     bool at_least(const RememberedLimits& remembered) const {
