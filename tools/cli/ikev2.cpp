@@ -850,8 +850,7 @@ const Registration registration{ProtocolEntry{
     [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return run<Crypto>(a, false); }); },
     demo,
     /*target_optional=*/true,
-    {{"AD", "EAP (IKEv2's authentication delegation) is not implemented: PSK or certificates (docs/ikev2.md)"},
-     {"CM", "MOBIKE (RFC 4555) in part: address changes of either side's initiator (UPDATE_SA_ADDRESSES, `--mobike`); "
+    {{"CM", "MOBIKE (RFC 4555) in part: address changes of either side's initiator (UPDATE_SA_ADDRESSES, `--mobike`); "
             "no additional addresses, path probing or return-routability checks of our own (docs/ikev2.md)"},
      {"SV", "N(COOKIE) is demanded when configured (source_validation = always, `listen --cookies`), "
             "not unconditionally: one engine holds one IKE SA and measures no load"},
