@@ -266,9 +266,9 @@ std::vector<Row> rows() {
          false,
          [](Pair& p) {
              CHECK(p.i->statistics().dropped == 1);
-             auto e = p.i->poll_event();
-             REQUIRE(e);
-             CHECK(e->reason == ikev2::Error::inner_packet_rejected);
+             bool reported = false;
+             while (auto e = p.i->poll_event()) reported = reported || e->reason == ikev2::Error::inner_packet_rejected;
+             CHECK(reported);
          }},
         {"ESP that is not an IPv4 packet: discarded, counted", established,
          [](Pair& p) { return p.i->send(as_bytes("not a packet"), p.now); }, ok, 0, false,
