@@ -1,6 +1,9 @@
 // Fuzzes ESP (RFC 4303) packet opening: arbitrary bytes into an inbound SA (with and
-// without ESN), and a round trip of the input as payload, which must come back equal.
+// without ESN), and a round trip of the input as payload, which must come back equal,
+// also TFC-padded (RFC 4303 2.4) to a bucket the input's first octet picks: the input,
+// then only zero octets.
 // Any crash, sanitizer report, hang or failed round trip is a bug.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -42,6 +45,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         sealed.resize(*n);
         auto opened = sas->second.unprotect(sealed);
         if (!opened || !std::equal(opened->payload.begin(), opened->payload.end(), input.begin(), input.end())) std::abort();
+
+        const auto tfc = esp::TfcPadding::bucket(size ? std::size_t{data[0]} + 1 : 1);
+        const std::size_t padded = tfc.padded_length(input.size());
+        Bytes padded_packet(esp::sealed_size(padded));
+        n = sas->first.protect(input, esp::next_header_ipv4, padded_packet, padded);
+        if (!n || *n != padded_packet.size()) std::abort();
+        opened = sas->second.unprotect(padded_packet);
+        if (!opened || opened->payload.size() != padded ||
+            !std::equal(input.begin(), input.end(), opened->payload.begin()) ||
+            !std::all_of(opened->payload.begin() + static_cast<std::ptrdiff_t>(input.size()), opened->payload.end(),
+                         [](std::uint8_t b) { return b == 0; }))
+            std::abort();
     }
     return 0;
 }

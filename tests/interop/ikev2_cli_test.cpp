@@ -130,3 +130,32 @@ TEST_CASE("tapsec listen|connect ikev2 with certificates: a datagram through the
     CHECK_MESSAGE(untrusted.output().find("peer authentication failed (AUTHENTICATION_FAILED)") != std::string::npos,
                   untrusted.output());
 }
+
+TEST_CASE("tapsec listen|connect ikev2 --tfc-padding: both sides pad, the line arrives intact; a bad mode is exit 2") {
+    test::TempDir dir;
+    const std::uint16_t port = test::free_port(SOCK_DGRAM);
+    test::write_file(dir.file("listen.conf"), config("local_addrs = 127.0.0.1:" + std::to_string(port), "gw.test", "a@test",
+                                                     "10.200.1.1/32", "10.200.2.0/24"));
+    test::write_file(dir.file("connect.conf"), config("remote_addrs = 127.0.0.1:" + std::to_string(port), "a@test", "gw.test",
+                                                      "10.200.2.1", "10.200.1.1"));
+    test::Process listener({TAPSEC_TOOL_PATH, "listen", "ikev2", "--config", dir.file("listen.conf"), "--udp-to",
+                            "10.200.2.1:9000", "--tfc-padding", "fixed:600", "--verbose"},
+                           dir.file("listen.log"));
+    test::Process initiator({TAPSEC_TOOL_PATH, "connect", "ikev2", "--config", dir.file("connect.conf"), "--udp-to",
+                             "10.200.1.1:9000", "--tfc-padding", "bucket:128", "--verbose"},
+                            dir.file("connect.log"));
+    REQUIRE_MESSAGE(initiator.wait_for_output("TFC padding bucket:128: sent", 15s), initiator.output() << listener.output());
+    CHECK_MESSAGE(listener.wait_for_output("TFC padding fixed:600: sent", 10s), listener.output());
+    initiator.write_stdin("a padded line\n");
+    CHECK_MESSAGE(listener.wait_for_output("a padded line", 10s), listener.output());
+    initiator.close_stdin();
+    CHECK_MESSAGE(initiator.wait(15s) == 0, initiator.output());
+    CHECK_MESSAGE(listener.wait(15s) == 0, listener.output());
+
+    test::Process bad({TAPSEC_TOOL_PATH, "connect", "ikev2", "--config", dir.file("connect.conf"), "--tfc-padding", "fixed:0"},
+                      dir.file("bad.log"));
+    CHECK(bad.wait(10s) == 2);
+    CHECK_MESSAGE(bad.output().find("--tfc-padding: 'fixed:0' is not off, bucket:N or fixed:N (1 <= N <= 65535)") !=
+                      std::string::npos,
+                  bad.output());
+}

@@ -34,6 +34,7 @@
 #include "../crypto/provider.hpp"
 #include "errors.hpp"
 #include "keys.hpp"
+#include "tfc.hpp"
 
 namespace tapsec::esp {
 
@@ -128,10 +129,14 @@ public:
     }
 
     /// Seals `payload` (an inner IP packet in tunnel mode) into `out` (at least
-    /// sealed_size(payload.size()) bytes); returns the packet's size.
-    Result<std::size_t> protect(ByteView payload, std::uint8_t next_header, MutableByteView out) {
-        if (cbc_out_) return protect_cbc(payload, next_header, out);
-        const std::size_t total = esp::sealed_size(payload.size());
+    /// sealed_size(max(payload.size(), padded_size)) bytes); returns the packet's size.
+    /// `padded_size` beyond the payload's adds TFC padding (RFC 4303 2.4, tfc.hpp): zero
+    /// octets after the payload, inside the ciphertext, which the receiver drops by the
+    /// inner IP header's length.
+    Result<std::size_t> protect(ByteView payload, std::uint8_t next_header, MutableByteView out, std::size_t padded_size = 0) {
+        const std::size_t tfc = padded_size > payload.size() ? padded_size - payload.size() : 0;
+        if (cbc_out_) return protect_cbc(payload, tfc, next_header, out);
+        const std::size_t total = esp::sealed_size(payload.size() + tfc);
         if (out.size() < total) return make_error_code(Error::payload_too_large);
         const std::uint64_t limit = esn_ ? ~std::uint64_t{0} : std::uint64_t{0xffffffff};
         if (next_sequence_ > limit || next_sequence_ == 0) return make_error_code(Error::sequence_exhausted);
@@ -142,11 +147,13 @@ public:
         for (int i = 0; i < 8; ++i) p[header_size + i] = static_cast<std::uint8_t>(seq >> (56 - 8 * i));  // IV
         std::uint8_t* text = p + header_size + iv_size;
         if (!payload.empty()) std::memmove(text, payload.data(), payload.size());
-        const std::size_t pad = padding_for(payload.size());
-        for (std::size_t i = 0; i < pad; ++i) text[payload.size() + i] = static_cast<std::uint8_t>(i + 1);
-        text[payload.size() + pad] = static_cast<std::uint8_t>(pad);
-        text[payload.size() + pad + 1] = next_header;
-        const std::size_t text_size = payload.size() + pad + trailer_size;
+        const std::size_t padded = payload.size() + tfc;
+        if (tfc) std::memset(text + payload.size(), 0, tfc);
+        const std::size_t pad = padding_for(padded);
+        for (std::size_t i = 0; i < pad; ++i) text[padded + i] = static_cast<std::uint8_t>(i + 1);
+        text[padded + pad] = static_cast<std::uint8_t>(pad);
+        text[padded + pad + 1] = next_header;
+        const std::size_t text_size = padded + pad + trailer_size;
         std::array<std::uint8_t, 12> aad_bytes;
         const ByteView aad = associated_data(outbound_spi_, seq, aad_bytes);
         const auto n = nonce(out_salt_, ByteView(p + header_size, iv_size));
@@ -234,8 +241,8 @@ private:
         secure_zero(full.data(), full.size());
     }
 
-    Result<std::size_t> protect_cbc(ByteView payload, std::uint8_t next_header, MutableByteView out) {
-        const std::size_t total = sealed_size(payload.size());
+    Result<std::size_t> protect_cbc(ByteView payload, std::size_t tfc, std::uint8_t next_header, MutableByteView out) {
+        const std::size_t total = sealed_size(payload.size() + tfc);
         if (out.size() < total) return make_error_code(Error::payload_too_large);
         const std::uint64_t limit = esn_ ? ~std::uint64_t{0} : std::uint64_t{0xffffffff};
         if (next_sequence_ > limit || next_sequence_ == 0) return make_error_code(Error::sequence_exhausted);
@@ -246,9 +253,11 @@ private:
         put32(p, outbound_spi_);
         put32(p + 4, static_cast<std::uint32_t>(seq));
         Crypto::random(MutableByteView(p + header_size, cbc_iv_size));  // RFC 3602 2.4: unpredictable
-        const std::size_t text_size = cbc_text_size(payload.size());
-        const std::size_t pad = text_size - payload.size() - trailer_size;
-        for (std::size_t i = 0; i < pad; ++i) text[payload.size() + i] = static_cast<std::uint8_t>(i + 1);
+        const std::size_t padded = payload.size() + tfc;
+        if (tfc) std::memset(text + payload.size(), 0, tfc);
+        const std::size_t text_size = cbc_text_size(padded);
+        const std::size_t pad = text_size - padded - trailer_size;
+        for (std::size_t i = 0; i < pad; ++i) text[padded + i] = static_cast<std::uint8_t>(i + 1);
         text[text_size - 2] = static_cast<std::uint8_t>(pad);
         text[text_size - 1] = next_header;
         if (!cbc_out_->encrypt(ByteView(p + header_size, cbc_iv_size), MutableByteView(text, text_size)))
@@ -345,6 +354,7 @@ template <class L>
 concept PacketLayer = std::movable<L> && requires(L l, const L cl, const ChildSaKeys& keys, ByteView in, MutableByteView buffer) {
     { L::import(keys) } -> std::same_as<Result<L>>;
     { l.protect(in, std::uint8_t{}, buffer) } -> std::same_as<Result<std::size_t>>;
+    { l.protect(in, std::uint8_t{}, buffer, std::size_t{}) } -> std::same_as<Result<std::size_t>>;  // TFC padded
     { l.unprotect(buffer) } -> std::same_as<Result<Opened>>;
     { cl.inbound_spi() } -> std::same_as<std::uint32_t>;
 };
@@ -357,7 +367,10 @@ struct EspRecord {
     static constexpr std::string_view name = "ESP (AES-GCM-16, ChaCha20-Poly1305, AES-CBC + HMAC-SHA-2; tunnel mode)";
     // Every packet is authenticated and encrypted; the anti-replay window accepts each
     // sequence number once in any order within 1984 packets.
-    using provides = features<feature::record_protection, feature::replay_protection, feature::out_of_order_receipt>;
+    // LHP: TFC padding (RFC 4303 2.4) hides inner packet lengths in buckets or behind one
+    // fixed size (esp/tfc.hpp, ikev2::Config::tfc_padding).
+    using provides = features<feature::LHP, feature::record_protection, feature::replay_protection,
+                              feature::out_of_order_receipt>;
     using intrinsic = features<feature::record_protection>;
     using needs = dependencies<dependency::datagram, dependency::external_key_management>;
     static constexpr KeyImport key_import = KeyImport::explicit_import;

@@ -18,6 +18,7 @@
 #include "../core/config.hpp"
 #include "../core/parsed_trust.hpp"
 #include "../esp/keys.hpp"
+#include "../esp/tfc.hpp"
 #include "certificates.hpp"
 #include "eap.hpp"
 #include "key_schedule.hpp"
@@ -285,6 +286,14 @@ struct Config : CommonConfig {
                                                 // the exchange fails with retransmission_timeout (peer dead)
     bool mobike = false;  // RFC 4555: announce MOBIKE_SUPPORTED; the initiator may then move (update_addresses())
     TrafficSelector local_ts, remote_ts;  // this side's and the peer's inner addresses
+    // TFC padding of the ESP packets we send (RFC 4303 2.4, esp/tfc.hpp): off, bucket:N or
+    // fixed:N. Not sent on a Child SA whose creation carried the peer's
+    // N(ESP_TFC_PADDING_NOT_SUPPORTED) (RFC 7296 3.10.1). Received TFC padding is always
+    // removed (by the inner IP header's length), whatever this says.
+    esp::TfcPadding tfc_padding;
+    // Announce N(ESP_TFC_PADDING_NOT_SUPPORTED) with every Child SA we create or accept:
+    // the peer is asked to send no TFC padding (saves bandwidth; we strip it either way).
+    bool refuse_tfc_padding = false;
     /// CommonConfig::trust parsed once, shared by every copy of this Config (every engine
     /// made from it, the CLI listener's connections), freed with the last copy.
     std::shared_ptr<ParsedTrustSlot> parsed_trust = std::make_shared<ParsedTrustSlot>();

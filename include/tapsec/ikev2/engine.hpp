@@ -154,12 +154,15 @@ public:
         if (!covers(ts_local_, ip->source, ip->protocol, ip->source_port) ||
             !covers(ts_remote_, ip->destination, ip->protocol, ip->destination_port))
             return drop(make_error_code(Error::inner_packet_rejected), now), std::error_code{};
+        // The caller has let the outbox fill: refused with a named error (and counted in
+        // queue_overflows()), never dropped unseen; nothing is sealed, no sequence number used.
         DatagramOutbox::Slot* slot = transmits_.reserve();
-        if (!slot) return drop(make_error_code(Errc::record_overflow), now), std::error_code{};
+        if (!slot) return make_error_code(std::errc::no_buffer_space);
         const ByteView inner = packet.first(ip->length);
         Esp& sa = esp_old_ && send_on_old_ ? *esp_old_ : *esp_;  // until the rekey is confirmed
-        slot->data.resize(sa.sealed_size(inner.size()));
-        auto n = sa.protect(inner, esp::next_header_ipv4, slot->data);
+        const std::size_t padded = tfc_padding_active() ? config_.tfc_padding.padded_length(inner.size()) : inner.size();
+        slot->data.resize(sa.sealed_size(padded));
+        auto n = sa.protect(inner, esp::next_header_ipv4, slot->data, padded);
         if (!n) return n.error();
         slot->data.resize(*n);
         slot->to = peer_;
@@ -228,6 +231,7 @@ public:
     /// reports it. Refused (not_ready) while another exchange is outstanding.
     std::error_code rekey_child(Instant now) {
         if (!is_established() || retransmit_at_ || esp_old_ || rekey_ || ike_rekey_) return make_error_code(Errc::not_connected);
+        if (outbox_full()) return make_error_code(std::errc::no_buffer_space);
         RekeyState r;
         r.inbound_spi = random_spi32();
         r.nonce.resize(nonce_size);
@@ -248,6 +252,7 @@ public:
         if (r.group) inner.push_back(payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(*r.group), our_public()}));
         inner.push_back(payload(PayloadType::tsi, TsPayload{{ts_local_}}));
         inner.push_back(payload(PayloadType::tsr, TsPayload{{ts_remote_}}));
+        add_tfc_refusal(inner);
         rekey_ = std::move(r);
         send_request(ExchangeType::create_child_sa, inner, now);
         return {};
@@ -259,6 +264,7 @@ public:
     std::error_code rekey_ike(Instant now) {
         if (!is_established() || retransmit_at_ || esp_old_ || rekey_ || ike_rekey_ || retired_)
             return make_error_code(Errc::not_connected);
+        if (outbox_full()) return make_error_code(std::errc::no_buffer_space);
         IkeRekeyState r;
         r.spi_i = random_spi64();
         r.nonce.resize(nonce_size);
@@ -284,6 +290,7 @@ public:
     std::error_code update_addresses(Instant now) {
         if (!is_established() || !initiator() || !peer_mobike_) return make_error_code(Errc::not_connected);
         if (retransmit_at_ || rekey_ || ike_rekey_ || retired_) return make_error_code(Errc::not_connected);
+        if (outbox_full()) return make_error_code(std::errc::no_buffer_space);
         std::vector<RawPayload> inner{notify(NotifyType::update_sa_addresses)};
         add_nat_detection(inner);
         send_request(ExchangeType::informational, inner, now);
@@ -300,8 +307,11 @@ public:
 
     /// Deletes the IKE SA (and with it the Child SA): INFORMATIONAL SK{D(IKE)}. The
     /// engine is closed when the peer answers, or when the retransmissions run out.
+    /// With a full outbox the delete is refused (no_buffer_space; nothing changes): drain
+    /// poll_transmit() and close again.
     std::error_code close(Instant now) {
         if (state_ == State::established) {
+            if (outbox_full()) return make_error_code(std::errc::no_buffer_space);
             std::vector<RawPayload> inner{payload(PayloadType::del, DeletePayload{ProtocolId::ike, 0, {}})};
             send_request(ExchangeType::informational, inner, now);
             state_ = State::deleting;
@@ -346,6 +356,20 @@ public:
     std::uint64_t ike_rekeys() const { return ike_rekeys_; }
     /// Child SA rekeys answered (CREATE_CHILD_SA with N(REKEY_SA)).
     std::uint64_t child_rekeys() const { return child_rekeys_; }
+    /// TFC padding is added to what send() seals: configured (Config::tfc_padding) and the
+    /// peer did not announce ESP_TFC_PADDING_NOT_SUPPORTED for the current Child SA.
+    bool tfc_padding_active() const { return config_.tfc_padding.enabled() && !peer_refuses_tfc_; }
+    /// Datagrams the outbox had no room for (the caller stopped draining poll_transmit):
+    /// ESP refused by send() with no_buffer_space, and IKE messages the engine emitted on
+    /// its own (a response, a retransmission, a keepalive), which the retransmission rules
+    /// recover (our request is sent again on its timer; the peer's request is answered
+    /// from the cache when the peer repeats it).
+    std::uint64_t queue_overflows() const { return transmits_.overflows(); }
+    bool outbox_full() const { return transmits_.size() >= queue_limit; }
+    /// Datagrams waiting for poll_transmit().
+    std::size_t outbox_size() const { return transmits_.size(); }
+
+    const Config& config() const { return config_; }
     /// For tests: the Child SA's record layer.
     Esp* child_sa() { return esp_ ? &*esp_ : nullptr; }
 
@@ -536,7 +560,7 @@ private:
 
     void queue(const Bytes& message) {
         DatagramOutbox::Slot* slot = transmits_.reserve();
-        if (!slot) return;  // the caller stopped draining; a retransmission will follow
+        if (!slot) return;  // counted in queue_overflows(); recovered by retransmission (above)
         const std::size_t marker = peer_marker_ ? non_esp_marker_size : 0;
         slot->data.resize(marker + message.size());
         std::memset(slot->data.data(), 0, marker);
@@ -978,6 +1002,7 @@ private:
         inner.push_back(payload(PayloadType::sa, esp_proposal()));
         inner.push_back(payload(PayloadType::tsi, TsPayload{{config_.local_ts}}));
         inner.push_back(payload(PayloadType::tsr, TsPayload{{config_.remote_ts}}));
+        add_tfc_refusal(inner);
         send_request(ExchangeType::ike_auth, inner, now);
         state_ = State::auth_sent;
     }
@@ -1151,10 +1176,12 @@ private:
         child_ = chosen->suite;
         ts_remote_ = *narrowed_i;
         ts_local_ = *narrowed_r;
+        note_peer_tfc(inner);
         if (auto ec = install_child(chosen->peer_spi)) return fail(ec);
         reply.push_back(payload(PayloadType::sa, SaPayload{{chosen->reply}}));
         reply.push_back(payload(PayloadType::tsi, TsPayload{{ts_remote_}}));
         reply.push_back(payload(PayloadType::tsr, TsPayload{{ts_local_}}));
+        add_tfc_refusal(reply);
         send_response(ExchangeType::ike_auth, message_id, reply);
         established(now);
         return {};
@@ -1213,6 +1240,7 @@ private:
         child_ = ours->suite;
         ts_local_ = their_tsi->selectors.front();
         ts_remote_ = their_tsr->selectors.front();
+        note_peer_tfc(inner);
         if (auto ec = install_child(ours->peer_spi)) return fail(ec);
         established(now);
         return {};
@@ -1372,6 +1400,17 @@ private:
         return answer_child(first, std::move(reply), message_id, now);
     }
 
+    /// Config::refuse_tfc_padding: ask the peer to send no TFC padding on the Child SA this
+    /// message creates (RFC 7296 3.10.1).
+    void add_tfc_refusal(std::vector<RawPayload>& payloads) const {
+        if (config_.refuse_tfc_padding) payloads.push_back(notify(NotifyType::esp_tfc_padding_not_supported));
+    }
+    /// RFC 7296 3.10.1: ESP_TFC_PADDING_NOT_SUPPORTED in the exchange that creates a
+    /// Child SA means the peer wants no TFC padding on it.
+    void note_peer_tfc(const std::vector<RawPayload>& inner) {
+        peer_refuses_tfc_ = find_notify(inner, NotifyType::esp_tfc_padding_not_supported).has_value();
+    }
+
     /// The explicit export: KEYMAT into the record's key type, imported by the record.
     std::error_code install_child(std::uint32_t outbound_spi) {
         const esp::ChildSaKeys keys = export_child_sa_keys<Crypto>(suite_.prf, keys_.sk_d, ni_, nr_, child_.cipher, initiator(),
@@ -1433,6 +1472,7 @@ private:
         esp_old_.emplace(std::move(*esp_));
         esp_.emplace(std::move(*layer));
         send_on_old_ = false;  // the responder has installed the new SA before answering
+        note_peer_tfc(inner);
         child_inbound_spi_ = r.inbound_spi;
         child_ = ours->suite;
         ts_local_ = their_tsi->selectors.front();
@@ -1703,11 +1743,13 @@ private:
         }
         reply.push_back(payload(PayloadType::tsi, TsPayload{{*narrowed_i}}));
         reply.push_back(payload(PayloadType::tsr, TsPayload{{*narrowed_r}}));
+        add_tfc_refusal(reply);
         send_response(ExchangeType::create_child_sa, message_id, reply);
         // The old SA keeps receiving, and sending until the peer uses the new one (2.8).
         esp_old_.emplace(std::move(*esp_));
         esp_.emplace(std::move(*layer));
         send_on_old_ = true;
+        note_peer_tfc(inner);  // (until the peer uses the new SA, the old one's rule is this one)
         child_ = chosen->suite;
         ts_remote_ = *narrowed_i;
         ts_local_ = *narrowed_r;
@@ -1884,6 +1926,7 @@ private:
     std::optional<IkeRekeyState> ike_rekey_;  // our IKE SA rekey, awaiting its answer
     std::uint64_t ike_rekeys_ = 0;
     bool peer_mobike_ = false;  // both sides announced MOBIKE_SUPPORTED
+    bool peer_refuses_tfc_ = false;  // the peer sent ESP_TFC_PADDING_NOT_SUPPORTED for the current Child SA
     std::uint64_t address_updates_ = 0;
     Instant child_keyed_at_{}, last_heard_{}, last_sent_{};  // Child SA lifetime; liveness; NAT keepalives
     struct RekeyState {

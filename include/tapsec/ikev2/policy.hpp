@@ -19,8 +19,12 @@ struct Ikev2Handshake {
     // engine is configured with certificates, so PSK-only use runs on any provider); FS: ephemeral Curve25519 /
     // ECP-256 per IKE SA; DM and SV: N(COOKIE) before any state when source validation
     // is demanded (Config::source_validation = always). Rekeying: Child SA rekeys, started
-    // (Secure<>::update_keys) or answered, with PFS.
-    using provides = features<feature::AN, feature::MA, feature::DM, feature::SV, feature::forward_secrecy,
+    // (Secure<>::update_keys) or answered, with PFS. AD (survey 6.1: "the application
+    // provides access to a separate module that will provide authentication, using EAP for
+    // example"): Config::eap_peer / eap_server take the application's EAP method, either
+    // role, with or without an MSK (eap.hpp; docs/ikev2.md argues it). LHP comes with
+    // EspRecord (TFC padding).
+    using provides = features<feature::AN, feature::AD, feature::MA, feature::DM, feature::SV, feature::forward_secrecy,
                               feature::pre_shared_key, feature::rekeying>;
     using intrinsic = features<feature::MA, feature::forward_secrecy>;
     using needs = dependencies<dependency::datagram>;
