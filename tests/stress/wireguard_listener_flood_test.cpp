@@ -90,7 +90,7 @@ TEST_CASE("tapsec listen wireguard: 200k junk datagrams and 50k bad-MAC initiati
                                                   "\nAllowedIPs = 10.66.0.1/32\n");
     const auto port = test::free_port(SOCK_DGRAM);
     test::Process listener({TAPSEC_TOOL_PATH, "listen", "wireguard", "127.0.0.1:" + std::to_string(port), "--config",
-                            dir.file("listen.conf"), "--verbose"},
+                            dir.file("listen.conf"), "--verbose", "--cookie-rate", "64"},
                            dir.file("listen.out"));
     REQUIRE_MESSAGE(test::wait_for_udp_listener(port), listener.output());
 

@@ -57,6 +57,10 @@ constexpr const char* usage =
     "  --status FILE         keep FILE (mode 0600) up to date, once a second and at exit,\n"
     "                        with what `wg show` prints: public key, listening port, per\n"
     "                        peer endpoint, allowed ips, latest handshake, transfer\n"
+    "  --cookie-rate N       handshake messages a second (over the last second) above\n"
+    "                        which the responder is under load and answers handshakes\n"
+    "                        without a valid mac2 with a cookie reply (whitepaper 5.4.7;\n"
+    "                        default 1000; 0: always under load)\n"
     "  --verbose             report handshakes, roaming and dropped packets on stderr\n"
     "  --provider NAME       crypto provider: openssl or botan (default: openssl where\n"
     "                        built with it); --verbose names the one used\n"
@@ -72,6 +76,7 @@ constexpr const char* usage =
     "peers as `wg show` does (the live figures come from a running instance's --status).\n";
 
 std::atomic<bool> stop_requested{false};
+constexpr std::uint64_t default_cookie_rate = 1000;  // --cookie-rate
 
 struct Options {
     Config config;
@@ -124,6 +129,7 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     auto udp_to = args.take("--udp-to");
     auto timeout = args.take_seconds("--handshake-timeout");
     out.status_file = args.take("--status").value_or("");
+    const auto cookie_rate = args.take_uint("--cookie-rate", 0, 10'000'000);
     out.verbose = args.flag("--verbose");
     args.refuse_unknown_options();
     if (!file) return std::string("--config FILE is required (a `wg`-format configuration)");
@@ -137,6 +143,10 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     auto parsed = wireguard::parse_config(resolve_endpoints(text.str(), *file), *file);
     if (!parsed.settings) return parsed.error;
     out.config = Config::from(std::move(*parsed.settings));
+    // About a third of what one core answers (docs/performance.md): cookies start
+    // before the listener falls behind, and not for an ordinary crowd of peers.
+    out.config.load.handshakes_per_second = cookie_rate.value_or(default_cookie_rate);
+    out.config.load.always_under_load = cookie_rate == 0u;
     if (tun && udp_to) return std::string("--tun and --udp-to are alternatives; give one");
     if (tun) {
         if (tun->empty() || tun->size() >= IFNAMSIZ) return "--tun: '" + *tun + "' is not an interface name";

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "../core/bytes.hpp"
@@ -87,34 +88,56 @@ struct IpPrefix {
     friend bool operator==(const IpPrefix&, const IpPrefix&) = default;
 };
 
-/// Prefix -> peer index. Entries are kept sorted by prefix length, longest first, so
-/// the first match is the longest one. (A linear scan: configurations hold tens of
-/// prefixes, not a full routing table.) Inserting a prefix that exists moves it to
-/// the new peer, as `wg set ... allowed-ips` does.
+/// Prefix -> peer index, by longest-prefix match. One hash table per prefix length
+/// present (host routes, /24s, ...), probed longest first: a lookup costs one probe per
+/// distinct length (a handful), not a scan of every peer's prefixes, so a listener with
+/// thousands of peers routes each packet in O(1). Inserting a prefix that exists moves
+/// it to the new peer, as `wg set ... allowed-ips` does.
 class AllowedIps {
 public:
     void insert(const IpPrefix& prefix, std::size_t peer) {
-        std::erase_if(entries_, [&](const Entry& e) { return e.prefix == prefix; });
-        auto at = std::find_if(entries_.begin(), entries_.end(),
-                               [&](const Entry& e) { return e.prefix.length < prefix.length; });
-        entries_.insert(at, Entry{prefix, peer});
+        const IpAddress network = IpPrefix::masked(prefix.address, prefix.length);
+        auto table = std::find_if(tables_.begin(), tables_.end(), [&](const Table& t) {
+            return t.v6 == prefix.address.v6 && t.length == prefix.length;
+        });
+        if (table == tables_.end()) {
+            // Longest first (per family), so the first hit of a lookup is the longest match.
+            auto at = std::find_if(tables_.begin(), tables_.end(), [&](const Table& t) { return t.length < prefix.length; });
+            table = tables_.insert(at, Table{prefix.address.v6, prefix.length, {}});
+        }
+        auto [it, inserted] = table->routes.try_emplace(network, peer);
+        if (!inserted) it->second = peer;
+        else ++size_;
     }
     void remove_peer(std::size_t peer) {
-        std::erase_if(entries_, [&](const Entry& e) { return e.peer == peer; });
+        for (auto& table : tables_)
+            size_ -= std::erase_if(table.routes, [&](const auto& route) { return route.second == peer; });
+        std::erase_if(tables_, [](const Table& t) { return t.routes.empty(); });
     }
     std::optional<std::size_t> lookup(const IpAddress& address) const {
-        for (const auto& e : entries_)
-            if (e.prefix.contains(address)) return e.peer;
+        for (const auto& table : tables_) {
+            if (table.v6 != address.v6) continue;
+            auto it = table.routes.find(IpPrefix::masked(address, table.length));
+            if (it != table.routes.end()) return it->second;
+        }
         return std::nullopt;
     }
-    std::size_t size() const noexcept { return entries_.size(); }
+    std::size_t size() const noexcept { return size_; }
 
 private:
-    struct Entry {
-        IpPrefix prefix;
-        std::size_t peer;
+    struct AddressHash {
+        std::size_t operator()(const IpAddress& a) const noexcept {
+            return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(a.bytes.data()), a.bytes.size())) ^
+                   static_cast<std::size_t>(a.v6);
+        }
     };
-    std::vector<Entry> entries_;
+    struct Table {
+        bool v6;
+        std::uint8_t length;
+        std::unordered_map<IpAddress, std::size_t, AddressHash> routes;  // network address -> peer
+    };
+    std::vector<Table> tables_;
+    std::size_t size_ = 0;
 };
 
 /// The addresses and true length of an IP packet, read from its header. nullopt when

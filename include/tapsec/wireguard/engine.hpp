@@ -101,7 +101,21 @@ class Engine {
         std::optional<Instant> last_initiation_sent, attempt_started;
         std::optional<Instant> retransmit_at, keepalive_at, new_handshake_at, zero_keys_at, persistent_at;
         bool rekey_requested_by_receive = false;
+        mutable std::optional<Instant> scheduled_at;  // this peer's live entry in the timer heap
+        bool removed = false;                 // a free slot (remove_peer), reused by add_peer
         PeerStatistics stats;
+    };
+    /// Public keys hash by their bytes (keys are admitted only after a handshake
+    /// authenticated them, so nobody grinds them for collisions cheaply).
+    struct KeyHash {
+        std::size_t operator()(const Key& k) const noexcept {
+            return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(k.data()), k.size()));
+        }
+    };
+    struct TimerEntry {
+        Instant at;
+        std::size_t peer;
+        bool operator>(const TimerEntry& other) const { return at > other.at; }
     };
 
 public:
@@ -113,7 +127,7 @@ public:
         }
         identity_.emplace(std::move(*identity));
         checker_.emplace(identity_->mac1_key, identity_->cookie_key);
-        for (const auto& settings : config.interface.peers) add_peer(settings);
+        for (const auto& settings : config.interface.peers) insert_peer(settings);
     }
 
     // ---- SansIoEngine ---------------------------------------------------------------
@@ -123,7 +137,7 @@ public:
         if (role_ == Role::client) {
             bool any = false;
             for (std::size_t i = 0; i < peers_.size(); ++i)
-                if (peers_[i].endpoint) {
+                if (!peers_[i].removed && peers_[i].endpoint) {
                     initiate(i, now, false);
                     any = true;
                 }
@@ -175,56 +189,25 @@ public:
         return {};
     }
 
+    /// The earliest timer of any peer: the top of a min-heap (O(1); a tick that fires
+    /// timers costs O(log N) per due peer, never a scan of all N peers).
     std::optional<Instant> next_timeout() const {
-        std::optional<Instant> earliest;
-        auto consider = [&](const std::optional<Instant>& t) {
-            if (t && (!earliest || *t < *earliest)) earliest = t;
-        };
-        for (const auto& p : peers_) {
-            consider(p.retransmit_at);
-            consider(p.keepalive_at);
-            consider(p.new_handshake_at);
-            consider(p.zero_keys_at);
-            consider(p.persistent_at);
-        }
-        return earliest;
+        drop_stale_timers();
+        if (timer_heap_.empty()) return std::nullopt;
+        return timer_heap_.front().at;
     }
 
     std::error_code on_timeout(Instant now) {
         if (setup_error_ || closed_) return {};
-        for (std::size_t i = 0; i < peers_.size(); ++i) {
-            Peer& p = peers_[i];
-            if (due(p.retransmit_at, now)) {
-                p.retransmit_at.reset();
-                if (p.attempt_started && now - *p.attempt_started >= config_.timers.rekey_attempt_time) {
-                    // Give up: REKEY_ATTEMPT_TIME passed without a response.
-                    p.stage = Peer::Stage::none;
-                    forget_index(p.handshake.local_index);
-                    p.attempt_started.reset();
-                    p.staged.clear();
-                    drop(make_error_code(Error::handshake_timeout), now);
-                } else {
-                    initiate(i, now, true);
-                }
-            }
-            if (due(p.keepalive_at, now)) {
-                p.keepalive_at.reset();
-                send_to_peer(i, {}, now);
-            }
-            if (due(p.new_handshake_at, now)) {
-                // We sent data and heard nothing for KEEPALIVE + REKEY_TIMEOUT.
-                p.new_handshake_at.reset();
-                initiate(i, now, false);
-            }
-            if (due(p.persistent_at, now)) {
-                p.persistent_at.reset();
-                send_to_peer(i, {}, now);
-            }
-            if (due(p.zero_keys_at, now)) {
-                p.zero_keys_at.reset();
-                erase_keys(p);
-                events_.push(EventKind::key_expiring, make_error_code(Error::key_expired));
-            }
+        // Each due peer runs once per call (a timer armed at `now` again waits for the next).
+        std::size_t budget = peers_.size();
+        for (drop_stale_timers(); budget-- && !timer_heap_.empty() && timer_heap_.front().at <= now; drop_stale_timers()) {
+            const std::size_t index = timer_heap_.front().peer;
+            std::pop_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
+            timer_heap_.pop_back();
+            peers_[index].scheduled_at.reset();
+            run_timers(index, now);
+            reschedule(index);
         }
         return {};
     }
@@ -232,6 +215,7 @@ public:
     /// WireGuard has no close message: closing erases every key locally.
     std::error_code close(Instant) {
         for (auto& p : peers_) erase_keys(p);
+        timer_heap_.clear();
         closed_ = true;
         return {};
     }
@@ -272,11 +256,40 @@ public:
     std::size_t queued_events() const { return events_.size(); }
     /// Drops folded into an earlier dropped_packet event.
     std::uint64_t coalesced_drop_events() const { return events_.coalesced_drops(); }
+    /// Peer slots: indices run from 0 to peer_count() - 1 and stay stable; a removed
+    /// peer's slot reads as empty (no session, no endpoint) until add_peer reuses it.
     std::size_t peer_count() const { return peers_.size(); }
+    std::size_t active_peer_count() const { return by_key_.size(); }
+    /// The peer with this static public key: a hash lookup, O(1) whatever the count.
     std::optional<std::size_t> find_peer(const Key& public_key) const {
-        for (std::size_t i = 0; i < peers_.size(); ++i)
-            if (peers_[i].keys.public_key == public_key) return i;
-        return std::nullopt;
+        auto it = by_key_.find(public_key);
+        if (it == by_key_.end()) return std::nullopt;
+        return it->second;
+    }
+    /// Adds a peer while running (like `wg set IFACE peer KEY ...`); a key already
+    /// present keeps its slot and gets the new settings' routes. Returns its index.
+    std::size_t add_peer(const PeerSettings& settings) {
+        if (auto existing = find_peer(settings.public_key)) {
+            for (const auto& prefix : settings.allowed_ips) routes_.insert(prefix, *existing);
+            return *existing;
+        }
+        return insert_peer(settings);
+    }
+    /// Removes a peer (like `wg set IFACE peer KEY remove`): its sessions, indices,
+    /// routes, staged packets and timers go; its slot is reused by a later add_peer.
+    bool remove_peer(const Key& public_key) {
+        auto found = find_peer(public_key);
+        if (!found) return false;
+        const std::size_t index = *found;
+        Peer& p = peers_[index];
+        erase_keys(p);
+        routes_.remove_peer(index);
+        by_key_.erase(public_key);
+        p = Peer{};  // the old peer's keys and state are overwritten
+        p.removed = true;
+        free_slots_.push_back(index);
+        if (last_peer_ == index) last_peer_.reset();
+        return true;
     }
     const PeerStatistics& statistics(std::size_t peer) const { return peers_.at(peer).stats; }
     std::optional<Endpoint> endpoint(std::size_t peer) const { return peers_.at(peer).endpoint; }
@@ -297,11 +310,13 @@ public:
             if (peers_[i].current) initiate(i, now, false);
         return {};
     }
+    /// Entries in the timer heap (live ones plus stale ones not yet surfaced; bounded).
+    std::size_t timer_heap_size() const { return timer_heap_.size(); }
 
 private:
     static bool due(const std::optional<Instant>& t, Instant now) { return t && *t <= now; }
 
-    void add_peer(const PeerSettings& s) {
+    std::size_t insert_peer(const PeerSettings& s) {
         Peer p;
         p.keys.public_key = s.public_key;
         if (s.preshared_key) p.keys.preshared_key = *s.preshared_key;
@@ -314,9 +329,114 @@ private:
         p.cookies = CookieJar<Crypto>(p.keys.mac1_key, p.keys.cookie_key);
         p.endpoint = s.endpoint;
         p.persistent_keepalive = s.persistent_keepalive;
-        const std::size_t index = peers_.size();
+        std::size_t index = peers_.size();
+        if (!free_slots_.empty()) {
+            index = free_slots_.back();
+            free_slots_.pop_back();
+            peers_[index] = std::move(p);
+        } else {
+            peers_.push_back(std::move(p));
+        }
+        by_key_[s.public_key] = index;
         for (const auto& prefix : s.allowed_ips) routes_.insert(prefix, index);
-        peers_.push_back(std::move(p));
+        return index;
+    }
+
+    // ---- timers: a min-heap holding each peer once, at its earliest deadline ----------
+
+    static void consider(std::optional<Instant>& earliest, const std::optional<Instant>& t) {
+        if (t && (!earliest || *t < *earliest)) earliest = t;
+    }
+    static std::optional<Instant> earliest_timer(const Peer& p) {
+        std::optional<Instant> earliest;
+        for (const auto* t : {&p.retransmit_at, &p.keepalive_at, &p.new_handshake_at, &p.zero_keys_at, &p.persistent_at})
+            consider(earliest, *t);
+        return earliest;
+    }
+    /// Sets one of a peer's timers. An entry already in the heap at or before `at` covers
+    /// it (when it fires the peer is rescheduled); an earlier deadline pushes a new entry
+    /// and leaves the old one stale (recognised and dropped when it surfaces).
+    void arm(Peer& p, std::optional<Instant>& timer, Instant at) {
+        timer = at;
+        if (p.scheduled_at && *p.scheduled_at <= at) return;
+        push_timer(static_cast<std::size_t>(&p - peers_.data()), at);
+    }
+    void reschedule(std::size_t index) {
+        Peer& p = peers_[index];
+        auto earliest = earliest_timer(p);
+        if (earliest && (!p.scheduled_at || *earliest < *p.scheduled_at)) push_timer(index, *earliest);
+    }
+    void push_timer(std::size_t index, Instant at) {
+        peers_[index].scheduled_at = at;
+        timer_heap_.push_back({at, index});
+        std::push_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
+        // Stale entries are bounded: past twice the peer count, rebuild from the peers.
+        if (timer_heap_.size() > 2 * peers_.size() + 64) {
+            timer_heap_.clear();
+            for (std::size_t i = 0; i < peers_.size(); ++i) {
+                peers_[i].scheduled_at = earliest_timer(peers_[i]);
+                if (peers_[i].scheduled_at) timer_heap_.push_back({*peers_[i].scheduled_at, i});
+            }
+            std::make_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
+        }
+    }
+    /// Makes the top entry exact: pops entries whose peer has since been scheduled
+    /// elsewhere (or removed), and moves a peer whose earliest timer was reset (not
+    /// re-armed) to its real next deadline. O(log N) per entry fixed.
+    void drop_stale_timers() const {
+        while (!timer_heap_.empty()) {
+            const TimerEntry top = timer_heap_.front();
+            const Peer& p = peers_[top.peer];
+            if (p.scheduled_at != top.at) {
+                std::pop_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
+                timer_heap_.pop_back();
+                continue;
+            }
+            const auto earliest = earliest_timer(p);
+            if (earliest == top.at) return;
+            std::pop_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
+            timer_heap_.pop_back();
+            p.scheduled_at = earliest;
+            if (earliest) {
+                timer_heap_.push_back({*earliest, top.peer});
+                std::push_heap(timer_heap_.begin(), timer_heap_.end(), std::greater<>{});
+            }
+        }
+    }
+
+    void run_timers(std::size_t i, Instant now) {
+        Peer& p = peers_[i];
+        if (due(p.retransmit_at, now)) {
+            p.retransmit_at.reset();
+            if (p.attempt_started && now - *p.attempt_started >= config_.timers.rekey_attempt_time) {
+                // Give up: REKEY_ATTEMPT_TIME passed without a response.
+                p.stage = Peer::Stage::none;
+                forget_index(p.handshake.local_index);
+                p.attempt_started.reset();
+                p.staged.clear();
+                drop(make_error_code(Error::handshake_timeout), now);
+            } else {
+                initiate(i, now, true);
+            }
+        }
+        if (due(p.keepalive_at, now)) {
+            p.keepalive_at.reset();
+            send_to_peer(i, {}, now);
+        }
+        if (due(p.new_handshake_at, now)) {
+            // We sent data and heard nothing for KEEPALIVE + REKEY_TIMEOUT.
+            p.new_handshake_at.reset();
+            initiate(i, now, false);
+        }
+        if (due(p.persistent_at, now)) {
+            p.persistent_at.reset();
+            send_to_peer(i, {}, now);
+        }
+        if (due(p.zero_keys_at, now)) {
+            p.zero_keys_at.reset();
+            erase_keys(p);
+            events_.push(EventKind::key_expiring, make_error_code(Error::key_expired));
+        }
     }
 
     void drop(std::error_code ec, Instant now) {
@@ -365,7 +485,7 @@ private:
     void transmitted(Peer& p, Instant now) {
         // Any authenticated packet sent: the passive keepalive is no longer needed.
         p.keepalive_at.reset();
-        if (p.persistent_keepalive.count()) p.persistent_at = now + p.persistent_keepalive;
+        if (p.persistent_keepalive.count()) arm(p, p.persistent_at, now + p.persistent_keepalive);
     }
 
     void transmit(Peer& p, ByteView data, Instant now) {
@@ -416,7 +536,7 @@ private:
         Bytes wire = serialize(*msg);
         p.cookies.add_macs(wire, Initiation::mac1_offset, Initiation::mac2_offset, now);
         p.last_initiation_sent = now;
-        p.retransmit_at = now + config_.timers.rekey_timeout + jitter();
+        arm(p, p.retransmit_at, now + config_.timers.rekey_timeout + jitter());
         ++p.stats.handshake_initiations_sent;
         transmit(p, wire, now);
     }
@@ -482,8 +602,7 @@ private:
                 if (!i && config_.delegate_authentication && config_.authorize_unknown_peer) {
                     if (auto admitted = config_.authorize_unknown_peer(key)) {
                         admitted->public_key = key;
-                        add_peer(*admitted);
-                        i = peers_.size() - 1;
+                        i = insert_peer(*admitted);
                     }
                 }
                 if (!i) return std::nullopt;
@@ -533,7 +652,7 @@ private:
         Bytes wire = serialize(*response);
         p.cookies.add_macs(wire, Response::mac1_offset, Response::mac2_offset, now);
         authenticated_received(p, now);
-        p.zero_keys_at = now + config_.timers.zero_keys_after();
+        arm(p, p.zero_keys_at, now + config_.timers.zero_keys_after());
         transmit(p, wire, now);
         return {};
     }
@@ -630,7 +749,7 @@ private:
         auto owner = routes_.lookup(info->source);
         if (!owner || *owner != index) return make_error_code(Error::disallowed_source_address);
         // Data received: answer with a keepalive if we send nothing for KEEPALIVE_TIMEOUT.
-        if (!p.keepalive_at) p.keepalive_at = now + config_.timers.keepalive_timeout;
+        if (!p.keepalive_at) arm(p, p.keepalive_at, now + config_.timers.keepalive_timeout);
         plaintext.resize(info->length);  // strip the padding
         if (!inbound_.commit()) ++queue_overflows_;
         return {};
@@ -646,7 +765,7 @@ private:
 
     void authenticated_received(Peer& p, Instant now) {
         p.new_handshake_at.reset();
-        if (p.persistent_keepalive.count()) p.persistent_at = now + p.persistent_keepalive;
+        if (p.persistent_keepalive.count()) arm(p, p.persistent_at, now + p.persistent_keepalive);
     }
 
     void handshake_completed(std::size_t index, Instant now) {
@@ -655,7 +774,7 @@ private:
         p.stats.last_handshake = now;
         p.retransmit_at.reset();
         p.attempt_started.reset();
-        p.zero_keys_at = now + config_.timers.zero_keys_after();
+        arm(p, p.zero_keys_at, now + config_.timers.zero_keys_after());
         p.rekey_requested_by_receive = false;
         last_peer_ = index;
         events_.push(p.stats.handshakes_completed == 1 ? EventKind::handshake_complete : EventKind::key_updated);
@@ -694,7 +813,7 @@ private:
         transmitted(p, now);
         p.stats.sent_bytes += *sealed;
         if (!packet.empty() && !p.new_handshake_at)
-            p.new_handshake_at = now + config_.timers.keepalive_timeout + config_.timers.rekey_timeout;
+            arm(p, p.new_handshake_at, now + config_.timers.keepalive_timeout + config_.timers.rekey_timeout);
         if (p.current->wants_rekey(now, config_.timers)) initiate(index, now, false);
     }
 
@@ -706,6 +825,9 @@ private:
     std::vector<Peer> peers_;
     AllowedIps routes_;
     std::unordered_map<std::uint32_t, std::size_t> indices_;  // our sender index -> peer
+    std::unordered_map<Key, std::size_t, KeyHash> by_key_;     // static public key -> peer
+    std::vector<std::size_t> free_slots_;                      // slots of removed peers
+    mutable std::vector<TimerEntry> timer_heap_;               // min-heap (std::greater); see arm()
     DatagramOutbox transmits_{queue_limit};
     static constexpr std::size_t max_staged = 128;  // inner packets waiting for a session, per peer
     PlaintextInbox inbound_{queue_limit};
