@@ -5,9 +5,11 @@
 // the limit remembered for 0-RTT, and padded 1-RTT datagram sizes.
 #include <doctest/doctest.h>
 
+#include <future>
 #include <string>
 
 #include <tapsec/tapsec.hpp>
+#include <tapsec/transport/memory.hpp>
 
 #include "support/quic_pair.hpp"
 
@@ -315,6 +317,7 @@ TEST_CASE("QUIC DATAGRAM: ack-eliciting, and a lost one is counted lost and neve
     }, std::chrono::seconds(2));
     CHECK(got == std::vector<std::string>{"after"});
     CHECK(p.client.stats().datagrams_sent == 3);
+    CHECK(p.client.stats().datagrams_lost == 1);  // declared lost once (a PTO probe does not count)
     CHECK(p.client.stats().bytes_retransmitted == 0);  // datagrams are not stream data: nothing resent
     CHECK_FALSE(p.client.error());
 }
@@ -418,4 +421,36 @@ TEST_CASE("QUIC padding (LHP): 1-RTT datagrams are a multiple of pad_to, or the 
             CHECK(p.server.stats().padding_bytes > 0);
         }
     }
+}
+
+TEST_CASE("QUIC DATAGRAM through the composition: Secure<>::send_datagram / receive_datagram both ways") {
+    using namespace std::chrono_literals;
+    using QuicInMemory = Secure<Tls13Handshake, QuicPacketProtection, MemoryDatagram>;
+    static_assert(offers_datagrams<QuicInMemory>);
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    const auto configs = test::quic_configs(pki);
+    auto [a, b] = MemoryDatagram::pair();
+    auto server_done = std::async(std::launch::async, [config = configs.server, t = std::move(b)]() mutable -> std::string {
+        QuicInMemory server(Role::server, config, std::move(t));
+        if (auto ec = server.engine().enable_datagrams()) return "enable: " + ec.message();
+        if (auto ec = server.handshake()) return "server handshake: " + ec.message();
+        auto d = server.receive_datagram(10s);
+        if (!d) return "server receive: " + d.error().message();
+        const std::string got(d->begin(), d->end());
+        if (auto ec = server.send_datagram(as_bytes("re:" + got))) return "server send: " + ec.message();
+        (void)server.receive_message(5s);  // the client's close
+        return got;
+    });
+    QuicInMemory client(Role::client, configs.client, std::move(a));
+    REQUIRE_FALSE(client.engine().enable_datagrams());
+    REQUIRE_FALSE(client.handshake());
+    CHECK(client.engine().enable_datagrams() == make_error_code(Errc::already_connected));
+    REQUIRE_FALSE(client.send_datagram(as_bytes("over Secure<>")));
+    auto reply = client.receive_datagram(10s);
+    REQUIRE_MESSAGE(reply, reply.error().message());
+    CHECK(std::string(reply->begin(), reply->end()) == "re:over Secure<>");
+    CHECK(client.send_datagram(Bytes(70000, 1)) == make_error_code(quic::Error::datagram_too_large));
+    client.close();
+    CHECK(server_done.get() == "over Secure<>");
 }

@@ -307,6 +307,15 @@ public:
         datagrams_out_.commit_back();
         return {};
     }
+    /// Before the connection starts: DATAGRAM frames on (Settings::datagrams with this
+    /// max_datagram_frame_size), for a connection the application did not construct
+    /// itself (`Secure<>::engine().enable_datagrams()` before handshake()).
+    std::error_code enable_datagrams(std::uint64_t max_frame_size = 65535) {
+        if (started_) return make_error_code(Errc::already_connected);
+        settings_.datagrams = max_frame_size > 0;
+        settings_.max_datagram_frame_size = max_frame_size;
+        return {};
+    }
     /// The next DATAGRAM the peer sent (RFC 9221), in the order received.
     std::optional<Bytes> poll_datagram() { return datagrams_in_.take_front(); }
     /// Whether the peer accepts DATAGRAM frames (its max_datagram_frame_size), 0: no.
@@ -1365,8 +1374,9 @@ private:
     }
 
     /// Frames of a lost packet are queued again (13.3); `count` says whether the bytes
-    /// count as retransmitted (not for a Retry's restart).
-    void on_frames_lost(Space space, const SentPacket& p, bool count = true) {
+    /// count as retransmitted (not for a Retry's restart); `probe`: a PTO resends the
+    /// data of packets not (yet) declared lost.
+    void on_frames_lost(Space space, const SentPacket& p, bool count = true, bool probe = false) {
         SpaceState& sp = spaces_[static_cast<std::size_t>(space)];
         for (const auto& fr : p.frames) {
             switch (fr.kind) {
@@ -1399,7 +1409,9 @@ private:
                 case SentFrame::Kind::path_challenge:
                     if (path_) path_->challenge_pending = true;
                     break;
-                case SentFrame::Kind::datagram: ++stats_.datagrams_lost; break;  // RFC 9221 5.2: not sent again
+                case SentFrame::Kind::datagram:  // RFC 9221 5.2: not sent again; counted once, when declared lost
+                    if (!probe) ++stats_.datagrams_lost;
+                    break;
             }
         }
     }
@@ -1467,7 +1479,7 @@ private:
             SpaceState& sp = spaces_[i];
             if (sp.discarded || !eliciting_in_flight(sp)) continue;
             if (i == 2 && !handshake_complete_) continue;
-            for (auto& [pn, p] : sp.sent) on_frames_lost(static_cast<Space>(i), p);
+            for (auto& [pn, p] : sp.sent) on_frames_lost(static_cast<Space>(i), p, true, true);
             sp.probes = 1;
             probed = true;
         }
