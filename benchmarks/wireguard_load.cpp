@@ -12,6 +12,8 @@
 //      completed (at most one per 60 ms per peer, under the listener's per-address
 //      limit of 20/s), measuring handshakes/s and the latency of each.
 // Prints one line: key=value figures (the script makes the table).
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -43,40 +45,48 @@ double percentile(std::vector<double> values, double p) {
     return values[std::min(values.size() - 1, static_cast<std::size_t>(p * static_cast<double>(values.size())))];
 }
 
-bool write_all(int fd, const std::uint8_t* data, std::size_t size) {
-    while (size) {
-        const ssize_t n = ::write(fd, data, size);
-        if (n <= 0) return false;
-        data += n;
-        size -= static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
 /// Reads framed packets from the listener's stdout and writes each back to its stdin
 /// with source and destination (address and port) swapped: both checksums stay valid
-/// (one's-complement sums do not depend on the order of their terms).
+/// (one's-complement sums do not depend on the order of their terms). Reading never
+/// waits for writing (the stdin side is non-blocking, with a buffer here): the listener
+/// blocks on a full stdout, and must never wait on us while we wait on it.
 void reflect(int from_listener, int to_listener, std::atomic<std::uint64_t>& reflected) {
-    std::vector<std::uint8_t> buffer;
+    ::fcntl(to_listener, F_SETFL, ::fcntl(to_listener, F_GETFL) | O_NONBLOCK);
+    std::vector<std::uint8_t> in, out;
     std::array<std::uint8_t, 65536> chunk{};
-    for (;;) {
+    bool reading = true;
+    while (reading || !out.empty()) {
+        pollfd fds[2] = {{from_listener, static_cast<short>(reading ? POLLIN : 0), 0},
+                         {to_listener, static_cast<short>(out.empty() ? 0 : POLLOUT), 0}};
+        if (::poll(fds, 2, 1000) < 0) return;
+        if (fds[1].revents & (POLLERR | POLLHUP)) return;
+        if (fds[1].revents & POLLOUT) {
+            const ssize_t n = ::write(to_listener, out.data(), out.size());
+            if (n > 0) out.erase(out.begin(), out.begin() + n);
+        }
+        if (!(fds[0].revents & (POLLIN | POLLHUP))) continue;
         const ssize_t n = ::read(from_listener, chunk.data(), chunk.size());
-        if (n <= 0) return;
-        buffer.insert(buffer.end(), chunk.begin(), chunk.begin() + n);
+        if (n <= 0) {
+            reading = false;
+            out.clear();  // the listener is gone
+            continue;
+        }
+        in.insert(in.end(), chunk.begin(), chunk.begin() + n);
         std::size_t at = 0;
-        while (buffer.size() - at >= 2) {
-            const std::size_t length = std::size_t{buffer[at]} << 8 | buffer[at + 1];
-            if (buffer.size() - at < 2 + length) break;
-            std::uint8_t* packet = buffer.data() + at + 2;
+        while (in.size() - at >= 2) {
+            const std::size_t length = std::size_t{in[at]} << 8 | in[at + 1];
+            if (in.size() - at < 2 + length) break;
+            std::uint8_t* packet = in.data() + at + 2;
             if (length >= 28 && (packet[0] >> 4) == 4) {
                 std::swap_ranges(packet + 12, packet + 16, packet + 16);
                 std::swap_ranges(packet + 20, packet + 22, packet + 22);
-                if (!write_all(to_listener, buffer.data() + at, 2 + length)) return;
+                out.insert(out.end(), in.begin() + static_cast<std::ptrdiff_t>(at),
+                           in.begin() + static_cast<std::ptrdiff_t>(at + 2 + length));
                 ++reflected;
             }
             at += 2 + length;
         }
-        buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(at));
+        in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(at));
     }
 }
 
@@ -219,11 +229,12 @@ int main(int argc, char** argv) {
         ::kill(listener, SIGKILL);
         ::waitpid(listener, &status, 0);
     }
+    reflector.join();  // the listener's stdout is closed: the reflector ends
     ::close(to_listener[1]);
-    reflector.join();
     ::close(from_listener[0]);
     const std::string log = log_text();
     const bool lost = log.find("packets lost") != std::string::npos;
+    if (std::getenv("TAPSEC_WG_LOAD_LOG")) std::fprintf(stderr, "listener exit status %d; its log:\n%s", status, log.c_str());
     std::filesystem::remove_all(dir);
 
     std::printf("peers=%zu cookie_rate=%s first_all_in=%d first_seconds=%.3f first_rate=%.0f first_p50_ms=%.1f "
