@@ -26,6 +26,17 @@ inline QuicConfigs quic_configs(TestPki& pki, const std::string& alpn = "tapsec"
     return c;
 }
 
+/// quic_configs with resumption on: the server issues one ticket (a fresh ticket key,
+/// its own anti-replay state) and the client stores sessions in `cache`.
+inline QuicConfigs quic_resumption_configs(TestPki& pki, std::shared_ptr<SessionCache> cache) {
+    QuicConfigs c = quic_configs(pki);
+    c.server.tickets_to_send = 1;
+    c.server.ticket_key = tls13::TicketKey::generate<crypto::DefaultProvider>();
+    c.server.anti_replay = std::make_shared<tls13::AntiReplay>();
+    c.client.session_cache = std::move(cache);
+    return c;
+}
+
 struct PathModel {
     double loss = 0, duplicate = 0, reorder = 0;
     std::chrono::microseconds delay{5000};

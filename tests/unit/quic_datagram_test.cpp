@@ -325,12 +325,8 @@ TEST_CASE("QUIC DATAGRAM: ack-eliciting, and a lost one is counted lost and neve
 TEST_CASE("QUIC DATAGRAM: the server's limit is remembered with the session and used for 0-RTT") {
     test::TestPki pki;
     REQUIRE(pki.ok());
-    auto configs = test::quic_configs(pki);
-    configs.server.tickets_to_send = 1;
-    configs.server.ticket_key = tls13::TicketKey::generate<crypto::DefaultProvider>();
-    configs.server.anti_replay = std::make_shared<tls13::AntiReplay>();
     auto cache = std::make_shared<InMemorySessionCache>();
-    configs.client.session_cache = cache;
+    auto configs = test::quic_resumption_configs(pki, cache);
     Settings client = with_datagrams(), server = with_datagrams(5000);
     client.early_data = server.early_data = true;
     {

@@ -113,12 +113,8 @@ TEST_CASE("QUIC v2: a Retry server answers in v2 (v2 Retry key), and the retried
 TEST_CASE("QUIC v2: 0-RTT resumption in v2") {
     test::TestPki pki;
     REQUIRE(pki.ok());
-    auto configs = test::quic_configs(pki);
-    configs.server.tickets_to_send = 1;
-    configs.server.ticket_key = tls13::TicketKey::generate<crypto::DefaultProvider>();
-    configs.server.anti_replay = std::make_shared<tls13::AntiReplay>();
     auto cache = std::make_shared<InMemorySessionCache>();
-    configs.client.session_cache = cache;
+    auto configs = test::quic_resumption_configs(pki, cache);
     Settings client, server;
     client.version = version_2;
     client.early_data = server.early_data = true;

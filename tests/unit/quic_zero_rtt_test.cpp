@@ -22,11 +22,7 @@ struct ZeroRttSetup {
 
     ZeroRttSetup() {
         REQUIRE(pki.ok());
-        configs = test::quic_configs(pki);
-        configs.server.tickets_to_send = 1;
-        configs.server.ticket_key = tls13::TicketKey::generate<crypto::DefaultProvider>();
-        configs.server.anti_replay = std::make_shared<tls13::AntiReplay>();
-        configs.client.session_cache = cache;
+        configs = test::quic_resumption_configs(pki, cache);
         client_settings.early_data = true;
         server_settings.early_data = true;
     }

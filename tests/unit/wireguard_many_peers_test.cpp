@@ -11,6 +11,8 @@
 
 #include <tapsec/tapsec.hpp>
 
+#include "support/wireguard_keys.hpp"
+
 using namespace tapsec;
 using namespace tapsec::wireguard;
 using namespace std::chrono_literals;
@@ -18,13 +20,8 @@ using WgEngine = wireguard::Engine<crypto::Botan2>;
 
 namespace {
 
-SecretArray<32> random_private_key() {
-    SecretArray<32> k;
-    crypto::Botan2::random(k);
-    return k;
-}
-
-Key public_of(const SecretArray<32>& priv) { return StaticIdentity<crypto::Botan2>::from_private(priv)->public_key; }
+using test::public_of;
+using test::random_private_key;
 
 /// Peer i: inner address 10.1.H.L, outer endpoint 127.1.H.L:40000 (a distinct source
 /// address each, as a real crowd has), H.L = i + 1 in two bytes.

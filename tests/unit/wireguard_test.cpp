@@ -7,6 +7,8 @@
 #include <tapsec/crypto/openssl.hpp>
 #include <tapsec/tapsec.hpp>
 
+#include "support/wireguard_keys.hpp"
+
 using namespace tapsec;
 using namespace tapsec::wireguard;
 using namespace std::chrono_literals;
@@ -14,16 +16,8 @@ using WgEngine = wireguard::Engine<crypto::Botan2>;
 
 namespace {
 
-SecretArray<32> random_private_key() {
-    SecretArray<32> k;
-    crypto::Botan2::random(k);
-    return k;
-}
-
-Key public_of(const SecretArray<32>& priv) {
-    auto id = StaticIdentity<crypto::Botan2>::from_private(priv);
-    return id->public_key;
-}
+using test::public_of;
+using test::random_private_key;
 
 IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 IpPrefix prefix(const char* text) { return *IpPrefix::parse(text); }
