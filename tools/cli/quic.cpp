@@ -335,6 +335,19 @@ void close_and_drain(auto& d, auto& c) {
     d.flush();
 }
 
+/// What stdin holds right now, without waiting: the byte count read into `buffer`, 0 at
+/// its end (or on a read error), nullopt when nothing is ready.
+template <class Buffer>
+std::optional<std::size_t> read_stdin_now(Buffer& buffer) {
+    for (;;) {
+        pollfd fd{0, POLLIN, 0};
+        if (::poll(&fd, 1, 0) <= 0 || !(fd.revents & (POLLIN | POLLHUP))) return std::nullopt;
+        const ssize_t n = ::read(0, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) continue;
+        return n > 0 ? static_cast<std::size_t>(n) : 0;
+    }
+}
+
 /// stdin to the default stream (0), that stream to stdout; with a `responder` (listen
 /// --echo/--rev/--www) its answers instead of stdin. Each direction ends with the
 /// stream's FIN, as a half-close: stdin's end sends our FIN and the peer's data keeps
@@ -359,16 +372,14 @@ int pump_stdio(auto& d, auto& c, bool quiet, Responder* responder = nullptr) {
     // Reads what stdin holds now (all of it when `drain`), sending it; at its end, our FIN.
     auto read_stdin = [&](bool drain) -> std::error_code {
         while (stdin_open) {
-            pollfd fd{0, POLLIN, 0};
-            if (::poll(&fd, 1, 0) <= 0 || !(fd.revents & (POLLIN | POLLHUP))) break;
-            const ssize_t n = ::read(0, buffer.data(), buffer.size());
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) {
+            const auto n = read_stdin_now(buffer);
+            if (!n) break;
+            if (*n == 0) {
                 stdin_open = false;
                 heard_from = Clock::now();
                 return finish_ours();
             }
-            if (auto ec = send(ByteView(buffer.data(), static_cast<std::size_t>(n)))) return ec;
+            if (auto ec = send(ByteView(buffer.data(), *n))) return ec;
             if (!drain) break;
         }
         return {};
@@ -429,16 +440,14 @@ int pump_datagrams(auto& d, auto& c, bool quiet) {
     std::uint64_t sent = 0, received = 0;
     for (;;) {
         while (stdin_open && lines.size() < 1024) {
-            pollfd fd{0, POLLIN, 0};
-            if (::poll(&fd, 1, 0) <= 0 || !(fd.revents & (POLLIN | POLLHUP))) break;
-            const ssize_t n = ::read(0, buffer.data(), buffer.size());
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) {
+            const auto n = read_stdin_now(buffer);
+            if (!n) break;
+            if (*n == 0) {
                 stdin_open = false;
                 if (!partial.empty()) lines.push_back(std::move(partial));
                 break;
             }
-            partial.append(buffer.data(), static_cast<std::size_t>(n));
+            partial.append(buffer.data(), *n);
             for (std::size_t end; (end = partial.find('\n')) != std::string::npos; partial.erase(0, end + 1))
                 lines.push_back(partial.substr(0, end));
         }
@@ -587,14 +596,9 @@ int run_connect(Arguments& args) {
         // 0-RTT on stream 0: what stdin holds right now (one read; its end, if it has
         // ended, is read again by pump_stdio, as a pipe's end keeps reading as 0).
         std::array<std::uint8_t, 16384> early{};
-        pollfd fd{0, POLLIN, 0};
-        if (::poll(&fd, 1, 0) > 0 && (fd.revents & POLLIN)) {
-            const ssize_t n = ::read(0, early.data(), early.size());
-            if (n > 0) {
-                if (auto ec = c.send(ByteView(early.data(), static_cast<std::size_t>(n)), Clock::now()))
-                    return fail("send failed: " + ec.message());
-                debug_options().add_sent(static_cast<std::size_t>(n));
-            }
+        if (const auto n = read_stdin_now(early); n && *n > 0) {
+            if (auto ec = c.send(ByteView(early.data(), *n), Clock::now())) return fail("send failed: " + ec.message());
+            debug_options().add_sent(*n);
         }
     }
     if (auto e = handshake(d, c, std::chrono::seconds(10)); !e.empty()) return fail(e);
