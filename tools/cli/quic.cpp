@@ -335,6 +335,17 @@ void close_and_drain(auto& d, auto& c) {
     d.flush();
 }
 
+/// The end of a stdio session on stream 0: once our FIN is out and the peer's came (or
+/// the peer was silent for 2 s after ours), CONNECTION_CLOSE, sent by the connection once
+/// all we sent is acknowledged. `closing` keeps it to one call.
+void close_when_finished(auto& c, bool our_fin, bool peer_fin, Clock::time_point heard_from, bool& closing) {
+    const bool peer_silent = our_fin && Clock::now() - heard_from > std::chrono::seconds(2);
+    if (!closing && our_fin && (peer_fin || peer_silent)) {
+        closing = true;
+        c.close(Clock::now());
+    }
+}
+
 /// What stdin holds right now, without waiting: the byte count read into `buffer`, 0 at
 /// its end (or on a read error), nullopt when nothing is ready.
 template <class Buffer>
@@ -411,11 +422,7 @@ int pump_stdio(auto& d, auto& c, bool quiet, Responder* responder = nullptr) {
             if (auto ec = read_stdin(true)) return fail("send failed: " + ec.message());
             if (auto ec = finish_ours()) return fail("send failed: " + ec.message());
         }
-        const bool peer_silent = our_fin && Clock::now() - heard_from > std::chrono::seconds(2);
-        if (!closing && our_fin && (peer_fin || peer_silent)) {
-            closing = true;
-            c.close(Clock::now());  // CONNECTION_CLOSE once all we sent is acknowledged
-        }
+        close_when_finished(c, our_fin, peer_fin, heard_from, closing);
         if (c.is_closed()) {
             print_path_summary(c, quiet);
             if (c.error()) return fail("QUIC: " + c.error().message() + describe_close(c));
@@ -476,11 +483,7 @@ int pump_datagrams(auto& d, auto& c, bool quiet) {
             heard_from = Clock::now();
             if (chunk->id == 0 && chunk->fin) peer_fin = true;
         }
-        const bool peer_silent = our_fin && Clock::now() - heard_from > std::chrono::seconds(2);
-        if (!closing && our_fin && (peer_fin || peer_silent)) {
-            closing = true;
-            c.close(Clock::now());
-        }
+        close_when_finished(c, our_fin, peer_fin, heard_from, closing);
         if (c.is_closed()) {
             if (!quiet) {
                 const auto& s = c.stats();
