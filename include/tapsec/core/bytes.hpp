@@ -69,6 +69,13 @@ inline ByteView as_bytes(std::string_view s) noexcept {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
+/// A hash of raw bytes for unordered containers keyed by fixed-size byte arrays (keys,
+/// addresses, connection IDs). Not keyed: use it only where the bytes were
+/// authenticated first or an attacker gains nothing by colliding them.
+inline std::size_t hash_bytes(ByteView data) noexcept {
+    return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+}
+
 inline std::string to_hex(ByteView data) {
     static constexpr char digits[] = "0123456789abcdef";
     std::string out;

@@ -105,13 +105,11 @@ public:
             auto at = std::find_if(tables_.begin(), tables_.end(), [&](const Table& t) { return t.length < prefix.length; });
             table = tables_.insert(at, Table{prefix.address.v6, prefix.length, {}});
         }
-        auto [it, inserted] = table->routes.try_emplace(network, peer);
-        if (!inserted) it->second = peer;
-        else ++size_;
+        table->routes.insert_or_assign(network, peer);
     }
     void remove_peer(std::size_t peer) {
         for (auto& table : tables_)
-            size_ -= std::erase_if(table.routes, [&](const auto& route) { return route.second == peer; });
+            std::erase_if(table.routes, [&](const auto& route) { return route.second == peer; });
         std::erase_if(tables_, [](const Table& t) { return t.routes.empty(); });
     }
     std::optional<std::size_t> lookup(const IpAddress& address) const {
@@ -122,13 +120,17 @@ public:
         }
         return std::nullopt;
     }
-    std::size_t size() const noexcept { return size_; }
+    /// The number of prefixes routed (a sum over the few per-length tables).
+    std::size_t size() const noexcept {
+        std::size_t n = 0;
+        for (const auto& table : tables_) n += table.routes.size();
+        return n;
+    }
 
 private:
     struct AddressHash {
         std::size_t operator()(const IpAddress& a) const noexcept {
-            return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(a.bytes.data()), a.bytes.size())) ^
-                   static_cast<std::size_t>(a.v6);
+            return hash_bytes(a.bytes) ^ static_cast<std::size_t>(a.v6);
         }
     };
     struct Table {
@@ -137,7 +139,6 @@ private:
         std::unordered_map<IpAddress, std::size_t, AddressHash> routes;  // network address -> peer
     };
     std::vector<Table> tables_;
-    std::size_t size_ = 0;
 };
 
 /// The addresses and true length of an IP packet, read from its header. nullopt when

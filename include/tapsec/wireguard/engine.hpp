@@ -109,7 +109,7 @@ class Engine {
     /// authenticated them, so nobody grinds them for collisions cheaply).
     struct KeyHash {
         std::size_t operator()(const Key& k) const noexcept {
-            return std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(k.data()), k.size()));
+            return hash_bytes(k);
         }
     };
     struct TimerEntry {
