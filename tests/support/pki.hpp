@@ -23,7 +23,7 @@ class TestPki {
 public:
     TestPki() : TestPki(KeyType::ecdsa_p256) {}
     /// A CA (of the same key type) in a fresh temporary directory.
-    explicit TestPki(KeyType ca_type) : ca_type_(ca_type) {
+    explicit TestPki(KeyType ca_type) {
         ca_ = {dir_.file("ca.crt"), dir_.file("ca.key")};
         ok_ = genkey(ca_type, ca_.key) &&
               run("openssl req -x509 -new -key " + ca_.key + " -out " + ca_.certificate +
@@ -82,7 +82,6 @@ private:
     }
 
     TempDir dir_;
-    KeyType ca_type_;
     CertificateFiles ca_;
     bool ok_ = false;
 };

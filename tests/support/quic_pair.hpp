@@ -63,8 +63,11 @@ public:
         const Instant end = now + limit;
         while (now < end) {
             if (done()) return true;
-            bool moved = pump(client, server, to_server_) | pump(server, client, to_client_);
-            moved |= deliver(to_server_, server, client_ep) | deliver(to_client_, client, server_ep);
+            // Every step runs (no short-circuit): both sides send, both queues deliver.
+            bool moved = pump(client, server, to_server_);
+            moved = pump(server, client, to_client_) || moved;
+            moved = deliver(to_server_, server, client_ep) || moved;
+            moved = deliver(to_client_, client, server_ep) || moved;
             if (done()) return true;
             if (moved) continue;
             // Idle: advance to the next event (a datagram arriving or a timer).
