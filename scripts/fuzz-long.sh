@@ -18,6 +18,7 @@ jobs="${2:-1}"
 only="${3:-.}"
 max_seed_kb="${MAX_SEED_KB:-64}"
 [ "${SKIP_BUILD:-0}" = 1 ] || cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
   -DTAPSEC_BUILD_FUZZERS=ON -DTAPSEC_BUILD_TESTS=OFF -DTAPSEC_BUILD_TOOLS=OFF >/dev/null
 shopt -s nullglob
 names=()
