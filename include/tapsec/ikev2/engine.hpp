@@ -171,6 +171,9 @@ public:
         if (!esp_) return make_error_code(Errc::not_connected);
         dummy_payload_.resize(std::min<std::size_t>(config_.dummy_size, 1400));
         draw_random<Crypto>(config_, dummy_payload_);
+        // IP version 0: a receiver that parses before it looks at the next header (charon's
+        // kernel-libipsec does) cannot take the random octets for an IP packet.
+        if (!dummy_payload_.empty()) dummy_payload_[0] &= 0x0f;
         if (auto ec = seal_and_queue(dummy_payload_, esp::next_header_dummy, now)) return ec;
         ++stats_.esp_dummy_sent;
         return {};
