@@ -4,7 +4,8 @@
 // and the X.509 / DN reader run on every payload body and on CERT data), a fresh responder (IKE_SA_INIT, cookies,
 // proposal selection) and an established responder (SK payload, INFORMATIONAL,
 // CREATE_CHILD_SA refusal, ESP demultiplexing), and EAP payloads (RFC 3748 parsing and
-// both EAP-MD5 layers). The first input byte is a control
+// both EAP-MD5 layers), and CP payloads (RFC 7296 3.15: the codec, CFG_REQUEST and
+// CFG_REPLY readers). The first input byte is a control
 // byte: bit 0 prepends the non-ESP marker, bit 1 sends to the established responder.
 // Any crash, sanitizer report or hang is a bug.
 #include <cstddef>
@@ -78,8 +79,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             (void)parse_dn(p.body);
             (void)decode_delete(p.body);
             (void)decode_ts(p.body);
+            if (auto cp = decode_cp(p.body)) (void)cp->ip4(cp_attribute::internal_ip4_address);
             if (p.type == PayloadType::eap) fuzz_eap(p.body);
         }
+        // The configuration exchange's readers (RFC 7296 2.19), both sides.
+        (void)read_cfg_request(m->payloads);
+        for (bool requested : {false, true}) (void)accept_cfg_reply(m->payloads, requested, *parse_selector("0.0.0.0/0"));
     }
     (void)inspect_ipv4(body);
     (void)parse_certificate(body);

@@ -4,7 +4,9 @@
 // initiator deletes the IKE SA when stdin ends and both exit 0. A bad file names its line.
 // With certificates: listen takes them from the file (local.certs, local.key,
 // remote.cacerts), connect from --cert/--key/--CAfile/--id; an --id the certificate does
-// not name, and a peer from another CA, are each one clear line.
+// not name, and a peer from another CA, are each one clear line. Virtual IPs: `vips =
+// 0.0.0.0` (connect) gets an address of `pools = NET` (listen), lines cross both ways
+// from and to it, with dummy packets; the CP options in the wrong role are exit 2.
 #include <doctest/doctest.h>
 
 #include "support/ikev2_certs.hpp"
@@ -13,7 +15,7 @@
 using namespace tapsec;
 using namespace std::chrono_literals;
 
-namespace {
+namespace ikev2_cli_test {
 
 std::string config(const std::string& first_line, const std::string& local, const std::string& remote,
                    const std::string& local_ts, const std::string& remote_ts) {
@@ -27,7 +29,9 @@ std::string config(const std::string& first_line, const std::string& local, cons
            "esp_proposals = chacha20poly1305-esn\n";
 }
 
-}  // namespace
+}  // namespace ikev2_cli_test
+
+using namespace ikev2_cli_test;
 
 TEST_CASE("tapsec listen|connect ikev2 with --config files: a datagram through the tunnel, delete, both exit 0") {
     test::TempDir dir;
@@ -159,3 +163,55 @@ TEST_CASE("tapsec listen|connect ikev2 --tfc-padding: both sides pad, the line a
                       std::string::npos,
                   bad.output());
 }
+
+TEST_CASE("tapsec listen|connect ikev2 with pools / vips: the initiator's address comes from the pool, lines both ways; "
+          "misplaced options are exit 2 (table)") {
+    test::TempDir dir;
+    const std::uint16_t port = test::free_port(SOCK_DGRAM);
+    test::write_file(dir.file("listen.conf"), config("local_addrs = 127.0.0.1:" + std::to_string(port), "gw.test", "a@test",
+                                                     "10.200.1.1/32", "10.9.0.0/30") + "pools = 10.9.0.0/30\n");
+    test::write_file(dir.file("connect.conf"), config("remote_addrs = 127.0.0.1:" + std::to_string(port), "a@test", "gw.test",
+                                                      "0.0.0.0/0", "10.200.1.1") + "vips = 0.0.0.0\n");
+    test::Process listener({TAPSEC_TOOL_PATH, "listen", "ikev2", "--config", dir.file("listen.conf"), "--pool-dns", "10.200.1.53",
+                            "--udp-to", "10.9.0.1:9000", "--verbose"},
+                           dir.file("listen.log"));
+    test::Process initiator({TAPSEC_TOOL_PATH, "connect", "ikev2", "--config", dir.file("connect.conf"), "--udp-to",
+                             "10.200.1.1:9000", "--dummy-packets", "20", "--verbose"},
+                            dir.file("connect.log"));
+    REQUIRE_MESSAGE(initiator.wait_for_output("inner address assigned to us: 10.9.0.1", 15s), initiator.output() << listener.output());
+    CHECK_MESSAGE(initiator.output().find("DNS server 10.200.1.53") != std::string::npos, initiator.output());
+    CHECK_MESSAGE(initiator.output().find("10.9.0.1-10.9.0.1 === 10.200.1.1-10.200.1.1") != std::string::npos, initiator.output());
+    CHECK_MESSAGE(listener.wait_for_output("inner address assigned to the peer: 10.9.0.1", 10s), listener.output());
+    initiator.write_stdin("from the assigned address\n");
+    CHECK_MESSAGE(listener.wait_for_output("from the assigned address", 10s), listener.output());
+    listener.write_stdin("to the assigned address\n");
+    CHECK_MESSAGE(initiator.wait_for_output("to the assigned address", 10s), initiator.output());
+    initiator.close_stdin();
+    CHECK_MESSAGE(initiator.wait(15s) == 0, initiator.output());
+    CHECK_MESSAGE(listener.wait(15s) == 0, listener.output());
+    const std::string received = listener.output();
+    const auto at = received.find("dummy_received=");
+    REQUIRE_MESSAGE(at != std::string::npos, received);
+    CHECK_MESSAGE(std::stoul(received.substr(at + 15)) >= 20, received);  // 20 a second for 2 s and more
+
+    struct Row {
+        std::vector<std::string> args;
+        const char* message;
+    };
+    const Row mistakes[] = {
+        {{"connect", "ikev2", "--config", dir.file("connect.conf"), "--pool", "10.9.0.0/30"}, "--pool and --pool-dns (pools) are for listen"},
+        {{"listen", "ikev2", "--config", dir.file("listen.conf"), "--request-address"}, "--request-address (vips) is for connect"},
+        {{"listen", "ikev2", "127.0.0.1:1", "--psk", "x", "--local-id", "b", "--remote-id", "a", "--local-ts", "10.1.1.1", "--pool", "10.9.0.0/33"},
+         "--pool: '10.9.0.0/33' is not an IPv4 prefix or range"},
+        {{"connect", "ikev2", "--config", dir.file("connect.conf"), "--dummy-packets", "0"}, "--dummy-packets: '0' is not a rate of 1 to 1000 a second"},
+    };
+    for (const auto& row : mistakes) {
+        CAPTURE(row.message);
+        std::vector<std::string> argv{TAPSEC_TOOL_PATH};
+        argv.insert(argv.end(), row.args.begin(), row.args.end());
+        test::Process bad(argv, dir.file("bad.log"));
+        CHECK(bad.wait(10s) == 2);
+        CHECK_MESSAGE(bad.output().find(row.message) != std::string::npos, bad.output());
+    }
+}
+

@@ -17,11 +17,18 @@
 // CA, in both directions; and the refusals against charon: a chain from another CA, an
 // ID the certificate does not name, a signature that does not verify, each ending in
 // AUTHENTICATION_FAILED on the wire.
+//
+// Virtual IPs (the configuration payload, RFC 7296 2.19): `tapsec connect
+// --request-address` gets an address of charon's pool (swanctl `pools`) and sends from
+// it, with ESP dummy packets (next header 59) in between that charon must discard; and
+// charon (`vips = 0.0.0.0`) gets one from a tapsec responder's pool.
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+
+#include <thread>
 
 #include <tapsec/ikev2.hpp>
 
@@ -36,7 +43,7 @@ using namespace std::chrono_literals;
 using Ikev2 = Secure<Ikev2Handshake, EspRecord, Udp>;
 using ikev2_test::ipv4;
 
-namespace {
+namespace ikev2_strongswan_test {
 
 const std::string psk_text = "tapsec-interop-pre-shared-key-0123456789";
 
@@ -50,6 +57,11 @@ struct CertificateSetup {
     bool charon_rsa_pss = false;  // charon signs RSA keys with RSA-PSS (charon.rsa_pss)
 };
 
+/// Virtual IPs (RFC 7296 2.19, CP): charon assigns from its pool 10.201.0.0/24 (DNS
+/// 10.201.0.53) to an initiator that asks, or charon asks (vips = 0.0.0.0) of tapsec.
+/// Either way the side with the virtual IP has the `dynamic` selector (swanctl's default).
+enum class Vip { none, charon_pool, charon_asks };
+
 /// charon in its namespace, configured for one connection `tapsec`.
 struct Charon {
     test::TempDir dir;
@@ -59,7 +71,7 @@ struct Charon {
     std::optional<CertificateSetup> certs;
 
     Charon(bool charon_initiates, const std::string& proposals, const std::string& esp_proposals = "aes128gcm16",
-           std::optional<CertificateSetup> certificates = std::nullopt)
+           std::optional<CertificateSetup> certificates = std::nullopt, Vip vip = Vip::none)
         : certs(std::move(certificates)) {
         test::charon::join(ns, tapsec_ns, "vik");
         test::charon::write_conf(dir, "      default = 1\n      ike = 4\n      chd = 4\n      time_format = %T\n",
@@ -71,7 +83,8 @@ struct Charon {
                          "    local_addrs = 10.99.0.1\n"
                          "    remote_addrs = 10.99.0.2\n" +
                              std::string(charon_initiates ? "    remote_port = 4500\n" : "") +
-                             "    encap = yes\n"
+                             "    encap = yes\n" +
+                             (vip == Vip::charon_pool ? "    pools = vpool\n" : vip == Vip::charon_asks ? "    vips = 0.0.0.0\n" : "") +
                              "    proposals = " + proposals + "\n"
                              "    local {\n" +
                              (certs ? "      auth = pubkey\n      certs = charon.crt\n"
@@ -84,15 +97,16 @@ struct Charon {
                              "      id = \"" + (certs ? certs->charon_remote_id : "a@test") + "\"\n"
                              "    }\n"
                              "    children {\n"
-                             "      net {\n"
-                             "        local_ts = 10.200.1.1/32\n"
-                             "        remote_ts = 10.200.2.1/32\n"
+                             "      net {\n" +
+                             (vip == Vip::charon_asks ? "" : "        local_ts = 10.200.1.1/32\n") +
+                             (vip == Vip::charon_pool ? "" : "        remote_ts = 10.200.2.1/32\n") +
                              "        esp_proposals = " + esp_proposals + "\n"
                              "        mode = tunnel\n"
                              "      }\n"
                              "    }\n"
                              "  }\n"
-                             "}\n"
+                             "}\n" +
+                             (vip == Vip::charon_pool ? "pools {\n  vpool {\n    addrs = 10.201.0.0/24\n    dns = 10.201.0.53\n  }\n}\n" : "") +
                              "secrets {\n" +
                              (certs ? std::string()  // the key is loaded from $SWANCTL_DIR/private
                                     : "  ike-1 {\n"
@@ -154,19 +168,21 @@ std::optional<std::string> next_udp(Ikev2& conn, std::chrono::milliseconds timeo
     return std::nullopt;
 }
 
-/// Traffic both ways through the established tunnel.
-void exchange_datagrams(Charon& charon, Ikev2& conn) {
-    auto inner_socket = test::inside(charon.ns, [] { return test::PlainUdp::bind("10.200.1.1", 7777); });
+/// Traffic both ways through the established tunnel, between tapsec's inner address and
+/// a socket on charon's.
+void exchange_datagrams(Charon& charon, Ikev2& conn, const char* tapsec_address = "10.200.2.1",
+                        const char* charon_address = "10.200.1.1") {
+    auto inner_socket = test::inside(charon.ns, [&] { return test::PlainUdp::bind(charon_address, 7777); });
     for (int i = 0; i < 3; ++i) {
         const std::string message = "tapsec to charon #" + std::to_string(i);
-        REQUIRE(!conn.send(ikev2_test::udp_packet(ipv4("10.200.2.1"), ipv4("10.200.1.1"), 9999, 7777, as_bytes(message))));
+        REQUIRE(!conn.send(ikev2_test::udp_packet(ipv4(tapsec_address), ipv4(charon_address), 9999, 7777, as_bytes(message))));
         auto got = inner_socket.receive_text(5s);
         REQUIRE_MESSAGE(got, "charon did not deliver tapsec's inner datagram; charon log:\n" << charon.log());
         CHECK(*got == message);
     }
     for (int i = 0; i < 3; ++i) {
         const std::string message = "charon to tapsec #" + std::to_string(i);
-        inner_socket.send_to("10.200.2.1", 9999, message);
+        inner_socket.send_to(tapsec_address, 9999, message);
         auto got = next_udp(conn, 5s);
         REQUIRE_MESSAGE(got, "no inner datagram from charon; charon log:\n" << charon.log());
         CHECK(*got == message);
@@ -247,7 +263,9 @@ void check_keys_match_charon(const Charon& charon, Ikev2& conn) {
     CHECK(sk_d == to_hex(conn.engine().sk_d_for_interop_tests()));
 }
 
-}  // namespace
+}  // namespace ikev2_strongswan_test
+
+using namespace ikev2_strongswan_test;
 
 TEST_CASE("strongSwan interop: tapsec initiates to charon (X25519, AES-GCM-16-128), datagrams both ways, clean delete") {
     Charon charon(false, "aes128gcm16-prfsha256-x25519");
@@ -413,7 +431,7 @@ TEST_CASE("strongSwan interop: `tapsec connect ikev2` to charon, stdin lines thr
 
 // ---- certificate authentication (RFC 7427) ------------------------------------------------
 
-namespace {
+namespace ikev2_strongswan_test {
 
 /// A CA and leaves for both sides: tapsec "a@test" (rfc822Name), charon "b.test" (dNSName).
 struct InteropPki {
@@ -445,7 +463,7 @@ void certificate_tunnel(Charon& charon, Ikev2& conn, const std::string& charon_v
     check_keys_match_charon(charon, conn);
 }
 
-}  // namespace
+}  // namespace ikev2_strongswan_test
 
 TEST_CASE("strongSwan interop, certificates: tapsec (ECDSA P-256) initiates to charon (ECDSA P-256), datagrams, delete") {
     InteropPki pki;
@@ -614,3 +632,66 @@ TEST_CASE("strongSwan interop, TFC padding: charon (kernel-libipsec) accepts pad
         close_from_tapsec(conn);
     }
 }
+
+// ---- configuration payload (virtual IPs, RFC 7296 2.19) and ESP dummy packets ------------
+
+TEST_CASE("strongSwan interop, CP: `tapsec connect ikev2 --request-address` gets charon's pool address, "
+          "datagrams from it both ways; charon discards our ESP dummy packets") {
+    Charon charon(false, "aes128gcm16-prfsha256-x25519", "aes128gcm16", std::nullopt, Vip::charon_pool);
+    test::write_file(charon.dir.file("psk.txt"), psk_text + "\n");
+    auto inner_socket = test::inside(charon.ns, [] { return test::PlainUdp::bind("10.200.1.1", 7777); });
+    test::Process cli(charon.tapsec_ns.exec({TAPSEC_TOOL_PATH, "connect", "ikev2", "10.99.0.1:4500", "--psk-file",
+                                             charon.dir.file("psk.txt"), "--local-id", "a@test", "--remote-id", "b.test",
+                                             "--request-address", "--remote-ts", "10.200.1.1", "--dummy-packets", "50",
+                                             "--udp-to", "10.200.1.1:7777", "--verbose"}),
+                      charon.dir.file("cli.log"));
+    REQUIRE_MESSAGE(cli.wait_for_output("IKE SA and Child SA established", 15s), cli.output() << "\ncharon log:\n" << charon.log());
+    CHECK_MESSAGE(cli.wait_for_output("inner address assigned to us: 10.201.0.1", 2s), cli.output());
+    CHECK_MESSAGE(cli.output().find("DNS server 10.201.0.53") != std::string::npos, cli.output());
+    CHECK_MESSAGE(charon.log().find("assigning virtual IP 10.201.0.1 to peer 'a@test'") != std::string::npos, charon.log());
+    // 50 dummy packets a second go to charon while the lines cross the tunnel.
+    for (int i = 0; i < 3; ++i) {
+        const std::string line = "line " + std::to_string(i) + " from the virtual IP\n";
+        cli.write_stdin(line);
+        auto got = inner_socket.receive_text(5s);  // sent from 10.201.0.1: the only source the selectors allow
+        REQUIRE_MESSAGE(got, cli.output() << "\ncharon log:\n" << charon.log());
+        CHECK(*got == line);
+        std::this_thread::sleep_for(300ms);
+    }
+    inner_socket.send_to("10.201.0.1", 7777, "answer to the virtual IP\n");
+    CHECK_MESSAGE(cli.wait_for_output("answer to the virtual IP", 5s), cli.output());
+    cli.close_stdin();
+    CHECK(cli.wait(15s) == 0);
+    const std::string out = cli.output();
+    CHECK_MESSAGE(out.find("IKE SA deleted") != std::string::npos, out);
+    const auto at = out.find("dummy_sent=");
+    REQUIRE_MESSAGE(at != std::string::npos, out);
+    CHECK_MESSAGE(std::stoul(out.substr(at + 11)) >= 20, out);
+    CHECK_MESSAGE(charon.log().find("received DELETE for IKE_SA tapsec[1]") != std::string::npos, charon.log());
+    // kernel-libipsec (5.9.8) opens each dummy, finds no IP packet inside and drops it:
+    // one "parsing ESP payload failed" line per dummy, and the tunnel carried on.
+    CHECK_MESSAGE(test::count_of(charon.log(), "parsing ESP payload failed") >= 20, charon.log());
+}
+
+TEST_CASE("strongSwan interop, CP: charon (vips = 0.0.0.0) gets an address from tapsec's pool, datagrams both ways") {
+    Charon charon(true, "aes128gcm16-prfsha256-x25519", "aes128gcm16", std::nullopt, Vip::charon_asks);
+    Ikev2::Config config = charon.tapsec_config(Role::server, false);
+    config.address_pool = ikev2::AddressPool::parse("10.202.0.0/30");
+    config.pool_dns = {{10, 202, 0, 53}};
+    auto udp = test::inside(charon.tapsec_ns, [&] { return Udp::bind("10.99.0.2", 4500, Endpoint{}); });
+    REQUIRE(udp.ok());
+    Ikev2 conn(Role::server, config, std::move(*udp));
+    test::Process initiate(charon.ns.exec({"swanctl", "--initiate", "--child", "net", "--timeout", "20", "--uri",
+                                           "unix://" + charon.dir.file("charon.vici")}),
+                           charon.dir.file("initiate.log"));
+    auto ec = conn.handshake();
+    REQUIRE_MESSAGE(!ec, ec.message() << "; charon log:\n" << charon.log());
+    CHECK_MESSAGE(initiate.wait(15s) == 0, test::read_file(charon.dir.file("initiate.log")) << charon.log());
+    CHECK(ikev2::to_string(conn.engine().remote_selector()) == "10.202.0.1-10.202.0.1");
+    CHECK(config.address_pool->in_use() == 1);
+    CHECK_MESSAGE(charon.log().find("installing new virtual IP 10.202.0.1") != std::string::npos, charon.log());
+    CHECK_MESSAGE(charon.log().find("installing DNS server 10.202.0.53") != std::string::npos, charon.log());
+    exchange_datagrams(charon, conn, "10.200.2.1", "10.202.0.1");
+    close_from_tapsec(conn);
+}
+

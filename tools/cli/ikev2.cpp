@@ -4,7 +4,8 @@
 // ESP in UDP). Three data paths, as for WireGuard:
 //   (default)          stdin/stdout carry inner IPv4 packets, each framed as a 2-byte
 //                      big-endian length followed by the packet;
-//   --tun NAME         a TUN device (Linux, root) with the first local selector address;
+//   --tun NAME         a TUN device (Linux, root) with the first local selector address
+//                      (or the address the responder assigned, --request-address);
 //   --udp-to IP:PORT   each stdin line goes as one UDP datagram to IP:PORT inside the
 //                      tunnel (from the local selector's first address, same port); the
 //                      payload of every UDP datagram out of the tunnel goes to stdout.
@@ -52,7 +53,8 @@ constexpr const char* usage =
     "                        aes256-sha256-modp2048), esp_proposals (e.g. aes128gcm16-esn,\n"
     "                        aes256-sha512; a group, e.g. aes128gcm16-x25519, asks for PFS\n"
     "                        in Child SA rekeys, with the IKE SA's group), cookies = yes,\n"
-    "                        dpd_delay, rekey_time (s),\n"
+    "                        dpd_delay, rekey_time (s), vips = 0.0.0.0 (connect: as\n"
+    "                        --request-address), pools = CIDR (listen: as --pool),\n"
     "                        local.auth / remote.auth (psk or pubkey), local.certs, local.key,\n"
     "                        remote.cacerts (PEM files); errors name the line; options below\n"
     "                        override the file\n"
@@ -77,6 +79,15 @@ constexpr const char* usage =
     "                        lines (# comments); needs --cert/--key (we sign)\n"
     "  --local-ts NET        our inner addresses, 10.0.0.1, 10.0.0.0/24 or a-b (required)\n"
     "  --remote-ts NET       the peer's inner addresses (required)\n"
+    "  --request-address     connect: ask for an inner address (CP(CFG_REQUEST), RFC 7296 2.19:\n"
+    "                        IPv4 address, IPv4 DNS, IPv6 address); the assigned IPv4 address\n"
+    "                        is our side of the tunnel (--local-ts defaults to 0.0.0.0/0)\n"
+    "  --pool NET            listen: assign each initiator that asks an address of NET\n"
+    "                        (10.3.0.0/24 without .0 and .255, or a-b); its selector narrows\n"
+    "                        to it (--remote-ts defaults to NET); exhausted: INTERNAL_ADDRESS_FAILURE\n"
+    "  --pool-dns IP         listen: the DNS server sent to initiators asking for one\n"
+    "  --dummy-packets RATE  send RATE ESP dummy packets a second (RFC 4303 2.6, next header 59,\n"
+    "                        1..1000); the peer discards them; --verbose counts both ways\n"
     "  --group G             x25519, ecp256 or modp2048 first (default: x25519, then ecp256)\n"
     "  --cookies             listen: demand N(COOKIE) before keeping any state\n"
     "  --mobike              announce MOBIKE (RFC 4555; also `mobike = yes`); connect: when the\n"
@@ -239,8 +250,9 @@ std::optional<std::string> parse_proposals(std::string_view text, std::vector<es
 struct FileSettings {
     std::optional<std::string> local_id, remote_id, secret, local_ts, remote_ts, remote, listen, proposals, esp_proposals;
     std::optional<std::string> local_auth, remote_auth, local_certs, local_key, remote_cacerts;
-    bool cookies = false, mobike = false;
+    bool cookies = false, mobike = false, vips = false;
     std::optional<std::uint32_t> dpd_delay, rekey_time;
+    std::optional<std::string> pools;
 };
 
 /// A swanctl-like flat file: `key = value` per line, `#` comments, values optionally
@@ -300,6 +312,12 @@ std::optional<std::string> read_config_file(const std::string& path, FileSetting
         } else if (key == "mobike") {
             if (value != "yes" && value != "no") return where + "mobike: 'yes' or 'no'";
             out.mobike = value == "yes";
+        } else if (key == "vips") {
+            if (value != "0.0.0.0") return where + "vips: only '0.0.0.0' (ask for any IPv4 address)";
+            out.vips = true;
+        } else if (key == "pools") {
+            if (!ikev2::AddressPool::parse(value)) return where + "pools: '" + value + "' is not an IPv4 prefix or range";
+            out.pools = value;
         } else if (key == "dpd_delay") {
             if (auto e = seconds(out.dpd_delay)) return e;
         } else if (key == "rekey_time") {
@@ -358,6 +376,36 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     auto eap_secret_file = args.take("--eap-secret-file");
     auto eap_users_file = args.take("--eap-md5-users");
     auto group = args.take("--group");
+    const bool request_address = args.flag("--request-address") || file.vips;
+    auto pool = args.take("--pool");
+    if (!pool) pool = file.pools;
+    auto pool_dns = args.take("--pool-dns");
+    auto dummy_rate = args.take("--dummy-packets");
+    if (request_address && !is_connect) return std::string("--request-address (vips) is for connect; listen assigns with --pool");
+    if ((pool || pool_dns) && is_connect) return std::string("--pool and --pool-dns (pools) are for listen; connect asks with --request-address");
+    if (pool_dns && !pool) return std::string("--pool-dns needs --pool");
+    if (request_address) {
+        out.config.request_address = true;
+        if (!local_ts) local_ts = "0.0.0.0/0";  // RFC 7296 2.19: any address, narrowed to the assigned one
+    }
+    if (pool) {
+        out.config.address_pool = ikev2::AddressPool::parse(*pool);
+        if (!out.config.address_pool) return "--pool: '" + *pool + "' is not an IPv4 prefix or range";
+        if (!remote_ts) remote_ts = *pool;
+    }
+    if (pool_dns) {
+        in_addr a{};
+        if (inet_pton(AF_INET, pool_dns->c_str(), &a) != 1) return "--pool-dns: '" + *pool_dns + "' is not an IPv4 address";
+        const auto* b = reinterpret_cast<const std::uint8_t*>(&a);
+        out.config.pool_dns.push_back({b[0], b[1], b[2], b[3]});
+    }
+    if (dummy_rate) {
+        unsigned rate = 0;
+        auto [ptr, ec] = std::from_chars(dummy_rate->data(), dummy_rate->data() + dummy_rate->size(), rate);
+        if (ec != std::errc{} || ptr != dummy_rate->data() + dummy_rate->size() || rate < 1 || rate > 1000)
+            return "--dummy-packets: '" + *dummy_rate + "' is not a rate of 1 to 1000 a second";
+        out.config.dummy_interval = std::chrono::milliseconds(1000 / rate);
+    }
     out.config.mobike = file.mobike || args.flag("--mobike");
     if (auto tfc = args.take("--tfc-padding")) {
         auto parsed = esp::TfcPadding::parse(*tfc);
@@ -587,8 +635,9 @@ bool delete_and_wait(auto& conn) {
     return engine.is_closed() && !engine.failure();
 }
 
-/// The source of --udp-to datagrams: the local selector's first address.
-std::uint32_t local_address(const Options& o) { return ikev2::address_of(o.config.local_ts.start); }
+/// The source of --udp-to datagrams: the negotiated local selector's first address
+/// (the assigned one after --request-address).
+std::uint32_t local_address(auto& conn) { return ikev2::address_of(conn.engine().local_selector().start); }
 
 Bytes udp_packet(std::uint32_t src, const Endpoint& to, ByteView payload) {
     const std::size_t total = 28 + payload.size();
@@ -704,17 +753,18 @@ void report_counters(auto& conn) {
     const auto& s = engine.statistics();
     std::fprintf(stderr,
                  "tapsec: counters: esp_sent=%llu esp_received=%llu esp_dropped=%llu dropped=%llu child_rekeys=%llu "
-                 "ike_rekeys=%llu\n",
+                 "ike_rekeys=%llu dummy_sent=%llu dummy_received=%llu\n",
                  static_cast<unsigned long long>(s.esp_sent), static_cast<unsigned long long>(s.esp_received),
                  static_cast<unsigned long long>(s.esp_dropped), static_cast<unsigned long long>(s.dropped),
-                 static_cast<unsigned long long>(engine.child_rekeys()), static_cast<unsigned long long>(engine.ike_rekeys()));
+                 static_cast<unsigned long long>(engine.child_rekeys()), static_cast<unsigned long long>(engine.ike_rekeys()),
+                 static_cast<unsigned long long>(s.esp_dummy_sent), static_cast<unsigned long long>(s.esp_dummy_received));
 }
 
 int run_data_path(auto& conn, const Options& options, int tun_fd, bool is_connect) {
     TunnelPackets packets(
         tun_fd,
         options.udp_to ? TunnelPackets::MakeUdpPacket(
-                             [&](ByteView line) { return udp_packet(local_address(options), *options.udp_to, line); })
+                             [&](ByteView line) { return udp_packet(local_address(conn), *options.udp_to, line); })
                        : TunnelPackets::MakeUdpPacket{},
         [](ByteView packet) -> std::optional<Bytes> {
             if (auto payload = udp_payload(packet)) return Bytes(payload->begin(), payload->end());
@@ -756,7 +806,8 @@ int run(Arguments& args, bool is_connect) {
     // A TCP window of ESP arrives in bursts: queue them rather than drop them while busy.
     udp->set_receive_buffer(8 << 20);
     int tun_fd = -1;
-    if (!options.tun.empty()) {
+    // With --request-address our inner address is known only after IKE_AUTH.
+    if (!options.tun.empty() && !options.config.request_address) {
         std::string error;
         tun_fd = open_tun(options.tun, options.config.local_ts, options.config.remote_ts, error);
         if (tun_fd < 0) return cli::fail(error);
@@ -776,6 +827,20 @@ int run(Arguments& args, bool is_connect) {
                                                                       : "PSK",
                      ikev2::to_string(conn.engine().local_selector()).c_str(),
                      ikev2::to_string(conn.engine().remote_selector()).c_str());
+    if (auto assigned = conn.engine().assigned_address(); assigned && options.verbose) {
+        char text[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, assigned->data(), text, sizeof text);
+        std::fprintf(stderr, "tapsec: inner address %s %s (CP, RFC 7296 2.19)\n", is_connect ? "assigned to us:" : "assigned to the peer:", text);
+        for (const auto& dns : conn.engine().assigned_dns()) {
+            inet_ntop(AF_INET, dns.data(), text, sizeof text);
+            std::fprintf(stderr, "tapsec: DNS server %s\n", text);
+        }
+    }
+    if (!options.tun.empty() && options.config.request_address) {
+        std::string error;
+        tun_fd = open_tun(options.tun, conn.engine().local_selector(), options.config.remote_ts, error);
+        if (tun_fd < 0) return cli::fail(error);
+    }
     const int status = run_data_path(conn, options, tun_fd, is_connect);
     if (tun_fd >= 0) ::close(tun_fd);
     return status;
@@ -854,7 +919,8 @@ const Registration registration{ProtocolEntry{
             "no additional addresses, path probing or return-routability checks of our own (docs/ikev2.md)"},
      {"SV", "N(COOKIE) is demanded when configured (source_validation = always, `listen --cookies`), "
             "not unconditionally: one engine holds one IKE SA and measures no load"},
-     {"AFN", "no application feature negotiation (configuration payloads, vendor IDs) is implemented"},
+     {"AFN", "configuration payloads only (RFC 7296 2.19: an inner IPv4 address, DNS; `--request-address`, `--pool`); "
+             "no vendor IDs or other feature negotiation"},
      {"CX", "no extension mechanism (vendor IDs, private notifies) is exposed to the application"},
      {"SC", "session resumption (RFC 5723) is not implemented"},
     },

@@ -11,7 +11,9 @@
 #include <charconv>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,8 +22,10 @@
 #include "../esp/keys.hpp"
 #include "../esp/tfc.hpp"
 #include "certificates.hpp"
+#include "configuration.hpp"
 #include "eap.hpp"
 #include "key_schedule.hpp"
+#include "selectors.hpp"
 #include "wire.hpp"
 
 namespace tapsec::ikev2 {
@@ -168,6 +172,74 @@ inline std::string to_string(const TrafficSelector& ts) {
     return s;
 }
 
+/// A responder's pool of inner IPv4 addresses for initiators that ask for one (CP,
+/// RFC 7296 2.19): "10.3.0.0/24" (network and broadcast addresses left out, as a
+/// router would) or "10.3.0.10-10.3.0.20" (every address). Shared by every engine made
+/// from one Config (a listener's connections); each IKE SA holds its address until
+/// the engine is destroyed.
+class AddressPool {
+public:
+    static std::shared_ptr<AddressPool> parse(std::string_view text) {
+        auto range = parse_selector(text);
+        if (!range) return nullptr;
+        std::uint32_t first = address_of(range->start), last = address_of(range->end);
+        if (text.find('/') != std::string_view::npos && last - first >= 3) ++first, --last;
+        return std::shared_ptr<AddressPool>(new AddressPool(first, last));
+    }
+    /// A free address, or nullopt when every one is leased.
+    std::optional<std::uint32_t> acquire() {
+        std::lock_guard lock(mutex_);
+        for (std::uint64_t a = first_; a <= last_; ++a)
+            if (!leased_.count(static_cast<std::uint32_t>(a))) {
+                leased_.insert(static_cast<std::uint32_t>(a));
+                return static_cast<std::uint32_t>(a);
+            }
+        return std::nullopt;
+    }
+    void release(std::uint32_t address) {
+        std::lock_guard lock(mutex_);
+        leased_.erase(address);
+    }
+    std::uint64_t size() const noexcept { return std::uint64_t{last_} - first_ + 1; }
+    std::size_t in_use() const {
+        std::lock_guard lock(mutex_);
+        return leased_.size();
+    }
+
+private:
+    AddressPool(std::uint32_t first, std::uint32_t last) : first_(first), last_(last) {}
+    std::uint32_t first_, last_;
+    mutable std::mutex mutex_;
+    std::set<std::uint32_t> leased_;
+};
+
+/// One address held from a pool, returned when the last holder goes: copies of an
+/// engine (a fuzzer's snapshot) share it rather than each returning it.
+class AddressLease {
+public:
+    static std::optional<AddressLease> take(const std::shared_ptr<AddressPool>& pool) {
+        auto a = pool ? pool->acquire() : std::nullopt;
+        if (!a) return std::nullopt;
+        AddressLease lease;
+        lease.held_ = std::make_shared<const Held>(pool, *a);
+        return lease;
+    }
+    void reset() { held_.reset(); }
+    bool held() const noexcept { return held_ != nullptr; }
+    std::uint32_t address() const noexcept { return held_ ? held_->address : 0; }
+
+private:
+    struct Held {
+        Held(std::shared_ptr<AddressPool> p, std::uint32_t a) : pool(std::move(p)), address(a) {}
+        Held(const Held&) = delete;
+        Held& operator=(const Held&) = delete;
+        ~Held() { pool->release(address); }
+        std::shared_ptr<AddressPool> pool;
+        std::uint32_t address;
+    };
+    std::shared_ptr<const Held> held_;
+};
+
 /// IKE SA encryption: the same transforms as ESP (AES-GCM-16, RFC 5282;
 /// ChaCha20-Poly1305, RFC 7634; AES-CBC, RFC 3602, with an integrity transform), with
 /// the same key layout.
@@ -294,6 +366,22 @@ struct Config : CommonConfig {
     // Announce N(ESP_TFC_PADDING_NOT_SUPPORTED) with every Child SA we create or accept:
     // the peer is asked to send no TFC padding (saves bandwidth; we strip it either way).
     bool refuse_tfc_padding = false;
+    // Configuration payload (RFC 7296 2.19, 3.15). Initiator: request_address sends
+    // CP(CFG_REQUEST) for INTERNAL_IP4_ADDRESS, INTERNAL_IP6_ADDRESS and INTERNAL_IP4_DNS
+    // in IKE_AUTH; the assigned IPv4 address becomes our inner address (local_ts, usually
+    // 0.0.0.0/0 then, is narrowed to it). No address assigned ends the IKE SA with
+    // internal_address_failure. Responder: address_pool assigns one address per IKE SA to
+    // an initiator that asks (CP(CFG_REPLY)), the initiator's TSi narrowed to it instead of
+    // remote_ts; pool_dns is sent when asked for. An exhausted pool answers
+    // N(INTERNAL_ADDRESS_FAILURE). Without a pool, a CFG_REQUEST goes unanswered.
+    bool request_address = false;
+    std::shared_ptr<AddressPool> address_pool;
+    std::vector<std::array<std::uint8_t, 4>> pool_dns;
+    // ESP dummy packets (RFC 4303 2.6: next header 59, discarded by the receiver): one every
+    // dummy_interval while the Child SA is up (0: never), dummy_size random octets each
+    // (TFC padding applies as to any packet). They hide when real traffic flows.
+    std::chrono::milliseconds dummy_interval{0};
+    std::size_t dummy_size = 64;
     /// CommonConfig::trust parsed once, shared by every copy of this Config (every engine
     /// made from it, the CLI listener's connections), freed with the last copy.
     std::shared_ptr<ParsedTrustSlot> parsed_trust = std::make_shared<ParsedTrustSlot>();

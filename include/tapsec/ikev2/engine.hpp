@@ -33,6 +33,7 @@
 #include "../esp/record.hpp"
 #include "certificates.hpp"
 #include "config.hpp"
+#include "configuration.hpp"
 #include "errors.hpp"
 #include "key_schedule.hpp"
 #include "protection.hpp"
@@ -51,6 +52,8 @@ struct Statistics {
     std::uint64_t cookies_sent = 0;
     std::uint64_t liveness_checks = 0;  // empty INFORMATIONAL requests sent (Config::dpd_interval)
     std::uint64_t keepalives_sent = 0;  // NAT-T keepalives (Config::nat_keepalive)
+    std::uint64_t esp_dummy_sent = 0;      // ESP dummy packets sent (next header 59, Config::dummy_interval)
+    std::uint64_t esp_dummy_received = 0;  // authenticated dummy packets discarded, never delivered (RFC 4303 2.6)
 };
 
 namespace detail {
@@ -154,21 +157,25 @@ public:
         if (!covers(ts_local_, ip->source, ip->protocol, ip->source_port) ||
             !covers(ts_remote_, ip->destination, ip->protocol, ip->destination_port))
             return drop(make_error_code(Error::inner_packet_rejected), now), std::error_code{};
-        // The caller has let the outbox fill: refused with a named error (and counted in
-        // queue_overflows()), never dropped unseen; nothing is sealed, no sequence number used.
-        DatagramOutbox::Slot* slot = transmits_.reserve();
-        if (!slot) return make_error_code(std::errc::no_buffer_space);
-        const ByteView inner = packet.first(ip->length);
-        Esp& sa = esp_old_ && send_on_old_ ? *esp_old_ : *esp_;  // until the rekey is confirmed
-        const std::size_t padded = tfc_padding_active() ? config_.tfc_padding.padded_length(inner.size()) : inner.size();
-        slot->data.resize(sa.sealed_size(padded));
-        auto n = sa.protect(inner, esp::next_header_ipv4, slot->data, padded);
-        if (!n) return n.error();
-        slot->data.resize(*n);
-        slot->to = peer_;
-        transmits_.commit();
+        if (auto ec = seal_and_queue(packet.first(ip->length), esp::next_header_ipv4, now)) return ec;
         ++stats_.esp_sent;
-        last_sent_ = now;
+        return {};
+    }
+
+    /// Sends one ESP dummy packet (RFC 4303 2.6: next header 59, Config::dummy_size random
+    /// octets): indistinguishable on the wire from traffic, discarded by the peer.
+    std::error_code send_dummy(Instant now) {
+        if (setup_error_) return setup_error_;
+        if (fatal_) return fatal_;
+        if (state_ == State::closed || state_ == State::deleting) return make_error_code(Errc::closed);
+        if (!esp_) return make_error_code(Errc::not_connected);
+        dummy_payload_.resize(std::min<std::size_t>(config_.dummy_size, 1400));
+        draw_random<Crypto>(config_, dummy_payload_);
+        // IP version 0: a receiver that parses before it looks at the next header (charon's
+        // kernel-libipsec does) cannot take the random octets for an IP packet.
+        if (!dummy_payload_.empty()) dummy_payload_[0] &= 0x0f;
+        if (auto ec = seal_and_queue(dummy_payload_, esp::next_header_dummy, now)) return ec;
+        ++stats_.esp_dummy_sent;
         return {};
     }
 
@@ -187,12 +194,20 @@ public:
             const Instant keepalive = last_sent_ + config_.nat_keepalive;
             if (!t || keepalive < *t) t = keepalive;
         }
+        if (config_.dummy_interval.count() > 0) {
+            const Instant dummy = last_dummy_ + config_.dummy_interval;
+            if (!t || dummy < *t) t = dummy;
+        }
         return t;
     }
 
     std::error_code on_timeout(Instant now) {
         if (!retransmit_at_) {
             if (state_ != State::established || !esp_ || fatal_) return {};
+            if (config_.dummy_interval.count() > 0 && now >= last_dummy_ + config_.dummy_interval) {
+                last_dummy_ = now;  // a full outbox skips this one: dummies are never queued up
+                (void)send_dummy(now);
+            }
             if (config_.child_rekey_after.count() > 0 && !esp_old_ && now >= child_keyed_at_ + config_.child_rekey_after)
                 return rekey_child(now);
             if (config_.dpd_interval.count() > 0 && now >= last_heard_ + config_.dpd_interval) {
@@ -345,6 +360,14 @@ public:
     std::uint32_t inbound_spi() const { return esp_ ? esp_->inbound_spi() : 0; }
     const TrafficSelector& local_selector() const { return ts_local_; }
     const TrafficSelector& remote_selector() const { return ts_remote_; }
+    /// Initiator: the inner IPv4 address the responder assigned (CFG_REPLY); responder:
+    /// the one it assigned from Config::address_pool.
+    std::optional<std::array<std::uint8_t, 4>> assigned_address() const { return assigned_ip4_; }
+    /// Initiator: an INTERNAL_IP6_ADDRESS the responder sent (address | prefix length), if
+    /// any; recorded only (the tunnels carry IPv4).
+    const std::optional<Bytes>& assigned_address6() const { return assigned_ip6_; }
+    /// Initiator: the INTERNAL_IP4_DNS servers of the CFG_REPLY.
+    const std::vector<std::array<std::uint8_t, 4>>& assigned_dns() const { return assigned_dns_; }
     /// The error that ended the exchange (set when the engine failed).
     std::error_code failure() const { return fatal_; }
     std::uint64_t spi_initiator() const { return spi_i_; }
@@ -557,6 +580,24 @@ private:
     }
 
     // ---- output ----------------------------------------------------------------------
+
+    /// Seals one payload on the current outbound Child SA into the outbox.
+    std::error_code seal_and_queue(ByteView inner, std::uint8_t next_header, Instant now) {
+        // The caller has let the outbox fill: refused with a named error (and counted in
+        // queue_overflows()), never dropped unseen; nothing is sealed, no sequence number used.
+        DatagramOutbox::Slot* slot = transmits_.reserve();
+        if (!slot) return make_error_code(std::errc::no_buffer_space);
+        Esp& sa = esp_old_ && send_on_old_ ? *esp_old_ : *esp_;  // until the rekey is confirmed
+        const std::size_t padded = tfc_padding_active() ? config_.tfc_padding.padded_length(inner.size()) : inner.size();
+        slot->data.resize(sa.sealed_size(std::max(padded, inner.size())));
+        auto n = sa.protect(inner, next_header, slot->data, padded);
+        if (!n) return n.error();
+        slot->data.resize(*n);
+        slot->to = peer_;
+        transmits_.commit();
+        last_sent_ = now;
+        return {};
+    }
 
     void queue(const Bytes& message) {
         DatagramOutbox::Slot* slot = transmits_.reserve();
@@ -999,6 +1040,8 @@ private:
         if (config_.mobike) inner.push_back(notify(NotifyType::mobike_supported));
         if (!config_.remote_id.empty()) inner.push_back(payload(PayloadType::idr, config_.remote_id.payload()));
         if (auth) inner.push_back(std::move(*auth));
+        if (config_.request_address)  // RFC 7296 2.19: empty attributes ask for any value
+            inner.push_back(payload(PayloadType::cp, address_request()));
         inner.push_back(payload(PayloadType::sa, esp_proposal()));
         inner.push_back(payload(PayloadType::tsi, TsPayload{{config_.local_ts}}));
         inner.push_back(payload(PayloadType::tsr, TsPayload{{config_.remote_ts}}));
@@ -1159,6 +1202,32 @@ private:
             send_response(ExchangeType::ike_auth, message_id, {notify(NotifyType::invalid_syntax)});
             return fail(make_error_code(Error::malformed_message));
         }
+        // CP(CFG_REQUEST): an address from the pool becomes the initiator's side of the
+        // Child SA (RFC 7296 2.19); without a pool the request goes unanswered.
+        std::optional<CpPayload> cp_reply;
+        auto request = read_cfg_request(inner);
+        if (!request) {
+            send_response(ExchangeType::ike_auth, message_id, {notify(NotifyType::invalid_syntax)});
+            return fail(request.error());
+        }
+        if (*request) {
+            if (config_.address_pool && (*request)->has(cp_attribute::internal_ip4_address)) {
+                auto lease = AddressLease::take(config_.address_pool);
+                if (!lease) {
+                    reply.push_back(notify(NotifyType::internal_address_failure));
+                    send_response(ExchangeType::ike_auth, message_id, reply);
+                    return fail(make_error_code(Error::internal_address_failure));
+                }
+                lease_ = std::move(*lease);
+                const TrafficSelector assigned = single_address(lease_.address());
+                assigned_ip4_ = assigned.start;
+                remote_policy_ = assigned;
+                cp_reply.emplace(CpPayload{CfgType::reply, {{cp_attribute::internal_ip4_address, Bytes(assigned.start.begin(), assigned.start.end())}}});
+                if ((*request)->has(cp_attribute::internal_ip4_dns))
+                    for (const auto& dns : config_.pool_dns)
+                        cp_reply->attributes.push_back({cp_attribute::internal_ip4_dns, Bytes(dns.begin(), dns.end())});
+            }
+        }
         child_inbound_spi_ = random_spi32();
         auto chosen = select_esp(*offer);
         if (!chosen) {
@@ -1166,8 +1235,8 @@ private:
             send_response(ExchangeType::ike_auth, message_id, reply);
             return fail(make_error_code(Error::no_proposal_chosen));
         }
-        auto narrowed_i = narrow(their_tsi->selectors, config_.remote_ts);
-        auto narrowed_r = narrow(their_tsr->selectors, config_.local_ts);
+        auto narrowed_i = narrow(their_tsi->selectors, remote_policy_);
+        auto narrowed_r = narrow(their_tsr->selectors, local_policy_);
         if (!narrowed_i || !narrowed_r) {
             reply.push_back(notify(NotifyType::ts_unacceptable));
             send_response(ExchangeType::ike_auth, message_id, reply);
@@ -1178,6 +1247,7 @@ private:
         ts_local_ = *narrowed_r;
         note_peer_tfc(inner);
         if (auto ec = install_child(chosen->peer_spi)) return fail(ec);
+        if (cp_reply) reply.push_back(payload(PayloadType::cp, *cp_reply));
         reply.push_back(payload(PayloadType::sa, SaPayload{{chosen->reply}}));
         reply.push_back(payload(PayloadType::tsi, TsPayload{{ts_remote_}}));
         reply.push_back(payload(PayloadType::tsr, TsPayload{{ts_local_}}));
@@ -1235,14 +1305,32 @@ private:
             (ours->suite.esn && !config_.allow_esn))
             return fail(make_error_code(Error::no_proposal_chosen));
         // Narrowed selectors must lie within what we proposed.
-        if (!within(their_tsi->selectors.front(), config_.local_ts) || !within(their_tsr->selectors.front(), config_.remote_ts))
+        if (!within(their_tsi->selectors.front(), local_policy_) || !within(their_tsr->selectors.front(), remote_policy_))
             return fail(make_error_code(Error::ts_unacceptable));
+        TrafficSelector local = their_tsi->selectors.front();
+        auto assigned = accept_cfg_reply(inner, config_.request_address, local);
+        if (!assigned) return abandon_authenticated(assigned.error(), now);
+        if (*assigned) {
+            local = local_policy_ = (*assigned)->local;
+            assigned_ip4_ = (*assigned)->ip4;
+            assigned_ip6_ = (*assigned)->ip6;
+            assigned_dns_ = (*assigned)->dns;
+        }
         child_ = ours->suite;
-        ts_local_ = their_tsi->selectors.front();
+        ts_local_ = local;
         ts_remote_ = their_tsr->selectors.front();
         note_peer_tfc(inner);
         if (auto ec = install_child(ours->peer_spi)) return fail(ec);
         established(now);
+        return {};
+    }
+
+    /// Initiator, the peer authenticated but the Child SA cannot be used: delete the IKE
+    /// SA cleanly (INFORMATIONAL D), and report `ec` as the failure.
+    std::error_code abandon_authenticated(std::error_code ec, Instant now) {
+        state_ = State::established;
+        close(now);
+        fatal_ = ec;
         return {};
     }
 
@@ -1423,7 +1511,7 @@ private:
     }
 
     void established(Instant now) {
-        child_keyed_at_ = last_heard_ = last_sent_ = now;
+        child_keyed_at_ = last_heard_ = last_sent_ = last_dummy_ = now;
         state_ = State::established;
         retransmit_at_.reset();
         events_.push(EventKind::handshake_complete);
@@ -1684,8 +1772,8 @@ private:
             child_inbound_spi_ = previous_inbound;
             return refuse(NotifyType::no_proposal_chosen);
         }
-        auto narrowed_i = narrow(their_tsi->selectors, config_.remote_ts);
-        auto narrowed_r = narrow(their_tsr->selectors, config_.local_ts);
+        auto narrowed_i = narrow(their_tsi->selectors, remote_policy_);
+        auto narrowed_r = narrow(their_tsr->selectors, local_policy_);
         if (!narrowed_i || !narrowed_r) {
             child_inbound_spi_ = previous_inbound;
             return refuse(NotifyType::ts_unacceptable);
@@ -1818,7 +1906,10 @@ private:
         auto opened = sa->unprotect(MutableByteView(*slot));
         if (!opened) return opened.error();
         if (sa == &*esp_) send_on_old_ = false;  // the peer uses the new SA: so do we (2.8)
-        if (opened->next_header == esp::next_header_dummy) return {};
+        if (opened->next_header == esp::next_header_dummy) {  // RFC 4303 2.6: discarded, only counted
+            ++stats_.esp_dummy_received;
+            return {};
+        }
         if (opened->next_header != esp::next_header_ipv4) return make_error_code(Error::not_an_ip_packet);
         auto ip = inspect_ipv4(opened->payload);
         if (!ip) return make_error_code(Error::not_an_ip_packet);
@@ -1844,6 +1935,7 @@ private:
             case NotifyType::ts_unacceptable: return make_error_code(Error::ts_unacceptable);
             case NotifyType::invalid_syntax: return make_error_code(Error::invalid_syntax);
             case NotifyType::unsupported_critical_payload: return make_error_code(Error::unsupported_critical_payload);
+            case NotifyType::internal_address_failure: return make_error_code(Error::internal_address_failure);
             default: return make_error_code(Error::peer_error_notify);
         }
     }
@@ -1907,6 +1999,15 @@ private:
     ChildSuite child_;
     std::uint32_t child_inbound_spi_ = 0;
     TrafficSelector ts_local_, ts_remote_;
+    // What our selectors must lie within: the configured ones, narrowed by a CP exchange
+    // to the initiator's assigned address (RFC 7296 2.19) for later CREATE_CHILD_SAs.
+    TrafficSelector local_policy_ = config_.local_ts, remote_policy_ = config_.remote_ts;
+    AddressLease lease_;  // responder: the address given from Config::address_pool
+    std::optional<std::array<std::uint8_t, 4>> assigned_ip4_;
+    std::optional<Bytes> assigned_ip6_;
+    std::vector<std::array<std::uint8_t, 4>> assigned_dns_;
+    Bytes dummy_payload_;
+    Instant last_dummy_{};
     std::optional<Esp> esp_;
     std::optional<Esp> esp_old_;  // the Child SA a rekey replaced, kept for inbound until deleted
     bool ike_initiator_ = false;  // the original initiator of the current IKE SA (flips with a peer's rekey)

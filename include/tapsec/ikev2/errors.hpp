@@ -38,6 +38,8 @@ enum class Error {
     eap_malformed,              // an EAP message that does not parse (length, code) or a method request we cannot answer
     eap_unexpected,             // an EAP message out of place (wrong code or identifier, Success before the method ran)
     eap_required,               // the responder demands EAP and the initiator sent AUTH instead (or the reverse)
+    internal_address_failure,   // no inner address assigned: the pool is exhausted, or no CFG_REPLY answered our request
+    unexpected_configuration_payload,  // a CP of the wrong type or that answers no request (CFG_REPLY unasked)
 };
 
 inline const char* describe(Error e) {
@@ -74,6 +76,10 @@ inline const char* describe(Error e) {
         case Error::eap_unexpected: return "unexpected EAP message (code or identifier) (AUTHENTICATION_FAILED)";
         case Error::eap_required:
             return "EAP and AUTH mismatch: one side expects EAP, the other authenticated without it (AUTHENTICATION_FAILED)";
+        case Error::internal_address_failure:
+            return "no inner address assigned: pool exhausted or no CFG_REPLY to our CFG_REQUEST (INTERNAL_ADDRESS_FAILURE)";
+        case Error::unexpected_configuration_payload:
+            return "configuration payload out of place (a CFG_REPLY that answers no request, or the wrong CFG type)";
     }
     return "unknown IKEv2 error";
 }
@@ -103,6 +109,8 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::eap_malformed:
         case Error::eap_unexpected: return condition::peer_misbehaved;
         case Error::eap_required: return condition::peer_incompatible;
+        case Error::internal_address_failure: return condition::resource_exhausted;
+        case Error::unexpected_configuration_payload: return condition::peer_misbehaved;
         case Error::cookie_required: return condition::not_ready;
         case Error::peer_error_notify: return condition::peer_aborted;
         case Error::retransmission_timeout: return condition::timed_out;

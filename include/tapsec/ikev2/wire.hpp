@@ -1,6 +1,6 @@
 // IKEv2 message formats (RFC 7296 section 3): the header, the generic payload chain,
 // and one codec per payload this implementation speaks (SA, KE, Ni/Nr, IDi/IDr, AUTH,
-// N, D, TSi/TSr, SK). Parsing never reads past its input; every length is checked
+// N, D, TSi/TSr, CP, SK). Parsing never reads past its input; every length is checked
 // against its container and every failure is an error code, never an exception.
 #pragma once
 
@@ -172,6 +172,35 @@ struct TrafficSelector {
     friend bool operator==(const TrafficSelector&, const TrafficSelector&) = default;
 };
 struct TsPayload { std::vector<TrafficSelector> selectors; };
+
+/// The configuration payload (RFC 7296 3.15): what an initiator asks of the responder
+/// (CFG_REQUEST, attributes empty or carrying a preference) and what it gets (CFG_REPLY).
+enum class CfgType : std::uint8_t { request = 1, reply = 2, set = 3, ack = 4 };
+namespace cp_attribute {
+inline constexpr std::uint16_t internal_ip4_address = 1, internal_ip4_netmask = 2, internal_ip4_dns = 3,
+                               internal_ip6_address = 8, internal_ip6_dns = 10;
+}
+struct CpAttribute {
+    std::uint16_t type = 0;  // 15 bits; the reserved top bit is dropped
+    Bytes value;
+    friend bool operator==(const CpAttribute&, const CpAttribute&) = default;
+};
+struct CpPayload {
+    CfgType type = CfgType::request;
+    std::vector<CpAttribute> attributes;
+    friend bool operator==(const CpPayload&, const CpPayload&) = default;
+    bool has(std::uint16_t attribute) const {
+        for (const auto& a : attributes)
+            if (a.type == attribute) return true;
+        return false;
+    }
+    /// The first attribute of `attribute` type with a four-octet value (an IPv4 address).
+    std::optional<std::array<std::uint8_t, 4>> ip4(std::uint16_t attribute) const {
+        for (const auto& a : attributes)
+            if (a.type == attribute && a.value.size() == 4) return std::array<std::uint8_t, 4>{a.value[0], a.value[1], a.value[2], a.value[3]};
+        return std::nullopt;
+    }
+};
 
 /// One payload of a chain, not yet decoded: its type, critical bit and body.
 struct RawPayload {
@@ -560,6 +589,50 @@ inline Result<TsPayload> decode_ts(ByteView body, std::size_t* skipped = nullptr
     }
     if (!r.at_end()) return make_error_code(Error::malformed_message);
     return ts;
+}
+
+inline Bytes encode(const CpPayload& cp) {
+    Bytes out;
+    wire::Writer w(out);
+    w.u8(static_cast<std::uint8_t>(cp.type));
+    w.u24(0);
+    for (const auto& a : cp.attributes) {
+        w.u16(a.type & 0x7fff);
+        w.u16(static_cast<std::uint16_t>(a.value.size()));
+        w.bytes(a.value);
+    }
+    return out;
+}
+/// The value lengths RFC 7296 3.15.1 allows for the attributes it defines (empty in a
+/// request); other attribute types pass with any length (a peer's extension, ignored).
+inline bool cp_value_length_ok(std::uint16_t type, std::size_t length) {
+    switch (type) {
+        case cp_attribute::internal_ip4_address:
+        case cp_attribute::internal_ip4_netmask:
+        case cp_attribute::internal_ip4_dns: return length == 0 || length == 4;
+        case cp_attribute::internal_ip6_address: return length == 0 || length == 17;  // address | prefix length
+        case cp_attribute::internal_ip6_dns: return length == 0 || length == 16;
+        default: return true;
+    }
+}
+inline Result<CpPayload> decode_cp(ByteView body) {
+    wire::Reader r(body);
+    CpPayload cp;
+    const std::uint8_t type = r.u8();
+    r.u24();
+    if (!r.ok() || type < 1 || type > 4) return make_error_code(Error::malformed_message);
+    cp.type = static_cast<CfgType>(type);
+    while (r.remaining() > 0) {
+        const std::uint16_t attribute = r.u16() & 0x7fff;  // the R bit is ignored on receipt
+        const std::uint16_t length = r.u16();
+        ByteView value = r.bytes(length);
+        if (!r.ok() || !cp_value_length_ok(attribute, length)) return make_error_code(Error::malformed_message);
+        if (attribute == cp_attribute::internal_ip6_address && length == 17 && value[16] > 128)
+            return make_error_code(Error::malformed_message);
+        cp.attributes.push_back(CpAttribute{attribute, Bytes(value.begin(), value.end())});
+        if (cp.attributes.size() > 64) return make_error_code(Error::malformed_message);  // bounded work
+    }
+    return cp;
 }
 
 // ---- building payload lists ---------------------------------------------------------------
