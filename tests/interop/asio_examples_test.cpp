@@ -1,12 +1,16 @@
 // The Asio adapter's examples (examples/asio_*.cpp), run against real peers: the Beast
 // GET against `openssl s_server -www`, and the coroutine echo server under ten clients
-// at once (TLS 1.3 and TLS 1.2 `openssl s_client`, and the use_future client).
+// at once (TLS 1.3 and TLS 1.2 `openssl s_client`, and the use_future client), and the
+// WireGuard peer on Asio against `tapsec listen wireguard --udp-to`.
 #include <doctest/doctest.h>
 
 #include <memory>
 
+#include <tapsec/wireguard.hpp>
+
 #include "support/pki.hpp"
 #include "support/process.hpp"
+#include "support/wireguard_keys.hpp"
 
 using namespace tapsec::test;
 
@@ -111,4 +115,31 @@ TEST_CASE("asio example: the coroutine echo server serves ten TLS 1.3 and TLS 1.
     CHECK_MESSAGE((count_of(out, "TLS 1.3: echoed") == s_clients13 + future_clients), (out));
     CHECK_MESSAGE((count_of(out, "TLS 1.2: echoed") == s_clients12), (out));
     CHECK_MESSAGE((out.find("10 of 10 connections closed cleanly") != std::string::npos), (out));
+}
+
+TEST_CASE("asio example: the WireGuard peer on Asio talks through the tunnel to `tapsec listen wireguard --udp-to`") {
+    namespace wg = tapsec::wireguard;
+    TempDir dir;
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    const auto listener_key = random_private_key(), peer_key = random_private_key();
+    const std::string listener_conf = dir.file("listener.conf"), peer_conf = dir.file("peer.conf");
+    write_file(listener_conf, "[Interface]\nPrivateKey = " + wg::encode_key(listener_key) + "\nAddress = 10.92.0.2/24\n\n"
+                              "[Peer]\nPublicKey = " + wg::encode_key(public_of(peer_key)) + "\nAllowedIPs = 10.92.0.1/32\n");
+    write_file(peer_conf, "[Interface]\nPrivateKey = " + wg::encode_key(peer_key) + "\nAddress = 10.92.0.1/24\n\n"
+                          "[Peer]\nPublicKey = " + wg::encode_key(public_of(listener_key)) + "\nEndpoint = 127.0.0.1:" + port +
+                          "\nAllowedIPs = 10.92.0.0/24\n");
+    Process listener({TAPSEC_TOOL_PATH, "listen", "wireguard", "127.0.0.1:" + port, "--config", listener_conf, "--udp-to",
+                      "10.92.0.1:7000"},
+                     dir.file("listener.log"));
+    REQUIRE_MESSAGE((listener.wait_for_output("listening on 127.0.0.1:" + port)), (listener.output()));
+    Process peer({examples_dir + "/asio_wireguard_peer", peer_conf, "10.92.0.2:7000", "2", "hello from asio", "second datagram"},
+                 dir.file("peer.log"));
+    // The listener writes each datagram's payload that came out of the tunnel; then its
+    // stdin lines go back in, as datagrams to the example's inner address.
+    REQUIRE_MESSAGE((listener.wait_for_output("hello from asio\nsecond datagram\n")), (listener.output() + peer.output()));
+    listener.write_stdin("reply one\nreply two\n");
+    CHECK_MESSAGE((peer.wait() == 0), (peer.output()));
+    CHECK_MESSAGE((peer.output() == "reply one\nreply two\n"), (peer.output()));
+    listener.close_stdin();
+    CHECK_MESSAGE((listener.wait() == 0), (listener.output()));
 }
