@@ -201,9 +201,7 @@ TEST_CASE("dtls concurrent: `listen dtls-srtp --echo` keys two concurrent peers 
     for (int i = 0; i < 2; ++i)
         CHECK_MESSAGE(peers[i]->wait_for_output("media of peer " + std::to_string(i), 10s), peers[i]->output());
     // --naccept 2: the server exits 0 once both peers have closed.
-    for (auto& peer : peers) {
-        peer->close_stdin();
-        CHECK_MESSAGE(peer->wait(10s) == 0, peer->output());
-    }
+    for (auto& peer : peers) peer->close_stdin();  // both at once: each lingers a moment after its close_notify
+    for (auto& peer : peers) CHECK_MESSAGE(peer->wait(10s) == 0, peer->output());
     CHECK_MESSAGE(server.wait(10s) == 0, server.output());
 }
