@@ -43,6 +43,7 @@
 #include <tapsec/core/endpoint.hpp>
 #include <tapsec/core/engine.hpp>
 #include <tapsec/crypto/botan.hpp>
+#include <tapsec/dtls/wire.hpp>
 
 #include "registry.hpp"
 #include "server_modes.hpp"
@@ -203,6 +204,7 @@ private:
         bool done = false;  // to be forgotten after this round
         std::unique_ptr<Responder> responder;  // made at the first plaintext: an idle peer holds none
         std::list<Peer*>::iterator pending_at;
+        std::array<std::uint8_t, 32> client_random{};  // of the ClientHello that bound it (RFC 6347 4.2.8)
     };
 
     Engine fresh_engine() { return Engine(Role::server, config_); }
@@ -234,11 +236,18 @@ private:
 
     void on_datagram(const Endpoint& from, ByteView datagram, Instant now) {
         const std::string key = from.to_string();
-        if (auto it = peers_.find(key); it != peers_.end()) {
-            Peer& peer = *it->second;
+        auto known = peers_.find(key);
+        // RFC 6347 4.2.8: a ClientHello from a known peer's address with another random is
+        // a new client there (a restarted one, or another on a reused port; the peer's own
+        // retransmissions repeat its random, RFC 6347 4.2.1): it goes through the cookie
+        // exchange, and the old association gives way only when the new cookie returns.
+        const auto random = client_hello_random(datagram);
+        const bool restarts = known != peers_.end() && accepting_ && random && *random != known->second->client_random;
+        if (known != peers_.end() && !restarts) {
+            Peer& peer = *known->second;
             peer.last_heard = now;
             after_engine_call(peer, peer.engine.receive(datagram, from, now), now);
-            forget_if_done(it);
+            forget_if_done(known);
             return;
         }
         if (!accepting_) return;  // --naccept reached: new addresses are not answered
@@ -255,6 +264,10 @@ private:
         // The cookie came back: the responder is now this peer's engine.
         Engine engine = std::move(responder);
         responder_storage_.emplace(fresh_engine());
+        if (restarts) {
+            if (!options_.quiet) line(key + ": a new handshake from this address: the previous connection is forgotten");
+            erase(known);
+        }
         if (peers_.size() >= options_.max_conns) {
             ++refused_;
             line(key + ": refused: " + std::to_string(options_.max_conns) + " peers open (--max-conns); " +
@@ -265,10 +278,28 @@ private:
         if (pending_.size() >= options_.max_pending) drop_oldest_pending();
         auto inserted = peers_.emplace(key, std::make_unique<Peer>(from, std::move(engine), now)).first;
         Peer& peer = *inserted->second;
+        if (random) peer.client_random = *random;
         peer.handshake_deadline = now + options_.handshake_timeout;
         peer.pending_at = pending_.insert(pending_.end(), &peer);
         after_engine_call(peer, ec, now);
         forget_if_done(inserted);
+    }
+
+    using Random = std::array<std::uint8_t, 32>;
+
+    /// The client random of a datagram that opens with an epoch-0 record holding the start
+    /// of a ClientHello (RFC 6347 4.1 and 4.2.2: record header, handshake header, then
+    /// client_version and random); none for anything else.
+    static std::optional<Random> client_hello_random(ByteView datagram) {
+        constexpr std::size_t at = dtls::record_header_size + dtls::handshake_header_size + 2;
+        if (datagram.size() < at + 32 || datagram[0] != static_cast<std::uint8_t>(dtls::ContentType::handshake) ||
+            datagram[3] != 0 || datagram[4] != 0 || datagram[dtls::record_header_size] != dtls::client_hello_type)
+            return std::nullopt;
+        const std::size_t offset = dtls::record_header_size + 6;  // fragment_offset: the start of the message only
+        if (datagram[offset] != 0 || datagram[offset + 1] != 0 || datagram[offset + 2] != 0) return std::nullopt;
+        Random random;
+        std::copy_n(datagram.begin() + at, random.size(), random.begin());
+        return random;
     }
 
     void drop_oldest_pending() {
