@@ -2,7 +2,8 @@
 // `tapsec listen dtls12 --echo` serves 8 openssl s_client -dtls1_2 and 4 tapsec clients at
 // once on one UDP socket while a junk sender and a peer stuck in its handshake are around;
 // SIGTERM sends every peer its close_notify and exits 0; --max-pending, --handshake-timeout
-// and --idle-timeout each act with one counted line; `listen dtls-srtp --echo` keys two
+// and --idle-timeout each act with one counted line; a new client on a stuck peer's address
+// replaces it (RFC 6347 4.2.8); `listen dtls-srtp --echo` keys two
 // concurrent peers with distinct SRTP keys. Loopback only; every wait is for an event, bounded.
 #include <doctest/doctest.h>
 
@@ -27,7 +28,7 @@ std::string address(std::uint16_t port) { return "127.0.0.1:" + std::to_string(p
 
 /// A DTLS client that returns the server's cookie, so that the server keeps state for it,
 /// and then sends nothing more: a peer stuck in its handshake. `ok` once the server's
-/// ServerHello flight arrived (the proof that the server holds state for it).
+/// whole ServerHello flight arrived (the proof that the server holds state for it).
 struct HalfOpenPeer {
     Udp socket;
     bool ok = false;
@@ -42,18 +43,24 @@ struct HalfOpenPeer {
         const Endpoint server = *Endpoint::parse("127.0.0.1", port);
         Dtls12Engine engine(Role::client, f.client_config());
         if (engine.start(Clock::now())) return;
-        for (int flight = 0; flight < 2; ++flight) {  // ClientHello, then ClientHello with the cookie
-            for (const auto& datagram : test::drain(engine))
-                if (socket.send_to(datagram, server)) return;
+        // ClientHello, then ClientHello with the cookie; then the server's whole flight is
+        // read (so that none of it is left in flight to whoever takes this port next).
+        for (const auto& datagram : test::drain(engine))
+            if (socket.send_to(datagram, server)) return;
+        for (bool cookie_sent = false;;) {
             std::array<std::uint8_t, 4096> in;
             Endpoint from;
             auto n = socket.receive_from(in, Clock::now() + 5s, from);
-            if (!n) return;
-            if (flight == 1) {
-                ok = true;  // the server answered the cookie with its flight: it holds state now
+            if (!n || engine.receive(ByteView(in.data(), *n), from, Clock::now())) return;
+            auto next = test::drain(engine);
+            if (next.empty()) continue;
+            if (cookie_sent) {
+                ok = true;  // the server's flight is complete: it holds state, and we stop here
                 return;
             }
-            if (engine.receive(ByteView(in.data(), *n), from, Clock::now())) return;
+            for (const auto& datagram : next)
+                if (socket.send_to(datagram, server)) return;
+            cookie_sent = true;
         }
     }
 };
@@ -162,6 +169,39 @@ TEST_CASE("dtls concurrent: --max-pending drops the oldest stuck peer, --handsha
     CHECK(idle < 6s);
     CHECK_MESSAGE(server.output().find("idle for 1.5 s: closed (--idle-timeout)") != std::string::npos, server.output());
     CHECK(server.running());  // none of this stopped the server
+    ::kill(server.pid(), SIGTERM);
+    CHECK_MESSAGE(server.wait(10s) == 0, server.output());
+}
+
+TEST_CASE("dtls concurrent: a new client on the address of a stuck one is served (RFC 6347 4.2.8), the old association forgotten") {
+    test::BotanTlsPki f;
+    test::TempDir dir;
+    const auto port = test::free_port(SOCK_DGRAM);
+    test::Process server(test::tapsec_command({"listen", "dtls12", address(port), "--cert", f.server.certificate, "--key",
+                                               f.server.key, "--echo", "--forever", "--handshake-timeout", "30"}),
+                         dir.file("server.log"));
+    REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
+    std::uint16_t reused = 0;
+    {
+        HalfOpenPeer stuck(port, f);  // the server holds state for this address for 30 s
+        REQUIRE_MESSAGE(stuck.ok, server.output());
+        reused = stuck.socket.local_port();
+    }  // its socket closes: the port is free for the next client
+    auto udp = Udp::bind("127.0.0.1", reused, *Endpoint::parse("127.0.0.1", port));
+    REQUIRE_MESSAGE(udp, "cannot bind the reused port " << reused);
+    auto config = f.client_config();
+    config.handshake_timeout = 10s;  // the stuck peer's state would hold it 30 s
+    Secure<Dtls12Handshake, DtlsRecord, Udp> client(Role::client, config, std::move(*udp));
+    const auto started = std::chrono::steady_clock::now();
+    const auto ec = client.handshake();
+    REQUIRE_MESSAGE(!ec, ec.message() << ": " << client.engine().failure_detail() << "\n" << server.output());
+    CHECK(std::chrono::steady_clock::now() - started < 10s);  // not after the stuck peer's 30 s
+    REQUIRE_FALSE(client.send(as_bytes(std::string("same address, new client"))));
+    auto echo = client.receive_message(5s);
+    REQUIRE_MESSAGE(echo, echo.error().message());
+    CHECK(std::string(echo->begin(), echo->end()) == "same address, new client");
+    CHECK_MESSAGE(server.output().find(address(reused) + ": a new handshake from this address") != std::string::npos, server.output());
+    (void)client.close();
     ::kill(server.pid(), SIGTERM);
     CHECK_MESSAGE(server.wait(10s) == 0, server.output());
 }
