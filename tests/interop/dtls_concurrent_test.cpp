@@ -245,3 +245,29 @@ TEST_CASE("dtls concurrent: `listen dtls-srtp --echo` keys two concurrent peers 
     for (auto& peer : peers) CHECK_MESSAGE(peer->wait(10s) == 0, peer->output());
     CHECK_MESSAGE(server.wait(10s) == 0, server.output());
 }
+
+TEST_CASE("dtls concurrent: engines sharing Config::dtls_cookie_secret accept each other's cookies; another key does not") {
+    test::BotanTlsPki f;
+    auto shared = f.server_config();
+    SecretBytes key(32, 0x5a);
+    shared.dtls_cookie_secret = std::make_shared<const SecretBytes>(key);
+    Dtls12Engine responder(Role::server, shared), same_key(Role::server, shared), own_key(Role::server, f.server_config());
+    Dtls12Engine client(Role::client, f.client_config());
+    const Instant now = Clock::now();
+    REQUIRE_FALSE(client.start(now));
+    REQUIRE_FALSE(test::feed(responder, test::drain(client), test::client_address, now));
+    const auto verify = test::drain(responder);  // the HelloVerifyRequest, nothing kept
+    REQUIRE(verify.size() == 1);
+    CHECK_FALSE(responder.bound_peer());
+    REQUIRE_FALSE(test::feed(client, verify, test::server_address, now));
+    const auto with_cookie = test::drain(client);
+    // An engine with its own random key does not know the cookie: another HelloVerifyRequest.
+    REQUIRE_FALSE(test::feed(own_key, with_cookie, test::client_address, now));
+    CHECK_FALSE(own_key.bound_peer());
+    CHECK(own_key.hello_verify_requests() == 1);
+    // The same key: bound to the client, and the handshake goes on.
+    REQUIRE_FALSE(test::feed(same_key, with_cookie, test::client_address, now));
+    REQUIRE(same_key.bound_peer());
+    CHECK(*same_key.bound_peer() == test::client_address);
+    CHECK_FALSE(test::drain(same_key).empty());  // its ServerHello flight
+}
