@@ -32,6 +32,7 @@
 #include <tapsec/transport/udp.hpp>
 
 #include "address.hpp"
+#include "datagram_server.hpp"
 #include "debug_options.hpp"
 #include "provider_option.hpp"
 #include "registry.hpp"
@@ -341,6 +342,43 @@ int run_listen(Arguments& args, const CommandSpec<Conn>& spec, Bind bind) {
         if (!spec.pump) debug_options().connection_ended(connection.info(), quiet);
     }
     return status;
+}
+
+/// `tapsec listen dtls12|dtls-srtp --echo|--rev|--www`: every peer at once on one UDP
+/// socket (datagram_server.hpp). `Engine` is the composition's sans-I/O engine;
+/// `established_line` describes a peer once its handshake is done.
+template <class Engine, class Conn>
+int run_datagram_listen(Arguments& args, const CommandSpec<Conn>& spec, const std::string& composition,
+                        std::function<std::string(Engine&)> established_line, std::size_t max_send) {
+    refuse_provider_option(args, botan_tls_stack_reason);
+    const HostPort bind_to = parse_listen_address(args.target);
+    ListenOptions listen_options;
+    const bool timeout_given = args.options.count("--handshake-timeout") != 0;
+    if (auto error = take_listen_options(args, listen_options); !error.empty()) return usage_fail(error);
+    DatagramServerOptions options;
+    if (auto error = take_datagram_server_options(args, options,
+                                                  timeout_given ? std::optional(listen_options.handshake_timeout) : std::nullopt);
+        !error.empty())
+        return usage_fail(error);
+    botan_tls::Config config;
+    if (auto error = read_common(args, config, Role::server); !error.empty()) return usage_fail(error);
+    if (auto error = read_client_verification(args, config); !error.empty()) return usage_fail(error);
+    if (spec.extra_options)
+        if (auto error = spec.extra_options(args, config, Role::server); !error.empty()) return usage_fail(error);
+    options.quiet = args.flag("--quiet");
+    if (auto error = debug_options().take(args, config); !error.empty()) return usage_fail(error);
+    args.refuse_unknown_options();
+    if (auto error = check_identity(config, Role::server); !error.empty()) return fail(error);
+    config.session_cache = std::make_shared<InMemorySessionCache>();  // shared by the peers: resumption works
+    DatagramServerHooks<Engine> hooks{spec.label, composition, std::move(established_line), max_send};
+    return DatagramServer<Engine>(std::move(config), listen_options.mode, options, std::move(hooks)).run(bind_to.host, bind_to.port);
+}
+
+/// The line after a peer's handshake: what was negotiated, and the client's certificate.
+template <class Engine>
+std::string accepted_line(Engine& engine) {
+    const SessionInfo info = engine.session_info();
+    return "accepted: " + describe(info) + "; client " + (info.peer.subject.empty() ? std::string("(no certificate)") : info.peer.subject);
 }
 
 /// A TCP listening socket as an acceptor.

@@ -13,7 +13,14 @@ const botan_common::CommandSpec<Dtls12OverUdp> spec{"dtls12", "DTLS 1.2", {}, {}
 
 int connect(Arguments& args) { return botan_common::run_connect<Dtls12OverUdp>(args, spec, botan_common::dial_udp); }
 
-int listen(Arguments& args) { return botan_common::run_listen<Dtls12OverUdp>(args, spec, botan_common::UdpAcceptor::bind); }
+int listen(Arguments& args) {
+    // --echo / --rev / --www: every peer at once on one socket (datagram_server.hpp).
+    if (args.flags.count("--echo") || args.flags.count("--rev") || args.flags.count("--www"))
+        return botan_common::run_datagram_listen<Dtls12OverUdp::Engine>(args, spec, "Secure<Dtls12Handshake, DtlsRecord, Udp>",
+                                                                       botan_common::accepted_line<Dtls12OverUdp::Engine>,
+                                                                       dtls::max_plaintext);
+    return botan_common::run_listen<Dtls12OverUdp>(args, spec, botan_common::UdpAcceptor::bind);
+}
 
 DemoResult demo() {
     return botan_common::run_demo<Dtls12OverUdp>(
@@ -30,7 +37,7 @@ const Registration registration{ProtocolEntry{
                 "stdin (a line, when typed) goes out as one datagram.\n\nconnect options:\n") +
         botan_common::client_usage +
         "  --sess-out FILE / --sess-in FILE  save / offer a session for resumption\n"
-        "\nlisten options:\n" + botan_common::server_usage,
+        "\nlisten options:\n" + botan_common::server_usage + datagram_server_usage,
     connect,
     listen,
     demo,

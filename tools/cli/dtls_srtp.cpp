@@ -2,6 +2,8 @@
 // Each chunk of stdin goes out as the payload of one RTP packet (version 2, payload
 // type 96, one SSRC), protected with SRTP; the payloads of SRTP packets received are
 // written to stdout. DTLS and SRTP share the UDP socket (RFC 7983).
+#include <limits>
+
 #include <tapsec/tapsec.hpp>
 
 #include "botan_tls_common.hpp"
@@ -60,7 +62,28 @@ const botan_common::CommandSpec<DtlsSrtpOverUdp> spec{"dtls-srtp", "DTLS-SRTP", 
 
 int connect(Arguments& args) { return botan_common::run_connect<DtlsSrtpOverUdp>(args, spec, botan_common::dial_udp); }
 
-int listen(Arguments& args) { return botan_common::run_listen<DtlsSrtpOverUdp>(args, spec, botan_common::UdpAcceptor::bind); }
+/// The concurrent server's line for a peer: what was negotiated (the SRTP profile
+/// included), and the keying material the user asked for with --keymatexport.
+std::string accepted_peer(DtlsSrtpOverUdp::Engine& engine) {
+    std::string text = botan_common::accepted_line(engine);
+    if (requested_export.label.empty()) return text;
+    auto material = engine.export_keying_material(requested_export.label, {}, requested_export.length);
+    if (!material) return text + "; keying-material export failed: " + material.error().message();
+    std::string hex = to_hex(*material);
+    for (auto& ch : hex) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    return text + "; Keying material (" + requested_export.label + ", " + std::to_string(material->size()) + " bytes): " + hex;
+}
+
+int listen(Arguments& args) {
+    if (args.flags.count("--rev") || args.flags.count("--www"))
+        return usage_fail("listen dtls-srtp: --rev and --www need a byte stream; dtls-srtp carries media (--echo reflects it)");
+    // --echo: every peer at once on one socket (datagram_server.hpp), each RTP/RTCP packet
+    // sent back protected with that peer's SRTP keys.
+    if (args.flags.count("--echo"))
+        return botan_common::run_datagram_listen<DtlsSrtpOverUdp::Engine>(
+            args, spec, "Secure<DtlsSrtpHandshake, SrtpRecord, Udp>", accepted_peer, std::numeric_limits<std::size_t>::max());
+    return botan_common::run_listen<DtlsSrtpOverUdp>(args, spec, botan_common::UdpAcceptor::bind);
+}
 
 DemoResult demo() {
     Bytes rtp;
@@ -92,7 +115,10 @@ const Registration registration{ProtocolEntry{
         "  --srtp-profiles P1:P2 SRTP profiles to offer (default: all four; OpenSSL names accepted)\n"
         "  --keymatexport LABEL --keymatexportlen N  print N bytes exported with LABEL on stderr\n"
         "\nlisten options:\n" + botan_common::server_usage +
-        "  --srtp-profiles, --keymatexport, --keymatexportlen  as for connect\n",
+        "  --srtp-profiles, --keymatexport, --keymatexportlen  as for connect (with --echo: on each\n"
+        "                        peer's line)\n"
+        "  --echo                reflect each RTP/RTCP packet, protected with that peer's SRTP keys\n" +
+        datagram_server_usage,
     connect,
     listen,
     demo,

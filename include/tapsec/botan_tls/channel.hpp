@@ -244,6 +244,7 @@ private:
                   push_event({.kind = EventKind::session_ticket, .detail = {}, .reason = {}});
               }) {
             info.protocol = datagram ? "DTLS 1.2" : "TLS 1.2";
+            if (config.dtls_cookie_secret) credentials.use_cookie_secret(*config.dtls_cookie_secret);
             if (credentials.error()) configuration_error(credentials.error(), credentials.error_detail());
             else if (policy.error()) configuration_error(policy.error(), policy.error_detail());
             else if (delegate_authentication && !validate_peer)

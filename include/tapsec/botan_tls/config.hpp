@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -36,6 +37,11 @@ struct Config : CommonConfig {
     /// handshake; until then the server keeps no state (a listener may wait for its
     /// first client as long as it likes, handshake_timeout, without being captured).
     std::chrono::milliseconds accept_handshake_timeout{30'000};
+    /// DTLS server: the cookie's HMAC key. Unset, each engine makes its own at random;
+    /// engines serving one socket share one, so that a cookie sent by the socket's
+    /// stateless responder is valid in the engine made when it returns (RFC 6347 4.2.1:
+    /// the cookie binds the client's address, not an engine).
+    std::shared_ptr<const SecretBytes> dtls_cookie_secret;
     /// RFC 5764 4.1.2 SRTP protection profile ids to offer / accept (DTLS-SRTP).
     std::vector<std::uint16_t> srtp_profiles;
 };

@@ -99,6 +99,9 @@ public:
         cookie_secret_ = Botan::SymmetricKey(Botan::system_rng(), 32);
     }
 
+    /// A cookie key shared with other engines of the same server (Config::dtls_cookie_secret).
+    void use_cookie_secret(const SecretBytes& secret) { cookie_secret_ = Botan::SymmetricKey(secret.data(), secret.size()); }
+
     std::error_code error() const { return error_; }
     const std::string& error_detail() const { return error_detail_; }
 
