@@ -227,7 +227,7 @@ TEST_CASE("QUIC endpoint: routing, table-driven") {
         {"Handshake packet, unknown CID", long_header_datagram(0xe0, version_1, dcid8, 1200),
          &EndpointStats::unknown_cid_dropped, false},
         {"short header, unknown CID", short_header, &EndpointStats::stateless_resets_sent, true},
-        {"short header too small to reset", tiny_short, &EndpointStats::unknown_cid_dropped, false},
+        {"short header shorter than any packet", tiny_short, &EndpointStats::malformed, false},
         {"garbage", Bytes{0x00, 0x01}, &EndpointStats::malformed, false},
     };
     const Endpoint from = *Endpoint::parse("127.0.0.1", 40000);
@@ -377,14 +377,19 @@ TEST_CASE("QUIC endpoint: 0-RTT packets that arrive before their Initial are buf
     REQUIRE_FALSE(net.clients[0].conn->start(net.now));
     REQUIRE(net.run([&] { return cache->load("localhost").has_value(); }));
 
+    // Early data in several datagrams: the first carries the Initial (and some 0-RTT),
+    // the next ones only 0-RTT packets.
+    std::string early_text;
+    for (int k = 0; early_text.size() < 3000; ++k) early_text += "early line " + std::to_string(k) + "\n";
+
     SUBCASE("reordered: 0-RTT first, then the Initial") {
         const auto i = net.add_client(early, &configs.client);
         Client& c = *net.clients[i].conn;
         REQUIRE_FALSE(c.start(net.now));
         REQUIRE(c.early_data_offered());
-        REQUIRE_FALSE(c.stream_send(0, as_bytes(std::string("early bytes")), true, net.now));
+        REQUIRE_FALSE(c.stream_send(0, as_bytes(early_text), true, net.now));
         net.pump();
-        // The client's first flight: the Initial datagram(s), then 0-RTT. Deliver the 0-RTT ones first.
+        // The client's first flight: the Initial datagram, then 0-RTT ones. Deliver the 0-RTT ones first.
         std::vector<Net::Flight> initials, zero_rtt;
         for (auto& f : net.in_flight) {
             if (f.to_client || f.from != net.clients[i].ep) continue;
@@ -410,7 +415,7 @@ TEST_CASE("QUIC endpoint: 0-RTT packets that arrive before their Initial are buf
             }
             return fin;
         }));
-        CHECK(got == "early bytes");
+        CHECK(got == early_text);
         CHECK(c.session_info().early_data_accepted);
         CHECK(c.stats().zero_rtt_bytes_resent == 0);  // taken from 0-RTT, not sent again
         std::uint64_t zero_rtt_received = 0;
@@ -422,7 +427,7 @@ TEST_CASE("QUIC endpoint: 0-RTT packets that arrive before their Initial are buf
         const auto i = net.add_client(early, &configs.client);
         Client& c = *net.clients[i].conn;
         REQUIRE_FALSE(c.start(net.now));
-        REQUIRE_FALSE(c.stream_send(0, as_bytes(std::string("early bytes")), true, net.now));
+        REQUIRE_FALSE(c.stream_send(0, as_bytes(early_text), true, net.now));
         net.pump();
         Bytes zero_rtt;
         for (auto& f : net.in_flight)
