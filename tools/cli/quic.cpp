@@ -273,7 +273,7 @@ void print_summary(const Connection<Crypto>& c, bool quiet) {
     std::string line = "tapsec: " + info.protocol + ", " + info.cipher_suite + ", " + info.group;
     if (!info.alpn.empty()) line += ", ALPN " + info.alpn;
     if (!info.peer.subject.empty()) line += ", peer " + info.peer.subject;
-    if (c.retried() || c.stats().retries_sent) line += ", after a Retry";
+    if (c.retried() || c.stats().retries_sent || c.validated_by_retry()) line += ", after a Retry";
     if (c.validated_by_token()) line += ", address validated by a NEW_TOKEN token";
     line += provider_suffix<Crypto>();
     std::fprintf(stderr, "%s\n", line.c_str());
@@ -749,7 +749,14 @@ public:
             return true;
         }
         if (error) {
-            std::fprintf(stderr, "tapsec: %s: QUIC: %s%s\n", peer.c_str(), error.message().c_str(), describe_close(c).c_str());
+            const auto& st = c.stats();
+            auto n = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+            std::fprintf(stderr,
+                         "tapsec: %s: QUIC: %s%s (packets: %llu received, %llu dropped, %llu sent, %llu lost; %llu PTOs; "
+                         "window %zu)\n",
+                         peer.c_str(), error.message().c_str(), describe_close(c).c_str(), n(st.packets_received),
+                         n(st.packets_dropped), n(st.packets_sent), n(st.packets_lost), n(st.pto_count),
+                         c.congestion_window());
             return false;
         }
         if (!o_.quiet) std::fprintf(stderr, "tapsec: %s: connection closed\n", peer.c_str());
@@ -878,14 +885,14 @@ int serve_endpoint(Udp& socket, const Options& o, ServerMode mode, const std::st
             return 0;
         }
         if (auto ec = flush()) return fail("network: " + ec.message());
-        Instant deadline = Clock::now() + std::chrono::milliseconds(50);
+        Instant deadline = Clock::now() + std::chrono::milliseconds(20);
         if (auto t = endpoint.next_timeout()) deadline = std::min(deadline, std::max(*t, Clock::now()));
         tapsec::Endpoint from;
         auto got = socket.receive_from(MutableByteView(in), deadline, from);
         Instant now = Clock::now();
         if (got) {
             endpoint.receive(ByteView(in.data(), *got), from, now);
-            for (int i = 0; i < 256; ++i) {  // whatever else is queued, before answering
+            for (int i = 0; i < 64; ++i) {  // whatever else is queued, before answering
                 auto more = socket.receive_from(MutableByteView(in), now, from);
                 if (!more) break;
                 endpoint.receive(ByteView(in.data(), *more), from, now);
@@ -912,11 +919,18 @@ int serve_endpoint(Udp& socket, const Options& o, ServerMode mode, const std::st
         if (accepts && finished >= accepts) {
             endpoint.close_all(Clock::now());  // any beyond the N: closed, not left hanging
             flush();
-            if (!o.quiet)
-                std::fprintf(stderr, "tapsec: %llu connection(s) served, %llu failed; endpoint: %llu accepted, %llu refused\n",
-                             static_cast<unsigned long long>(finished), static_cast<unsigned long long>(failed),
-                             static_cast<unsigned long long>(endpoint.stats().connections_accepted),
-                             static_cast<unsigned long long>(endpoint.stats().connections_refused));
+            if (!o.quiet) {
+                const auto& st = endpoint.stats();
+                auto n = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+                std::fprintf(stderr,
+                             "tapsec: %llu connection(s) served, %llu failed; endpoint: %llu accepted, %llu refused, "
+                             "%llu datagrams in (%llu malformed), "
+                             "%llu to unknown CIDs (%llu stateless resets), %llu to retired CIDs, %llu 0-RTT buffered\n",
+                             n(finished), n(failed), n(st.connections_accepted), n(st.connections_refused),
+                             n(st.datagrams_received), n(st.malformed),
+                             n(st.unknown_cid_dropped), n(st.stateless_resets_sent), n(st.draining_dropped),
+                             n(st.early_buffered));
+            }
             return failed ? 1 : 0;
         }
     }

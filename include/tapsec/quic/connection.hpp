@@ -496,6 +496,9 @@ public:
     const Bytes& new_token() const noexcept { return new_token_; }
     /// Server: the client's address is validated (a Handshake packet, or a valid token).
     bool address_validated() const noexcept { return address_validated_; }
+    /// Server: the client's Initial carried our Retry token (a Retry was sent first, by
+    /// this connection object or, behind a ServerEndpoint, by another one).
+    bool validated_by_retry() const noexcept { return retry_scid_.has_value(); }
     /// Server: the client's first Initial carried a valid NEW_TOKEN token (no Retry, no 3x limit).
     bool validated_by_token() const noexcept { return validated_by_new_token_; }
     /// Server: a new peer address is being validated (PATH_CHALLENGE sent, no answer yet).
