@@ -2,6 +2,7 @@
 #pragma once
 
 #include "quic/connection.hpp"
+#include "quic/endpoint.hpp"
 #include "quic/errors.hpp"
 #include "quic/frames.hpp"
 #include "quic/packet_protection.hpp"

@@ -13,7 +13,7 @@
 using namespace tapsec;
 using namespace tapsec::test;
 
-namespace {
+namespace quic_ngtcp2_test {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 const std::string gtlsserver = "/usr/sbin/gtlsserver";
@@ -84,7 +84,9 @@ void serve_to_gtlsclient(const std::vector<std::string>& client_options, const s
     CHECK(sha256_of(download + "/big.bin") == f.digest);
 }
 
-}  // namespace
+}  // namespace quic_ngtcp2_test
+
+using namespace quic_ngtcp2_test;
 
 TEST_CASE("QUIC interop: tapsec connect quic --h3 fetches 10 MiB from ngtcp2 gtlsserver") {
     fetch_from_gtlsserver({}, {}, "TLS_AES_128_GCM_SHA256, x25519, ALPN h3");
@@ -234,7 +236,7 @@ TEST_CASE("tapsec listen quic --h3: a client that vanishes mid-response is an id
 
 // ---- address validation and migration against gtlsclient (RFC 9000 8, 9) --------------------
 
-namespace {
+namespace quic_ngtcp2_test {
 
 /// `tapsec listen quic --h3 <listen_options>` serves 10 MiB to `gtlsclient <client_options>`
 /// from `f`: both exit 0, the SHA-256 matches. Returns the listener's output.
@@ -259,7 +261,7 @@ std::string serve_big_file(Files& f, const std::vector<std::string>& listen_opti
     return server.output();
 }
 
-}  // namespace
+}  // namespace quic_ngtcp2_test
 
 TEST_CASE("QUIC interop: tapsec listen quic --h3 --retry validates gtlsclient with a Retry, then serves 10 MiB") {
     REQUIRE_MESSAGE(have_program("gtlsclient"), "ngtcp2-client (gtlsclient) is not installed");
@@ -493,7 +495,7 @@ TEST_CASE("QUIC interop: gtlsclient resumes with --session-file/--tp-file, its r
     CHECK_MESSAGE(server.output().find("packet(s) of early data received") != std::string::npos, server.output());
 }
 
-namespace {
+namespace quic_ngtcp2_test {
 
 /// `tapsec connect quic --h3 --session-file` to 127.0.0.1:port; checks the download and
 /// returns the client's stderr.
@@ -508,7 +510,7 @@ std::string fetch_with_session(Files& f, const std::string& port, const std::str
     return client.output();
 }
 
-}  // namespace
+}  // namespace quic_ngtcp2_test
 
 TEST_CASE("QUIC interop: tapsec connect quic --h3 --session-file twice against gtlsserver, the second GET in 0-RTT") {
     REQUIRE_MESSAGE(have_program(gtlsserver), "ngtcp2-server (gtlsserver) is not installed");
@@ -551,4 +553,92 @@ TEST_CASE("tapsec quic: 0-RTT tapsec to tapsec, accepted by the same listener, r
     CHECK_MESSAGE(refused.find("0-RTT rejected: ") != std::string::npos, refused);
     CHECK_MESSAGE(refused.find(", 0 sent again") == std::string::npos, refused);  // the request was sent again
     server.kill();  // it waits for a second connection
+}
+
+// ---- the listener's endpoint: several clients at once (quic::ServerEndpoint) ---------------
+
+TEST_CASE("QUIC interop: one tapsec listen quic --h3 serves 4 gtlsclients at once, 2 MiB each, SHA-256 checked") {
+    REQUIRE_MESSAGE(have_program("gtlsclient"), "ngtcp2-client (gtlsclient) is not installed");
+    Files f;
+    REQUIRE(f.ok);
+    REQUIRE(run("head -c 2097152 " + f.htdocs + "/big.bin > " + f.htdocs + "/mid.bin") == 0);
+    const std::string digest = sha256_of(f.htdocs + "/mid.bin");
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--h3", "--htdocs", f.htdocs, "--cert", f.cert,
+                    "--key", f.key, "--idle-timeout", "3000", "--naccept", "4"},
+                   f.dir.file("server.log"));
+    REQUIRE(server.wait_for_output("listening on"));
+    std::vector<std::unique_ptr<Process>> clients;
+    for (int i = 0; i < 4; ++i) {
+        const std::string download = f.dir.file("dl" + std::to_string(i));
+        REQUIRE(run("mkdir -p " + download) == 0);
+        clients.push_back(std::make_unique<Process>(
+            std::vector<std::string>{"gtlsclient", "-q", "--exit-on-all-streams-close", "--download", download, "127.0.0.1",
+                                     port, "https://127.0.0.1:" + port + "/mid.bin"},
+            f.dir.file("client" + std::to_string(i) + ".log")));
+    }
+    for (int i = 0; i < 4; ++i) {
+        CAPTURE(i);
+        CHECK_MESSAGE(clients[i]->wait(std::chrono::seconds(30)) == 0, (clients[i]->output() + "\n--- server:\n" + server.output()));
+        CHECK(sha256_of(f.dir.file("dl" + std::to_string(i)) + "/mid.bin") == digest);
+    }
+    CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+    const std::string log = server.output();
+    std::size_t gets = 0;
+    for (auto at = log.find("GET /mid.bin -> 200"); at != std::string::npos; at = log.find("GET /mid.bin -> 200", at + 1)) ++gets;
+    CHECK_MESSAGE(gets == 4, log);
+    CHECK_MESSAGE(log.find("4 connection(s) served, 0 failed") != std::string::npos, log);
+}
+
+TEST_CASE("tapsec listen quic --echo --naccept 3: three tapsec clients at once, each its own echo, all exit 0") {
+    Files f;
+    REQUIRE(f.ok);
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--cert", f.cert, "--key", f.key, "--echo",
+                    "--naccept", "3"},
+                   f.dir.file("server.log"));
+    REQUIRE(server.wait_for_output("listening on"));
+    std::vector<std::unique_ptr<Process>> clients;
+    for (int i = 0; i < 3; ++i)
+        clients.push_back(std::make_unique<Process>(
+            std::vector<std::string>{tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--CAfile", f.cert, "--servername",
+                                     "localhost"},
+            f.dir.file("client" + std::to_string(i) + ".log")));
+    // All three are connected before any of them is done: the listener holds them at once.
+    for (auto& c : clients) REQUIRE_MESSAGE(c->wait_for_output("ALPN tapsec"), (c->output() + "\n--- server:\n" + server.output()));
+    for (int i = 0; i < 3; ++i) clients[i]->write_stdin("client " + std::to_string(i) + " over one endpoint\n");
+    for (int i = 0; i < 3; ++i) {
+        CAPTURE(i);
+        CHECK_MESSAGE(clients[i]->wait_for_output("client " + std::to_string(i) + " over one endpoint"), clients[i]->output());
+        clients[i]->close_stdin();
+    }
+    for (auto& c : clients) CHECK_MESSAGE(c->wait(std::chrono::seconds(10)) == 0, c->output());
+    CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+    CHECK_MESSAGE(server.output().find("3 connection(s) served, 0 failed") != std::string::npos, server.output());
+}
+
+TEST_CASE("tapsec listen quic --echo --forever: SIGTERM closes every open connection with CONNECTION_CLOSE, exit 0") {
+    Files f;
+    REQUIRE(f.ok);
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    Process server({tapsec_tool, "listen", "quic", "127.0.0.1:" + port, "--cert", f.cert, "--key", f.key, "--echo",
+                    "--forever"},
+                   f.dir.file("server.log"));
+    REQUIRE(server.wait_for_output("listening on"));
+    std::vector<std::unique_ptr<Process>> clients;
+    for (int i = 0; i < 2; ++i)
+        clients.push_back(std::make_unique<Process>(
+            std::vector<std::string>{tapsec_tool, "connect", "quic", "127.0.0.1:" + port, "--CAfile", f.cert, "--servername",
+                                     "localhost"},
+            f.dir.file("client" + std::to_string(i) + ".log")));
+    for (auto& c : clients) {
+        REQUIRE(c->wait_for_output("ALPN tapsec"));
+        c->write_stdin("still here\n");
+        REQUIRE(c->wait_for_output("still here"));
+    }
+    ::kill(server.pid(), SIGTERM);
+    CHECK_MESSAGE(server.wait(std::chrono::seconds(10)) == 0, server.output());
+    CHECK_MESSAGE(server.output().find("CONNECTION_CLOSE sent to 2 connection(s)") != std::string::npos, server.output());
+    // Each client learns of the close at once (no idle timeout) and ends cleanly, stdin still open.
+    for (auto& c : clients) CHECK_MESSAGE(c->wait(std::chrono::seconds(5)) == 0, c->output());
 }

@@ -3,9 +3,12 @@
 // handshake as `tls13`. Without --h3, stdin and stdout ride one bidirectional stream
 // (ALPN "tapsec" unless --alpn); with --h3, a minimal HTTP/3 client (GET one path,
 // body to --output or stdout) or server (files from --htdocs) for ngtcp2's peers.
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -74,8 +77,16 @@ constexpr const char* usage =
     "  --tickets N             session tickets per connection (default 1; 0: no resumption); each\n"
     "                          allows 0-RTT, single use, refused when our limits shrank\n"
     "  --no-early-data         tickets without 0-RTT\n"
-    "  --naccept N             serve N connections one after another (default 1), sharing the\n"
-    "                          ticket key and the 0-RTT anti-replay record\n"
+    "  --naccept N             exit after N connections finished (default 1), sharing the ticket\n"
+    "                          key and the 0-RTT anti-replay record; with --h3, --echo, --rev or\n"
+    "                          --www they are served at once by one endpoint (routed by connection\n"
+    "                          ID), stdin/stdout and --datagram serve one after another\n"
+    "  --forever               --h3/--echo/--rev/--www: serve until SIGTERM / SIGINT\n"
+    "  --max-conns N           connections open at once (default 1024); more are refused with\n"
+    "                          CONNECTION_CLOSE CONNECTION_REFUSED\n"
+    "  --max-pending N         connections still in their handshake (default 128); more Initials\n"
+    "                          are dropped (the client retransmits)\n"
+    "                          SIGTERM / SIGINT: CONNECTION_CLOSE to every connection, exit 0\n"
     "  --htdocs DIR            --h3: serve files from DIR (default .)\n"
     "  --default-file NAME     --h3: served when the request path cannot be read (Huffman-coded)\n";
 
@@ -262,7 +273,7 @@ void print_summary(const Connection<Crypto>& c, bool quiet) {
     std::string line = "tapsec: " + info.protocol + ", " + info.cipher_suite + ", " + info.group;
     if (!info.alpn.empty()) line += ", ALPN " + info.alpn;
     if (!info.peer.subject.empty()) line += ", peer " + info.peer.subject;
-    if (c.retried() || c.stats().retries_sent) line += ", after a Retry";
+    if (c.retried() || c.stats().retries_sent || c.validated_by_retry()) line += ", after a Retry";
     if (c.validated_by_token()) line += ", address validated by a NEW_TOKEN token";
     line += provider_suffix<Crypto>();
     std::fprintf(stderr, "%s\n", line.c_str());
@@ -696,6 +707,235 @@ int h3_serve(auto& d, auto& c, const std::string& htdocs, const std::string& def
 template <class Crypto>
 int serve_one(Udp& socket, const Options& o, ServerMode mode, const std::string& htdocs, const std::string& default_file);
 
+/// One connection's application on the endpoint (--h3, --echo, --rev, --www): what
+/// h3_serve and pump_stdio with a responder do, one step at a time.
+template <class Conn>
+class EndpointSession {
+public:
+    EndpointSession(const Options& o, ServerMode mode, const std::string& htdocs, const std::string& default_file)
+        : o_(o), mode_(mode), htdocs_(htdocs), default_file_(default_file), heard_from_(Clock::now()) {}
+
+    /// Runs what the connection has for us; an error message (the connection is aborted) or empty.
+    std::string step(Conn& c) {
+        print_events(c, o_.quiet);
+        if (!c.is_established()) return {};
+        if (!established_) {
+            established_ = true;
+            print_summary(c, o_.quiet);
+            print_early_summary(c, o_.quiet);
+            if (o_.h3) {
+                auto control = c.open_stream(false);
+                if (!control) return "cannot open the HTTP/3 control stream: " + control.error().message();
+                c.stream_send(*control, h3::control_stream_preface(), false, Clock::now());
+            } else {
+                responder_ = make_responder(mode_, c.session_info(), "Secure<Tls13Handshake, QuicPacketProtection, Udp>");
+            }
+        }
+        return o_.h3 ? step_h3(c) : step_responder(c);
+    }
+
+    /// The connection is over: whether it ended well (as serve_one judges it).
+    bool judge(const Conn& c, std::error_code error) const {
+        print_path_summary(c, o_.quiet);
+        const std::string peer = c.peer_address() ? c.peer_address()->to_string() : std::string("(no address)");
+        if (!established_) {
+            std::fprintf(stderr, "tapsec: %s: QUIC handshake failed: %s%s\n", peer.c_str(),
+                         error ? error.message().c_str() : "connection closed", describe_close(c).c_str());
+            return false;
+        }
+        // RFC 9000 10.1: every answer acknowledged, then silence: the client has what it asked for.
+        if (error == make_error_code(quic::Error::idle_timeout) && answered_ > 0 && c.all_stream_data_acknowledged()) {
+            if (!o_.quiet) std::fprintf(stderr, "tapsec: %s: every response acknowledged, then idle timeout\n", peer.c_str());
+            return true;
+        }
+        if (error) {
+            const auto& st = c.stats();
+            auto n = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+            std::fprintf(stderr,
+                         "tapsec: %s: QUIC: %s%s (packets: %llu received, %llu dropped, %llu sent, %llu lost; %llu PTOs; "
+                         "window %zu)\n",
+                         peer.c_str(), error.message().c_str(), describe_close(c).c_str(), n(st.packets_received),
+                         n(st.packets_dropped), n(st.packets_sent), n(st.packets_lost), n(st.pto_count),
+                         c.congestion_window());
+            return false;
+        }
+        if (!o_.quiet) std::fprintf(stderr, "tapsec: %s: connection closed\n", peer.c_str());
+        return true;
+    }
+
+private:
+    std::string step_h3(Conn& c) {
+        while (auto s = c.poll_stream()) {
+            if (s->id & 2) continue;  // unidirectional: the client's control / QPACK streams
+            auto& parser = requests_[s->id];
+            parser.add(s->data);
+            while (auto f = parser.next()) {
+                if (f->type != h3::frame_headers || answered_streams_.count(s->id)) continue;
+                answered_streams_.insert(s->id);
+                ++answered_;
+                std::string path = "/", note;
+                if (auto fields = h3::decode_field_section(f->payload))
+                    for (const auto& field : *fields)
+                        if (field.name == ":path") {
+                            if (field.huffman) note = " (Huffman-coded path: serving " + default_file_ + ")";
+                            else path = field.value;
+                        }
+                if (!note.empty()) path = "/" + default_file_;
+                if (path.find("..") != std::string::npos) path = "/";
+                auto body = slurp(htdocs_ + path);
+                const int status = body ? 200 : 404;
+                if (!o_.quiet) std::fprintf(stderr, "tapsec: HTTP/3 GET %s -> %d%s\n", path.c_str(), status, note.c_str());
+                Bytes out = h3::response_headers(status, body ? body->size() : 0);
+                if (body) {
+                    quic::write_varint(out, h3::frame_data);
+                    quic::write_varint(out, body->size());
+                    append(out, as_bytes(*body));
+                }
+                if (auto ec = c.stream_send(s->id, out, true, Clock::now())) return "HTTP/3 answer: " + ec.message();
+            }
+        }
+        return {};
+    }
+
+    std::string step_responder(Conn& c) {
+        while (auto chunk = c.poll_stream()) {
+            if (chunk->id != 0) continue;
+            heard_from_ = Clock::now();
+            if (chunk->fin) peer_fin_ = true;
+            if (chunk->data.empty() || our_fin_) continue;
+            Bytes reply;
+            const bool done = responder_->on_data(chunk->data, reply);
+            if (!reply.empty()) {
+                if (auto ec = c.send(reply, Clock::now())) return "send failed: " + ec.message();
+                ++answered_;
+            }
+            if (done) finish_ours(c);
+        }
+        if (peer_fin_ && !our_fin_) finish_ours(c);
+        close_when_finished(c, our_fin_, peer_fin_, heard_from_, closing_);
+        return {};
+    }
+    void finish_ours(Conn& c) {
+        our_fin_ = true;
+        heard_from_ = Clock::now();
+        c.stream_send(0, {}, true, Clock::now());
+    }
+
+    const Options& o_;
+    ServerMode mode_;
+    const std::string& htdocs_;
+    const std::string& default_file_;
+    bool established_ = false, our_fin_ = false, peer_fin_ = false, closing_ = false;
+    Clock::time_point heard_from_;
+    std::unique_ptr<Responder> responder_;
+    std::map<std::uint64_t, h3::FrameParser> requests_;
+    std::set<std::uint64_t> answered_streams_;
+    std::uint64_t answered_ = 0;
+};
+
+volatile std::sig_atomic_t endpoint_stop_signal = 0;
+
+/// --h3 / --echo / --rev / --www: every client at once on one socket, a quic::ServerEndpoint
+/// routing by connection ID. Exits after `accepts` connections finished (0: on a signal
+/// only), 0 when all of them ended well; SIGTERM / SIGINT close every connection with
+/// CONNECTION_CLOSE and exit 0.
+template <class Crypto>
+int serve_endpoint(Udp& socket, const Options& o, ServerMode mode, const std::string& htdocs,
+                   const std::string& default_file, std::uint64_t accepts, const quic::EndpointLimits& limits) {
+    using Endpoint_ = quic::ServerEndpoint<Crypto>;
+    using Session = EndpointSession<typename Endpoint_::Conn>;
+    Endpoint_ endpoint(o.tls, o.settings, limits);
+    socket.set_receive_buffer(8 << 20);
+    struct sigaction action {};
+    action.sa_handler = [](int signal_number) { endpoint_stop_signal = signal_number; };
+    ::sigemptyset(&action.sa_mask);
+    ::sigaction(SIGTERM, &action, nullptr);
+    ::sigaction(SIGINT, &action, nullptr);
+    std::map<typename Endpoint_::Handle, Session> sessions;
+    std::uint64_t finished = 0, failed = 0;
+    Bytes out(max_transmit_size), in(65536);
+    auto flush = [&]() -> std::error_code {
+        while (auto t = endpoint.poll_transmit(MutableByteView(out)))
+            if (auto ec = socket.send_to(ByteView(out.data(), t->size), t->to)) return ec;
+        return {};
+    };
+    auto collect_finished = [&] {
+        while (auto f = endpoint.poll_finished()) {
+            auto it = sessions.find(f->handle);
+            bool ok = false;
+            if (it != sessions.end()) {
+                print_events(*f->connection, o.quiet);
+                ok = it->second.judge(*f->connection, f->error);
+                sessions.erase(it);
+            }
+            ++finished;
+            if (!ok) ++failed;
+        }
+    };
+    for (;;) {
+        if (endpoint_stop_signal) {
+            const int signal_number = endpoint_stop_signal;
+            const std::size_t open = endpoint.connection_count();
+            endpoint.close_all(Clock::now());
+            flush();
+            collect_finished();
+            if (!o.quiet)
+                std::fprintf(stderr, "tapsec: %s: CONNECTION_CLOSE sent to %zu connection(s); %llu finished before\n",
+                             ::strsignal(signal_number), open, static_cast<unsigned long long>(finished - open));
+            return 0;
+        }
+        if (auto ec = flush()) return fail("network: " + ec.message());
+        Instant deadline = Clock::now() + std::chrono::milliseconds(20);
+        if (auto t = endpoint.next_timeout()) deadline = std::min(deadline, std::max(*t, Clock::now()));
+        tapsec::Endpoint from;
+        auto got = socket.receive_from(MutableByteView(in), deadline, from);
+        Instant now = Clock::now();
+        if (got) {
+            endpoint.receive(ByteView(in.data(), *got), from, now);
+            for (int i = 0; i < 64; ++i) {  // whatever else is queued, before answering
+                auto more = socket.receive_from(MutableByteView(in), now, from);
+                if (!more) break;
+                endpoint.receive(ByteView(in.data(), *more), from, now);
+            }
+        } else if (got.error() != make_error_code(Errc::timed_out)) {
+            return fail("network: " + got.error().message());
+        }
+        now = Clock::now();
+        if (auto t = endpoint.next_timeout(); t && *t <= now) endpoint.on_timeout(now);
+        while (auto h = endpoint.poll_accepted()) {
+            sessions.try_emplace(*h, o, mode, htdocs, default_file);
+            debug_options().handshake_starting();
+        }
+        for (auto& [h, session] : sessions) {
+            auto* c = endpoint.connection(h);
+            if (!c) continue;
+            if (auto e = session.step(*c); !e.empty()) {
+                std::fprintf(stderr, "tapsec: %s\n", e.c_str());
+                c->abort(o.settings.application_close_code, Clock::now());
+            }
+            endpoint.update(h);
+        }
+        collect_finished();
+        if (accepts && finished >= accepts) {
+            endpoint.close_all(Clock::now());  // any beyond the N: closed, not left hanging
+            flush();
+            if (!o.quiet) {
+                const auto& st = endpoint.stats();
+                auto n = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+                std::fprintf(stderr,
+                             "tapsec: %llu connection(s) served, %llu failed; endpoint: %llu accepted, %llu refused, "
+                             "%llu datagrams in (%llu malformed), "
+                             "%llu to unknown CIDs (%llu stateless resets), %llu to retired CIDs, %llu 0-RTT buffered\n",
+                             n(finished), n(failed), n(st.connections_accepted), n(st.connections_refused),
+                             n(st.datagrams_received), n(st.malformed),
+                             n(st.unknown_cid_dropped), n(st.stateless_resets_sent), n(st.draining_dropped),
+                             n(st.early_buffered));
+            }
+            return failed ? 1 : 0;
+        }
+    }
+}
+
 template <class Crypto>
 int run_listen(Arguments& args) {
     Options o;
@@ -711,7 +951,13 @@ int run_listen(Arguments& args) {
     // a restarted listener has new ones, so its predecessor's tickets do not resume.
     o.tls.ticket_key = tls13::TicketKey::generate<crypto::DefaultProvider>();
     o.tls.anti_replay = std::make_shared<tls13::AntiReplay>();
-    const auto accepts = args.take_uint("--naccept", 1, 1000000).value_or(1);
+    const bool forever = args.flag("--forever");
+    const auto naccept = args.take_uint("--naccept", 1, 1000000);
+    if (forever && naccept) return usage_fail("--forever and --naccept exclude each other");
+    const std::uint64_t accepts = forever ? 0 : naccept.value_or(1);
+    quic::EndpointLimits limits;
+    if (auto n = args.take_uint("--max-conns", 1, 1000000)) limits.max_connections = *n;
+    if (auto n = args.take_uint("--max-pending", 1, 1000000)) limits.max_pending_handshakes = *n;
     o.settings.retry = args.flag("--retry");
     if (auto file = args.take("--secret-file")) {
         if (auto e = load_secret(*file, o.settings); !e.empty()) return usage_fail(e);
@@ -730,6 +976,9 @@ int run_listen(Arguments& args) {
     auto socket = Udp::bind(address, static_cast<std::uint16_t>(port));
     if (!socket) return fail("cannot listen on " + address + ":" + port_text + ": " + socket.error().message());
     if (!o.quiet) std::fprintf(stderr, "tapsec: listening on %s:%u (QUIC)\n", address.c_str(), socket->local_port());
+    if (o.h3 || mode != ServerMode::stdio)
+        return serve_endpoint<Crypto>(*socket, o, mode, htdocs, default_file, accepts, limits);
+    if (forever) return usage_fail("--forever needs --h3, --echo, --rev or --www (stdin/stdout serves one connection)");
     for (std::uint64_t served = 1; served < accepts; ++served)
         if (const int rc = serve_one<Crypto>(*socket, o, mode, htdocs, default_file); rc != 0) return rc;
     return serve_one<Crypto>(*socket, o, mode, htdocs, default_file);

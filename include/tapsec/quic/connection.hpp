@@ -496,6 +496,9 @@ public:
     const Bytes& new_token() const noexcept { return new_token_; }
     /// Server: the client's address is validated (a Handshake packet, or a valid token).
     bool address_validated() const noexcept { return address_validated_; }
+    /// Server: the client's Initial carried our Retry token (a Retry was sent first, by
+    /// this connection object or, behind a ServerEndpoint, by another one).
+    bool validated_by_retry() const noexcept { return retry_scid_.has_value(); }
     /// Server: the client's first Initial carried a valid NEW_TOKEN token (no Retry, no 3x limit).
     bool validated_by_token() const noexcept { return validated_by_new_token_; }
     /// Server: a new peer address is being validated (PATH_CHALLENGE sent, no answer yet).
@@ -521,6 +524,36 @@ public:
     bool stream_finished_sending(std::uint64_t id) const {
         auto it = streams_.find(id);
         return it != streams_.end() && it->second.send.all_acked();
+    }
+
+    // ---- for a server endpoint (endpoint.hpp) ----------------------------------------------------
+
+    /// Server: a client's Initial created state here (false: nothing yet, or it was
+    /// answered statelessly with a Retry / Version Negotiation and nothing was kept).
+    bool handshake_started() const noexcept { return tls_.has_value(); }
+    /// Nothing more to send or receive: our CONNECTION_CLOSE went out, the draining
+    /// period after the peer's ended, the idle timeout fired, or it never began.
+    bool terminated() const noexcept { return state_ == State::closed; }
+    /// The current probe timeout (RFC 9002 6.2.1): an endpoint keeps a closed
+    /// connection's IDs quiet for three of these (RFC 9000 10.2).
+    Duration probe_timeout() const { return rtt_.pto(Duration(0)); }
+    /// Server, instead of receive(): answers the client's first Initial `h` (already
+    /// parsed, of an accepted version) with CONNECTION_CLOSE CONNECTION_REFUSED in an
+    /// Initial packet (RFC 9000 5.2.2), without reading its ClientHello: a full
+    /// endpoint stays cheap. poll_transmit() gives that one datagram, then terminated().
+    std::error_code refuse(const Header& h, const Endpoint& from, Instant now) {
+        if (role_ != Role::server || tls_ || h.type != PacketType::initial) return make_error_code(Errc::invalid_configuration);
+        started_ = true;
+        now_ = last_activity_ = now;
+        from_ = from;
+        peer_ = from;
+        version_ = h.version;
+        original_dcid_ = client_initial_dcid_ = h.dcid;
+        peer_cid_ = h.scid;
+        if (auto ec = begin_tls(h.dcid)) return fail_local(ec);
+        failed_ = make_error_code(Error::connection_refused);
+        enter_closing(false, static_cast<std::uint64_t>(TransportError::connection_refused), 0);
+        return {};
     }
 
 private:

@@ -73,6 +73,8 @@ enum class Error {
     datagrams_not_supported,  // send_datagram: the peer did not advertise max_datagram_frame_size (or we did not enable it)
     datagram_too_large,       // send_datagram: larger than the peer's limit or than fits in one packet
     datagram_queue_full,      // send_datagram: the bounded send queue is full (try again)
+    // a server endpoint (endpoint.hpp)
+    connection_refused,       // the endpoint is full: the client's Initial was answered with CONNECTION_REFUSED
 };
 
 inline const char* describe(Error e) {
@@ -112,6 +114,7 @@ inline const char* describe(Error e) {
         case Error::datagrams_not_supported: return "peer does not support DATAGRAM frames (no max_datagram_frame_size)";
         case Error::datagram_too_large: return "datagram too large for the peer's limit or the path MTU";
         case Error::datagram_queue_full: return "datagram send queue full";
+        case Error::connection_refused: return "connection refused (the server endpoint is at its connection limit)";
     }
     return "unknown QUIC error";
 }
@@ -141,7 +144,8 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::oversized_datagram: return condition::peer_misbehaved;
         case Error::datagrams_not_supported: return condition::peer_incompatible;
         case Error::datagram_too_large: return condition::invalid_argument;
-        case Error::datagram_queue_full: return condition::resource_exhausted;
+        case Error::datagram_queue_full:
+        case Error::connection_refused: return condition::resource_exhausted;
         case Error::unknown_version:
         case Error::no_application_protocol: return condition::peer_incompatible;
         case Error::packet_authentication_failed:
@@ -200,6 +204,7 @@ constexpr TransportError transport_error_for(Error e) noexcept {
         case Error::datagram_too_large:
         case Error::datagram_queue_full:
         case Error::unknown_stream: return TransportError::internal_error;
+        case Error::connection_refused: return TransportError::connection_refused;
     }
     return TransportError::internal_error;
 }
