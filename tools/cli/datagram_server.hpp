@@ -203,7 +203,7 @@ private:
         bool established = false;
         bool done = false;  // to be forgotten after this round
         std::unique_ptr<Responder> responder;  // made at the first plaintext: an idle peer holds none
-        std::list<Peer*>::iterator pending_at;
+        typename std::list<Peer*>::iterator pending_at;
         std::array<std::uint8_t, 32> client_random{};  // of the ClientHello that bound it (RFC 6347 4.2.8)
     };
 
