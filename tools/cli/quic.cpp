@@ -976,7 +976,12 @@ int run_listen(Arguments& args) {
     auto socket = Udp::bind(address, static_cast<std::uint16_t>(port));
     if (!socket) return fail("cannot listen on " + address + ":" + port_text + ": " + socket.error().message());
     if (!o.quiet) std::fprintf(stderr, "tapsec: listening on %s:%u (QUIC)\n", address.c_str(), socket->local_port());
-    if (o.h3 || mode != ServerMode::stdio)
+    // The endpoint serves many connections at once (--naccept N > 1, --forever). A listener
+    // for one connection (--naccept 1, the default) keeps the one-connection loop: through
+    // the endpoint, `gtlsclient --change-local-addr --nat-rebinding` stalls after the
+    // rebinding in 2 of 3 runs (the client stops sending, the listener idles out; the cause
+    // is not found yet, docs/quic.md), while this loop serves it.
+    if ((o.h3 || mode != ServerMode::stdio) && accepts != 1)
         return serve_endpoint<Crypto>(*socket, o, mode, htdocs, default_file, accepts, limits);
     if (forever) return usage_fail("--forever needs --h3, --echo, --rev or --www (stdin/stdout serves one connection)");
     for (std::uint64_t served = 1; served < accepts; ++served)
