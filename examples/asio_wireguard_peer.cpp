@@ -1,7 +1,8 @@
 // A WireGuard peer on tapsec::asio::datagram, written as one C++20 coroutine: it reads a
 // `wg`-format configuration, completes a handshake with the (single) peer's Endpoint,
-// sends each MESSAGE as a UDP datagram inside the tunnel to IP:PORT, and prints the
-// payload of each UDP datagram that comes back, one per line, until REPLIES arrived.
+// sends each MESSAGE and a newline as one UDP datagram inside the tunnel to IP:PORT (as
+// `tapsec ... wireguard --udp-to` sends each stdin line), and writes the payload of each
+// UDP datagram that comes back to stdout as it is, until REPLIES arrived.
 //   asio_wireguard_peer CONFIG IP:PORT REPLIES MESSAGE...
 // Exits 0 when REPLIES datagrams arrived, 1 on a failed handshake or when none came
 // within 10 s, 2 on bad arguments. The tunnel's inner source is the first `Address`.
@@ -93,7 +94,8 @@ int main(int argc, char** argv) {
             co_await tunnel.async_handshake(use_awaitable);
             const wg::IpAddress self = settings.addresses[0].address;
             for (const auto& message : messages) {
-                auto packet = wg::make_ipv4_udp_packet(self, target_ip, target_port, target_port, tapsec::as_bytes(message));
+                const std::string line = message + "\n";
+                auto packet = wg::make_ipv4_udp_packet(self, target_ip, target_port, target_port, tapsec::as_bytes(line));
                 co_await tunnel.async_send(net::buffer(packet), use_awaitable);
             }
             std::vector<std::uint8_t> packet(65536);
@@ -101,7 +103,7 @@ int main(int argc, char** argv) {
                 const std::size_t n = co_await tunnel.async_receive(net::buffer(packet), use_awaitable);
                 auto datagram = wg::parse_ipv4_udp_packet(tapsec::ByteView(packet.data(), n));
                 if (!datagram) continue;  // not UDP (a keepalive carries no packet at all)
-                std::cout << std::string(datagram->payload.begin(), datagram->payload.end()) << std::endl;
+                std::cout << std::string(datagram->payload.begin(), datagram->payload.end()) << std::flush;
                 ++replies;
             }
         } catch (const boost::system::system_error& e) {
