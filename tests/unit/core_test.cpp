@@ -248,7 +248,11 @@ TEST_CASE("every enumerator of every category maps to a tapsec::condition") {
         {&tls13::peer_alert_category(), 256, 256},
         {&botan_tls::peer_alert_category(), 256, 256},
     };
-    for (const auto& [category, limit, at_least] : categories) {
+    for (const Category& entry : categories) {
+        // Plain variables, not structured bindings: CAPTURE's lambda reads them.
+        const std::error_category* category = entry.category;
+        const int limit = entry.limit;
+        const std::size_t at_least = entry.at_least;
         const auto values = category == &tls13::peer_alert_category() || category == &botan_tls::peer_alert_category()
                                 ? [] { std::vector<int> all; for (int v = 0; v < 256; ++v) all.push_back(v); return all; }()
                                 : enumerators(*category, limit);

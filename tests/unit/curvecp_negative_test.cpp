@@ -155,8 +155,11 @@ TEST_CASE("curvecp negative: minute keys: the previous one is accepted, older on
         std::chrono::seconds wait;
         bool accepted;
     };
-    for (auto [wait, accepted] : {Delay{std::chrono::seconds(30), true}, Delay{std::chrono::seconds(90), true},
-                                  Delay{std::chrono::seconds(125), false}, Delay{std::chrono::seconds(400), false}}) {
+    for (const Delay& delay : {Delay{std::chrono::seconds(30), true}, Delay{std::chrono::seconds(90), true},
+                               Delay{std::chrono::seconds(125), false}, Delay{std::chrono::seconds(400), false}}) {
+        // Plain variables, not structured bindings: the lambdas below capture them.
+        const std::chrono::seconds wait = delay.wait;
+        const bool accepted = delay.accepted;
         CAPTURE(wait.count());
         Pair pair(make_configs());
         // The Cookie is held back; the client's Initiate then carries a cookie that old.

@@ -410,7 +410,9 @@ TEST_CASE("tapsec tls13 --provider: the default is OpenSSL where built with it, 
         const int raw = test::run(command);
         return std::pair<int, std::string>{WEXITSTATUS(raw), test::read_file(log)};
     };
-    const auto [demo_status, demo] = tapsec("demo");
+    const auto demo_run = tapsec("demo");  // not a structured binding: CAPTURE's lambda reads it
+    const int demo_status = demo_run.first;
+    const std::string& demo = demo_run.second;
     CAPTURE(demo);
     CHECK(demo_status == 0);
     CHECK(demo.find("external PSK, provider OpenSSL 3 libcrypto") != std::string::npos);
