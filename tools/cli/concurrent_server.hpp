@@ -46,18 +46,14 @@
 #include <tapsec/asio/stream.hpp>
 
 #include "registry.hpp"
+#include "server_limits.hpp"
 #include "server_modes.hpp"
 
 namespace tapsec::cli {
 
 /// The concurrency options of a stream listener's server modes.
-struct ConcurrentOptions {
+struct ConcurrentOptions : ServerLimits {
     unsigned threads = 0;  // 0: one per core
-    std::chrono::milliseconds handshake_timeout = std::chrono::seconds(5);
-    std::size_t max_pending = 1024;
-    std::size_t max_conns = 10000;
-    std::uint64_t naccept = 1;  // 0: until SIGTERM / SIGINT (--forever)
-    bool quiet = false;
 };
 
 inline constexpr const char* concurrent_usage =
@@ -75,18 +71,9 @@ inline constexpr const char* concurrent_usage =
 /// when the user gave it (take_listen_options took it). Returns an error line, or empty.
 inline std::string take_concurrent_options(Arguments& args, ConcurrentOptions& out,
                                            std::optional<std::chrono::milliseconds> timeout_option) {
-    if (timeout_option) out.handshake_timeout = *timeout_option;
     if (auto n = args.take_uint("--threads", 1, 256)) out.threads = static_cast<unsigned>(*n);
-    if (auto n = args.take_uint("--max-pending", 1, 1000000)) out.max_pending = *n;
-    if (auto n = args.take_uint("--max-conns", 1, 1000000)) out.max_conns = *n;
-    const bool forever = args.flag("--forever");
-    if (auto n = args.take_uint("--naccept", 1, 1000000)) {
-        if (forever) return "--forever and --naccept exclude each other";
-        out.naccept = *n;
-    }
-    if (forever) out.naccept = 0;
     if (out.threads == 0) out.threads = std::max(1u, std::thread::hardware_concurrency());
-    return {};
+    return take_server_limits(args, out, timeout_option);
 }
 
 namespace concurrent_detail {

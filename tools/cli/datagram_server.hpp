@@ -46,18 +46,14 @@
 #include <tapsec/dtls/wire.hpp>
 
 #include "registry.hpp"
+#include "server_limits.hpp"
 #include "server_modes.hpp"
 
 namespace tapsec::cli {
 
 /// The options of the datagram server.
-struct DatagramServerOptions {
-    std::chrono::milliseconds handshake_timeout = std::chrono::seconds(5);
+struct DatagramServerOptions : ServerLimits {
     std::chrono::milliseconds idle_timeout = std::chrono::seconds(120);
-    std::size_t max_pending = 1024;
-    std::size_t max_conns = 10000;
-    std::uint64_t naccept = 1;  // 0: until SIGTERM / SIGINT (--forever)
-    bool quiet = false;
 };
 
 inline constexpr const char* datagram_server_usage =
@@ -75,18 +71,9 @@ inline constexpr const char* datagram_server_usage =
 /// Takes the datagram server's options; `timeout_option` is --handshake-timeout when given.
 inline std::string take_datagram_server_options(Arguments& args, DatagramServerOptions& out,
                                                 std::optional<std::chrono::milliseconds> timeout_option) {
-    if (timeout_option) out.handshake_timeout = *timeout_option;
     if (args.take("--threads")) return "--threads: a datagram listener serves every peer from one thread and one socket";
     if (auto idle = args.take_seconds("--idle-timeout")) out.idle_timeout = *idle;
-    if (auto n = args.take_uint("--max-pending", 1, 1000000)) out.max_pending = *n;
-    if (auto n = args.take_uint("--max-conns", 1, 1000000)) out.max_conns = *n;
-    const bool forever = args.flag("--forever");
-    if (auto n = args.take_uint("--naccept", 1, 1000000)) {
-        if (forever) return "--forever and --naccept exclude each other";
-        out.naccept = *n;
-    }
-    if (forever) out.naccept = 0;
-    return {};
+    return take_server_limits(args, out, timeout_option);
 }
 
 /// What the protocol's command adds to the generic server.
