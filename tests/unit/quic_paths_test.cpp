@@ -423,7 +423,8 @@ TEST_CASE("QUIC stateless reset: a restarted server resets, the client ends with
 
 TEST_CASE("QUIC stateless reset: sizes follow RFC 9000 10.3 (smaller than the trigger, at least 21 bytes)") {
     const std::pair<std::size_t, std::size_t> cases[] = {{20, 0}, {21, 0}, {22, 21}, {30, 29}, {43, 42}, {44, 42}, {1200, 42}};
-    for (auto [trigger, expected] : cases) {
+    for (const auto& row : cases) {
+        const std::size_t trigger = row.first, expected = row.second;  // plain: CAPTURE's lambda reads them
         CAPTURE(trigger);
         CHECK(stateless_reset_size(trigger) == expected);
     }
