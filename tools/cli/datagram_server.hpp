@@ -222,8 +222,7 @@ private:
     }
 
     void on_datagram(const Endpoint& from, ByteView datagram, Instant now) {
-        const std::string key = from.to_string();
-        auto known = peers_.find(key);
+        auto known = peers_.find(from);
         // RFC 6347 4.2.8: a ClientHello from a known peer's address with another random is
         // a new client there (a restarted one, or another on a reused port; the peer's own
         // retransmissions repeat its random, RFC 6347 4.2.1): it goes through the cookie
@@ -252,18 +251,18 @@ private:
         Engine engine = std::move(responder);
         responder_storage_.emplace(fresh_engine());
         if (restarts) {
-            if (!options_.quiet) line(key + ": a new handshake from this address: the previous connection is forgotten");
+            if (!options_.quiet) line(from.to_string() + ": a new handshake from this address: the previous connection is forgotten");
             erase(known);
         }
         if (peers_.size() >= options_.max_conns) {
             ++refused_;
-            line(key + ": refused: " + std::to_string(options_.max_conns) + " peers open (--max-conns); " +
+            line(from.to_string() + ": refused: " + std::to_string(options_.max_conns) + " peers open (--max-conns); " +
                  std::to_string(refused_) + " refused so far");
             return;
         }
         if (options_.naccept && ++accepted_ >= options_.naccept) accepting_ = false;
         if (pending_.size() >= options_.max_pending) drop_oldest_pending();
-        auto inserted = peers_.emplace(key, std::make_unique<Peer>(from, std::move(engine), now)).first;
+        auto inserted = peers_.emplace(from, std::make_unique<Peer>(from, std::move(engine), now)).first;
         Peer& peer = *inserted->second;
         if (random) peer.client_random = *random;
         peer.handshake_deadline = now + options_.handshake_timeout;
@@ -398,12 +397,18 @@ private:
         while (!peers_.empty()) erase(peers_.begin());
     }
 
-    using PeerMap = std::unordered_map<std::string, std::unique_ptr<Peer>>;
+    // Keyed by the address itself (its sockaddr bytes), so routing a datagram formats no string.
+    struct AddressHash {
+        std::size_t operator()(const Endpoint& e) const noexcept {
+            return hash_bytes(ByteView(reinterpret_cast<const std::uint8_t*>(e.sockaddr_ptr()), e.sockaddr_length()));
+        }
+    };
+    using PeerMap = std::unordered_map<Endpoint, std::unique_ptr<Peer>, AddressHash>;
 
     void forget_if_done(typename PeerMap::iterator it) {
         if (it->second->done) erase(it);
     }
-    void forget(Peer& peer) { erase(peers_.find(peer.address.to_string())); }
+    void forget(Peer& peer) { erase(peers_.find(peer.address)); }
     typename PeerMap::iterator erase(typename PeerMap::iterator it) {
         if (!it->second->established) pending_.erase(it->second->pending_at);
         return peers_.erase(it);
