@@ -129,6 +129,7 @@ TEST_CASE("QUIC: 4 concurrent streams both ways with 5% loss, reordering and dup
 
 #include <tapsec/core/secure.hpp>
 #include <tapsec/transport/udp.hpp>
+#include <tapsec/transport/tcp.hpp>
 
 using QuicOverUdp = Secure<Tls13Handshake, QuicPacketProtection, Udp>;
 static_assert(std::is_same_v<QuicOverUdp::Engine, quic::Connection<crypto::Botan2>>,

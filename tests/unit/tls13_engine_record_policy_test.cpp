@@ -75,7 +75,7 @@ static_assert(TlsRecordLayer<LoggingLayer<crypto::DefaultProvider>>);
 /// MemoryStream that keeps a copy of everything its end wrote.
 class TappedStream {
 public:
-    static constexpr std::string_view name = "MemoryStream (tapped)";
+    [[maybe_unused]] static constexpr std::string_view name = "MemoryStream (tapped)";
     using offers = MemoryStream::offers;
     using provides = features<>;
 

@@ -260,21 +260,24 @@ TEST_CASE("TLS 1.3 negative: certificate failures reach both ends as distinct er
     };
     for (const auto& c : cases) {
         CAPTURE(c.leaf->certificate);
-        auto [client_error, server_error] = failing_connection(p.client(), Pki::server(*c.leaf));
+        std::error_code client_error, server_error;  // not a structured binding: clang 14 cannot capture one in CHECK_MESSAGE's lambda
+        std::tie(client_error, server_error) = failing_connection(p.client(), Pki::server(*c.leaf));
         CHECK(client_error == c.client_error);
         CHECK(server_error == peer_alert_error(c.alert));
     }
     // The application's validator rejecting a valid certificate: access_denied.
     auto client = p.client();
     client.validate_peer = [](const PeerIdentity&) { return make_error_code(Errc::peer_rejected_by_application); };
-    auto [client_error, server_error] = failing_connection(client, Pki::server(p.good));
+    std::error_code client_error, server_error;
+    std::tie(client_error, server_error) = failing_connection(client, Pki::server(p.good));
     CHECK(client_error == make_error_code(Errc::peer_rejected_by_application));
     CHECK(server_error == peer_alert_error(AlertDescription::access_denied));
     // Mutual authentication required, no client certificate: certificate_required.
     auto server = Pki::server(p.good);
     server.require_client_certificate = true;
     server.trust.ca_certificates_pem = {p.pki.ca().certificate_pem()};
-    auto [c2, s2] = failing_connection(p.client(), server);
+    std::error_code c2, s2;
+    std::tie(c2, s2) = failing_connection(p.client(), server);
     CHECK(s2 == make_error_code(Error::certificate_required));
     (void)c2;  // the client finished its flight; it learns of the alert on its next read
 }
@@ -285,20 +288,24 @@ TEST_CASE("TLS 1.3 negative: the parsed trust store follows the configuration it
     Pki p;
     const auto server = Pki::server(p.good);
     auto client = p.client();
-    auto [ok_client, ok_server] = failing_connection(client, server);
+    std::error_code ok_client, ok_server;
+    std::tie(ok_client, ok_server) = failing_connection(client, server);
     CHECK_FALSE(ok_client);
     CHECK_FALSE(ok_server);
     auto other_ca = client;  // shares the parsed-trust slot
     other_ca.trust.ca_certificates_pem = {p.other.ca().certificate_pem()};
-    auto [untrusted_client, untrusted_server] = failing_connection(other_ca, server);
+    std::error_code untrusted_client, untrusted_server;
+    std::tie(untrusted_client, untrusted_server) = failing_connection(other_ca, server);
     CHECK(untrusted_client == make_error_code(Errc::certificate_untrusted));
     CHECK(untrusted_server == peer_alert_error(AlertDescription::unknown_ca));
-    auto [again_client, again_server] = failing_connection(client, server);
+    std::error_code again_client, again_server;
+    std::tie(again_client, again_server) = failing_connection(client, server);
     CHECK_FALSE(again_client);
     CHECK_FALSE(again_server);
     auto wrong_name = client;
     wrong_name.server_name = "elsewhere.example";
-    auto [name_client, name_server] = failing_connection(wrong_name, server);
+    std::error_code name_client, name_server;
+    std::tie(name_client, name_server) = failing_connection(wrong_name, server);
     CHECK(name_client == make_error_code(Errc::certificate_name_mismatch));
     (void)name_server;
 }
@@ -313,16 +320,19 @@ TEST_CASE("TLS 1.3: a self-signed server certificate given as its own CA file (o
     Config client;
     client.server_name = "localhost";
     client.trust.ca_certificates_pem = {test::read_file(crt)};
-    auto [trusted_client, trusted_server] = failing_connection(client, server);
+    std::error_code trusted_client, trusted_server;
+    std::tie(trusted_client, trusted_server) = failing_connection(client, server);
     CHECK_MESSAGE(!trusted_client, trusted_client.message());
     CHECK_FALSE(trusted_server);
     client.server_name = "other.example";  // the name is still checked
-    auto [name_client, name_server] = failing_connection(client, server);
+    std::error_code name_client, name_server;
+    std::tie(name_client, name_server) = failing_connection(client, server);
     CHECK(name_client == make_error_code(Errc::certificate_name_mismatch));
     (void)name_server;
     Pki p;  // another certificate as the anchor: untrusted
     auto other = p.client();
-    auto [untrusted_client, untrusted_server] = failing_connection(other, server);
+    std::error_code untrusted_client, untrusted_server;
+    std::tie(untrusted_client, untrusted_server) = failing_connection(other, server);
     CHECK(untrusted_client == make_error_code(Errc::certificate_untrusted));
     (void)untrusted_server;
 }
@@ -350,7 +360,8 @@ TEST_CASE("TLS 1.3 negative: tampered record, truncation, data after close") {
                 if (m && *m > 0) in.write_all(ByteView(buffer.data(), *m));
             }
         });
-        auto [ce, se] = connect(client, server);
+        std::error_code ce, se;
+        std::tie(ce, se) = connect(client, server);
         REQUIRE_FALSE(ce);
         REQUIRE_FALSE(se);
         tamper = true;
@@ -368,7 +379,8 @@ TEST_CASE("TLS 1.3 negative: tampered record, truncation, data after close") {
         auto [a, b] = MemoryStream::pair();
         Tls client(Role::client, p.client(), std::move(a));
         Tls server(Role::server, Pki::server(p.good), std::move(b));
-        auto [ce, se] = connect(client, server);
+        std::error_code ce, se;
+        std::tie(ce, se) = connect(client, server);
         REQUIRE_FALSE(ce);
         REQUIRE_FALSE(se);
         server.transport().close();  // no close_notify
@@ -386,7 +398,8 @@ TEST_CASE("TLS 1.3 negative: tampered record, truncation, data after close") {
         auto [a, b] = MemoryStream::pair();
         Tls client(Role::client, p.client(), std::move(a));
         Tls server(Role::server, Pki::server(p.good), std::move(b));
-        auto [ce, se] = connect(client, server);
+        std::error_code ce, se;
+        std::tie(ce, se) = connect(client, server);
         REQUIRE_FALSE(ce);
         REQUIRE_FALSE(se);
         CHECK_FALSE(client.close());

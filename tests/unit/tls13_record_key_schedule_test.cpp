@@ -6,6 +6,7 @@
 
 #include <type_traits>
 
+#include <tapsec/crypto/botan.hpp>
 #include <tapsec/tls13/key_schedule.hpp>
 
 using namespace tapsec;

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include <tapsec/crypto/botan.hpp>
 #include <tapsec/tls13/record.hpp>
 
 using namespace tapsec;

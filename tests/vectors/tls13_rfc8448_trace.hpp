@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include <tapsec/crypto/botan.hpp>
 #include <tapsec/tls13/key_schedule.hpp>
 #include <tapsec/tls13/client.hpp>
 #include <tapsec/tls13/record.hpp>
