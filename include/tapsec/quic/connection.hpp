@@ -318,6 +318,15 @@ public:
     }
     /// The next DATAGRAM the peer sent (RFC 9221), in the order received.
     std::optional<Bytes> poll_datagram() { return datagrams_in_.take_front(); }
+    /// The same into the caller's buffer, without allocating once warm: `out` takes the
+    /// datagram's bytes and its old storage goes back to the queue for a later datagram.
+    /// False when none is waiting.
+    bool poll_datagram(Bytes& out) {
+        if (datagrams_in_.empty()) return false;
+        std::swap(out, datagrams_in_.front());
+        datagrams_in_.pop_front();
+        return true;
+    }
     /// Whether the peer accepts DATAGRAM frames (its max_datagram_frame_size), 0: no.
     std::uint64_t peer_max_datagram_frame_size() const {
         return peer_params_->params ? peer_params_->params->max_datagram_frame_size : 0;
@@ -393,6 +402,13 @@ public:
     /// Whether close() is still waiting for acknowledgements.
     bool closing_pending() const noexcept { return close_requested_ && state_ == State::open; }
     /// Everything we sent on our streams (FIN included) was acknowledged by the peer.
+    /// Bytes written to stream `id` and not acknowledged yet (0 for a stream we do not
+    /// have): an application feeds a large body a window at a time instead of copying
+    /// all of it into the send buffer at once.
+    std::size_t stream_send_buffered(std::uint64_t id) const {
+        auto it = streams_.find(id);
+        return it == streams_.end() ? 0 : it->second.send.buffered();
+    }
     bool all_stream_data_acknowledged() const {
         for (const auto& [id, s] : streams_)
             if (can_send_on(id) && !s.send.all_acked()) return false;
