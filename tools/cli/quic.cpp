@@ -850,13 +850,14 @@ private:
 
     // A response body goes into its stream a window at a time, as the client acknowledges
     // it: the send buffer stays small and warm instead of holding (and first faulting
-    // in) a copy of the whole file.
-    static constexpr std::size_t response_window = 2 << 20, response_chunk = 256 << 10;
+    // in) a copy of the whole file. One chunk per stream per step, so the first datagrams
+    // leave before the buffer has grown to the window.
+    static constexpr std::size_t response_window = 2 << 20, response_chunk = 128 << 10;
     std::string feed_responses(Conn& c) {
         for (auto it = responses_.begin(); it != responses_.end();) {
             Response& r = it->second;
             const ByteView all = r.body->view();
-            while (r.sent < all.size() && c.stream_send_buffered(it->first) < response_window) {
+            if (r.sent < all.size() && c.stream_send_buffered(it->first) < response_window) {
                 const std::size_t n = std::min(response_chunk, all.size() - r.sent);
                 if (auto ec = c.stream_send(it->first, all.subspan(r.sent, n), r.sent + n == all.size(), Clock::now()))
                     return "HTTP/3 answer: " + ec.message();

@@ -523,6 +523,9 @@ public:
     const std::optional<Endpoint>& peer_address() const noexcept { return peer_; }
     /// Our connection IDs the peer may use (sequence number -> ID), and the peer's current one.
     const std::map<std::uint64_t, ConnectionId>& local_cids() const noexcept { return our_cids_; }
+    /// Changes whenever local_cids() does (a CID issued or retired): a server endpoint
+    /// re-reads its routes only then, not after every datagram.
+    std::uint64_t local_cids_generation() const noexcept { return local_cids_generation_; }
     const ConnectionId& peer_cid() const noexcept { return peer_cid_; }
     /// The peer's connection IDs we hold (the one in use included, once the peer issued more).
     std::size_t peer_cids_held() const noexcept { return peer_cids_.empty() ? 1 : peer_cids_.size(); }
@@ -981,6 +984,7 @@ private:
         while (our_cids_.size() < target) {
             const std::uint64_t seq = next_our_cid_seq_++;
             our_cids_[seq] = random_cid();
+            ++local_cids_generation_;
             new_cid_pending_.push_back(seq);
         }
     }
@@ -1169,6 +1173,7 @@ private:
         if (it == our_cids_.end()) return {};  // retired already
         if (it->second == packet_dcid_) return make_error_code(Error::protocol_violation);  // 19.16: the one it came on
         our_cids_.erase(it);
+        ++local_cids_generation_;
         issue_connection_ids();  // a replacement
         return {};
     }
@@ -2105,6 +2110,7 @@ private:
     std::deque<std::uint64_t> retire_queue_;
     // Ours: sequence -> ID (0 = our_cid_), the NEW_CONNECTION_ID frames to send.
     std::map<std::uint64_t, ConnectionId> our_cids_;
+    std::uint64_t local_cids_generation_ = 0;
     std::uint64_t next_our_cid_seq_ = 1;
     std::deque<std::uint64_t> new_cid_pending_;
     ConnectionId client_initial_dcid_, packet_dcid_;
