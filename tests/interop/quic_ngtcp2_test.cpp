@@ -214,8 +214,8 @@ TEST_CASE("tapsec quic: listen and connect carry stdin/stdout both ways on one s
 }
 
 TEST_CASE("tapsec listen quic --h3: a client that vanishes mid-response is an idle timeout, exit 1") {
-    // The other side of the idle-timeout rule in h3_serve: only when every byte of every
-    // response was acknowledged is a silent client a clean end.
+    // The other side of the idle-timeout rule in EndpointSession::judge: only when every
+    // byte of every response was acknowledged is a silent client a clean end.
     REQUIRE_MESSAGE(have_program("gtlsclient"), "ngtcp2-client (gtlsclient) is not installed");
     Files f;
     REQUIRE(f.ok);

@@ -362,11 +362,6 @@ void print_early_summary(const auto& c, bool quiet) {
 
 void print_path_summary(const auto& c, bool quiet) {
     const auto& s = c.stats();
-    if (std::getenv("TAPSEC_QUIC_STATS"))
-        std::fprintf(stderr, "tapsec: stats: %llu packets sent, %llu received, %llu lost, %llu dropped, %llu PTOs, %llu bytes retransmitted, window %zu\n",
-                     (unsigned long long)s.packets_sent, (unsigned long long)s.packets_received, (unsigned long long)s.packets_lost,
-                     (unsigned long long)s.packets_dropped, (unsigned long long)s.pto_count, (unsigned long long)s.bytes_retransmitted,
-                     c.congestion_window());
     if (quiet || !s.migrations) return;
     std::fprintf(stderr, "tapsec: %llu address change(s), %llu path(s) validated\n",
                  static_cast<unsigned long long>(s.migrations), static_cast<unsigned long long>(s.paths_validated));
