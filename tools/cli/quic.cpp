@@ -506,8 +506,13 @@ int pump_stdio(auto& d, auto& c, bool quiet) {
 /// on stream 0: stdin's end sends our FIN there; with both FINs (or the peer's FIN and
 /// 2 s of silence after ours) the connection closes.
 int pump_datagrams(auto& d, auto& c, bool quiet) {
-    if (c.peer_max_datagram_frame_size() == 0)
+    if (c.peer_max_datagram_frame_size() == 0) {
+        // Said to the peer too (application code 1, not the clean 0), which otherwise
+        // waits for its idle timeout.
+        c.abort(1, Clock::now());
+        d.flush();
         return fail("--datagram: " + make_error_code(quic::Error::datagrams_not_supported).message());
+    }
     bool stdin_open = true, our_fin = false, peer_fin = false, closing = false;
     auto heard_from = Clock::now();
     std::string partial;  // a line not ended yet
