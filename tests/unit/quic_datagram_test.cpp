@@ -16,7 +16,7 @@
 using namespace tapsec;
 using namespace tapsec::quic;
 
-namespace {
+namespace quic_datagram_test {
 
 Bytes hex_bytes(std::string_view h) {
     Bytes out;
@@ -56,7 +56,9 @@ concept offers_datagrams = requires(S& s, ByteView d) {
 static_assert(offers_datagrams<QuicSecure>);
 static_assert(!offers_datagrams<TlsSecure>);
 
-}  // namespace
+}  // namespace quic_datagram_test
+
+using namespace quic_datagram_test;
 
 TEST_CASE("QUIC DATAGRAM: frame parsing, with and without length, and where it may appear") {
     struct Case {
@@ -189,6 +191,25 @@ TEST_CASE("QUIC DATAGRAM: negotiated only when both ends enable it; round trip b
         CHECK(p.client.stats().datagrams_sent == 1);
         CHECK(p.server.stats().datagrams_received == 1);
     }
+}
+
+TEST_CASE("QUIC DATAGRAM: poll_datagram into the caller's buffer: in order, one buffer reused, false when empty") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    test::QuicPair p(test::quic_configs(pki), with_datagrams(), with_datagrams());
+    establish(p);
+    for (const char* d : {"a", "bb", "ccc"}) REQUIRE_FALSE(p.client.send_datagram(as_bytes(d), p.now));
+    REQUIRE(p.run([&] { return p.server.stats().datagrams_received == 3; }));
+    Bytes buffer;
+    std::vector<std::string> got;
+    while (p.server.poll_datagram(buffer)) got.emplace_back(buffer.begin(), buffer.end());
+    CHECK(got == std::vector<std::string>{"a", "bb", "ccc"});
+    CHECK_FALSE(p.server.poll_datagram(buffer));
+    CHECK(std::string(buffer.begin(), buffer.end()) == "ccc");  // untouched when none is waiting
+    REQUIRE_FALSE(p.client.send_datagram(as_bytes("dddd"), p.now));
+    REQUIRE(p.run([&] { return p.server.stats().datagrams_received == 4; }));
+    REQUIRE(p.server.poll_datagram(buffer));
+    CHECK(std::string(buffer.begin(), buffer.end()) == "dddd");
 }
 
 TEST_CASE("QUIC DATAGRAM: size limits: the peer's max_datagram_frame_size, one packet, and what we receive") {

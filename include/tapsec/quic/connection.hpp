@@ -318,6 +318,15 @@ public:
     }
     /// The next DATAGRAM the peer sent (RFC 9221), in the order received.
     std::optional<Bytes> poll_datagram() { return datagrams_in_.take_front(); }
+    /// The same into the caller's buffer, without allocating once warm: `out` takes the
+    /// datagram's bytes and its old storage goes back to the queue for a later datagram.
+    /// False when none is waiting.
+    bool poll_datagram(Bytes& out) {
+        if (datagrams_in_.empty()) return false;
+        std::swap(out, datagrams_in_.front());
+        datagrams_in_.pop_front();
+        return true;
+    }
     /// Whether the peer accepts DATAGRAM frames (its max_datagram_frame_size), 0: no.
     std::uint64_t peer_max_datagram_frame_size() const {
         return peer_params_->params ? peer_params_->params->max_datagram_frame_size : 0;
@@ -393,6 +402,13 @@ public:
     /// Whether close() is still waiting for acknowledgements.
     bool closing_pending() const noexcept { return close_requested_ && state_ == State::open; }
     /// Everything we sent on our streams (FIN included) was acknowledged by the peer.
+    /// Bytes written to stream `id` and not acknowledged yet (0 for a stream we do not
+    /// have): an application feeds a large body a window at a time instead of copying
+    /// all of it into the send buffer at once.
+    std::size_t stream_send_buffered(std::uint64_t id) const {
+        auto it = streams_.find(id);
+        return it == streams_.end() ? 0 : it->second.send.buffered();
+    }
     bool all_stream_data_acknowledged() const {
         for (const auto& [id, s] : streams_)
             if (can_send_on(id) && !s.send.all_acked()) return false;
@@ -507,6 +523,9 @@ public:
     const std::optional<Endpoint>& peer_address() const noexcept { return peer_; }
     /// Our connection IDs the peer may use (sequence number -> ID), and the peer's current one.
     const std::map<std::uint64_t, ConnectionId>& local_cids() const noexcept { return our_cids_; }
+    /// Changes whenever local_cids() does (a CID issued or retired): a server endpoint
+    /// re-reads its routes only then, not after every datagram.
+    std::uint64_t local_cids_generation() const noexcept { return local_cids_generation_; }
     const ConnectionId& peer_cid() const noexcept { return peer_cid_; }
     /// The peer's connection IDs we hold (the one in use included, once the peer issued more).
     std::size_t peer_cids_held() const noexcept { return peer_cids_.empty() ? 1 : peer_cids_.size(); }
@@ -965,6 +984,7 @@ private:
         while (our_cids_.size() < target) {
             const std::uint64_t seq = next_our_cid_seq_++;
             our_cids_[seq] = random_cid();
+            ++local_cids_generation_;
             new_cid_pending_.push_back(seq);
         }
     }
@@ -1153,6 +1173,7 @@ private:
         if (it == our_cids_.end()) return {};  // retired already
         if (it->second == packet_dcid_) return make_error_code(Error::protocol_violation);  // 19.16: the one it came on
         our_cids_.erase(it);
+        ++local_cids_generation_;
         issue_connection_ids();  // a replacement
         return {};
     }
@@ -2089,6 +2110,7 @@ private:
     std::deque<std::uint64_t> retire_queue_;
     // Ours: sequence -> ID (0 = our_cid_), the NEW_CONNECTION_ID frames to send.
     std::map<std::uint64_t, ConnectionId> our_cids_;
+    std::uint64_t local_cids_generation_ = 0;
     std::uint64_t next_our_cid_seq_ = 1;
     std::deque<std::uint64_t> new_cid_pending_;
     ConnectionId client_initial_dcid_, packet_dcid_;

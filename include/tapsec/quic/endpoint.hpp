@@ -261,6 +261,9 @@ private:
         std::string original_dcid;
         Instant created{};
         bool established = false;
+        // What the routes were computed from: recomputed only when either changes.
+        std::uint64_t routed_generation = ~std::uint64_t{0};
+        bool routed_confirmed = false;
     };
     struct EarlyPackets {
         Instant first{};
@@ -447,6 +450,9 @@ private:
             return;
         }
         if (!e.established && c.is_established()) e.established = true;
+        if (c.local_cids_generation() == e.routed_generation && c.handshake_confirmed() == e.routed_confirmed) return;
+        e.routed_generation = c.local_cids_generation();
+        e.routed_confirmed = c.handshake_confirmed();
         std::vector<std::string> current;
         for (const auto& [seq, cid] : c.local_cids()) current.push_back(key_of(cid));
         if (!c.handshake_confirmed()) current.push_back(e.original_dcid);

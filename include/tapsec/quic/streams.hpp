@@ -151,6 +151,8 @@ public:
         if (fin && !fin_acked_) fin_lost_ = true;
     }
     bool all_acked() const noexcept { return data_.size() == head_ && (!fin_ || fin_acked_); }
+    /// Bytes written and not yet acknowledged (sent or not).
+    std::size_t buffered() const noexcept { return data_.size() - head_; }
 
 private:
     Bytes data_;
