@@ -783,11 +783,13 @@ void report_counters(auto& conn) {
     const auto& s = engine.statistics();
     std::fprintf(stderr,
                  "tapsec: counters: esp_sent=%llu esp_received=%llu esp_dropped=%llu dropped=%llu child_rekeys=%llu "
-                 "ike_rekeys=%llu dummy_sent=%llu dummy_received=%llu\n",
+                 "ike_rekeys=%llu dummy_sent=%llu dummy_received=%llu ike_fragments_sent=%llu "
+                 "ike_messages_reassembled=%llu\n",
                  static_cast<unsigned long long>(s.esp_sent), static_cast<unsigned long long>(s.esp_received),
                  static_cast<unsigned long long>(s.esp_dropped), static_cast<unsigned long long>(s.dropped),
                  static_cast<unsigned long long>(engine.child_rekeys()), static_cast<unsigned long long>(engine.ike_rekeys()),
-                 static_cast<unsigned long long>(s.esp_dummy_sent), static_cast<unsigned long long>(s.esp_dummy_received));
+                 static_cast<unsigned long long>(s.esp_dummy_sent), static_cast<unsigned long long>(s.esp_dummy_received),
+                 static_cast<unsigned long long>(s.fragments_sent), static_cast<unsigned long long>(s.messages_reassembled));
 }
 
 int run_data_path(auto& conn, const Options& options, int tun_fd, bool tun_vnet_header, bool is_connect) {
