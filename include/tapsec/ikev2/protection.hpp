@@ -90,17 +90,15 @@ public:
     /// false), else as SKF fragments of at most `max_size` octets each (RFC 7383 2.5):
     /// the inner chain cut into pieces, each sealed on its own under a copy of `h`.
     std::vector<Bytes> seal_message(const Header& h, const std::vector<RawPayload>& inner, bool fragment, std::size_t max_size) {
-        Bytes plain;
-        wire::Writer pw(plain);
-        write_chain(pw, inner);
-        const std::size_t whole = header_size + generic_header_size + sealed_size(plain.size());
-        const std::size_t piece = fragment_capacity(max_size);
-        secure_zero(plain.data(), plain.size());
-        if (!fragment || whole <= max_size || piece == 0 || (plain.size() + piece - 1) / piece > 0xffff)
-            return {seal(h, inner)};
         Bytes chain;
         wire::Writer cw(chain);
         write_chain(cw, inner);
+        const std::size_t whole = header_size + generic_header_size + sealed_size(chain.size());
+        const std::size_t piece = fragment_capacity(max_size);
+        if (!fragment || inner.empty() || whole <= max_size || piece == 0 || (chain.size() + piece - 1) / piece > 0xffff) {
+            secure_zero(chain.data(), chain.size());
+            return {seal(h, inner)};
+        }
         const auto total = static_cast<std::uint16_t>((chain.size() + piece - 1) / piece);
         std::vector<Bytes> out;
         for (std::uint16_t n = 1; n <= total; ++n) {
