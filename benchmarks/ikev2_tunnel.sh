@@ -6,13 +6,16 @@
 #   tapsec-tapsec   tapsec connect --tun  ->  tapsec listen --tun
 #   tapsec-charon   tapsec connect --tun  ->  charon (kernel-libipsec: ESP in user space)
 #   charon-charon   charon               ->  charon (both kernel-libipsec: the anchor)
+# and, with --unbatched, the same tapsec pairings with TAPSEC_IKEV2_BATCH=0 (the data
+# path of before: one TUN packet per poll, one sendto per datagram), as
+# tapsec-tapsec-1x1 and tapsec-charon-1x1.
 # "up" is initiator side -> responder side, "down" the reverse. The kernel here has no
 # ESP, so kernel-libipsec is the only charon data path. The pairings run in interleaved
 # rounds (the order rotating) so that a change in the machine's load hits all alike;
 # each ratio (versus charon-charon) is taken within a round and reported as the median
 # and range over the rounds.
 #
-# usage: sudo benchmarks/ikev2_tunnel.sh [--tapsec PATH] [--pairs N] [--size BYTES] [--out DIR]
+# usage: sudo benchmarks/ikev2_tunnel.sh [--tapsec PATH] [--pairs N] [--size BYTES] [--out DIR] [--unbatched]
 # Writes DIR/ikev2_tunnel_runs.csv (every transfer, Mbit/s) and prints the table. Needs
 # root (namespaces), strongSwan (charon, swanctl), socat, python3.
 set -euo pipefail
@@ -22,13 +25,15 @@ tapsec=${TAPSEC:-$here/../build/tools/tapsec}
 pairs=3
 size=$((64 << 20))
 out=$here/../docs/benchmarks
+unbatched=0
 while [ $# -gt 0 ]; do
   case $1 in
     --tapsec) tapsec=$2; shift 2 ;;
     --pairs) pairs=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --unbatched) unbatched=1; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "ikev2_tunnel.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -152,11 +157,11 @@ stop_charon() {  # $1 namespace, $2 side
   ip netns exec "$1" ip addr del "$lts/32" dev lo 2>/dev/null || true
 }
 
-start_tapsec() {  # $1 namespace, $2 side; b connects, a listens
+start_tapsec() {  # $1 namespace, $2 side; b connects, a listens; $3 1: batched (default), 0: not
   tapsec_conf "$2"
   local mode=listen target=10.99.0.1:4500
   [ "$2" = b ] && mode=connect
-  ip netns exec "$1" "$tapsec" "$mode" ikev2 "$target" --config "$work/tapsec-$2.conf" --tun itb0 --verbose \
+  ip netns exec "$1" env TAPSEC_IKEV2_BATCH="${3:-1}" "$tapsec" "$mode" ikev2 "$target" --config "$work/tapsec-$2.conf" --tun itb0 --verbose \
     > "$work/tapsec-$2.log" 2>&1 < /dev/null &
   pids+=($!)
   eval "tapsec_pid_$2=$!"
@@ -206,6 +211,8 @@ run_pairing() {  # $1 pairing, $2 round
   case $1 in
     tapsec-tapsec) start_tapsec "$a" a; wait_bound "$a" 10.99.0.1:4500 udp; start_tapsec "$b" b ;;
     tapsec-charon) start_charon "$a" a; start_tapsec "$b" b ;;
+    tapsec-tapsec-1x1) start_tapsec "$a" a 0; wait_bound "$a" 10.99.0.1:4500 udp; start_tapsec "$b" b 0 ;;
+    tapsec-charon-1x1) start_charon "$a" a; start_tapsec "$b" b 0 ;;
     charon-charon)
       start_charon "$a" a; start_charon "$b" b
       ip netns exec "$b" swanctl --initiate --child net --timeout 20 --uri "unix://$work/charon-b/charon.vici" > /dev/null ;;
@@ -218,8 +225,8 @@ run_pairing() {  # $1 pairing, $2 round
   echo "$2,$1,down,$down" >> "$runs"
   printf '  round %d %-14s up %8s Mbit/s  down %8s Mbit/s\n' "$2" "$1" "$up" "$down"
   case $1 in
-    tapsec-tapsec) stop_tapsec b; stop_tapsec a ;;
-    tapsec-charon) stop_tapsec b; stop_charon "$a" a ;;
+    tapsec-tapsec*) stop_tapsec b; stop_tapsec a ;;
+    tapsec-charon*) stop_tapsec b; stop_charon "$a" a ;;
     charon-charon) stop_charon "$b" b; stop_charon "$a" a ;;
   esac
 }
@@ -227,10 +234,11 @@ run_pairing() {  # $1 pairing, $2 round
 runs=$out/ikev2_tunnel_runs.csv
 echo "round,pairing,direction,mbit_per_s" > "$runs"
 pairings=(tapsec-tapsec tapsec-charon charon-charon)
+[ "$unbatched" = 1 ] && pairings+=(tapsec-tapsec-1x1 tapsec-charon-1x1)
 echo "ikev2_tunnel.sh: $pairs rounds, $size bytes each way, $(nproc) cores (shared with whatever else runs)"
 for ((round = 1; round <= pairs; ++round)); do
-  for ((i = 0; i < 3; ++i)); do
-    run_pairing "${pairings[$(((i + round - 1) % 3))]}" "$round"
+  for ((i = 0; i < ${#pairings[@]}; ++i)); do
+    run_pairing "${pairings[$(((i + round - 1) % ${#pairings[@]}))]}" "$round"
   done
 done
 
@@ -240,10 +248,12 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 value = {(r['round'], r['pairing'], r['direction']): float(r['mbit_per_s']) for r in rows}
 rounds = sorted({r['round'] for r in rows})
 print(f"{'pairing':15} {'dir':5} {'median Mbit/s':>14} {'range':>17} {'ratio vs charon-charon (median, range)':>40}")
-for pairing in ('tapsec-tapsec', 'tapsec-charon', 'charon-charon'):
+for pairing in ('tapsec-tapsec', 'tapsec-charon', 'charon-charon', 'tapsec-tapsec-1x1', 'tapsec-charon-1x1'):
+    if not any(r['pairing'] == pairing for r in rows):
+        continue
     for direction in ('up', 'down'):
         v = [value[(k, pairing, direction)] for k in rounds]
         ratios = [value[(k, pairing, direction)] / value[(k, 'charon-charon', direction)] for k in rounds]
-        print(f"{pairing:15} {direction:5} {statistics.median(v):14.1f} {min(v):8.1f}-{max(v):8.1f} "
+        print(f"{pairing:18} {direction:5} {statistics.median(v):14.1f} {min(v):8.1f}-{max(v):8.1f} "
               f"{statistics.median(ratios):22.2f} ({min(ratios):.2f}-{max(ratios):.2f})")
 EOF

@@ -2,7 +2,9 @@
 // PSK, Child SA, INFORMATIONAL, ESP) with the fuzzer as the network (engine_pair.hpp):
 // every IKE payload the responder and the initiator parse, in every exchange state,
 // plus the ESP data path once the Child SA exists. First input byte: the group and the
-// IKE cipher each side prefers.
+// IKE cipher each side prefers, and (bit 4) a 200-octet fragment_size on both sides, so
+// that IKE_AUTH travels in SKF fragments (RFC 7383) the fuzzer loses, reorders,
+// duplicates and damages: the reassembly behind a real integrity check.
 #include <cstddef>
 #include <cstdint>
 
@@ -44,6 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (mode & 2) responder.groups = {Group::ecp_256};
     if (mode & 4) initiator.ike_ciphers = {IkeCipher::chacha20_poly1305};
     if (mode & 8) responder.ike_ciphers = {IkeCipher::aes_256_gcm_16, IkeCipher::chacha20_poly1305};
+    if (mode & 16) initiator.fragment_size = responder.fragment_size = 200;
 
     Engine<crypto::Botan2> i(Role::client, initiator), r(Role::server, responder);
     Pair pair(i, r, fuzz::Carrier::datagram);

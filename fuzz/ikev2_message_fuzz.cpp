@@ -5,7 +5,9 @@
 // proposal selection) and an established responder (SK payload, INFORMATIONAL,
 // CREATE_CHILD_SA refusal, ESP demultiplexing), and EAP payloads (RFC 3748 parsing and
 // both EAP-MD5 layers), and CP payloads (RFC 7296 3.15: the codec, CFG_REQUEST and
-// CFG_REPLY readers). The first input byte is a control
+// CFG_REPLY readers), and IKE fragments (RFC 7383: the SKF payload's numbers, the
+// established responder's SKF path up to its integrity check, and the reassembly fed
+// the input as a sequence of plaintext fragments). The first input byte is a control
 // byte: bit 0 prepends the non-ESP marker, bit 1 sends to the established responder.
 // Any crash, sanitizer report or hang is a bug.
 #include <cstddef>
@@ -57,6 +59,26 @@ void fuzz_eap(ByteView body) {
     if (server.start("a@test")) (void)server.on_message(body);
 }
 
+/// The input as fragments: number (2) | total (2) | next payload (1) | length (1) | piece,
+/// repeated, all of one message, through the reassembly and, once whole, the chain parser.
+void fuzz_fragments(ByteView data) {
+    FragmentReassembly reassembly;
+    const FragmentLimits limits{8, 1024};
+    wire::Reader r(data);
+    for (int k = 0; k < 64 && r.remaining() >= 6; ++k) {
+        FragmentNumbers numbers;
+        numbers.number = r.u16();
+        numbers.total = r.u16();
+        const auto next = static_cast<PayloadType>(r.u8());
+        ByteView piece = r.bytes(std::min<std::size_t>(r.u8(), r.remaining()));
+        auto added = reassembly.add(7, numbers, next, piece, limits);
+        if (added && *added) {
+            std::vector<RawPayload> inner;
+            (void)parse_chain((*added)->chain, (*added)->first_inner, inner);
+        }
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -84,8 +106,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         // The configuration exchange's readers (RFC 7296 2.19), both sides.
         (void)read_cfg_request(m->payloads);
+        if (m->fragment())
+            if (auto numbers = decode_fragment_numbers(m->encrypted->body))
+                (void)FragmentReassembly().add(m->header.message_id, *numbers, m->first_inner,
+                                               ByteView(m->encrypted->body).subspan(fragment_numbers_size), {});
         for (bool requested : {false, true}) (void)accept_cfg_reply(m->payloads, requested, *parse_selector("0.0.0.0/0"));
     }
+    fuzz_fragments(body);
     (void)inspect_ipv4(body);
     (void)parse_certificate(body);
     (void)scheme_of(body);

@@ -6,7 +6,9 @@
 // remote.cacerts), connect from --cert/--key/--CAfile/--id; an --id the certificate does
 // not name, and a peer from another CA, are each one clear line. Virtual IPs: `vips =
 // 0.0.0.0` (connect) gets an address of `pools = NET` (listen), lines cross both ways
-// from and to it, with dummy packets; the CP options in the wrong role are exit 2.
+// from and to it, with dummy packets; the CP options in the wrong role are exit 2. The
+// certificate case's listener has `fragment_size = 576`: its IKE_AUTH answer goes in
+// RFC 7383 fragments, which the initiator reassembles.
 #include <doctest/doctest.h>
 
 #include "support/ikev2_certs.hpp"
@@ -66,6 +68,12 @@ TEST_CASE("tapsec connect ikev2: a bad --config line is named, and the command f
     CHECK(cli.wait(10s) == 2);  // a command-line mistake
     CHECK_MESSAGE(cli.output().find(dir.file("bad.conf") + ":4: proposals: 'aes128ctr' is not an algorithm") != std::string::npos,
                   cli.output());
+    test::write_file(dir.file("small.conf"), "fragmentation = yes\nfragment_size = 100\n");
+    test::Process small({TAPSEC_TOOL_PATH, "connect", "ikev2", "--config", dir.file("small.conf")}, dir.file("small.log"));
+    CHECK(small.wait(10s) == 2);
+    CHECK_MESSAGE(small.output().find(dir.file("small.conf") + ":2: fragment_size: '100' is not a number of octets from 576 to 65535") !=
+                      std::string::npos,
+                  small.output());
 }
 
 TEST_CASE("tapsec listen|connect ikev2 with certificates: a datagram through the tunnel, exit 0; mistakes are one line") {
@@ -84,7 +92,11 @@ TEST_CASE("tapsec listen|connect ikev2 with certificates: a datagram through the
                                                   "local.id = b.test\n"
                                                   "remote.id = a@test\n"
                                                   "local_ts = 10.200.1.1/32\n"
-                                                  "remote_ts = 10.200.2.0/24\n");
+                                                  "remote_ts = 10.200.2.0/24\n"
+                                                  // RFC 7383: the listener's IKE_AUTH answer (its ECDSA
+                                                  // certificate) exceeds 576 octets, so it goes in fragments.
+                                                  "fragmentation = yes\n"
+                                                  "fragment_size = 576\n");
     const std::vector<std::string> connect_args{TAPSEC_TOOL_PATH, "connect", "ikev2", "127.0.0.1:" + std::to_string(port),
                                                 "--cert", initiator_files.certificate, "--key", initiator_files.key,
                                                 "--CAfile", pki.pki.ca().certificate, "--remote-id", "b.test",
@@ -112,6 +124,9 @@ TEST_CASE("tapsec listen|connect ikev2 with certificates: a datagram through the
     initiator.close_stdin();
     CHECK_MESSAGE(initiator.wait(15s) == 0, initiator.output());
     CHECK_MESSAGE(listener.wait(15s) == 0, listener.output());
+    CHECK_MESSAGE(listener.output().find("ike_fragments_sent=") != std::string::npos, listener.output());
+    CHECK_MESSAGE(listener.output().find("ike_fragments_sent=0 ") == std::string::npos, listener.output());
+    CHECK_MESSAGE(initiator.output().find("ike_messages_reassembled=1") != std::string::npos, initiator.output());
 
     // A responder whose certificate comes from a CA the initiator does not trust.
     ikev2_test::IkePki other;

@@ -55,6 +55,7 @@ struct CertificateSetup {
     std::string tapsec_id = "a@test", tapsec_remote_id = "b.test";
     std::string charon_id = "b.test", charon_remote_id = "a@test";  // swanctl's local.id / remote.id
     bool charon_rsa_pss = false;  // charon signs RSA keys with RSA-PSS (charon.rsa_pss)
+    bool tapsec_sends_ca = false;  // tapsec's CERT payloads carry its CA after the leaf (a longer chain)
 };
 
 /// Virtual IPs (RFC 7296 2.19, CP): charon assigns from its pool 10.201.0.0/24 (DNS
@@ -71,7 +72,8 @@ struct Charon {
     std::optional<CertificateSetup> certs;
 
     Charon(bool charon_initiates, const std::string& proposals, const std::string& esp_proposals = "aes128gcm16",
-           std::optional<CertificateSetup> certificates = std::nullopt, Vip vip = Vip::none)
+           std::optional<CertificateSetup> certificates = std::nullopt, Vip vip = Vip::none,
+           const std::string& connection_extra = "")
         : certs(std::move(certificates)) {
         test::charon::join(ns, tapsec_ns, "vik");
         test::charon::write_conf(dir, "      default = 1\n      ike = 4\n      chd = 4\n      time_format = %T\n",
@@ -83,7 +85,7 @@ struct Charon {
                          "    local_addrs = 10.99.0.1\n"
                          "    remote_addrs = 10.99.0.2\n" +
                              std::string(charon_initiates ? "    remote_port = 4500\n" : "") +
-                             "    encap = yes\n" +
+                             "    encap = yes\n" + connection_extra +
                              (vip == Vip::charon_pool ? "    pools = vpool\n" : vip == Vip::charon_asks ? "    vips = 0.0.0.0\n" : "") +
                              "    proposals = " + proposals + "\n"
                              "    local {\n" +
@@ -132,7 +134,8 @@ struct Charon {
         config.local_id = *ikev2::Identification::parse(certs ? certs->tapsec_id : "a@test");
         config.remote_id = *ikev2::Identification::parse(certs ? certs->tapsec_remote_id : "b.test");
         if (certs) {
-            config.identity = Identity(certs->tapsec.certificate_pem(), certs->tapsec.key_pem());
+            config.identity = Identity(certs->tapsec.certificate_pem() + (certs->tapsec_sends_ca ? test::read_file(certs->charon_trusts) : ""),
+                                       certs->tapsec.key_pem());
             config.trust.ca_certificates_pem.push_back(test::read_file(certs->tapsec_trusts));
         } else {
             config.pre_shared_keys.push_back({"b.test", SecretBytes(psk_text.begin(), psk_text.end())});
@@ -695,3 +698,50 @@ TEST_CASE("strongSwan interop, CP: charon (vips = 0.0.0.0) gets an address from 
     close_from_tapsec(conn);
 }
 
+
+TEST_CASE("strongSwan interop, IKE fragmentation (RFC 7383): RSA chains over 1280 octets, IKE_AUTH in fragments both ways, both roles") {
+    // RSA-2048 leaves under an RSA CA, and tapsec sends its CA after its leaf: every
+    // IKE_AUTH message exceeds charon's and tapsec's default fragment_size (1280 octets
+    // of IP datagram), so each side sends SKF fragments and reassembles the other's.
+    ikev2_test::IkePki rsa_ca(test::KeyType::rsa2048);
+    REQUIRE(rsa_ca.pki.ok());
+    struct Row {
+        bool charon_initiates;
+        const char* charon_fragmentation;  // swanctl's `fragmentation`
+    };
+    for (const Row row : {Row{false, "yes"}, Row{true, "force"}}) {
+        CAPTURE(row.charon_initiates);
+        CertificateSetup setup;
+        setup.tapsec = rsa_ca.initiator(test::KeyType::rsa2048, "tapsec");
+        setup.charon = rsa_ca.responder(test::KeyType::rsa2048, "charon");
+        setup.charon_trusts = setup.tapsec_trusts = rsa_ca.pki.ca().certificate;
+        setup.charon_rsa_pss = true;
+        setup.tapsec_sends_ca = true;
+        Charon charon(row.charon_initiates, "aes128gcm16-prfsha256-x25519", "aes128gcm16", setup, Vip::none,
+                      std::string("    fragmentation = ") + row.charon_fragmentation + "\n");
+        Ikev2 conn = charon.open_tapsec(row.charon_initiates ? Role::server : Role::client);
+        std::optional<test::Process> initiate;
+        if (row.charon_initiates)
+            initiate.emplace(charon.ns.exec({"swanctl", "--initiate", "--child", "net", "--timeout", "20", "--uri",
+                                             "unix://" + charon.dir.file("charon.vici")}),
+                             charon.dir.file("initiate.log"));
+        auto ec = conn.handshake();
+        REQUIRE_MESSAGE(!ec, ec.message() << "; charon log:\n" << charon.log());
+        if (initiate) CHECK(initiate->wait(15s) == 0);
+        const auto& stats = conn.engine().statistics();
+        CHECK(conn.engine().fragmentation());
+        CHECK_MESSAGE(stats.messages_fragmented == 1, charon.log());   // our IKE_AUTH message
+        CHECK_MESSAGE(stats.messages_reassembled == 1, charon.log());  // charon's
+        CHECK(stats.fragments_sent >= 2);
+        // charon's side of it: it split its IKE_AUTH message and put ours back together.
+        CHECK_MESSAGE(charon.log().find("splitting IKE message") != std::string::npos, charon.log());
+        CHECK_MESSAGE(charon.log().find("reassembled fragmented IKE message") != std::string::npos, charon.log());
+        CHECK(conn.info().peer.subject == "CN=b.test");
+        const std::string log = charon.log();
+        const auto split = log.find("splitting IKE message");
+        MESSAGE("tapsec: " << stats.fragments_sent << " fragments sent, " << stats.fragments_received
+                           << " received; charon: " << log.substr(split, log.find('\n', split) - split));
+        exchange_datagrams(charon, conn);
+        close_from_tapsec(conn);
+    }
+}

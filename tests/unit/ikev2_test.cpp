@@ -3,10 +3,14 @@
 // cipher, cookies, INVALID_KE_PAYLOAD, inner packets both ways, the clean delete,
 // retransmission (and the cached answer to a repeated request), and every refusal:
 // wrong PSK, proposal and selector mismatches, tampered, truncated, replayed and
-// misaddressed input, each a named error code.
+// misaddressed input, each a named error code. IKE fragmentation (RFC 7383): IKE_AUTH
+// in SKF fragments both ways, out of order, lost, tampered, duplicated and retransmitted,
+// and the reassembly's refusals (table-driven).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <functional>
+#include <optional>
 
 #include <tapsec/ikev2.hpp>
 
@@ -21,7 +25,7 @@ using ikev2_test::ipv4;
 using ikev2_test::udp_packet;
 using ikev2_test::udp_payload;
 
-namespace {
+namespace ikev2_unit_test {
 
 using ikev2_test::psk_config;
 
@@ -43,7 +47,22 @@ struct Pair : ikev2_test::EnginePair<> {
 
 Bytes marker_stripped(const Bytes& d) { return Bytes(d.begin() + 4, d.end()); }
 
-}  // namespace
+/// An SKF datagram (after the non-ESP marker, the header's Next Payload is octet 16) and
+/// its Fragment Number (after the IKE header and the SKF generic header).
+bool is_fragment(const Bytes& d) { return d.size() > 4 + 32 && d[4 + 16] == static_cast<std::uint8_t>(PayloadType::skf); }
+unsigned fragment_number(const Bytes& d) { return unsigned{d[4 + 32]} << 8 | d[4 + 33]; }
+
+/// Both sides fragment what exceeds `size` octets of IP datagram (a PSK IKE_AUTH is ~300).
+auto fragment_at(std::size_t size, std::optional<IkeCipher> cipher = std::nullopt) {
+    return [=](Config& i, Config& r) {
+        i.fragment_size = r.fragment_size = size;
+        if (cipher) i.ike_ciphers = r.ike_ciphers = {*cipher};
+    };
+}
+
+}  // namespace ikev2_unit_test
+
+using namespace ikev2_unit_test;
 
 TEST_CASE("ikev2: initiator and responder establish an IKE SA and a Child SA for every group and cipher") {
     for (auto group : {Group::curve25519, Group::ecp_256})
@@ -543,4 +562,253 @@ TEST_CASE("ikev2: either side rekeys the IKE SA; the Child SA moves over and the
         CHECK(!p.i->failure());
         CHECK(!p.r->failure());
     }
+}
+
+TEST_CASE("ikev2 fragmentation: IKE_AUTH in SKF fragments both ways, each within the limit (AEAD and AES-CBC)") {
+    for (auto cipher : {IkeCipher::aes_128_gcm_16, IkeCipher::chacha20_poly1305, IkeCipher::aes_256_cbc}) {
+        CAPTURE(static_cast<int>(cipher));
+        Pair p(fragment_at(200, cipher));
+        REQUIRE(p.connect());
+        CHECK(p.i->fragmentation());
+        CHECK(p.r->fragmentation());
+        // Both IKE_AUTH messages went out in pieces, and came back together.
+        CHECK(p.i->statistics().messages_fragmented == 1);
+        CHECK(p.r->statistics().messages_fragmented == 1);
+        CHECK(p.i->statistics().fragments_sent > 1);
+        CHECK(p.r->statistics().messages_reassembled == 1);
+        CHECK(p.i->statistics().messages_reassembled == 1);
+        CHECK(p.r->statistics().fragments_received == p.i->statistics().fragments_sent);
+        // Every SKF datagram fits the 200-octet IP datagram: 20 (IPv4) + 8 (UDP) + marker + message.
+        for (const auto& d : p.i_to_r)
+            if (is_fragment(d)) CHECK(20 + 8 + d.size() <= 200);
+        // IKE_SA_INIT itself is never fragmented (RFC 7383 2.5.3), and announced the support.
+        CHECK(!is_fragment(p.i_to_r.front()));
+        p.ping_pong();
+    }
+}
+
+TEST_CASE("ikev2 fragmentation: not negotiated unless both announce it; then a large message goes whole") {
+    for (bool initiator_announces : {false, true}) {
+        CAPTURE(initiator_announces);
+        Pair p([&](Config& i, Config& r) {
+            fragment_at(200)(i, r);
+            (initiator_announces ? r : i).fragmentation = false;
+        });
+        REQUIRE(p.connect());
+        CHECK(!p.i->fragmentation());
+        CHECK(!p.r->fragmentation());
+        for (const auto& d : p.i_to_r) CHECK(!is_fragment(d));
+        for (const auto& d : p.r_to_i) CHECK(!is_fragment(d));
+        CHECK(p.largest_datagram > 200 - 28);
+    }
+}
+
+TEST_CASE("ikev2 fragmentation: out of order and duplicated fragments reassemble once") {
+    Pair p(fragment_at(150));
+    std::vector<Bytes> held;
+    p.on_wire = [&](Bytes& d, bool from_i) {
+        if (from_i && is_fragment(d)) return held.push_back(d), false;  // kept back, delivered below
+        return true;
+    };
+    REQUIRE(!p.i->start(p.now));
+    p.pump();
+    REQUIRE(held.size() >= 3);
+    p.on_wire = {};
+    std::reverse(held.begin(), held.end());
+    held.insert(held.begin() + 1, held.front());  // the last fragment twice, at once
+    for (std::size_t k = 0; k + 1 < held.size(); ++k) {
+        CHECK(!p.r->receive(held[k], p.i_ep, p.now));
+        CHECK(!p.r->is_established());  // fragment 1 is the last to arrive
+    }
+    CHECK(p.r->duplicate_fragments() == 1);
+    CHECK(!p.r->receive(held.back(), p.i_ep, p.now));
+    p.pump();
+    CHECK(p.r->is_established());
+    CHECK(p.i->is_established());
+    CHECK(p.r->statistics().messages_reassembled == 1);
+    p.ping_pong();
+}
+
+TEST_CASE("ikev2 fragmentation: a tampered fragment is dropped alone; the retransmission of all fragments completes") {
+    Pair p(fragment_at(200));
+    bool tampered = false;
+    p.on_wire = [&](Bytes& d, bool from_i) {
+        if (from_i && is_fragment(d) && fragment_number(d) == 2 && !tampered) {
+            d[d.size() - 5] ^= 0x40;  // inside the ICV
+            tampered = true;
+        }
+        return true;
+    };
+    REQUIRE(!p.i->start(p.now));
+    p.pump();
+    REQUIRE(tampered);
+    CHECK(Pair::drop_reason(*p.r) == Error::integrity_check_failed);
+    CHECK(!p.r->is_established());
+    CHECK(p.r->failure() == std::error_code{});  // dropped, not fatal (RFC 7383 2.6)
+    const auto first_round = p.i_to_r.size();
+    p.now += 500ms;
+    REQUIRE(!p.i->on_timeout(p.now));
+    p.pump();
+    CHECK(p.i->statistics().retransmissions == 1);
+    // Every fragment went again, and the responder completed the message with the new fragment 2.
+    CHECK(p.i_to_r.size() - first_round == p.i->statistics().fragments_sent);
+    CHECK(p.r->is_established());
+    CHECK(p.i->is_established());
+    CHECK(p.r->statistics().messages_reassembled == 1);
+    p.ping_pong();
+}
+
+TEST_CASE("ikev2 fragmentation: a lost fragmented answer is resent once per retransmitted request, on its fragment 1") {
+    Pair p(fragment_at(200));
+    bool lose = true;
+    p.on_wire = [&](Bytes& d, bool from_i) { return from_i || !is_fragment(d) || !lose; };
+    REQUIRE(!p.i->start(p.now));
+    p.pump();
+    CHECK(p.r->is_established());
+    CHECK(!p.i->is_established());
+    lose = false;
+    p.now += 500ms;
+    REQUIRE(!p.i->on_timeout(p.now));
+    p.pump();
+    CHECK(p.i->is_established());
+    CHECK(p.r->statistics().responses_resent == 1);  // not one per request fragment
+    CHECK(p.i->statistics().messages_reassembled == 1);
+    p.ping_pong();
+}
+
+TEST_CASE("ikev2 fragmentation: SKF where it does not belong is refused as invalid_fragment") {
+    Pair p([](Config& i, Config& r) {
+        fragment_at(200)(i, r);
+        r.fragmentation = false;
+    });
+    // An initiator that fragments although the responder never announced support.
+    auto cipher = SkCipher<crypto::Botan2>::create(esp::Algorithm::aes_128_gcm_16, Bytes(20, 0x11));
+    REQUIRE(cipher);
+    REQUIRE(p.connect());
+    Header h;
+    h.spi_i = p.i->spi_initiator();
+    h.spi_r = p.i->spi_responder();
+    h.exchange = ExchangeType::informational;
+    h.message_id = 1;
+    h.flags = flags::initiator;
+    Bytes d(4, 0);
+    append(d, cipher->seal_fragment(h, 1, 2, PayloadType::notify, Bytes(40, 0)));
+    p.now += 2s;
+    CHECK(!p.r->receive(d, p.i_ep, p.now));
+    CHECK(Pair::drop_reason(*p.r) == Error::invalid_fragment);
+    // IKE_SA_INIT in a fragment: never (RFC 7383 2.5.3).
+    Pair fresh;
+    h.exchange = ExchangeType::ike_sa_init;
+    h.message_id = 0;
+    h.spi_r = 0;
+    Bytes init(4, 0);
+    append(init, cipher->seal_fragment(h, 1, 1, PayloadType::sa, Bytes(40, 0)));
+    CHECK(!fresh.r->receive(init, fresh.i_ep, fresh.now));
+    CHECK(Pair::drop_reason(*fresh.r) == Error::invalid_fragment);
+}
+
+TEST_CASE("ikev2 fragmentation: reassembly refusals and limits (table-driven, through SkCipher)") {
+    auto made = SkCipher<crypto::Botan2>::create(esp::Algorithm::aes_128_gcm_16, Bytes(20, 0x5c));
+    REQUIRE(made);
+    SkCipher<crypto::Botan2>& cipher = *made;
+    Header h;
+    h.spi_i = 0x0102030405060708;
+    h.spi_r = 0x1112131415161718;
+    h.exchange = ExchangeType::ike_auth;
+    h.message_id = 1;
+    h.flags = flags::initiator;
+    const std::vector<RawPayload> inner{payload(PayloadType::idi, IdPayload{IdType::fqdn, Bytes(20, 'a')}),
+                                        notify(NotifyType::initial_contact, Bytes(300, 0x33)), nonce_payload(Bytes(32, 0x44))};
+    Bytes chain;
+    wire::Writer w(chain);
+    write_chain(w, inner);
+
+    struct Step {
+        std::uint16_t number, total;
+        bool tamper = false;
+        int next = -1;  // the Next Payload field: -1 as the sender sets it
+    };
+    struct Row {
+        const char* name;
+        std::vector<Step> steps;
+        std::error_code last_error;  // of the last step
+        bool completes;
+        std::size_t duplicates = 0;
+        FragmentLimits limits = {};
+    };
+    const auto none = std::error_code{};
+    const std::vector<Row> rows{
+        {"in order", {{1, 3}, {2, 3}, {3, 3}}, none, true},
+        {"out of order", {{3, 3}, {1, 3}, {2, 3}}, none, true},
+        {"duplicate ignored", {{1, 3}, {2, 3}, {2, 3}, {3, 3}}, none, true, 1},
+        {"missing fragment: waits", {{1, 3}, {3, 3}}, none, false},
+        {"tampered fragment: integrity, the others kept", {{1, 3}, {2, 3, true}}, make_error_code(Error::integrity_check_failed), false},
+        {"tampered, then the genuine copy completes", {{1, 3}, {2, 3, true}, {3, 3}, {2, 3}}, none, true},
+        {"Fragment Number 0", {{0, 3}}, make_error_code(Error::invalid_fragment), false},
+        {"Fragment Number above Total", {{4, 3}}, make_error_code(Error::invalid_fragment), false},
+        {"Total Fragments 0", {{1, 0}}, make_error_code(Error::invalid_fragment), false},
+        {"fragment 1 without a Next Payload", {{1, 3, false, 0}}, make_error_code(Error::invalid_fragment), false},
+        {"fragment 2 with a Next Payload", {{2, 3, false, 41}}, make_error_code(Error::invalid_fragment), false},
+        {"too many fragments", {{1, 65}}, make_error_code(Error::fragment_limit_exceeded), false},
+        {"reassembled size over the limit", {{1, 3}, {2, 3}}, make_error_code(Error::fragment_limit_exceeded), false, 0, FragmentLimits{64, 150}},
+        {"fewer Total Fragments than held: superseded", {{1, 3}, {2, 2}}, make_error_code(Error::fragment_superseded), false},
+        {"more Total Fragments than held: start over", {{1, 2}, {1, 3}, {2, 3}, {3, 3}}, none, true},
+        {"more Total Fragments: the old pieces are gone", {{1, 2}, {2, 3}, {3, 3}}, none, false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        FragmentReassembly reassembly;
+        std::error_code last;
+        std::optional<FragmentReassembly::Reassembled> whole;
+        for (const auto& step : row.steps) {
+            const std::size_t pieces = std::max<std::size_t>(step.total, 1);
+            const std::size_t size = (chain.size() + pieces - 1) / pieces;
+            const std::size_t at = std::min<std::size_t>(std::size_t{step.number > 0 ? step.number - 1u : 0u} * size, chain.size());
+            const ByteView part = ByteView(chain).subspan(at, std::min(size, chain.size() - at));
+            const PayloadType next = step.next >= 0 ? static_cast<PayloadType>(step.next)
+                                     : step.number == 1 ? inner.front().type
+                                                        : PayloadType::none;
+            Bytes message = cipher.seal_fragment(h, step.number, step.total, next, part);
+            if (step.tamper) message[message.size() - 20] ^= 0x01;
+            auto parsed = parse_message(message);
+            REQUIRE(parsed);
+            REQUIRE(parsed->fragment());
+            auto opened = cipher.open_fragment(message, *parsed);
+            if (!opened) {
+                last = opened.error();
+                continue;
+            }
+            auto added = reassembly.add(h.message_id, opened->numbers, opened->next, opened->part, row.limits);
+            last = added ? std::error_code{} : added.error();
+            if (added && *added) whole = std::move(**added);
+        }
+        CHECK(last == row.last_error);
+        CHECK(whole.has_value() == row.completes);
+        CHECK(reassembly.duplicates() == row.duplicates);
+        if (whole) {
+            CHECK(whole->chain == chain);
+            CHECK(whole->first_inner == PayloadType::idi);
+            std::vector<RawPayload> back;
+            CHECK(!parse_chain(whole->chain, whole->first_inner, back));
+            CHECK(back.size() == inner.size());
+        }
+    }
+    // seal_message cuts the same chain into fragments that all fit, and they open back to it.
+    const auto fragments = cipher.seal_message(h, inner, true, 150);
+    CHECK(fragments.size() == (chain.size() + cipher.fragment_capacity(150) - 1) / cipher.fragment_capacity(150));
+    FragmentReassembly again;
+    std::optional<FragmentReassembly::Reassembled> whole;
+    for (const auto& f : fragments) {
+        CHECK(f.size() <= 150);
+        auto parsed = parse_message(f);
+        REQUIRE(parsed);
+        auto opened = cipher.open_fragment(f, *parsed);
+        REQUIRE(opened);
+        auto added = again.add(1, opened->numbers, opened->next, opened->part, {});
+        REQUIRE(added);
+        if (*added) whole = std::move(**added);
+    }
+    REQUIRE(whole);
+    CHECK(whole->chain == chain);
+    CHECK(cipher.seal_message(h, inner, false, 150).size() == 1);  // not negotiated: whole
 }

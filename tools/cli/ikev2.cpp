@@ -33,6 +33,7 @@
 #include "address.hpp"
 #include "provider_option.hpp"
 #include "registry.hpp"
+#include "tunnel_batch.hpp"
 #include "tunnel_io.hpp"
 
 namespace tapsec::cli {
@@ -56,7 +57,9 @@ constexpr const char* usage =
     "                        dpd_delay, rekey_time (s), vips = 0.0.0.0 (connect: as\n"
     "                        --request-address), pools = CIDR (listen: as --pool),\n"
     "                        local.auth / remote.auth (psk or pubkey), local.certs, local.key,\n"
-    "                        remote.cacerts (PEM files); errors name the line; options below\n"
+    "                        remote.cacerts (PEM files), fragmentation = yes|no and\n"
+    "                        fragment_size = OCTETS (IKE fragmentation, RFC 7383: on, 1280\n"
+    "                        by default); errors name the line; options below\n"
     "                        override the file\n"
     "  --psk-file FILE       the pre-shared key: the file's first line (or --psk), needed when\n"
     "                        either side authenticates with the PSK\n"
@@ -253,6 +256,8 @@ struct FileSettings {
     bool cookies = false, mobike = false, vips = false;
     std::optional<std::uint32_t> dpd_delay, rekey_time;
     std::optional<std::string> pools;
+    std::optional<bool> fragmentation;             // swanctl's `fragmentation` (yes / no)
+    std::optional<std::uint32_t> fragment_size;    // strongswan.conf's charon.fragment_size
 };
 
 /// A swanctl-like flat file: `key = value` per line, `#` comments, values optionally
@@ -318,6 +323,16 @@ std::optional<std::string> read_config_file(const std::string& path, FileSetting
         } else if (key == "pools") {
             if (!ikev2::AddressPool::parse(value)) return where + "pools: '" + value + "' is not an IPv4 prefix or range";
             out.pools = value;
+        } else if (key == "fragmentation") {
+            if (value != "yes" && value != "no") return where + "fragmentation: 'yes' or 'no'";
+            out.fragmentation = value == "yes";
+        } else if (key == "fragment_size") {
+            std::uint32_t v = 0;
+            auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+            // RFC 7383 2.5.1: at least the 576 octets every IPv4 host takes, at most a UDP datagram.
+            if (ec != std::errc{} || ptr != value.data() + value.size() || v < 576 || v > 65535)
+                return where + "fragment_size: '" + value + "' is not a number of octets from 576 to 65535";
+            out.fragment_size = v;
         } else if (key == "dpd_delay") {
             if (auto e = seconds(out.dpd_delay)) return e;
         } else if (key == "rekey_time") {
@@ -407,6 +422,8 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         out.config.dummy_interval = std::chrono::milliseconds(1000 / rate);
     }
     out.config.mobike = file.mobike || args.flag("--mobike");
+    if (file.fragmentation) out.config.fragmentation = *file.fragmentation;
+    if (file.fragment_size) out.config.fragment_size = *file.fragment_size;
     if (auto tfc = args.take("--tfc-padding")) {
         auto parsed = esp::TfcPadding::parse(*tfc);
         if (!parsed) return "--tfc-padding: '" + *tfc + "' is not off, bucket:N or fixed:N (1 <= N <= 65535)";
@@ -559,21 +576,34 @@ std::vector<std::string> cidr_blocks(const ikev2::TrafficSelector& ts) {
     return blocks;
 }
 
+/// The batched TUN path's offloads, each on unless its variable says 0 (to measure each
+/// step): TAPSEC_IKEV2_UDP_OFFLOAD (UDP GSO / GRO), TAPSEC_IKEV2_TUN_OFFLOAD (the TUN
+/// device's TSO and checksum offload, behind a virtio-net header), and
+/// TAPSEC_IKEV2_BATCH=0 for the one-packet-per-poll path of before.
+bool switch_enabled(const char* name) {
+    const char* value = std::getenv(name);
+    return !value || std::string(value) != "0";
+}
+
 int open_tun(const std::string& name, const ikev2::TrafficSelector& local, const ikev2::TrafficSelector& remote,
-             std::string& error) {
+             bool vnet_header, std::string& error) {
     const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         error = std::string("cannot open /dev/net/tun: ") + std::strerror(errno);
         return -1;
     }
     ifreq request{};
-    request.ifr_flags = IFF_TUN | IFF_NO_PI;
+    request.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet_header ? IFF_VNET_HDR : 0);
     std::strncpy(request.ifr_name, name.c_str(), IFNAMSIZ - 1);
     if (::ioctl(fd, TUNSETIFF, &request) != 0) {
         error = "cannot create TUN device " + name + ": " + std::strerror(errno);
         ::close(fd);
         return -1;
     }
+    // TCP super-packets (TSO) and unfinished checksums come in behind the header; the
+    // batched loop cuts and finishes them (tun_offload.hpp), as the WireGuard command does.
+    if (vnet_header && ::ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) != 0)
+        (void)::ioctl(fd, TUNSETOFFLOAD, 0);
     char address[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, local.start.data(), address, sizeof address);
     auto run = [&](const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()) == 0; };
@@ -753,14 +783,16 @@ void report_counters(auto& conn) {
     const auto& s = engine.statistics();
     std::fprintf(stderr,
                  "tapsec: counters: esp_sent=%llu esp_received=%llu esp_dropped=%llu dropped=%llu child_rekeys=%llu "
-                 "ike_rekeys=%llu dummy_sent=%llu dummy_received=%llu\n",
+                 "ike_rekeys=%llu dummy_sent=%llu dummy_received=%llu ike_fragments_sent=%llu "
+                 "ike_messages_reassembled=%llu\n",
                  static_cast<unsigned long long>(s.esp_sent), static_cast<unsigned long long>(s.esp_received),
                  static_cast<unsigned long long>(s.esp_dropped), static_cast<unsigned long long>(s.dropped),
                  static_cast<unsigned long long>(engine.child_rekeys()), static_cast<unsigned long long>(engine.ike_rekeys()),
-                 static_cast<unsigned long long>(s.esp_dummy_sent), static_cast<unsigned long long>(s.esp_dummy_received));
+                 static_cast<unsigned long long>(s.esp_dummy_sent), static_cast<unsigned long long>(s.esp_dummy_received),
+                 static_cast<unsigned long long>(s.fragments_sent), static_cast<unsigned long long>(s.messages_reassembled));
 }
 
-int run_data_path(auto& conn, const Options& options, int tun_fd, bool is_connect) {
+int run_data_path(auto& conn, const Options& options, int tun_fd, bool tun_vnet_header, bool is_connect) {
     TunnelPackets packets(
         tun_fd,
         options.udp_to ? TunnelPackets::MakeUdpPacket(
@@ -783,8 +815,28 @@ int run_data_path(auto& conn, const Options& options, int tun_fd, bool is_connec
         if (is_connect && !progress.input_open && Clock::now() - progress.quiet_since > 2s) return {TunnelStep::leave};
         return {};
     };
-    const std::optional<int> status = run_tunnel(conn, packets, stop_requested, [&] { report_events(conn, options.verbose); },
-                                                 peer_deleted, check);
+    std::optional<int> status;
+    if (tun_fd >= 0 && switch_enabled("TAPSEC_IKEV2_BATCH")) {
+        // The batched path (tunnel_batch.hpp): recvmmsg / GRO in, the TUN device drained,
+        // sendmmsg / GSO out, the engine driven directly. IKE messages share the socket
+        // (after the non-ESP marker) and reach the engine's IKE side as before.
+        auto& engine = conn.engine();
+        auto batched_check = [&](const TunnelProgress& progress) -> TunnelStep {
+            if (engine.is_closed()) {
+                if (engine.failure()) return {TunnelStep::exit_with, cli::fail(engine.failure().message())};
+                if (options.verbose) std::fprintf(stderr, "tapsec: closed by the peer\n");
+                return {TunnelStep::exit_with, 0};
+            }
+            return check(progress);
+        };
+        TunBatchOptions batch;
+        batch.udp_offload = switch_enabled("TAPSEC_IKEV2_UDP_OFFLOAD");
+        batch.vnet_header = tun_vnet_header;
+        status = run_tun_batched(engine, conn.transport().native_handle(), tun_fd, stop_requested,
+                                 [&] { report_events(conn, options.verbose); }, batched_check, batch);
+    } else {
+        status = run_tunnel(conn, packets, stop_requested, [&] { report_events(conn, options.verbose); }, peer_deleted, check);
+    }
     if (options.verbose) report_counters(conn);
     if (status) return *status;
     if (!delete_and_wait(conn)) return cli::fail("the peer did not answer the delete (the IKE SA is gone on our side)");
@@ -806,10 +858,12 @@ int run(Arguments& args, bool is_connect) {
     // A TCP window of ESP arrives in bursts: queue them rather than drop them while busy.
     udp->set_receive_buffer(8 << 20);
     int tun_fd = -1;
+    // A virtio-net header only on the batched path, which reads it.
+    const bool tun_vnet_header = switch_enabled("TAPSEC_IKEV2_BATCH") && switch_enabled("TAPSEC_IKEV2_TUN_OFFLOAD");
     // With --request-address our inner address is known only after IKE_AUTH.
     if (!options.tun.empty() && !options.config.request_address) {
         std::string error;
-        tun_fd = open_tun(options.tun, options.config.local_ts, options.config.remote_ts, error);
+        tun_fd = open_tun(options.tun, options.config.local_ts, options.config.remote_ts, tun_vnet_header, error);
         if (tun_fd < 0) return cli::fail(error);
     }
     Ikev2<Crypto> conn(is_connect ? Role::client : Role::server, options.config, std::move(*udp));
@@ -838,10 +892,10 @@ int run(Arguments& args, bool is_connect) {
     }
     if (!options.tun.empty() && options.config.request_address) {
         std::string error;
-        tun_fd = open_tun(options.tun, conn.engine().local_selector(), options.config.remote_ts, error);
+        tun_fd = open_tun(options.tun, conn.engine().local_selector(), options.config.remote_ts, tun_vnet_header, error);
         if (tun_fd < 0) return cli::fail(error);
     }
-    const int status = run_data_path(conn, options, tun_fd, is_connect);
+    const int status = run_data_path(conn, options, tun_fd, tun_vnet_header, is_connect);
     if (tun_fd >= 0) ::close(tun_fd);
     return status;
 }

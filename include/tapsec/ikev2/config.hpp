@@ -24,6 +24,7 @@
 #include "certificates.hpp"
 #include "configuration.hpp"
 #include "eap.hpp"
+#include "fragments.hpp"
 #include "key_schedule.hpp"
 #include "selectors.hpp"
 #include "wire.hpp"
@@ -388,6 +389,14 @@ struct Config : CommonConfig {
     /// CommonConfig::identity (our chain and key, checked to match) and the CERTREQ hashes
     /// of our CAs, parsed once and shared the same way (certificates.hpp).
     std::shared_ptr<ParsedCredentialsSlot> parsed_credentials = std::make_shared<ParsedCredentialsSlot>();
+    // IKE fragmentation (RFC 7383): announce IKEV2_FRAGMENTATION_SUPPORTED in IKE_SA_INIT;
+    // when both did, a protected message whose IP datagram would exceed fragment_size
+    // octets (IP and UDP headers and the non-ESP marker included: charon's
+    // `fragment_size`, 1280 by default) goes out as SKF fragments of at most that size.
+    // Received fragments are reassembled within fragment_limits.
+    bool fragmentation = true;
+    std::size_t fragment_size = 1280;
+    FragmentLimits fragment_limits;
     std::chrono::milliseconds retransmit_initial{500};  // doubled after each retransmission
     unsigned retransmit_tries = 5;                      // then the exchange fails (timed out)
     // EAP (RFC 7296 2.16, eap.hpp): an initiator with eap_peer authenticates with that method

@@ -35,6 +35,7 @@
 #include "config.hpp"
 #include "configuration.hpp"
 #include "errors.hpp"
+#include "fragments.hpp"
 #include "key_schedule.hpp"
 #include "protection.hpp"
 #include "selectors.hpp"
@@ -54,6 +55,10 @@ struct Statistics {
     std::uint64_t keepalives_sent = 0;  // NAT-T keepalives (Config::nat_keepalive)
     std::uint64_t esp_dummy_sent = 0;      // ESP dummy packets sent (next header 59, Config::dummy_interval)
     std::uint64_t esp_dummy_received = 0;  // authenticated dummy packets discarded, never delivered (RFC 4303 2.6)
+    std::uint64_t messages_fragmented = 0;  // IKE messages we sent as SKF fragments (RFC 7383)
+    std::uint64_t fragments_sent = 0;       // SKF messages among them (first transmissions)
+    std::uint64_t fragments_received = 0;   // authenticated SKF messages received
+    std::uint64_t messages_reassembled = 0; // IKE messages put back together from them
 };
 
 namespace detail {
@@ -389,6 +394,13 @@ public:
     /// from the cache when the peer repeats it).
     std::uint64_t queue_overflows() const { return transmits_.overflows(); }
     bool outbox_full() const { return transmits_.size() >= queue_limit; }
+    /// The same, as the batched tunnel loop (tools/cli/tunnel_batch.hpp) asks it.
+    std::size_t queued_transmits() const { return transmits_.size(); }
+    /// Both sides announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383): messages larger than
+    /// the limit (Config::fragment_size) go out as SKF fragments.
+    bool fragmentation() const { return fragmentation_; }
+    /// Copies of fragments already held, ignored (both directions).
+    std::uint64_t duplicate_fragments() const { return requests_in_.duplicates() + responses_in_.duplicates(); }
     /// Datagrams waiting for poll_transmit().
     std::size_t outbox_size() const { return transmits_.size(); }
 
@@ -609,6 +621,26 @@ private:
         slot->to = peer_;
         transmits_.commit();
     }
+    /// A message as sent: one datagram, or its fragments (each retransmitted with it).
+    void queue(const std::vector<Bytes>& datagrams) {
+        for (const auto& d : datagrams) queue(d);
+    }
+    /// The largest IKE message we send unfragmented once fragmentation is negotiated:
+    /// Config::fragment_size is the whole IP datagram (charon's meaning), less the IP and
+    /// UDP headers and the non-ESP marker.
+    std::size_t fragment_limit() const {
+        const std::size_t overhead = (peer_ && peer_->family() == AF_INET6 ? 40 : 20) + 8 + (peer_marker_ ? non_esp_marker_size : 0);
+        return config_.fragment_size > overhead ? config_.fragment_size - overhead : 0;
+    }
+    /// Seals a protected message, as SKF fragments when negotiated and it does not fit.
+    std::vector<Bytes> seal_message(SkCipher<Crypto>& cipher, const Header& h, const std::vector<RawPayload>& inner) {
+        auto out = cipher.seal_message(h, inner, fragmentation_, fragment_limit());
+        if (out.size() > 1) {
+            ++stats_.messages_fragmented;
+            stats_.fragments_sent += out.size();
+        }
+        return out;
+    }
     Header header(ExchangeType exchange, std::uint32_t message_id, bool response) const {
         Header h;
         h.spi_i = spi_i_;
@@ -624,14 +656,14 @@ private:
     }
     /// A protected request: sealed, remembered for retransmission, queued.
     void send_request(ExchangeType exchange, const std::vector<RawPayload>& inner, Instant now) {
-        last_request_ = out_cipher_->seal(header(exchange, next_request_id_, false), inner);
+        last_request_ = seal_message(*out_cipher_, header(exchange, next_request_id_, false), inner);
         pending_request_id_ = next_request_id_++;
         queue(last_request_);
         last_sent_ = now;
         arm_retransmit(now);
     }
     void send_response(ExchangeType exchange, std::uint32_t message_id, const std::vector<RawPayload>& inner) {
-        last_response_ = out_cipher_->seal(header(exchange, message_id, true), inner);
+        last_response_ = seal_message(*out_cipher_, header(exchange, message_id, true), inner);
         last_response_id_ = message_id;
         queue(last_response_);
     }
@@ -696,9 +728,10 @@ private:
         payloads.push_back(payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(suite_.group), our_public()}));
         payloads.push_back(nonce_payload(ni_));
         add_nat_detection(payloads);
+        if (config_.fragmentation) payloads.push_back(notify(NotifyType::ikev2_fragmentation_supported));
         payloads.push_back(notify(NotifyType::signature_hash_algorithms, encode_hash_algorithms(announced_hashes())));
         init_request_ = serialize_message(header(ExchangeType::ike_sa_init, 0, false), payloads);
-        last_request_ = init_request_;
+        last_request_ = {init_request_};
         pending_request_id_ = 0;
         next_request_id_ = 1;
         queue(init_request_);
@@ -733,6 +766,7 @@ private:
         if (h.from_initiator() == ike_initiator_) return make_error_code(Error::unexpected_message);
 
         if (h.exchange == ExchangeType::ike_sa_init) {
+            if (m.fragment()) return make_error_code(Error::invalid_fragment);  // RFC 7383 2.5.3: never fragmented
             if (h.message_id != 0) return make_error_code(Error::unexpected_message);
             if (initiator()) {
                 if (!h.is_response() || state_ != State::init_sent || h.spi_i != spi_i_)
@@ -753,19 +787,22 @@ private:
         }
 
         if (h.spi_i != spi_i_ || h.spi_r != spi_r_ || !in_cipher_) return make_error_code(Error::unknown_spi);
+        if (m.fragment() && !fragmentation_) return make_error_code(Error::invalid_fragment);  // not announced by us both
         if (h.is_response()) {
             if (!retransmit_at_ || h.message_id != pending_request_id_) return make_error_code(Error::unexpected_message);
-            auto inner = in_cipher_->open(data, m);
-            if (!inner) return inner.error();
+            auto whole = open_or_reassemble(data, m, responses_in_);
+            if (!whole) return whole.error();
             follow_peer(from, marker, now);
+            if (!*whole) return {};  // more fragments to come
+            auto inner = std::move(**whole);
             retransmit_at_.reset();
-            if (h.exchange == ExchangeType::ike_auth && state_ == State::auth_sent) return on_auth_response(*inner, now);
+            if (h.exchange == ExchangeType::ike_auth && state_ == State::auth_sent) return on_auth_response(inner, now);
             if (h.exchange == ExchangeType::informational && state_ == State::deleting) {
                 state_ = State::closed;
                 return {};
             }
-            if (h.exchange == ExchangeType::create_child_sa && rekey_) return on_rekey_response(*inner, now);
-            if (h.exchange == ExchangeType::create_child_sa && ike_rekey_) return on_ike_rekey_response(*inner, now);
+            if (h.exchange == ExchangeType::create_child_sa && rekey_) return on_rekey_response(inner, now);
+            if (h.exchange == ExchangeType::create_child_sa && ike_rekey_) return on_ike_rekey_response(inner, now);
             if (h.exchange == ExchangeType::informational && deleting_old_) {  // our D(ESP) of the rekeyed SA, answered
                 deleting_old_ = false;
                 esp_old_.reset();
@@ -775,24 +812,60 @@ private:
         }
         // A request from the peer: the next one in sequence, or the last one again.
         if (h.message_id + 1 == expected_peer_id_ && !last_response_.empty() && h.message_id == last_response_id_) {
-            auto inner = in_cipher_->open(data, m);  // only an authentic copy earns the cached answer
-            if (!inner) return inner.error();
-            follow_peer(from, marker, now);
+            // Only an authentic copy earns the cached answer; of a fragmented request, only
+            // its first fragment (RFC 7383 2.6.1: one answer per retransmission, not one per fragment).
+            if (m.fragment()) {
+                auto piece = in_cipher_->open_fragment(data, m);
+                if (!piece) return piece.error();
+                secure_zero(piece->part.data(), piece->part.size());
+                follow_peer(from, marker, now);
+                if (piece->numbers.number != 1) return {};
+            } else {
+                auto inner = in_cipher_->open(data, m);
+                if (!inner) return inner.error();
+                follow_peer(from, marker, now);
+            }
             ++stats_.responses_resent;
             queue(last_response_);
             return {};
         }
         if (h.message_id != expected_peer_id_) return make_error_code(Error::unexpected_message);
-        auto inner = in_cipher_->open(data, m);
-        if (!inner) return inner.error();
+        auto whole = open_or_reassemble(data, m, requests_in_);
+        if (!whole) return whole.error();
         follow_peer(from, marker, now);
+        if (!*whole) return {};  // more fragments to come
+        const auto inner = std::move(**whole);
         ++expected_peer_id_;
         if (h.exchange == ExchangeType::ike_auth && !initiator() && state_ == State::init_answered)
-            return on_auth_request(*inner, h.message_id, now);
-        if (h.exchange == ExchangeType::informational) return on_informational_request(*inner, h.message_id, now);
-        if (h.exchange == ExchangeType::create_child_sa) return on_create_child_sa_request(*inner, h.message_id, now);
+            return on_auth_request(inner, h.message_id, now);
+        if (h.exchange == ExchangeType::informational) return on_informational_request(inner, h.message_id, now);
+        if (h.exchange == ExchangeType::create_child_sa) return on_create_child_sa_request(inner, h.message_id, now);
         send_response(h.exchange, h.message_id, {notify(NotifyType::invalid_syntax)});
         return make_error_code(Error::unexpected_message);
+    }
+
+    /// The inner payloads of an SK message, or of the fragmented message an authentic SKF
+    /// completes (nullopt while pieces are missing). A fragment that fails its integrity
+    /// check is refused alone (RFC 7383 2.6); the pieces held stay.
+    Result<std::optional<std::vector<RawPayload>>> open_or_reassemble(ByteView data, const Message& m, FragmentReassembly& pieces) {
+        if (!m.fragment()) {
+            auto inner = in_cipher_->open(data, m);
+            if (!inner) return inner.error();
+            return std::optional<std::vector<RawPayload>>(std::move(*inner));
+        }
+        auto piece = in_cipher_->open_fragment(data, m);
+        if (!piece) return piece.error();
+        ++stats_.fragments_received;
+        auto whole = pieces.add(m.header.message_id, piece->numbers, piece->next, piece->part, config_.fragment_limits);
+        secure_zero(piece->part.data(), piece->part.size());
+        if (!whole) return whole.error();
+        if (!*whole) return std::optional<std::vector<RawPayload>>{};
+        ++stats_.messages_reassembled;
+        std::vector<RawPayload> inner;
+        const auto ec = parse_chain((*whole)->chain, (*whole)->first_inner, inner);
+        secure_zero((*whole)->chain.data(), (*whole)->chain.size());
+        if (ec) return ec;
+        return std::optional<std::vector<RawPayload>>(std::move(inner));
     }
 
     /// RFC 7296 2.23: the peer's address and port are those of its latest authenticated
@@ -870,6 +943,9 @@ private:
                                          payload(PayloadType::ke, KePayload{static_cast<std::uint16_t>(suite_.group), our_public()}),
                                          nonce_payload(nr_)};
         add_nat_detection(payloads);
+        // RFC 7383 2.3: announced back only to an initiator that announced it.
+        fragmentation_ = config_.fragmentation && find_notify(m.payloads, NotifyType::ikev2_fragmentation_supported);
+        if (fragmentation_) payloads.push_back(notify(NotifyType::ikev2_fragmentation_supported));
         payloads.push_back(notify(NotifyType::signature_hash_algorithms, encode_hash_algorithms(announced_hashes())));
         if (config_.peer_signs()) payloads.push_back(certificate_request());  // RFC 7296 1.2: asks for the initiator's CERT
         init_response_ = serialize_message(header(ExchangeType::ike_sa_init, 0, true), payloads);
@@ -1004,6 +1080,7 @@ private:
         spi_r_ = m.header.spi_r;
         nr_ = nonce->body;
         init_response_.assign(raw.begin(), raw.end());
+        fragmentation_ = config_.fragmentation && find_notify(m.payloads, NotifyType::ikev2_fragmentation_supported);
         if (auto ec = derive_keys(*shared)) return fail(ec);
         key_share_.reset();
         send_auth_request(now);
@@ -1645,6 +1722,8 @@ private:
         next_request_id_ = pending_request_id_ = expected_peer_id_ = last_response_id_ = 0;
         last_response_.clear();
         last_request_.clear();
+        requests_in_.clear();
+        responses_in_.clear();
         ++ike_rekeys_;
         events_.push(EventKind::key_updated);
         (void)now;
@@ -1694,6 +1773,8 @@ private:
         next_request_id_ = pending_request_id_ = expected_peer_id_ = last_response_id_ = 0;
         last_response_.clear();
         last_request_.clear();
+        requests_in_.clear();
+        responses_in_.clear();
         queue(delete_old);
         ++ike_rekeys_;
         events_.push(EventKind::key_updated);
@@ -1731,7 +1812,7 @@ private:
                 if (auto d = decode_delete(p.body); d && d->protocol == ProtocolId::ike) delete_ike = true;
         std::vector<RawPayload> none;
         if (h.exchange != ExchangeType::informational) none.push_back(notify(NotifyType::temporary_failure));
-        old.last_response = old.out.seal(reply_header, none);
+        old.last_response = {old.out.seal(reply_header, none)};
         old.last_response_id = h.message_id;
         ++old.expected_peer_id;
         queue(old.last_response);
@@ -1991,7 +2072,9 @@ private:
 
     // exchanges (window size 1 each way)
     std::uint32_t next_request_id_ = 0, pending_request_id_ = 0, expected_peer_id_ = 0, last_response_id_ = 0;
-    Bytes last_request_, last_response_;
+    std::vector<Bytes> last_request_, last_response_;  // as sent: one datagram or its fragments
+    bool fragmentation_ = false;  // both sides sent IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383 2.3)
+    FragmentReassembly requests_in_, responses_in_;  // the peer's fragmented request / response
     std::optional<Instant> retransmit_at_;
     unsigned retransmits_done_ = 0;
 
@@ -2016,7 +2099,7 @@ private:
         SkCipher<Crypto> in, out;
         bool ike_initiator;
         std::uint32_t expected_peer_id;
-        Bytes last_response;
+        std::vector<Bytes> last_response;
         std::uint32_t last_response_id;
     };
     std::optional<Retired> retired_;  // the IKE SA a rekey replaced, until it is deleted

@@ -40,6 +40,9 @@ enum class Error {
     eap_required,               // the responder demands EAP and the initiator sent AUTH instead (or the reverse)
     internal_address_failure,   // no inner address assigned: the pool is exhausted, or no CFG_REPLY answered our request
     unexpected_configuration_payload,  // a CP of the wrong type or that answers no request (CFG_REPLY unasked)
+    invalid_fragment,           // an SKF whose numbers or Next Payload break RFC 7383 2.5, or one not negotiated
+    fragment_limit_exceeded,    // more fragments, or more reassembled octets, than the configured limits
+    fragment_superseded,        // an SKF with fewer Total Fragments than those already held (RFC 7383 2.6)
 };
 
 inline const char* describe(Error e) {
@@ -80,6 +83,11 @@ inline const char* describe(Error e) {
             return "no inner address assigned: pool exhausted or no CFG_REPLY to our CFG_REQUEST (INTERNAL_ADDRESS_FAILURE)";
         case Error::unexpected_configuration_payload:
             return "configuration payload out of place (a CFG_REPLY that answers no request, or the wrong CFG type)";
+        case Error::invalid_fragment:
+            return "invalid IKE fragment (Fragment Number 0 or above Total Fragments, wrong Next Payload, or not negotiated)";
+        case Error::fragment_limit_exceeded: return "IKE fragments beyond the limits (fragment count or reassembled size)";
+        case Error::fragment_superseded:
+            return "IKE fragment with fewer Total Fragments than those held: discarded (RFC 7383 2.6)";
     }
     return "unknown IKEv2 error";
 }
@@ -111,6 +119,9 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::eap_required: return condition::peer_incompatible;
         case Error::internal_address_failure: return condition::resource_exhausted;
         case Error::unexpected_configuration_payload: return condition::peer_misbehaved;
+        case Error::invalid_fragment:
+        case Error::fragment_superseded: return condition::peer_misbehaved;
+        case Error::fragment_limit_exceeded: return condition::resource_exhausted;
         case Error::cookie_required: return condition::not_ready;
         case Error::peer_error_notify: return condition::peer_aborted;
         case Error::retransmission_timeout: return condition::timed_out;

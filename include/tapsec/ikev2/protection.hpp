@@ -10,10 +10,17 @@
 //   IKE header | SK generic header | IV (16, random) | AES-CBC(inner | padding | pad length) | ICV
 // where the ICV is the truncated HMAC under SK_a over everything before it (RFC 7296
 // 3.14), checked in constant time before anything is decrypted.
+//
+// IKE fragmentation (RFC 7383 2.5): a message too large for the path is sent as SKF
+// messages, each an IKE header (the message's own exchange, flags and ID) and one
+// Encrypted Fragment payload: the SK layout with Fragment Number and Total Fragments
+// after the generic header (both covered by the AAD / ICV). The inner chain is cut into
+// pieces, each padded and sealed on its own; fragments.hpp puts them back together.
 #pragma once
 
 #include <array>
 #include <cstring>
+#include <algorithm>
 #include <optional>
 
 #include "../core/bytes.hpp"
@@ -59,53 +66,13 @@ public:
     }
 
     /// A whole protected message: `h` (length and next payload filled in here) and the
-    /// inner payloads sealed into one SK payload. The IV is a per-key counter.
+    /// inner payloads sealed into one SK payload. The IV is a per-key counter (AEAD) or
+    /// random (AES-CBC).
     Bytes seal(Header h, const std::vector<RawPayload>& inner) {
-        if (cbc_) return seal_cbc(h, inner);
         Bytes plain;
         wire::Writer pw(plain);
         write_chain(pw, inner);
-        plain.push_back(0);  // pad length: no padding
-        const std::size_t sk_length = generic_header_size + sk_iv_size + plain.size() + sk_icv_size;
-        Bytes out = start_sk(h, inner, sk_length);
-        const std::size_t aad_size = out.size();
-        const std::uint64_t iv = ++iv_counter_;
-        for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(iv >> (8 * i)));
-        const std::size_t text_at = out.size();
-        append(out, plain);
-        out.resize(out.size() + sk_icv_size);
-        const auto n = nonce(ByteView(out.data() + aad_size, sk_iv_size));
-        aead_->seal_in_place(n, ByteView(out.data(), aad_size), MutableByteView(out.data() + text_at, plain.size()),
-                            MutableByteView(out.data() + text_at + plain.size(), sk_icv_size));
-        return out;
-    }
-
-    /// Opens the SK payload of `m` (parsed from `raw`) and parses the inner chain.
-    Result<std::vector<RawPayload>> open(ByteView raw, const Message& m) const {
-        if (!m.encrypted) return make_error_code(Error::invalid_syntax);
-        if (cbc_) return open_cbc(raw, m);
-        const Bytes& body = m.encrypted->body;
-        if (body.size() < sk_iv_size + sk_icv_size + 1) return make_error_code(Error::malformed_message);
-        const std::size_t aad_size = raw.size() - body.size();
-        const std::size_t text_size = body.size() - sk_iv_size - sk_icv_size;
-        Bytes text(body.begin() + sk_iv_size, body.begin() + static_cast<std::ptrdiff_t>(sk_iv_size + text_size));
-        const auto n = nonce(ByteView(body.data(), sk_iv_size));
-        if (!aead_->open_in_place(n, raw.first(aad_size), text, ByteView(body.data() + sk_iv_size + text_size, sk_icv_size)))
-            return make_error_code(Error::integrity_check_failed);
-        const std::size_t pad = text.back();
-        if (pad + 1 > text.size()) return make_error_code(Error::malformed_message);
-        std::vector<RawPayload> inner;
-        if (auto ec = parse_chain(ByteView(text).first(text.size() - pad - 1), m.first_inner, inner)) return ec;
-        return inner;
-    }
-
-private:
-    SkCipher() = default;
-
-    static constexpr std::size_t cbc_iv_size = 16, cbc_block = 16;
-
-    /// The IKE header and the SK payload's generic header, for either cipher kind.
-    static Bytes start_sk(Header& h, const std::vector<RawPayload>& inner, std::size_t sk_length) {
+        const std::size_t sk_length = generic_header_size + sealed_size(plain.size());
         h.next_payload = PayloadType::sk;
         h.length = static_cast<std::uint32_t>(header_size + sk_length);
         Bytes out;
@@ -115,7 +82,174 @@ private:
         w.u8(static_cast<std::uint8_t>(inner.empty() ? PayloadType::none : inner.front().type));
         w.u8(0);
         w.u16(static_cast<std::uint16_t>(sk_length));
+        seal_after(out, plain);
         return out;
+    }
+
+    /// The message as one SK payload when it fits in `max_size` octets (or `fragment` is
+    /// false), else as SKF fragments of at most `max_size` octets each (RFC 7383 2.5):
+    /// the inner chain cut into pieces, each sealed on its own under a copy of `h`.
+    std::vector<Bytes> seal_message(const Header& h, const std::vector<RawPayload>& inner, bool fragment, std::size_t max_size) {
+        Bytes chain;
+        wire::Writer cw(chain);
+        write_chain(cw, inner);
+        const std::size_t whole = header_size + generic_header_size + sealed_size(chain.size());
+        const std::size_t piece = fragment_capacity(max_size);
+        if (!fragment || inner.empty() || whole <= max_size || piece == 0 || (chain.size() + piece - 1) / piece > 0xffff) {
+            secure_zero(chain.data(), chain.size());
+            return {seal(h, inner)};
+        }
+        const auto total = static_cast<std::uint16_t>((chain.size() + piece - 1) / piece);
+        std::vector<Bytes> out;
+        for (std::uint16_t n = 1; n <= total; ++n) {
+            const std::size_t at = std::size_t{n - 1u} * piece;
+            const ByteView part = ByteView(chain).subspan(at, std::min(piece, chain.size() - at));
+            out.push_back(seal_fragment(h, n, total, n == 1 ? inner.front().type : PayloadType::none, part));
+        }
+        secure_zero(chain.data(), chain.size());
+        return out;
+    }
+
+    /// One SKF message (RFC 7383 2.5): `h` with an Encrypted Fragment payload holding
+    /// fragment `number` of `total`, `next` (the first inner payload's type in fragment 1,
+    /// none in the others) and `part` of the inner chain. The associated data (AEAD) or
+    /// the ICV (AES-CBC) covers the IKE header and the SKF header with both numbers.
+    Bytes seal_fragment(Header h, std::uint16_t number, std::uint16_t total, PayloadType next, ByteView part) {
+        Bytes plain(part.begin(), part.end());
+        const std::size_t skf_length = generic_header_size + fragment_numbers_size + sealed_size(plain.size());
+        h.next_payload = PayloadType::skf;
+        h.length = static_cast<std::uint32_t>(header_size + skf_length);
+        Bytes out;
+        out.reserve(h.length);
+        wire::Writer w(out);
+        write_header(w, h);
+        w.u8(static_cast<std::uint8_t>(next));
+        w.u8(0);
+        w.u16(static_cast<std::uint16_t>(skf_length));
+        w.u16(number);
+        w.u16(total);
+        seal_after(out, plain);
+        return out;
+    }
+
+    /// The largest piece of an inner chain an SKF message of `max_size` octets carries
+    /// (0: none fits).
+    std::size_t fragment_capacity(std::size_t max_size) const {
+        const std::size_t fixed = header_size + generic_header_size + fragment_numbers_size;
+        if (max_size <= fixed + 64) return 0;
+        const std::size_t room = max_size - fixed;
+        if (!cbc_) return room - sk_iv_size - sk_icv_size - 1;  // one pad-length octet, no padding
+        if (room < cbc_iv_size + icv_size_ + cbc_block) return 0;
+        return (room - cbc_iv_size - icv_size_) / cbc_block * cbc_block - 1;
+    }
+
+    /// Opens the SK payload of `m` (parsed from `raw`) and parses the inner chain.
+    Result<std::vector<RawPayload>> open(ByteView raw, const Message& m) const {
+        if (!m.encrypted || m.fragment()) return make_error_code(Error::invalid_syntax);
+        auto text = decrypt(raw, m.encrypted->body);
+        if (!text) return text.error();
+        std::vector<RawPayload> inner;
+        auto ec = parse_chain(*text, m.first_inner, inner);
+        secure_zero(text->data(), text->size());
+        if (ec) return ec;
+        return inner;
+    }
+
+    /// An authenticated fragment's numbers and its piece of the inner chain.
+    struct OpenedFragment {
+        FragmentNumbers numbers;
+        PayloadType next = PayloadType::none;
+        Bytes part;
+    };
+    /// Checks and decrypts the SKF payload of `m` (parsed from `raw`). A fragment that
+    /// fails its integrity check is integrity_check_failed (RFC 7383 2.6: the caller
+    /// drops it and keeps the others).
+    Result<OpenedFragment> open_fragment(ByteView raw, const Message& m) const {
+        if (!m.fragment()) return make_error_code(Error::invalid_syntax);
+        const Bytes& body = m.encrypted->body;
+        auto numbers = decode_fragment_numbers(body);
+        if (!numbers) return numbers.error();
+        auto text = decrypt(raw, ByteView(body).subspan(fragment_numbers_size));
+        if (!text) return text.error();
+        return OpenedFragment{*numbers, m.first_inner, std::move(*text)};
+    }
+
+private:
+    SkCipher() = default;
+
+    static constexpr std::size_t cbc_iv_size = 16, cbc_block = 16;
+
+    /// IV | ciphertext | ICV for `plain` octets of inner chain (padding and pad length included).
+    std::size_t sealed_size(std::size_t plain) const {
+        if (!cbc_) return sk_iv_size + plain + 1 + sk_icv_size;
+        return cbc_iv_size + (plain + 1 + cbc_block - 1) / cbc_block * cbc_block + icv_size_;
+    }
+
+    /// Appends IV | ciphertext | ICV of `plain` to `out`, which holds everything before
+    /// the IV (the associated data). `plain` is padded here and wiped.
+    void seal_after(Bytes& out, Bytes& plain) {
+        if (cbc_) {
+            const std::size_t pad = (cbc_block - (plain.size() + 1) % cbc_block) % cbc_block;
+            plain.resize(plain.size() + pad, 0);
+            plain.push_back(static_cast<std::uint8_t>(pad));
+            const std::size_t iv_at = out.size();
+            out.resize(iv_at + cbc_iv_size);
+            Crypto::random(MutableByteView(out.data() + iv_at, cbc_iv_size));  // RFC 7296 3.14: unpredictable
+            const std::size_t text_at = out.size();
+            append(out, plain);
+            secure_zero(plain.data(), plain.size());
+            cbc_->encrypt(ByteView(out.data() + iv_at, cbc_iv_size), MutableByteView(out.data() + text_at, out.size() - text_at));
+            const std::size_t covered = out.size();
+            out.resize(covered + icv_size_);
+            icv(ByteView(out.data(), covered), MutableByteView(out.data() + covered, icv_size_));
+            return;
+        }
+        plain.push_back(0);  // pad length: no padding
+        const std::size_t aad_size = out.size();
+        const std::uint64_t iv = ++iv_counter_;
+        for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(iv >> (8 * i)));
+        const std::size_t text_at = out.size();
+        append(out, plain);
+        secure_zero(plain.data(), plain.size());
+        out.resize(out.size() + sk_icv_size);
+        const auto n = nonce(ByteView(out.data() + aad_size, sk_iv_size));
+        aead_->seal_in_place(n, ByteView(out.data(), aad_size), MutableByteView(out.data() + text_at, out.size() - text_at - sk_icv_size),
+                            MutableByteView(out.data() + out.size() - sk_icv_size, sk_icv_size));
+    }
+
+    /// Checks and decrypts `sealed` (IV | ciphertext | ICV: the end of `raw`, everything
+    /// before it the associated data) and strips the padding.
+    Result<Bytes> decrypt(ByteView raw, ByteView sealed) const {
+        if (sealed.size() > raw.size()) return make_error_code(Error::malformed_message);
+        const std::size_t aad_size = raw.size() - sealed.size();
+        if (cbc_) {
+            if (sealed.size() < cbc_iv_size + cbc_block + icv_size_ || (sealed.size() - cbc_iv_size - icv_size_) % cbc_block)
+                return make_error_code(Error::malformed_message);
+            const std::size_t covered = raw.size() - icv_size_;
+            std::array<std::uint8_t, 32> expected;
+            icv(raw.first(covered), MutableByteView(expected.data(), icv_size_));
+            if (!constant_time_equal(ByteView(expected.data(), icv_size_), raw.subspan(covered)))
+                return make_error_code(Error::integrity_check_failed);
+            Bytes text(sealed.begin() + cbc_iv_size, sealed.end() - static_cast<std::ptrdiff_t>(icv_size_));
+            if (!cbc_->decrypt(sealed.first(cbc_iv_size), text)) return make_error_code(Error::malformed_message);
+            return strip_padding(std::move(text));
+        }
+        if (sealed.size() < sk_iv_size + sk_icv_size + 1) return make_error_code(Error::malformed_message);
+        const std::size_t text_size = sealed.size() - sk_iv_size - sk_icv_size;
+        Bytes text(sealed.begin() + sk_iv_size, sealed.begin() + static_cast<std::ptrdiff_t>(sk_iv_size + text_size));
+        const auto n = nonce(sealed.first(sk_iv_size));
+        if (!aead_->open_in_place(n, raw.first(aad_size), text, sealed.subspan(sk_iv_size + text_size, sk_icv_size)))
+            return make_error_code(Error::integrity_check_failed);
+        return strip_padding(std::move(text));
+    }
+    static Result<Bytes> strip_padding(Bytes text) {
+        const std::size_t pad = text.back();
+        if (pad + 1 > text.size()) {
+            secure_zero(text.data(), text.size());
+            return make_error_code(Error::malformed_message);
+        }
+        text.resize(text.size() - pad - 1);
+        return text;
     }
 
     /// The truncated HMAC over `covered` (RFC 4868 2.3).
@@ -125,48 +259,6 @@ private:
         mac_->final(MutableByteView(full.data(), mac_->output_length()));
         std::memcpy(out.data(), full.data(), out.size());
         secure_zero(full.data(), full.size());
-    }
-
-    Bytes seal_cbc(Header h, const std::vector<RawPayload>& inner) {
-        Bytes plain;
-        wire::Writer pw(plain);
-        write_chain(pw, inner);
-        const std::size_t pad = (cbc_block - (plain.size() + 1) % cbc_block) % cbc_block;
-        plain.resize(plain.size() + pad, 0);
-        plain.push_back(static_cast<std::uint8_t>(pad));
-        const std::size_t sk_length = generic_header_size + cbc_iv_size + plain.size() + icv_size_;
-        Bytes out = start_sk(h, inner, sk_length);
-        const std::size_t iv_at = out.size();
-        out.resize(iv_at + cbc_iv_size);
-        Crypto::random(MutableByteView(out.data() + iv_at, cbc_iv_size));  // RFC 7296 3.14: unpredictable
-        const std::size_t text_at = out.size();
-        append(out, plain);
-        secure_zero(plain.data(), plain.size());
-        cbc_->encrypt(ByteView(out.data() + iv_at, cbc_iv_size), MutableByteView(out.data() + text_at, out.size() - text_at));
-        const std::size_t covered = out.size();
-        out.resize(covered + icv_size_);
-        icv(ByteView(out.data(), covered), MutableByteView(out.data() + covered, icv_size_));
-        return out;
-    }
-
-    Result<std::vector<RawPayload>> open_cbc(ByteView raw, const Message& m) const {
-        const Bytes& body = m.encrypted->body;
-        if (body.size() < cbc_iv_size + cbc_block + icv_size_ || (body.size() - cbc_iv_size - icv_size_) % cbc_block)
-            return make_error_code(Error::malformed_message);
-        const std::size_t covered = raw.size() - icv_size_;
-        std::array<std::uint8_t, 32> expected;
-        icv(raw.first(covered), MutableByteView(expected.data(), icv_size_));
-        if (!constant_time_equal(ByteView(expected.data(), icv_size_), raw.subspan(covered)))
-            return make_error_code(Error::integrity_check_failed);
-        Bytes text(body.begin() + cbc_iv_size, body.end() - static_cast<std::ptrdiff_t>(icv_size_));
-        if (!cbc_->decrypt(ByteView(body.data(), cbc_iv_size), text)) return make_error_code(Error::malformed_message);
-        const std::size_t pad = text.back();
-        if (pad + 1 > text.size()) return make_error_code(Error::malformed_message);
-        std::vector<RawPayload> inner;
-        auto ec = parse_chain(ByteView(text).first(text.size() - pad - 1), m.first_inner, inner);
-        secure_zero(text.data(), text.size());
-        if (ec) return ec;
-        return inner;
     }
 
     std::array<std::uint8_t, 12> nonce(ByteView iv) const {

@@ -22,7 +22,8 @@ inline constexpr std::size_t generic_header_size = 4;
 inline constexpr std::uint8_t version_2_0 = 0x20;
 /// RFC 3948 / RFC 7296 2.23: on UDP 4500 an IKE message follows four zero octets.
 inline constexpr std::size_t non_esp_marker_size = 4;
-/// The largest IKE message accepted (RFC 7296 asks for at least 1280; fragments are not implemented).
+/// The largest IKE datagram accepted (RFC 7296 asks for at least 1280). A larger message
+/// arrives in fragments (RFC 7383), each within this limit, reassembled within its own.
 inline constexpr std::size_t max_message_size = 16384;
 
 enum class ExchangeType : std::uint8_t { ike_sa_init = 34, ike_auth = 35, create_child_sa = 36, informational = 37 };
@@ -49,6 +50,7 @@ enum class PayloadType : std::uint8_t {
     sk = 46,
     cp = 47,
     eap = 48,
+    skf = 53,  // Encrypted Fragment (RFC 7383 2.5)
 };
 
 enum class ProtocolId : std::uint8_t { ike = 1, ah = 2, esp = 3 };
@@ -93,6 +95,7 @@ enum class NotifyType : std::uint16_t {
     mobike_supported = 16396,     // RFC 4555 4.1
     update_sa_addresses = 16400,  // RFC 4555 4.3
     cookie2 = 16401,              // RFC 4555 4.4: echoed in the response
+    ikev2_fragmentation_supported = 16430,  // RFC 7383 2.3: in IKE_SA_INIT, both ways
     signature_hash_algorithms = 16431,  // RFC 7427 4
 };
 /// Notify types below 16384 report errors (RFC 7296 3.10.1).
@@ -210,13 +213,27 @@ struct RawPayload {
 };
 
 /// A parsed message: the header and its payloads; when the last payload is SK, its
-/// body (IV | ciphertext | ICV) and the first inner payload's type.
+/// body (IV | ciphertext | ICV) and the first inner payload's type. When it is SKF
+/// (RFC 7383), `encrypted` holds its body (Fragment Number | Total Fragments | IV |
+/// ciphertext | ICV) and `first_inner` its Next Payload field (zero but in fragment 1).
 struct Message {
     Header header;
     std::vector<RawPayload> payloads;
-    std::optional<RawPayload> encrypted;  // SK, if present (always the last payload)
+    std::optional<RawPayload> encrypted;  // SK or SKF, if present (always the last payload)
     PayloadType first_inner = PayloadType::none;
+    bool fragment() const { return encrypted && encrypted->type == PayloadType::skf; }
 };
+
+/// The two numbers at the start of an SKF body (RFC 7383 2.5).
+struct FragmentNumbers {
+    std::uint16_t number = 0, total = 0;
+};
+inline constexpr std::size_t fragment_numbers_size = 4;
+inline Result<FragmentNumbers> decode_fragment_numbers(ByteView skf_body) {
+    if (skf_body.size() < fragment_numbers_size) return make_error_code(Error::malformed_message);
+    return FragmentNumbers{static_cast<std::uint16_t>(skf_body[0] << 8 | skf_body[1]),
+                           static_cast<std::uint16_t>(skf_body[2] << 8 | skf_body[3])};
+}
 
 // ---- header --------------------------------------------------------------------------
 
@@ -255,8 +272,8 @@ inline bool known_payload(PayloadType t) noexcept {
     return v >= 33 && v <= 48;
 }
 
-/// Walks a payload chain starting with `first`. An SK payload ends the chain (it must be
-/// the last one); unknown non-critical payloads are skipped, unknown critical ones fail.
+/// Walks a payload chain starting with `first`. An SK or SKF payload ends the chain (it
+/// must be the last one); unknown non-critical payloads are skipped, unknown critical ones fail.
 inline std::error_code parse_chain(ByteView data, PayloadType first, std::vector<RawPayload>& out,
                                    std::optional<RawPayload>* encrypted = nullptr, PayloadType* first_inner = nullptr) {
     wire::Reader r(data);
@@ -270,7 +287,7 @@ inline std::error_code parse_chain(ByteView data, PayloadType first, std::vector
             return make_error_code(Error::malformed_message);
         ByteView body = r.bytes(length - generic_header_size);
         RawPayload p{next, (critical & 0x80) != 0, Bytes(body.begin(), body.end())};
-        if (next == PayloadType::sk) {
+        if (next == PayloadType::sk || next == PayloadType::skf) {
             if (!encrypted || !r.at_end()) return make_error_code(Error::malformed_message);
             *encrypted = std::move(p);
             *first_inner = following;
