@@ -56,6 +56,7 @@ using Client = tapsec::Secure<tapsec::CurveCpHandshake, tapsec::CurveCpRecord, t
 tapsec::Result<Client> connect_client(const std::string& port, const tapsec::curvecp::PublicKey& server) {
     tapsec::curvecp::Config config;
     config.server_public_key = server;
+    config.server_name = "localhost";  // the listener's default --name
     config.first_hello_interval = 200ms;
     config.hello_attempts = 4;
     config.handshake_timeout = 10s;

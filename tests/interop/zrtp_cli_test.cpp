@@ -31,14 +31,14 @@ std::string sas_in(const std::string& output) {
 
 using Client = tapsec::Secure<tapsec::ZrtpHandshake, tapsec::SrtpRecord, tapsec::Udp>;
 
-/// An RTP packet (version 2, payload type 96) carrying `payload`.
-tapsec::Bytes rtp_packet(std::uint32_t ssrc, const std::string& payload) {
+/// An RTP packet (version 2, payload type 96) number `sequence` carrying `payload`.
+tapsec::Bytes rtp_packet(std::uint32_t ssrc, std::uint16_t sequence, const std::string& payload) {
     tapsec::Bytes rtp;
     tapsec::wire::Writer w(rtp);
     w.u8(0x80);
     w.u8(96);
-    w.u16(1);
-    w.u32(160);
+    w.u16(sequence);
+    w.u32(160u * sequence);
     w.u32(ssrc);
     w.bytes(tapsec::as_bytes(payload));
     return rtp;
@@ -122,7 +122,7 @@ TEST_CASE("tapsec listen zrtp --echo: three clients at once with their own SAS a
     for (int id = 0; id < clients; ++id)
         threads.emplace_back([&, id] {
             for (int i = 0; i < 3; ++i) {
-                const auto packet = rtp_packet(0x7a9c0100u + static_cast<std::uint32_t>(id),
+                const auto packet = rtp_packet(0x7a9c0100u + static_cast<std::uint32_t>(id), static_cast<std::uint16_t>(i + 1),
                                                "media of client " + std::to_string(id) + " #" + std::to_string(i));
                 if (auto ec = open[id]->send(packet)) return void(failures[id] = "send: " + ec.message());
                 auto echo = open[id]->receive_message(std::chrono::seconds(5));

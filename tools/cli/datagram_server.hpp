@@ -292,7 +292,7 @@ private:
         }
         const Key new_key = protocol_.key_of_new_peer(*engine, datagram, from);
         if (restarts) {
-            if (!options_.quiet) line(from.to_string() + ": a new handshake from this peer: the previous connection is forgotten");
+            if (!options_.quiet) line(from.to_string() + ": a new handshake from this address: the previous connection is forgotten");
             erase(known);
         } else if (auto old = peers_.find(new_key); old != peers_.end()) {
             erase(old);  // its key taken again (a replayed opening): the newer one holds it
