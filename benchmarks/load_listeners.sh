@@ -11,7 +11,7 @@ n=${2:-20}
 shift 2 2>/dev/null || shift $#
 protocols=${*:-tcpcrypt curvecp minimalt zrtp}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+[ -n "${KEEP:-}" ] && echo "keeping $work" || trap 'rm -rf "$work"' EXIT
 port=47400
 
 for protocol in $protocols; do
@@ -37,18 +37,18 @@ for protocol in $protocols; do
         connect_extra="--directory $dir/dir.hex --server-key $(grep -o -- '--server-key [0-9a-f]*' "$dir/server.log" | cut -d' ' -f2)"
     fi
     start=$(date +%s.%N)
+    clients=""
     i=0
     while [ $i -lt "$n" ]; do
         # zrtp sends stdin chunks as media once keyed: wait a moment before the line.
         # shellcheck disable=SC2086
         (if [ "$protocol" = zrtp ]; then sleep 1; fi; echo "line of client $i"; sleep 1) |
             timeout 30 "$tool" connect "$protocol" "127.0.0.1:$port" $connect_extra >"$dir/out.$i" 2>"$dir/err.$i" &
+        clients="$clients $!"
         i=$((i + 1))
     done
-    wait_clients() {
-        for pid in $(jobs -p); do [ "$pid" = "$server" ] || wait "$pid"; done
-    }
-    wait_clients
+    # shellcheck disable=SC2086
+    wait $clients
     end=$(date +%s.%N)
     ok=0
     i=0
