@@ -140,4 +140,21 @@ TEST_CASE("tapsec listen minimalt --echo: three clients at once; junk and a forg
     CHECK(tapsec::test::count_of(server.output(), "accepted: tunnel") == 3);
 }
 
+TEST_CASE("tapsec listen minimalt --echo: a client that moves and rekeys mid-transfer keeps its tunnel (routed by tunnel ID)") {
+    tapsec::test::TempDir dir;
+    Listener listener(dir, "--echo", "/dev/null");
+    REQUIRE_MESSAGE(!listener.key.empty(), listener.process->output());
+    std::string data;
+    for (int i = 0; i < 300; ++i) data += "roaming line " + std::to_string(i) + "\n";
+    tapsec::test::write_file(dir.file("up"), data);
+    std::string command = "exec";
+    for (const auto& word : listener.connect(dir)) command += " " + word;
+    command += " --roam-after 1000 --verbose < " + dir.file("up") + " > " + dir.file("client.out");
+    tapsec::test::Process client({"sh", "-c", command}, dir.file("client.log"));
+    CHECK_MESSAGE(client.wait(20s) == 0, client.output());
+    CHECK_MESSAGE(listener.process->wait(15s) == 0, listener.process->output());
+    CHECK(client.output().find("moved from port") != std::string::npos);
+    CHECK(tapsec::test::read_file(dir.file("client.out")) == data);
+}
+
 }  // namespace minimalt_cli_test
