@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../core/config.hpp"
+#include "../core/engine.hpp"  // Instant
 #include "../crypto/nacl_box.hpp"
 #include "directory.hpp"
 
