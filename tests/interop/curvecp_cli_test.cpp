@@ -2,8 +2,13 @@
 // keys written by tapsec itself in curvecpmakekey's layout: 1 MB each way at once,
 // SHA-256 compared, exit 0 on both sides once both streams ended. The server modes
 // (--echo, --rev, --www) on the shared pump, and the server's stream ending first. Then
-// the usage errors a stranger meets first are one line each.
+// the usage errors a stranger meets first are one line each. And the concurrent listener
+// (--echo --forever on datagram_server.hpp): three clients at once, each with its own echo,
+// while a peer that got a Cookie stays silent; SIGTERM ends every client's stream.
 #include <doctest/doctest.h>
+
+#include <csignal>
+#include <thread>
 
 #include <tapsec/curvecp.hpp>
 
@@ -12,7 +17,8 @@
 using namespace tapsec::test;
 using namespace std::chrono_literals;
 
-namespace {
+// Everything in this file's own namespace (the tests are built as one unity source).
+namespace curvecp_cli_test {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 
@@ -44,7 +50,34 @@ std::string random_bytes(std::size_t n, std::uint8_t seed) {
     return s;
 }
 
-}  // namespace
+using Client = tapsec::Secure<tapsec::CurveCpHandshake, tapsec::CurveCpRecord, tapsec::Udp>;
+
+/// An established in-process client of the listener on `port` with server key `server`.
+tapsec::Result<Client> connect_client(const std::string& port, const tapsec::curvecp::PublicKey& server) {
+    tapsec::curvecp::Config config;
+    config.server_public_key = server;
+    config.server_name = "localhost";  // the listener's default --name
+    config.first_hello_interval = 200ms;
+    config.hello_attempts = 4;
+    config.handshake_timeout = 10s;
+    auto udp = tapsec::Udp::connect(*tapsec::Endpoint::parse("127.0.0.1", static_cast<std::uint16_t>(std::stoi(port))));
+    if (!udp) return udp.error();
+    Client c(tapsec::Role::client, config, std::move(*udp));
+    if (auto ec = c.handshake()) return ec;
+    return c;
+}
+
+/// The peer's stream until it ends (bounded by `limit`); an error text on failure.
+std::string read_to_end(Client& c, std::string& got, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!c.engine().stream().peer_finished()) {
+        if (std::chrono::steady_clock::now() > deadline) return "no end of the server's stream";
+        auto m = c.receive_message(50ms);
+        if (m) got.append(m->begin(), m->end());
+        else if (m.error() != tapsec::make_error_code(tapsec::Errc::timed_out)) return m.error().message();
+    }
+    return {};
+}
 
 TEST_CASE("tapsec curvecp: listen and connect move 1 MB each way and exit 0") {
     TempDir tmp;
@@ -142,3 +175,76 @@ TEST_CASE("tapsec curvecp: usage errors are one line and exit 1") {
         CHECK(count_of(out, "\n") == 1);
     }
 }
+
+TEST_CASE("tapsec listen curvecp --echo: three clients at once, a silent peer with a Cookie blocks none, SIGTERM ends each stream") {
+    TempDir tmp;
+    auto key = tapsec::curvecp::generate_key_pair([](tapsec::MutableByteView out) { tapsec::crypto::Botan2::random(out); });
+    REQUIRE_FALSE(tapsec::curvecp::write_key_directory(tmp.file("server"), key));
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    Process server({tapsec_tool, "listen", "curvecp", "127.0.0.1:" + port, "--key-dir", tmp.file("server"), "--echo",
+                    "--forever"},
+                   tmp.file("server.log"));
+    REQUIRE_MESSAGE(server.wait_for_output("listening on"), server.output());
+
+    // A peer that sends a Hello, gets its Cookie, and never sends an Initiate: the Cookie
+    // holds its state, the server none.
+    {
+        tapsec::curvecp::Config silent_config;
+        silent_config.server_public_key = key.public_key;
+        tapsec::curvecp::Engine<tapsec::crypto::Botan2, tapsec::CurveCpRecord> silent(tapsec::Role::client, silent_config);
+        REQUIRE_FALSE(silent.start(tapsec::Clock::now()));
+        auto hello = silent.poll_transmit();
+        REQUIRE(hello);
+        const auto server_address = *tapsec::Endpoint::parse("127.0.0.1", static_cast<std::uint16_t>(std::stoi(port)));
+        auto udp = tapsec::Udp::connect(server_address);
+        REQUIRE(udp);
+        REQUIRE_FALSE(udp->send_to(hello->data, server_address));
+        std::array<std::uint8_t, 2048> cookie;
+        tapsec::Endpoint from;
+        auto got = udp->receive_from(cookie, tapsec::Clock::now() + 5s, from);
+        REQUIRE_MESSAGE(got, got.error().message());
+        CHECK(*got == tapsec::curvecp::wire::cookie_size);
+    }
+
+    constexpr int clients = 3;
+    std::vector<tapsec::Result<Client>> open;
+    for (int i = 0; i < clients; ++i) {  // all three established before any sends: served at once
+        open.push_back(connect_client(port, key.public_key));
+        REQUIRE_MESSAGE(open.back(), (open.back().error().message() + "\n" + server.output()));
+    }
+    // Clients 0 and 1 send, end their stream and read the echo to its end; client 2 stays open.
+    std::vector<std::string> failures(clients);
+    std::vector<std::thread> threads;
+    for (int id = 0; id < 2; ++id)
+        threads.emplace_back([&, id] {
+            Client& c = *open[id];
+            std::string sent;
+            for (int i = 0; i < 5; ++i) sent += "client " + std::to_string(id) + " line " + std::to_string(i) + "\n";
+            if (auto ec = c.send(tapsec::as_bytes(sent))) return void(failures[id] = "send: " + ec.message());
+            (void)c.engine().close(tapsec::Clock::now());
+            std::string echo;
+            if (auto error = read_to_end(c, echo, 10s); !error.empty()) return void(failures[id] = error);
+            if (echo != sent) failures[id] = "got '" + echo + "', wanted '" + sent + "'";
+        });
+    for (auto& t : threads) t.join();
+    for (int id = 0; id < 2; ++id) CHECK_MESSAGE(failures[id].empty(), "client " << id << ": " << failures[id]);
+    Client& last = *open[2];
+    REQUIRE_FALSE(last.send(tapsec::as_bytes(std::string("still here\n"))));
+    std::string echo;
+    while (echo.size() < 11) {
+        auto m = last.receive_message(5s);
+        REQUIRE_MESSAGE(m, m.error().message());
+        echo.append(m->begin(), m->end());
+    }
+    CHECK(echo == "still here\n");
+    // SIGTERM: the server ends client 2's stream (CurveCP's close) and exits 0.
+    ::kill(server.pid(), SIGTERM);
+    std::string rest;
+    CHECK(read_to_end(last, rest, 5s).empty());
+    CHECK(rest.empty());
+    CHECK_MESSAGE(server.wait(10s) == 0, server.output());
+    CHECK_MESSAGE(server.output().find("closing every connection") != std::string::npos, server.output());
+    CHECK(count_of(server.output(), "accepted: client") == 3);
+}
+
+}  // namespace curvecp_cli_test

@@ -179,6 +179,36 @@ TEST_CASE("curvecp: a Hello flood to a listening server: Cookies only, no state,
     CHECK_FALSE(pair.server.is_established());  // a Hello creates no connection
 }
 
+TEST_CASE("curvecp: engines sharing Config::shared_minute_keys take each other's Cookies; an engine with its own keys does not") {
+    // A concurrent server's responder answers the Hello; another engine takes the Initiate.
+    for (bool shared : {true, false}) {
+        CAPTURE(shared);
+        auto c = make_configs();
+        if (shared)
+            c.server.shared_minute_keys = std::make_shared<curvecp::MinuteKeys>(
+                c.server.minute_key_interval, [](MutableByteView out) { crypto::Botan2::random(out); });
+        Engine client(Role::client, c.client), responder(Role::server, c.server), taker(Role::server, c.server);
+        const Instant now = Instant{} + std::chrono::hours(1);
+        const auto from = *Endpoint::parse("127.0.0.1:40000");
+        Bytes out(max_transmit_size);
+        REQUIRE_FALSE(client.start(now));
+        auto hello = client.poll_transmit(MutableByteView(out));
+        REQUIRE(hello);
+        (void)responder.receive(ByteView(out.data(), hello->size), from, now);
+        auto cookie = responder.poll_transmit(MutableByteView(out));
+        REQUIRE(cookie);
+        CHECK(cookie->size == cwire::cookie_size);
+        (void)client.receive(ByteView(out.data(), cookie->size), from, now);
+        auto initiate = client.poll_transmit(MutableByteView(out));
+        REQUIRE(initiate);
+        REQUIRE(cwire::has_magic(ByteView(out.data(), initiate->size), cwire::initiate_magic));
+        (void)taker.receive(ByteView(out.data(), initiate->size), from, now);
+        CHECK(taker.is_established() == shared);
+        CHECK_FALSE(responder.is_established());  // the responder still holds no connection
+        if (!shared) CHECK(taker.last_drop() == make_error_code(curvecp::Error::bad_cookie));
+    }
+}
+
 TEST_CASE("curvecp: over real UDP the client changes its socket (address) mid-transfer; the server follows") {
     auto c = make_configs();
     c.client.handshake_timeout = c.server.handshake_timeout = std::chrono::seconds(10);

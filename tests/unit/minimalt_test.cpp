@@ -344,6 +344,38 @@ TEST_CASE("minimalt: puzzles: wrong, expired, replayed from another address, har
     CHECK(p.client->is_established());
 }
 
+TEST_CASE("minimalt: engines sharing Config::shared_server_state take each other's puzzles; an engine with its own key does not") {
+    // A concurrent server's responder issues the puzzle; another engine takes the solved request.
+    for (bool shared : {true, false}) {
+        CAPTURE(shared);
+        Pair p([shared](minimalt::Config& server, minimalt::Config&) {
+            server.source_validation = CommonConfig::SourceValidation::always;
+            server.puzzle_difficulty = 8;
+            if (shared) {
+                server.shared_server_state = std::make_shared<minimalt::SharedServerState>();
+                crypto::Botan2::random(MutableByteView(server.shared_server_state->puzzle_key));
+            }
+        });
+        MltEngine taker(Role::server, p.directory.server);
+        REQUIRE_FALSE(p.client->start(p.now));
+        std::array<std::uint8_t, 2048> out{};
+        auto request = p.client->poll_transmit(MutableByteView(out));
+        REQUIRE(request);
+        CHECK_FALSE(p.server->receive(ByteView(out.data(), request->size), p.client_ep, p.now));
+        auto puzzle = p.server->poll_transmit(MutableByteView(out));
+        REQUIRE(puzzle);
+        REQUIRE_FALSE(p.client->receive(ByteView(out.data(), puzzle->size), p.server_ep, p.now));
+        REQUIRE(p.client->counters().puzzles_solved == 1);
+        auto solved = p.client->poll_transmit(MutableByteView(out));
+        REQUIRE(solved);
+        CHECK_FALSE(taker.receive(ByteView(out.data(), solved->size), p.client_ep, p.now));
+        CHECK(taker.is_established() == shared);
+        CHECK_FALSE(p.server->is_established());  // the issuer holds no tunnel
+        if (!shared) CHECK(taker.counters().last_drop == make_error_code(Error::puzzle_wrong));
+        if (shared) CHECK(taker.next_tunnel_id() != taker.tunnel_id());  // what a router registers for the rekey
+    }
+}
+
 TEST_CASE("minimalt: user authentication (createAuth): proven, listed, vetoed, required, forged") {
     auto user_secret = [] {
         SecretBytes k(32);

@@ -33,6 +33,7 @@
 
 #include "address.hpp"
 #include "datagram_server.hpp"
+#include "dtls_peers.hpp"
 #include "debug_options.hpp"
 #include "provider_option.hpp"
 #include "registry.hpp"
@@ -370,8 +371,9 @@ int run_datagram_listen(Arguments& args, const CommandSpec<Conn>& spec, const st
     args.refuse_unknown_options();
     if (auto error = check_identity(config, Role::server); !error.empty()) return fail(error);
     config.session_cache = std::make_shared<InMemorySessionCache>();  // shared by the peers: resumption works
-    DatagramServerHooks<Engine> hooks{spec.label, composition, std::move(established_line), max_send};
-    return DatagramServer<Engine>(std::move(config), listen_options.mode, options, std::move(hooks)).run(bind_to.host, bind_to.port);
+    DtlsPeers<Engine> peers(spec.label, composition, std::move(established_line), max_send, std::move(config),
+                            options.handshake_timeout);
+    return DatagramServer<DtlsPeers<Engine>>(std::move(peers), listen_options.mode, options).run(bind_to.host, bind_to.port);
 }
 
 /// The line after a peer's handshake: what was negotiated, and the client's certificate.

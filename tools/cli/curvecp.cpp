@@ -4,6 +4,8 @@
 // --www. The end of stdin ends our stream (curvecpmessage's success end), and the
 // command exits 0 once both streams have ended and ours was acknowledged. Keys use curvecpmakekey's
 // directory format; the server key on the command line is curvecpprintkey's hex.
+// `listen --echo|--rev|--www` serves every client at once on one socket (datagram_server.hpp,
+// CurvecpPeers below); the stdin/stdout mode serves one client: it has one stdin.
 #include <poll.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include <tapsec/curvecp.hpp>
 
 #include "address.hpp"
+#include "datagram_server.hpp"
 #include "provider_option.hpp"
 #include "registry.hpp"
 #include "reliable_datagram.hpp"
@@ -39,7 +42,8 @@ const std::string usage = std::string(
     "  --hellos N             connect: Hellos sent before giving up (default 5: about 8 to 16 s)\n"
     "  --verbose              report the handshake and the transfer on stderr\n"
     "  --provider botan       the only provider (CurveCP's XSalsa20 is Botan's here)\n"
-    "listen, instead of stdin/stdout:\n") + server_mode_flags_usage + std::string(
+    "listen, instead of stdin/stdout:\n") + server_mode_flags_usage + datagram_server_usage + std::string(
+    "  --quiet               no line per client\n"
     "\n"
     "stdin goes to the peer as one stream, the peer's stream to stdout. Interoperates with\n"
     "curvecpclient/curvecpserver running curvecpmessage. At the end of stdin our stream\n"
@@ -94,6 +98,47 @@ private:
     bool ended_ = false;
 };
 
+/// CurveCP's part in the datagram server. A Hello is answered by the responder with a
+/// Cookie and no state (the Cookie box holds the client's state under the minute key);
+/// a valid Initiate makes the responder that client's engine. From then on the client is
+/// named by its short-term key C' (in every Initiate and client Message), not by its
+/// address: a client that moves is still routed to its engine (connection mobility).
+/// Every engine shares the minute keys, so a Cookie opens whichever engine takes the
+/// Initiate. A peer with state is an authenticated one: nothing is ever pending.
+struct CurvecpPeers {
+    using Engine = CurveCp::Engine;
+    using Key = std::array<std::uint8_t, 32>;  // C'
+    using Note = bool;                         // nothing kept of the Initiate
+
+    std::string label = "CurveCP";
+    std::string composition = "Secure<CurveCpHandshake, CurveCpRecord, Udp>";
+    std::size_t max_send = 16384;
+    curvecp::Config config;
+
+    explicit CurvecpPeers(curvecp::Config c) : config(std::move(c)) {
+        config.shared_minute_keys = std::make_shared<curvecp::MinuteKeys>(
+            config.minute_key_interval, [](MutableByteView out) { crypto::Botan2::random(out); });
+    }
+
+    std::unique_ptr<Engine> make_engine() { return std::make_unique<Engine>(Role::server, config); }
+    std::optional<Key> peer_key(ByteView datagram, const Endpoint&) const {
+        constexpr std::size_t at = 40;  // C' in an Initiate and in a client Message
+        if (datagram.size() < at + 32 || !(curvecp::wire::has_magic(datagram, curvecp::wire::initiate_magic) ||
+                                           curvecp::wire::has_magic(datagram, curvecp::wire::client_message_magic)))
+            return std::nullopt;
+        Key key;
+        std::copy_n(datagram.begin() + at, key.size(), key.begin());
+        return key;
+    }
+    bool holds_peer(Engine& responder) const { return responder.is_established(); }
+    Key key_of_new_peer(Engine&, ByteView datagram, const Endpoint& from) const { return *peer_key(datagram, from); }
+    Note note(ByteView) const { return {}; }
+    bool starts_anew(ByteView, const Note&) const { return false; }
+    std::string established_line(Engine& engine) const { return "accepted: client " + engine.session_info().peer.subject; }
+    /// The client ended its stream: every answer is queued, ours ends too.
+    bool peer_finished(Engine& engine) const { return engine.stream().peer_finished(); }
+};
+
 /// Moves stdin to the stream and the stream to stdout (or answers in a server mode)
 /// until both ends are done.
 int run_stream(CurveCp& conn, bool verbose, ServerMode mode) {
@@ -126,8 +171,16 @@ int run(Arguments& args, bool is_connect) {
     const bool verbose = args.flag("--verbose");
     refuse_provider_option(args, "needs XSalsa20, which only Botan provides here");
     ServerMode mode = ServerMode::stdio;
-    if (!is_connect)
+    DatagramServerOptions server_options;
+    if (!is_connect) {
         if (auto error = take_server_mode(args, mode); !error.empty()) return usage_fail(error);
+        if (mode != ServerMode::stdio) {
+            if (auto error = take_datagram_server_options(args, server_options, args.take_seconds("--handshake-timeout"));
+                !error.empty())
+                return usage_fail(error);
+            server_options.quiet = args.flag("--quiet");
+        }
+    }
     args.refuse_unknown_options();
     config.server_name = name.value_or("localhost");
     if (!curvecp::wire::encode_name(config.server_name)) return usage_fail("--name: labels of at most 63 bytes, 255 in all");
@@ -176,6 +229,11 @@ int run(Arguments& args, bool is_connect) {
     const HostPort bind_to = parse_listen_address(args.target);
     const std::string& address = bind_to.host;
     const std::uint16_t port = bind_to.port;
+    if (mode != ServerMode::stdio) {
+        if (!server_options.quiet)
+            std::fprintf(stderr, "tapsec: curvecp: server key %s\n", to_hex(config.long_term_key->public_key).c_str());
+        return DatagramServer<CurvecpPeers>(CurvecpPeers(std::move(config)), mode, server_options).run(address, port);
+    }
     auto udp = Udp::bind(address, static_cast<std::uint16_t>(port));
     if (!udp) return fail("cannot bind " + args.target + ": " + udp.error().message());
     config.handshake_timeout = 24h;

@@ -1,23 +1,26 @@
-// The concurrent datagram server behind `tapsec listen dtls12 --echo|--rev|--www` and
-// `tapsec listen dtls-srtp --echo`: every peer at once on ONE UDP socket, in one thread.
-// It drives the sans-I/O engines directly from a ppoll() loop (the engine contract:
-// receive / poll_transmit / next_timeout), so nothing in it blocks on one peer:
-//   - datagrams are routed by the peer's address (the 5-tuple: one local socket) to that
-//     peer's engine;
-//   - a new source gets no state: one stateless responder engine answers its ClientHello
-//     with a HelloVerifyRequest cookie (RFC 6347 4.2.1). Every engine of the server shares
-//     one cookie key (botan_tls::Config::dtls_cookie_secret), so a cookie stays valid
-//     whichever engine checks it. When a cookie returns, the responder has bound itself
-//     to that address: it becomes the peer's engine and a fresh responder takes its place;
+// The concurrent datagram server behind `tapsec listen dtls12|dtls-srtp|curvecp|minimalt|zrtp
+// --echo ...`: every peer at once on ONE UDP socket, in one thread. It drives the sans-I/O
+// engines directly from a ppoll() loop (the engine contract: receive / poll_transmit /
+// next_timeout), so nothing in it blocks on one peer. The loop, the peer table, the limits,
+// the timers and the signals are here once; each protocol supplies a small policy (see
+// "The protocol's part" below): its engine factory, how a datagram names its peer, and
+// whether a datagram may create state.
+//   - datagrams are routed by the key the protocol reads from them (DTLS and ZRTP: the
+//     source address; CurveCP: the client's short-term key; MinimaLT: the tunnel ID) to
+//     that peer's engine;
+//   - a datagram for no known peer goes to ONE responder engine. Where the protocol has a
+//     stateless cookie (DTLS's HelloVerifyRequest, CurveCP's Cookie, MinimaLT's puzzle),
+//     the responder answers it and keeps nothing; only when the protocol says the
+//     responder now holds a peer (a returned cookie) does it become that peer's engine,
+//     and a fresh responder takes its place. Every engine shares the cookie key (the
+//     policy's factory sees to it), so a cookie stays valid whichever engine checks it;
 //   - at most --max-pending peers in their handshake (the oldest is dropped at the cap,
 //     with a counted line), at most --max-conns peers (more are refused, counted line),
-//     a handshake deadline (--handshake-timeout) and an idle timeout (--idle-timeout,
-//     close_notify then forget);
+//     a handshake deadline (--handshake-timeout) and an idle timeout (--idle-timeout, the
+//     protocol's close, then forget);
 //   - a peer's failure is one line on stderr with its address; it never stops the server;
-//   - SIGTERM / SIGINT: close_notify to every established peer, exit 0.
-// One thread: datagrams need no accept(), and one socket keeps the routing exact (with
-// SO_REUSEPORT the kernel could hash a peer's datagrams to another thread's socket only
-// if its 5-tuple changed, which DTLS 1.2 without connection IDs does not survive anyway).
+//   - SIGTERM / SIGINT: the protocol's close to every established peer, exit 0.
+// One thread: datagrams need no accept(), and one socket keeps the routing exact.
 // Timers are found by a scan of the peers at each wake-up: fine for thousands of peers.
 #pragma once
 
@@ -34,16 +37,14 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <tapsec/botan_tls/config.hpp>
 #include <tapsec/core/endpoint.hpp>
 #include <tapsec/core/engine.hpp>
-#include <tapsec/crypto/botan.hpp>
-#include <tapsec/dtls/wire.hpp>
 
 #include "registry.hpp"
 #include "server_limits.hpp"
@@ -58,11 +59,11 @@ struct DatagramServerOptions : ServerLimits {
 
 inline constexpr const char* datagram_server_usage =
     "concurrent datagram server (--echo, --rev, --www; stdin/stdout mode serves one peer, it has one stdin):\n"
-    "  every peer at once on one UDP socket, one thread; a new address is answered statelessly\n"
-    "  (HelloVerifyRequest cookie) and gets state only when its cookie returns\n"
-    "  --forever             serve until SIGTERM / SIGINT (then close_notify to every peer, exit 0)\n"
-    "                        instead of exiting after --naccept N peers (default 1) have been served\n"
-    "  --handshake-timeout S seconds a peer whose cookie returned may take to finish (default 5)\n"
+    "  every peer at once on one UDP socket, one thread; a new peer is answered statelessly\n"
+    "  (the protocol's cookie, where it has one) and gets state only when its cookie returns\n"
+    "  --forever             serve until SIGTERM / SIGINT (then the protocol's close to every peer,\n"
+    "                        exit 0) instead of exiting after --naccept N peers (default 1) were served\n"
+    "  --handshake-timeout S seconds a peer with state may take to finish its handshake (default 5)\n"
     "  --idle-timeout S      an established peer silent for S seconds is closed (default 120)\n"
     "  --max-pending N       peers in their handshake (default 1024); at the cap the oldest is\n"
     "                        dropped, with a counted line\n"
@@ -76,16 +77,47 @@ inline std::string take_datagram_server_options(Arguments& args, DatagramServerO
     return take_server_limits(args, out, timeout_option);
 }
 
-/// What the protocol's command adds to the generic server.
-template <class Engine>
-struct DatagramServerHooks {
-    std::string label;        // "DTLS 1.2": error lines name it
-    std::string composition;  // the --www page's first line
-    /// The line printed after a handshake (unless --quiet); empty: none.
-    std::function<std::string(Engine&)> established_line;
-    /// Largest plaintext one send() takes (a longer reply goes out in pieces).
-    std::size_t max_send = 16384;
-};
+// The protocol's part: a policy class P with
+//   using Engine;                 the server's sans-I/O engine (never moved: held by pointer)
+//   using Key;                    what names a peer (an Endpoint, or a byte array), with
+//                                 operator== and a hash_peer_key() overload
+//   using Note;                   what the server keeps of the datagram that created a peer
+//   std::string label;            "DTLS 1.2": error lines name it
+//   std::string composition;      the --www page's first line
+//   std::size_t max_send;         largest plaintext one send() takes
+//   std::unique_ptr<Engine> make_engine();              a fresh server engine
+//   std::optional<Key> peer_key(ByteView, const Endpoint& from);
+//                                 the peer a datagram names (none: only the responder
+//                                 can take it, e.g. a CurveCP Hello)
+//   bool holds_peer(Engine& responder);
+//                                 "may this datagram create state?": after the responder
+//                                 took a datagram, whether it now holds a peer
+//   (or, for a protocol with no stateless exchange, bool admits(ByteView datagram): whether
+//    a datagram from a stranger opens the protocol and gets an engine at once; no responder)
+//   Key key_of_new_peer(Engine& responder, ByteView, const Endpoint& from);
+//   Note note(ByteView datagram);
+//   bool starts_anew(ByteView datagram, const Note& note);
+//                                 a datagram for a known peer that opens a new handshake
+//                                 there (DTLS: a ClientHello with another random): it goes
+//                                 to the responder, and replaces the peer if it completes
+//   std::string established_line(Engine&);   after a handshake (empty: no line)
+// and, where the protocol needs them:
+//   bool peer_finished(Engine&);  the peer ended its stream: an answering server ends its
+//                                 own (CurveCP, MinimaLT's connection)
+//   std::error_code end_stream(Engine&, Instant);  how it does (default: the protocol's close)
+//   std::error_code close(Engine&, Instant);   the protocol's close (default engine.close)
+//   std::optional<Key> next_key(Engine&);      a further key the peer's datagrams may carry
+//                                 from now on (MinimaLT: the tunnel ID after its rekey)
+
+inline std::size_t hash_peer_key(const Endpoint& e) noexcept {
+    // The address itself (its sockaddr bytes): routing a datagram formats no string.
+    return hash_bytes(ByteView(reinterpret_cast<const std::uint8_t*>(e.sockaddr_ptr()), e.sockaddr_length()));
+}
+template <std::size_t N>
+std::size_t hash_peer_key(const std::array<std::uint8_t, N>& key) noexcept {
+    return hash_bytes(ByteView(key.data(), key.size()));
+}
+inline std::size_t hash_peer_key(std::uint64_t id) noexcept { return std::hash<std::uint64_t>{}(id); }
 
 namespace datagram_server_detail {
 
@@ -102,18 +134,15 @@ inline std::string format_seconds(std::chrono::milliseconds ms) {
 
 /// Serves `mode` on [address]:port until --naccept peers ended or a signal came. Returns
 /// the exit status: 0 after a signal, or when every peer ended cleanly.
-template <class Engine>
+template <class Protocol>
 class DatagramServer {
+    using Engine = typename Protocol::Engine;
+    using Key = typename Protocol::Key;
+    using Note = typename Protocol::Note;
+
 public:
-    DatagramServer(botan_tls::Config config, ServerMode mode, DatagramServerOptions options, DatagramServerHooks<Engine> hooks)
-        : config_(std::move(config)), mode_(mode), options_(options), hooks_(std::move(hooks)) {
-        // One cookie key for every engine of this socket (see the top of this file).
-        SecretBytes secret(32);
-        crypto::Botan2::random(MutableByteView(secret));
-        config_.dtls_cookie_secret = std::make_shared<const SecretBytes>(std::move(secret));
-        config_.handshake_timeout = options_.handshake_timeout;
-        config_.accept_handshake_timeout = options_.handshake_timeout;
-    }
+    DatagramServer(Protocol protocol, ServerMode mode, DatagramServerOptions options)
+        : protocol_(std::move(protocol)), mode_(mode), options_(options) {}
 
     ~DatagramServer() {
         if (socket_ >= 0) ::close(socket_);
@@ -132,9 +161,9 @@ public:
         const auto bound_endpoint = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&bound), bound_length);
         if (!options_.quiet)
             std::fprintf(stderr, "tapsec: listening on %s:%u (%s, datagrams, one thread)\n", address.c_str(),
-                         bound_endpoint ? bound_endpoint->port() : port, hooks_.label.c_str());
+                         bound_endpoint ? bound_endpoint->port() : port, protocol_.label.c_str());
         std::fflush(stderr);
-        responder_storage_.emplace(fresh_engine());
+        responder_ = protocol_.make_engine();
 
         // SIGTERM / SIGINT are blocked except inside ppoll(), so that a signal is seen at
         // the next wait and never between a check and the wait.
@@ -182,19 +211,21 @@ public:
 
 private:
     struct Peer {
-        Peer(Endpoint a, Engine e, Instant now) : address(std::move(a)), engine(std::move(e)), last_heard(now) {}
-        Endpoint address;
-        Engine engine;
+        Peer(Key k, Endpoint a, std::unique_ptr<Engine> e, Instant now)
+            : key(std::move(k)), address(std::move(a)), engine(std::move(e)), last_heard(now) {}
+        Key key;
+        Endpoint address;  // where it was last heard from (a peer may move, where the protocol allows)
+        std::unique_ptr<Engine> engine;
         Instant handshake_deadline{};
         Instant last_heard;
         bool established = false;
-        bool done = false;  // to be forgotten after this round
+        bool closing = false;  // our close is under way (the peer ended its stream, or --idle-timeout)
+        bool done = false;     // to be forgotten after this round
         std::unique_ptr<Responder> responder;  // made at the first plaintext: an idle peer holds none
         typename std::list<Peer*>::iterator pending_at;
-        std::array<std::uint8_t, 32> client_random{};  // of the ClientHello that bound it (RFC 6347 4.2.8)
+        Note note{};
+        std::vector<Key> aliases;  // further keys it is known by (next_key)
     };
-
-    Engine fresh_engine() { return Engine(Role::server, config_); }
 
     std::string open_socket(const Endpoint& local) {
         socket_ = ::socket(local.sockaddr_ptr()->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -222,37 +253,49 @@ private:
     }
 
     void on_datagram(const Endpoint& from, ByteView datagram, Instant now) {
-        auto known = peers_.find(from);
-        // RFC 6347 4.2.8: a ClientHello from a known peer's address with another random is
-        // a new client there (a restarted one, or another on a reused port; the peer's own
-        // retransmissions repeat its random, RFC 6347 4.2.1): it goes through the cookie
-        // exchange, and the old association gives way only when the new cookie returns.
-        const auto random = client_hello_random(datagram);
-        const bool restarts = known != peers_.end() && accepting_ && random && *random != known->second->client_random;
+        const auto key = protocol_.peer_key(datagram, from);
+        auto known = key ? find_peer(*key) : peers_.end();
+        // A new handshake on a known peer's key goes through the stateless exchange; the
+        // old peer gives way only when the new one gets state (see starts_anew above).
+        const bool restarts = known != peers_.end() && accepting_ && protocol_.starts_anew(datagram, known->second->note);
         if (known != peers_.end() && !restarts) {
             Peer& peer = *known->second;
             peer.last_heard = now;
-            after_engine_call(peer, peer.engine.receive(datagram, from, now), now);
+            peer.address = from;
+            after_engine_call(peer, peer.engine->receive(datagram, from, now), now);
             forget_if_done(known);
             return;
         }
-        if (!accepting_) return;  // --naccept reached: new addresses are not answered
-        Engine& responder = *responder_storage_;
-        const auto ec = responder.receive(datagram, from, now);
-        if (!responder.bound_peer()) {
-            // Not a returned cookie: a HelloVerifyRequest to send, or a drop. No state kept.
-            send_transmits(responder, from);
-            while (responder.poll_event()) {
+        if (!accepting_) return;  // --naccept reached: new peers are not answered
+        std::unique_ptr<Engine> engine;
+        std::error_code ec;
+        if constexpr (requires { protocol_.admits(datagram); }) {
+            // A protocol without a stateless exchange (ZRTP): a datagram that opens it gets
+            // an engine at once, bounded by --max-pending and --handshake-timeout below.
+            if (!protocol_.admits(datagram)) return;  // anything else from a stranger: no answer
+            engine = protocol_.make_engine();
+            ec = engine->receive(datagram, from, now);
+        } else {
+            Engine& responder = *responder_;
+            ec = responder.receive(datagram, from, now);
+            if (!protocol_.holds_peer(responder)) {
+                // A cookie to send, or a drop. No state kept.
+                send_transmits(responder, from);
+                while (responder.poll_event()) {
+                }
+                if (ec || responder.is_closed()) responder_ = protocol_.make_engine();
+                return;
             }
-            if (ec || responder.is_closed()) responder_storage_.emplace(fresh_engine());
-            return;
+            // The datagram created state: the responder is now this peer's engine.
+            engine = std::move(responder_);
+            responder_ = protocol_.make_engine();
         }
-        // The cookie came back: the responder is now this peer's engine.
-        Engine engine = std::move(responder);
-        responder_storage_.emplace(fresh_engine());
+        const Key new_key = protocol_.key_of_new_peer(*engine, datagram, from);
         if (restarts) {
             if (!options_.quiet) line(from.to_string() + ": a new handshake from this address: the previous connection is forgotten");
             erase(known);
+        } else if (auto old = peers_.find(new_key); old != peers_.end()) {
+            erase(old);  // its key taken again (a replayed opening): the newer one holds it
         }
         if (peers_.size() >= options_.max_conns) {
             ++refused_;
@@ -262,30 +305,13 @@ private:
         }
         if (options_.naccept && ++accepted_ >= options_.naccept) accepting_ = false;
         if (pending_.size() >= options_.max_pending) drop_oldest_pending();
-        auto inserted = peers_.emplace(from, std::make_unique<Peer>(from, std::move(engine), now)).first;
+        auto inserted = peers_.emplace(new_key, std::make_unique<Peer>(new_key, from, std::move(engine), now)).first;
         Peer& peer = *inserted->second;
-        if (random) peer.client_random = *random;
+        peer.note = protocol_.note(datagram);
         peer.handshake_deadline = now + options_.handshake_timeout;
         peer.pending_at = pending_.insert(pending_.end(), &peer);
         after_engine_call(peer, ec, now);
         forget_if_done(inserted);
-    }
-
-    using Random = std::array<std::uint8_t, 32>;
-
-    /// The client random of a datagram that opens with an epoch-0 record holding the start
-    /// of a ClientHello (RFC 6347 4.1 and 4.2.2: record header, handshake header, then
-    /// client_version and random); none for anything else.
-    static std::optional<Random> client_hello_random(ByteView datagram) {
-        constexpr std::size_t at = dtls::record_header_size + dtls::handshake_header_size + 2;
-        if (datagram.size() < at + 32 || datagram[0] != static_cast<std::uint8_t>(dtls::ContentType::handshake) ||
-            datagram[3] != 0 || datagram[4] != 0 || datagram[dtls::record_header_size] != dtls::client_hello_type)
-            return std::nullopt;
-        const std::size_t offset = dtls::record_header_size + 6;  // fragment_offset: the start of the message only
-        if (datagram[offset] != 0 || datagram[offset + 1] != 0 || datagram[offset + 2] != 0) return std::nullopt;
-        Random random;
-        std::copy_n(datagram.begin() + at, random.size(), random.begin());
-        return random;
     }
 
     void drop_oldest_pending() {
@@ -293,53 +319,80 @@ private:
         ++dropped_pending_;
         line(oldest->address.to_string() + ": dropped in its handshake: " + std::to_string(options_.max_pending) +
              " peers pending (--max-pending); " + std::to_string(dropped_pending_) + " dropped so far");
-        forget(*oldest);
+        erase(peers_.find(oldest->key));
+    }
+
+    std::error_code close_engine(Engine& engine, Instant now) {
+        if constexpr (requires { protocol_.close(engine, now); }) return protocol_.close(engine, now);
+        else return engine.close(now);
+    }
+    std::error_code end_stream(Engine& engine, Instant now) {
+        if constexpr (requires { protocol_.end_stream(engine, now); }) return protocol_.end_stream(engine, now);
+        else return close_engine(engine, now);
     }
 
     /// What follows every call into a peer's engine: a failure is the peer's one line;
     /// else the handshake's end, the plaintexts through the server mode, the datagrams out.
     void after_engine_call(Peer& peer, std::error_code ec, Instant now) {
-        if (!ec && !peer.established && peer.engine.is_established()) {
+        Engine& engine = *peer.engine;
+        if (!ec && !peer.established && engine.is_established()) {
             peer.established = true;
             pending_.erase(peer.pending_at);
-            if (!options_.quiet && hooks_.established_line)
-                if (auto text = hooks_.established_line(peer.engine); !text.empty()) line(peer.address.to_string() + ": " + text);
+            if (!options_.quiet)
+                if (auto text = protocol_.established_line(engine); !text.empty()) line(peer.address.to_string() + ": " + text);
         }
         if (!ec && peer.established) ec = answer_plaintexts(peer, now);
-        send_transmits(peer.engine, peer.address);
-        while (peer.engine.poll_event()) {
+        if constexpr (requires { protocol_.next_key(engine); }) {
+            if (auto next = protocol_.next_key(engine); next && !(*next == peer.key) &&
+                std::find(peer.aliases.begin(), peer.aliases.end(), *next) == peer.aliases.end() && !peers_.count(*next)) {
+                peer.aliases.push_back(*next);
+                aliases_.insert_or_assign(*next, peer.key);
+            }
+        }
+        send_transmits(engine, peer.address);
+        while (engine.poll_event()) {
         }
         if (ec) {
             ++failed_;
-            const std::string detail = peer.engine.failure_detail();
-            line(peer.address.to_string() + ": " + hooks_.label + (peer.established ? ": " : " handshake failed: ") +
+            std::string detail;
+            if constexpr (requires { engine.failure_detail(); }) detail = engine.failure_detail();
+            line(peer.address.to_string() + ": " + protocol_.label + (peer.established ? ": " : " handshake failed: ") +
                  ec.message() + (detail.empty() || detail == ec.message() ? "" : " (" + detail + ")"));
             peer.done = true;
-        } else if (peer.engine.is_closed()) {
-            peer.done = true;  // the peer's close_notify (answered by the engine), or ours
+        } else if (engine.is_closed()) {
+            peer.done = true;  // the peer's close (answered by the engine), or ours completed
         }
     }
 
     std::error_code answer_plaintexts(Peer& peer, Instant now) {
-        while (auto plaintext = peer.engine.poll_plaintext()) {
-            if (!peer.responder) peer.responder = make_responder(mode_, peer.engine.session_info(), hooks_.composition);
+        Engine& engine = *peer.engine;
+        while (auto plaintext = engine.poll_plaintext()) {
+            if (!peer.responder) peer.responder = make_responder(mode_, engine.session_info(), protocol_.composition);
             reply_.clear();
+            // The plaintext is lent by the engine until its next call: used before send().
             const bool we_close = peer.responder->on_data(*plaintext, reply_);
-            for (std::size_t at = 0; at < reply_.size(); at += hooks_.max_send) {
-                const std::size_t n = std::min(hooks_.max_send, reply_.size() - at);
-                if (auto ec = peer.engine.send(ByteView(reply_.data() + at, n), now)) return ec;
+            for (std::size_t at = 0; at < reply_.size(); at += protocol_.max_send) {
+                const std::size_t n = std::min(protocol_.max_send, reply_.size() - at);
+                if (auto ec = engine.send(ByteView(reply_.data() + at, n), now)) return ec;
             }
-            if (we_close) {
-                peer.engine.close(now);
-                return {};
+            if (we_close && !peer.closing) {
+                peer.closing = true;
+                return end_stream(engine, now);
+            }
+        }
+        // A stream protocol's peer that ended its stream has had every answer: ours ends too.
+        if constexpr (requires { protocol_.peer_finished(engine); }) {
+            if (!peer.closing && protocol_.peer_finished(engine)) {
+                peer.closing = true;
+                return end_stream(engine, now);
             }
         }
         return {};
     }
 
-    /// Every datagram the engine has queued, to its address (a HelloVerifyRequest names
-    /// its own) or the peer's. A full socket buffer drops the datagram, as the network
-    /// may: DTLS retransmits its flights, and no peer waits for another.
+    /// Every datagram the engine has queued, to its address (a cookie names its own) or
+    /// the peer's. A full socket buffer drops the datagram, as the network may: the
+    /// protocols retransmit, and no peer waits for another.
     void send_transmits(Engine& engine, const Endpoint& peer) {
         while (auto out = engine.poll_transmit(MutableByteView(buffer_.data(), buffer_.size()))) {
             const Endpoint& to = out->to ? *out->to : peer;
@@ -354,7 +407,7 @@ private:
             if (t && (!next || *t < *next)) next = t;
         };
         for (const auto& [key, peer] : peers_) {
-            consider(peer->engine.next_timeout());
+            consider(peer->engine->next_timeout());
             consider(peer->established ? peer->last_heard + options_.idle_timeout : peer->handshake_deadline);
         }
         if (!next) return std::nullopt;
@@ -365,20 +418,21 @@ private:
     void run_timers(Instant now) {
         for (auto it = peers_.begin(); it != peers_.end();) {
             Peer& peer = *it->second;
+            Engine& engine = *peer.engine;
             if (!peer.established && peer.handshake_deadline <= now) {
                 ++failed_;
-                line(peer.address.to_string() + ": " + hooks_.label + " handshake timed out after " +
+                line(peer.address.to_string() + ": " + protocol_.label + " handshake timed out after " +
                      datagram_server_detail::format_seconds(options_.handshake_timeout) + " s (--handshake-timeout)");
                 peer.done = true;
             } else if (peer.established && peer.last_heard + options_.idle_timeout <= now) {
                 if (!options_.quiet)
                     line(peer.address.to_string() + ": idle for " + datagram_server_detail::format_seconds(options_.idle_timeout) +
                          " s: closed (--idle-timeout)");
-                peer.engine.close(now);
-                send_transmits(peer.engine, peer.address);
+                (void)close_engine(engine, now);
+                send_transmits(engine, peer.address);
                 peer.done = true;
-            } else if (auto t = peer.engine.next_timeout(); t && *t <= now) {
-                after_engine_call(peer, peer.engine.on_timeout(now), now);
+            } else if (auto t = engine.next_timeout(); t && *t <= now) {
+                after_engine_call(peer, engine.on_timeout(now), now);
             }
             it = peer.done ? erase(it) : std::next(it);
         }
@@ -391,36 +445,39 @@ private:
         const Instant now = Clock::now();
         for (auto& [key, peer] : peers_) {
             if (!peer->established) continue;  // a pending handshake is simply dropped
-            peer->engine.close(now);
-            send_transmits(peer->engine, peer->address);
+            (void)close_engine(*peer->engine, now);
+            send_transmits(*peer->engine, peer->address);
         }
         while (!peers_.empty()) erase(peers_.begin());
     }
 
-    // Keyed by the address itself (its sockaddr bytes), so routing a datagram formats no string.
-    struct AddressHash {
-        std::size_t operator()(const Endpoint& e) const noexcept {
-            return hash_bytes(ByteView(reinterpret_cast<const std::uint8_t*>(e.sockaddr_ptr()), e.sockaddr_length()));
-        }
+    struct KeyHash {
+        std::size_t operator()(const Key& key) const noexcept { return hash_peer_key(key); }
     };
-    using PeerMap = std::unordered_map<Endpoint, std::unique_ptr<Peer>, AddressHash>;
+    using PeerMap = std::unordered_map<Key, std::unique_ptr<Peer>, KeyHash>;
 
+    typename PeerMap::iterator find_peer(const Key& key) {
+        auto it = peers_.find(key);
+        if (it != peers_.end() || aliases_.empty()) return it;
+        auto alias = aliases_.find(key);
+        return alias == aliases_.end() ? peers_.end() : peers_.find(alias->second);
+    }
     void forget_if_done(typename PeerMap::iterator it) {
         if (it->second->done) erase(it);
     }
-    void forget(Peer& peer) { erase(peers_.find(peer.address)); }
     typename PeerMap::iterator erase(typename PeerMap::iterator it) {
         if (!it->second->established) pending_.erase(it->second->pending_at);
+        for (const Key& alias : it->second->aliases) aliases_.erase(alias);
         return peers_.erase(it);
     }
 
-    botan_tls::Config config_;
+    Protocol protocol_;
     ServerMode mode_;
     DatagramServerOptions options_;
-    DatagramServerHooks<Engine> hooks_;
     int socket_ = -1;
-    std::optional<Engine> responder_storage_;  // made in run(), with the server's config
+    std::unique_ptr<Engine> responder_;  // made in run()
     PeerMap peers_;
+    std::unordered_map<Key, Key, KeyHash> aliases_;  // a further key -> the peer's own (next_key)
     std::list<Peer*> pending_;  // in their handshake, oldest first
     bool accepting_ = true;
     bool signalled_ = false;

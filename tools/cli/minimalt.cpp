@@ -13,6 +13,8 @@
 // (close_tunnel, acknowledged) when connection 1 is closed both ways, or when the
 // server has been quiet for two seconds after our close; the server's session ends with
 // the tunnel. Both exit 0 on a clean close, 1 when our final close goes unacknowledged.
+// `listen --echo|--rev|--www` serves every client at once on one socket (datagram_server.hpp,
+// MinimaltPeers below); the stdin/stdout mode serves one client: it has one stdin.
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -27,6 +29,7 @@
 #include <tapsec/minimalt.hpp>
 
 #include "address.hpp"
+#include "datagram_server.hpp"
 #include "provider_option.hpp"
 #include "registry.hpp"
 #include "reliable_datagram.hpp"
@@ -52,6 +55,7 @@ const std::string usage = std::string(
     "  --puzzle-threshold N    tunnel requests per second before puzzles (default 100)\n"
     "  --require-user HEX      accept only connections proven (createAuth) by this user's\n"
     "                          Curve25519 public key (the client prints it)\n"
+    "  --quiet                 with a server mode: no line per client\n" + std::string(datagram_server_usage) +
     "connect options:\n"
     "  --directory FILE        the server's signed directory record (required)\n"
     "  --server-key HEX        the server's long-term Ed25519 public key (required;\n"
@@ -75,6 +79,7 @@ struct Options {
     std::uint64_t roam_after = 0;
     bool verbose = false;
     ServerMode mode = ServerMode::stdio;  // listen: --echo, --rev, --www
+    DatagramServerOptions limits;         // listen with a server mode: the concurrent server's limits
 };
 
 std::optional<std::string> read_file(const std::string& path) {
@@ -110,6 +115,10 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         puzzles = args.take("--puzzles");
         difficulty = args.take("--puzzle-difficulty");
         threshold = args.take("--puzzle-threshold");
+        if (out.mode != ServerMode::stdio) {
+            if (auto error = take_datagram_server_options(args, out.limits, timeout); !error.empty()) return error;
+            out.limits.quiet = args.flag("--quiet");
+        }
     }
     args.refuse_unknown_options();
     if (user_key) {
@@ -285,6 +294,55 @@ private:
     bool roamed_ = false, half_closed_ = false, tunnel_close_sent_ = false;
 };
 
+/// MinimaLT's part in the datagram server. A tunnel request (TID with the K flag, the
+/// client's ephemeral key) for no known tunnel goes to the responder: under load it answers
+/// with a puzzle and keeps nothing; otherwise (or with a valid solution) one key agreement,
+/// and if the box opens the responder holds the tunnel and becomes its engine. Tunnels are
+/// routed by their ID, never by address (a client that roams and rekeys keeps its tunnel:
+/// the next generation's ID is registered as it is derived). Every engine shares the
+/// puzzle key and the request count (SharedServerState), so a puzzle checks out whichever
+/// engine takes the solution, and the load is the socket's.
+template <class Crypto>
+struct MinimaltPeers {
+    using Engine = typename Minimalt<Crypto>::Engine;
+    using Key = std::uint64_t;  // the tunnel ID
+    using Note = bool;
+
+    std::string label = "MinimaLT";
+    std::string composition = "Secure<MinimaltHandshake, MinimaltRecord, Udp>";
+    std::size_t max_send = 65536;
+    Config config;
+
+    explicit MinimaltPeers(Config c) : config(std::move(c)) {
+        auto shared = std::make_shared<minimalt::SharedServerState>();
+        crypto::Botan2::random(MutableByteView(shared->puzzle_key));
+        config.shared_server_state = std::move(shared);
+    }
+
+    std::unique_ptr<Engine> make_engine() { return std::make_unique<Engine>(Role::server, config); }
+    std::optional<Key> peer_key(ByteView datagram, const Endpoint&) const {
+        if (datagram.size() < minimalt::header_size) return std::nullopt;
+        std::uint64_t word = 0;
+        for (std::size_t i = 0; i < 8; ++i) word = word << 8 | datagram[i];
+        return word & minimalt::tid_mask;
+    }
+    bool holds_peer(Engine& responder) const { return responder.is_established(); }
+    Key key_of_new_peer(Engine& engine, ByteView, const Endpoint&) const { return engine.tunnel_id(); }
+    std::optional<Key> next_key(Engine& engine) const { return engine.next_tunnel_id(); }
+    Note note(ByteView) const { return {}; }
+    bool starts_anew(ByteView, const Note&) const { return false; }
+    std::string established_line(Engine& engine) const {
+        const auto ids = engine.connection_ids();
+        if (std::find(ids.begin(), ids.end(), 1u) == ids.end())
+            return "refused the client's connection: " + engine.counters().last_refusal.message();
+        return "accepted: tunnel " + engine.session_info().peer.subject;
+    }
+    /// The client closed connection 1: our answers are queued before our close of it; the
+    /// client then ends the tunnel.
+    bool peer_finished(Engine& engine) const { return engine.connection_closed_by_peer(1); }
+    std::error_code end_stream(Engine& engine, Instant now) const { return engine.close_connection(1, now); }
+};
+
 /// Moves stdin to connection 1 and connection 1 to stdout (or answers in a server
 /// mode) until a clean close.
 int run_data_path(auto& conn, const Options& options, bool is_client) {
@@ -338,6 +396,12 @@ int run(Arguments& args, bool is_connect) {
                  "minimalt: connect with: tapsec connect minimalt %s --directory %s --server-key %s\n",
                  address.c_str(), options.directory_file.c_str(), address.c_str(), options.directory_file.c_str(),
                  to_hex(*server_key).c_str());
+    if (options.mode != ServerMode::stdio) {
+        const std::uint16_t bound_port = udp->local_port();  // the port the record publishes
+        { Udp released = std::move(*udp); }                   // the datagram server binds it again
+        return DatagramServer<MinimaltPeers<Crypto>>(MinimaltPeers<Crypto>(std::move(options.config)), options.mode, options.limits)
+            .run(options.bind_address, bound_port);
+    }
     options.config.handshake_timeout = std::chrono::hours(24 * 365);  // a listener waits for its client
     Minimalt<Crypto> conn(Role::server, options.config, std::move(*udp));
     if (auto ec = conn.handshake()) return fail("accepting a tunnel failed: " + ec.message());

@@ -3,6 +3,8 @@
 // The session ID is printed on stderr: tcpcrypt authenticates no one, the application
 // (or the users, comparing it) does (authentication delegation). When TCP-ENO does not
 // negotiate, the command refuses plain TCP unless --allow-plain is given, and then warns.
+// `listen --echo|--rev|--www` serves every connection at once (concurrent_server.hpp, on
+// the Asio adapter); the stdin/stdout mode serves one connection: it has one stdin.
 #include <chrono>
 #include <future>
 #include <string>
@@ -11,7 +13,10 @@
 #include <tapsec/tapsec.hpp>
 #include <tapsec/tcpcrypt.hpp>
 
+#include <tapsec/asio/stream.hpp>
+
 #include "botan_tls_common.hpp"
+#include "concurrent_server.hpp"
 #include "demo.hpp"
 #include "provider_option.hpp"
 #include "registry.hpp"
@@ -34,6 +39,53 @@ std::optional<std::uint8_t> aead_named(const std::string& name) {
     if (name == "aes256gcm" || name == "AEAD_AES_256_GCM") return tcpcrypt::aead_id::aes_256_gcm;
     if (name == "chacha20poly1305" || name == "AEAD_CHACHA20_POLY1305") return tcpcrypt::aead_id::chacha20_poly1305;
     return std::nullopt;
+}
+
+/// An Asio TCP socket whose stream starts with the TCP-ENO preamble, as TcpEno's does: the
+/// transport (offering TCP option negotiation) that lets the concurrent server run tcpcrypt.
+class EnoSocketTransport : public asio::stream_socket_transport<boost::asio::ip::tcp::socket> {
+public:
+    static constexpr std::string_view name = "TCP with TCP-ENO (Asio; options in a stream preamble)";
+    using offers = TcpEno::offers;
+    using stream_socket_transport::stream_socket_transport;
+};
+
+/// tcpcrypt over an Asio socket as an AsyncReadStream / AsyncWriteStream: asio::stream's
+/// surface (the adapter and its driver) over EnoSocketTransport instead of plain TCP.
+template <class Crypto>
+class TcpcryptStream
+    : public asio::detail::adapter<Secure<TcpcryptHandshake, TcpcryptRecord, EnoSocketTransport, Crypto>,
+                                   boost::asio::ip::tcp::socket> {
+    using base = asio::detail::adapter<Secure<TcpcryptHandshake, TcpcryptRecord, EnoSocketTransport, Crypto>,
+                                       boost::asio::ip::tcp::socket>;
+    using base::driver_;
+
+public:
+    using typename base::secure_type;
+    using Config = typename secure_type::Config;
+
+    TcpcryptStream(boost::asio::ip::tcp::socket socket, Role role, std::shared_ptr<const Config> config)
+        : base(role, std::move(config), EnoSocketTransport(std::move(socket))) {}
+
+    template <class MutableBufferSequence, class CompletionToken>
+    auto async_read_some(const MutableBufferSequence& buffers, CompletionToken&& token) {
+        return driver_.template async_read<false>(buffers, std::forward<CompletionToken>(token));
+    }
+    template <class ConstBufferSequence, class CompletionToken>
+    auto async_write_some(const ConstBufferSequence& buffers, CompletionToken&& token) {
+        return driver_.async_write(buffers, std::forward<CompletionToken>(token));
+    }
+};
+
+/// The concurrent server's line for a connection: what was negotiated and the session ID
+/// (the users authenticate it by comparing), or the warning that it is plain TCP.
+template <class Crypto>
+std::string established_line(TcpcryptStream<Crypto>& stream) {
+    const auto& engine = stream.secure().engine();
+    const auto info = stream.secure().info();
+    if (!engine.is_encrypted()) return "WARNING: " + info.protocol + ": data is NOT encrypted";
+    return info.protocol + ", " + info.group + ", " + info.cipher_suite + ", session ID " + to_hex(engine.session_id()) +
+           " (authenticate it: compare it with the peer's)";
 }
 
 /// Options both roles share; an error message, or empty.
@@ -101,10 +153,23 @@ int listen(Arguments& args) {
     const std::string& address = bind_to.host;
     const std::uint16_t port = bind_to.port;
     ListenOptions listen_options;
+    const bool timeout_given = args.options.count("--handshake-timeout") != 0;
     if (auto error = take_listen_options(args, listen_options); !error.empty()) return usage_fail(error);
     tcpcrypt::Config config;
     config.handshake_timeout = listen_options.handshake_timeout;  // read_options may say the same again
     if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
+    if (listen_options.mode != ServerMode::stdio) {
+        ConcurrentOptions options;
+        if (auto error = take_concurrent_options(args, options, timeout_given ? std::optional(config.handshake_timeout) : std::nullopt);
+            !error.empty())
+            return usage_fail(error);
+        options.quiet = args.flag("--quiet");
+        args.refuse_unknown_options();
+        config.handshake_timeout = options.handshake_timeout;
+        using Stream = TcpcryptStream<Crypto>;
+        ConcurrentHooks<Stream> hooks{"tcpcrypt", "Secure<TcpcryptHandshake, TcpcryptRecord, TcpEno>", established_line<Crypto>};
+        return ConcurrentServer<Stream>(std::move(config), listen_options.mode, options, std::move(hooks)).run(address, port);
+    }
     args.refuse_unknown_options();
     auto listener = TcpEnoListener::bind(address, port);
     if (!listener) return fail("cannot bind " + args.target + ": " + listener.error().message());
@@ -159,7 +224,8 @@ const Registration registration{ProtocolEntry{
     "  --no-eno             behave as a host without TCP-ENO (plain TCP; for trying the fallback)\n"
     "  --handshake-timeout S  handshake timeout in seconds (default 30; 10 for listen; alias --timeout)\n" +
     provider_usage(20) +
-    "\nlisten options:\n" + std::string(server_modes_usage),
+    "\nlisten options:\n" + std::string(server_modes_usage) + concurrent_usage +
+    "  --quiet               no line per connection\n",
     [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return connect<Crypto>(a); }); },
     [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return listen<Crypto>(a); }); },
     demo,

@@ -5,10 +5,15 @@
 // the users to compare: only a matching SAS proves there was no man in the middle.
 // ZRTP has no close message: each side ends when its stdin has ended and the peer has
 // been quiet for a moment (as the DTLS-SRTP command does after close_notify).
+// `listen --echo` serves every peer at once on one socket (datagram_server.hpp, ZrtpPeers
+// below), reflecting each one's media under its own keys; the stdin/stdout mode serves one
+// peer: it has one stdin.
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <chrono>
+#include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -17,6 +22,7 @@
 #include <tapsec/zrtp.hpp>
 
 #include "botan_tls_common.hpp"
+#include "datagram_server.hpp"
 #include "provider_option.hpp"
 #include "registry.hpp"
 #include "rtp_stdio.hpp"
@@ -55,6 +61,44 @@ std::error_code learn_peer_from_first_datagram(Udp& socket) {
     return {};
 }
 
+/// ZRTP's part in the datagram server. ZRTP has no stateless exchange (RFC 6189: both
+/// sides send Hello, the hash chain and the DH share live in the engine), so a Hello from
+/// a new address gets an engine at once: --max-pending and --handshake-timeout bound what
+/// unauthenticated peers hold, and anything but a Hello from a stranger gets no answer.
+/// Peers are keyed by their address (ZRTP and its SRTP share the 5-tuple). ZRTP has no
+/// close message: at SIGTERM or --idle-timeout the media to a peer simply stops.
+template <class Crypto>
+struct ZrtpPeers {
+    using Engine = typename ZrtpOverUdp<Crypto>::Engine;
+    using Key = Endpoint;
+    using Note = bool;
+
+    std::string label = "ZRTP";
+    std::string composition = "Secure<ZrtpHandshake, SrtpRecord, Udp>";
+    std::size_t max_send = std::numeric_limits<std::size_t>::max();  // one RTP packet per send
+    zrtp::Config config;
+
+    std::unique_ptr<Engine> make_engine() {
+        auto engine = std::make_unique<Engine>(Role::server, config);
+        (void)engine->start(Clock::now());  // its Hello leaves once it has a peer; a failure shows at its first receive
+        return engine;
+    }
+    bool admits(ByteView datagram) const {
+        auto packet = zrtp::parse_packet(datagram);
+        return packet && packet->type == zrtp::MessageType::hello;
+    }
+    std::optional<Key> peer_key(ByteView, const Endpoint& from) const { return from; }
+    Key key_of_new_peer(Engine&, ByteView, const Endpoint& from) const { return from; }
+    Note note(ByteView) const { return {}; }
+    bool starts_anew(ByteView, const Note&) const { return false; }
+    std::string established_line(Engine& engine) const {
+        const auto info = engine.session_info();
+        const auto& sas = engine.sas();
+        return "accepted: " + info.protocol + ", " + info.group + ", " + info.peer.subject +
+               (sas ? ", SAS " + sas->rendering + " (compare it with the peer's)" : std::string());
+    }
+};
+
 int run(auto& connection, const std::string& peer) {
     if (auto ec = connection.handshake()) return fail("ZRTP with " + peer + " failed: " + ec.message());
     const auto info = connection.info();
@@ -87,6 +131,19 @@ int listen(Arguments& args) {
     const std::uint16_t port = bind_to.port;
     zrtp::Config config;
     if (auto error = read_options(args, config); !error.empty()) return usage_fail(error);
+    if (args.flags.count("--rev") || args.flags.count("--www"))
+        return usage_fail("listen zrtp: --rev and --www need a byte stream; ZRTP carries media (--echo reflects it)");
+    if (args.flag("--echo")) {
+        DatagramServerOptions options;
+        if (auto error = take_datagram_server_options(args, options, std::nullopt); !error.empty()) return usage_fail(error);
+        options.handshake_timeout = config.handshake_timeout;  // --handshake-timeout, read above
+        options.quiet = args.flag("--quiet");
+        args.refuse_unknown_options();
+        config.on_sas = nullptr;  // each peer's SAS is on its own line
+        ZrtpPeers<Crypto> peers;
+        peers.config = std::move(config);
+        return DatagramServer<ZrtpPeers<Crypto>>(std::move(peers), ServerMode::echo, options).run(address, port);
+    }
     args.refuse_unknown_options();
     auto transport = Udp::bind(address, port);
     if (!transport) return fail("cannot bind " + args.target + ": " + transport.error().message());
@@ -162,8 +219,12 @@ const Registration registration{ProtocolEntry{
     "options (connect and listen):\n"
     "  --groups G1,G2       key agreements in preference order: X255 (x25519), EC25 (P-256)\n"
     "  --ciphersuites LIST  SRTP auth tags: HS80, HS32 (or the SRTP profile names); alias --ciphers\n"
-    "  --handshake-timeout S  handshake timeout in seconds (connect; default 30; alias --timeout)\n" +
-        provider_usage(20),
+    "  --handshake-timeout S  handshake timeout in seconds (default 30; alias --timeout)\n" +
+        provider_usage(20) +
+    "\nlisten options:\n"
+    "  --echo                reflect each RTP/RTCP packet, protected with that peer's SRTP keys\n"
+    "  --quiet               no line per peer\n" +
+    datagram_server_usage,
     [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return connect<Crypto>(a); }); },
     [](Arguments& a) { return with_provider(a, [&]<class Crypto>() { return listen<Crypto>(a); }); },
     demo,

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -14,6 +15,7 @@
 namespace tapsec::curvecp {
 
 using crypto::nacl::PublicKey;
+class MinuteKeys;  // handshake.hpp
 
 /// A long-term Curve25519 key pair.
 struct KeyPair {
@@ -64,6 +66,10 @@ struct Config : CommonConfig {
     // Server: how long one minute key encrypts cookies (the previous one is still
     // accepted for as long again).
     std::chrono::nanoseconds minute_key_interval = std::chrono::seconds(60);
+    // Server: cookie keys shared by every engine of one socket (a concurrent server's: a
+    // Cookie from one engine must open in the engine that takes the Initiate). None: the
+    // engine's own, drawn at its first Hello.
+    std::shared_ptr<MinuteKeys> shared_minute_keys;
     // Client: the Hello retransmission schedule (curvecpclient: 1 s, then x1.5, eight
     // Hellos, each delay plus up to itself of random jitter); after the last, no_answer.
     std::chrono::nanoseconds first_hello_interval = std::chrono::seconds(1);

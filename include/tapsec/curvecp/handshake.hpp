@@ -13,6 +13,7 @@
 #include <array>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <optional>
 
 #include "../core/engine.hpp"
@@ -164,7 +165,9 @@ struct Accepted {
 class ServerHandshake {
 public:
     ServerHandshake(const Config& config, RandomSource random)
-        : random_(random), minute_keys_(config.minute_key_interval, random) {
+        : random_(random),
+          minute_keys_(config.shared_minute_keys ? config.shared_minute_keys
+                                                 : std::make_shared<MinuteKeys>(config.minute_key_interval, random)) {
         auto name = wire::encode_name(config.server_name);
         if (!config.long_term_key || !name) {
             error_ = make_error_code(Error::invalid_configuration);
@@ -175,7 +178,7 @@ public:
         server_extension_ = config.server_extension;
     }
     std::error_code error() const noexcept { return error_; }
-    MinuteKeys& minute_keys() noexcept { return minute_keys_; }
+    MinuteKeys& minute_keys() noexcept { return *minute_keys_; }
 
     /// Answers a Hello with a Cookie written into `out` (200 bytes).
     Result<std::size_t> on_hello(ByteView packet, MutableByteView out, Instant now) {
@@ -187,7 +190,7 @@ public:
         nacl::SecretBox hello_box(*client_server);
         if (!hello_box.open(wire::counter_nonce(wire::hello_nonce, h.nonce), h.box, zeros.data()))
             return make_error_code(Error::box_failed);
-        minute_keys_.rotate(now);
+        minute_keys_->rotate(now);
         // K = nonce | SecretBox[C', s'](minute key)
         KeyPair server_short = generate_key_pair(random_);
         std::array<std::uint8_t, 128 + 16> plain{};  // S' | K, boxed into the packet
@@ -197,7 +200,7 @@ public:
         SecretArray<64> inner;
         std::memcpy(inner.data(), h.client_short_key.data(), 32);
         std::memcpy(inner.data() + 32, server_short.secret_key.data(), 32);
-        nacl::SecretBox(minute_keys_.current()).seal(wire::long_nonce(wire::minute_nonce, ByteView(cookie, 16)), inner, cookie + 16);
+        nacl::SecretBox(minute_keys_->current()).seal(wire::long_nonce(wire::minute_nonce, ByteView(cookie, 16)), inner, cookie + 16);
         std::uint8_t* p = out.data();
         std::uint8_t* at = wire::put_header(p, wire::cookie_magic, h.client_extension, server_extension_);
         random_(MutableByteView(at, 16));
@@ -210,13 +213,13 @@ public:
     Result<Accepted> on_initiate(MutableByteView packet, Instant now) {
         wire::Initiate in{ByteView(packet)};
         if (!constant_time_equal(in.server_extension, server_extension_)) return make_error_code(Error::wrong_extension);
-        minute_keys_.rotate(now);
+        minute_keys_->rotate(now);
         // The cookie: under the current minute key, else the previous one.
         SecretArray<64> inner;
         const auto minute_n = wire::long_nonce(wire::minute_nonce, in.cookie.first(16));
         const ByteView sealed = in.cookie.subspan(16);
-        if (!nacl::SecretBox(minute_keys_.current()).open(minute_n, sealed, inner.data()) &&
-            !nacl::SecretBox(minute_keys_.previous()).open(minute_n, sealed, inner.data()))
+        if (!nacl::SecretBox(minute_keys_->current()).open(minute_n, sealed, inner.data()) &&
+            !nacl::SecretBox(minute_keys_->previous()).open(minute_n, sealed, inner.data()))
             return make_error_code(Error::bad_cookie);
         if (!constant_time_equal(ByteView(inner.data(), 32), in.client_short_key)) return make_error_code(Error::bad_cookie);
         auto shared = nacl::box_beforenm(in.client_short_key, ByteView(inner.data() + 32, 32));
@@ -251,7 +254,7 @@ public:
 
 private:
     RandomSource random_;
-    MinuteKeys minute_keys_;
+    std::shared_ptr<MinuteKeys> minute_keys_;  // the engine's own, or the socket's (Config::shared_minute_keys)
     std::error_code error_;
     wire::ServerName name_{};
     KeyPair key_;

@@ -2,14 +2,28 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "../core/config.hpp"
+#include "../core/engine.hpp"  // Instant
 #include "../crypto/nacl_box.hpp"
 #include "directory.hpp"
 
 namespace tapsec::minimalt {
+
+/// What the server engines of one socket share (a concurrent server's): a puzzle issued by
+/// one engine must check out in the engine that takes the solved request, and the load
+/// that turns puzzles on is the socket's, not one engine's.
+struct RequestLoad {
+    Instant window_start{};
+    std::uint32_t requests = 0;  // tunnel requests since window_start (one second)
+};
+struct SharedServerState {
+    SecretArray<32> puzzle_key;  // drawn once by whoever makes the state
+    RequestLoad load;
+};
 
 struct Config : CommonConfig {
     /// Puzzles only under load by default (CommonConfig's default demands proof always).
@@ -45,6 +59,8 @@ struct Config : CommonConfig {
     /// name is the shared "mutual authentication" switch). CommonConfig::validate_peer is
     /// called with each proven user key and may refuse it.
     std::vector<PublicKey> authorized_users;
+    /// Shared by every engine of one socket (see SharedServerState); none: the engine's own.
+    std::shared_ptr<SharedServerState> shared_server_state;
 
     // ---- both ----
     /// Bytes the application may queue for sending beyond what the congestion window

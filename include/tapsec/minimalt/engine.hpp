@@ -144,7 +144,10 @@ public:
                 failure_ = make_error_code(Error::invalid_configuration);
                 return;
             }
-            puzzles_ = PuzzleIssuer<Crypto>(config_, config_.puzzle_difficulty, config_.puzzle_lifetime);
+            puzzles_ = config_.shared_server_state
+                           ? PuzzleIssuer<Crypto>(config_.shared_server_state->puzzle_key, config_.puzzle_difficulty,
+                                                  config_.puzzle_lifetime)
+                           : PuzzleIssuer<Crypto>(config_, config_.puzzle_difficulty, config_.puzzle_lifetime);
         }
     }
 
@@ -483,13 +486,17 @@ public:
     const Counters& counters() const noexcept { return counters_; }
     const CongestionState& congestion() const noexcept { return congestion_; }
     std::uint64_t tunnel_id() const noexcept { return record_.tid(); }
+    /// The tunnel ID the peer's packets carry after its next rekey (a server routing by ID
+    /// follows the tunnel with it).
+    std::uint64_t next_tunnel_id() const noexcept { return record_.next_tid(); }
     std::uint32_t key_generation() const noexcept { return record_.generation(); }
     std::optional<Endpoint> peer_endpoint() const { return peer_; }
     /// Server: is it demanding puzzles right now?
     bool under_load(Instant now) const {
         if (config_.source_validation == CommonConfig::SourceValidation::always) return true;
         if (config_.source_validation == CommonConfig::SourceValidation::never) return false;
-        return now - load_window_start_ < std::chrono::seconds(1) && requests_in_window_ > config_.puzzle_threshold;
+        const RequestLoad& l = load();
+        return now - l.window_start < std::chrono::seconds(1) && l.requests > config_.puzzle_threshold;
     }
 
 private:
@@ -626,11 +633,12 @@ private:
 
     std::error_code accept_request(const PacketHeader& h, const Endpoint& from, Instant now) {
         if (state_ != State::idle) return make_error_code(Error::tunnel_busy);
-        if (now - load_window_start_ >= std::chrono::seconds(1)) {
-            load_window_start_ = now;
-            requests_in_window_ = 0;
+        RequestLoad& l = load();
+        if (now - l.window_start >= std::chrono::seconds(1)) {
+            l.window_start = now;
+            l.requests = 0;
         }
-        ++requests_in_window_;
+        ++l.requests;
         const std::string source = from.to_string();
         if (under_load(now)) {
             if (!h.solution) {
@@ -836,8 +844,10 @@ private:
     std::uint32_t next_connection_ = primary_connection + 1;
     // server
     PuzzleIssuer<Crypto> puzzles_;
-    Instant load_window_start_{};
-    std::uint32_t requests_in_window_ = 0;
+    RequestLoad own_load_;
+    /// The tunnel requests counted this second: the engine's own, or the socket's.
+    RequestLoad& load() { return config_.shared_server_state ? config_.shared_server_state->load : own_load_; }
+    const RequestLoad& load() const { return config_.shared_server_state ? config_.shared_server_state->load : own_load_; }
     BoundedQueue<std::pair<Bytes, Endpoint>> puzzle_replies_{16};
     std::optional<Endpoint> peer_;
     // the tunnel

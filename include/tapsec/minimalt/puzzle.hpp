@@ -40,6 +40,9 @@ public:
         : difficulty_(difficulty), lifetime_(lifetime) {
         draw_random<Crypto>(config, key_);
     }
+    /// With a key shared by several issuers (the engines of one socket).
+    PuzzleIssuer(const SecretArray<32>& key, std::uint8_t difficulty, std::chrono::seconds lifetime)
+        : key_(key), difficulty_(difficulty), lifetime_(lifetime) {}
 
     std::uint8_t difficulty() const noexcept { return difficulty_; }
 

@@ -65,6 +65,8 @@ public:
 
     std::uint64_t tid() const noexcept { return current_.tid; }
     std::uint32_t generation() const noexcept { return current_.number; }
+    /// The tunnel ID of the next key generation (the peer's packets switch to it when it rekeys).
+    std::uint64_t next_tid() const noexcept { return next_.tid; }
     /// Does a packet with this tunnel ID belong here (current or next generation)?
     bool knows(std::uint64_t tid) const noexcept {
         return keyed() && (tid == current_.tid || tid == next_.tid || (previous_ && tid == previous_->tid));
