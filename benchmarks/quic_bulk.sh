@@ -46,6 +46,9 @@ case $suite in
 esac
 gnutls_priority="NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+$gnutls_cipher"
 mkdir -p "$out"
+# shellcheck source=benchmarks/lib.sh
+source "$here/lib.sh"
+bench_name=quic_bulk.sh
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
@@ -54,29 +57,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" \
-  -out "$work/cert.pem" -days 2 -subj /CN=localhost 2>/dev/null
+bench_self_signed "$work"
 mkdir -p "$work/htdocs"
 head -c "$size" /dev/urandom >"$work/htdocs/big.bin"
 want=$(sha256sum <"$work/htdocs/big.bin" | cut -d' ' -f1)
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-# Waits (bounded, 10 s) until something has UDP port $1 open.
-wait_bound() {
-  local deadline=$((SECONDS + 10))
-  until ss -Hlun "sport = :$1" | grep -q .; do
-    [ $SECONDS -lt $deadline ] || { echo "quic_bulk.sh: nothing on UDP port $1" >&2; return 1; }
-    kill -0 "$server_pid" 2>/dev/null || { echo "quic_bulk.sh: the server exited early" >&2; return 1; }
-    sleep 0.02
-  done
-}
-
 # One transfer: prints the client's wall seconds.
 transfer() {
   local variant=$1 port server client
-  port=$(free_port)
+  port=$(bench_free_port udp)
   trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null' EXIT
   rm -rf "$work/dl" "$work/out.bin"
   mkdir -p "$work/dl"
@@ -97,7 +86,7 @@ transfer() {
   esac
   "${server[@]}" >/dev/null 2>"$work/server.err" &
   server_pid=$!
-  wait_bound "$port"
+  bench_wait_port udp "$port"
   local start end status=0
   start=$(date +%s.%N)
   timeout 60 "${client[@]}" >/dev/null 2>"$work/client.err" || status=$?

@@ -37,6 +37,9 @@ for tool in openssl socat ss "$tapsec"; do
   command -v "$tool" >/dev/null || { echo "tls13_bulk.sh: $tool not found" >&2; exit 2; }
 done
 mkdir -p "$out"
+# shellcheck source=benchmarks/lib.sh
+source "$here/lib.sh"
+bench_name=tls13_bulk.sh
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
@@ -45,26 +48,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" \
-  -out "$work/cert.pem" -days 2 -subj /CN=localhost 2>/dev/null
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-# Waits (bounded, 10 s) until something listens on TCP port $1.
-wait_listening() {
-  local deadline=$((SECONDS + 10))
-  until ss -Hltn "sport = :$1" | grep -q .; do
-    [ $SECONDS -lt $deadline ] || { echo "tls13_bulk.sh: nothing listens on port $1" >&2; return 1; }
-    kill -0 "$server_pid" 2>/dev/null || { echo "tls13_bulk.sh: the server exited early" >&2; return 1; }
-    sleep 0.02
-  done
-}
+bench_self_signed "$work"
 
 # One transfer: prints the seconds from the client's start to both ends' exit.
 transfer() {
   local variant=$1 suite=$2 port
-  port=$(free_port)
+  port=$(bench_free_port tcp)
   local server client
   # This runs in a command substitution's subshell: stop its server if it fails midway.
   trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null' EXIT
@@ -91,7 +80,7 @@ transfer() {
   "${server[@]}" <"$work/hold" >/dev/null 2>"$work/server.err" &
   server_pid=$!
   exec {hold_fd}<>"$work/hold"  # opened read-write: the server's stdin neither ends nor blocks its open
-  wait_listening "$port"
+  bench_wait_port tcp "$port"
   local start end status=0
   start=$(date +%s.%N)
   head -c "$size" /dev/zero | "${client[@]}" >/dev/null 2>"$work/client.err" || status=$?
