@@ -45,7 +45,7 @@ std::optional<std::uint8_t> aead_named(const std::string& name) {
 /// transport (offering TCP option negotiation) that lets the concurrent server run tcpcrypt.
 class EnoSocketTransport : public asio::stream_socket_transport<boost::asio::ip::tcp::socket> {
 public:
-    static constexpr std::string_view name = "TCP with TCP-ENO (Asio; options in a stream preamble)";
+    [[maybe_unused]] static constexpr std::string_view name = "TCP with TCP-ENO (Asio; options in a stream preamble)";
     using offers = TcpEno::offers;
     using stream_socket_transport::stream_socket_transport;
 };
