@@ -137,6 +137,8 @@ struct CurvecpPeers {
     std::string established_line(Engine& engine) const { return "accepted: client " + engine.session_info().peer.subject; }
     /// The client ended its stream: every answer is queued, ours ends too.
     bool peer_finished(Engine& engine) const { return engine.stream().peer_finished(); }
+    /// After a signal: our end acknowledged is enough (the client need not end its own).
+    bool close_delivered(Engine& engine) const { return engine.stream().our_end_acknowledged() || engine.is_closed(); }
 };
 
 /// Moves stdin to the stream and the stream to stdout (or answers in a server mode)

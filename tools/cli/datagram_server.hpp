@@ -19,7 +19,9 @@
 //     a handshake deadline (--handshake-timeout) and an idle timeout (--idle-timeout, the
 //     protocol's close, then forget);
 //   - a peer's failure is one line on stderr with its address; it never stops the server;
-//   - SIGTERM / SIGINT: the protocol's close to every established peer, exit 0.
+//   - SIGTERM / SIGINT: the protocol's close to every established peer; the loop goes on
+//     (no new peers) until each close is delivered or stop_linger passed, so a close that
+//     is paced or lost is retransmitted; a second signal ends at once; exit 0.
 // One thread: datagrams need no accept(), and one socket keeps the routing exact.
 // Timers are found by a scan of the peers at each wake-up: fine for thousands of peers.
 #pragma once
@@ -62,7 +64,8 @@ inline constexpr const char* datagram_server_usage =
     "  every peer at once on one UDP socket, one thread; a new peer is answered statelessly\n"
     "  (the protocol's cookie, where it has one) and gets state only when its cookie returns\n"
     "  --forever             serve until SIGTERM / SIGINT (then the protocol's close to every peer,\n"
-    "                        exit 0) instead of exiting after --naccept N peers (default 1) were served\n"
+    "                        delivered or given up after 2 s; a second signal ends at once; exit 0)\n"
+    "                        instead of exiting after --naccept N peers (default 1) were served\n"
     "  --handshake-timeout S seconds a peer with state may take to finish its handshake (default 5)\n"
     "  --idle-timeout S      an established peer silent for S seconds is closed (default 120)\n"
     "  --max-pending N       peers in their handshake (default 1024); at the cap the oldest is\n"
@@ -108,6 +111,8 @@ inline std::string take_datagram_server_options(Arguments& args, DatagramServerO
 //   std::error_code close(Engine&, Instant);   the protocol's close (default engine.close)
 //   std::optional<Key> next_key(Engine&);      a further key the peer's datagrams may carry
 //                                 from now on (MinimaLT: the tunnel ID after its rekey)
+//   bool close_delivered(Engine&);  after a signal, when our close has reached the peer
+//                                 (CurveCP: our end acknowledged; default engine.is_closed())
 
 inline std::size_t hash_peer_key(const Endpoint& e) noexcept {
     // The address itself (its sockaddr bytes): routing a datagram formats no string.
@@ -122,7 +127,11 @@ inline std::size_t hash_peer_key(std::uint64_t id) noexcept { return std::hash<s
 namespace datagram_server_detail {
 
 inline volatile std::sig_atomic_t stop_signal = 0;
-inline void on_stop_signal(int number) { stop_signal = number; }
+inline volatile std::sig_atomic_t stop_signals = 0;  // a second one ends at once
+inline void on_stop_signal(int number) {
+    stop_signal = number;
+    stop_signals = stop_signals + 1;
+}
 
 inline std::string format_seconds(std::chrono::milliseconds ms) {
     char text[32];
@@ -181,8 +190,11 @@ public:
         ::sigaction(SIGINT, &action, nullptr);
 
         for (;;) {
-            if (datagram_server_detail::stop_signal) {
-                stop_gracefully(datagram_server_detail::stop_signal);
+            if (datagram_server_detail::stop_signal && !signalled_) stop_gracefully(datagram_server_detail::stop_signal);
+            if (signalled_ && (datagram_server_detail::stop_signals > 1 || Clock::now() >= stop_deadline_)) {
+                if (!options_.quiet && !peers_.empty())
+                    line(std::to_string(peers_.size()) + " peers did not acknowledge the close: forgotten");
+                while (!peers_.empty()) erase(peers_.begin());
                 break;
             }
             if (!accepting_ && peers_.empty()) break;
@@ -359,9 +371,14 @@ private:
             line(peer.address.to_string() + ": " + protocol_.label + (peer.established ? ": " : " handshake failed: ") +
                  ec.message() + (detail.empty() || detail == ec.message() ? "" : " (" + detail + ")"));
             peer.done = true;
-        } else if (engine.is_closed()) {
+        } else if (engine.is_closed() || (signalled_ && close_delivered(engine))) {
             peer.done = true;  // the peer's close (answered by the engine), or ours completed
         }
+    }
+
+    bool close_delivered(Engine& engine) {
+        if constexpr (requires { protocol_.close_delivered(engine); }) return protocol_.close_delivered(engine);
+        else return engine.is_closed();
     }
 
     std::error_code answer_plaintexts(Peer& peer, Instant now) {
@@ -410,6 +427,7 @@ private:
             consider(peer->engine->next_timeout());
             consider(peer->established ? peer->last_heard + options_.idle_timeout : peer->handshake_deadline);
         }
+        if (signalled_) consider(stop_deadline_);
         if (!next) return std::nullopt;
         if (*next <= now) return std::chrono::nanoseconds(0);
         return *next - now + std::chrono::milliseconds(1);  // ppoll rounds down: wake after it, not before
@@ -438,17 +456,25 @@ private:
         }
     }
 
+    /// The protocol's close to every established peer; the loop then runs on (answering
+    /// acknowledgements, retransmitting the close) until each is delivered or stop_linger.
     void stop_gracefully(int signal_number) {
         signalled_ = true;
         accepting_ = false;
         if (!options_.quiet) std::fprintf(stderr, "tapsec: %s: closing every connection\n", ::strsignal(signal_number));
         const Instant now = Clock::now();
-        for (auto& [key, peer] : peers_) {
-            if (!peer->established) continue;  // a pending handshake is simply dropped
-            (void)close_engine(*peer->engine, now);
-            send_transmits(*peer->engine, peer->address);
+        stop_deadline_ = now + stop_linger;
+        for (auto it = peers_.begin(); it != peers_.end();) {
+            Peer& peer = *it->second;
+            if (peer.established) {  // a pending handshake is simply dropped
+                if (!peer.closing) {
+                    peer.closing = true;
+                    after_engine_call(peer, close_engine(*peer.engine, now), now);
+                }
+                if (close_delivered(*peer.engine)) peer.done = true;
+            }
+            it = (!peer.established || peer.done) ? erase(it) : std::next(it);
         }
-        while (!peers_.empty()) erase(peers_.begin());
     }
 
     struct KeyHash {
@@ -481,6 +507,9 @@ private:
     std::list<Peer*> pending_;  // in their handshake, oldest first
     bool accepting_ = true;
     bool signalled_ = false;
+    // After a signal: how long closes may take to be acknowledged (a few retransmissions).
+    static constexpr std::chrono::seconds stop_linger{2};
+    Instant stop_deadline_{};
     std::uint64_t accepted_ = 0, failed_ = 0, dropped_pending_ = 0, refused_ = 0, send_drops_ = 0;
     std::array<std::uint8_t, max_transmit_size> buffer_{};
     Bytes reply_;
