@@ -50,32 +50,10 @@ public:
     using stream_socket_transport::stream_socket_transport;
 };
 
-/// tcpcrypt over an Asio socket as an AsyncReadStream / AsyncWriteStream: asio::stream's
-/// surface (the adapter and its driver) over EnoSocketTransport instead of plain TCP.
+/// tcpcrypt over an Asio socket as an AsyncReadStream / AsyncWriteStream: asio::stream
+/// over EnoSocketTransport instead of plain TCP.
 template <class Crypto>
-class TcpcryptStream
-    : public asio::detail::adapter<Secure<TcpcryptHandshake, TcpcryptRecord, EnoSocketTransport, Crypto>,
-                                   boost::asio::ip::tcp::socket> {
-    using base = asio::detail::adapter<Secure<TcpcryptHandshake, TcpcryptRecord, EnoSocketTransport, Crypto>,
-                                       boost::asio::ip::tcp::socket>;
-    using base::driver_;
-
-public:
-    using typename base::secure_type;
-    using Config = typename secure_type::Config;
-
-    TcpcryptStream(boost::asio::ip::tcp::socket socket, Role role, std::shared_ptr<const Config> config)
-        : base(role, std::move(config), EnoSocketTransport(std::move(socket))) {}
-
-    template <class MutableBufferSequence, class CompletionToken>
-    auto async_read_some(const MutableBufferSequence& buffers, CompletionToken&& token) {
-        return driver_.template async_read<false>(buffers, std::forward<CompletionToken>(token));
-    }
-    template <class ConstBufferSequence, class CompletionToken>
-    auto async_write_some(const ConstBufferSequence& buffers, CompletionToken&& token) {
-        return driver_.async_write(buffers, std::forward<CompletionToken>(token));
-    }
-};
+using TcpcryptStream = asio::stream<TcpcryptHandshake, TcpcryptRecord, boost::asio::ip::tcp::socket, Crypto, EnoSocketTransport>;
 
 /// The concurrent server's line for a connection: what was negotiated and the session ID
 /// (the users authenticate it by comparing), or the warning that it is plain TCP.

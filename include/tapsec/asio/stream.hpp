@@ -27,14 +27,17 @@
 
 namespace tapsec::asio {
 
+/// `Transport` is the socket as the composition's transport: stream_socket_transport by
+/// default; a class derived from it states other offers (tcpcrypt's TCP-ENO, tools/cli/tcpcrypt.cpp).
 template <class Handshake, class Record, class Socket = boost::asio::ip::tcp::socket,
-          class Crypto = crypto::DefaultProvider>
-class stream : public detail::adapter<Secure<Handshake, Record, stream_socket_transport<Socket>, Crypto>, Socket> {
-    using base = detail::adapter<Secure<Handshake, Record, stream_socket_transport<Socket>, Crypto>, Socket>;
+          class Crypto = crypto::DefaultProvider, class Transport = stream_socket_transport<Socket>>
+    requires std::derived_from<Transport, stream_socket_transport<Socket>>
+class stream : public detail::adapter<Secure<Handshake, Record, Transport, Crypto>, Socket> {
+    using base = detail::adapter<Secure<Handshake, Record, Transport, Crypto>, Socket>;
     using base::driver_;
 
 public:
-    using transport_type = stream_socket_transport<Socket>;
+    using transport_type = Transport;
     using typename base::secure_type;
     using Config = typename secure_type::Config;
     using lowest_layer_type = typename Socket::lowest_layer_type;
