@@ -14,7 +14,7 @@
 
 using namespace tapsec::test;
 
-namespace {
+namespace asio_examples_test {
 
 const std::string examples_dir = TAPSEC_EXAMPLES_DIR;
 
@@ -30,7 +30,6 @@ struct Fixture {
     std::string log(const std::string& name) { return pki.directory() + "/" + name + ".log"; }
 };
 
-}  // namespace
 
 TEST_CASE("asio example: Boost.Beast HTTP/1.1 GET over TLS 1.3 against openssl s_server -www") {
     Fixture f;
@@ -143,3 +142,5 @@ TEST_CASE("asio example: the WireGuard peer on Asio talks through the tunnel to 
     listener.close_stdin();
     CHECK_MESSAGE((listener.wait() == 0), (listener.output()));
 }
+
+}  // namespace asio_examples_test

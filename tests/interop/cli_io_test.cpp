@@ -15,7 +15,7 @@
 
 using namespace tapsec::test;
 
-namespace {
+namespace cli_io_test {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 
@@ -83,7 +83,6 @@ std::string first_difference(const std::string& a, const std::string& b) {
            std::to_string(at);
 }
 
-}  // namespace
 
 TEST_CASE("cli io: 20 MB through openssl s_server -rev, one record back per line, every byte back (tls13, tls12)") {
     Fixture f;
@@ -262,3 +261,5 @@ TEST_CASE("cli io: tapsec listen --rev answers 5 MB from tapsec connect, every l
         CHECK_MESSAGE(output == expected, first_difference(output, expected));
     }
 }
+
+}  // namespace cli_io_test

@@ -17,7 +17,7 @@
 
 using namespace tapsec::test;
 
-namespace {
+namespace curvecp_nacl_test {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 const std::string extension = "31415926535897932384626433832795";
@@ -68,7 +68,6 @@ Keys make_keys(const TempDir& tmp, const std::string& name) {
     return k;
 }
 
-}  // namespace
 
 TEST_CASE("curvecp interop: curvecpclient + curvecpmessage -> tapsec listen, 10 MB each way at once") {
     REQUIRE_MESSAGE(have_program("curvecpclient"), "nacl-tools (scripts/install-deps.sh) is needed");
@@ -165,3 +164,5 @@ TEST_CASE("curvecp interop: a wrong server key gets no answer from curvecpserver
     CHECK_MESSAGE(connect.output().find("no answer from the CurveCP server") != std::string::npos, connect.output());
     CHECK(took < std::chrono::seconds(10));  // two Hellos: 1 s and 1.5 s, each plus up to as much jitter
 }
+
+}  // namespace curvecp_nacl_test

@@ -15,7 +15,7 @@ using namespace tapsec;
 using namespace std::chrono_literals;
 using Dtls = Secure<Dtls12Handshake, DtlsRecord, Udp>;
 
-namespace {
+namespace dtls12_peers_test {
 
 struct Fixture : test::BotanTlsPki {
     Fixture() {
@@ -36,7 +36,6 @@ struct Fixture : test::BotanTlsPki {
 using test::tapsec_command;
 using test::upper_hex;
 
-}  // namespace
 
 TEST_CASE("dtls12 interop: tapsec client -> openssl s_server -dtls1_2 (mutual auth, exporter, data both ways)") {
     Fixture f;
@@ -148,3 +147,5 @@ TEST_CASE("dtls12 cli: no server answering is one line and exit 1") {
     CHECK_MESSAGE(out.find("timed out") != std::string::npos, out);
     CHECK(std::count(out.begin(), out.end(), '\n') == 1);
 }
+
+}  // namespace dtls12_peers_test

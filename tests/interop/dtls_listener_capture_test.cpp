@@ -13,7 +13,7 @@
 using namespace tapsec;
 using namespace std::chrono_literals;
 
-namespace {
+namespace dtls_listener_capture_test {
 
 /// Sends one stray byte to the listener from a socket of its own; returns that socket's address.
 std::string send_stray_byte(std::uint16_t port) {
@@ -23,7 +23,6 @@ std::string send_stray_byte(std::uint16_t port) {
     return "127.0.0.1:" + std::to_string(stray->local_port());
 }
 
-}  // namespace
 
 TEST_CASE("dtls listener: a stray byte first, then openssl s_client -dtls1_2 is served by `tapsec listen dtls12`") {
     test::BotanTlsPki f;
@@ -73,3 +72,5 @@ TEST_CASE("dtls listener: a stray byte first, then `tapsec connect dtls-srtp` is
     CHECK(client.wait(15s) == 0);
     CHECK(listener.wait(15s) == 0);
 }
+
+}  // namespace dtls_listener_capture_test

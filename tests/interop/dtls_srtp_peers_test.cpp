@@ -14,7 +14,7 @@ using namespace tapsec;
 using namespace std::chrono_literals;
 using DtlsSrtp = Secure<DtlsSrtpHandshake, SrtpRecord, Udp>;
 
-namespace {
+namespace dtls_srtp_peers_test {
 
 struct Fixture : test::BotanTlsPki {
     Fixture() {
@@ -27,7 +27,6 @@ struct Fixture : test::BotanTlsPki {
 using test::tapsec_command;
 using test::upper_hex;
 
-}  // namespace
 
 TEST_CASE("dtls-srtp interop: tapsec client -> openssl s_server -use_srtp, same 60 bytes") {
     Fixture f;
@@ -177,3 +176,5 @@ TEST_CASE("dtls-srtp interop: openssl s_client resumes (-sess_out/-sess_in) with
     client.wait(10s);
     server.kill();
 }
+
+}  // namespace dtls_srtp_peers_test

@@ -21,7 +21,7 @@ using namespace tapsec;
 using namespace tapsec::test;
 using namespace std::chrono_literals;
 
-namespace {
+namespace keylog_openssl_test {
 
 const std::string tool = TAPSEC_TOOL_PATH;
 constexpr const char* suite_name = "TLS_AES_128_GCM_SHA256";
@@ -84,7 +84,6 @@ void check_same_secrets(const KeyLog& ours, const KeyLog& openssl) {
     }
 }
 
-}  // namespace
 
 TEST_CASE("keylog: tapsec connect tls13 --keylogfile logs what openssl s_server -keylogfile logs, key updates too") {
     Fixture f;
@@ -316,3 +315,5 @@ TEST_CASE("keylog: 0-RTT, CLIENT_EARLY_TRAFFIC_SECRET equals OpenSSL's in both r
         check_same_secrets(ours, openssl);
     }
 }
+
+}  // namespace keylog_openssl_test

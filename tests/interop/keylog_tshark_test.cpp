@@ -18,7 +18,7 @@ using namespace tapsec;
 using namespace tapsec::test;
 using namespace std::chrono_literals;
 
-namespace {
+namespace keylog_tshark_test {
 
 const std::string tool = TAPSEC_TOOL_PATH;
 
@@ -116,9 +116,10 @@ void check_decrypts(const std::string& protocol) {
     CHECK_MESSAGE(!shows(protocol, without_keys, marker), protocol << ": the marker was visible without the key log");
 }
 
-}  // namespace
 
 TEST_CASE("keylog: tshark decrypts a TLS 1.3 connection with tapsec's key log") { check_decrypts("tls13"); }
 TEST_CASE("keylog: tshark decrypts a TLS 1.2 connection with tapsec's key log") { check_decrypts("tls12"); }
 TEST_CASE("keylog: tshark decrypts a DTLS 1.2 connection with tapsec's key log") { check_decrypts("dtls12"); }
 TEST_CASE("keylog: tshark decrypts a QUIC connection with tapsec's key log") { check_decrypts("quic"); }
+
+}  // namespace keylog_tshark_test

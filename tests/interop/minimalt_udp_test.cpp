@@ -16,7 +16,7 @@ using namespace tapsec;
 using namespace std::chrono_literals;
 using Minimalt = Secure<MinimaltHandshake, MinimaltRecord, Udp>;
 
-namespace {
+namespace minimalt_udp_test {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 
@@ -90,7 +90,6 @@ std::string pattern(std::size_t n, char seed) {
     return s;
 }
 
-}  // namespace
 
 TEST_CASE("minimalt over UDP: a client moves to a new socket mid-transfer; the tunnel follows its ID") {
     auto server_udp = Udp::bind("127.0.0.1", 0);
@@ -252,3 +251,5 @@ TEST_CASE("tapsec listen --require-user: the user proven by --user-key is served
         }
     }
 }
+
+}  // namespace minimalt_udp_test

@@ -8,9 +8,8 @@
 using namespace tapsec;
 using namespace tapsec::test;
 
-namespace {
+namespace selection_cli_test {
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
-}
 
 TEST_CASE("tapsec select: the ranking, each exclusion's reason, exit 1 when nothing is left") {
     TempDir dir;
@@ -87,3 +86,5 @@ TEST_CASE("tapsec connect auto: nothing listening is one line naming each candid
     CHECK(out.find("tls13: ") != std::string::npos);
     CHECK(count_of(out, "\n") == 1);
 }
+
+}  // namespace selection_cli_test

@@ -14,7 +14,7 @@
 
 using namespace tapsec;
 
-namespace {
+namespace selection_race_test {
 
 using Tls13 = Secure<Tls13Handshake, AeadRecord, Tcp>;
 using Quic = Secure<Tls13Handshake, QuicPacketProtection, Udp>;
@@ -65,7 +65,6 @@ struct Fixture {
     }
 };
 
-}  // namespace
 
 TEST_CASE("selection race: the UDP candidate has no server, so TLS over TCP (started 250 ms later) wins") {
     Fixture f;
@@ -204,3 +203,5 @@ TEST_CASE("selection race: nothing answers: one failure line per candidate, with
 TEST_CASE("docs/selection.md shows exactly the example the tests run") {
     tapsec::test::check_doc_shows_file("docs/selection.md", "tests/interop/selection_example.hpp");
 }
+
+}  // namespace selection_race_test

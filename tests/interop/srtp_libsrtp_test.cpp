@@ -24,7 +24,7 @@ TEST_CASE("SRTP interop with libsrtp2") {
 }
 #else
 
-namespace {
+namespace srtp_libsrtp_test {
 
 struct LibSrtp {
     srtp_t session = nullptr;
@@ -240,7 +240,6 @@ void run_profile(Profile profile, bool encrypt_rtcp) {
     CHECK(stats.refused() == 0);
 }
 
-}  // namespace
 
 TEST_CASE("SRTP interop with libsrtp2: AES_CM_128_HMAC_SHA1_80") { run_profile(Profile::aes_cm_128_hmac_sha1_80, true); }
 TEST_CASE("SRTP interop with libsrtp2: AES_CM_128_HMAC_SHA1_32") { run_profile(Profile::aes_cm_128_hmac_sha1_32, true); }
@@ -252,3 +251,5 @@ TEST_CASE("SRTP interop with libsrtp2: unencrypted SRTCP (E=0), AES-CM and GCM")
 }
 
 #endif
+
+}  // namespace srtp_libsrtp_test

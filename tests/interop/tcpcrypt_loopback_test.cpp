@@ -13,7 +13,7 @@ using namespace tapsec;
 using namespace std::chrono_literals;
 using TcpcryptOverEno = Secure<TcpcryptHandshake, TcpcryptRecord, TcpEno>;
 
-namespace {
+namespace tcpcrypt_loopback_test {
 
 struct ServerResult {
     std::error_code error;
@@ -83,7 +83,6 @@ ClientResult run_client(std::uint16_t port, tcpcrypt::Config config, std::string
     return r;
 }
 
-}  // namespace
 
 TEST_CASE("tcpcrypt over TCP loopback: every TEP with every AEAD, echo, rekey, clean close") {
     for (std::uint8_t tep : {tcp_eno::tep::tcpcrypt_ecdhe_p256, tcp_eno::tep::tcpcrypt_ecdhe_curve25519}) {
@@ -171,3 +170,5 @@ TEST_CASE("a client that speaks no TCP-ENO: refused by default, plain TCP (repor
         }
     }
 }
+
+}  // namespace tcpcrypt_loopback_test

@@ -15,7 +15,7 @@ using namespace tapsec;
 using namespace std::chrono_literals;
 using Tls12OverTcp = Secure<Tls12Handshake, Tls12Record, Tcp>;
 
-namespace {
+namespace tls12_openssl_test {
 
 struct Fixture : test::BotanTlsPki {
     Fixture() { REQUIRE_MESSAGE(test::have_program("openssl"), "openssl is not installed (apt-get install openssl)"); }
@@ -58,7 +58,6 @@ std::string reversed_echo(Tls12OverTcp& c, const std::string& line) {
     return got;
 }
 
-}  // namespace
 
 TEST_CASE("tls12 interop: tapsec client -> openssl s_server (ALPN, exporter, data)") {
     Fixture f;
@@ -253,7 +252,6 @@ TEST_CASE("tls12 interop: openssl s_client -> tapsec server (mutual auth, ALPN, 
 
 // ---- the `tapsec` command, as a new user would try it --------------------------------
 
-namespace {
 
 struct SelfSigned {
     test::TempDir dir;
@@ -271,7 +269,6 @@ std::vector<std::string> tapsec_command(std::vector<std::string> args) {
 
 std::size_t line_count(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
 
-}  // namespace
 
 TEST_CASE("tls12 cli: tapsec connect -> openssl s_server with an `openssl req` certificate (P-256 and RSA)") {
     for (const std::string algorithm : {"ec -pkeyopt ec_paramgen_curve:P-256", "rsa:2048"}) {
@@ -382,3 +379,5 @@ TEST_CASE("tls12 cli: each failure is one line; exit status 2 for command-line m
         CHECK(line_count(p.output()) == 1);
     }
 }
+
+}  // namespace tls12_openssl_test

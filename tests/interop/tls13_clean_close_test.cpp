@@ -12,7 +12,7 @@
 
 using namespace tapsec::test;
 
-namespace {
+namespace tls13_clean_close_test {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 
@@ -57,7 +57,6 @@ Exit exchange_and_close(Process& server, Process& client, bool client_closes, co
 /// well under that was ended by the peer's close_notify.
 constexpr auto prompt = std::chrono::milliseconds(1500);
 
-}  // namespace
 
 TEST_CASE("tls13 clean close: tapsec listen <-> tapsec connect, 20 times, each side closing first in turn") {
     Fixture f;
@@ -170,3 +169,5 @@ TEST_CASE("tls13 clean close against GnuTLS: gnutls-serv and gnutls-cli, each si
         CHECK(ended.took < prompt);
     }
 }
+
+}  // namespace tls13_clean_close_test

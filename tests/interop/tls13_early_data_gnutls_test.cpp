@@ -15,7 +15,7 @@
 
 using namespace tapsec::test;
 
-namespace {
+namespace tls13_early_data_gnutls_test {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 const std::string priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
@@ -93,7 +93,6 @@ const EarlyDataPath early_data_paths[] = {
      "no resumable session; sent after the handshake"},
 };
 
-}  // namespace
 
 TEST_CASE("tls13 early data vs gnutls-serv: every path sends the whole file, once") {
     for (const auto& path : early_data_paths) {
@@ -146,3 +145,5 @@ TEST_CASE("tls13 early data vs gnutls-serv: after its HelloRetryRequest GnuTLS d
     CHECK_MESSAGE(code == 1, c.output());
     CHECK_MESSAGE(c.output().find("handshake failed: peer sent alert bad_record_mac") != std::string::npos, c.output());
 }
+
+}  // namespace tls13_early_data_gnutls_test

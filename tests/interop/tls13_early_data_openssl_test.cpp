@@ -15,7 +15,7 @@
 
 using namespace tapsec::test;
 
-namespace {
+namespace tls13_early_data_openssl_test {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 
@@ -93,7 +93,6 @@ const EarlyDataPath early_data_paths[] = {
      {"--groups", "P-256:X25519"}, "the server sent a HelloRetryRequest; sent after the handshake", false},
 };
 
-}  // namespace
 
 TEST_CASE("tls13 early data vs openssl s_server: every path delivers the whole file once") {
     for (const auto& path : early_data_paths) {
@@ -125,3 +124,5 @@ TEST_CASE("tls13 early data vs openssl s_server: every path delivers the whole f
                       (server.output()));
     }
 }
+
+}  // namespace tls13_early_data_openssl_test

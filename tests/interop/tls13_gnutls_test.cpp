@@ -16,7 +16,7 @@
 
 using namespace tapsec::test;
 
-namespace {
+namespace tls13_gnutls_test {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 
@@ -154,7 +154,6 @@ void listen_and_exchange(Fixture& f, const CertificateFiles& cert, std::vector<s
     if (!expect.empty()) CHECK_MESSAGE(server.output().find(expect) != std::string::npos, server.output());
 }
 
-}  // namespace
 
 TEST_CASE("tls13 interop: tapsec connect -> gnutls-serv, every suite and group") {
     Fixture f;
@@ -596,3 +595,5 @@ TEST_CASE("tls13 interop with GnuTLS: 100 MB gnutls-cli -> tapsec listen, 8 MB t
     std::filesystem::remove(echoed);
     std::filesystem::remove(dir + "/gnutls-serv-echo.log");
 }
+
+}  // namespace tls13_gnutls_test

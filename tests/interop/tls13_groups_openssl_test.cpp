@@ -15,7 +15,7 @@
 
 using namespace tapsec;
 
-namespace {
+namespace tls13_groups_openssl_test {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 
@@ -65,7 +65,6 @@ void against_s_server(Fixture& f, const std::string& group, const std::string& o
     server.wait(std::chrono::seconds(5));
 }
 
-}  // namespace
 
 TEST_CASE("tls13 groups vs openssl s_server: X448 over the OpenSSL 3 provider") {
     Fixture f;
@@ -144,3 +143,5 @@ TEST_CASE("tls13 supported_groups in EncryptedExtensions, seen by openssl s_clie
         }
     }
 }
+
+}  // namespace tls13_groups_openssl_test

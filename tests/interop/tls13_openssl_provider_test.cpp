@@ -18,7 +18,7 @@
 
 using namespace tapsec;
 
-namespace {
+namespace tls13_openssl_provider_test {
 
 struct AeadCalls {
     std::atomic<std::uint64_t> seal{0}, open{0};
@@ -123,7 +123,6 @@ using OverOpenSsl = Secure<Tls13Handshake, AeadRecord, CountingTcp, CountingOpen
 
 std::string text(const Bytes& b) { return std::string(b.begin(), b.end()); }
 
-}  // namespace
 
 TEST_CASE("tls13 over the OpenSSL 3 provider against openssl s_server: OpenSSL's AEAD sealed and opened every record") {
     REQUIRE_MESSAGE(test::have_program("openssl"), "openssl is not installed");
@@ -180,3 +179,5 @@ TEST_CASE("tls13 over the OpenSSL 3 provider against openssl s_server: OpenSSL's
         server.wait(std::chrono::seconds(5));
     }
 }
+
+}  // namespace tls13_openssl_provider_test

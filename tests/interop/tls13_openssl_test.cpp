@@ -11,7 +11,7 @@
 
 using namespace tapsec::test;
 
-namespace {
+namespace tls13_openssl_test {
 
 const std::string tapsec_tool = TAPSEC_TOOL_PATH;
 const char* const suites[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"};
@@ -105,7 +105,6 @@ void listen_and_exchange(Fixture& f, const CertificateFiles& cert, std::vector<s
     if (!expect_in_server.empty()) CHECK_MESSAGE((server.output().find(expect_in_server) != std::string::npos), (server.output()));
 }
 
-}  // namespace
 
 TEST_CASE("tls13 interop: tapsec connect -> openssl s_server, every suite and group") {
     Fixture f;
@@ -324,3 +323,5 @@ TEST_CASE("tls13 interop: ALPN and external PSK, both directions") {
     listen_and_exchange(f, f.p256, {"--psk", key, "--psk-identity", "Client_identity"},
                         {"-psk", key, "-ciphersuites", "TLS_AES_128_GCM_SHA256"}, "PSK Client_identity");
 }
+
+}  // namespace tls13_openssl_test

@@ -26,7 +26,7 @@ using namespace tapsec;
 using namespace tapsec::tls13;
 using namespace std::chrono_literals;
 
-namespace {
+namespace tls13_record_peers_test {
 
 using Crypto = crypto::DefaultProvider;
 
@@ -314,7 +314,6 @@ void check_connection(const test::TempDir& dir, const std::string& key, const st
     CHECK(to_hex(export_keying_material<Crypto>(ems, label, {}, 40)) == to_hex(from_hex(printed)));
 }
 
-}  // namespace
 
 TEST_CASE("tls13 crypto layer decrypts and verifies OpenSSL and GnuTLS TLS 1.3 connections") {
     REQUIRE_MESSAGE(test::have_program("openssl"), "openssl (Debian package openssl) is not installed: cannot run this interop test");
@@ -331,3 +330,5 @@ TEST_CASE("tls13 crypto layer decrypts and verifies OpenSSL and GnuTLS TLS 1.3 c
         }
     }
 }
+
+}  // namespace tls13_record_peers_test

@@ -16,7 +16,7 @@ using namespace tapsec;
 using namespace tapsec::wireguard;
 using namespace std::chrono_literals;
 
-namespace {
+namespace wireguard_cli_interop {
 
 const std::string tool = TAPSEC_TOOL_PATH;
 
@@ -106,7 +106,6 @@ void tun_ping_both_ways(const std::string& provider, const std::string& provider
     tapsec.kill();
 }
 
-}  // namespace
 
 TEST_CASE("tapsec CLI with --tun and wireguard-go across two namespaces: ping both ways, --provider botan|openssl") {
     const std::pair<std::string, std::string> rows[] = {{"botan", "Botan 2"}, {"openssl", "OpenSSL 3 libcrypto"}};
@@ -214,3 +213,5 @@ TEST_CASE("tapsec CLI wireguard: one-line errors") {
         CHECK(one_line(out3));
     }
 }
+
+}  // namespace wireguard_cli_interop

@@ -28,7 +28,7 @@ using namespace tapsec::wireguard;
 using namespace std::chrono_literals;
 using WireGuard = Secure<WireGuardHandshake, WireGuardRecord, Udp>;
 
-namespace {
+namespace wireguard_go_interop {
 
 std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -120,7 +120,6 @@ std::optional<UdpDatagram> next_udp(WireGuard& conn, std::chrono::milliseconds t
 
 Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
-}  // namespace
 
 TEST_CASE("wireguard-go interop: wireguard-go initiates, packets both ways, ping answered by tapsec") {
     WireGuardGoPeer go;
@@ -339,3 +338,5 @@ TEST_CASE("wireguard-go interop: wireguard-go under load sends tapsec a cookie; 
     CHECK(conn.engine().statistics(0).handshake_initiations_sent >= 2);
     CHECK(go.log().find("Sending cookie response") != std::string::npos);
 }
+
+}  // namespace wireguard_go_interop

@@ -12,7 +12,7 @@
 using namespace tapsec;
 using namespace std::chrono_literals;
 
-namespace {
+namespace wireguard_udp_to_cli_test {
 
 const std::string tool = TAPSEC_TOOL_PATH;
 
@@ -48,7 +48,6 @@ std::size_t reported_loss(const std::string& log) {
     return start == std::string::npos ? 0 : std::strtoull(log.c_str() + start + 8, nullptr, 10);
 }
 
-}  // namespace
 
 TEST_CASE("wireguard --udp-to: a 5,000-line burst arrives whole, or every lost line is reported with exit 1") {
     test::TempDir dir;
@@ -129,3 +128,5 @@ TEST_CASE("show wireguard CONFIG prints the interface and peers as wg show does;
     CHECK(error.find("Endpoint: cannot resolve no-such-host.invalid: ") != std::string::npos);
     CHECK(test::count_of(error, "\n") == 1);
 }
+
+}  // namespace wireguard_udp_to_cli_test

@@ -32,7 +32,7 @@ TEST_CASE("ZRTP interop with bzrtp") {
 }
 #else
 
-namespace {
+namespace zrtp_bzrtp_test {
 
 /// One bzrtp endpoint: a context with one channel, its outgoing packets queued.
 struct BzrtpPeer {
@@ -229,7 +229,6 @@ void check_agreement(Call& call, bool bzrtp_exports = true) {
     CHECK(Bytes(mine->begin(), mine->end()) == bz.exported);
 }
 
-}  // namespace
 
 TEST_CASE("ZRTP interop: tapsec initiator, bzrtp responder") {
     for (AlgorithmCode tag : {algo::hs80, algo::hs32}) {
@@ -305,3 +304,5 @@ TEST_CASE("ZRTP interop: later calls reuse retained secrets (bzrtp's sqlite cach
 }
 
 #endif
+
+}  // namespace zrtp_bzrtp_test

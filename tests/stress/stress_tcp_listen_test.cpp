@@ -15,7 +15,7 @@ using namespace tapsec;
 using namespace tapsec::test;
 using namespace std::chrono_literals;
 
-namespace {
+namespace stress_tcp_listen_test {
 
 constexpr int idle_connections = 500;
 // Per connection still in its handshake: the engine, its buffers and the coroutine. The
@@ -30,7 +30,6 @@ std::string half_client_hello() {
     return bytes;
 }
 
-}  // namespace
 
 TEST_CASE("stress tcp listen tls13: 500 idle or half-ClientHello connections, a real client answered within 1 s") {
     ListenFixture f;
@@ -96,3 +95,5 @@ TEST_CASE("stress tcp listen tls13: 500 idle or half-ClientHello connections, a 
     CHECK_MESSAGE(server->wait(10s) == 0, server->output());
     for (auto& c : flood) CHECK(c->wait_closed(5s));
 }
+
+}  // namespace stress_tcp_listen_test

@@ -23,7 +23,7 @@
 using namespace tapsec;
 using namespace std::chrono_literals;
 
-namespace {
+namespace wireguard_listener_flood_test {
 
 constexpr std::size_t junk_count = 200'000;
 constexpr std::size_t bad_mac_initiations = 50'000;
@@ -77,7 +77,6 @@ private:
     Bytes datagram_;
 };
 
-}  // namespace
 
 TEST_CASE("tapsec listen wireguard: 200k junk datagrams and 50k bad-MAC initiations in bounded RSS; a real peer gets "
           "through under load") {
@@ -193,3 +192,5 @@ TEST_CASE("tapsec listen wireguard: 200k junk datagrams and 50k bad-MAC initiati
     CHECK(delivered);
     listener.kill();
 }
+
+}  // namespace wireguard_listener_flood_test

@@ -21,7 +21,7 @@
 using namespace tapsec;
 using namespace std::chrono_literals;
 
-namespace {
+namespace wireguard_peers_test {
 
 constexpr std::size_t peer_count = 200;
 constexpr std::size_t datagrams_per_peer = 5;
@@ -46,7 +46,6 @@ double percentile(std::vector<double> values, double p) {
     return values[std::min(values.size() - 1, static_cast<std::size_t>(p * static_cast<double>(values.size())))];
 }
 
-}  // namespace
 
 TEST_CASE("tapsec listen wireguard: 200 peers on loopback handshake and deliver every datagram, with and without "
           "cookie replies") {
@@ -118,3 +117,5 @@ TEST_CASE("tapsec listen wireguard: 200 peers on loopback handshake and deliver 
         listener.kill();
     }
 }
+
+}  // namespace wireguard_peers_test

@@ -39,7 +39,7 @@ using boost::system::error_code;
 using Tls13 = tapsec::asio::stream<tapsec::Tls13Handshake, tapsec::AeadRecord>;
 using Dtls12 = tapsec::asio::datagram<tapsec::Dtls12Handshake, tapsec::DtlsRecord>;
 
-namespace {
+namespace asio_adapter_test {
 
 struct Pki {
     tapsec::test::TestPki pki;
@@ -74,7 +74,6 @@ bool run_bounded(net::io_context& io, std::chrono::seconds limit = std::chrono::
     return io.stopped();
 }
 
-}  // namespace
 
 TEST_CASE("asio stream: TLS 1.3 echo of a multi-record payload, clean close on both sides") {
     Pki p;
@@ -432,3 +431,5 @@ TEST_CASE("asio datagram: DTLS-SRTP keys SRTP, RTP packets cross both ways and t
     CHECK(client_got == replies);
     CHECK(server_end == net::error::eof);
 }
+
+}  // namespace asio_adapter_test

@@ -9,7 +9,7 @@
 #include "support/pki.hpp"
 #include "support/process.hpp"
 
-namespace {
+namespace cli_test {
 
 struct Run {
     int status;
@@ -27,7 +27,6 @@ Run tapsec_command(const std::string& args) {
 
 std::size_t line_count(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
 
-}  // namespace
 
 TEST_CASE("tapsec --help and per-command help exit 0") {
     CHECK(tapsec_command("--help").status == 0);
@@ -221,3 +220,5 @@ TEST_CASE("listen tls13 refuses, at startup, a key that is not the certificate's
     CHECK(line_count(r.output) == 1);
     CHECK(r.output.find("does not match the certificate") != std::string::npos);
 }
+
+}  // namespace cli_test

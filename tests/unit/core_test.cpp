@@ -98,12 +98,11 @@ TEST_CASE("replay window: a large jump clears stale bits") {
     CHECK(w.commit(1'000'000 - 1));
 }
 
-namespace {
+namespace core_test {
 struct PolicyA {
     using provides = features<feature::AN, feature::MA>;
     using intrinsic = features<feature::SV>;
 };
-}  // namespace
 
 TEST_CASE("feature sets fold from Hana sets") {
     constexpr auto f = declared_features<PolicyA>();
@@ -207,7 +206,6 @@ TEST_CASE("Endpoint parsing") {
 
 // ---- one error vocabulary (core/errors.hpp) ------------------------------------------
 
-namespace {
 
 /// The enumerators of a category: every value in [1, limit) whose message is not the
 /// category's "unknown" text (every describe() ends with one for values it lacks).
@@ -224,7 +222,6 @@ bool is_tapsec_condition(const std::error_condition& c) {
            c.value() <= static_cast<int>(condition::internal);
 }
 
-}  // namespace
 
 TEST_CASE("every enumerator of every category maps to a tapsec::condition") {
     struct Category {
@@ -305,7 +302,6 @@ TEST_CASE("one condition across protocols: authentication failures, replays, clo
 
 // ---- Secure<> on the allocation-free engine contract (core/engine.hpp) ----------------
 
-namespace {
 
 /// A test-only engine with no cryptography: each send() becomes one datagram, each
 /// datagram received becomes plaintext. It records which form of the contract
@@ -435,7 +431,6 @@ void exchange_through_secure() {
     CHECK(std::string(message->begin(), message->end()) == second);
 }
 
-}  // namespace
 
 TEST_CASE("Secure<> writes into its own reused buffer and reads views when the engine offers them") {
     exchange_through_secure<true, true>();
@@ -557,3 +552,5 @@ TEST_CASE("the smallest complete protocol (docs/adding-a-protocol.md) runs throu
 TEST_CASE("docs/adding-a-protocol.md shows exactly the example the tests compile") {
     tapsec::test::check_doc_shows_file("docs/adding-a-protocol.md", "tests/support/psk_datagram.hpp");
 }
+
+}  // namespace core_test

@@ -11,7 +11,7 @@ using namespace curvecp_test;
 using tapsec::curvecp::Error;
 namespace cmsg = tapsec::curvecp::message;
 
-namespace {
+namespace curvecp_negative_test {
 
 bool is(const Bytes& p, std::string_view magic) { return p.size() >= 8 && std::string_view(reinterpret_cast<const char*>(p.data()), 8) == magic; }
 
@@ -80,7 +80,6 @@ const Case cases[] = {
     {"client Message: truncated by 1", true, "QvnQ5XlM", Mutation::truncate_1, 0, Error::malformed_packet},
 };
 
-}  // namespace
 
 TEST_CASE("curvecp negative: each bad packet is dropped with its reason; the connection recovers") {
     for (const Case& c : cases) {
@@ -283,3 +282,5 @@ TEST_CASE("curvecp negative: malformed curvecpmessage blocks") {
     REQUIRE_FALSE(t.on_message(block(192, 2048 | 16, 0), Instant{}));
     CHECK(t.on_message(block(192, 2048 | 16, 100), Instant{}) == Error::malformed_message);
 }
+
+}  // namespace curvecp_negative_test

@@ -21,7 +21,7 @@ using namespace tapsec;
 using test::rtp_packet;
 using namespace std::chrono_literals;
 
-namespace {
+namespace datagram_flood_test {
 
 constexpr std::size_t flood_size = 1'000'000;
 constexpr std::size_t warm_up_size = 20'000;
@@ -200,7 +200,6 @@ ByteView media_junk(Junk& junk, std::uint32_t ssrc, std::size_t n, bool with_dtl
     }
 }
 
-}  // namespace
 
 TEST_CASE("flood: WireGuard engine drops and counts 1,000,000 junk datagrams in bounded memory, then works") {
     WgPair p;
@@ -362,7 +361,6 @@ TEST_CASE("flood: SRTP session refuses 1,000,000 junk packets in bounded memory,
 // no stray datagram, flood of cookie-less ClientHellos or second client can capture it,
 // and every datagram it sends goes to the address it answers.
 
-namespace {
 
 using DtlsEngine = botan_tls::ChannelEngine<botan_tls::Carrier::datagram>;
 
@@ -412,7 +410,6 @@ Bytes first_client_hello(const test::BotanTlsPki& pki) {
     return hello->data;
 }
 
-}  // namespace
 
 TEST_CASE("flood: a stray datagram does not capture a DTLS listener; the client whose cookie returns does") {
     test::BotanTlsPki pki;
@@ -547,3 +544,5 @@ TEST_CASE("flood: a DTLS-SRTP listener answers the client whose cookie returned,
     REQUIRE_FALSE(client.receive(t->data, test::server_address, now));
     CHECK(client.poll_application_data() == voice);
 }
+
+}  // namespace datagram_flood_test

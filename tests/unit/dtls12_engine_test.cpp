@@ -19,7 +19,7 @@ using namespace tapsec;
 using namespace std::chrono_literals;
 using Engine = botan_tls::ChannelEngine<botan_tls::Carrier::datagram>;
 
-namespace {
+namespace dtls12_engine_test {
 
 using Pki = test::BotanTlsPki;
 using test::drain;
@@ -63,7 +63,6 @@ std::error_code run_handshake(Engine& client, Engine& server, bool reverse_each_
 
 Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
-}  // namespace
 
 TEST_CASE("dtls12: handshake with a cookie exchange, data both ways, close") {
     Pki p;
@@ -439,3 +438,5 @@ TEST_CASE("dtls12: a listener flooded with a million junk datagrams stays within
     Engine client(Role::client, p.client_config());
     CHECK_FALSE(run_handshake(client, server));
 }
+
+}  // namespace dtls12_engine_test

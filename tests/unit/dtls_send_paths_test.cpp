@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 using test::drain;
 using test::feed;
 
-namespace {
+namespace dtls_send_paths_test {
 
 using Dtls = botan_tls::ChannelEngine<botan_tls::Carrier::datagram>;
 using DtlsSrtp = dtls_srtp::Engine<crypto::DefaultProvider>;
@@ -34,7 +34,6 @@ void connect(Engine& client, Engine& server) {
     REQUIRE(server.is_established());
 }
 
-}  // namespace
 
 TEST_CASE("dtls12 send paths: before the handshake, too large, after either close") {
     test::BotanTlsPki pki;
@@ -117,3 +116,5 @@ TEST_CASE("dtls-srtp send paths: before keying, not RTP, a full queue, after clo
     REQUIRE_FALSE(client.close(now));
     CHECK(client.send(voice, now));
 }
+
+}  // namespace dtls_send_paths_test

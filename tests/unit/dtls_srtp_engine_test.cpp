@@ -18,7 +18,7 @@ using test::rtp_packet;
 using namespace std::chrono_literals;
 using Engine = dtls_srtp::Engine<crypto::DefaultProvider>;
 
-namespace {
+namespace dtls_srtp_engine_test {
 
 using Pki = test::BotanTlsPki;
 using test::drain;
@@ -37,7 +37,6 @@ std::error_code run_handshake(Engine& client, Engine& server) {
     return client.is_established() && server.is_established() ? std::error_code{} : make_error_code(Errc::timed_out);
 }
 
-}  // namespace
 
 TEST_CASE("dtls-srtp: handshake keys SRTP on both sides; media flows both ways") {
     Pki p;
@@ -225,3 +224,5 @@ TEST_CASE("dtls-srtp: a resumed session (session continuation) negotiates use_sr
     REQUIRE(!feed(client, drain(server), server_address));
     CHECK(client.poll_application_data() == back);
 }
+
+}  // namespace dtls_srtp_engine_test

@@ -12,7 +12,7 @@
 using namespace minimalt_test;
 using tapsec::minimalt::Error;
 
-namespace {
+namespace minimalt_test {
 
 std::string random_text(std::size_t n, std::uint32_t seed) {
     std::string s(n, '\0');
@@ -23,7 +23,6 @@ std::string random_text(std::size_t n, std::uint32_t seed) {
     return s;
 }
 
-}  // namespace
 
 TEST_CASE("minimalt: every error maps into the shared vocabulary") {
     int named = 0;
@@ -590,7 +589,6 @@ TEST_CASE("minimalt: the client gives up when nobody answers") {
 
 // ---- negative tests, table-driven per packet type ---------------------------------------
 
-namespace {
 
 struct Mutation {
     const char* name;
@@ -609,7 +607,6 @@ void expect_drop(MltEngine& engine, const Bytes& packet, const Mutation& m, cons
     CHECK_MESSAGE(reason == m.expected, m.name, ": got ", reason.message());
 }
 
-}  // namespace
 
 TEST_CASE("minimalt: negative: tunnel data packets") {
     Pair p;
@@ -780,3 +777,5 @@ TEST_CASE("minimalt: through Secure<> over MemoryDatagram") {
     REQUIRE(r);
     CHECK(std::string(r->begin(), r->end()) == "pong");
 }
+
+}  // namespace minimalt_test

@@ -13,7 +13,7 @@
 using namespace tapsec;
 namespace nacl = tapsec::crypto::nacl;
 
-namespace {
+namespace nacl_box_test {
 
 const Bytes alice_sk = from_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
 const Bytes alice_pk = from_hex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
@@ -38,7 +38,6 @@ const Bytes boxed = from_hex(
     "90224368517acfeabd6bb3732bc0e9da99832b61ca01b6de56244a9e88d5f9b3"
     "7973f622a43d14a6599b1f654cb45a74e355a5");
 
-}  // namespace
 
 TEST_CASE("nacl: X25519 keys and shared secret (NaCl scalarmult.c, scalarmult2.c, scalarmult5.c)") {
     CHECK(to_hex(nacl::public_key_of(alice_sk)) == to_hex(alice_pk));
@@ -131,3 +130,5 @@ TEST_CASE("nacl: crypto_box refuses a small-order public key (shared secret all 
     CHECK(nacl::box(message, nonce, small_order, alice_sk).error() == Errc::handshake_failure);
     CHECK(nacl::box_beforenm(ByteView(bob_pk).first(31), alice_sk).error() == Errc::invalid_configuration);
 }
+
+}  // namespace nacl_box_test

@@ -176,7 +176,7 @@ TEST_CASE_TEMPLATE("certificate validation verdicts are distinct", P, Botan2, Op
 
 // ---- the OpenSSL provider's own PKI: signatures, keys, chains, names, HKDF -------------
 
-namespace {
+namespace provider_test {
 
 /// A key of each kind both providers sign with, from the test PKI (PKCS#8 PEM).
 struct SigningCase {
@@ -208,7 +208,6 @@ void sign_and_verify_across(const test::CertificateFiles& leaf, SignatureScheme 
     CHECK_FALSE(chain->front().verify(scheme, message, broken));
 }
 
-}  // namespace
 
 TEST_CASE("a signature made by one provider is verified by the other (Ed25519, ECDSA, RSA-PSS, RSA PKCS#1 v1.5)") {
     test::TestPki pki;
@@ -428,3 +427,5 @@ TEST_CASE("tapsec tls13 --provider: the default is OpenSSL where built with it, 
         CHECK(tapsec(std::string("connect tls13 127.0.0.1:1 --provider ") + name).first == 1);
     }
 }
+
+}  // namespace provider_test

@@ -12,7 +12,7 @@
 using namespace tapsec;
 namespace fe = tapsec::feature;
 
-namespace {
+namespace selection_test {
 
 using Tls13 = Secure<Tls13Handshake, AeadRecord, Tcp>;
 using Quic = Secure<Tls13Handshake, QuicPacketProtection, Udp>;
@@ -42,7 +42,6 @@ std::vector<std::string> ranked_names(const auto& ranking, const auto& infos) {
     return out;
 }
 
-}  // namespace
 
 TEST_CASE("selection: require MA and a stream, prefer OOO: QUIC ranks first, the datagram ones are excluded") {
     using Choice = taps::Selection<
@@ -129,3 +128,5 @@ TEST_CASE("selection: the constexpr ranking on plain data agrees with the compil
     const unsigned unmet = taps::first_unoffered_requirement(Shipped::infos, criteria);
     CHECK(unmet == (offered(fe::LHP::bit) ? 64u : fe::LHP::bit));
 }
+
+}  // namespace selection_test

@@ -22,7 +22,7 @@
 using namespace tapsec;
 using namespace std::chrono_literals;
 
-namespace {
+namespace send_paths_test {
 
 /// What one send path did: refused (the error the send call returned), or the bytes
 /// the caller handed over and the bytes the peer received.
@@ -481,7 +481,6 @@ void check_rows(const std::vector<Row>& rows) {
     }
 }
 
-}  // namespace
 
 TEST_CASE("send paths: tls12") { check_rows(tls12_rows()); }
 TEST_CASE("send paths: tls13 through Secure<>") { check_rows(tls13_rows()); }
@@ -490,3 +489,5 @@ TEST_CASE("send paths: curvecp") { check_rows(curvecp_rows()); }
 TEST_CASE("send paths: tcpcrypt") { check_rows(tcpcrypt_rows()); }
 TEST_CASE("send paths: wireguard") { check_rows(wireguard_rows()); }
 TEST_CASE("send paths: zrtp/srtp") { check_rows(zrtp_rows()); }
+
+}  // namespace send_paths_test

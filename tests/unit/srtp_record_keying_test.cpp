@@ -16,7 +16,7 @@ using namespace tapsec;
 using test::rtp_packet;
 using namespace std::chrono_literals;
 
-namespace {
+namespace srtp_record_keying_test {
 
 /// The second handshake's engine: no negotiation at all, the keys come from the
 /// configuration. Everything SRTP is the record's layer, reached through import.
@@ -160,7 +160,6 @@ std::error_code dtls_handshake(DtlsSrtp& client, DtlsSrtp& server) {
     return client.is_established() && server.is_established() ? std::error_code{} : make_error_code(Errc::timed_out);
 }
 
-}  // namespace
 
 TEST_CASE("srtp record keyed out of band: libsrtp/RFC 3711 B.3 reference packets through Secure<>") {
     // libsrtp's srtp_validate: RFC 3711 B.3 master key and salt, SSRC 0xcafebabe, SEQ 0x1234.
@@ -270,3 +269,5 @@ TEST_CASE("srtp record: both handshakes key the record policy they are given, th
     OutOfBandKeying::engine<SrtpRecord, Provider> bad(Role::client, config);
     CHECK(bad.start(Clock::now()) == srtp::Error::invalid_key_length);
 }
+
+}  // namespace srtp_record_keying_test

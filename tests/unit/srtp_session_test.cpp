@@ -11,7 +11,7 @@
 using namespace tapsec;
 using namespace tapsec::srtp;
 
-namespace {
+namespace srtp_session_test {
 
 MasterKeys keys_for(Profile p, std::uint8_t seed = 1) {
     const auto params = parameters(p);
@@ -61,7 +61,6 @@ Bytes protect_c(Session<>& s, Bytes p) {
     return p;
 }
 
-}  // namespace
 
 TEST_CASE("SRTP round trip for every profile; RTP header authenticated but not encrypted") {
     for (Profile p : supported_profiles) {
@@ -400,7 +399,6 @@ TEST_CASE("SRTP: protect()/unprotect() multiplex RTP and RTCP on one flow (RFC 5
     CHECK(client.protect(dtls) == Error::not_rtp_or_rtcp);
 }
 
-namespace {
 // Stands in for DtlsSrtpHandshake: a handshake that exports srtp::MasterKeys explicitly.
 struct SrtpKeyingHandshake {
     static constexpr std::string_view name = "SRTP-keying handshake (test)";
@@ -419,7 +417,6 @@ struct OtherKeysHandshake : SrtpKeyingHandshake {
     struct OtherKeys {};
     using exported_keys = OtherKeys;
 };
-}  // namespace
 
 TEST_CASE("SrtpRecord composes only with a handshake exporting srtp::MasterKeys explicitly, over datagrams") {
     static_assert(Composable<SrtpKeyingHandshake, SrtpRecord, MemoryDatagram>);
@@ -432,3 +429,5 @@ TEST_CASE("SrtpRecord composes only with a handshake exporting srtp::MasterKeys 
     static_assert(Composition::has<feature::mutual_authentication>);
     CHECK(Composition::features.has<feature::out_of_order_receipt>());
 }
+
+}  // namespace srtp_session_test

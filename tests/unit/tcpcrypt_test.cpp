@@ -15,9 +15,9 @@
 #include "support/tcpcrypt_pair.hpp"
 
 using namespace tapsec;
-using test::TcpcryptPair;
+using ::test::TcpcryptPair;
 
-namespace {
+namespace tcpcrypt_test {
 
 namespace eno = tcp_eno;
 
@@ -130,7 +130,6 @@ bool send_and_deliver(TcpcryptPair& pair, bool from_client, std::string_view tex
     return std::string(got.begin(), got.end()) == text;
 }
 
-}  // namespace
 
 // ---- TCP-ENO -------------------------------------------------------------------------
 
@@ -820,3 +819,5 @@ TEST_CASE("the composition: TcpEno carries it, plain Tcp does not") {
     static_assert(!Composition::has<feature::MA>);
     CHECK(Composition::features.availability<feature::AD>() == Availability::mandatory);
 }
+
+}  // namespace tcpcrypt_test

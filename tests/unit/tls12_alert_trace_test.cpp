@@ -12,7 +12,7 @@
 using namespace tapsec;
 using Engine = botan_tls::ChannelEngine<botan_tls::Carrier::stream>;
 
-namespace {
+namespace tls12_alert_trace_test {
 
 /// Everything one engine wants to send, into the other; `tamper` may change it.
 std::error_code deliver(Engine& from, Engine& to, const std::function<void(Bytes&)>& tamper = {}) {
@@ -53,7 +53,6 @@ void handshake(Engine& client, Engine& server) {
     }
 }
 
-}  // namespace
 
 TEST_CASE("tls12 trace: the alerts Botan sends are traced, plaintext and encrypted") {
     test::BotanTlsPki p;
@@ -95,3 +94,5 @@ TEST_CASE("tls12 trace: the alerts Botan sends are traced, plaintext and encrypt
         CHECK(std::count(client_trace.lines.begin(), client_trace.lines.end(), "> alert warning close_notify (0)") == 1);
     }
 }
+
+}  // namespace tls12_alert_trace_test

@@ -10,7 +10,7 @@
 using namespace tapsec;
 using Engine = botan_tls::ChannelEngine<botan_tls::Carrier::stream>;
 
-namespace {
+namespace tls12_engine_test {
 
 using Pki = test::BotanTlsPki;
 
@@ -50,7 +50,6 @@ Outcome handshake(Engine& client, Engine& server) {
 
 Bytes text(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
-}  // namespace
 
 TEST_CASE("tls12: handshake, echo, negotiated suite, group, ALPN and SNI") {
     Pki p;
@@ -397,3 +396,5 @@ TEST_CASE("tls12: a self-signed server certificate given as its own CA file") {
         CHECK(handshake(client, server).client == Errc::certificate_untrusted);
     }
 }
+
+}  // namespace tls12_engine_test

@@ -18,7 +18,7 @@ using Crypto = crypto::DefaultProvider;
 using ServerEngine = tls13::Engine<AeadRecord, Crypto>;
 using Tls = Secure<Tls13Handshake, AeadRecord, MemoryStream>;
 
-namespace {
+namespace tls13_conformance_limits_test {
 
 struct Identities {
     test::TestPki pki;
@@ -95,7 +95,6 @@ std::optional<AlertDescription> plaintext_alert(const Bytes& wire) {
     return static_cast<AlertDescription>(wire[6]);
 }
 
-}  // namespace
 
 TEST_CASE("TLS 1.3 size limits: a 65.6 KB ClientHello (long signature_algorithms) in 1000-byte records is accepted") {
     Identities ids;
@@ -208,7 +207,6 @@ TEST_CASE("TLS 1.3 size limits: MessageBuffer holds no more than the ceiling and
     CHECK(buffer.next().error() == make_error_code(Error::handshake_message_too_large));
 }
 
-namespace {
 
 /// Runs both handshake state machines message by message and returns the decoded
 /// EncryptedExtensions the server sent, with both ends' errors.
@@ -258,7 +256,6 @@ GroupsRun run_with_groups(Config client_config, Config server_config) {
     return out;
 }
 
-}  // namespace
 
 TEST_CASE("TLS 1.3 supported_groups in EncryptedExtensions when the client's share is not our favourite (4.2.7)") {
     Identities ids;
@@ -309,3 +306,5 @@ TEST_CASE("TLS 1.3 supported_groups in EncryptedExtensions when the client's sha
             CHECK(decode_encrypted_extensions(body).error() == make_error_code(Error::malformed_handshake_message));
     }
 }
+
+}  // namespace tls13_conformance_limits_test

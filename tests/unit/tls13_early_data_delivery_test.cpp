@@ -16,7 +16,7 @@
 using namespace tapsec;
 using Tls = Secure<Tls13Handshake, AeadRecord, MemoryStream>;
 
-namespace {
+namespace tls13_early_data_delivery_test {
 
 struct Setup {
     test::TestPki pki;
@@ -91,7 +91,6 @@ void check_single_event(const Outcome& o, EventKind kind, std::error_code reason
     CHECK(o.client_events[0].reason == reason);
 }
 
-}  // namespace
 
 TEST_CASE("TLS 1.3 early data delivery: every path delivers every byte, once, in order") {
     Setup setup;
@@ -182,3 +181,5 @@ TEST_CASE("TLS 1.3 early data delivery: the events' reasons read as one clear li
         CHECK(tls13::alert_for(e) == tls13::AlertDescription::internal_error);  // never sent: not a failure
     }
 }
+
+}  // namespace tls13_early_data_delivery_test

@@ -21,7 +21,7 @@
 using namespace tapsec;
 using namespace tapsec::tls13;
 
-namespace {
+namespace tls13_engine_record_policy_test {
 
 struct InstalledKey {
     Epoch level;
@@ -161,7 +161,6 @@ bool levels_in_order(const std::vector<InstalledKey>& log) {
 
 std::string text(const Bytes& b) { return std::string(b.begin(), b.end()); }
 
-}  // namespace
 
 TEST_CASE("tls13 engine: a test-only record policy is keyed by the unchanged handshake, secrets checked independently") {
     for (const std::string suite_name : {"TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256"}) {
@@ -257,7 +256,6 @@ TEST_CASE("tls13 engine: a test-only record policy is keyed by the unchanged han
 
 // ---- the engine's allocation-free data path and its clean close --------------------------
 
-namespace {
 
 using Engine = tls13::Engine<AeadRecord, crypto::DefaultProvider>;
 
@@ -289,7 +287,6 @@ std::pair<Engine, Engine> connected_pair() {
 
 std::string view_text(std::optional<ByteView> v) { return v ? std::string(v->begin(), v->end()) : "<none>"; }
 
-}  // namespace
 
 TEST_CASE("tls13 engine: caller-buffer poll_transmit and view poll_plaintext") {
     auto [client, server] = connected_pair();
@@ -370,7 +367,6 @@ TEST_CASE("tls13 engine: a close_notify received is answered with our own (RFC 8
 // records of its own choosing under it (continuing the client's sequence numbers) and
 // feeds them to the server, so any record sequence a peer could send can be tried.
 
-namespace {
 
 using LoggedEngine = tls13::Engine<LoggingRecord, crypto::DefaultProvider>;
 
@@ -388,7 +384,6 @@ Bytes key_update_body(std::initializer_list<std::uint8_t> body) {
     return m;
 }
 
-}  // namespace
 
 TEST_CASE("tls13 engine: post-handshake records checked per class (5.1 interleaving, 6.2 alert classes)") {
     const Bytes key_update = key_update_body({0});  // update_not_requested
@@ -509,3 +504,5 @@ TEST_CASE("tls13 handshake: a Finished of the wrong length is decode_error, a wr
                                                                                : AlertDescription::decode_error));
         }
 }
+
+}  // namespace tls13_engine_record_policy_test

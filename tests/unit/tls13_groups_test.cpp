@@ -16,7 +16,7 @@
 using namespace tapsec;
 using crypto::KeyExchangeGroup;
 
-namespace {
+namespace tls13_groups_test {
 
 template <class A, class B>
 void agree_across(KeyExchangeGroup group, std::size_t public_size) {
@@ -95,7 +95,6 @@ std::pair<std::error_code, std::error_code> handshake_on(const std::string& grou
     return {ce, se};
 }
 
-}  // namespace
 
 TEST_CASE("key shares: X448 on OpenSSL 3; Botan 2 has none and says so") {
     CHECK(crypto::OpenSsl3::KeyShare::supports(KeyExchangeGroup::x448));
@@ -162,3 +161,5 @@ TEST_CASE("TLS 1.3 handshakes on the optional groups") {
         }
     }
 }
+
+}  // namespace tls13_groups_test

@@ -17,7 +17,7 @@ using namespace tapsec::tls13;
 using Tls = Secure<Tls13Handshake, AeadRecord, MemoryStream>;
 using Crypto = crypto::Botan2;
 
-namespace {
+namespace tls13_handshake_negative_test {
 
 struct Pki {
     test::TestPki pki;
@@ -103,7 +103,6 @@ std::pair<std::error_code, std::error_code> failing_connection(const Config& cli
     return connect(client, server);
 }
 
-}  // namespace
 
 TEST_CASE("TLS 1.3 negative: altered Finished and CertificateVerify give decrypt_error-class errors") {
     Pki p;
@@ -557,3 +556,5 @@ TEST_CASE("certificate names: IPv4 and IPv6 iPAddress SANs, DNS names and wildca
         }
     }
 }
+
+}  // namespace tls13_handshake_negative_test

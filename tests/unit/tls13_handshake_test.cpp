@@ -16,7 +16,7 @@ using Tls = Secure<Tls13Handshake, AeadRecord, MemoryStream>;
 template <class P>
 using TlsOn = Secure<Tls13Handshake, AeadRecord, MemoryStream, P>;
 
-namespace {
+namespace tls13_handshake_test {
 
 struct Pair {
     tls13::Config client, server;
@@ -53,7 +53,6 @@ void echo_round_trip(Client& client, Server& server) {
     CHECK(std::string(back->begin(), back->end()) == text + "!");
 }
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("TLS 1.3 1-RTT over MemoryStream: every suite, both groups, three key types", P, TAPSEC_TEST_PROVIDERS) {
     using Tls = TlsOn<P>;
@@ -368,7 +367,6 @@ TEST_CASE("TLS 1.3 record_size_limit (RFC 8449) is negotiated and honoured") {
     REQUIRE_FALSE(server.receive(to_server->data, none, now));
 }
 
-namespace {
 
 /// MemoryStream whose first write (the client's ClientHello and 0-RTT flight) is
 /// followed by records of junk the server cannot open, as a client's rejected early
@@ -401,7 +399,6 @@ private:
     int writes_ = 0;
 };
 
-}  // namespace
 
 TEST_CASE("TLS 1.3 rejected 0-RTT: the server skips undecryptable records up to max_early_data_size bytes (4.2.10)") {
     test::TestPki pki;
@@ -488,3 +485,5 @@ TEST_CASE("TLS 1.3 with the client on one provider and the server on the other, 
         run_across.template operator()<crypto::Botan2, crypto::OpenSsl3>();
     }
 }
+
+}  // namespace tls13_handshake_test

@@ -12,7 +12,7 @@
 using namespace tapsec;
 using namespace tapsec::tls13;
 
-namespace {
+namespace tls13_record_key_schedule_test {
 
 using Crypto = crypto::DefaultProvider;
 
@@ -50,7 +50,6 @@ SecretBytes expand_one_block(crypto::HashAlgorithm h, ByteView prk, const Bytes&
     return t1;
 }
 
-}  // namespace
 
 TEST_CASE("tls13 key schedule: HKDF-Expand-Label matches RFC 9001 Appendix A.1") {
     const Bytes salt = from_hex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a");
@@ -184,3 +183,5 @@ TEST_CASE("tls13 key schedule: a consumed stage holds no secret; misuse of the t
     t.add(Bytes{1, 0, 0, 0});
     CHECK_THROWS_AS(t.current_hash(), std::logic_error);
 }
+
+}  // namespace tls13_record_key_schedule_test

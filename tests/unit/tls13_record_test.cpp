@@ -14,7 +14,7 @@
 using namespace tapsec;
 using namespace tapsec::tls13;
 
-namespace {
+namespace tls13_record_test {
 
 using Crypto = crypto::DefaultProvider;
 
@@ -66,7 +66,6 @@ Bytes craft_record(const CipherSuite& suite, std::uint64_t seq, Bytes inner, std
 
 std::error_code error_of(Error e) { return make_error_code(e); }
 
-}  // namespace
 
 TEST_CASE("tls13 record: round trip for every suite, record and ciphertext sizes") {
     for (const CipherSuite* suite : all_cipher_suites) {
@@ -550,7 +549,6 @@ TEST_CASE("tls13 record: KeyUpdate through the record layer, both directions") {
 }
 
 // The record policy as Secure<> sees it.
-namespace {
 struct HandshakeExportingTrafficSecrets {
     static constexpr std::string_view name = "test handshake";
     using provides = features<feature::forward_secrecy>;
@@ -558,7 +556,6 @@ struct HandshakeExportingTrafficSecrets {
     static constexpr KeyExport key_export = KeyExport::direct;
     struct Config : CommonConfig {};
 };
-}  // namespace
 static_assert(RecordPolicy<AeadRecord>);
 static_assert(std::is_same_v<tapsec::AeadRecord, tls13::AeadRecord>);
 static_assert(AeadRecord::key_import == KeyImport::direct);
@@ -614,3 +611,5 @@ TEST_CASE("tls13 record: records before a malformed header are still returned") 
     REQUIRE_FALSE(second.ok());
     CHECK(second.error() == error_of(Error::malformed_record_header));
 }
+
+}  // namespace tls13_record_test

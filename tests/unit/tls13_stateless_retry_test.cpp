@@ -20,7 +20,7 @@ using Crypto = crypto::Botan2;
 using Tls = Secure<Tls13Handshake, AeadRecord, MemoryStream>;
 using TlsEngine = tls13::Engine<AeadRecord, Crypto>;
 
-namespace {
+namespace tls13_stateless_retry_test {
 
 struct Setup {
     test::TestPki pki;
@@ -180,7 +180,6 @@ void handshake_across_engines(const Config& client_config, const Config& server_
     CHECK(std::string(got->begin(), got->end()) == text);
 }
 
-}  // namespace
 
 TEST_CASE("TLS 1.3 stateless retry: a fresh server handshake finishes from the cookie alone") {
     Setup s;
@@ -438,3 +437,5 @@ TEST_CASE("TLS 1.3 0-RTT freshness over connections: a stale ticket age falls ba
     CHECK_FALSE(replay.accepted);
     CHECK(replay.server_reason == tls13::Error::early_data_replayed);
 }
+
+}  // namespace tls13_stateless_retry_test

@@ -18,7 +18,7 @@ using namespace tapsec::wireguard;
 using namespace std::chrono_literals;
 using WgEngine = wireguard::Engine<crypto::Botan2>;
 
-namespace {
+namespace wireguard_many_peers_test {
 
 using test::public_of;
 using test::random_private_key;
@@ -156,7 +156,6 @@ struct Crowd {
     }
 };
 
-}  // namespace
 
 TEST_CASE("wireguard: 1,000 peers on one responder: every peer handshakes and exchanges data; lookups by key, index "
           "and route") {
@@ -316,3 +315,5 @@ TEST_CASE("wireguard: a crowd of 300 arriving at once is answered with cookie re
     CHECK(up == n);
     CHECK(down == n);
 }
+
+}  // namespace wireguard_many_peers_test

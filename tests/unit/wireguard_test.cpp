@@ -14,7 +14,7 @@ using namespace tapsec::wireguard;
 using namespace std::chrono_literals;
 using WgEngine = wireguard::Engine<crypto::Botan2>;
 
-namespace {
+namespace wireguard_test {
 
 using test::public_of;
 using test::random_private_key;
@@ -102,7 +102,6 @@ std::size_t count_events(WgEngine& e, EventKind kind) {
     return n;
 }
 
-}  // namespace
 
 TEST_CASE("wireguard: handshake sizes, transport both ways, padding") {
     Pair p;
@@ -814,3 +813,5 @@ TEST_CASE("wireguard: randomness and wall-clock time come only from the configur
     const Key ephemeral_public = public_of(ephemeral);
     CHECK(to_hex(ByteView(a->data).subspan(8, 32)) == to_hex(ephemeral_public));
 }
+
+}  // namespace wireguard_test

@@ -13,7 +13,7 @@
 using namespace tapsec;
 using namespace tapsec::cli;
 
-namespace {
+namespace wireguard_tun_offload_test {
 
 constexpr std::size_t tcp_header_length = 32;  // 20 + NOP, NOP, timestamps (10)
 
@@ -101,7 +101,6 @@ struct FakeTun {
     }
 };
 
-}  // namespace
 
 TEST_CASE("a TSO super-packet is cut into MSS segments with valid checksums, IPv4 and IPv6") {
     for (const bool v4 : {true, false}) {
@@ -224,3 +223,5 @@ TEST_CASE("segments that do not continue the run are written as they came") {
         }
     }
 }
+
+}  // namespace wireguard_tun_offload_test

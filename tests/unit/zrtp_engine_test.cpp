@@ -20,7 +20,7 @@ using namespace tapsec::zrtp;
 using tapsec::test::rtp_packet;
 using tapsec::test::ZrtpPair;
 
-namespace {
+namespace zrtp_engine_test {
 
 Bytes openssl_hmac_sha256(ByteView key, ByteView data) {
     Bytes out(32);
@@ -71,7 +71,6 @@ void check_media(ZrtpPair& p) {
     CHECK(*again == rtp_packet(0x1111, 2, "caller buffer"));
 }
 
-}  // namespace
 
 TEST_CASE("zrtp: CRC-32C and packet framing") {
     CHECK(crc32c(as_bytes("123456789")) == 0xe3069283u);
@@ -413,3 +412,5 @@ TEST_CASE("zrtp: Secure<ZrtpHandshake, SrtpRecord, Udp> over loopback sockets, Z
     CHECK(alice.engine().sas()->rendering == bob_sas->rendering);
     CHECK(alice.engine().zrtp_role() == ZrtpRole::initiator);
 }
+
+}  // namespace zrtp_engine_test

@@ -11,7 +11,7 @@ using namespace tapsec;
 using namespace tapsec::zrtp;
 using tapsec::test::ZrtpPair;
 
-namespace {
+namespace zrtp_negative_test {
 
 constexpr std::size_t at = packet_header_size;  // message offsets below are from the preamble
 
@@ -98,7 +98,6 @@ const Row rows[] = {
      [](Bytes& d) { d.insert(d.end() - 4, 4, 0); d[at + 3] = 4; fix_crc(d); }, Error::malformed_message, true},
 };
 
-}  // namespace
 
 TEST_CASE("zrtp negative: each altered message is dropped with its own error") {
     for (const Row& row : rows) {
@@ -215,3 +214,5 @@ TEST_CASE("zrtp negative: a Hello carrying our own ZID, and arbitrary bytes, are
     }
     CHECK_FALSE(e.is_closed());
 }
+
+}  // namespace zrtp_negative_test

@@ -12,7 +12,7 @@
 using namespace tapsec;
 using tapsec::crypto::Blake2s;
 
-namespace {
+namespace blake2s_vectors {
 
 Bytes counting(std::size_t n) {
     Bytes b(n);
@@ -41,7 +41,6 @@ Bytes selftest_sequence(std::size_t length, std::uint32_t seed) {
     return out;
 }
 
-}  // namespace
 
 TEST_CASE("BLAKE2s-256(\"abc\") (RFC 7693 Appendix B)") {
     CHECK(blake2s_hex(32, {}, as_bytes("abc")) ==
@@ -135,3 +134,5 @@ TEST_CASE("HMAC-BLAKE2s and HKDF follow RFC 2104 / RFC 5869 over BLAKE2s") {
     CHECK(to_hex(ByteView(okm).first(32)) == to_hex(t1));
     CHECK(to_hex(ByteView(okm).subspan(32)) == to_hex(t2));
 }
+
+}  // namespace blake2s_vectors

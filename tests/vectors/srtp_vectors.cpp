@@ -10,7 +10,7 @@
 using namespace tapsec;
 using namespace tapsec::srtp;
 
-namespace {
+namespace srtp_vectors {
 Bytes hex(std::string_view h) {
     bool ok = false;
     Bytes b = from_hex(h, &ok);
@@ -21,7 +21,6 @@ SecretBytes secret(std::string_view h) {
     Bytes b = hex(h);
     return SecretBytes(b.begin(), b.end());
 }
-}  // namespace
 
 TEST_CASE_TEMPLATE("RFC 3711 B.2: AES-CM keystream", Crypto, TAPSEC_TEST_PROVIDERS) {
     // Session key 2B7E151628AED2A6ABF7158809CF4F3C, session salt F0F1F2F3F4F5F6F7F8F9FAFBFCFD,
@@ -70,7 +69,6 @@ TEST_CASE_TEMPLATE("RFC 3711 B.3: key derivation", Crypto, TAPSEC_TEST_PROVIDERS
     CHECK(to_hex(keys->auth_key) == "cebe321f6ff7716b6fd4ab49af256a156d38baa4");
 }
 
-namespace {
 // RFC 7714 Sections 16 and 17 use these session keys directly (no KDF).
 constexpr std::string_view k128 = "000102030405060708090a0b0c0d0e0f";
 constexpr std::string_view k256 = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -122,7 +120,6 @@ void check_rtcp(Profile p, std::string_view key, std::string_view expected) {
     packet.resize(trailer->body_length);
     CHECK(to_hex(packet) == rtcp_plain);
 }
-}  // namespace
 
 TEST_CASE_TEMPLATE("RFC 7714 16.1.1 / 16.2.1: SRTP AEAD_AES_128_GCM and AEAD_AES_256_GCM", Crypto, TAPSEC_TEST_PROVIDERS) {
     check_rtp<Crypto>(Profile::aead_aes_128_gcm, k128,
@@ -156,7 +153,6 @@ TEST_CASE("RFC 5764 4.2: exporter output splits into client/server key and salt"
     CHECK(MasterKeys::from_dtls_srtp_exporter(Profile::aead_aes_128_gcm, material).error() == Error::invalid_key_length);
 }
 
-namespace {
 // libsrtp's reference packets (test/srtp_driver.c, srtp_validate and srtp_validate_gcm):
 // master keys through the KDF, SSRC 0xcafebabe, SEQ 0x1234, SRTCP index 1.
 constexpr std::string_view ref_rtp = "800f1234decafbadcafebabeabababababababababababababababab";
@@ -191,7 +187,6 @@ void check_reference(Profile p, std::string_view key, std::string_view master_sa
     REQUIRE(receiver->unprotect_rtcp(received) == std::error_code{});
     CHECK(to_hex(received) == ref_rtcp);
 }
-}  // namespace
 
 TEST_CASE_TEMPLATE("libsrtp reference packets: AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM through the KDF", Crypto, TAPSEC_TEST_PROVIDERS) {
     // master key/salt as RFC 3711 B.3
@@ -202,3 +197,5 @@ TEST_CASE_TEMPLATE("libsrtp reference packets: AES_CM_128_HMAC_SHA1_80 and AEAD_
                     "800f1234decafbadcafebabec5002ede04cfdd2eb91159e0880aa06ed2976826f796b201df3131a127e8a392",
                     "81c8000bcafebabec98b8b5df0392a55852b6c21ac8e7025c52c6fbea2b3b446ea31123ba88ce61e80000001");
 }
+
+}  // namespace srtp_vectors

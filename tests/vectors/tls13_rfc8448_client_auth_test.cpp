@@ -5,7 +5,7 @@
 #include "support/providers.hpp"
 #include "tls13_rfc8448_trace.hpp"
 
-namespace {
+namespace tls13_rfc8448_client_auth_test {
 
 using namespace rfc8448;
 
@@ -303,7 +303,6 @@ const Trace section6 = {
     }},
 };
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("RFC 8448 section 6: every HKDF step recomputed from its printed inputs", Crypto, TAPSEC_TEST_PROVIDERS) {
     CHECK(check_every_hkdf_step<Crypto>(section6, TLS_AES_128_GCM_SHA256) == 18);
@@ -332,3 +331,5 @@ TEST_CASE_TEMPLATE("RFC 8448 section 6: client authentication key schedule and r
                                      {"EncryptedExtensions", "CertificateRequest", "Certificate", "CertificateVerify"},
                                      {"Certificate", "CertificateVerify"}, 1, 1);
 }
+
+}  // namespace tls13_rfc8448_client_auth_test

@@ -6,7 +6,7 @@
 #include "support/providers.hpp"
 #include "tls13_rfc8448_trace.hpp"
 
-namespace {
+namespace tls13_rfc8448_compat_mode_test {
 
 using namespace rfc8448;
 
@@ -300,7 +300,6 @@ void check_ccs_record(const Step& s) {
     CHECK_FALSE((*r)->protected_record);
 }
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("RFC 8448 section 7: every HKDF step recomputed from its printed inputs", Crypto, TAPSEC_TEST_PROVIDERS) {
     CHECK(check_every_hkdf_step<Crypto>(section7, TLS_AES_128_GCM_SHA256) == 18);
@@ -330,3 +329,5 @@ TEST_CASE_TEMPLATE("RFC 8448 section 7: compatibility mode key schedule and reco
     check_full_handshake_after_hello(t, suite, transcript, *shared, {"EncryptedExtensions", "Certificate", "CertificateVerify"},
                                      {}, 1, 1);
 }
+
+}  // namespace tls13_rfc8448_compat_mode_test

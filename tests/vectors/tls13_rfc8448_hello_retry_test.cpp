@@ -11,7 +11,7 @@
 #include <botan/pubkey.h>
 #include <botan/system_rng.h>
 
-namespace {
+namespace tls13_rfc8448_hello_retry_test {
 
 using namespace rfc8448;
 
@@ -346,7 +346,6 @@ Bytes p256_shared_secret(const Bytes& private_scalar, const Bytes& peer_public) 
     return Bytes(secret.begin(), secret.end());
 }
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("RFC 8448 section 5: every HKDF step recomputed from its printed inputs", Crypto, TAPSEC_TEST_PROVIDERS) {
     CHECK(check_every_hkdf_step<Crypto>(section5, TLS_AES_128_GCM_SHA256) == 18);
@@ -513,3 +512,5 @@ TEST_CASE_TEMPLATE("RFC 8448 section 5: the trace's first ClientHello through th
     CHECK(server.handle(raw(value(t, "client", "construct a ClientHello", "ClientHello", 1))) ==
           Error::hello_retry_cookie_unknown_key);
 }
+
+}  // namespace tls13_rfc8448_hello_retry_test

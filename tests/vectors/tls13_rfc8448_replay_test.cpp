@@ -38,7 +38,7 @@
 #include <tapsec/tls13/client.hpp>
 #include <tapsec/tls13/server.hpp>
 
-namespace {
+namespace tls13_rfc8448_replay_test {
 
 using namespace rfc8448;
 using Crypto = crypto::DefaultProvider;
@@ -150,7 +150,6 @@ tls13::Config rfc8448_server_config(const Section3& t, std::shared_ptr<ScriptedR
     return c;
 }
 
-}  // namespace
 
 TEST_CASE("RFC 8448 section 3 values used by the state-machine replay are the trace's") {
     // Guards the copy above against drifting from the pasted trace of the key-schedule test.
@@ -467,3 +466,5 @@ TEST_CASE("KeyShare::from_private: the same private bytes give the same share in
     }
     CHECK_FALSE(crypto::OpenSsl3::KeyShare::from_private(KeyExchangeGroup::x25519, Bytes(31, 1)).ok());
 }
+
+}  // namespace tls13_rfc8448_replay_test

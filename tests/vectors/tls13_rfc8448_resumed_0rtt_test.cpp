@@ -6,7 +6,7 @@
 #include "support/providers.hpp"
 #include "tls13_rfc8448_trace.hpp"
 
-namespace {
+namespace tls13_rfc8448_resumed_0rtt_test {
 
 using namespace rfc8448;
 
@@ -323,7 +323,6 @@ const Trace section4 = {
 // of the ticket this handshake resumes.
 const char* const section3_resumption_psk = "cae5ce63ca4b2a7333a7cef44351eea4b6a0b6dabfe52e8fa8828c57602b807c";
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("RFC 8448 section 4: every HKDF step recomputed from its printed inputs", Crypto, TAPSEC_TEST_PROVIDERS) {
     CHECK(check_every_hkdf_step<Crypto>(section4, TLS_AES_128_GCM_SHA256) == 22);
@@ -526,3 +525,5 @@ TEST_CASE_TEMPLATE("RFC 8448 section 4: resumption with 0-RTT through the real C
     CHECK(client.early_data_accepted());
     CHECK(client.handle(raw(value(t, "server", "construct a Finished", "Finished"))) == Error::bad_finished);
 }
+
+}  // namespace tls13_rfc8448_resumed_0rtt_test

@@ -5,7 +5,7 @@
 #include "support/providers.hpp"
 #include "tls13_rfc8448_trace.hpp"
 
-namespace {
+namespace tls13_rfc8448_simple_1rtt_test {
 
 using namespace rfc8448;
 
@@ -310,7 +310,6 @@ const Trace section3 = {
     }},
 };
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("RFC 8448 section 3: every HKDF step recomputed from its printed inputs", Crypto, TAPSEC_TEST_PROVIDERS) {
     CHECK(check_every_hkdf_step<Crypto>(section3, TLS_AES_128_GCM_SHA256) == 19);
@@ -420,3 +419,5 @@ TEST_CASE_TEMPLATE("RFC 8448 section 3: simple 1-RTT key schedule and records, b
     client_app.check(ContentType::alert, step(t, "client", "send alert record"));
     server_app.check(ContentType::alert, step(t, "server", "send alert record"));
 }
+
+}  // namespace tls13_rfc8448_simple_1rtt_test

@@ -80,7 +80,7 @@ TEST_CASE("WireGuard message sizes and field offsets") {
     CHECK(to_hex(ByteView(transport).first(16)) == "04000000443322110807060504030201");
 }
 
-namespace {
+namespace wireguard_vectors {
 
 SecretArray<32> fixed_key(std::uint8_t fill) {
     SecretArray<32> k;
@@ -147,7 +147,6 @@ HandshakeBytes fixed_handshake() {
             Bytes(responder_keys.receive.begin(), responder_keys.receive.end())};
 }
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("Noise_IKpsk2 from fixed inputs: same bytes on both providers, accepted across them", Crypto,
                    TAPSEC_TEST_PROVIDERS) {
@@ -164,3 +163,5 @@ TEST_CASE_TEMPLATE("Noise_IKpsk2 from fixed inputs: same bytes on both providers
     CHECK(reference.initiation.size() == initiation_size);
     CHECK(reference.response.size() == response_size);
 }
+
+}  // namespace wireguard_vectors
