@@ -632,6 +632,9 @@ int open_tun(const std::string& name, const ikev2::TrafficSelector& local, const
     inet_ntop(v6 ? AF_INET6 : AF_INET, local.start.data(), address, sizeof address);
     auto run = [&](const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()) == 0; };
     const std::string host = std::string(address) + (v6 ? "/128 nodad" : "/32");
+    // No link-local address: the kernel's router solicitations and MLD reports from it
+    // would fall outside the selectors and only be dropped (best effort: older ip(8)s lack it).
+    (void)run("ip link set " + name + " addrgenmode none");
     if (!run("ip link set " + name + " mtu 1400 up") || !run(std::string(v6 ? "ip -6" : "ip") + " addr add " + host + " dev " + name)) {
         error = "cannot configure " + name;
         ::close(fd);
