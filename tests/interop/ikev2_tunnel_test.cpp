@@ -128,7 +128,7 @@ struct TunnelLab {
 
     /// Waits until a TCP listener on `address:port` shows in `ns` (an event, bounded).
     static bool listening(const test::NetworkNamespace& ns, const std::string& address_port) {
-        return test::run("for i in $(seq 200); do ip netns exec " + ns.name() + " ss -ltn | grep -q '" + address_port +
+        return test::run("for i in $(seq 200); do ip netns exec " + ns.name() + " ss -ltn | grep -qF '" + address_port +
                          " ' && exit 0; sleep 0.05; done; exit 1") == 0;
     }
 
