@@ -12,7 +12,8 @@
 // e.g. on an SA already deleted at the overlap) and the TCP retransmissions.
 // IPv6 inside the tunnel (issue 11): the same lab with IPv6 selectors (charon
 // fd00:200:1::1 on lo, tapsec fd00:200:2::1 on its TUN, the outer path still IPv4):
-// ping6 both ways and 4 MB by TCP over IPv6 each way, sha256 compared.
+// ping6 both ways and 4 MB by TCP over IPv6 each way, sha256 compared, with tapsec as
+// initiator and as responder.
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -348,27 +349,31 @@ TEST_CASE("IKEv2 tunnel, MOBIKE: charon initiates to `tapsec listen --mobike` an
     CHECK(counter(counters, "esp_dropped") == 0);
 }
 
-TEST_CASE("IKEv2 tunnel, IPv6 inside: ping6 and 4 MB by TCP over IPv6 each way, `tapsec connect ikev2 --tun` to charon") {
-    TunnelLab lab(false, "10.99.0.2", "10.99.0.1", ipv6_inner);
-    auto cli = lab.start_tapsec(true);
-    // Both ends negotiated TS_IPV6_ADDR_RANGE selectors.
-    CHECK_MESSAGE(cli->output().find("fd00:200:2::1-fd00:200:2::1 === fd00:200:1::1-fd00:200:1::1") != std::string::npos, cli->output());
-    CHECK_MESSAGE(lab.charon->wait_for_output("fd00:200:1::1/128 === fd00:200:2::1/128", 5s), lab.charon->output());
-    // ICMPv6 each way: the echo requests and replies cross the tunnel as IPv6 in ESP.
-    const std::string ping = " ping -6 -n -c 3 -i 0.2 -W 3 -I ";
-    CHECK_MESSAGE(test::run("ip netns exec " + lab.tapsec_ns.name() + ping + ipv6_inner.tapsec + " " + ipv6_inner.charon +
-                            " > " + lab.dir.file("ping.log") + " 2>&1") == 0,
-                  test::read_file(lab.dir.file("ping.log")) << cli->output() << "\ncharon:\n" << lab.charon->output());
-    CHECK_MESSAGE(test::run("ip netns exec " + lab.charon_ns.name() + ping + ipv6_inner.charon + " " + ipv6_inner.tapsec +
-                            " > " + lab.dir.file("ping.log") + " 2>&1") == 0,
-                  test::read_file(lab.dir.file("ping.log")));
-    double up = 0, down = 0;
-    CHECK(lab.transfer(lab.tapsec_ns, ipv6_inner.tapsec, lab.charon_ns, ipv6_inner.charon, [] {}, up));
-    CHECK(lab.transfer(lab.charon_ns, ipv6_inner.charon, lab.tapsec_ns, ipv6_inner.tapsec, [] {}, down));
-    const std::string counters = lab.stop_tapsec(*cli);
-    MESSAGE("IPv6 inside: 4 MB tapsec -> charon in " << up << " s, charon -> tapsec in " << down << " s; " << counters << "; "
-                                                     << lab.losses());
-    CHECK(counter(counters, "esp_dropped") == 0);
-    CHECK(counter(counters, "esp_received") > 1000);  // 4 MB of TCP came in as ESP
-    CHECK(lab.charon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s));
+TEST_CASE("IKEv2 tunnel, IPv6 inside: ping6 and 4 MB by TCP over IPv6 each way, tapsec initiating to charon and charon to tapsec") {
+    for (const bool charon_initiates : {false, true}) {
+        CAPTURE(charon_initiates);
+        TunnelLab lab(charon_initiates, "10.99.0.2", "10.99.0.1", ipv6_inner);
+        auto cli = lab.start_tapsec(!charon_initiates);
+        // Both ends negotiated TS_IPV6_ADDR_RANGE selectors.
+        CHECK_MESSAGE(cli->output().find("fd00:200:2::1-fd00:200:2::1 === fd00:200:1::1-fd00:200:1::1") != std::string::npos,
+                      cli->output());
+        CHECK_MESSAGE(lab.charon->wait_for_output("fd00:200:1::1/128 === fd00:200:2::1/128", 5s), lab.charon->output());
+        // ICMPv6 each way: the echo requests and replies cross the tunnel as IPv6 in ESP.
+        const std::string ping = " ping -6 -n -c 3 -i 0.2 -W 3 -I ";
+        CHECK_MESSAGE(test::run("ip netns exec " + lab.tapsec_ns.name() + ping + ipv6_inner.tapsec + " " + ipv6_inner.charon +
+                                " > " + lab.dir.file("ping.log") + " 2>&1") == 0,
+                      test::read_file(lab.dir.file("ping.log")) << cli->output() << "\ncharon:\n" << lab.charon->output());
+        CHECK_MESSAGE(test::run("ip netns exec " + lab.charon_ns.name() + ping + ipv6_inner.charon + " " + ipv6_inner.tapsec +
+                                " > " + lab.dir.file("ping.log") + " 2>&1") == 0,
+                      test::read_file(lab.dir.file("ping.log")));
+        double up = 0, down = 0;
+        CHECK(lab.transfer(lab.tapsec_ns, ipv6_inner.tapsec, lab.charon_ns, ipv6_inner.charon, [] {}, up));
+        CHECK(lab.transfer(lab.charon_ns, ipv6_inner.charon, lab.tapsec_ns, ipv6_inner.tapsec, [] {}, down));
+        const std::string counters = lab.stop_tapsec(*cli);
+        MESSAGE("IPv6 inside: 4 MB tapsec -> charon in " << up << " s, charon -> tapsec in " << down << " s; " << counters
+                                                         << "; " << lab.losses());
+        CHECK(counter(counters, "esp_dropped") == 0);
+        CHECK(counter(counters, "esp_received") > 1000);  // 4 MB of TCP came in as ESP
+        if (!charon_initiates) CHECK(lab.charon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s));
+    }
 }
