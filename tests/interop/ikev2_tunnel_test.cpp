@@ -13,7 +13,7 @@
 // IPv6 inside the tunnel (issue 11): the same lab with IPv6 selectors (charon
 // fd00:200:1::1 on lo, tapsec fd00:200:2::1 on its TUN, the outer path still IPv4):
 // ping6 both ways and 4 MB by TCP over IPv6 each way, sha256 compared, with tapsec as
-// initiator and as responder.
+// initiator and as responder, and once with charon proposing IPv4 and IPv6 selectors.
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -39,6 +39,8 @@ struct Inner {
     std::string charon = "10.200.1.1", tapsec = "10.200.2.1";
     bool ipv6 = false;
     std::size_t bytes = transfer_bytes;
+    bool charon_dual_stack = false;  // charon's selectors name 10.200.1.1 / 10.200.2.1 too
+
     /// An address as socat and ss write it: IPv6 in brackets.
     static std::string socket_form(const std::string& a) { return a.find(':') != std::string::npos ? "[" + a + "]" : a; }
 };
@@ -82,8 +84,10 @@ struct TunnelLab {
                              "    }\n"
                              "    children {\n"
                              "      net {\n"
-                             "        local_ts = " + inner.charon + (inner.ipv6 ? "/128" : "/32") + "\n"
-                             "        remote_ts = " + inner.tapsec + (inner.ipv6 ? "/128" : "/32") + "\n"
+                             "        local_ts = " + inner.charon + (inner.ipv6 ? "/128" : "/32") +
+                             (inner.charon_dual_stack ? ", 10.200.1.1/32" : "") + "\n"
+                             "        remote_ts = " + inner.tapsec + (inner.ipv6 ? "/128" : "/32") +
+                             (inner.charon_dual_stack ? ", 10.200.2.1/32" : "") + "\n"
                              "        esp_proposals = aes128gcm16\n"
                              "        mode = tunnel\n"
                              "      }\n"
@@ -350,14 +354,21 @@ TEST_CASE("IKEv2 tunnel, MOBIKE: charon initiates to `tapsec listen --mobike` an
 }
 
 TEST_CASE("IKEv2 tunnel, IPv6 inside: ping6 and 4 MB by TCP over IPv6 each way, tapsec initiating to charon and charon to tapsec") {
-    for (const bool charon_initiates : {false, true}) {
+    // The third round: charon proposes an IPv6 and an IPv4 selector each way; tapsec
+    // narrows to its own family, and charon installs the IPv6 pair alone.
+    for (const auto& round : {std::pair{false, false}, std::pair{true, false}, std::pair{true, true}}) {
+        // Plain variables, not structured bindings: CAPTURE's lambda reads them.
+        const bool charon_initiates = round.first, dual_stack = round.second;
         CAPTURE(charon_initiates);
-        TunnelLab lab(charon_initiates, "10.99.0.2", "10.99.0.1", ipv6_inner);
+        CAPTURE(dual_stack);
+        Inner inner = ipv6_inner;
+        inner.charon_dual_stack = dual_stack;
+        TunnelLab lab(charon_initiates, "10.99.0.2", "10.99.0.1", inner);
         auto cli = lab.start_tapsec(!charon_initiates);
         // Both ends negotiated TS_IPV6_ADDR_RANGE selectors.
         CHECK_MESSAGE(cli->output().find("fd00:200:2::1-fd00:200:2::1 === fd00:200:1::1-fd00:200:1::1") != std::string::npos,
                       cli->output());
-        CHECK_MESSAGE(lab.charon->wait_for_output("fd00:200:1::1/128 === fd00:200:2::1/128", 5s), lab.charon->output());
+        CHECK_MESSAGE(lab.charon->wait_for_output("TS fd00:200:1::1/128 === fd00:200:2::1/128\n", 5s), lab.charon->output());
         // ICMPv6 each way: the echo requests and replies cross the tunnel as IPv6 in ESP.
         const std::string ping = " ping -6 -n -c 3 -i 0.2 -W 3 -I ";
         CHECK_MESSAGE(test::run("ip netns exec " + lab.tapsec_ns.name() + ping + ipv6_inner.tapsec + " " + ipv6_inner.charon +
