@@ -114,6 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     fuzz_fragments(body);
     (void)inspect_ipv4(body);
+    (void)inspect_ipv6(body);  // and the extension-header walk
     (void)parse_certificate(body);
     (void)scheme_of(body);
     (void)parse_dn_text(std::string_view(reinterpret_cast<const char*>(body.data()), body.size()));

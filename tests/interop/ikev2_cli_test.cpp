@@ -1,7 +1,8 @@
 // `tapsec listen ikev2` and `tapsec connect ikev2` as processes on loopback, configured by
 // swanctl-like files: the IKE SA and Child SA come up (with a cookie, ECP-256 and
 // ChaCha20-Poly1305 with ESN), a stdin line crosses the tunnel as a UDP datagram, the
-// initiator deletes the IKE SA when stdin ends and both exit 0. A bad file names its line.
+// initiator deletes the IKE SA when stdin ends and both exit 0. A bad file names its line
+// (an IPv6 selector too), and selectors of two IP versions are refused.
 // With certificates: listen takes them from the file (local.certs, local.key,
 // remote.cacerts), connect from --cert/--key/--CAfile/--id; an --id the certificate does
 // not name, and a peer from another CA, are each one clear line. Virtual IPs: `vips =
@@ -74,6 +75,19 @@ TEST_CASE("tapsec connect ikev2: a bad --config line is named, and the command f
     CHECK_MESSAGE(small.output().find(dir.file("small.conf") + ":2: fragment_size: '100' is not a number of octets from 576 to 65535") !=
                       std::string::npos,
                   small.output());
+    // IPv6 selectors: a malformed one names its line; IPv4 on one side and IPv6 on the other is refused.
+    test::write_file(dir.file("v6.conf"), "local.id = a@test\nremote.id = gw.test\nlocal_ts = fd00:2::/129\n");
+    test::Process v6({TAPSEC_TOOL_PATH, "connect", "ikev2", "--config", dir.file("v6.conf")}, dir.file("v6.log"));
+    CHECK(v6.wait(10s) == 2);
+    CHECK_MESSAGE(v6.output().find(dir.file("v6.conf") + ":3: local_ts: 'fd00:2::/129' is not an IPv4 or IPv6 address, prefix or range") !=
+                      std::string::npos,
+                  v6.output());
+    test::write_file(dir.file("mixed.conf"), "remote_addrs = 127.0.0.1\nlocal.id = a@test\nremote.id = gw.test\n"
+                                             "secret = s3cret-s3cret-s3cret\nlocal_ts = fd00:2::1\nremote_ts = 10.200.1.0/24\n");
+    test::Process mixed({TAPSEC_TOOL_PATH, "connect", "ikev2", "--config", dir.file("mixed.conf"), "--tun", "tx0"}, dir.file("mixed.log"));
+    CHECK(mixed.wait(10s) == 2);
+    CHECK_MESSAGE(mixed.output().find("local_ts 'fd00:2::1' and remote_ts '10.200.1.0/24' are of different IP versions") != std::string::npos,
+                  mixed.output());
 }
 
 TEST_CASE("tapsec listen|connect ikev2 with certificates: a datagram through the tunnel, exit 0; mistakes are one line") {

@@ -10,6 +10,10 @@
 // SIGUSR1/SIGUSR2, charon by `swanctl --rekey`); the transfer must stay intact and
 // the test reports tapsec's ESP counters (esp_dropped: ESP datagrams not delivered,
 // e.g. on an SA already deleted at the overlap) and the TCP retransmissions.
+// IPv6 inside the tunnel (issue 11): the same lab with IPv6 selectors (charon
+// fd00:200:1::1 on lo, tapsec fd00:200:2::1 on its TUN, the outer path still IPv4):
+// ping6 both ways and 4 MB by TCP over IPv6 each way, sha256 compared, with tapsec as
+// initiator and as responder, and once with charon proposing IPv4 and IPv6 selectors.
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -24,23 +28,42 @@
 using namespace std::chrono_literals;
 namespace test = tapsec::test;
 
-namespace {
+namespace ikev2_tunnel_test {
 
 const std::string psk_text = "tapsec-tunnel-pre-shared-key-0123456789";
 constexpr std::size_t transfer_bytes = 20 * 1024 * 1024;
+
+/// The tunnel's inner side: each end's address (its selector, one address), the socat
+/// address family, and the size of the transfers.
+struct Inner {
+    std::string charon = "10.200.1.1", tapsec = "10.200.2.1";
+    bool ipv6 = false;
+    std::size_t bytes = transfer_bytes;
+    bool charon_dual_stack = false;  // charon's selectors name 10.200.1.1 / 10.200.2.1 too
+
+    /// An address as socat and ss write it: IPv6 in brackets.
+    static std::string socket_form(const std::string& a) { return a.find(':') != std::string::npos ? "[" + a + "]" : a; }
+};
+const Inner ipv6_inner{"fd00:200:1::1", "fd00:200:2::1", true, 4 * 1024 * 1024};
 
 /// charon in its namespace with one connection `tapsec` to the tapsec CLI's namespace.
 struct TunnelLab {
     test::TempDir dir;
     test::NetworkNamespace charon_ns{"tapsec-itc"}, tapsec_ns{"tapsec-itt"};
     std::unique_ptr<test::Process> charon;
+    Inner inner;
 
     /// `remote_addrs` / `local_addrs`: tapsec's and charon's outer addresses as charon
     /// accepts them (prefixes, for the MOBIKE moves).
     explicit TunnelLab(bool charon_initiates, const std::string& remote_addrs = "10.99.0.2",
-                       const std::string& local_addrs = "10.99.0.1") {
+                       const std::string& local_addrs = "10.99.0.1", const Inner& inner_side = {})
+        : inner(inner_side) {
         REQUIRE_MESSAGE(test::have_program("socat"), "socat is not installed (scripts/install-deps.sh)");
         test::charon::join(charon_ns, tapsec_ns, "vit");
+        // charon's local selector must be one of its addresses (else TS_UNACCEPTABLE).
+        if (inner.ipv6)
+            REQUIRE(test::run("ip netns exec " + charon_ns.name() + " sh -c 'ip link set lo up && ip -6 addr add " + inner.charon +
+                              "/128 dev lo'") == 0);
         test::charon::write_conf(dir, "      default = 1\n      ike = 1\n      time_format = %T\n");
         test::write_file(dir.file("swanctl.conf"),
                          "connections {\n"
@@ -61,8 +84,10 @@ struct TunnelLab {
                              "    }\n"
                              "    children {\n"
                              "      net {\n"
-                             "        local_ts = 10.200.1.1/32\n"
-                             "        remote_ts = 10.200.2.1/32\n"
+                             "        local_ts = " + inner.charon + (inner.ipv6 ? "/128" : "/32") +
+                             (inner.charon_dual_stack ? ", 10.200.1.1/32" : "") + "\n"
+                             "        remote_ts = " + inner.tapsec + (inner.ipv6 ? "/128" : "/32") +
+                             (inner.charon_dual_stack ? ", 10.200.2.1/32" : "") + "\n"
                              "        esp_proposals = aes128gcm16\n"
                              "        mode = tunnel\n"
                              "      }\n"
@@ -79,7 +104,7 @@ struct TunnelLab {
         test::write_file(dir.file("psk.txt"), psk_text + "\n");
         charon = test::charon::start(charon_ns, dir);
         // 20 MB of random bytes to send, made once per lab.
-        REQUIRE(test::run("head -c " + std::to_string(transfer_bytes) + " /dev/urandom > " + dir.file("sent.bin")) == 0);
+        REQUIRE(test::run("head -c " + std::to_string(inner.bytes) + " /dev/urandom > " + dir.file("sent.bin")) == 0);
     }
 
     int swanctl(const std::string& arguments) const { return test::charon::swanctl(charon_ns, dir, arguments); }
@@ -88,8 +113,8 @@ struct TunnelLab {
     std::unique_ptr<test::Process> start_tapsec(bool connect, const std::vector<std::string>& extra = {}) {
         std::vector<std::string> argv{TAPSEC_TOOL_PATH, connect ? "connect" : "listen", "ikev2",
                                       connect ? "10.99.0.1:4500" : "10.99.0.2:4500", "--psk-file", dir.file("psk.txt"),
-                                      "--local-id", "a@test", "--remote-id", "b.test", "--local-ts", "10.200.2.1",
-                                      "--remote-ts", "10.200.1.1", "--tun", "tit0", "--verbose"};
+                                      "--local-id", "a@test", "--remote-id", "b.test", "--local-ts", inner.tapsec,
+                                      "--remote-ts", inner.charon, "--tun", "tit0", "--verbose"};
         argv.insert(argv.end(), extra.begin(), extra.end());
         auto cli = std::make_unique<test::Process>(tapsec_ns.exec(argv), dir.file("cli.log"));
         if (!connect) {  // listening before charon initiates
@@ -108,7 +133,7 @@ struct TunnelLab {
 
     /// Waits until a TCP listener on `address:port` shows in `ns` (an event, bounded).
     static bool listening(const test::NetworkNamespace& ns, const std::string& address_port) {
-        return test::run("for i in $(seq 200); do ip netns exec " + ns.name() + " ss -ltn | grep -q '" + address_port +
+        return test::run("for i in $(seq 200); do ip netns exec " + ns.name() + " ss -ltn | grep -qF '" + address_port +
                          " ' && exit 0; sleep 0.05; done; exit 1") == 0;
     }
 
@@ -139,12 +164,14 @@ struct TunnelLab {
     bool transfer(const test::NetworkNamespace& from, const std::string& from_address, const test::NetworkNamespace& to,
                   const std::string& to_address, WhileFlowing&& while_flowing, double& seconds, bool paced = false) {
         std::filesystem::remove(dir.file("received.bin"));
-        test::Process receiver(to.exec({"socat", "-u", "TCP-LISTEN:5201,bind=" + to_address + ",reuseaddr",
+        const std::string tcp = inner.ipv6 ? "TCP6" : "TCP";
+        const std::string to_socket = Inner::socket_form(to_address);
+        test::Process receiver(to.exec({"socat", "-u", tcp + "-LISTEN:5201,bind=" + to_socket + ",reuseaddr",
                                         "CREATE:" + dir.file("received.bin")}),
                                dir.file("receiver.log"));
-        REQUIRE_MESSAGE(listening(to, to_address + ":5201"), test::read_file(dir.file("receiver.log")));
+        REQUIRE_MESSAGE(listening(to, to_socket + ":5201"), test::read_file(dir.file("receiver.log")));
         const auto start = std::chrono::steady_clock::now();
-        const std::string connect = "TCP:" + to_address + ":5201,bind=" + from_address;
+        const std::string connect = tcp + ":" + to_socket + ":5201,bind=" + Inner::socket_form(from_address);
         // Pacing is rate, not synchronization: 256 KiB every 60 ms.
         const std::string pace = "import sys, time\n"
                                  "while True:\n"
@@ -159,7 +186,7 @@ struct TunnelLab {
         const bool flowing = receiver.wait_until(
             [&](const std::string&) {
                 std::error_code ec;
-                return std::filesystem::file_size(dir.file("received.bin"), ec) >= 1024 * 1024;
+                return std::filesystem::file_size(dir.file("received.bin"), ec) >= std::min<std::size_t>(inner.bytes, 1024 * 1024);
             },
             30s);
         CHECK_MESSAGE(flowing, test::read_file(dir.file("sender.log")));
@@ -240,7 +267,9 @@ void transfers_both_ways(TunnelLab& lab) {
                                          << " s (" << 8 * 20.97152 / down << " Mbit/s)");
 }
 
-}  // namespace
+}  // namespace ikev2_tunnel_test
+
+using namespace ikev2_tunnel_test;
 
 TEST_CASE("IKEv2 tunnel: 20 MB by TCP each way, `tapsec connect ikev2 --tun` to charon and charon to `tapsec listen ikev2 --tun`") {
     for (const bool charon_initiates : {false, true}) {
@@ -322,4 +351,40 @@ TEST_CASE("IKEv2 tunnel, MOBIKE: charon initiates to `tapsec listen --mobike` an
     const std::string counters = lab.stop_tapsec(*cli);
     MESSAGE(counters << "; " << lab.losses());
     CHECK(counter(counters, "esp_dropped") == 0);
+}
+
+TEST_CASE("IKEv2 tunnel, IPv6 inside: ping6 and 4 MB by TCP over IPv6 each way, tapsec initiating to charon and charon to tapsec") {
+    // The third round: charon proposes an IPv6 and an IPv4 selector each way; tapsec
+    // narrows to its own family, and charon installs the IPv6 pair alone.
+    for (const auto& round : {std::pair{false, false}, std::pair{true, false}, std::pair{true, true}}) {
+        // Plain variables, not structured bindings: CAPTURE's lambda reads them.
+        const bool charon_initiates = round.first, dual_stack = round.second;
+        CAPTURE(charon_initiates);
+        CAPTURE(dual_stack);
+        Inner inner = ipv6_inner;
+        inner.charon_dual_stack = dual_stack;
+        TunnelLab lab(charon_initiates, "10.99.0.2", "10.99.0.1", inner);
+        auto cli = lab.start_tapsec(!charon_initiates);
+        // Both ends negotiated TS_IPV6_ADDR_RANGE selectors.
+        CHECK_MESSAGE(cli->output().find("fd00:200:2::1-fd00:200:2::1 === fd00:200:1::1-fd00:200:1::1") != std::string::npos,
+                      cli->output());
+        CHECK_MESSAGE(lab.charon->wait_for_output("TS fd00:200:1::1/128 === fd00:200:2::1/128\n", 5s), lab.charon->output());
+        // ICMPv6 each way: the echo requests and replies cross the tunnel as IPv6 in ESP.
+        const std::string ping = " ping -6 -n -c 3 -i 0.2 -W 3 -I ";
+        CHECK_MESSAGE(test::run("ip netns exec " + lab.tapsec_ns.name() + ping + ipv6_inner.tapsec + " " + ipv6_inner.charon +
+                                " > " + lab.dir.file("ping.log") + " 2>&1") == 0,
+                      test::read_file(lab.dir.file("ping.log")) << cli->output() << "\ncharon:\n" << lab.charon->output());
+        CHECK_MESSAGE(test::run("ip netns exec " + lab.charon_ns.name() + ping + ipv6_inner.charon + " " + ipv6_inner.tapsec +
+                                " > " + lab.dir.file("ping.log") + " 2>&1") == 0,
+                      test::read_file(lab.dir.file("ping.log")));
+        double up = 0, down = 0;
+        CHECK(lab.transfer(lab.tapsec_ns, ipv6_inner.tapsec, lab.charon_ns, ipv6_inner.charon, [] {}, up));
+        CHECK(lab.transfer(lab.charon_ns, ipv6_inner.charon, lab.tapsec_ns, ipv6_inner.tapsec, [] {}, down));
+        const std::string counters = lab.stop_tapsec(*cli);
+        MESSAGE("IPv6 inside: 4 MB tapsec -> charon in " << up << " s, charon -> tapsec in " << down << " s; " << counters
+                                                         << "; " << lab.losses());
+        CHECK(counter(counters, "esp_dropped") == 0);
+        CHECK(counter(counters, "esp_received") > 1000);  // 4 MB of TCP came in as ESP
+        if (!charon_initiates) CHECK(lab.charon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s));
+    }
 }

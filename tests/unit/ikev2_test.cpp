@@ -812,3 +812,220 @@ TEST_CASE("ikev2 fragmentation: reassembly refusals and limits (table-driven, th
     CHECK(whole->chain == chain);
     CHECK(cipher.seal_message(h, inner, false, 150).size() == 1);  // not negotiated: whole
 }
+
+// ---- IPv6 traffic selectors and inner IPv6 packets (issue 11) -------------------------
+
+namespace ikev2_unit_test {
+
+/// A TS payload body of one selector: type, protocol, the Selector Length as given, then
+/// `rest` (ports and addresses), so that lengths and contents can disagree.
+Bytes ts_body(std::uint8_t type, std::uint16_t selector_length, const Bytes& rest) {
+    Bytes b{1, 0, 0, 0, type, 0, static_cast<std::uint8_t>(selector_length >> 8), static_cast<std::uint8_t>(selector_length)};
+    b.insert(b.end(), rest.begin(), rest.end());
+    return b;
+}
+/// Ports 0-65535 and two IPv6 addresses.
+Bytes v6_range(const char* first, const char* last) {
+    Bytes b{0, 0, 0xff, 0xff};
+    const auto a = ikev2_test::ipv6(first), z = ikev2_test::ipv6(last);
+    b.insert(b.end(), a.begin(), a.end());
+    b.insert(b.end(), z.begin(), z.end());
+    return b;
+}
+
+/// Both sides with IPv6 selectors: the initiator fd00:2::1 to fd00:1::/64, the responder
+/// fd00:1::1 to fd00:2::/64 (narrowed to one address each way, as with IPv4).
+void v6_selectors(Config& i, Config& r) {
+    i.local_ts = *parse_selector("fd00:2::1");
+    i.remote_ts = *parse_selector("fd00:1::/64");
+    r.local_ts = *parse_selector("fd00:1::1/128");
+    r.remote_ts = *parse_selector("fd00:2::/64");
+}
+
+}  // namespace ikev2_unit_test
+
+TEST_CASE("ikev2 ts6: TS_IPV6_ADDR_RANGE is parsed, built and narrowed") {
+    // The configuration's spellings.
+    auto prefix = parse_selector("fd00:1::5/64");  // host bits dropped, as for IPv4
+    REQUIRE(prefix);
+    CHECK(prefix->family == IpFamily::ipv6);
+    CHECK(to_string(*prefix) == "fd00:1::-fd00:1::ffff:ffff:ffff:ffff");
+    CHECK(to_string(*parse_selector("fd00:1::7")) == "fd00:1::7-fd00:1::7");
+    CHECK(to_string(*parse_selector("fd00::1-fd00::9")) == "fd00::1-fd00::9");
+    CHECK(to_string(*parse_selector("::/0")) == "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+    CHECK(to_string(*parse_selector("fd00:1::/65")) == "fd00:1::-fd00:1::7fff:ffff:ffff:ffff");
+    CHECK(to_string(*parse_selector("10.1.2.3/24")) == "10.1.2.0-10.1.2.255");  // IPv4 unchanged
+    for (const char* bad : {"fd00::/129", "fd00::/", "fd00::9-fd00::1", "fd00::1-10.0.0.1", "fd00:::1", "fd00::/64x", "10.0.0.0/33"}) {
+        CAPTURE(bad);
+        CHECK(!parse_selector(bad));
+    }
+    CHECK(!AddressPool::parse("fd00::/64"));  // CP hands out IPv4 only
+
+    // The wire form (RFC 7296 3.13.1): type 8, Selector Length 40, ports, 16-octet addresses.
+    TrafficSelector ts = *parse_selector("fd00:1::/64");
+    ts.ip_protocol = 17;
+    ts.start_port = ts.end_port = 53;
+    const Bytes wire = encode(TsPayload{{ts, *parse_selector("10.0.0.0/8")}});
+    REQUIRE(wire.size() == 4 + 40 + 16);
+    CHECK(wire[0] == 2);
+    CHECK(wire[4] == ts_ipv6_addr_range);
+    CHECK(wire[5] == 17);
+    CHECK((wire[6] << 8 | wire[7]) == 40);
+    CHECK((wire[8] << 8 | wire[9]) == 53);
+    CHECK(Bytes(wire.begin() + 12, wire.begin() + 28) == Bytes(ts.start.begin(), ts.start.end()));
+    CHECK(Bytes(wire.begin() + 28, wire.begin() + 44) == Bytes(ts.end.begin(), ts.end.end()));
+    CHECK(wire[44] == ts_ipv4_addr_range);
+    auto back = decode_ts(wire);
+    REQUIRE(back);
+    REQUIRE(back->selectors.size() == 2);
+    CHECK(back->selectors[0] == ts);
+    CHECK(back->selectors[1] == *parse_selector("10.0.0.0/8"));
+
+    // Narrowing: within the family, never across it; the IPv6 one of a mixed proposal.
+    const TrafficSelector policy = *parse_selector("fd00:1::100-fd00:1:0:1::");
+    auto narrowed = intersect(*parse_selector("fd00:1::/64"), policy);
+    REQUIRE(narrowed);
+    CHECK(to_string(*narrowed) == "fd00:1::100-fd00:1::ffff:ffff:ffff:ffff");
+    CHECK(!intersect(*parse_selector("fd00:2::/64"), policy));
+    CHECK(!intersect(*parse_selector("0.0.0.0/0"), *parse_selector("::/0")));  // equal bytes, other family
+    auto picked = narrow({*parse_selector("0.0.0.0/0"), *parse_selector("fd00::/16")}, *parse_selector("fd00:1::1"));
+    REQUIRE(picked);
+    CHECK(to_string(*picked) == "fd00:1::1-fd00:1::1");
+    CHECK(within(*parse_selector("fd00:1::1"), *parse_selector("fd00:1::/64")));
+    CHECK(!within(*parse_selector("fd00:1::/63"), *parse_selector("fd00:1::/64")));
+
+    // Inner IPv6 packets against selectors: addresses, family, protocol and ports.
+    const Bytes packet = ikev2_test::udp6_packet(ikev2_test::ipv6("fd00:2::1"), ikev2_test::ipv6("fd00:1::1"), 5000, 53, as_bytes("q"));
+    auto ip = inspect_ip(packet);
+    REQUIRE(ip);
+    CHECK(ip->family == IpFamily::ipv6);
+    CHECK(ip->protocol == 17);
+    CHECK(ip->destination_port == 53);
+    CHECK(ip->length == packet.size());
+    CHECK(covers(ts, ip->family, ip->destination, ip->protocol, ip->destination_port));
+    CHECK(!covers(ts, ip->family, ip->source, ip->protocol, ip->source_port));
+    CHECK(!covers(*parse_selector("0.0.0.0/0"), ip->family, ip->destination, ip->protocol, ip->destination_port));
+    // Behind a Destination Options header the ports are still found; a jumbogram and a
+    // cut header are not packets.
+    Bytes with_options = packet;
+    with_options[6] = 60;
+    with_options.insert(with_options.begin() + 40, {17, 0, 1, 4, 0, 0, 0, 0});
+    with_options[5] = static_cast<std::uint8_t>(with_options[5] + 8);
+    ip = inspect_ip(with_options);
+    REQUIRE(ip);
+    CHECK(ip->protocol == 17);
+    CHECK(ip->destination_port == 53);
+    Bytes jumbo = packet;
+    jumbo[4] = jumbo[5] = 0;
+    CHECK(!inspect_ip(jumbo));
+    CHECK(!inspect_ip(ByteView(packet).first(39)));
+}
+
+TEST_CASE("ikev2 ts6: malformed IPv6 selectors are each a named error") {
+    struct Case {
+        const char* name;
+        Bytes body;
+        std::error_code expected;
+    };
+    const std::vector<Case> cases{
+        {"IPv6 type with the IPv4 length (16)", ts_body(ts_ipv6_addr_range, 16, Bytes(12, 0)), make_error_code(Error::malformed_traffic_selector)},
+        {"IPv6 length 41", ts_body(ts_ipv6_addr_range, 41, [] { Bytes b = v6_range("fd00::", "fd00::1"); b.push_back(0); return b; }()),
+         make_error_code(Error::malformed_traffic_selector)},
+        {"IPv6 selector cut short", ts_body(ts_ipv6_addr_range, 40, Bytes(20, 0)), make_error_code(Error::malformed_traffic_selector)},
+        {"IPv4 type with the IPv6 length", ts_body(ts_ipv4_addr_range, 40, v6_range("fd00::", "fd00::1")),
+         make_error_code(Error::malformed_traffic_selector)},
+        {"IPv6 start above end", ts_body(ts_ipv6_addr_range, 40, v6_range("fd00::9", "fd00::1")), make_error_code(Error::inverted_traffic_selector)},
+        {"Selector Length below the header", ts_body(ts_ipv6_addr_range, 4, {}), make_error_code(Error::malformed_traffic_selector)},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.name);
+        auto r = decode_ts(c.body);
+        REQUIRE(!r);
+        CHECK(r.error() == c.expected);
+        CHECK(!r.error().message().empty());
+    }
+    // A well-formed one next to them decodes; an unknown type is skipped and counted.
+    std::size_t skipped = 0;
+    Bytes two = ts_body(9, 12, Bytes(8, 0));
+    two[0] = 2;
+    const Bytes ok = ts_body(ts_ipv6_addr_range, 40, v6_range("fd00::1", "fd00::9"));
+    two.insert(two.end(), ok.begin() + 4, ok.end());
+    auto r = decode_ts(two, &skipped);
+    REQUIRE(r);
+    CHECK(skipped == 1);
+    REQUIRE(r->selectors.size() == 1);
+    CHECK(to_string(r->selectors[0]) == "fd00::1-fd00::9");
+}
+
+TEST_CASE("ikev2 ts6: an IPv6 Child SA carries IPv6 packets both ways (next header 41) and refuses the rest") {
+    Pair p(v6_selectors);
+    REQUIRE(p.connect());
+    CHECK(to_string(p.i->remote_selector()) == "fd00:1::1-fd00:1::1");
+    CHECK(to_string(p.r->remote_selector()) == "fd00:2::1-fd00:2::1");
+    using ikev2_test::ipv6;
+    const Bytes out = ikev2_test::udp6_packet(ipv6("fd00:2::1"), ipv6("fd00:1::1"), 5000, 7, as_bytes("ping6"));
+    REQUIRE(!p.i->send(out, p.now));
+    p.pump();
+    auto got = p.r->poll_plaintext();
+    REQUIRE(got);
+    CHECK(ikev2_test::udp6_payload(*got) == "ping6");
+    CHECK(Bytes(got->begin(), got->end()) == out);
+    const Bytes back = ikev2_test::udp6_packet(ipv6("fd00:1::1"), ipv6("fd00:2::1"), 7, 5000, as_bytes("pong6"));
+    REQUIRE(!p.r->send(back, p.now));
+    p.pump();
+    got = p.i->poll_plaintext();
+    REQUIRE(got);
+    CHECK(ikev2_test::udp6_payload(*got) == "pong6");
+
+    // Refused on the way out: an IPv4 packet, an address outside the selectors.
+    const auto dropped = p.i->statistics().dropped;
+    REQUIRE(!p.i->send(udp_packet(ipv4("10.200.2.1"), ipv4("10.200.1.1"), 5000, 7, as_bytes("v4")), p.now));
+    REQUIRE(!p.i->send(ikev2_test::udp6_packet(ipv6("fd00:2::2"), ipv6("fd00:1::1"), 5000, 7, as_bytes("x")), p.now));
+    CHECK(p.i->statistics().dropped == dropped + 2);
+    Bytes buffer(max_transmit_size);
+    CHECK(!p.i->poll_transmit(MutableByteView(buffer)));
+
+    // Refused on the way in: an IPv6 packet whose ESP next header says IPv4, and the
+    // reverse of a well-labelled one outside the selectors.
+    auto sealed = [&](ByteView inner, std::uint8_t next_header) {
+        auto* sa = p.i->child_sa();
+        REQUIRE(sa);
+        Bytes d(sa->sealed_size(inner.size()));
+        auto n = sa->protect(inner, next_header, d);
+        REQUIRE(n);
+        d.resize(*n);
+        return d;
+    };
+    while (p.r->poll_event()) {}
+    CHECK(!p.r->receive(sealed(out, esp::next_header_ipv4), p.i_ep, p.now));
+    CHECK(Pair::drop_reason(*p.r) == Error::not_an_ip_packet);
+    p.now += 2s;  // drop events are rate-limited
+    CHECK(!p.r->receive(sealed(ikev2_test::udp6_packet(ipv6("fd00:9::1"), ipv6("fd00:1::1"), 1, 7, as_bytes("y")), esp::next_header_ipv6),
+                        p.i_ep, p.now));
+    CHECK(Pair::drop_reason(*p.r) == Error::inner_packet_rejected);
+    CHECK(!p.r->receive(sealed(out, esp::next_header_ipv6), p.i_ep, p.now));  // the same packet, labelled right
+    CHECK(p.r->poll_plaintext());
+    CHECK(!p.r->poll_plaintext());
+
+    // A Child SA rekey keeps the IPv6 selectors and the traffic.
+    REQUIRE(!p.i->rekey_child(p.now));
+    p.pump();
+    CHECK(to_string(p.i->local_selector()) == "fd00:2::1-fd00:2::1");
+    REQUIRE(!p.i->send(out, p.now));
+    p.pump();
+    CHECK(p.r->poll_plaintext());
+}
+
+TEST_CASE("ikev2 ts6: selectors of two families are refused: in one configuration, and between the peers") {
+    // One side's configuration mixing IPv4 and IPv6 cannot describe one packet's source and destination.
+    Pair mixed([](Config& i, Config&) { i.remote_ts = *parse_selector("fd00:1::/64"); });
+    CHECK(mixed.i->start(mixed.now) == Error::invalid_configuration);
+    // An IPv6 initiator and an IPv4 responder: TS_UNACCEPTABLE.
+    Pair p([](Config& i, Config& r) {
+        Config ignored;
+        v6_selectors(i, ignored);
+        (void)r;
+    });
+    CHECK(!p.connect());
+    CHECK(p.r->failure() == Error::ts_unacceptable);
+}

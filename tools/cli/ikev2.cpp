@@ -2,10 +2,11 @@
 // certificate (RFC 7427 signatures: ECDSA, RSA-PSS, Ed25519), one IKE SA and one tunnel-
 // mode Child SA, on one UDP socket (the NAT-T port framing: IKE with the non-ESP marker,
 // ESP in UDP). Three data paths, as for WireGuard:
-//   (default)          stdin/stdout carry inner IPv4 packets, each framed as a 2-byte
+//   (default)          stdin/stdout carry inner IPv4 or IPv6 packets, each framed as a 2-byte
 //                      big-endian length followed by the packet;
 //   --tun NAME         a TUN device (Linux, root) with the first local selector address
-//                      (or the address the responder assigned, --request-address);
+//                      (or the address the responder assigned, --request-address), IPv4
+//                      or IPv6 as the selectors are, routes to the remote selector's range;
 //   --udp-to IP:PORT   each stdin line goes as one UDP datagram to IP:PORT inside the
 //                      tunnel (from the local selector's first address, same port); the
 //                      payload of every UDP datagram out of the tunnel goes to stdout.
@@ -80,7 +81,7 @@ constexpr const char* usage =
     "  --eap-secret-file FILE  connect: the EAP-MD5 password, the file's first line\n"
     "  --eap-md5-users FILE  listen: demand EAP-MD5 of the initiator; FILE holds `identity = secret`\n"
     "                        lines (# comments); needs --cert/--key (we sign)\n"
-    "  --local-ts NET        our inner addresses, 10.0.0.1, 10.0.0.0/24 or a-b (required)\n"
+    "  --local-ts NET        our inner addresses, 10.0.0.1, 10.0.0.0/24, fd00::/64 or a-b (required)\n"
     "  --remote-ts NET       the peer's inner addresses (required)\n"
     "  --request-address     connect: ask for an inner address (CP(CFG_REQUEST), RFC 7296 2.19:\n"
     "                        IPv4 address, IPv4 DNS, IPv6 address); the assigned IPv4 address\n"
@@ -295,8 +296,11 @@ std::optional<std::string> read_config_file(const std::string& path, FileSetting
         if (key == "local.id" || key == "local_id") out.local_id = value;
         else if (key == "remote.id" || key == "remote_id") out.remote_id = value;
         else if (key == "secret") out.secret = value;
-        else if (key == "local_ts") out.local_ts = value;
-        else if (key == "remote_ts") out.remote_ts = value;
+        else if (key == "local_ts" || key == "remote_ts") {
+            if (!ikev2::parse_selector(value))
+                return where + key + ": '" + value + "' is not an IPv4 or IPv6 address, prefix or range";
+            (key == "local_ts" ? out.local_ts : out.remote_ts) = value;
+        }
         else if (key == "remote_addrs") out.remote = value;
         else if (key == "local.auth" || key == "remote.auth") {
             if (value != "psk" && value != "pubkey") return where + key + ": 'psk' or 'pubkey'";
@@ -511,8 +515,10 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     if (!local_ts || !remote_ts) return std::string("--local-ts and --remote-ts are required (the tunnel's inner addresses)");
     auto lts = ikev2::parse_selector(*local_ts);
     auto rts = ikev2::parse_selector(*remote_ts);
-    if (!lts) return "--local-ts: '" + *local_ts + "' is not an IPv4 address, prefix or range";
-    if (!rts) return "--remote-ts: '" + *remote_ts + "' is not an IPv4 address, prefix or range";
+    if (!lts) return "--local-ts: '" + *local_ts + "' is not an IPv4 or IPv6 address, prefix or range";
+    if (!rts) return "--remote-ts: '" + *remote_ts + "' is not an IPv4 or IPv6 address, prefix or range";
+    if (lts->family != rts->family)
+        return "local_ts '" + *local_ts + "' and remote_ts '" + *remote_ts + "' are of different IP versions (one Child SA carries one)";
     out.config.local_ts = *lts;
     out.config.remote_ts = *rts;
     if (group) {
@@ -534,6 +540,8 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     if (udp_to) {
         auto ep = Endpoint::parse(*udp_to);
         if (!ep || ep->family() != AF_INET) return "--udp-to: '" + *udp_to + "' is not IPv4:PORT";
+        if (out.config.local_ts.family != ikev2::IpFamily::ipv4)
+            return std::string("--udp-to builds IPv4 datagrams: it needs IPv4 selectors (use --tun for IPv6)");
         out.udp_to = *ep;
     }
     out.config.handshake_timeout = timeout ? std::chrono::ceil<std::chrono::seconds>(*timeout)
@@ -558,20 +566,33 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     return std::nullopt;
 }
 
-/// The IPv4 range of a selector as CIDR blocks, for the routes into the TUN device.
+/// The address range of a selector (IPv4 or IPv6) as CIDR blocks, for the routes into
+/// the TUN device: the largest aligned block from the start that stays within the range,
+/// then the next from just after it.
 std::vector<std::string> cidr_blocks(const ikev2::TrafficSelector& ts) {
+    const std::size_t size = ts.address_size();
+    const unsigned width = static_cast<unsigned>(8 * size);
+    const int family = ts.family == ikev2::IpFamily::ipv6 ? AF_INET6 : AF_INET;
+    auto bit = [](const std::array<std::uint8_t, 16>& a, unsigned i) { return (a[i / 8] >> (7 - i % 8)) & 1; };
     std::vector<std::string> blocks;
-    std::uint64_t first = ikev2::address_of(ts.start);
-    const std::uint64_t last = ikev2::address_of(ts.end);
-    while (first <= last) {
-        int bits = 32;  // the largest aligned block from `first` that stays within the range
-        while (bits > 0 && (first & ((std::uint64_t{1} << (33 - bits)) - 1)) == 0 &&
-               first + (std::uint64_t{1} << (33 - bits)) - 1 <= last)
+    std::array<std::uint8_t, 16> first = ts.start;
+    for (;;) {
+        unsigned bits = width;  // shrink the prefix while `first` is aligned to it and the block ends by `end`
+        while (bits > 0 && !bit(first, bits - 1)) {
+            std::array<std::uint8_t, 16> last = first;
+            for (unsigned i = bits - 1; i < width; ++i) last[i / 8] = static_cast<std::uint8_t>(last[i / 8] | (0x80 >> (i % 8)));
+            if (ts.end < last) break;
             --bits;
-        const std::uint32_t a = static_cast<std::uint32_t>(first);
-        blocks.push_back(std::to_string(a >> 24) + "." + std::to_string(a >> 16 & 255) + "." + std::to_string(a >> 8 & 255) +
-                         "." + std::to_string(a & 255) + "/" + std::to_string(bits));
-        first += std::uint64_t{1} << (32 - bits);
+        }
+        char text[INET6_ADDRSTRLEN];
+        inet_ntop(family, first.data(), text, sizeof text);
+        blocks.push_back(std::string(text) + "/" + std::to_string(bits));
+        // first = last address of the block + 1; done when it wraps or passes the end
+        for (unsigned i = bits; i < width; ++i) first[i / 8] = static_cast<std::uint8_t>(first[i / 8] | (0x80 >> (i % 8)));
+        if (first == ts.end) break;
+        std::size_t at = size;
+        while (at > 0 && ++first[at - 1] == 0) --at;
+        if (at == 0) break;
     }
     return blocks;
 }
@@ -604,17 +625,24 @@ int open_tun(const std::string& name, const ikev2::TrafficSelector& local, const
     // batched loop cuts and finishes them (tun_offload.hpp), as the WireGuard command does.
     if (vnet_header && ::ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) != 0)
         (void)::ioctl(fd, TUNSETOFFLOAD, 0);
-    char address[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, local.start.data(), address, sizeof address);
+    // Our inner address (the local selector's first) on the device; IPv6 without duplicate
+    // address detection, so that it is usable (as a route's source) at once.
+    const bool v6 = local.family == ikev2::IpFamily::ipv6;
+    char address[INET6_ADDRSTRLEN];
+    inet_ntop(v6 ? AF_INET6 : AF_INET, local.start.data(), address, sizeof address);
     auto run = [&](const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()) == 0; };
-    if (!run("ip addr add " + std::string(address) + "/32 dev " + name) || !run("ip link set " + name + " mtu 1400 up")) {
+    const std::string host = std::string(address) + (v6 ? "/128 nodad" : "/32");
+    // No link-local address: the kernel's router solicitations and MLD reports from it
+    // would fall outside the selectors and only be dropped (best effort: older ip(8)s lack it).
+    (void)run("ip link set " + name + " addrgenmode none");
+    if (!run("ip link set " + name + " mtu 1400 up") || !run(std::string(v6 ? "ip -6" : "ip") + " addr add " + host + " dev " + name)) {
         error = "cannot configure " + name;
         ::close(fd);
         return -1;
     }
     // The peer's inner addresses go into the tunnel, from our inner address.
     for (const std::string& block : cidr_blocks(remote))
-        if (!run("ip route replace " + block + " dev " + name + " src " + address)) {
+        if (!run(std::string(v6 ? "ip -6" : "ip") + " route replace " + block + " dev " + name + " src " + address)) {
             error = "cannot route " + block + " into " + name;
             ::close(fd);
             return -1;

@@ -126,46 +126,48 @@ private:
     }
 };
 
-/// Parses "10.0.0.0/24", "10.0.0.1" or "10.0.0.1-10.0.0.9" into an IPv4 selector
-/// (any protocol, any port).
+/// Parses "10.0.0.0/24", "10.0.0.1" or "10.0.0.1-10.0.0.9" into an IPv4 selector, or
+/// "fd00:1::/64", "fd00:1::5" or "fd00:1::5-fd00:1::9" into an IPv6 one (any protocol,
+/// any port). A prefix keeps its network's addresses whatever host bits it was written
+/// with; a range mixing the families, or running backwards, is refused.
 inline std::optional<TrafficSelector> parse_selector(std::string_view text) {
-    auto address = [](std::string_view s) -> std::optional<std::uint32_t> {
-        in_addr v4{};
-        if (inet_pton(AF_INET, std::string(s).c_str(), &v4) != 1) return std::nullopt;
-        return ntohl(v4.s_addr);
+    auto address = [](std::string_view s, TrafficSelector& ts, std::array<std::uint8_t, 16>& out) {
+        const std::string z(s);
+        if (inet_pton(AF_INET, z.c_str(), out.data()) == 1) return ts.family = IpFamily::ipv4, true;
+        if (inet_pton(AF_INET6, z.c_str(), out.data()) == 1) return ts.family = IpFamily::ipv6, true;
+        return false;
     };
-    std::uint32_t first = 0, last = 0;
+    TrafficSelector ts;
     if (auto slash = text.find('/'); slash != std::string_view::npos) {
-        auto base = address(text.substr(0, slash));
+        if (!address(text.substr(0, slash), ts, ts.start)) return std::nullopt;
         unsigned bits = 0;
         auto digits = text.substr(slash + 1);
         auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), bits);
-        if (!base || ec != std::errc{} || ptr != digits.data() + digits.size() || bits > 32) return std::nullopt;
-        const std::uint32_t mask = bits == 0 ? 0 : ~std::uint32_t{0} << (32 - bits);
-        first = *base & mask;
-        last = first | ~mask;
+        if (ec != std::errc{} || ptr != digits.data() + digits.size() || digits.empty() || bits > 8 * ts.address_size())
+            return std::nullopt;
+        for (std::size_t i = 0; i < ts.address_size(); ++i) {
+            const unsigned kept = bits >= 8 * (i + 1) ? 8 : bits > 8 * i ? bits - 8 * static_cast<unsigned>(i) : 0;
+            const auto mask = static_cast<std::uint8_t>(0xff00u >> kept);
+            ts.start[i] &= mask;
+            ts.end[i] = static_cast<std::uint8_t>(ts.start[i] | ~mask);
+        }
     } else if (auto dash = text.find('-'); dash != std::string_view::npos) {
-        auto a = address(text.substr(0, dash)), b = address(text.substr(dash + 1));
-        if (!a || !b || *a > *b) return std::nullopt;
-        first = *a;
-        last = *b;
+        TrafficSelector last;
+        if (!address(text.substr(0, dash), ts, ts.start) || !address(text.substr(dash + 1), last, ts.end) ||
+            last.family != ts.family || ts.end < ts.start)
+            return std::nullopt;
     } else {
-        auto a = address(text);
-        if (!a) return std::nullopt;
-        first = last = *a;
-    }
-    TrafficSelector ts;
-    for (int i = 0; i < 4; ++i) {
-        ts.start[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(first >> (24 - 8 * i));
-        ts.end[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(last >> (24 - 8 * i));
+        if (!address(text, ts, ts.start)) return std::nullopt;
+        ts.end = ts.start;
     }
     return ts;
 }
 
 inline std::string to_string(const TrafficSelector& ts) {
-    char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, ts.start.data(), a, sizeof a);
-    inet_ntop(AF_INET, ts.end.data(), b, sizeof b);
+    char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+    const int family = ts.family == IpFamily::ipv6 ? AF_INET6 : AF_INET;
+    inet_ntop(family, ts.start.data(), a, sizeof a);
+    inet_ntop(family, ts.end.data(), b, sizeof b);
     std::string s = std::string(a) + "-" + b;
     if (ts.ip_protocol) s += " proto " + std::to_string(ts.ip_protocol);
     if (ts.start_port != 0 || ts.end_port != 65535)
@@ -182,7 +184,7 @@ class AddressPool {
 public:
     static std::shared_ptr<AddressPool> parse(std::string_view text) {
         auto range = parse_selector(text);
-        if (!range) return nullptr;
+        if (!range || range->family != IpFamily::ipv4) return nullptr;  // CP hands out IPv4 addresses only
         std::uint32_t first = address_of(range->start), last = address_of(range->end);
         if (text.find('/') != std::string_view::npos && last - first >= 3) ++first, --last;
         return std::shared_ptr<AddressPool>(new AddressPool(first, last));

@@ -16,7 +16,7 @@ namespace tapsec::ikev2 {
 /// What the responder gave the initiator in its CFG_REPLY.
 struct AssignedConfiguration {
     std::array<std::uint8_t, 4> ip4{};
-    std::optional<Bytes> ip6;  // address | prefix length, recorded only (tunnels carry IPv4)
+    std::optional<Bytes> ip6;  // address | prefix length, recorded only (the request asks for IPv4)
     std::vector<std::array<std::uint8_t, 4>> dns;
     TrafficSelector local;  // our selector narrowed to the assigned address
 };

@@ -106,7 +106,8 @@ public:
         const bool peer_uses_psk = !config.peer_signs() && !(role == Role::server && eap_here);
         if ((config.local_id.empty() && !config.signs()) || config.groups.empty() || config.ike_ciphers.empty() ||
             config.esp_ciphers.empty() || ((we_use_psk || peer_uses_psk) && config.pre_shared_keys.empty()) ||
-            (eap_here && !eap_ready))
+            (eap_here && !eap_ready) ||
+            config.local_ts.family != config.remote_ts.family)  // one family: a packet's source and destination share it
             setup_error_ = make_error_code(Error::invalid_configuration);
         else
             setup_error_ = load_credentials();
@@ -146,23 +147,25 @@ public:
     std::optional<Transmit> poll_transmit() { return transmits_.poll(); }
     std::optional<TransmitInfo> poll_transmit(MutableByteView out) { return transmits_.poll_into(out); }
     std::optional<Bytes> poll_application_data() { return inbound_.poll_copy(); }
-    /// The next inner IPv4 packet, a view valid until the next call on the engine.
+    /// The next inner IPv4 or IPv6 packet, a view valid until the next call on the engine.
     std::optional<ByteView> poll_plaintext() { return inbound_.poll_view(); }
     std::optional<Event> poll_event() { return events_.pop(); }
 
-    /// Sends one inner IPv4 packet through the Child SA. A packet outside the negotiated
-    /// selectors is dropped and counted, as a kernel's SPD would discard it.
+    /// Sends one inner IPv4 or IPv6 packet through the Child SA (ESP next header 4 or 41).
+    /// A packet outside the negotiated selectors (of the other family, too) is dropped and
+    /// counted, as a kernel's SPD would discard it.
     std::error_code send(ByteView packet, Instant now) {
         if (setup_error_) return setup_error_;
         if (fatal_) return fatal_;
         if (state_ == State::closed || state_ == State::deleting) return make_error_code(Errc::closed);
         if (!esp_) return make_error_code(Errc::not_connected);
-        auto ip = inspect_ipv4(packet);
+        auto ip = inspect_ip(packet);
         if (!ip) return drop(make_error_code(Error::not_an_ip_packet), now), std::error_code{};
-        if (!covers(ts_local_, ip->source, ip->protocol, ip->source_port) ||
-            !covers(ts_remote_, ip->destination, ip->protocol, ip->destination_port))
+        if (!covers(ts_local_, ip->family, ip->source, ip->protocol, ip->source_port) ||
+            !covers(ts_remote_, ip->family, ip->destination, ip->protocol, ip->destination_port))
             return drop(make_error_code(Error::inner_packet_rejected), now), std::error_code{};
-        if (auto ec = seal_and_queue(packet.first(ip->length), esp::next_header_ipv4, now)) return ec;
+        const std::uint8_t next_header = ip->family == IpFamily::ipv6 ? esp::next_header_ipv6 : esp::next_header_ipv4;
+        if (auto ec = seal_and_queue(packet.first(ip->length), next_header, now)) return ec;
         ++stats_.esp_sent;
         return {};
     }
@@ -369,7 +372,7 @@ public:
     /// the one it assigned from Config::address_pool.
     std::optional<std::array<std::uint8_t, 4>> assigned_address() const { return assigned_ip4_; }
     /// Initiator: an INTERNAL_IP6_ADDRESS the responder sent (address | prefix length), if
-    /// any; recorded only (the tunnels carry IPv4).
+    /// any; recorded only (an IPv6 tunnel takes its addresses from the configured selectors).
     const std::optional<Bytes>& assigned_address6() const { return assigned_ip6_; }
     /// Initiator: the INTERNAL_IP4_DNS servers of the CFG_REPLY.
     const std::vector<std::array<std::uint8_t, 4>>& assigned_dns() const { return assigned_dns_; }
@@ -1277,7 +1280,7 @@ private:
         auto their_tsr = decode_ts(tsr->body);
         if (!offer || !their_tsi || !their_tsr) {
             send_response(ExchangeType::ike_auth, message_id, {notify(NotifyType::invalid_syntax)});
-            return fail(make_error_code(Error::malformed_message));
+            return fail(!their_tsi ? their_tsi.error() : !their_tsr ? their_tsr.error() : make_error_code(Error::malformed_message));
         }
         // CP(CFG_REQUEST): an address from the pool becomes the initiator's side of the
         // Child SA (RFC 7296 2.19); without a pool the request goes unanswered.
@@ -1297,9 +1300,9 @@ private:
                 }
                 lease_ = std::move(*lease);
                 const TrafficSelector assigned = single_address(lease_.address());
-                assigned_ip4_ = assigned.start;
+                assigned_ip4_ = std::array<std::uint8_t, 4>{assigned.start[0], assigned.start[1], assigned.start[2], assigned.start[3]};
                 remote_policy_ = assigned;
-                cp_reply.emplace(CpPayload{CfgType::reply, {{cp_attribute::internal_ip4_address, Bytes(assigned.start.begin(), assigned.start.end())}}});
+                cp_reply.emplace(CpPayload{CfgType::reply, {{cp_attribute::internal_ip4_address, Bytes(assigned.start.begin(), assigned.start.begin() + 4)}}});
                 if ((*request)->has(cp_attribute::internal_ip4_dns))
                     for (const auto& dns : config_.pool_dns)
                         cp_reply->attributes.push_back({cp_attribute::internal_ip4_dns, Bytes(dns.begin(), dns.end())});
@@ -1372,8 +1375,8 @@ private:
         auto accepted = decode_sa(sa->body);
         auto their_tsi = decode_ts(tsi->body);
         auto their_tsr = decode_ts(tsr->body);
-        if (!accepted || !their_tsi || !their_tsr || accepted->proposals.size() != 1 || their_tsi->selectors.empty() ||
-            their_tsr->selectors.empty())
+        if (!their_tsi || !their_tsr) return fail(!their_tsi ? their_tsi.error() : their_tsr.error());
+        if (!accepted || accepted->proposals.size() != 1 || their_tsi->selectors.empty() || their_tsr->selectors.empty())
             return fail(make_error_code(Error::malformed_message));
         const Proposal& p = accepted->proposals.front();
         auto ours = select_esp(SaPayload{{p}});
@@ -1991,12 +1994,15 @@ private:
             ++stats_.esp_dummy_received;
             return {};
         }
-        if (opened->next_header != esp::next_header_ipv4) return make_error_code(Error::not_an_ip_packet);
-        auto ip = inspect_ipv4(opened->payload);
+        // The next header names the inner packet's version (RFC 4303 2.7: 4 IPv4, 41 IPv6);
+        // a packet that is not what it names is refused, never guessed at.
+        std::optional<IpPacket> ip;
+        if (opened->next_header == esp::next_header_ipv4) ip = inspect_ipv4(opened->payload);
+        else if (opened->next_header == esp::next_header_ipv6) ip = inspect_ipv6(opened->payload);
         if (!ip) return make_error_code(Error::not_an_ip_packet);
         // RFC 4301 5.2: the inner packet must match the SA's selectors.
-        if (!covers(ts_remote_, ip->source, ip->protocol, ip->source_port) ||
-            !covers(ts_local_, ip->destination, ip->protocol, ip->destination_port))
+        if (!covers(ts_remote_, ip->family, ip->source, ip->protocol, ip->source_port) ||
+            !covers(ts_local_, ip->family, ip->destination, ip->protocol, ip->destination_port))
             return make_error_code(Error::inner_packet_rejected);
         const std::size_t offset = static_cast<std::size_t>(opened->payload.data() - slot->data());
         std::memmove(slot->data(), slot->data() + offset, ip->length);  // drop TFC padding too

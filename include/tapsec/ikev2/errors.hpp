@@ -28,7 +28,7 @@ enum class Error {
     retransmission_timeout,     // no response after the last retransmission
     child_sa_not_established,   // the IKE SA is up but the Child SA was refused
     inner_packet_rejected,      // an inner packet outside the negotiated traffic selectors
-    not_an_ip_packet,           // an inner packet that is not a well-formed IPv4 packet
+    not_an_ip_packet,           // an inner packet that is not a well-formed IPv4 / IPv6 packet, or not the next header's
     deleted,                    // the peer deleted the IKE SA (clean close)
     invalid_configuration,      // identities, PSK or traffic selectors missing or unusable
     certificate_untrusted,      // the peer's certificate chain does not validate against the configured CA
@@ -43,6 +43,8 @@ enum class Error {
     invalid_fragment,           // an SKF whose numbers or Next Payload break RFC 7383 2.5, or one not negotiated
     fragment_limit_exceeded,    // more fragments, or more reassembled octets, than the configured limits
     fragment_superseded,        // an SKF with fewer Total Fragments than those already held (RFC 7383 2.6)
+    malformed_traffic_selector, // a selector whose Selector Length does not fit its type (16: IPv4, 40: IPv6) or is cut short
+    inverted_traffic_selector,  // a selector whose starting address lies above its ending address
 };
 
 inline const char* describe(Error e) {
@@ -65,7 +67,7 @@ inline const char* describe(Error e) {
         case Error::retransmission_timeout: return "no IKEv2 response after all retransmissions";
         case Error::child_sa_not_established: return "IKE SA established but the Child SA was refused";
         case Error::inner_packet_rejected: return "inner packet outside the negotiated traffic selectors";
-        case Error::not_an_ip_packet: return "inner packet is not a valid IPv4 packet";
+        case Error::not_an_ip_packet: return "inner packet is not a valid IPv4 or IPv6 packet (or not the one its ESP next header names)";
         case Error::deleted: return "IKE SA deleted by the peer";
         case Error::invalid_configuration: return "invalid IKEv2 configuration";
         case Error::certificate_untrusted:
@@ -88,6 +90,9 @@ inline const char* describe(Error e) {
         case Error::fragment_limit_exceeded: return "IKE fragments beyond the limits (fragment count or reassembled size)";
         case Error::fragment_superseded:
             return "IKE fragment with fewer Total Fragments than those held: discarded (RFC 7383 2.6)";
+        case Error::malformed_traffic_selector:
+            return "malformed traffic selector (Selector Length not 16 for TS_IPV4_ADDR_RANGE or 40 for TS_IPV6_ADDR_RANGE)";
+        case Error::inverted_traffic_selector: return "traffic selector whose starting address is above its ending address";
     }
     return "unknown IKEv2 error";
 }
@@ -122,6 +127,8 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::invalid_fragment:
         case Error::fragment_superseded: return condition::peer_misbehaved;
         case Error::fragment_limit_exceeded: return condition::resource_exhausted;
+        case Error::malformed_traffic_selector:
+        case Error::inverted_traffic_selector: return condition::peer_misbehaved;
         case Error::cookie_required: return condition::not_ready;
         case Error::peer_error_notify: return condition::peer_aborted;
         case Error::retransmission_timeout: return condition::timed_out;

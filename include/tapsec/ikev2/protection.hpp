@@ -72,18 +72,7 @@ public:
         Bytes plain;
         wire::Writer pw(plain);
         write_chain(pw, inner);
-        const std::size_t sk_length = generic_header_size + sealed_size(plain.size());
-        h.next_payload = PayloadType::sk;
-        h.length = static_cast<std::uint32_t>(header_size + sk_length);
-        Bytes out;
-        out.reserve(h.length);
-        wire::Writer w(out);
-        write_header(w, h);
-        w.u8(static_cast<std::uint8_t>(inner.empty() ? PayloadType::none : inner.front().type));
-        w.u8(0);
-        w.u16(static_cast<std::uint16_t>(sk_length));
-        seal_after(out, plain);
-        return out;
+        return seal_written(h, inner.empty() ? PayloadType::none : inner.front().type, plain);
     }
 
     /// The message as one SK payload when it fits in `max_size` octets (or `fragment` is
@@ -95,10 +84,8 @@ public:
         write_chain(cw, inner);
         const std::size_t whole = header_size + generic_header_size + sealed_size(chain.size());
         const std::size_t piece = fragment_capacity(max_size);
-        if (!fragment || inner.empty() || whole <= max_size || piece == 0 || (chain.size() + piece - 1) / piece > 0xffff) {
-            secure_zero(chain.data(), chain.size());
-            return {seal(h, inner)};
-        }
+        if (!fragment || inner.empty() || whole <= max_size || piece == 0 || (chain.size() + piece - 1) / piece > 0xffff)
+            return {seal_written(h, inner.empty() ? PayloadType::none : inner.front().type, chain)};
         const auto total = static_cast<std::uint16_t>((chain.size() + piece - 1) / piece);
         std::vector<Bytes> out;
         for (std::uint16_t n = 1; n <= total; ++n) {
@@ -178,6 +165,24 @@ private:
     SkCipher() = default;
 
     static constexpr std::size_t cbc_iv_size = 16, cbc_block = 16;
+
+    /// The SK message around an inner chain already written to `plain` (whose first
+    /// payload is `first`): the one sealing step of seal() and seal_message(), so the
+    /// chain is written once. `plain` is wiped.
+    Bytes seal_written(Header h, PayloadType first, Bytes& plain) {
+        const std::size_t sk_length = generic_header_size + sealed_size(plain.size());
+        h.next_payload = PayloadType::sk;
+        h.length = static_cast<std::uint32_t>(header_size + sk_length);
+        Bytes out;
+        out.reserve(h.length);
+        wire::Writer w(out);
+        write_header(w, h);
+        w.u8(static_cast<std::uint8_t>(first));
+        w.u8(0);
+        w.u16(static_cast<std::uint16_t>(sk_length));
+        seal_after(out, plain);
+        return out;
+    }
 
     /// IV | ciphertext | ICV for `plain` octets of inner chain (padding and pad length included).
     std::size_t sealed_size(std::size_t plain) const {

@@ -103,7 +103,7 @@ constexpr bool is_error(NotifyType t) noexcept { return static_cast<std::uint16_
 
 enum class IdType : std::uint8_t { ipv4_addr = 1, fqdn = 2, rfc822_addr = 3, ipv6_addr = 5, der_asn1_dn = 9, key_id = 11 };
 enum class AuthMethod : std::uint8_t { rsa_signature = 1, shared_key_mic = 2, dss_signature = 3, digital_signature = 14 };
-inline constexpr std::uint8_t ts_ipv4_addr_range = 7;
+inline constexpr std::uint8_t ts_ipv4_addr_range = 7, ts_ipv6_addr_range = 8;
 /// CERT / CERTREQ encoding (RFC 7296 3.6): a DER X.509 certificate; for CERTREQ, the
 /// concatenated SHA-1 hashes of trusted CAs' SubjectPublicKeyInfo.
 inline constexpr std::uint8_t cert_x509_signature = 4;
@@ -167,11 +167,17 @@ struct DeletePayload {
     std::uint8_t spi_size = 0;
     std::vector<Bytes> spis;
 };
-/// An IPv4 address range with a protocol and port range (TS_IPV4_ADDR_RANGE).
+enum class IpFamily : std::uint8_t { ipv4 = 4, ipv6 = 6 };
+/// An address range with a protocol and port range: TS_IPV4_ADDR_RANGE or
+/// TS_IPV6_ADDR_RANGE (RFC 7296 3.13.1). The addresses are in network order; an IPv4
+/// selector uses the first four octets and leaves the rest zero, so comparing the
+/// arrays compares the addresses in either family.
 struct TrafficSelector {
+    IpFamily family = IpFamily::ipv4;
     std::uint8_t ip_protocol = 0;  // 0: any
     std::uint16_t start_port = 0, end_port = 65535;
-    std::array<std::uint8_t, 4> start{}, end{};
+    std::array<std::uint8_t, 16> start{}, end{};
+    std::size_t address_size() const { return family == IpFamily::ipv6 ? 16 : 4; }
     friend bool operator==(const TrafficSelector&, const TrafficSelector&) = default;
 };
 struct TsPayload { std::vector<TrafficSelector> selectors; };
@@ -566,18 +572,22 @@ inline Bytes encode(const TsPayload& ts) {
     w.u8(static_cast<std::uint8_t>(ts.selectors.size()));
     w.u24(0);
     for (const auto& s : ts.selectors) {
-        w.u8(ts_ipv4_addr_range);
+        const std::size_t size = s.address_size();
+        w.u8(s.family == IpFamily::ipv6 ? ts_ipv6_addr_range : ts_ipv4_addr_range);
         w.u8(s.ip_protocol);
-        w.u16(16);
+        w.u16(static_cast<std::uint16_t>(8 + 2 * size));
         w.u16(s.start_port);
         w.u16(s.end_port);
-        w.bytes(s.start);
-        w.bytes(s.end);
+        w.bytes(ByteView(s.start.data(), size));
+        w.bytes(ByteView(s.end.data(), size));
     }
     return out;
 }
-/// Decodes IPv4 ranges; IPv6 and other selector types are skipped (counted in `skipped`),
-/// since this implementation's tunnels carry IPv4.
+/// Decodes IPv4 and IPv6 ranges; other selector types (RFC 4595's Fibre Channel, RFC
+/// 9478's security labels) are skipped and counted in `skipped`. A selector of a known
+/// type with the wrong length is malformed_traffic_selector, one whose start address
+/// lies above its end inverted_traffic_selector. Ports are not checked: start above end
+/// is RFC 7296's OPAQUE, which narrows to nothing.
 inline Result<TsPayload> decode_ts(ByteView body, std::size_t* skipped = nullptr) {
     wire::Reader r(body);
     TsPayload ts;
@@ -588,20 +598,26 @@ inline Result<TsPayload> decode_ts(ByteView body, std::size_t* skipped = nullptr
         const std::uint8_t type = r.u8();
         const std::uint8_t protocol = r.u8();
         const std::uint16_t length = r.u16();
-        if (!r.ok() || length < 8 || length - 4u > r.remaining()) return make_error_code(Error::malformed_message);
+        if (!r.ok()) return make_error_code(Error::malformed_message);
+        if (length < 8 || length - 4u > r.remaining())
+            return make_error_code(type == ts_ipv4_addr_range || type == ts_ipv6_addr_range ? Error::malformed_traffic_selector
+                                                                                              : Error::malformed_message);
         wire::Reader s(r.bytes(length - 4u));
-        if (type != ts_ipv4_addr_range) {
+        if (type != ts_ipv4_addr_range && type != ts_ipv6_addr_range) {
             if (skipped) ++*skipped;
             continue;
         }
-        if (length != 16) return make_error_code(Error::malformed_message);
         TrafficSelector sel;
+        sel.family = type == ts_ipv6_addr_range ? IpFamily::ipv6 : IpFamily::ipv4;
+        const std::size_t size = sel.address_size();
+        if (length != 8 + 2 * size) return make_error_code(Error::malformed_traffic_selector);
         sel.ip_protocol = protocol;
         sel.start_port = s.u16();
         sel.end_port = s.u16();
-        ByteView a = s.bytes(4), b = s.bytes(4);
+        ByteView a = s.bytes(size), b = s.bytes(size);
         std::copy(a.begin(), a.end(), sel.start.begin());
         std::copy(b.begin(), b.end(), sel.end.begin());
+        if (sel.end < sel.start) return make_error_code(Error::inverted_traffic_selector);
         ts.selectors.push_back(sel);
     }
     if (!r.at_end()) return make_error_code(Error::malformed_message);
