@@ -74,9 +74,6 @@ std::string keying_material(const std::string& output, std::size_t from = 0) {
     return output.substr(at + marker.size(), end - at - marker.size());
 }
 
-}  // namespace dtls_concurrent_test
-
-using namespace dtls_concurrent_test;
 
 TEST_CASE("dtls concurrent: 8 openssl s_client -dtls1_2 and 4 tapsec clients at once on one socket; junk and a stuck peer delay no one; SIGTERM closes all") {
     test::BotanTlsPki f;
@@ -271,3 +268,5 @@ TEST_CASE("dtls concurrent: engines sharing Config::dtls_cookie_secret accept ea
     CHECK(*same_key.bound_peer() == test::client_address);
     CHECK_FALSE(test::drain(same_key).empty());  // its ServerHello flight
 }
+
+}  // namespace dtls_concurrent_test

@@ -32,9 +32,6 @@ std::string config(const std::string& first_line, const std::string& local, cons
            "esp_proposals = chacha20poly1305-esn\n";
 }
 
-}  // namespace ikev2_cli_test
-
-using namespace ikev2_cli_test;
 
 TEST_CASE("tapsec listen|connect ikev2 with --config files: a datagram through the tunnel, delete, both exit 0") {
     test::TempDir dir;
@@ -244,3 +241,4 @@ TEST_CASE("tapsec listen|connect ikev2 with pools / vips: the initiator's addres
     }
 }
 
+}  // namespace ikev2_cli_test

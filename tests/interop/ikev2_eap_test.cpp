@@ -23,7 +23,7 @@ using namespace std::chrono_literals;
 using Ikev2 = Secure<Ikev2Handshake, EspRecord, Udp>;
 using ikev2_test::ipv4;
 
-namespace {
+namespace ikev2_eap_test {
 
 const std::string eap_password = "eap-md5 password of a@test";
 
@@ -145,7 +145,6 @@ void datagram_each_way(EapCharon& charon, Ikev2& conn) {
     CHECK(*back == "to tapsec");
 }
 
-}  // namespace
 
 TEST_CASE("strongSwan interop, EAP-MD5: tapsec initiator (EAP peer) to charon responder (signs), datagrams both ways") {
     EapCharon charon(false, eap_password);
@@ -267,3 +266,5 @@ TEST_CASE("tapsec listen ikev2 --eap-md5-users and connect --eap-md5-identity on
     CHECK_MESSAGE(initiator.wait(15s) == 0, initiator.output());
     CHECK_MESSAGE(listener.wait(15s) == 0, listener.output());
 }
+
+}  // namespace ikev2_eap_test

@@ -23,7 +23,7 @@ using namespace tapsec;
 using namespace std::chrono_literals;
 using Ikev2 = Secure<Ikev2Handshake, EspRecord, Udp>;
 
-namespace {
+namespace ikev2_libreswan_test {
 
 const std::string libreswan_root = "/opt/libreswan";
 const std::string psk_text = "tapsec-libreswan-pre-shared-key-0123";
@@ -93,7 +93,6 @@ struct Pluto {
     }
 };
 
-}  // namespace
 
 TEST_CASE("Libreswan interop: tapsec initiates to pluto (PSK, X25519, AES-GCM-16): pluto establishes the IKE SA") {
     if (!libreswan_unpacked()) {
@@ -131,3 +130,5 @@ TEST_CASE("Libreswan interop: pluto initiates to tapsec (PSK): both sides establ
                                                 "ID_USER_FQDN 'a@test'", 5s),
                   pluto.log());
 }
+
+}  // namespace ikev2_libreswan_test

@@ -21,7 +21,7 @@ using namespace std::chrono_literals;
 using Ikev2 = Secure<Ikev2Handshake, EspRecord, Udp>;
 using ikev2_test::ipv4;
 
-namespace {
+namespace ikev2_prf_test {
 
 const std::string prf_psk = "tapsec-prf-interop-pre-shared-key-42";
 
@@ -151,7 +151,6 @@ void rekey_both(const PrfCharon& charon, Ikev2& conn, bool charon_rekeys, std::s
     datagram_each_way(charon, conn, "after the Child SA rekey");
 }
 
-}  // namespace
 
 TEST_CASE("strongSwan interop, PRF: tapsec initiates, charon takes prfsha384 (aes128gcm16-prfsha384-x25519); rekeys keep it") {
     PrfCharon charon(false, "aes128gcm16-prfsha384-x25519");
@@ -215,3 +214,5 @@ TEST_CASE("strongSwan interop, PRF: `tapsec connect ikev2 --config` with proposa
     cli.close_stdin();
     CHECK_MESSAGE(cli.wait(15s) == 0, cli.output());
 }
+
+}  // namespace ikev2_prf_test

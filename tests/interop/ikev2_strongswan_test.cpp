@@ -266,9 +266,6 @@ void check_keys_match_charon(const Charon& charon, Ikev2& conn) {
     CHECK(sk_d == to_hex(conn.engine().sk_d_for_interop_tests()));
 }
 
-}  // namespace ikev2_strongswan_test
-
-using namespace ikev2_strongswan_test;
 
 TEST_CASE("strongSwan interop: tapsec initiates to charon (X25519, AES-GCM-16-128), datagrams both ways, clean delete") {
     Charon charon(false, "aes128gcm16-prfsha256-x25519");
@@ -745,3 +742,5 @@ TEST_CASE("strongSwan interop, IKE fragmentation (RFC 7383): RSA chains over 128
         close_from_tapsec(conn);
     }
 }
+
+}  // namespace ikev2_strongswan_test

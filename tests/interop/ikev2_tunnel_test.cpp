@@ -267,9 +267,6 @@ void transfers_both_ways(TunnelLab& lab) {
                                          << " s (" << 8 * 20.97152 / down << " Mbit/s)");
 }
 
-}  // namespace ikev2_tunnel_test
-
-using namespace ikev2_tunnel_test;
 
 TEST_CASE("IKEv2 tunnel: 20 MB by TCP each way, `tapsec connect ikev2 --tun` to charon and charon to `tapsec listen ikev2 --tun`") {
     for (const bool charon_initiates : {false, true}) {
@@ -388,3 +385,5 @@ TEST_CASE("IKEv2 tunnel, IPv6 inside: ping6 and 4 MB by TCP over IPv6 each way, 
         if (!charon_initiates) CHECK(lab.charon->wait_for_output("received DELETE for IKE_SA tapsec[1]", 5s));
     }
 }
+
+}  // namespace ikev2_tunnel_test

@@ -70,9 +70,6 @@ struct Flood {
     }
 };
 
-}  // namespace dtls_listener_flood_test
-
-using namespace dtls_listener_flood_test;
 
 TEST_CASE("tapsec listen dtls12: 100k cookie-less ClientHellos and 100k junk datagrams keep it flat; a real client "
           "gets through during a flood") {
@@ -203,3 +200,5 @@ TEST_CASE("tapsec listen dtls12 --echo (concurrent): a flood of cookie-less Clie
     ::kill(listener.pid(), SIGTERM);
     CHECK_MESSAGE(listener.wait(10s) == 0, listener.output());
 }
+
+}  // namespace dtls_listener_flood_test

@@ -8,7 +8,7 @@
 using namespace tapsec;
 using namespace tapsec::crypto;
 
-namespace {
+namespace esp_cbc_test {
 
 struct Suite {
     esp::Algorithm algorithm;
@@ -49,7 +49,6 @@ auto sa_pair(Suite s, bool esn = false) {
     return std::pair{std::move(*a), std::move(*b)};
 }
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("esp cbc: the packet is SPI | seq | IV | AES-CBC(payload | padding | trailer) | truncated HMAC", P,
                    TAPSEC_TEST_PROVIDERS) {
@@ -201,3 +200,5 @@ TEST_CASE("esp cbc: keys that do not fit the suite are refused at import") {
     CHECK(exported.inbound_key == SecretBytes(keymat.begin() + 48, keymat.end()));
     CHECK(esp::SecurityAssociation<Botan2>::import(exported).ok());
 }
+
+}  // namespace esp_cbc_test

@@ -23,7 +23,7 @@ using ikev2_test::ipv4;
 using ikev2_test::udp_packet;
 using ikev2_test::udp_payload;
 
-namespace {
+namespace ikev2_certificates_test {
 
 Config selectors(Config c, const char* local_ts, const char* remote_ts) {
     c.local_ts = *parse_selector(local_ts);
@@ -51,7 +51,6 @@ const char* name(KeyType t) {
     return t == KeyType::ecdsa_p256 ? "ECDSA P-256" : t == KeyType::rsa2048 ? "RSA-PSS" : "Ed25519";
 }
 
-}  // namespace
 
 TEST_CASE("ikev2 certificates: ECDSA P-256, RSA-PSS and Ed25519 signatures (AUTH method 14) in both directions") {
     ikev2_test::IkePki pki;
@@ -379,3 +378,5 @@ TEST_CASE("ikev2 certificates: our chain and key are parsed once per Config, aga
     REQUIRE(p.connect());
     CHECK(ic.parsed_credentials->credentials.get() != first);
 }
+
+}  // namespace ikev2_certificates_test

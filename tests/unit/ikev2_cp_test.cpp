@@ -49,9 +49,6 @@ struct CpPair : ikev2_test::EnginePair<> {
     }
 };
 
-}  // namespace ikev2_cp_test
-
-using namespace ikev2_cp_test;
 
 TEST_CASE("ikev2 cp: CFG_REQUEST and CFG_REPLY round-trip; malformed payloads are refused (table)") {
     const CpPayload reply{CfgType::reply,
@@ -282,3 +279,5 @@ TEST_CASE("esp: dummy packets (next header 59) are discarded and counted, never 
     CHECK(!p.r->poll_plaintext());
     p.ping_pong();  // real traffic is untouched
 }
+
+}  // namespace ikev2_cp_test

@@ -25,7 +25,7 @@ using namespace std::chrono_literals;
 using test::KeyType;
 using IkeEngine = Engine<crypto::Botan2>;
 
-namespace {
+namespace ikev2_eap_test {
 
 SecretBytes secret(std::string_view s) { return SecretBytes(s.begin(), s.end()); }
 
@@ -103,7 +103,6 @@ struct EapPair : ikev2_test::EnginePair<PeerCrypto, ServerCrypto> {
     }
 };
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("ikev2 eap: MD5 through the provider (RFC 1321 test suite), only for EAP-MD5's response value", P,
                    TAPSEC_TEST_PROVIDERS) {
@@ -337,3 +336,5 @@ TEST_CASE("ikev2 eap: the EAP layer refuses truncated, oversized and out-of-plac
         CHECK(done->kind == eap::PeerStep::Kind::success);
     }
 }
+
+}  // namespace ikev2_eap_test

@@ -13,7 +13,7 @@ using ikev2_test::ipv4;
 using ikev2_test::psk_config;
 using ikev2_test::udp_packet;
 
-namespace {
+namespace ikev2_mobike_test {
 
 struct MobikePair : ikev2_test::EnginePair<> {
     MobikePair(bool initiator_mobike, bool responder_mobike) {
@@ -33,7 +33,6 @@ struct MobikePair : ikev2_test::EnginePair<> {
     }
 };
 
-}  // namespace
 
 TEST_CASE("ikev2 MOBIKE: negotiated only when both sides announce it; otherwise update_addresses() is refused") {
     struct Row {
@@ -80,3 +79,5 @@ TEST_CASE("ikev2 MOBIKE: the initiator moves, UPDATE_SA_ADDRESSES, the responder
     CHECK(pair.i->statistics().dropped == 0);
     CHECK(pair.r->statistics().dropped == 0);
 }
+
+}  // namespace ikev2_mobike_test

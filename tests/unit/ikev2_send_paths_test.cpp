@@ -24,7 +24,7 @@ using namespace std::chrono_literals;
 using ikev2_test::ipv4;
 using ikev2_test::udp_packet;
 
-namespace {
+namespace ikev2_send_paths_test {
 
 using Engine = ikev2::Engine<crypto::Botan2>;
 
@@ -306,7 +306,6 @@ std::vector<Row> rows() {
     };
 }
 
-}  // namespace
 
 TEST_CASE("ikev2 send paths: every way the engine emits bytes has a defined result (table)") {
     for (const auto& row : rows()) {
@@ -326,3 +325,5 @@ TEST_CASE("ikev2 send paths: every way the engine emits bytes has a defined resu
         if (row.then) row.then(p);
     }
 }
+
+}  // namespace ikev2_send_paths_test

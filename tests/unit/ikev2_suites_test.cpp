@@ -20,7 +20,7 @@ using namespace tapsec;
 using namespace tapsec::crypto;
 using namespace std::chrono_literals;
 
-namespace {
+namespace ikev2_suites_test {
 
 template <class P>
 Bytes cbc(bool encrypt, std::string_view key, std::string_view iv, Bytes data) {
@@ -88,7 +88,6 @@ struct Tunnel : ikev2_test::EnginePair<P> {
     }
 };
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("ikev2 suites: AES-CBC without padding matches RFC 3602 and SP 800-38A", P, TAPSEC_TEST_PROVIDERS) {
     // RFC 3602 section 4, case #1 and case #2 (AES-128).
@@ -437,3 +436,5 @@ TEST_CASE("ikev2 suites: a flipped ICV bit in a CBC SK payload is refused before
     CHECK(!t.r->is_established());
     CHECK(t.responder_refusal() == ikev2::Error::integrity_check_failed);
 }
+
+}  // namespace ikev2_suites_test

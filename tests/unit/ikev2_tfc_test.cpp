@@ -118,7 +118,7 @@ TEST_CASE_TEMPLATE("esp tfc: each algorithm seals padded payloads; the receiver 
     }
 }
 
-namespace {
+namespace ikev2_tfc_test {
 
 /// Two engines (PSK) with TFC settings; the sizes of the ESP datagrams each sends.
 template <class P>
@@ -159,7 +159,6 @@ struct TfcTunnel : ikev2_test::EnginePair<P> {
 
 std::size_t distinct(const std::vector<std::size_t>& v) { return std::set<std::size_t>(v.begin(), v.end()).size(); }
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("ikev2 tfc: what an observer sees of inner lengths, per mode (table)", P, TAPSEC_TEST_PROVIDERS) {
     // UDP payloads of 1..1100 octets: inner packets of 29..1128 octets.
@@ -243,3 +242,5 @@ TEST_CASE("ikev2 tfc: the composition declares length-hiding padding (LHP) as a 
     static_assert(declared_features<EspRecord>().has<feature::length_hiding_padding>());
     CHECK(Composition::features.availability<feature::LHP>() == Availability::supported);
 }
+
+}  // namespace ikev2_tfc_test

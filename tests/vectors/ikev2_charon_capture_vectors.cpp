@@ -18,7 +18,7 @@
 using namespace tapsec;
 using namespace tapsec::ikev2;
 
-namespace {
+namespace ikev2_charon_capture_vectors {
 
 /// One exchange as charon's initiator logged it (hex strings; "" where charon had no such key).
 struct CharonCapture {
@@ -129,7 +129,6 @@ std::uint64_t spi(const char* text) {
     return v;
 }
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("ikev2 vs charon 5.9.8: SKEYSEED and the seven IKE SA keys byte for byte", P, TAPSEC_TEST_PROVIDERS) {
     for (const auto& c : captures) {
@@ -186,3 +185,5 @@ TEST_CASE_TEMPLATE("ikev2 vs charon 5.9.8: each input matters (one flipped bit o
                                                     esp::keymat_length(s.ike_cipher));
     CHECK(to_hex(swapped.sk_d) != c.sk_d);
 }
+
+}  // namespace ikev2_charon_capture_vectors

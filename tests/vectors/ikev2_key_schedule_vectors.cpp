@@ -11,7 +11,7 @@
 using namespace tapsec;
 using namespace tapsec::ikev2;
 
-namespace {
+namespace ikev2_key_schedule_vectors {
 
 const char* openssl_digest(Prf f) {
     return f == Prf::hmac_sha2_384 ? "SHA384" : f == Prf::hmac_sha2_512 ? "SHA512" : "SHA256";
@@ -65,7 +65,6 @@ Bytes openssl_aead_seal(esp::Algorithm alg, ByteView key, ByteView nonce, ByteVi
     return out;
 }
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("ikev2: PRF_HMAC_SHA2_256 is RFC 4231 test case 2", P, TAPSEC_TEST_PROVIDERS) {
     const auto mac = prf<P>(Prf::hmac_sha2_256, as_bytes("Jefe"), as_bytes("what do ya want for nothing?"));
@@ -170,3 +169,5 @@ TEST_CASE_TEMPLATE("esp: a sealed packet is RFC 4303 / RFC 4106 / RFC 7634 byte 
             CHECK(to_hex(packet) == to_hex(expected));
         }
 }
+
+}  // namespace ikev2_key_schedule_vectors
