@@ -431,7 +431,6 @@ TEST_CASE("strongSwan interop: `tapsec connect ikev2` to charon, stdin lines thr
 
 // ---- certificate authentication (RFC 7427) ------------------------------------------------
 
-namespace ikev2_strongswan_test {
 
 /// A CA and leaves for both sides: tapsec "a@test" (rfc822Name), charon "b.test" (dNSName).
 struct InteropPki {
@@ -463,7 +462,6 @@ void certificate_tunnel(Charon& charon, Ikev2& conn, const std::string& charon_v
     check_keys_match_charon(charon, conn);
 }
 
-}  // namespace ikev2_strongswan_test
 
 TEST_CASE("strongSwan interop, certificates: tapsec (ECDSA P-256) initiates to charon (ECDSA P-256), datagrams, delete") {
     InteropPki pki;

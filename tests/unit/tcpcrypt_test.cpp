@@ -344,8 +344,8 @@ TEST_CASE_TEMPLATE("tcpcrypt frames are byte-exact with a frame sealed by OpenSS
 TEST_CASE("a whole Curve25519 exchange recomputed from the wire bytes with OpenSSL") {
     auto c = config_with(eno::tep::tcpcrypt_ecdhe_curve25519, tcpcrypt::aead_id::aes_128_gcm);
     auto s = c;
-    c.random = test::SeededRandom{1};
-    s.random = test::SeededRandom{2};
+    c.random = ::test::SeededRandom{1};
+    s.random = ::test::SeededRandom{2};
     c.init_padding = 3;  // Init1's "ignored" bytes are part of the transcript too
     TcpcryptPair pair(c, s);
     REQUIRE(pair.start());
@@ -353,7 +353,7 @@ TEST_CASE("a whole Curve25519 exchange recomputed from the wire bytes with OpenS
     pair.pump();
 
     // What A drew: its X25519 scalar, then N_A. What B drew: its scalar, then N_B.
-    test::SeededRandom a_random{1}, b_random{2};
+    ::test::SeededRandom a_random{1}, b_random{2};
     Bytes a_scalar(32), n_a(32), b_scalar(32), n_b(32);
     a_random(a_scalar);
     a_random(n_a);
@@ -525,7 +525,7 @@ TEST_CASE("a server that answers with a resumption identifier it cannot know is 
     Bytes entry{eno::tep::tcpcrypt_ecdhe_curve25519, tcpcrypt::aead_id::aes_128_gcm};
     entry.resize(34, 0x42);
     client_cache->store("tcpcrypt-peer:p", entry);
-    test::TcpcryptEngine client(Role::client, c);
+    ::test::TcpcryptEngine client(Role::client, c);
     REQUIRE_FALSE(client.start(Clock::now()));
     Bytes syn_ack;
     eno::Option o;
@@ -566,7 +566,7 @@ TEST_CASE("a peer without TCP-ENO: the handshake fails unless plain TCP is allow
 TEST_CASE("a plain TCP client (no preamble at all) reaches a server that allows plain TCP") {
     tcpcrypt::Config allow;
     allow.allow_plain_fallback = true;
-    test::TcpcryptEngine server(Role::server, allow);
+    ::test::TcpcryptEngine server(Role::server, allow);
     REQUIRE_FALSE(server.receive(as_bytes("GET / HTTP/1.0\r\n"), {}, Clock::now()));
     REQUIRE(server.is_established());
     CHECK_FALSE(server.is_encrypted());
@@ -574,7 +574,7 @@ TEST_CASE("a plain TCP client (no preamble at all) reaches a server that allows 
     REQUIRE(v);
     CHECK(std::string(v->begin(), v->end()) == "GET / HTTP/1.0\r\n");
 
-    test::TcpcryptEngine strict(Role::server, tcpcrypt::Config{});
+    ::test::TcpcryptEngine strict(Role::server, tcpcrypt::Config{});
     CHECK(strict.receive(as_bytes("GET /"), {}, Clock::now()) == make_error_code(tcpcrypt::Error::eno_not_negotiated));
 }
 
@@ -653,8 +653,8 @@ TEST_CASE("malformed Init1 and Init2, table-driven") {
         Bytes message = c.message;
         if (c.name == "no AEAD in common") message[9] = 0x7e;  // an unregistered AEAD
         // Drive a server through SYN and ACK, then feed the bad Init1.
-        test::TcpcryptEngine client(Role::client, tcpcrypt::Config{});
-        test::TcpcryptEngine server(Role::server, tcpcrypt::Config{});
+        ::test::TcpcryptEngine client(Role::client, tcpcrypt::Config{});
+        ::test::TcpcryptEngine server(Role::server, tcpcrypt::Config{});
         REQUIRE_FALSE(client.start(Clock::now()));
         Bytes buffer(max_transmit_size);
         auto syn = client.poll_transmit(MutableByteView(buffer));
@@ -687,7 +687,7 @@ TEST_CASE("malformed Init1 and Init2, table-driven") {
         tcpcrypt::Config cc;
         cc.aeads = {tcpcrypt::aead_id::aes_128_gcm};
         cc.teps = {eno::tep::tcpcrypt_ecdhe_curve25519};
-        test::TcpcryptEngine client(Role::client, cc);
+        ::test::TcpcryptEngine client(Role::client, cc);
         REQUIRE_FALSE(client.start(Clock::now()));
         Bytes reply;
         REQUIRE_FALSE(eno::preamble::write(reply, eno::preamble::flag_syn_ack, eno::encode_option(Bytes{0x23})));
@@ -771,7 +771,7 @@ TEST_CASE("application-aware bits travel in the global suboption and are reporte
 }
 
 TEST_CASE("oversized input is bounded: preamble option area, Init length, ENO option") {
-    test::TcpcryptEngine server(Role::server, tcpcrypt::Config{});
+    ::test::TcpcryptEngine server(Role::server, tcpcrypt::Config{});
     CHECK(server.receive(Bytes{'E', 'N', 'O', eno::preamble::flag_syn, 200}, {}, Clock::now()) ==
           make_error_code(eno::Error::oversized_option));
 }
