@@ -234,7 +234,8 @@ TEST_CASE("QUIC pacing in a connection: the burst, then the paced gap on next_ti
     REQUIRE(c.rtt().has_sample);
     const std::size_t window = c.congestion_window();
     REQUIRE(window > 20 * 1200);  // the window alone would allow far more than the burst
-    Instant now = p->now;
+    // 2 ms later (less than the ACK delay and the PTO): the bucket the warm-up drew on is full again.
+    Instant now = p->now + std::chrono::milliseconds(2);
     REQUIRE_FALSE(c.send(pattern(400'000, 2), now));
     Bytes buf(max_transmit_size);
     std::size_t burst = 0;

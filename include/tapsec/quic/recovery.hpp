@@ -164,7 +164,9 @@ public:
         if (!started_ || burst_datagrams_ == 0) return now;
         // The burst allowance: the bucket holds `burst` datagrams, so a datagram may start
         // while the bucket's "empty" instant is less than burst-1 datagrams ahead.
-        const Duration tolerance = interval((burst_datagrams_ - 1) * max_datagram_, window, smoothed_rtt);
+        // (burst-1) times one datagram's interval, rounded as on_sent rounds each one.
+        const Duration tolerance =
+            static_cast<Duration::rep>(burst_datagrams_ - 1) * interval(max_datagram_, window, smoothed_rtt);
         return empty_at_ - tolerance;
     }
     bool can_send(Instant now, std::size_t window, Duration smoothed_rtt) const {
