@@ -308,7 +308,8 @@ TEST_CASE("QUIC persistent congestion in a connection: a 1 s blackout collapses 
         }
         MESSAGE("blackout " << blackout.count() << " ms: lost " << p->client.stats().packets_lost << ", PTOs "
                             << p->client.stats().pto_count << ", persistent congestion "
-                            << p->client.stats().persistent_congestion << ", window now "
+                            << p->client.stats().persistent_congestion << ", window before " << window_before
+                            << ", at detection " << window_at_detection.value_or(0) << ", now "
                             << p->client.congestion_window());
     }
 }
