@@ -138,7 +138,7 @@ TEST_CASE("QUIC pacer: a burst of 10 datagrams, then one per 1200 B * srtt / (1.
     CHECK(Pacer::interval(1200, 2 * window, srtt) == std::chrono::microseconds(40));  // the rate follows the window
     CHECK(Pacer::interval(1200, window, Duration(0)) == Duration(0));                 // no RTT: no rate
 
-    Pacer pacer(10, 1200);
+    Pacer pacer(10, 1200, Duration(0));  // a burst of 10 datagrams, whatever the rate
     int burst = 0;
     while (pacer.can_send(t0, window, srtt) && burst < 100) {
         pacer.on_sent(1200, t0, window, srtt);
@@ -163,6 +163,17 @@ TEST_CASE("QUIC pacer: a burst of 10 datagrams, then one per 1200 B * srtt / (1.
         ++burst;
     }
     CHECK(burst == 10);
+    // With a burst time of 1 ms (the default), a fast rate bursts 1 ms worth: at 8 us per
+    // datagram, 125 datagrams; a slow one still its 10.
+    for (const auto& [w, expected] : {std::pair{std::size_t{1'200'000}, 125}, std::pair{window, 12}, std::pair{std::size_t{12'000}, 10}}) {
+        Pacer timed(10, 1200);
+        int n = 0;
+        while (timed.can_send(t0, w, srtt) && n < 1000) {
+            timed.on_sent(1200, t0, w, srtt);
+            ++n;
+        }
+        CHECK(n == expected);
+    }
     // Burst 0 is pacing off.
     Pacer off(0, 1200);
     for (int i = 0; i < 100; ++i) off.on_sent(1200, t0, window, srtt);
@@ -229,7 +240,9 @@ std::unique_ptr<test::QuicPair> warmed_pair(test::TestPki& pki, std::size_t warm
 TEST_CASE("QUIC pacing in a connection: the burst, then the paced gap on next_timeout; ACK-only packets are not held") {
     test::TestPki pki;
     REQUIRE(pki.ok());
-    auto p = warmed_pair(pki, 300'000);
+    quic::Settings exact_burst;
+    exact_burst.pacing_burst_time = std::chrono::microseconds(0);  // a burst of 10, not 1 ms worth
+    auto p = warmed_pair(pki, 300'000, exact_burst);
     auto& c = p->client;
     REQUIRE(c.rtt().has_sample);
     const std::size_t window = c.congestion_window();

@@ -99,9 +99,11 @@ struct Settings {
     std::size_t pad_to = 0;
     // Pacing (RFC 9002 7.7): after the first RTT sample, ack-eliciting datagrams go at
     // 1.25 * congestion window / smoothed RTT, with a burst of this many full datagrams
-    // at once (10: the initial window); 0 turns pacing off. ACK-only packets and probes
-    // are never held; the pacer's next instant is in next_timeout().
+    // at once (10: the initial window) or what the rate sends in pacing_burst_time, the
+    // larger (quic::Pacer says why); pacing_burst 0 turns pacing off. ACK-only packets
+    // and probes are never held; the pacer's next instant is in next_timeout().
     std::size_t pacing_burst = 10;
+    std::chrono::microseconds pacing_burst_time{1000};
 };
 
 enum class Space : std::uint8_t { initial, handshake, application };
@@ -152,7 +154,7 @@ public:
         tls_config_.middlebox_compatibility = false;  // RFC 9001 8.4: no CCS, empty legacy_session_id
         cc_.max_datagram = settings_.max_datagram_size;
         cc_.window = 10 * settings_.max_datagram_size;
-        pacer_ = Pacer(settings_.pacing_burst, settings_.max_datagram_size);
+        pacer_ = Pacer(settings_.pacing_burst, settings_.max_datagram_size, settings_.pacing_burst_time);
         our_cid_ = random_cid();
         our_cids_[0] = our_cid_;
         token_key_ = secret_or_random(settings_.token_key, token_key_length);

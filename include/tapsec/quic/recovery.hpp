@@ -146,8 +146,14 @@ class Pacer {
 public:
     static constexpr std::uint64_t gain_numerator = 5, gain_denominator = 4;
 
-    explicit Pacer(std::size_t burst_datagrams = 10, std::size_t max_datagram = 1200)
-        : burst_datagrams_(burst_datagrams), max_datagram_(max_datagram) {}
+    /// The burst is the larger of `burst_datagrams` and what the rate sends in
+    /// `burst_time`: a host wakes a sleeping sender only every few tens of microseconds,
+    /// so a burst smaller than the rate's worth of a timer tick would let the pacer, not
+    /// the window, set the speed (on loopback the paced gap is a few microseconds). 1 ms
+    /// is what Linux TCP's pacing sends per burst as well (its TSO autosizing).
+    explicit Pacer(std::size_t burst_datagrams = 10, std::size_t max_datagram = 1200,
+                   Duration burst_time = std::chrono::milliseconds(1))
+        : burst_datagrams_(burst_datagrams), max_datagram_(max_datagram), burst_time_(burst_time) {}
 
     /// The time `bytes` take at the paced rate (0 when there is no rate: an RTT of 0).
     static Duration interval(std::size_t bytes, std::size_t window, Duration smoothed_rtt) {
@@ -164,9 +170,11 @@ public:
         if (!started_ || burst_datagrams_ == 0) return now;
         // The burst allowance: the bucket holds `burst` datagrams, so a datagram may start
         // while the bucket's "empty" instant is less than burst-1 datagrams ahead.
-        // (burst-1) times one datagram's interval, rounded as on_sent rounds each one.
+        // (burst-1) times one datagram's interval, rounded as on_sent rounds each one;
+        // or the burst time's worth, when that is more.
+        const Duration one = interval(max_datagram_, window, smoothed_rtt);
         const Duration tolerance =
-            static_cast<Duration::rep>(burst_datagrams_ - 1) * interval(max_datagram_, window, smoothed_rtt);
+            std::max(static_cast<Duration::rep>(burst_datagrams_ - 1) * one, burst_time_ - one);
         return empty_at_ - tolerance;
     }
     bool can_send(Instant now, std::size_t window, Duration smoothed_rtt) const {
@@ -185,6 +193,7 @@ public:
 
 private:
     std::size_t burst_datagrams_, max_datagram_;
+    Duration burst_time_;
     Instant empty_at_{};    // when the bucket runs empty at the current rate, once started_
     bool started_ = false;  // (not std::optional: GCC 12 -O2 warns maybe-uninitialized on it)
 };
