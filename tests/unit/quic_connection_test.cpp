@@ -3,12 +3,19 @@
 // idle timeout, and a lossy path with reordering and duplication.
 #include <doctest/doctest.h>
 
+#include <future>
+
+#include <tapsec/core/secure.hpp>
+#include <tapsec/transport/tcp.hpp>
+#include <tapsec/transport/udp.hpp>
+
 #include "support/quic_pair.hpp"
+
+// Everything file-local in one namespace named after the file (the tests' unity build).
+namespace quic_connection_test {
 
 using namespace tapsec;
 using namespace tapsec::quic;
-
-namespace {
 
 Bytes pattern(std::size_t n, std::uint8_t seed) {
     Bytes b(n);
@@ -23,8 +30,6 @@ void drain(quic::Connection<>& c, std::map<std::uint64_t, Bytes>& into, std::map
         if (s->fin && fins) (*fins)[s->id] = true;
     }
 }
-
-}  // namespace
 
 TEST_CASE("QUIC: handshake in memory, both ends agree, data both ways on the default stream") {
     test::TestPki pki;
@@ -63,8 +68,6 @@ TEST_CASE("QUIC: handshake in memory, both ends agree, data both ways on the def
     CHECK(p.server.peer_close()->second == 0);
 }
 
-namespace {
-
 /// Four client streams and four server streams of `size` bytes each over `path`;
 /// checks every byte and returns the retransmitted byte count.
 std::uint64_t transfer(test::TestPki& pki, std::size_t size, test::PathModel path) {
@@ -100,11 +103,12 @@ std::uint64_t transfer(test::TestPki& pki, std::size_t size, test::PathModel pat
     }
     MESSAGE("retransmitted bytes: client " << p.client.stats().bytes_retransmitted << ", server "
                                            << p.server.stats().bytes_retransmitted << "; lost packets: "
-                                           << p.client.stats().packets_lost + p.server.stats().packets_lost);
+                                           << p.client.stats().packets_lost + p.server.stats().packets_lost
+                                           << "; pacing waits: " << p.client.stats().pacing_waits + p.server.stats().pacing_waits
+                                           << "; persistent congestion: "
+                                           << p.client.stats().persistent_congestion + p.server.stats().persistent_congestion);
     return p.client.stats().bytes_retransmitted + p.server.stats().bytes_retransmitted;
 }
-
-}  // namespace
 
 TEST_CASE("QUIC: 4 concurrent streams both ways on a clean path") {
     test::TestPki pki;
@@ -123,13 +127,207 @@ TEST_CASE("QUIC: 4 concurrent streams both ways with 5% loss, reordering and dup
     CHECK(transfer(pki, 300'000, path) > 0);  // losses were repaired by retransmission
 }
 
+// ---- RFC 9002 7.7 pacing and 7.6 persistent congestion --------------------------------------------
+
+TEST_CASE("QUIC pacer: a burst of 10 datagrams, then one per 1200 B * srtt / (1.25 * cwnd), refilled when idle") {
+    const Instant t0 = Instant{} + std::chrono::seconds(100);
+    const std::size_t window = 120'000;
+    const Duration srtt = std::chrono::milliseconds(10);
+    // 1200 * 10 ms / (1.25 * 120000) = 80 us.
+    CHECK(Pacer::interval(1200, window, srtt) == std::chrono::microseconds(80));
+    CHECK(Pacer::interval(1200, 2 * window, srtt) == std::chrono::microseconds(40));  // the rate follows the window
+    CHECK(Pacer::interval(1200, window, Duration(0)) == Duration(0));                 // no RTT: no rate
+
+    Pacer pacer(10, 1200, Duration(0));  // a burst of 10 datagrams, whatever the rate
+    int burst = 0;
+    while (pacer.can_send(t0, window, srtt) && burst < 100) {
+        pacer.on_sent(1200, t0, window, srtt);
+        ++burst;
+    }
+    CHECK(burst == 10);
+    // After the burst: one datagram per interval, each gap exactly the rate's.
+    Instant now = t0;
+    for (int i = 0; i < 50; ++i) {
+        const Instant next = pacer.next_send_time(now, window, srtt);
+        CHECK(next - now == std::chrono::microseconds(80));
+        CHECK_FALSE(pacer.can_send(next - Duration(1), window, srtt));
+        now = next;
+        REQUIRE(pacer.can_send(now, window, srtt));
+        pacer.on_sent(1200, now, window, srtt);
+    }
+    // Idle for longer than a burst takes: the bucket is full again, and no fuller.
+    now += std::chrono::seconds(1);
+    burst = 0;
+    while (pacer.can_send(now, window, srtt) && burst < 100) {
+        pacer.on_sent(1200, now, window, srtt);
+        ++burst;
+    }
+    CHECK(burst == 10);
+    // With a burst time of 1 ms (the default), a fast rate bursts 1 ms worth: at 8 us per
+    // datagram, 125 datagrams; a slow one still its 10.
+    for (const auto& [w, expected] : {std::pair{std::size_t{1'200'000}, 125}, std::pair{window, 12}, std::pair{std::size_t{12'000}, 10}}) {
+        Pacer timed(10, 1200);
+        int n = 0;
+        while (timed.can_send(t0, w, srtt) && n < 1000) {
+            timed.on_sent(1200, t0, w, srtt);
+            ++n;
+        }
+        CHECK(n == expected);
+    }
+    // Burst 0 is pacing off.
+    Pacer off(0, 1200);
+    for (int i = 0; i < 100; ++i) off.on_sent(1200, t0, window, srtt);
+    CHECK(off.can_send(t0, window, srtt));
+}
+
+TEST_CASE("QUIC persistent congestion: the lost span against 3 * (srtt + max(4 rttvar, 1 ms) + max_ack_delay)") {
+    RttEstimator rtt;
+    rtt.update(std::chrono::milliseconds(100), Duration(0), true, std::chrono::milliseconds(25));
+    rtt.variation = std::chrono::milliseconds(10);
+    // 3 * (100 + 40 + 25) ms.
+    const Duration duration = persistent_congestion_duration(rtt, std::chrono::milliseconds(25));
+    CHECK(duration == std::chrono::milliseconds(495));
+
+    const Instant t0 = Instant{} + std::chrono::seconds(100);
+    const Instant sample = t0 - std::chrono::milliseconds(50);
+    struct Lost {
+        std::uint64_t pn;
+        int sent_ms;
+        bool eliciting;
+    };
+    struct Row {
+        const char* name;
+        std::vector<Lost> lost;
+        std::optional<Instant> first_rtt_sample;
+        bool persistent;
+    };
+    const std::vector<Row> rows = {
+        {"span below the duration", {{10, 0, true}, {11, 494, true}}, sample, false},
+        {"span at the duration", {{10, 0, true}, {11, 495, true}}, sample, true},
+        {"span above the duration", {{10, 0, true}, {11, 200, true}, {12, 900, true}}, sample, true},
+        {"no RTT sample yet", {{10, 0, true}, {11, 900, true}}, std::nullopt, false},
+        {"first end sent before the first RTT sample", {{10, 0, true}, {11, 900, true}}, t0 + std::chrono::milliseconds(1),
+         false},
+        {"last end not ack-eliciting", {{10, 0, true}, {11, 300, true}, {12, 900, false}}, sample, false},
+        {"first end not ack-eliciting", {{10, 0, false}, {11, 300, true}, {12, 700, true}}, sample, false},
+        {"non-ack-eliciting packet between two ends", {{10, 0, true}, {11, 300, false}, {12, 600, true}}, sample, true},
+        {"an acknowledged packet between (a gap)", {{10, 0, true}, {12, 900, true}}, sample, false},
+        {"a single lost packet", {{10, 0, true}}, sample, false},
+    };
+    for (const auto& row : rows) {
+        CAPTURE(row.name);
+        PersistentCongestionCheck check(duration, row.first_rtt_sample);
+        for (const auto& l : row.lost) check.on_lost(l.pn, t0 + std::chrono::milliseconds(l.sent_ms), l.eliciting);
+        CHECK(check.found() == row.persistent);
+    }
+}
+
+/// A pair past its handshake that moved `warm_up` bytes client -> server (the window has
+/// grown in slow start, the RTT is known: 10 ms on this path).
+std::unique_ptr<test::QuicPair> warmed_pair(test::TestPki& pki, std::size_t warm_up, quic::Settings client = {}) {
+    auto p = std::make_unique<test::QuicPair>(test::quic_configs(pki), client);
+    REQUIRE_FALSE(p->client.start(p->now));
+    REQUIRE(p->run([&] { return p->client.handshake_confirmed() && p->server.handshake_confirmed(); }));
+    REQUIRE_FALSE(p->client.send(pattern(warm_up, 1), p->now));
+    std::size_t got = 0;
+    REQUIRE(p->run([&] {
+        while (auto v = p->server.poll_plaintext()) got += v->size();
+        return got == warm_up && p->client.stream_finished_sending(0);
+    }));
+    return p;
+}
+
+TEST_CASE("QUIC pacing in a connection: the burst, then the paced gap on next_timeout; ACK-only packets are not held") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    quic::Settings exact_burst;
+    exact_burst.pacing_burst_time = std::chrono::microseconds(0);  // a burst of 10, not 1 ms worth
+    auto p = warmed_pair(pki, 300'000, exact_burst);
+    auto& c = p->client;
+    REQUIRE(c.rtt().has_sample);
+    const std::size_t window = c.congestion_window();
+    REQUIRE(window > 20 * 1200);  // the window alone would allow far more than the burst
+    // 2 ms later (less than the ACK delay and the PTO): the bucket the warm-up drew on is full again.
+    Instant now = p->now + std::chrono::milliseconds(2);
+    REQUIRE_FALSE(c.send(pattern(400'000, 2), now));
+    Bytes buf(max_transmit_size);
+    std::size_t burst = 0;
+    while (auto t = c.poll_transmit(MutableByteView(buf))) {
+        CHECK(t->size == 1200);
+        ++burst;
+    }
+    CHECK(burst == 10);
+    // Then one datagram each time next_timeout() says; the gap is 1200 B at 1.25 * cwnd / srtt.
+    const double expected_ns = 1200.0 * static_cast<double>(c.rtt().smoothed.count()) / (1.25 * static_cast<double>(window));
+    for (int i = 0; i < 20; ++i) {
+        auto next = c.next_timeout();
+        REQUIRE(next);
+        const double gap = static_cast<double>((*next - now).count());
+        CHECK(gap == doctest::Approx(expected_ns).epsilon(0.01));
+        CHECK_FALSE(c.poll_transmit(MutableByteView(buf)));  // not before its time
+        now = *next;
+        c.on_timeout(now);
+        std::size_t sent = 0;
+        while (c.poll_transmit(MutableByteView(buf))) ++sent;
+        CHECK(sent == 1);
+    }
+    CHECK(c.stats().pacing_waits > 0);
+    // Two ack-eliciting packets from the server make an ACK due at once: it goes out
+    // while the pacer still holds the data (an ACK-only packet, small).
+    const auto held_until = c.next_timeout();
+    for (std::string_view word : {"first", "second"}) {
+        REQUIRE_FALSE(p->server.send(as_bytes(word), now));
+        auto t = p->server.poll_transmit(MutableByteView(buf));
+        REQUIRE(t);
+        REQUIRE_FALSE(c.receive(ByteView(buf.data(), t->size), p->server_ep, now));
+    }
+    auto ack = c.poll_transmit(MutableByteView(buf));
+    REQUIRE(ack);
+    CHECK(ack->size < 100);
+    CHECK_FALSE(c.poll_transmit(MutableByteView(buf)));  // the data still waits
+    CHECK(c.next_timeout() == held_until);
+}
+
+TEST_CASE("QUIC persistent congestion in a connection: a 1 s blackout collapses the window, a 3 ms one does not") {
+    test::TestPki pki;
+    REQUIRE(pki.ok());
+    for (const auto blackout : {std::chrono::milliseconds(3), std::chrono::milliseconds(1000)}) {
+        CAPTURE(blackout.count());
+        auto p = warmed_pair(pki, 300'000);
+        const std::size_t window_before = p->client.congestion_window();
+        // Every datagram either way is damaged (so dropped by its AEAD) for `blackout`.
+        const Instant end = p->now + blackout;
+        p->tamper = [&](Bytes& d, bool) {
+            if (p->now < end) d[d.size() / 2] ^= 0x01;
+        };
+        REQUIRE_FALSE(p->client.send(pattern(200'000, 3), p->now));
+        std::optional<std::size_t> window_at_detection;
+        std::size_t got = 0;
+        REQUIRE(p->run([&] {
+            if (!window_at_detection && p->client.stats().persistent_congestion > 0)
+                window_at_detection = p->client.congestion_window();
+            while (auto v = p->server.poll_plaintext()) got += v->size();
+            return got == 200'000;
+        }));
+        if (blackout < std::chrono::milliseconds(100)) {
+            CHECK(p->client.stats().persistent_congestion == 0);
+            CHECK(p->client.stats().packets_lost > 0);
+        } else {
+            CHECK(p->client.stats().pto_count >= 3);
+            CHECK(p->client.stats().persistent_congestion == 1);
+            REQUIRE(window_at_detection);
+            CHECK(*window_at_detection == 2 * 1200);  // the minimum window
+            CHECK(window_before > 10 * *window_at_detection);
+        }
+        MESSAGE("blackout " << blackout.count() << " ms: lost " << p->client.stats().packets_lost << ", PTOs "
+                            << p->client.stats().pto_count << ", persistent congestion "
+                            << p->client.stats().persistent_congestion << ", window before " << window_before
+                            << ", at detection " << window_at_detection.value_or(0) << ", now "
+                            << p->client.congestion_window());
+    }
+}
+
 // ---- the composition: Secure<Tls13Handshake, QuicPacketProtection, Udp> --------------------------
-
-#include <future>
-
-#include <tapsec/core/secure.hpp>
-#include <tapsec/transport/udp.hpp>
-#include <tapsec/transport/tcp.hpp>
 
 using QuicOverUdp = Secure<Tls13Handshake, QuicPacketProtection, Udp>;
 static_assert(std::is_same_v<QuicOverUdp::Engine, quic::Connection<crypto::Botan2>>,
@@ -167,3 +365,5 @@ TEST_CASE("QUIC: Secure<Tls13Handshake, QuicPacketProtection, Udp> over UDP loop
     client.close();
     CHECK(server_done.get() == "");
 }
+
+}  // namespace quic_connection_test

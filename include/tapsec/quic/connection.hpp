@@ -97,6 +97,13 @@ struct Settings {
     // with PADDING frames to a multiple of pad_to bytes (0: off), or to
     // max_datagram_size when the next multiple would not fit.
     std::size_t pad_to = 0;
+    // Pacing (RFC 9002 7.7): after the first RTT sample, ack-eliciting datagrams go at
+    // 1.25 * congestion window / smoothed RTT, with a burst of this many full datagrams
+    // at once (10: the initial window) or what the rate sends in pacing_burst_time, the
+    // larger (quic::Pacer says why); pacing_burst 0 turns pacing off. ACK-only packets
+    // and probes are never held; the pacer's next instant is in next_timeout().
+    std::size_t pacing_burst = 10;
+    std::chrono::microseconds pacing_burst_time{1000};
 };
 
 enum class Space : std::uint8_t { initial, handshake, application };
@@ -131,6 +138,9 @@ struct ConnectionStats {
     // and PADDING bytes added for Settings::pad_to.
     std::uint64_t datagrams_sent = 0, datagrams_received = 0, datagrams_dropped = 0, datagrams_lost = 0;
     std::uint64_t zero_rtt_datagrams_sent = 0, padding_bytes = 0;
+    // RFC 9002 7.6 / 7.7: persistent congestion declared (window to the minimum); how
+    // often the pacer held back a datagram the window allowed.
+    std::uint64_t persistent_congestion = 0, pacing_waits = 0;
 };
 
 template <class Crypto = crypto::DefaultProvider>
@@ -144,6 +154,7 @@ public:
         tls_config_.middlebox_compatibility = false;  // RFC 9001 8.4: no CCS, empty legacy_session_id
         cc_.max_datagram = settings_.max_datagram_size;
         cc_.window = 10 * settings_.max_datagram_size;
+        pacer_ = Pacer(settings_.pacing_burst, settings_.max_datagram_size, settings_.pacing_burst_time);
         our_cid_ = random_cid();
         our_cids_[0] = our_cid_;
         token_key_ = secret_or_random(settings_.token_key, token_key_length);
@@ -369,6 +380,8 @@ public:
         if (path_) consider(path_->deadline);
         for (const auto& sp : spaces_)
             if (sp.ack_pending && !sp.ack_now) consider(sp.ack_deadline);  // a due ACK waits for a send, not a timer
+        // The pacer held back data the window allowed: poll_transmit again at this instant.
+        if (pacing_limited_) consider(pacer_.next_send_time(now_, cc_.window, rtt_.smoothed));
         return t;
     }
 
@@ -484,6 +497,8 @@ public:
         cc_.ssthresh = ~std::size_t{0};
         cc_.recovery_start = now_;
         rtt_ = RttEstimator{};
+        first_rtt_sample_.reset();
+        pacer_.reset();
         spaces_[2].probes = 1;  // a PING: the first packet on the new path is non-probing
         ++stats_.migrations;
         return {};
@@ -540,6 +555,11 @@ public:
     std::optional<std::pair<bool, std::uint64_t>> local_close() const { return local_close_; }
     const ConnectionId& local_cid() const noexcept { return our_cid_; }
     std::size_t congestion_window() const noexcept { return cc_.window; }
+    /// The RTT estimate (RFC 9002 5): smoothed, variation, min, latest, has_sample.
+    const RttEstimator& rtt() const noexcept { return rtt_; }
+    /// The pacer (RFC 9002 7.7), with the window and RTT it paces at: next_send_time(now,
+    /// congestion_window(), rtt().smoothed).
+    const Pacer& pacer() const noexcept { return pacer_; }
     bool stream_finished_sending(std::uint64_t id) const {
         auto it = streams_.find(id);
         return it != streams_.end() && it->second.send.all_acked();
@@ -1010,6 +1030,8 @@ private:
             cc_.ssthresh = ~std::size_t{0};
             cc_.recovery_start = now_;  // acknowledgements from the old path do not grow the new window
             rtt_ = RttEstimator{};
+            first_rtt_sample_.reset();
+            pacer_.reset();
         }
         if (auto next = peer_cids_.upper_bound(active_peer_cid_seq_); next != peer_cids_.end()) {
             retire_peer_cid(active_peer_cid_seq_);
@@ -1402,6 +1424,7 @@ private:
             if (space == Space::application)
                 ack_delay = std::chrono::microseconds(f.ack_delay << peer_ack_delay_exponent_);
             rtt_.update(now_ - *largest_time, ack_delay, handshake_confirmed_, peer_max_ack_delay_);
+            if (!first_rtt_sample_) first_rtt_sample_ = now_;
         }
         detect_lost(space);
         if (largest_time) pto_count_ = 0;
@@ -1476,11 +1499,14 @@ private:
         sp.loss_time.reset();
         if (!sp.largest_acked) return;
         const Duration delay = rtt_.loss_delay();
+        PersistentCongestionCheck persistent(persistent_congestion_duration(rtt_, peer_max_ack_delay_),
+                                             first_rtt_sample_);
         for (auto it = sp.sent.begin(); it != sp.sent.end() && it->first < *sp.largest_acked;) {
             const SentPacket& p = it->second;
             if (p.time <= now_ - delay || *sp.largest_acked >= it->first + packet_threshold) {
                 ++stats_.packets_lost;
                 if (p.in_flight) cc_.on_lost(p.bytes, p.time, now_);
+                persistent.on_lost(it->first, p.time, p.ack_eliciting);
                 on_frames_lost(space, p);
                 it = sp.sent.erase(it);
             } else {
@@ -1488,6 +1514,13 @@ private:
                 if (!sp.loss_time || when < *sp.loss_time) sp.loss_time = when;
                 ++it;
             }
+        }
+        if (persistent.found()) {
+            // 7.6.2: the window collapses to the minimum; 5.2: min_rtt starts again from
+            // the newest sample (the path may have changed).
+            cc_.on_persistent_congestion();
+            rtt_.min = rtt_.latest;
+            ++stats_.persistent_congestion;
         }
     }
 
@@ -1806,6 +1839,7 @@ private:
     /// One datagram: the packets of each space with something to send, coalesced
     /// (12.2), padded to 1200 bytes when it carries an ack-eliciting Initial (14.1).
     std::size_t build_datagram(MutableByteView out) {
+        pacing_limited_ = false;
         const std::size_t budget = std::min({out.size(), settings_.max_datagram_size, amplification_budget()});
         if (budget < 64) return 0;
         struct Built {
@@ -1816,7 +1850,11 @@ private:
         };
         std::vector<Built> packets;
         std::size_t used = 0;
-        const bool cwnd_full = !cc_.can_send(settings_.max_datagram_size);
+        // 7.7: the pacer holds ack-eliciting data as a full window does (ACKs and probes
+        // still go); there is no rate before the first RTT sample.
+        const bool window_full = !cc_.can_send(settings_.max_datagram_size);
+        const bool paced = rtt_.has_sample && !pacer_.can_send(now_, cc_.window, rtt_.smoothed);
+        const bool cwnd_full = window_full || paced;
         auto& layer = tls_->record_layer();
         for (Space s : {Space::initial, Space::handshake, Space::application}) {
             SpaceState& sp = spaces_[static_cast<std::size_t>(s)];
@@ -1826,6 +1864,7 @@ private:
             const bool has_data = sp.crypto_send.has_data_to_send() || sp.probes > 0 ||
                                   (s == Space::application && app_has_data());
             if (!ack_due && !has_data && !(sp.ack_pending && !packets.empty())) continue;
+            if (paced && !window_full && has_data && sp.probes == 0) pacing_limited_ = true;
             const std::size_t overhead = header_overhead(s) + aead_tag_length;
             if (used + overhead + 8 > budget) break;
             Built b{s, {}, {}, false};
@@ -1834,6 +1873,7 @@ private:
             used += overhead + b.payload.size();
             packets.push_back(std::move(b));
         }
+        if (pacing_limited_) ++stats_.pacing_waits;
         if (packets.empty()) return 0;
         // Padding: a datagram with an ack-eliciting Initial is at least 1200 bytes; every
         // packet has 4 bytes of packet number + payload for the header-protection sample.
@@ -1872,7 +1912,7 @@ private:
                 total = target;
             }
         }
-        std::size_t at = 0;
+        std::size_t at = 0, in_flight = 0;
         for (auto& b : packets) {
             const std::size_t n = seal_into(b.space, b.payload, out.subspan(at));
             SentPacket& p = b.sent;
@@ -1885,6 +1925,7 @@ private:
             if (p.in_flight) {
                 cc_.on_sent(n);
                 sp.last_eliciting_sent = now_;
+                in_flight += n;
             }
             if (p.ack_eliciting || p.largest_ack) sp.sent.emplace(pn, std::move(p));
             ++stats_.packets_sent;
@@ -1892,6 +1933,7 @@ private:
             // 4.9.1: a client discards Initial keys when it first sends a Handshake packet.
             if (b.space == Space::handshake && role_ == Role::client) discard_space(Space::initial);
         }
+        if (in_flight > 0 && rtt_.has_sample) pacer_.on_sent(in_flight, now_, cc_.window, rtt_.smoothed);
         bytes_sent_ += at;
         if (path_) path_->sent += at;
         return at;
@@ -2159,7 +2201,10 @@ private:
     std::optional<std::pair<bool, std::uint64_t>> peer_close_, local_close_;
     std::optional<std::pair<std::uint64_t, std::size_t>> lent_;
     RttEstimator rtt_;
+    std::optional<Instant> first_rtt_sample_;  // 7.6.2: persistent congestion counts only packets sent after it
     NewReno cc_;
+    Pacer pacer_;
+    bool pacing_limited_ = false;  // the last build_datagram held data back for the pacer alone
     EventQueue events_;
     ConnectionStats stats_;
     Bytes scratch_, packet_;
