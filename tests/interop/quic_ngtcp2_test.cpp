@@ -84,9 +84,6 @@ void serve_to_gtlsclient(const std::vector<std::string>& client_options, const s
     CHECK(sha256_of(download + "/big.bin") == f.digest);
 }
 
-}  // namespace quic_ngtcp2_test
-
-using namespace quic_ngtcp2_test;
 
 TEST_CASE("QUIC interop: tapsec connect quic --h3 fetches 10 MiB from ngtcp2 gtlsserver") {
     fetch_from_gtlsserver({}, {}, "TLS_AES_128_GCM_SHA256, x25519, ALPN h3");
@@ -237,7 +234,6 @@ TEST_CASE("tapsec listen quic --h3: a client that vanishes mid-response is an id
 
 // ---- address validation and migration against gtlsclient (RFC 9000 8, 9) --------------------
 
-namespace quic_ngtcp2_test {
 
 /// `tapsec listen quic --h3 <listen_options>` serves 10 MiB to `gtlsclient <client_options>`
 /// from `f`: both exit 0, the SHA-256 matches. Returns the listener's output.
@@ -262,7 +258,6 @@ std::string serve_big_file(Files& f, const std::vector<std::string>& listen_opti
     return server.output();
 }
 
-}  // namespace quic_ngtcp2_test
 
 TEST_CASE("QUIC interop: tapsec listen quic --h3 --retry validates gtlsclient with a Retry, then serves 10 MiB") {
     REQUIRE_MESSAGE(have_program("gtlsclient"), "ngtcp2-client (gtlsclient) is not installed");
@@ -503,7 +498,6 @@ TEST_CASE("QUIC interop: gtlsclient resumes with --session-file/--tp-file, its r
     CHECK_MESSAGE(server.output().find("packet(s) of early data received") != std::string::npos, server.output());
 }
 
-namespace quic_ngtcp2_test {
 
 /// `tapsec connect quic --h3 --session-file` to 127.0.0.1:port; checks the download and
 /// returns the client's stderr.
@@ -518,7 +512,6 @@ std::string fetch_with_session(Files& f, const std::string& port, const std::str
     return client.output();
 }
 
-}  // namespace quic_ngtcp2_test
 
 TEST_CASE("QUIC interop: tapsec connect quic --h3 --session-file twice against gtlsserver, the second GET in 0-RTT") {
     REQUIRE_MESSAGE(have_program(gtlsserver), "ngtcp2-server (gtlsserver) is not installed");
@@ -650,3 +643,5 @@ TEST_CASE("tapsec listen quic --echo --forever: SIGTERM closes every open connec
     // Each client learns of the close at once (no idle timeout) and ends cleanly, stdin still open.
     for (auto& c : clients) CHECK_MESSAGE(c->wait(std::chrono::seconds(5)) == 0, c->output());
 }
+
+}  // namespace quic_ngtcp2_test

@@ -56,9 +56,6 @@ concept offers_datagrams = requires(S& s, ByteView d) {
 static_assert(offers_datagrams<QuicSecure>);
 static_assert(!offers_datagrams<TlsSecure>);
 
-}  // namespace quic_datagram_test
-
-using namespace quic_datagram_test;
 
 TEST_CASE("QUIC DATAGRAM: frame parsing, with and without length, and where it may appear") {
     struct Case {
@@ -471,3 +468,5 @@ TEST_CASE("QUIC DATAGRAM through the composition: Secure<>::send_datagram / rece
     client.close();
     CHECK(server_done.get() == "over Secure<>");
 }
+
+}  // namespace quic_datagram_test

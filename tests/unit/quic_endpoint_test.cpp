@@ -158,9 +158,6 @@ Bytes long_header_datagram(std::uint8_t first, std::uint32_t version, ByteView d
     return d;
 }
 
-}  // namespace quic_endpoint_test
-
-using namespace quic_endpoint_test;
 
 TEST_CASE("QUIC endpoint: several clients at once, each routed to its own connection") {
     Net net;
@@ -476,3 +473,5 @@ TEST_CASE("QUIC endpoint: close_all closes every connection with CONNECTION_CLOS
     CHECK(net.finished.size() == 3);
     CHECK(net.server->routes() == 0);
 }
+
+}  // namespace quic_endpoint_test

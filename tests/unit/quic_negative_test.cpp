@@ -10,7 +10,7 @@
 using namespace tapsec;
 using namespace tapsec::quic;
 
-namespace {
+namespace quic_negative_test {
 
 Bytes hex(std::string_view h) {
     bool ok = false;
@@ -25,7 +25,6 @@ struct DecodeCase {
     Error expected;
 };
 
-}  // namespace
 
 TEST_CASE("QUIC negative: truncated variable-length integers") {
     for (const char* h : {"", "40", "80", "800000", "c0", "c0000000000000"}) {
@@ -177,7 +176,6 @@ TEST_CASE("QUIC negative: packet headers that cannot be parsed") {
 
 // ---- connection-level violations: the peer closes with the RFC's code -----------------------------------
 
-namespace {
 
 struct Violation {
     const char* name;
@@ -186,7 +184,6 @@ struct Violation {
     TransportError code;
 };
 
-}  // namespace
 
 TEST_CASE("QUIC negative: violations close the connection with the RFC 9000 error code") {
     test::TestPki pki;
@@ -363,3 +360,5 @@ TEST_CASE("QUIC negative: the server keeps no state for junk, and answers nothin
     CHECK(server.stats().packets_dropped == 3);
     CHECK_FALSE(server.is_established());
 }
+
+}  // namespace quic_negative_test

@@ -12,7 +12,7 @@
 using namespace tapsec;
 using namespace tapsec::quic;
 
-namespace {
+namespace quic_paths_test {
 
 using Conn = quic::Connection<>;
 
@@ -121,7 +121,6 @@ Answer answer_of(Conn& server) {
     return h->type == PacketType::retry ? Answer::retry : Answer::handshake;
 }
 
-}  // namespace
 
 TEST_CASE("QUIC Retry: the server answers without state, the client follows, the address counts as validated") {
     test::TestPki pki;
@@ -598,3 +597,5 @@ TEST_CASE("QUIC migration: a client without a spare connection ID cannot move") 
     // Until the server replaces the retired CID, a second move has none to use.
     CHECK(n.client.migrate_local(n.now) == make_error_code(Error::connection_id_limit_exceeded));
 }
+
+}  // namespace quic_paths_test

@@ -15,7 +15,7 @@
 using namespace tapsec;
 using namespace std::chrono_literals;
 
-namespace {
+namespace quic_secure_early_data_test {
 
 using QuicInMemory = Secure<Tls13Handshake, QuicPacketProtection, MemoryDatagram>;
 static_assert(QuicInMemory::has<feature::ED>, "QUIC carries 0-RTT: the composition offers early data");
@@ -110,7 +110,6 @@ Outcome resume_with_early_data(Setup& s) {
     return o;
 }
 
-}  // namespace
 
 TEST_CASE("QUIC Secure<>::send_early_data: accepted, the data goes in 0-RTT packets") {
     Setup s;
@@ -149,3 +148,5 @@ TEST_CASE("QUIC Secure<>::send_early_data: a server cannot send early data, nor 
     REQUIRE_FALSE(client.engine().start(Clock::now()));
     CHECK(client.send_early_data(as_bytes("x")) == make_error_code(Errc::already_connected));
 }
+
+}  // namespace quic_secure_early_data_test

@@ -11,7 +11,7 @@
 using namespace tapsec;
 using namespace tapsec::quic;
 
-namespace {
+namespace quic_version2_test {
 
 struct LongHeaders {
     std::size_t v1 = 0, v2 = 0, other = 0;
@@ -65,7 +65,6 @@ void set_version(Bytes& packet, std::uint32_t v) {
     for (int i = 0; i < 4; ++i) packet[1 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
 }
 
-}  // namespace
 
 TEST_CASE("QUIC v2: a client offering v2 directly, a server accepting it: the whole connection in v2") {
     test::TestPki pki;
@@ -219,3 +218,5 @@ TEST_CASE("QUIC v2: a client configured with a version it does not speak fails a
     quic::Connection<> client(Role::client, test::quic_configs(pki).client, bad);
     CHECK(client.start(Instant{}) == make_error_code(Errc::invalid_configuration));
 }
+
+}  // namespace quic_version2_test

@@ -11,7 +11,7 @@
 using namespace tapsec;
 using namespace tapsec::quic;
 
-namespace {
+namespace quic_zero_rtt_test {
 
 /// A server side that issues tickets and accepts 0-RTT, and a client cache to store them.
 struct ZeroRttSetup {
@@ -88,7 +88,6 @@ std::vector<std::pair<std::size_t, std::size_t>> zero_rtt_packets(ByteView datag
 
 const std::string request = "GET /index.html, sent before the handshake completes";
 
-}  // namespace
 
 TEST_CASE("QUIC 0-RTT: accepted, stream data in 0-RTT packets, no EndOfEarlyData") {
     ZeroRttSetup s;
@@ -276,3 +275,5 @@ TEST_CASE("QUIC 0-RTT: without Settings::early_data the client resumes in 1-RTT 
     CHECK(p.client.stats().zero_rtt_bytes_sent == 0);
     CHECK(p.server.stats().zero_rtt_packets_received == 0);
 }
+
+}  // namespace quic_zero_rtt_test

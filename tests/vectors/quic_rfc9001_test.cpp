@@ -12,7 +12,7 @@
 using namespace tapsec;
 using namespace tapsec::quic;
 
-namespace {
+namespace quic_rfc9001_test {
 
 using test::hex;
 using test::seal_and_open;
@@ -66,7 +66,6 @@ const char* const a3_protected =
     "022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc4"
     "2158407dd074ee";
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("RFC 9001 A.1: Initial secrets from the client's Destination Connection ID", Crypto, TAPSEC_TEST_PROVIDERS) {
     const auto [client, server] = initial_secrets<Crypto>(hex("8394c8f03e515708"));
@@ -115,3 +114,5 @@ TEST_CASE_TEMPLATE("RFC 9001 A.5: ChaCha20-Poly1305 short header packet and key 
     REQUIRE(next);
     CHECK(to_hex(next->secret) == "1223504755036d556342ee9361d253421a826c9ecdf3c7148684b36b714881f9");
 }
+
+}  // namespace quic_rfc9001_test

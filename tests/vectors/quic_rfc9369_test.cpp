@@ -15,7 +15,7 @@ using namespace tapsec;
 using namespace tapsec::quic;
 using test::hex;
 
-namespace {
+namespace quic_rfc9369_test {
 
 const char* const v2_a2_protected =
     "d76b3343cf088394c8f03e5157080000449ea0c95e82ffe67b6abcdb4298b485"
@@ -69,7 +69,6 @@ std::string expand(ByteView secret, std::string_view label, std::size_t length) 
     return to_hex(tls13::hkdf_expand_label<Crypto>(crypto::HashAlgorithm::sha256, secret, label, {}, length));
 }
 
-}  // namespace
 
 TEST_CASE_TEMPLATE("RFC 9369 A.1: v2 Initial secrets and the quicv2 key / iv / hp", Crypto, TAPSEC_TEST_PROVIDERS) {
     const auto [client, server] = initial_secrets<Crypto>(hex("8394c8f03e515708"), version_2);
@@ -153,3 +152,5 @@ TEST_CASE("RFC 9369 3.2: long header type bits, v1 and v2") {
     // The same bits mean another type under the other version (a v2 Initial read as v1 is 0-RTT).
     CHECK(long_type_of(long_type_bits(PacketType::initial, version_2), version_1) == PacketType::zero_rtt);
 }
+
+}  // namespace quic_rfc9369_test
