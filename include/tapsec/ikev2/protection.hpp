@@ -103,20 +103,7 @@ public:
     /// the ICV (AES-CBC) covers the IKE header and the SKF header with both numbers.
     Bytes seal_fragment(Header h, std::uint16_t number, std::uint16_t total, PayloadType next, ByteView part) {
         Bytes plain(part.begin(), part.end());
-        const std::size_t skf_length = generic_header_size + fragment_numbers_size + sealed_size(plain.size());
-        h.next_payload = PayloadType::skf;
-        h.length = static_cast<std::uint32_t>(header_size + skf_length);
-        Bytes out;
-        out.reserve(h.length);
-        wire::Writer w(out);
-        write_header(w, h);
-        w.u8(static_cast<std::uint8_t>(next));
-        w.u8(0);
-        w.u16(static_cast<std::uint16_t>(skf_length));
-        w.u16(number);
-        w.u16(total);
-        seal_after(out, plain);
-        return out;
+        return seal_payload(h, PayloadType::skf, next, FragmentNumbers{number, total}, plain);
     }
 
     /// The largest piece of an inner chain an SKF message of `max_size` octets carries
@@ -169,17 +156,26 @@ private:
     /// The SK message around an inner chain already written to `plain` (whose first
     /// payload is `first`): the one sealing step of seal() and seal_message(), so the
     /// chain is written once. `plain` is wiped.
-    Bytes seal_written(Header h, PayloadType first, Bytes& plain) {
-        const std::size_t sk_length = generic_header_size + sealed_size(plain.size());
-        h.next_payload = PayloadType::sk;
-        h.length = static_cast<std::uint32_t>(header_size + sk_length);
+    Bytes seal_written(Header h, PayloadType first, Bytes& plain) { return seal_payload(h, PayloadType::sk, first, std::nullopt, plain); }
+
+    /// `h`, then one SK (no numbers) or SKF (`numbers`) payload whose body seals `plain`:
+    /// the header writing both seal_written() and seal_fragment() share. `plain` is wiped.
+    Bytes seal_payload(Header h, PayloadType payload, PayloadType next, std::optional<FragmentNumbers> numbers, Bytes& plain) {
+        const std::size_t payload_length =
+            generic_header_size + (numbers ? fragment_numbers_size : 0) + sealed_size(plain.size());
+        h.next_payload = payload;
+        h.length = static_cast<std::uint32_t>(header_size + payload_length);
         Bytes out;
         out.reserve(h.length);
         wire::Writer w(out);
         write_header(w, h);
-        w.u8(static_cast<std::uint8_t>(first));
+        w.u8(static_cast<std::uint8_t>(next));
         w.u8(0);
-        w.u16(static_cast<std::uint16_t>(sk_length));
+        w.u16(static_cast<std::uint16_t>(payload_length));
+        if (numbers) {
+            w.u16(numbers->number);
+            w.u16(numbers->total);
+        }
         seal_after(out, plain);
         return out;
     }
