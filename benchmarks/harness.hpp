@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
@@ -47,6 +48,45 @@ std::array<double, sizeof...(Bodies)> best_of_interleaved(int rounds, Bodies&...
         ((best[i] = std::max(best[i], measure(bodies, std::chrono::milliseconds(300)).per_second()), ++i), ...);
     }
     return best;
+}
+
+/// Pairs of short runs, the sides alternating within each pair (and which goes first
+/// alternating between pairs), so that a change of load on the shared machine hits
+/// every side alike; one rate per side per pair. Ratios are then taken within a pair.
+constexpr int interleaved_pair_count = 7;
+
+template <class... Bodies>
+std::array<std::vector<double>, sizeof...(Bodies)> interleaved_pairs(Bodies&... bodies) {
+    std::array<std::vector<double>, sizeof...(Bodies)> rates;
+    std::array<std::function<double()>, sizeof...(Bodies)> runs{
+        std::function<double()>([&bodies] { return measure(bodies, std::chrono::milliseconds(300)).per_second(); })...};
+    for (int pair = 0; pair < interleaved_pair_count; ++pair)
+        for (std::size_t k = 0; k < runs.size(); ++k) {
+            const std::size_t i = pair % 2 ? runs.size() - 1 - k : k;
+            rates[i].push_back(runs[i]());
+        }
+    return rates;
+}
+
+struct Spread {
+    double median, low, high;
+};
+inline Spread spread(std::vector<double> v) {
+    if (v.empty()) return {0, 0, 0};
+    std::sort(v.begin(), v.end());
+    return {v[v.size() / 2], v.front(), v.back()};
+}
+/// Per-pair ratios ours[i] / theirs[i].
+inline Spread ratio_spread(const std::vector<double>& ours, const std::vector<double>& theirs) {
+    std::vector<double> r;
+    for (std::size_t i = 0; i < ours.size() && i < theirs.size(); ++i) r.push_back(theirs[i] > 0 ? ours[i] / theirs[i] : 0);
+    return spread(std::move(r));
+}
+inline std::string range_note(const Spread& s, const char* unit) {
+    char text[160];
+    std::snprintf(text, sizeof text, "median of %d interleaved pairs, range %.3f-%.3f%s", interleaved_pair_count, s.low,
+                  s.high, unit);
+    return text;
 }
 
 struct Row {

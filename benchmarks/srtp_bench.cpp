@@ -1,7 +1,10 @@
-// SRTP protect + unprotect packets per second, tapsec vs libsrtp2 in the same run,
-// at 160 and 1200 bytes of payload, for AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM.
-// One iteration = the sender protects one RTP packet in place and the receiver
-// verifies and decrypts it (replay list and rollover counter included on both sides).
+// SRTP protect + unprotect packets per second at 160 and 1200 bytes of payload, every
+// profile tapsec supports: tapsec on the OpenSSL 3 provider and on Botan 2, the same
+// per-packet cryptography as a bare OpenSSL EVP loop (the floor a libcrypto-based SRTP
+// stack could reach), and Debian's libsrtp2, measured in interleaved pairs (median and
+// range of the per-pair ratios). One iteration = the sender protects one RTP packet in
+// place and the receiver verifies and decrypts it (replay list and rollover counter
+// included on both sides).
 // Next to each rate: heap allocations per packet (global operator new hook), for the
 // session and for the DTLS-SRTP engine's media path, owning and caller-buffer forms.
 #include <cstring>
@@ -13,6 +16,7 @@
 #include <botan/system_rng.h>
 #include <botan/x509self.h>
 
+#include <tapsec/crypto/openssl.hpp>
 #include <tapsec/tapsec.hpp>
 
 #include "alloc_counter.hpp"
@@ -53,27 +57,37 @@ struct Rate {
     double allocations = 0;  // per packet
 };
 
-Rate tapsec_rate(Profile profile, std::size_t payload) {
-    const auto keys = bench_keys(profile);
-    auto tx = Session<>::create(keys, Role::client);
-    auto rx = Session<>::create(keys, Role::server);
-    if (!tx || !rx) return {};
-    const Bytes plain = rtp_template(payload);
-    Bytes buffer(plain.size() + max_overhead);
-    std::uint16_t seq = 0;
-    bool ok = true;
-    auto body = [&] {
+/// tapsec's srtp::Session on provider `Crypto`: one protect + unprotect per call.
+template <class Crypto>
+struct TapsecSrtp {
+    TapsecSrtp(Profile profile, std::size_t payload)
+        : tx(Session<Crypto>::create(bench_keys(profile), Role::client)),
+          rx(Session<Crypto>::create(bench_keys(profile), Role::server)),
+          plain(rtp_template(payload)),
+          buffer(plain.size() + max_overhead) {
+        ok = tx.ok() && rx.ok();
+    }
+    void operator()() {
+        if (!ok) return;
         std::memcpy(buffer.data(), plain.data(), plain.size());
         buffer[2] = static_cast<std::uint8_t>(seq >> 8);
         buffer[3] = static_cast<std::uint8_t>(seq);
         ++seq;
         auto n = tx->protect_rtp(buffer, plain.size());
-        auto back = rx->unprotect_rtp(MutableByteView(buffer.data(), *n));
-        ok = ok && back.ok();
-    };
+        ok = n.ok() && rx->unprotect_rtp(MutableByteView(buffer.data(), *n)).ok();
+    }
+    Result<Session<Crypto>> tx, rx;
+    Bytes plain, buffer;
+    std::uint16_t seq = 0;
+    bool ok = false;
+};
+
+/// Rate of the default provider's session, for the engine comparison below.
+Rate tapsec_rate(Profile profile, std::size_t payload) {
+    TapsecSrtp<crypto::DefaultProvider> body(profile, payload);
     auto m = bench::measure(body);
     const double allocations = allocations_per_call(body);
-    return ok ? Rate{m.per_second(), allocations} : Rate{};
+    return body.ok ? Rate{m.per_second(), allocations} : Rate{};
 }
 
 /// The DTLS-SRTP engine's media path after an in-memory handshake (AEAD_AES_128_GCM):
@@ -125,73 +139,93 @@ Rate dtls_srtp_rate(std::size_t payload, bool caller_buffers) {
 }
 
 #ifdef TAPSEC_HAVE_LIBSRTP2
-double libsrtp_rate(Profile profile, std::size_t payload) {
-    static const srtp_err_status_t initialised = srtp_init();
-    if (initialised != srtp_err_status_ok) return 0;
-    const auto keys = bench_keys(profile);
-    std::vector<unsigned char> material(keys.client_write.key.begin(), keys.client_write.key.end());
-    material.insert(material.end(), keys.client_write.salt.begin(), keys.client_write.salt.end());
-    srtp_t tx = nullptr, rx = nullptr;
-    for (auto [session, type] : {std::pair{&tx, ssrc_any_outbound}, std::pair{&rx, ssrc_any_inbound}}) {
-        srtp_policy_t policy;
-        std::memset(&policy, 0, sizeof policy);
-        if (profile == Profile::aead_aes_128_gcm) {
-            srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
-            srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
-        } else {
-            srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
-            srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
+/// Debian's libsrtp2 (NSS crypto): one srtp_protect + srtp_unprotect per call.
+struct LibSrtp {
+    LibSrtp(Profile profile, std::size_t payload) : plain(rtp_template(payload)), buffer(plain.size() + SRTP_MAX_TRAILER_LEN) {
+        static const srtp_err_status_t initialised = srtp_init();
+        if (initialised != srtp_err_status_ok) return;
+        const auto keys = bench_keys(profile);
+        std::vector<unsigned char> material(keys.client_write.key.begin(), keys.client_write.key.end());
+        material.insert(material.end(), keys.client_write.salt.begin(), keys.client_write.salt.end());
+        ok = true;
+        for (auto [session, type] : {std::pair{&tx, ssrc_any_outbound}, std::pair{&rx, ssrc_any_inbound}}) {
+            srtp_policy_t policy;
+            std::memset(&policy, 0, sizeof policy);
+            switch (profile) {
+            case Profile::aead_aes_128_gcm: srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp); break;
+            case Profile::aead_aes_256_gcm: srtp_crypto_policy_set_aes_gcm_256_16_auth(&policy.rtp); break;
+            case Profile::aes_cm_128_hmac_sha1_32: srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&policy.rtp); break;
+            default: srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp); break;
+            }
+            policy.rtcp = policy.rtp;
+            policy.ssrc.type = type;
+            policy.key = material.data();
+            policy.window_size = 1024;
+            ok = ok && srtp_create(session, &policy) == srtp_err_status_ok;
         }
-        policy.ssrc.type = type;
-        policy.key = material.data();
-        policy.window_size = 1024;
-        if (srtp_create(session, &policy) != srtp_err_status_ok) return 0;
     }
-    const Bytes plain = rtp_template(payload);
-    Bytes buffer(plain.size() + SRTP_MAX_TRAILER_LEN);
-    std::uint16_t seq = 0;
-    bool ok = true;
-    auto m = bench::measure([&] {
+    ~LibSrtp() {
+        if (tx) srtp_dealloc(tx);
+        if (rx) srtp_dealloc(rx);
+    }
+    LibSrtp(const LibSrtp&) = delete;
+    LibSrtp& operator=(const LibSrtp&) = delete;
+    void operator()() {
+        if (!ok) return;
         std::memcpy(buffer.data(), plain.data(), plain.size());
         buffer[2] = static_cast<std::uint8_t>(seq >> 8);
         buffer[3] = static_cast<std::uint8_t>(seq);
         ++seq;
         int len = static_cast<int>(plain.size());
-        ok = ok && srtp_protect(tx, buffer.data(), &len) == srtp_err_status_ok;
+        ok = srtp_protect(tx, buffer.data(), &len) == srtp_err_status_ok;
         ok = ok && srtp_unprotect(rx, buffer.data(), &len) == srtp_err_status_ok;
-    });
-    srtp_dealloc(tx);
-    srtp_dealloc(rx);
-    return ok ? m.per_second() : 0;
-}
+    }
+    srtp_t tx = nullptr, rx = nullptr;
+    Bytes plain, buffer;
+    std::uint16_t seq = 0;
+    bool ok = false;
+};
 #endif
 
 /// The same per-packet cryptography done with OpenSSL 3's EVP primitives and nothing
-/// else (no header parsing, no ROC, no replay list): a floor for what any SRTP stack
-/// built on libcrypto would cost, e.g. libsrtp2 built with OpenSSL instead of NSS.
-double openssl_rate(Profile profile, std::size_t payload) {
-    const bool gcm = profile == Profile::aead_aes_128_gcm;
-    unsigned char key[16], iv[16] = {0}, auth_key[20], tag[20], check[20];
-    std::memset(key, 0x42, sizeof key);
-    std::memset(auth_key, 0x17, sizeof auth_key);
-    EVP_CIPHER_CTX* enc = EVP_CIPHER_CTX_new();
-    EVP_CIPHER_CTX* dec = EVP_CIPHER_CTX_new();
-    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    EVP_MAC_CTX* hmac = EVP_MAC_CTX_new(mac);
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA1"), 0),
-                           OSSL_PARAM_construct_end()};
-    bool ok = EVP_MAC_init(hmac, auth_key, sizeof auth_key, params) == 1;
-    const EVP_CIPHER* cipher = gcm ? EVP_aes_128_gcm() : EVP_aes_128_ctr();
-    ok = ok && EVP_EncryptInit_ex(enc, cipher, nullptr, key, nullptr) == 1;
-    ok = ok && EVP_DecryptInit_ex(dec, cipher, nullptr, key, nullptr) == 1;
-    Bytes packet = rtp_template(payload);
-    std::uint32_t counter = 0;
-    int len = 0;
-    auto m = bench::measure([&] {
+/// else (no header parsing, no ROC, no replay list, no key derivation of the IV from a
+/// salt): a floor for what any SRTP stack built on libcrypto would cost, e.g. libsrtp2
+/// built with OpenSSL instead of NSS. Contexts are keyed once and reused.
+struct OpensslFloor {
+    OpensslFloor(Profile profile, std::size_t payload_size) : packet(rtp_template(payload_size)), payload(payload_size) {
+        const auto params = parameters(profile);
+        gcm = profile == Profile::aead_aes_128_gcm || profile == Profile::aead_aes_256_gcm;
+        tag_length = params.srtp_tag_length;
+        std::memset(key, 0x42, sizeof key);
+        std::memset(auth_key, 0x17, sizeof auth_key);
+        enc = EVP_CIPHER_CTX_new();
+        dec = EVP_CIPHER_CTX_new();
+        mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+        hmac = EVP_MAC_CTX_new(mac);
+        OSSL_PARAM digest[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA1"), 0),
+                               OSSL_PARAM_construct_end()};
+        ok = enc && dec && hmac && EVP_MAC_init(hmac, auth_key, sizeof auth_key, digest) == 1;
+        const EVP_CIPHER* cipher = !gcm ? EVP_aes_128_ctr()
+                                   : params.master_key_length == 32 ? EVP_aes_256_gcm()
+                                                                    : EVP_aes_128_gcm();
+        ok = ok && EVP_EncryptInit_ex(enc, cipher, nullptr, key, nullptr) == 1;
+        ok = ok && EVP_DecryptInit_ex(dec, cipher, nullptr, key, nullptr) == 1;
+    }
+    ~OpensslFloor() {
+        EVP_MAC_CTX_free(hmac);
+        EVP_MAC_free(mac);
+        EVP_CIPHER_CTX_free(enc);
+        EVP_CIPHER_CTX_free(dec);
+    }
+    OpensslFloor(const OpensslFloor&) = delete;
+    OpensslFloor& operator=(const OpensslFloor&) = delete;
+    void operator()() {
+        if (!ok) return;
         ++counter;
         std::memcpy(iv + 8, &counter, 4);
         unsigned char* body = packet.data() + 12;
         const int n = static_cast<int>(payload);
+        int len = 0;
         if (gcm) {
             ok = ok && EVP_EncryptInit_ex(enc, nullptr, nullptr, nullptr, iv) == 1;
             ok = ok && EVP_EncryptUpdate(enc, nullptr, &len, packet.data(), 12) == 1;
@@ -216,34 +250,57 @@ double openssl_rate(Profile profile, std::size_t payload) {
             ok = ok && EVP_MAC_update(hmac, packet.data(), packet.size()) == 1;
             ok = ok && EVP_MAC_update(hmac, roc, 4) == 1;
             ok = ok && EVP_MAC_final(hmac, check, &out, sizeof check) == 1;
-            ok = ok && CRYPTO_memcmp(tag, check, 10) == 0;
+            ok = ok && CRYPTO_memcmp(tag, check, tag_length) == 0;
             ok = ok && EVP_DecryptInit_ex(dec, nullptr, nullptr, nullptr, iv) == 1;
             ok = ok && EVP_DecryptUpdate(dec, body, &len, body, n) == 1;
         }
-    });
-    EVP_MAC_CTX_free(hmac);
-    EVP_MAC_free(mac);
-    EVP_CIPHER_CTX_free(enc);
-    EVP_CIPHER_CTX_free(dec);
-    return ok ? m.per_second() : 0;
-}
+    }
+    Bytes packet;
+    std::size_t payload;
+    bool gcm = false, ok = false;
+    std::size_t tag_length = 0;
+    unsigned char key[32], iv[16] = {0}, auth_key[20], tag[20], check[20];
+    std::uint32_t counter = 0;
+    EVP_CIPHER_CTX* enc = nullptr;
+    EVP_CIPHER_CTX* dec = nullptr;
+    EVP_MAC* mac = nullptr;
+    EVP_MAC_CTX* hmac = nullptr;
+};
 
 void run(bench::Report& r) {
-    for (Profile profile : {Profile::aes_cm_128_hmac_sha1_80, Profile::aead_aes_128_gcm}) {
+    for (Profile profile : supported_profiles) {
         for (std::size_t payload : {std::size_t{160}, std::size_t{1200}}) {
             const std::string label = std::string(parameters(profile).name) + " " + std::to_string(payload) + " B";
-            const Rate rate = tapsec_rate(profile, payload);
-            const double ours = rate.per_second;
-            r.value("tapsec " + label, ours, "packets/s", "protect + unprotect");
-            r.value("tapsec " + label + " allocations", rate.allocations, "allocs/packet", "after warm-up; target 0");
+            TapsecSrtp<crypto::OpenSsl3> on_openssl(profile, payload);
+            TapsecSrtp<crypto::Botan2> on_botan(profile, payload);
+            OpensslFloor floor(profile, payload);
 #ifdef TAPSEC_HAVE_LIBSRTP2
-            const double theirs = libsrtp_rate(profile, payload);
-            r.value("libsrtp2 " + label, theirs, "packets/s", "protect + unprotect (Debian build, NSS crypto)");
-            r.ratio("tapsec/libsrtp2 " + label, ours, theirs, "target >= 1.0");
+            LibSrtp libsrtp(profile, payload);
+            const auto rates = bench::interleaved_pairs(on_openssl, floor, on_botan, libsrtp);
+            const bool all_ok = on_openssl.ok && floor.ok && on_botan.ok && libsrtp.ok;
+#else
+            const auto rates = bench::interleaved_pairs(on_openssl, floor, on_botan);
+            const bool all_ok = on_openssl.ok && floor.ok && on_botan.ok;
 #endif
-            const double floor = openssl_rate(profile, payload);
-            r.value("OpenSSL EVP crypto only " + label, floor, "packets/s", "same per-packet crypto, no SRTP logic");
-            r.ratio("tapsec/OpenSSL-crypto-only " + label, ours, floor, "what a libcrypto-based SRTP stack could reach");
+            if (!all_ok) {
+                r.value(label, 0, "", "FAILED: a protect or unprotect was refused");
+                continue;
+            }
+            const auto ours = bench::spread(rates[0]);
+            r.value("tapsec (OpenSSL provider) " + label, ours.median, "packets/s", bench::range_note(ours, "/s; protect + unprotect"));
+            r.value("tapsec (OpenSSL provider) " + label + " allocations", allocations_per_call(on_openssl), "allocs/packet",
+                    "after warm-up; target 0");
+            const auto versus_floor = bench::ratio_spread(rates[0], rates[1]);
+            r.value("tapsec (OpenSSL provider) / OpenSSL-crypto-only " + label, versus_floor.median, "x",
+                    bench::range_note(versus_floor, "; target >= 1.0"));
+            const auto botan_versus_floor = bench::ratio_spread(rates[2], rates[1]);
+            r.value("tapsec (Botan provider) / OpenSSL-crypto-only " + label, botan_versus_floor.median, "x",
+                    bench::range_note(botan_versus_floor, ""));
+#ifdef TAPSEC_HAVE_LIBSRTP2
+            const auto versus_libsrtp = bench::ratio_spread(rates[0], rates[3]);
+            r.value("tapsec (OpenSSL provider) / libsrtp2 " + label, versus_libsrtp.median, "x",
+                    bench::range_note(versus_libsrtp, "; Debian's build, NSS crypto; target >= 4"));
+#endif
         }
     }
     for (std::size_t payload : {std::size_t{160}, std::size_t{1200}}) {

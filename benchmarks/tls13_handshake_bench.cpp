@@ -91,43 +91,6 @@ bool openssl_handshake(const OpensslContexts& c) {
     return ok;
 }
 
-/// Pairs of short runs, the sides alternating within each pair (and which goes first
-/// alternating between pairs), so that a change of load on the shared machine hits
-/// every side alike; one rate per side per pair.
-constexpr int pairs = 7;
-
-template <class... Bodies>
-std::array<std::vector<double>, sizeof...(Bodies)> interleaved_pairs(Bodies&... bodies) {
-    std::array<std::vector<double>, sizeof...(Bodies)> rates;
-    std::array<std::function<double()>, sizeof...(Bodies)> runs{
-        std::function<double()>([&bodies] { return bench::measure(bodies, std::chrono::milliseconds(300)).per_second(); })...};
-    for (int pair = 0; pair < pairs; ++pair)
-        for (std::size_t k = 0; k < runs.size(); ++k) {
-            const std::size_t i = pair % 2 ? runs.size() - 1 - k : k;
-            rates[i].push_back(runs[i]());
-        }
-    return rates;
-}
-
-struct Spread {
-    double median, low, high;
-};
-Spread spread(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return {v[v.size() / 2], v.front(), v.back()};
-}
-/// Per-pair ratios ours[i] / theirs[i].
-Spread ratio_spread(const std::vector<double>& ours, const std::vector<double>& theirs) {
-    std::vector<double> r;
-    for (std::size_t i = 0; i < ours.size(); ++i) r.push_back(theirs[i] > 0 ? ours[i] / theirs[i] : 0);
-    return spread(std::move(r));
-}
-std::string range_note(const Spread& s, const char* unit) {
-    char text[160];
-    std::snprintf(text, sizeof text, "median of %d interleaved pairs, range %.3f-%.3f%s", pairs, s.low, s.high, unit);
-    return text;
-}
-
 void run(bench::Report& report) {
     test::TestPki ed_pki(test::KeyType::ed25519);
     test::TestPki ec_pki(test::KeyType::ecdsa_p256);
@@ -170,19 +133,19 @@ void run(bench::Report& report) {
         auto on_openssl = [&] { tapsec_handshake<crypto::OpenSsl3>(client, server); };
         auto on_botan = [&] { tapsec_handshake<crypto::Botan2>(client, server); };
         auto libssl = [&] { openssl_handshake(ctx); };
-        const auto rates = interleaved_pairs(on_openssl, libssl, on_botan);
-        const auto ours = spread(rates[0]), theirs = spread(rates[1]), botan = spread(rates[2]);
+        const auto rates = bench::interleaved_pairs(on_openssl, libssl, on_botan);
+        const auto ours = bench::spread(rates[0]), theirs = bench::spread(rates[1]), botan = bench::spread(rates[2]);
         report.value(std::string("tapsec (OpenSSL provider) full handshakes, ") + c.name, ours.median, "handshakes/s",
-                     range_note(ours, "/s; client+server in one process, chain validated, no tickets"));
+                     bench::range_note(ours, "/s; client+server in one process, chain validated, no tickets"));
         report.value(std::string("OpenSSL libssl full handshakes, ") + c.name, theirs.median, "handshakes/s",
-                     range_note(theirs, "/s; memory BIOs, same work"));
+                     bench::range_note(theirs, "/s; memory BIOs, same work"));
         report.value(std::string("tapsec (Botan provider) full handshakes, ") + c.name, botan.median, "handshakes/s",
-                     range_note(botan, "/s"));
-        const auto ratio = ratio_spread(rates[0], rates[1]);
-        report.value(std::string("tapsec (OpenSSL provider) / OpenSSL, ") + c.name, ratio.median, "x", range_note(ratio, ""));
-        const auto botan_ratio = ratio_spread(rates[2], rates[1]);
+                     bench::range_note(botan, "/s"));
+        const auto ratio = bench::ratio_spread(rates[0], rates[1]);
+        report.value(std::string("tapsec (OpenSSL provider) / OpenSSL, ") + c.name, ratio.median, "x", bench::range_note(ratio, ""));
+        const auto botan_ratio = bench::ratio_spread(rates[2], rates[1]);
         report.value(std::string("tapsec (Botan provider) / OpenSSL, ") + c.name, botan_ratio.median, "x",
-                     range_note(botan_ratio, ""));
+                     bench::range_note(botan_ratio, ""));
     }
 }
 
