@@ -7,7 +7,9 @@
 # usage: benchmarks/run-all.sh [--tapsec PATH] [--bench PATH] [--pairs N] [--size BYTES] [--plot-only]
 #   --tapsec PATH  the tapsec command (default build/tools/tapsec)
 #   --bench PATH   tapsec_bench; when given (or found in build/benchmarks), its ratio suites
-#                  run too and go to docs/benchmarks/tapsec_bench.csv
+#                  run too and go to docs/benchmarks/tapsec_bench.csv; the ratios it measures
+#                  in interleaved pairs (tls13-handshake, srtp) get a chart each,
+#                  tapsec_bench_<suite>.csv/.png
 #   --plot-only    redo the ratio table and chart from the last run's tls13_bulk_runs.csv
 set -euo pipefail
 
@@ -53,7 +55,7 @@ if [ "$(id -u)" = 0 ] && command -v wireguard-go >/dev/null && command -v iperf3
 fi
 
 if [ -x "$bench" ]; then
-  "$bench" --csv "$out/tapsec_bench.csv" providers tls13-handshake tls13_record
+  "$bench" --csv "$out/tapsec_bench.csv" providers tls13-handshake tls13_record srtp
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 fi
@@ -62,10 +64,10 @@ fi
 plot() {
   local csv=$1 png=$2 title=$3
   gnuplot <<PLOT
-set terminal pngcairo size 1000,560 font ",10"
+set terminal pngcairo size 1100,640 font ",10"
 set output "$png"
 set datafile separator ","
-set title "$title"
+set title "$title" noenhanced
 set style data histogram
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.6 border -1
@@ -77,7 +79,7 @@ set grid ytics
 set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2 lc rgb "red" front
 set label "1.0" at graph 1.005, first 1 tc rgb "red"
 set rmargin 14
-set bmargin 8
+set bmargin 12
 set lmargin 10
 plot "$csv" using 2:3:4:xtic(1) every ::1 lc rgb "#4477aa"
 PLOT
@@ -87,5 +89,21 @@ plot "$out/tls13_bulk.csv" "$out/tls13_bulk.png" \
 if [ -f "$out/wireguard_tunnel.csv" ]; then
   plot "$out/wireguard_tunnel.csv" "$out/wireguard_tunnel.png" \
     "WireGuard, iperf3 TCP through TUN between namespaces: ratios within interleaved rounds ($(sed -n 's/^date: //p' "$out/machine.txt"))"
+fi
+# tapsec_bench's ratios measured in interleaved pairs (unit "x", note "median of N
+# interleaved pairs, range LOW-HIGH"), one chart per suite.
+if [ -f "$out/tapsec_bench.csv" ]; then
+  for suite in tls13-handshake srtp; do
+    awk -F, -v suite="$suite" 'BEGIN { print "measurement,median,min,max" }
+      $1 == suite && $4 == "x" && match($0, /range [0-9.]+-[0-9.]+/) {
+        split(substr($0, RSTART + 6, RLENGTH - 6), r, "-"); name = $2
+        gsub(/tapsec \(OpenSSL provider\)/, "ossl", name); gsub(/tapsec \(Botan provider\)/, "botan", name)
+        gsub(/OpenSSL-crypto-only/, "EVP floor", name); gsub(/SRTP_|AEAD_|full handshakes, /, "", name)
+        print name "," $3 "," r[1] "," r[2] }' \
+      "$out/tapsec_bench.csv" >"$out/tapsec_bench_$suite.csv"
+    [ "$(wc -l <"$out/tapsec_bench_$suite.csv")" -gt 1 ] &&
+      plot "$out/tapsec_bench_$suite.csv" "$out/tapsec_bench_$suite.png" \
+        "tapsec_bench $suite: ratios within interleaved pairs ($(sed -n 's/^date: //p' "$out/machine.txt"))"
+  done
 fi
 echo "run-all.sh: wrote $out/tls13_bulk.csv, tls13_bulk_runs.csv, tls13_bulk.png, machine.txt" >&2
