@@ -793,7 +793,7 @@ private:
         const SecretBytes seed = resumption_skeyseed<Crypto>(suite_.prf, old_sk_d, ni_, nr_);
         return key_ike_sa(seed, ni_, nr_);
     }
-    /// RFC 5723 5.1's AUTH: RFC 7296 2.15's shared-key MIC keyed with SK_pi (the
+    /// RFC 5723's AUTH (4.3.3): RFC 7296 2.15's shared-key MIC keyed with SK_pi (the
     /// initiator's) or SK_pr (the responder's), over the IKE_SESSION_RESUME messages:
     /// what eap_auth_value computes for an EAP method without an MSK.
     SecretBytes resumption_auth(bool for_initiator, ByteView id_body) const { return eap_auth_value(for_initiator, id_body); }
@@ -1298,7 +1298,7 @@ private:
     void send_auth_request(Instant now) {
         child_inbound_spi_ = random_spi32();
         std::optional<RawPayload> auth;
-        if (config_.eap_peer) {  // no AUTH: the responder starts EAP (RFC 7296 2.16)
+        if (config_.eap_peer && !resumption_) {  // no AUTH: the responder starts EAP (RFC 7296 2.16); resumed: no EAP
             auto method = config_.eap_peer();
             if (!method) {
                 fail(make_error_code(Error::invalid_configuration));
@@ -1350,7 +1350,7 @@ private:
         const ByteView our_nonce = initiator() ? ByteView(ni_) : ByteView(nr_);
         const ByteView sk_p = initiator() ? ByteView(keys_.sk_pr) : ByteView(keys_.sk_pi);
         if (resumption_) {
-            // RFC 5723 5.1: the IDs are the ticket's, the AUTH a shared-key MIC keyed with SK_pi / SK_pr.
+            // RFC 5723 4.3.3: the IDs are the ticket's, the AUTH a shared-key MIC keyed with SK_pi / SK_pr.
             if (!same_identity(resumed_peer_id_, *peer_id)) return make_error_code(Error::ticket_identity_mismatch);
             if (peer_auth->method != AuthMethod::shared_key_mic) return make_error_code(Error::authentication_failed);
             const SecretBytes expected = resumption_auth(!initiator(), id->body);
