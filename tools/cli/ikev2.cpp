@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -108,7 +109,8 @@ constexpr const char* usage =
     "  --ticket-out FILE     connect: ask for an RFC 5723 resumption ticket and write it to FILE\n"
     "                        (0600: it holds the IKE SA's SK_d) once the tunnel is up\n"
     "  --resume FILE         connect: resume with the ticket in FILE (IKE_SESSION_RESUME, no\n"
-    "                        key exchange); tickets are single use: pair with --ticket-out\n"
+    "                        key exchange); tickets are single use: pair with --ticket-out.\n"
+    "                        A ticket the responder refuses (TICKET_NACK): a full IKE_SA_INIT\n"
     "  --ticket-key-file FILE  listen: seal resumption tickets with FILE's 48 octets (16-octet\n"
     "                        name, 32-octet AES-256-GCM key), so another run accepts them;\n"
     "                        without it, a random key per run. listen always answers TICKET_REQUEST\n"
@@ -949,8 +951,22 @@ int run(Arguments& args, bool is_connect) {
         tun_fd = open_tun(options.tun, options.config.local_ts, options.config.remote_ts, tun_vnet_header, error);
         if (tun_fd < 0) return cli::fail(error);
     }
-    Ikev2<Crypto> conn(is_connect ? Role::client : Role::server, options.config, std::move(*udp));
-    if (auto ec = conn.handshake()) {
+    auto connection = std::make_unique<Ikev2<Crypto>>(is_connect ? Role::client : Role::server, options.config, std::move(*udp));
+    auto ec = connection->handshake();
+    if (ec == ikev2::Error::ticket_refused) {
+        // RFC 5723 4.3.1: after TICKET_NACK the initiator falls back to a full IKE_SA_INIT.
+        std::fprintf(stderr, "tapsec: the responder refused the ticket in %s (TICKET_NACK): falling back to IKE_SA_INIT\n",
+                     options.resume_file.c_str());
+        options.config.resume_ticket.reset();
+        auto again = Udp::bind(options.bind_address, options.port, options.peer);
+        if (!again) return cli::fail("cannot bind UDP " + options.bind_address + ": " + again.error().message());
+        again->set_receive_buffer(8 << 20);
+        connection = std::make_unique<Ikev2<Crypto>>(Role::client, options.config, std::move(*again));
+        ec = connection->handshake();
+        options.resume_file.clear();
+    }
+    Ikev2<Crypto>& conn = *connection;
+    if (ec) {
         report_events(conn, options.verbose);
         return cli::fail(std::string(is_connect ? "IKEv2 with " + options.peer.to_string() : std::string("IKEv2")) +
                          " failed: " + ec.message() +
