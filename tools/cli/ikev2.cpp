@@ -463,8 +463,9 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
         out.config.request_ticket = true;
     }
     if (resume_file) {
-        const std::string content = Arguments::read_file_or_throw("--resume", *resume_file);
+        std::string content = Arguments::read_file_or_throw("--resume", *resume_file);
         auto ticket = ikev2::Ticket::parse(as_bytes(content));
+        secure_zero(content.data(), content.size());  // the file holds SK_d
         if (!ticket) return "--resume: " + *resume_file + " holds no IKEv2 resumption ticket (written by --ticket-out)";
         if (ticket->expired(ikev2::unix_seconds(out.config)))
             return "--resume: the ticket in " + *resume_file + " has expired; connect without --resume";
