@@ -170,6 +170,42 @@ void run_with(bench::Report& report, const std::string& prefix) {
     report.value(label("IKE_SA_INIT + IKE_AUTH exchanges (both sides, X25519)"), handshakes.per_second(), "exchanges/s",
                  "in-process, 4 messages, 2 key generations + 2 agreements");
 
+    // RFC 5723: IKE_SESSION_RESUME + IKE_AUTH (no key exchange) against IKE_SA_INIT +
+    // IKE_AUTH, both asking for the next ticket (so each resumption has a fresh one:
+    // tickets are single use). The wall clock moves 1 s per exchange and tickets live
+    // 60 s, so the used-ticket store stays small.
+    auto clock_s = std::make_shared<std::int64_t>(1'800'000'000);
+    auto ticketed = [&](ikev2::Config c) {
+        c.wall_clock = [clock_s] { return std::chrono::system_clock::time_point(std::chrono::seconds(*clock_s)); };
+        return c;
+    };
+    ikev2::Config ti = ticketed(config("a@test", "b.test", "10.1.0.1/32", "10.2.0.1/32"));
+    ikev2::Config tr = ticketed(config("b.test", "a@test", "10.2.0.1/32", "10.1.0.1/32"));
+    ti.request_ticket = true;
+    tr.tickets = std::make_shared<ikev2::TicketIssuer>(tls13::TicketKey::generate<Provider>(), std::chrono::seconds(60));
+    std::optional<ikev2::Ticket> ticket;
+    auto full_with_ticket = [&] {
+        ++*clock_s;
+        Engine i(Role::client, ti), r(Role::server, tr);
+        if (!establish(i, r, now) || !i.ticket()) std::abort();
+        ticket = *i.ticket();
+    };
+    full_with_ticket();
+    auto resumed = [&] {
+        ++*clock_s;
+        ikev2::Config c = ti;
+        c.resume_ticket = std::move(ticket);
+        Engine i(Role::client, c), r(Role::server, tr);
+        if (!establish(i, r, now) || !i.resumed() || !i.ticket()) std::abort();
+        ticket = *i.ticket();
+    };
+    const auto [full_rate, resumed_rate] = best_of_interleaved(3, full_with_ticket, resumed);
+    report.value(label("IKE_SA_INIT + IKE_AUTH with a ticket issued (RFC 5723)"), full_rate, "exchanges/s",
+                 "both sides, X25519, N(TICKET_REQUEST) answered");
+    report.value(label("IKE_SESSION_RESUME + IKE_AUTH resumed from a ticket (RFC 5723)"), resumed_rate, "exchanges/s",
+                 "both sides, no key exchange, the next ticket issued");
+    report.ratio(label("resumption / full exchange"), resumed_rate, full_rate);
+
     // Certificates (Ed25519 both ways): each engine built from one Config (the CA file and
     // our chain and key parsed once, shared through Config::parsed_trust and
     // parsed_credentials) against a fresh credentials slot per engine (our chain and key

@@ -241,4 +241,80 @@ TEST_CASE("tapsec listen|connect ikev2 with pools / vips: the initiator's addres
     }
 }
 
+TEST_CASE("tapsec connect ikev2 --ticket-out, then --resume: RFC 5723 resumption across listener runs; a refused ticket falls back") {
+    test::TempDir dir;
+    // Both listener runs seal and open tickets with one key (--ticket-key-file): 48 octets.
+    std::string key(48, '\0');
+    for (std::size_t n = 0; n < key.size(); ++n) key[n] = static_cast<char>(n * 37 + 11);
+    test::write_file(dir.file("ticket.key"), key);
+    auto run_pair = [&](const std::string& name, const std::vector<std::string>& listen_extra,
+                        const std::vector<std::string>& connect_extra) {
+        const std::uint16_t port = test::free_port(SOCK_DGRAM);
+        test::write_file(dir.file(name + "-listen.conf"),
+                         config("local_addrs = 127.0.0.1:" + std::to_string(port), "gw.test", "a@test", "10.200.1.1/32",
+                                "10.200.2.0/24"));
+        test::write_file(dir.file(name + "-connect.conf"),
+                         config("remote_addrs = 127.0.0.1:" + std::to_string(port), "a@test", "gw.test", "10.200.2.1",
+                                "10.200.1.1"));
+        std::vector<std::string> listen_args{TAPSEC_TOOL_PATH, "listen", "ikev2", "--config", dir.file(name + "-listen.conf"),
+                                             "--udp-to", "10.200.2.1:9000", "--verbose", "--handshake-timeout", "15"};
+        listen_args.insert(listen_args.end(), listen_extra.begin(), listen_extra.end());
+        std::vector<std::string> connect_args{TAPSEC_TOOL_PATH, "connect", "ikev2", "--config", dir.file(name + "-connect.conf"),
+                                              "--udp-to", "10.200.1.1:9000", "--verbose"};
+        connect_args.insert(connect_args.end(), connect_extra.begin(), connect_extra.end());
+        auto listener = std::make_unique<test::Process>(listen_args, dir.file(name + "-listen.log"));
+        auto initiator = std::make_unique<test::Process>(connect_args, dir.file(name + "-connect.log"));
+        return std::make_pair(std::move(listener), std::move(initiator));
+    };
+    auto line_through = [](test::Process& listener, test::Process& initiator, const std::string& line) {
+        REQUIRE_MESSAGE(initiator.wait_for_output("IKE SA and Child SA established", 10s), initiator.output() << listener.output());
+        initiator.write_stdin(line + "\n");
+        CHECK_MESSAGE(listener.wait_for_output(line, 10s), listener.output());
+        initiator.close_stdin();
+        CHECK_MESSAGE(initiator.wait(10s) == 0, initiator.output());
+        CHECK_MESSAGE(listener.wait(10s) == 0, listener.output());
+    };
+    {  // A full IKE_SA_INIT + IKE_AUTH that keeps a ticket.
+        auto processes = run_pair("full", {"--ticket-key-file", dir.file("ticket.key")},
+                                              {"--ticket-out", dir.file("first.ticket")});
+        test::Process* listener = processes.first.get();  // not a structured binding: clang 14 lambdas
+        test::Process* initiator = processes.second.get();
+        line_through(*listener, *initiator, "before resumption");
+        CHECK(initiator->output().find("resumption ticket written to " + dir.file("first.ticket")) != std::string::npos);
+        CHECK(initiator->output().find("resumed") == std::string::npos);
+    }
+    {  // Another listener run with the same key resumes it (IKE_SESSION_RESUME) and issues the next ticket.
+        auto processes = run_pair("resumed", {"--ticket-key-file", dir.file("ticket.key")},
+                                              {"--resume", dir.file("first.ticket"), "--ticket-out", dir.file("second.ticket")});
+        test::Process* listener = processes.first.get();  // not a structured binding: clang 14 lambdas
+        test::Process* initiator = processes.second.get();
+        line_through(*listener, *initiator, "after resumption");
+        CHECK_MESSAGE(initiator->output().find("resumed from a ticket, RFC 5723") != std::string::npos, initiator->output());
+        CHECK_MESSAGE(listener->output().find("resumed from a ticket, RFC 5723") != std::string::npos, listener->output());
+        CHECK(initiator->output().find("resumption ticket written to " + dir.file("second.ticket")) != std::string::npos);
+    }
+    {  // A listener with another key refuses the ticket (TICKET_NACK, keeping no state): the
+       // initiator says so, naming the file, and falls back to IKE_SA_INIT (RFC 5723 4.3.1).
+        auto processes = run_pair("refused", {}, {"--resume", dir.file("second.ticket")});
+        test::Process* listener = processes.first.get();  // not a structured binding: clang 14 lambdas
+        test::Process* initiator = processes.second.get();
+        line_through(*listener, *initiator, "after the fall-back");
+        CHECK_MESSAGE(initiator->output().find("refused the ticket in " + dir.file("second.ticket") +
+                                               " (TICKET_NACK): falling back to IKE_SA_INIT") != std::string::npos,
+                      initiator->output());
+        CHECK(initiator->output().find("resumed from a ticket") == std::string::npos);
+    }
+    {  // A file that holds no ticket: a usage error naming it, nothing sent.
+        test::write_file(dir.file("junk.ticket"), "not a ticket");
+        test::Process cli({TAPSEC_TOOL_PATH, "connect", "ikev2", "127.0.0.1:9", "--psk", "x", "--local-id", "a@test",
+                           "--remote-id", "gw.test", "--local-ts", "10.200.2.1", "--remote-ts", "10.200.1.1",
+                           "--resume", dir.file("junk.ticket")},
+                          dir.file("junk.log"));
+        CHECK(cli.wait(10s) == 2);
+        CHECK_MESSAGE(cli.output().find("--resume: " + dir.file("junk.ticket") + " holds no IKEv2 resumption ticket") !=
+                          std::string::npos,
+                      cli.output());
+    }
+}
+
 }  // namespace ikev2_cli_test

@@ -1029,3 +1029,231 @@ TEST_CASE("ikev2 ts6: selectors of two families are refused: in one configuratio
     CHECK(!p.connect());
     CHECK(p.r->failure() == Error::ts_unacceptable);
 }
+
+// ---- session resumption (RFC 5723) -------------------------------------------------------
+
+namespace ikev2_unit_test {
+
+/// A wall clock a test moves (tickets expire on the wall clock, not the engine's Instant).
+struct ResumeClock {
+    std::shared_ptr<std::chrono::system_clock::time_point> at =
+        std::make_shared<std::chrono::system_clock::time_point>(std::chrono::sys_days{std::chrono::year{2026} / 12 / 2});
+    std::function<std::chrono::system_clock::time_point()> reader() const {
+        return [at = at] { return *at; };
+    }
+};
+
+/// A full IKE_SA_INIT + IKE_AUTH that asks for a ticket from `issuer`; the ticket it got.
+Ticket first_ticket(const std::shared_ptr<TicketIssuer>& issuer, const ResumeClock& clock) {
+    Pair p([&](Config& i, Config& r) {
+        i.request_ticket = true;
+        r.tickets = issuer;
+        i.wall_clock = r.wall_clock = clock.reader();
+    });
+    REQUIRE(p.connect());
+    CHECK(!p.i->resumed());
+    CHECK(p.r->tickets_issued() == 1);
+    REQUIRE(p.i->ticket());
+    return *p.i->ticket();
+}
+
+/// The payload of `type` in an unprotected message as sent (after the non-ESP marker).
+Bytes resume_payload(const Bytes& datagram, PayloadType type) {
+    auto m = parse_message(marker_stripped(datagram));
+    REQUIRE(m);
+    const RawPayload* p = find(m->payloads, type);
+    REQUIRE(p);
+    return p->body;
+}
+
+TEST_CASE("ikev2 resumption: a ticket from IKE_AUTH resumes with IKE_SESSION_RESUME, keys per RFC 5723 5.1, ESP flows") {
+    ResumeClock clock;
+    auto issuer = TicketIssuer::generate<crypto::Botan2>(CommonConfig{}, 1h);
+    for (const bool cookies : {false, true}) {
+        CAPTURE(cookies);
+        const Ticket ticket = first_ticket(issuer, clock);
+        CHECK(ticket.expires_unix_s == unix_seconds([&] { CommonConfig c; c.wall_clock = clock.reader(); return c; }()) + 3600);
+        // The ticket file round trip keeps every field.
+        const SecretBytes file = ticket.serialize();
+        auto back = Ticket::parse(file);
+        REQUIRE(back);
+        CHECK(back->opaque == ticket.opaque);
+        CHECK(back->sk_d == ticket.sk_d);
+        CHECK(back->expires_unix_s == ticket.expires_unix_s);
+        CHECK(back->local_id == ticket.local_id);
+        CHECK(back->remote_id == ticket.remote_id);
+        CHECK(back->suite.prf == ticket.suite.prf);
+        CHECK(back->suite.cipher == ticket.suite.cipher);
+        CHECK(!Ticket::parse(ByteView(file).first(file.size() - 1)));
+
+        Pair p([&](Config& i, Config& r) {
+            i.resume_ticket = *back;
+            i.request_ticket = true;  // and a new ticket for the next time
+            r.tickets = issuer;
+            i.wall_clock = r.wall_clock = clock.reader();
+            if (cookies) r.source_validation = CommonConfig::SourceValidation::always;
+        });
+        REQUIRE(p.connect());
+        CHECK(p.i->resumed());
+        CHECK(p.r->resumed());
+        CHECK(p.r->session_info().peer.psk_identity == "a@test");
+        CHECK(p.i->session_info().peer.psk_identity == "b.test");
+        CHECK(p.r->statistics().cookies_sent == (cookies ? 1u : 0u));
+        // No IKE_SA_INIT at all: the first exchange is IKE_SESSION_RESUME (38), message ID 0.
+        for (const auto& d : p.i_to_r) CHECK(d[4 + 18] != static_cast<std::uint8_t>(ExchangeType::ike_sa_init));
+        CHECK(p.i_to_r.front()[4 + 18] == static_cast<std::uint8_t>(ExchangeType::ike_session_resume));
+        // SK_d of the resumed SA, recomputed here from the wire: SKEYSEED = prf(SK_d (old),
+        // "Resumption" | Ni | Nr), then prf+ over Ni | Nr | SPIi | SPIr (the new SPIs).
+        const Bytes ni = resume_payload(p.i_to_r[cookies ? 1 : 0], PayloadType::nonce);
+        const Bytes nr = resume_payload(p.r_to_i[cookies ? 1 : 0], PayloadType::nonce);
+        const SecretBytes seed = resumption_skeyseed<crypto::Botan2>(ticket.suite.prf, ticket.sk_d, ni, nr);
+        const IkeSaKeys keys = derive_ike_sa_keys<crypto::Botan2>(ticket.suite.prf, seed, ni, nr, p.i->spi_initiator(),
+                                                                  p.i->spi_responder(), esp::keymat_length(ticket.suite.cipher));
+        CHECK(ByteView(keys.sk_d).size() == p.i->sk_d_for_interop_tests().size());
+        CHECK(std::equal(keys.sk_d.begin(), keys.sk_d.end(), p.i->sk_d_for_interop_tests().begin()));
+        CHECK(std::equal(keys.sk_d.begin(), keys.sk_d.end(), p.r->sk_d_for_interop_tests().begin()));
+        CHECK(!std::equal(ticket.sk_d.begin(), ticket.sk_d.end(), p.i->sk_d_for_interop_tests().begin()));
+        // Data through the resumed SA's Child SA, and a fresh ticket for the next resumption.
+        p.ping_pong();
+        REQUIRE(p.i->ticket());
+        CHECK(p.i->ticket()->opaque != ticket.opaque);
+        REQUIRE(!p.i->close(p.now));
+        p.pump();
+        CHECK(p.i->is_closed());
+        CHECK(p.r->is_closed());
+        CHECK(!p.i->failure());
+    }
+}
+
+TEST_CASE("ikev2 resumption: replayed, expired, tampered, foreign and misdirected tickets are refused (table-driven)") {
+    ResumeClock clock;
+    auto issuer = TicketIssuer::generate<crypto::Botan2>(CommonConfig{}, 1h);
+    struct Case {
+        const char* name;
+        std::function<void(Ticket&, Config& i, Config& r)> adjust;
+        std::error_code initiator, responder;  // the initiator's failure, the responder's refusal
+    };
+    auto later_clock = [&](Config& c) {
+        auto at = clock.at;
+        c.wall_clock = [at] { return *at + 2h; };
+    };
+    const std::vector<Case> cases{
+        {"used a second time", [&](Ticket& t, Config&, Config&) {
+             Pair first([&](Config& i, Config& r) {
+                 i.resume_ticket = t;
+                 r.tickets = issuer;
+                 i.wall_clock = r.wall_clock = clock.reader();
+             });
+             REQUIRE(first.connect());
+         },
+         make_error_code(Error::ticket_refused), make_error_code(Error::ticket_replayed)},
+        {"expired at the responder", [&](Ticket&, Config&, Config& r) { later_clock(r); },
+         make_error_code(Error::ticket_refused), make_error_code(Error::ticket_expired)},
+        {"one octet of the opaque ticket altered", [](Ticket& t, Config&, Config&) { t.opaque[t.opaque.size() / 2] ^= 0x01; },
+         make_error_code(Error::ticket_refused), make_error_code(Error::ticket_invalid)},
+        {"truncated", [](Ticket& t, Config&, Config&) { t.opaque.resize(20); },
+         make_error_code(Error::ticket_refused), make_error_code(Error::ticket_invalid)},
+        {"sealed by another responder's key", [](Ticket&, Config&, Config& r) {
+             r.tickets = TicketIssuer::generate<crypto::Botan2>(CommonConfig{}, 1h);
+         },
+         make_error_code(Error::ticket_refused), make_error_code(Error::ticket_invalid)},
+        {"issued to another initiator identity", [](Ticket&, Config&, Config& r) {
+             r.remote_id = *Identification::parse("c@test");
+             r.pre_shared_keys.front().identity = "c@test";
+         },
+         make_error_code(Error::ticket_refused), make_error_code(Error::ticket_identity_mismatch)},
+        {"presented to another responder identity", [](Ticket&, Config&, Config& r) { r.local_id = *Identification::parse("d.test"); },
+         make_error_code(Error::ticket_refused), make_error_code(Error::ticket_identity_mismatch)},
+        {"responder without a ticket issuer", [](Ticket&, Config&, Config& r) { r.tickets.reset(); },
+         make_error_code(Error::ticket_refused), make_error_code(Error::resumption_unavailable)},
+        {"the IKE cipher is no longer allowed", [](Ticket& t, Config&, Config& r) {
+             r.ike_ciphers = {t.suite.cipher == IkeCipher::aes_256_gcm_16 ? IkeCipher::chacha20_poly1305 : IkeCipher::aes_256_gcm_16};
+         },
+         make_error_code(Error::ticket_refused), make_error_code(Error::no_proposal_chosen)},
+        {"expired at the initiator: never sent", [&](Ticket&, Config& i, Config&) { later_clock(i); },
+         make_error_code(Error::ticket_expired), {}},
+        {"for another local identity: never sent", [](Ticket& t, Config&, Config&) { t.local_id.data = {'x'}; },
+         make_error_code(Error::ticket_identity_mismatch), {}},
+    };
+    for (const auto& c : cases) {
+        const std::string name = c.name;
+        CAPTURE(name);
+        Ticket ticket = first_ticket(issuer, clock);
+        Pair p([&](Config& i, Config& r) {
+            r.tickets = issuer;
+            i.wall_clock = r.wall_clock = clock.reader();
+            c.adjust(ticket, i, r);
+            i.resume_ticket = ticket;
+        });
+        if (!c.responder) {  // refused by the initiator itself: nothing is sent
+            CHECK(p.i->start(p.now) == c.initiator);
+            p.pump();
+            CHECK(p.i->failure() == c.initiator);
+            CHECK(p.i_to_r.empty());
+            continue;
+        }
+        CHECK(!p.connect());
+        CHECK(p.i->failure() == c.initiator);
+        CHECK(Pair::drop_reason(*p.r) == c.responder);
+        CHECK(!p.r->is_established());
+        // Refused with N(TICKET_NACK) in an IKE_SESSION_RESUME response, nothing kept.
+        REQUIRE(p.r_to_i.size() == 1);
+        auto m = parse_message(marker_stripped(p.r_to_i.front()));
+        REQUIRE(m);
+        CHECK(m->header.exchange == ExchangeType::ike_session_resume);
+        CHECK(m->header.spi_r == 0);
+        CHECK(find_notify(m->payloads, NotifyType::ticket_nack));
+    }
+}
+
+TEST_CASE("ikev2 resumption: a rotated-out key still opens, not after a second rotation; a wrong SK_d fails IKE_AUTH's integrity; junk never opens") {
+    ResumeClock clock;
+    auto issuer = TicketIssuer::generate<crypto::Botan2>(CommonConfig{}, 1h);
+    {
+        const Ticket ticket = first_ticket(issuer, clock);
+        issuer->rotate(tls13::TicketKey::generate<crypto::Botan2>());
+        Pair p([&](Config& i, Config& r) {
+            i.resume_ticket = ticket;
+            r.tickets = issuer;
+            i.wall_clock = r.wall_clock = clock.reader();
+        });
+        CHECK(p.connect());
+        CHECK(issuer->spent() >= 1);
+    }
+    {
+        const Ticket ticket = first_ticket(issuer, clock);  // sealed under the second key
+        issuer->rotate(tls13::TicketKey::generate<crypto::Botan2>());
+        issuer->rotate(tls13::TicketKey::generate<crypto::Botan2>());  // its key is gone now
+        Pair p([&](Config& i, Config& r) {
+            i.resume_ticket = ticket;
+            r.tickets = issuer;
+            i.wall_clock = r.wall_clock = clock.reader();
+        });
+        CHECK(!p.connect());
+        CHECK(Pair::drop_reason(*p.r) == Error::ticket_invalid);
+        CHECK(p.i->failure() == Error::ticket_refused);
+    }
+    {
+        Ticket ticket = first_ticket(issuer, clock);
+        ticket.sk_d[0] ^= 0x80;  // the responder opens the ticket; the keys no longer agree
+        Pair p([&](Config& i, Config& r) {
+            i.resume_ticket = ticket;
+            r.tickets = issuer;
+            i.wall_clock = r.wall_clock = clock.reader();
+        });
+        CHECK(!p.connect());
+        CHECK(Pair::drop_reason(*p.r) == Error::integrity_check_failed);
+        CHECK(!p.r->is_established());
+    }
+    // The opener on raw input: never a crash, always ticket_invalid.
+    Bytes junk(200);
+    for (std::size_t n : {0, 1, 16, 28, 44, 45, 200}) {
+        CAPTURE(n);
+        auto opened = issuer->open<crypto::Botan2>(ByteView(junk).first(n), 0);
+        CHECK(opened.error() == Error::ticket_invalid);
+    }
+    CHECK(!TicketState::parse(junk));
+    CHECK(!Ticket::parse(junk));
+}
+
+}  // namespace ikev2_unit_test

@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -105,6 +106,14 @@ constexpr const char* usage =
     "                        first local selector address and a route to the remote selector\n"
     "  --udp-to IP:PORT      stdin lines as UDP datagrams to IP:PORT inside the tunnel;\n"
     "                        UDP payloads from the tunnel to stdout\n"
+    "  --ticket-out FILE     connect: ask for an RFC 5723 resumption ticket and write it to FILE\n"
+    "                        (0600: it holds the IKE SA's SK_d) once the tunnel is up\n"
+    "  --resume FILE         connect: resume with the ticket in FILE (IKE_SESSION_RESUME, no\n"
+    "                        key exchange); tickets are single use: pair with --ticket-out.\n"
+    "                        A ticket the responder refuses (TICKET_NACK): a full IKE_SA_INIT\n"
+    "  --ticket-key-file FILE  listen: seal resumption tickets with FILE's 48 octets (16-octet\n"
+    "                        name, 32-octet AES-256-GCM key), so another run accepts them;\n"
+    "                        without it, a random key per run. listen always answers TICKET_REQUEST\n"
     "  --handshake-timeout S give up after S seconds (default 20 for connect, 600 for listen)\n"
     "  --verbose             report the negotiation, rekeys, drops, the close and the ESP\n"
     "                        counters on stderr\n"
@@ -129,6 +138,7 @@ struct Options {
     std::string bind_address = "0.0.0.0";
     std::uint16_t port = 4500;
     Endpoint peer;
+    std::string ticket_out, resume_file;  // RFC 5723 (connect)
 };
 
 /// The EAP-MD5 options: the peer's identity and password (connect), the server's user
@@ -438,7 +448,42 @@ std::optional<std::string> read_options(Arguments& args, bool is_connect, Option
     auto timeout = args.take_seconds("--handshake-timeout");
     const bool cookies = args.flag("--cookies") || (file.cookies && !is_connect);
     out.verbose = args.flag("--verbose");
+    auto ticket_out = args.take("--ticket-out");
+    auto resume_file = args.take("--resume");
+    auto ticket_key = args.take_file("--ticket-key-file");
     args.refuse_unknown_options();
+
+    // Session resumption (RFC 5723): connect keeps / presents a ticket, listen issues them.
+    if ((ticket_out || resume_file) && !is_connect)
+        return std::string("--ticket-out and --resume are for connect; listen issues tickets (--ticket-key-file)");
+    if (ticket_key && is_connect) return std::string("--ticket-key-file is for listen; connect takes --resume FILE");
+    if (ticket_out) {
+        if (ticket_out->empty()) return std::string("--ticket-out: empty file name");
+        out.ticket_out = *ticket_out;
+        out.config.request_ticket = true;
+    }
+    if (resume_file) {
+        std::string content = Arguments::read_file_or_throw("--resume", *resume_file);
+        auto ticket = ikev2::Ticket::parse(as_bytes(content));
+        secure_zero(content.data(), content.size());  // the file holds SK_d
+        if (!ticket) return "--resume: " + *resume_file + " holds no IKEv2 resumption ticket (written by --ticket-out)";
+        if (ticket->expired(ikev2::unix_seconds(out.config)))
+            return "--resume: the ticket in " + *resume_file + " has expired; connect without --resume";
+        out.config.resume_ticket = std::move(*ticket);
+        out.resume_file = *resume_file;
+    }
+    if (!is_connect) {
+        if (ticket_key) {
+            if (ticket_key->size() != 48)
+                return "--ticket-key-file: " + std::to_string(ticket_key->size()) + " octets, 48 expected (16-octet name, 32-octet key)";
+            out.config.tickets = std::make_shared<ikev2::TicketIssuer>(
+                tls13::TicketKey::from_bytes(as_bytes(*ticket_key).first(16), as_bytes(*ticket_key).subspan(16, 32)),
+                std::chrono::hours(8));
+            secure_zero(ticket_key->data(), ticket_key->size());
+        } else {
+            out.config.tickets = ikev2::TicketIssuer::generate<Crypto>(out.config);
+        }
+    }
 
     // Authentication: we sign when given a certificate, the peer must when given a CA;
     // local.auth / remote.auth in the file make the choice explicit.
@@ -872,6 +917,19 @@ int run_data_path(auto& conn, const Options& options, int tun_fd, bool tun_vnet_
     return 0;
 }
 
+/// --ticket-out: the ticket the responder issued, written 0600 (it holds SK_d); an error
+/// names the file.
+std::optional<std::string> write_ticket(const auto& engine, const std::string& path) {
+    if (!engine.ticket()) return "--ticket-out: the responder issued no resumption ticket; " + path + " not written";
+    const SecretBytes content = engine.ticket()->serialize();
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return "--ticket-out: cannot write " + path + ": " + std::strerror(errno);
+    const bool written = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+    const bool closed = ::close(fd) == 0;
+    if (!written || !closed) return "--ticket-out: cannot write " + path;
+    return std::nullopt;
+}
+
 template <class Crypto>
 int run(Arguments& args, bool is_connect) {
     Options options;
@@ -894,17 +952,37 @@ int run(Arguments& args, bool is_connect) {
         tun_fd = open_tun(options.tun, options.config.local_ts, options.config.remote_ts, tun_vnet_header, error);
         if (tun_fd < 0) return cli::fail(error);
     }
-    Ikev2<Crypto> conn(is_connect ? Role::client : Role::server, options.config, std::move(*udp));
-    if (auto ec = conn.handshake()) {
+    auto connection = std::make_unique<Ikev2<Crypto>>(is_connect ? Role::client : Role::server, options.config, std::move(*udp));
+    auto ec = connection->handshake();
+    if (ec == ikev2::Error::ticket_refused) {
+        // RFC 5723 4.3.1: after TICKET_NACK the initiator falls back to a full IKE_SA_INIT.
+        std::fprintf(stderr, "tapsec: the responder refused the ticket in %s (TICKET_NACK): falling back to IKE_SA_INIT\n",
+                     options.resume_file.c_str());
+        options.config.resume_ticket.reset();
+        auto again = Udp::bind(options.bind_address, options.port, options.peer);
+        if (!again) return cli::fail("cannot bind UDP " + options.bind_address + ": " + again.error().message());
+        again->set_receive_buffer(8 << 20);
+        connection = std::make_unique<Ikev2<Crypto>>(Role::client, options.config, std::move(*again));
+        ec = connection->handshake();
+        options.resume_file.clear();
+    }
+    Ikev2<Crypto>& conn = *connection;
+    if (ec) {
         report_events(conn, options.verbose);
         return cli::fail(std::string(is_connect ? "IKEv2 with " + options.peer.to_string() : std::string("IKEv2")) +
-                         " failed: " + ec.message());
+                         " failed: " + ec.message() +
+                         (options.resume_file.empty() ? std::string() : " (the ticket in " + options.resume_file + ")"));
     }
     report_events(conn, options.verbose);
+    if (!options.ticket_out.empty()) {
+        if (auto error = write_ticket(conn.engine(), options.ticket_out)) return cli::fail(*error);
+        if (options.verbose) std::fprintf(stderr, "tapsec: resumption ticket written to %s\n", options.ticket_out.c_str());
+    }
     if (options.verbose)
         std::fprintf(stderr, "tapsec: %s, %s, peer %s (%s), %s === %s\n", conn.info().cipher_suite.c_str(),
                      conn.info().group.c_str(), conn.info().peer.subject.c_str(),
-                     !conn.info().peer.certificate_chain_der.empty() ? "certificate"
+                     conn.engine().resumed()                          ? "resumed from a ticket, RFC 5723"
+                     : !conn.info().peer.certificate_chain_der.empty() ? "certificate"
                      : options.config.eap_server                      ? "EAP-MD5"
                                                                       : "PSK",
                      ikev2::to_string(conn.engine().local_selector()).c_str(),
@@ -1004,7 +1082,6 @@ const Registration registration{ProtocolEntry{
      {"AFN", "configuration payloads only (RFC 7296 2.19: an inner IPv4 address, DNS; `--request-address`, `--pool`); "
              "no vendor IDs or other feature negotiation"},
      {"CX", "no extension mechanism (vendor IDs, private notifies) is exposed to the application"},
-     {"SC", "session resumption (RFC 5723) is not implemented"},
     },
 }};
 

@@ -26,6 +26,7 @@
 #include "eap.hpp"
 #include "fragments.hpp"
 #include "key_schedule.hpp"
+#include "resumption.hpp"
 #include "selectors.hpp"
 #include "wire.hpp"
 
@@ -407,6 +408,16 @@ struct Config : CommonConfig {
     // instance per IKE SA, made by the factory.
     std::function<std::unique_ptr<eap::PeerMethod>()> eap_peer;
     std::function<std::unique_ptr<eap::ServerMethod>()> eap_server;
+
+    // Session resumption (RFC 5723, resumption.hpp), ticket by value. Initiator:
+    // request_ticket sends N(TICKET_REQUEST) in IKE_AUTH, and the ticket the responder
+    // answers is then Engine::ticket(); resume_ticket makes start() resume with it
+    // (IKE_SESSION_RESUME, then IKE_AUTH with the AUTH of RFC 5723 5.1) instead of
+    // IKE_SA_INIT. Responder: with `tickets` it issues tickets to initiators that ask and
+    // accepts them (once each); without it, it answers N(TICKET_NACK).
+    bool request_ticket = false;
+    std::optional<Ticket> resume_ticket;
+    std::shared_ptr<TicketIssuer> tickets;
 
     Config() { source_validation = SourceValidation::never; }  // one SA per engine: no load to measure
 

@@ -122,6 +122,7 @@ public:
         spi_i_ = random_spi64();
         ni_.resize(nonce_size);
         draw_random<Crypto>(config_, ni_);
+        if (config_.resume_ticket) return start_resumption(now);
         suite_.group = config_.groups.front();
         if (auto ec = new_key_share(suite_.group)) return fail(ec);
         send_init_request(now);
@@ -383,6 +384,13 @@ public:
     /// For the strongSwan interop test only, which compares it with charon's `ike 4`
     /// log: SK_d (never logged by tapsec).
     ByteView sk_d_for_interop_tests() const { return keys_.sk_d; }
+    /// RFC 5723, initiator: the ticket the responder issued (Config::request_ticket), to
+    /// resume with later (Config::resume_ticket). It holds SK_d: keep it as a secret.
+    const std::optional<Ticket>& ticket() const { return ticket_; }
+    /// This IKE SA was resumed from a ticket (IKE_SESSION_RESUME), not made with IKE_SA_INIT.
+    bool resumed() const { return resumption_; }
+    /// Responder: tickets issued (N(TICKET_LT_OPAQUE) sent).
+    std::uint64_t tickets_issued() const { return tickets_issued_; }
     /// IKE SA rekeys answered (CREATE_CHILD_SA with an IKE proposal).
     std::uint64_t ike_rekeys() const { return ike_rekeys_; }
     /// Child SA rekeys answered (CREATE_CHILD_SA with N(REKEY_SA)).
@@ -488,6 +496,10 @@ private:
     /// (method 14) when we have a certificate, else the PSK MIC.
     Result<RawPayload> our_auth(ByteView init_message, ByteView peer_nonce, ByteView sk_p, const std::string& psk_peer) {
         const Bytes id_body = local_id_payload_.body();
+        if (resumption_) {
+            const SecretBytes mic = resumption_auth(initiator(), id_body);
+            return payload(PayloadType::auth, AuthPayload{AuthMethod::shared_key_mic, Bytes(mic.begin(), mic.end())});
+        }
         if constexpr (crypto::PkiProvider<Crypto>) {
             if (local_key_) {
                 // RFC 7427 4: only a hash the peer announced.
@@ -733,13 +745,193 @@ private:
         add_nat_detection(payloads);
         if (config_.fragmentation) payloads.push_back(notify(NotifyType::ikev2_fragmentation_supported));
         payloads.push_back(notify(NotifyType::signature_hash_algorithms, encode_hash_algorithms(announced_hashes())));
-        init_request_ = serialize_message(header(ExchangeType::ike_sa_init, 0, false), payloads);
+        send_first_request(ExchangeType::ike_sa_init, payloads, now);
+    }
+    /// The unprotected first request (IKE_SA_INIT or IKE_SESSION_RESUME), message ID 0,
+    /// kept as sent: the initiator's AUTH covers it.
+    void send_first_request(ExchangeType exchange, const std::vector<RawPayload>& payloads, Instant now) {
+        init_request_ = serialize_message(header(exchange, 0, false), payloads);
         last_request_ = {init_request_};
         pending_request_id_ = 0;
         next_request_id_ = 1;
         queue(init_request_);
         arm_retransmit(now);
         state_ = State::init_sent;
+    }
+
+    // ---- session resumption (RFC 5723) -----------------------------------------------------
+
+    ExchangeType first_exchange() const { return resumption_ ? ExchangeType::ike_session_resume : ExchangeType::ike_sa_init; }
+
+    /// Initiator with Config::resume_ticket: IKE_SESSION_RESUME instead of IKE_SA_INIT,
+    /// for the identities and algorithms the ticket was issued for.
+    std::error_code start_resumption(Instant now) {
+        const Ticket& t = *config_.resume_ticket;
+        if (t.expired(unix_seconds(config_))) return fail(make_error_code(Error::ticket_expired));
+        if (!same_identity(t.local_id, local_id_payload_) ||
+            (!config_.remote_id.empty() && !same_identity(config_.remote_id.payload(), t.remote_id)))
+            return fail(make_error_code(Error::ticket_identity_mismatch));
+        suite_.prf = t.suite.prf;
+        suite_.cipher = t.suite.cipher;
+        suite_.integrity = t.suite.integrity;
+        resumption_ = true;
+        resumed_peer_id_ = t.remote_id;
+        send_resume_request(now);
+        return {};
+    }
+    /// HDR(SPIi, 0), [N(COOKIE)], Ni, N(TICKET_OPAQUE) (RFC 5723 4.3.1).
+    void send_resume_request(Instant now) {
+        std::vector<RawPayload> payloads;
+        if (!cookie_.empty()) payloads.push_back(notify(NotifyType::cookie, cookie_));  // first, as in IKE_SA_INIT
+        payloads.push_back(nonce_payload(ni_));
+        payloads.push_back(notify(NotifyType::ticket_opaque, config_.resume_ticket->opaque));
+        if (config_.fragmentation) payloads.push_back(notify(NotifyType::ikev2_fragmentation_supported));
+        send_first_request(ExchangeType::ike_session_resume, payloads, now);
+    }
+    /// SKEYSEED = prf(SK_d (old), "Resumption" | Ni | Nr), then the seven keys with the new SPIs (RFC 5723 5.1).
+    std::error_code derive_resumed_keys(ByteView old_sk_d) {
+        const SecretBytes seed = resumption_skeyseed<Crypto>(suite_.prf, old_sk_d, ni_, nr_);
+        return key_ike_sa(seed, ni_, nr_);
+    }
+    /// RFC 5723's AUTH (4.3.3): RFC 7296 2.15's shared-key MIC keyed with SK_pi (the
+    /// initiator's) or SK_pr (the responder's), over the IKE_SESSION_RESUME messages:
+    /// what eap_auth_value computes for an EAP method without an MSK.
+    SecretBytes resumption_auth(bool for_initiator, ByteView id_body) const { return eap_auth_value(for_initiator, id_body); }
+
+    bool suite_allowed(const TicketSuite& t) const {
+        auto has = [](const auto& list, auto v) { return std::find(list.begin(), list.end(), v) != list.end(); };
+        return has(config_.ike_ciphers, t.cipher) && has(config_.ike_prfs, t.prf) &&
+               (esp::is_aead(t.cipher) ? t.integrity == esp::Integrity::none : has(config_.ike_integrity, t.integrity));
+    }
+
+    // Initiator: the answer to IKE_SESSION_RESUME: Nr, or N(TICKET_NACK), or N(COOKIE).
+    std::error_code on_resume_response(ByteView raw, const Message& m, Instant now) {
+        if (find_notify(m.payloads, NotifyType::ticket_nack)) return fail(make_error_code(Error::ticket_refused));
+        auto cookie = took_cookie(m);
+        if (!cookie) return cookie.error();
+        if (*cookie) {
+            send_resume_request(now);
+            return {};
+        }
+        if (auto error = first_error_notify(m.payloads)) return fail(from_notify(error->type));
+        const RawPayload* nonce = find(m.payloads, PayloadType::nonce);
+        if (!nonce || m.header.spi_r == 0) return make_error_code(Error::invalid_syntax);
+        if (nonce->body.size() < 16 || nonce->body.size() > 256) return make_error_code(Error::malformed_message);
+        retransmit_at_.reset();
+        spi_r_ = m.header.spi_r;
+        nr_ = nonce->body;
+        init_response_.assign(raw.begin(), raw.end());
+        fragmentation_ = config_.fragmentation && find_notify(m.payloads, NotifyType::ikev2_fragmentation_supported);
+        if (auto ec = derive_resumed_keys(config_.resume_ticket->sk_d)) return fail(ec);
+        send_auth_request(now);
+        return {};
+    }
+
+    // Responder: IKE_SESSION_RESUME. The ticket is opened and checked (key, integrity,
+    // expiry, identities, algorithms still allowed, first use); any refusal is answered
+    // N(TICKET_NACK) and keeps no state (the initiator falls back to IKE_SA_INIT).
+    std::error_code on_resume_request(ByteView raw, const Message& m, const Endpoint& from, Instant now) {
+        const RawPayload* nonce = find(m.payloads, PayloadType::nonce);
+        auto presented = find_notify(m.payloads, NotifyType::ticket_opaque);
+        if (!nonce || !presented) return make_error_code(Error::invalid_syntax);
+        if (nonce->body.size() < 16 || nonce->body.size() > 256) return make_error_code(Error::malformed_message);
+        if (auto answered = validate_source(m, nonce->body, from)) return *answered;
+        auto refuse = [&](std::error_code ec) {
+            answer_unprotected(m.header, {notify(NotifyType::ticket_nack)}, from);
+            return ec;
+        };
+        if (!config_.tickets) return refuse(make_error_code(Error::resumption_unavailable));
+        const std::uint64_t now_s = unix_seconds(config_);
+        auto state = config_.tickets->template open<Crypto>(presented->data, now_s);
+        if (!state) return refuse(state.error());
+        if (!same_identity(state->responder_id, local_id_payload_) ||
+            (!config_.remote_id.empty() && !same_identity(config_.remote_id.payload(), state->initiator_id)))
+            return refuse(make_error_code(Error::ticket_identity_mismatch));
+        if (!suite_allowed(state->suite)) return refuse(make_error_code(Error::no_proposal_chosen));
+        if (auto ec = config_.tickets->spend(*state, now_s)) return refuse(ec);
+
+        peer_ = from;
+        spi_i_ = m.header.spi_i;
+        spi_r_ = random_spi64();
+        ni_ = nonce->body;
+        nr_.resize(nonce_size);
+        draw_random<Crypto>(config_, nr_);
+        init_request_.assign(raw.begin(), raw.end());
+        suite_.prf = state->suite.prf;
+        suite_.cipher = state->suite.cipher;
+        suite_.integrity = state->suite.integrity;
+        resumption_ = true;
+        resumed_peer_id_ = state->initiator_id;
+        resumed_auth_method_ = state->initiator_auth;
+        std::vector<RawPayload> payloads{nonce_payload(nr_)};
+        fragmentation_ = config_.fragmentation && find_notify(m.payloads, NotifyType::ikev2_fragmentation_supported);
+        if (fragmentation_) payloads.push_back(notify(NotifyType::ikev2_fragmentation_supported));
+        init_response_ = serialize_message(header(ExchangeType::ike_session_resume, 0, true), payloads);
+        queue(init_response_);
+        if (auto ec = derive_resumed_keys(state->sk_d)) return fail(ec);
+        expected_peer_id_ = 1;
+        state_ = State::init_answered;
+        (void)now;
+        return {};
+    }
+
+    /// Responder: N(TICKET_LT_OPAQUE) = Lifetime | ticket for an initiator that asked
+    /// (RFC 5723 4.1), or N(TICKET_NACK) without an issuer. The ticket holds this IKE
+    /// SA's SK_d, algorithms, SPIs and the authenticated identities.
+    void add_ticket(std::vector<RawPayload>& reply, const IdPayload& initiator_id) {
+        if (!config_.tickets) {
+            reply.push_back(notify(NotifyType::ticket_nack));
+            return;
+        }
+        TicketState t;
+        t.id.resize(TicketState::id_size);
+        draw_random<Crypto>(config_, t.id);
+        t.initiator_id = initiator_id;
+        t.responder_id = local_id_payload_;
+        t.initiator_auth = resumption_          ? resumed_auth_method_
+                           : config_.peer_signs() ? AuthMethod::digital_signature
+                                                  : AuthMethod::shared_key_mic;
+        t.suite = {suite_.prf, suite_.cipher, suite_.integrity};
+        t.sk_d = keys_.sk_d;
+        t.spi_i = spi_i_;
+        t.spi_r = spi_r_;
+        const auto lifetime = static_cast<std::uint32_t>(std::clamp<std::int64_t>(config_.tickets->lifetime().count(), 1, 0xffffffff));
+        t.expires_unix_s = unix_seconds(config_) + lifetime;
+        Bytes data;
+        wire::Writer(data).u32(lifetime);
+        append(data, config_.tickets->template seal<Crypto>(t, config_));
+        reply.push_back(notify(NotifyType::ticket_lt_opaque, data));
+        ++tickets_issued_;
+    }
+    /// Initiator: the responder's ticket, kept with what RFC 5723 has the client keep
+    /// (its lifetime, SK_d, the algorithms, both IDs). A malformed one is ignored: the
+    /// IKE SA stands, only resumption is lost.
+    void keep_ticket(const std::vector<RawPayload>& inner, const IdPayload& responder_id) {
+        if (!config_.request_ticket) return;
+        auto n = find_notify(inner, NotifyType::ticket_lt_opaque);
+        if (!n || n->data.size() <= 4 || n->data.size() > 4 + max_ticket_size) return;
+        wire::Reader r(n->data);
+        const std::uint32_t lifetime = r.u32();
+        Ticket t;
+        const ByteView opaque = r.rest();
+        t.opaque.assign(opaque.begin(), opaque.end());
+        t.expires_unix_s = unix_seconds(config_) + lifetime;
+        t.suite = {suite_.prf, suite_.cipher, suite_.integrity};
+        t.sk_d = keys_.sk_d;
+        t.local_id = local_id_payload_;
+        t.remote_id = responder_id;
+        ticket_ = std::move(t);
+    }
+    static constexpr std::size_t max_ticket_size = 2048;
+
+    /// N(COOKIE) in the responder's answer (RFC 7296 2.6): true when one was taken (the
+    /// first request then goes again with it), at most twice.
+    Result<bool> took_cookie(const Message& m) {
+        auto cookie = find_notify(m.payloads, NotifyType::cookie);
+        if (!cookie) return false;
+        if (cookie->data.empty() || cookie->data.size() > 64 || ++cookie_rounds_ > 2) return make_error_code(Error::invalid_cookie);
+        cookie_ = cookie->data;
+        return true;
     }
 
     // ---- input -----------------------------------------------------------------------
@@ -749,7 +941,7 @@ private:
     /// Told apart from ESP by the SPI (not one of our inbound SAs) and by an IKE header
     /// whose version, exchange type and length all fit the datagram.
     bool plain_ike(ByteView d) const {
-        if (d.size() < header_size || d[17] != version_2_0 || d[18] < 34 || d[18] > 37) return false;
+        if (d.size() < header_size || d[17] != version_2_0 || d[18] < 34 || d[18] > 38) return false;
         const std::size_t length = std::size_t{d[24]} << 24 | std::size_t{d[25]} << 16 | std::size_t{d[26]} << 8 | d[27];
         if (length != d.size()) return false;
         const auto spi = esp::spi_of(d);  // ESP on the current SA or on the one a rekey replaced
@@ -768,17 +960,19 @@ private:
         // opposite of ours (2.21's first check; a reflected message is dropped here).
         if (h.from_initiator() == ike_initiator_) return make_error_code(Error::unexpected_message);
 
-        if (h.exchange == ExchangeType::ike_sa_init) {
+        // IKE_SA_INIT, or IKE_SESSION_RESUME in its place (RFC 5723 4.3.1): unprotected, message ID 0.
+        if (h.exchange == ExchangeType::ike_sa_init || h.exchange == ExchangeType::ike_session_resume) {
             if (m.fragment()) return make_error_code(Error::invalid_fragment);  // RFC 7383 2.5.3: never fragmented
             if (h.message_id != 0) return make_error_code(Error::unexpected_message);
             if (initiator()) {
-                if (!h.is_response() || state_ != State::init_sent || h.spi_i != spi_i_)
+                if (!h.is_response() || state_ != State::init_sent || h.spi_i != spi_i_ || h.exchange != first_exchange())
                     return make_error_code(Error::unexpected_message);
-                return on_init_response(data, m, now);
+                return resumption_ ? on_resume_response(data, m, now) : on_init_response(data, m, now);
             }
             if (h.is_response() || h.spi_r != 0) return make_error_code(Error::unexpected_message);
             if (state_ == State::idle) {
                 peer_marker_ = marker;  // answer in the framing the request came in
+                if (h.exchange == ExchangeType::ike_session_resume) return on_resume_request(data, m, from, now);
                 return on_init_request(data, m, from, now);
             }
             if (h.spi_i == spi_i_ && !init_response_.empty() && marker == peer_marker_) {  // a retransmitted request
@@ -893,16 +1087,7 @@ private:
             return make_error_code(Error::malformed_message);
 
         // Source validation first: no state, and no key agreement, before the cookie.
-        if (config_.source_validation == CommonConfig::SourceValidation::always) {
-            const Bytes expected = cookie_for(nonce->body, from, m.header.spi_i);
-            auto presented = find_notify(m.payloads, NotifyType::cookie);
-            if (!presented) {
-                ++stats_.cookies_sent;
-                answer_unprotected(m.header, {notify(NotifyType::cookie, expected)}, from);
-                return {};
-            }
-            if (!constant_time_equal(presented->data, expected)) return make_error_code(Error::invalid_cookie);
-        }
+        if (auto answered = validate_source(m, nonce->body, from)) return *answered;
 
         std::optional<Proposal> chosen;
         for (const auto& p : offer->proposals) {
@@ -960,12 +1145,28 @@ private:
         return {};
     }
 
-    /// An unprotected IKE_SA_INIT answer that keeps no state (cookie, errors).
+    /// Responder, Config::source_validation: a request without our cookie is answered
+    /// N(COOKIE) (nothing kept); one with a wrong cookie is refused; nullopt: go on.
+    std::optional<std::error_code> validate_source(const Message& m, ByteView nonce, const Endpoint& from) {
+        if (config_.source_validation != CommonConfig::SourceValidation::always) return std::nullopt;
+        const Bytes expected = cookie_for(nonce, from, m.header.spi_i);
+        auto presented = find_notify(m.payloads, NotifyType::cookie);
+        if (!presented) {
+            ++stats_.cookies_sent;
+            answer_unprotected(m.header, {notify(NotifyType::cookie, expected)}, from);
+            return std::error_code{};
+        }
+        if (!constant_time_equal(presented->data, expected)) return make_error_code(Error::invalid_cookie);
+        return std::nullopt;
+    }
+
+    /// An unprotected IKE_SA_INIT (or IKE_SESSION_RESUME) answer that keeps no state
+    /// (cookie, errors, TICKET_NACK): in the request's exchange.
     void answer_unprotected(const Header& request, const std::vector<RawPayload>& payloads, const Endpoint& to) {
         Header h;
         h.spi_i = request.spi_i;
         h.spi_r = 0;
-        h.exchange = ExchangeType::ike_sa_init;
+        h.exchange = request.exchange;
         h.flags = flags::response;
         const Bytes message = serialize_message(h, payloads);
         DatagramOutbox::Slot* slot = transmits_.reserve();
@@ -1035,10 +1236,9 @@ private:
 
     // Initiator: IKE_SA_INIT response (or a cookie / INVALID_KE / error answer).
     std::error_code on_init_response(ByteView raw, const Message& m, Instant now) {
-        if (auto cookie = find_notify(m.payloads, NotifyType::cookie)) {
-            if (cookie->data.empty() || cookie->data.size() > 64 || ++cookie_rounds_ > 2)
-                return make_error_code(Error::invalid_cookie);
-            cookie_ = cookie->data;
+        auto cookie = took_cookie(m);
+        if (!cookie) return cookie.error();
+        if (*cookie) {
             send_init_request(now);
             return {};
         }
@@ -1098,7 +1298,7 @@ private:
     void send_auth_request(Instant now) {
         child_inbound_spi_ = random_spi32();
         std::optional<RawPayload> auth;
-        if (config_.eap_peer) {  // no AUTH: the responder starts EAP (RFC 7296 2.16)
+        if (config_.eap_peer && !resumption_) {  // no AUTH: the responder starts EAP (RFC 7296 2.16); resumed: no EAP
             auto method = config_.eap_peer();
             if (!method) {
                 fail(make_error_code(Error::invalid_configuration));
@@ -1107,7 +1307,7 @@ private:
             eap_peer_.emplace(std::move(method));
             eap_stage_ = EapStage::awaiting_responder;
         } else {
-            auto ours = our_auth(init_request_, nr_, keys_.sk_pi, config_.remote_id.value);
+            auto ours = our_auth(init_request_, nr_, keys_.sk_pi, config_.remote_id.value);  // resumed: RFC 5723's AUTH
             if (!ours) {
                 fail(ours.error());
                 return;
@@ -1115,10 +1315,12 @@ private:
             auth = std::move(*ours);
         }
         std::vector<RawPayload> inner{payload(PayloadType::idi, local_id_payload_)};
-        add_certificates(inner, true);
+        if (!resumption_) add_certificates(inner, true);  // a resumed SA authenticates with the ticket's keys
         inner.push_back(notify(NotifyType::initial_contact));
         if (config_.mobike) inner.push_back(notify(NotifyType::mobike_supported));
-        if (!config_.remote_id.empty()) inner.push_back(payload(PayloadType::idr, config_.remote_id.payload()));
+        if (config_.request_ticket) inner.push_back(notify(NotifyType::ticket_request));
+        if (resumption_) inner.push_back(payload(PayloadType::idr, config_.resume_ticket->remote_id));
+        else if (!config_.remote_id.empty()) inner.push_back(payload(PayloadType::idr, config_.remote_id.payload()));
         if (auth) inner.push_back(std::move(*auth));
         if (config_.request_address)  // RFC 7296 2.19: empty attributes ask for any value
             inner.push_back(payload(PayloadType::cp, address_request()));
@@ -1147,7 +1349,17 @@ private:
         const ByteView signed_message = initiator() ? ByteView(init_response_) : ByteView(init_request_);
         const ByteView our_nonce = initiator() ? ByteView(ni_) : ByteView(nr_);
         const ByteView sk_p = initiator() ? ByteView(keys_.sk_pr) : ByteView(keys_.sk_pi);
-        if (config_.peer_signs()) {
+        if (resumption_) {
+            // RFC 5723 4.3.3: the IDs are the ticket's, the AUTH a shared-key MIC keyed with SK_pi / SK_pr.
+            if (!same_identity(resumed_peer_id_, *peer_id)) return make_error_code(Error::ticket_identity_mismatch);
+            if (peer_auth->method != AuthMethod::shared_key_mic) return make_error_code(Error::authentication_failed);
+            const SecretBytes expected = resumption_auth(!initiator(), id->body);
+            if (!constant_time_equal(expected, peer_auth->data)) return make_error_code(Error::authentication_failed);
+            auto text = Identification::from_payload(*peer_id);
+            peer_identity_.psk_identity = text ? text->value : claimed;
+            peer_identity_.subject = peer_identity_.psk_identity;
+            psk_peer_ = peer_identity_.psk_identity;
+        } else if (config_.peer_signs()) {
             if (peer_auth->method != AuthMethod::digital_signature) return make_error_code(Error::authentication_failed);
             const Bytes octets = signed_octets<Crypto>(suite_.prf, signed_message, our_nonce, sk_p, id->body);
             if (auto ec = verify_signature(inner, *peer_id, peer_auth->data, octets)) return ec;
@@ -1173,7 +1385,7 @@ private:
     /// AUTHENTICATION_FAILED); anything else is reported as authentication_failed.
     static std::error_code auth_failure(std::error_code ec) {
         for (auto e : {Error::identity_mismatch, Error::certificate_untrusted, Error::certificate_identity_mismatch,
-                       Error::signature_scheme_unsupported})
+                       Error::signature_scheme_unsupported, Error::ticket_identity_mismatch})
             if (ec == e) return ec;
         return make_error_code(Error::authentication_failed);
     }
@@ -1231,7 +1443,7 @@ private:
 
     // Responder: IKE_AUTH request.
     std::error_code on_auth_request(const std::vector<RawPayload>& inner, std::uint32_t message_id, Instant now) {
-        if (config_.eap_server) return on_eap_auth_request(inner, message_id, now);
+        if (config_.eap_server && !resumption_) return on_eap_auth_request(inner, message_id, now);  // resumed: no EAP
         if (!find(inner, PayloadType::auth) && find(inner, PayloadType::idi)) {  // it wants EAP; we offer none
             send_response(ExchangeType::ike_auth, message_id, {notify(NotifyType::authentication_failed)});
             return fail(make_error_code(Error::eap_required));
@@ -1254,8 +1466,9 @@ private:
             return fail(auth.error());
         }
         std::vector<RawPayload> reply{payload(PayloadType::idr, local_id_payload_)};
-        add_certificates(reply, false);
+        if (!resumption_) add_certificates(reply, false);
         reply.push_back(std::move(*auth));
+        if (find_notify(inner, NotifyType::ticket_request)) add_ticket(reply, idi);
         return answer_child(inner, std::move(reply), message_id, now);
     }
 
@@ -1350,6 +1563,7 @@ private:
                 send_request(ExchangeType::informational, {notify(NotifyType::authentication_failed)}, now);
             return fail(ec);
         }
+        keep_ticket(inner, idr);
         return accept_child_after_auth(inner, now);
     }
 
@@ -2055,6 +2269,12 @@ private:
     std::array<std::uint8_t, 32> cookie_secret_{};
     unsigned cookie_rounds_ = 0, ke_rounds_ = 0;
     PeerIdentity peer_identity_;
+    // RFC 5723 session resumption
+    bool resumption_ = false;    // this IKE SA resumes a ticket's (IKE_SESSION_RESUME)
+    IdPayload resumed_peer_id_;  // the peer's ID as the ticket names it
+    AuthMethod resumed_auth_method_ = AuthMethod::shared_key_mic;  // responder: the ticket's original method
+    std::optional<Ticket> ticket_;  // initiator: the ticket the responder issued
+    std::uint64_t tickets_issued_ = 0;
     std::string psk_peer_;  // the peer's identity as a PSK lookup key
     // EAP (one side's session, the MSK, what the final AUTH exchange needs)
     enum class EapStage { none, awaiting_responder, rounds, final_auth, done };

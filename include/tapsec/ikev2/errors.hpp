@@ -45,6 +45,12 @@ enum class Error {
     fragment_superseded,        // an SKF with fewer Total Fragments than those already held (RFC 7383 2.6)
     malformed_traffic_selector, // a selector whose Selector Length does not fit its type (16: IPv4, 40: IPv6) or is cut short
     inverted_traffic_selector,  // a selector whose starting address lies above its ending address
+    ticket_invalid,             // RFC 5723: a ticket no key of ours opens (another issuer's, altered, truncated)
+    ticket_expired,             // RFC 5723: a ticket past its lifetime (responder), or one we hold (initiator)
+    ticket_replayed,            // RFC 5723: a ticket presented a second time (tickets are single use)
+    ticket_identity_mismatch,   // RFC 5723: a ticket for other identities than this IKE SA's
+    ticket_refused,             // RFC 5723: the responder answered IKE_SESSION_RESUME with N(TICKET_NACK)
+    resumption_unavailable,     // RFC 5723: resumption not configured here, or the used-ticket store is full
 };
 
 inline const char* describe(Error e) {
@@ -93,6 +99,14 @@ inline const char* describe(Error e) {
         case Error::malformed_traffic_selector:
             return "malformed traffic selector (Selector Length not 16 for TS_IPV4_ADDR_RANGE or 40 for TS_IPV6_ADDR_RANGE)";
         case Error::inverted_traffic_selector: return "traffic selector whose starting address is above its ending address";
+        case Error::ticket_invalid:
+            return "IKEv2 resumption ticket not sealed by a key of ours, altered or malformed (TICKET_NACK)";
+        case Error::ticket_expired: return "IKEv2 resumption ticket expired (TICKET_NACK)";
+        case Error::ticket_replayed: return "IKEv2 resumption ticket already used: tickets are single use (TICKET_NACK)";
+        case Error::ticket_identity_mismatch: return "IKEv2 resumption ticket issued for other identities";
+        case Error::ticket_refused: return "the responder refused our resumption ticket (TICKET_NACK)";
+        case Error::resumption_unavailable:
+            return "IKEv2 session resumption not available (no ticket issuer, or the used-ticket store is full)";
     }
     return "unknown IKEv2 error";
 }
@@ -129,6 +143,12 @@ constexpr condition condition_of(Error e) noexcept {
         case Error::fragment_limit_exceeded: return condition::resource_exhausted;
         case Error::malformed_traffic_selector:
         case Error::inverted_traffic_selector: return condition::peer_misbehaved;
+        case Error::ticket_invalid:
+        case Error::ticket_replayed: return condition::peer_misbehaved;
+        case Error::ticket_expired: return condition::timed_out;
+        case Error::ticket_identity_mismatch: return condition::peer_not_trusted;
+        case Error::ticket_refused: return condition::peer_incompatible;
+        case Error::resumption_unavailable: return condition::resource_exhausted;
         case Error::cookie_required: return condition::not_ready;
         case Error::peer_error_notify: return condition::peer_aborted;
         case Error::retransmission_timeout: return condition::timed_out;

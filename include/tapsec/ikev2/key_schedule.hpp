@@ -89,6 +89,17 @@ SecretBytes skeyseed(Prf f, ByteView ni, ByteView nr, ByteView shared_secret) {
     return prf<Crypto>(f, concat(ni, nr), shared_secret);
 }
 
+/// A resumed IKE SA's SKEYSEED (RFC 5723 5.1): prf(SK_d (old), "Resumption" | Ni | Nr);
+/// its seven keys then come from derive_ike_sa_keys with the new nonces and SPIs.
+template <class Crypto>
+SecretBytes resumption_skeyseed(Prf f, ByteView old_sk_d, ByteView ni, ByteView nr) {
+    static constexpr std::string_view label = "Resumption";
+    Bytes data(label.begin(), label.end());
+    append(data, ni);
+    append(data, nr);
+    return prf<Crypto>(f, old_sk_d, data);
+}
+
 /// {SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr} = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr).
 /// `integrity_key_size` is 0 for an AEAD; `encryption_key_size` includes a GCM salt.
 template <class Crypto>

@@ -23,9 +23,11 @@ struct Ikev2Handshake {
     // provides access to a separate module that will provide authentication, using EAP for
     // example"): Config::eap_peer / eap_server take the application's EAP method, either
     // role, with or without an MSK (eap.hpp; docs/ikev2.md argues it). LHP comes with
-    // EspRecord (TFC padding).
-    using provides = features<feature::AN, feature::AD, feature::MA, feature::DM, feature::SV, feature::forward_secrecy,
-                              feature::pre_shared_key, feature::rekeying>;
+    // EspRecord (TFC padding). SC: session resumption (RFC 5723, resumption.hpp): the
+    // responder issues tickets by value (Config::tickets), the initiator resumes with one
+    // (Config::resume_ticket) without a key exchange.
+    using provides = features<feature::AN, feature::AD, feature::MA, feature::DM, feature::SV, feature::SC,
+                              feature::forward_secrecy, feature::pre_shared_key, feature::rekeying>;
     using intrinsic = features<feature::MA, feature::forward_secrecy>;
     using needs = dependencies<dependency::datagram>;
     static constexpr KeyExport key_export = KeyExport::explicit_export;

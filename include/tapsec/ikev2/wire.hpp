@@ -26,7 +26,13 @@ inline constexpr std::size_t non_esp_marker_size = 4;
 /// arrives in fragments (RFC 7383), each within this limit, reassembled within its own.
 inline constexpr std::size_t max_message_size = 16384;
 
-enum class ExchangeType : std::uint8_t { ike_sa_init = 34, ike_auth = 35, create_child_sa = 36, informational = 37 };
+enum class ExchangeType : std::uint8_t {
+    ike_sa_init = 34,
+    ike_auth = 35,
+    create_child_sa = 36,
+    informational = 37,
+    ike_session_resume = 38,  // RFC 5723 4.3.1
+};
 
 namespace flags {
 inline constexpr std::uint8_t initiator = 0x08, version = 0x10, response = 0x20;
@@ -93,6 +99,11 @@ enum class NotifyType : std::uint16_t {
     esp_tfc_padding_not_supported = 16394,
     non_first_fragments_also = 16395,
     mobike_supported = 16396,     // RFC 4555 4.1
+    ticket_request = 16406,       // RFC 5723 7: the initiator asks for a ticket
+    ticket_ack = 16407,           // RFC 5723 7: a ticket will follow later (we never send it)
+    ticket_nack = 16408,          // RFC 5723 7: no ticket, or a ticket refused
+    ticket_lt_opaque = 16409,     // RFC 5723 7: Lifetime (4 octets, seconds) | ticket
+    ticket_opaque = 16410,        // RFC 5723 7: the ticket, in IKE_SESSION_RESUME
     update_sa_addresses = 16400,  // RFC 4555 4.3
     cookie2 = 16401,              // RFC 4555 4.4: echoed in the response
     ikev2_fragmentation_supported = 16430,  // RFC 7383 2.3: in IKE_SA_INIT, both ways
