@@ -120,6 +120,13 @@ struct CurvecpPeers {
             config.minute_key_interval, [](MutableByteView out) { crypto::Botan2::random(out); });
     }
 
+    /// --threads: each worker its own minute keys (MinuteKeys rotates in place: it is not
+    /// shared across threads). A client's Hello and Initiate come from one 4-tuple, which the
+    /// kernel's SO_REUSEPORT hash keeps on one worker, so its Cookie opens where it returns.
+    void separate_for_worker(unsigned) {
+        config.shared_minute_keys = std::make_shared<curvecp::MinuteKeys>(
+            config.minute_key_interval, [](MutableByteView out) { crypto::Botan2::random(out); });
+    }
     std::unique_ptr<Engine> make_engine() { return std::make_unique<Engine>(Role::server, config); }
     std::optional<Key> peer_key(ByteView datagram, const Endpoint&) const {
         constexpr std::size_t at = 40;  // C' in an Initiate and in a client Message
