@@ -242,6 +242,11 @@ public:
             others.emplace_back([this, i, &statuses, &wait_mask] { statuses[i] = workers_[i]->run(wait_mask); });
         statuses[0] = workers_[0]->run(wait_mask);
         for (auto& t : others) t.join();
+        if (!options_.quiet && threads > 1) {
+            std::string counts;
+            for (auto& worker : workers_) counts += " " + std::to_string(worker->peers_made());
+            std::fprintf(stderr, "tapsec: peers per thread:%s\n", counts.c_str());
+        }
         // The sockets close only now: one closed early would change the kernel's reuseport
         // hash and move the other workers' peers.
         workers_.clear();
@@ -299,6 +304,7 @@ private:
             return Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&address), length).value_or(Endpoint{});
         }
         int wake_fd() const { return wake_fd_; }
+        std::uint64_t peers_made() const { return peers_made_; }
 
         /// Wakes the worker's ppoll() (from any thread, or the signal handler's own write).
         void wake() { datagram_server_detail::wake(wake_fd_); }
@@ -475,6 +481,7 @@ private:
             }
             if (pending_.size() >= options_.max_pending) drop_oldest_pending();
             auto inserted = peers_.emplace(new_key, std::make_unique<Peer>(new_key, from, std::move(engine), now)).first;
+            ++peers_made_;
             if (shares_routes()) server_.add_route(new_key, this);
             Peer& peer = *inserted->second;
             peer.note = protocol_.note(datagram);
@@ -670,6 +677,7 @@ private:
         std::unordered_map<Key, Key, KeyHash> aliases_;  // a further key -> the peer's own (next_key)
         std::list<Peer*> pending_;  // in their handshake, oldest first
         bool signalled_ = false;
+        std::uint64_t peers_made_ = 0;
         // After a signal: how long closes may take to be acknowledged (a few retransmissions).
         static constexpr std::chrono::seconds stop_linger{2};
         Instant stop_deadline_{};
