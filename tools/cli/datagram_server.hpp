@@ -128,6 +128,10 @@ inline std::string take_datagram_server_options(Arguments& args, DatagramServerO
 //                                 own (CurveCP, MinimaLT's connection)
 //   std::error_code end_stream(Engine&, Instant);  how it does (default: the protocol's close)
 //   std::error_code close(Engine&, Instant);   the protocol's close (default engine.close)
+//   std::optional<std::uint64_t> sequence(ByteView);  and  std::uint64_t dropped(Engine&);
+//                                 the peer's packet counter in a datagram, and the engine's
+//                                 drop count: a late authenticated datagram from an address
+//                                 the peer has left does not move it back (CurveCP's nonce)
 //   std::optional<Key> next_key(Engine&);      a further key the peer's datagrams may carry
 //                                 from now on (MinimaLT: the tunnel ID after its rekey)
 //   bool close_delivered(Engine&);  after a signal, when our close has reached the peer
@@ -369,6 +373,7 @@ private:
             typename std::list<Peer*>::iterator pending_at;
             Note note{};
             std::vector<Key> aliases;  // further keys it is known by (next_key)
+            std::optional<std::uint64_t> newest_sequence;  // where the protocol numbers its datagrams (sequence())
         };
         struct Handed {
             Endpoint from;
@@ -426,8 +431,27 @@ private:
             if (known != peers_.end() && !restarts) {
                 Peer& peer = *known->second;
                 peer.last_heard = now;
-                peer.address = from;
-                after_engine_call(peer, peer.engine->receive(datagram, from, now), now);
+                Endpoint heard_from = from;
+                std::optional<std::uint64_t> sequence;
+                if constexpr (requires { protocol_.sequence(datagram); }) {
+                    // A late datagram (reordered behind a newer one: with several sockets, the
+                    // one queued on another worker) from an address the peer has since left is
+                    // read, but does not move the peer back there.
+                    sequence = protocol_.sequence(datagram);
+                    if (sequence && peer.newest_sequence && *sequence < *peer.newest_sequence && !(from == peer.address))
+                        heard_from = peer.address;
+                }
+                std::uint64_t drops_before = 0;
+                if constexpr (requires { protocol_.dropped(*peer.engine); }) drops_before = protocol_.dropped(*peer.engine);
+                const auto ec = peer.engine->receive(datagram, heard_from, now);
+                if constexpr (requires { protocol_.dropped(*peer.engine); }) {
+                    // Only an authenticated datagram (the engine kept it) advances the newest.
+                    if (sequence && !ec && protocol_.dropped(*peer.engine) == drops_before &&
+                        (!peer.newest_sequence || *sequence > *peer.newest_sequence))
+                        peer.newest_sequence = sequence;
+                }
+                peer.address = heard_from;
+                after_engine_call(peer, ec, now);
                 forget_if_done(known);
                 return;
             }
