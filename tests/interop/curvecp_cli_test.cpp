@@ -4,7 +4,9 @@
 // (--echo, --rev, --www) on the shared pump, and the server's stream ending first. Then
 // the usage errors a stranger meets first are one line each. And the concurrent listener
 // (--echo --forever on datagram_server.hpp): three clients at once, each with its own echo,
-// while a peer that got a Cookie stays silent; SIGTERM ends every client's stream.
+// while a peer that got a Cookie stays silent; SIGTERM ends every client's stream. With
+// --threads 2: clients that change their source port mid-stream keep their peer (handed
+// between the threads' sockets).
 #include <doctest/doctest.h>
 
 #include <csignal>

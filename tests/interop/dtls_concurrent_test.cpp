@@ -4,7 +4,8 @@
 // SIGTERM sends every peer its close_notify and exits 0; --max-pending, --handshake-timeout
 // and --idle-timeout each act with one counted line; a new client on a stuck peer's address
 // replaces it (RFC 6347 4.2.8); `listen dtls-srtp --echo` keys two
-// concurrent peers with distinct SRTP keys. Loopback only; every wait is for an event, bounded.
+// concurrent peers with distinct SRTP keys; with --threads 2, ten clients over two
+// SO_REUSEPORT sockets. Loopback only; every wait is for an event, bounded.
 #include <doctest/doctest.h>
 
 #include <csignal>

@@ -3,6 +3,7 @@
 // whichever side's input ends first. Two processes on loopback UDP. And the concurrent
 // listener (--echo --forever on datagram_server.hpp): three clients at once, each with its
 // own echo, while junk and a forged tunnel request arrive; SIGTERM ends an open tunnel.
+// With --threads 2: four clients roaming and rekeying at once keep their tunnels.
 #include <doctest/doctest.h>
 
 #include <csignal>

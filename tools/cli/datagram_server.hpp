@@ -655,6 +655,7 @@ private:
             if (!options_.quiet && !server_.stop_announced_.exchange(true))
                 std::fprintf(stderr, "tapsec: %s: closing every connection\n", ::strsignal(signal_number));
             server_.signalled_ = true;
+            server_.accepting_ = false;  // so that the last peer closed anywhere wakes every worker to end
             const Instant now = Clock::now();
             stop_deadline_ = now + stop_linger;
             for (auto it = peers_.begin(); it != peers_.end();) {
