@@ -252,7 +252,8 @@ public:
             std::fprintf(stderr, "tapsec: peers per thread:%s\n", counts.c_str());
         }
         // The sockets close only now: one closed early would change the kernel's reuseport
-        // hash and move the other workers' peers.
+        // hash and move the other workers' peers. A late signal writes no closed eventfd.
+        datagram_server_detail::wake_count = 0;
         workers_.clear();
 
         if (!options_.quiet && (dropped_pending_ || refused_))
