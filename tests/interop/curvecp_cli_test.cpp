@@ -4,7 +4,9 @@
 // (--echo, --rev, --www) on the shared pump, and the server's stream ending first. Then
 // the usage errors a stranger meets first are one line each. And the concurrent listener
 // (--echo --forever on datagram_server.hpp): three clients at once, each with its own echo,
-// while a peer that got a Cookie stays silent; SIGTERM ends every client's stream.
+// while a peer that got a Cookie stays silent; SIGTERM ends every client's stream. With
+// --threads 2: clients that change their source port mid-stream keep their peer (handed
+// between the threads' sockets).
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -245,6 +247,74 @@ TEST_CASE("tapsec listen curvecp --echo: three clients at once, a silent peer wi
     CHECK_MESSAGE(server.wait(10s) == 0, server.output());
     CHECK_MESSAGE(server.output().find("closing every connection") != std::string::npos, server.output());
     CHECK(count_of(server.output(), "accepted: client") == 3);
+}
+
+TEST_CASE("tapsec listen curvecp --echo --threads 2: clients that change their source port mid-stream keep their peer; SIGTERM ends each") {
+    TempDir tmp;
+    auto key = tapsec::curvecp::generate_key_pair([](tapsec::MutableByteView out) { tapsec::crypto::Botan2::random(out); });
+    REQUIRE_FALSE(tapsec::curvecp::write_key_directory(tmp.file("server"), key));
+    const auto port = std::to_string(free_port(SOCK_DGRAM));
+    const auto server_address = *tapsec::Endpoint::parse("127.0.0.1", static_cast<std::uint16_t>(std::stoi(port)));
+    Process server({tapsec_tool, "listen", "curvecp", "127.0.0.1:" + port, "--key-dir", tmp.file("server"), "--echo",
+                    "--forever", "--threads", "2"},
+                   tmp.file("server.log"));
+    REQUIRE_MESSAGE(server.wait_for_output("listening on"), server.output());
+
+    // Clients 0-3 move to a new UDP port before each of 6 lines (a new 4-tuple: the kernel
+    // hashes it to either socket, so a client's datagrams reach the other thread about
+    // half the time and must be handed over); client 4 stays put and open until SIGTERM.
+    constexpr int clients = 5, movers = 4, moves = 6;
+    std::vector<tapsec::Result<Client>> open;
+    for (int i = 0; i < clients; ++i) {
+        open.push_back(connect_client(port, key.public_key));
+        REQUIRE_MESSAGE(open.back(), (open.back().error().message() + "\n" + server.output()));
+    }
+    std::vector<std::string> failures(movers);
+    std::vector<std::thread> threads;
+    for (int id = 0; id < movers; ++id)
+        threads.emplace_back([&, id] {
+            Client& c = *open[id];
+            std::string sent, echo;
+            for (int move = 0; move < moves; ++move) {
+                auto moved = tapsec::Udp::connect(server_address);
+                if (!moved) return void(failures[id] = "a new socket: " + moved.error().message());
+                c.transport() = std::move(*moved);
+                const std::string text = "client " + std::to_string(id) + " from port number " + std::to_string(move) + "\n";
+                sent += text;
+                if (auto ec = c.send(tapsec::as_bytes(text))) return void(failures[id] = "send: " + ec.message());
+                const auto deadline = std::chrono::steady_clock::now() + 10s;
+                while (echo.size() < sent.size()) {  // the echo of this line, from the new port
+                    if (std::chrono::steady_clock::now() > deadline) return void(failures[id] = "no echo after move " + std::to_string(move));
+                    auto m = c.receive_message(50ms);
+                    if (m) echo.append(m->begin(), m->end());
+                    else if (m.error() != tapsec::make_error_code(tapsec::Errc::timed_out)) return void(failures[id] = m.error().message());
+                }
+            }
+            (void)c.engine().close(tapsec::Clock::now());
+            if (auto error = read_to_end(c, echo, 10s); !error.empty()) return void(failures[id] = error);
+            if (echo != sent) failures[id] = "got '" + echo + "', wanted '" + sent + "'";
+        });
+    for (auto& t : threads) t.join();
+    for (int id = 0; id < movers; ++id) CHECK_MESSAGE(failures[id].empty(), "client " << id << ": " << failures[id] << "\n" << server.output());
+
+    Client& last = *open[movers];
+    REQUIRE_FALSE(last.send(tapsec::as_bytes(std::string("still here\n"))));
+    std::string echo;
+    while (echo.size() < 11) {
+        auto m = last.receive_message(5s);
+        REQUIRE_MESSAGE(m, m.error().message());
+        echo.append(m->begin(), m->end());
+    }
+    CHECK(echo == "still here\n");
+    ::kill(server.pid(), SIGTERM);
+    std::string rest;
+    CHECK(read_to_end(last, rest, 5s).empty());
+    CHECK(rest.empty());
+    CHECK_MESSAGE(server.wait(10s) == 0, server.output());
+    CHECK(count_of(server.output(), "accepted: client") == clients);
+    // 24 moves, each to the other socket with probability 1/2: some datagrams were handed over.
+    CHECK_MESSAGE(server.output().find("datagrams handed to the thread holding their peer (0 dropped") != std::string::npos,
+                  server.output());
 }
 
 }  // namespace curvecp_cli_test

@@ -4,7 +4,8 @@
 // SIGTERM sends every peer its close_notify and exits 0; --max-pending, --handshake-timeout
 // and --idle-timeout each act with one counted line; a new client on a stuck peer's address
 // replaces it (RFC 6347 4.2.8); `listen dtls-srtp --echo` keys two
-// concurrent peers with distinct SRTP keys. Loopback only; every wait is for an event, bounded.
+// concurrent peers with distinct SRTP keys; with --threads 2, ten clients over two
+// SO_REUSEPORT sockets. Loopback only; every wait is for an event, bounded.
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -267,6 +268,40 @@ TEST_CASE("dtls concurrent: engines sharing Config::dtls_cookie_secret accept ea
     REQUIRE(same_key.bound_peer());
     CHECK(*same_key.bound_peer() == test::client_address);
     CHECK_FALSE(test::drain(same_key).empty());  // its ServerHello flight
+}
+
+TEST_CASE("dtls concurrent: --threads 2: 10 tapsec clients over two SO_REUSEPORT sockets, each echo exact, SIGTERM closes all, exit 0") {
+    test::BotanTlsPki f;
+    test::TempDir dir;
+    const auto port = test::free_port(SOCK_DGRAM);
+    test::Process server(test::tapsec_command({"listen", "dtls12", address(port), "--cert", f.server.certificate, "--key",
+                                               f.server.key, "--echo", "--forever", "--threads", "2"}),
+                         dir.file("server.log"));
+    REQUIRE_MESSAGE(server.wait_for_output("listening"), server.output());
+    CHECK(server.output().find("2 threads") != std::string::npos);
+    constexpr int clients = 10;
+    std::vector<std::unique_ptr<test::Process>> peers;
+    for (int i = 0; i < clients; ++i)
+        peers.push_back(std::make_unique<test::Process>(
+            test::tapsec_command({"connect", "dtls12", address(port), "--CAfile", f.pki.ca().certificate, "--servername",
+                                  "localhost", "--timeout", "10"}),
+            dir.file("tapsec" + std::to_string(i) + ".log")));
+    REQUIRE_MESSAGE(server.wait_for_count("accepted:", clients, 20s), server.output());
+    // Each client's own line comes back to it, and no other client's.
+    for (int i = 0; i < clients; ++i) peers[i]->write_stdin("threaded echo " + std::to_string(i) + ";\n");
+    for (int i = 0; i < clients; ++i) {
+        CHECK_MESSAGE(peers[i]->wait_for_output("threaded echo " + std::to_string(i) + ";\n", 10s), peers[i]->output());
+        CHECK(test::count_of(peers[i]->output(), "threaded echo ") == 1);
+    }
+    ::kill(server.pid(), SIGTERM);
+    CHECK_MESSAGE(server.wait(10s) == 0, server.output());
+    CHECK(test::count_of(server.output(), "closing every connection") == 1);  // one line, whichever thread took the signal
+    CHECK(server.output().find("failed") == std::string::npos);
+    CHECK(server.output().find("did not acknowledge") == std::string::npos);
+    for (int i = 0; i < clients; ++i) CHECK_MESSAGE(peers[i]->wait(10s) == 0, "tapsec client " << i << ":\n" << peers[i]->output());
+    const auto at = server.output().find("peers per thread:");
+    REQUIRE_MESSAGE(at != std::string::npos, server.output());
+    MESSAGE(server.output().substr(at, server.output().find('\n', at) - at));  // the kernel's spread (random ports)
 }
 
 }  // namespace dtls_concurrent_test

@@ -3,6 +3,7 @@
 // whichever side's input ends first. Two processes on loopback UDP. And the concurrent
 // listener (--echo --forever on datagram_server.hpp): three clients at once, each with its
 // own echo, while junk and a forged tunnel request arrive; SIGTERM ends an open tunnel.
+// With --threads 2: four clients roaming and rekeying at once keep their tunnels.
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -155,6 +156,33 @@ TEST_CASE("tapsec listen minimalt --echo: a client that moves and rekeys mid-tra
     CHECK_MESSAGE(listener.process->wait(15s) == 0, listener.process->output());
     CHECK(client.output().find("moved from port") != std::string::npos);
     CHECK(tapsec::test::read_file(dir.file("client.out")) == data);
+}
+
+TEST_CASE("tapsec listen minimalt --echo --threads 2: four clients that move and rekey at once keep their tunnels; exit 0") {
+    tapsec::test::TempDir dir;
+    Listener listener(dir, "--echo --threads 2 --naccept 4", "/dev/null");
+    REQUIRE_MESSAGE(!listener.key.empty(), listener.process->output());
+    constexpr int clients = 4;
+    std::vector<std::unique_ptr<tapsec::test::Process>> running;
+    std::vector<std::string> data(clients);
+    for (int c = 0; c < clients; ++c) {
+        for (int i = 0; i < 100; ++i) data[c] += "client " + std::to_string(c) + " roaming line " + std::to_string(i) + "\n";
+        tapsec::test::write_file(dir.file("up" + std::to_string(c)), data[c]);
+        std::string command = "exec";
+        for (const auto& word : listener.connect(dir)) command += " " + word;
+        command += " --roam-after 1000 --verbose < " + dir.file("up" + std::to_string(c)) + " > " +
+                   dir.file("client" + std::to_string(c) + ".out");
+        running.push_back(std::make_unique<tapsec::test::Process>(std::vector<std::string>{"sh", "-c", command},
+                                                                  dir.file("client" + std::to_string(c) + ".log")));
+    }
+    for (int c = 0; c < clients; ++c) {
+        CHECK_MESSAGE(running[c]->wait(20s) == 0, running[c]->output());
+        CHECK(running[c]->output().find("moved from port") != std::string::npos);
+        CHECK(tapsec::test::read_file(dir.file("client" + std::to_string(c) + ".out")) == data[c]);
+    }
+    CHECK_MESSAGE(listener.process->wait(15s) == 0, listener.process->output());
+    CHECK(tapsec::test::count_of(listener.process->output(), "accepted: tunnel") == clients);
+    CHECK(listener.process->output().find("peers per thread:") != std::string::npos);
 }
 
 }  // namespace minimalt_cli_test

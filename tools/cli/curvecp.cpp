@@ -120,6 +120,13 @@ struct CurvecpPeers {
             config.minute_key_interval, [](MutableByteView out) { crypto::Botan2::random(out); });
     }
 
+    /// --threads: each worker its own minute keys (MinuteKeys rotates in place: it is not
+    /// shared across threads). A client's Hello and Initiate come from one 4-tuple, which the
+    /// kernel's SO_REUSEPORT hash keeps on one worker, so its Cookie opens where it returns.
+    void separate_for_worker(unsigned) {
+        config.shared_minute_keys = std::make_shared<curvecp::MinuteKeys>(
+            config.minute_key_interval, [](MutableByteView out) { crypto::Botan2::random(out); });
+    }
     std::unique_ptr<Engine> make_engine() { return std::make_unique<Engine>(Role::server, config); }
     std::optional<Key> peer_key(ByteView datagram, const Endpoint&) const {
         constexpr std::size_t at = 40;  // C' in an Initiate and in a client Message
@@ -130,6 +137,18 @@ struct CurvecpPeers {
         std::copy_n(datagram.begin() + at, key.size(), key.begin());
         return key;
     }
+    /// The client's packet counter: its nonce (little-endian, Initiate bytes 168-175, client
+    /// Message 72-79), one more each packet; lets the server tell a late packet from a new one.
+    std::optional<std::uint64_t> sequence(ByteView datagram) const {
+        std::size_t at = 0;
+        if (curvecp::wire::has_magic(datagram, curvecp::wire::client_message_magic)) at = 72;
+        else if (curvecp::wire::has_magic(datagram, curvecp::wire::initiate_magic)) at = 168;
+        if (at == 0 || datagram.size() < at + 8) return std::nullopt;
+        std::uint64_t nonce = 0;
+        for (std::size_t i = 0; i < 8; ++i) nonce |= std::uint64_t{datagram[at + i]} << (8 * i);
+        return nonce;
+    }
+    std::uint64_t dropped(Engine& engine) const { return engine.dropped(); }
     bool holds_peer(Engine& responder) const { return responder.is_established(); }
     Key key_of_new_peer(Engine&, ByteView datagram, const Endpoint& from) const { return *peer_key(datagram, from); }
     Note note(ByteView) const { return {}; }

@@ -319,6 +319,16 @@ struct MinimaltPeers {
         config.shared_server_state = std::move(shared);
     }
 
+    /// --threads: the request count that turns puzzles on is mutated by every request, so
+    /// each worker counts its own, against its share of the threshold (the kernel spreads
+    /// the clients evenly over the sockets); the puzzle key stays one, so a solution checks
+    /// out on any worker.
+    void separate_for_worker(unsigned workers) {
+        auto own = std::make_shared<minimalt::SharedServerState>();
+        own->puzzle_key = config.shared_server_state->puzzle_key;
+        config.shared_server_state = std::move(own);
+        config.puzzle_threshold = std::max<std::uint32_t>(1, config.puzzle_threshold / workers);
+    }
     std::unique_ptr<Engine> make_engine() { return std::make_unique<Engine>(Role::server, config); }
     std::optional<Key> peer_key(ByteView datagram, const Endpoint&) const {
         if (datagram.size() < minimalt::header_size) return std::nullopt;
