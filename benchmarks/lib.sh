@@ -27,3 +27,19 @@ bench_self_signed() {
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/key.pem" \
     -out "$1/cert.pem" -days 2 -subj /CN=localhost 2>/dev/null
 }
+
+# The load scripts' summary of their load_client lines (handshakes=... rate=... p50_ms=...
+# p99_ms=... failures=...): median (min-max) of the rate | median p50 | median p99 |
+# failures; with `of-total` as $2, the failures as "F of N" attempts.
+bench_load_summary() {
+  python3 - "$1" "${2:-}" <<'PY'
+import sys, statistics
+rows = [dict(f.split("=") for f in line.split()) for line in open(sys.argv[1]) if line.startswith("handshakes=")]
+rate = [float(r["rate"]) for r in rows]
+p50 = [float(r["p50_ms"]) for r in rows]
+p99 = [float(r["p99_ms"]) for r in rows]
+fail = sum(int(r["failures"]) for r in rows)
+failures = f"{fail} of {sum(int(r['handshakes']) for r in rows) + fail}" if sys.argv[2] == "of-total" else f"{fail}"
+print(f"{statistics.median(rate):.0f} ({min(rate):.0f}–{max(rate):.0f}) | {statistics.median(p50):.1f} | {statistics.median(p99):.1f} | {failures}")
+PY
+}

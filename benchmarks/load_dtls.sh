@@ -8,6 +8,8 @@
 #   benchmarks/load_dtls.sh BUILD_DIR [ROUNDS] [SECONDS]
 # Prints a Markdown table for docs/async.md; the raw lines go to $OUT (default /tmp/tapsec-load-dtls).
 set -euo pipefail
+# shellcheck source=benchmarks/lib.sh
+source "$(dirname "$0")/lib.sh"
 build=${1:?usage: load_dtls.sh BUILD_DIR [ROUNDS] [SECONDS]}
 rounds=${2:-5}
 seconds=${3:-5}
@@ -54,18 +56,7 @@ measure() {  # measure THREADS: one run, prints the generator's line
     echo "$line"
 }
 
-summary() {  # summary FILE: median, min, max of the rate; median p50 and p99; failures
-    python3 - "$1" <<'PY'
-import sys, statistics
-rows = [dict(f.split("=") for f in line.split()) for line in open(sys.argv[1]) if line.startswith("handshakes=")]
-rate = [float(r["rate"]) for r in rows]
-p50 = [float(r["p50_ms"]) for r in rows]
-p99 = [float(r["p99_ms"]) for r in rows]
-fail = sum(int(r["failures"]) for r in rows)
-hs = sum(int(r["handshakes"]) for r in rows)
-print(f"{statistics.median(rate):.0f} ({min(rate):.0f}–{max(rate):.0f}) | {statistics.median(p50):.1f} | {statistics.median(p99):.1f} | {fail} of {hs + fail}")
-PY
-}
+summary() { bench_load_summary "$1" of-total; }
 
 echo "load_dtls: $(nproc) cores, $clients clients, $rounds rounds of ${seconds} s, threads ${threads_list[*]}; load average $(cut -d' ' -f1-3 /proc/loadavg); raw lines in $out" >&2
 for t in "${threads_list[@]}"; do : > "$out/threads-$t.txt"; done

@@ -14,6 +14,8 @@
 # Prints a Markdown table for docs/performance.md; the raw lines go to $OUT (default
 # /tmp/tapsec-load).
 set -euo pipefail
+# shellcheck source=benchmarks/lib.sh
+source "$(dirname "$0")/lib.sh"
 build=${1:?usage: load_tls13.sh BUILD_DIR [PAIRS] [SECONDS] [IDLE]}
 pairs=${2:-5}
 seconds=${3:-5}
@@ -139,17 +141,7 @@ measure_idle() {  # prints "KIB_PER_CONNECTION HELD"
     awk -v a="$after" -v b="$before" -v n="$held" 'BEGIN { printf "%.1f %d %d %d\n", (a - b) / n, n, b, a }'
 }
 
-summary() {  # summary FILE: median, min, max of the rate; median p50 and p99
-    python3 - "$1" <<'PY'
-import sys, statistics
-rows = [dict(f.split("=") for f in line.split()) for line in open(sys.argv[1]) if line.startswith("handshakes=")]
-rate = [float(r["rate"]) for r in rows]
-p50 = [float(r["p50_ms"]) for r in rows]
-p99 = [float(r["p99_ms"]) for r in rows]
-fail = sum(int(r["failures"]) for r in rows)
-print(f"{statistics.median(rate):.0f} ({min(rate):.0f}–{max(rate):.0f}) | {statistics.median(p50):.1f} | {statistics.median(p99):.1f} | {fail}")
-PY
-}
+summary() { bench_load_summary "$1"; }
 
 echo "load_tls13: $cores cores, $clients clients, $pairs pairs of ${seconds} s, $idle idle connections; raw lines in $out" >&2
 results=()
