@@ -81,6 +81,24 @@ std::string read_to_end(Client& c, std::string& got, std::chrono::milliseconds l
     return {};
 }
 
+/// A client still open when the server gets SIGTERM: a line is echoed, then SIGTERM ends
+/// its stream with CurveCP's close (no more data) and the server exits 0.
+void still_open_until_sigterm(Client& last, Process& server) {
+    REQUIRE_FALSE(last.send(tapsec::as_bytes(std::string("still here\n"))));
+    std::string echo;
+    while (echo.size() < 11) {
+        auto m = last.receive_message(5s);
+        REQUIRE_MESSAGE(m, m.error().message());
+        echo.append(m->begin(), m->end());
+    }
+    CHECK(echo == "still here\n");
+    ::kill(server.pid(), SIGTERM);
+    std::string rest;
+    CHECK(read_to_end(last, rest, 5s).empty());
+    CHECK(rest.empty());
+    CHECK_MESSAGE(server.wait(10s) == 0, server.output());
+}
+
 TEST_CASE("tapsec curvecp: listen and connect move 1 MB each way and exit 0") {
     TempDir tmp;
     auto key = tapsec::curvecp::generate_key_pair([](tapsec::MutableByteView out) { tapsec::crypto::Botan2::random(out); });
@@ -230,21 +248,8 @@ TEST_CASE("tapsec listen curvecp --echo: three clients at once, a silent peer wi
         });
     for (auto& t : threads) t.join();
     for (int id = 0; id < 2; ++id) CHECK_MESSAGE(failures[id].empty(), "client " << id << ": " << failures[id]);
-    Client& last = *open[2];
-    REQUIRE_FALSE(last.send(tapsec::as_bytes(std::string("still here\n"))));
-    std::string echo;
-    while (echo.size() < 11) {
-        auto m = last.receive_message(5s);
-        REQUIRE_MESSAGE(m, m.error().message());
-        echo.append(m->begin(), m->end());
-    }
-    CHECK(echo == "still here\n");
     // SIGTERM: the server ends client 2's stream (CurveCP's close) and exits 0.
-    ::kill(server.pid(), SIGTERM);
-    std::string rest;
-    CHECK(read_to_end(last, rest, 5s).empty());
-    CHECK(rest.empty());
-    CHECK_MESSAGE(server.wait(10s) == 0, server.output());
+    still_open_until_sigterm(*open[2], server);
     CHECK_MESSAGE(server.output().find("closing every connection") != std::string::npos, server.output());
     CHECK(count_of(server.output(), "accepted: client") == 3);
 }
@@ -297,20 +302,7 @@ TEST_CASE("tapsec listen curvecp --echo --threads 2: clients that change their s
     for (auto& t : threads) t.join();
     for (int id = 0; id < movers; ++id) CHECK_MESSAGE(failures[id].empty(), "client " << id << ": " << failures[id] << "\n" << server.output());
 
-    Client& last = *open[movers];
-    REQUIRE_FALSE(last.send(tapsec::as_bytes(std::string("still here\n"))));
-    std::string echo;
-    while (echo.size() < 11) {
-        auto m = last.receive_message(5s);
-        REQUIRE_MESSAGE(m, m.error().message());
-        echo.append(m->begin(), m->end());
-    }
-    CHECK(echo == "still here\n");
-    ::kill(server.pid(), SIGTERM);
-    std::string rest;
-    CHECK(read_to_end(last, rest, 5s).empty());
-    CHECK(rest.empty());
-    CHECK_MESSAGE(server.wait(10s) == 0, server.output());
+    still_open_until_sigterm(*open[movers], server);
     CHECK(count_of(server.output(), "accepted: client") == clients);
     // 24 moves, each to the other socket with probability 1/2: some datagrams were handed over.
     CHECK_MESSAGE(server.output().find("datagrams handed to the thread holding their peer (0 dropped") != std::string::npos,
